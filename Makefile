@@ -1,0 +1,42 @@
+# The README's two commands are `make run` and `make test`; everything else is plumbing.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-16)
+SHARED ?= $(abspath ../shared/data)
+# In this workplace real candles live beside the checkout; elsewhere set GREKKO_SAMPLE_DATA yourself.
+export GREKKO_SAMPLE_DATA ?= $(if $(wildcard $(SHARED)/ohlcv),$(SHARED)/ohlcv,)
+export NUMBA_CACHE_DIR ?= $(abspath .cache/numba)
+
+.PHONY: run test lint format install clean
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run 'make PYTHON=/path/to/python3.11'"; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@rm -f $(VENV)/.installed-* && touch $@
+
+install: $(STAMP)
+
+## The main job: real data into the store, then the data-quality report.
+run: $(STAMP)
+	$(BIN)/grekko run
+
+## The whole test suite, lint included.
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest -n 2 --dist loadfile
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) .cache .pytest_cache .ruff_cache

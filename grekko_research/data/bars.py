@@ -1,0 +1,223 @@
+"""``Bars``: aligned OHLCV arrays for one or several symbols, ready for numba kernels."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from grekko_research.data.timeframes import parse_timeframe
+from grekko_research.errors import ConfigError, DataError
+
+__all__ = ["FIELDS", "Bars"]
+
+FIELDS = ("open", "high", "low", "close", "volume")
+
+
+def _frozen(values: np.ndarray, dtype: type, name: str, shape: tuple[int, ...]) -> np.ndarray:
+    arr = np.ascontiguousarray(values, dtype=dtype)
+    if arr.shape != shape:
+        raise DataError(f"Bars.{name} has shape {arr.shape}, expected {shape}")
+    if arr is values:
+        arr = arr.copy()  # never freeze the caller's array
+    arr.setflags(write=False)
+    return arr
+
+
+@dataclass(frozen=True, eq=False)
+class Bars:
+    """Candles of one or more symbols on one shared time index.
+
+    Every price/volume array has shape ``(n_bars, n_assets)``, dtype float64,
+    C-contiguous and read-only, so kernels can take them as they are and no
+    strategy can modify the data it was given.
+
+    Attributes
+    ----------
+    index
+        Bar open times, int64 milliseconds since the epoch (UTC), strictly increasing.
+    symbols
+        One canonical ``BASE/QUOTE`` symbol per column.
+    timeframe
+        Bar length, e.g. ``"1h"``.
+    open, high, low, close, volume
+        ``(n_bars, n_assets)`` float64 arrays.
+    filled
+        ``(n_bars, n_assets)`` bool: True where the bar did not trade but was
+        synthesised (a filled gap, or a missing bar when aligning symbols):
+        OHLC equal the previous close and volume is zero. Engines must not
+        fill orders on such bars.
+    exchange, market
+        Where the data came from (informational).
+    """
+
+    index: np.ndarray
+    symbols: tuple[str, ...]
+    timeframe: str
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    volume: np.ndarray
+    filled: np.ndarray = field(default=None)  # type: ignore[assignment]
+    exchange: str = ""
+    market: str = ""
+
+    def __post_init__(self) -> None:
+        index = np.ascontiguousarray(self.index, dtype=np.int64)
+        if index.ndim != 1:
+            raise DataError(f"Bars.index must be 1-D, got shape {index.shape}")
+        if len(index) > 1 and not np.all(np.diff(index) > 0):
+            raise DataError("Bars.index must be strictly increasing")
+        if index is self.index:
+            index = index.copy()
+        index.setflags(write=False)
+        symbols = tuple(self.symbols)
+        if not symbols:
+            raise DataError("Bars needs at least one symbol")
+        if len(set(symbols)) != len(symbols):
+            raise DataError(f"Bars.symbols has duplicates: {symbols}")
+        parse_timeframe(self.timeframe)
+        shape = (len(index), len(symbols))
+        object.__setattr__(self, "index", index)
+        object.__setattr__(self, "symbols", symbols)
+        for name in FIELDS:
+            object.__setattr__(self, name, _frozen(getattr(self, name), np.float64, name, shape))
+        filled = np.zeros(shape, dtype=bool) if self.filled is None else self.filled
+        object.__setattr__(self, "filled", _frozen(filled, np.bool_, "filled", shape))
+
+    # -- shape -----------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    @property
+    def n_bars(self) -> int:
+        """Number of bars."""
+        return len(self.index)
+
+    @property
+    def n_assets(self) -> int:
+        """Number of symbols."""
+        return len(self.symbols)
+
+    def __getitem__(self, item: slice) -> Bars:
+        """Return the bars of a positional slice (``bars[:t]`` is what was known at ``t``)."""
+        if not isinstance(item, slice):
+            raise TypeError("Bars supports positional slices only, e.g. bars[:100]")
+        if item.step not in (None, 1):
+            raise ConfigError("Bars slices cannot have a step")
+        return self._take(item, list(range(self.n_assets)))
+
+    def asset(self, symbol: str) -> Bars:
+        """Return the single-symbol ``Bars`` of one column."""
+        try:
+            j = self.symbols.index(symbol)
+        except ValueError:
+            raise ConfigError(
+                f"symbol {symbol!r} not in Bars ({', '.join(self.symbols)})"
+            ) from None
+        return self._take(slice(None), [j])
+
+    def between(self, start_ms: int | None = None, end_ms: int | None = None) -> Bars:
+        """Return bars with ``start_ms <= index < end_ms``."""
+        lo = 0 if start_ms is None else int(np.searchsorted(self.index, start_ms, "left"))
+        hi = self.n_bars if end_ms is None else int(np.searchsorted(self.index, end_ms, "left"))
+        return self[lo:hi]
+
+    def _take(self, rows: slice, cols: list[int]) -> Bars:
+        return Bars(
+            index=self.index[rows],
+            symbols=tuple(self.symbols[j] for j in cols),
+            timeframe=self.timeframe,
+            exchange=self.exchange,
+            market=self.market,
+            filled=self.filled[rows][:, cols],
+            **{name: getattr(self, name)[rows][:, cols] for name in FIELDS},
+        )
+
+    # -- pandas ----------------------------------------------------------------------
+
+    @property
+    def datetime_index(self) -> pd.DatetimeIndex:
+        """Return the index as a UTC ``DatetimeIndex`` named ``time``."""
+        return pd.DatetimeIndex(pd.to_datetime(self.index, unit="ms", utc=True), name="time")
+
+    def to_pandas(self, symbol: str | None = None) -> pd.DataFrame:
+        """Return a DataFrame indexed by time.
+
+        With one symbol (or ``symbol`` given) the columns are
+        ``open high low close volume filled``; otherwise they are a
+        ``(field, symbol)`` MultiIndex.
+        """
+        if symbol is not None:
+            return self.asset(symbol).to_pandas()
+        names = (*FIELDS, "filled")
+        if self.n_assets == 1:
+            data = {name: getattr(self, name)[:, 0] for name in names}
+            return pd.DataFrame(data, index=self.datetime_index)
+        columns = pd.MultiIndex.from_product([names, self.symbols], names=["field", "symbol"])
+        stacked = np.concatenate([getattr(self, n).astype(np.float64) for n in names], axis=1)
+        frame = pd.DataFrame(stacked, index=self.datetime_index, columns=columns)
+        return frame.astype({(("filled", s)): bool for s in self.symbols})
+
+    @classmethod
+    def from_frame(
+        cls,
+        frame: pd.DataFrame,
+        symbol: str,
+        timeframe: str,
+        *,
+        exchange: str = "",
+        market: str = "",
+    ) -> Bars:
+        """Build single-symbol ``Bars`` from a frame with a ``timestamp`` column.
+
+        An optional boolean ``filled`` column marks synthesised bars.
+        """
+        if "timestamp" not in frame.columns:
+            raise DataError("frame needs a 'timestamp' column (int64 ms, bar open)")
+        missing = [c for c in FIELDS if c not in frame.columns]
+        if missing:
+            raise DataError(f"frame lacks columns {missing}")
+        filled = frame["filled"].to_numpy(bool) if "filled" in frame.columns else None
+        return cls(
+            index=frame["timestamp"].to_numpy(np.int64),
+            symbols=(symbol,),
+            timeframe=timeframe,
+            exchange=exchange,
+            market=market,
+            filled=None if filled is None else filled[:, None],
+            **{c: frame[c].to_numpy(np.float64)[:, None] for c in FIELDS},
+        )
+
+    @classmethod
+    def stack(cls, parts: Sequence[Bars]) -> Bars:
+        """Join single- or multi-symbol ``Bars`` with identical indexes column-wise."""
+        if not parts:
+            raise ConfigError("nothing to stack")
+        first = parts[0]
+        for other in parts[1:]:
+            if other.timeframe != first.timeframe or not np.array_equal(other.index, first.index):
+                raise DataError("Bars.stack needs identical indexes and timeframes; align first")
+        return cls(
+            index=first.index,
+            symbols=tuple(s for p in parts for s in p.symbols),
+            timeframe=first.timeframe,
+            exchange=first.exchange,
+            market=first.market,
+            filled=np.concatenate([p.filled for p in parts], axis=1),
+            **{n: np.concatenate([getattr(p, n) for p in parts], axis=1) for n in FIELDS},
+        )
+
+    def __repr__(self) -> str:
+        span = ""
+        if self.n_bars:
+            dt = self.datetime_index
+            span = f", {dt[0]:%Y-%m-%d %H:%M} → {dt[-1]:%Y-%m-%d %H:%M}"
+        return (
+            f"Bars({self.n_bars} × {', '.join(self.symbols)} {self.timeframe}{span}, "
+            f"filled={int(self.filled.sum())})"
+        )

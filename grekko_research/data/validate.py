@@ -1,0 +1,390 @@
+"""Data validation and the data-quality report.
+
+Row rules (a row breaking one is rejected with a :class:`DataValidationError`
+naming the source, the 1-based data row and the rule):
+
+=========================  ===============================================================
+rule                       broken when
+=========================  ===============================================================
+``nan_or_inf``             a timestamp, price, volume or funding rate is NaN or infinite
+``non_positive_price``     open, high, low or close is zero or negative
+``negative_volume``        volume is negative
+``high_low_inconsistent``  high is below open, close or low, or low is above open or close
+``duplicate_timestamp``    a timestamp occurs more than once
+``non_increasing_timestamp`` a timestamp is earlier than the row before it
+``off_grid``               a candle's timestamp is not a bar open of its timeframe
+``funding_rate_out_of_range`` a funding rate's magnitude exceeds 10 % per interval
+=========================  ===============================================================
+
+Gaps (missing bars between two present ones) are not errors in themselves:
+they are counted and listed in the report, and the gap policy decides what
+happens next — ``raise`` (:class:`GapError`), ``report`` (keep the holes) or
+``fill`` (insert flagged zero-volume bars at the previous close).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from grekko_research.data.store import SeriesKey
+from grekko_research.data.timeframes import Timeframe, parse_timeframe
+from grekko_research.errors import ConfigError, DataValidationError, GapError
+
+__all__ = [
+    "GAP_POLICIES",
+    "RULES",
+    "DataQualityReport",
+    "Gap",
+    "Violation",
+    "apply_gap_policy",
+    "check_frame",
+    "find_gaps",
+    "validate_frame",
+]
+
+RULES = (
+    "nan_or_inf",
+    "non_positive_price",
+    "negative_volume",
+    "high_low_inconsistent",
+    "duplicate_timestamp",
+    "non_increasing_timestamp",
+    "off_grid",
+    "funding_rate_out_of_range",
+)
+GAP_POLICIES = ("raise", "report", "fill")
+MAX_FUNDING_RATE = 0.10
+_LISTED_VIOLATIONS = 20
+
+
+def _iso(ts_ms: int | None) -> str | None:
+    if ts_ms is None:
+        return None
+    return pd.Timestamp(int(ts_ms), unit="ms", tz="UTC").isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """One row breaking one rule (``row`` counts data rows from 1)."""
+
+    row: int
+    rule: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """A run of missing bars.
+
+    Attributes
+    ----------
+    after_ms
+        Open time of the last bar before the hole.
+    start_ms
+        Open time of the first missing bar.
+    end_ms
+        Open time of the first bar after the hole (exclusive end).
+    missing
+        Number of missing bars.
+    """
+
+    after_ms: int
+    start_ms: int
+    end_ms: int
+    missing: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict with ISO times beside the millisecond stamps."""
+        return {
+            **asdict(self),
+            "start": _iso(self.start_ms),
+            "end": _iso(self.end_ms),
+        }
+
+
+@dataclass(frozen=True)
+class DataQualityReport:
+    """What validation found in one series or file."""
+
+    source: str
+    kind: str
+    timeframe: str | None
+    rows: int
+    start_ms: int | None
+    end_ms: int | None
+    expected_bars: int | None
+    gaps: tuple[Gap, ...] = ()
+    violations: tuple[Violation, ...] = ()
+    violation_counts: dict[str, int] = field(default_factory=dict)
+    filled_bars: int = 0
+
+    @property
+    def ok(self) -> bool:
+        """True when no row breaks a rule (gaps do not count)."""
+        return not self.violation_counts
+
+    @property
+    def n_gaps(self) -> int:
+        """Number of holes."""
+        return len(self.gaps)
+
+    @property
+    def missing_bars(self) -> int:
+        """Total number of missing bars over all holes."""
+        return sum(g.missing for g in self.gaps)
+
+    @property
+    def largest_gap(self) -> Gap | None:
+        """The hole with the most missing bars (the earliest on ties)."""
+        return max(self.gaps, key=lambda g: g.missing, default=None)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict of every fact in the report."""
+        largest = self.largest_gap
+        return {
+            "source": self.source,
+            "kind": self.kind,
+            "timeframe": self.timeframe,
+            "rows": self.rows,
+            "start_ms": self.start_ms,
+            "end_ms": self.end_ms,
+            "start": _iso(self.start_ms),
+            "end": _iso(self.end_ms),
+            "expected_bars": self.expected_bars,
+            "n_gaps": self.n_gaps,
+            "missing_bars": self.missing_bars,
+            "largest_gap": largest.to_dict() if largest else None,
+            "gaps": [g.to_dict() for g in self.gaps],
+            "filled_bars": self.filled_bars,
+            "ok": self.ok,
+            "violation_counts": dict(self.violation_counts),
+            "violations": [asdict(v) for v in self.violations],
+        }
+
+
+def _row_masks(frame: pd.DataFrame, kind: str, tf: Timeframe | None) -> dict[str, np.ndarray]:
+    """Return, per rule, a boolean mask of the rows that break it."""
+    n = len(frame)
+    ts_raw = frame["timestamp"].to_numpy(dtype=np.float64, na_value=np.nan)
+    masks: dict[str, np.ndarray] = {}
+    value_cols = (
+        ["funding_rate"] if kind == "funding" else ["open", "high", "low", "close", "volume"]
+    )
+    values = np.column_stack([frame[c].to_numpy(np.float64, na_value=np.nan) for c in value_cols])
+    bad = ~np.isfinite(values).all(axis=1) | ~np.isfinite(ts_raw)
+    masks["nan_or_inf"] = bad
+    ts = np.where(np.isfinite(ts_raw), ts_raw, 0).astype(np.int64)
+    if kind == "funding":
+        rate = values[:, 0]
+        with np.errstate(invalid="ignore"):
+            masks["funding_rate_out_of_range"] = ~bad & (np.abs(rate) > MAX_FUNDING_RATE)
+    else:
+        o, h, lo, c, v = (values[:, i] for i in range(5))
+        with np.errstate(invalid="ignore"):
+            masks["non_positive_price"] = ~bad & ((o <= 0) | (h <= 0) | (lo <= 0) | (c <= 0))
+            masks["negative_volume"] = ~bad & (v < 0)
+            masks["high_low_inconsistent"] = ~bad & (
+                (h < np.maximum(o, c)) | (lo > np.minimum(o, c)) | (h < lo)
+            )
+    dup = np.zeros(n, dtype=bool)
+    if n:
+        dup = pd.Series(ts).duplicated(keep="first").to_numpy() & np.isfinite(ts_raw)
+    masks["duplicate_timestamp"] = dup
+    dec = np.zeros(n, dtype=bool)
+    if n > 1:
+        dec[1:] = ts[1:] < ts[:-1]
+    masks["non_increasing_timestamp"] = dec & np.isfinite(ts_raw)
+    if tf is not None:
+        masks["off_grid"] = np.isfinite(ts_raw) & ~tf.on_grid(ts)
+    return masks
+
+
+def _describe(frame: pd.DataFrame, row: int, rule: str, tf: Timeframe | None) -> str:
+    rec = frame.iloc[row]
+    ts = rec["timestamp"]
+    if rule == "nan_or_inf":
+        bad = [c for c in frame.columns if not np.isfinite(float(rec[c]))]
+        return f"non-finite value in {', '.join(bad)}: " + ", ".join(f"{c}={rec[c]!r}" for c in bad)
+    if rule == "non_positive_price":
+        return "prices must be > 0: " + ", ".join(
+            f"{c}={rec[c]!r}" for c in ("open", "high", "low", "close")
+        )
+    if rule == "negative_volume":
+        return f"volume={rec['volume']!r} is negative"
+    if rule == "high_low_inconsistent":
+        return (
+            f"high={rec['high']!r} low={rec['low']!r} must bracket "
+            f"open={rec['open']!r} close={rec['close']!r}"
+        )
+    if rule == "duplicate_timestamp":
+        return f"timestamp {int(ts)} ({_iso(int(ts))}) already appeared in an earlier row"
+    if rule == "non_increasing_timestamp":
+        prev = int(frame["timestamp"].iloc[row - 1])
+        return f"timestamp {int(ts)} ({_iso(int(ts))}) is earlier than the previous row's {prev}"
+    if rule == "off_grid":
+        assert tf is not None
+        return (
+            f"timestamp {int(ts)} ({_iso(int(ts))}) is not a {tf.name} bar open "
+            "(timestamps must be bar open times in ms UTC)"
+        )
+    if rule == "funding_rate_out_of_range":
+        return f"funding_rate={rec['funding_rate']!r} exceeds ±{MAX_FUNDING_RATE}"
+    return rule
+
+
+def find_gaps(ts_ms: np.ndarray, timeframe: str | Timeframe) -> tuple[Gap, ...]:
+    """Return the holes in a strictly increasing, on-grid series of bar opens."""
+    tf = parse_timeframe(timeframe)
+    ts = np.asarray(ts_ms, dtype=np.int64)
+    if len(ts) < 2:
+        return ()
+    expected = tf.next_open(ts[:-1])
+    holes = np.flatnonzero(ts[1:] > expected)
+    gaps = []
+    for i in holes:
+        after, nxt, start = int(ts[i]), int(ts[i + 1]), int(expected[i])
+        if tf.is_calendar:
+            m = lambda x: int(np.datetime64(x, "ms").astype("datetime64[M]").astype(np.int64))  # noqa: E731
+            missing = (m(nxt) - m(after)) // tf.count - 1
+        else:
+            missing = (nxt - after) // tf.ms - 1
+        gaps.append(Gap(after_ms=after, start_ms=start, end_ms=nxt, missing=int(missing)))
+    return tuple(gaps)
+
+
+def check_frame(frame: pd.DataFrame, key: SeriesKey, source: str) -> DataQualityReport:
+    """Check every rule on ``frame`` and return the report without raising.
+
+    ``frame`` has the key's columns (``timestamp`` first); ``source`` names
+    the file or series in messages.
+    """
+    missing = [c for c in key.columns if c not in frame.columns]
+    if missing:
+        raise DataValidationError(
+            source, None, "schema", f"missing columns {missing}; expected {list(key.columns)}"
+        )
+    tf = parse_timeframe(key.timeframe) if key.timeframe else None
+    masks = _row_masks(frame, key.kind, tf)
+    counts = {rule: int(m.sum()) for rule, m in masks.items() if m.any()}
+    violations: list[Violation] = []
+    if counts:
+        flagged = np.column_stack([masks[r] for r in masks])
+        rules = list(masks)
+        for row in np.flatnonzero(flagged.any(axis=1))[:_LISTED_VIOLATIONS]:
+            for j in np.flatnonzero(flagged[row]):
+                violations.append(
+                    Violation(int(row) + 1, rules[j], _describe(frame, int(row), rules[j], tf))
+                )
+    n = len(frame)
+    ts = frame["timestamp"].to_numpy()
+    start = int(np.nanmin(ts)) if n else None
+    end = int(np.nanmax(ts)) if n else None
+    gaps: tuple[Gap, ...] = ()
+    expected = None
+    if tf is not None and n and not counts:
+        gaps = find_gaps(ts, tf)
+        expected = n + sum(g.missing for g in gaps)
+    return DataQualityReport(
+        source=source,
+        kind=key.kind,
+        timeframe=key.timeframe,
+        rows=n,
+        start_ms=start,
+        end_ms=end,
+        expected_bars=expected,
+        gaps=gaps,
+        violations=tuple(violations),
+        violation_counts=counts,
+    )
+
+
+def validate_frame(frame: pd.DataFrame, key: SeriesKey, source: str) -> DataQualityReport:
+    """Check ``frame`` and raise on the first row that breaks a rule.
+
+    Returns
+    -------
+    DataQualityReport
+        The report (gaps listed, never raised here).
+
+    Raises
+    ------
+    DataValidationError
+        Naming ``source``, the first offending data row (from 1) and the rule;
+        the message also counts the other violations.
+    """
+    report = check_frame(frame, key, source)
+    if not report.ok:
+        first = report.violations[0]
+        total = sum(report.violation_counts.values())
+        detail = first.detail
+        if total > 1:
+            others = ", ".join(f"{r}: {c}" for r, c in report.violation_counts.items())
+            detail += f" ({total} violations in all — {others})"
+        raise DataValidationError(source, first.row, first.rule, detail)
+    return report
+
+
+def apply_gap_policy(
+    frame: pd.DataFrame, report: DataQualityReport, policy: str
+) -> tuple[pd.DataFrame, DataQualityReport]:
+    """Apply a gap policy to a validated candle frame.
+
+    Parameters
+    ----------
+    policy
+        ``"raise"``: raise :class:`GapError` when there is any gap.
+        ``"report"``: return the frame unchanged (holes stay holes).
+        ``"fill"``: insert one bar per missing timestamp with open = high =
+        low = close = the previous close, volume 0 and ``filled`` True.
+
+    Returns
+    -------
+    tuple
+        The frame, with a boolean ``filled`` column, and the report (its
+        ``filled_bars`` set).
+    """
+    if policy not in GAP_POLICIES:
+        raise ConfigError(
+            f"invalid gap policy {policy!r}: expected one of {', '.join(GAP_POLICIES)}"
+        )
+    out = frame.copy()
+    out["filled"] = False
+    if not report.gaps or policy == "report":
+        return out, report
+    if policy == "raise":
+        largest = report.largest_gap
+        assert largest is not None
+        raise GapError(
+            f"{report.source}: {report.n_gaps} gaps, {report.missing_bars} missing bars "
+            f"(largest: {largest.missing} bars from {_iso(largest.start_ms)}); "
+            "use gap policy 'report' to keep them or 'fill' to insert flagged bars"
+        )
+    tf = parse_timeframe(report.timeframe or "")
+    stamps = []
+    for gap in report.gaps:
+        t = gap.start_ms
+        while t < gap.end_ms:
+            stamps.append(t)
+            t = int(tf.next_open(np.array([t]))[0])
+    ts = out["timestamp"].to_numpy(np.int64)
+    new_ts = np.asarray(stamps, dtype=np.int64)
+    prev_close = out["close"].to_numpy()[np.searchsorted(ts, new_ts, "right") - 1]
+    fill = pd.DataFrame(
+        {
+            "timestamp": new_ts,
+            "open": prev_close,
+            "high": prev_close,
+            "low": prev_close,
+            "close": prev_close,
+            "volume": 0.0,
+            "filled": True,
+        }
+    )
+    merged = pd.concat([out, fill], ignore_index=True)
+    merged = merged.sort_values("timestamp", kind="stable").reset_index(drop=True)
+    report = replace(report, filled_bars=len(fill))
+    return merged, report
