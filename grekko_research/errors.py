@@ -68,14 +68,22 @@ class DataValidationError(DataError):
         Machine-readable name of the broken rule, e.g. ``"duplicate_timestamp"``.
     detail
         Human-readable explanation with the offending values.
+    line
+        Line of a text file holding the row (``row + 1`` below a one-line
+        header), so an editor can jump to it; ``None`` for binary files.
     """
 
-    def __init__(self, source: str, row: int | None, rule: str, detail: str) -> None:
+    def __init__(
+        self, source: str, row: int | None, rule: str, detail: str, *, line: int | None = None
+    ) -> None:
         self.source = source
         self.row = row
         self.rule = rule
         self.detail = detail
-        where = f"{source}, row {row}" if row is not None else source
+        self.line = line
+        where = source
+        if row is not None:
+            where += f", row {row}" + (f" (line {line})" if line is not None else "")
         super().__init__(f"{where}: rule '{rule}' broken: {detail}")
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +28,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from grekko_research._atomic import PARTIAL_SUFFIX, atomic_path
 from grekko_research.data.timeframes import parse_timeframe
 from grekko_research.errors import ConfigError, DataError, DataNotFoundError
 
@@ -46,7 +46,6 @@ FUNDING_COLUMNS = ("timestamp", "funding_rate")
 KINDS = ("ohlcv", "markprice", "funding")
 MARKETS = ("spot", "usdm", "coinm", "perp", "linear", "inverse", "futures")
 _DATA_FILE = "data.parquet"
-_PARTIAL_SUFFIX = ".partial"
 
 
 def default_data_dir() -> Path:
@@ -217,8 +216,11 @@ class ParquetStore:
             raise DataError(f"{path}: missing columns {missing}")
         return frame.loc[:, list(key.columns)].reset_index(drop=True)
 
-    def last_timestamp(self, key: SeriesKey) -> int | None:
-        """Return the newest timestamp of a series, or None when it is absent or empty."""
+    def span(self, key: SeriesKey) -> tuple[int, int, int] | None:
+        """Return ``(first_ms, last_ms, rows)`` of a series, or None when absent or empty.
+
+        Read from the Parquet footer's statistics, so it costs no data read.
+        """
         path = self.path(key)
         if not path.is_file():
             return None
@@ -227,9 +229,16 @@ class ParquetStore:
             return None
         stats = [meta.row_group(i).column(0).statistics for i in range(meta.num_row_groups)]
         if all(s is not None and s.has_min_max for s in stats):
-            return int(max(s.max for s in stats))
-        ts = pq.read_table(path, columns=["timestamp"]).column(0).to_numpy()
-        return int(ts.max())
+            first, last = min(s.min for s in stats), max(s.max for s in stats)
+        else:
+            ts = pq.read_table(path, columns=["timestamp"]).column(0).to_numpy()
+            first, last = ts.min(), ts.max()
+        return int(first), int(last), int(meta.num_rows)
+
+    def last_timestamp(self, key: SeriesKey) -> int | None:
+        """Return the newest timestamp of a series, or None when it is absent or empty."""
+        span = self.span(key)
+        return None if span is None else span[1]
 
     def write(
         self,
@@ -266,7 +275,7 @@ class ParquetStore:
                 if dup.any():
                     ts = int(new.loc[dup, "timestamp"].iloc[0])
                     raise DataError(f"{key.label()}: duplicate timestamp {ts} in rows to write")
-            self._atomic_write(path, new, key, metadata)
+            self._atomic_write(path, new, key, metadata, keep_sources=mode == "merge")
             return len(new)
 
     def delete(self, key: SeriesKey) -> None:
@@ -274,7 +283,7 @@ class ParquetStore:
         with self._locked(key):
             self.path(key).unlink(missing_ok=True)
 
-    def keys(self) -> list[SeriesKey]:
+    def series(self) -> list[SeriesKey]:
         """Return every series in the store, sorted."""
         found: list[SeriesKey] = []
         if not self.root.is_dir():
@@ -331,9 +340,11 @@ class ParquetStore:
         frame: pd.DataFrame,
         key: SeriesKey,
         metadata: dict[str, str] | None,
+        *,
+        keep_sources: bool,
     ) -> None:
         folder = path.parent
-        for stale in folder.glob(f"*{_PARTIAL_SUFFIX}"):
+        for stale in folder.glob(f"*{PARTIAL_SUFFIX}"):
             stale.unlink(missing_ok=True)  # left by a writer killed mid-write
         table = pa.Table.from_pandas(frame, preserve_index=False)
         meta = dict(table.schema.metadata or {})
@@ -344,26 +355,19 @@ class ParquetStore:
             "symbol": key.symbol,
             "timeframe": key.timeframe or "",
         }
-        if path.is_file():
-            # Keep footer fields (e.g. the source) from earlier writes.
-            fields = {**self.metadata(key), **fields}
-        fields.update(metadata or {})
+        earlier = self.metadata(key) if path.is_file() else {}
+        # Keep footer fields from earlier writes; sources accumulate.
+        fields = {**earlier, **fields, **(metadata or {})}
+        sources = [s for s in earlier.get("source", "").split(", ") if s and keep_sources]
+        new_source = (metadata or {}).get("source")
+        if new_source and new_source not in sources:
+            sources.append(new_source)
+        if sources:
+            fields["source"] = ", ".join(sources)
         meta.update({f"grekko.{k}".encode(): str(v).encode() for k, v in fields.items()})
         table = table.replace_schema_metadata(meta)
-        tmp = folder / f".{_DATA_FILE}.{uuid.uuid4().hex}{_PARTIAL_SUFFIX}"
-        try:
-            with open(tmp, "wb") as handle:
-                pq.write_table(table, handle, compression="zstd", row_group_size=1_000_000)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
-        dir_fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        with atomic_path(path) as tmp:
+            pq.write_table(table, tmp, compression="zstd", row_group_size=1_000_000)
 
 
 def _coerce(frame: pd.DataFrame, key: SeriesKey) -> pd.DataFrame:
@@ -388,8 +392,8 @@ def _merge(old: pd.DataFrame, new: pd.DataFrame, key: SeriesKey) -> pd.DataFrame
                 ts = int(both["timestamp"].iloc[i])
                 stamp = pd.Timestamp(ts, unit="ms", tz="UTC")
                 raise DataError(
-                    f"{key.label()}: conflicting {col} at {stamp} ({ts}): store has {a[i]!r}, "
-                    f"new data has {b[i]!r}; nothing was written (delete the series or "
+                    f"{key.label()}: conflicting {col} at {stamp} ({ts}): store has {float(a[i])!r}, "
+                    f"new data has {float(b[i])!r}; nothing was written (delete the series or "
                     "import with --replace to overwrite it)"
                 )
     merged = pd.concat([old, new[~new["timestamp"].isin(old["timestamp"])]], ignore_index=True)

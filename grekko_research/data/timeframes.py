@@ -13,14 +13,16 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from grekko_research.errors import ConfigError
 
-__all__ = ["Timeframe", "parse_timeframe"]
+__all__ = ["Timeframe", "iso", "parse_timeframe", "to_ms"]
 
 _UNIT_MS = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
 # 1970-01-01 was a Thursday; exchanges start weeks on Monday 1970-01-05.
 _WEEK_ANCHOR_MS = 4 * 86_400_000
+_EPOCH = pd.Timestamp(0, tz="UTC")
 _PATTERN = re.compile(r"^([1-9][0-9]*)([smhdwM])$")
 
 
@@ -116,3 +118,44 @@ def parse_timeframe(value: str | Timeframe) -> Timeframe:
         )
     count, unit = int(match.group(1)), match.group(2)
     return Timeframe(name=f"{count}{unit}", count=count, unit=unit)
+
+
+def to_ms(value: int | float | str | np.datetime64 | pd.Timestamp | None) -> int | None:
+    """Return epoch milliseconds (UTC) for a time given in any common form.
+
+    Accepts integer milliseconds, ``"2021-01-01"``, ``"2021-01-01T12:00"``
+    (naive strings are UTC), ``"2021-01-01T12:00+02:00"``, numpy datetimes
+    and pandas Timestamps. ``None`` passes through.
+
+    Raises
+    ------
+    ConfigError
+        If the value cannot be read as a time.
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise ConfigError(f"invalid time {value!r}")
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value.strip())
+    try:
+        stamp = pd.Timestamp(value)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(
+            f"invalid time {value!r}: expected a date such as 2021-01-01, an ISO time such as "
+            "2021-01-01T12:00 (UTC unless an offset is given) or epoch milliseconds"
+        ) from exc
+    if stamp is pd.NaT:
+        raise ConfigError(f"invalid time {value!r}")
+    if stamp.tzinfo is None:
+        stamp = stamp.tz_localize("UTC")
+    return int((stamp - _EPOCH) // pd.Timedelta(1, "ms"))
+
+
+def iso(ts_ms: int | None) -> str | None:
+    """Return an ISO-8601 UTC string (``2021-01-01T00:00:00Z``) for epoch milliseconds."""
+    if ts_ms is None:
+        return None
+    return pd.Timestamp(int(ts_ms), unit="ms", tz="UTC").isoformat().replace("+00:00", "Z")

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from grekko_research.data.store import SeriesKey
-from grekko_research.data.timeframes import Timeframe, parse_timeframe
+from grekko_research.data.timeframes import Timeframe, iso, parse_timeframe
 from grekko_research.errors import ConfigError, DataValidationError, GapError
 
 __all__ = [
@@ -59,12 +59,6 @@ RULES = (
 GAP_POLICIES = ("raise", "report", "fill")
 MAX_FUNDING_RATE = 0.10
 _LISTED_VIOLATIONS = 20
-
-
-def _iso(ts_ms: int | None) -> str | None:
-    if ts_ms is None:
-        return None
-    return pd.Timestamp(int(ts_ms), unit="ms", tz="UTC").isoformat().replace("+00:00", "Z")
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,8 +95,8 @@ class Gap:
         """Return a JSON-ready dict with ISO times beside the millisecond stamps."""
         return {
             **asdict(self),
-            "start": _iso(self.start_ms),
-            "end": _iso(self.end_ms),
+            "start": iso(self.start_ms),
+            "end": iso(self.end_ms),
         }
 
 
@@ -152,8 +146,8 @@ class DataQualityReport:
             "rows": self.rows,
             "start_ms": self.start_ms,
             "end_ms": self.end_ms,
-            "start": _iso(self.start_ms),
-            "end": _iso(self.end_ms),
+            "start": iso(self.start_ms),
+            "end": iso(self.end_ms),
             "expected_bars": self.expected_bars,
             "n_gaps": self.n_gaps,
             "missing_bars": self.missing_bars,
@@ -221,14 +215,14 @@ def _describe(frame: pd.DataFrame, row: int, rule: str, tf: Timeframe | None) ->
             f"open={rec['open']!r} close={rec['close']!r}"
         )
     if rule == "duplicate_timestamp":
-        return f"timestamp {int(ts)} ({_iso(int(ts))}) already appeared in an earlier row"
+        return f"timestamp {int(ts)} ({iso(int(ts))}) already appeared in an earlier row"
     if rule == "non_increasing_timestamp":
         prev = int(frame["timestamp"].iloc[row - 1])
-        return f"timestamp {int(ts)} ({_iso(int(ts))}) is earlier than the previous row's {prev}"
+        return f"timestamp {int(ts)} ({iso(int(ts))}) is earlier than the previous row's {prev}"
     if rule == "off_grid":
         assert tf is not None
         return (
-            f"timestamp {int(ts)} ({_iso(int(ts))}) is not a {tf.name} bar open "
+            f"timestamp {int(ts)} ({iso(int(ts))}) is not a {tf.name} bar open "
             "(timestamps must be bar open times in ms UTC)"
         )
     if rule == "funding_rate_out_of_range":
@@ -302,8 +296,13 @@ def check_frame(frame: pd.DataFrame, key: SeriesKey, source: str) -> DataQuality
     )
 
 
-def validate_frame(frame: pd.DataFrame, key: SeriesKey, source: str) -> DataQualityReport:
+def validate_frame(
+    frame: pd.DataFrame, key: SeriesKey, source: str, *, header_lines: int | None = None
+) -> DataQualityReport:
     """Check ``frame`` and raise on the first row that breaks a rule.
+
+    ``header_lines`` is the number of lines above data row 1 in a text file
+    (1 for a CSV with a header); when given, errors also name the file line.
 
     Returns
     -------
@@ -324,7 +323,8 @@ def validate_frame(frame: pd.DataFrame, key: SeriesKey, source: str) -> DataQual
         if total > 1:
             others = ", ".join(f"{r}: {c}" for r, c in report.violation_counts.items())
             detail += f" ({total} violations in all — {others})"
-        raise DataValidationError(source, first.row, first.rule, detail)
+        line = None if header_lines is None else first.row + header_lines
+        raise DataValidationError(source, first.row, first.rule, detail, line=line)
     return report
 
 
@@ -352,7 +352,8 @@ def apply_gap_policy(
             f"invalid gap policy {policy!r}: expected one of {', '.join(GAP_POLICIES)}"
         )
     out = frame.copy()
-    out["filled"] = False
+    if "filled" not in out.columns:
+        out["filled"] = False
     if not report.gaps or policy == "report":
         return out, report
     if policy == "raise":
@@ -360,7 +361,7 @@ def apply_gap_policy(
         assert largest is not None
         raise GapError(
             f"{report.source}: {report.n_gaps} gaps, {report.missing_bars} missing bars "
-            f"(largest: {largest.missing} bars from {_iso(largest.start_ms)}); "
+            f"(largest: {largest.missing} bars from {iso(largest.start_ms)}); "
             "use gap policy 'report' to keep them or 'fill' to insert flagged bars"
         )
     tf = parse_timeframe(report.timeframe or "")

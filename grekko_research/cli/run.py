@@ -1,0 +1,217 @@
+"""``grekko run``: the main job on embedded defaults.
+
+Today the job brings the default market data into the store and prints its
+data-quality report; later stages (backtest, sweep, tracking) are added as
+the library grows. Data comes, in this order, from:
+
+1. the local store, when it already covers the requested span;
+2. Binance's public endpoints through ccxt (no key needed), when reachable;
+3. the folder named by ``GREKKO_SAMPLE_DATA`` (files named like
+   ``binance-spot_BTC-USDT_1h__source.csv.gz``), when offline;
+4. otherwise the job stops with a message saying how to provide data.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import ccxt
+import numpy as np
+import typer
+
+from grekko_research._atomic import atomic_write_text
+from grekko_research.cli.render import console, err_console, print_json, quality_table
+from grekko_research.data.download import Downloader, RetryPolicy
+from grekko_research.data.exchanges import make_exchange
+from grekko_research.data.files import find_data_files, import_file
+from grekko_research.data.load import load_bars, load_frame
+from grekko_research.data.store import ParquetStore, SeriesKey
+from grekko_research.data.timeframes import iso, parse_timeframe, to_ms
+from grekko_research.errors import ConfigError, DataNotFoundError, GrekkoError
+
+__all__ = ["MainJob", "MainJobResult", "run_command", "run_main_job"]
+
+
+@dataclass(frozen=True)
+class MainJob:
+    """The main job's data: a pinned window, so every run is comparable with the last."""
+
+    exchange: str = "binance"
+    market: str = "spot"
+    symbols: tuple[str, ...] = ("BTC/USDT", "ETH/USDT")
+    timeframe: str = "1h"
+    since: str = "2020-12-01"
+    until: str = "2021-07-17T21:00"
+    gap_policy: str = "report"
+    reports_dir: Path = field(
+        default_factory=lambda: Path(os.environ.get("GREKKO_REPORTS_DIR") or "reports")
+    )
+
+
+def _covers(store: ParquetStore, key: SeriesKey, since: int, until: int) -> bool:
+    span = store.span(key)
+    if span is None:
+        return False
+    last_needed = until - parse_timeframe(key.timeframe or "1h").ms
+    return span[0] <= since and span[1] >= last_needed
+
+
+def _online(job: MainJob, rest_url: str | None) -> tuple[ccxt.Exchange | None, str]:
+    """Return a client whose markets loaded, or None and why not."""
+    client = make_exchange(job.exchange, job.market, rest_url=rest_url, timeout_ms=10_000)
+    try:
+        client.load_markets()
+    except ccxt.NetworkError as exc:
+        return None, f"{job.exchange} unreachable ({type(exc).__name__})"
+    except ccxt.BaseError as exc:
+        return None, f"{job.exchange} refused ({type(exc).__name__}: {exc})"
+    return client, "online"
+
+
+def _how_to_provide(key: SeriesKey, store: ParquetStore, why: str) -> str:
+    tf = key.timeframe
+    name = f"{key.exchange}-{key.market}_{key.symbol_dir}_{tf}__<source>.csv.gz"
+    return (
+        f"no data for {key.label()}: the store at {store.root} does not cover the span, "
+        f"{why}, and GREKKO_SAMPLE_DATA names no folder with a file for it. Provide data "
+        "in one of these ways:\n"
+        f"  • go online and rerun 'grekko run' (downloads from {key.exchange}), or\n"
+        f"  • grekko data download --exchange {key.exchange} --symbol {key.symbol} "
+        f"--timeframe {tf} --since 2020-12-01, or\n"
+        f"  • grekko data import FILE --exchange {key.exchange} --symbol {key.symbol} "
+        f"--timeframe {tf}  (CSV: timestamp,open,high,low,close,volume; ms UTC), or\n"
+        f"  • export GREKKO_SAMPLE_DATA=/folder/with/files/named/like/{name}"
+    )
+
+
+def run_main_job(
+    job: MainJob,
+    *,
+    store: ParquetStore,
+    rest_url: str | None = None,
+    offline: bool = False,
+) -> MainJobResult:
+    """Run the job and return its summary (also written to ``reports/data-quality.json``)."""
+    since, until = to_ms(job.since), to_ms(job.until)
+    if since is None or until is None or since >= until:
+        raise ConfigError(f"invalid main-job window {job.since} → {job.until}")
+    keys = [SeriesKey.make(job.exchange, s, job.timeframe, market=job.market) for s in job.symbols]
+    sources: dict[SeriesKey, str] = {}
+    missing = [k for k in keys if not _covers(store, k, since, until)]
+    for key in keys:
+        if key not in missing:
+            sources[key] = "store"
+    client, why = (None, "offline mode") if offline else (None, "")
+    if missing and not offline:
+        with console.status(f"checking whether {job.exchange} is reachable…"):
+            client, why = _online(job, rest_url)
+        if client is None:
+            console.print(f"[yellow]{why}[/yellow]: falling back to GREKKO_SAMPLE_DATA")
+    sample_dir = os.environ.get("GREKKO_SAMPLE_DATA") or ""
+    for key in missing:
+        if client is not None:
+            downloader = Downloader(
+                client, store, exchange=job.exchange, market=job.market, retry=RetryPolicy()
+            )
+            with console.status(f"downloading {key.label()}…"):
+                downloader.download(key.symbol, key.timeframe, since_ms=since, until_ms=until)
+            sources[key] = f"download from {client.id}"
+            continue
+        files = find_data_files(sample_dir, key) if sample_dir else []
+        if not files:
+            raise DataNotFoundError(_how_to_provide(key, store, why))
+        import_file(files[0], key, store=store)
+        sources[key] = f"sample {files[0].name}"
+    rows = []
+    for key in keys:
+        _, report = load_frame(key, store=store, start=since, end=until, gap_policy="report")
+        rows.append({"series": key.symbol, "source": sources[key], "report": report})
+    bars = load_bars(
+        list(job.symbols),
+        job.timeframe,
+        exchange=job.exchange,
+        market=job.market,
+        start=since,
+        end=until,
+        gap_policy=job.gap_policy,
+        store=store,
+    )
+    result = MainJobResult(
+        window=(since, until),
+        store=str(store.root),
+        rows=rows,
+        symbols=bars.symbols,
+        n_bars=bars.n_bars,
+        filled=int(np.count_nonzero(bars.filled)),
+        report_path=job.reports_dir / "data-quality.json",
+    )
+    atomic_write_text(result.report_path, json.dumps(result.to_dict(), indent=2) + "\n")
+    return result
+
+
+@dataclass(frozen=True)
+class MainJobResult:
+    """What the main job did: per-series sources and reports, and the aligned bars' shape."""
+
+    window: tuple[int, int]
+    store: str
+    rows: list[dict[str, Any]]
+    symbols: tuple[str, ...]
+    n_bars: int
+    filled: int
+    report_path: Path
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready summary."""
+        return {
+            "job": "data",
+            "window": {"start": iso(self.window[0]), "end": iso(self.window[1])},
+            "store": self.store,
+            "series": [
+                {"series": r["series"], "source": r["source"], **r["report"].to_dict()}
+                for r in self.rows
+            ],
+            "bars": {"symbols": list(self.symbols), "n_bars": self.n_bars, "filled": self.filled},
+            "report_path": str(self.report_path),
+        }
+
+
+def run_command(
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", help="Store folder [env GREKKO_DATA_DIR; ./data].")
+    ] = None,
+    offline: Annotated[
+        bool, typer.Option(help="Do not try the exchange; use the store or GREKKO_SAMPLE_DATA.")
+    ] = False,
+    rest_url: Annotated[
+        str | None, typer.Option("--rest-url", envvar="GREKKO_REST_URL", hidden=True)
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Run the main job: real data into the store, then the data-quality report."""
+    store = ParquetStore(data_dir) if data_dir is not None else ParquetStore()
+    job = MainJob()
+    try:
+        result = run_main_job(job, store=store, rest_url=rest_url, offline=offline)
+    except GrekkoError as exc:
+        err_console.print(f"[bold red]error:[/bold red] {exc}", highlight=False)
+        raise typer.Exit(1) from None
+    if as_json:
+        print_json(result.to_dict())
+        return
+    console.print(
+        quality_table(
+            result.rows,
+            f"data quality — {job.exchange} {job.market} {job.timeframe}, "
+            f"{job.since} → {job.until} UTC",
+        )
+    )
+    console.print(
+        f"Loaded {result.n_bars:,} aligned bars × {len(result.symbols)} symbols "
+        f"({result.filled:,} synthesised, flagged). Store: {store.root}. "
+        f"Report: {result.report_path}"
+    )

@@ -1,0 +1,288 @@
+"""Read, check and import candle and funding files (CSV, gzipped CSV, Parquet).
+
+Layouts (one header line, comma-separated, or the same columns in Parquet):
+
+* candles: ``timestamp,open,high,low,close,volume`` — ``timestamp`` is the bar
+  *open* time in integer milliseconds since the Unix epoch, UTC;
+* funding: ``timestamp,funding_rate`` — the funding time in ms and the rate as
+  a fraction per funding interval.
+
+Extra columns are ignored. File names of the form
+``{exchange}-{market}[-markprice]_{BASE}-{QUOTE}[-PERP]_{timeframe|funding}__{source}.csv[.gz]``
+(the layout of the shared data folder) let :func:`parse_data_filename` infer
+the series, so the ``--exchange/--symbol/--timeframe`` options of
+``grekko data import`` may be left out for such files.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from grekko_research.data.store import ParquetStore, SeriesKey
+from grekko_research.data.validate import DataQualityReport, validate_frame
+from grekko_research.errors import ConfigError, DataError, DataValidationError, GapError
+
+__all__ = [
+    "DataFileName",
+    "ImportResult",
+    "find_data_files",
+    "import_file",
+    "parse_data_filename",
+    "read_data_file",
+]
+
+_NAME = re.compile(
+    r"^(?P<exchange>[a-z0-9]+)-(?P<market>[a-z]+)(?P<mark>-markprice)?_"
+    r"(?P<symbol>[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*)_(?P<what>[0-9]+[smhdwM]|funding)"
+    r"(?:__(?P<source>[^.]+))?\.(?:csv(?:\.gz)?|parquet)$"
+)
+# Timestamps in ms lie between 1973 and 5138; smaller or larger ones are another unit.
+_MS_LOW, _MS_HIGH = 1e11, 1e14
+
+
+@dataclass(frozen=True, slots=True)
+class DataFileName:
+    """What a data file's name says about its contents."""
+
+    key: SeriesKey
+    source: str
+
+
+def parse_data_filename(path: str | Path) -> DataFileName | None:
+    """Return the series a file name describes, or None for other names.
+
+    ``binance-spot_BTC-USDT_2h__sky1241.csv.gz`` is Binance spot BTC/USDT 2h
+    candles; ``binance-usdm_BTC-USDT-PERP_funding__x.csv`` the USD-M
+    perpetual's funding; ``binance-usdm-markprice_BTC-USDT-PERP_8h__x.csv``
+    its mark-price candles.
+    """
+    match = _NAME.match(Path(path).name)
+    if match is None:
+        return None
+    parts = match.group("symbol").split("-")
+    if parts[-1] == "PERP":
+        parts = parts[:-1]
+    if len(parts) != 2:
+        return None  # e.g. "BTCUSD-PERP": base and quote cannot be told apart
+    what = match.group("what")
+    kind = "funding" if what == "funding" else "markprice" if match.group("mark") else "ohlcv"
+    market = match.group("market")
+    if market == "perp":
+        market = "usdm" if parts[1] in ("USDT", "USDC") else "perp"
+    try:
+        key = SeriesKey.make(
+            match.group("exchange"),
+            "/".join(parts),
+            None if kind == "funding" else what,
+            market=market,
+            kind=kind,
+        )
+    except ConfigError:
+        return None
+    return DataFileName(key=key, source=match.group("source") or "")
+
+
+def find_data_files(folder: str | Path, key: SeriesKey) -> list[Path]:
+    """Return the files in ``folder`` (recursively) whose names describe ``key``, largest first."""
+    root = Path(folder)
+    if not root.is_dir():
+        return []
+    found = []
+    for path in root.rglob("*"):
+        parsed = parse_data_filename(path) if path.is_file() else None
+        if parsed is not None and parsed.key == key:
+            found.append(path)
+    return sorted(found, key=lambda p: (-p.stat().st_size, p.name))
+
+
+def read_data_file(path: str | Path, key: SeriesKey) -> pd.DataFrame:
+    """Read a CSV or Parquet file into the key's columns (int64 ``timestamp`` first).
+
+    Only the file's structure is checked here (columns, numbers, timestamp
+    unit); the row rules are :func:`~grekko_research.data.validate.validate_frame`'s.
+
+    Raises
+    ------
+    DataValidationError
+        Naming the file, and the row and line where one is at fault, with rule
+        ``schema`` (missing columns), ``unparseable`` (a cell that is not a
+        number, or a fractional timestamp) or ``timestamp_unit`` (timestamps
+        in seconds, microseconds or nanoseconds instead of milliseconds).
+    """
+    path = Path(path)
+    source = str(path)
+    if not path.is_file():
+        raise DataError(f"no such file: {source}")
+    columns = list(key.columns)
+    is_parquet = path.suffix == ".parquet"
+    try:
+        raw = _read_parquet(path) if is_parquet else _read_csv(path)
+    except (OSError, ValueError, pa.ArrowException, UnicodeDecodeError) as exc:
+        raise DataValidationError(source, None, "unreadable", str(exc)) from exc
+    missing = [c for c in columns if c not in raw.columns]
+    if missing:
+        raise DataValidationError(
+            source,
+            None,
+            "schema",
+            f"missing columns {missing}; found {list(raw.columns)[:10]}, expected a header "
+            f"line {','.join(columns)}",
+        )
+    header = None if is_parquet else 1
+    out = {}
+    for col in columns:
+        values = raw[col]
+        if pd.api.types.is_datetime64_any_dtype(values):
+            values = values.dt.tz_localize(None) if values.dt.tz is not None else values
+            parsed = values.astype("datetime64[ms]").astype(np.int64).astype(np.float64)
+        else:
+            parsed = pd.to_numeric(values, errors="coerce").to_numpy(np.float64, na_value=np.nan)
+            bad = np.isnan(parsed) & _present(values)
+            if bad.any():
+                row = int(np.argmax(bad)) + 1
+                raise DataValidationError(
+                    source,
+                    row,
+                    "unparseable",
+                    f"column {col!r} holds {values.iloc[row - 1]!r}, which is not a number "
+                    f"({int(bad.sum())} such cells in the column)",
+                    line=None if header is None else row + header,
+                )
+        out[col] = parsed
+    ts = out["timestamp"]
+    finite = np.isfinite(ts)
+    fractional = finite & (ts != np.floor(np.where(finite, ts, 0)))
+    if fractional.any():
+        row = int(np.argmax(fractional)) + 1
+        raise DataValidationError(
+            source,
+            row,
+            "unparseable",
+            f"timestamp {ts[row - 1]!r} is not a whole number of milliseconds",
+            line=None if header is None else row + header,
+        )
+    if finite.any():
+        hi = float(np.max(np.abs(ts[finite])))
+        if hi < _MS_LOW or hi >= _MS_HIGH:
+            unit = "seconds" if hi < _MS_LOW else "microseconds or nanoseconds"
+            raise DataValidationError(
+                source,
+                None,
+                "timestamp_unit",
+                f"timestamps look like {unit} (largest {hi:.0f}); expected milliseconds "
+                "since the Unix epoch (UTC)",
+            )
+    frame = pd.DataFrame(out)
+    if finite.all():
+        frame["timestamp"] = ts.astype(np.int64)
+    return frame
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    try:
+        # Fast path: every cell is a number (or empty). Anything else falls back
+        # to reading text so the offending row can be named.
+        return pd.read_csv(path, dtype=np.float64, skipinitialspace=True)
+    except ValueError:
+        return pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    return pq.read_table(path).to_pandas()
+
+
+def _present(values: pd.Series) -> np.ndarray:
+    """Return True where a cell holds something (an empty cell is a NaN, not a parse error)."""
+    if values.dtype == object or pd.api.types.is_string_dtype(values):
+        text = values.astype(str).str.strip().str.lower()
+        return ~text.isin(["", "nan", "inf", "-inf", "+inf", "infinity", "-infinity"]).to_numpy()
+    return np.zeros(len(values), dtype=bool)
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """What an import did.
+
+    Attributes
+    ----------
+    file_report
+        The data-quality report of the file itself.
+    store_report
+        The report of the whole stored series after the import.
+    rows_added
+        Rows the store did not hold before.
+    """
+
+    key: SeriesKey
+    path: Path
+    file_report: DataQualityReport
+    store_report: DataQualityReport
+    rows_added: int
+
+
+def import_file(
+    path: str | Path,
+    key: SeriesKey | None = None,
+    *,
+    store: ParquetStore | None = None,
+    replace: bool = False,
+    gap_policy: str = "report",
+) -> ImportResult:
+    """Check a file and merge it into the store.
+
+    Parameters
+    ----------
+    key
+        The series; inferred from the file name when omitted.
+    replace
+        Make the file the whole series instead of merging it in (merging
+        refuses rows that contradict stored ones).
+    gap_policy
+        ``raise`` refuses a file with gaps; ``report`` and ``fill`` import it
+        and list the gaps. The store always holds the data as traded:
+        ``fill`` takes effect when the series is loaded.
+
+    Raises
+    ------
+    DataValidationError
+        On the first row breaking a rule; nothing is written.
+    GapError
+        With ``gap_policy="raise"`` when the file has gaps; nothing is written.
+    """
+    path = Path(path)
+    if key is None:
+        parsed = parse_data_filename(path)
+        if parsed is None:
+            raise ConfigError(
+                f"cannot tell the series from the name {path.name!r}: give --exchange, "
+                "--symbol and --timeframe (or --kind funding)"
+            )
+        key = parsed.key
+    store = store or ParquetStore()
+    frame = read_data_file(path, key)
+    header = None if path.suffix == ".parquet" else 1
+    report = validate_frame(frame, key, str(path), header_lines=header)
+    if gap_policy not in ("raise", "report", "fill"):
+        raise ConfigError(f"invalid gap policy {gap_policy!r}: expected raise, report or fill")
+    if gap_policy == "raise" and report.gaps:
+        largest = report.largest_gap
+        assert largest is not None
+        raise GapError(
+            f"{path}: {report.n_gaps} gaps, {report.missing_bars} missing bars (largest "
+            f"{largest.missing} bars from {pd.Timestamp(largest.start_ms, unit='ms', tz='UTC')}); "
+            "nothing was imported (use --gap-policy report to import and list them)"
+        )
+    before = store.span(key)
+    total = store.write(
+        key, frame, mode="replace" if replace else "merge", metadata={"source": path.name}
+    )
+    store_report = validate_frame(store.read(key), key, f"store {key.label()}")
+    added = total if replace or before is None else total - before[2]
+    return ImportResult(key, path, report, store_report, added)
