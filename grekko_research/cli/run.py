@@ -172,7 +172,11 @@ class MainJobResult:
             "window": {"start": iso(self.window[0]), "end": iso(self.window[1])},
             "store": self.store,
             "series": [
-                {"series": r["series"], "source": r["source"], **r["report"].to_dict()}
+                {
+                    "series": r["series"],
+                    "source": r["source"],
+                    **{k: v for k, v in r["report"].to_dict().items() if k != "source"},
+                }
                 for r in self.rows
             ],
             "bars": {"symbols": list(self.symbols), "n_bars": self.n_bars, "filled": self.filled},

@@ -25,8 +25,9 @@ Failures are grouped by what the caller must do next:
 from __future__ import annotations
 
 import difflib
+import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -36,7 +37,7 @@ import pandas as pd
 
 from grekko_research.data.exchanges import ccxt_symbol
 from grekko_research.data.store import ParquetStore, SeriesKey
-from grekko_research.data.timeframes import iso, parse_timeframe
+from grekko_research.data.timeframes import Timeframe, iso, parse_timeframe
 from grekko_research.data.validate import DataQualityReport, validate_frame
 from grekko_research.errors import (
     ConfigError,
@@ -56,8 +57,9 @@ __all__ = [
 
 T = TypeVar("T")
 
-# Largest page each endpoint serves; a smaller page only costs more requests.
-_PAGE_LIMITS = {"binance": 1000, "binanceusdm": 1500, "binancecoinm": 1500}
+# Rows asked for per request. Binance serves up to 1000 (spot) or 1500 (futures)
+# candles, but ccxt caps every Binance kline request at 1000, so 1000 it is.
+_PAGE_LIMIT = 1000
 _FUNDING_PAGE_LIMIT = 1000
 
 
@@ -217,9 +219,7 @@ class Downloader:
             tf = parse_timeframe(key.timeframe)
             if key.timeframe not in self.client.timeframes:
                 raise UnknownTimeframeError(
-                    self.exchange,
-                    key.timeframe,
-                    difflib.get_close_matches(key.timeframe, list(self.client.timeframes), n=5),
+                    self.exchange, key.timeframe, _nearest_timeframes(tf, self.client.timeframes)
                 )
             step = tf.ms if not tf.is_calendar else 1
             # The bar opening at floor(now) is still forming: only closed bars are stored.
@@ -348,9 +348,8 @@ class Downloader:
         params: dict[str, Any] = {"until": stop - 1}
         if key.kind == "markprice":
             params["price"] = "mark"
-        limit = _PAGE_LIMITS.get(self.client.id, 1000)
         rows = self._call(
-            self.client.fetch_ohlcv, market_symbol, key.timeframe, cursor, limit, params
+            self.client.fetch_ohlcv, market_symbol, key.timeframe, cursor, _PAGE_LIMIT, params
         )
         arr = np.array(rows, dtype=np.float64).reshape(-1, 6) if rows else np.empty((0, 6))
         frame = pd.DataFrame(arr[:, 1:], columns=["open", "high", "low", "close", "volume"])
@@ -396,6 +395,20 @@ class Downloader:
         listed = sorted({s.split(":", 1)[0] for s in self.client.markets})
         close = difflib.get_close_matches(key.symbol, listed, n=5, cutoff=0.6)
         raise UnknownSymbolError(f"{self.exchange} {self.market}", key.symbol, close)
+
+
+def _nearest_timeframes(wanted: Timeframe, offered: Iterable[str], n: int = 3) -> list[str]:
+    """Return the ``n`` offered timeframes closest in length to ``wanted``."""
+    scored = []
+    for name in offered:
+        try:
+            tf = parse_timeframe(name)
+        except ConfigError:
+            continue
+        length = 30 * 86_400_000 * tf.count if tf.is_calendar else tf.ms
+        target = 30 * 86_400_000 * wanted.count if wanted.is_calendar else wanted.ms
+        scored.append((abs(math.log(length / target)), length, name))
+    return [name for _, _, name in sorted(scored)[:n]]
 
 
 def _retry_after(client: ccxt.Exchange, now_ms: int) -> float | None:
