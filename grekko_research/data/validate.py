@@ -185,7 +185,8 @@ def _row_masks(frame: pd.DataFrame, kind: str, tf: Timeframe | None) -> dict[str
                 (h < np.maximum(o, c)) | (lo > np.minimum(o, c)) | (h < lo)
             )
     dup = np.zeros(n, dtype=bool)
-    if n:
+    # Strictly increasing stamps cannot repeat: hash them only when they are not.
+    if n > 1 and not np.all(ts[1:] > ts[:-1]):
         dup = pd.Series(ts).duplicated(keep="first").to_numpy() & np.isfinite(ts_raw)
     masks["duplicate_timestamp"] = dup
     dec = np.zeros(n, dtype=bool)
