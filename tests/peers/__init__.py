@@ -1,0 +1,1 @@
+"""Local protocol peers: real servers that speak an exchange's wire protocol for tests."""
