@@ -24,15 +24,17 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/grekko run
 
-## The whole test suite, lint included.
+## The whole test suite, lint and type check included.
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .

@@ -95,40 +95,43 @@ class ExchangeError(GrekkoError, RuntimeError):
     """The exchange refused a request in a way that retrying will not fix."""
 
 
-class UnknownSymbolError(ExchangeError, KeyError):
-    """The exchange does not list the requested symbol."""
+class _UnknownNameError(ExchangeError, KeyError):
+    """The exchange does not offer a name; the message lists close matches."""
 
-    def __init__(self, exchange: str, symbol: str, close_matches: Sequence[str]) -> None:
+    what = "name"
+
+    def __init__(self, exchange: str, name: str, close_matches: Sequence[str]) -> None:
         self.exchange = exchange
-        self.symbol = symbol
         self.close_matches = list(close_matches)
         hint = (
             "close matches: " + ", ".join(self.close_matches)
             if self.close_matches
             else "no close match"
         )
-        super().__init__(f"{exchange} has no symbol {symbol!r} ({hint})")
+        super().__init__(f"{exchange} has no {self.what} {name!r} ({hint})")
 
     def __str__(self) -> str:  # KeyError would quote the whole message
         return str(self.args[0])
 
 
-class UnknownTimeframeError(ExchangeError, KeyError):
+class UnknownSymbolError(_UnknownNameError):
+    """The exchange does not list the requested symbol."""
+
+    what = "symbol"
+
+    def __init__(self, exchange: str, symbol: str, close_matches: Sequence[str]) -> None:
+        self.symbol = symbol
+        super().__init__(exchange, symbol, close_matches)
+
+
+class UnknownTimeframeError(_UnknownNameError):
     """The exchange does not offer the requested timeframe."""
 
-    def __init__(self, exchange: str, timeframe: str, close_matches: Sequence[str]) -> None:
-        self.exchange = exchange
-        self.timeframe = timeframe
-        self.close_matches = list(close_matches)
-        hint = (
-            "close matches: " + ", ".join(self.close_matches)
-            if self.close_matches
-            else "no close match"
-        )
-        super().__init__(f"{exchange} has no timeframe {timeframe!r} ({hint})")
+    what = "timeframe"
 
-    def __str__(self) -> str:
-        return str(self.args[0])
+    def __init__(self, exchange: str, timeframe: str, close_matches: Sequence[str]) -> None:
+        self.timeframe = timeframe
+        super().__init__(exchange, timeframe, close_matches)
 
 
 class RetryableError(GrekkoError, ConnectionError):

@@ -7,7 +7,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TaskID,
+    TaskProgressColumn,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from grekko_research.cli.render import console, print_json, render_info, render_report
@@ -135,7 +142,7 @@ def download(
         disable=as_json,
         transient=False,
     ) as progress:
-        tasks: dict[SeriesKey, int] = {}
+        tasks: dict[SeriesKey, TaskID] = {}
 
         def on_progress(event: DownloadProgress) -> None:
             if event.key not in tasks:
@@ -297,19 +304,12 @@ def list_(data_dir: DataDir = None, as_json: JsonFlag = False) -> None:
         )
         return
     table = Table(title=f"series in {store.root}", title_justify="left")
-    for name in ("kind", "exchange", "market", "symbol", "timeframe", "rows", "start", "end"):
+    columns = ("kind", "exchange", "market", "symbol", "timeframe", "rows", "start", "end")
+    for name in columns:
         table.add_column(name, justify="right" if name == "rows" else "left")
     for row in rows:
-        table.add_row(
-            row["kind"],
-            row["exchange"],
-            row["market"],
-            row["symbol"],
-            row["timeframe"] or "—",
-            f"{row['rows']:,}",
-            row["start"] or "—",
-            row["end"] or "—",
-        )
+        cells = {**row, "rows": f"{row['rows']:,}"}
+        table.add_row(*(str(cells[name] or "—") for name in columns))
     console.print(table)
 
 

@@ -17,7 +17,7 @@ FIELDS = ("open", "high", "low", "close", "volume")
 
 
 def _frozen(values: np.ndarray, dtype: type, name: str, shape: tuple[int, ...]) -> np.ndarray:
-    arr = np.ascontiguousarray(values, dtype=dtype)
+    arr: np.ndarray = np.ascontiguousarray(values, dtype=dtype)
     if arr.shape != shape:
         raise DataError(f"Bars.{name} has shape {arr.shape}, expected {shape}")
     if arr is values:
@@ -61,7 +61,7 @@ class Bars:
     low: np.ndarray
     close: np.ndarray
     volume: np.ndarray
-    filled: np.ndarray = field(default=None)  # type: ignore[assignment]
+    filled: np.ndarray = field(default=None)  # type: ignore[arg-type]  # None: all False
     exchange: str = ""
     market: str = ""
 
@@ -182,14 +182,18 @@ class Bars:
         missing = [c for c in FIELDS if c not in frame.columns]
         if missing:
             raise DataError(f"frame lacks columns {missing}")
-        filled = frame["filled"].to_numpy(bool) if "filled" in frame.columns else None
+        filled = (
+            frame["filled"].to_numpy(bool)
+            if "filled" in frame.columns
+            else np.zeros(len(frame), dtype=bool)
+        )
         return cls(
             index=frame["timestamp"].to_numpy(np.int64),
             symbols=(symbol,),
             timeframe=timeframe,
             exchange=exchange,
             market=market,
-            filled=None if filled is None else filled[:, None],
+            filled=filled[:, None],
             **{c: frame[c].to_numpy(np.float64)[:, None] for c in FIELDS},
         )
 
