@@ -1,0 +1,390 @@
+"""The engine's Python API: ``backtest(bars, signals, config) -> BacktestResult``.
+
+A thin wrapper: it checks shapes, turns the signal form and configuration
+into the kernel's arrays, runs :func:`~grekko_research.engine.nb.simulate_nb`
+and wraps the records. Pandas views are built only when asked for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from grekko_research.data.bars import Bars
+from grekko_research.data.timeframes import parse_timeframe
+from grekko_research.engine import layout as L
+from grekko_research.engine.config import EngineConfig
+from grekko_research.engine.nb import simulate_nb
+from grekko_research.errors import ConfigError, DataError
+from grekko_research.indicators.volatility import atr_nb, rolling_volatility_nb
+from grekko_research.risk.rules import RULE_NAMES
+
+__all__ = ["BacktestResult", "Orders", "Signals", "TargetPositions", "backtest"]
+
+_EMPTY_B = np.zeros((0, 0), dtype=np.bool_)
+_EMPTY_F = np.zeros((0, 0))
+_EMPTY_I = np.zeros((0, 0), dtype=np.int8)
+
+
+def _matrix(values: Any, bars: Bars, name: str, dtype: type) -> np.ndarray:
+    """Return ``values`` as a C-contiguous ``(n, k)`` array, checking its shape and labels."""
+    if isinstance(values, pd.DataFrame):
+        missing = [s for s in bars.symbols if s not in values.columns]
+        if missing:
+            raise ConfigError(f"{name} has no column for {missing}")
+        if len(values) != bars.n_bars:
+            raise ConfigError(f"{name} has {len(values)} rows, bars have {bars.n_bars}")
+        values = values[list(bars.symbols)].to_numpy()
+    elif isinstance(values, pd.Series):
+        values = values.to_numpy()
+    arr = np.asarray(values)
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    if arr.shape != (bars.n_bars, bars.n_assets):
+        raise ConfigError(
+            f"{name} has shape {arr.shape}; expected ({bars.n_bars}, {bars.n_assets}) "
+            "(one row per bar, one column per symbol)"
+        )
+    if dtype is np.bool_ and arr.dtype != np.bool_:
+        if not np.isin(arr[~pd.isna(arr)], (0, 1)).all():
+            raise ConfigError(f"{name} must be boolean")
+        arr = np.nan_to_num(arr.astype(np.float64)).astype(np.bool_)
+    return np.ascontiguousarray(arr, dtype=dtype)
+
+
+@dataclass(frozen=True)
+class Signals:
+    """Entry/exit booleans, ``(n, k)`` or ``(n,)``; True on the bar whose close decided it.
+
+    ``entries`` opens (or reverses into) a long, ``exits`` closes it;
+    ``short_entries``/``short_exits`` likewise for shorts (``allow_short``).
+    """
+
+    entries: Any
+    exits: Any = None
+    short_entries: Any = None
+    short_exits: Any = None
+
+
+@dataclass(frozen=True)
+class TargetPositions:
+    """Target position per bar, ``(n, k)`` or ``(n,)``; NaN keeps the position.
+
+    ``kind``: ``"percent"`` (signed fraction of equity), ``"units"`` or
+    ``"notional"`` (signed quote currency).
+    """
+
+    target: Any
+    kind: Literal["percent", "units", "notional"] = "percent"
+
+
+@dataclass(frozen=True)
+class Orders:
+    """Explicit orders decided at a bar's close, one per asset and bar at most.
+
+    ``kind`` per cell: ``"market"``, ``"limit"``, ``"stop"``, ``"stop_limit"``,
+    ``"cancel"`` (the asset's pending order) or empty/None; ``size`` signed
+    units (+ buy, − sell); ``price`` the limit price; ``stop`` the trigger
+    price. A new limit/stop order replaces the asset's pending one.
+    """
+
+    kind: Any
+    size: Any
+    price: Any = None
+    stop: Any = None
+
+
+_ORDER_KINDS = {
+    "market": L.KIND_MARKET,
+    "limit": L.KIND_LIMIT,
+    "stop": L.KIND_STOP,
+    "stop_limit": L.KIND_STOP_LIMIT,
+    "cancel": L.KIND_CANCEL,
+}
+
+
+def _order_kinds(values: Any, bars: Bars) -> np.ndarray:
+    raw = values.to_numpy() if isinstance(values, pd.DataFrame | pd.Series) else np.asarray(values)
+    if raw.dtype.kind in "iu":
+        return _matrix(raw, bars, "Orders.kind", np.int8)
+    lookup = np.vectorize(
+        lambda v: 0 if v is None or v == "" or v != v else _ORDER_KINDS.get(v, 99)
+    )
+    codes = lookup(raw.astype(object)) if raw.size else raw.astype(np.int8)
+    if np.any(codes == 99):
+        bad = sorted({str(v) for v in raw.ravel() if v and v == v and v not in _ORDER_KINDS})
+        raise ConfigError(f"unknown order kinds {bad}; expected {sorted(_ORDER_KINDS)}")
+    return _matrix(codes, bars, "Orders.kind", np.int8)
+
+
+def _funding_matrix(funding: Any, bars: Bars) -> np.ndarray:
+    """Map funding events onto bars: each rate lands on the bar whose span contains its time."""
+    if isinstance(funding, np.ndarray):
+        return _matrix(funding, bars, "funding", np.float64)
+    if not isinstance(funding, Mapping):
+        raise ConfigError("funding must be an (n, k) array or a mapping symbol -> frame")
+    out = np.zeros((bars.n_bars, bars.n_assets))
+    for symbol, frame in funding.items():
+        if symbol not in bars.symbols:
+            raise ConfigError(f"funding given for {symbol!r}, which is not in the bars")
+        j = bars.symbols.index(symbol)
+        ts = np.asarray(frame["timestamp"], dtype=np.int64)
+        rate = np.asarray(frame["funding_rate"], dtype=np.float64)
+        rows = np.searchsorted(bars.index, ts, side="right") - 1
+        inside = rows >= 0
+        if bars.n_bars:
+            end = int(parse_timeframe(bars.timeframe).next_open(bars.index[-1:])[0])
+            inside &= ts < end
+        np.add.at(out[:, j], rows[inside], rate[inside])
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class BacktestResult:
+    """Records and series of one backtest; pandas views are built on demand.
+
+    Attributes
+    ----------
+    equity, cash
+        ``(n,)`` portfolio value and cash at each bar's close.
+    positions
+        ``(n, k)`` units held at each bar's close.
+    order_records, trade_records, event_records
+        Raw float64 records (columns ``ORDER_FIELDS``, ``TRADE_FIELDS``,
+        ``EVENT_FIELDS`` in :mod:`grekko_research.engine.layout`).
+    """
+
+    bars: Bars
+    config: EngineConfig
+    equity: np.ndarray
+    cash: np.ndarray
+    positions: np.ndarray
+    order_records: np.ndarray
+    trade_records: np.ndarray
+    event_records: np.ndarray
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def final_equity(self) -> float:
+        """Equity at the last bar's close."""
+        return float(self.equity[-1]) if len(self.equity) else self.config.init_cash
+
+    @property
+    def n_trades(self) -> int:
+        """Number of trades, open ones included (the convention of vectorbt)."""
+        return len(self.trade_records)
+
+    @property
+    def n_closed_trades(self) -> int:
+        """Number of closed trades."""
+        return int(np.count_nonzero(self.trade_records[:, L.T_IS_OPEN] == 0))
+
+    def _times(self, bars: np.ndarray) -> pd.Index:
+        idx = np.asarray(bars, dtype=np.int64)
+        ok = idx >= 0
+        ts = np.full(len(idx), np.iinfo(np.int64).min)
+        ts[ok] = self.bars.index[idx[ok]]
+        return pd.DatetimeIndex(pd.to_datetime(np.where(ok, ts, 0), unit="ms", utc=True)).where(ok)
+
+    @cached_property
+    def orders(self) -> pd.DataFrame:
+        """One row per order event: fills, rejections, cancellations, expiries."""
+        rec = self.order_records
+        frame = pd.DataFrame(rec, columns=list(L.ORDER_FIELDS))
+        frame.insert(0, "time", self._times(rec[:, L.O_BAR]))
+        frame["symbol"] = [self.bars.symbols[int(a)] for a in rec[:, L.O_ASSET]]
+        frame["kind"] = [L.KIND_NAMES.get(int(v), str(int(v))) for v in rec[:, L.O_KIND]]
+        frame["status"] = [L.STATUS_NAMES[int(v)] for v in rec[:, L.O_STATUS]]
+        frame["rule"] = [RULE_NAMES.get(int(v), "") for v in rec[:, L.O_RULE]]
+        return frame.astype({"bar": np.int64, "asset": np.int64, "side": np.int64})
+
+    @cached_property
+    def trades(self) -> pd.DataFrame:
+        """One row per round trip (flat → flat, or up to a reversal); open trades last."""
+        rec = self.trade_records
+        frame = pd.DataFrame(rec, columns=list(L.TRADE_FIELDS))
+        frame.insert(0, "entry_time", self._times(rec[:, L.T_ENTRY_BAR]))
+        frame.insert(1, "exit_time", self._times(rec[:, L.T_EXIT_BAR]))
+        frame["symbol"] = [self.bars.symbols[int(a)] for a in rec[:, L.T_ASSET]]
+        frame["exit_kind"] = [L.KIND_NAMES.get(int(v), "open") for v in rec[:, L.T_EXIT_KIND]]
+        frame["is_open"] = rec[:, L.T_IS_OPEN] > 0
+        return frame.astype({"entry_bar": np.int64, "exit_bar": np.int64, "direction": np.int64})
+
+    @cached_property
+    def events(self) -> pd.DataFrame:
+        """Risk-rule breaches: bar, asset (−1 for the portfolio), rule, value, limit."""
+        rec = self.event_records
+        frame = pd.DataFrame(rec, columns=list(L.EVENT_FIELDS))
+        frame.insert(0, "time", self._times(rec[:, L.E_BAR]))
+        frame["rule"] = [RULE_NAMES.get(int(v), str(int(v))) for v in rec[:, L.E_RULE]]
+        return frame
+
+    def equity_series(self) -> pd.Series:
+        """Equity at each bar's close, indexed by time."""
+        return pd.Series(self.equity, index=self.bars.datetime_index, name="equity")
+
+    def cash_series(self) -> pd.Series:
+        """Cash at each bar's close, indexed by time."""
+        return pd.Series(self.cash, index=self.bars.datetime_index, name="cash")
+
+    def positions_frame(self) -> pd.DataFrame:
+        """Units held per symbol at each bar's close."""
+        return pd.DataFrame(
+            self.positions, index=self.bars.datetime_index, columns=list(self.bars.symbols)
+        )
+
+
+def _kernel_inputs(bars: Bars, signal: Signals | TargetPositions | Orders) -> dict[str, Any]:
+    n, k = bars.n_bars, bars.n_assets
+    inputs: dict[str, Any] = {
+        "entries": _EMPTY_B,
+        "exits": _EMPTY_B,
+        "short_entries": _EMPTY_B,
+        "short_exits": _EMPTY_B,
+        "target": _EMPTY_F,
+        "ord_kind": _EMPTY_I,
+        "ord_size": _EMPTY_F,
+        "ord_price": _EMPTY_F,
+        "ord_stop": _EMPTY_F,
+    }
+    if isinstance(signal, Signals):
+        none = np.zeros((n, k), dtype=np.bool_)
+        for name in ("entries", "exits", "short_entries", "short_exits"):
+            value = getattr(signal, name)
+            inputs[name] = (
+                none if value is None else _matrix(value, bars, f"Signals.{name}", np.bool_)
+            )
+        inputs["mode"] = L.MODE_SIGNALS
+        inputs["target_kind"] = L.TARGET_PERCENT
+    elif isinstance(signal, TargetPositions):
+        inputs["target"] = _matrix(signal.target, bars, "TargetPositions.target", np.float64)
+        if np.isinf(inputs["target"]).any():
+            raise ConfigError("TargetPositions.target has infinite values")
+        kinds = {
+            "percent": L.TARGET_PERCENT,
+            "units": L.TARGET_UNITS,
+            "notional": L.TARGET_NOTIONAL,
+        }
+        if signal.kind not in kinds:
+            raise ConfigError(f"TargetPositions.kind must be one of {sorted(kinds)}")
+        inputs["mode"] = L.MODE_TARGET
+        inputs["target_kind"] = kinds[signal.kind]
+    elif isinstance(signal, Orders):
+        kind = _order_kinds(signal.kind, bars)
+        size = _matrix(signal.size, bars, "Orders.size", np.float64)
+        nan = np.full((n, k), np.nan)
+        price = (
+            nan if signal.price is None else _matrix(signal.price, bars, "Orders.price", np.float64)
+        )
+        stop = nan if signal.stop is None else _matrix(signal.stop, bars, "Orders.stop", np.float64)
+        active = (kind != 0) & (kind != L.KIND_CANCEL)
+        bad = active & ~np.isfinite(size)
+        if bad.any():
+            t, j = np.argwhere(bad)[0]
+            raise ConfigError(f"Orders.size is missing at bar {t}, asset {bars.symbols[j]}")
+        for code, arr, label in (
+            (L.KIND_LIMIT, price, "price"),
+            (L.KIND_STOP_LIMIT, price, "price"),
+            (L.KIND_STOP, stop, "stop"),
+            (L.KIND_STOP_LIMIT, stop, "stop"),
+        ):
+            bad = (kind == code) & ~(np.isfinite(arr) & (arr > 0))
+            if bad.any():
+                t, j = np.argwhere(bad)[0]
+                raise ConfigError(
+                    f"Orders.{label} is missing or not positive for a "
+                    f"{L.KIND_NAMES[code]} order at bar {t}, asset {bars.symbols[j]}"
+                )
+        inputs.update(ord_kind=kind, ord_size=size, ord_price=price, ord_stop=stop)
+        inputs["mode"] = L.MODE_ORDERS
+        inputs["target_kind"] = L.TARGET_PERCENT
+    else:
+        raise ConfigError(
+            f"signals must be Signals, TargetPositions or Orders, not {type(signal).__name__}"
+        )
+    return inputs
+
+
+def backtest(
+    bars: Bars,
+    signals: Signals | TargetPositions | Orders,
+    config: EngineConfig | None = None,
+    *,
+    funding: Mapping[str, pd.DataFrame] | np.ndarray | None = None,
+    keep_positions: bool = True,
+) -> BacktestResult:
+    """Simulate ``signals`` on ``bars`` under ``config`` and return the result.
+
+    Parameters
+    ----------
+    bars
+        Candles; bars flagged ``filled`` (or with NaN prices) have no market:
+        nothing fills on them.
+    signals
+        Decisions taken at each bar's close (see ``docs/engine.md`` for when
+        each fills). They can only be executed after the bar that decided
+        them closes, so a signal cannot act on prices it has not seen.
+    funding
+        Perpetual funding: per symbol a frame with ``timestamp`` (ms) and
+        ``funding_rate`` columns, or an ``(n, k)`` array of rates per bar.
+        A long position pays ``position × open × rate`` at the open of the
+        bar containing each funding time (a short receives it).
+    keep_positions
+        Record the ``(n, k)`` positions series (off for grids).
+    """
+    config = config or EngineConfig()
+    if bars.n_bars == 0:
+        raise DataError("no bars to backtest")
+    inputs = _kernel_inputs(bars, signals)
+    if (
+        inputs["mode"] == L.MODE_SIGNALS
+        and not config.allow_short
+        and inputs["short_entries"].any()
+    ):
+        raise ConfigError("Signals.short_entries given but EngineConfig.allow_short is False")
+    cfg = config.to_array(inputs.pop("mode"), inputs.pop("target_kind"))
+    tradable = ~bars.filled & np.isfinite(bars.open) & np.isfinite(bars.close)
+    tradable &= np.isfinite(bars.high) & np.isfinite(bars.low)
+    atr = _EMPTY_F
+    if config.stops.needs_atr:
+        atr = atr_nb(bars.high, bars.low, bars.close, config.stops.atr_window)
+    vol = _EMPTY_F
+    if config.sizing.kind == "vol_target":
+        ppy = _periods_per_year(bars.timeframe)
+        vol = rolling_volatility_nb(bars.close, config.sizing.vol_window, ppy)
+    lot, tick, min_notional = config.market.arrays(bars.n_assets)
+    funding_arr = _EMPTY_F if funding is None else _funding_matrix(funding, bars)
+    day = bars.index // 86_400_000
+    n, k = bars.n_bars, bars.n_assets
+    equity = np.empty(n)
+    cash = np.empty(n)
+    positions = np.empty((n, k)) if keep_positions else _EMPTY_F
+    orders, trades, events = simulate_nb(
+        bars.open, bars.high, bars.low, bars.close, bars.volume, tradable, day,
+        inputs["entries"], inputs["exits"], inputs["short_entries"], inputs["short_exits"],
+        inputs["target"], inputs["ord_kind"], inputs["ord_size"], inputs["ord_price"],
+        inputs["ord_stop"], funding_arr, atr, vol, lot, tick, min_notional, cfg,
+        config.risk.to_array(), equity, cash, positions,
+    )  # fmt: skip
+    return BacktestResult(
+        bars=bars,
+        config=config,
+        equity=equity,
+        cash=cash,
+        positions=positions,
+        order_records=orders,
+        trade_records=trades,
+        event_records=events,
+    )
+
+
+def _periods_per_year(timeframe: str) -> float:
+    tf = parse_timeframe(timeframe)
+    if tf.is_calendar:
+        return 12.0 / tf.count
+    return 365.0 * 86_400_000 / tf.ms

@@ -1,0 +1,259 @@
+"""Engine configuration: frozen, validated dataclasses that become the kernel's float vector."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from grekko_research.engine import layout as L
+from grekko_research.errors import ConfigError
+from grekko_research.risk.rules import RiskLimits
+
+__all__ = [
+    "EngineConfig",
+    "Fees",
+    "MarketRules",
+    "Sizing",
+    "Slippage",
+    "Stops",
+]
+
+StopKind = Literal["pct", "abs", "atr"]
+
+
+def _non_negative(owner: str, **values: float) -> None:
+    for name, value in values.items():
+        if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
+            raise ConfigError(f"{owner}.{name} must be a non-negative number, got {value!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Fees:
+    """Trading fees.
+
+    Attributes
+    ----------
+    taker
+        Fraction of notional paid by market, stop, stop-loss, trailing-stop,
+        take-profit and liquidation fills, and by limit orders filled at the
+        open because the open crossed their price.
+    maker
+        Fraction paid by limit orders filled at their limit price inside a bar.
+    fixed
+        Amount in quote currency paid per fill.
+    """
+
+    taker: float = 0.001
+    maker: float = 0.0
+    fixed: float = 0.0
+
+    def __post_init__(self) -> None:
+        _non_negative("Fees", taker=self.taker, maker=self.maker, fixed=self.fixed)
+
+
+@dataclass(frozen=True, slots=True)
+class Slippage:
+    """Price impact of taker fills (limit fills at their price have none).
+
+    ``kind``: ``"none"``; ``"bps"`` (``value`` basis points against the
+    trader); ``"range"`` (``value`` × the bar's high − low); ``"volume"``
+    (``value`` × order size / bar volume, as a fraction of price). The result
+    is rounded to the tick against the trader and kept inside the bar's
+    low–high range.
+    """
+
+    kind: Literal["none", "bps", "range", "volume"] = "none"
+    value: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("none", "bps", "range", "volume"):
+            raise ConfigError(
+                f"Slippage.kind must be none, bps, range or volume, got {self.kind!r}"
+            )
+        _non_negative("Slippage", value=self.value)
+
+
+@dataclass(frozen=True, slots=True)
+class Sizing:
+    """How a signal entry (``Signals`` form) is sized.
+
+    ``kind``: ``"all"`` (all the buying power); ``"units"``; ``"notional"``
+    (quote currency); ``"percent"`` (``value`` × current equity);
+    ``"vol_target"`` (notional = equity × ``value`` / the asset's annualised
+    volatility over ``vol_window`` bars, measured up to the decision bar).
+    Every size is then capped by buying power and risk limits and rounded
+    down to the lot size.
+    """
+
+    kind: Literal["all", "units", "notional", "percent", "vol_target"] = "all"
+    value: float = 1.0
+    vol_window: int = 30
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("all", "units", "notional", "percent", "vol_target"):
+            raise ConfigError(
+                f"Sizing.kind {self.kind!r} is not one of all, units, notional, percent, vol_target"
+            )
+        _non_negative("Sizing", value=self.value)
+        if self.vol_window < 2:
+            raise ConfigError("Sizing.vol_window must be at least 2")
+
+
+@dataclass(frozen=True, slots=True)
+class Stops:
+    """Stop-loss, take-profit and trailing stop attached to every position.
+
+    Each is off (``None``) or a distance from the position's average entry
+    price: ``"pct"`` (fraction of the entry price), ``"abs"`` (price units) or
+    ``"atr"`` (multiple of the ATR over ``atr_window`` bars at the decision
+    bar). The trailing stop trails the best price since entry by its
+    distance. ``both_touch`` decides a bar whose range reaches both the stop
+    and the take-profit: ``"pessimistic"`` (stop first, the default) or
+    ``"optimistic"``.
+    """
+
+    stop_loss: float | None = None
+    stop_loss_kind: StopKind = "pct"
+    take_profit: float | None = None
+    take_profit_kind: StopKind = "pct"
+    trailing: float | None = None
+    trailing_kind: StopKind = "pct"
+    atr_window: int = 14
+    both_touch: Literal["pessimistic", "optimistic"] = "pessimistic"
+    on_entry_bar: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("stop_loss", "take_profit", "trailing"):
+            value = getattr(self, name)
+            kind = getattr(self, f"{name}_kind")
+            if kind not in ("pct", "abs", "atr"):
+                raise ConfigError(f"Stops.{name}_kind must be pct, abs or atr, got {kind!r}")
+            if value is not None and not (math.isfinite(value) and value > 0):
+                raise ConfigError(f"Stops.{name} must be a positive number, got {value!r}")
+            if value is not None and kind == "pct" and name != "take_profit" and value >= 1:
+                raise ConfigError(f"Stops.{name} as pct is a fraction below 1, got {value!r}")
+        if self.both_touch not in ("pessimistic", "optimistic"):
+            raise ConfigError("Stops.both_touch must be pessimistic or optimistic")
+        if self.atr_window < 1:
+            raise ConfigError("Stops.atr_window must be at least 1")
+
+    @property
+    def needs_atr(self) -> bool:
+        """True when any stop is measured in ATRs."""
+        return any(
+            getattr(self, n) is not None and getattr(self, f"{n}_kind") == "atr"
+            for n in ("stop_loss", "take_profit", "trailing")
+        )
+
+
+@dataclass(frozen=True)
+class MarketRules:
+    """Exchange rules per asset (one value for all, or one per asset).
+
+    ``lot_size`` rounds order sizes down, ``tick_size`` rounds prices,
+    ``min_notional`` rejects smaller orders that add exposure (orders that
+    close or shrink a position are never rejected for size).
+    """
+
+    lot_size: float | Sequence[float] = 0.0
+    tick_size: float | Sequence[float] = 0.0
+    min_notional: float | Sequence[float] = 0.0
+
+    def arrays(self, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return ``(lot, tick, min_notional)`` as ``(k,)`` float64 arrays."""
+        out = []
+        for name in ("lot_size", "tick_size", "min_notional"):
+            arr = np.broadcast_to(np.asarray(getattr(self, name), dtype=np.float64), (k,)).copy()
+            if not np.all(np.isfinite(arr)) or np.any(arr < 0):
+                raise ConfigError(f"MarketRules.{name} must be non-negative numbers")
+            out.append(arr)
+        return out[0], out[1], out[2]
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """Everything the engine needs besides bars and signals.
+
+    Attributes
+    ----------
+    init_cash
+        Starting cash in quote currency.
+    execution
+        ``"next_open"`` (default): a decision made on bar t's close fills at
+        bar t+1's open. ``"close"``: it fills at bar t's close (optimistic:
+        assumes the decision and the fill happen at the same price).
+    allow_short
+        Whether entries may open short positions.
+    leverage
+        Cap on gross exposure as a multiple of equity (1 = no borrowing).
+    maintenance_margin
+        With shorts or leverage, all positions are liquidated when equity at
+        a bar's worst prices falls to this fraction of gross exposure.
+    order_valid_bars
+        Pending limit/stop orders expire after this many bars (0 = good till
+        cancelled).
+    """
+
+    init_cash: float = 10_000.0
+    execution: Literal["next_open", "close"] = "next_open"
+    fees: Fees = field(default_factory=Fees)
+    slippage: Slippage = field(default_factory=Slippage)
+    sizing: Sizing = field(default_factory=Sizing)
+    stops: Stops = field(default_factory=Stops)
+    market: MarketRules = field(default_factory=MarketRules)
+    risk: RiskLimits = field(default_factory=RiskLimits)
+    allow_short: bool = False
+    leverage: float = 1.0
+    maintenance_margin: float = 0.005
+    order_valid_bars: int = 0
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.init_cash) and self.init_cash > 0):
+            raise ConfigError(f"EngineConfig.init_cash must be positive, got {self.init_cash!r}")
+        if self.execution not in ("next_open", "close"):
+            raise ConfigError(
+                f"EngineConfig.execution must be next_open or close, got {self.execution!r}"
+            )
+        if not (math.isfinite(self.leverage) and self.leverage > 0):
+            raise ConfigError(f"EngineConfig.leverage must be positive, got {self.leverage!r}")
+        if not 0 <= self.maintenance_margin < 1:
+            raise ConfigError("EngineConfig.maintenance_margin must be in [0, 1)")
+        if self.order_valid_bars < 0:
+            raise ConfigError("EngineConfig.order_valid_bars must be 0 (GTC) or positive")
+
+    def to_array(self, mode: int, target_kind: int = L.TARGET_PERCENT) -> np.ndarray:
+        """Return the kernel's configuration vector for a signal ``mode``."""
+        cfg = np.zeros(L.N_CFG)
+        cfg[L.CFG_INIT_CASH] = self.init_cash
+        cfg[L.CFG_EXEC_CLOSE] = 1.0 if self.execution == "close" else 0.0
+        cfg[L.CFG_FEE_TAKER] = self.fees.taker
+        cfg[L.CFG_FEE_MAKER] = self.fees.maker
+        cfg[L.CFG_FEE_FIXED] = self.fees.fixed
+        cfg[L.CFG_SLIP_KIND] = ("none", "bps", "range", "volume").index(self.slippage.kind)
+        cfg[L.CFG_SLIP_VALUE] = self.slippage.value
+        cfg[L.CFG_SIZE_KIND] = ("all", "units", "notional", "percent", "vol_target").index(
+            self.sizing.kind
+        )
+        cfg[L.CFG_SIZE_VALUE] = self.sizing.value
+        cfg[L.CFG_ALLOW_SHORT] = 1.0 if self.allow_short else 0.0
+        cfg[L.CFG_LEVERAGE] = self.leverage
+        cfg[L.CFG_MAINT_MARGIN] = self.maintenance_margin
+        kinds = {"pct": L.STOP_PCT, "abs": L.STOP_ABS, "atr": L.STOP_ATR}
+        st = self.stops
+        for value, kind, i_kind, i_value in (
+            (st.stop_loss, st.stop_loss_kind, L.CFG_SL_KIND, L.CFG_SL_VALUE),
+            (st.take_profit, st.take_profit_kind, L.CFG_TP_KIND, L.CFG_TP_VALUE),
+            (st.trailing, st.trailing_kind, L.CFG_TRAIL_KIND, L.CFG_TRAIL_VALUE),
+        ):
+            cfg[i_kind] = L.STOP_OFF if value is None else kinds[kind]
+            cfg[i_value] = 0.0 if value is None else value
+        cfg[L.CFG_BOTH_TOUCH] = 0.0 if st.both_touch == "pessimistic" else 1.0
+        cfg[L.CFG_STOPS_ON_ENTRY_BAR] = 1.0 if st.on_entry_bar else 0.0
+        cfg[L.CFG_VALID_BARS] = self.order_valid_bars
+        cfg[L.CFG_SIGNAL_MODE] = mode
+        cfg[L.CFG_TARGET_KIND] = target_kind
+        return cfg

@@ -1,0 +1,212 @@
+"""Integer codes and array layouts shared by the kernels and the Python API.
+
+Kernels pass configuration as one float64 vector (``CFG_*`` indices) and
+write records into 2-D float64 arrays whose columns are named by the
+``*_FIELDS`` tuples below; the API turns them into pandas on demand.
+"""
+
+from __future__ import annotations
+
+# -- configuration vector ---------------------------------------------------------
+CFG_INIT_CASH = 0
+CFG_EXEC_CLOSE = 1  # 1: decisions of bar t fill at t's close; 0: at t+1's open
+CFG_FEE_TAKER = 2
+CFG_FEE_MAKER = 3
+CFG_FEE_FIXED = 4
+CFG_SLIP_KIND = 5
+CFG_SLIP_VALUE = 6
+CFG_SIZE_KIND = 7
+CFG_SIZE_VALUE = 8
+CFG_ALLOW_SHORT = 9
+CFG_LEVERAGE = 10
+CFG_MAINT_MARGIN = 11
+CFG_SL_KIND = 12
+CFG_SL_VALUE = 13
+CFG_TP_KIND = 14
+CFG_TP_VALUE = 15
+CFG_TRAIL_KIND = 16
+CFG_TRAIL_VALUE = 17
+CFG_BOTH_TOUCH = 18  # 0 pessimistic (stop-loss first), 1 optimistic (take-profit first)
+CFG_VALID_BARS = 19  # 0: good till cancelled
+CFG_SIGNAL_MODE = 20
+CFG_TARGET_KIND = 21
+CFG_STOPS_ON_ENTRY_BAR = 22  # 1: a position opened at a bar's open is stop-checked in that bar
+N_CFG = 23
+
+# signal modes
+MODE_SIGNALS = 0
+MODE_TARGET = 1
+MODE_ORDERS = 2
+
+# sizing of signal entries
+SIZE_ALL = 0
+SIZE_UNITS = 1
+SIZE_NOTIONAL = 2
+SIZE_PERCENT = 3
+SIZE_VOL_TARGET = 4
+
+# target kinds
+TARGET_PERCENT = 0
+TARGET_UNITS = 1
+TARGET_NOTIONAL = 2
+
+# slippage kinds
+SLIP_NONE = 0
+SLIP_BPS = 1
+SLIP_RANGE = 2
+SLIP_VOLUME = 3
+
+# stop kinds
+STOP_OFF = 0
+STOP_PCT = 1
+STOP_ABS = 2
+STOP_ATR = 3
+
+# -- orders -----------------------------------------------------------------------
+KIND_MARKET = 1
+KIND_LIMIT = 2
+KIND_STOP = 3
+KIND_STOP_LIMIT = 4
+KIND_STOP_LOSS = 5
+KIND_TAKE_PROFIT = 6
+KIND_TRAILING_STOP = 7
+KIND_LIQUIDATION = 8
+KIND_RISK_FLATTEN = 9
+KIND_CANCEL = -1  # in an orders signal: cancel the asset's pending order
+KIND_NAMES = {
+    KIND_MARKET: "market",
+    KIND_LIMIT: "limit",
+    KIND_STOP: "stop",
+    KIND_STOP_LIMIT: "stop_limit",
+    KIND_STOP_LOSS: "stop_loss",
+    KIND_TAKE_PROFIT: "take_profit",
+    KIND_TRAILING_STOP: "trailing_stop",
+    KIND_LIQUIDATION: "liquidation",
+    KIND_RISK_FLATTEN: "risk_flatten",
+}
+
+STATUS_FILLED = 0
+STATUS_REJECTED_MIN_NOTIONAL = 1
+STATUS_REJECTED_RISK = 2
+STATUS_REJECTED_FUNDS = 3
+STATUS_EXPIRED = 4
+STATUS_CANCELLED = 5
+STATUS_NAMES = {
+    STATUS_FILLED: "filled",
+    STATUS_REJECTED_MIN_NOTIONAL: "rejected_min_notional",
+    STATUS_REJECTED_RISK: "rejected_risk",
+    STATUS_REJECTED_FUNDS: "rejected_funds",
+    STATUS_EXPIRED: "expired",
+    STATUS_CANCELLED: "cancelled",
+}
+
+ORDER_FIELDS = (
+    "bar",
+    "asset",
+    "side",
+    "size",
+    "price",
+    "fee",
+    "kind",
+    "status",
+    "rule",
+    "slippage",
+)
+(
+    O_BAR,
+    O_ASSET,
+    O_SIDE,
+    O_SIZE,
+    O_PRICE,
+    O_FEE,
+    O_KIND,
+    O_STATUS,
+    O_RULE,
+    O_SLIPPAGE,
+) = range(len(ORDER_FIELDS))
+
+TRADE_FIELDS = (
+    "asset",
+    "direction",
+    "entry_bar",
+    "exit_bar",
+    "entry_price",
+    "exit_price",
+    "size",
+    "pnl",
+    "return",
+    "fees",
+    "funding",
+    "mae",
+    "mfe",
+    "exit_kind",
+    "is_open",
+)
+(
+    T_ASSET,
+    T_DIRECTION,
+    T_ENTRY_BAR,
+    T_EXIT_BAR,
+    T_ENTRY_PRICE,
+    T_EXIT_PRICE,
+    T_SIZE,
+    T_PNL,
+    T_RETURN,
+    T_FEES,
+    T_FUNDING,
+    T_MAE,
+    T_MFE,
+    T_EXIT_KIND,
+    T_IS_OPEN,
+) = range(len(TRADE_FIELDS))
+
+EVENT_FIELDS = ("bar", "asset", "rule", "value", "limit")
+E_BAR, E_ASSET, E_RULE, E_VALUE, E_LIMIT = range(len(EVENT_FIELDS))
+
+# -- per-asset state columns (kernel-private) -------------------------------------
+(
+    S_POS,
+    S_LAST,
+    S_TR_OPEN,
+    S_TR_DIR,
+    S_TR_ENTRY_BAR,
+    S_TR_EVAL,
+    S_TR_ESIZE,
+    S_TR_XVAL,
+    S_TR_XSIZE,
+    S_TR_PEAK,
+    S_TR_FEES,
+    S_TR_FUND,
+    S_TR_REAL,
+    S_TR_MINLOW,
+    S_TR_MAXHIGH,
+    S_AVG,
+    S_SL,
+    S_TP,
+    S_TRAIL_D,
+    S_TRAIL_PEAK,
+    S_P_KIND,
+    S_P_SIZE,
+    S_P_LIMIT,
+    S_P_STOP,
+    S_P_EXPIRY,
+    S_P_TRIG,
+    S_ENTRY_FILL_BAR,
+) = range(27)
+N_STATE = 27
+
+# -- account vector (kernel-private) ----------------------------------------------
+(
+    A_CASH,
+    A_N_ORD,
+    A_N_TR,
+    A_N_EV,
+    A_PEAK,
+    A_DAY_START_EQ,
+    A_DAY,
+    A_ORDERS_TODAY,
+    A_HALTED,
+    A_BLOCK_DAY,
+    A_FLATTEN_DUE,
+) = range(11)
+N_ACCOUNT = 11
