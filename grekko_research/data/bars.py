@@ -87,6 +87,16 @@ class Bars:
             object.__setattr__(self, name, _frozen(getattr(self, name), np.float64, name, shape))
         filled = np.zeros(shape, dtype=bool) if self.filled is None else self.filled
         object.__setattr__(self, "filled", _frozen(filled, np.bool_, "filled", shape))
+        # Engines skip filled bars without looking at prices: a bar that did not
+        # trade (NaN prices) must say so.
+        priced = np.isfinite(self.open) & np.isfinite(self.high)
+        priced &= np.isfinite(self.low) & np.isfinite(self.close)
+        unmarked = ~priced & ~self.filled
+        if unmarked.any():
+            t, j = np.argwhere(unmarked)[0]
+            raise DataError(
+                f"Bars: {self.symbols[j]} has NaN prices at row {t} but is not flagged filled"
+            )
 
     # -- shape -----------------------------------------------------------------------
 

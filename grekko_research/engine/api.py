@@ -150,24 +150,46 @@ class BacktestResult:
 
     Attributes
     ----------
-    equity, cash
-        ``(n,)`` portfolio value and cash at each bar's close.
-    positions
-        ``(n, k)`` units held at each bar's close.
-    order_records, trade_records, event_records
+    equity
+        ``(n,)`` portfolio value at each bar's close.
+    order_records, trade_records, event_records, funding_records
         Raw float64 records (columns ``ORDER_FIELDS``, ``TRADE_FIELDS``,
-        ``EVENT_FIELDS`` in :mod:`grekko_research.engine.layout`).
+        ``EVENT_FIELDS``, ``FUNDING_FIELDS`` in :mod:`grekko_research.engine.layout`).
+        Cash and positions per bar are rebuilt from them on demand, so the
+        kernel writes one series only.
     """
 
     bars: Bars
     config: EngineConfig
     equity: np.ndarray
-    cash: np.ndarray
-    positions: np.ndarray
     order_records: np.ndarray
     trade_records: np.ndarray
     event_records: np.ndarray
+    funding_records: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @cached_property
+    def positions(self) -> np.ndarray:
+        """``(n, k)`` units held at each bar's close."""
+        rec = self.order_records[self.order_records[:, L.O_STATUS] == L.STATUS_FILLED]
+        delta = np.zeros((self.bars.n_bars, self.bars.n_assets))
+        np.add.at(
+            delta,
+            (rec[:, L.O_BAR].astype(np.int64), rec[:, L.O_ASSET].astype(np.int64)),
+            rec[:, L.O_SIDE] * rec[:, L.O_SIZE],
+        )
+        return np.cumsum(delta, axis=0)
+
+    @cached_property
+    def cash(self) -> np.ndarray:
+        """``(n,)`` cash at each bar's close."""
+        rec = self.order_records[self.order_records[:, L.O_STATUS] == L.STATUS_FILLED]
+        flow = np.zeros(self.bars.n_bars)
+        spend = rec[:, L.O_SIDE] * rec[:, L.O_SIZE] * rec[:, L.O_PRICE] + rec[:, L.O_FEE]
+        np.add.at(flow, rec[:, L.O_BAR].astype(np.int64), -spend)
+        fund = self.funding_records
+        np.add.at(flow, fund[:, L.F_BAR].astype(np.int64), fund[:, L.F_AMOUNT])
+        return self.config.init_cash + np.cumsum(flow)
 
     @property
     def final_equity(self) -> float:
@@ -316,7 +338,6 @@ def backtest(
     config: EngineConfig | None = None,
     *,
     funding: Mapping[str, pd.DataFrame] | np.ndarray | None = None,
-    keep_positions: bool = True,
 ) -> BacktestResult:
     """Simulate ``signals`` on ``bars`` under ``config`` and return the result.
 
@@ -334,8 +355,6 @@ def backtest(
         ``funding_rate`` columns, or an ``(n, k)`` array of rates per bar.
         A long position pays ``position × open × rate`` at the open of the
         bar containing each funding time (a short receives it).
-    keep_positions
-        Record the ``(n, k)`` positions series (off for grids).
     """
     config = config or EngineConfig()
     if bars.n_bars == 0:
@@ -348,8 +367,6 @@ def backtest(
     ):
         raise ConfigError("Signals.short_entries given but EngineConfig.allow_short is False")
     cfg = config.to_array(inputs.pop("mode"), inputs.pop("target_kind"))
-    tradable = ~bars.filled & np.isfinite(bars.open) & np.isfinite(bars.close)
-    tradable &= np.isfinite(bars.high) & np.isfinite(bars.low)
     atr = _EMPTY_F
     if config.stops.needs_atr:
         atr = atr_nb(bars.high, bars.low, bars.close, config.stops.atr_window)
@@ -359,27 +376,22 @@ def backtest(
         vol = rolling_volatility_nb(bars.close, config.sizing.vol_window, ppy)
     lot, tick, min_notional = config.market.arrays(bars.n_assets)
     funding_arr = _EMPTY_F if funding is None else _funding_matrix(funding, bars)
-    day = bars.index // 86_400_000
-    n, k = bars.n_bars, bars.n_assets
-    equity = np.empty(n)
-    cash = np.empty(n)
-    positions = np.empty((n, k)) if keep_positions else _EMPTY_F
-    orders, trades, events = simulate_nb(
-        bars.open, bars.high, bars.low, bars.close, bars.volume, tradable, day,
+    equity = np.empty(bars.n_bars)
+    orders, trades, events, fundings = simulate_nb(
+        bars.index, bars.open, bars.high, bars.low, bars.close, bars.volume, bars.filled,
         inputs["entries"], inputs["exits"], inputs["short_entries"], inputs["short_exits"],
         inputs["target"], inputs["ord_kind"], inputs["ord_size"], inputs["ord_price"],
         inputs["ord_stop"], funding_arr, atr, vol, lot, tick, min_notional, cfg,
-        config.risk.to_array(), equity, cash, positions,
+        config.risk.to_array(), equity,
     )  # fmt: skip
     return BacktestResult(
         bars=bars,
         config=config,
         equity=equity,
-        cash=cash,
-        positions=positions,
         order_records=orders,
         trade_records=trades,
         event_records=events,
+        funding_records=fundings,
     )
 
 

@@ -163,6 +163,9 @@ TRADE_FIELDS = (
 EVENT_FIELDS = ("bar", "asset", "rule", "value", "limit")
 E_BAR, E_ASSET, E_RULE, E_VALUE, E_LIMIT = range(len(EVENT_FIELDS))
 
+FUNDING_FIELDS = ("bar", "asset", "rate", "amount")  # amount: cash received (negative: paid)
+F_BAR, F_ASSET, F_RATE, F_AMOUNT = range(len(FUNDING_FIELDS))
+
 # -- per-asset state columns (kernel-private) -------------------------------------
 (
     S_POS,
@@ -208,5 +211,7 @@ N_STATE = 27
     A_HALTED,
     A_BLOCK_DAY,
     A_FLATTEN_DUE,
-) = range(11)
-N_ACCOUNT = 11
+    A_EQUITY,
+    A_N_FUND,
+) = range(13)
+N_ACCOUNT = 13

@@ -1,0 +1,987 @@
+"""Performance statistics of an equity curve and of closed trades.
+
+Numba kernels (``@njit(cache=True, nogil=True)``, arrays and scalars in,
+floats out) sit beside one validating wrapper, :func:`performance_summary`.
+The kernels hold no Python objects, so a parameter-grid runner can call
+:func:`summary_into` from inside its own ``@njit(parallel=True)`` ``prange``
+loop and write one row per combination into a preallocated
+``(n_combos, len(METRIC_NAMES))`` table.
+
+Conventions
+-----------
+equity
+    ``float64[n]``: portfolio value at each bar close. The per-bar simple
+    return is ``r[i] = (equity[i] - equity[i-1]) / equity[i-1]`` for
+    ``i = 1 .. n-1`` (as :func:`empyrical.simple_returns`), so there are
+    ``m = n - 1`` returns and the curve spans ``m / periods_per_year`` years.
+ruin
+    The first bar whose equity is ``<= 0`` ends the usable curve: its return
+    is ``-1`` (a negative balance counts as a total loss) and later bars are
+    ignored, because returns on zero capital are undefined. Only the
+    drawdown duration looks past it: the account stays under water to the
+    last bar.
+short input
+    Metrics need at least one return (``n >= 2``); volatility, Sharpe and
+    Sortino need two. Below that they are NaN, never an exception.
+zero dispersion
+    When every return is equal the standard deviation is exactly 0, the
+    annualised volatility is 0 and Sharpe is NaN (not ±inf, not a warning);
+    when no return is negative Sortino is NaN likewise. Returns count as
+    equal when they differ by no more than the rounding of the equity they
+    come from (``max - min <= 8 eps (1 + max|r|)``): steady compounding
+    ``equity = c * g**k`` yields returns a few ulps apart, whose "std" of
+    ~1e-17 would otherwise give a Sharpe ratio of ~1e16.
+NaN
+    The kernels do not validate. A NaN in the usable part of ``equity`` makes
+    every equity metric NaN; NaN in the other inputs propagates through sums
+    and is ignored by comparisons. :func:`performance_summary` rejects
+    non-finite inputs, naming the array and the index.
+optional inputs
+    ``position_value``, ``traded_notional``, ``ret`` and ``duration`` may be
+    empty (length 0): the metrics that need them are NaN.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal, overload
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from numba import njit
+
+from grekko_research.data.timeframes import parse_timeframe
+from grekko_research.errors import ConfigError
+
+__all__ = [
+    "METRIC_NAMES",
+    "N_METRICS",
+    "annual_return",
+    "annual_turnover",
+    "annual_volatility",
+    "average_loss",
+    "average_trade_duration",
+    "average_trade_return",
+    "average_win",
+    "best_trade",
+    "calmar_ratio",
+    "conditional_value_at_risk",
+    "expectancy",
+    "exposure",
+    "max_drawdown",
+    "max_drawdown_duration",
+    "performance_summary",
+    "periods_per_year",
+    "profit_factor",
+    "sharpe_ratio",
+    "sortino_ratio",
+    "summary_into",
+    "total_return",
+    "trade_count",
+    "turnover",
+    "value_at_risk",
+    "win_rate",
+    "worst_trade",
+]
+
+METRIC_NAMES: tuple[str, ...] = (
+    "total_return",
+    "annual_return",
+    "annual_volatility",
+    "sharpe_ratio",
+    "sortino_ratio",
+    "calmar_ratio",
+    "max_drawdown",
+    "max_drawdown_duration",
+    "value_at_risk",
+    "conditional_value_at_risk",
+    "exposure",
+    "turnover",
+    "annual_turnover",
+    "trade_count",
+    "win_rate",
+    "profit_factor",
+    "expectancy",
+    "average_win",
+    "average_loss",
+    "best_trade",
+    "worst_trade",
+    "average_trade_return",
+    "average_trade_duration",
+)
+"""Order of the values :func:`summary_into` writes."""
+
+N_METRICS = len(METRIC_NAMES)
+
+_YEAR_MS = 365 * 86_400_000  # crypto trades every day of the year
+_SAME_RETURN = 8.0 * float(np.finfo(np.float64).eps)  # see "zero dispersion" above
+
+# Kernels use error_model="numpy" (x / 0 gives inf or nan instead of raising): every
+# zero denominator is guarded explicitly, and nothing may raise in a caller's prange.
+
+
+# -- private helpers -------------------------------------------------------------------
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _usable_length(equity: np.ndarray) -> tuple[int, bool]:
+    """Return ``(n_used, has_nan)``: bars up to and including the first ruin bar."""
+    n = equity.shape[0]
+    has_nan = False
+    for i in range(n):
+        v = equity[i]
+        if v <= 0.0:
+            return i + 1, has_nan
+        if math.isnan(v):
+            has_nan = True
+    return n, has_nan
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _bar_return(equity: np.ndarray, i: int) -> float:
+    """Return the simple return of bar ``i`` (``i >= 1``); ``-1`` on the ruin bar."""
+    cur = equity[i]
+    if cur <= 0.0:
+        return -1.0
+    prev = equity[i - 1]
+    return (cur - prev) / prev
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _add(s: float, c: float, x: float) -> tuple[float, float]:
+    """Add ``x`` to the Neumaier-compensated sum ``(s, c)`` and return the new pair."""
+    t = s + x
+    if abs(s) >= abs(x):
+        c += (s - t) + x
+    else:
+        c += (x - t) + s
+    return t, c
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _return_moments(equity: np.ndarray) -> tuple[int, float, float, float]:
+    """Return ``(m, mean, std, downside)`` of the per-bar returns of ``equity``.
+
+    ``std`` uses ``ddof=1`` and is exactly 0 when all returns are equal;
+    ``downside = sqrt(mean(min(r, 0)**2))``. ``m`` is the number of returns;
+    ``m = -1`` flags a NaN in the usable equity.
+    """
+    n_used, has_nan = _usable_length(equity)
+    m = n_used - 1
+    if has_nan:
+        return -1, np.nan, np.nan, np.nan
+    if m < 1:
+        return m, np.nan, np.nan, np.nan
+    s, c = 0.0, 0.0
+    lo, hi = np.inf, -np.inf
+    for i in range(1, n_used):
+        r = _bar_return(equity, i)
+        s, c = _add(s, c, r)
+        lo = min(lo, r)
+        hi = max(hi, r)
+    mean = (s + c) / m
+    ss, sc, ds, dc = 0.0, 0.0, 0.0, 0.0
+    for i in range(1, n_used):
+        r = _bar_return(equity, i)
+        d = r - mean
+        ss, sc = _add(ss, sc, d * d)
+        if r < 0.0:
+            ds, dc = _add(ds, dc, r * r)
+    if m < 2:
+        std = np.nan
+    elif hi - lo <= _SAME_RETURN * (1.0 + max(abs(lo), abs(hi))):
+        std = 0.0  # equal returns; the centred sum would keep a rounding residue
+    else:
+        std = math.sqrt((ss + sc) / (m - 1))
+    return m, mean, std, math.sqrt((ds + dc) / m)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _select(a: np.ndarray, m: int, k: int) -> float:
+    """Reorder ``a[:m]`` in place so ``a[:k] <= a[k] <= a[k+1:m]``; return ``a[k]``.
+
+    Wirth's selection with a median-of-three pivot: O(m) on average and
+    well-behaved with many equal values (flat bars give many zero returns).
+    """
+    lo, hi = 0, m - 1
+    while lo < hi:
+        x0, x1, x2 = a[lo], a[(lo + hi) // 2], a[hi]
+        x = max(min(x0, x1), min(max(x0, x1), x2))
+        i, j = lo, hi
+        while i <= j:
+            while a[i] < x:
+                i += 1
+            while x < a[j]:
+                j -= 1
+            if i <= j:
+                a[i], a[j] = a[j], a[i]
+                i += 1
+                j -= 1
+        if j < k:
+            lo = i + 1
+        if k < i:
+            hi = j
+    return a[k]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _tail(equity: np.ndarray, alpha: float) -> tuple[float, float]:
+    """Return ``(VaR, CVaR)`` of the per-bar returns at level ``alpha``."""
+    n_used, has_nan = _usable_length(equity)
+    m = n_used - 1
+    if has_nan or m < 1 or not 0.0 <= alpha <= 1.0:
+        return np.nan, np.nan
+    buf = np.empty(m)
+    for i in range(1, n_used):
+        buf[i - 1] = _bar_return(equity, i)
+    h = (m - 1) * alpha  # numpy's default ("linear") virtual index
+    k = int(h)
+    t = h - k
+    low = _select(buf, m, k)
+    s, c = 0.0, 0.0
+    for i in range(k + 1):
+        s, c = _add(s, c, buf[i])
+    cvar = (s + c) / (k + 1)
+    if t == 0.0 or k + 1 >= m:
+        return low, cvar
+    high = buf[k + 1]
+    for i in range(k + 2, m):
+        high = min(high, buf[i])
+    diff = high - low
+    # numpy's _lerp: interpolate from the nearer end.
+    var = high - diff * (1.0 - t) if t >= 0.5 else low + diff * t
+    return var, cvar
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _drawdown(equity: np.ndarray) -> tuple[float, int]:
+    """Return ``(max_drawdown, longest_duration)``; NaN and 0 when undefined."""
+    n = equity.shape[0]
+    n_used, has_nan = _usable_length(equity)
+    if n == 0 or has_nan:
+        return np.nan, 0
+    peak = equity[0]
+    peak_i = 0
+    worst = 0.0
+    longest = 0
+    under = False
+    for i in range(1, n_used):
+        v = max(equity[i], 0.0)
+        if v >= peak:
+            if under:
+                longest = max(longest, i - peak_i)
+                under = False
+            peak = v
+            peak_i = i
+        else:
+            under = True
+            worst = min(worst, (v - peak) / peak)
+    if under:
+        # Unrecovered (or ruined, which is permanent): under water to the last bar.
+        longest = max(longest, n - 1 - peak_i)
+    return worst, longest
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _cagr(equity: np.ndarray, periods_per_year: float) -> float:
+    n_used, has_nan = _usable_length(equity)
+    m = n_used - 1
+    if has_nan or m < 1:
+        return np.nan
+    growth = max(equity[n_used - 1], 0.0) / equity[0]
+    if growth <= 0.0:
+        return -1.0
+    return growth ** (1.0 / (m / periods_per_year)) - 1.0
+
+
+# -- equity kernels --------------------------------------------------------------------
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def total_return(equity: np.ndarray) -> float:
+    """Return the total return ``equity[-1] / equity[0] - 1`` (``-1`` after ruin).
+
+    Parameters
+    ----------
+    equity : float64[n]
+        Portfolio value at each bar close.
+
+    Returns
+    -------
+    float
+        NaN when ``n < 2`` or the equity holds NaN.
+    """
+    n_used, has_nan = _usable_length(equity)
+    if has_nan or n_used < 2:
+        return np.nan
+    return max(equity[n_used - 1], 0.0) / equity[0] - 1.0
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def annual_return(equity: np.ndarray, periods_per_year: float) -> float:
+    """Return the compound annual growth rate ``(1 + total) ** (ppy / m) - 1``.
+
+    ``m = n - 1`` returns span ``m / periods_per_year`` years (as
+    ``empyrical.annual_return`` with ``annualization=periods_per_year``).
+
+    Parameters
+    ----------
+    equity : float64[n]
+        Portfolio value at each bar close.
+    periods_per_year : float
+        Bars per 365-day year, e.g. 8760 for 1h bars.
+
+    Returns
+    -------
+    float
+        ``-1`` after ruin; NaN when ``n < 2``.
+    """
+    return _cagr(equity, periods_per_year)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def annual_volatility(equity: np.ndarray, periods_per_year: float) -> float:
+    """Return ``std(r, ddof=1) * sqrt(periods_per_year)`` of the per-bar returns.
+
+    Parameters
+    ----------
+    equity : float64[n]
+        Portfolio value at each bar close.
+    periods_per_year : float
+        Bars per year.
+
+    Returns
+    -------
+    float
+        0 for constant returns; NaN with fewer than two returns.
+    """
+    std = _return_moments(equity)[2]
+    return std * math.sqrt(periods_per_year)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def sharpe_ratio(equity: np.ndarray, periods_per_year: float) -> float:
+    """Return the annualised Sharpe ratio ``mean(r) / std(r, ddof=1) * sqrt(ppy)``.
+
+    The risk-free rate is 0.
+
+    Parameters
+    ----------
+    equity : float64[n]
+        Portfolio value at each bar close.
+    periods_per_year : float
+        Bars per year.
+
+    Returns
+    -------
+    float
+        NaN when the standard deviation is 0 or undefined.
+    """
+    _, mean, std, _ = _return_moments(equity)
+    if not std > 0.0:
+        return np.nan
+    return mean / std * math.sqrt(periods_per_year)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def sortino_ratio(equity: np.ndarray, periods_per_year: float) -> float:
+    """Return ``mean(r) * ppy / (sqrt(mean(min(r, 0)**2)) * sqrt(ppy))``.
+
+    The downside deviation averages over *all* returns, with target 0, as
+    ``empyrical.sortino_ratio`` does.
+
+    Parameters
+    ----------
+    equity : float64[n]
+        Portfolio value at each bar close.
+    periods_per_year : float
+        Bars per year.
+
+    Returns
+    -------
+    float
+        NaN with fewer than two returns or when no return is negative
+        (empyrical returns +inf there).
+    """
+    m, mean, _, down = _return_moments(equity)
+    if m < 2 or not down > 0.0:
+        return np.nan
+    return (mean * periods_per_year) / (down * math.sqrt(periods_per_year))
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def max_drawdown(equity: np.ndarray) -> float:
+    """Return the largest peak-to-trough fall ``min(equity / cummax(equity) - 1)``.
+
+    Parameters
+    ----------
+    equity : float64[n]
+        Portfolio value at each bar close.
+
+    Returns
+    -------
+    float
+        A fraction ``<= 0`` (``-0.25`` for a 25 % fall; ``-1`` on ruin);
+        0 when ``n == 1``; NaN when ``n == 0``.
+    """
+    return _drawdown(equity)[0]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def max_drawdown_duration(equity: np.ndarray) -> int:
+    """Return the longest stretch under water, in bars.
+
+    A stretch runs from a peak bar ``p`` to the first later bar ``q`` whose
+    equity is back at or above the peak, and lasts ``q - p`` bars. A
+    drawdown that never recovers lasts ``n - 1 - p`` bars. This is the
+    longest such stretch, which need not be the one of the deepest drawdown.
+
+    Parameters
+    ----------
+    equity : float64[n]
+        Portfolio value at each bar close.
+
+    Returns
+    -------
+    int
+        0 without any drawdown.
+    """
+    return _drawdown(equity)[1]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def calmar_ratio(equity: np.ndarray, periods_per_year: float) -> float:
+    """Return the Calmar ratio ``annual_return / |max_drawdown|``.
+
+    Parameters
+    ----------
+    equity : float64[n]
+        Portfolio value at each bar close.
+    periods_per_year : float
+        Bars per year.
+
+    Returns
+    -------
+    float
+        NaN without a drawdown or when the ratio is infinite (as empyrical).
+    """
+    dd = _drawdown(equity)[0]
+    if not dd < 0.0:
+        return np.nan
+    value = _cagr(equity, periods_per_year) / -dd
+    return value if math.isfinite(value) else np.nan
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def value_at_risk(equity: np.ndarray, alpha: float = 0.05) -> float:
+    """Return the historical value at risk: the ``alpha``-quantile of per-bar returns.
+
+    Linear interpolation between order statistics at position ``(m - 1) *
+    alpha``, as ``numpy.percentile``'s default (and ``empyrical.value_at_risk``).
+
+    Parameters
+    ----------
+    equity : float64[n]
+        Portfolio value at each bar close.
+    alpha : float
+        Tail probability in ``[0, 1]``.
+
+    Returns
+    -------
+    float
+        A return, e.g. ``-0.012``; NaN when ``n < 2``.
+    """
+    return _tail(equity, alpha)[0]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def conditional_value_at_risk(equity: np.ndarray, alpha: float = 0.05) -> float:
+    """Return the historical CVaR: the mean of the ``k + 1`` worst per-bar returns.
+
+    ``k = floor((m - 1) * alpha)``, the order statistic at or just below the
+    VaR, as ``empyrical.conditional_value_at_risk``. This is the mean of the
+    returns ``<= VaR`` except when ties sit at the cut, where the tail keeps
+    exactly ``k + 1`` returns.
+
+    Parameters
+    ----------
+    equity : float64[n]
+        Portfolio value at each bar close.
+    alpha : float
+        Tail probability in ``[0, 1]``.
+
+    Returns
+    -------
+    float
+        NaN when ``n < 2``.
+    """
+    return _tail(equity, alpha)[1]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def exposure(position_value: np.ndarray) -> float:
+    """Return the fraction of bars with a non-zero position.
+
+    Parameters
+    ----------
+    position_value : float64[n] or bool[n]
+        Position value (any sign) or an in-market flag per bar.
+
+    Returns
+    -------
+    float
+        In ``[0, 1]``; NaN when ``n == 0``.
+    """
+    n = position_value.shape[0]
+    if n == 0:
+        return np.nan
+    count = 0
+    for i in range(n):
+        if position_value[i] != 0:
+            count += 1
+    return count / n
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def turnover(traded_notional: np.ndarray, equity: np.ndarray) -> float:
+    """Return total turnover ``sum(|traded_notional|) / mean(equity)``.
+
+    How many times the average capital changed hands: buying with all the
+    equity and selling it later is a turnover of about 2. Both sums stop at
+    the ruin bar.
+
+    Parameters
+    ----------
+    traded_notional : float64[n]
+        Notional traded at each bar (any sign; the absolute value counts).
+    equity : float64[n]
+        Portfolio value at each bar close.
+
+    Returns
+    -------
+    float
+        NaN when the lengths differ, ``n == 0`` or the equity holds NaN.
+    """
+    n = equity.shape[0]
+    n_used, has_nan = _usable_length(equity)
+    if n == 0 or traded_notional.shape[0] != n or has_nan:
+        return np.nan
+    ts, tc, es, ec = 0.0, 0.0, 0.0, 0.0
+    for i in range(n_used):
+        ts, tc = _add(ts, tc, abs(traded_notional[i]))
+        es, ec = _add(es, ec, max(equity[i], 0.0))
+    mean_equity = (es + ec) / n_used
+    return (ts + tc) / mean_equity if mean_equity > 0.0 else np.nan
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def annual_turnover(
+    traded_notional: np.ndarray, equity: np.ndarray, periods_per_year: float
+) -> float:
+    """Return the turnover per year: ``turnover * periods_per_year / (n - 1)``.
+
+    Parameters
+    ----------
+    traded_notional : float64[n]
+        Notional traded at each bar.
+    equity : float64[n]
+        Portfolio value at each bar close.
+    periods_per_year : float
+        Bars per year.
+
+    Returns
+    -------
+    float
+        NaN when :func:`turnover` is or when ``n < 2``.
+    """
+    m = _usable_length(equity)[0] - 1
+    if m < 1:
+        return np.nan
+    return turnover(traded_notional, equity) * (periods_per_year / m)
+
+
+# -- trade kernels ---------------------------------------------------------------------
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def trade_count(pnl: np.ndarray) -> int:
+    """Return the number of closed trades, ``len(pnl)``, as an int."""
+    return pnl.shape[0]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def win_rate(pnl: np.ndarray) -> float:
+    """Return the fraction of trades with ``pnl > 0`` (break-even is not a win).
+
+    Parameters
+    ----------
+    pnl : float64[m]
+        Profit or loss of each closed trade, net of costs.
+
+    Returns
+    -------
+    float
+        NaN without trades.
+    """
+    m = pnl.shape[0]
+    if m == 0:
+        return np.nan
+    wins = 0
+    for i in range(m):
+        if pnl[i] > 0.0:
+            wins += 1
+    return wins / m
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _gross(pnl: np.ndarray) -> tuple[float, int, float, int]:
+    """Return ``(gross_profit, n_wins, gross_loss, n_losses)``; the loss is ``<= 0``."""
+    ps, pc, ls, lc = 0.0, 0.0, 0.0, 0.0
+    wins, losses = 0, 0
+    for i in range(pnl.shape[0]):
+        p = pnl[i]
+        if p > 0.0:
+            ps, pc = _add(ps, pc, p)
+            wins += 1
+        elif p < 0.0:
+            ls, lc = _add(ls, lc, p)
+            losses += 1
+    return ps + pc, wins, ls + lc, losses
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def profit_factor(pnl: np.ndarray) -> float:
+    """Return gross profit / gross loss, ``sum(pnl > 0) / |sum(pnl < 0)|``.
+
+    Parameters
+    ----------
+    pnl : float64[m]
+        Profit or loss of each closed trade.
+
+    Returns
+    -------
+    float
+        +inf with profits and no losses; NaN without trades or when every
+        trade broke even.
+    """
+    profit, wins, loss, losses = _gross(pnl)
+    if losses == 0:
+        return np.inf if wins > 0 else np.nan
+    return profit / -loss
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def expectancy(pnl: np.ndarray) -> float:
+    """Return the mean profit per trade, ``mean(pnl)``; NaN without trades."""
+    m = pnl.shape[0]
+    if m == 0:
+        return np.nan
+    s, c = 0.0, 0.0
+    for i in range(m):
+        s, c = _add(s, c, pnl[i])
+    return (s + c) / m
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def average_win(pnl: np.ndarray) -> float:
+    """Return the mean pnl of winning trades (``pnl > 0``); NaN without wins."""
+    profit, wins, _, _ = _gross(pnl)
+    return profit / wins if wins > 0 else np.nan
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def average_loss(pnl: np.ndarray) -> float:
+    """Return the mean pnl of losing trades (``pnl < 0``, so negative); NaN without losses."""
+    _, _, loss, losses = _gross(pnl)
+    return loss / losses if losses > 0 else np.nan
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def best_trade(ret: np.ndarray) -> float:
+    """Return the highest per-trade return, ``max(ret)``; NaN without trades."""
+    if ret.shape[0] == 0:
+        return np.nan
+    best = ret[0]
+    for i in range(1, ret.shape[0]):
+        best = max(best, ret[i])
+    return best
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def worst_trade(ret: np.ndarray) -> float:
+    """Return the lowest per-trade return, ``min(ret)``; NaN without trades."""
+    if ret.shape[0] == 0:
+        return np.nan
+    worst = ret[0]
+    for i in range(1, ret.shape[0]):
+        worst = min(worst, ret[i])
+    return worst
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def average_trade_return(ret: np.ndarray) -> float:
+    """Return the mean per-trade return, ``mean(ret)``; NaN without trades."""
+    return expectancy(ret)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def average_trade_duration(duration: np.ndarray) -> float:
+    """Return the mean holding time in bars, ``mean(duration)``; NaN without trades.
+
+    Parameters
+    ----------
+    duration : int64[m]
+        Bars each closed trade was held.
+    """
+    m = duration.shape[0]
+    if m == 0:
+        return np.nan
+    total = 0.0
+    for i in range(m):
+        total += duration[i]
+    return total / m
+
+
+# -- everything at once ----------------------------------------------------------------
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def summary_into(
+    out: np.ndarray,
+    equity: np.ndarray,
+    position_value: np.ndarray,
+    traded_notional: np.ndarray,
+    pnl: np.ndarray,
+    ret: np.ndarray,
+    duration: np.ndarray,
+    periods_per_year: float,
+    alpha: float = 0.05,
+) -> None:
+    """Write every metric of :data:`METRIC_NAMES`, in that order, into ``out``.
+
+    Callable from other njit code, including ``prange`` loops: each call
+    allocates one temporary of ``n - 1`` floats (for the VaR selection) and
+    touches nothing else but ``out``.
+
+    Parameters
+    ----------
+    out : float64[K]
+        Destination, ``K >= len(METRIC_NAMES)``; e.g. one row of an
+        ``(n_combos, K)`` table.
+    equity : float64[n]
+        Portfolio value at each bar close.
+    position_value : float64[n] or bool[n]
+        Position value or in-market flag per bar; length 0 gives NaN exposure.
+    traded_notional : float64[n]
+        Notional traded per bar; length 0 gives NaN turnover.
+    pnl : float64[m]
+        Profit or loss of each closed trade (``m`` may be 0).
+    ret : float64[m]
+        Return of each closed trade; length other than ``m`` gives NaN
+        best/worst/average trade return.
+    duration : int64[m]
+        Bars each trade was held; length other than ``m`` gives NaN.
+    periods_per_year : float
+        Bars per year.
+    alpha : float
+        VaR/CVaR tail probability.
+    """
+    if out.shape[0] < N_METRICS:
+        raise ValueError("summary_into: out is shorter than len(METRIC_NAMES)")
+    n = equity.shape[0]
+    m, mean, std, down = _return_moments(equity)
+    dd, dd_len = _drawdown(equity)
+    var, cvar = _tail(equity, alpha)
+    sqrt_ppy = math.sqrt(periods_per_year)
+    cagr = _cagr(equity, periods_per_year)
+
+    out[0] = total_return(equity)
+    out[1] = cagr
+    out[2] = std * sqrt_ppy
+    out[3] = mean / std * sqrt_ppy if std > 0.0 else np.nan
+    out[4] = (mean * periods_per_year) / (down * sqrt_ppy) if m >= 2 and down > 0.0 else np.nan
+    calmar = cagr / -dd if dd < 0.0 else np.nan
+    out[5] = calmar if math.isfinite(calmar) else np.nan
+    out[6] = dd
+    out[7] = dd_len if n > 0 and m >= 0 else np.nan
+    out[8] = var
+    out[9] = cvar
+    out[10] = exposure(position_value) if position_value.shape[0] == n else np.nan
+    out[11] = turnover(traded_notional, equity)
+    out[12] = annual_turnover(traded_notional, equity, periods_per_year)
+
+    k = pnl.shape[0]
+    profit, wins, loss, losses = _gross(pnl)
+    out[13] = k
+    out[14] = wins / k if k > 0 else np.nan
+    if losses > 0:
+        out[15] = profit / -loss
+    else:
+        out[15] = np.inf if wins > 0 else np.nan
+    out[16] = expectancy(pnl)
+    out[17] = profit / wins if wins > 0 else np.nan
+    out[18] = loss / losses if losses > 0 else np.nan
+    ok_ret = ret.shape[0] == k
+    out[19] = best_trade(ret) if ok_ret else np.nan
+    out[20] = worst_trade(ret) if ok_ret else np.nan
+    out[21] = average_trade_return(ret) if ok_ret else np.nan
+    out[22] = average_trade_duration(duration) if duration.shape[0] == k else np.nan
+
+
+# -- Python API ------------------------------------------------------------------------
+
+
+def periods_per_year(timeframe: str) -> float:
+    """Return how many bars of ``timeframe`` fit in a year of 365 days.
+
+    Crypto trades every day, so ``1h`` gives 8760, ``1m`` 525 600, ``1d``
+    365, ``1w`` 365 / 7; calendar months give 12 per year (``3M`` gives 4).
+
+    Raises
+    ------
+    ConfigError
+        If ``timeframe`` is not a valid timeframe string.
+    """
+    tf = parse_timeframe(timeframe)
+    if tf.is_calendar:
+        return 12.0 / tf.count
+    return _YEAR_MS / tf.ms
+
+
+def _vector(name: str, values: object, *, length: int | None = None) -> np.ndarray:
+    """Return ``values`` as a finite 1-D float64 array, or raise ConfigError naming it."""
+    if isinstance(values, pd.Series | pd.Index):
+        values = values.to_numpy()
+    arr = np.asarray(values)
+    if arr.ndim != 1:
+        raise ConfigError(f"{name} must be one-dimensional, got shape {arr.shape}")
+    if arr.dtype.kind not in "biuf":
+        raise ConfigError(f"{name} must be numeric, got dtype {arr.dtype}")
+    arr = np.ascontiguousarray(arr, dtype=np.float64)
+    if length is not None and arr.shape[0] != length:
+        raise ConfigError(f"{name} has {arr.shape[0]} values, expected {length}")
+    bad = np.flatnonzero(~np.isfinite(arr))
+    if bad.size:
+        raise ConfigError(f"{name}[{bad[0]}] is {arr[bad[0]]}; {name} must be finite")
+    return arr
+
+
+@overload
+def performance_summary(
+    equity: npt.ArrayLike,
+    *,
+    periods_per_year: float,
+    position_value: npt.ArrayLike | None = ...,
+    traded_notional: npt.ArrayLike | None = ...,
+    pnl: npt.ArrayLike | None = ...,
+    ret: npt.ArrayLike | None = ...,
+    duration: npt.ArrayLike | None = ...,
+    alpha: float = ...,
+    as_series: Literal[False] = ...,
+) -> dict[str, float]: ...
+
+
+@overload
+def performance_summary(
+    equity: npt.ArrayLike,
+    *,
+    periods_per_year: float,
+    position_value: npt.ArrayLike | None = ...,
+    traded_notional: npt.ArrayLike | None = ...,
+    pnl: npt.ArrayLike | None = ...,
+    ret: npt.ArrayLike | None = ...,
+    duration: npt.ArrayLike | None = ...,
+    alpha: float = ...,
+    as_series: Literal[True],
+) -> pd.Series: ...
+
+
+def performance_summary(
+    equity: npt.ArrayLike,
+    *,
+    periods_per_year: float,
+    position_value: npt.ArrayLike | None = None,
+    traded_notional: npt.ArrayLike | None = None,
+    pnl: npt.ArrayLike | None = None,
+    ret: npt.ArrayLike | None = None,
+    duration: npt.ArrayLike | None = None,
+    alpha: float = 0.05,
+    as_series: bool = False,
+) -> dict[str, float] | pd.Series:
+    """Validate the inputs and return every metric of :data:`METRIC_NAMES`.
+
+    Parameters
+    ----------
+    equity : array-like, shape (n,)
+        Portfolio value at each bar close: finite, ``equity[0] > 0``; a later
+        value ``<= 0`` is a ruin (see the module notes).
+    periods_per_year
+        Bars per year, e.g. ``periods_per_year("1h")`` = 8760.
+    position_value : array-like, shape (n,), optional
+        Position value or boolean in-market flag per bar; exposure is NaN
+        without it.
+    traded_notional : array-like, shape (n,), optional
+        Notional traded per bar; turnover is NaN without it.
+    pnl, ret, duration : array-like, shape (m,), optional
+        Profit, return and bars held of each closed trade. Without ``pnl``
+        there are no trades; ``ret`` and ``duration`` need ``pnl``.
+    alpha
+        VaR/CVaR tail probability, in ``(0, 1)``.
+    as_series
+        Return a ``pandas.Series`` named ``"performance"`` instead of a dict.
+
+    Returns
+    -------
+    dict[str, float] or pandas.Series
+        Metric name to value, in the order of :data:`METRIC_NAMES`.
+
+    Raises
+    ------
+    ConfigError
+        Naming the argument (and index) that is malformed, non-finite or of
+        the wrong length.
+    """
+    eq = _vector("equity", equity)
+    n = eq.shape[0]
+    if n and not eq[0] > 0.0:
+        raise ConfigError(f"equity[0] must be positive, got {eq[0]}")
+    ppy = float(periods_per_year)
+    if not (math.isfinite(ppy) and ppy > 0.0):
+        raise ConfigError(f"periods_per_year must be a positive finite number, got {ppy}")
+    if not 0.0 < alpha < 1.0:
+        raise ConfigError(f"alpha must be in (0, 1), got {alpha}")
+    pos = (
+        np.empty(0)
+        if position_value is None
+        else _vector("position_value", position_value, length=n)
+    )
+    notional = (
+        np.empty(0)
+        if traded_notional is None
+        else _vector("traded_notional", traded_notional, length=n)
+    )
+    if pnl is None:
+        if ret is not None or duration is not None:
+            raise ConfigError("ret and duration describe trades and need pnl as well")
+        pnl_a = np.empty(0)
+    else:
+        pnl_a = _vector("pnl", pnl)
+    k = pnl_a.shape[0]
+    ret_a = np.empty(0) if ret is None else _vector("ret", ret, length=k)
+    if duration is None:
+        dur_a = np.zeros(0, dtype=np.int64)
+    else:
+        dur_f = _vector("duration", duration, length=k)
+        bad = np.flatnonzero((dur_f < 0) | (dur_f != np.round(dur_f)))
+        if bad.size:
+            raise ConfigError(
+                f"duration[{bad[0]}] is {dur_f[bad[0]]}; durations must be whole bars >= 0"
+            )
+        dur_a = dur_f.astype(np.int64)
+    out = np.empty(N_METRICS)
+    summary_into(out, eq, pos, notional, pnl_a, ret_a, dur_a, ppy, float(alpha))
+    values = dict(zip(METRIC_NAMES, out.tolist(), strict=True))
+    if as_series:
+        return pd.Series(values, name="performance", dtype=np.float64)
+    return values
