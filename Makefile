@@ -7,7 +7,10 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-16)
 SHARED ?= $(abspath ../shared/data)
 # In this workplace real candles live beside the checkout; elsewhere set GREKKO_SAMPLE_DATA yourself.
 export GREKKO_SAMPLE_DATA ?= $(if $(wildcard $(SHARED)/ohlcv),$(SHARED)/ohlcv,)
-export NUMBA_CACHE_DIR ?= $(abspath .cache/numba)
+# numba's on-disk cache only notices edits to a kernel's own file, not to the kernels it
+# calls in other files: key the cache folder by the library's sources so it can never be stale.
+SRC_HASH := $(shell find grekko_research strategies live -name '*.py' 2>/dev/null | LC_ALL=C sort | xargs cat 2>/dev/null | sha256sum | cut -c1-12)
+export NUMBA_CACHE_DIR ?= $(abspath .cache/numba)/$(SRC_HASH)
 
 .PHONY: run test lint format install clean
 

@@ -23,6 +23,7 @@ __all__ = [
 ]
 
 StopKind = Literal["pct", "abs", "atr"]
+_SIZE_KINDS = ("all", "units", "notional", "percent", "vol_target", "cash_percent")
 
 
 def _non_negative(owner: str, **values: float) -> None:
@@ -84,20 +85,20 @@ class Sizing:
     ``kind``: ``"all"`` (all the buying power); ``"units"``; ``"notional"``
     (quote currency); ``"percent"`` (``value`` × current equity);
     ``"vol_target"`` (notional = equity × ``value`` / the asset's annualised
-    volatility over ``vol_window`` bars, measured up to the decision bar).
+    volatility over ``vol_window`` bars, measured up to the decision bar);
+    ``"cash_percent"`` (spend ``value`` × the cash at the time of the order,
+    fees included — what vectorbt calls ``percent``).
     Every size is then capped by buying power and risk limits and rounded
     down to the lot size.
     """
 
-    kind: Literal["all", "units", "notional", "percent", "vol_target"] = "all"
+    kind: Literal["all", "units", "notional", "percent", "vol_target", "cash_percent"] = "all"
     value: float = 1.0
     vol_window: int = 30
 
     def __post_init__(self) -> None:
-        if self.kind not in ("all", "units", "notional", "percent", "vol_target"):
-            raise ConfigError(
-                f"Sizing.kind {self.kind!r} is not one of all, units, notional, percent, vol_target"
-            )
+        if self.kind not in _SIZE_KINDS:
+            raise ConfigError(f"Sizing.kind {self.kind!r} is not one of {', '.join(_SIZE_KINDS)}")
         _non_negative("Sizing", value=self.value)
         if self.vol_window < 2:
             raise ConfigError("Sizing.vol_window must be at least 2")
@@ -113,7 +114,10 @@ class Stops:
     bar). The trailing stop trails the best price since entry by its
     distance. ``both_touch`` decides a bar whose range reaches both the stop
     and the take-profit: ``"pessimistic"`` (stop first, the default) or
-    ``"optimistic"``.
+    ``"optimistic"``. ``on_entry_bar``: a position opened at a bar's open is
+    checked inside that bar. ``skip_signals_on_exit_bar``: a stop exit drops
+    the asset's signals decided on the same bar (one order per asset and
+    bar, as vectorbt does).
     """
 
     stop_loss: float | None = None
@@ -125,6 +129,7 @@ class Stops:
     atr_window: int = 14
     both_touch: Literal["pessimistic", "optimistic"] = "pessimistic"
     on_entry_bar: bool = True
+    skip_signals_on_exit_bar: bool = False
 
     def __post_init__(self) -> None:
         for name in ("stop_loss", "take_profit", "trailing"):
@@ -235,9 +240,7 @@ class EngineConfig:
         cfg[L.CFG_FEE_FIXED] = self.fees.fixed
         cfg[L.CFG_SLIP_KIND] = ("none", "bps", "range", "volume").index(self.slippage.kind)
         cfg[L.CFG_SLIP_VALUE] = self.slippage.value
-        cfg[L.CFG_SIZE_KIND] = ("all", "units", "notional", "percent", "vol_target").index(
-            self.sizing.kind
-        )
+        cfg[L.CFG_SIZE_KIND] = _SIZE_KINDS.index(self.sizing.kind)
         cfg[L.CFG_SIZE_VALUE] = self.sizing.value
         cfg[L.CFG_ALLOW_SHORT] = 1.0 if self.allow_short else 0.0
         cfg[L.CFG_LEVERAGE] = self.leverage
@@ -253,6 +256,7 @@ class EngineConfig:
             cfg[i_value] = 0.0 if value is None else value
         cfg[L.CFG_BOTH_TOUCH] = 0.0 if st.both_touch == "pessimistic" else 1.0
         cfg[L.CFG_STOPS_ON_ENTRY_BAR] = 1.0 if st.on_entry_bar else 0.0
+        cfg[L.CFG_SKIP_SIGNALS_ON_STOP] = 1.0 if st.skip_signals_on_exit_bar else 0.0
         cfg[L.CFG_VALID_BARS] = self.order_valid_bars
         cfg[L.CFG_SIGNAL_MODE] = mode
         cfg[L.CFG_TARGET_KIND] = target_kind

@@ -31,7 +31,8 @@ CFG_VALID_BARS = 19  # 0: good till cancelled
 CFG_SIGNAL_MODE = 20
 CFG_TARGET_KIND = 21
 CFG_STOPS_ON_ENTRY_BAR = 22  # 1: a position opened at a bar's open is stop-checked in that bar
-N_CFG = 23
+CFG_SKIP_SIGNALS_ON_STOP = 23  # 1: a stop exit drops that asset's signals of the same bar
+N_CFG = 24
 
 # signal modes
 MODE_SIGNALS = 0
@@ -44,6 +45,7 @@ SIZE_UNITS = 1
 SIZE_NOTIONAL = 2
 SIZE_PERCENT = 3
 SIZE_VOL_TARGET = 4
+SIZE_CASH_PERCENT = 5
 
 # target kinds
 TARGET_PERCENT = 0
@@ -195,8 +197,9 @@ F_BAR, F_ASSET, F_RATE, F_AMOUNT = range(len(FUNDING_FIELDS))
     S_P_EXPIRY,
     S_P_TRIG,
     S_ENTRY_FILL_BAR,
-) = range(27)
-N_STATE = 27
+    S_STOP_BAR,
+) = range(28)
+N_STATE = 28
 
 # -- account vector (kernel-private) ----------------------------------------------
 (

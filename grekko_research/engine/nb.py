@@ -42,6 +42,7 @@ from grekko_research.engine.layout import (
     CFG_INIT_CASH,
     CFG_LEVERAGE,
     CFG_SIGNAL_MODE,
+    CFG_SKIP_SIGNALS_ON_STOP,
     CFG_SL_KIND,
     CFG_STOPS_ON_ENTRY_BAR,
     CFG_TARGET_KIND,
@@ -72,6 +73,7 @@ from grekko_research.engine.layout import (
     S_P_TRIG,
     S_POS,
     S_SL,
+    S_STOP_BAR,
     S_TP,
     S_TR_FUND,
     S_TR_MAXHIGH,
@@ -238,6 +240,7 @@ def _execute_decisions(
     mode = int(cfg[CFG_SIGNAL_MODE])
     has_atr = atr.shape[0] > 0
     has_vol = vol.shape[0] > 0
+    skip_after_stop = cfg[CFG_SKIP_SIGNALS_ON_STOP] > 0.0
     # adds[j]: signed units to add after the reductions; ±inf: size by the sizing rule
     for j in range(k):
         adds[j] = 0.0
@@ -245,6 +248,8 @@ def _execute_decisions(
         pos = S[j, S_POS]
         reduce = 0.0
         if mode == MODE_SIGNALS:
+            if skip_after_stop and S[j, S_STOP_BAR] == r:
+                continue  # stopped out on the deciding bar: one order per asset and bar
             reduce, direction = _signal_action(S, cfg, j, r, entries, exits, short_entries,
                                                short_exits)  # fmt: skip
             if direction != 0.0:
@@ -297,7 +302,7 @@ def _execute_decisions(
         if mode == MODE_SIGNALS:
             equity, _ = _valuation(S, A, px)
             v = vol[r, j] if has_vol else np.nan
-            size = _entry_size(cfg, 1.0 if size > 0.0 else -1.0, px[j], equity, v)
+            size = _entry_size(cfg, 1.0 if size > 0.0 else -1.0, px[j], equity, v, A[A_CASH])
             if size == 0.0:
                 continue
         a = atr[r, j] if has_atr else np.nan
@@ -379,6 +384,7 @@ def simulate_nb(
         S[j, S_TP] = np.nan
         S[j, S_TRAIL_D] = np.nan
         S[j, S_LAST] = np.nan
+        S[j, S_STOP_BAR] = -1.0
     A = np.zeros(N_ACCOUNT)
     A[A_CASH] = cfg[CFG_INIT_CASH]
     A[A_PEAK] = cfg[CFG_INIT_CASH]
@@ -528,26 +534,22 @@ def _run_bars(
                     break
         flatten_due = A[A_FLATTEN_DUE] > 0.0
         need_open = (n_open > 0 and has_stops) or n_pending > 0 or flatten_due
-        if need_open or (active and not exec_close):
+        px_open = need_open or (active and not exec_close)
+        if px_open:
             for j in range(k):
                 px[j] = np.nan if filled[t, j] else open_[t, j]
         if flatten_due and not exec_close:
             _flatten(S, A, orec, trec, erec, cfg, limits, lot, tick, min_notional, px, t, high, low,
                      volume, filled, KIND_RISK_FLATTEN)  # fmt: skip
             A[A_FLATTEN_DUE] = 0.0
-        if need_open:
+        if n_open > 0 and has_stops:
             for j in range(k):
-                if filled[t, j]:
-                    continue
-                a = atr[t - 1, j] if has_atr and t > 0 else np.nan
-                if has_stops and S[j, S_POS] != 0.0:
+                if not filled[t, j] and S[j, S_POS] != 0.0:
                     kind, price = _stop_hit(S, j, open_[t, j], high[t, j], low[t, j], True, both)
                     if kind != 0:
+                        a = atr[t - 1, j] if has_atr and t > 0 else np.nan
                         _stop_exit(S, A, orec, trec, erec, cfg, limits, lot, tick, min_notional, px,
                                    j, t, kind, price, high, low, volume, a)  # fmt: skip
-                if S[j, S_P_KIND] != 0.0:
-                    _try_pending(S, A, orec, trec, erec, cfg, limits, lot, tick, min_notional, px,
-                                 j, t, open_, high, low, volume, True, a)  # fmt: skip
         if active and not exec_close:
             _execute_decisions(
                 r, t, px, S, A, orec, trec, erec, cfg, limits, lot, tick, min_notional, high, low,
@@ -555,6 +557,17 @@ def _run_bars(
                 ord_size, ord_price, ord_stop, atr, vol, valid_to, adds,
             )  # fmt: skip
         if need_open or active:
+            n_open, n_pending = _counts(S)
+        # Pending orders (including ones just placed) that the open crosses fill at the open.
+        if n_pending > 0:
+            if not px_open:
+                for j in range(k):
+                    px[j] = np.nan if filled[t, j] else open_[t, j]
+            for j in range(k):
+                if not filled[t, j] and S[j, S_P_KIND] != 0.0:
+                    a = atr[t - 1, j] if has_atr and t > 0 else np.nan
+                    _try_pending(S, A, orec, trec, erec, cfg, limits, lot, tick, min_notional, px,
+                                 j, t, open_, high, low, volume, True, a)  # fmt: skip
             n_open, n_pending = _counts(S)
         # 3. intrabar phase: position stops, then pending orders; then excursions
         if n_open > 0 or n_pending > 0:
@@ -592,6 +605,7 @@ def _run_bars(
             if may_liquidate:
                 _check_liquidation(S, A, orec, trec, erec, cfg, limits, lot, tick, min_notional, t,
                                    high, low, volume, filled)  # fmt: skip
+            n_open, n_pending = _counts(S)
         # 5. close phase
         for j in range(k):
             if not filled[t, j]:

@@ -68,6 +68,7 @@ from grekko_research.engine.layout import (
     S_P_TRIG,
     S_POS,
     S_SL,
+    S_STOP_BAR,
     S_TP,
     S_TR_DIR,
     S_TR_ENTRY_BAR,
@@ -85,6 +86,7 @@ from grekko_research.engine.layout import (
     S_TRAIL_D,
     S_TRAIL_PEAK,
     SIZE_ALL,
+    SIZE_CASH_PERCENT,
     SIZE_NOTIONAL,
     SIZE_PERCENT,
     SIZE_UNITS,
@@ -314,8 +316,11 @@ def _arm_stops(S: np.ndarray, cfg: np.ndarray, j: int, price: float, atr: float)
     S[j, S_SL] = price - direction * d if d == d else np.nan
     d = _stop_level(int(cfg[CFG_TP_KIND]), cfg[CFG_TP_VALUE], price, atr, direction)
     S[j, S_TP] = price + direction * d if d == d else np.nan
-    d = _stop_level(int(cfg[CFG_TRAIL_KIND]), cfg[CFG_TRAIL_VALUE], price, atr, direction)
-    S[j, S_TRAIL_D] = d
+    kind = int(cfg[CFG_TRAIL_KIND])
+    if kind == STOP_PCT:
+        S[j, S_TRAIL_D] = -cfg[CFG_TRAIL_VALUE]  # negative: a fraction of the running peak
+    else:
+        S[j, S_TRAIL_D] = _stop_level(kind, cfg[CFG_TRAIL_VALUE], price, atr, direction)
     S[j, S_TRAIL_PEAK] = price
 
 
@@ -378,7 +383,6 @@ def _apply_fill(
         S[j, S_TR_PEAK] = max(S[j, S_TR_PEAK], held + opening)
         S[j, S_ENTRY_FILL_BAR] = t
         _arm_stops(S, cfg, j, S[j, S_AVG], atr)
-    S[j, S_LAST] = price
 
 
 @njit(cache=True, nogil=True)
@@ -497,7 +501,9 @@ def _submit(
 
 
 @njit(cache=True, nogil=True)
-def _entry_size(cfg: np.ndarray, side: float, price: float, equity: float, vol: float) -> float:
+def _entry_size(
+    cfg: np.ndarray, side: float, price: float, equity: float, vol: float, cash: float
+) -> float:
     """Return the signed size of a signal entry (``inf`` means all the buying power)."""
     kind = int(cfg[CFG_SIZE_KIND])
     value = cfg[CFG_SIZE_VALUE]
@@ -509,6 +515,8 @@ def _entry_size(cfg: np.ndarray, side: float, price: float, equity: float, vol: 
         return side * value / price
     if kind == SIZE_PERCENT:
         return side * value * equity / price
+    if kind == SIZE_CASH_PERCENT:  # spend that share of the cash, fees included
+        return side * value * max(cash, 0.0) / (price * (1.0 + cfg[CFG_FEE_TAKER]))
     if kind == SIZE_VOL_TARGET:
         if np.isnan(vol) or vol <= 0.0:
             return 0.0
@@ -588,10 +596,12 @@ def _stop_hit(
     sl = S[j, S_SL]
     tp = S[j, S_TP]
     trail = np.nan
-    if S[j, S_TRAIL_D] == S[j, S_TRAIL_D]:
-        trail = (
-            S[j, S_TRAIL_PEAK] - S[j, S_TRAIL_D] if long else S[j, S_TRAIL_PEAK] + S[j, S_TRAIL_D]
-        )
+    d = S[j, S_TRAIL_D]
+    if d == d:
+        peak = S[j, S_TRAIL_PEAK]
+        if d < 0.0:  # a fraction of the peak (pct trailing), stored negated
+            d = -d * peak
+        trail = peak - d if long else peak + d
     # The tighter of stop-loss and trailing stop protects the position.
     stop = sl
     stop_kind = KIND_STOP_LOSS
@@ -660,6 +670,7 @@ def _stop_exit(
     if kind != KIND_TAKE_PROFIT:
         side = -1.0 if pos > 0.0 else 1.0
         fill = _slipped(price, side, pos, high[t, j], low[t, j], volume[t, j], tick[j], cfg)
+    S[j, S_STOP_BAR] = t
     _submit(S, A, orec, trec, erec, cfg, limits, lot, tick, min_notional, px, j, t, -pos, fill,
             kind, False, fill - price, atr)  # fmt: skip
 
@@ -701,7 +712,7 @@ def _try_pending(
                         cfg)  # fmt: skip
     if np.isinf(size):
         equity, _ = _valuation(S, A, px)
-        size = _entry_size(cfg, side, fill, equity, np.nan)
+        size = _entry_size(cfg, side, fill, equity, np.nan, A[A_CASH])
         if np.isinf(size):
             size = side * 1e300
     S[j, S_P_KIND] = 0.0

@@ -1,8 +1,8 @@
 """Performance statistics of an equity curve and of closed trades.
 
-Numba kernels (``@njit(cache=True, nogil=True)``, arrays and scalars in,
-floats out) sit beside one validating wrapper, :func:`performance_summary`.
-The kernels hold no Python objects, so a parameter-grid runner can call
+Numba kernels (``@njit(cache=True, nogil=True)``; arrays and scalars in,
+numbers out, no Python objects) sit beside one validating wrapper,
+:func:`performance_summary`. A parameter-grid runner can call
 :func:`summary_into` from inside its own ``@njit(parallel=True)`` ``prange``
 loop and write one row per combination into a preallocated
 ``(n_combos, len(METRIC_NAMES))`` table.
@@ -118,7 +118,7 @@ _YEAR_MS = 365 * 86_400_000  # crypto trades every day of the year
 _SAME_RETURN = 8.0 * float(np.finfo(np.float64).eps)  # see "zero dispersion" above
 
 # Kernels use error_model="numpy" (x / 0 gives inf or nan instead of raising): every
-# zero denominator is guarded explicitly, and nothing may raise in a caller's prange.
+# zero denominator is guarded explicitly, and arithmetic must not raise in a prange.
 
 
 # -- private helpers -------------------------------------------------------------------
@@ -163,7 +163,8 @@ def _add(s: float, c: float, x: float) -> tuple[float, float]:
 def _return_moments(equity: np.ndarray) -> tuple[int, float, float, float]:
     """Return ``(m, mean, std, downside)`` of the per-bar returns of ``equity``.
 
-    ``std`` uses ``ddof=1`` and is exactly 0 when all returns are equal;
+    ``std`` uses ``ddof=1`` and is exactly 0 when all returns are equal (to
+    rounding, see "zero dispersion" above);
     ``downside = sqrt(mean(min(r, 0)**2))``. ``m`` is the number of returns;
     ``m = -1`` flags a NaN in the usable equity.
     """
@@ -198,6 +199,27 @@ def _return_moments(equity: np.ndarray) -> tuple[int, float, float, float]:
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
+def _sharpe(mean: float, std: float, periods_per_year: float) -> float:
+    """Return the Sharpe ratio from the return moments (NaN when ``std`` is 0 or NaN)."""
+    return mean / std * math.sqrt(periods_per_year) if std > 0.0 else np.nan
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _sortino(m: int, mean: float, down: float, periods_per_year: float) -> float:
+    """Return the Sortino ratio from the return moments (NaN without downside)."""
+    if m < 2 or not down > 0.0:
+        return np.nan
+    return (mean * periods_per_year) / (down * math.sqrt(periods_per_year))
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _calmar(cagr: float, dd: float) -> float:
+    """Return ``cagr / |dd|``, NaN without a drawdown or when infinite."""
+    value = cagr / -dd if dd < 0.0 else np.nan
+    return value if math.isfinite(value) else np.nan
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
 def _select(a: np.ndarray, m: int, k: int) -> float:
     """Reorder ``a[:m]`` in place so ``a[:k] <= a[k] <= a[k+1:m]``; return ``a[k]``.
 
@@ -219,7 +241,7 @@ def _select(a: np.ndarray, m: int, k: int) -> float:
                 i += 1
                 j -= 1
         if j < k:
-            lo = i + 1
+            lo = i
         if k < i:
             hi = j
     return a[k]
@@ -296,22 +318,15 @@ def _cagr(equity: np.ndarray, periods_per_year: float) -> float:
 
 
 # -- equity kernels --------------------------------------------------------------------
+# Shared parameters: ``equity: float64[n]`` (value at each bar close),
+# ``periods_per_year: float`` (bars per 365-day year, 8760 for 1h bars),
+# ``alpha: float`` (tail probability in [0, 1]). ``r`` are the ``m = n - 1``
+# per-bar simple returns, cut at a ruin (see the module notes).
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def total_return(equity: np.ndarray) -> float:
-    """Return the total return ``equity[-1] / equity[0] - 1`` (``-1`` after ruin).
-
-    Parameters
-    ----------
-    equity : float64[n]
-        Portfolio value at each bar close.
-
-    Returns
-    -------
-    float
-        NaN when ``n < 2`` or the equity holds NaN.
-    """
+    """Return the total return ``equity[-1] / equity[0] - 1``: -1 after ruin, NaN if ``n < 2``."""
     n_used, has_nan = _usable_length(equity)
     if has_nan or n_used < 2:
         return np.nan
@@ -322,130 +337,58 @@ def total_return(equity: np.ndarray) -> float:
 def annual_return(equity: np.ndarray, periods_per_year: float) -> float:
     """Return the compound annual growth rate ``(1 + total) ** (ppy / m) - 1``.
 
-    ``m = n - 1`` returns span ``m / periods_per_year`` years (as
-    ``empyrical.annual_return`` with ``annualization=periods_per_year``).
-
-    Parameters
-    ----------
-    equity : float64[n]
-        Portfolio value at each bar close.
-    periods_per_year : float
-        Bars per 365-day year, e.g. 8760 for 1h bars.
-
-    Returns
-    -------
-    float
-        ``-1`` after ruin; NaN when ``n < 2``.
+    The ``m`` returns span ``m / ppy`` years, as in ``empyrical.annual_return``
+    with ``annualization=ppy``. -1 after ruin; NaN when ``n < 2``.
     """
     return _cagr(equity, periods_per_year)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def annual_volatility(equity: np.ndarray, periods_per_year: float) -> float:
-    """Return ``std(r, ddof=1) * sqrt(periods_per_year)`` of the per-bar returns.
-
-    Parameters
-    ----------
-    equity : float64[n]
-        Portfolio value at each bar close.
-    periods_per_year : float
-        Bars per year.
-
-    Returns
-    -------
-    float
-        0 for constant returns; NaN with fewer than two returns.
-    """
+    """Return ``std(r, ddof=1) * sqrt(ppy)``: 0 for equal returns, NaN if ``m < 2``."""
     std = _return_moments(equity)[2]
     return std * math.sqrt(periods_per_year)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def sharpe_ratio(equity: np.ndarray, periods_per_year: float) -> float:
-    """Return the annualised Sharpe ratio ``mean(r) / std(r, ddof=1) * sqrt(ppy)``.
+    """Return the Sharpe ratio ``mean(r) / std(r, ddof=1) * sqrt(ppy)`` (risk-free rate 0).
 
-    The risk-free rate is 0.
-
-    Parameters
-    ----------
-    equity : float64[n]
-        Portfolio value at each bar close.
-    periods_per_year : float
-        Bars per year.
-
-    Returns
-    -------
-    float
-        NaN when the standard deviation is 0 or undefined.
+    NaN when the standard deviation is 0 (equal returns) or undefined (``m < 2``).
     """
     _, mean, std, _ = _return_moments(equity)
-    if not std > 0.0:
-        return np.nan
-    return mean / std * math.sqrt(periods_per_year)
+    return _sharpe(mean, std, periods_per_year)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def sortino_ratio(equity: np.ndarray, periods_per_year: float) -> float:
-    """Return ``mean(r) * ppy / (sqrt(mean(min(r, 0)**2)) * sqrt(ppy))``.
+    """Return the Sortino ratio ``mean(r) * ppy / (sqrt(mean(min(r, 0)**2)) * sqrt(ppy))``.
 
-    The downside deviation averages over *all* returns, with target 0, as
-    ``empyrical.sortino_ratio`` does.
-
-    Parameters
-    ----------
-    equity : float64[n]
-        Portfolio value at each bar close.
-    periods_per_year : float
-        Bars per year.
-
-    Returns
-    -------
-    float
-        NaN with fewer than two returns or when no return is negative
-        (empyrical returns +inf there).
+    The downside deviation averages over *all* returns with target 0, as
+    ``empyrical.sortino_ratio``. NaN when ``m < 2`` or no return is negative
+    (where empyrical gives +inf).
     """
     m, mean, _, down = _return_moments(equity)
-    if m < 2 or not down > 0.0:
-        return np.nan
-    return (mean * periods_per_year) / (down * math.sqrt(periods_per_year))
+    return _sortino(m, mean, down, periods_per_year)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def max_drawdown(equity: np.ndarray) -> float:
-    """Return the largest peak-to-trough fall ``min(equity / cummax(equity) - 1)``.
+    """Return the deepest fall ``min(equity / cummax(equity) - 1)``, a fraction ``<= 0``.
 
-    Parameters
-    ----------
-    equity : float64[n]
-        Portfolio value at each bar close.
-
-    Returns
-    -------
-    float
-        A fraction ``<= 0`` (``-0.25`` for a 25 % fall; ``-1`` on ruin);
-        0 when ``n == 1``; NaN when ``n == 0``.
+    -0.25 for a 25 % fall, -1 on ruin, 0 when ``n == 1``, NaN when ``n == 0``.
     """
     return _drawdown(equity)[0]
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def max_drawdown_duration(equity: np.ndarray) -> int:
-    """Return the longest stretch under water, in bars.
+    """Return the longest stretch under water, in bars (0 without a drawdown).
 
     A stretch runs from a peak bar ``p`` to the first later bar ``q`` whose
-    equity is back at or above the peak, and lasts ``q - p`` bars. A
-    drawdown that never recovers lasts ``n - 1 - p`` bars. This is the
-    longest such stretch, which need not be the one of the deepest drawdown.
-
-    Parameters
-    ----------
-    equity : float64[n]
-        Portfolio value at each bar close.
-
-    Returns
-    -------
-    int
-        0 without any drawdown.
+    equity is back at or above the peak and lasts ``q - p`` bars; one that
+    never recovers lasts ``n - 1 - p``. The longest stretch need not be the
+    deepest drawdown's.
     """
     return _drawdown(equity)[1]
 
@@ -454,84 +397,39 @@ def max_drawdown_duration(equity: np.ndarray) -> int:
 def calmar_ratio(equity: np.ndarray, periods_per_year: float) -> float:
     """Return the Calmar ratio ``annual_return / |max_drawdown|``.
 
-    Parameters
-    ----------
-    equity : float64[n]
-        Portfolio value at each bar close.
-    periods_per_year : float
-        Bars per year.
-
-    Returns
-    -------
-    float
-        NaN without a drawdown or when the ratio is infinite (as empyrical).
+    NaN without a drawdown or when the ratio is infinite (as empyrical).
     """
-    dd = _drawdown(equity)[0]
-    if not dd < 0.0:
-        return np.nan
-    value = _cagr(equity, periods_per_year) / -dd
-    return value if math.isfinite(value) else np.nan
+    return _calmar(_cagr(equity, periods_per_year), _drawdown(equity)[0])
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def value_at_risk(equity: np.ndarray, alpha: float = 0.05) -> float:
-    """Return the historical value at risk: the ``alpha``-quantile of per-bar returns.
+    """Return the historical VaR, the ``alpha``-quantile of ``r`` (e.g. -0.012).
 
-    Linear interpolation between order statistics at position ``(m - 1) *
-    alpha``, as ``numpy.percentile``'s default (and ``empyrical.value_at_risk``).
-
-    Parameters
-    ----------
-    equity : float64[n]
-        Portfolio value at each bar close.
-    alpha : float
-        Tail probability in ``[0, 1]``.
-
-    Returns
-    -------
-    float
-        A return, e.g. ``-0.012``; NaN when ``n < 2``.
+    Linear interpolation between order statistics at position
+    ``(m - 1) * alpha``: ``numpy.percentile``'s default, as
+    ``empyrical.value_at_risk``. NaN when ``n < 2``.
     """
     return _tail(equity, alpha)[0]
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def conditional_value_at_risk(equity: np.ndarray, alpha: float = 0.05) -> float:
-    """Return the historical CVaR: the mean of the ``k + 1`` worst per-bar returns.
+    """Return the historical CVaR, the mean of the ``k + 1`` lowest returns.
 
-    ``k = floor((m - 1) * alpha)``, the order statistic at or just below the
-    VaR, as ``empyrical.conditional_value_at_risk``. This is the mean of the
-    returns ``<= VaR`` except when ties sit at the cut, where the tail keeps
-    exactly ``k + 1`` returns.
-
-    Parameters
-    ----------
-    equity : float64[n]
-        Portfolio value at each bar close.
-    alpha : float
-        Tail probability in ``[0, 1]``.
-
-    Returns
-    -------
-    float
-        NaN when ``n < 2``.
+    ``k = floor((m - 1) * alpha)`` indexes the order statistic at or just
+    below the VaR, as in ``empyrical.conditional_value_at_risk``. That is the
+    mean of the returns ``<= VaR``, except that ties at the cut stay out: the
+    tail always holds exactly ``k + 1`` returns. NaN when ``n < 2``.
     """
     return _tail(equity, alpha)[1]
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def exposure(position_value: np.ndarray) -> float:
-    """Return the fraction of bars with a non-zero position.
+    """Return the fraction of bars with a non-zero position, NaN when ``n == 0``.
 
-    Parameters
-    ----------
-    position_value : float64[n] or bool[n]
-        Position value (any sign) or an in-market flag per bar.
-
-    Returns
-    -------
-    float
-        In ``[0, 1]``; NaN when ``n == 0``.
+    ``position_value: float64[n]`` (any sign) or ``bool[n]`` (in the market).
     """
     n = position_value.shape[0]
     if n == 0:
@@ -545,23 +443,12 @@ def exposure(position_value: np.ndarray) -> float:
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def turnover(traded_notional: np.ndarray, equity: np.ndarray) -> float:
-    """Return total turnover ``sum(|traded_notional|) / mean(equity)``.
+    """Return the total turnover ``sum(|traded_notional|) / mean(equity)``.
 
     How many times the average capital changed hands: buying with all the
-    equity and selling it later is a turnover of about 2. Both sums stop at
-    the ruin bar.
-
-    Parameters
-    ----------
-    traded_notional : float64[n]
-        Notional traded at each bar (any sign; the absolute value counts).
-    equity : float64[n]
-        Portfolio value at each bar close.
-
-    Returns
-    -------
-    float
-        NaN when the lengths differ, ``n == 0`` or the equity holds NaN.
+    equity and later selling is a turnover of about 2. ``traded_notional:
+    float64[n]`` is the notional traded at each bar, any sign. Both sums stop
+    at a ruin. NaN when the lengths differ or ``n == 0``.
     """
     n = equity.shape[0]
     n_used, has_nan = _usable_length(equity)
@@ -579,22 +466,7 @@ def turnover(traded_notional: np.ndarray, equity: np.ndarray) -> float:
 def annual_turnover(
     traded_notional: np.ndarray, equity: np.ndarray, periods_per_year: float
 ) -> float:
-    """Return the turnover per year: ``turnover * periods_per_year / (n - 1)``.
-
-    Parameters
-    ----------
-    traded_notional : float64[n]
-        Notional traded at each bar.
-    equity : float64[n]
-        Portfolio value at each bar close.
-    periods_per_year : float
-        Bars per year.
-
-    Returns
-    -------
-    float
-        NaN when :func:`turnover` is or when ``n < 2``.
-    """
+    """Return the turnover per year, ``turnover * ppy / m``; NaN when ``n < 2``."""
     m = _usable_length(equity)[0] - 1
     if m < 1:
         return np.nan
@@ -602,6 +474,8 @@ def annual_turnover(
 
 
 # -- trade kernels ---------------------------------------------------------------------
+# Closed trades: ``pnl: float64[m]`` (profit net of costs), ``ret: float64[m]``
+# (return of each trade), ``duration: int64[m]`` (bars held); ``m`` may be 0.
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -612,18 +486,7 @@ def trade_count(pnl: np.ndarray) -> int:
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def win_rate(pnl: np.ndarray) -> float:
-    """Return the fraction of trades with ``pnl > 0`` (break-even is not a win).
-
-    Parameters
-    ----------
-    pnl : float64[m]
-        Profit or loss of each closed trade, net of costs.
-
-    Returns
-    -------
-    float
-        NaN without trades.
-    """
+    """Return the fraction of trades with ``pnl > 0`` (break-even is no win); NaN if none."""
     m = pnl.shape[0]
     if m == 0:
         return np.nan
@@ -652,18 +515,9 @@ def _gross(pnl: np.ndarray) -> tuple[float, int, float, int]:
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def profit_factor(pnl: np.ndarray) -> float:
-    """Return gross profit / gross loss, ``sum(pnl > 0) / |sum(pnl < 0)|``.
+    """Return gross profit / gross loss, ``sum(pnl[pnl > 0]) / |sum(pnl[pnl < 0])|``.
 
-    Parameters
-    ----------
-    pnl : float64[m]
-        Profit or loss of each closed trade.
-
-    Returns
-    -------
-    float
-        +inf with profits and no losses; NaN without trades or when every
-        trade broke even.
+    +inf with profits and no losses; NaN without trades or when all broke even.
     """
     profit, wins, loss, losses = _gross(pnl)
     if losses == 0:
@@ -727,13 +581,7 @@ def average_trade_return(ret: np.ndarray) -> float:
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def average_trade_duration(duration: np.ndarray) -> float:
-    """Return the mean holding time in bars, ``mean(duration)``; NaN without trades.
-
-    Parameters
-    ----------
-    duration : int64[m]
-        Bars each closed trade was held.
-    """
+    """Return the mean holding time in bars, ``mean(duration)``; NaN without trades."""
     m = duration.shape[0]
     if m == 0:
         return np.nan
@@ -793,16 +641,13 @@ def summary_into(
     m, mean, std, down = _return_moments(equity)
     dd, dd_len = _drawdown(equity)
     var, cvar = _tail(equity, alpha)
-    sqrt_ppy = math.sqrt(periods_per_year)
     cagr = _cagr(equity, periods_per_year)
-
     out[0] = total_return(equity)
     out[1] = cagr
-    out[2] = std * sqrt_ppy
-    out[3] = mean / std * sqrt_ppy if std > 0.0 else np.nan
-    out[4] = (mean * periods_per_year) / (down * sqrt_ppy) if m >= 2 and down > 0.0 else np.nan
-    calmar = cagr / -dd if dd < 0.0 else np.nan
-    out[5] = calmar if math.isfinite(calmar) else np.nan
+    out[2] = std * math.sqrt(periods_per_year)
+    out[3] = _sharpe(mean, std, periods_per_year)
+    out[4] = _sortino(m, mean, down, periods_per_year)
+    out[5] = _calmar(cagr, dd)
     out[6] = dd
     out[7] = dd_len if n > 0 and m >= 0 else np.nan
     out[8] = var
@@ -812,16 +657,12 @@ def summary_into(
     out[12] = annual_turnover(traded_notional, equity, periods_per_year)
 
     k = pnl.shape[0]
-    profit, wins, loss, losses = _gross(pnl)
     out[13] = k
-    out[14] = wins / k if k > 0 else np.nan
-    if losses > 0:
-        out[15] = profit / -loss
-    else:
-        out[15] = np.inf if wins > 0 else np.nan
+    out[14] = win_rate(pnl)
+    out[15] = profit_factor(pnl)
     out[16] = expectancy(pnl)
-    out[17] = profit / wins if wins > 0 else np.nan
-    out[18] = loss / losses if losses > 0 else np.nan
+    out[17] = average_win(pnl)
+    out[18] = average_loss(pnl)
     ok_ret = ret.shape[0] == k
     out[19] = best_trade(ret) if ok_ret else np.nan
     out[20] = worst_trade(ret) if ok_ret else np.nan

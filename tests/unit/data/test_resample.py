@@ -395,6 +395,7 @@ def two_symbols() -> Bars:
     btc, eth = candles(ts, 1), candles(ts, 2)
     eth.loc[:5, OHLC] = np.nan
     eth.loc[:5, "volume"] = 0.0
+    eth["filled"] = np.arange(len(eth)) <= 5  # not listed yet: no market, flagged
     return Bars.stack(
         [Bars.from_frame(btc, "BTC/USDT", "1h"), Bars.from_frame(eth, "ETH/USDT", "1h")]
     )
