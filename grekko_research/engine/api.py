@@ -18,10 +18,12 @@ import pandas as pd
 from grekko_research.data.bars import Bars
 from grekko_research.data.timeframes import parse_timeframe
 from grekko_research.engine import layout as L
+from grekko_research.engine.analysis import result_metrics_into
 from grekko_research.engine.config import EngineConfig
 from grekko_research.engine.nb import simulate_nb
 from grekko_research.errors import ConfigError, DataError
 from grekko_research.indicators.volatility import atr_nb, rolling_volatility_nb
+from grekko_research.metrics.performance import METRIC_NAMES, N_METRICS
 from grekko_research.risk.rules import RULE_NAMES
 
 __all__ = ["BacktestResult", "Orders", "Signals", "TargetPositions", "backtest"]
@@ -190,6 +192,16 @@ class BacktestResult:
         fund = self.funding_records
         np.add.at(flow, fund[:, L.F_BAR].astype(np.int64), fund[:, L.F_AMOUNT])
         return self.config.init_cash + np.cumsum(flow)
+
+    @cached_property
+    def metrics(self) -> dict[str, float]:
+        """Performance statistics (see :mod:`grekko_research.metrics`) of this backtest."""
+        out = np.full(N_METRICS, np.nan)
+        result_metrics_into(
+            out, self.equity, self.order_records, self.trade_records, self.bars.close,
+            self.bars.filled, _periods_per_year(self.bars.timeframe),
+        )  # fmt: skip
+        return dict(zip(METRIC_NAMES, out.tolist(), strict=True))
 
     @property
     def final_equity(self) -> float:

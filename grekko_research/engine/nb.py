@@ -340,6 +340,111 @@ def _defer_signal(
         S[j, S_P_TRIG] = 0.0
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _row_active(
+    r: int,
+    mode: int,
+    entries: np.ndarray,
+    exits: np.ndarray,
+    short_entries: np.ndarray,
+    short_exits: np.ndarray,
+    target: np.ndarray,
+    ord_kind: np.ndarray,
+) -> bool:
+    """Return True when row ``r`` holds a decision for any asset."""
+    if r < 0:
+        return False
+    k = (
+        entries.shape[1]
+        if mode == MODE_SIGNALS
+        else (target.shape[1] if mode == MODE_TARGET else ord_kind.shape[1])
+    )
+    for j in range(k):
+        if mode == MODE_SIGNALS:
+            if entries[r, j] or exits[r, j] or short_entries[r, j] or short_exits[r, j]:
+                return True
+        elif mode == MODE_TARGET:
+            if target[r, j] == target[r, j]:
+                return True
+        elif ord_kind[r, j] != 0:
+            return True
+    return False
+
+
+@njit(cache=True, nogil=True)
+def _quiet_span(
+    t0: int,
+    lag: int,
+    mode: int,
+    open_: np.ndarray,
+    high: np.ndarray,
+    low: np.ndarray,
+    close: np.ndarray,
+    filled: np.ndarray,
+    entries: np.ndarray,
+    exits: np.ndarray,
+    short_entries: np.ndarray,
+    short_exits: np.ndarray,
+    target: np.ndarray,
+    ord_kind: np.ndarray,
+    S: np.ndarray,
+    A: np.ndarray,
+    equity_out: np.ndarray,
+) -> int:
+    """Process bars from ``t0`` on while nothing can happen in them; return the first other bar.
+
+    A bar is quiet when no decision executes in it (row ``t − lag`` is empty)
+    and no position stop can trigger in it; it only marks positions to market
+    and tracks their excursions. Callers ensure there are no pending orders,
+    trailing stops, funding, liquidation or per-bar risk rules.
+    """
+    n, k = close.shape
+    cash = A[A_CASH]
+    peak = A[A_PEAK]
+    t = t0
+    while t < n:
+        if _row_active(t - lag, mode, entries, exits, short_entries, short_exits, target, ord_kind):
+            break
+        equity = cash
+        stop_here = False
+        for j in range(k):
+            pos = S[j, S_POS]
+            if filled[t, j]:
+                if pos != 0.0:
+                    equity += pos * S[j, S_LAST]
+                continue
+            if pos != 0.0:
+                o = open_[t, j]
+                h = high[t, j]
+                lo = low[t, j]
+                sl = S[j, S_SL]
+                tp = S[j, S_TP]
+                if pos > 0.0:
+                    if (sl == sl and (o <= sl or lo <= sl)) or (tp == tp and (o >= tp or h >= tp)):
+                        stop_here = True
+                        break
+                elif (sl == sl and (o >= sl or h >= sl)) or (tp == tp and (o <= tp or lo <= tp)):
+                    stop_here = True
+                    break
+                if h > S[j, S_TR_MAXHIGH]:
+                    S[j, S_TR_MAXHIGH] = h
+                if lo < S[j, S_TR_MINLOW]:
+                    S[j, S_TR_MINLOW] = lo
+                equity += pos * close[t, j]
+            S[j, S_LAST] = close[t, j]
+        if stop_here:
+            # Undo this bar's partial work: excursions are re-tracked by the full path.
+            break
+        if equity > peak:
+            peak = equity
+        equity_out[t] = equity
+        t += 1
+    A[A_PEAK] = peak
+    if t > t0:
+        A[A_EQUITY] = equity_out[t - 1]
+    return t
+
+
 @njit(cache=True, nogil=True)
 def simulate_nb(
     index: np.ndarray,
@@ -488,7 +593,26 @@ def _run_bars(
     fund_room = frec.shape[0] - 2 * k - 2
     equity = A[A_EQUITY]
     n_open, n_pending = _counts(S)
-    for t in range(t0, n):
+    quiet_ok = (
+        not has_funding
+        and not dd_on
+        and not days_matter
+        and not may_liquidate
+        and cfg[CFG_TRAIL_KIND] == STOP_OFF
+    )
+    lag = 0 if exec_close else 1
+    t = t0 - 1
+    while t < n - 1:
+        t += 1
+        if quiet_ok and n_pending == 0 and A[A_FLATTEN_DUE] == 0.0:
+            u = _quiet_span(t, lag, mode, open_, high, low, close, filled, entries, exits,
+                            short_entries, short_exits, target, ord_kind, S, A,
+                            equity_out)  # fmt: skip
+            if u >= n:
+                return n
+            if u > t:
+                t = u
+                equity = A[A_EQUITY]
         if A[A_N_ORD] > ord_room or A[A_N_TR] > tr_room or A[A_N_EV] > ev_room:
             return t
         if A[A_N_FUND] > fund_room:
@@ -518,20 +642,7 @@ def _run_bars(
                     A[A_N_FUND] = i + 1
         # 2. open phase
         r = t if exec_close else t - 1
-        active = False
-        if r >= 0:
-            for j in range(k):
-                if mode == MODE_SIGNALS:
-                    if entries[r, j] or exits[r, j] or short_entries[r, j] or short_exits[r, j]:
-                        active = True
-                        break
-                elif mode == MODE_TARGET:
-                    if target[r, j] == target[r, j]:
-                        active = True
-                        break
-                elif ord_kind[r, j] != 0:
-                    active = True
-                    break
+        active = _row_active(r, mode, entries, exits, short_entries, short_exits, target, ord_kind)
         flatten_due = A[A_FLATTEN_DUE] > 0.0
         need_open = (n_open > 0 and has_stops) or n_pending > 0 or flatten_due
         px_open = need_open or (active and not exec_close)

@@ -349,3 +349,25 @@ def test_bad_inputs_are_named() -> None:
         backtest(bars, Orders(np.array(["iceberg", None, None], dtype=object), np.ones(3)))
     with pytest.raises(ConfigError, match=r"Stops\.stop_loss"):
         Stops(stop_loss=-1)
+
+
+def test_real_funding_lands_on_the_bar_containing_its_time(shared_data) -> None:
+    import pandas as pd
+
+    candles = pd.read_csv(shared_data / "ohlcv/binance-usdm_BTC-USDT-PERP_1h__alpergulsen.csv.gz")
+    funding = pd.read_csv(
+        shared_data / "funding/binance-usdm_BTC-USDT-PERP_funding__alpergulsen.csv"
+    )
+    bars = Bars.from_frame(candles, "BTC/USDT", "1h", market="usdm")
+    cfg = EngineConfig(fees=NOFEE, sizing=Sizing("units", 0.2))  # 0.2 BTC fits the 10k cash
+    entries = flags(bars.n_bars, 0)
+    res = backtest(bars, Signals(entries), cfg, funding={"BTC/USDT": funding})
+    # Independently: each funding time falls in the hour bar that opened at its floor.
+    rows = np.searchsorted(bars.index, funding["timestamp"].to_numpy(), side="right") - 1
+    held = rows >= 2  # the long is entered at bar 1's open; funding is charged on bars after it
+    expected = -(0.2 * funding["funding_rate"].to_numpy()[held] * bars.open[rows[held], 0]).sum()
+    assert len(res.funding_records) == int(held.sum()) > 100
+    assert res.funding_records[:, 3].sum() == pytest.approx(expected, rel=1e-12)
+    assert res.trades.iloc[0]["funding"] == pytest.approx(-expected, rel=1e-12)
+    # Funding timestamps carry millisecond jitter (e.g. 00:00:00.001): still the 00:00 bar.
+    assert (bars.index[rows] == funding["timestamp"].to_numpy() // 3_600_000 * 3_600_000).all()

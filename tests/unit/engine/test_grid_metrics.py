@@ -1,0 +1,107 @@
+"""Parameter grids equal one backtest per row; result metrics equal the metrics module's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from numba import njit
+
+from grekko_research.data.bars import Bars
+from grekko_research.engine import EngineConfig, Signals, Stops, backtest
+from grekko_research.engine.grid import GRID_COLUMNS, run_grid
+from grekko_research.errors import ConfigError
+from grekko_research.metrics import performance_summary
+
+
+@njit(cache=True)
+def sma_cross_kernel(
+    open_, high, low, close, volume, params, entries, exits, short_entries, short_exits
+):
+    fast = int(params[0])
+    slow = int(params[1])
+    n, k = close.shape
+    for j in range(k):
+        sf = 0.0
+        ss = 0.0
+        prev_f = np.nan
+        prev_s = np.nan
+        for t in range(n):
+            sf += close[t, j]
+            ss += close[t, j]
+            if t >= fast:
+                sf -= close[t - fast, j]
+            if t >= slow:
+                ss -= close[t - slow, j]
+            if t >= slow - 1:
+                f = sf / fast
+                s = ss / slow
+                if prev_f == prev_f:
+                    entries[t, j] = f > s and prev_f <= prev_s
+                    exits[t, j] = f < s and prev_f >= prev_s
+                prev_f = f
+                prev_s = s
+
+
+@pytest.fixture(scope="module")
+def btc(shared_data: Path) -> Bars:
+    frame = pd.read_csv(shared_data / "ohlcv/binance-spot_BTC-USDT_1h__nfi.csv.gz")
+    return Bars.from_frame(frame, "BTC/USDT", "1h")
+
+
+def signals_for(bars: Bars, fast: int, slow: int) -> Signals:
+    n, k = bars.close.shape
+    arrays = [np.zeros((n, k), dtype=bool) for _ in range(4)]
+    sma_cross_kernel(
+        bars.open,
+        bars.high,
+        bars.low,
+        bars.close,
+        bars.volume,
+        np.array([fast, slow], float),
+        *arrays,
+    )
+    return Signals(*arrays)
+
+
+def test_grid_rows_equal_single_backtests(btc: Bars) -> None:
+    params = np.array([[5, 20], [10, 50], [20, 100], [30, 60]], dtype=float)
+    config = EngineConfig(stops=Stops(stop_loss=0.03, take_profit=0.06))
+    table = run_grid(btc, sma_cross_kernel, params, config, param_names=["fast", "slow"])
+    assert list(table.columns) == ["fast", "slow", *GRID_COLUMNS]
+    for row in table.itertuples():
+        single = backtest(btc, signals_for(btc, int(row.fast), int(row.slow)), config)
+        assert row.final_equity == pytest.approx(single.final_equity, rel=1e-12)
+        assert row.n_trades == single.n_trades
+        assert row.sharpe_ratio == pytest.approx(single.metrics["sharpe_ratio"], rel=1e-12)
+    assert table["n_trades"].nunique() > 1  # the parameters really change the runs
+
+
+def test_result_metrics_match_the_metrics_module(btc: Bars) -> None:
+    res = backtest(btc, signals_for(btc, 10, 30), EngineConfig())
+    trades = res.trades[~res.trades["is_open"]]
+    value = np.abs(res.positions * btc.close).sum(axis=1)
+    filled = res.orders[res.orders["status"] == "filled"]
+    traded = np.zeros(btc.n_bars)
+    np.add.at(traded, filled["bar"].to_numpy(), (filled["size"] * filled["price"]).to_numpy())
+    expected = performance_summary(
+        res.equity,
+        periods_per_year=8760,
+        position_value=value,
+        traded_notional=traded,
+        pnl=trades["pnl"].to_numpy(),
+        ret=trades["return"].to_numpy(),
+        duration=(trades["exit_bar"] - trades["entry_bar"]).to_numpy(),
+    )
+    for name, value_expected in expected.items():
+        assert res.metrics[name] == pytest.approx(value_expected, rel=1e-12, nan_ok=True), name
+    assert res.metrics["trade_count"] == len(trades) > 50
+
+
+def test_grid_rejects_bad_tables(btc: Bars) -> None:
+    with pytest.raises(ConfigError, match="non-empty"):
+        run_grid(btc, sma_cross_kernel, np.zeros((0, 2)))
+    with pytest.raises(ConfigError, match="param_names"):
+        run_grid(btc, sma_cross_kernel, np.ones((2, 2)), param_names=["fast"])
