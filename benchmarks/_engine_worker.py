@@ -8,8 +8,9 @@ Sequence: load the data written by ``engine.py``; first call on the
 ``verify_bars`` prefix (it pays the JIT compilation), two warm calls on the
 same prefix (compile time = first call − their median; their result is the
 one compared across systems); then ``repeat`` timed calls on all ``bars``.
-Peak RSS is this process's ``ru_maxrss``; ``setup_rss_mb`` is its value before
-the first call (imports and data), so the difference is what the runs added.
+Peak RSS is this process's high-water mark (``VmHWM``, i.e. ``ru_maxrss`` without
+what a forking parent held); ``setup_rss_mb`` is its value before the first call
+(imports and data), so the difference is what the runs added.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _engine_workloads import (  # noqa: E402
+from _engine_workloads import (
     FAST,
     FEE,
     GRID_FAST,
@@ -56,8 +57,19 @@ Run = Callable[[], tuple[Any, Any, dict[str, float]]]
 
 
 def peak_rss_mb() -> float:
-    """Peak resident set size of this process so far (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    """Peak resident set size of this process image so far, MiB.
+
+    Linux's ``VmHWM`` first: ``ru_maxrss`` also keeps the high-water mark of
+    the parent that forked this process before ``exec``, so a worker started
+    by a parent that held the generated data would inherit the parent's peak.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0  # kB
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
 
 
 # -- Grekko ---------------------------------------------------------------------------
@@ -137,7 +149,9 @@ def reference_run(w: Workload, a: Arrays) -> tuple[Run, dict[str, Any]]:
         o, c = a["open"], a["close"]
 
         def run() -> tuple[Any, Any, dict[str, float]]:
-            equity, trades = fused_portfolio_nb(o, c, FAST, SLOW, FEE, INIT_CASH, INIT_CASH / o.shape[1])
+            equity, trades = fused_portfolio_nb(
+                o, c, FAST, SLOW, FEE, INIT_CASH, INIT_CASH / o.shape[1]
+            )
             return equity, trades, {}
 
         return run, {}
@@ -245,7 +259,9 @@ def _plain(x: Any) -> Any:
     return x
 
 
-def measure(system: str, workload: str, data: Path, bars: int, verify_bars: int, repeat: int) -> dict[str, Any]:
+def measure(
+    system: str, workload: str, data: Path, bars: int, verify_bars: int, repeat: int
+) -> dict[str, Any]:
     """Load the data, warm up and verify on the prefix, time the full size; return the record."""
     w = WORKLOADS[workload]
     kind = "multi" if w.assets > 1 else "single"
@@ -260,6 +276,7 @@ def measure(system: str, workload: str, data: Path, bars: int, verify_bars: int,
     first = time.perf_counter() - t
     warm = []
     for _ in range(2):
+        gc.collect()
         t = time.perf_counter()
         v_equity, v_trades, _ = run()
         warm.append(time.perf_counter() - t)
@@ -272,6 +289,9 @@ def measure(system: str, workload: str, data: Path, bars: int, verify_bars: int,
     times: list[float] = []
     splits: dict[str, list[float]] = {}
     for _ in range(repeat):
+        # vectorbt's objects hold reference cycles: without a collection the
+        # previous run's arrays are still alive during the next one.
+        gc.collect()
         t = time.perf_counter()
         equity, trades, split = run()
         times.append(time.perf_counter() - t)
@@ -307,7 +327,9 @@ def main() -> None:
     parser.add_argument("--verify-bars", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
-    record = measure(args.system, args.workload, args.data, args.bars, args.verify_bars, args.repeat)
+    record = measure(
+        args.system, args.workload, args.data, args.bars, args.verify_bars, args.repeat
+    )
     print(json.dumps(record))
 
 

@@ -95,8 +95,8 @@ def make_ohlcv(n: int, k: int, seed: int = SEED) -> dict[str, np.ndarray]:
     (about 0.07 % per minute on average), opens equal to the previous close
     on 70 % of the bars and slightly gapped otherwise, wicks beyond the
     open/close body, log-normal volume. Asset 0 starts at 30,000, the others
-    at log-uniform prices between 0.5 and 60,000. Asset ``j`` only depends on
-    ``(seed, j)``, so asset 0 is the same path in every workload.
+    at log-uniform prices between 0.5 and 60,000. Asset ``j`` depends on
+    ``(seed, j, n)`` only.
     """
     out = {f: np.empty((n, k)) for f in ("open", "high", "low", "close", "volume")}
     for j in range(k):
@@ -123,40 +123,84 @@ def make_ohlcv(n: int, k: int, seed: int = SEED) -> dict[str, np.ndarray]:
 
 
 @njit(cache=True, nogil=True)
+def _sma_cross_column_nb(
+    close: np.ndarray, j: int, fast: int, slow: int, entries: np.ndarray, exits: np.ndarray
+) -> None:
+    """Fill column ``j`` with the state in scalars (fastest when there is one column)."""
+    c = 0.0
+    c_fast = 0.0  # prefix sum up to t - fast
+    c_slow = 0.0
+    f_prev = np.nan
+    s_prev = np.nan
+    for t in range(close.shape[0]):
+        c = c + close[t, j]
+        f = np.nan
+        s = np.nan
+        if t >= fast:
+            c_fast = c_fast + close[t - fast, j]
+            f = (c - c_fast) / fast
+        elif t == fast - 1:
+            f = c / fast
+        if t >= slow:
+            c_slow = c_slow + close[t - slow, j]
+            s = (c - c_slow) / slow
+        elif t == slow - 1:
+            s = c / slow
+        entries[t, j] = f > s and f_prev <= s_prev
+        exits[t, j] = f < s and f_prev >= s_prev
+        f_prev = f
+        s_prev = s
+
+
+@njit(cache=True, nogil=True)
+def _sma_cross_rows_nb(
+    close: np.ndarray, fast: int, slow: int, entries: np.ndarray, exits: np.ndarray
+) -> None:
+    """Fill all columns bar by bar (row-major reads: 5x faster than by column for 20 assets)."""
+    n, k = close.shape
+    c = np.zeros(k)
+    c_fast = np.zeros(k)
+    c_slow = np.zeros(k)
+    f_prev = np.full(k, np.nan)
+    s_prev = np.full(k, np.nan)
+    for t in range(n):
+        for j in range(k):
+            x = c[j] + close[t, j]
+            c[j] = x
+            f = np.nan
+            s = np.nan
+            if t >= fast:
+                cf = c_fast[j] + close[t - fast, j]
+                c_fast[j] = cf
+                f = (x - cf) / fast
+            elif t == fast - 1:
+                f = x / fast
+            if t >= slow:
+                cs = c_slow[j] + close[t - slow, j]
+                c_slow[j] = cs
+                s = (x - cs) / slow
+            elif t == slow - 1:
+                s = x / slow
+            entries[t, j] = f > s and f_prev[j] <= s_prev[j]
+            exits[t, j] = f < s and f_prev[j] >= s_prev[j]
+            f_prev[j] = f
+            s_prev[j] = s
+
+
+@njit(cache=True, nogil=True)
 def sma_cross_fill_nb(
     close: np.ndarray, fast: int, slow: int, entries: np.ndarray, exits: np.ndarray
 ) -> None:
     """Write SMA(fast)/SMA(slow) cross-up/cross-down decisions into ``entries``/``exits``.
 
     ``close``, ``entries`` and ``exits`` are ``(n, k)``; the boolean arrays
-    are overwritten. No temporary arrays: the running sums give the same
-    bits as vectorbt's ``rolling_mean_1d_nb`` (see the module docstring).
+    are overwritten. No bars-sized temporaries: the running sums give the
+    same bits as vectorbt's ``rolling_mean_1d_nb`` (see the module docstring).
     """
-    n, k = close.shape
-    for j in range(k):
-        c = 0.0
-        c_fast = 0.0  # prefix sum up to t - fast
-        c_slow = 0.0
-        f_prev = np.nan
-        s_prev = np.nan
-        for t in range(n):
-            c = c + close[t, j]
-            f = np.nan
-            s = np.nan
-            if t >= fast:
-                c_fast = c_fast + close[t - fast, j]
-                f = (c - c_fast) / fast
-            elif t == fast - 1:
-                f = c / fast
-            if t >= slow:
-                c_slow = c_slow + close[t - slow, j]
-                s = (c - c_slow) / slow
-            elif t == slow - 1:
-                s = c / slow
-            entries[t, j] = f > s and f_prev <= s_prev
-            exits[t, j] = f < s and f_prev >= s_prev
-            f_prev = f
-            s_prev = s
+    if close.shape[1] == 1:
+        _sma_cross_column_nb(close, 0, fast, slow, entries, exits)
+    else:
+        _sma_cross_rows_nb(close, fast, slow, entries, exits)
 
 
 @njit(cache=True, nogil=True)
@@ -290,8 +334,18 @@ def fused_grid_nb(
     equity = np.empty(m)
     trades = np.empty(m, dtype=np.int64)
     for i in prange(m):
-        e, n_tr = fused_single_nb(open_, open_, open_, close, int(params[i, 0]),
-                                  int(params[i, 1]), fee, init_cash, np.nan, np.nan)  # fmt: skip
+        e, n_tr = fused_single_nb(
+            open_,
+            open_,
+            open_,
+            close,
+            int(params[i, 0]),
+            int(params[i, 1]),
+            fee,
+            init_cash,
+            np.nan,
+            np.nan,
+        )
         equity[i] = e
         trades[i] = n_tr
     return equity, trades

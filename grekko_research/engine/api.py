@@ -21,6 +21,7 @@ from grekko_research.engine import layout as L
 from grekko_research.engine.analysis import result_metrics_into
 from grekko_research.engine.config import EngineConfig
 from grekko_research.engine.nb import simulate_nb
+from grekko_research.engine.nb_fast import simulate_simple_nb
 from grekko_research.errors import ConfigError, DataError
 from grekko_research.indicators.volatility import atr_nb, rolling_volatility_nb
 from grekko_research.metrics.performance import METRIC_NAMES, N_METRICS
@@ -389,6 +390,23 @@ def backtest(
     lot, tick, min_notional = config.market.arrays(bars.n_assets)
     funding_arr = _EMPTY_F if funding is None else _funding_matrix(funding, bars)
     equity = np.empty(bars.n_bars)
+    if funding is None and _simple(config, inputs, atr, vol, lot, tick, min_notional, bars):
+        entries, exits = inputs["entries"], inputs["exits"]
+        n_entries = int(np.count_nonzero(entries))
+        orders, trades = simulate_simple_nb(
+            bars.open, bars.high, bars.low, bars.close, entries, exits, cfg, equity,
+            2 * n_entries + int(np.count_nonzero(exits)) + bars.n_assets + 1,
+            n_entries + bars.n_assets + 1,
+        )  # fmt: skip
+        return BacktestResult(
+            bars=bars,
+            config=config,
+            equity=equity,
+            order_records=orders,
+            trade_records=trades,
+            event_records=np.zeros((0, len(L.EVENT_FIELDS))),
+            funding_records=np.zeros((0, len(L.FUNDING_FIELDS))),
+        )
     orders, trades, events, fundings = simulate_nb(
         bars.index, bars.open, bars.high, bars.low, bars.close, bars.volume, bars.filled,
         inputs["entries"], inputs["exits"], inputs["short_entries"], inputs["short_exits"],
@@ -404,6 +422,41 @@ def backtest(
         trade_records=trades,
         event_records=events,
         funding_records=fundings,
+    )
+
+
+def _lean_config(config: EngineConfig, bars: Bars) -> bool:
+    """Return True when the configuration and bars are in the lean kernel's scope."""
+    st = config.stops
+    return (
+        not config.allow_short
+        and config.leverage <= 1.0
+        and config.slippage.kind == "none"
+        and config.sizing.kind in ("all", "units", "notional", "percent", "cash_percent")
+        and st.trailing is None
+        and "atr" not in (st.stop_loss_kind, st.take_profit_kind)
+        and not any(np.any(a) for a in config.market.arrays(bars.n_assets))
+        and np.isnan(config.risk.to_array()).all()
+        and not bars.filled.any()
+    )
+
+
+def _simple(
+    config: EngineConfig,
+    inputs: dict[str, Any],
+    atr: np.ndarray,
+    vol: np.ndarray,
+    lot: np.ndarray,
+    tick: np.ndarray,
+    min_notional: np.ndarray,
+    bars: Bars,
+) -> bool:
+    """Return True when the lean kernel covers this run (see :mod:`~grekko_research.engine.nb_fast`)."""
+    return (
+        inputs["entries"].shape[0] > 0
+        and atr.shape[0] == 0
+        and vol.shape[0] == 0
+        and _lean_config(config, bars)
     )
 
 

@@ -18,9 +18,10 @@ from numba import njit, prange
 from grekko_research.data.bars import Bars
 from grekko_research.engine import layout as L
 from grekko_research.engine.analysis import result_metrics_into
-from grekko_research.engine.api import _EMPTY_F, _EMPTY_I, _periods_per_year
+from grekko_research.engine.api import _EMPTY_F, _EMPTY_I, _lean_config, _periods_per_year
 from grekko_research.engine.config import EngineConfig
 from grekko_research.engine.nb import simulate_nb
+from grekko_research.engine.nb_fast import simulate_simple_nb
 from grekko_research.errors import ConfigError
 from grekko_research.metrics.performance import METRIC_NAMES, N_METRICS
 
@@ -51,6 +52,7 @@ def _grid_nb(
     periods_per_year: float,
     empty_f: np.ndarray,
     empty_i: np.ndarray,
+    lean: bool,
     out: np.ndarray,
 ) -> None:
     n, k = close.shape
@@ -62,11 +64,23 @@ def _grid_nb(
         signal_kernel(open_, high, low, close, volume, params[c], entries, exits, short_entries,
                       short_exits)  # fmt: skip
         equity = np.empty(n)
-        orders, trades, _, _ = simulate_nb(
-            index, open_, high, low, close, volume, filled, entries, exits, short_entries,
-            short_exits, empty_f, empty_i, empty_f, empty_f, empty_f, funding,
-            atr, vol, lot, tick, min_notional, cfg, limits, equity,
-        )  # fmt: skip
+        if lean:
+            n_entries = 0
+            n_exits = 0
+            for t in range(n):
+                for j in range(k):
+                    n_entries += entries[t, j]
+                    n_exits += exits[t, j]
+            orders, trades = simulate_simple_nb(
+                open_, high, low, close, entries, exits, cfg, equity,
+                2 * n_entries + n_exits + k + 1, n_entries + k + 1,
+            )  # fmt: skip
+        else:
+            orders, trades, _, _ = simulate_nb(
+                index, open_, high, low, close, volume, filled, entries, exits, short_entries,
+                short_exits, empty_f, empty_i, empty_f, empty_f, empty_f, funding,
+                atr, vol, lot, tick, min_notional, cfg, limits, equity,
+            )  # fmt: skip
         row = out[c]
         result_metrics_into(row, equity, orders, trades, close, filled, periods_per_year)
         row[N_METRICS] = equity[n - 1]
@@ -118,7 +132,8 @@ def run_grid(
     _grid_nb(
         signal_kernel, table, bars.index, bars.open, bars.high, bars.low, bars.close, bars.volume,
         bars.filled, _EMPTY_F, _EMPTY_F, _EMPTY_F, lot, tick, min_notional, cfg,
-        config.risk.to_array(), _periods_per_year(bars.timeframe), _EMPTY_F, _EMPTY_I, out,
+        config.risk.to_array(), _periods_per_year(bars.timeframe), _EMPTY_F, _EMPTY_I,
+        _lean_config(config, bars), out,
     )  # fmt: skip
     frame = pd.DataFrame(out, columns=list(GRID_COLUMNS))
     for i, name in enumerate(names):

@@ -126,6 +126,7 @@ from grekko_research.risk.rules import (
 )
 
 _EPS = 1e-12
+_DUST = 1e-9  # an order worth less than this share of equity is numerical residue
 
 
 @njit(cache=True, nogil=True)
@@ -370,7 +371,7 @@ def _apply_fill(
             S[j, S_SL] = np.nan
             S[j, S_TP] = np.nan
             S[j, S_TRAIL_D] = np.nan
-    if opening > _EPS:
+    if opening > 0.0:
         direction = 1.0 if size > 0.0 else -1.0
         if S[j, S_TR_OPEN] == 0.0:
             _start_trade(S, j, t, direction, price)
@@ -464,7 +465,8 @@ def _submit(
         if extra > cap:
             extra = cap
             size = side * (closing + extra)
-            if rule == 0 and extra <= 0.0 and closing == 0.0:
+            # Nothing (or numerical dust) left to spend: the order is rejected for funds.
+            if rule == 0 and closing == 0.0 and extra * price <= _DUST * max(abs(equity), 1.0):
                 _order(orec, A, t, j, side, price, 0.0, kind, STATUS_REJECTED_FUNDS, 0, 0.0)
                 return 0.0
         step = lot[j]

@@ -183,3 +183,74 @@ def test_the_past_does_not_depend_on_the_future(scenario, share) -> None:
     np.testing.assert_allclose(part.equity, full.equity[:cut], rtol=1e-12, atol=1e-9)
     before = full.order_records[full.order_records[:, L.O_BAR] < cut]
     np.testing.assert_allclose(part.order_records, before, rtol=1e-12, atol=1e-9)
+
+
+@st.composite
+def simple_scenarios(draw):
+    """Scenarios inside the lean kernel's scope (long only, no slippage, rules or limits)."""
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    n = draw(st.integers(5, 150))
+    k = draw(st.integers(1, 3))
+    bars = random_bars(rng, n, k, gaps=False)
+    p = draw(st.floats(0.02, 0.4))
+    signal = Signals(rng.random((n, k)) < p, rng.random((n, k)) < p)
+    sizing = draw(
+        st.sampled_from(
+            [
+                Sizing("all"),
+                Sizing("units", 3.0),
+                Sizing("notional", 2_500.0),
+                Sizing("percent", 0.4),
+                Sizing("cash_percent", 0.5),
+            ]
+        )
+    )
+    stops = Stops(
+        stop_loss=draw(st.sampled_from([None, 0.01, 0.03])),
+        stop_loss_kind=draw(st.sampled_from(["pct", "abs"])),
+        take_profit=draw(st.sampled_from([None, 0.02, 0.05])),
+        both_touch=draw(st.sampled_from(["pessimistic", "optimistic"])),
+        on_entry_bar=draw(st.booleans()),
+        skip_signals_on_exit_bar=draw(st.booleans()),
+    )
+    config = EngineConfig(
+        execution=draw(st.sampled_from(["next_open", "close"])),
+        fees=Fees(
+            taker=draw(st.sampled_from([0.0, 0.001, 0.004])),
+            fixed=draw(st.sampled_from([0.0, 0.5])),
+        ),
+        sizing=sizing,
+        stops=stops,
+    )
+    return bars, signal, config
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(simple_scenarios())
+def test_lean_kernel_equals_general_kernel(scenario) -> None:
+    from grekko_research.engine import api
+
+    bars, signal, config = scenario
+    assert api._simple(
+        config,
+        api._kernel_inputs(bars, signal),
+        api._EMPTY_F,
+        api._EMPTY_F,
+        np.zeros(bars.n_assets),
+        np.zeros(bars.n_assets),
+        np.zeros(bars.n_assets),
+        bars,
+    )
+    lean = backtest(bars, signal, config)
+    original = api._simple
+    api._simple = lambda *args: False  # force the general kernel
+    try:
+        general = backtest(bars, signal, config)
+    finally:
+        api._simple = original
+    np.testing.assert_allclose(lean.equity, general.equity, rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(lean.order_records, general.order_records, rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(
+        lean.trade_records, general.trade_records, rtol=1e-12, atol=1e-9, equal_nan=True
+    )

@@ -10,7 +10,7 @@ import pytest
 from numba import njit
 
 from grekko_research.data.bars import Bars
-from grekko_research.engine import EngineConfig, Signals, Stops, backtest
+from grekko_research.engine import EngineConfig, Signals, Slippage, Stops, backtest
 from grekko_research.engine.grid import GRID_COLUMNS, run_grid
 from grekko_research.errors import ConfigError
 from grekko_research.metrics import performance_summary
@@ -66,9 +66,15 @@ def signals_for(bars: Bars, fast: int, slow: int) -> Signals:
     return Signals(*arrays)
 
 
-def test_grid_rows_equal_single_backtests(btc: Bars) -> None:
+@pytest.mark.parametrize(
+    "config",
+    [
+        EngineConfig(stops=Stops(stop_loss=0.03, take_profit=0.06)),  # the lean kernel
+        EngineConfig(slippage=Slippage("bps", 5.0), stops=Stops(trailing=0.05)),  # the general one
+    ],
+)
+def test_grid_rows_equal_single_backtests(btc: Bars, config: EngineConfig) -> None:
     params = np.array([[5, 20], [10, 50], [20, 100], [30, 60]], dtype=float)
-    config = EngineConfig(stops=Stops(stop_loss=0.03, take_profit=0.06))
     table = run_grid(btc, sma_cross_kernel, params, config, param_names=["fast", "slow"])
     assert list(table.columns) == ["fast", "slow", *GRID_COLUMNS]
     for row in table.itertuples():
