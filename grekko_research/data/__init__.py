@@ -1,17 +1,52 @@
 """Market data: the Parquet store, ccxt downloads, file import, validation, resampling, ``Bars``.
 
-The names below are the public API; the submodules hold the details.
+The names below are the public API; the submodules hold the details. They are
+imported on first use, so code that only needs ``Bars`` (the engine, a grid
+worker) does not pay for ccxt and pyarrow in time and memory.
 """
 
-from grekko_research.data.bars import Bars
-from grekko_research.data.download import Downloader, DownloadResult, RetryPolicy
-from grekko_research.data.exchanges import make_exchange
-from grekko_research.data.files import import_file, parse_data_filename, read_data_file
-from grekko_research.data.load import SeriesInfo, load_bars, load_frame, series_info
-from grekko_research.data.resample import align, resample_bars, resample_frame
-from grekko_research.data.store import ParquetStore, SeriesKey, default_data_dir
-from grekko_research.data.timeframes import Timeframe, parse_timeframe, to_ms
-from grekko_research.data.validate import DataQualityReport, check_frame, validate_frame
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from grekko_research.data.bars import Bars
+    from grekko_research.data.download import Downloader, DownloadResult, RetryPolicy
+    from grekko_research.data.exchanges import make_exchange
+    from grekko_research.data.files import import_file, parse_data_filename, read_data_file
+    from grekko_research.data.load import SeriesInfo, load_bars, load_frame, series_info
+    from grekko_research.data.resample import align, resample_bars, resample_frame
+    from grekko_research.data.store import ParquetStore, SeriesKey, default_data_dir
+    from grekko_research.data.timeframes import Timeframe, parse_timeframe, to_ms
+    from grekko_research.data.validate import DataQualityReport, check_frame, validate_frame
+
+_WHERE = {
+    "Bars": "bars",
+    "DataQualityReport": "validate",
+    "DownloadResult": "download",
+    "Downloader": "download",
+    "ParquetStore": "store",
+    "RetryPolicy": "download",
+    "SeriesInfo": "load",
+    "SeriesKey": "store",
+    "Timeframe": "timeframes",
+    "align": "resample",
+    "check_frame": "validate",
+    "default_data_dir": "store",
+    "import_file": "files",
+    "load_bars": "load",
+    "load_frame": "load",
+    "make_exchange": "exchanges",
+    "parse_data_filename": "files",
+    "parse_timeframe": "timeframes",
+    "read_data_file": "files",
+    "resample_bars": "resample",
+    "resample_frame": "resample",
+    "series_info": "load",
+    "to_ms": "timeframes",
+    "validate_frame": "validate",
+}
 
 __all__ = [
     "Bars",
@@ -39,3 +74,16 @@ __all__ = [
     "to_ms",
     "validate_frame",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'grekko_research.data' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"grekko_research.data.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_WHERE])
