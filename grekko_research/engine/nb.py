@@ -433,7 +433,7 @@ def _quiet_span(
                 equity += pos * close[t, j]
             S[j, S_LAST] = close[t, j]
         if stop_here:
-            # Undo this bar's partial work: excursions are re-tracked by the full path.
+            # The full path redoes this bar; the excursions tracked so far are idempotent.
             break
         if equity > peak:
             peak = equity
