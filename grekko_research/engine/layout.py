@@ -7,6 +7,11 @@ write records into 2-D float64 arrays whose columns are named by the
 
 from __future__ import annotations
 
+# Positions within this (relative) size of zero are flat.
+EPS = 1e-12
+# An order adding exposure worth at most this share of equity is numerical residue: rejected.
+DUST = 1e-9
+
 # -- configuration vector ---------------------------------------------------------
 CFG_INIT_CASH = 0
 CFG_EXEC_CLOSE = 1  # 1: decisions of bar t fill at t's close; 0: at t+1's open

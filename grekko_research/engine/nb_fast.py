@@ -31,6 +31,8 @@ from grekko_research.engine.layout import (
     CFG_STOPS_ON_ENTRY_BAR,
     CFG_TP_KIND,
     CFG_TP_VALUE,
+    DUST,
+    EPS,
     KIND_MARKET,
     KIND_STOP_LOSS,
     KIND_TAKE_PROFIT,
@@ -45,7 +47,6 @@ from grekko_research.engine.layout import (
 
 __all__ = ["simulate_simple_nb"]
 
-_EPS = 1e-12
 # per-asset state columns
 _POS = 0
 _AVG = 1
@@ -282,7 +283,7 @@ def _decide(
         cap = room / (price * (1.0 + lev * fee)) if room > 0.0 else 0.0
         if size > cap:
             size = cap
-            if size * price <= 1e-9 * max(abs(equity), 1.0):  # as the general kernel's _DUST
+            if size * price <= DUST * max(abs(equity), 1.0):
                 _order(orders, n_ord, t, j, 1.0, price, 0.0, KIND_MARKET, 3)
                 n_ord += 1
                 continue
@@ -380,7 +381,7 @@ def _write_trade(
     realized: float,
 ) -> int:
     """Write asset ``j``'s trade as row ``i``; an open remainder is marked at ``mark``."""
-    is_open = open_size > _EPS
+    is_open = open_size > EPS
     avg = st[j, _AVG]
     peak = st[j, _PEAK]
     entry_value = st[j, _ENTRY_VALUE]

@@ -35,11 +35,13 @@ from grekko_research.engine.layout import (
     CFG_TP_VALUE,
     CFG_TRAIL_KIND,
     CFG_TRAIL_VALUE,
+    DUST,
     E_ASSET,
     E_BAR,
     E_LIMIT,
     E_RULE,
     E_VALUE,
+    EPS,
     KIND_LIMIT,
     KIND_LIQUIDATION,
     KIND_MARKET,
@@ -124,9 +126,6 @@ from grekko_research.risk.rules import (
     allowed_size_nb,
     orders_exhausted_nb,
 )
-
-_EPS = 1e-12
-_DUST = 1e-9  # an order worth less than this share of equity is numerical residue
 
 
 @njit(cache=True, nogil=True)
@@ -251,7 +250,7 @@ def _write_trade(
     xsize = S[j, S_TR_XSIZE]
     xval = S[j, S_TR_XVAL]
     open_rest = abs(S[j, S_POS])
-    is_open = open_rest > _EPS
+    is_open = open_rest > EPS
     gross = S[j, S_TR_REAL]
     if is_open:
         gross += direction * open_rest * (mark - S[j, S_AVG])
@@ -299,8 +298,8 @@ def _start_trade(S: np.ndarray, j: int, t: int, direction: float, price: float) 
 
 
 @njit(cache=True, nogil=True)
-def _stop_level(kind: int, value: float, base: float, atr: float, direction: float) -> float:
-    """Return a stop distance below (direction > 0) or above the base price; NaN when off."""
+def _stop_level(kind: int, value: float, base: float, atr: float) -> float:
+    """Return a stop's distance from the base price; NaN when off."""
     if kind == STOP_PCT:
         return base * value
     if kind == STOP_ABS:
@@ -313,15 +312,15 @@ def _stop_level(kind: int, value: float, base: float, atr: float, direction: flo
 @njit(cache=True, nogil=True)
 def _arm_stops(S: np.ndarray, cfg: np.ndarray, j: int, price: float, atr: float) -> None:
     direction = 1.0 if S[j, S_POS] > 0.0 else -1.0
-    d = _stop_level(int(cfg[CFG_SL_KIND]), cfg[CFG_SL_VALUE], price, atr, direction)
+    d = _stop_level(int(cfg[CFG_SL_KIND]), cfg[CFG_SL_VALUE], price, atr)
     S[j, S_SL] = price - direction * d if d == d else np.nan
-    d = _stop_level(int(cfg[CFG_TP_KIND]), cfg[CFG_TP_VALUE], price, atr, direction)
+    d = _stop_level(int(cfg[CFG_TP_KIND]), cfg[CFG_TP_VALUE], price, atr)
     S[j, S_TP] = price + direction * d if d == d else np.nan
     kind = int(cfg[CFG_TRAIL_KIND])
     if kind == STOP_PCT:
         S[j, S_TRAIL_D] = -cfg[CFG_TRAIL_VALUE]  # negative: a fraction of the running peak
     else:
-        S[j, S_TRAIL_D] = _stop_level(kind, cfg[CFG_TRAIL_VALUE], price, atr, direction)
+        S[j, S_TRAIL_D] = _stop_level(kind, cfg[CFG_TRAIL_VALUE], price, atr)
     S[j, S_TRAIL_PEAK] = price
 
 
@@ -346,9 +345,6 @@ def _apply_fill(
     fee = abs(size) * price * fee_rate + cfg[CFG_FEE_FIXED]
     A[A_CASH] -= size * price + fee
     pos = S[j, S_POS]
-    new = pos + size
-    if abs(new) < _EPS * max(1.0, abs(pos)):
-        new = 0.0
     _order(orec, A, t, j, size, price, fee, kind, STATUS_FILLED, rule, slip)
     if kind != KIND_STOP_LOSS and kind != KIND_TAKE_PROFIT and kind != KIND_TRAILING_STOP:
         A[A_ORDERS_TODAY] += 1.0
@@ -364,7 +360,7 @@ def _apply_fill(
         S[j, S_TR_XVAL] += reduce * price
         S[j, S_TR_XSIZE] += reduce
         S[j, S_POS] = pos + (reduce if pos < 0.0 else -reduce)
-        if abs(S[j, S_POS]) <= _EPS * max(1.0, abs(pos)):
+        if abs(S[j, S_POS]) <= EPS * max(1.0, abs(pos)):
             S[j, S_POS] = 0.0
             _write_trade(trec, A, S, j, t, kind, price)
             S[j, S_TR_OPEN] = 0.0
@@ -466,7 +462,7 @@ def _submit(
             extra = cap
             size = side * (closing + extra)
             # Nothing (or numerical dust) left to spend: the order is rejected for funds.
-            if rule == 0 and closing == 0.0 and extra * price <= _DUST * max(abs(equity), 1.0):
+            if rule == 0 and closing == 0.0 and extra * price <= DUST * max(abs(equity), 1.0):
                 _order(orec, A, t, j, side, price, 0.0, kind, STATUS_REJECTED_FUNDS, 0, 0.0)
                 return 0.0
         step = lot[j]
