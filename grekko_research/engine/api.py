@@ -7,8 +7,8 @@ and wraps the records. Pandas views are built only when asked for.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Literal
 
@@ -32,6 +32,7 @@ __all__ = ["BacktestResult", "Orders", "Signals", "TargetPositions", "backtest"]
 _EMPTY_B = np.zeros((0, 0), dtype=np.bool_)
 _EMPTY_F = np.zeros((0, 0))
 _EMPTY_I = np.zeros((0, 0), dtype=np.int8)
+_EMPTY_1D = np.zeros(0)
 
 
 def _matrix(values: Any, bars: Bars, name: str, dtype: type) -> np.ndarray:
@@ -147,7 +148,6 @@ def _funding_matrix(funding: Any, bars: Bars) -> np.ndarray:
     return out
 
 
-@dataclass(frozen=True, eq=False)
 class BacktestResult:
     """Records and series of one backtest; pandas views are built on demand.
 
@@ -160,16 +160,61 @@ class BacktestResult:
         ``EVENT_FIELDS``, ``FUNDING_FIELDS`` in :mod:`grekko_research.engine.layout`).
         Cash and positions per bar are rebuilt from them on demand, so the
         kernel writes one series only.
+
+    A run of the lean kernel first produces only what every caller needs —
+    the order records, the trades without their excursions and the final
+    equity — and touches the prices only on bars that trade. The first
+    access to :attr:`equity` or :attr:`trade_records` replays the run with
+    the per-bar series (the kernel is deterministic, so the records are the
+    same); ``final_equity``, ``n_trades`` and the order records never need it.
     """
 
-    bars: Bars
-    config: EngineConfig
-    equity: np.ndarray
-    order_records: np.ndarray
-    trade_records: np.ndarray
-    event_records: np.ndarray
-    funding_records: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
-    extra: dict[str, Any] = field(default_factory=dict)
+    def __init__(
+        self,
+        bars: Bars,
+        config: EngineConfig,
+        equity: np.ndarray | None,
+        order_records: np.ndarray,
+        trade_records: np.ndarray,
+        event_records: np.ndarray,
+        funding_records: np.ndarray | None = None,
+        extra: dict[str, Any] | None = None,
+        *,
+        final_equity: float | None = None,
+        complete: Callable[[], tuple[np.ndarray, np.ndarray]] | None = None,
+    ) -> None:
+        if equity is None and (complete is None or final_equity is None):
+            raise ValueError("a result without equity needs final_equity and complete")
+        self.bars = bars
+        self.config = config
+        self.order_records = order_records
+        self.event_records = event_records
+        self.funding_records = (
+            np.zeros((0, len(L.FUNDING_FIELDS))) if funding_records is None else funding_records
+        )
+        self.extra = {} if extra is None else extra
+        self._equity = equity
+        self._trade_records = trade_records
+        self._final_equity = final_equity
+        self._complete = complete
+
+    def _ensure_complete(self) -> None:
+        if self._complete is not None:
+            self._equity, self._trade_records = self._complete()
+            self._complete = None
+
+    @property
+    def equity(self) -> np.ndarray:
+        """``(n,)`` portfolio value at each bar's close."""
+        self._ensure_complete()
+        assert self._equity is not None
+        return self._equity
+
+    @property
+    def trade_records(self) -> np.ndarray:
+        """Raw trade records, ``TRADE_FIELDS`` columns, MAE/MFE included."""
+        self._ensure_complete()
+        return self._trade_records
 
     @cached_property
     def positions(self) -> np.ndarray:
@@ -207,17 +252,19 @@ class BacktestResult:
     @property
     def final_equity(self) -> float:
         """Equity at the last bar's close."""
+        if self._final_equity is not None:
+            return float(self._final_equity)
         return float(self.equity[-1]) if len(self.equity) else self.config.init_cash
 
     @property
     def n_trades(self) -> int:
         """Number of trades, open ones included (the convention of vectorbt)."""
-        return len(self.trade_records)
+        return len(self._trade_records)
 
     @property
     def n_closed_trades(self) -> int:
         """Number of closed trades."""
-        return int(np.count_nonzero(self.trade_records[:, L.T_IS_OPEN] == 0))
+        return int(np.count_nonzero(self._trade_records[:, L.T_IS_OPEN] == 0))
 
     def _times(self, bars: np.ndarray) -> pd.Index:
         idx = np.asarray(bars, dtype=np.int64)
@@ -389,24 +436,9 @@ def backtest(
         vol = rolling_volatility_nb(bars.close, config.sizing.vol_window, ppy)
     lot, tick, min_notional = config.market.arrays(bars.n_assets)
     funding_arr = _EMPTY_F if funding is None else _funding_matrix(funding, bars)
-    equity = np.empty(bars.n_bars)
     if funding is None and _simple(config, inputs, atr, vol, lot, tick, min_notional, bars):
-        entries, exits = inputs["entries"], inputs["exits"]
-        n_entries = int(np.count_nonzero(entries))
-        orders, trades = simulate_simple_nb(
-            bars.open, bars.high, bars.low, bars.close, entries, exits, cfg, equity,
-            2 * n_entries + int(np.count_nonzero(exits)) + bars.n_assets + 1,
-            n_entries + bars.n_assets + 1,
-        )  # fmt: skip
-        return BacktestResult(
-            bars=bars,
-            config=config,
-            equity=equity,
-            order_records=orders,
-            trade_records=trades,
-            event_records=np.zeros((0, len(L.EVENT_FIELDS))),
-            funding_records=np.zeros((0, len(L.FUNDING_FIELDS))),
-        )
+        return _lean_backtest(bars, inputs["entries"], inputs["exits"], cfg, config)
+    equity = np.empty(bars.n_bars)
     orders, trades, events, fundings = simulate_nb(
         bars.index, bars.open, bars.high, bars.low, bars.close, bars.volume, bars.filled,
         inputs["entries"], inputs["exits"], inputs["short_entries"], inputs["short_exits"],
@@ -422,6 +454,39 @@ def backtest(
         trade_records=trades,
         event_records=events,
         funding_records=fundings,
+    )
+
+
+def _lean_backtest(
+    bars: Bars, entries: np.ndarray, exits: np.ndarray, cfg: np.ndarray, config: EngineConfig
+) -> BacktestResult:
+    """Run the lean kernel for the records only; the series are replayed on first access."""
+    n_entries = int(np.count_nonzero(entries))
+    caps = (
+        2 * n_entries + int(np.count_nonzero(exits)) + bars.n_assets + 1,
+        n_entries + bars.n_assets + 1,
+    )
+    prices = (bars.open, bars.high, bars.low, bars.close)
+    orders, trades, final = simulate_simple_nb(
+        *prices, entries, exits, cfg, _EMPTY_1D, False, *caps
+    )
+    trades[:, L.T_MAE] = np.nan  # not tracked in this pass: the replay fills them
+    trades[:, L.T_MFE] = np.nan
+
+    def complete() -> tuple[np.ndarray, np.ndarray]:
+        equity = np.empty(bars.n_bars)
+        _, full_trades, _ = simulate_simple_nb(*prices, entries, exits, cfg, equity, True, *caps)
+        return equity, full_trades
+
+    return BacktestResult(
+        bars=bars,
+        config=config,
+        equity=None,
+        order_records=orders,
+        trade_records=trades,
+        event_records=np.zeros((0, len(L.EVENT_FIELDS))),
+        final_equity=final,
+        complete=complete,
     )
 
 

@@ -71,8 +71,8 @@ def _grid_nb(
                 for j in range(k):
                     n_entries += entries[t, j]
                     n_exits += exits[t, j]
-            orders, trades = simulate_simple_nb(
-                open_, high, low, close, entries, exits, cfg, equity,
+            orders, trades, _ = simulate_simple_nb(
+                open_, high, low, close, entries, exits, cfg, equity, False,
                 2 * n_entries + n_exits + k + 1, n_entries + k + 1,
             )  # fmt: skip
         else:

@@ -74,14 +74,23 @@ def simulate_simple_nb(
     exits: np.ndarray,
     cfg: np.ndarray,
     equity_out: np.ndarray,
+    excursions: bool,
     order_cap: int,
     trade_cap: int,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, float]:
     """Run a long-only signal backtest; return order and trade records like ``simulate_nb``.
 
     ``open_``/``high``/``low``/``close``/``entries``/``exits`` are ``(n, k)``;
     every bar must have a market. ``order_cap``/``trade_cap`` bound the
     records (at most one order per signal and one stop exit per entry).
+
+    The per-bar work is optional, so that a run that only needs its records
+    touches the prices only on bars that trade: ``equity_out`` ``(n,)``
+    receives the equity at each close, or is skipped when it has length 0;
+    ``excursions`` False skips tracking each trade's lowest low and highest
+    high, and the trade records' MAE/MFE columns are then meaningless. The
+    third value returned is the final equity (cash plus the open positions
+    at the last close).
     """
     n, k = close.shape
     orders = np.empty((order_cap, 10))
@@ -109,7 +118,9 @@ def simulate_simple_nb(
     st[:, _FILL_BAR] = -1.0
     st[:, _STOP_BAR] = -1.0
     n_open = 0
-    for t in range(n):
+    track_equity = equity_out.shape[0] > 0
+    t = 0
+    while t < n:
         if has_stops and n_open > 0:  # stops the open gaps through
             n_ord, n_tr, cash, n_open = _stops(
                 t, True, open_, high, low, st, orders, trades, n_ord, n_tr, cash, n_open, fee,
@@ -133,7 +144,7 @@ def simulate_simple_nb(
                 t, False, open_, high, low, st, orders, trades, n_ord, n_tr, cash, n_open, fee,
                 fixed, tp_first, on_entry_bar, exec_close,
             )  # fmt: skip
-        if n_open > 0:
+        if excursions and n_open > 0:
             for j in range(k):
                 if st[j, _POS] != 0.0:
                     h = high[t, j]
@@ -154,16 +165,111 @@ def simulate_simple_nb(
                     n_ord, n_tr, cash, n_open, fee, fixed, lev, size_kind, size_value, sl_kind,
                     sl_value, tp_kind, tp_value, skip_after_stop,
                 )  # fmt: skip
-        equity = cash
-        if n_open > 0:
-            for j in range(k):
-                if st[j, _POS] != 0.0:
-                    equity += st[j, _POS] * close[t, j]
-        equity_out[t] = equity
+        if track_equity:
+            equity = cash
+            if n_open > 0:
+                for j in range(k):
+                    if st[j, _POS] != 0.0:
+                        equity += st[j, _POS] * close[t, j]
+            equity_out[t] = equity
+        # Fast-forward through the following bars that decide and fill nothing.
+        first = t + 1 if exec_close else t  # first decision row still to be seen
+        quiet_end = _next_signal_row(entries, exits, first)  # exclusive
+        if not exec_close:
+            quiet_end += 1  # row r's decisions fill at bar r + 1: bars up to r are quiet
+        quiet_end = min(quiet_end, n)
+        if quiet_end > t + 1 and not (has_stops and n_open > 0):
+            if track_equity or (excursions and n_open > 0):
+                _hold(t + 1, quiet_end, high, low, close, st, cash, n_open, equity_out, excursions)
+            t = quiet_end
+        else:
+            t += 1
+    final = cash
     for j in range(k):
         if st[j, _POS] != 0.0:
+            final += st[j, _POS] * close[n - 1, j]
             n_tr = _write_trade(trades, n_tr, st, j, n - 1, 0, st[j, _POS], close[n - 1, j], 0.0)
-    return orders[:n_ord].copy(), trades[:n_tr].copy()
+    return orders[:n_ord].copy(), trades[:n_tr].copy(), final
+
+
+@njit(cache=True, nogil=True)
+def _next_signal_row(entries: np.ndarray, exits: np.ndarray, r: int) -> int:
+    """Return the first row ``>= r`` with an entry or exit signal, or ``n``."""
+    n, k = entries.shape
+    if k == 1:
+        while r < n and not (entries[r, 0] or exits[r, 0]):
+            r += 1
+        return r
+    while r < n:
+        for j in range(k):
+            if entries[r, j] or exits[r, j]:
+                return r
+        r += 1
+    return r
+
+
+@njit(cache=True, nogil=True)
+def _hold(
+    a: int,
+    b: int,
+    high: np.ndarray,
+    low: np.ndarray,
+    close: np.ndarray,
+    st: np.ndarray,
+    cash: float,
+    n_open: int,
+    equity_out: np.ndarray,
+    excursions: bool,
+) -> None:
+    """Mark bars ``a .. b-1`` where nothing trades and no stop is live.
+
+    The equity (when ``equity_out`` is not empty) is the cash plus each open
+    position at the close; with ``excursions`` the open positions' highest
+    high and lowest low extend over the span (MAE/MFE).
+    """
+    track_equity = equity_out.shape[0] > 0
+    if n_open == 0:
+        if track_equity:
+            for t in range(a, b):
+                equity_out[t] = cash
+        return
+    k = st.shape[0]
+    if k == 1 and not track_equity:
+        hi = st[0, _MAX_HIGH]
+        lo = st[0, _MIN_LOW]
+        for t in range(a, b):
+            hi = max(hi, high[t, 0])
+            lo = min(lo, low[t, 0])
+        st[0, _MAX_HIGH] = hi
+        st[0, _MIN_LOW] = lo
+        return
+    if k == 1 and not excursions:
+        pos = st[0, _POS]
+        for t in range(a, b):
+            equity_out[t] = cash + pos * close[t, 0]
+        return
+    if k == 1:
+        pos = st[0, _POS]
+        hi = st[0, _MAX_HIGH]
+        lo = st[0, _MIN_LOW]
+        for t in range(a, b):
+            equity_out[t] = cash + pos * close[t, 0]
+            hi = max(hi, high[t, 0])
+            lo = min(lo, low[t, 0])
+        st[0, _MAX_HIGH] = hi
+        st[0, _MIN_LOW] = lo
+        return
+    for t in range(a, b):
+        equity = cash
+        for j in range(k):
+            pos = st[j, _POS]
+            if pos != 0.0:
+                equity += pos * close[t, j]
+                if excursions:
+                    st[j, _MAX_HIGH] = max(st[j, _MAX_HIGH], high[t, j])
+                    st[j, _MIN_LOW] = min(st[j, _MIN_LOW], low[t, j])
+        if track_equity:
+            equity_out[t] = equity
 
 
 @njit(cache=True, nogil=True, inline="always")

@@ -243,6 +243,11 @@ def test_lean_kernel_equals_general_kernel(scenario) -> None:
         bars,
     )
     lean = backtest(bars, signal, config)
+    # The lean run first makes the records only; the series come from a replay.
+    assert lean._complete is not None
+    first_trades = lean._trade_records.copy()
+    first_final, first_count = lean.final_equity, lean.n_trades
+    assert lean._complete is not None  # neither of those needed the replay
     original = api._simple
     api._simple = lambda *args: False  # force the general kernel
     try:
@@ -254,3 +259,7 @@ def test_lean_kernel_equals_general_kernel(scenario) -> None:
     np.testing.assert_allclose(
         lean.trade_records, general.trade_records, rtol=1e-12, atol=1e-9, equal_nan=True
     )
+    assert first_final == lean.equity[-1] and first_count == lean.n_trades
+    assert np.isnan(first_trades[:, [L.T_MAE, L.T_MFE]]).all()
+    keep = [c for c in range(first_trades.shape[1]) if c not in (L.T_MAE, L.T_MFE)]
+    np.testing.assert_array_equal(first_trades[:, keep], lean.trade_records[:, keep])
