@@ -153,6 +153,8 @@ def summarise(
         "grekko_signals_s": get(g, "split_s", "signals"),
         "grekko_backtest_s": get(g, "split_s", "backtest"),
         "grekko_compile_s": get(g, "compile_s"),
+        "grekko_first_call_s": get(g, "first_call_s"),
+        "grekko_all_metrics_s": get(g, "extra_s", "all_metrics"),
         "reference_s": reference_s,
         "reference_compile_s": get(r, "compile_s"),
         "vectorbt_s": vectorbt_s,
@@ -250,6 +252,15 @@ def print_tables(rows: list[dict[str, Any]], args: argparse.Namespace, seconds: 
     ):
         print(note)
     for row in rows:
+        if row["grekko_all_metrics_s"] == row["grekko_all_metrics_s"]:
+            print(
+                f"{row['workload']}: run_grid(metrics='trades') timed (final equity, trades, trade"
+                f" statistics); with every metric (metrics='all'): {row['grekko_all_metrics_s']:.3f} s"
+            )
+        print(
+            f"{row['workload']}: Grekko's first call in a fresh process (numba cache as configured):"
+            f" {row['grekko_first_call_s']:.2f} s"
+        )
         if row["grid_api"] and row["grid_api"] != "run_grid":
             print(f"{row['workload']}: grid API missing, Grekko ran {row['grid_api']}")
         for system, error in row["errors"].items():

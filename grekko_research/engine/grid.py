@@ -1,19 +1,30 @@
-"""Metrics of a backtest from its records, and parameter grids run in parallel.
+"""Parameter grids: one signal kernel evaluated over many parameter rows in parallel.
 
-A grid evaluates one signal kernel over many parameter rows. Each row runs in
-a numba ``prange`` worker: signals → simulation → metrics, all in native
-code; only one ``(n_combos, n_metrics + 2)`` table is kept, so memory does
-not grow with the number of combinations beyond that table (each worker holds
-its own bars-sized scratch arrays while it runs).
+Each row runs signals → simulation → metrics in native code and leaves one
+row of a ``(n_combos, len(GRID_COLUMNS))`` table behind, so memory does not
+grow with the number of combinations beyond that table: each worker thread
+reuses its own bars-sized scratch arrays from one combination to the next.
+
+The workers are Python threads around ``nogil`` numba calls: the user's
+signal kernel (which must be compiled with ``nogil=True`` to run in
+parallel) and :func:`_combination_nb`, which simulates and measures one
+combination. A ``prange`` loop would have to take the signal kernel as a
+function-typed argument, which numba cannot cache, and every new process
+would pay seconds of compilation (and the compiler's memory) again.
 """
 
 from __future__ import annotations
 
+import itertools
+import warnings
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Literal
 
+import numba
 import numpy as np
 import pandas as pd
-from numba import njit, prange
+from numba import njit
 
 from grekko_research.data.bars import Bars
 from grekko_research.engine import layout as L
@@ -28,12 +39,14 @@ from grekko_research.metrics.performance import METRIC_NAMES, N_METRICS
 __all__ = ["GRID_COLUMNS", "run_grid"]
 
 GRID_COLUMNS = (*METRIC_NAMES, "final_equity", "n_trades")
+CURVE_METRICS = (*METRIC_NAMES[:10], "turnover", "annual_turnover")
+"""The metrics that need the equity curve: NaN when a grid runs with ``metrics="trades"``."""
+
+_EMPTY_1D = np.zeros(0)
 
 
-@njit(cache=True, parallel=True)
-def _grid_nb(
-    signal_kernel: Callable[..., None],
-    params: np.ndarray,
+@njit(cache=True, nogil=True)
+def _combination_nb(
     index: np.ndarray,
     open_: np.ndarray,
     high: np.ndarray,
@@ -41,9 +54,11 @@ def _grid_nb(
     close: np.ndarray,
     volume: np.ndarray,
     filled: np.ndarray,
+    entries: np.ndarray,
+    exits: np.ndarray,
+    short_entries: np.ndarray,
+    short_exits: np.ndarray,
     funding: np.ndarray,
-    atr: np.ndarray,
-    vol: np.ndarray,
     lot: np.ndarray,
     tick: np.ndarray,
     min_notional: np.ndarray,
@@ -53,38 +68,33 @@ def _grid_nb(
     empty_f: np.ndarray,
     empty_i: np.ndarray,
     lean: bool,
-    out: np.ndarray,
+    curve: bool,
+    equity: np.ndarray,
+    row: np.ndarray,
 ) -> None:
+    """Simulate one combination's signals and write its metrics, final equity and trades to ``row``.
+
+    ``equity`` is ``(n,)`` scratch for the curve, or empty when ``curve`` is
+    False (the lean kernel only).
+    """
     n, k = close.shape
-    for c in prange(params.shape[0]):
-        entries = np.zeros((n, k), dtype=np.bool_)
-        exits = np.zeros((n, k), dtype=np.bool_)
-        short_entries = np.zeros((n, k), dtype=np.bool_)
-        short_exits = np.zeros((n, k), dtype=np.bool_)
-        signal_kernel(open_, high, low, close, volume, params[c], entries, exits, short_entries,
-                      short_exits)  # fmt: skip
-        equity = np.empty(n)
-        if lean:
-            n_entries = 0
-            n_exits = 0
-            for t in range(n):
-                for j in range(k):
-                    n_entries += entries[t, j]
-                    n_exits += exits[t, j]
-            orders, trades, _ = simulate_simple_nb(
-                open_, high, low, close, entries, exits, cfg, equity, False,
-                2 * n_entries + n_exits + k + 1, n_entries + k + 1,
-            )  # fmt: skip
-        else:
-            orders, trades, _, _ = simulate_nb(
-                index, open_, high, low, close, volume, filled, entries, exits, short_entries,
-                short_exits, empty_f, empty_i, empty_f, empty_f, empty_f, funding,
-                atr, vol, lot, tick, min_notional, cfg, limits, equity,
-            )  # fmt: skip
-        row = out[c]
-        result_metrics_into(row, equity, orders, trades, close, filled, periods_per_year)
-        row[N_METRICS] = equity[n - 1]
-        row[N_METRICS + 1] = trades.shape[0]
+    if lean:
+        n_entries = np.count_nonzero(entries)
+        n_exits = np.count_nonzero(exits)
+        orders, trades, final = simulate_simple_nb(
+            open_, high, low, close, entries, exits, cfg, equity, False,
+            2 * n_entries + n_exits + k + 1, n_entries + k + 1,
+        )  # fmt: skip
+    else:
+        orders, trades, _, _ = simulate_nb(
+            index, open_, high, low, close, volume, filled, entries, exits, short_entries,
+            short_exits, empty_f, empty_i, empty_f, empty_f, empty_f, funding,
+            empty_f, empty_f, lot, tick, min_notional, cfg, limits, equity,
+        )  # fmt: skip
+        final = equity[n - 1]
+    result_metrics_into(row, equity, orders, trades, close, filled, periods_per_year, curve)
+    row[N_METRICS] = final
+    row[N_METRICS + 1] = trades.shape[0]
 
 
 def run_grid(
@@ -94,26 +104,37 @@ def run_grid(
     config: EngineConfig | None = None,
     *,
     param_names: Sequence[str] | None = None,
+    metrics: Literal["all", "trades"] = "all",
+    n_jobs: int | None = None,
 ) -> pd.DataFrame:
     """Backtest ``signal_kernel`` for every row of ``params`` in parallel; return one row each.
 
     Parameters
     ----------
     signal_kernel
-        An ``@njit`` function ``(open, high, low, close, volume, params_row,
-        entries, exits, short_entries, short_exits) -> None`` that fills the
-        four ``(n, k)`` boolean arrays (all False on entry) in place, causally.
+        An ``@njit(nogil=True)`` function ``(open, high, low, close, volume,
+        params_row, entries, exits, short_entries, short_exits) -> None``
+        that fills the four ``(n, k)`` boolean arrays (all False on entry)
+        in place, causally. Without ``nogil`` the rows run one at a time.
     params
         ``(n_combos, n_params)`` float64.
     config
         Engine configuration shared by every combination (signals form).
+    metrics
+        ``"all"`` (default) computes every metric of
+        :data:`~grekko_research.metrics.METRIC_NAMES`; ``"trades"`` skips
+        the equity curve (the :data:`CURVE_METRICS` are NaN), which makes a
+        row of a long-only signal grid several times cheaper: final equity,
+        trade count, exposure and the trade statistics remain.
+    n_jobs
+        Worker threads; default ``numba.get_num_threads()`` (all cores, or
+        ``NUMBA_NUM_THREADS``).
 
     Returns
     -------
     pandas.DataFrame
-        The parameters (named ``param_names`` or ``p0, p1, …``), every metric
-        of :data:`~grekko_research.metrics.METRIC_NAMES`, ``final_equity`` and
-        ``n_trades``.
+        The parameters (named ``param_names`` or ``p0, p1, …``), every column
+        of :data:`GRID_COLUMNS`.
     """
     config = config or EngineConfig()
     table = np.ascontiguousarray(np.atleast_2d(np.asarray(params, dtype=np.float64)))
@@ -124,17 +145,53 @@ def run_grid(
     )
     if len(names) != table.shape[1]:
         raise ConfigError(f"{len(names)} param_names for {table.shape[1]} parameter columns")
+    if metrics not in ("all", "trades"):
+        raise ConfigError(f"metrics must be 'all' or 'trades', not {metrics!r}")
     if config.stops.needs_atr or config.sizing.kind == "vol_target":
         raise ConfigError("grids do not support ATR stops or volatility-target sizing yet")
+    if not getattr(signal_kernel, "targetoptions", {}).get("nogil", False):
+        warnings.warn(
+            "the grid's signal kernel is not compiled with nogil=True: rows run one at a time",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     cfg = config.to_array(L.MODE_SIGNALS)
     lot, tick, min_notional = config.market.arrays(bars.n_assets)
+    limits = config.risk.to_array()
+    lean = _lean_config(config, bars)
+    curve = metrics == "all" or not lean  # the general kernel always writes the curve
+    ppy = _periods_per_year(bars.timeframe)
     out = np.full((table.shape[0], len(GRID_COLUMNS)), np.nan)
-    _grid_nb(
-        signal_kernel, table, bars.index, bars.open, bars.high, bars.low, bars.close, bars.volume,
-        bars.filled, _EMPTY_F, _EMPTY_F, _EMPTY_F, lot, tick, min_notional, cfg,
-        config.risk.to_array(), _periods_per_year(bars.timeframe), _EMPTY_F, _EMPTY_I,
-        _lean_config(config, bars), out,
-    )  # fmt: skip
+    n_jobs = max(1, min(n_jobs or numba.get_num_threads(), table.shape[0]))
+    rows = itertools.count()  # shared work queue: next() is atomic under the GIL
+    errors: list[str] = []
+
+    def work() -> None:
+        shape = (bars.n_bars, bars.n_assets)
+        signals = [np.zeros(shape, dtype=np.bool_) for _ in range(4)]
+        equity = np.empty(bars.n_bars) if curve else _EMPTY_1D
+        while not errors:
+            c = next(rows)
+            if c >= table.shape[0]:
+                return
+            for a in signals:
+                a.fill(False)
+            signal_kernel(bars.open, bars.high, bars.low, bars.close, bars.volume, table[c],
+                          *signals)  # fmt: skip
+            if not config.allow_short and (signals[2].any() or signals[3].any()):
+                errors.append(f"row {c} ({table[c].tolist()}) gave short signals")
+                return
+            _combination_nb(
+                bars.index, bars.open, bars.high, bars.low, bars.close, bars.volume, bars.filled,
+                *signals, _EMPTY_F, lot, tick, min_notional, cfg, limits, ppy,
+                _EMPTY_F, _EMPTY_I, lean, curve, equity, out[c],
+            )  # fmt: skip
+
+    with ThreadPoolExecutor(n_jobs) as pool:
+        for future in [pool.submit(work) for _ in range(n_jobs)]:
+            future.result()
+    if errors:
+        raise ConfigError(f"{errors[0]} but EngineConfig.allow_short is False")
     frame = pd.DataFrame(out, columns=list(GRID_COLUMNS))
     for i, name in enumerate(names):
         frame.insert(i, name, table[:, i])

@@ -93,6 +93,11 @@ def simulate_simple_nb(
     at the last close).
     """
     n, k = close.shape
+    if k == 1:
+        return _simulate_one_nb(
+            open_[:, 0], high[:, 0], low[:, 0], close[:, 0], entries[:, 0], exits[:, 0], cfg,
+            equity_out, excursions, order_cap, trade_cap,
+        )  # fmt: skip
     orders = np.empty((order_cap, 10))
     trades = np.empty((trade_cap, 15))
     n_ord = 0
@@ -119,6 +124,7 @@ def simulate_simple_nb(
     st[:, _STOP_BAR] = -1.0
     n_open = 0
     track_equity = equity_out.shape[0] > 0
+    next_signal = -1
     t = 0
     while t < n:
         if has_stops and n_open > 0:  # stops the open gaps through
@@ -174,7 +180,9 @@ def simulate_simple_nb(
             equity_out[t] = equity
         # Fast-forward through the following bars that decide and fill nothing.
         first = t + 1 if exec_close else t  # first decision row still to be seen
-        quiet_end = _next_signal_row(entries, exits, first)  # exclusive
+        if next_signal < first:  # else it is still the first signal row >= first
+            next_signal = _next_signal_row(entries, exits, first)
+        quiet_end = next_signal  # exclusive
         if not exec_close:
             quiet_end += 1  # row r's decisions fill at bar r + 1: bars up to r are quiet
         quiet_end = min(quiet_end, n)
@@ -189,7 +197,233 @@ def simulate_simple_nb(
         if st[j, _POS] != 0.0:
             final += st[j, _POS] * close[n - 1, j]
             n_tr = _write_trade(trades, n_tr, st, j, n - 1, 0, st[j, _POS], close[n - 1, j], 0.0)
-    return orders[:n_ord].copy(), trades[:n_tr].copy(), final
+    # Views, not copies: the untouched tail of each buffer is never paged in.
+    return orders[:n_ord], trades[:n_tr], final
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _wanted_size(
+    size_kind: int, size_value: float, price: float, equity: float, cash: float, fee: float
+) -> float:
+    """Units an entry asks for before the buying-power cap; 0 means none (or an unknown kind)."""
+    if size_kind == SIZE_ALL:
+        return 1e300
+    if size_kind == SIZE_UNITS:
+        return size_value
+    if size_kind == SIZE_NOTIONAL:
+        return size_value / price
+    if size_kind == SIZE_PERCENT:
+        return size_value * equity / price
+    if size_kind == SIZE_CASH_PERCENT:
+        return size_value * max(cash, 0.0) / (price * (1.0 + fee))
+    return 0.0
+
+
+@njit(cache=True, nogil=True)
+def _simulate_one_nb(
+    open_: np.ndarray,
+    high: np.ndarray,
+    low: np.ndarray,
+    close: np.ndarray,
+    entries: np.ndarray,
+    exits: np.ndarray,
+    cfg: np.ndarray,
+    equity_out: np.ndarray,
+    excursions: bool,
+    order_cap: int,
+    trade_cap: int,
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """:func:`simulate_simple_nb` for one asset, its state in scalars (``(n,)`` inputs).
+
+    The same rules in the same order with the same arithmetic, so the same
+    records to the bit (a property test checks it against the general
+    kernel); it exists because one asset is the most common case and
+    scalars in registers make each fill about twice as cheap as rows of a
+    state table. Bars without a signal or a live stop are skipped.
+    """
+    n = close.shape[0]
+    orders = np.empty((order_cap, 10))
+    trades = np.empty((trade_cap, 15))
+    n_ord = 0
+    n_tr = 0
+    cash = cfg[CFG_INIT_CASH]
+    fee = cfg[CFG_FEE_TAKER]
+    fixed = cfg[CFG_FEE_FIXED]
+    lev = cfg[CFG_LEVERAGE]
+    size_kind = int(cfg[CFG_SIZE_KIND])
+    size_value = cfg[CFG_SIZE_VALUE]
+    exec_close = cfg[CFG_EXEC_CLOSE] > 0.0
+    sl_kind = int(cfg[CFG_SL_KIND])
+    tp_kind = int(cfg[CFG_TP_KIND])
+    sl_value = cfg[CFG_SL_VALUE]
+    tp_value = cfg[CFG_TP_VALUE]
+    has_stops = sl_kind != 0 or tp_kind != 0
+    tp_first = cfg[CFG_BOTH_TOUCH] > 0.0
+    on_entry_bar = cfg[CFG_STOPS_ON_ENTRY_BAR] > 0.0
+    skip_after_stop = cfg[CFG_SKIP_SIGNALS_ON_STOP] > 0.0
+    track_equity = equity_out.shape[0] > 0
+    # the open trade
+    pos = 0.0
+    avg = 0.0
+    entry_bar = 0.0
+    entry_value = 0.0
+    exit_value = 0.0
+    peak = 0.0
+    fees = 0.0
+    min_low = 0.0
+    max_high = 0.0
+    sl = np.nan
+    tp = np.nan
+    fill_bar = -1
+    stop_bar = -1
+    next_signal = -1
+    t = 0
+    while t < n:
+        for phase in range(
+            4
+        ):  # 0 stops at the open, 1 decisions at the open, 2 stops in the bar, 3 at the close
+            kind = 0
+            price = 0.0
+            if phase == 0 or phase == 2:
+                if not has_stops or pos == 0.0:
+                    continue
+                if fill_bar == t and (phase == 0 or not on_entry_bar or exec_close):
+                    continue
+                if phase == 0:
+                    o = open_[t]
+                    if sl == sl and o <= sl:
+                        kind, price = KIND_STOP_LOSS, o
+                    elif tp == tp and o >= tp:
+                        kind, price = KIND_TAKE_PROFIT, o
+                else:
+                    hit_s = sl == sl and low[t] <= sl
+                    hit_p = tp == tp and high[t] >= tp
+                    if hit_s and hit_p:
+                        kind, price = (KIND_TAKE_PROFIT, tp) if tp_first else (KIND_STOP_LOSS, sl)
+                    elif hit_s:
+                        kind, price = KIND_STOP_LOSS, sl
+                    elif hit_p:
+                        kind, price = KIND_TAKE_PROFIT, tp
+                if kind == 0:
+                    continue
+                stop_bar = t
+            else:
+                if phase == 1:
+                    if exec_close or t == 0:
+                        continue
+                    r = t - 1
+                    price = open_[t]
+                else:
+                    if excursions and pos != 0.0:  # the bar's range, before the close's decisions
+                        max_high = max(max_high, high[t])
+                        min_low = min(min_low, low[t])
+                    if not exec_close:
+                        continue
+                    r = t
+                    price = close[t]
+                if not (entries[r] or exits[r]) or (skip_after_stop and stop_bar == r):
+                    continue
+                if pos > 0.0 and exits[r] and not entries[r]:
+                    kind = KIND_MARKET
+                elif pos == 0.0 and entries[r] and not exits[r]:
+                    equity = cash
+                    size = _wanted_size(size_kind, size_value, price, equity, cash, fee)
+                    if size == 0.0:
+                        continue
+                    room = lev * (equity - fixed) - 0.0
+                    cap = room / (price * (1.0 + lev * fee)) if room > 0.0 else 0.0
+                    if size > cap:
+                        size = cap
+                        if size * price <= DUST * max(abs(equity), 1.0):
+                            _order(orders, n_ord, t, 0, 1.0, price, 0.0, KIND_MARKET, 3)
+                            n_ord += 1
+                            continue
+                    paid = size * price * fee + fixed
+                    cash -= size * price + paid
+                    _order(orders, n_ord, t, 0, size, price, paid, KIND_MARKET, 0)
+                    n_ord += 1
+                    pos = size
+                    avg = (0.0 * 0.0 + price * size) / (0.0 + size)
+                    entry_bar = t
+                    entry_value = size * price
+                    exit_value = 0.0
+                    peak = size
+                    fees = paid
+                    min_low = price
+                    max_high = price
+                    fill_bar = t
+                    sl = np.nan
+                    tp = np.nan
+                    if sl_kind == STOP_PCT:
+                        sl = price - price * sl_value
+                    elif sl_kind == STOP_ABS:
+                        sl = price - sl_value
+                    if tp_kind == STOP_PCT:
+                        tp = price + price * tp_value
+                    elif tp_kind == STOP_ABS:
+                        tp = price + tp_value
+                    continue
+                else:
+                    continue
+            # close the long at `price` (a stop or an exit signal)
+            size = pos
+            paid = size * price * fee + fixed
+            cash -= -size * price + paid
+            _order(orders, n_ord, t, 0, -size, price, paid, kind, 0)
+            n_ord += 1
+            fees += paid
+            exit_value += size * price
+            pos = 0.0
+            n_tr = _trade_row(
+                trades, n_tr, 0, t, kind, 0.0, price, size * (price - avg), avg, peak,
+                entry_value, exit_value, fees, entry_bar, min_low, max_high,
+            )  # fmt: skip
+            sl = np.nan
+            tp = np.nan
+        if track_equity:
+            equity_out[t] = cash + pos * close[t] if pos != 0.0 else cash
+        # Fast-forward through the bars that decide and fill nothing.
+        first = t + 1 if exec_close else t
+        if next_signal < first:
+            next_signal = first
+            while next_signal < n and not (entries[next_signal] or exits[next_signal]):
+                next_signal += 1
+        end = min(next_signal if exec_close else next_signal + 1, n)
+        a = t + 1
+        if has_stops and pos != 0.0:  # up to the first bar a stop may fire in
+            b = a
+            while b < end:
+                o = open_[b]
+                if (sl == sl and (o <= sl or low[b] <= sl)) or (
+                    tp == tp and (o >= tp or high[b] >= tp)
+                ):
+                    break
+                b += 1
+            end = b
+        if end > a:
+            if pos == 0.0:
+                if track_equity:
+                    for u in range(a, end):
+                        equity_out[u] = cash
+            else:
+                if track_equity:
+                    for u in range(a, end):
+                        equity_out[u] = cash + pos * close[u]
+                if excursions:
+                    for u in range(a, end):
+                        max_high = max(max_high, high[u])
+                        min_low = min(min_low, low[u])
+            t = end
+        else:
+            t += 1
+    final = cash
+    if pos != 0.0:
+        final += pos * close[n - 1]
+        n_tr = _trade_row(
+            trades, n_tr, 0, n - 1, 0, pos, close[n - 1], 0.0, avg, peak, entry_value,
+            exit_value, fees, entry_bar, min_low, max_high,
+        )  # fmt: skip
+    return orders[:n_ord], trades[:n_tr], final
 
 
 @njit(cache=True, nogil=True)
@@ -371,18 +605,7 @@ def _decide(
             if st[i, _POS] != 0.0:
                 equity += st[i, _POS] * px[t, i]
                 gross += abs(st[i, _POS] * px[t, i])
-        if size_kind == SIZE_ALL:
-            size = 1e300
-        elif size_kind == SIZE_UNITS:
-            size = size_value
-        elif size_kind == SIZE_NOTIONAL:
-            size = size_value / price
-        elif size_kind == SIZE_PERCENT:
-            size = size_value * equity / price
-        elif size_kind == SIZE_CASH_PERCENT:
-            size = size_value * max(cash, 0.0) / (price * (1.0 + fee))
-        else:
-            continue
+        size = _wanted_size(size_kind, size_value, price, equity, cash, fee)
         if size == 0.0:
             continue
         room = lev * (equity - fixed) - gross
@@ -487,32 +710,56 @@ def _write_trade(
     realized: float,
 ) -> int:
     """Write asset ``j``'s trade as row ``i``; an open remainder is marked at ``mark``."""
+    return _trade_row(
+        trades, i, j, t, kind, open_size, mark, realized, st[j, _AVG], st[j, _PEAK],
+        st[j, _ENTRY_VALUE], st[j, _EXIT_VALUE], st[j, _FEES], st[j, _ENTRY_BAR],
+        st[j, _MIN_LOW], st[j, _MAX_HIGH],
+    )  # fmt: skip
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _trade_row(
+    trades: np.ndarray,
+    i: int,
+    j: int,
+    t: int,
+    kind: int,
+    open_size: float,
+    mark: float,
+    realized: float,
+    avg: float,
+    peak: float,
+    entry_value: float,
+    exit_value: float,
+    fees: float,
+    entry_bar: float,
+    min_low: float,
+    max_high: float,
+) -> int:
+    """Write a long trade of asset ``j`` as row ``i`` of ``trades``; return ``i + 1``."""
     is_open = open_size > EPS
-    avg = st[j, _AVG]
-    peak = st[j, _PEAK]
-    entry_value = st[j, _ENTRY_VALUE]
     gross = realized
-    xval = st[j, _EXIT_VALUE]
+    xval = exit_value
     xsize = peak - open_size
     if is_open:
         gross += open_size * (mark - avg)
         xval += open_size * mark
         xsize += open_size
-    pnl = gross - st[j, _FEES]
+    pnl = gross - fees
     entry = entry_value / peak
     trades[i, 0] = j
     trades[i, 1] = 1.0
-    trades[i, 2] = st[j, _ENTRY_BAR]
+    trades[i, 2] = entry_bar
     trades[i, 3] = -1.0 if is_open else t
     trades[i, 4] = entry
     trades[i, 5] = xval / xsize if xsize > 0.0 else np.nan
     trades[i, 6] = peak
     trades[i, 7] = pnl
     trades[i, 8] = pnl / entry_value if entry_value > 0.0 else np.nan
-    trades[i, 9] = st[j, _FEES]
+    trades[i, 9] = fees
     trades[i, 10] = 0.0
-    trades[i, 11] = st[j, _MIN_LOW] / entry - 1.0
-    trades[i, 12] = st[j, _MAX_HIGH] / entry - 1.0
+    trades[i, 11] = min_low / entry - 1.0
+    trades[i, 12] = max_high / entry - 1.0
     trades[i, 13] = -1.0 if is_open else kind
     trades[i, 14] = 1.0 if is_open else 0.0
     return i + 1

@@ -247,6 +247,59 @@ def _select(a: np.ndarray, m: int, k: int) -> float:
     return a[k]
 
 
+_SAMPLE = 4096  # sample size that brackets the order statistics of a long series
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _bracketed_tail(a: np.ndarray, m: int, k: int, need: int) -> tuple[bool, float, float, float]:
+    """Order statistics ``k`` and ``need >= k`` of ``a[:m]`` and the sum of the ``k + 1`` lowest.
+
+    A strided sample of :data:`_SAMPLE` values, sorted, gives bounds ``lo``,
+    ``hi`` that very likely enclose both statistics; one pass counts (and
+    sums) the values below ``lo`` and a second copies those in ``[lo, hi]``
+    to a small sorted buffer where the statistics are read off. Exact:
+    when the bounds miss (or enclose too much) the first value returned is
+    False and the caller falls back to a full selection. Two linear passes
+    instead of a selection's many, and ``a`` is left untouched.
+    """
+    if m < 16 * _SAMPLE:
+        return False, np.nan, np.nan, np.nan
+    step = m // _SAMPLE
+    sample = np.empty(_SAMPLE)
+    for i in range(_SAMPLE):
+        sample[i] = a[i * step]
+    sample.sort()
+    q = k / m
+    pad = 4.0 * math.sqrt(_SAMPLE * q * (1.0 - q)) + 16.0
+    i_lo = int(q * _SAMPLE - pad)
+    i_hi = int(need / m * _SAMPLE + pad) + 1
+    lo = sample[i_lo] if i_lo >= 0 else -np.inf
+    hi = sample[i_hi] if i_hi < _SAMPLE else np.inf
+    below = 0
+    inside = 0
+    s, c = 0.0, 0.0
+    for i in range(m):
+        x = a[i]
+        if x < lo:
+            below += 1
+            s, c = _add(s, c, x)
+        elif x <= hi:
+            inside += 1
+    if below > k or need >= below + inside or inside > m // 8:
+        return False, np.nan, np.nan, np.nan
+    cand = np.empty(inside)
+    j = 0
+    for i in range(m):
+        x = a[i]
+        if lo <= x <= hi:
+            cand[j] = x
+            j += 1
+    cand.sort()
+    for i in range(k + 1 - below):
+        s, c = _add(s, c, cand[i])
+    return True, cand[k - below], cand[need - below], s + c
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def _tail(equity: np.ndarray, alpha: float) -> tuple[float, float]:
     """Return ``(VaR, CVaR)`` of the per-bar returns at level ``alpha``."""
@@ -257,9 +310,25 @@ def _tail(equity: np.ndarray, alpha: float) -> tuple[float, float]:
     buf = np.empty(m)
     for i in range(1, n_used):
         buf[i - 1] = _bar_return(equity, i)
+    return _tail_of_returns(buf, m, alpha)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _tail_of_returns(buf: np.ndarray, m: int, alpha: float) -> tuple[float, float]:
+    """Return ``(VaR, CVaR)`` of the returns ``buf[:m]`` (``m >= 1``), which it may reorder."""
+    if not 0.0 <= alpha <= 1.0:
+        return np.nan, np.nan
     h = (m - 1) * alpha  # numpy's default ("linear") virtual index
     k = int(h)
     t = h - k
+    interpolate = t != 0.0 and k + 1 < m
+    ok, low, high, total = _bracketed_tail(buf, m, k, k + 1 if interpolate else k)
+    if ok:
+        if not interpolate:
+            return low, total / (k + 1)
+        diff = high - low
+        var = high - diff * (1.0 - t) if t >= 0.5 else low + diff * t
+        return var, total / (k + 1)
     low = _select(buf, m, k)
     s, c = 0.0, 0.0
     for i in range(k + 1):
@@ -595,6 +664,140 @@ def average_trade_duration(duration: np.ndarray) -> float:
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
+def equity_statistics(equity: np.ndarray, periods_per_year: float, alpha: float) -> np.ndarray:
+    """Return the equity half of the summary in two passes over the curve.
+
+    Values, in order: ``total_return``, ``annual_return``,
+    ``annual_volatility``, ``sharpe_ratio``, ``sortino_ratio``,
+    ``calmar_ratio``, ``max_drawdown``, ``max_drawdown_duration``,
+    ``value_at_risk``, ``conditional_value_at_risk`` (the first ten of
+    :data:`METRIC_NAMES`, equal to the single-metric kernels), then the
+    number of usable bars and the mean usable equity (for turnover), NaN
+    when a NaN makes them undefined.
+
+    The single-metric kernels each walk the curve; this computes the
+    returns once (into a buffer the VaR selection reuses), the drawdown and
+    the compensated sums in the same pass, and the centred moments in a
+    second one: the summary of a grid row costs a few passes, not dozens.
+    """
+    out = np.full(12, np.nan)
+    n = equity.shape[0]
+    n_used, has_nan = _usable_length(equity)
+    m = n_used - 1
+    out[10] = n_used
+    if n == 0:
+        return out
+    if has_nan:
+        out[7] = np.nan
+        return out
+    out[7] = 0.0
+    out[6] = 0.0
+    es, ec = _add(0.0, 0.0, max(equity[0], 0.0))
+    if m < 1:
+        out[11] = (es + ec) / n_used
+        return out
+    buf = np.empty(m)
+    s, c = 0.0, 0.0
+    lo, hi = np.inf, -np.inf
+    peak = equity[0]
+    peak_i = 0
+    worst = 0.0
+    longest = 0
+    under = False
+    for i in range(1, n_used):
+        r = _bar_return(equity, i)
+        buf[i - 1] = r
+        s, c = _add(s, c, r)
+        lo = min(lo, r)
+        hi = max(hi, r)
+        v = max(equity[i], 0.0)
+        es, ec = _add(es, ec, v)
+        if v >= peak:
+            if under:
+                longest = max(longest, i - peak_i)
+                under = False
+            peak = v
+            peak_i = i
+        else:
+            under = True
+            worst = min(worst, (v - peak) / peak)
+    if under:
+        longest = max(longest, n - 1 - peak_i)
+    mean = (s + c) / m
+    ss, sc, ds, dc = 0.0, 0.0, 0.0, 0.0
+    for i in range(m):
+        r = buf[i]
+        d = r - mean
+        ss, sc = _add(ss, sc, d * d)
+        if r < 0.0:
+            ds, dc = _add(ds, dc, r * r)
+    if m < 2:
+        std = np.nan
+    elif hi - lo <= _SAME_RETURN * (1.0 + max(abs(lo), abs(hi))):
+        std = 0.0
+    else:
+        std = math.sqrt((ss + sc) / (m - 1))
+    down = math.sqrt((ds + dc) / m)
+    growth = max(equity[n_used - 1], 0.0) / equity[0]
+    cagr = -1.0 if growth <= 0.0 else growth ** (1.0 / (m / periods_per_year)) - 1.0
+    out[0] = growth - 1.0
+    out[1] = cagr
+    out[2] = std * math.sqrt(periods_per_year)
+    out[3] = _sharpe(mean, std, periods_per_year)
+    out[4] = _sortino(m, mean, down, periods_per_year)
+    out[5] = _calmar(cagr, worst)
+    out[6] = worst
+    out[7] = longest
+    out[8], out[9] = _tail_of_returns(buf, m, alpha)
+    out[11] = (es + ec) / n_used
+    return out
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def summary_parts_into(
+    out: np.ndarray,
+    stats: np.ndarray,
+    n_in_market: float,
+    n_bars: int,
+    traded_total: float,
+    pnl: np.ndarray,
+    ret: np.ndarray,
+    duration: np.ndarray,
+    periods_per_year: float,
+) -> None:
+    """Write :data:`METRIC_NAMES` from :func:`equity_statistics` and the exposure/turnover sums.
+
+    ``n_in_market`` counts the bars holding a position (NaN: unknown);
+    ``traded_total`` is the notional traded up to the last usable bar
+    (NaN: unknown). The trade metrics come from ``pnl``/``ret``/``duration``
+    as in :func:`summary_into`.
+    """
+    for i in range(10):
+        out[i] = stats[i]
+    n_used = int(stats[10])
+    m = n_used - 1
+    mean_equity = stats[11]
+    out[10] = n_in_market / n_bars if n_bars > 0 else np.nan
+    if n_bars == 0 or not mean_equity == mean_equity:
+        out[11] = np.nan
+    else:
+        out[11] = traded_total / mean_equity if mean_equity > 0.0 else np.nan
+    out[12] = out[11] * (periods_per_year / m) if m >= 1 else np.nan
+    k = pnl.shape[0]
+    out[13] = k
+    out[14] = win_rate(pnl)
+    out[15] = profit_factor(pnl)
+    out[16] = expectancy(pnl)
+    out[17] = average_win(pnl)
+    out[18] = average_loss(pnl)
+    ok_ret = ret.shape[0] == k
+    out[19] = best_trade(ret) if ok_ret else np.nan
+    out[20] = worst_trade(ret) if ok_ret else np.nan
+    out[21] = average_trade_return(ret) if ok_ret else np.nan
+    out[22] = average_trade_duration(duration) if duration.shape[0] == k else np.nan
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
 def summary_into(
     out: np.ndarray,
     equity: np.ndarray,
@@ -638,36 +841,24 @@ def summary_into(
     if out.shape[0] < N_METRICS:
         raise ValueError("summary_into: out is shorter than len(METRIC_NAMES)")
     n = equity.shape[0]
-    m, mean, std, down = _return_moments(equity)
-    dd, dd_len = _drawdown(equity)
-    var, cvar = _tail(equity, alpha)
-    cagr = _cagr(equity, periods_per_year)
-    out[0] = total_return(equity)
-    out[1] = cagr
-    out[2] = std * math.sqrt(periods_per_year)
-    out[3] = _sharpe(mean, std, periods_per_year)
-    out[4] = _sortino(m, mean, down, periods_per_year)
-    out[5] = _calmar(cagr, dd)
-    out[6] = dd
-    out[7] = dd_len if n > 0 and m >= 0 else np.nan
-    out[8] = var
-    out[9] = cvar
-    out[10] = exposure(position_value) if position_value.shape[0] == n else np.nan
-    out[11] = turnover(traded_notional, equity)
-    out[12] = annual_turnover(traded_notional, equity, periods_per_year)
-
-    k = pnl.shape[0]
-    out[13] = k
-    out[14] = win_rate(pnl)
-    out[15] = profit_factor(pnl)
-    out[16] = expectancy(pnl)
-    out[17] = average_win(pnl)
-    out[18] = average_loss(pnl)
-    ok_ret = ret.shape[0] == k
-    out[19] = best_trade(ret) if ok_ret else np.nan
-    out[20] = worst_trade(ret) if ok_ret else np.nan
-    out[21] = average_trade_return(ret) if ok_ret else np.nan
-    out[22] = average_trade_duration(duration) if duration.shape[0] == k else np.nan
+    stats = equity_statistics(equity, periods_per_year, alpha)
+    n_used = int(stats[10])
+    in_market = np.nan
+    if position_value.shape[0] == n:
+        count = 0
+        for i in range(n):
+            if position_value[i] != 0:
+                count += 1
+        in_market = count
+    traded = np.nan
+    if traded_notional.shape[0] == n:
+        ts, tc = 0.0, 0.0
+        for i in range(n_used):
+            ts, tc = _add(ts, tc, abs(traded_notional[i]))
+        traded = ts + tc
+    summary_parts_into(
+        out, stats, in_market, n, traded, pnl, ret, duration, periods_per_year
+    )
 
 
 # -- Python API ------------------------------------------------------------------------

@@ -12,11 +12,12 @@ from numba import njit
 from grekko_research.data.bars import Bars
 from grekko_research.engine import EngineConfig, Signals, Slippage, Stops, backtest
 from grekko_research.engine.grid import GRID_COLUMNS, run_grid
+from grekko_research.engine.grid import CURVE_METRICS
 from grekko_research.errors import ConfigError
 from grekko_research.metrics import performance_summary
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def sma_cross_kernel(
     open_, high, low, close, volume, params, entries, exits, short_entries, short_exits
 ):
@@ -104,6 +105,52 @@ def test_result_metrics_match_the_metrics_module(btc: Bars) -> None:
     for name, value_expected in expected.items():
         assert res.metrics[name] == pytest.approx(value_expected, rel=1e-12, nan_ok=True), name
     assert res.metrics["trade_count"] == len(trades) > 50
+
+
+@pytest.mark.parametrize("exit_bar", [100, None])
+def test_exposure_counts_the_bars_holding_a_position(btc: Bars, exit_bar: int | None) -> None:
+    entries = np.zeros(btc.n_bars, dtype=bool)
+    entries[[5, 400]] = True
+    exits = np.zeros(btc.n_bars, dtype=bool)
+    if exit_bar is not None:
+        exits[[exit_bar, 900]] = True  # flat at the end; otherwise still holding
+    res = backtest(btc, Signals(entries, exits), EngineConfig())
+    held = (res.positions != 0).any(axis=1)
+    assert 0 < held.sum() < btc.n_bars
+    assert res.metrics["exposure"] == held.sum() / btc.n_bars
+
+
+def test_grid_without_the_curve_keeps_records_metrics(btc: Bars) -> None:
+    params = np.array([[5, 20], [10, 50], [20, 100]], dtype=float)
+    config = EngineConfig(stops=Stops(stop_loss=0.03))
+    full = run_grid(btc, sma_cross_kernel, params, config, n_jobs=2)
+    lean = run_grid(btc, sma_cross_kernel, params, config, metrics="trades", n_jobs=1)
+    assert lean[list(CURVE_METRICS)].isna().all().all()
+    kept = [c for c in full.columns if c not in CURVE_METRICS]
+    pd.testing.assert_frame_equal(lean[kept], full[kept], rtol=1e-13)
+    assert full[list(CURVE_METRICS)].notna().all().all()
+
+
+@njit(cache=True, nogil=True)
+def shorting_kernel(open_, high, low, close, volume, params, entries, exits, se, sx):
+    se[int(params[0]), 0] = True
+
+
+def test_grid_refuses_short_signals_without_allow_short(btc: Bars) -> None:
+    with pytest.raises(ConfigError, match=r"row 0 \(\[3.0\]\) gave short signals"):
+        run_grid(btc, shorting_kernel, [[3.0]])
+    table = run_grid(btc, shorting_kernel, [[3.0]], EngineConfig(allow_short=True))
+    assert table["n_trades"].iloc[0] == 1
+
+
+def test_grid_warns_when_the_kernel_holds_the_gil(btc: Bars) -> None:
+    with pytest.warns(RuntimeWarning, match="nogil"):
+        run_grid(btc, holding_kernel, [[1.0]])
+
+
+@njit(cache=True)
+def holding_kernel(open_, high, low, close, volume, params, entries, exits, se, sx):
+    entries[0, 0] = True
 
 
 def test_grid_rejects_bad_tables(btc: Bars) -> None:

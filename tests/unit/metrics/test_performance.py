@@ -253,6 +253,38 @@ def test_tail_on_ties_matches_numpy_and_empyrical(rets: list[float], alpha: floa
     assert cvar == pytest.approx(ep.conditional_value_at_risk(r, alpha), rel=1e-12, abs=1e-15)
 
 
+@pytest.mark.parametrize("zeros", [0.0, 0.5, 0.97])
+@pytest.mark.parametrize("alpha", [0.0, 0.01, 0.05, 0.5, 0.999])
+def test_tail_of_long_series_is_exact(zeros: float, alpha: float) -> None:
+    """Long series take the sampled bracket (or its fallback); both are exact."""
+    rng = np.random.default_rng(11)
+    m = 200_000
+    r = rng.standard_t(3, m) * 1e-3
+    r[rng.random(m) < zeros] = 0.0
+    equity = 1e4 * np.cumprod(np.r_[1.0, 1.0 + r])
+    seen = np.diff(equity) / equity[:-1]  # the returns the kernels see
+    assert value_at_risk(equity, alpha) == pytest.approx(
+        np.percentile(seen, 100 * alpha), rel=1e-13, abs=1e-18
+    )
+    k = int((m - 1) * alpha)
+    lowest = np.sort(seen)[: k + 1]
+    assert conditional_value_at_risk(equity, alpha) == pytest.approx(lowest.mean(), rel=1e-12)
+
+
+def test_sampled_bracket_is_taken_and_refuses_when_it_would_be_wrong() -> None:
+    from grekko_research.metrics.performance import _bracketed_tail
+
+    rng = np.random.default_rng(3)
+    a = rng.normal(size=100_000)
+    ok, low, high, total = _bracketed_tail(a.copy(), a.size, 4_999, 5_000)
+    s = np.sort(a)
+    assert ok and low == s[4_999] and high == s[5_000]
+    assert total == pytest.approx(s[:5_000].sum(), rel=1e-13)
+    ties = np.zeros(100_000)  # every value equal: the bracket holds them all
+    assert not _bracketed_tail(ties, ties.size, 4_999, 5_000)[0]
+    assert not _bracketed_tail(a[:1_000].copy(), 1_000, 49, 50)[0]  # too short to sample
+
+
 def test_cvar_keeps_exactly_k_plus_one_returns_on_ties() -> None:
     # Returns -0.1, 0, 0, 0, 0, +0.1; alpha 0.25: position 1.25, k = 1, VaR = 0.
     equity = np.array([100.0, 90.0, 90.0, 90.0, 90.0, 90.0, 99.0])
