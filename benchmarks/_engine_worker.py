@@ -307,6 +307,7 @@ def measure(
         times.append(time.perf_counter() - t)
         for phase, seconds in split.items():
             splits.setdefault(phase, []).append(seconds)
+    rss = peak_rss_mb()  # before the extra runs: the workload's own peak
     extra_s = {}
     for name, extra_run in extra.items():
         extra_run()  # warm
@@ -333,7 +334,8 @@ def measure(
         "n_trades": _plain(trades),
         "verify_final_equity": _plain(v_equity),
         "verify_n_trades": _plain(v_trades),
-        "rss_mb": peak_rss_mb(),
+        "rss_mb": rss,
+        "extra_rss_mb": peak_rss_mb(),
         "setup_rss_mb": setup_rss,
         **info,
     }

@@ -155,6 +155,7 @@ def summarise(
         "grekko_compile_s": get(g, "compile_s"),
         "grekko_first_call_s": get(g, "first_call_s"),
         "grekko_all_metrics_s": get(g, "extra_s", "all_metrics"),
+        "grekko_all_metrics_rss_mb": get(g, "extra_rss_mb"),
         "reference_s": reference_s,
         "reference_compile_s": get(r, "compile_s"),
         "vectorbt_s": vectorbt_s,
@@ -255,7 +256,8 @@ def print_tables(rows: list[dict[str, Any]], args: argparse.Namespace, seconds: 
         if row["grekko_all_metrics_s"] == row["grekko_all_metrics_s"]:
             print(
                 f"{row['workload']}: run_grid(metrics='trades') timed (final equity, trades, trade"
-                f" statistics); with every metric (metrics='all'): {row['grekko_all_metrics_s']:.3f} s"
+                f" statistics); with every metric (metrics='all'): {row['grekko_all_metrics_s']:.3f} s,"
+                f" peak RSS {row['grekko_all_metrics_rss_mb']:.0f} MB"
             )
         print(
             f"{row['workload']}: Grekko's first call in a fresh process (numba cache as configured):"

@@ -21,7 +21,7 @@ def _frozen(values: np.ndarray, dtype: type, name: str, shape: tuple[int, ...]) 
     if arr.shape != shape:
         raise DataError(f"Bars.{name} has shape {arr.shape}, expected {shape}")
     if arr is values:
-        arr = arr.copy()  # never freeze the caller's array
+        arr = arr.view()  # share the memory, but never freeze the caller's array
     arr.setflags(write=False)
     return arr
 
@@ -32,7 +32,10 @@ class Bars:
 
     Every price/volume array has shape ``(n_bars, n_assets)``, dtype float64,
     C-contiguous and read-only, so kernels can take them as they are and no
-    strategy can modify the data it was given.
+    strategy can modify the data it was given. Arrays that already have that
+    dtype and layout are not copied: ``Bars`` holds read-only views of them
+    (a million bars of OHLCV is 40 MB per copy), so whoever built it must not
+    write to the originals afterwards.
 
     Attributes
     ----------
@@ -72,7 +75,7 @@ class Bars:
         if len(index) > 1 and not np.all(np.diff(index) > 0):
             raise DataError("Bars.index must be strictly increasing")
         if index is self.index:
-            index = index.copy()
+            index = index.view()
         index.setflags(write=False)
         symbols = tuple(self.symbols)
         if not symbols:

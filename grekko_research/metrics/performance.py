@@ -778,7 +778,7 @@ def summary_parts_into(
     m = n_used - 1
     mean_equity = stats[11]
     out[10] = n_in_market / n_bars if n_bars > 0 else np.nan
-    if n_bars == 0 or not mean_equity == mean_equity:
+    if n_bars == 0 or math.isnan(mean_equity):
         out[11] = np.nan
     else:
         out[11] = traded_total / mean_equity if mean_equity > 0.0 else np.nan
@@ -856,9 +856,7 @@ def summary_into(
         for i in range(n_used):
             ts, tc = _add(ts, tc, abs(traded_notional[i]))
         traded = ts + tc
-    summary_parts_into(
-        out, stats, in_market, n, traded, pnl, ret, duration, periods_per_year
-    )
+    summary_parts_into(out, stats, in_market, n, traded, pnl, ret, duration, periods_per_year)
 
 
 # -- Python API ------------------------------------------------------------------------

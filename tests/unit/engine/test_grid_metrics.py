@@ -11,8 +11,7 @@ from numba import njit
 
 from grekko_research.data.bars import Bars
 from grekko_research.engine import EngineConfig, Signals, Slippage, Stops, backtest
-from grekko_research.engine.grid import GRID_COLUMNS, run_grid
-from grekko_research.engine.grid import CURVE_METRICS
+from grekko_research.engine.grid import CURVE_METRICS, GRID_COLUMNS, run_grid
 from grekko_research.errors import ConfigError
 from grekko_research.metrics import performance_summary
 
