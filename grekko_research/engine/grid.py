@@ -183,7 +183,8 @@ def run_grid(
                 return
             _combination_nb(
                 bars.index, bars.open, bars.high, bars.low, bars.close, bars.volume, bars.filled,
-                *signals, _EMPTY_F, lot, tick, min_notional, cfg, limits, ppy,
+                signals[0], signals[1], signals[2], signals[3], _EMPTY_F, lot, tick,
+                min_notional, cfg, limits, ppy,
                 _EMPTY_F, _EMPTY_I, lean, curve, equity, out[c],
             )  # fmt: skip
 
