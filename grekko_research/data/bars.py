@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -100,6 +101,11 @@ class Bars:
             raise DataError(
                 f"Bars: {self.symbols[j]} has NaN prices at row {t} but is not flagged filled"
             )
+
+    @cached_property
+    def has_filled(self) -> bool:
+        """True when some bar of some symbol is synthesised (see ``filled``)."""
+        return bool(self.filled.any())
 
     # -- shape -----------------------------------------------------------------------
 

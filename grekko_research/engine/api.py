@@ -423,6 +423,8 @@ def backtest(
     if (
         inputs["mode"] == L.MODE_SIGNALS
         and not config.allow_short
+        and isinstance(signals, Signals)
+        and signals.short_entries is not None
         and inputs["short_entries"].any()
     ):
         raise ConfigError("Signals.short_entries given but EngineConfig.allow_short is False")
@@ -502,7 +504,7 @@ def _lean_config(config: EngineConfig, bars: Bars) -> bool:
         and "atr" not in (st.stop_loss_kind, st.take_profit_kind)
         and not any(np.any(a) for a in config.market.arrays(bars.n_assets))
         and np.isnan(config.risk.to_array()).all()
-        and not bars.filled.any()
+        and not bars.has_filled
     )
 
 
