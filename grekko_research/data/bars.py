@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
@@ -55,6 +57,12 @@ class Bars:
         fill orders on such bars.
     exchange, market
         Where the data came from (informational).
+    extras
+        Further per-bar series aligned with the candles, ``name → (n_bars,
+        n_assets)`` float64 (read-only like the prices), e.g.
+        ``"funding_rate"``: the funding rate paid at a funding time inside
+        the bar, 0 elsewhere. Slicing the bars slices them too, so a strategy
+        that reads them stays as causal as one that reads the prices.
     """
 
     index: np.ndarray
@@ -68,6 +76,7 @@ class Bars:
     filled: np.ndarray = field(default=None)  # type: ignore[arg-type]  # None: all False
     exchange: str = ""
     market: str = ""
+    extras: Mapping[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         index = np.ascontiguousarray(self.index, dtype=np.int64)
@@ -91,6 +100,10 @@ class Bars:
             object.__setattr__(self, name, _frozen(getattr(self, name), np.float64, name, shape))
         filled = np.zeros(shape, dtype=bool) if self.filled is None else self.filled
         object.__setattr__(self, "filled", _frozen(filled, np.bool_, "filled", shape))
+        extras = {}
+        for name, values in dict(self.extras).items():
+            extras[str(name)] = _frozen(values, np.float64, f"extras[{name!r}]", shape)
+        object.__setattr__(self, "extras", MappingProxyType(extras))
         # Engines skip filled bars without looking at prices: a bar that did not
         # trade (NaN prices) must say so.
         priced = np.isfinite(self.open) & np.isfinite(self.high)
@@ -154,8 +167,13 @@ class Bars:
             exchange=self.exchange,
             market=self.market,
             filled=self.filled[rows][:, cols],
+            extras={name: v[rows][:, cols] for name, v in self.extras.items()},
             **{name: getattr(self, name)[rows][:, cols] for name in FIELDS},
         )
+
+    def with_extras(self, **series: np.ndarray) -> Bars:
+        """Return these bars with further aligned series added (see ``extras``)."""
+        return dataclasses.replace(self, extras={**self.extras, **series})
 
     # -- pandas ----------------------------------------------------------------------
 
@@ -213,7 +231,11 @@ class Bars:
             exchange=exchange,
             market=market,
             filled=filled[:, None],
-            **{c: frame[c].to_numpy(np.float64)[:, None] for c in FIELDS},
+            open=frame["open"].to_numpy(np.float64)[:, None],
+            high=frame["high"].to_numpy(np.float64)[:, None],
+            low=frame["low"].to_numpy(np.float64)[:, None],
+            close=frame["close"].to_numpy(np.float64)[:, None],
+            volume=frame["volume"].to_numpy(np.float64)[:, None],
         )
 
     @classmethod
@@ -232,6 +254,12 @@ class Bars:
             exchange=first.exchange,
             market=first.market,
             filled=np.concatenate([p.filled for p in parts], axis=1),
+            extras={
+                name: np.concatenate(
+                    [p.extras.get(name, np.zeros((p.n_bars, p.n_assets))) for p in parts], axis=1
+                )
+                for name in dict.fromkeys(n for p in parts for n in p.extras)
+            },
             **{n: np.concatenate([getattr(p, n) for p in parts], axis=1) for n in FIELDS},
         )
 

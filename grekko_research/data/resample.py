@@ -347,7 +347,11 @@ def align(
         exchange=exchanges.pop() if len(exchanges) == 1 else "",
         market=markets.pop() if len(markets) == 1 else "",
         filled=np.concatenate([p["filled"] for p in placed], axis=1),
-        **{c: np.concatenate([p[c] for p in placed], axis=1) for c in FIELDS},
+        open=np.concatenate([p["open"] for p in placed], axis=1),
+        high=np.concatenate([p["high"] for p in placed], axis=1),
+        low=np.concatenate([p["low"] for p in placed], axis=1),
+        close=np.concatenate([p["close"] for p in placed], axis=1),
+        volume=np.concatenate([p["volume"] for p in placed], axis=1),
     )
     if trim:
         ok = ~np.isnan(out.close).any(axis=1)

@@ -414,9 +414,13 @@ def backtest(
         Perpetual funding: per symbol a frame with ``timestamp`` (ms) and
         ``funding_rate`` columns, or an ``(n, k)`` array of rates per bar.
         A long position pays ``position × open × rate`` at the open of the
-        bar containing each funding time (a short receives it).
+        bar containing each funding time (a short receives it). Default:
+        ``bars.extras["funding_rate"]`` when the bars carry it (perpetuals
+        loaded with their funding), else none.
     """
     config = config or EngineConfig()
+    if funding is None and "funding_rate" in bars.extras:
+        funding = bars.extras["funding_rate"]
     if bars.n_bars == 0:
         raise DataError("no bars to backtest")
     inputs = _kernel_inputs(bars, signals)

@@ -40,3 +40,38 @@ def test_bars_convert_other_dtypes_and_check_shapes() -> None:
     arrays["high"] = np.ones((4, 1))
     with pytest.raises(DataError, match=r"Bars.high has shape \(4, 1\), expected \(5, 1\)"):
         Bars(index=np.arange(5) * 60_000, symbols=("BTC/USDT",), timeframe="1m", **arrays)
+
+
+def test_extras_are_read_only_and_follow_slices_and_stacks() -> None:
+    arrays = _arrays(6)
+    index = np.arange(6, dtype=np.int64) * 3_600_000
+    rate = np.array([[0.0], [0.001], [0.0], [0.0], [-0.002], [0.0]])
+    bars = Bars(index=index, symbols=("BTC/USDT",), timeframe="1h", **arrays)
+    with_rate = bars.with_extras(funding_rate=rate)
+    assert not bars.extras and "funding_rate" in with_rate.extras
+    assert not with_rate.extras["funding_rate"].flags.writeable
+    with pytest.raises(TypeError):
+        with_rate.extras["other"] = rate  # type: ignore[index]
+    np.testing.assert_array_equal(with_rate[2:5].extras["funding_rate"], rate[2:5])
+    other = Bars(index=index, symbols=("ETH/USDT",), timeframe="1h", **_arrays(6))
+    stacked = Bars.stack([with_rate, other])
+    np.testing.assert_array_equal(stacked.extras["funding_rate"][:, 0], rate[:, 0])
+    np.testing.assert_array_equal(stacked.extras["funding_rate"][:, 1], 0.0)  # none given
+    with pytest.raises(DataError, match=r"Bars.extras\['funding_rate'\] has shape"):
+        bars.with_extras(funding_rate=rate[:4])
+
+
+def test_backtest_books_funding_from_the_bars_extras() -> None:
+    from grekko_research.engine import EngineConfig, Signals, backtest
+
+    arrays = _arrays(6)
+    index = np.arange(6, dtype=np.int64) * 3_600_000
+    rate = np.array([[0.0], [0.0], [0.0], [0.01], [0.0], [0.0]])
+    bars = Bars(index=index, symbols=("BTC/USDT",), timeframe="1h", **arrays)
+    entries = np.zeros(6, dtype=bool)
+    entries[0] = True
+    plain = backtest(bars, Signals(entries), EngineConfig())
+    perp = backtest(bars.with_extras(funding_rate=rate), Signals(entries), EngineConfig())
+    explicit = backtest(bars, Signals(entries), EngineConfig(), funding=rate)
+    assert perp.final_equity == explicit.final_equity < plain.final_equity
+    assert len(perp.funding_records) == 1
