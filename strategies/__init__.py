@@ -1,0 +1,1 @@
+"""Grekko's reference strategies: signal code only, registered as ``grekko.strategies`` entry points."""

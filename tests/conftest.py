@@ -49,3 +49,31 @@ def store_dir(tmp_path: Path) -> Path:
     path = tmp_path / "store"
     path.mkdir()
     return path
+
+
+# Real files the research tests import into one store (a session's worth of work, done once).
+RESEARCH_FILES = (
+    "ohlcv/binance-spot_BTC-USDT_1h__nfi.csv.gz",
+    "ohlcv/binance-spot_ETH-USDT_1h__nfi.csv.gz",
+    "ohlcv/binance-spot_BTC-USDT_4h__octobot.csv.gz",
+    "ohlcv/binance-spot_BTC-USDT_1d__sky1241.csv.gz",
+    *(
+        f"ohlcv/binance-usdm_{s}-USDT-PERP_1h__alpergulsen.csv.gz"
+        for s in ("BTC", "ETH", "SOL", "XRP", "BNB")
+    ),
+    "funding/binance-usdm_BTC-USDT-PERP_funding__alpergulsen.csv",
+    "funding/binance-usdm_ETH-USDT-PERP_funding__alpergulsen.csv",
+)
+
+
+@pytest.fixture(scope="session")
+def research_store(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store holding real spot (1h, 4h, 1d), USD-M perpetual (1h) and funding series."""
+    from grekko_research.data.files import import_file
+    from grekko_research.data.store import ParquetStore
+
+    root = tmp_path_factory.mktemp("research-store")
+    store = ParquetStore(root)
+    for name in RESEARCH_FILES:
+        import_file(shared_data / name, store=store)
+    return root

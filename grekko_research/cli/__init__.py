@@ -1,4 +1,4 @@
-"""The ``grekko`` command line: ``grekko run`` (the main job) and ``grekko data …``.
+"""The ``grekko`` command line: ``grekko run`` (the main job), ``grekko backtest``, ``grekko data …``.
 
 Errors Grekko raises on purpose are printed as one readable line and exit
 with status 1; usage errors exit with status 2 (Click's convention).
@@ -12,6 +12,7 @@ import sys
 import typer
 
 from grekko_research import __version__
+from grekko_research.cli.backtest import backtest_command
 from grekko_research.cli.data import app as data_app
 from grekko_research.cli.render import err_console
 from grekko_research.cli.run import run_command
@@ -29,6 +30,7 @@ app = typer.Typer(
 )
 app.add_typer(data_app, name="data")
 app.command("run")(run_command)
+app.command("backtest")(backtest_command)
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,93 @@
+"""``grekko backtest [OVERRIDES...]``: one backtest from the Hydra configuration in ``conf/``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from grekko_research.cli.render import console, err_console
+
+__all__ = ["backtest_command"]
+
+_PERCENT = {
+    "total_return",
+    "annual_return",
+    "annual_volatility",
+    "max_drawdown",
+    "value_at_risk",
+    "conditional_value_at_risk",
+    "exposure",
+    "win_rate",
+    "best_trade",
+    "worst_trade",
+    "average_trade_return",
+}
+
+
+def _fmt(name: str, value: float | None) -> str:
+    if value is None:
+        return "—"
+    if name in _PERCENT:
+        return f"{value:.2%}"
+    if name in ("trade_count", "max_drawdown_duration"):
+        return f"{value:,.0f}"
+    return f"{value:,.4g}" if abs(value) < 1e6 else f"{value:,.0f}"
+
+
+def backtest_command(
+    overrides: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Hydra overrides, e.g. strategy=rsi_mean_reversion strategy.params.period=21 "
+            "data.symbol=ETH/USDT data.timeframe=1h",
+            show_default=False,
+        ),
+    ] = None,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print metrics.json to standard output (the table and the run folder go to "
+            "standard error).",
+        ),
+    ] = False,
+    output_dir: Annotated[
+        Path | None,
+        typer.Option("--output-dir", help="Where run folders go [experiment.output_dir; runs/]."),
+    ] = None,
+) -> None:
+    """Backtest a strategy on stored data; write config, metrics, trades, equity and a tearsheet.
+
+    The last line printed is the run folder.
+    """
+    from grekko_research.config import compose_config
+    from grekko_research.runs import run_backtest, write_run
+
+    cfg = compose_config(overrides or [])
+    out = err_console if as_json else console
+    with out.status(f"backtesting {cfg.strategy.name}…"):
+        run = run_backtest(cfg)
+        folder = write_run(run, output_dir)
+    doc = run.metrics_document()
+    table = Table(
+        title=f"{run.strategy.name} on {'/'.join(run.bars.symbols)} {run.bars.timeframe}, "
+        f"{doc['start'][:10]} → {doc['end'][:10]} ({doc['bars']:,} bars)",
+        caption=f"config_id {run.config_id} · params {json.dumps(doc['params'])}",
+    )
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    table.add_row("final equity", f"{doc['final_equity']:,.2f}")
+    for name, value in doc["metrics"].items():
+        table.add_row(name.replace("_", " "), _fmt(name, value))
+    out.print(table)
+    if as_json:
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        sys.stdout.flush()
+        err_console.print(str(folder), highlight=False, soft_wrap=True)
+    else:
+        console.print(str(folder), highlight=False, soft_wrap=True)

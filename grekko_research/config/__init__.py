@@ -1,0 +1,35 @@
+"""Typed, reproducible configuration: Hydra composes ``conf/`` into frozen objects."""
+
+from grekko_research.config.compose import (
+    compose_config,
+    config_dir,
+    config_id,
+    engine_config,
+    to_container,
+)
+from grekko_research.config.schema import (
+    DataConfig,
+    EngineSection,
+    ExchangeConfig,
+    ExperimentConfig,
+    GrekkoConfig,
+    RiskSection,
+    StrategyConfig,
+    TokensConfig,
+)
+
+__all__ = [
+    "DataConfig",
+    "EngineSection",
+    "ExchangeConfig",
+    "ExperimentConfig",
+    "GrekkoConfig",
+    "RiskSection",
+    "StrategyConfig",
+    "TokensConfig",
+    "compose_config",
+    "config_dir",
+    "config_id",
+    "engine_config",
+    "to_container",
+]

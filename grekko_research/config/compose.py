@@ -1,0 +1,171 @@
+"""Compose ``conf/`` with Hydra, validate it against the schema, freeze it, hash it.
+
+``compose_config(["strategy=rsi_mean_reversion", "strategy.params.period=21"])``
+returns a frozen :class:`~grekko_research.config.schema.GrekkoConfig`.
+Errors — an unknown key, a value of the wrong type, an unknown config group
+option, a parameter the strategy does not declare — are ConfigErrors that
+name the key. :func:`config_id` is a stable hash of the resolved
+configuration: equal configs give equal ids on any machine, and any change
+of a value changes it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from grekko_research.config.schema import GrekkoConfig
+from grekko_research.engine import EngineConfig, Fees, Sizing, Slippage
+from grekko_research.errors import ConfigError
+from grekko_research.risk import RiskLimits
+
+__all__ = ["compose_config", "config_dir", "config_id", "engine_config", "to_container"]
+
+_SCHEMA_NAME = "grekko_schema"
+_SECRET_WORDS = ("secret", "password", "private_key", "api_key", "apikey", "mnemonic", "token_key")
+
+
+def config_dir() -> Path:
+    """Return the ``conf/`` folder: ``GREKKO_CONF_DIR``, else ``./conf``, else the checkout's."""
+    env = os.environ.get("GREKKO_CONF_DIR")
+    candidates = [Path(env)] if env else []
+    candidates += [Path.cwd() / "conf", Path(__file__).resolve().parents[2] / "conf"]
+    for folder in candidates:
+        if (folder / "config.yaml").is_file():
+            return folder.resolve()
+    tried = ", ".join(str(c) for c in candidates)
+    raise ConfigError(f"no conf/config.yaml found (tried {tried}); set GREKKO_CONF_DIR")
+
+
+def _register_schema() -> None:
+    from hydra.core.config_store import ConfigStore
+    from omegaconf import OmegaConf
+
+    # The schema classes are frozen (what the library receives); Hydra must still merge
+    # the YAML files and overrides into the node, so the stored node itself is writable.
+    node = OmegaConf.structured(GrekkoConfig)
+    _writable(node)
+    ConfigStore.instance().store(name=_SCHEMA_NAME, node=node)
+
+
+def _writable(node: Any) -> None:
+    from omegaconf import DictConfig, OmegaConf
+
+    OmegaConf.set_readonly(node, False)
+    if isinstance(node, DictConfig):
+        for key in node:
+            child = node._get_node(key)
+            if isinstance(child, DictConfig):
+                _writable(child)
+            elif child is not None:
+                OmegaConf.set_readonly(child, False)
+
+
+def _hydra_message(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def compose_config(overrides: Sequence[str] = (), *, conf: Path | None = None) -> GrekkoConfig:
+    """Compose ``conf/config.yaml`` with ``overrides`` into a frozen, validated config."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    _register_schema()
+    folder = conf or config_dir()
+    if GlobalHydra.instance().is_initialized():
+        GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(folder), version_base=None):
+            node = compose(config_name="config", overrides=list(overrides))
+        _refuse_secrets(OmegaConf.to_container(node, resolve=True))
+        obj = OmegaConf.to_object(node)
+    except OmegaConfBaseException as exc:
+        key = getattr(exc, "full_key", None)
+        where = f" (key {key!r})" if key else ""
+        raise ConfigError(f"bad configuration{where}: {_hydra_message(exc)}") from None
+    except Exception as exc:  # hydra's own errors: unknown group option, override syntax
+        if type(exc).__module__.startswith(("hydra", "omegaconf", "dataclasses")):
+            raise ConfigError(f"bad configuration: {_hydra_message(exc)}") from None
+        raise
+    if not isinstance(obj, GrekkoConfig):
+        raise ConfigError(f"conf/config.yaml must compose to the Grekko schema, got {type(obj)}")
+    _check_strategy_params(obj)
+    return obj
+
+
+def _refuse_secrets(tree: Any, path: str = "") -> None:
+    if isinstance(tree, dict):
+        for key, value in tree.items():
+            here = f"{path}.{key}" if path else str(key)
+            if any(word in str(key).lower() for word in _SECRET_WORDS) and value not in (None, ""):
+                raise ConfigError(
+                    f"{here} looks like a secret; secrets come from the environment or a keyring, "
+                    "never from conf/ or overrides"
+                )
+            _refuse_secrets(value, here)
+    elif isinstance(tree, list):
+        for i, value in enumerate(tree):
+            _refuse_secrets(value, f"{path}[{i}]")
+
+
+def _check_strategy_params(cfg: GrekkoConfig) -> None:
+    from grekko_research.strategy import get_strategy
+
+    strategy = get_strategy(cfg.strategy.name)
+    try:
+        strategy.params(dict(cfg.strategy.params))
+    except ConfigError as exc:
+        raise ConfigError(f"strategy.params: {exc}") from None
+
+
+def to_container(cfg: GrekkoConfig) -> dict[str, Any]:
+    """Return the config as plain dicts and lists (JSON/YAML-ready)."""
+    return json.loads(json.dumps(asdict(cfg), sort_keys=True, default=str))
+
+
+def config_id(cfg: GrekkoConfig) -> str:
+    """Return a stable 12-hex-digit hash of the resolved config (strategy params with defaults).
+
+    The strategy's parameters enter with their defaults filled in, so
+    ``strategy.params.period=14`` and leaving the default 14 give the same
+    id. Where results are written (``experiment.output_dir``) and the tags
+    do not enter: they do not change what is computed.
+    """
+    from grekko_research.strategy import get_strategy, params_to_mapping
+
+    tree = to_container(cfg)
+    strategy = get_strategy(cfg.strategy.name)
+    tree["strategy"]["params"] = params_to_mapping(strategy.params(dict(cfg.strategy.params)))
+    tree["experiment"].pop("output_dir", None)
+    tree["experiment"].pop("tags", None)
+    canonical = json.dumps(tree, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+
+def engine_config(cfg: GrekkoConfig) -> EngineConfig:
+    """Build the engine configuration (before the strategy's own adjustments)."""
+    e, r = cfg.engine, cfg.risk
+    return EngineConfig(
+        init_cash=e.init_cash,
+        execution=e.execution,  # type: ignore[arg-type]
+        fees=Fees(taker=e.taker_fee, maker=e.maker_fee, fixed=e.fixed_fee),
+        slippage=Slippage(e.slippage, e.slippage_value),  # type: ignore[arg-type]
+        sizing=Sizing(e.sizing, e.sizing_value),  # type: ignore[arg-type]
+        allow_short=e.allow_short,
+        leverage=e.leverage,
+        risk=RiskLimits(
+            max_position=r.max_position,
+            max_gross=r.max_gross_exposure,
+            max_drawdown=r.max_drawdown,
+            daily_loss=r.daily_loss_limit,
+            max_orders_per_day=r.max_orders_per_day,
+        ),
+    )

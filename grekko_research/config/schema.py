@@ -1,0 +1,118 @@
+"""Structured configs: the typed schema of ``conf/``, registered in Hydra's ConfigStore.
+
+Hydra composes ``conf/config.yaml`` and the command-line overrides against
+these dataclasses, so an unknown key or a value of the wrong type fails
+before anything runs. :func:`~grekko_research.config.compose.compose_config`
+then turns the result into these frozen objects; the library never sees an
+OmegaConf node. No field holds a secret: credentials come from the
+environment or a keyring only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "DataConfig",
+    "EngineSection",
+    "ExchangeConfig",
+    "ExperimentConfig",
+    "GrekkoConfig",
+    "RiskSection",
+    "StrategyConfig",
+    "TokensConfig",
+]
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Which candles to load from the local store."""
+
+    symbol: str = "BTC/USDT"
+    symbols: list[str] = field(default_factory=list)  # several symbols; overrides ``symbol``
+    timeframe: str = "1h"
+    exchange: str = "binance"
+    market: str = "spot"
+    start: str | None = None  # inclusive; a date, ISO time or epoch ms
+    end: str | None = None  # exclusive
+    gap_policy: str = "report"  # raise | report | fill
+    funding: bool = False  # also load funding rates into Bars.extras["funding_rate"]
+    store: str | None = None  # store folder; default GREKKO_DATA_DIR or ./data
+
+
+@dataclass(frozen=True)
+class StrategyConfig:
+    """The strategy by registry name and its parameters (validated by the strategy's Params)."""
+
+    name: str = "sma_cross"
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EngineSection:
+    """Engine options (see ``grekko_research.engine.EngineConfig`` and ``docs/engine.md``)."""
+
+    init_cash: float = 10_000.0
+    execution: str = "next_open"
+    taker_fee: float = 0.001
+    maker_fee: float = 0.001
+    fixed_fee: float = 0.0
+    slippage: str = "none"  # none | bps | range | volume
+    slippage_value: float = 0.0
+    sizing: str = "all"  # all | units | notional | percent | cash_percent | vol_target
+    sizing_value: float = 1.0
+    allow_short: bool = False
+    leverage: float = 1.0
+
+
+@dataclass(frozen=True)
+class RiskSection:
+    """Risk rules applied inside the backtest loop (and, later, by grekko-live); null = off."""
+
+    max_position: float | None = None  # fraction of equity per asset
+    max_gross_exposure: float | None = None  # fraction of equity
+    max_drawdown: float | None = None  # fraction from the peak: flatten and halt
+    daily_loss_limit: float | None = None  # fraction of the day's starting equity
+    max_orders_per_day: int | None = None
+
+
+@dataclass(frozen=True)
+class ExchangeConfig:
+    """Venue metadata; credentials are never configured here."""
+
+    name: str = "binance"
+    market: str = "spot"
+    rest_url: str | None = None  # point the client at a local peer (tests)
+    sandbox: bool = False
+
+
+@dataclass(frozen=True)
+class TokensConfig:
+    """Tokens known to on-chain components (DEX and Solana issues build on this)."""
+
+    chain: str = "none"
+    tokens: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """Where a run writes its results and how it is labelled."""
+
+    name: str = "default"
+    output_dir: str = "runs"
+    tearsheet: bool = True
+    tags: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class GrekkoConfig:
+    """The whole composed configuration."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    strategy: StrategyConfig = field(default_factory=StrategyConfig)
+    engine: EngineSection = field(default_factory=EngineSection)
+    risk: RiskSection = field(default_factory=RiskSection)
+    exchange: ExchangeConfig = field(default_factory=ExchangeConfig)
+    tokens: TokensConfig = field(default_factory=TokensConfig)
+    experiment: ExperimentConfig = field(default_factory=ExperimentConfig)

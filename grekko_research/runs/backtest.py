@@ -1,0 +1,203 @@
+"""One backtest from a composed configuration, and the run directory it leaves behind.
+
+:func:`run_backtest` loads the bars the config names from the local store,
+computes the strategy's signals and backtests them; :func:`write_run` writes
+
+* ``config.yaml`` — the resolved configuration, its ``config_id`` in a comment;
+* ``metrics.json`` — every metric plus the final equity, trade count, data span
+  and ``config_id``: a pure function of the configuration and the data, so two
+  runs of the same config write identical files;
+* ``trades.parquet``, ``equity.parquet`` — the trade records and the equity,
+  cash and position series;
+* ``tearsheet.html`` / ``tearsheet.png`` — see :mod:`grekko_research.reports`.
+
+The directory appears whole or not at all: it is written under a temporary
+name and renamed when complete.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from grekko_research.config import GrekkoConfig, config_id, engine_config, to_container
+from grekko_research.data.bars import Bars
+from grekko_research.data.load import load_bars, load_frame
+from grekko_research.data.store import ParquetStore, SeriesKey
+from grekko_research.data.timeframes import iso
+from grekko_research.engine import BacktestResult, backtest
+from grekko_research.errors import ConfigError, DataNotFoundError
+from grekko_research.strategy import Strategy, get_strategy, params_to_mapping
+
+__all__ = ["BacktestRun", "load_run_bars", "run_backtest", "write_run"]
+
+
+@dataclass(frozen=True)
+class BacktestRun:
+    """What a backtest run produced, before anything is written."""
+
+    config: GrekkoConfig
+    config_id: str
+    strategy: Strategy
+    params: Any
+    bars: Bars
+    result: BacktestResult
+
+    def metrics_document(self) -> dict[str, Any]:
+        """Return the content of ``metrics.json`` (NaN and infinities become null)."""
+        doc: dict[str, Any] = {
+            "config_id": self.config_id,
+            "strategy": self.strategy.name,
+            "params": params_to_mapping(self.params),
+            "symbols": list(self.bars.symbols),
+            "timeframe": self.bars.timeframe,
+            "start": iso(int(self.bars.index[0])),
+            "end": iso(int(self.bars.index[-1])),
+            "bars": self.bars.n_bars,
+            "final_equity": self.result.final_equity,
+            "n_trades": self.result.n_trades,
+            "metrics": self.result.metrics,
+        }
+        return _strict(doc)
+
+
+def _strict(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _strict(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_strict(v) for v in value]
+    if isinstance(value, float | np.floating):
+        f = float(value)
+        return f if math.isfinite(f) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def _hint(key: SeriesKey) -> str:
+    name = f"{key.exchange}-{key.market}_{(key.symbol or '').replace('/', '-')}"
+    return (
+        f"import it first, e.g. `grekko data import <file>` with a file named like "
+        f"{name}_{key.timeframe or 'funding'}__<source>.csv.gz, or `grekko data download`"
+    )
+
+
+def load_run_bars(cfg: GrekkoConfig, strategy: Strategy, store: ParquetStore | None = None) -> Bars:
+    """Load the bars ``cfg.data`` names, with funding rates when asked or required."""
+    d = cfg.data
+    store = store or (ParquetStore(d.store) if d.store else ParquetStore())
+    symbols = list(d.symbols) or [d.symbol]
+    if len(symbols) < strategy.min_assets:
+        raise ConfigError(
+            f"strategy {strategy.name!r} needs at least {strategy.min_assets} symbols; "
+            f"data has {symbols} (set data.symbols or pick data=perps_1h)"
+        )
+    try:
+        bars = load_bars(
+            symbols,
+            d.timeframe,
+            exchange=d.exchange,
+            market=d.market,
+            start=d.start,
+            end=d.end,
+            gap_policy=d.gap_policy,
+            store=store,
+        )
+    except DataNotFoundError as exc:
+        key = SeriesKey.make(d.exchange, symbols[0], d.timeframe, market=d.market)
+        raise DataNotFoundError(f"{exc}; {_hint(key)}") from None
+    if bars.n_bars == 0:
+        raise DataNotFoundError(f"no bars of {symbols} {d.timeframe} between {d.start} and {d.end}")
+    if d.funding or "funding_rate" in strategy.requires:
+        from grekko_research.engine.api import _funding_matrix
+
+        frames = {}
+        for symbol in bars.symbols:
+            key = SeriesKey.make(d.exchange, symbol, None, market=d.market, kind="funding")
+            try:
+                frames[symbol], _ = load_frame(key, store=store)
+            except DataNotFoundError as exc:
+                raise DataNotFoundError(f"{exc}; {_hint(key)}") from None
+        bars = bars.with_extras(funding_rate=_funding_matrix(frames, bars))
+    missing = [name for name in strategy.requires if name not in bars.extras]
+    if missing:
+        raise ConfigError(f"strategy {strategy.name!r} needs {missing}, which the data lacks")
+    return bars
+
+
+def run_backtest(cfg: GrekkoConfig, *, store: ParquetStore | None = None) -> BacktestRun:
+    """Compose nothing, load the data, compute the signals, backtest; return the run."""
+    strategy = get_strategy(cfg.strategy.name)
+    params = strategy.params(dict(cfg.strategy.params))
+    bars = load_run_bars(cfg, strategy, store)
+    warm = strategy.warmup(params)
+    if bars.n_bars <= warm:
+        raise DataNotFoundError(
+            f"{bars.n_bars} bars are not enough: {strategy.name} needs {warm} bars of warm-up"
+        )
+    engine = strategy.configure(engine_config(cfg), params)
+    result = backtest(bars, strategy.signals(bars, params), engine)
+    return BacktestRun(cfg, config_id(cfg), strategy, params, bars, result)
+
+
+def _series_frame(run: BacktestRun) -> pd.DataFrame:
+    res = run.result
+    frame = pd.DataFrame({"equity": res.equity, "cash": res.cash}, index=run.bars.datetime_index)
+    for j, symbol in enumerate(run.bars.symbols):
+        frame[f"position[{symbol}]"] = res.positions[:, j]
+    return frame.reset_index()
+
+
+def write_run(run: BacktestRun, root: str | os.PathLike[str] | None = None) -> Path:
+    """Write the run directory under ``root`` (default ``experiment.output_dir``); return its path.
+
+    The name is ``<strategy>/<UTC time>-<config_id>``; the directory is
+    complete when it appears.
+    """
+    from omegaconf import OmegaConf
+
+    base = Path(root if root is not None else run.config.experiment.output_dir)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    final = base / run.strategy.name / f"{stamp}-{run.config_id}"
+    n = 1
+    while final.exists():
+        n += 1
+        final = base / run.strategy.name / f"{stamp}-{run.config_id}-{n}"
+    tmp = final.parent / f".{final.name}.{uuid.uuid4().hex}.partial"
+    tmp.mkdir(parents=True)
+    try:
+        tree = to_container(run.config)
+        text = f"# config_id: {run.config_id}\n" + OmegaConf.to_yaml(
+            OmegaConf.create(tree), sort_keys=True
+        )
+        (tmp / "config.yaml").write_text(text, encoding="utf-8")
+        doc = run.metrics_document()
+        (tmp / "metrics.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+        run.result.trades.to_parquet(tmp / "trades.parquet", index=False)
+        _series_frame(run).to_parquet(tmp / "equity.parquet", index=False)
+        if run.config.experiment.tearsheet:
+            from grekko_research.reports import write_tearsheet
+
+            write_tearsheet(
+                run.result,
+                tmp / "tearsheet.html",
+                png_path=tmp / "tearsheet.png",
+                title=f"{run.strategy.name} {'/'.join(run.bars.symbols)} {run.bars.timeframe}"
+                f" — {run.config_id}",
+                config=tree,
+            )
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
