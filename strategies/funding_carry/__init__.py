@@ -22,15 +22,24 @@ class FundingCarryParams:
     size: float = param(0.5, low=0.05, high=1.0, doc="position as a fraction of equity")
 
 
+FUNDING_INTERVAL_MS = 8 * 3_600_000  # Binance USD-M pays funding at 00:00, 08:00 and 16:00 UTC
+
+
 @njit(cache=True, nogil=True)
-def carry_targets_nb(rates: np.ndarray, window: int, threshold: float, size: float) -> np.ndarray:
-    """Return ``(n, k)`` targets where the carry regime changes, NaN elsewhere.
+def carry_targets_nb(
+    rates: np.ndarray, index: np.ndarray, window: int, threshold: float, size: float
+) -> np.ndarray:
+    """Return ``(n, k)`` targets where the regime changes or a funding time opens, NaN elsewhere.
 
     The regime at bar ``t`` is the sign of the funding summed over the last
     ``window`` bars: above ``threshold`` longs have been paying shorts, so
     the target is ``-size``; below ``-threshold`` it is ``+size``; between,
-    flat. A target is emitted only when the regime differs from the
-    previous bar's, so the engine does not trade every bar.
+    flat. A target is emitted when the regime differs from the previous
+    bar's, and at every bar opening at a funding time (00:00, 08:00, 16:00
+    UTC), which re-sizes the position to ``size`` of the equity; between
+    those the position is kept, so the engine does not trade every bar.
+    The schedule follows the clock, not the first bar, so a run started
+    later emits the same targets once its window is full.
     """
     n, k = rates.shape
     out = np.full((n, k), np.nan)
@@ -45,7 +54,7 @@ def carry_targets_nb(rates: np.ndarray, window: int, threshold: float, size: flo
                 regime = -size
             elif total < -threshold:
                 regime = size
-            if t >= window and regime != previous:
+            if t >= window and (regime != previous or index[t] % FUNDING_INTERVAL_MS == 0):
                 out[t, j] = regime
             previous = regime
     return out
@@ -67,7 +76,7 @@ class FundingCarry(Strategy):
                 "(Bars.extras['funding_rate'])"
             )
         rates = np.ascontiguousarray(bars.extras["funding_rate"])
-        weights = carry_targets_nb(rates, params.window, params.threshold, params.size)
+        weights = carry_targets_nb(rates, bars.index, params.window, params.threshold, params.size)
         return TargetPositions(weights, kind="percent")
 
     def configure(self, config: EngineConfig, params: FundingCarryParams) -> EngineConfig:

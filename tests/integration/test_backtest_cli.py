@@ -107,3 +107,17 @@ def test_missing_data_and_bad_keys_fail_with_one_line(research_store: Path, tmp_
     )
     assert "symbl" in str(result.exception)
     assert not any(tmp_path.iterdir())  # nothing half-written
+
+
+def test_funding_carry_is_short_and_collects_funding(research_store: Path) -> None:
+    from grekko_research.config import compose_config
+    from grekko_research.data.store import ParquetStore
+    from grekko_research.engine import layout as L
+    from grekko_research.runs import run_backtest
+
+    run = run_backtest(compose_config(["strategy=funding_carry"]), store=ParquetStore(research_store))
+    rates = run.bars.extras["funding_rate"][:, 0]
+    assert rates.sum() > 0  # longs paid over this span: the strategy should be short
+    assert (run.result.positions[:, 0] <= 0).all() and (run.result.positions[:, 0] < 0).mean() > 0.8
+    received = run.result.funding_records[:, L.F_AMOUNT]
+    assert len(received) > 50 and received.sum() > 0
