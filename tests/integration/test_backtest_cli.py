@@ -115,7 +115,9 @@ def test_funding_carry_is_short_and_collects_funding(research_store: Path) -> No
     from grekko_research.engine import layout as L
     from grekko_research.runs import run_backtest
 
-    run = run_backtest(compose_config(["strategy=funding_carry"]), store=ParquetStore(research_store))
+    run = run_backtest(
+        compose_config(["strategy=funding_carry"]), store=ParquetStore(research_store)
+    )
     rates = run.bars.extras["funding_rate"][:, 0]
     assert rates.sum() > 0  # longs paid over this span: the strategy should be short
     assert (run.result.positions[:, 0] <= 0).all() and (run.result.positions[:, 0] < 0).mean() > 0.8
