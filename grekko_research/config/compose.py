@@ -136,8 +136,9 @@ def config_id(cfg: GrekkoConfig) -> str:
 
     The strategy's parameters enter with their defaults filled in, so
     ``strategy.params.period=14`` and leaving the default 14 give the same
-    id. Where results are written (``experiment.output_dir``) and the tags
-    do not enter: they do not change what is computed.
+    id. Where results are written (``experiment.output_dir``), the tags and
+    the sweep settings (``optimize``) do not enter: they do not change what
+    a backtest computes.
     """
     from grekko_research.strategy import get_strategy, params_to_mapping
 
@@ -146,6 +147,8 @@ def config_id(cfg: GrekkoConfig) -> str:
     tree["strategy"]["params"] = params_to_mapping(strategy.params(dict(cfg.strategy.params)))
     tree["experiment"].pop("output_dir", None)
     tree["experiment"].pop("tags", None)
+    tree.pop("optimize", None)  # how parameters are searched is not what a run computes
+    tree.pop("promote", None)
     canonical = json.dumps(tree, sort_keys=True, separators=(",", ":"), allow_nan=False)
     return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 

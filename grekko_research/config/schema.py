@@ -19,6 +19,8 @@ __all__ = [
     "ExchangeConfig",
     "ExperimentConfig",
     "GrekkoConfig",
+    "OptimizeConfig",
+    "PromoteConfig",
     "RiskSection",
     "StrategyConfig",
     "TokensConfig",
@@ -106,6 +108,40 @@ class ExperimentConfig:
 
 
 @dataclass(frozen=True)
+class OptimizeConfig:
+    """A parameter sweep (``grekko sweep``): sampler, objective, validation, storage."""
+
+    sampler: str = "tpe"  # tpe | random | grid | cmaes
+    n_trials: int = 50  # per study: the full-sample study and each walk-forward fold
+    objective: str = "sharpe_ratio"  # a metric name, or "package.module:function"
+    direction: str = "maximize"
+    objectives: list[str] = field(default_factory=list)  # several: a multi-objective study
+    directions: list[str] = field(default_factory=list)
+    pruner: str = "median"  # none | median (on the first half of the in-sample window)
+    seed: int = 0
+    validation: str = "walk_forward"  # none | walk_forward
+    folds: int = 4
+    anchored: bool = False  # in-sample windows start at the first bar (else they roll)
+    oos_fraction: float = 0.4  # the last share of the bars, split into `folds` test windows
+    storage: str | None = None  # default: a journal file runs/optuna.log; or an RDB URL
+    study_name: str | None = None  # default: <strategy>-<id of everything but optimize>
+    workers: int = 1
+    timeout: float | None = None  # seconds per study
+
+
+@dataclass(frozen=True)
+class PromoteConfig:
+    """Gates a sweep must pass before ``grekko promote`` registers its strategy; null = not checked."""
+
+    min_oos_sharpe: float | None = 0.5  # annualised Sharpe of the stitched out-of-sample equity
+    min_deflated_sharpe: float | None = 0.95  # probability the best Sharpe is not luck
+    max_pbo: float | None = 0.5  # probability of backtest overfitting
+    max_drawdown: float | None = 0.35  # deepest out-of-sample drawdown allowed (a fraction)
+    min_trades: int | None = 30  # trades of the best parameters in sample
+    require_parity: bool = False  # a passed live-parity check (grekko-live) when available
+
+
+@dataclass(frozen=True)
 class GrekkoConfig:
     """The whole composed configuration."""
 
@@ -116,3 +152,5 @@ class GrekkoConfig:
     exchange: ExchangeConfig = field(default_factory=ExchangeConfig)
     tokens: TokensConfig = field(default_factory=TokensConfig)
     experiment: ExperimentConfig = field(default_factory=ExperimentConfig)
+    optimize: OptimizeConfig = field(default_factory=OptimizeConfig)
+    promote: PromoteConfig = field(default_factory=PromoteConfig)

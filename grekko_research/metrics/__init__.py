@@ -1,9 +1,20 @@
-"""Performance statistics: numba kernels for engines and grids, and a validating summary.
+"""Performance statistics (numba kernels, a validating summary) and overfitting statistics.
 
 The names below are the public API; :mod:`grekko_research.metrics.performance`
-documents every definition.
+and :mod:`grekko_research.metrics.overfitting` document every definition.
 """
 
+from grekko_research.metrics.overfitting import (
+    DegradationFit,
+    PBOResult,
+    deflated_sharpe_ratio,
+    dsr_from_trials,
+    expected_max_sharpe,
+    min_track_record_length,
+    probabilistic_sharpe_ratio,
+    probability_of_backtest_overfitting,
+    psr_from_returns,
+)
 from grekko_research.metrics.performance import (
     METRIC_NAMES,
     N_METRICS,
@@ -38,6 +49,8 @@ from grekko_research.metrics.performance import (
 __all__ = [
     "METRIC_NAMES",
     "N_METRICS",
+    "DegradationFit",
+    "PBOResult",
     "annual_return",
     "annual_turnover",
     "annual_volatility",
@@ -48,13 +61,20 @@ __all__ = [
     "best_trade",
     "calmar_ratio",
     "conditional_value_at_risk",
+    "deflated_sharpe_ratio",
+    "dsr_from_trials",
     "expectancy",
+    "expected_max_sharpe",
     "exposure",
     "max_drawdown",
     "max_drawdown_duration",
+    "min_track_record_length",
     "performance_summary",
     "periods_per_year",
+    "probabilistic_sharpe_ratio",
+    "probability_of_backtest_overfitting",
     "profit_factor",
+    "psr_from_returns",
     "sharpe_ratio",
     "sortino_ratio",
     "summary_into",

@@ -1,0 +1,51 @@
+"""Experiment tracking with MLflow: backtests, sweeps and the provenance of every run.
+
+This is the only package of Grekko that imports mlflow, and it does so inside
+functions: importing it is free.
+
+Where runs go (:func:`tracking_uri`): ``$MLFLOW_TRACKING_URI`` when set,
+otherwise the SQLite file ``runs/mlruns.db`` (``$GREKKO_RUNS_DIR`` moves it)
+with artifacts in ``runs/mlartifacts/<experiment>/`` — no server needed;
+``mlflow ui --backend-store-uri sqlite:///runs/mlruns.db`` browses it. Every
+function takes ``uri=`` to log elsewhere.
+
+What identifies a run: tags ``config_id`` (hash of the resolved
+configuration), ``data_hash`` (:func:`data_hash` of the bars), ``git_commit``
+(:func:`git_commit`), ``strategy`` and ``grekko_version``.
+
+>>> from grekko_research.tracking import log_backtest, start_study_run, log_trials
+>>> run_id = log_backtest(run, write_run(run))  # doctest: +SKIP
+>>> with start_study_run(name, cfg) as parent:  # doctest: +SKIP
+...     result = run_sweep(cfg)
+...     log_trials(parent, result.trials, objective_name=cfg.optimize.objective)
+>>> find_run(run_id)["metrics"]["sharpe_ratio"]  # doctest: +SKIP
+
+Errors from the tracking store are raised as :class:`TrackingError`
+(:class:`RunNotFoundError` for an unknown run or artifact), chained to
+MLflow's exception.
+"""
+
+from grekko_research.tracking._backtest import DEFAULT_BACKTEST_EXPERIMENT, log_backtest
+from grekko_research.tracking._client import (
+    RunNotFoundError,
+    TrackingError,
+    download_artifact,
+    find_run,
+)
+from grekko_research.tracking._provenance import data_hash, git_commit, tracking_uri
+from grekko_research.tracking._study import DEFAULT_SWEEP_EXPERIMENT, log_trials, start_study_run
+
+__all__ = [
+    "DEFAULT_BACKTEST_EXPERIMENT",
+    "DEFAULT_SWEEP_EXPERIMENT",
+    "RunNotFoundError",
+    "TrackingError",
+    "data_hash",
+    "download_artifact",
+    "find_run",
+    "git_commit",
+    "log_backtest",
+    "log_trials",
+    "start_study_run",
+    "tracking_uri",
+]

@@ -1,0 +1,127 @@
+"""``grekko sweep``: resuming after Ctrl-C, several workers, PostgreSQL, walk-forward summaries."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from grekko_research.config import compose_config
+from grekko_research.data.store import ParquetStore
+from grekko_research.optimize import run_sweep, walk_forward_folds
+from tests.peers.postgres import postgres_server
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _finished(storage: str, name: str) -> tuple[int, set[int]]:
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    store = storage if "://" in storage else JournalStorage(JournalFileBackend(storage))
+    study = optuna.load_study(study_name=name, storage=store)
+    done = [t for t in study.trials if t.state.name in ("COMPLETE", "PRUNED")]
+    return len(done), {t.user_attrs.get("worker_pid") for t in done}
+
+
+def test_walk_forward_folds_tile_the_out_of_sample_part() -> None:
+    folds = walk_forward_folds(1000, 50, 4, 0.4, anchored=False)
+    assert [f.is_end for f in folds] == [620, 715, 810, 905] and folds[-1].oos_end == 1000
+    assert all(f.is_end - f.is_start == 570 for f in folds)  # rolling: same length
+    anchored = walk_forward_folds(1000, 50, 4, 0.4, anchored=True)
+    assert {f.is_start for f in anchored} == {50}
+    with pytest.raises(Exception, match="too few"):
+        walk_forward_folds(60, 50, 4, 0.4, anchored=False)
+
+
+def test_sweep_summary_leads_with_out_of_sample(research_store: Path, tmp_path: Path) -> None:
+    cfg = compose_config(
+        ["optimize=quick", f"optimize.storage={tmp_path / 'optuna.log'}", "optimize.seed=3"]
+    )
+    result = run_sweep(cfg, store=ParquetStore(research_store))
+    summary = result.summary()
+    assert list(summary)[:5] == ["study", "storage", "strategy", "objective", "out_of_sample"]
+    assert summary["out_of_sample"]["final_equity"] > 0 and len(summary["folds"]) == 2
+    first, second = summary["folds"]
+    assert first["out_of_sample"][1] < second["out_of_sample"][0]  # test windows do not overlap
+    assert result.n_trials == 12
+    assert len(result.oos_equity) == sum(1 for _ in result.oos_equity)  # stitched, one curve
+    again = run_sweep(cfg, store=ParquetStore(research_store))  # the same command continues
+    assert again.n_trials == 12 and again.best_params == result.best_params
+
+
+def _sweep_cmd(storage: Path, out: Path, n: int, *extra: str) -> list[str]:
+    return [
+        sys.executable, "-m", "grekko_research.cli", "sweep",
+        "optimize.validation=none", "optimize.pruner=none", f"optimize.n_trials={n}",
+        f"optimize.storage={storage}", f"experiment.output_dir={out}", *extra,
+    ]  # fmt: skip
+
+
+def test_ctrl_c_then_rerun_continues_the_study(research_store: Path, tmp_path: Path) -> None:
+    storage = tmp_path / "optuna.log"
+    env = {**os.environ, "GREKKO_DATA_DIR": str(research_store)}
+    n = 1200  # long enough that the interrupt lands mid-study even on a busy machine
+    cmd = _sweep_cmd(storage, tmp_path, n)
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    name = "sma_cross-" + _study_suffix()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        time.sleep(0.3)
+        if storage.exists():
+            try:
+                if _finished(str(storage), f"{name}/full")[0] >= 20:
+                    break
+            except KeyError:
+                pass
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err.decode()[-2000:]
+    assert b"rerun the same command" in err
+    first, _ = _finished(str(storage), f"{name}/full")
+    assert 20 <= first < n
+    done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    total, _ = _finished(str(storage), f"{name}/full")
+    assert total == n  # the rerun added exactly the missing trials
+    folder = Path(done.stdout.strip().splitlines()[-1])
+    assert json.loads((folder / "summary.json").read_text())["n_trials"] == n
+
+
+def _study_suffix() -> str:
+    from dataclasses import replace
+
+    from grekko_research.config import config_id
+
+    cfg = compose_config(["optimize.validation=none"])
+    return config_id(replace(cfg, strategy=replace(cfg.strategy, params={})))
+
+
+@pytest.mark.parametrize("backend", ["journal", "postgresql"])
+def test_two_workers_complete_one_study(backend: str, research_store: Path, tmp_path: Path) -> None:
+    env = {**os.environ, "GREKKO_DATA_DIR": str(research_store)}
+    n = 400
+
+    def run(storage: str) -> None:
+        cmd = _sweep_cmd(Path(storage), tmp_path, n, "--workers", "2", "optimize.sampler=random")
+        done = subprocess.run(
+            [c if not c.startswith("optimize.storage=") else f"optimize.storage={storage}" for c in cmd],
+            cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr[-2000:]
+        total, pids = _finished(storage, "sma_cross-" + _study_suffix() + "/full")
+        assert n <= total <= n + 1  # a worker may finish one trial past the target
+        assert len(pids) == 2  # both processes ran trials of the one study
+
+    if backend == "journal":
+        run(str(tmp_path / "optuna.log"))
+    else:
+        with postgres_server() as url:
+            run(url)
