@@ -14,8 +14,10 @@ import typer
 from grekko_research import __version__
 from grekko_research.cli.backtest import backtest_command
 from grekko_research.cli.data import app as data_app
+from grekko_research.cli.regress import regress_command
 from grekko_research.cli.render import err_console
 from grekko_research.cli.run import run_command
+from grekko_research.cli.sweep import sweep_command
 from grekko_research.errors import GrekkoError
 
 __all__ = ["app", "main"]
@@ -31,6 +33,8 @@ app = typer.Typer(
 app.add_typer(data_app, name="data")
 app.command("run")(run_command)
 app.command("backtest")(backtest_command)
+app.command("sweep")(sweep_command)
+app.command("regress")(regress_command)
 
 
 def _version(value: bool) -> None:
