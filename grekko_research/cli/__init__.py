@@ -14,6 +14,7 @@ import typer
 from grekko_research import __version__
 from grekko_research.cli.backtest import backtest_command
 from grekko_research.cli.data import app as data_app
+from grekko_research.cli.promote import promote_command
 from grekko_research.cli.regress import regress_command
 from grekko_research.cli.render import err_console
 from grekko_research.cli.run import run_command
@@ -35,6 +36,7 @@ app.command("run")(run_command)
 app.command("backtest")(backtest_command)
 app.command("sweep")(sweep_command)
 app.command("regress")(regress_command)
+app.command("promote")(promote_command)
 
 
 def _version(value: bool) -> None:

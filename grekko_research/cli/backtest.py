@@ -73,6 +73,12 @@ def backtest_command(
     with out.status(f"backtesting {cfg.strategy.name}…"):
         run = run_backtest(cfg)
         folder = write_run(run, output_dir)
+        run_id = None
+        if cfg.experiment.track:
+            from grekko_research.tracking import log_backtest, tracking_uri
+
+            uri = tracking_uri(output_dir if output_dir is not None else cfg.experiment.output_dir)
+            run_id = log_backtest(run, folder, uri=uri)
     doc = run.metrics_document()
     table = Table(
         title=f"{run.strategy.name} on {'/'.join(run.bars.symbols)} {run.bars.timeframe}, "
@@ -85,6 +91,8 @@ def backtest_command(
     for name, value in doc["metrics"].items():
         table.add_row(name.replace("_", " "), _fmt(name, value))
     out.print(table)
+    if run_id:
+        out.print(f"MLflow run {run_id}", highlight=False)
     if as_json:
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
         sys.stdout.flush()

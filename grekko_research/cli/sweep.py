@@ -123,6 +123,7 @@ def sweep_command(
             raise typer.Exit(130) from None
     folder = write_sweep(result, Path(cfg.experiment.output_dir))
     summary = _strict(result.summary())
+    run_id = track_sweep(cfg, result, summary, folder)
     table = Table(
         title=f"sweep {result.study_name}: {result.n_trials} trials, {', '.join(result.objective)}"
     )
@@ -142,11 +143,47 @@ def sweep_command(
             + ", ".join(f"{k} {v:.4g}" for k, v in summary["overfitting"].items() if v is not None)
         )
     out.print(f"studies in {result.storage} (optuna-dashboard {result.storage})")
+    if run_id:
+        out.print(f"MLflow run {run_id}: grekko promote {run_id} --name <model name>")
     if as_json:
-        sys.stdout.write(json.dumps(summary, indent=2) + "\n")
+        sys.stdout.write(json.dumps({**summary, "mlflow_run_id": run_id}, indent=2) + "\n")
         err_console.print(str(folder), highlight=False, soft_wrap=True)
     else:
         console.print(str(folder), highlight=False, soft_wrap=True)
+
+
+def track_sweep(cfg: Any, result: Any, summary: dict[str, Any], folder: Path) -> str | None:
+    """Log the sweep to MLflow (parent run, trial table, top trials, plots, summary); return the run id."""
+    if not cfg.experiment.track:
+        return None
+    import optuna
+
+    from grekko_research.optimize.sweep import _storage
+    from grekko_research.tracking import (
+        log_sweep_summary,
+        log_trials,
+        start_study_run,
+        tracking_uri,
+    )
+
+    uri = tracking_uri(cfg.experiment.output_dir)
+    figures: dict[str, Any] = {}
+    try:
+        study = optuna.load_study(study_name=f"{result.study_name}/full", storage=_storage(cfg))
+        if len(study.directions) == 1:
+            figures["optimization_history"] = optuna.visualization.plot_optimization_history(study)
+            figures["param_importances"] = optuna.visualization.plot_param_importances(study)
+    except (ValueError, RuntimeError, ImportError):
+        pass  # too few finished trials for a plot: the table still says everything
+    objective = cfg.optimize.objective if not cfg.optimize.objectives else "values_0"
+    direction = (list(cfg.optimize.directions) or [cfg.optimize.direction])[0]
+    with start_study_run(
+        result.study_name, cfg, uri=uri, tags={"seed": cfg.optimize.seed}
+    ) as run_id:
+        log_trials(run_id, result.trials, top_k=10, objective_name=objective,
+                   direction=direction, figures=figures, uri=uri)  # fmt: skip
+        log_sweep_summary(run_id, summary, folder, uri=uri)
+    return run_id
 
 
 def _fmt(value: Any) -> str:

@@ -147,6 +147,7 @@ def config_id(cfg: GrekkoConfig) -> str:
     tree["strategy"]["params"] = params_to_mapping(strategy.params(dict(cfg.strategy.params)))
     tree["experiment"].pop("output_dir", None)
     tree["experiment"].pop("tags", None)
+    tree["experiment"].pop("track", None)
     tree.pop("optimize", None)  # how parameters are searched is not what a run computes
     tree.pop("promote", None)
     canonical = json.dumps(tree, sort_keys=True, separators=(",", ":"), allow_nan=False)

@@ -104,6 +104,9 @@ class ExperimentConfig:
     name: str = "default"
     output_dir: str = "runs"
     tearsheet: bool = True
+    track: bool = (
+        True  # log to MLflow (tracking URI: $MLFLOW_TRACKING_URI or <output_dir>/mlruns.db)
+    )
     tags: list[str] = field(default_factory=list)
 
 

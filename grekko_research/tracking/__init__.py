@@ -32,6 +32,11 @@ from grekko_research.tracking._client import (
     download_artifact,
     find_run,
 )
+from grekko_research.tracking._model import (
+    load_strategy,
+    log_sweep_summary,
+    register_strategy_model,
+)
 from grekko_research.tracking._provenance import data_hash, git_commit, tracking_uri
 from grekko_research.tracking._study import DEFAULT_SWEEP_EXPERIMENT, log_trials, start_study_run
 
@@ -44,8 +49,11 @@ __all__ = [
     "download_artifact",
     "find_run",
     "git_commit",
+    "load_strategy",
     "log_backtest",
+    "log_sweep_summary",
     "log_trials",
+    "register_strategy_model",
     "start_study_run",
     "tracking_uri",
 ]

@@ -1,0 +1,90 @@
+"""``grekko promote RUN_ID --name NAME``: register a swept strategy only when every gate passes."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from grekko_research.cli.render import console, err_console
+
+__all__ = ["promote_command"]
+
+
+def promote_command(
+    run_id: Annotated[
+        str, typer.Argument(help="The MLflow run id of a sweep (printed by grekko sweep).")
+    ],
+    name: Annotated[str, typer.Option("--name", help="Registered model name.")],
+    alias: Annotated[
+        str | None,
+        typer.Option("--alias", help="Alias to point at the new version (staging, live)."),
+    ] = None,
+    overrides: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Hydra overrides of the gates, e.g. promote.max_pbo=0.3", show_default=False
+        ),
+    ] = None,
+    runs_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--runs-dir", help="Runs folder of the local MLflow store [experiment.output_dir]."
+        ),
+    ] = None,
+) -> None:
+    """Evaluate the promotion gates on a sweep; register its strategy as an MLflow model if all pass.
+
+    The model carries the strategy's name, its exact parameters, the resolved
+    configuration and the code version; ``models:/NAME@ALIAS`` loads it.
+    """
+    from grekko_research.config import compose_config
+    from grekko_research.promote import evaluate_gates
+    from grekko_research.tracking import (
+        download_artifact,
+        find_run,
+        register_strategy_model,
+        tracking_uri,
+    )
+
+    if alias is not None and alias not in ("staging", "live"):
+        raise typer.BadParameter("alias must be staging or live", param_hint="--alias")
+    cfg = compose_config(overrides or [])
+    uri = tracking_uri(runs_dir if runs_dir is not None else cfg.experiment.output_dir)
+    info = find_run(run_id, uri=uri)
+    with tempfile.TemporaryDirectory(prefix="grekko-promote-") as tmp:
+        summary = json.loads(download_artifact(run_id, "summary.json", tmp, uri=uri).read_text())
+        config_text = download_artifact(run_id, "config.yaml", tmp, uri=uri).read_text()
+    gates = evaluate_gates(summary, cfg.promote)
+    table = Table(title=f"promotion gates for run {run_id} ({summary.get('strategy')})")
+    table.add_column("gate")
+    table.add_column("value", justify="right")
+    table.add_column("rule")
+    table.add_column("")
+    for gate in gates:
+        value = "not measured" if gate.value is None else f"{gate.value:.4g}"
+        table.add_row(gate.name, value, gate.rule, "[green]pass[/]" if gate.ok else "[red]FAIL[/]")
+    console.print(table)
+    failed = [g.name for g in gates if not g.ok]
+    if failed:
+        err_console.print(
+            f"[bold red]refused[/]: {len(failed)} gate(s) failed: {', '.join(failed)}"
+        )
+        raise typer.Exit(1)
+    tags = info["tags"]
+    spec = {
+        "strategy": summary["strategy"],
+        "params": summary["best_params"],
+        "config_id": tags.get("config_id", ""),
+        "code_version": tags.get("git_commit", ""),
+        "grekko_version": tags.get("grekko_version", ""),
+        "source_run": run_id,
+        "config": config_text,
+    }
+    version = register_strategy_model(run_id, name, spec, alias=alias, uri=uri)
+    where = f"models:/{name}@{alias}" if alias else f"models:/{name}/{version}"
+    console.print(f"registered {name} version {version}: {where}", highlight=False)
