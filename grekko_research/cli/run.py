@@ -184,6 +184,70 @@ class MainJobResult:
         }
 
 
+RESEARCH_OVERRIDES = (
+    "strategy=sma_cross",
+    "data=btc_1h",
+    "data.start=2020-12-01",
+    "data.end=2021-07-17T21:00",
+    "optimize.n_trials=30",
+    "optimize.folds=3",
+)
+"""The research half of the main job: the default strategy on the job's window, a short sweep."""
+
+
+def run_research(store: ParquetStore, runs_dir: Path, say: Any) -> dict[str, Any]:
+    """Backtest → walk-forward sweep → MLflow → tearsheet → promotion-gate verdict.
+
+    Returns a JSON-ready summary with the paths and the commands to browse the results.
+    """
+    from grekko_research.cli.sweep import track_sweep, write_sweep
+    from grekko_research.config import compose_config
+    from grekko_research.optimize import run_sweep
+    from grekko_research.promote import evaluate_gates
+    from grekko_research.runs import run_backtest, write_run
+    from grekko_research.tracking import log_backtest, tracking_uri
+
+    cfg = compose_config(
+        [*RESEARCH_OVERRIDES, f"experiment.output_dir={runs_dir}", f"data.store={store.root}"]
+    )
+    uri = tracking_uri(runs_dir)
+    say("backtest: sma_cross on BTC/USDT 1h")
+    run = run_backtest(cfg, store=store)
+    folder = write_run(run, runs_dir)
+    backtest_id = log_backtest(run, folder, uri=uri)
+    say(f"walk-forward sweep: {cfg.optimize.n_trials} trials per study, {cfg.optimize.folds} folds")
+    result = run_sweep(cfg, store=store)
+    sweep_folder = write_sweep(result, runs_dir)
+    summary = result.summary()
+    sweep_id = track_sweep(cfg, result, summary, sweep_folder)
+    gates = evaluate_gates(summary, cfg.promote)
+    db = uri.removeprefix("sqlite:///")
+    return {
+        "backtest": {
+            "folder": str(folder),
+            "tearsheet": str(folder / "tearsheet.html"),
+            "mlflow_run_id": backtest_id,
+            "final_equity": run.result.final_equity,
+            "sharpe_ratio": run.result.metrics["sharpe_ratio"],
+        },
+        "sweep": {
+            "folder": str(sweep_folder),
+            "mlflow_run_id": sweep_id,
+            "best_params": summary["best_params"],
+            "out_of_sample": summary["out_of_sample"],
+            "overfitting": summary["overfitting"],
+        },
+        "gates": [{"gate": g.name, "value": g.value, "rule": g.rule, "ok": g.ok} for g in gates],
+        "verdict": "promotable" if all(g.ok for g in gates) else "not promotable",
+        "commands": {
+            "mlflow": f"mlflow ui --backend-store-uri {uri}" if uri.startswith("sqlite") else uri,
+            "optuna": f"optuna-dashboard {result.storage}",
+            "promote": f"grekko promote {sweep_id} --name sma_cross_btc --runs-dir {runs_dir}",
+        },
+        "mlflow_db": db,
+    }
+
+
 def run_command(
     data_dir: Annotated[
         Path | None, typer.Option("--data-dir", help="Store folder [env GREKKO_DATA_DIR; ./data].")
@@ -195,17 +259,33 @@ def run_command(
         str | None, typer.Option("--rest-url", envvar="GREKKO_REST_URL", hidden=True)
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    data_only: Annotated[
+        bool, typer.Option("--data-only", help="Stop after the data and its quality report.")
+    ] = False,
+    runs_dir: Annotated[
+        Path | None, typer.Option("--runs-dir", help="Runs folder [env GREKKO_RUNS_DIR; ./runs].")
+    ] = None,
 ) -> None:
-    """Run the main job: real data into the store, then the data-quality report."""
+    """Run the main job: real data into the store and its quality report, then the research run.
+
+    The research run backtests the default strategy, sweeps its parameters
+    walk-forward, logs everything to MLflow, writes the tearsheet and says
+    whether the sweep passes the promotion gates.
+    """
     store = ParquetStore(data_dir) if data_dir is not None else ParquetStore()
     job = MainJob()
+    runs = runs_dir or Path(os.environ.get("GREKKO_RUNS_DIR") or "runs")
     try:
         result = run_main_job(job, store=store, rest_url=rest_url, offline=offline)
+        research = None
+        if not data_only:
+            say = err_console.print if as_json else console.print
+            research = run_research(store, runs, say)
     except GrekkoError as exc:
         err_console.print(f"[bold red]error:[/bold red] {exc}", highlight=False)
         raise typer.Exit(1) from None
     if as_json:
-        print_json(result.to_dict())
+        print_json({**result.to_dict(), "research": research})
         return
     console.print(
         quality_table(
@@ -219,3 +299,35 @@ def run_command(
         f"({result.filled:,} synthesised, flagged). Store: {store.root}. "
         f"Report: {result.report_path}"
     )
+    if research is not None:
+        _render_research(research)
+
+
+def _render_research(research: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    oos = research["sweep"]["out_of_sample"] or {}
+    bt = research["backtest"]
+    console.print(
+        f"Backtest sma_cross: final equity {bt['final_equity']:,.2f}, Sharpe "
+        f"{bt['sharpe_ratio']:.2f}; tearsheet {bt['tearsheet']}"
+    )
+    console.print(
+        f"Sweep best params {research['sweep']['best_params']}; out-of-sample Sharpe "
+        f"{oos.get('sharpe_ratio', float('nan')):.2f}, total return "
+        f"{oos.get('total_return', float('nan')):.2%}"
+    )
+    table = Table(title=f"promotion gates: {research['verdict']}")
+    for col in ("gate", "value", "rule", ""):
+        table.add_column(col)
+    for g in research["gates"]:
+        value = "not measured" if g["value"] is None else f"{g['value']:.4g}"
+        table.add_row(g["gate"], value, g["rule"], "pass" if g["ok"] else "FAIL")
+    console.print(table)
+    cmds = research["commands"]
+    console.print(f"Browse: {cmds['mlflow']}", highlight=False, soft_wrap=True)
+    console.print(f"        {cmds['optuna']}", highlight=False, soft_wrap=True)
+    console.print(
+        f"Promote (if the gates pass): {cmds['promote']}", highlight=False, soft_wrap=True
+    )
+    console.print(f"Report: {research['backtest']['tearsheet']}", highlight=False, soft_wrap=True)

@@ -129,9 +129,19 @@ def test_main_job_offline_uses_sample_then_store(shared_data: Path, tmp_path: Pa
     assert series["BTC/USDT"]["rows"] == 5_482 and series["ETH/USDT"]["rows"] == 5_482
     assert series["BTC/USDT"]["n_gaps"] == 6 and series["BTC/USDT"]["missing_bars"] == 11
     assert report["bars"]["n_bars"] == 5_482
+    # then the research run: backtest, walk-forward sweep, MLflow, tearsheet, gate verdict
+    assert "promotion gates" in first.stdout and "mlflow ui --backend-store-uri" in first.stdout
+    assert "optuna-dashboard" in first.stdout
     second = grekko("run", "--offline", "--json", env=env, cwd=tmp_path)
     assert second.returncode == 0, second.stderr
-    assert {s["source"] for s in json.loads(second.stdout)["series"]} == {"store"}
+    doc = json.loads(second.stdout)
+    assert {s["source"] for s in doc["series"]} == {"store"}
+    research = doc["research"]
+    assert Path(tmp_path / research["backtest"]["tearsheet"]).is_file()
+    assert research["verdict"] in ("promotable", "not promotable")
+    assert len(research["gates"]) == 5 and research["sweep"]["out_of_sample"]["final_equity"] > 0
+    assert (tmp_path / "runs" / "mlruns.db").is_file()
+    assert research["sweep"]["mlflow_run_id"] in research["commands"]["promote"]
 
 
 def test_main_job_without_any_data_says_how_to_provide_it(tmp_path: Path) -> None:
