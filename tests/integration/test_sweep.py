@@ -70,21 +70,26 @@ def test_ctrl_c_then_rerun_continues_the_study(research_store: Path, tmp_path: P
     env = {**os.environ, "GREKKO_DATA_DIR": str(research_store)}
     n = 1200  # long enough that the interrupt lands mid-study even on a busy machine
     cmd = _sweep_cmd(storage, tmp_path, n)
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    name = "sma_cross-" + _study_suffix()
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        time.sleep(0.3)
-        if storage.exists():
+    # Output to files, not pipes: a full pipe would stall the sweep while nobody reads it.
+    out_file, err_file = tmp_path / "first.out", tmp_path / "first.err"
+    with out_file.open("wb") as out, err_file.open("wb") as err:
+        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=err)
+        name = "sma_cross-" + _study_suffix()
+        deadline, reached = time.monotonic() + 240, 0
+        while time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.3)
             try:
-                if _finished(str(storage), f"{name}/full")[0] >= 20:
-                    break
-            except KeyError:
-                pass
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err.decode()[-2000:]
-    assert b"rerun the same command" in err
+                reached = _finished(str(storage), f"{name}/full")[0]
+            except Exception:  # not created yet, or a line being written
+                continue
+            if reached >= 20:
+                break
+        assert proc.poll() is None and reached >= 20, err_file.read_text()[-2000:]
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=60)
+    stderr = err_file.read_text()
+    assert proc.returncode == 130, stderr[-2000:]
+    assert "rerun the same command" in stderr
     first, _ = _finished(str(storage), f"{name}/full")
     assert 20 <= first < n
     done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
