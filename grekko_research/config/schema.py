@@ -122,10 +122,13 @@ class OptimizeConfig:
     directions: list[str] = field(default_factory=list)
     pruner: str = "median"  # none | median (on the first half of the in-sample window)
     seed: int = 0
-    validation: str = "walk_forward"  # none | walk_forward
-    folds: int = 4
+    validation: str = "walk_forward"  # none | walk_forward | purged_kfold | cpcv
+    folds: int = 4  # walk-forward folds; k of purged k-fold; N blocks of CPCV
     anchored: bool = False  # in-sample windows start at the first bar (else they roll)
     oos_fraction: float = 0.4  # the last share of the bars, split into `folds` test windows
+    test_groups: int = 2  # CPCV: blocks tested per split
+    purge_bars: int | None = None  # train rows dropped before a test block (default: warm-up)
+    embargo_fraction: float = 0.01  # train rows dropped after a test block, share of the bars
     storage: str | None = None  # default: a journal file runs/optuna.log; or an RDB URL
     study_name: str | None = None  # default: <strategy>-<id of everything but optimize>
     workers: int = 1

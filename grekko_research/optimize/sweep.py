@@ -35,6 +35,7 @@ import multiprocessing
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,8 @@ from grekko_research.strategy import (
 __all__ = [
     "Fold",
     "SweepResult",
+    "cv_splits",
+    "evaluate_segments",
     "evaluate_window",
     "make_sampler",
     "run_sweep",
@@ -143,7 +146,7 @@ def make_sampler(kind: str, seed: int, strategy: Strategy, multi: bool) -> Any:
 # -- objectives --------------------------------------------------------------------------
 
 
-def _objective_fn(name: str) -> Callable[[BacktestResult, dict[str, float]], float]:
+def _objective_fn(name: str) -> Callable[[BacktestResult | None, dict[str, float]], float]:
     """A metric by name, or a user function ``package.module:function(result, metrics) -> float``."""
     if name in OBJECTIVES:
         return lambda _result, metrics: float(metrics[name])
@@ -261,6 +264,103 @@ def evaluate_window(
     return result, metrics, equity
 
 
+def evaluate_segments(
+    strategy: Strategy,
+    params: Any,
+    bars: Bars,
+    engine: EngineConfig,
+    segments: Sequence[tuple[int, int]],
+) -> tuple[BacktestResult | None, dict[str, float], np.ndarray]:
+    """Score ``params`` on several windows as if one account traded them back to back.
+
+    Each window is backtested on its own (with its warm-up, see
+    :func:`evaluate_window`); their bar-to-bar growth is chained into one
+    equity curve starting at the initial cash and their closed trades are
+    pooled. One window gives exactly :func:`evaluate_window`'s numbers (and
+    its result; several give ``None`` as the result).
+    """
+    if len(segments) == 1:
+        return evaluate_window(strategy, params, bars, engine, *segments[0])
+    growth, pnl, ret, duration = [], [], [], []
+    for start, end in segments:
+        result, _, equity = evaluate_window(strategy, params, bars, engine, start, end)
+        growth.append(equity[1:] / equity[:-1])
+        closed = result.trades[~result.trades["is_open"]]
+        pnl.append(closed["pnl"].to_numpy())
+        ret.append(closed["return"].to_numpy())
+        duration.append((closed["exit_bar"] - closed["entry_bar"]).to_numpy())
+    chained = engine.init_cash * np.concatenate(([1.0], np.cumprod(np.concatenate(growth))))
+    metrics = performance_summary(
+        chained,
+        periods_per_year=periods_per_year(bars.timeframe),
+        pnl=np.concatenate(pnl),
+        ret=np.concatenate(ret),
+        duration=np.concatenate(duration),
+    )
+    metrics["final_equity"] = float(chained[-1])
+    return None, metrics, chained
+
+
+def _first_half(segments: Sequence[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
+    if len(segments) > 1:
+        return tuple(segments[: max(len(segments) // 2, 1)])
+    start, end = segments[0]
+    return ((start, start + (end - start) // 2),)
+
+
+def _blocks(n: int, start: int, k: int) -> list[tuple[int, int]]:
+    """``k`` contiguous blocks of rows ``[start, n)`` (the first ones one row longer when uneven)."""
+    edges = np.linspace(start, n, k + 1).round().astype(int)
+    return [(int(a), int(b)) for a, b in pairwise(edges)]
+
+
+def _train_segments(
+    blocks: Sequence[tuple[int, int]], test: Sequence[int], purge: int, embargo: int
+) -> tuple[tuple[int, int], ...]:
+    """The blocks not in ``test``, minus ``purge`` rows before and ``embargo`` rows after each test block."""
+    out: list[tuple[int, int]] = []
+    for i, (a, b) in enumerate(blocks):
+        if i in test:
+            continue
+        if i + 1 in test:
+            b -= purge  # rows just before a test block: their trades would run into it
+        if i - 1 in test:
+            a += embargo  # rows just after a test block: still correlated with it
+        if b - a >= 2:
+            if out and out[-1][1] == a:
+                out[-1] = (out[-1][0], b)  # neighbours merge into one window
+            else:
+                out.append((a, b))
+    return tuple(out)
+
+
+def cv_splits(
+    n: int, start: int, groups: int, test_groups: int, purge: int, embargo: int
+) -> list[tuple[tuple[int, ...], tuple[tuple[int, int], ...]]]:
+    """Combinatorial purged cross-validation splits (López de Prado): every choice of test blocks.
+
+    Rows ``[start, n)`` are cut into ``groups`` blocks; each split tests
+    ``test_groups`` of them and trains on the rest, purged and embargoed
+    around every test block. ``test_groups=1`` is purged k-fold.
+    Returns ``(test block ids, train segments)`` per split.
+    """
+    from itertools import combinations
+
+    if not 1 <= test_groups < groups:
+        raise ConfigError(
+            f"optimize.test_groups must be between 1 and folds - 1, got {test_groups} of {groups}"
+        )
+    blocks = _blocks(n, start, groups)
+    if min(b - a for a, b in blocks) < max(2 * purge, 4):
+        raise ConfigError(
+            f"{n - start} bars are too few for {groups} blocks with a purge of {purge}"
+        )
+    out = []
+    for test in combinations(range(groups), test_groups):
+        out.append((test, _train_segments(blocks, test, purge, embargo)))
+    return out
+
+
 def _daily_returns(index: np.ndarray, equity: np.ndarray) -> np.ndarray:
     """Simple returns of the equity at each UTC day's last bar (the first day's from its first bar)."""
     day = index // _DAY_MS
@@ -337,8 +437,7 @@ class _Job:
 
     cfg: GrekkoConfig
     study_name: str
-    start: int
-    end: int
+    segments: tuple[tuple[int, int], ...]  # the rows the trials are scored on, [start, end)
     store_root: str | None
     record_returns: bool
 
@@ -355,22 +454,24 @@ def _objective(
     def objective(trial: Any) -> Any:
         trial.set_user_attr("worker_pid", os.getpid())
         params = suggest_params(trial, strategy)
-        if prune:  # the first half of the window first: hopeless parameters stop there
-            half = job.start + (job.end - job.start) // 2
-            result, metrics, _ = evaluate_window(strategy, params, bars, engine, job.start, half)
-            trial.report(_finite(fns[0](result, metrics)), step=0)
-            if trial.should_prune():
-                raise optuna.TrialPruned()
-        result, metrics, equity = evaluate_window(
-            strategy, params, bars, engine, job.start, job.end
-        )
+        if prune:  # the first half of the data first: hopeless parameters stop there
+            result, metrics, _ = evaluate_segments(
+                strategy, params, bars, engine, _first_half(job.segments)
+            )
+            early = _finite(fns[0](result, metrics))
+            if early == early:  # undefined on the first half (no trade yet): no verdict
+                trial.report(early, step=0)
+                if trial.should_prune():
+                    raise optuna.TrialPruned()
+        result, metrics, equity = evaluate_segments(strategy, params, bars, engine, job.segments)
         # One storage write per trial for everything it measured (each write locks the storage).
         record: dict[str, Any] = {
             name: _finite(metrics[name])
             for name in ("sharpe_ratio", "total_return", "max_drawdown", "trade_count")
         }
-        if job.record_returns:
-            index = bars.index[max(job.start - 1, 0) : job.end]
+        if job.record_returns and len(job.segments) == 1:
+            start, end = job.segments[0]
+            index = bars.index[max(start - 1, 0) : end]
             record["daily_returns"] = _pack(_daily_returns(index, equity))
         trial.set_user_attr("result", record)
         values = [_finite(fn(result, metrics)) for fn in fns]
@@ -587,14 +688,14 @@ def run_sweep(
     say = progress or (lambda _msg: None)
     strategy = get_strategy(cfg.strategy.name)
     root = str(store.root) if store is not None else None
-    probe = _Job(cfg, "", 0, 0, root, False)
+    probe = _Job(cfg, "", (), root, False)
     strategy, bars, engine = _load_bars(probe)
     names, _ = _directions(cfg)
     warm = max(strategy.warmup(strategy.Params(**_upper_params(strategy))), 1)
     base = base_study_name(cfg)
 
     say(f"full-sample study {base}/full")
-    full_job = _Job(cfg, f"{base}/full", warm, bars.n_bars, root, True)
+    full_job = _Job(cfg, f"{base}/full", ((warm, bars.n_bars),), root, True)
     study = _run_study(full_job, (strategy, bars, engine), on_trial)
     best = _best(study)
     best_params = params_to_mapping(params_from_mapping(strategy.Params, best.params))
@@ -627,7 +728,7 @@ def run_sweep(
         pieces = []
         for fold in walk_forward_folds(bars.n_bars, warm, o.folds, o.oos_fraction, o.anchored):
             say(f"walk-forward fold {fold.k + 1}/{o.folds}")
-            job = _Job(cfg, f"{base}/wf{o.folds}{'a' if o.anchored else 'r'}{fold.k}", fold.is_start, fold.is_end, root, False)  # fmt: skip
+            job = _Job(cfg, f"{base}/wf{o.folds}{'a' if o.anchored else 'r'}{fold.k}", ((fold.is_start, fold.is_end),), root, False)  # fmt: skip
             fold_study = _run_study(job, (strategy, bars, engine), on_trial)
             chosen: Any = params_from_mapping(strategy.Params, _best(fold_study).params)
             _, fold_is, _ = evaluate_window(
@@ -655,9 +756,12 @@ def run_sweep(
         oos = performance_summary(stitched, periods_per_year=periods_per_year(bars.timeframe))
         oos = {k: v for k, v in oos.items() if k in METRIC_NAMES[:10]}
         oos["final_equity"] = float(stitched[-1])
+    elif cfg.optimize.validation in ("purged_kfold", "cpcv"):
+        oos, folds_out, oos_curve = _cross_validate(cfg, base, root, (strategy, bars, engine), warm, names, on_trial, say)  # fmt: skip
     elif cfg.optimize.validation != "none":
         raise ConfigError(
-            f"optimize.validation {cfg.optimize.validation!r} is not walk_forward or none"
+            f"optimize.validation {cfg.optimize.validation!r} is not one of none, walk_forward, "
+            "purged_kfold, cpcv"
         )
     return SweepResult(
         study_name=base,
@@ -673,6 +777,67 @@ def run_sweep(
         overfitting=_overfitting(study, best),
         trials=frame,
     )
+
+
+def _cross_validate(
+    cfg: GrekkoConfig,
+    base: str,
+    root: str | None,
+    loaded: tuple[Strategy, Bars, EngineConfig],
+    warm: int,
+    names: list[str],
+    on_trial: TrialHook | None,
+    say: Callable[[str], None],
+) -> tuple[dict[str, float], list[dict[str, Any]], pd.Series]:
+    """Purged k-fold or CPCV: a study per split, then the out-of-sample paths.
+
+    Every split's best parameters are scored on its test blocks. A path
+    takes each block's out-of-sample growth from one split testing it (the
+    ``j``-th such split for path ``j``), so CPCV yields
+    ``C(N, k) * k / N`` full-length out-of-sample paths (purged k-fold: one).
+    The summary reports the first path's metrics and every path's Sharpe
+    ratio and total return.
+    """
+    strategy, bars, engine = loaded
+    o = cfg.optimize
+    k_test = 1 if o.validation == "purged_kfold" else o.test_groups
+    purge = o.purge_bars if o.purge_bars is not None else warm
+    embargo = round(o.embargo_fraction * (bars.n_bars - warm))
+    splits = cv_splits(bars.n_bars, warm, o.folds, k_test, purge, embargo)
+    blocks = _blocks(bars.n_bars, warm, o.folds)
+    per_block: dict[int, list[np.ndarray]] = {g: [] for g in range(o.folds)}
+    out: list[dict[str, Any]] = []
+    tag = f"{'pkf' if k_test == 1 else 'cpcv'}{o.folds}x{k_test}p{purge}e{embargo}"
+    for i, (test, train) in enumerate(splits):
+        say(f"{o.validation} split {i + 1}/{len(splits)}: test blocks {list(test)}")
+        job = _Job(cfg, f"{base}/{tag}s{i}", train, root, False)
+        split_study = _run_study(job, loaded, on_trial)
+        chosen: Any = params_from_mapping(strategy.Params, _best(split_study).params)
+        _, train_metrics, _ = evaluate_segments(strategy, chosen, bars, engine, train)
+        record: dict[str, Any] = {"split": i, "test_blocks": list(test), "params": params_to_mapping(chosen),
+                                  "is_" + names[0]: _finite(train_metrics.get(names[0], float("nan")))}  # fmt: skip
+        for g in test:
+            _, test_metrics, equity = evaluate_window(strategy, chosen, bars, engine, *blocks[g])
+            per_block[g].append(equity[1:] / equity[:-1])
+            record[f"oos_{names[0]}[{g}]"] = _finite(test_metrics.get(names[0], float("nan")))
+        out.append(record)
+    n_paths = len(per_block[0])
+    ppy = periods_per_year(bars.timeframe)
+    paths = []
+    for j in range(n_paths):
+        growth = np.concatenate([per_block[g][j] for g in range(o.folds)])
+        paths.append(engine.init_cash * np.concatenate(([1.0], np.cumprod(growth))))
+    stats = [performance_summary(p, periods_per_year=ppy) for p in paths]
+    oos = {k: v for k, v in stats[0].items() if k in METRIC_NAMES[:10]}
+    oos["final_equity"] = float(paths[0][-1])
+    sharpes = np.array([st["sharpe_ratio"] for st in stats], dtype=float)
+    oos["paths"] = float(n_paths)
+    oos["path_sharpe_mean"] = float(np.nanmean(sharpes))
+    oos["path_sharpe_std"] = float(np.nanstd(sharpes, ddof=1)) if n_paths > 1 else 0.0
+    oos["path_sharpe_min"] = float(np.nanmin(sharpes))
+    index = bars.datetime_index[blocks[0][0] : blocks[-1][1]]
+    curve = pd.Series(paths[0][1:], index=index)
+    return oos, out, curve
 
 
 def _upper_params(strategy: Strategy) -> dict[str, Any]:

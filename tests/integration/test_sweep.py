@@ -14,7 +14,9 @@ import pytest
 
 from grekko_research.config import compose_config
 from grekko_research.data.store import ParquetStore
+from grekko_research.errors import ConfigError
 from grekko_research.optimize import run_sweep, walk_forward_folds
+from grekko_research.optimize.sweep import cv_splits
 from tests.peers.postgres import postgres_server
 
 REPO = Path(__file__).resolve().parents[2]
@@ -39,6 +41,35 @@ def test_walk_forward_folds_tile_the_out_of_sample_part() -> None:
     assert {f.is_start for f in anchored} == {50}
     with pytest.raises(Exception, match="too few"):
         walk_forward_folds(60, 50, 4, 0.4, anchored=False)
+
+
+def test_cv_splits_purge_and_embargo_around_every_test_block() -> None:
+    splits = cv_splits(1000, 100, groups=6, test_groups=2, purge=20, embargo=10)
+    assert len(splits) == 15  # C(6, 2)
+    blocks = [(100, 250), (250, 400), (400, 550), (550, 700), (700, 850), (850, 1000)]
+    test, train = splits[[s[0] for s in splits].index((1, 3))]
+    # block 0 purged before block 1; block 2 embargoed after 1 and purged before 3; 4 embargoed
+    assert train == ((100, 230), (410, 530), (710, 1000))
+    for test, train in splits:
+        for g in test:
+            a, b = blocks[g]
+            assert all(e <= a - 20 or s >= b + 10 for s, e in train)  # nothing near a test block
+    kfold = cv_splits(1000, 100, groups=4, test_groups=1, purge=0, embargo=0)
+    assert [t for t, _ in kfold] == [(0,), (1,), (2,), (3,)]
+    assert kfold[0][1] == ((325, 1000),)
+    with pytest.raises(ConfigError, match="test_groups"):
+        cv_splits(1000, 100, groups=4, test_groups=4, purge=0, embargo=0)
+
+
+def test_cpcv_sweep_builds_every_path(research_store: Path, tmp_path: Path) -> None:
+    cfg = compose_config(
+        ["optimize.validation=cpcv", "optimize.folds=4", "optimize.test_groups=2",
+         "optimize.n_trials=6", f"optimize.storage={tmp_path / 'optuna.log'}"]
+    )  # fmt: skip
+    result = run_sweep(cfg, store=ParquetStore(research_store))
+    assert len(result.folds) == 6 and result.oos["paths"] == 3  # C(4,2) splits, 6 * 2 / 4 paths
+    assert result.oos["path_sharpe_min"] <= result.oos["path_sharpe_mean"]
+    assert result.oos_equity.iloc[-1] == pytest.approx(result.oos["final_equity"])
 
 
 def test_sweep_summary_leads_with_out_of_sample(research_store: Path, tmp_path: Path) -> None:
