@@ -219,7 +219,7 @@ def run_research(store: ParquetStore, runs_dir: Path, say: Any) -> dict[str, Any
     result = run_sweep(cfg, store=store)
     sweep_folder = write_sweep(result, runs_dir)
     summary = result.summary()
-    sweep_id = track_sweep(cfg, result, summary, sweep_folder)
+    sweep_id = track_sweep(cfg, result, summary, sweep_folder, store)
     gates = evaluate_gates(summary, cfg.promote)
     db = uri.removeprefix("sqlite:///")
     return {

@@ -152,14 +152,20 @@ def sweep_command(
         console.print(str(folder), highlight=False, soft_wrap=True)
 
 
-def track_sweep(cfg: Any, result: Any, summary: dict[str, Any], folder: Path) -> str | None:
+def track_sweep(
+    cfg: Any, result: Any, summary: dict[str, Any], folder: Path, store: Any = None
+) -> str | None:
     """Log the sweep to MLflow (parent run, trial table, top trials, plots, summary); return the run id."""
     if not cfg.experiment.track:
         return None
+    from dataclasses import replace
+
     import optuna
 
     from grekko_research.optimize.sweep import _storage
+    from grekko_research.runs import run_backtest, write_run
     from grekko_research.tracking import (
+        log_backtest,
         log_sweep_summary,
         log_trials,
         start_study_run,
@@ -183,6 +189,11 @@ def track_sweep(cfg: Any, result: Any, summary: dict[str, Any], folder: Path) ->
         log_trials(run_id, result.trials, top_k=10, objective_name=objective,
                    direction=direction, figures=figures, uri=uri)  # fmt: skip
         log_sweep_summary(run_id, summary, folder, uri=uri)
+        # The best parameters' full backtest (tearsheet, trades) as a child of the sweep.
+        best_cfg = replace(cfg, strategy=replace(cfg.strategy, params=dict(result.best_params)))
+        best = run_backtest(best_cfg, store=store)
+        log_backtest(best, write_run(best, folder), parent_run_id=run_id, uri=uri,
+                     tags={"role": "best_params"})  # fmt: skip
     return run_id
 
 

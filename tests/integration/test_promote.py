@@ -106,3 +106,17 @@ def test_real_edge_is_registered_and_reproduces_its_signals(
     np.testing.assert_array_equal(predicted["entries"].to_numpy(), direct["entries"][:, 0])
     np.testing.assert_array_equal(predicted["exits"].to_numpy(), direct["exits"][:, 0])
     assert predicted["entries"].sum() > 20
+    # the sweep's MLflow run holds the trial table, the summary and the best parameters' backtest
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(uri)
+    parent = summary["mlflow_run_id"]
+    names = {a.path for a in client.list_artifacts(parent)}
+    assert {"trials.parquet", "summary.json", "config.yaml"} <= names
+    children = client.search_runs(
+        [client.get_run(parent).info.experiment_id],
+        filter_string=f"tags.mlflow.parentRunId = '{parent}' and tags.role = 'best_params'",
+    )
+    assert len(children) == 1
+    files = {a.path for a in client.list_artifacts(children[0].info.run_id)}
+    assert "tearsheet.html" in files and children[0].data.tags["config_id"]
