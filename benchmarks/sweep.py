@@ -7,7 +7,9 @@ shared data folder, imported into a temporary store. The strategy is
 ``sma_cross`` over its declared search space, TPE, full-sample study only
 (``optimize.validation=none``, no pruning), journal storage in a temporary
 folder. Printed per run: trials/s, wall time, and the process's peak RSS
-after all trials. The reference measured in the same run is a plain loop of
+after a quarter, half and all of the trials (the study continues between
+stages), which shows whether memory grows with the trials; with 2 workers,
+the peak is the main process's. The reference measured in the same run is a plain loop of
 ``evaluate_window`` calls with random parameters (no Optuna, no storage):
 the sweep's overhead is its time over the reference's.
 """
@@ -74,11 +76,17 @@ def child(mode: str, trials: int, workers: int, folder: Path) -> dict[str, float
             "peak_rss_mb": _peak_mb(),
             "bars": bars.n_bars,
         }
+    # In stages (the study continues each time), reading the peak RSS after each: flat memory
+    # means the peak after 1,000 trials is that after the first quarter.
+    stages = sorted({max(trials // 4, 1), trials // 2, trials} - {0})
     start = time.perf_counter()
-    result = run_sweep(cfg, store=store)
+    rss = {}
+    for n in stages:
+        result = run_sweep(compose_config([*over, f"optimize.n_trials={n}"]), store=store)
+        rss[str(result.n_trials)] = _peak_mb()
     spent = time.perf_counter() - start
     return {"seconds": spent, "trials_per_s": result.n_trials / spent, "peak_rss_mb": _peak_mb(),
-            "trials": result.n_trials}  # fmt: skip
+            "trials": result.n_trials, "peak_rss_by_trials": rss}  # fmt: skip
 
 
 def main() -> None:
@@ -118,8 +126,14 @@ def main() -> None:
                 "workers": workers,
             }
             rows.append(rec)
+            stages = rec.get("peak_rss_by_trials")
+            extra = (
+                (" (after " + ", ".join(f"{k}: {v:.0f}" for k, v in stages.items()) + ")")
+                if stages
+                else ""
+            )
             print(f"{mode:<9} workers={workers}  {rec['trials_per_s']:8.1f} trials/s  "
-                  f"{rec['seconds']:6.1f} s  peak RSS {rec['peak_rss_mb']:6.0f} MB", flush=True)  # fmt: skip
+                  f"{rec['seconds']:6.1f} s  peak RSS {rec['peak_rss_mb']:6.0f} MB{extra}", flush=True)  # fmt: skip
     ref = rows[0]["trials_per_s"]
     for rec in rows[1:]:
         print(
