@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -113,14 +114,19 @@ def sweep_command(
                 pass
             progress.update(task, completed=min(done, total), best=best)
 
+        from grekko_research.optimize.sweep import SweepInterrupted, install_interrupt_handler
+
+        previous = install_interrupt_handler()
         try:
             result = run_sweep(cfg, on_trial=on_trial)
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, SweepInterrupted):
             err_console.print(
                 "[yellow]interrupted[/yellow]: the finished trials are in the study; "
                 "rerun the same command to continue it"
             )
             raise typer.Exit(130) from None
+        finally:
+            signal.signal(signal.SIGINT, previous)
     folder = write_sweep(result, Path(cfg.experiment.output_dir))
     summary = _strict(result.summary())
     run_id = track_sweep(cfg, result, summary, folder)

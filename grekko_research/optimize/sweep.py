@@ -33,6 +33,8 @@ import importlib
 import math
 import multiprocessing
 import os
+import signal
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import pairwise
@@ -47,7 +49,7 @@ from grekko_research.data.bars import Bars
 from grekko_research.data.store import ParquetStore
 from grekko_research.engine import EngineConfig, Orders, Signals, TargetPositions, backtest
 from grekko_research.engine.api import BacktestResult
-from grekko_research.errors import ConfigError
+from grekko_research.errors import ConfigError, GrekkoError
 from grekko_research.metrics import METRIC_NAMES, performance_summary, periods_per_year
 from grekko_research.strategy import (
     SignalForm,
@@ -60,10 +62,12 @@ from grekko_research.strategy import (
 
 __all__ = [
     "Fold",
+    "SweepInterrupted",
     "SweepResult",
     "cv_splits",
     "evaluate_segments",
     "evaluate_window",
+    "install_interrupt_handler",
     "make_sampler",
     "run_sweep",
     "suggest_params",
@@ -71,6 +75,36 @@ __all__ = [
 ]
 
 OBJECTIVES = (*METRIC_NAMES, "final_equity")
+_STOP = threading.Event()  # set by Ctrl-C: finish the running trial, then stop
+
+
+class SweepInterrupted(GrekkoError):
+    """Ctrl-C stopped the sweep between trials; the finished trials are in the storage."""
+
+
+def install_interrupt_handler() -> Any:
+    """Make Ctrl-C stop the sweep after the running trial (a second Ctrl-C stops at once).
+
+    Returns the handler it replaced (main thread only).
+
+    Optuna marks a trial interrupted in the middle as failed, and an
+    interrupt at the wrong moment inside its bookkeeping surfaces as an
+    unrelated error; stopping between trials keeps the study clean.
+    """
+
+    def handler(signum: int, frame: Any) -> None:
+        _STOP.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    _STOP.clear()
+    return signal.signal(signal.SIGINT, handler)  # the previous handler, to restore
+
+
+def _stop_if_requested(study: Any, trial: Any) -> None:
+    if _STOP.is_set():
+        study.stop()
+
+
 TrialHook = Callable[[str, int, Any, Any], None]
 _DAY_MS = 86_400_000
 
@@ -523,9 +557,9 @@ def _optimize(
     study = optuna.load_study(study_name=job.study_name, storage=_storage(job.cfg), sampler=sampler)
     n = job.cfg.optimize.n_trials
     done = (TrialState.COMPLETE, TrialState.PRUNED)
-    if len(study.get_trials(deepcopy=False, states=done)) >= n:
+    if len(study.get_trials(deepcopy=False, states=done)) >= n or _STOP.is_set():
         return
-    callbacks: list[Any] = [MaxTrialsCallback(n, states=done)]
+    callbacks: list[Any] = [MaxTrialsCallback(n, states=done), _stop_if_requested]
     if on_trial is not None:
         callbacks.append(lambda st, trial: on_trial(job.study_name, n, st, trial))
     study.optimize(
@@ -537,6 +571,7 @@ def _optimize(
 
 
 def _worker(job: _Job, worker: int) -> None:
+    install_interrupt_handler()  # Ctrl-C reaches the whole process group: stop between trials
     _optimize(job, worker=worker)
 
 
@@ -582,6 +617,10 @@ def _run_study(
             raise RuntimeError(f"{len(failed)} sweep worker(s) failed (exit codes {failed})")
     else:
         _optimize(job, loaded, on_trial=on_trial)
+    if _STOP.is_set():
+        raise SweepInterrupted(
+            f"interrupted during study {job.study_name}; rerun the same command to continue it"
+        )
     return optuna.load_study(study_name=job.study_name, storage=_storage(job.cfg))
 
 

@@ -123,12 +123,22 @@ def test_ctrl_c_then_rerun_continues_the_study(research_store: Path, tmp_path: P
     assert "rerun the same command" in stderr
     first, _ = _finished(str(storage), f"{name}/full")
     assert 20 <= first < n
+    assert _states(str(storage), f"{name}/full") <= {"COMPLETE", "PRUNED"}  # stopped between trials
     done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     total, _ = _finished(str(storage), f"{name}/full")
     assert total == n  # the rerun added exactly the missing trials
     folder = Path(done.stdout.strip().splitlines()[-1])
     assert json.loads((folder / "summary.json").read_text())["n_trials"] == n
+
+
+def _states(storage: str, name: str) -> set[str]:
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    study = optuna.load_study(study_name=name, storage=JournalStorage(JournalFileBackend(storage)))
+    return {t.state.name for t in study.trials}
 
 
 def _study_suffix() -> str:
