@@ -61,7 +61,9 @@ def _model_class() -> type:
         def load_context(self, context: Any) -> None:
             self.spec = json.loads(Path(context.artifacts["spec"]).read_text())
 
-        def predict(self, context: Any, model_input: Any, params: Any = None) -> Any:
+        def predict(
+            self, context, model_input, params=None
+        ):  # untyped: MLflow reads hints as a schema
             """``model_input``: a candle frame (timestamp, open, high, low, close, volume) or Bars."""
             import numpy as np
             import pandas as pd
