@@ -1,0 +1,163 @@
+"""Events, their validation and their hash: pure functions, no I/O."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from live.events._errors import InvalidEventError
+
+__all__ = ["GENESIS_HASH", "Draft", "Event", "canonical_json", "event_hash"]
+
+GENESIS_HASH = "0" * 64
+"""``prev_hash`` of the first event (``seq`` 1)."""
+
+# Row as stored: (seq, ts_ms, kind, stream, payload as canonical JSON text, prev_hash, hash).
+Row = tuple[int, int, str, str, str, str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One committed event of the log.
+
+    Parameters
+    ----------
+    seq
+        Position in the log, 1, 2, 3 … without gaps.
+    ts_ms
+        Time of the event in ms since the Unix epoch, from the caller's clock.
+    kind
+        What happened, e.g. ``"order_submitted"``.
+    stream
+        What it happened to, e.g. an order's client id, or ``"runner"``.
+    payload
+        The event's data (a JSON object; each read builds a fresh copy).
+    prev_hash
+        ``hash`` of the event ``seq - 1`` (64 zeros for the first event).
+    hash
+        SHA-256 (hex) of :func:`canonical_json` of the other six fields; see :func:`event_hash`.
+    """
+
+    seq: int
+    ts_ms: int
+    kind: str
+    stream: str
+    payload: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+class Draft(NamedTuple):
+    """An event to append with :meth:`EventStore.append_many`; ``ts_ms=None`` asks the store's clock."""
+
+    kind: str
+    stream: str
+    payload: dict[str, Any]
+    ts_ms: int | None = None
+
+
+def canonical_json(value: Any) -> str:
+    """Serialise ``value`` canonically: sorted keys, no whitespace, non-ASCII kept, no NaN/inf."""
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+
+
+def event_hash(
+    seq: int, ts_ms: int, kind: str, stream: str, payload: dict[str, Any], prev_hash: str
+) -> str:
+    """Return the hash of an event: SHA-256 (hex) of the UTF-8 bytes of :func:`canonical_json` of
+    ``{"kind", "payload", "prev_hash", "seq", "stream", "ts_ms"}``.
+
+    Anyone can recompute it without Grekko, e.g. in Python
+    ``sha256(json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode())``.
+    """
+    body = {
+        "seq": seq,
+        "ts_ms": ts_ms,
+        "kind": kind,
+        "stream": stream,
+        "payload": payload,
+        "prev_hash": prev_hash,
+    }
+    return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
+
+
+def check_text(name: str, value: object) -> str:
+    """Return ``value`` if it is a non-empty string, else raise :class:`InvalidEventError`."""
+    if not isinstance(value, str) or not value:
+        raise InvalidEventError(f"event {name} must be a non-empty string, got {value!r}")
+    return value
+
+
+def check_ts(ts_ms: object) -> int:
+    """Return ``ts_ms`` if it is a non-negative int (not a bool), else raise."""
+    if isinstance(ts_ms, bool) or not isinstance(ts_ms, int) or ts_ms < 0:
+        raise InvalidEventError(
+            f"event ts_ms must be a non-negative int (ms since epoch), got {ts_ms!r}"
+        )
+    return ts_ms
+
+
+def encode_payload(payload: object) -> str:
+    """Validate ``payload`` and return its canonical JSON text.
+
+    Raises
+    ------
+    InvalidEventError
+        If it is not a JSON object or holds a value JSON cannot represent exactly (NaN, inf,
+        non-string keys, sets, dates …); the message names the key path, e.g. ``fills[2].price``.
+    """
+    if not isinstance(payload, dict):
+        raise InvalidEventError(
+            f"event payload must be a dict (JSON object), got {type(payload).__name__}"
+        )
+    _check_value(payload, "")
+    return canonical_json(payload)
+
+
+def _check_value(value: object, path: str) -> None:
+    where = path or "payload"
+    if value is None or isinstance(value, str | bool | int):
+        return
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidEventError(
+                f"event payload key {where!r} is {value!r}; JSON has no NaN or inf"
+            )
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise InvalidEventError(f"event payload key {key!r} in {where!r} is not a string")
+            _check_value(item, f"{path}.{key}" if path else key)
+        return
+    if isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            _check_value(item, f"{path}[{i}]")
+        return
+    raise InvalidEventError(
+        f"event payload key {where!r} holds a {type(value).__name__}, which is not JSON "
+        "(use str, int, float, bool, None, list or dict)"
+    )
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"non-JSON constant {name}")
+
+
+def decode_payload(text: str) -> dict[str, Any]:
+    """Parse stored payload text; raise ``ValueError`` if it is not a JSON object."""
+    value = json.loads(text, parse_constant=_reject_constant)
+    if not isinstance(value, dict):
+        raise ValueError(f"payload is a {type(value).__name__}, not a JSON object")
+    return value
+
+
+def row_to_event(row: Row) -> Event:
+    """Build an :class:`Event` from a stored row."""
+    seq, ts_ms, kind, stream, payload, prev_hash, digest = row
+    return Event(int(seq), int(ts_ms), kind, stream, decode_payload(payload), prev_hash, digest)
