@@ -1,0 +1,272 @@
+"""Value objects of the order manager: intents, orders, fills and venue reports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Literal, NamedTuple
+
+from live.orders._errors import InvalidIntentError, InvalidReportError, OrderError
+from live.orders._ids import client_order_id
+from live.orders._states import OrderState
+
+__all__ = [
+    "Ack",
+    "Anomaly",
+    "Cancelled",
+    "Expired",
+    "Fill",
+    "FillReport",
+    "Intent",
+    "NotFound",
+    "Order",
+    "Pending",
+    "QueryResult",
+    "Rejected",
+    "Report",
+    "Timeout",
+    "to_decimal",
+]
+
+Side = Literal["buy", "sell"]
+OrderType = Literal["market", "limit"]
+
+
+def to_decimal(
+    value: object, name: str, error: type[OrderError] = InvalidReportError, *, positive: bool = True
+) -> Decimal:
+    """Return ``value`` as a finite :class:`Decimal` (``> 0`` if ``positive``, else ``>= 0``).
+
+    Floats go through ``str`` so ``0.1`` becomes ``Decimal("0.1")``, not its binary expansion.
+    """
+    if isinstance(value, bool) or not isinstance(value, Decimal | int | float | str):
+        raise error(f"{name} must be a number (Decimal, int, float or str), got {value!r}")
+    try:
+        number = value if isinstance(value, Decimal) else Decimal(str(value))
+    except InvalidOperation:
+        raise error(f"{name} is not a number: {value!r}") from None
+    if not number.is_finite() or number < 0 or (positive and number == 0):
+        raise error(f"{name} must be finite and {'> 0' if positive else '>= 0'}, got {value!r}")
+    return number
+
+
+@dataclass(frozen=True, slots=True)
+class Intent:
+    """What a strategy wants to trade, as decided on one bar.
+
+    ``(run_id, symbol, decision_ts_ms, seq)`` identifies the intent and gives its client id.
+    Quantities and prices may be given as ``Decimal``, ``int``, ``str`` or ``float``; they are
+    stored as ``Decimal``.
+    """
+
+    run_id: str
+    symbol: str
+    side: Side
+    qty: Decimal
+    decision_ts_ms: int
+    seq: int = 0
+    order_type: OrderType = "market"
+    limit_price: Decimal | None = None
+
+    def __post_init__(self) -> None:
+        self.client_id  # noqa: B018  (validates run_id, symbol, decision_ts_ms and seq)
+        if self.side not in ("buy", "sell"):
+            raise InvalidIntentError(f"intent side must be 'buy' or 'sell', got {self.side!r}")
+        if self.order_type not in ("market", "limit"):
+            raise InvalidIntentError(
+                f"intent order_type must be 'market' or 'limit', got {self.order_type!r}"
+            )
+        object.__setattr__(self, "qty", to_decimal(self.qty, "intent qty", InvalidIntentError))
+        if self.order_type == "limit":
+            if self.limit_price is None:
+                raise InvalidIntentError("a limit intent needs a limit_price")
+            price = to_decimal(self.limit_price, "intent limit_price", InvalidIntentError)
+            object.__setattr__(self, "limit_price", price)
+        elif self.limit_price is not None:
+            raise InvalidIntentError(
+                f"a market intent takes no limit_price, got {self.limit_price!r}"
+            )
+
+    @property
+    def client_id(self) -> str:
+        """The intent's client order id, see :func:`client_order_id`."""
+        return client_order_id(self.run_id, self.symbol, self.decision_ts_ms, self.seq)
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    """One execution (trade) of an order, as recorded by the manager."""
+
+    client_id: str
+    trade_id: str
+    qty: Decimal
+    price: Decimal
+    ts_ms: int
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """An order as the manager knows it (an immutable snapshot; the manager replaces it).
+
+    ``filled_qty`` is the sum of the distinct fills received; ``venue_filled_qty`` the largest
+    cumulative quantity a venue query reported (fills may lag behind it). ``not_found_since_ms``
+    is set while the venue says it does not know an order that is still within its grace window.
+    """
+
+    client_id: str
+    run_id: str
+    symbol: str
+    side: Side
+    order_type: OrderType
+    qty: Decimal
+    limit_price: Decimal | None
+    decision_ts_ms: int
+    seq: int
+    state: OrderState
+    created_ms: int
+    submitted_ms: int | None = None
+    venue_order_id: str | None = None
+    filled_qty: Decimal = Decimal(0)
+    notional: Decimal = Decimal(0)
+    venue_filled_qty: Decimal = Decimal(0)
+    not_found_since_ms: int | None = None
+    reason: str | None = None
+
+    @property
+    def effective_filled_qty(self) -> Decimal:
+        """Best knowledge of the filled quantity: our fills or the venue's cumulative figure."""
+        return max(self.filled_qty, self.venue_filled_qty)
+
+    @property
+    def remaining_qty(self) -> Decimal:
+        """Quantity still to fill (0 once over- or fully filled)."""
+        return max(self.qty - self.effective_filled_qty, Decimal(0))
+
+    @property
+    def avg_price(self) -> Decimal | None:
+        """Volume-weighted average price of the recorded fills; ``None`` before the first."""
+        return self.notional / self.filled_qty if self.filled_qty else None
+
+    @property
+    def overfilled(self) -> bool:
+        """Whether fills (ours or the venue's figure) exceed the order's quantity."""
+        return self.effective_filled_qty > self.qty
+
+    def matches(self, intent: Intent) -> bool:
+        """Return whether this order was created from ``intent``."""
+        return (
+            self.run_id,
+            self.symbol,
+            self.side,
+            self.order_type,
+            self.qty,
+            self.limit_price,
+            self.decision_ts_ms,
+            self.seq,
+        ) == (
+            intent.run_id,
+            intent.symbol,
+            intent.side,
+            intent.order_type,
+            intent.qty,
+            intent.limit_price,
+            intent.decision_ts_ms,
+            intent.seq,
+        )
+
+
+class Anomaly(NamedTuple):
+    """Something that must not happen and halts the manager (fail closed)."""
+
+    client_id: str
+    kind: str
+    """``"overfill"``, ``"fill_on_rejected"``, ``"ack_on_rejected"`` or ``"alive_on_rejected"``."""
+    detail: str
+
+
+class Pending(NamedTuple):
+    """An order the runner must look at; see :meth:`OrderManager.needs_resolution`."""
+
+    client_id: str
+    reason: str
+    """``"unknown_outcome"``, ``"not_found"``, ``"unacknowledged"`` or ``"missing_fills"``."""
+
+
+# Venue reports: what adapters turn the venues' answers and websocket messages into.
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    """The venue accepted the order."""
+
+    client_id: str
+    venue_order_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FillReport:
+    """An execution of the order; ``trade_id`` is the venue's trade id (the de-duplication key)."""
+
+    client_id: str
+    trade_id: str
+    qty: Decimal | int | float | str
+    price: Decimal | int | float | str
+    source: str = "ws"
+
+
+@dataclass(frozen=True, slots=True)
+class Cancelled:
+    """The venue cancelled the order (or it was withdrawn before being sent)."""
+
+    client_id: str
+    reason: str = "cancelled"
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """The venue refused the create."""
+
+    client_id: str
+    reason: str = "rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class Expired:
+    """The order expired (time in force, IOC/FOK remainder, self-trade prevention ...)."""
+
+    client_id: str
+    reason: str = "expired"
+
+
+@dataclass(frozen=True, slots=True)
+class Timeout:
+    """The create request timed out or got a 5xx: its outcome is unknown."""
+
+    client_id: str
+    reason: str = "timeout"
+
+
+@dataclass(frozen=True, slots=True)
+class NotFound:
+    """The venue answered a query (or a cancel) with "order does not exist"."""
+
+    client_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class QueryResult:
+    """The venue's answer to a query by client id.
+
+    ``status`` is one of ACKNOWLEDGED (open), PARTIALLY_FILLED, FILLED, CANCELLED, REJECTED,
+    EXPIRED; ``filled_qty`` the venue's cumulative filled quantity.
+    """
+
+    client_id: str
+    status: OrderState
+    filled_qty: Decimal | int | float | str = 0
+    venue_order_id: str | None = None
+
+
+Report = Ack | FillReport | Cancelled | Rejected | Expired | Timeout | NotFound | QueryResult
+"""Any venue report :meth:`OrderManager.apply` takes."""
