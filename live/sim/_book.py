@@ -1,0 +1,467 @@
+"""The simulated spot venue's state: clock, candles, orders, balances, matching and ledger.
+
+No I/O here; ``server.py`` translates HTTP requests into calls on :class:`Book`, which
+raises :class:`ApiError` exactly where Binance would answer ``{"code": ..., "msg": ...}``.
+
+Matching model (documented in ``live/sim/__init__.py`` too):
+
+- The market clock sits on bar opens. The *current bar* is the last bar whose open is at or
+  before the clock; the *market price* is the current bar's **open** (a signal computed on
+  the previous, closed bar executes at the next bar's open).
+- MARKET orders fill at once at the market price (taker).
+- LIMIT orders that are marketable at placement fill at once at the market price (taker);
+  otherwise they rest and fill at their limit price (maker) on the first bar, from the current
+  one on, that trades *through* the price (``low < price`` for a buy, ``high > price`` for a
+  sell). A bar is matched when the clock reaches its close (the next bar's open).
+- Fees (``fee_rate``, 0.1 % by default, maker and taker alike) are charged in the quote asset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import ROUND_DOWN, Decimal
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["ApiError", "Book", "Fill", "Order", "Symbol", "fmt", "split_symbol"]
+
+QUOTES = ("FDUSD", "USDT", "USDC", "BUSD", "BTC", "ETH")  # FDUSD before its suffix USD
+STEP = Decimal("0.00001")  # LOT_SIZE stepSize and minQty
+MIN_NOTIONAL = Decimal("5")
+_EIGHT = Decimal("0.00000001")
+
+
+class ApiError(Exception):
+    """A request Binance refuses with ``{"code": code, "msg": msg}`` and HTTP ``status``."""
+
+    def __init__(self, code: int, msg: str, status: int = 400) -> None:
+        super().__init__(f"{code} {msg}")
+        self.code, self.msg, self.status = code, msg, status
+
+
+def fmt(value: Decimal) -> str:
+    """Binance's eight-decimal string, e.g. ``"0.10000000"``."""
+    return f"{value.quantize(_EIGHT):f}"
+
+
+def split_symbol(symbol_id: str) -> tuple[str, str]:
+    """Split a Binance id such as ``BTCUSDT`` into ``("BTC", "USDT")`` by its quote suffix."""
+    for quote in QUOTES:
+        if symbol_id.endswith(quote) and len(symbol_id) > len(quote):
+            return symbol_id[: -len(quote)], quote
+    raise ValueError(f"cannot split {symbol_id!r}: no known quote among {', '.join(QUOTES)}")
+
+
+@dataclass
+class Symbol:
+    """One listed pair with its candles (``opens`` ms int64; ``ohlc`` shape (n, 4) float64)."""
+
+    id: str
+    base: str
+    quote: str
+    tick: Decimal
+    opens: np.ndarray
+    ohlc: np.ndarray
+    interval_ms: int
+    matched: int = 0  # index of the first bar not yet matched against resting orders
+
+
+@dataclass(frozen=True)
+class Fill:
+    """One execution, as ``myTrades`` reports it (quote-asset commission)."""
+
+    trade_id: int
+    order_id: int
+    client_order_id: str
+    symbol: str
+    side: str
+    price: Decimal
+    qty: Decimal
+    commission: Decimal
+    commission_asset: str
+    time: int
+    is_maker: bool
+
+    @property
+    def quote_qty(self) -> Decimal:
+        return self.price * self.qty
+
+
+@dataclass
+class Order:
+    """One order and its progress; ``status`` uses Binance's names."""
+
+    order_id: int
+    client_order_id: str
+    symbol: str
+    side: str  # BUY or SELL
+    type: str  # MARKET or LIMIT
+    qty: Decimal
+    price: Decimal  # 0 for MARKET
+    time_in_force: str
+    time: int
+    update_time: int
+    status: str = "NEW"
+    executed: Decimal = Decimal(0)
+    quote_executed: Decimal = Decimal(0)
+    locked: Decimal = Decimal(0)  # what the order still holds of its paying asset
+    partial_next: list[float] = field(default_factory=list)  # fractions for the next fills
+
+    @property
+    def remaining(self) -> Decimal:
+        return self.qty - self.executed
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in ("NEW", "PARTIALLY_FILLED")
+
+
+def _symbol_from_frame(symbol_id: str, frame: pd.DataFrame) -> Symbol:
+    base, quote = split_symbol(symbol_id)
+    opens = frame["timestamp"].to_numpy(np.int64)
+    if len(opens) < 2 or np.any(np.diff(opens) <= 0):
+        raise ValueError(f"{symbol_id}: need two or more strictly increasing timestamps")
+    ohlc = frame[["open", "high", "low", "close"]].to_numpy(np.float64)
+    interval = int(np.median(np.diff(opens)))
+    tick = Decimal("0.00000100") if quote in ("BTC", "ETH") else Decimal("0.01000000")
+    return Symbol(symbol_id, base, quote, tick, opens, ohlc, interval)
+
+
+class Book:
+    """Orders, balances, ledger and the market clock of one simulated spot account.
+
+    Parameters
+    ----------
+    candles
+        Binance symbol id (``"BTCUSDT"``) → frame with ``timestamp`` (bar open, ms) and
+        ``open, high, low, close`` columns.
+    balances
+        Starting free balances, e.g. ``{"USDT": "10000"}``.
+    fee_rate
+        Commission per fill, as a fraction of its quote amount.
+    start_ms
+        Initial market clock; the first bar open of any symbol by default.
+    duplicate_scope
+        ``"all"`` refuses a ``newClientOrderId`` already used on the symbol (stricter than
+        Binance, whose ids are unique among *open* orders only: ``"open"``).
+    """
+
+    def __init__(
+        self,
+        candles: Mapping[str, pd.DataFrame],
+        *,
+        balances: Mapping[str, str | Decimal] | None = None,
+        fee_rate: str | Decimal = "0.001",
+        start_ms: int | None = None,
+        duplicate_scope: Literal["all", "open"] = "all",
+    ) -> None:
+        if not candles:
+            raise ValueError("candles: list at least one symbol")
+        self.symbols = {sid: _symbol_from_frame(sid, frame) for sid, frame in candles.items()}
+        self.fee_rate = Decimal(fee_rate)
+        self.duplicate_scope = duplicate_scope
+        self.now = (
+            min(int(s.opens[0]) for s in self.symbols.values()) if start_ms is None else start_ms
+        )
+        self.free: dict[str, Decimal] = {}
+        self.locked: dict[str, Decimal] = {}
+        for asset in {a for s in self.symbols.values() for a in (s.base, s.quote)}:
+            self.free[asset], self.locked[asset] = Decimal(0), Decimal(0)
+        default = {"USDT": Decimal(10_000)}
+        for asset, amount in (default if balances is None else balances).items():
+            self.free[asset] = Decimal(amount)
+            self.locked.setdefault(asset, Decimal(0))
+        self.orders: list[Order] = []
+        self.ledger: list[Fill] = []
+        self.duplicated_trades: set[int] = set()  # trade ids myTrades lists twice (a fault)
+        self.partial_fractions: list[float] = []  # fault: fractions for the next new orders
+        self.duplicate_next_fills = 0  # fault: how many next fills myTrades lists twice
+        self._next_order_id, self._next_trade_id = 1_000_001, 5_000_001
+
+    # -- clock and prices -------------------------------------------------------------------
+
+    def symbol(self, symbol_id: str | None) -> Symbol:
+        if not symbol_id:
+            raise ApiError(
+                -1102, "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed."
+            )
+        if symbol_id not in self.symbols:
+            raise ApiError(-1121, "Invalid symbol.")
+        return self.symbols[symbol_id]
+
+    def _current(self, sym: Symbol) -> int:
+        i = int(np.searchsorted(sym.opens, self.now, "right")) - 1
+        if i < 0 or self.now >= sym.opens[-1] + sym.interval_ms:
+            raise ApiError(-1013, f"No market data for {sym.id} at {self.now}.")
+        return i
+
+    def price(self, symbol_id: str) -> Decimal:
+        """The market price: the current bar's open."""
+        sym = self.symbol(symbol_id)
+        return Decimal(repr(float(sym.ohlc[self._current(sym), 0])))
+
+    def advance_to(self, ts_ms: int) -> list[Fill]:
+        """Move the clock forward to ``ts_ms``; match every bar that closed; return new fills."""
+        if ts_ms < self.now:
+            raise ValueError(f"the clock only moves forward ({ts_ms} < {self.now})")
+        self.now = ts_ms
+        before = len(self.ledger)
+        for sym in self.symbols.values():
+            while (
+                sym.matched < len(sym.opens) and sym.opens[sym.matched] + sym.interval_ms <= ts_ms
+            ):
+                self._match_bar(sym, sym.matched)
+                sym.matched += 1
+            self._fill_market_rests(sym)
+        return self.ledger[before:]
+
+    def _match_bar(self, sym: Symbol, i: int) -> None:
+        _, high, low, _ = (Decimal(repr(float(x))) for x in sym.ohlc[i])
+        t = int(sym.opens[i]) + sym.interval_ms - 1  # the bar's close time
+        for order in self.orders:
+            if order.symbol != sym.id or not order.is_open or order.type != "LIMIT":
+                continue
+            through = low < order.price if order.side == "BUY" else high > order.price
+            if through and order.time <= t:
+                self._fill(order, order.price, t, maker=True)
+
+    def _fill_market_rests(self, sym: Symbol) -> None:
+        """Fill what partial fills left of MARKET orders at the new current bar's open."""
+        rests = [o for o in self.orders if o.symbol == sym.id and o.is_open and o.type == "MARKET"]
+        if not rests:
+            return
+        price = self.price(sym.id)
+        for order in rests:
+            if order.update_time < self.now:
+                self._fill(order, price, self.now, maker=False)
+
+    # -- orders -----------------------------------------------------------------------------
+
+    def _check_filters(self, sym: Symbol, qty: Decimal, price: Decimal, notional: Decimal) -> None:
+        if qty < STEP or qty % STEP != 0:
+            raise ApiError(-1013, "Filter failure: LOT_SIZE")
+        if price and price % sym.tick != 0:
+            raise ApiError(-1013, "Filter failure: PRICE_FILTER")
+        if notional < MIN_NOTIONAL:
+            raise ApiError(-1013, "Filter failure: NOTIONAL")
+
+    def new_order(self, p: Mapping[str, str]) -> Order:
+        """Book an order from ``POST /api/v3/order`` params; fill what is marketable now."""
+        sym = self.symbol(p.get("symbol"))
+        side, kind = p.get("side", ""), p.get("type", "")
+        if side not in ("BUY", "SELL"):
+            raise ApiError(
+                -1102, "Mandatory parameter 'side' was not sent, was empty/null, or malformed."
+            )
+        if kind not in ("MARKET", "LIMIT"):
+            raise ApiError(-1116, "Invalid orderType.")
+        qty = _decimal(p, "quantity")
+        price = _decimal(p, "price") if kind == "LIMIT" else Decimal(0)
+        if kind == "LIMIT" and p.get("timeInForce") != "GTC":
+            raise ApiError(
+                -1102,
+                "Mandatory parameter 'timeInForce' was not sent, was empty/null, or malformed.",
+            )
+        client_id = p.get("newClientOrderId") or f"sim{self._next_order_id}"
+        for o in self.orders:
+            same = o.symbol == sym.id and o.client_order_id == client_id
+            if same and (self.duplicate_scope == "all" or o.is_open):
+                raise ApiError(-2010, "Duplicate order sent.")
+        market = self.price(sym.id)
+        notional = qty * (price or market)
+        self._check_filters(sym, qty, price, notional)
+        pay, need = (
+            (sym.quote, notional * (1 + self.fee_rate)) if side == "BUY" else (sym.base, qty)
+        )
+        if self.free.get(pay, Decimal(0)) < need:
+            raise ApiError(-2010, "Account has insufficient balance for requested action.")
+        order = Order(
+            self._next_order_id,
+            client_id,
+            sym.id,
+            side,
+            kind,
+            qty,
+            price,
+            "GTC",
+            self.now,
+            self.now,
+        )
+        self._next_order_id += 1
+        if self.partial_fractions:
+            order.partial_next.append(self.partial_fractions.pop(0))
+        self.free[pay] -= need
+        self.locked[pay] += need
+        order.locked = need
+        self.orders.append(order)
+        marketable = kind == "MARKET" or (price >= market if side == "BUY" else price <= market)
+        if marketable:
+            self._fill(order, market, self.now, maker=False)
+        return order
+
+    def _fill(self, order: Order, price: Decimal, t: int, *, maker: bool) -> None:
+        sym = self.symbols[order.symbol]
+        qty = order.remaining
+        if order.partial_next:
+            qty = max(
+                STEP, (qty * Decimal(repr(order.partial_next.pop(0)))).quantize(STEP, ROUND_DOWN)
+            )
+        quote = qty * price
+        fee = (quote * self.fee_rate).quantize(_EIGHT)
+        if order.side == "BUY":
+            # Release the hold at the order's own rate, then pay what the fill costs.
+            held = order.locked if qty == order.remaining else order.locked * qty / order.remaining
+            self.locked[sym.quote] -= held
+            order.locked -= held
+            self.free[sym.quote] += held - quote - fee
+            self.free[sym.base] += qty
+        else:
+            self.locked[sym.base] -= qty
+            order.locked -= qty
+            self.free[sym.quote] += quote - fee
+        fill = Fill(
+            self._next_trade_id, order.order_id, order.client_order_id, sym.id, order.side,
+            price, qty, fee, sym.quote, t, maker,
+        )  # fmt: skip
+        self._next_trade_id += 1
+        self.ledger.append(fill)
+        if self.duplicate_next_fills > 0:
+            self.duplicate_next_fills -= 1
+            self.duplicated_trades.add(fill.trade_id)
+        order.executed += qty
+        order.quote_executed += quote
+        order.update_time = t
+        order.status = "FILLED" if order.remaining == 0 else "PARTIALLY_FILLED"
+
+    def find(self, p: Mapping[str, str]) -> Order:
+        """The order named by ``orderId`` or ``origClientOrderId`` (the latest of that id)."""
+        sym = self.symbol(p.get("symbol"))
+        oid, cid = p.get("orderId"), p.get("origClientOrderId")
+        if not oid and not cid:
+            raise ApiError(
+                -1102,
+                "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!",
+            )
+        for order in reversed(self.orders):
+            if order.symbol != sym.id:
+                continue
+            if (oid and str(order.order_id) == oid) or (not oid and order.client_order_id == cid):
+                return order
+        raise ApiError(-2013, "Order does not exist.")
+
+    def cancel(self, p: Mapping[str, str]) -> Order:
+        """Cancel an open order and release what it holds; -2011 if it is not open."""
+        try:
+            order = self.find(p)
+        except ApiError as exc:
+            if exc.code == -2013:
+                raise ApiError(-2011, "Unknown order sent.") from None
+            raise
+        if not order.is_open:
+            raise ApiError(-2011, "Unknown order sent.")
+        sym = self.symbols[order.symbol]
+        pay = sym.quote if order.side == "BUY" else sym.base
+        self.locked[pay] -= order.locked
+        self.free[pay] += order.locked
+        order.locked = Decimal(0)
+        order.status, order.update_time = "CANCELED", self.now
+        return order
+
+    def trades(self, p: Mapping[str, str]) -> list[Fill]:
+        """``myTrades`` rows: by symbol, optional ``orderId``/``startTime``/``endTime``/``fromId``."""
+        sym = self.symbol(p.get("symbol"))
+        rows = [f for f in self.ledger if f.symbol == sym.id]
+        if oid := p.get("orderId"):
+            rows = [f for f in rows if str(f.order_id) == oid]
+        if start := p.get("startTime"):
+            rows = [f for f in rows if f.time >= int(start)]
+        if end := p.get("endTime"):
+            rows = [f for f in rows if f.time <= int(end)]
+        if from_id := p.get("fromId"):
+            rows = [f for f in rows if f.trade_id >= int(from_id)]
+        limit = min(int(p.get("limit") or 500), 1000)
+        out: list[Fill] = []
+        for f in rows:
+            out.extend([f, f] if f.trade_id in self.duplicated_trades else [f])
+        return out[:limit]
+
+
+def _decimal(p: Mapping[str, str], name: str) -> Decimal:
+    raw = p.get(name)
+    if not raw:
+        raise ApiError(
+            -1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed."
+        )
+    try:
+        value = Decimal(raw)
+    except ArithmeticError:
+        raise ApiError(-1100, f"Illegal characters found in parameter '{name}'.") from None
+    if not value.is_finite() or value <= 0:
+        raise ApiError(-1100, f"Illegal characters found in parameter '{name}'.")
+    return value
+
+
+def order_json(
+    order: Order, *, full: bool = False, fills: list[Fill] | None = None
+) -> dict[str, Any]:
+    """An order as ``GET /api/v3/order`` (or, with ``full``, ``POST`` FULL) reports it."""
+    body: dict[str, Any] = {
+        "symbol": order.symbol,
+        "orderId": order.order_id,
+        "orderListId": -1,
+        "clientOrderId": order.client_order_id,
+        "price": fmt(order.price),
+        "origQty": fmt(order.qty),
+        "executedQty": fmt(order.executed),
+        "cummulativeQuoteQty": fmt(order.quote_executed),
+        "status": order.status,
+        "timeInForce": order.time_in_force,
+        "type": order.type,
+        "side": order.side,
+        "workingTime": order.time,
+        "selfTradePreventionMode": "EXPIRE_MAKER",
+    }
+    if full:
+        body["transactTime"] = order.update_time
+        body["fills"] = [
+            {
+                "price": fmt(f.price),
+                "qty": fmt(f.qty),
+                "commission": fmt(f.commission),
+                "commissionAsset": f.commission_asset,
+                "tradeId": f.trade_id,
+            }
+            for f in fills or []
+        ]
+    else:
+        body |= {
+            "stopPrice": fmt(Decimal(0)),
+            "icebergQty": fmt(Decimal(0)),
+            "time": order.time,
+            "updateTime": order.update_time,
+            "isWorking": True,
+            "origQuoteOrderQty": fmt(Decimal(0)),
+        }
+    return body
+
+
+def trade_json(f: Fill) -> dict[str, Any]:
+    """A ``myTrades`` row."""
+    return {
+        "symbol": f.symbol,
+        "id": f.trade_id,
+        "orderId": f.order_id,
+        "orderListId": -1,
+        "price": fmt(f.price),
+        "qty": fmt(f.qty),
+        "quoteQty": fmt(f.quote_qty),
+        "commission": fmt(f.commission),
+        "commissionAsset": f.commission_asset,
+        "time": f.time,
+        "isBuyer": f.side == "BUY",
+        "isMaker": f.is_maker,
+        "isBestMatch": True,
+    }

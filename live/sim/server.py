@@ -1,0 +1,551 @@
+"""The simulator's HTTP face: Binance's spot REST API (the part ccxt's ``binance`` uses).
+
+Public: ``GET /api/v3/ping``, ``time``, ``exchangeInfo``, ``klines``. Signed (``X-MBX-APIKEY``
+plus an HMAC-SHA256 ``signature`` of the query string concatenated with the body, and a
+``timestamp`` within ``recvWindow`` of the server clock): ``GET /api/v3/account``,
+``POST|GET|DELETE /api/v3/order``, ``GET /api/v3/openOrders``, ``GET /api/v3/myTrades``.
+
+Two clocks: the *server clock* (``clock``, wall time by default) checks request timestamps and
+answers ``/api/v3/time``, because the real client signs with its own wall time; the *market
+clock* (:meth:`Simulator.advance_to`) picks the bar that prices orders and stamps fills.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Literal
+from urllib.parse import parse_qsl
+
+import pandas as pd
+from aiohttp import web
+
+from live.sim._book import ApiError, Book, Fill, Order, fmt, order_json, trade_json
+
+__all__ = ["FAULT_KINDS", "Request", "Simulator", "start_simulator"]
+
+FAULT_KINDS = (
+    "latency",  # seconds=: delay every matching request
+    "timeout_after_accept",  # seconds=: book the order, answer only after `seconds`
+    "error_after_accept",  # status=503: book the order, answer with that HTTP status
+    "rate_limit",  # retry_after=: answer 429 + Retry-After; calls during the ban get 418
+    "partial_fill",  # fraction=: the next new order fills only that fraction at first
+    "duplicate_trades",  # the next fill is listed twice by myTrades
+)
+_AFTER_ACCEPT = ("timeout_after_accept", "error_after_accept")
+_RECV_WINDOW_MAX = 60_000
+_TOO_MANY = "Too many requests; current limit of IP(127.0.0.1) is 6000 requests per minute."
+_BANNED = "Way too many requests; IP(127.0.0.1) banned until {until}. Please use the websocket."
+
+
+@dataclass(frozen=True)
+class Request:
+    """One request received: method, path, HTTP status answered (0 if none was sent)."""
+
+    method: str
+    path: str
+    status: int
+
+
+@dataclass
+class _Fault:
+    kind: str
+    times: int | None  # None: until cleared
+    path: str | None
+    method: str | None
+    params: dict[str, Any]
+
+    def applies(self, method: str, path: str) -> bool:
+        return (self.path is None or self.path == path) and (
+            self.method is None or self.method == method
+        )
+
+
+Handler = Callable[[Mapping[str, str]], Any]
+
+
+class Simulator:
+    """A running simulated Binance spot venue; create it with :func:`start_simulator`.
+
+    Attributes
+    ----------
+    book : Book
+        Orders, balances, ledger and market clock (inspect freely in tests).
+    requests : list[Request]
+        Every request answered, in order.
+    """
+
+    def __init__(
+        self,
+        book: Book,
+        *,
+        api_key: str,
+        api_secret: str,
+        clock: Callable[[], int] | None = None,
+    ) -> None:
+        self.book = book
+        self.requests: list[Request] = []
+        self._key, self._secret = api_key, api_secret.encode()
+        self._clock = clock or (lambda: int(time.time() * 1000))
+        self._faults: list[_Fault] = []
+        self._banned_until = 0.0  # monotonic seconds
+        self._closing = asyncio.Event()
+        self._runner: web.AppRunner | None = None
+        self._url = ""
+        self._public: dict[str, Handler] = {
+            "ping": lambda p: {},
+            "time": lambda p: {"serverTime": self._clock()},
+            "exchangeInfo": self._exchange_info,
+            "klines": self._klines,
+        }
+        self._signed: dict[tuple[str, str], Handler] = {
+            ("GET", "account"): self._account,
+            ("POST", "order"): self._new_order,
+            ("GET", "order"): lambda p: order_json(self.book.find(p)),
+            ("DELETE", "order"): self._cancel,
+            ("GET", "openOrders"): self._open_orders,
+            ("GET", "myTrades"): lambda p: [trade_json(f) for f in self.book.trades(p)],
+        }
+
+    # -- public surface -----------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """Base URL, e.g. ``http://127.0.0.1:54321`` (ccxt's API paths go below it)."""
+        return self._url
+
+    @property
+    def ledger(self) -> list[Fill]:
+        """Every fill so far, oldest first (each once, whatever ``myTrades`` shows)."""
+        return self.book.ledger
+
+    @property
+    def orders(self) -> list[Order]:
+        """Every order booked so far, oldest first."""
+        return self.book.orders
+
+    def balance(self, asset: str) -> tuple[Decimal, Decimal]:
+        """``(free, locked)`` of ``asset``."""
+        return self.book.free.get(asset, Decimal(0)), self.book.locked.get(asset, Decimal(0))
+
+    def advance_to(self, ts_ms: int) -> list[Fill]:
+        """Move the market clock to ``ts_ms`` (a bar open); return the fills it caused."""
+        return self.book.advance_to(ts_ms)
+
+    def set_fault(
+        self,
+        kind: str,
+        *,
+        times: int | None = 1,
+        path: str | None = None,
+        method: str | None = None,
+        **params: Any,
+    ) -> None:
+        """Inject a fault of ``kind`` (see ``FAULT_KINDS``) for the next ``times`` uses.
+
+        ``path``/``method`` restrict it to some requests; the ``*_after_accept`` kinds default
+        to ``POST /api/v3/order``. ``times=None`` keeps it until :meth:`clear_faults`.
+        ``partial_fill`` and ``duplicate_trades`` act on the next ``times`` orders / fills.
+        """
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault {kind!r}; expected one of {', '.join(FAULT_KINDS)}")
+        if kind == "partial_fill":
+            fraction = float(params.get("fraction", 0.5))
+            if not 0 < fraction < 1:
+                raise ValueError("partial_fill: fraction must be in (0, 1)")
+            self.book.partial_fractions.extend([fraction] * (times or 1))
+            return
+        if kind == "duplicate_trades":
+            self.book.duplicate_next_fills += times or 1
+            return
+        if kind in _AFTER_ACCEPT:
+            path, method = path or "/api/v3/order", method or "POST"
+        self._faults.append(_Fault(kind, times, path, method, params))
+
+    def clear_faults(self) -> None:
+        """Remove every pending fault and lift any ban."""
+        self._faults.clear()
+        self.book.partial_fractions.clear()
+        self.book.duplicate_next_fills = 0
+        self._banned_until = 0.0
+
+    async def close(self) -> None:
+        """Stop serving; delayed answers are abandoned."""
+        self._closing.set()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> Simulator:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    async def _start(self, host: str, port: int) -> None:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._dispatch)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port)
+        await site.start()
+        bound = self._runner.addresses[0]
+        self._url = f"http://{host}:{bound[1]}"
+
+    def _take(self, kind: str, method: str, path: str) -> _Fault | None:
+        for fault in self._faults:
+            if fault.kind == kind and fault.applies(method, path):
+                if fault.times is not None:
+                    fault.times -= 1
+                    if fault.times <= 0:
+                        self._faults.remove(fault)
+                return fault
+        return None
+
+    async def _sleep(self, seconds: float) -> bool:
+        """Sleep; return ``True`` if the simulator is closing meanwhile."""
+        try:
+            await asyncio.wait_for(self._closing.wait(), timeout=seconds)
+        except TimeoutError:
+            return False
+        return True
+
+    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        method, path = request.method, request.path
+        response = await self._answer(request, method, path)
+        self.requests.append(Request(method, path, response.status))
+        return response
+
+    async def _answer(self, request: web.Request, method: str, path: str) -> web.Response:
+        latency = self._take("latency", method, path)
+        if latency and await self._sleep(float(latency.params.get("seconds", 0.1))):
+            return web.Response(status=503, text="closing")
+        if (banned := self._ban_answer()) is not None:
+            return banned
+        if limit := self._take("rate_limit", method, path):
+            retry = int(limit.params.get("retry_after", 1))
+            self._banned_until = time.monotonic() + retry
+            return _error(429, -1003, _TOO_MANY, {"Retry-After": str(retry)})
+        body = await request.text()
+        try:
+            result = self._route(request, method, path, body)
+        except ApiError as exc:
+            return _error(exc.status, exc.code, exc.msg)
+        if path == "/api/v3/order" and method == "POST":  # booked: now the after-accept faults
+            if fault := self._take("error_after_accept", method, path):
+                status = int(fault.params.get("status", 503))
+                return web.Response(status=status, text=f"{status} Service Unavailable")
+            if fault := self._take("timeout_after_accept", method, path):
+                await self._sleep(float(fault.params.get("seconds", 5.0)))
+        return web.json_response(result, dumps=_dumps)
+
+    def _ban_answer(self) -> web.Response | None:
+        left = self._banned_until - time.monotonic()
+        if left <= 0:
+            return None
+        until = self._clock() + int(left * 1000)
+        return _error(418, -1003, _BANNED.format(until=until), {"Retry-After": str(int(left) + 1)})
+
+    def _route(self, request: web.Request, method: str, path: str, body: str) -> Any:
+        prefix = "/api/v3/"
+        if not path.startswith(prefix):
+            raise ApiError(-1000, f"Unknown path {path}.", 404)
+        name = path[len(prefix) :]
+        if method == "GET" and name in self._public:
+            return self._public[name](dict(parse_qsl(request.query_string)))
+        handler = self._signed.get((method, name))
+        if handler is None:
+            raise ApiError(-1000, f"Unknown endpoint {method} {path}.", 404)
+        return handler(self._authenticate(request, request.query_string, body))
+
+    def _authenticate(self, request: web.Request, query: str, body: str) -> dict[str, str]:
+        """Check key, signature and timestamp as Binance does; return the merged params."""
+        key = request.headers.get("X-MBX-APIKEY", "")
+        if not key:
+            raise ApiError(-2014, "API-key format invalid.", 401)
+        if not hmac.compare_digest(key, self._key):
+            raise ApiError(-2015, "Invalid API-key, IP, or permissions for action.", 401)
+        signature, unsigned = "", []
+        for part_source in (query, body):
+            kept = []
+            for part in part_source.split("&") if part_source else []:
+                if part.startswith("signature="):
+                    signature = part[len("signature=") :]
+                else:
+                    kept.append(part)
+            unsigned.append("&".join(kept))
+        params = dict(parse_qsl(query)) | dict(parse_qsl(body))
+        params.pop("signature", None)
+        expected = hmac.new(self._secret, "".join(unsigned).encode(), hashlib.sha256).hexdigest()
+        if not signature or not hmac.compare_digest(signature.lower(), expected):
+            raise ApiError(-1022, "Signature for this request is not valid.")
+        raw_ts, raw_window = params.get("timestamp", ""), params.get("recvWindow", "5000")
+        if not raw_ts.isdigit():
+            raise ApiError(
+                -1102, "Mandatory parameter 'timestamp' was not sent, was empty/null, or malformed."
+            )
+        if not raw_window.isdigit() or int(raw_window) > _RECV_WINDOW_MAX:
+            raise ApiError(-1131, "recvWindow must be less than 60000")
+        now, ts = self._clock(), int(raw_ts)
+        if ts >= now + 1000:
+            raise ApiError(
+                -1021, "Timestamp for this request was 1000ms ahead of the server's time."
+            )
+        if now - ts > int(raw_window):
+            raise ApiError(-1021, "Timestamp for this request is outside of the recvWindow.")
+        return params
+
+    # -- endpoints -----------------------------------------------------------------------------
+
+    def _exchange_info(self, p: Mapping[str, str]) -> dict[str, Any]:
+        symbols = [
+            {
+                "symbol": s.id,
+                "status": "TRADING",
+                "baseAsset": s.base,
+                "baseAssetPrecision": 8,
+                "quoteAsset": s.quote,
+                "quotePrecision": 8,
+                "quoteAssetPrecision": 8,
+                "baseCommissionPrecision": 8,
+                "quoteCommissionPrecision": 8,
+                "orderTypes": ["LIMIT", "MARKET"],
+                "icebergAllowed": False,
+                "ocoAllowed": False,
+                "quoteOrderQtyMarketAllowed": False,
+                "allowTrailingStop": False,
+                "cancelReplaceAllowed": False,
+                "isSpotTradingAllowed": True,
+                "isMarginTradingAllowed": False,
+                "filters": [
+                    {
+                        "filterType": "PRICE_FILTER",
+                        "minPrice": fmt(s.tick),
+                        "maxPrice": "1000000.00000000",
+                        "tickSize": fmt(s.tick),
+                    },
+                    {
+                        "filterType": "LOT_SIZE",
+                        "minQty": "0.00001000",
+                        "maxQty": "9000.00000000",
+                        "stepSize": "0.00001000",
+                    },
+                    {
+                        "filterType": "NOTIONAL",
+                        "minNotional": "5.00000000",
+                        "applyMinToMarket": True,
+                        "maxNotional": "9000000.00000000",
+                        "applyMaxToMarket": False,
+                        "avgPriceMins": 5,
+                    },
+                ],
+                "permissions": [],
+                "permissionSets": [["SPOT"]],
+                "defaultSelfTradePreventionMode": "EXPIRE_MAKER",
+                "allowedSelfTradePreventionModes": ["EXPIRE_MAKER"],
+            }
+            for s in self.book.symbols.values()
+        ]
+        limits = [
+            {
+                "rateLimitType": "REQUEST_WEIGHT",
+                "interval": "MINUTE",
+                "intervalNum": 1,
+                "limit": 6000,
+            },
+            {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 100},
+        ]
+        return {
+            "timezone": "UTC",
+            "serverTime": self._clock(),
+            "rateLimits": limits,
+            "exchangeFilters": [],
+            "symbols": symbols,
+        }
+
+    def _klines(self, p: Mapping[str, str]) -> list[list[Any]]:
+        """Candles that have *closed* by the market clock (no peeking at the current bar)."""
+        sym = self.book.symbol(p.get("symbol"))
+        limit = max(1, min(int(p.get("limit") or 500), 1000))
+        rows = []
+        for t, (o, h, low, c) in zip(sym.opens.tolist(), sym.ohlc.tolist(), strict=True):
+            close_t = t + sym.interval_ms - 1
+            if close_t >= self.book.now:
+                break
+            if "startTime" in p and t < int(p["startTime"]):
+                continue
+            if "endTime" in p and t > int(p["endTime"]):
+                break
+            rows.append(
+                [t, *(f"{x:.8f}" for x in (o, h, low, c)), "0", close_t, "0", 0, "0", "0", "0"]
+            )
+        return rows[:limit] if "startTime" in p else rows[-limit:]
+
+    def _account(self, p: Mapping[str, str]) -> dict[str, Any]:
+        rate = fmt(self.book.fee_rate)
+        bps = int(self.book.fee_rate * 10_000)
+        balances = [
+            {"asset": a, "free": fmt(self.book.free[a]), "locked": fmt(self.book.locked[a])}
+            for a in sorted(self.book.free)
+        ]
+        if p.get("omitZeroBalances") == "true":
+            balances = [b for b in balances if Decimal(b["free"]) or Decimal(b["locked"])]
+        return {
+            "makerCommission": bps,
+            "takerCommission": bps,
+            "buyerCommission": 0,
+            "sellerCommission": 0,
+            "commissionRates": {
+                "maker": rate,
+                "taker": rate,
+                "buyer": fmt(Decimal(0)),
+                "seller": fmt(Decimal(0)),
+            },
+            "canTrade": True,
+            "canWithdraw": False,
+            "canDeposit": False,
+            "brokered": False,
+            "requireSelfTradePrevention": False,
+            "preventSor": False,
+            "updateTime": self.book.now,
+            "accountType": "SPOT",
+            "balances": balances,
+            "permissions": ["SPOT"],
+            "uid": 1,
+        }
+
+    def _new_order(self, p: Mapping[str, str]) -> dict[str, Any]:
+        before = len(self.book.ledger)
+        order = self.book.new_order(p)
+        kind = p.get("newOrderRespType") or "FULL"
+        if kind == "ACK":
+            return {
+                "symbol": order.symbol,
+                "orderId": order.order_id,
+                "orderListId": -1,
+                "clientOrderId": order.client_order_id,
+                "transactTime": order.time,
+            }
+        fills = self.book.ledger[before:]
+        return order_json(order, full=True, fills=fills if kind == "FULL" else [])
+
+    def _cancel(self, p: Mapping[str, str]) -> dict[str, Any]:
+        order = self.book.cancel(p)
+        body = order_json(order)
+        body = {
+            k: body[k]
+            for k in ("symbol", "orderId", "orderListId", "price", "origQty", "executedQty")
+        } | {
+            "origClientOrderId": order.client_order_id,
+            "clientOrderId": p.get("newClientOrderId") or f"cancel{order.order_id}",
+            "transactTime": order.update_time,
+            "cummulativeQuoteQty": body["cummulativeQuoteQty"],
+            "status": order.status,
+            "timeInForce": order.time_in_force,
+            "type": order.type,
+            "side": order.side,
+            "selfTradePreventionMode": "EXPIRE_MAKER",
+        }
+        return body
+
+    def _open_orders(self, p: Mapping[str, str]) -> list[dict[str, Any]]:
+        wanted = self.book.symbol(p["symbol"]).id if p.get("symbol") else None
+        return [
+            order_json(o)
+            for o in self.book.orders
+            if o.is_open and (wanted is None or o.symbol == wanted)
+        ]
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _error(
+    status: int, code: int, msg: str, headers: Mapping[str, str] | None = None
+) -> web.Response:
+    body = _dumps({"code": code, "msg": msg})
+    return web.Response(status=status, text=body, content_type="application/json", headers=headers)
+
+
+async def start_simulator(
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    candles: Mapping[str, pd.DataFrame],
+    api_key: str,
+    api_secret: str,
+    faults: Mapping[str, Mapping[str, Any]] | None = None,
+    balances: Mapping[str, str | Decimal] | None = None,
+    fee_rate: str | Decimal = "0.001",
+    start_ms: int | None = None,
+    clock: Callable[[], int] | None = None,
+    duplicate_scope: Literal["all", "open"] = "all",
+) -> Simulator:
+    """Serve a simulated Binance spot account on ``host:port`` (0: a free port) in this loop.
+
+    Parameters
+    ----------
+    candles
+        Binance symbol id (``"BTCUSDT"``) → candle frame (``timestamp`` = bar open in ms,
+        ``open, high, low, close``); each symbol is listed with LOT_SIZE step 0.00001,
+        PRICE_FILTER tick 0.01 (0.000001 for BTC/ETH quotes) and a 5-unit NOTIONAL minimum.
+    api_key, api_secret
+        The only key accepted and the HMAC secret signatures must use.
+    faults
+        Faults active from the start, ``{kind: {param: value}}`` (see :meth:`Simulator.set_fault`).
+    balances, fee_rate, start_ms, duplicate_scope
+        See :class:`live.sim._book.Book`.
+    clock
+        Server clock in ms (wall time by default) used for ``/api/v3/time`` and timestamps.
+    """
+    book = Book(
+        candles,
+        balances=balances,
+        fee_rate=fee_rate,
+        start_ms=start_ms,
+        duplicate_scope=duplicate_scope,
+    )
+    sim = Simulator(book, api_key=api_key, api_secret=api_secret, clock=clock)
+    for kind, params in (faults or {}).items():
+        sim.set_fault(kind, **dict(params))
+    await sim._start(host, port)
+    return sim
+
+
+def serve_forever(
+    host: str,
+    port: int,
+    *,
+    candles: Mapping[str, pd.DataFrame],
+    api_key: str,
+    api_secret: str,
+    bar_seconds: float = 0.0,
+    on_ready: Callable[[Simulator], Awaitable[None] | None] | None = None,
+) -> None:
+    """Run a simulator until interrupted; with ``bar_seconds`` > 0, replay one bar per period."""
+
+    async def main() -> None:
+        sim = await start_simulator(
+            host, port, candles=candles, api_key=api_key, api_secret=api_secret
+        )
+        try:
+            if on_ready is not None and (waiting := on_ready(sim)) is not None:
+                await waiting
+            while True:
+                await asyncio.sleep(bar_seconds or 3600)
+                if bar_seconds:
+                    sym = next(iter(sim.book.symbols.values()))
+                    sim.advance_to(sim.book.now + sym.interval_ms)
+        finally:
+            await sim.close()
+
+    asyncio.run(main())
