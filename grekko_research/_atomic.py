@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-__all__ = ["PARTIAL_SUFFIX", "atomic_path", "atomic_write_text"]
+import numpy as np
+
+__all__ = ["PARTIAL_SUFFIX", "atomic_dir", "atomic_path", "atomic_write_text", "json_strict"]
 
 PARTIAL_SUFFIX = ".partial"
 
@@ -43,3 +48,40 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
     return Path(path)
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary folder beside ``path``; on success rename it to ``path``.
+
+    The folder appears whole or not at all: on any error (Ctrl-C included)
+    the temporary folder is removed. ``path`` must not exist yet.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.parent / f".{target.name}.{uuid.uuid4().hex}{PARTIAL_SUFFIX}"
+    tmp.mkdir()
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def json_strict(value: Any) -> Any:
+    """Return ``value`` with NaN and infinities as None and numpy scalars as Python numbers.
+
+    Strict JSON has no NaN; metrics that are undefined (no trade, flat
+    equity) are written as ``null``.
+    """
+    if isinstance(value, dict):
+        return {k: json_strict(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_strict(v) for v in value]
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        f = float(value)
+        return f if math.isfinite(f) else None
+    return value

@@ -13,6 +13,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from grekko_research._atomic import atomic_dir, json_strict
 from grekko_research.cli.render import console, err_console
 
 __all__ = ["sweep_command", "write_sweep"]
@@ -20,17 +21,11 @@ __all__ = ["sweep_command", "write_sweep"]
 
 def write_sweep(result: Any, root: Path) -> Path:
     """Write ``summary.json``, ``trials.parquet`` and ``oos_equity.parquet`` into a new folder."""
-    import os
-    import shutil
-    import uuid
-
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     final = root / "sweeps" / result.study_name / stamp
-    tmp = final.parent / f".{stamp}.{uuid.uuid4().hex}.partial"
-    tmp.mkdir(parents=True)
-    try:
+    with atomic_dir(final) as tmp:
         (tmp / "summary.json").write_text(
-            json.dumps(_strict(result.summary()), indent=2) + "\n", encoding="utf-8"
+            json.dumps(json_strict(result.summary()), indent=2) + "\n", encoding="utf-8"
         )
         if result.trials is not None:
             frame = result.trials.copy()
@@ -42,21 +37,7 @@ def write_sweep(result: Any, root: Path) -> Path:
             result.oos_equity.rename("equity").to_frame().reset_index().to_parquet(
                 tmp / "oos_equity.parquet", index=False
             )
-        os.replace(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return final
-
-
-def _strict(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _strict(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_strict(v) for v in value]
-    if isinstance(value, float):
-        return value if value == value and abs(value) != float("inf") else None
-    return value
 
 
 def sweep_command(
@@ -128,7 +109,7 @@ def sweep_command(
         finally:
             signal.signal(signal.SIGINT, previous)
     folder = write_sweep(result, Path(cfg.experiment.output_dir))
-    summary = _strict(result.summary())
+    summary = json_strict(result.summary())
     run_id = track_sweep(cfg, result, summary, folder)
     table = Table(
         title=f"sweep {result.study_name}: {result.n_trials} trials, {', '.join(result.objective)}"

@@ -430,10 +430,6 @@ def _simulate_one_nb(
 def _next_signal_row(entries: np.ndarray, exits: np.ndarray, r: int) -> int:
     """Return the first row ``>= r`` with an entry or exit signal, or ``n``."""
     n, k = entries.shape
-    if k == 1:
-        while r < n and not (entries[r, 0] or exits[r, 0]):
-            r += 1
-        return r
     while r < n:
         for j in range(k):
             if entries[r, j] or exits[r, j]:
@@ -455,7 +451,7 @@ def _hold(
     equity_out: np.ndarray,
     excursions: bool,
 ) -> None:
-    """Mark bars ``a .. b-1`` where nothing trades and no stop is live.
+    """Mark bars ``a .. b-1`` where nothing trades and no stop is live (several assets).
 
     The equity (when ``equity_out`` is not empty) is the cash plus each open
     position at the close; with ``excursions`` the open positions' highest
@@ -468,31 +464,6 @@ def _hold(
                 equity_out[t] = cash
         return
     k = st.shape[0]
-    if k == 1 and not track_equity:
-        hi = st[0, _MAX_HIGH]
-        lo = st[0, _MIN_LOW]
-        for t in range(a, b):
-            hi = max(hi, high[t, 0])
-            lo = min(lo, low[t, 0])
-        st[0, _MAX_HIGH] = hi
-        st[0, _MIN_LOW] = lo
-        return
-    if k == 1 and not excursions:
-        pos = st[0, _POS]
-        for t in range(a, b):
-            equity_out[t] = cash + pos * close[t, 0]
-        return
-    if k == 1:
-        pos = st[0, _POS]
-        hi = st[0, _MAX_HIGH]
-        lo = st[0, _MIN_LOW]
-        for t in range(a, b):
-            equity_out[t] = cash + pos * close[t, 0]
-            hi = max(hi, high[t, 0])
-            lo = min(lo, low[t, 0])
-        st[0, _MAX_HIGH] = hi
-        st[0, _MIN_LOW] = lo
-        return
     for t in range(a, b):
         equity = cash
         for j in range(k):

@@ -48,6 +48,7 @@ from grekko_research.config import GrekkoConfig, config_id, engine_config
 from grekko_research.data.bars import Bars
 from grekko_research.data.store import ParquetStore
 from grekko_research.engine import EngineConfig, Orders, Signals, TargetPositions, backtest
+from grekko_research.engine import layout as L
 from grekko_research.engine.api import BacktestResult
 from grekko_research.errors import ConfigError, GrekkoError
 from grekko_research.metrics import METRIC_NAMES, performance_summary, periods_per_year
@@ -286,16 +287,24 @@ def evaluate_window(
     form = _from_row(strategy.signals(part, params), offset)
     result = backtest(part, form, cfg)
     equity = result.equity[max(offset - 1, 0) :]
-    trades = result.trades[~result.trades["is_open"]]
+    pnl, ret, duration = _closed_trades(result)
     metrics = performance_summary(
         equity,
         periods_per_year=periods_per_year(bars.timeframe),
-        pnl=trades["pnl"].to_numpy(),
-        ret=trades["return"].to_numpy(),
-        duration=(trades["exit_bar"] - trades["entry_bar"]).to_numpy(),
+        pnl=pnl,
+        ret=ret,
+        duration=duration,
     )
     metrics["final_equity"] = float(equity[-1])
     return result, metrics, equity
+
+
+def _closed_trades(result: BacktestResult) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """P&L, return and bars held of the closed trades, from the raw records (no DataFrame per trial)."""
+    rec = result.trade_records
+    closed = rec[rec[:, L.T_IS_OPEN] == 0.0]
+    duration = (closed[:, L.T_EXIT_BAR] - closed[:, L.T_ENTRY_BAR]).astype(np.int64)
+    return closed[:, L.T_PNL], closed[:, L.T_RETURN], duration
 
 
 def evaluate_segments(
@@ -315,14 +324,15 @@ def evaluate_segments(
     """
     if len(segments) == 1:
         return evaluate_window(strategy, params, bars, engine, *segments[0])
-    growth, pnl, ret, duration = [], [], [], []
+    growth: list[np.ndarray] = []
+    pnl: list[np.ndarray] = []
+    ret: list[np.ndarray] = []
+    duration: list[np.ndarray] = []
     for start, end in segments:
         result, _, equity = evaluate_window(strategy, params, bars, engine, start, end)
         growth.append(equity[1:] / equity[:-1])
-        closed = result.trades[~result.trades["is_open"]]
-        pnl.append(closed["pnl"].to_numpy())
-        ret.append(closed["return"].to_numpy())
-        duration.append((closed["exit_bar"] - closed["entry_bar"]).to_numpy())
+        for pool, values in zip((pnl, ret, duration), _closed_trades(result), strict=True):
+            pool.append(values)
     chained = engine.init_cash * np.concatenate(([1.0], np.cumprod(np.concatenate(growth))))
     metrics = performance_summary(
         chained,

@@ -18,18 +18,15 @@ name and renamed when complete.
 from __future__ import annotations
 
 import json
-import math
 import os
-import shutil
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
+from grekko_research._atomic import atomic_dir, json_strict
 from grekko_research.config import GrekkoConfig, config_id, engine_config, to_container
 from grekko_research.data.bars import Bars
 from grekko_research.data.load import load_bars, load_frame
@@ -68,20 +65,7 @@ class BacktestRun:
             "n_trades": self.result.n_trades,
             "metrics": self.result.metrics,
         }
-        return _strict(doc)
-
-
-def _strict(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _strict(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_strict(v) for v in value]
-    if isinstance(value, float | np.floating):
-        f = float(value)
-        return f if math.isfinite(f) else None
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
+        return json_strict(doc)
 
 
 def _hint(key: SeriesKey) -> str:
@@ -173,9 +157,7 @@ def write_run(run: BacktestRun, root: str | os.PathLike[str] | None = None) -> P
     while final.exists():
         n += 1
         final = base / run.strategy.name / f"{stamp}-{run.config_id}-{n}"
-    tmp = final.parent / f".{final.name}.{uuid.uuid4().hex}.partial"
-    tmp.mkdir(parents=True)
-    try:
+    with atomic_dir(final) as tmp:
         tree = to_container(run.config)
         text = f"# config_id: {run.config_id}\n" + OmegaConf.to_yaml(
             OmegaConf.create(tree), sort_keys=True
@@ -196,8 +178,4 @@ def write_run(run: BacktestRun, root: str | os.PathLike[str] | None = None) -> P
                 f" — {run.config_id}",
                 config=tree,
             )
-        os.replace(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return final
