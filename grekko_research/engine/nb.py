@@ -112,7 +112,7 @@ from grekko_research.risk.rules import (
     drawdown_breached_nb,
 )
 
-__all__ = ["simulate_nb"]
+__all__ = ["init_state_nb", "simulate_nb"]
 
 
 @njit(cache=True, nogil=True)
@@ -446,6 +446,26 @@ def _quiet_span(
 
 
 @njit(cache=True, nogil=True)
+def init_state_nb(k: int, cfg: np.ndarray, day: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return the per-asset state ``S`` and the account ``A`` of a run before its first bar."""
+    S = np.zeros((k, N_STATE))
+    for j in range(k):
+        S[j, S_SL] = np.nan
+        S[j, S_TP] = np.nan
+        S[j, S_TRAIL_D] = np.nan
+        S[j, S_LAST] = np.nan
+        S[j, S_STOP_BAR] = -1.0
+    A = np.zeros(N_ACCOUNT)
+    A[A_CASH] = cfg[CFG_INIT_CASH]
+    A[A_PEAK] = cfg[CFG_INIT_CASH]
+    A[A_DAY_START_EQ] = cfg[CFG_INIT_CASH]
+    A[A_EQUITY] = cfg[CFG_INIT_CASH]
+    A[A_DAY] = day
+    A[A_BLOCK_DAY] = -1.0
+    return S, A
+
+
+@njit(cache=True, nogil=True)
 def simulate_nb(
     index: np.ndarray,
     open_: np.ndarray,
@@ -483,20 +503,7 @@ def simulate_nb(
     ``TRADE_FIELDS``, ``EVENT_FIELDS`` and ``FUNDING_FIELDS``).
     """
     n, k = close.shape
-    S = np.zeros((k, N_STATE))
-    for j in range(k):
-        S[j, S_SL] = np.nan
-        S[j, S_TP] = np.nan
-        S[j, S_TRAIL_D] = np.nan
-        S[j, S_LAST] = np.nan
-        S[j, S_STOP_BAR] = -1.0
-    A = np.zeros(N_ACCOUNT)
-    A[A_CASH] = cfg[CFG_INIT_CASH]
-    A[A_PEAK] = cfg[CFG_INIT_CASH]
-    A[A_DAY_START_EQ] = cfg[CFG_INIT_CASH]
-    A[A_EQUITY] = cfg[CFG_INIT_CASH]
-    A[A_DAY] = index[0] // 86_400_000 if n > 0 else 0
-    A[A_BLOCK_DAY] = -1.0
+    S, A = init_state_nb(k, cfg, index[0] // 86_400_000 if n > 0 else 0)
     orec = np.empty((64 + 8 * k, len(ORDER_FIELDS)))
     trec = np.empty((32 + 4 * k, len(TRADE_FIELDS)))
     erec = np.empty((16 + 2 * k, len(EVENT_FIELDS)))

@@ -209,6 +209,7 @@ class OrderManager:
             },
             "fills": [
                 [f.client_id, f.trade_id, str(f.qty), str(f.price), f.ts_ms, f.source]
+                + ([str(f.fee), f.fee_asset] if f.fee is not None else [])
                 for f in self._fills.values()
             ],
             "positions": {sym: str(q) for sym, q in self._positions.items()},
@@ -329,6 +330,11 @@ class OrderManager:
             "price": str(price),
             "source": report.source,
         }
+        if report.fee is not None:
+            payload["fee"] = str(
+                to_decimal(report.fee, f"fill {report.trade_id} fee", positive=False)
+            )
+            payload["fee_asset"] = report.fee_asset
         return self._emit("order_fill", order.client_id, payload, now_ms)
 
     def _on_not_found(self, order: Order, now_ms: int) -> list[Event]:
@@ -471,6 +477,8 @@ class OrderManager:
                 Decimal(p["price"]),
                 ts,
                 str(p["source"]),
+                None if p.get("fee") is None else Decimal(p["fee"]),
+                p.get("fee_asset"),
             )
             if (stream, fill.trade_id) in self._fills:
                 raise ReplayError(

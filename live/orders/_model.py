@@ -103,6 +103,8 @@ class Fill:
     price: Decimal
     ts_ms: int
     source: str
+    fee: Decimal | None = None
+    fee_asset: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,13 +208,18 @@ class Ack:
 
 @dataclass(frozen=True, slots=True)
 class FillReport:
-    """An execution of the order; ``trade_id`` is the venue's trade id (the de-duplication key)."""
+    """An execution of the order; ``trade_id`` is the venue's trade id (the de-duplication key).
+
+    ``fee`` (in ``fee_asset``) is what the venue charged for it, when the report says.
+    """
 
     client_id: str
     trade_id: str
     qty: Decimal | int | float | str
     price: Decimal | int | float | str
     source: str = "ws"
+    fee: Decimal | int | float | str | None = None
+    fee_asset: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,487 @@
+"""The engine's account, advanced one bar, one decision and one fill at a time.
+
+The backtest kernel runs a whole history in one call. A live run sees one closed bar at a
+time, decides, sends orders and learns their fills later. :class:`EngineBook` holds the very
+same state arrays the kernel holds and moves them with the kernel's own functions, so that a
+live run sizes, checks and books its orders exactly as the backtest does:
+
+- :meth:`EngineBook.plan` runs the kernel's decision step (reductions first, then entries
+  sized by :class:`~grekko_research.engine.Sizing`, risk limits, buying power, lot and minimum
+  notional, slippage) on a *copy* of the state at the price an order sent now would fill at,
+  and returns the orders it would fill and the ones it would refuse, with the rule;
+- :meth:`EngineBook.fill` books a fill the venue reported (cash, fee, position, trade);
+- :meth:`EngineBook.close_bar` marks to market at a bar's close and applies the drawdown and
+  daily-loss rules (a drawdown breach halts new exposure and flattens at the next decision).
+
+What the live book does not do (the venue or a later part does): position stops and pending
+limit/stop orders (no intrabar simulation), funding, liquidation. :func:`check_live_config`
+refuses configurations that need them. Pure: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numba import njit
+
+from grekko_research.data.bars import Bars
+from grekko_research.engine import layout as L
+from grekko_research.engine.api import Orders, Signals, TargetPositions, _kernel_inputs
+from grekko_research.engine.config import EngineConfig
+from grekko_research.engine.layout import (
+    A_BLOCK_DAY,
+    A_CASH,
+    A_DAY,
+    A_DAY_START_EQ,
+    A_EQUITY,
+    A_FLATTEN_DUE,
+    A_HALTED,
+    A_N_EV,
+    A_N_ORD,
+    A_N_TR,
+    A_ORDERS_TODAY,
+    A_PEAK,
+    EVENT_FIELDS,
+    KIND_MARKET,
+    KIND_RISK_FLATTEN,
+    ORDER_FIELDS,
+    S_LAST,
+    S_POS,
+    S_TR_MAXHIGH,
+    S_TR_MINLOW,
+    TRADE_FIELDS,
+)
+from grekko_research.engine.nb import _execute_decisions, init_state_nb
+from grekko_research.engine.nb_orders import _apply_fill, _event, _flatten, _write_trade
+from grekko_research.errors import ConfigError
+from grekko_research.risk.rules import (
+    LIM_DAILY_LOSS,
+    LIM_MAX_DRAWDOWN,
+    RULE_DAILY_LOSS,
+    RULE_MAX_DRAWDOWN,
+    RULE_NAMES,
+    daily_loss_breached_nb,
+    drawdown_breached_nb,
+)
+
+__all__ = ["DAY_MS", "EngineBook", "PlannedOrder", "check_live_config", "decision_row"]
+
+DAY_MS = 86_400_000
+_O = {name: i for i, name in enumerate(ORDER_FIELDS)}
+_T = {name: i for i, name in enumerate(TRADE_FIELDS)}
+_E = {name: i for i, name in enumerate(EVENT_FIELDS)}
+
+
+@njit(cache=True, nogil=True)
+def _plan_nb(
+    S: np.ndarray,
+    A: np.ndarray,
+    cfg: np.ndarray,
+    limits: np.ndarray,
+    lot: np.ndarray,
+    tick: np.ndarray,
+    min_notional: np.ndarray,
+    px: np.ndarray,
+    high: np.ndarray,
+    low: np.ndarray,
+    volume: np.ndarray,
+    filled: np.ndarray,
+    entries: np.ndarray,
+    exits: np.ndarray,
+    short_entries: np.ndarray,
+    short_exits: np.ndarray,
+    target: np.ndarray,
+    ord_kind: np.ndarray,
+    ord_size: np.ndarray,
+    ord_price: np.ndarray,
+    ord_stop: np.ndarray,
+    atr: np.ndarray,
+    vol: np.ndarray,
+    decide: bool,
+) -> np.ndarray:
+    """Run a pending risk flatten and row 0's decisions on copies; return the order records."""
+    k = S.shape[0]
+    S2 = S.copy()
+    A2 = A.copy()
+    A2[A_N_ORD] = 0.0
+    A2[A_N_TR] = 0.0
+    A2[A_N_EV] = 0.0
+    orec = np.empty((16 + 8 * k, len(ORDER_FIELDS)))
+    trec = np.empty((16 + 8 * k, len(TRADE_FIELDS)))
+    erec = np.empty((16 + 8 * k, len(EVENT_FIELDS)))
+    adds = np.zeros(k)
+    if A2[A_FLATTEN_DUE] > 0.0:
+        _flatten(S2, A2, orec, trec, erec, cfg, limits, lot, tick, min_notional, px, 0, high, low,
+                 volume, filled, KIND_RISK_FLATTEN)  # fmt: skip
+        A2[A_FLATTEN_DUE] = 0.0
+    if decide:
+        _execute_decisions(
+            0, 0, px, S2, A2, orec, trec, erec, cfg, limits, lot, tick, min_notional, high, low,
+            volume, filled, entries, exits, short_entries, short_exits, target, ord_kind, ord_size,
+            ord_price, ord_stop, atr, vol, 1 << 62, adds,
+        )  # fmt: skip
+    return orec[: int(A2[A_N_ORD])].copy()
+
+
+@njit(cache=True, nogil=True)
+def _fill_nb(
+    S: np.ndarray,
+    A: np.ndarray,
+    cfg: np.ndarray,
+    j: int,
+    t: int,
+    size: float,
+    price: float,
+    fee_rate: float,
+    kind: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Book one fill on the real state; return its order record and any trade it closed."""
+    orec = np.empty((4, len(ORDER_FIELDS)))
+    trec = np.empty((4, len(TRADE_FIELDS)))
+    A[A_N_ORD] = 0.0
+    A[A_N_TR] = 0.0
+    _apply_fill(S, A, orec, trec, cfg, j, t, size, price, fee_rate, kind, 0, 0.0, np.nan)
+    n_ord = int(A[A_N_ORD])
+    n_tr = int(A[A_N_TR])
+    A[A_N_ORD] = 0.0
+    A[A_N_TR] = 0.0
+    return orec[:n_ord].copy(), trec[:n_tr].copy()
+
+
+@njit(cache=True, nogil=True)
+def _close_bar_nb(
+    S: np.ndarray,
+    A: np.ndarray,
+    limits: np.ndarray,
+    high: np.ndarray,
+    low: np.ndarray,
+    close: np.ndarray,
+    filled: np.ndarray,
+    t: int,
+) -> np.ndarray:
+    """The kernel's excursion, close and mark-to-market phases for one bar; return risk events."""
+    k = S.shape[0]
+    erec = np.empty((4, len(EVENT_FIELDS)))
+    A[A_N_EV] = 0.0
+    for j in range(k):
+        if filled[j] or S[j, S_POS] == 0.0:
+            continue
+        if high[j] > S[j, S_TR_MAXHIGH]:
+            S[j, S_TR_MAXHIGH] = high[j]
+        if low[j] < S[j, S_TR_MINLOW]:
+            S[j, S_TR_MINLOW] = low[j]
+    for j in range(k):
+        if not filled[j]:
+            S[j, S_LAST] = close[j]
+    equity = A[A_CASH]
+    for j in range(k):
+        pos = S[j, S_POS]
+        if pos != 0.0:
+            equity += pos * S[j, S_LAST]
+    if equity > A[A_PEAK]:
+        A[A_PEAK] = equity
+    if (
+        limits[LIM_MAX_DRAWDOWN] > 0.0
+        and A[A_HALTED] == 0.0
+        and drawdown_breached_nb(equity, A[A_PEAK], limits)
+    ):
+        A[A_HALTED] = 1.0
+        A[A_FLATTEN_DUE] = 1.0
+        _event(erec, A, t, -1, RULE_MAX_DRAWDOWN, 1.0 - equity / A[A_PEAK],
+               limits[LIM_MAX_DRAWDOWN])  # fmt: skip
+    if (
+        limits[LIM_DAILY_LOSS] > 0.0
+        and A[A_BLOCK_DAY] != A[A_DAY]
+        and daily_loss_breached_nb(equity, A[A_DAY_START_EQ], limits)
+    ):
+        A[A_BLOCK_DAY] = A[A_DAY]
+        _event(erec, A, t, -1, RULE_DAILY_LOSS, 1.0 - equity / A[A_DAY_START_EQ],
+               limits[LIM_DAILY_LOSS])  # fmt: skip
+    A[A_EQUITY] = equity
+    n = int(A[A_N_EV])
+    A[A_N_EV] = 0.0
+    return erec[:n].copy()
+
+
+@njit(cache=True, nogil=True)
+def _open_trades_nb(S: np.ndarray, A: np.ndarray, t: int) -> np.ndarray:
+    k = S.shape[0]
+    A2 = A.copy()
+    A2[A_N_TR] = 0.0
+    trec = np.empty((k + 1, len(TRADE_FIELDS)))
+    for j in range(k):
+        if S[j, S_POS] != 0.0:
+            _write_trade(trec, A2, S, j, t, 0, S[j, S_LAST])
+    return trec[: int(A2[A_N_TR])].copy()
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedOrder:
+    """One order the engine's decision step produced.
+
+    ``size`` is signed (+ buys); ``price`` the expected fill price after slippage; ``status``
+    an engine status name (``"filled"`` means: send it; anything else: refused, ``rule`` says
+    by which risk rule when one did).
+    """
+
+    asset: int
+    symbol: str
+    size: float
+    price: float
+    fee: float
+    kind: str
+    status: str
+    rule: str | None
+
+
+def check_live_config(config: EngineConfig) -> None:
+    """Raise :class:`ConfigError` for engine settings a live run cannot reproduce (yet).
+
+    Live decisions fill at the next bar's open (``execution="next_open"``); position stops and
+    pending limit/stop orders need intrabar simulation (venue-side orders are not built yet);
+    ``range``/``volume`` slippage needs the execution bar's range before it happened.
+    """
+    if config.execution != "next_open":
+        raise ConfigError(
+            "live runs execute decisions at the next bar's open: engine.execution must be "
+            f"'next_open', got {config.execution!r}"
+        )
+    for name in ("stop_loss", "take_profit", "trailing"):
+        if getattr(config.stops, name) is not None:
+            raise ConfigError(
+                f"engine.stops.{name} is set: position stops are not supported by live runs yet "
+                "(they need venue-side stop orders)"
+            )
+
+
+class EngineBook:
+    """The kernel's account state for one live run (see the module docstring).
+
+    Parameters
+    ----------
+    config
+        The run's engine configuration (``check_live_config`` must accept it).
+    symbols
+        One symbol per asset column, in the order of the strategy's bars.
+    first_ts_ms
+        Open time of the first bar the run will execute on (starts the day counter).
+    lot, tick, min_notional
+        Market rules per asset (default: ``config.market``); a live venue's rules are merged in
+        by the caller (the stricter wins).
+    """
+
+    def __init__(
+        self,
+        config: EngineConfig,
+        symbols: Sequence[str],
+        first_ts_ms: int,
+        *,
+        lot: np.ndarray | None = None,
+        tick: np.ndarray | None = None,
+        min_notional: np.ndarray | None = None,
+    ) -> None:
+        check_live_config(config)
+        self.config = config
+        self.symbols = tuple(symbols)
+        k = len(self.symbols)
+        mlot, mtick, mmin = config.market.arrays(k)
+        self.lot = mlot if lot is None else np.asarray(lot, dtype=np.float64)
+        self.tick = mtick if tick is None else np.asarray(tick, dtype=np.float64)
+        self.min_notional = mmin if min_notional is None else np.asarray(min_notional, np.float64)
+        self.limits = config.risk.to_array()
+        self._cfgs: dict[tuple[int, int], np.ndarray] = {}
+        self.cfg = self._cfg(L.MODE_SIGNALS, L.TARGET_PERCENT)
+        self.S, self.A = init_state_nb(k, self.cfg, first_ts_ms // DAY_MS)
+        self.bar = 0  # the bar counter t of the kernel: bars closed since the run's first
+
+    def _cfg(self, mode: int, target_kind: int) -> np.ndarray:
+        key = (mode, target_kind)
+        if key not in self._cfgs:
+            self._cfgs[key] = self.config.to_array(mode, target_kind)
+        return self._cfgs[key]
+
+    # -- reading ----------------------------------------------------------------------
+
+    @property
+    def cash(self) -> float:
+        return float(self.A[A_CASH])
+
+    @property
+    def equity(self) -> float:
+        """Equity at the last close (or the initial cash)."""
+        return float(self.A[A_EQUITY])
+
+    @property
+    def halted(self) -> bool:
+        """Whether the drawdown rule halted new exposure."""
+        return bool(self.A[A_HALTED] > 0.0)
+
+    def position(self, j: int) -> float:
+        return float(self.S[j, S_POS])
+
+    def open_trades(self) -> np.ndarray:
+        """Trade records of the positions still open, marked at the last close."""
+        return _open_trades_nb(self.S, self.A, self.bar - 1)
+
+    # -- the three steps --------------------------------------------------------------
+
+    def start_bar(self, ts_ms: int) -> None:
+        """Start the bar opening at ``ts_ms`` (the one the next decision executes on): a new
+        UTC day resets the daily order count and the daily-loss reference."""
+        day = ts_ms // DAY_MS
+        if day != self.A[A_DAY]:
+            self.A[A_DAY] = day
+            self.A[A_ORDERS_TODAY] = 0.0
+            self.A[A_DAY_START_EQ] = self.A[A_EQUITY]
+
+    def plan(
+        self,
+        decision: dict[str, Any] | None,
+        prices: np.ndarray,
+        *,
+        high: np.ndarray | None = None,
+        low: np.ndarray | None = None,
+        volume: np.ndarray | None = None,
+        vol: np.ndarray | None = None,
+    ) -> list[PlannedOrder]:
+        """Return the orders the engine would execute now for one decision row.
+
+        ``decision`` is :func:`decision_row`'s result (the last bar's decisions), or ``None``
+        for no decision (only a pending risk flatten is planned). ``prices`` are the expected
+        execution prices before slippage, NaN for a symbol without a market now. ``high`` /
+        ``low`` bound the slipped price (the execution bar's range when known; unbounded
+        otherwise) and with ``volume`` feed ``range``/``volume`` slippage. ``vol`` is the
+        annualised volatility per asset as of the decision bar (``vol_target`` sizing).
+        The book itself does not change, except that a planned risk flatten is consumed.
+        """
+        k = len(self.symbols)
+        px = np.asarray(prices, dtype=np.float64).reshape(k)
+        filled = np.isnan(px).reshape(1, k)
+        hi = np.full((1, k), np.inf) if high is None else np.asarray(high, np.float64).reshape(1, k)
+        lo = np.full((1, k), -np.inf) if low is None else np.asarray(low, np.float64).reshape(1, k)
+        vo = np.full((1, k), np.nan) if volume is None else np.asarray(volume).reshape(1, k)
+        row = _NO_DECISION if decision is None else decision
+        cfg = self._cfg(int(row["mode"]), int(row["target_kind"]))
+        empty_f = np.zeros((0, 0))
+        vol_row = empty_f if vol is None else np.asarray(vol, np.float64).reshape(1, k)
+        orec = _plan_nb(
+            self.S, self.A, cfg, self.limits, self.lot, self.tick, self.min_notional, px, hi, lo,
+            vo, filled, row["entries"], row["exits"], row["short_entries"], row["short_exits"],
+            row["target"], row["ord_kind"], row["ord_size"], row["ord_price"], row["ord_stop"],
+            empty_f, vol_row, decision is not None,
+        )  # fmt: skip
+        self.A[A_FLATTEN_DUE] = 0.0
+        return [self._planned(r) for r in orec]
+
+    def _planned(self, row: np.ndarray) -> PlannedOrder:
+        j = int(row[_O["asset"]])
+        rule = int(row[_O["rule"]])
+        return PlannedOrder(
+            asset=j,
+            symbol=self.symbols[j],
+            size=float(row[_O["side"]] * row[_O["size"]]),
+            price=float(row[_O["price"]]),
+            fee=float(row[_O["fee"]]),
+            kind=L.KIND_NAMES[int(row[_O["kind"]])],
+            status=L.STATUS_NAMES[int(row[_O["status"]])],
+            rule=None if rule == 0 else _rule_name(rule),
+        )
+
+    def fill(self, j: int, size: float, price: float, *, kind: str = "market") -> dict[str, Any]:
+        """Book a fill of ``size`` signed units at ``price`` with the engine's taker fee.
+
+        Returns ``{"order": record, "trade": closed-trade record or None}`` as dicts.
+        """
+        code = KIND_RISK_FLATTEN if kind == "risk_flatten" else KIND_MARKET
+        rate = float(self.cfg[L.CFG_FEE_TAKER])
+        orec, trec = _fill_nb(self.S, self.A, self.cfg, j, self.bar, size, price, rate, code)
+        return {
+            "order": dict(zip(ORDER_FIELDS, orec[0].tolist(), strict=True)),
+            "trade": dict(zip(TRADE_FIELDS, trec[0].tolist(), strict=True)) if len(trec) else None,
+        }
+
+    def close_bar(
+        self, high: np.ndarray, low: np.ndarray, close: np.ndarray, filled: np.ndarray
+    ) -> list[dict[str, Any]]:
+        """Close the current bar (the one the last decision executed on); return risk events."""
+        k = len(self.symbols)
+        erec = _close_bar_nb(
+            self.S,
+            self.A,
+            self.limits,
+            np.asarray(high, np.float64).reshape(k),
+            np.asarray(low, np.float64).reshape(k),
+            np.asarray(close, np.float64).reshape(k),
+            np.asarray(filled, np.bool_).reshape(k),
+            self.bar,
+        )
+        self.bar += 1
+        return [
+            {
+                "rule": _rule_name(int(r[_E["rule"]])),
+                "value": float(r[_E["value"]]),
+                "limit": float(r[_E["limit"]]),
+            }
+            for r in erec
+        ]
+
+    # -- persistence ------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """The whole state as JSON data (floats round-trip exactly through ``repr``)."""
+        return {"S": self.S.tolist(), "A": self.A.tolist(), "bar": self.bar}
+
+    def restore(self, snap: dict[str, Any]) -> None:
+        """Load a :meth:`snapshot` (same symbols and configuration)."""
+        S = np.asarray(snap["S"], dtype=np.float64)
+        A = np.asarray(snap["A"], dtype=np.float64)
+        if S.shape != self.S.shape or A.shape != self.A.shape:
+            raise ConfigError(
+                f"book snapshot has state shapes {S.shape}/{A.shape}, expected "
+                f"{self.S.shape}/{self.A.shape} (different symbols or engine version)"
+            )
+        self.S, self.A, self.bar = S, A, int(snap["bar"])
+
+
+_EMPTY_B = np.zeros((0, 0), dtype=np.bool_)
+_EMPTY_F = np.zeros((0, 0))
+_NO_DECISION: dict[str, Any] = {
+    "entries": _EMPTY_B,
+    "exits": _EMPTY_B,
+    "short_entries": _EMPTY_B,
+    "short_exits": _EMPTY_B,
+    "target": _EMPTY_F,
+    "ord_kind": np.zeros((0, 0), dtype=np.int64),
+    "ord_size": _EMPTY_F,
+    "ord_price": _EMPTY_F,
+    "ord_stop": _EMPTY_F,
+    "mode": L.MODE_SIGNALS,
+    "target_kind": L.TARGET_PERCENT,
+}
+
+
+def decision_row(bars: Bars, signals: Signals | TargetPositions | Orders) -> dict[str, Any]:
+    """Return the kernel inputs of the last row of ``signals`` (computed on ``bars``).
+
+    Checks the signals exactly as :func:`~grekko_research.engine.backtest` does; refuses
+    limit and stop orders (live runs send market orders only, for now).
+    """
+    inputs = _kernel_inputs(bars, signals)
+    row: dict[str, Any] = {"mode": inputs["mode"], "target_kind": inputs["target_kind"]}
+    for name in _NO_DECISION:
+        if name in ("mode", "target_kind"):
+            continue
+        arr = inputs[name]
+        row[name] = np.ascontiguousarray(arr[-1:]) if arr.shape[0] else arr
+    if row["mode"] == L.MODE_ORDERS:
+        kinds = row["ord_kind"]
+        if np.any((kinds != 0) & (kinds != KIND_MARKET)):
+            raise ConfigError("live runs support market orders only (no limit/stop orders yet)")
+    return row
+
+
+def _rule_name(code: int) -> str:
+    return RULE_NAMES.get(code, str(code))

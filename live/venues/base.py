@@ -1,0 +1,184 @@
+"""The one protocol every venue adapter implements, and the plain data it speaks.
+
+The runner talks to a venue only through :class:`Venue`. Adapters (``live/venues/<name>/``)
+turn the venue's answers and websocket messages into the order manager's reports
+(:mod:`live.orders`: :class:`~live.orders.Ack`, :class:`~live.orders.FillReport`,
+:class:`~live.orders.QueryResult`, :class:`~live.orders.NotFound` …) and raise only the errors of
+:mod:`live.venues.errors` (:class:`RetryLater`, :class:`GiveUp`, :class:`OutcomeUnknown`,
+:class:`OrderMissing`): what the caller must do next, never a raw ccxt exception.
+
+Quantities and prices are :class:`~decimal.Decimal`; symbols are ccxt's unified symbols
+(``"BTC/USDT"`` spot, ``"BTC/USDT:USDT"`` USD-M perpetual); times are ms since the epoch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Literal, Protocol, runtime_checkable
+
+from live.orders import OrderState, Report
+
+__all__ = ["Bar", "MarketInfo", "OrderRequest", "Venue", "VenueFill", "VenueOrder"]
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    """One **closed** candle of one symbol; ``ts_ms`` is its open time."""
+
+    symbol: str
+    ts_ms: int
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+
+
+@dataclass(frozen=True, slots=True)
+class MarketInfo:
+    """Trading rules of one market, as the venue publishes them.
+
+    ``lot`` is the quantity step, ``tick`` the price step, ``min_qty`` / ``min_notional`` the
+    smallest order accepted (0 when the venue sets none). ``contract`` is true for derivatives
+    (a position is the venue's signed position, not a base-asset balance).
+    """
+
+    symbol: str
+    base: str
+    quote: str
+    lot: Decimal
+    tick: Decimal
+    min_qty: Decimal = Decimal(0)
+    min_notional: Decimal = Decimal(0)
+    contract: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRequest:
+    """A create-order request: the order manager's order, as the adapter must send it.
+
+    ``client_id`` is sent as the venue's client order id (Binance ``newClientOrderId``,
+    Coinbase ``client_order_id``): it is what makes a retried create idempotent and what a
+    query looks the order up by.
+    """
+
+    client_id: str
+    symbol: str
+    side: Literal["buy", "sell"]
+    qty: Decimal
+    order_type: Literal["market", "limit"] = "market"
+    limit_price: Decimal | None = None
+    reduce_only: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class VenueOrder:
+    """An order as the venue lists it (open orders, reconciliation)."""
+
+    symbol: str
+    client_id: str | None
+    venue_order_id: str
+    side: Literal["buy", "sell"]
+    status: OrderState
+    qty: Decimal
+    filled_qty: Decimal
+    avg_price: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VenueFill:
+    """One execution of one of the account's orders, as the venue lists it.
+
+    ``fee`` is in ``fee_asset``; ``client_id`` is ``None`` when the venue's trade list does not
+    carry it and the adapter could not map the venue order id back to one.
+    """
+
+    symbol: str
+    client_id: str | None
+    venue_order_id: str
+    trade_id: str
+    side: Literal["buy", "sell"]
+    qty: Decimal
+    price: Decimal
+    fee: Decimal
+    fee_asset: str | None
+    ts_ms: int
+
+
+@runtime_checkable
+class Venue(Protocol):
+    """What the runner needs from a venue (an exchange account, or the paper venue).
+
+    Every method that reaches the venue raises only :mod:`live.venues.errors` exceptions.
+    ``submit`` in particular raises :class:`~live.venues.OutcomeUnknown` when the request may
+    have been accepted (timeout, 5xx, connection lost after sending): the caller must then
+    resolve the order by :meth:`query`, never by sending it again.
+    """
+
+    name: str
+
+    async def start(self) -> None:
+        """Connect and load markets; called once before anything else."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections (idempotent)."""
+        ...
+
+    def now_ms(self) -> int:
+        """The venue's clock in ms (the server time as last synchronised, or the replay clock)."""
+        ...
+
+    async def market(self, symbol: str) -> MarketInfo:
+        """Trading rules of ``symbol``; :class:`GiveUp` if the venue does not list it."""
+        ...
+
+    async def reference_price(self, symbol: str) -> Decimal:
+        """The price a market order sent now would be expected to execute at, before slippage
+        (the last trade, or the replayed bar's open)."""
+        ...
+
+    async def submit(self, request: OrderRequest) -> list[Report]:
+        """Send a create; return what the answer says (an :class:`~live.orders.Ack`, maybe
+        fills, or a :class:`~live.orders.Rejected`)."""
+        ...
+
+    async def query(self, symbol: str, client_id: str) -> Report:
+        """Look an order up by client id: a :class:`~live.orders.QueryResult`, or
+        :class:`~live.orders.NotFound` when the venue does not know it."""
+        ...
+
+    async def cancel(self, symbol: str, client_id: str) -> list[Report]:
+        """Cancel by client id; returns :class:`~live.orders.Cancelled` (or
+        :class:`~live.orders.NotFound`, or the final state if it had already ended)."""
+        ...
+
+    async def open_orders(self, symbols: Sequence[str]) -> list[VenueOrder]:
+        """The account's open orders on ``symbols``."""
+        ...
+
+    async def fills(self, symbol: str, since_ms: int | None = None) -> list[VenueFill]:
+        """The account's executions on ``symbol`` from ``since_ms`` (all when ``None``), oldest
+        first, each carrying its order's client id when it can be known."""
+        ...
+
+    async def balances(self) -> dict[str, Decimal]:
+        """Total balance (free + locked) of every asset held."""
+        ...
+
+    async def positions(self, symbols: Sequence[str]) -> dict[str, Decimal]:
+        """The signed position of each symbol: the base asset's total balance on spot, the
+        venue's position on derivatives."""
+        ...
+
+    def reports(self) -> AsyncIterator[Report]:
+        """Order updates pushed by the venue (user-data stream), as reports, forever; a venue
+        without a stream yields nothing and the runner polls :meth:`query` instead."""
+        ...
+
+    def bars(self, symbols: Sequence[str], timeframe: str, since_ms: int | None) -> AsyncIterator[Bar]:
+        """Closed bars of ``symbols`` from ``since_ms`` on (backfilled over REST, then live from
+        the kline stream), in time order, each exactly once, forever (or until the replay ends)."""
+        ...
