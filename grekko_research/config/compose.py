@@ -150,6 +150,7 @@ def config_id(cfg: GrekkoConfig) -> str:
     tree["experiment"].pop("track", None)
     tree.pop("optimize", None)  # how parameters are searched is not what a run computes
     tree.pop("promote", None)
+    tree.pop("live", None)  # how a run is traded live is not what its backtest computes
     canonical = json.dumps(tree, sort_keys=True, separators=(",", ":"), allow_nan=False)
     return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 

@@ -19,6 +19,7 @@ __all__ = [
     "ExchangeConfig",
     "ExperimentConfig",
     "GrekkoConfig",
+    "LiveConfig",
     "OptimizeConfig",
     "PromoteConfig",
     "RiskSection",
@@ -148,6 +149,36 @@ class PromoteConfig:
 
 
 @dataclass(frozen=True)
+class LiveConfig:
+    """How ``grekko-live`` runs a strategy (the ``live/`` group); never a credential.
+
+    ``venue`` is where orders go: ``paper`` (simulated fills with the engine's model) or an
+    exchange (``binance``, ``binanceusdm``, ``coinbase``, or another ccxt id, best effort).
+    ``mode`` ``paper`` keeps orders off the exchange even when ``venue`` names one (its public
+    feed drives a paper account); ``live`` sends real orders and needs explicit confirmation
+    on the command line and at least one configured risk limit. ``feed`` is where a paper
+    venue gets its bars: ``replay`` (the local data store, as fast as possible) or an exchange
+    name (its public kline feed). ``venue_url`` points the exchange client at a local peer
+    (the simulator). Symbols and timeframe default to the ``data`` group's.
+    """
+
+    venue: str = "paper"
+    mode: str = "paper"  # paper | live
+    feed: str = "replay"  # replay | <exchange name>
+    symbols: list[str] = field(default_factory=list)
+    timeframe: str | None = None
+    run_id: str | None = None  # default: <strategy>-<config_id>
+    state_dir: str = "runs/live"
+    event_store: str | None = (
+        None  # path or postgresql:// URL; default <state_dir>/<run_id>/events.db
+    )
+    venue_url: str | None = None
+    grace_ms: int = 10_000  # "order not found" tolerated this long after submission
+    reconcile_every_s: float = 60.0
+    max_bars: int | None = None  # stop after this many closed bars (rehearsals, tests)
+
+
+@dataclass(frozen=True)
 class GrekkoConfig:
     """The whole composed configuration."""
 
@@ -160,3 +191,4 @@ class GrekkoConfig:
     experiment: ExperimentConfig = field(default_factory=ExperimentConfig)
     optimize: OptimizeConfig = field(default_factory=OptimizeConfig)
     promote: PromoteConfig = field(default_factory=PromoteConfig)
+    live: LiveConfig = field(default_factory=LiveConfig)

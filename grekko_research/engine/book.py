@@ -55,7 +55,7 @@ from grekko_research.engine.layout import (
     TRADE_FIELDS,
 )
 from grekko_research.engine.nb import _execute_decisions, init_state_nb
-from grekko_research.engine.nb_orders import _apply_fill, _event, _flatten, _write_trade
+from grekko_research.engine.nb_orders import _apply_fill, _event, _flatten, _slipped, _write_trade
 from grekko_research.errors import ConfigError
 from grekko_research.risk.rules import (
     LIM_DAILY_LOSS,
@@ -67,7 +67,14 @@ from grekko_research.risk.rules import (
     drawdown_breached_nb,
 )
 
-__all__ = ["DAY_MS", "EngineBook", "PlannedOrder", "check_live_config", "decision_row"]
+__all__ = [
+    "DAY_MS",
+    "EngineBook",
+    "PlannedOrder",
+    "check_live_config",
+    "decision_row",
+    "fill_price",
+]
 
 DAY_MS = 86_400_000
 _O = {name: i for i, name in enumerate(ORDER_FIELDS)}
@@ -235,6 +242,23 @@ class PlannedOrder:
     kind: str
     status: str
     rule: str | None
+
+
+def fill_price(
+    config: EngineConfig,
+    price: float,
+    size: float,
+    *,
+    high: float = np.inf,
+    low: float = -np.inf,
+    volume: float = np.nan,
+    tick: float = 0.0,
+) -> float:
+    """The engine's taker fill price for a market order of ``size`` signed units at ``price``:
+    slippage against the trader, rounded to ``tick`` against the trader, kept in [low, high]."""
+    cfg = config.to_array(L.MODE_SIGNALS, L.TARGET_PERCENT)
+    side = 1.0 if size > 0 else -1.0
+    return float(_slipped(float(price), side, float(size), high, low, volume, tick, cfg))
 
 
 def check_live_config(config: EngineConfig) -> None:
@@ -427,6 +451,11 @@ class EngineBook:
             }
             for r in erec
         ]
+
+    def consume_flatten(self) -> None:
+        """Mark a pending risk flatten as planned (what :meth:`plan` does), on a restored book
+        whose decision was already taken."""
+        self.A[A_FLATTEN_DUE] = 0.0
 
     # -- persistence ------------------------------------------------------------------
 

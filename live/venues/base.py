@@ -25,7 +25,11 @@ __all__ = ["Bar", "MarketInfo", "OrderRequest", "Venue", "VenueFill", "VenueOrde
 
 @dataclass(frozen=True, slots=True)
 class Bar:
-    """One **closed** candle of one symbol; ``ts_ms`` is its open time."""
+    """One **closed** candle of one symbol; ``ts_ms`` is its open time.
+
+    ``filled`` marks a bar without a market (a gap the data layer filled, or a symbol not yet
+    listed): nothing can fill there, exactly as in the backtest.
+    """
 
     symbol: str
     ts_ms: int
@@ -34,6 +38,7 @@ class Bar:
     low: float
     close: float
     volume: float
+    filled: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,7 +183,9 @@ class Venue(Protocol):
         without a stream yields nothing and the runner polls :meth:`query` instead."""
         ...
 
-    def bars(self, symbols: Sequence[str], timeframe: str, since_ms: int | None) -> AsyncIterator[Bar]:
+    def bars(
+        self, symbols: Sequence[str], timeframe: str, since_ms: int | None
+    ) -> AsyncIterator[Bar]:
         """Closed bars of ``symbols`` from ``since_ms`` on (backfilled over REST, then live from
         the kline stream), in time order, each exactly once, forever (or until the replay ends)."""
         ...

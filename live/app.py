@@ -1,0 +1,167 @@
+"""From the composed configuration to a running runner: strategy, engine, venue, event store.
+
+Used by the ``grekko-live`` command line and by tests; nothing here reads the network or
+the clock except through the venue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from grekko_research.config.compose import config_id, engine_config
+from grekko_research.config.schema import GrekkoConfig
+from grekko_research.data.store import ParquetStore
+from grekko_research.errors import ConfigError
+from grekko_research.strategy import Strategy, get_strategy
+from live.events import EventStore
+from live.runner import Runner, RunnerSpec, RunSummary
+from live.venues.base import Venue
+from live.venues.paper import PaperVenue, ReplayFeed
+
+__all__ = ["LivePlan", "live_limits_configured", "open_store", "plan_run", "run_plan"]
+
+_MODES = ("paper", "live")
+
+
+@dataclass(frozen=True)
+class LivePlan:
+    """Everything a live run needs, resolved from the configuration."""
+
+    cfg: GrekkoConfig
+    strategy: Strategy
+    params: Any
+    spec: RunnerSpec
+    state_dir: Path
+    events: str
+    venue_name: str
+    mode: str
+    feed: str
+
+
+def live_limits_configured(cfg: GrekkoConfig) -> list[str]:
+    """The names of the risk limits set in ``cfg.risk`` (live trading needs at least one)."""
+    r = cfg.risk
+    names = ("max_position", "max_gross_exposure", "max_drawdown", "daily_loss_limit",
+             "max_orders_per_day")  # fmt: skip
+    return [n for n in names if getattr(r, n) is not None]
+
+
+def plan_run(cfg: GrekkoConfig, *, replay: bool = False) -> LivePlan:
+    """Resolve strategy, parameters, engine configuration, symbols, paths and venue choice.
+
+    Raises
+    ------
+    ConfigError
+        For an unknown mode, a live run without risk limits, or a configuration the live book
+        cannot reproduce (see :func:`grekko_research.engine.book.check_live_config`).
+    """
+    from grekko_research.engine.book import check_live_config
+
+    live = cfg.live
+    if live.mode not in _MODES:
+        raise ConfigError(f"live.mode must be one of {list(_MODES)}, got {live.mode!r}")
+    strategy = get_strategy(cfg.strategy.name)
+    params = strategy.params(dict(cfg.strategy.params))
+    engine = strategy.configure(engine_config(cfg), params)
+    check_live_config(engine)
+    symbols = tuple(live.symbols or cfg.data.symbols or [cfg.data.symbol])
+    if len(symbols) < strategy.min_assets:
+        raise ConfigError(
+            f"strategy {strategy.name!r} needs at least {strategy.min_assets} symbols, "
+            f"live.symbols gives {list(symbols)}"
+        )
+    timeframe = live.timeframe or cfg.data.timeframe
+    cid = config_id(cfg)
+    venue_name = "paper" if replay else live.venue
+    feed = "replay" if replay else live.feed
+    mode = "paper" if replay else live.mode
+    if mode == "live" and venue_name == "paper":
+        raise ConfigError("live.mode=live needs a real venue (live.venue=binance, …), not paper")
+    if mode == "live" and not live_limits_configured(cfg):
+        raise ConfigError(
+            "live trading needs at least one risk limit: set risk.max_position, "
+            "risk.max_gross_exposure, risk.max_drawdown, risk.daily_loss_limit or "
+            "risk.max_orders_per_day (or pick risk=conservative)"
+        )
+    run_id = live.run_id or f"{strategy.name}-{cid}-{'replay' if replay else venue_name}"
+    state_dir = Path(live.state_dir) / run_id
+    events = live.event_store or str(state_dir / "events.db")
+    spec = RunnerSpec(
+        run_id=run_id,
+        strategy=strategy,
+        params=params,
+        engine=engine,
+        symbols=symbols,
+        timeframe=timeframe,
+        config_id=cid,
+        grace_ms=live.grace_ms,
+        reconcile_every_ms=int(live.reconcile_every_s * 1000),
+        max_bars=live.max_bars,
+        meta={"mode": mode, "feed": feed},
+    )
+    return LivePlan(cfg, strategy, params, spec, state_dir, events, venue_name, mode, feed)
+
+
+def open_store(plan: LivePlan) -> EventStore:
+    """Open the run's event store (creating its folder)."""
+    if "://" not in plan.events:
+        Path(plan.events).parent.mkdir(parents=True, exist_ok=True)
+    return EventStore.open(plan.events)
+
+
+def make_plan_venue(plan: LivePlan, *, store: ParquetStore | None = None) -> Venue:
+    """The venue of a plan: paper on replayed history or on a public feed, or a real venue."""
+    live = plan.cfg.live
+    if plan.venue_name == "paper" or plan.mode == "paper":
+        if plan.feed == "replay":
+            from grekko_research.runs import load_run_bars
+
+            bars = load_run_bars(plan.cfg, plan.strategy, store)
+            missing = [s for s in plan.spec.symbols if s not in bars.symbols]
+            if missing:
+                raise ConfigError(f"replay bars lack {missing}: set data.symbols like live.symbols")
+            if list(bars.symbols) != list(plan.spec.symbols):
+                raise ConfigError(
+                    f"replay bars are {list(bars.symbols)}, live.symbols {list(plan.spec.symbols)}:"
+                    " give them in the same order"
+                )
+            source: ReplayFeed | Venue = ReplayFeed(bars)
+        else:
+            from live.venues.registry import make_venue
+
+            source = make_venue(plan.feed, urls=live.venue_url, credentials=None)
+        return PaperVenue(
+            plan.spec.engine, plan.spec.symbols, source, state_path=plan.state_dir / "paper.json"
+        )
+    from live.venues.registry import load_credentials, make_venue
+
+    return make_venue(
+        plan.venue_name, urls=live.venue_url, credentials=load_credentials(plan.venue_name)
+    )
+
+
+def run_plan(
+    plan: LivePlan,
+    *,
+    venue: Venue | None = None,
+    store: ParquetStore | None = None,
+    hook: Callable[[str], None] | None = None,
+) -> RunSummary:
+    """Run the plan to the end of its feed (or ``live.max_bars``) and return the summary."""
+    events = open_store(plan)
+
+    async def main() -> RunSummary:
+        v = venue or make_plan_venue(plan, store=store)
+        try:
+            return await Runner(plan.spec, v, events, hook=hook).run()
+        finally:
+            await v.close()
+
+    try:
+        return asyncio.run(main())
+    finally:
+        events.close()

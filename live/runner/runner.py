@@ -1,0 +1,771 @@
+"""The runner: closed bars → the strategy's signals → the engine's sizing and risk rules →
+order manager → venue, every step recorded in the event store before it is acted on.
+
+One bar, in order (``ts`` is the bar's open time)::
+
+    bar_closed  {ts, t, bar, book}          the engine book closed the bar (marks, drawdown and
+                                            daily-loss rules); its snapshot after the close
+    decision    {ts, signal, planned, ...}  \
+    order_created × n                       / one transaction: the decision and its intents
+    order_submitted → venue.submit → order_acknowledged / order_fill / ...   for each intent
+
+A restart folds the log: the order manager replays every ``order_*`` event, the engine book
+restores the last ``bar_closed`` snapshot and books the fills recorded after it. If the last
+closed bar has no ``decision`` yet, the decision is taken again (same bars, same book: the
+same intents, whose client ids make it idempotent). Then, before any strategy code runs,
+every order not known to be final is resolved against the venue by its client id, missing
+fills are fetched, and positions are compared with the venue's; a difference that does not
+resolve halts trading with the reason (recorded as a ``halted`` event).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+
+from grekko_research.data.bars import Bars
+from grekko_research.data.timeframes import parse_timeframe
+from grekko_research.engine.book import EngineBook, PlannedOrder, decision_row
+from grekko_research.engine.config import EngineConfig
+from grekko_research.errors import GrekkoError
+from grekko_research.indicators.volatility import rolling_volatility_nb
+from grekko_research.strategy import Strategy
+from live.events import EventStore
+from live.orders import (
+    FillReport,
+    HaltedError,
+    Intent,
+    NotFound,
+    OrderManager,
+    OrderState,
+    Rejected,
+    Report,
+    Timeout,
+)
+from live.venues.base import Bar, OrderRequest, Venue
+from live.venues.errors import GiveUp, OrderMissing, OutcomeUnknown, RetryLater
+
+__all__ = ["CRASH_POINTS", "RunSummary", "Runner", "RunnerSpec"]
+
+CRASH_POINTS = ("before_intent", "before_send", "after_send", "before_fill")
+"""Where a test hook may kill the process: before the decision and its intents are persisted;
+after ``order_submitted`` is persisted, before the create is sent; after the venue answered,
+before anything of the answer is persisted; after a fill is received, before it is persisted."""
+
+_RETRYABLE_REJECT = ("not found", "not accepted")
+_MAX_RETRIES = 3
+_FLATTEN_SEQ = 10_000  # intents of a risk flatten take seq from here (retries add 1 each)
+
+
+@dataclass(frozen=True)
+class RunnerSpec:
+    """What one live run trades and how (everything the log's ``run_started`` event records)."""
+
+    run_id: str
+    strategy: Strategy
+    params: Any
+    engine: EngineConfig
+    symbols: tuple[str, ...]
+    timeframe: str
+    config_id: str = ""
+    grace_ms: int = 10_000
+    reconcile_every_ms: int = 60_000
+    max_bars: int | None = None
+    resolve_timeout_ms: int = 120_000
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RunSummary:
+    """What a run did (returned by :meth:`Runner.run`)."""
+
+    bars: int = 0
+    decisions: int = 0
+    orders: int = 0
+    fills: int = 0
+    halted: str | None = None
+    reconcile_ms: list[float] = field(default_factory=list)
+    bar_to_intent_ms: list[float] = field(default_factory=list)
+
+
+class _Window:
+    """The last ``size`` closed bars of every symbol, as the strategy's ``Bars``."""
+
+    def __init__(self, symbols: Sequence[str], timeframe: str, size: int) -> None:
+        self.symbols = tuple(symbols)
+        self.timeframe = timeframe
+        self.rows: deque[tuple[int, np.ndarray, np.ndarray]] = deque(maxlen=size)
+
+    def push(self, ts: int, ohlcv: np.ndarray, filled: np.ndarray) -> None:
+        self.rows.append((ts, ohlcv, filled))
+
+    def bars(self) -> Bars:
+        index = np.fromiter((r[0] for r in self.rows), dtype=np.int64, count=len(self.rows))
+        data = np.stack([r[1] for r in self.rows])  # (n, 5, k)
+        filled = np.stack([r[2] for r in self.rows])
+        return Bars(
+            index=index,
+            symbols=self.symbols,
+            timeframe=self.timeframe,
+            open=np.ascontiguousarray(data[:, 0]),
+            high=np.ascontiguousarray(data[:, 1]),
+            low=np.ascontiguousarray(data[:, 2]),
+            close=np.ascontiguousarray(data[:, 3]),
+            volume=np.ascontiguousarray(data[:, 4]),
+            filled=filled,
+        )
+
+
+def _json_floats(values: Iterable[Any]) -> list[Any]:
+    out: list[Any] = []
+    for v in values:
+        if isinstance(v, list):
+            out.append(_json_floats(v))
+        else:
+            out.append(None if not math.isfinite(v) else v)
+    return out
+
+
+def _from_json_floats(values: Iterable[Any]) -> list[Any]:
+    return [
+        _from_json_floats(v) if isinstance(v, list) else (math.nan if v is None else v)
+        for v in values
+    ]
+
+
+def _qty(value: float) -> Decimal:
+    """A float quantity as the Decimal of its shortest repr (float(Decimal) gives it back)."""
+    return Decimal(repr(float(value)))
+
+
+class Runner:
+    """Runs one strategy on one venue, recording everything in ``store`` (see the module doc).
+
+    Parameters
+    ----------
+    spec
+        The run.
+    venue
+        Where orders go and where closed bars come from.
+    store
+        The run's event log (opened by the caller; the runner never closes it).
+    clock
+        Time in ms for the log and the grace windows; default the venue's clock.
+    hook
+        Called with a name from :data:`CRASH_POINTS` at each point (tests kill the process
+        there); ``None`` in production.
+    """
+
+    def __init__(
+        self,
+        spec: RunnerSpec,
+        venue: Venue,
+        store: EventStore,
+        *,
+        clock: Callable[[], int] | None = None,
+        hook: Callable[[str], None] | None = None,
+    ) -> None:
+        self.spec = spec
+        self.venue = venue
+        self.store = store
+        self.clock = clock or venue.now_ms
+        self.hook = hook or (lambda point: None)
+        self.tf_ms = parse_timeframe(spec.timeframe).ms
+        warm = spec.strategy.warmup(spec.params)
+        vol_window = spec.engine.sizing.vol_window if spec.engine.sizing.kind == "vol_target" else 0
+        self.window_size = max(warm, vol_window) + 1
+        self.window = _Window(spec.symbols, spec.timeframe, self.window_size)
+        self.om = OrderManager(grace_ms=spec.grace_ms)
+        self.book: EngineBook | None = None
+        self.last_closed_ts: int | None = None
+        self.last_decided_ts: int | None = None
+        self.baseline: dict[str, Decimal] = {}
+        self.halted: str | None = None
+        self.summary = RunSummary()
+        self._retries: dict[str, int] = {}
+        self._last_reconcile_ms = 0
+        self._market_rules: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._stream_task: asyncio.Task[None] | None = None
+        self._links: list[dict[str, str]] = []
+        self._first_ts = 0
+        self._pending_decision: int | None = None
+
+    # -- the log -------------------------------------------------------------------------
+
+    def _append(self, drafts: Sequence[tuple[str, str, dict[str, Any]]]) -> None:
+        if not drafts:
+            return
+        now = self.clock()
+        self.store.append_many([(k, s, p, now) for k, s, p in drafts])
+
+    def _persist_om(self, events: Sequence[Mapping[str, Any]]) -> None:
+        """Persist order-manager events, with the trades their fills closed in the engine book,
+        in one transaction, and book the fills."""
+        if not events:
+            return
+        trades: list[tuple[str, str, dict[str, Any], int]] = []
+        for e in events:
+            if e["kind"] == "order_fill":
+                trade = self._book_fill(e["stream"], e["payload"])
+                if trade is not None:
+                    trades.append(("trade_closed", e["stream"], trade, e["ts_ms"]))
+        self.store.append_many(
+            [(e["kind"], e["stream"], e["payload"], e["ts_ms"]) for e in events] + trades
+        )
+        self.summary.fills += sum(e["kind"] == "order_fill" for e in events)
+
+    def _book_fill(self, cid: str, payload: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Book one recorded fill in the engine book; return the trade it closed, if any."""
+        if self.book is None:
+            return None
+        order = self.om.order(cid)
+        j = self.spec.symbols.index(order.symbol)
+        qty = float(Decimal(payload["qty"]))
+        size = qty if order.side == "buy" else -qty
+        kind = "risk_flatten" if order.seq >= _FLATTEN_SEQ else "market"
+        out = self.book.fill(j, size, float(Decimal(payload["price"])), kind=kind)
+        trade = out["trade"]
+        if trade is None:
+            return None
+        trade = {k: (v if math.isfinite(v) else None) for k, v in trade.items()}
+        trade["symbol"] = order.symbol
+        return trade
+
+    # -- restart -------------------------------------------------------------------------
+
+    def _restore(self) -> None:
+        """Fold the log into the order manager, the engine book and the runner's state."""
+        events = list(self.store.read())
+        self.om = OrderManager.replay(events, grace_ms=self.spec.grace_ms)
+        snap_at = -1
+        for i, e in enumerate(events):
+            if e.kind == "run_started":
+                self.baseline = {s: Decimal(q) for s, q in e.payload["baseline"].items()}
+            elif e.kind == "bar_closed":
+                snap_at = i
+                self.last_closed_ts = int(e.payload["ts"])
+            elif e.kind == "decision":
+                self.last_decided_ts = int(e.payload["ts"])
+            elif e.kind == "halted":
+                self.halted = str(e.payload["reason"])
+            elif e.kind == "resumed":
+                self.halted = None
+            elif e.kind == "order_retry":
+                self._links.append({"of": str(e.payload["of"]), "retry": str(e.payload["retry"])})
+        if snap_at < 0:
+            return
+        snap = events[snap_at].payload
+        self._first_ts = int(snap["first_ts"])
+        self.book = self._new_book(int(snap["first_ts"]))
+        self.book.restore(
+            {
+                "S": _from_json_floats(snap["book"]["S"]),
+                "A": _from_json_floats(snap["book"]["A"]),
+                "bar": snap["book"]["bar"],
+            }
+        )
+        if self.last_decided_ts == self.last_closed_ts:
+            self.book.start_bar(int(snap["ts"]) + self.tf_ms)
+            self.book.consume_flatten()
+        for e in events[snap_at + 1 :]:
+            if e.kind == "order_fill":
+                self._book_fill(e.stream, e.payload)  # its trade, if any, is in the log
+
+    def _new_book(self, first_ts: int) -> EngineBook:
+        lot, tick, mn = self._market_rules or (None, None, None)
+        return EngineBook(
+            self.spec.engine, self.spec.symbols, first_ts, lot=lot, tick=tick, min_notional=mn
+        )
+
+    # -- reconciliation ------------------------------------------------------------------
+
+    async def _load_market_rules(self) -> None:
+        """The stricter of the engine's market rules and the venue's, per symbol."""
+        lot, tick, mn = self.spec.engine.market.arrays(len(self.spec.symbols))
+        for j, symbol in enumerate(self.spec.symbols):
+            info = await self.venue.market(symbol)
+            lot[j] = max(lot[j], float(info.lot))
+            tick[j] = max(tick[j], float(info.tick))
+            mn[j] = max(mn[j], float(info.min_notional), float(info.min_qty) * 0.0)
+        self._market_rules = (lot, tick, mn)
+
+    async def resolve(self, *, wait: bool) -> None:
+        """Resolve every order the manager says needs it (query by client id, fetch fills).
+
+        With ``wait``, keep going until nothing is pending (orders "not found" are re-queried
+        until their grace window passes), or ``resolve_timeout_ms`` passes (then halt).
+        """
+        deadline = time.monotonic() + self.spec.resolve_timeout_ms / 1000
+        while True:
+            pending = self.om.needs_resolution(self.clock())
+            waiting = [
+                o
+                for o in self.om.open_orders()
+                if o.state is OrderState.SUBMITTED
+                and not any(p.client_id == o.client_id for p in pending)
+            ]
+            if not pending and not (wait and waiting):
+                return
+            for p in pending:
+                await self._resolve_one(p.client_id, p.reason)
+            for o in waiting if wait else []:
+                await self._resolve_one(o.client_id, "unacknowledged")
+            await self._reissue_lost()
+            if not wait:
+                return
+            if not self.om.needs_resolution(self.clock()) and not [
+                o for o in self.om.open_orders() if o.state is OrderState.SUBMITTED
+            ]:
+                return
+            if time.monotonic() > deadline:
+                await self._halt(
+                    "orders still unresolved after "
+                    f"{self.spec.resolve_timeout_ms} ms: "
+                    + ", ".join(p.client_id for p in self.om.needs_resolution(self.clock()))
+                )
+                return
+            await asyncio.sleep(min(0.05, self.spec.grace_ms / 4000))
+
+    async def _resolve_one(self, cid: str, reason: str) -> None:
+        order = self.om.order(cid)
+        try:
+            report = await self.venue.query(order.symbol, cid)
+        except (RetryLater, OutcomeUnknown) as e:
+            await asyncio.sleep(min(getattr(e, "retry_after", None) or 0.2, 5.0))
+            return
+        except OrderMissing:
+            report = NotFound(cid)
+        self._persist_om(self.om.apply(report, self.clock()))
+        order = self.om.order(cid)
+        if order.venue_filled_qty > order.filled_qty or reason == "missing_fills":
+            await self._fetch_fills(
+                order.symbol, since_ms=(order.submitted_ms or order.created_ms) - 60_000
+            )
+
+    async def _fetch_fills(self, symbol: str, since_ms: int | None) -> None:
+        fills = await self.venue.fills(symbol, since_ms=since_ms)
+        known = {o.client_id for o in self.om.orders()}
+        for f in fills:
+            if f.client_id in known:
+                report: Report = FillReport(
+                    f.client_id, f.trade_id, f.qty, f.price, source="rest", fee=f.fee,
+                    fee_asset=f.fee_asset,
+                )  # fmt: skip
+                self._persist_om(self.om.apply(report, self.clock()))
+
+    async def _reissue_lost(self) -> None:
+        """Send again, under a new client id, the orders whose create never reached the venue."""
+        drafts: list[tuple[str, str, dict[str, Any]]] = []
+        events: list[Mapping[str, Any]] = []
+        taken = {(o.symbol, o.decision_ts_ms, o.seq) for o in self.om.orders()}
+        for o in self.om.orders():
+            if o.state is not OrderState.REJECTED or not (o.reason or "").startswith(
+                _RETRYABLE_REJECT
+            ):
+                continue
+            if any(link["of"] == o.client_id for link in self._links):
+                continue
+            n = self._retries.get(o.client_id, 0)
+            if n >= _MAX_RETRIES:
+                continue
+            seq = o.seq + 1
+            while (o.symbol, o.decision_ts_ms, seq) in taken:
+                seq += 1
+            intent = Intent(
+                o.run_id, o.symbol, o.side, o.qty, o.decision_ts_ms, seq=seq,
+                order_type=o.order_type, limit_price=o.limit_price,
+            )  # fmt: skip
+            if self.halted:
+                continue
+            new = self.om.create(intent, self.clock())
+            events += new
+            drafts.append(
+                ("order_retry", o.client_id, {"of": o.client_id, "retry": intent.client_id})
+            )
+            self._retries[intent.client_id] = n + 1
+            self._links.append({"of": o.client_id, "retry": intent.client_id})
+            taken.add((o.symbol, o.decision_ts_ms, seq))
+        if events:
+            self.store.append_many(
+                [(e["kind"], e["stream"], e["payload"], e["ts_ms"]) for e in events]
+                + [(k, s, p, self.clock()) for k, s, p in drafts]
+            )
+            for e in events:
+                await self._send(e["stream"])
+
+    async def reconcile(self) -> bool:
+        """Resolve orders, fetch missing fills, compare positions with the venue.
+
+        Returns whether the books agree; a difference that survives a second look halts.
+        """
+        t0 = time.perf_counter()
+        await self.resolve(wait=True)
+        for attempt in range(2):
+            for symbol in self.spec.symbols:
+                await self._fetch_fills(symbol, since_ms=None if attempt else self._fills_since())
+            diff = await self._position_diff()
+            if not diff:
+                self.summary.reconcile_ms.append((time.perf_counter() - t0) * 1000)
+                self._append(
+                    [
+                        (
+                            "reconciled",
+                            "runner",
+                            {"ok": True, "ms": round((time.perf_counter() - t0) * 1000, 3)},
+                        )
+                    ]
+                )
+                return True
+        await self._halt("positions differ from the venue's: " + "; ".join(diff))
+        self.summary.reconcile_ms.append((time.perf_counter() - t0) * 1000)
+        return False
+
+    def _fills_since(self) -> int | None:
+        fills = self.om.fills()
+        return None if not fills else fills[-1].ts_ms - 3_600_000
+
+    async def _position_diff(self) -> list[str]:
+        venue_pos = await self.venue.positions(self.spec.symbols)
+        out = []
+        for symbol in self.spec.symbols:
+            base = symbol.split("/")[0]
+            local = self.om.position(symbol)
+            fees = sum(
+                (f.fee for f in self.om.fills() if f.fee is not None and f.fee_asset == base
+                 and self.om.order(f.client_id).symbol == symbol),
+                Decimal(0),
+            )  # fmt: skip
+            expected = self.baseline.get(symbol, Decimal(0)) + local - fees
+            have = venue_pos.get(symbol, Decimal(0))
+            if abs(have - expected) > Decimal("1e-9") * max(Decimal(1), abs(expected)):
+                out.append(
+                    f"{symbol}: venue {have}, expected {expected} (baseline "
+                    f"{self.baseline.get(symbol, Decimal(0))} + fills {local} - fees {fees})"
+                )
+        return out
+
+    async def _halt(self, reason: str) -> None:
+        if self.halted == reason:
+            return
+        self.halted = reason
+        self.summary.halted = reason
+        self._append([("halted", "runner", {"reason": reason})])
+
+    # -- orders --------------------------------------------------------------------------
+
+    async def _send(self, cid: str) -> None:
+        """Send one NEW order: persist ``order_submitted``, send, persist what comes back."""
+        order = self.om.order(cid)
+        if order.state is not OrderState.NEW:
+            return
+        if self.halted:
+            return  # stays NEW: sent once trading resumes, or cancelled by the operator
+        self._persist_om(self.om.mark_submitted(cid, self.clock()))
+        self.hook("before_send")
+        request = OrderRequest(
+            cid, order.symbol, order.side, order.qty, order.order_type, order.limit_price
+        )
+        try:
+            reports: list[Report] = list(await self.venue.submit(request))
+        except OutcomeUnknown as e:
+            self.hook("after_send")
+            self._persist_om(self.om.apply(Timeout(cid, str(e)[:200]), self.clock()))
+            return
+        except RetryLater as e:
+            self._persist_om(
+                self.om.apply(Rejected(cid, f"not accepted: {str(e)[:200]}"), self.clock())
+            )
+            await asyncio.sleep(min(e.retry_after or 1.0, 30.0))
+            return
+        except GiveUp as e:
+            self._persist_om(self.om.apply(Rejected(cid, str(e)[:200]), self.clock()))
+            return
+        self.hook("after_send")
+        self._apply_reports(reports)
+
+    def _apply_reports(self, reports: Sequence[Report]) -> None:
+        """Persist non-fill reports first, then the fills (so a crash can fall between)."""
+        others = [r for r in reports if not isinstance(r, FillReport)]
+        fills = [r for r in reports if isinstance(r, FillReport)]
+        for r in others:
+            self._persist_om(self.om.apply(r, self.clock()))
+        for f in fills:
+            events = self.om.apply(f, self.clock())
+            if events:
+                self.hook("before_fill")
+            self._persist_om(events)
+
+    async def _consume_stream(self) -> None:
+        """Apply the venue's pushed order updates as they come."""
+        known = lambda cid: any(o.client_id == cid for o in self.om.orders())  # noqa: E731
+        async for report in self.venue.reports():
+            if not known(report.client_id):
+                continue  # not one of this run's orders
+            try:
+                self._apply_reports([report])
+            except GrekkoError as e:
+                await self._halt(f"venue update {report!r} could not be applied: {e}")
+
+    # -- bars and decisions ---------------------------------------------------------------
+
+    async def _on_bar(self, ts: int, ohlcv: np.ndarray, filled: np.ndarray) -> None:
+        if self.last_closed_ts is not None and ts <= self.last_closed_ts:
+            if ts > (self.window.rows[-1][0] if self.window.rows else -1):
+                self.window.push(ts, ohlcv, filled)  # history the run already closed
+            return
+        t_received = time.perf_counter()
+        self.window.push(ts, ohlcv, filled)
+        if self.book is None:
+            self.book = self._new_book(ts)
+            self._first_ts = ts
+        risk = self.book.close_bar(ohlcv[1], ohlcv[2], ohlcv[3], filled)
+        snap = self.book.snapshot()
+        self._append(
+            [
+                (
+                    "bar_closed",
+                    "runner",
+                    {
+                        "ts": ts,
+                        "first_ts": self._first_ts,
+                        "bar": _json_floats(ohlcv.tolist()),
+                        "filled": filled.tolist(),
+                        "book": {
+                            "S": _json_floats(snap["S"]),
+                            "A": _json_floats(snap["A"]),
+                            "bar": snap["bar"],
+                        },
+                        "risk": risk,
+                        "equity": self.book.equity,
+                    },
+                )
+            ]
+        )
+        self.last_closed_ts = ts
+        self.summary.bars += 1
+        await self._decide(ts, t_received)
+
+    async def _decide(self, ts: int, t_received: float | None = None) -> None:
+        assert self.book is not None
+        if self.last_decided_ts == ts:
+            return
+        bars = self.window.bars()
+        form = self.spec.strategy.signals(bars, self.spec.params)
+        row = decision_row(bars, form)
+        self.book.start_bar(ts + self.tf_ms)
+        prices = np.empty(len(self.spec.symbols))
+        high = np.full(len(self.spec.symbols), np.inf)
+        low = np.full(len(self.spec.symbols), -np.inf)
+        volume = np.full(len(self.spec.symbols), np.nan)
+        for j, symbol in enumerate(self.spec.symbols):
+            prices[j] = float(await self.venue.reference_price(symbol))
+            nxt = getattr(self.venue, "execution_bar", None)
+            bar = nxt(symbol) if nxt is not None else None
+            if bar is not None:
+                high[j], low[j], volume[j] = bar.high, bar.low, bar.volume
+        vol = None
+        if self.spec.engine.sizing.kind == "vol_target":
+            ppy = 365.25 * 86_400_000 / self.tf_ms
+            vol = rolling_volatility_nb(bars.close, self.spec.engine.sizing.vol_window, ppy)[-1]
+        planned = self.book.plan(row, prices, high=high, low=low, volume=volume, vol=vol)
+        intents: list[Intent] = []
+        refused: list[dict[str, Any]] = []
+        for i, po in enumerate(planned):
+            if po.status != "filled":
+                continue
+            if self.halted:
+                refused.append(
+                    {"symbol": po.symbol, "size": po.size, "reason": f"halted: {self.halted}"}
+                )
+                continue
+            seq = _FLATTEN_SEQ + i * 100 if po.kind == "risk_flatten" else i * 100
+            intents.append(
+                Intent(
+                    self.spec.run_id,
+                    po.symbol,
+                    "buy" if po.size > 0 else "sell",
+                    _qty(abs(po.size)),
+                    ts,
+                    seq=seq,
+                )
+            )
+        events: list[Mapping[str, Any]] = []
+        try:
+            for intent in intents:
+                events += self.om.create(intent, self.clock())
+        except HaltedError as e:
+            events = []
+            refused += [{"symbol": i.symbol, "size": str(i.qty), "reason": str(e)} for i in intents]
+            intents = []
+        decision = {
+            "ts": ts,
+            "signal": _signal_payload(row),
+            "planned": [_planned_payload(p) for p in planned],
+            "intents": [i.client_id for i in intents],
+            "refused": refused,
+            "prices": _json_floats(prices.tolist()),
+        }
+        self.hook("before_intent")
+        self.store.append_many(
+            [("decision", "runner", decision, self.clock())]
+            + [(e["kind"], e["stream"], e["payload"], e["ts_ms"]) for e in events]
+        )
+        self.last_decided_ts = ts
+        self.summary.decisions += 1
+        self.summary.orders += len(intents)
+        if t_received is not None and intents:
+            self.summary.bar_to_intent_ms.append((time.perf_counter() - t_received) * 1000)
+        await self._execute_pending()
+
+    async def _execute_pending(self) -> None:
+        for o in self.om.orders():
+            if o.state is OrderState.NEW:
+                await self._send(o.client_id)
+        await self.resolve(wait=False)
+        await self._reissue_lost()
+
+    # -- the run -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Restore from the log, reconcile with the venue, and record the (re)start."""
+        await self.venue.start()
+        await self._load_market_rules()
+        self._restore()
+        first = not any(True for _ in self.store.read(kinds=["run_started"]))
+        if first:
+            baseline = await self.venue.positions(self.spec.symbols)
+            self.baseline = {s: baseline.get(s, Decimal(0)) for s in self.spec.symbols}
+            self._append(
+                [
+                    (
+                        "run_started",
+                        "runner",
+                        {
+                            "run_id": self.spec.run_id,
+                            "strategy": self.spec.strategy.name,
+                            "params": _params_payload(self.spec.params),
+                            "symbols": list(self.spec.symbols),
+                            "timeframe": self.spec.timeframe,
+                            "venue": self.venue.name,
+                            "config_id": self.spec.config_id,
+                            "baseline": {s: str(q) for s, q in self.baseline.items()},
+                            **dict(self.spec.meta),
+                        },
+                    )
+                ]
+            )
+        else:
+            self._append([("run_resumed", "runner", {"last_closed_ts": self.last_closed_ts})])
+        await self.reconcile()
+        if self.last_closed_ts is not None and self.last_decided_ts != self.last_closed_ts:
+            # Killed between closing a bar and persisting its decision: decide it once the
+            # feed has given the window back (see _close_group).
+            self._pending_decision = self.last_closed_ts
+        else:
+            await self._execute_pending()
+
+    async def run(self) -> RunSummary:
+        """Start, then process closed bars until the feed ends or ``max_bars`` is reached."""
+        await self.start()
+        self._stream_task = asyncio.create_task(self._consume_stream())
+        try:
+            since = None
+            if self.last_closed_ts is not None:
+                since = self.last_closed_ts - (self.window_size - 1) * self.tf_ms
+            group: dict[str, Bar] = {}
+            group_ts: int | None = None
+            async for bar in self.venue.bars(self.spec.symbols, self.spec.timeframe, since):
+                if group_ts is not None and bar.ts_ms != group_ts:
+                    await self._close_group(group_ts, group)
+                    group = {}
+                    if self._done():
+                        break
+                group_ts = bar.ts_ms
+                group[bar.symbol] = bar
+                if len(group) == len(self.spec.symbols):
+                    await self._close_group(group_ts, group)
+                    group, group_ts = {}, None
+                    if self._done():
+                        break
+            else:
+                if group_ts is not None and group:
+                    await self._close_group(group_ts, group)
+            await self.resolve(wait=True)
+        finally:
+            if self._stream_task is not None:
+                self._stream_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await self._stream_task
+        return self.summary
+
+    def _done(self) -> bool:
+        return self.spec.max_bars is not None and self.summary.bars >= self.spec.max_bars
+
+    async def _close_group(self, ts: int, group: Mapping[str, Bar]) -> None:
+        k = len(self.spec.symbols)
+        ohlcv = np.empty((5, k))
+        filled = np.zeros(k, dtype=np.bool_)
+        prev = self.window.rows[-1][1] if self.window.rows else None
+        for j, symbol in enumerate(self.spec.symbols):
+            b = group.get(symbol)
+            if b is None:
+                last = prev[3, j] if prev is not None else math.nan
+                ohlcv[:, j] = (last, last, last, last, 0.0)
+                filled[j] = True
+            else:
+                ohlcv[:, j] = (b.open, b.high, b.low, b.close, b.volume)
+                filled[j] = b.filled
+        if self._pending_decision is not None and ts == self._pending_decision:
+            if not self.window.rows or self.window.rows[-1][0] < ts:
+                self.window.push(ts, ohlcv, filled)
+            self._pending_decision = None
+            await self._decide(ts)
+            return
+        await self._on_bar(ts, ohlcv, filled)
+        now = self.clock()
+        if now - self._last_reconcile_ms >= self.spec.reconcile_every_ms:
+            self._last_reconcile_ms = now
+            await self.reconcile()
+
+
+def _signal_payload(row: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"mode": int(row["mode"])}
+    for name in (
+        "entries",
+        "exits",
+        "short_entries",
+        "short_exits",
+        "target",
+        "ord_kind",
+        "ord_size",
+    ):
+        arr = row[name]
+        if arr.shape[0]:
+            out[name] = _json_floats(arr[0].astype(float).tolist())
+    return out
+
+
+def _planned_payload(p: PlannedOrder) -> dict[str, Any]:
+    return {
+        "symbol": p.symbol,
+        "size": p.size,
+        "price": p.price if math.isfinite(p.price) else None,
+        "kind": p.kind,
+        "status": p.status,
+        "rule": p.rule,
+    }
+
+
+def _params_payload(params: Any) -> dict[str, Any]:
+    from grekko_research.strategy import params_to_mapping
+
+    return dict(params_to_mapping(params))
