@@ -14,11 +14,15 @@ Matching model (documented in ``live/sim/__init__.py`` too):
   one on, that trades *through* the price (``low < price`` for a buy, ``high > price`` for a
   sell). A bar is matched when the clock reaches its close (the next bar's open).
 - Fees (``fee_rate``, 0.1 % by default, maker and taker alike) are charged in the quote asset.
+
+Observers: ``Book.order_listeners`` are called synchronously with an :class:`OrderEvent` on every
+order change (new, fill, cancel), ``Book.clock_listeners`` with ``(before, now)`` after every
+clock move; the simulator's websocket streams hang off these.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 from typing import Any, Literal
@@ -26,7 +30,21 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-__all__ = ["ApiError", "Book", "Fill", "Order", "Symbol", "fmt", "split_symbol"]
+__all__ = [
+    "ApiError",
+    "Book",
+    "Fill",
+    "Order",
+    "OrderEvent",
+    "Symbol",
+    "account_position",
+    "cancel_client_id",
+    "execution_report",
+    "fmt",
+    "order_json",
+    "split_symbol",
+    "trade_json",
+]
 
 QUOTES = ("FDUSD", "USDT", "USDC", "BUSD", "BTC", "ETH")  # FDUSD before its suffix USD
 STEP = Decimal("0.00001")  # LOT_SIZE stepSize and minQty
@@ -67,6 +85,17 @@ class Symbol:
     ohlc: np.ndarray
     interval_ms: int
     matched: int = 0  # index of the first bar not yet matched against resting orders
+    volume: np.ndarray | None = None  # base volume per bar, float64 (zeros when not given)
+
+    @property
+    def end_ms(self) -> int:
+        """The close of the last bar (its open plus one interval)."""
+        return int(self.opens[-1]) + self.interval_ms
+
+    def index_at(self, ts_ms: int) -> int:
+        """Index of the bar current at ``ts_ms``; -1 before the first open or after the end."""
+        i = int(np.searchsorted(self.opens, ts_ms, "right")) - 1
+        return -1 if ts_ms >= self.end_ms else i
 
 
 @dataclass(frozen=True)
@@ -119,6 +148,21 @@ class Order:
         return self.status in ("NEW", "PARTIALLY_FILLED")
 
 
+@dataclass(frozen=True)
+class OrderEvent:
+    """One change of an order, as the user-data stream reports it.
+
+    ``order`` is the live object: listeners read it synchronously, before the next change.
+    ``kind`` is Binance's execution type; ``fill`` is set for ``TRADE``; ``cancel_client_id``
+    is the id the cancel request carried (``newClientOrderId``) for ``CANCELED``.
+    """
+
+    kind: Literal["NEW", "TRADE", "CANCELED"]
+    order: Order
+    fill: Fill | None = None
+    cancel_client_id: str = ""
+
+
 def _symbol_from_frame(symbol_id: str, frame: pd.DataFrame) -> Symbol:
     base, quote = split_symbol(symbol_id)
     opens = frame["timestamp"].to_numpy(np.int64)
@@ -127,7 +171,12 @@ def _symbol_from_frame(symbol_id: str, frame: pd.DataFrame) -> Symbol:
     ohlc = frame[["open", "high", "low", "close"]].to_numpy(np.float64)
     interval = int(np.median(np.diff(opens)))
     tick = Decimal("0.00000100") if quote in ("BTC", "ETH") else Decimal("0.01000000")
-    return Symbol(symbol_id, base, quote, tick, opens, ohlc, interval)
+    volume = (
+        frame["volume"].to_numpy(np.float64)
+        if "volume" in frame.columns
+        else np.zeros(len(opens), np.float64)
+    )
+    return Symbol(symbol_id, base, quote, tick, opens, ohlc, interval, volume=volume)
 
 
 class Book:
@@ -179,6 +228,9 @@ class Book:
         self.duplicated_trades: set[int] = set()  # trade ids myTrades lists twice (a fault)
         self.partial_fractions: list[float] = []  # fault: fractions for the next new orders
         self.duplicate_next_fills = 0  # fault: how many next fills myTrades lists twice
+        self.withheld: set[int] = set()  # trade ids myTrades does not list yet (a fault)
+        self.order_listeners: list[Callable[[OrderEvent], None]] = []
+        self.clock_listeners: list[Callable[[int, int], None]] = []
         self._next_order_id, self._next_trade_id = 1_000_001, 5_000_001
 
     # -- clock and prices -------------------------------------------------------------------
@@ -203,12 +255,17 @@ class Book:
         sym = self.symbol(symbol_id)
         return Decimal(repr(float(sym.ohlc[self._current(sym), 0])))
 
+    @property
+    def end_ms(self) -> int:
+        """The end of the data: the latest last-bar close among the symbols."""
+        return max(s.end_ms for s in self.symbols.values())
+
     def advance_to(self, ts_ms: int) -> list[Fill]:
         """Move the clock forward to ``ts_ms``; match every bar that closed; return new fills."""
         if ts_ms < self.now:
             raise ValueError(f"the clock only moves forward ({ts_ms} < {self.now})")
-        self.now = ts_ms
-        before = len(self.ledger)
+        before, self.now = self.now, ts_ms
+        len_before = len(self.ledger)
         for sym in self.symbols.values():
             while (
                 sym.matched < len(sym.opens) and sym.opens[sym.matched] + sym.interval_ms <= ts_ms
@@ -216,7 +273,10 @@ class Book:
                 self._match_bar(sym, sym.matched)
                 sym.matched += 1
             self._fill_market_rests(sym)
-        return self.ledger[before:]
+        fills = self.ledger[len_before:]
+        for listener in self.clock_listeners:
+            listener(before, ts_ms)
+        return fills
 
     def _match_bar(self, sym: Symbol, i: int) -> None:
         _, high, low, _ = (Decimal(repr(float(x))) for x in sym.ohlc[i])
@@ -231,7 +291,7 @@ class Book:
     def _fill_market_rests(self, sym: Symbol) -> None:
         """Fill what partial fills left of MARKET orders at the new current bar's open."""
         rests = [o for o in self.orders if o.symbol == sym.id and o.is_open and o.type == "MARKET"]
-        if not rests:
+        if not rests or sym.index_at(self.now) < 0:  # nothing to fill, or no price past the data
             return
         price = self.price(sym.id)
         for order in rests:
@@ -297,6 +357,7 @@ class Book:
         self.locked[pay] += need
         order.locked = need
         self.orders.append(order)
+        self._notify(OrderEvent("NEW", order))
         marketable = kind == "MARKET" or (price >= market if side == "BUY" else price <= market)
         if marketable:
             self._fill(order, market, self.now, maker=False)
@@ -335,6 +396,11 @@ class Book:
         order.quote_executed += quote
         order.update_time = t
         order.status = "FILLED" if order.remaining == 0 else "PARTIALLY_FILLED"
+        self._notify(OrderEvent("TRADE", order, fill))
+
+    def _notify(self, event: OrderEvent) -> None:
+        for listener in self.order_listeners:
+            listener(event)
 
     def find(self, p: Mapping[str, str]) -> Order:
         """The order named by ``orderId`` or ``origClientOrderId`` (the latest of that id)."""
@@ -368,12 +434,13 @@ class Book:
         self.free[pay] += order.locked
         order.locked = Decimal(0)
         order.status, order.update_time = "CANCELED", self.now
+        self._notify(OrderEvent("CANCELED", order, cancel_client_id=cancel_client_id(order, p)))
         return order
 
     def trades(self, p: Mapping[str, str]) -> list[Fill]:
         """``myTrades`` rows: by symbol, optional ``orderId``/``startTime``/``endTime``/``fromId``."""
         sym = self.symbol(p.get("symbol"))
-        rows = [f for f in self.ledger if f.symbol == sym.id]
+        rows = [f for f in self.ledger if f.symbol == sym.id and f.trade_id not in self.withheld]
         if oid := p.get("orderId"):
             rows = [f for f in rows if str(f.order_id) == oid]
         if start := p.get("startTime"):
@@ -387,6 +454,11 @@ class Book:
         for f in rows:
             out.extend([f, f] if f.trade_id in self.duplicated_trades else [f])
         return out[:limit]
+
+
+def cancel_client_id(order: Order, p: Mapping[str, str]) -> str:
+    """The client id of a cancel request: its ``newClientOrderId``, else ``cancel<orderId>``."""
+    return p.get("newClientOrderId") or f"cancel{order.order_id}"
 
 
 def _decimal(p: Mapping[str, str], name: str) -> Decimal:
@@ -464,4 +536,68 @@ def trade_json(f: Fill) -> dict[str, Any]:
         "isBuyer": f.side == "BUY",
         "isMaker": f.is_maker,
         "isBestMatch": True,
+    }
+
+
+def execution_report(event: OrderEvent, now: int) -> dict[str, Any]:
+    """The user-data ``executionReport`` of ``event`` (read while the order is in that state).
+
+    As on Binance, a ``CANCELED`` report carries the cancel request's id in ``c`` and the
+    order's own client id in ``C``; every other report has the order's client id in ``c``.
+    """
+    order, fill = event.order, event.fill
+    canceled = event.kind == "CANCELED"
+    zero = Decimal(0)
+    return {
+        "e": "executionReport",
+        "E": now,
+        "s": order.symbol,
+        "c": event.cancel_client_id if canceled else order.client_order_id,
+        "S": order.side,
+        "o": order.type,
+        "f": order.time_in_force,
+        "q": fmt(order.qty),
+        "p": fmt(order.price),
+        "P": fmt(zero),
+        "F": fmt(zero),
+        "g": -1,
+        "C": order.client_order_id if canceled else "",
+        "x": event.kind,
+        "X": order.status,
+        "r": "NONE",
+        "i": order.order_id,
+        "l": fmt(fill.qty if fill else zero),
+        "z": fmt(order.executed),
+        "L": fmt(fill.price if fill else zero),
+        "n": fmt(fill.commission if fill else zero),
+        "N": fill.commission_asset if fill else None,
+        "T": fill.time if fill else order.update_time,
+        "t": fill.trade_id if fill else -1,
+        "I": 0,
+        "w": order.is_open and order.type == "LIMIT",
+        "m": fill.is_maker if fill else False,
+        "M": fill is not None,
+        "O": order.time,
+        "Z": fmt(order.quote_executed),
+        "Y": fmt(fill.quote_qty if fill else zero),
+        "Q": fmt(zero),
+        "W": order.time,
+        "V": "EXPIRE_MAKER",
+    }
+
+
+def account_position(book: Book, assets: list[str], now: int) -> dict[str, Any]:
+    """The user-data ``outboundAccountPosition`` event: free and locked of ``assets``."""
+    return {
+        "e": "outboundAccountPosition",
+        "E": now,
+        "u": now,
+        "B": [
+            {
+                "a": a,
+                "f": fmt(book.free.get(a, Decimal(0))),
+                "l": fmt(book.locked.get(a, Decimal(0))),
+            }
+            for a in assets
+        ],
     }

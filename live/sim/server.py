@@ -1,13 +1,16 @@
 """The simulator's HTTP face: Binance's spot REST API (the part ccxt's ``binance`` uses).
 
-Public: ``GET /api/v3/ping``, ``time``, ``exchangeInfo``, ``klines``. Signed (``X-MBX-APIKEY``
+Public: ``GET /api/v3/ping``, ``time``, ``exchangeInfo``, ``klines``, ``depth``. API key only
+(``X-MBX-APIKEY``): ``POST|PUT|DELETE /api/v3/userDataStream`` (listenKeys). Signed (the key
 plus an HMAC-SHA256 ``signature`` of the query string concatenated with the body, and a
 ``timestamp`` within ``recvWindow`` of the server clock): ``GET /api/v3/account``,
 ``POST|GET|DELETE /api/v3/order``, ``GET /api/v3/openOrders``, ``GET /api/v3/myTrades``.
+Websockets (market streams, user-data stream, websocket API): see :mod:`live.sim._ws`.
 
 Two clocks: the *server clock* (``clock``, wall time by default) checks request timestamps and
 answers ``/api/v3/time``, because the real client signs with its own wall time; the *market
-clock* (:meth:`Simulator.advance_to`) picks the bar that prices orders and stamps fills.
+clock* (:meth:`Simulator.advance_to`, or :meth:`Simulator.run_clock` moving it with wall time)
+picks the bar that prices orders, stamps fills and events, and bounds what is published.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -26,7 +30,21 @@ from urllib.parse import parse_qsl
 import pandas as pd
 from aiohttp import web
 
-from live.sim._book import ApiError, Book, Fill, Order, fmt, order_json, trade_json
+from live.sim._book import (
+    ApiError,
+    Book,
+    Fill,
+    Order,
+    OrderEvent,
+    account_position,
+    cancel_client_id,
+    execution_report,
+    fmt,
+    order_json,
+    trade_json,
+)
+from live.sim._market import MarketFeed
+from live.sim._ws import USER, WsHub
 
 __all__ = ["FAULT_KINDS", "Request", "Simulator", "start_simulator"]
 
@@ -37,11 +55,15 @@ FAULT_KINDS = (
     "rate_limit",  # retry_after=: answer 429 + Retry-After; calls during the ban get 418
     "partial_fill",  # fraction=: the next new order fills only that fraction at first
     "duplicate_trades",  # the next fill is listed twice by myTrades
+    "ws_silent_drop",  # seconds=None, path=None: websockets stay open but send nothing
+    "late_fill",  # seconds=1.0: the next fill reaches the user stream and myTrades late
 )
 _AFTER_ACCEPT = ("timeout_after_accept", "error_after_accept")
 _RECV_WINDOW_MAX = 60_000
 _TOO_MANY = "Too many requests; current limit of IP(127.0.0.1) is 6000 requests per minute."
 _BANNED = "Way too many requests; IP(127.0.0.1) banned until {until}. Please use the websocket."
+_WS_PATHS = ("/ws", "/ws/{tail:.*}", "/stream", "/ws-api/v3")
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -88,11 +110,20 @@ class Simulator:
         api_key: str,
         api_secret: str,
         clock: Callable[[], int] | None = None,
+        trades: Mapping[str, pd.DataFrame] | None = None,
     ) -> None:
         self.book = book
         self.requests: list[Request] = []
         self._key, self._secret = api_key, api_secret.encode()
         self._clock = clock or (lambda: int(time.time() * 1000))
+        self.feed = MarketFeed(book, trades)
+        self.hub = WsHub(self.feed, verify=self._verify_ws, server_time=self._clock)
+        book.order_listeners.append(self._on_order)
+        book.clock_listeners.append(self._on_clock)
+        self._late: list[float] = []  # late_fill: delays (s) for the next fills
+        self._late_handles: dict[int, asyncio.TimerHandle] = {}  # by trade id
+        self._dirty_depth: set[str] = set()
+        self._clock_task: asyncio.Task[None] | None = None
         self._faults: list[_Fault] = []
         self._banned_until = 0.0  # monotonic seconds
         self._closing = asyncio.Event()
@@ -112,6 +143,12 @@ class Simulator:
             ("GET", "openOrders"): self._open_orders,
             ("GET", "myTrades"): lambda p: [trade_json(f) for f in self.book.trades(p)],
         }
+        self._public["depth"] = self._depth
+        self._keyed: dict[tuple[str, str], Handler] = {
+            ("POST", "userDataStream"): lambda p: {"listenKey": self.hub.new_listen_key()},
+            ("PUT", "userDataStream"): self._keep_listen_key,
+            ("DELETE", "userDataStream"): self._delete_listen_key,
+        }
 
     # -- public surface -----------------------------------------------------------------------
 
@@ -119,6 +156,11 @@ class Simulator:
     def url(self) -> str:
         """Base URL, e.g. ``http://127.0.0.1:54321`` (ccxt's API paths go below it)."""
         return self._url
+
+    @property
+    def ws_url(self) -> str:
+        """Websocket base, e.g. ``ws://127.0.0.1:54321`` (``/ws``, ``/stream``, ``/ws-api/v3``)."""
+        return self._url.replace("http://", "ws://", 1)
 
     @property
     def ledger(self) -> list[Fill]:
@@ -135,8 +177,58 @@ class Simulator:
         return self.book.free.get(asset, Decimal(0)), self.book.locked.get(asset, Decimal(0))
 
     def advance_to(self, ts_ms: int) -> list[Fill]:
-        """Move the market clock to ``ts_ms`` (a bar open); return the fills it caused."""
+        """Move the market clock to ``ts_ms`` (a bar open); return the fills it caused.
+
+        Subscribers get what the move published: closed klines (once each) and the newly
+        forming one, replayed public trades, order-book updates, and user-data events of fills.
+        """
         return self.book.advance_to(ts_ms)
+
+    def run_clock(
+        self, start_ms: int | None = None, speed: float = 3600.0, *, tick: float = 0.05
+    ) -> asyncio.Task[None]:
+        """Move the market clock at ``speed`` × wall time from ``start_ms`` (now by default).
+
+        Every ``tick`` wall seconds the clock advances (as :meth:`advance_to` does, publishing
+        as it goes); speed 3600 replays one hour a second. The task ends at the end of the data
+        (the last candle's close) or on :meth:`stop_clock` / :meth:`close`; manual
+        :meth:`advance_to` calls meanwhile are allowed (the clock never moves back).
+        """
+        if not speed > 0 or not tick > 0:
+            raise ValueError("run_clock: speed and tick must be positive")
+        if start_ms is not None and start_ms < self.book.now:
+            raise ValueError(f"the clock only moves forward ({start_ms} < {self.book.now})")
+        self.stop_clock()
+        if start_ms is not None and start_ms > self.book.now:
+            self.advance_to(start_ms)
+        self._clock_task = asyncio.get_running_loop().create_task(
+            self._run_clock(self.book.now, speed, tick), name="sim-market-clock"
+        )
+        return self._clock_task
+
+    def stop_clock(self) -> None:
+        """Stop the moving clock, if running."""
+        if self._clock_task is not None:
+            self._clock_task.cancel()
+            self._clock_task = None
+
+    @property
+    def clock_running(self) -> bool:
+        """Whether :meth:`run_clock` is moving the market clock."""
+        return self._clock_task is not None and not self._clock_task.done()
+
+    async def wait_subscribed(
+        self, stream: str = USER, *, count: int = 1, timeout: float = 5.0
+    ) -> None:
+        """Wait until ``count`` websockets subscribe to ``stream`` (a stream name, or ``"user"``).
+
+        Tests use it to place an order only once the watcher is listening.
+        """
+        deadline = time.monotonic() + timeout
+        while self.hub.subscribers(stream) < count:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no websocket subscribed to {stream!r} within {timeout} s")
+            await asyncio.sleep(0.005)
 
     def set_fault(
         self,
@@ -151,10 +243,23 @@ class Simulator:
 
         ``path``/``method`` restrict it to some requests; the ``*_after_accept`` kinds default
         to ``POST /api/v3/order``. ``times=None`` keeps it until :meth:`clear_faults`.
-        ``partial_fill`` and ``duplicate_trades`` act on the next ``times`` orders / fills.
+        ``partial_fill``, ``duplicate_trades`` and ``late_fill`` act on the next ``times``
+        orders / fills. ``ws_silent_drop`` ignores ``times``: it lasts ``seconds`` (until
+        cleared by default) on the websockets whose path is ``path`` or below it (all if
+        ``None``; e.g. ``"/ws-api"`` for the user-data stream only, ``"/ws"`` for market streams).
         """
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault {kind!r}; expected one of {', '.join(FAULT_KINDS)}")
+        if kind == "ws_silent_drop":
+            seconds = params.get("seconds")
+            self.hub.silence(path, None if seconds is None else float(seconds))
+            return
+        if kind == "late_fill":
+            delay = float(params.get("seconds", 1.0))
+            if delay <= 0:
+                raise ValueError("late_fill: seconds must be positive")
+            self._late.extend([delay] * (times or 1_000_000))
+            return
         if kind == "partial_fill":
             fraction = float(params.get("fraction", 0.5))
             if not 0 < fraction < 1:
@@ -174,13 +279,24 @@ class Simulator:
         self.book.partial_fractions.clear()
         self.book.duplicate_next_fills = 0
         self._banned_until = 0.0
+        self._late.clear()
+        self.hub.clear_silences()
 
     async def close(self) -> None:
-        """Stop serving; delayed answers are abandoned."""
+        """Stop serving; delayed answers and late fills are abandoned, websockets closed."""
         self._closing.set()
+        self.stop_clock()
+        for handle in self._late_handles.values():
+            handle.cancel()
+        self._late_handles.clear()
+        await self.hub.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+
+    async def wait_closed(self) -> None:
+        """Wait until :meth:`close` is called."""
+        await self._closing.wait()
 
     async def __aenter__(self) -> Simulator:
         return self
@@ -192,6 +308,8 @@ class Simulator:
 
     async def _start(self, host: str, port: int) -> None:
         app = web.Application()
+        for ws_path in _WS_PATHS:  # before the catch-all: the first matching route wins
+            app.router.add_get(ws_path, self._websocket)
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
@@ -217,6 +335,10 @@ class Simulator:
         except TimeoutError:
             return False
         return True
+
+    async def _websocket(self, request: web.Request) -> web.StreamResponse:
+        self.requests.append(Request("WS", request.path, 101))
+        return await self.hub.handle(request)
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         method, path = request.method, request.path
@@ -261,6 +383,10 @@ class Simulator:
         name = path[len(prefix) :]
         if method == "GET" and name in self._public:
             return self._public[name](dict(parse_qsl(request.query_string)))
+        if (method, name) in self._keyed:
+            self._check_key(request.headers.get("X-MBX-APIKEY", ""))
+            params = dict(parse_qsl(request.query_string)) | dict(parse_qsl(body))
+            return self._keyed[(method, name)](params)
         handler = self._signed.get((method, name))
         if handler is None:
             raise ApiError(-1000, f"Unknown endpoint {method} {path}.", 404)
@@ -268,11 +394,7 @@ class Simulator:
 
     def _authenticate(self, request: web.Request, query: str, body: str) -> dict[str, str]:
         """Check key, signature and timestamp as Binance does; return the merged params."""
-        key = request.headers.get("X-MBX-APIKEY", "")
-        if not key:
-            raise ApiError(-2014, "API-key format invalid.", 401)
-        if not hmac.compare_digest(key, self._key):
-            raise ApiError(-2015, "Invalid API-key, IP, or permissions for action.", 401)
+        self._check_key(request.headers.get("X-MBX-APIKEY", ""))
         signature, unsigned = "", []
         for part_source in (query, body):
             kept = []
@@ -284,9 +406,34 @@ class Simulator:
             unsigned.append("&".join(kept))
         params = dict(parse_qsl(query)) | dict(parse_qsl(body))
         params.pop("signature", None)
-        expected = hmac.new(self._secret, "".join(unsigned).encode(), hashlib.sha256).hexdigest()
+        self._check_signature("".join(unsigned), signature)
+        self._check_timestamp(params)
+        return params
+
+    def _verify_ws(self, params: Mapping[str, Any]) -> None:
+        """Check a websocket-API signed request: ``apiKey``, ``timestamp``, ``signature``.
+
+        The signed payload is the other params sorted by name, ``name=value`` joined by ``&``.
+        """
+        self._check_key(str(params.get("apiKey", "")))
+        payload = "&".join(
+            f"{k}={_ws_value(v)}" for k, v in sorted(params.items()) if k != "signature"
+        )
+        self._check_signature(payload, str(params.get("signature", "")))
+        self._check_timestamp({k: _ws_value(v) for k, v in params.items()})
+
+    def _check_key(self, key: str) -> None:
+        if not key:
+            raise ApiError(-2014, "API-key format invalid.", 401)
+        if not hmac.compare_digest(key, self._key):
+            raise ApiError(-2015, "Invalid API-key, IP, or permissions for action.", 401)
+
+    def _check_signature(self, payload: str, signature: str) -> None:
+        expected = hmac.new(self._secret, payload.encode(), hashlib.sha256).hexdigest()
         if not signature or not hmac.compare_digest(signature.lower(), expected):
             raise ApiError(-1022, "Signature for this request is not valid.")
+
+    def _check_timestamp(self, params: Mapping[str, str]) -> None:
         raw_ts, raw_window = params.get("timestamp", ""), params.get("recvWindow", "5000")
         if not raw_ts.isdigit():
             raise ApiError(
@@ -301,9 +448,82 @@ class Simulator:
             )
         if now - ts > int(raw_window):
             raise ApiError(-1021, "Timestamp for this request is outside of the recvWindow.")
-        return params
+
+    # -- streams -------------------------------------------------------------------------------
+
+    def _on_order(self, event: OrderEvent) -> None:
+        """Book hook: push the user-data events of an order change (a late fill later)."""
+        order, fill = event.order, event.fill
+        sym = self.book.symbols[order.symbol]
+        now = self.book.now
+        events = [
+            execution_report(event, now),
+            account_position(self.book, [sym.base, sym.quote], now),
+        ]
+        if fill is not None:
+            for topic, payload in self.feed.own_trade(fill):
+                self.hub.publish(topic, payload)
+        loop = _running_loop()
+        if fill is not None and self._late and loop is not None:
+            self.book.withheld.add(fill.trade_id)
+            self._late_handles[fill.trade_id] = loop.call_later(
+                self._late.pop(0), self._release, fill.trade_id, events
+            )
+        else:
+            self.hub.publish_user(events)
+        if order.type == "LIMIT":  # resting limits are in the book: refresh it once settled
+            self._dirty_depth.add(order.symbol)
+            if loop is None:
+                self._flush_depth()
+            else:
+                loop.call_soon(self._flush_depth)
+
+    def _release(self, trade_id: int, events: list[dict[str, Any]]) -> None:
+        self._late_handles.pop(trade_id, None)
+        self.book.withheld.discard(trade_id)
+        self.hub.publish_user(events)
+
+    def _flush_depth(self) -> None:
+        while self._dirty_depth:
+            symbol_id = self._dirty_depth.pop()
+            if (update := self.feed.refresh_depth(symbol_id)) is not None:
+                self.hub.publish(f"{symbol_id.lower()}@depth", update)
+
+    def _on_clock(self, before: int, now: int) -> None:
+        """Book hook: publish the market data the clock move reached."""
+        for topic, payload in self.feed.on_clock(before, now, self.hub.topics()):
+            self.hub.publish(topic, payload)
+
+    async def _run_clock(self, origin: int, speed: float, tick: float) -> None:
+        started, end = time.monotonic(), self.book.end_ms
+        while self.book.now < end:
+            target = min(end, origin + int((time.monotonic() - started) * speed * 1000))
+            if target > self.book.now:
+                try:
+                    self.advance_to(target)
+                except Exception:  # a broken replay must not die silently in a task
+                    _log.exception("market clock stopped at %s", self.book.now)
+                    return
+            if self.book.now >= end or await self._sleep(tick):
+                return
 
     # -- endpoints -----------------------------------------------------------------------------
+
+    def _depth(self, p: Mapping[str, str]) -> dict[str, Any]:
+        raw = p.get("limit") or "100"
+        if not raw.isdigit() or not 1 <= int(raw) <= 5000:
+            raise ApiError(-1100, "Illegal characters found in parameter 'limit'.")
+        return self.feed.depth_snapshot(self.book.symbol(p.get("symbol")).id, int(raw))
+
+    def _keep_listen_key(self, p: Mapping[str, str]) -> dict[str, Any]:
+        if p.get("listenKey") not in self.hub.listen_keys:
+            raise ApiError(-1125, "This listenKey does not exist.")
+        return {}
+
+    def _delete_listen_key(self, p: Mapping[str, str]) -> dict[str, Any]:
+        self._keep_listen_key(p)
+        self.hub.listen_keys.discard(p["listenKey"])
+        return {}
 
     def _exchange_info(self, p: Mapping[str, str]) -> dict[str, Any]:
         symbols = [
@@ -376,7 +596,8 @@ class Simulator:
         sym = self.book.symbol(p.get("symbol"))
         limit = max(1, min(int(p.get("limit") or 500), 1000))
         rows = []
-        for t, (o, h, low, c) in zip(sym.opens.tolist(), sym.ohlc.tolist(), strict=True):
+        volume = sym.volume.tolist() if sym.volume is not None else [0.0] * len(sym.opens)
+        for t, (o, h, low, c), v in zip(sym.opens.tolist(), sym.ohlc.tolist(), volume, strict=True):
             close_t = t + sym.interval_ms - 1
             if close_t >= self.book.now:
                 break
@@ -385,7 +606,7 @@ class Simulator:
             if "endTime" in p and t > int(p["endTime"]):
                 break
             rows.append(
-                [t, *(f"{x:.8f}" for x in (o, h, low, c)), "0", close_t, "0", 0, "0", "0", "0"]
+                [t, *(f"{x:.8f}" for x in (o, h, low, c, v)), close_t, "0", 0, "0", "0", "0"]
             )
         return rows[:limit] if "startTime" in p else rows[-limit:]
 
@@ -434,7 +655,7 @@ class Simulator:
                 "clientOrderId": order.client_order_id,
                 "transactTime": order.time,
             }
-        fills = self.book.ledger[before:]
+        fills = [f for f in self.book.ledger[before:] if f.trade_id not in self.book.withheld]
         return order_json(order, full=True, fills=fills if kind == "FULL" else [])
 
     def _cancel(self, p: Mapping[str, str]) -> dict[str, Any]:
@@ -445,7 +666,7 @@ class Simulator:
             for k in ("symbol", "orderId", "orderListId", "price", "origQty", "executedQty")
         } | {
             "origClientOrderId": order.client_order_id,
-            "clientOrderId": p.get("newClientOrderId") or f"cancel{order.order_id}",
+            "clientOrderId": cancel_client_id(order, p),
             "transactTime": order.update_time,
             "cummulativeQuoteQty": body["cummulativeQuoteQty"],
             "status": order.status,
@@ -463,6 +684,20 @@ class Simulator:
             for o in self.book.orders
             if o.is_open and (wanted is None or o.symbol == wanted)
         ]
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:  # the book driven from synchronous code: publish at once
+        return None
+
+
+def _ws_value(value: Any) -> str:
+    """A websocket-API param as it appears in the signed payload."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def _dumps(value: Any) -> str:
@@ -489,6 +724,7 @@ async def start_simulator(
     start_ms: int | None = None,
     clock: Callable[[], int] | None = None,
     duplicate_scope: Literal["all", "open"] = "all",
+    trades: Mapping[str, pd.DataFrame] | None = None,
 ) -> Simulator:
     """Serve a simulated Binance spot account on ``host:port`` (0: a free port) in this loop.
 
@@ -506,6 +742,9 @@ async def start_simulator(
         See :class:`live.sim._book.Book`.
     clock
         Server clock in ms (wall time by default) used for ``/api/v3/time`` and timestamps.
+    trades
+        Binance symbol id → public trades (``timestamp`` ms, ``trade_id``, ``price``, ``qty``,
+        ``is_buyer_maker``) replayed on the trade streams as the market clock passes them.
     """
     book = Book(
         candles,
@@ -514,7 +753,7 @@ async def start_simulator(
         start_ms=start_ms,
         duplicate_scope=duplicate_scope,
     )
-    sim = Simulator(book, api_key=api_key, api_secret=api_secret, clock=clock)
+    sim = Simulator(book, api_key=api_key, api_secret=api_secret, clock=clock, trades=trades)
     for kind, params in (faults or {}).items():
         sim.set_fault(kind, **dict(params))
     await sim._start(host, port)

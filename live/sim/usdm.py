@@ -1,0 +1,663 @@
+"""A local Binance USD-M futures peer: the REST API ``ccxt.binanceusdm`` uses, over a simulated
+one-way cross-margin account, so venue adapters run the real ccxt client against a real
+protocol peer::
+
+    sim = await start_usdm_simulator(candles={"BTCUSDT": frame}, api_key="k", api_secret="s")
+    ex = ccxt.async_support.binanceusdm({"apiKey": "k", "secret": "s", "options": USDM_OPTIONS})
+    ex.urls["api"] = rebase_urls(ex.urls["api"], sim.url)
+    sim.advance_to(frame.timestamp[10])         # the market clock, on a bar open
+    ...
+    await sim.close()
+
+Endpoints. Public: ``GET /fapi/v1/ping``, ``time``, ``exchangeInfo`` (PRICE_FILTER, LOT_SIZE,
+MARKET_LOT_SIZE, MIN_NOTIONAL filters), ``klines``. Signed (``X-MBX-APIKEY`` plus an
+HMAC-SHA256 ``signature`` of the query string followed by the body, and a ``timestamp``
+within ``recvWindow`` ≤ 60 s of the server clock): ``POST|GET|DELETE /fapi/v1/order``
+(query and cancel by ``orderId`` or ``origClientOrderId``), ``GET /fapi/v1/openOrders``,
+``GET /fapi/v1/userTrades``, ``POST /fapi/v1/leverage``, ``GET /fapi/v1/leverageBracket``,
+``GET /fapi/v2|v3/account``, ``GET /fapi/v2|v3/balance``, ``GET /fapi/v2|v3/positionRisk``.
+
+What ccxt needs: ``load_markets`` calls ``/fapi/v1/exchangeInfo`` and, because
+``binanceusdm`` has ``fetchCurrencies``, the *spot wallet's* ``/sapi/v1/capital/config/getall``
+when keys are set: turn that off with ``options={"fetchCurrencies": False}``
+(:data:`USDM_OPTIONS`); nothing else is needed. ``fetch_balance`` reads ``/fapi/v3/account``
+(``/fapi/v2/account`` with ``useV2``); ``fetch_positions`` reads ``/fapi/v1/leverageBracket``
+once, then ``/fapi/v3/positionRisk`` (v2 with ``useV2``). ccxt picks its futures error table
+by the URL's host (``https://fapi.binance.com/``), so against a rebased URL Binance's
+futures-only codes (-2019, -2022, -4116, -4164) surface as plain ``ccxt.ExchangeError`` with
+the code in the message; the shared ones (-1022, -2013, -2011, -1021 ...) map as usual.
+
+Matching: market orders fill at once at the current bar's **open** (the mark price); limit
+orders fill at once (at that open) when marketable, else at their price on the first bar that
+trades *through* it (``low < price`` to buy, ``high > price`` to sell), once the clock passes
+that bar's close. ``/fapi/v1/klines`` serves only bars that have closed by the market clock.
+Fees: ``fee_rate`` of each fill's notional, from the wallet. Realised P&L settles into the
+wallet at each reducing fill.
+
+Errors, as Binance's futures API answers them: -1022 bad signature, -2014/-2015 key, -1021
+timestamp, -1121 symbol, -1116 order type, -1115 time in force, -1111 quantity precision,
+-4014 tick, -4003/-4005 quantity bounds, -4164 under the minimum notional, -4116 duplicate
+client order id, -2022 reduce-only that would not reduce, -2019 margin insufficient, -2013
+query of an unknown order, -2011 cancel of an unknown or closed order, -4028 bad leverage.
+
+Simplifications: one-way mode and cross margin only (``positionSide`` must be BOTH; no
+``marginType``/``positionSide/dual`` endpoints); MARKET and LIMIT GTC only; no partial
+fills; no liquidation, funding or maintenance-margin checks (one leverage bracket per symbol
+with a 0.4 % maintenance ratio, reported only); mark price = last trade price = bar open; a
+resting order's margin is fixed at placement; a reduce-only order must not exceed the
+position (Binance would shrink it) and one that no longer reduces when the bar trades through
+it expires; ``breakEvenPrice``/``liquidationPrice`` are not modelled (``"0"``); client ids are
+refused when used before on the symbol (``duplicate_scope="open"``: only among open orders,
+like Binance).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Literal
+from urllib.parse import parse_qsl
+
+import pandas as pd
+from aiohttp import web
+
+from live.sim._book import ApiError, fmt
+from live.sim._usdm_book import (
+    Contract,
+    ContractSpec,
+    FuturesFill,
+    FuturesOrder,
+    Position,
+    UsdmBook,
+)
+
+__all__ = [
+    "USDM_OPTIONS",
+    "ContractSpec",
+    "FuturesFill",
+    "FuturesOrder",
+    "Position",
+    "UsdmRequest",
+    "UsdmSimulator",
+    "start_usdm_simulator",
+]
+
+USDM_OPTIONS: dict[str, Any] = {"fetchCurrencies": False}
+"""ccxt ``binanceusdm`` options the peer needs: no spot-wallet currency lookup."""
+
+_RECV_WINDOW_MAX = 60_000
+_MAINT_RATIO = Decimal("0.004")
+
+
+@dataclass(frozen=True)
+class UsdmRequest:
+    """One request received: method, path, HTTP status answered, parameters (no signature)."""
+
+    method: str
+    path: str
+    status: int
+    params: Mapping[str, str] = field(default_factory=dict)
+
+
+Handler = Callable[[Mapping[str, str]], Any]
+
+
+def _fixed(value: Decimal, unit: Decimal) -> str:
+    """``value`` with as many decimals as ``unit`` (Binance's per-symbol precision)."""
+    return f"{value.quantize(unit):f}"
+
+
+def _plain(value: Decimal) -> str:
+    """``value`` rounded to eight decimals, trailing zeros dropped (``"30989.5"``)."""
+    text = f"{value.quantize(Decimal('0.00000001')):f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+class UsdmSimulator:
+    """A running simulated Binance USD-M account; create it with :func:`start_usdm_simulator`.
+
+    Attributes
+    ----------
+    book : UsdmBook
+        Orders, positions, wallet, ledger and market clock (inspect freely in tests).
+    requests : list[UsdmRequest]
+        Every request answered, in order.
+    """
+
+    def __init__(
+        self,
+        book: UsdmBook,
+        *,
+        api_key: str,
+        api_secret: str,
+        clock: Callable[[], int] | None = None,
+    ) -> None:
+        self.book = book
+        self.requests: list[UsdmRequest] = []
+        self._key, self._secret = api_key, api_secret.encode()
+        self._clock = clock or (lambda: int(time.time() * 1000))
+        self._runner: web.AppRunner | None = None
+        self._url = ""
+        self._public: dict[str, Handler] = {
+            "v1/ping": lambda p: {},
+            "v1/time": lambda p: {"serverTime": self._clock()},
+            "v1/exchangeInfo": self._exchange_info,
+            "v1/klines": self._klines,
+        }
+        self._signed: dict[tuple[str, str], Handler] = {
+            ("POST", "v1/order"): lambda p: self._order_json(self.book.new_order(p)),
+            ("GET", "v1/order"): lambda p: self._order_json(self.book.find(p), query=True),
+            ("DELETE", "v1/order"): lambda p: self._order_json(self.book.cancel(p)),
+            ("GET", "v1/openOrders"): lambda p: [
+                self._order_json(o, query=True) for o in self.book.open_orders(p.get("symbol"))
+            ],
+            ("GET", "v1/userTrades"): lambda p: [self._trade_json(f) for f in self.book.trades(p)],
+            ("POST", "v1/leverage"): self._leverage,
+            ("GET", "v1/leverageBracket"): self._brackets,
+            ("GET", "v2/account"): lambda p: self._account(v2=True),
+            ("GET", "v3/account"): lambda p: self._account(v2=False),
+            ("GET", "v2/balance"): self._balance,
+            ("GET", "v3/balance"): self._balance,
+            ("GET", "v2/positionRisk"): lambda p: self._position_risk(p, v2=True),
+            ("GET", "v3/positionRisk"): lambda p: self._position_risk(p, v2=False),
+        }
+
+    # -- public surface -----------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """Base URL, e.g. ``http://127.0.0.1:54321`` (ccxt's ``/fapi/...`` paths go below it)."""
+        return self._url
+
+    @property
+    def ledger(self) -> list[FuturesFill]:
+        """Every fill so far, oldest first."""
+        return self.book.ledger
+
+    @property
+    def orders(self) -> list[FuturesOrder]:
+        """Every order booked so far, oldest first."""
+        return self.book.orders
+
+    def positions(self) -> dict[str, Position]:
+        """The non-flat positions by symbol id (copies: signed amount, entry price)."""
+        return self.book.open_positions()
+
+    def wallet(self, asset: str = "USDT") -> Decimal:
+        """Wallet balance of a margin asset: deposits + realised P&L − fees."""
+        return self.book.wallet.get(asset, Decimal(0))
+
+    def available(self, asset: str = "USDT") -> Decimal:
+        """What new orders may still use as margin (``availableBalance``)."""
+        return self.book.totals(asset)["available"]
+
+    def advance_to(self, ts_ms: int) -> list[FuturesFill]:
+        """Move the market clock to ``ts_ms`` (a bar open); return the fills it caused."""
+        return self.book.advance_to(ts_ms)
+
+    async def close(self) -> None:
+        """Stop serving."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> UsdmSimulator:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    async def _start(self, host: str, port: int) -> None:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._dispatch)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, host, port).start()
+        self._url = f"http://{host}:{self._runner.addresses[0][1]}"
+
+    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        body = await request.text()
+        try:
+            result = self._route(request, body)
+            response = web.json_response(result, dumps=_dumps)
+        except ApiError as exc:
+            response = _error(exc.status, exc.code, exc.msg)
+        params = dict(parse_qsl(request.query_string)) | dict(parse_qsl(body))
+        params.pop("signature", None)
+        self.requests.append(UsdmRequest(request.method, request.path, response.status, params))
+        return response
+
+    def _route(self, request: web.Request, body: str) -> Any:
+        prefix = "/fapi/"
+        method, path = request.method, request.path
+        if not path.startswith(prefix):
+            raise ApiError(-1000, f"Unknown path {path}.", 404)
+        name = path[len(prefix) :]
+        if method == "GET" and name in self._public:
+            return self._public[name](dict(parse_qsl(request.query_string)))
+        handler = self._signed.get((method, name))
+        if handler is None:
+            raise ApiError(-1000, f"Unknown endpoint {method} {path}.", 404)
+        return handler(self._authenticate(request, request.query_string, body))
+
+    def _authenticate(self, request: web.Request, query: str, body: str) -> dict[str, str]:
+        """Check key, signature and timestamp as Binance does; return the merged params."""
+        key = request.headers.get("X-MBX-APIKEY", "")
+        if not key:
+            raise ApiError(-2014, "API-key format invalid.", 401)
+        if not hmac.compare_digest(key, self._key):
+            raise ApiError(-2015, "Invalid API-key, IP, or permissions for action.", 401)
+        signature, unsigned = "", []
+        for source in (query, body):
+            kept = []
+            for part in source.split("&") if source else []:
+                if part.startswith("signature="):
+                    signature = part[len("signature=") :]
+                else:
+                    kept.append(part)
+            unsigned.append("&".join(kept))
+        expected = hmac.new(self._secret, "".join(unsigned).encode(), hashlib.sha256).hexdigest()
+        if not signature or not hmac.compare_digest(signature.lower(), expected):
+            raise ApiError(-1022, "Signature for this request is not valid.")
+        params = dict(parse_qsl(query)) | dict(parse_qsl(body))
+        params.pop("signature", None)
+        raw_ts, raw_window = params.get("timestamp", ""), params.get("recvWindow", "5000")
+        if not raw_ts.isdigit():
+            raise ApiError(
+                -1102, "Mandatory parameter 'timestamp' was not sent, was empty/null, or malformed."
+            )
+        if not raw_window.isdigit() or int(raw_window) > _RECV_WINDOW_MAX:
+            raise ApiError(-1131, "recvWindow must be less than 60000")
+        now, ts = self._clock(), int(raw_ts)
+        if ts >= now + 1000:
+            raise ApiError(
+                -1021, "Timestamp for this request was 1000ms ahead of the server's time."
+            )
+        if now - ts > int(raw_window):
+            raise ApiError(-1021, "Timestamp for this request is outside of the recvWindow.")
+        return params
+
+    # -- market data ---------------------------------------------------------------------------
+
+    def _exchange_info(self, p: Mapping[str, str]) -> dict[str, Any]:
+        symbols = []
+        for c in self.book.contracts.values():
+            s = c.spec
+            lot = {"stepSize": f"{s.step:f}", "minQty": f"{s.step:f}", "maxQty": f"{s.max_qty:f}"}
+            symbols.append(
+                {
+                    "symbol": c.id,
+                    "pair": c.id,
+                    "contractType": "PERPETUAL",
+                    "deliveryDate": 4133404800000,
+                    "onboardDate": int(c.opens[0]),
+                    "status": "TRADING",
+                    "maintMarginPercent": "2.5000",
+                    "requiredMarginPercent": "5.0000",
+                    "baseAsset": c.base,
+                    "quoteAsset": c.quote,
+                    "marginAsset": c.quote,
+                    "pricePrecision": max(0, -int(s.tick.normalize().as_tuple().exponent)),
+                    "quantityPrecision": max(0, -int(s.step.normalize().as_tuple().exponent)),
+                    "baseAssetPrecision": 8,
+                    "quotePrecision": 8,
+                    "underlyingType": "COIN",
+                    "underlyingSubType": [],
+                    "triggerProtect": "0.0500",
+                    "liquidationFee": "0.012500",
+                    "marketTakeBound": "0.05",
+                    "maxMoveOrderLimit": 10000,
+                    "filters": [
+                        {
+                            "filterType": "PRICE_FILTER",
+                            "minPrice": f"{s.tick:f}",
+                            "maxPrice": "10000000",
+                            "tickSize": f"{s.tick:f}",
+                        },
+                        {"filterType": "LOT_SIZE", **lot},
+                        {"filterType": "MARKET_LOT_SIZE", **lot},
+                        {"filterType": "MAX_NUM_ORDERS", "limit": 200},
+                        {"filterType": "MIN_NOTIONAL", "notional": f"{s.min_notional:f}"},
+                    ],
+                    "orderTypes": ["LIMIT", "MARKET"],
+                    "timeInForce": ["GTC"],
+                }
+            )
+        return {
+            "timezone": "UTC",
+            "serverTime": self._clock(),
+            "futuresType": "U_MARGINED",
+            "rateLimits": [
+                {
+                    "rateLimitType": "REQUEST_WEIGHT",
+                    "interval": "MINUTE",
+                    "intervalNum": 1,
+                    "limit": 2400,
+                },
+                {"rateLimitType": "ORDERS", "interval": "MINUTE", "intervalNum": 1, "limit": 1200},
+            ],
+            "exchangeFilters": [],
+            "assets": [
+                {"asset": a, "marginAvailable": True, "autoAssetExchange": "0"}
+                for a in sorted(self.book.wallet)
+            ],
+            "symbols": symbols,
+        }
+
+    def _klines(self, p: Mapping[str, str]) -> list[list[Any]]:
+        """Candles that have *closed* by the market clock (no peeking at the current bar)."""
+        c = self.book.contract(p.get("symbol"))
+        limit = max(1, min(int(p.get("limit") or 500), 1500))
+        rows = []
+        for t, (o, h, low, cl, v) in zip(c.opens.tolist(), c.ohlcv.tolist(), strict=True):
+            close_t = t + c.interval_ms - 1
+            if close_t >= self.book.now:
+                break
+            if "startTime" in p and t < int(p["startTime"]):
+                continue
+            if "endTime" in p and t > int(p["endTime"]):
+                break
+            prices = (f"{x:.8f}" for x in (o, h, low, cl))
+            rows.append([t, *prices, f"{v:.8f}", close_t, "0", 0, "0", "0", "0"])
+        return rows[:limit] if "startTime" in p else rows[-limit:]
+
+    # -- orders and trades ---------------------------------------------------------------------
+
+    def _order_json(self, o: FuturesOrder, *, query: bool = False) -> dict[str, Any]:
+        spec = self.book.contracts[o.symbol].spec
+        body: dict[str, Any] = {
+            "orderId": o.order_id,
+            "symbol": o.symbol,
+            "status": o.status,
+            "clientOrderId": o.client_order_id,
+            "price": _fixed(o.price, spec.tick),
+            "avgPrice": _plain(o.avg_price),
+            "origQty": _fixed(o.qty, spec.step),
+            "executedQty": _fixed(o.executed, spec.step),
+            "cumQty": _fixed(o.executed, spec.step),
+            "cumQuote": _plain(o.cum_quote),
+            "timeInForce": o.time_in_force,
+            "type": o.type,
+            "reduceOnly": o.reduce_only,
+            "closePosition": False,
+            "side": o.side,
+            "positionSide": "BOTH",
+            "stopPrice": "0",
+            "workingType": "CONTRACT_PRICE",
+            "priceProtect": False,
+            "origType": o.type,
+            "priceMatch": "NONE",
+            "selfTradePreventionMode": "EXPIRE_MAKER",
+            "goodTillDate": 0,
+            "updateTime": o.update_time,
+        }
+        if query:
+            body["time"] = o.time
+        return body
+
+    def _trade_json(self, f: FuturesFill) -> dict[str, Any]:
+        spec = self.book.contracts[f.symbol].spec
+        return {
+            "symbol": f.symbol,
+            "id": f.trade_id,
+            "orderId": f.order_id,
+            "side": f.side,
+            "price": _fixed(f.price, spec.tick),
+            "qty": _fixed(f.qty, spec.step),
+            "realizedPnl": fmt(f.realized_pnl),
+            "quoteQty": _plain(f.quote_qty),
+            "commission": fmt(f.commission),
+            "commissionAsset": f.commission_asset,
+            "time": f.time,
+            "positionSide": "BOTH",
+            "buyer": f.side == "BUY",
+            "maker": f.is_maker,
+        }
+
+    def _leverage(self, p: Mapping[str, str]) -> dict[str, Any]:
+        c = self.book.set_leverage(p)
+        return {"leverage": c.leverage, "maxNotionalValue": "1000000000", "symbol": c.id}
+
+    def _brackets(self, p: Mapping[str, str]) -> list[dict[str, Any]]:
+        wanted = self.book.contract(p["symbol"]).id if p.get("symbol") else None
+        return [
+            {
+                "symbol": c.id,
+                "notionalCoef": 1.0,
+                "brackets": [
+                    {
+                        "bracket": 1,
+                        "initialLeverage": 125,
+                        "notionalCap": 1_000_000_000,
+                        "notionalFloor": 0,
+                        "maintMarginRatio": float(_MAINT_RATIO),
+                        "cum": 0.0,
+                    }
+                ],
+            }
+            for c in self.book.contracts.values()
+            if wanted in (None, c.id)
+        ]
+
+    # -- account -------------------------------------------------------------------------------
+
+    def _asset_rows(self) -> list[dict[str, Any]]:
+        rows = []
+        for asset in sorted(self.book.wallet):
+            t = self.book.totals(asset)
+            maint = sum(
+                (
+                    self._notional(s) * _MAINT_RATIO
+                    for s in self.book.positions
+                    if self._is(s, asset)
+                ),
+                Decimal(0),
+            )
+            rows.append(
+                {
+                    "asset": asset,
+                    "walletBalance": fmt(t["wallet"]),
+                    "unrealizedProfit": fmt(t["unrealized"]),
+                    "marginBalance": fmt(t["margin_balance"]),
+                    "maintMargin": fmt(maint),
+                    "initialMargin": fmt(t["position_margin"] + t["order_margin"]),
+                    "positionInitialMargin": fmt(t["position_margin"]),
+                    "openOrderInitialMargin": fmt(t["order_margin"]),
+                    "crossWalletBalance": fmt(t["wallet"]),
+                    "crossUnPnl": fmt(t["unrealized"]),
+                    "availableBalance": fmt(t["available"]),
+                    "maxWithdrawAmount": fmt(max(Decimal(0), min(t["available"], t["wallet"]))),
+                    "updateTime": self.book.wallet_time,
+                }
+            )
+        return rows
+
+    def _is(self, symbol_id: str, asset: str) -> bool:
+        return self.book.contracts[symbol_id].quote == asset
+
+    def _notional(self, symbol_id: str) -> Decimal:
+        pos = self.book.positions[symbol_id]
+        return abs(pos.amount) * self.book.mark(symbol_id) if pos.amount else Decimal(0)
+
+    def _account(self, *, v2: bool) -> dict[str, Any]:
+        assets = self._asset_rows()
+
+        def total(key: str) -> str:
+            return fmt(sum((Decimal(a[key]) for a in assets), Decimal(0)))
+
+        body: dict[str, Any] = {
+            "totalInitialMargin": total("initialMargin"),
+            "totalMaintMargin": total("maintMargin"),
+            "totalWalletBalance": total("walletBalance"),
+            "totalUnrealizedProfit": total("unrealizedProfit"),
+            "totalMarginBalance": total("marginBalance"),
+            "totalPositionInitialMargin": total("positionInitialMargin"),
+            "totalOpenOrderInitialMargin": total("openOrderInitialMargin"),
+            "totalCrossWalletBalance": total("crossWalletBalance"),
+            "totalCrossUnPnl": total("crossUnPnl"),
+            "availableBalance": total("availableBalance"),
+            "maxWithdrawAmount": total("maxWithdrawAmount"),
+            "assets": assets,
+        }
+        rows = self._position_rows(None, v2=v2, every=v2)
+        if v2:
+            body = {
+                "feeTier": 0,
+                "feeBurn": False,
+                "canTrade": True,
+                "canDeposit": False,
+                "canWithdraw": False,
+                "updateTime": 0,
+                "multiAssetsMargin": False,
+                "tradeGroupId": -1,
+                **body,
+            }
+        body["positions"] = [
+            {
+                k: r[k]
+                for k in (
+                    "symbol", "positionSide", "positionAmt", "unrealizedProfit", "isolatedMargin",
+                    "notional", "isolatedWallet", "initialMargin", "maintMargin", "updateTime",
+                    *(("leverage", "entryPrice", "isolated") if v2 else ()),
+                )
+            }
+            for r in rows
+        ]  # fmt: skip
+        return body
+
+    def _balance(self, p: Mapping[str, str]) -> list[dict[str, Any]]:
+        return [
+            {
+                "accountAlias": "SimFuturesAccount",
+                "asset": a["asset"],
+                "balance": a["walletBalance"],
+                "crossWalletBalance": a["crossWalletBalance"],
+                "crossUnPnl": a["crossUnPnl"],
+                "availableBalance": a["availableBalance"],
+                "maxWithdrawAmount": a["maxWithdrawAmount"],
+                "marginAvailable": True,
+                "updateTime": a["updateTime"],
+            }
+            for a in self._asset_rows()
+        ]
+
+    def _position_risk(self, p: Mapping[str, str], *, v2: bool) -> list[dict[str, Any]]:
+        wanted = self.book.contract(p["symbol"]).id if p.get("symbol") else None
+        return self._position_rows(wanted, v2=v2, every=v2)
+
+    def _position_rows(self, wanted: str | None, *, v2: bool, every: bool) -> list[dict[str, Any]]:
+        """Position rows; v3 lists only symbols with a position or an open order."""
+        rows = []
+        for sid, pos in self.book.positions.items():
+            if wanted not in (None, sid):
+                continue
+            c: Contract = self.book.contracts[sid]
+            busy = bool(pos.amount) or any(o.symbol == sid for o in self.book.open_orders(None))
+            if not (every or busy):
+                continue
+            try:
+                mark = self.book.mark(sid)
+            except ApiError:  # the clock is outside this symbol's candles
+                mark = Decimal(0)
+            notional = pos.amount * mark
+            im = self.book.position_margin(sid)
+            row: dict[str, Any] = {
+                "symbol": sid,
+                "positionSide": "BOTH",
+                "positionAmt": _fixed(pos.amount, c.spec.step),
+                "entryPrice": _plain(pos.entry_price),
+                "breakEvenPrice": "0",
+                "markPrice": _plain(mark),
+                "unrealizedProfit": fmt(self.book.unrealized(sid)),
+                "unRealizedProfit": fmt(self.book.unrealized(sid)),
+                "liquidationPrice": "0",
+                "isolatedMargin": "0",
+                "notional": fmt(notional),
+                "marginAsset": c.quote,
+                "isolatedWallet": "0",
+                "initialMargin": fmt(im + self.book.order_margin(sid)),
+                "maintMargin": fmt(abs(notional) * _MAINT_RATIO),
+                "positionInitialMargin": fmt(im),
+                "openOrderInitialMargin": fmt(self.book.order_margin(sid)),
+                "adl": 0,
+                "bidNotional": "0",
+                "askNotional": "0",
+                "updateTime": pos.update_time,
+            }
+            if v2:
+                row |= {
+                    "leverage": str(c.leverage),
+                    "maxNotionalValue": "1000000000",
+                    "marginType": "cross",
+                    "isAutoAddMargin": "false",
+                    "isolated": False,
+                }
+            rows.append(row)
+        return rows
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _error(status: int, code: int, msg: str) -> web.Response:
+    body = _dumps({"code": code, "msg": msg})
+    return web.Response(status=status, text=body, content_type="application/json")
+
+
+async def start_usdm_simulator(
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    candles: Mapping[str, pd.DataFrame],
+    api_key: str,
+    api_secret: str,
+    balances: Mapping[str, str | Decimal] | None = None,
+    fee_rate: str | Decimal = "0.0005",
+    leverage: int = 20,
+    start_ms: int | None = None,
+    specs: Mapping[str, ContractSpec] | None = None,
+    clock: Callable[[], int] | None = None,
+    duplicate_scope: Literal["all", "open"] = "all",
+) -> UsdmSimulator:
+    """Serve a simulated Binance USD-M account on ``host:port`` (0: a free port) in this loop.
+
+    Parameters
+    ----------
+    candles
+        Binance symbol id (``"BTCUSDT"``) → candle frame (``timestamp`` = bar open in ms,
+        ``open, high, low, close``, optional ``volume``); each is listed as a USDT-margined
+        perpetual with Binance's filters (``DEFAULT_SPECS``: BTCUSDT tick 0.10, step 0.001,
+        minimum notional 100) unless ``specs`` says otherwise.
+    api_key, api_secret
+        The only key accepted and the HMAC secret signatures must use.
+    balances
+        Starting wallet of the margin assets, ``{"USDT": "10000"}`` by default.
+    fee_rate
+        Commission per fill, a fraction of its notional (0.05 %).
+    leverage
+        Initial leverage of every symbol (20, Binance's default).
+    start_ms, specs, duplicate_scope
+        See :class:`live.sim._usdm_book.UsdmBook`.
+    clock
+        Server clock in ms (wall time by default) for ``/fapi/v1/time`` and timestamp checks.
+    """
+    book = UsdmBook(
+        candles,
+        balances=balances,
+        fee_rate=fee_rate,
+        leverage=leverage,
+        start_ms=start_ms,
+        specs=specs,
+        duplicate_scope=duplicate_scope,
+    )
+    sim = UsdmSimulator(book, api_key=api_key, api_secret=api_secret, clock=clock)
+    await sim._start(host, port)
+    return sim
