@@ -27,7 +27,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 import numpy as np
@@ -51,7 +51,7 @@ from live.orders import (
     Report,
     Timeout,
 )
-from live.venues.base import Bar, OrderRequest, Venue
+from live.venues.base import Bar, OrderRequest, Venue, VenueFill
 from live.venues.errors import GiveUp, OrderMissing, OutcomeUnknown, RetryLater
 
 __all__ = ["CRASH_POINTS", "RunSummary", "Runner", "RunnerSpec"]
@@ -142,9 +142,22 @@ def _from_json_floats(values: Iterable[Any]) -> list[Any]:
     ]
 
 
-def _qty(value: float) -> Decimal:
-    """A float quantity as the Decimal of its shortest repr (float(Decimal) gives it back)."""
-    return Decimal(repr(float(value)))
+def _qty(value: float, lot: Decimal) -> Decimal:
+    """A planned float quantity as the Decimal the venue takes.
+
+    Without a lot, the Decimal of the float's shortest repr (``float()`` gives the same float
+    back). With one, the multiple of the lot the engine meant: its sizes are floored to the lot
+    in floating point (``0.52452`` comes out as ``0.5245200000000001``), so the nearest
+    multiple is taken when the float is that close to it, else the one below.
+    """
+    exact = Decimal(repr(float(value)))
+    if lot <= 0:
+        return exact
+    steps = exact / lot
+    nearest = steps.to_integral_value(rounding=ROUND_HALF_EVEN)
+    if abs(steps - nearest) <= Decimal("1e-6"):
+        return (nearest * lot).normalize() if nearest else Decimal(0)
+    return (steps.to_integral_value(rounding=ROUND_FLOOR) * lot).normalize()
 
 
 class Runner:
@@ -198,6 +211,7 @@ class Runner:
         self._links: list[dict[str, str]] = []
         self._first_ts = 0
         self._pending_decision: int | None = None
+        self._lots: list[Decimal] = [Decimal(0)] * len(spec.symbols)
 
     # -- the log -------------------------------------------------------------------------
 
@@ -259,7 +273,7 @@ class Runner:
                 self.halted = str(e.payload["reason"])
             elif e.kind == "resumed":
                 self.halted = None
-            elif e.kind == "order_retry":
+            elif e.kind == "retry_created":
                 self._links.append({"of": str(e.payload["of"]), "retry": str(e.payload["retry"])})
         if snap_at < 0:
             return
@@ -295,8 +309,9 @@ class Runner:
             info = await self.venue.market(symbol)
             lot[j] = max(lot[j], float(info.lot))
             tick[j] = max(tick[j], float(info.tick))
-            mn[j] = max(mn[j], float(info.min_notional), float(info.min_qty) * 0.0)
+            mn[j] = max(mn[j], float(info.min_notional))
         self._market_rules = (lot, tick, mn)
+        self._lots = [Decimal(repr(float(x))) for x in lot]
 
     async def resolve(self, *, wait: bool) -> None:
         """Resolve every order the manager says needs it (query by client id, fetch fills).
@@ -347,20 +362,26 @@ class Runner:
         self._persist_om(self.om.apply(report, self.clock()))
         order = self.om.order(cid)
         if order.venue_filled_qty > order.filled_qty or reason == "missing_fills":
-            await self._fetch_fills(
-                order.symbol, since_ms=(order.submitted_ms or order.created_ms) - 60_000
-            )
+            await self._fetch_order_fills(cid)
+
+    async def _fetch_order_fills(self, cid: str) -> None:
+        """Fetch one order's executions from the venue and merge the ones not yet recorded."""
+        order = self.om.order(cid)
+        for f in await self.venue.order_fills(order.symbol, cid, order.venue_order_id):
+            self._merge_fill(cid, f)
+
+    def _merge_fill(self, cid: str, f: VenueFill) -> None:
+        report: Report = FillReport(
+            cid, f.trade_id, f.qty, f.price, source="rest", fee=f.fee, fee_asset=f.fee_asset
+        )
+        self._persist_om(self.om.apply(report, self.clock()))
 
     async def _fetch_fills(self, symbol: str, since_ms: int | None) -> None:
-        fills = await self.venue.fills(symbol, since_ms=since_ms)
+        """Fetch the account's executions on ``symbol`` and merge those of this run's orders."""
         known = {o.client_id for o in self.om.orders()}
-        for f in fills:
+        for f in await self.venue.fills(symbol, since_ms=since_ms):
             if f.client_id in known:
-                report: Report = FillReport(
-                    f.client_id, f.trade_id, f.qty, f.price, source="rest", fee=f.fee,
-                    fee_asset=f.fee_asset,
-                )  # fmt: skip
-                self._persist_om(self.om.apply(report, self.clock()))
+                self._merge_fill(f.client_id, f)
 
     async def _reissue_lost(self) -> None:
         """Send again, under a new client id, the orders whose create never reached the venue."""
@@ -389,7 +410,7 @@ class Runner:
             new = self.om.create(intent, self.clock())
             events += new
             drafts.append(
-                ("order_retry", o.client_id, {"of": o.client_id, "retry": intent.client_id})
+                ("retry_created", o.client_id, {"of": o.client_id, "retry": intent.client_id})
             )
             self._retries[intent.client_id] = n + 1
             self._links.append({"of": o.client_id, "retry": intent.client_id})
@@ -403,35 +424,27 @@ class Runner:
                 await self._send(e["stream"])
 
     async def reconcile(self) -> bool:
-        """Resolve orders, fetch missing fills, compare positions with the venue.
+        """Query every order not known to be final, fetch missing fills, compare positions.
 
-        Returns whether the books agree; a difference that survives a second look halts.
+        Returns whether the books agree. Positions that differ get a second look with the
+        account's whole trade list; a difference that survives it halts trading.
         """
         t0 = time.perf_counter()
+        for o in self.om.open_orders():
+            await self._resolve_one(o.client_id, "reconcile")
         await self.resolve(wait=True)
-        for attempt in range(2):
+        diff = await self._position_diff()
+        if diff:
             for symbol in self.spec.symbols:
-                await self._fetch_fills(symbol, since_ms=None if attempt else self._fills_since())
+                await self._fetch_fills(symbol, since_ms=None)
             diff = await self._position_diff()
-            if not diff:
-                self.summary.reconcile_ms.append((time.perf_counter() - t0) * 1000)
-                self._append(
-                    [
-                        (
-                            "reconciled",
-                            "runner",
-                            {"ok": True, "ms": round((time.perf_counter() - t0) * 1000, 3)},
-                        )
-                    ]
-                )
-                return True
-        await self._halt("positions differ from the venue's: " + "; ".join(diff))
-        self.summary.reconcile_ms.append((time.perf_counter() - t0) * 1000)
-        return False
-
-    def _fills_since(self) -> int | None:
-        fills = self.om.fills()
-        return None if not fills else fills[-1].ts_ms - 3_600_000
+        ms = (time.perf_counter() - t0) * 1000
+        self.summary.reconcile_ms.append(ms)
+        if diff:
+            await self._halt("positions differ from the venue's: " + "; ".join(diff))
+            return False
+        self._append([("reconciled", "runner", {"ok": True, "ms": round(ms, 3)})])
+        return True
 
     async def _position_diff(self) -> list[str]:
         venue_pos = await self.venue.positions(self.spec.symbols)
@@ -588,16 +601,12 @@ class Runner:
                 )
                 continue
             seq = _FLATTEN_SEQ + i * 100 if po.kind == "risk_flatten" else i * 100
-            intents.append(
-                Intent(
-                    self.spec.run_id,
-                    po.symbol,
-                    "buy" if po.size > 0 else "sell",
-                    _qty(abs(po.size)),
-                    ts,
-                    seq=seq,
-                )
-            )
+            qty = _qty(abs(po.size), self._lots[po.asset])
+            if qty <= 0:
+                refused.append({"symbol": po.symbol, "size": po.size, "reason": "below one lot"})
+                continue
+            side = "buy" if po.size > 0 else "sell"
+            intents.append(Intent(self.spec.run_id, po.symbol, side, qty, ts, seq=seq))
         events: list[Mapping[str, Any]] = []
         try:
             for intent in intents:
@@ -614,7 +623,8 @@ class Runner:
             "refused": refused,
             "prices": _json_floats(prices.tolist()),
         }
-        self.hook("before_intent")
+        if intents:
+            self.hook("before_intent")
         self.store.append_many(
             [("decision", "runner", decision, self.clock())]
             + [(e["kind"], e["stream"], e["payload"], e["ts_ms"]) for e in events]

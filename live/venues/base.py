@@ -169,6 +169,13 @@ class Venue(Protocol):
         first, each carrying its order's client id when it can be known."""
         ...
 
+    async def order_fills(
+        self, symbol: str, client_id: str, venue_order_id: str | None
+    ) -> list[VenueFill]:
+        """Every execution of one order (looked up by its venue id when given, which is what
+        the venues' trade lists filter on), each trade once."""
+        ...
+
     async def balances(self) -> dict[str, Decimal]:
         """Total balance (free + locked) of every asset held."""
         ...

@@ -348,6 +348,11 @@ class PaperVenue(Venue):
             if f["symbol"] == symbol and (since_ms is None or f["ts"] >= since_ms)
         ]
 
+    async def order_fills(
+        self, symbol: str, client_id: str, venue_order_id: str | None
+    ) -> list[VenueFill]:
+        return [f for f in await self.fills(symbol) if f.client_id == client_id]
+
     async def balances(self) -> dict[str, Decimal]:
         out = {self.quote: self.account.cash}
         for symbol, qty in self.account.positions.items():
