@@ -212,6 +212,7 @@ class Runner:
         self._first_ts = 0
         self._pending_decision: int | None = None
         self._lots: list[Decimal] = [Decimal(0)] * len(spec.symbols)
+        self._history_until: int | None = None
 
     # -- the log -------------------------------------------------------------------------
 
@@ -691,6 +692,8 @@ class Runner:
             since = None
             if self.last_closed_ts is not None:
                 since = self.last_closed_ts - (self.window_size - 1) * self.tf_ms
+            else:
+                since = await self._warm_up()
             group: dict[str, Bar] = {}
             group_ts: int | None = None
             async for bar in self.venue.bars(self.spec.symbols, self.spec.timeframe, since):
@@ -717,10 +720,31 @@ class Runner:
                     await self._stream_task
         return self.summary
 
+    async def _warm_up(self) -> int | None:
+        """A fresh run on a live feed: load the bars the strategy needs before its first
+        decision into the window (they were closed before the run began: no orders on them).
+        Returns where the feed must resume, ``None`` when there is no history (replay)."""
+        history = await self.venue.history(self.spec.symbols, self.spec.timeframe, self.window_size)
+        groups: dict[int, dict[str, Bar]] = {}
+        for bar in history:
+            groups.setdefault(bar.ts_ms, {})[bar.symbol] = bar
+        last = None
+        for ts in sorted(groups):
+            ohlcv, filled = self._group_arrays(groups[ts])
+            self.window.push(ts, ohlcv, filled)
+            last = ts
+        if last is None:
+            return None
+        self._append([("warmed_up", "runner", {"bars": len(groups), "last_ts": last})])
+        self._history_until = last
+        return last + self.tf_ms
+
     def _done(self) -> bool:
         return self.spec.max_bars is not None and self.summary.bars >= self.spec.max_bars
 
-    async def _close_group(self, ts: int, group: Mapping[str, Bar]) -> None:
+    def _group_arrays(self, group: Mapping[str, Bar]) -> tuple[np.ndarray, np.ndarray]:
+        """One time step of every symbol as ``(5, k)`` OHLCV and the ``(k,)`` no-market flags
+        (a symbol missing from the step repeats its last close, with no market)."""
         k = len(self.spec.symbols)
         ohlcv = np.empty((5, k))
         filled = np.zeros(k, dtype=np.bool_)
@@ -734,6 +758,12 @@ class Runner:
             else:
                 ohlcv[:, j] = (b.open, b.high, b.low, b.close, b.volume)
                 filled[j] = b.filled
+        return ohlcv, filled
+
+    async def _close_group(self, ts: int, group: Mapping[str, Bar]) -> None:
+        if self._history_until is not None and ts <= self._history_until:
+            return  # already in the window from the warm-up
+        ohlcv, filled = self._group_arrays(group)
         if self._pending_decision is not None and ts == self._pending_decision:
             if not self.window.rows or self.window.rows[-1][0] < ts:
                 self.window.push(ts, ohlcv, filled)

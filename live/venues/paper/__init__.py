@@ -197,6 +197,14 @@ class PaperVenue(Venue):
             return Decimal("NaN") if bar is None else Decimal(repr(bar.open))
         return await self.feed.reference_price(symbol)
 
+    async def history(self, symbols: Sequence[str], timeframe: str, count: int) -> list[Bar]:
+        if isinstance(self.feed, ReplayFeed):
+            return []  # a replay starts cold, as the backtest does
+        bars = await self.feed.history(symbols, timeframe, count)
+        for bar in bars:
+            self._last[bar.symbol] = bar.close
+        return bars
+
     async def bars(
         self, symbols: Sequence[str], timeframe: str, since_ms: int | None
     ) -> AsyncIterator[Bar]:

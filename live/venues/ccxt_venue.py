@@ -1,0 +1,854 @@
+"""A :class:`~live.venues.base.Venue` on top of a ccxt client (``ccxt.pro``: REST and websockets).
+
+:class:`CcxtVenue` holds everything venues share; the per-exchange modules
+(``live/venues/binance``, ``binanceusdm``, ``coinbase``) subclass it and override only what
+differs: the client-id parameter, how an order is looked up by client id, how trades are
+paginated, what a "duplicate client id" refusal looks like. Any other ccxt exchange id works,
+best effort, through the generic class (see :func:`live.venues.registry.make_venue`).
+
+Every ccxt call is translated into :mod:`live.venues.errors` (the original stays ``__cause__``).
+Decisions on a create (:meth:`CcxtVenue.submit`):
+
+- answer → ``Ack`` + one ``FillReport`` per fill the answer lists (+ ``Cancelled``/``Expired``
+  if the order already ended, e.g. an IOC remainder), or ``Rejected`` if the venue rejected it;
+- ``OutcomeUnknown`` (timeout, 5xx, lost connection) propagates: reconcile by :meth:`query`;
+- a refusal of *this* order — insufficient funds, invalid order (filters, precision, min
+  notional), operation rejected, market closed — is a definitive ``Rejected``: nothing was booked;
+- "duplicate client order id" means an order with that id already exists: ``OutcomeUnknown``
+  (query it), never ``Rejected``; the adapter also refuses locally to send a client id it has
+  already sent (Binance only checks uniqueness among *open* orders, so a filled order's id
+  would be accepted again and trade twice);
+- any other refusal (authentication, permission, bad request, unsupported) raises ``GiveUp``:
+  it concerns the setup, not the order, and must halt rather than look like a rejected order;
+- ``RetryLater`` (rate limit, clock skew) propagates: nothing was booked, resend after
+  ``retry_after``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, ClassVar
+
+import ccxt
+
+from grekko_research.errors import ConfigError
+from live.orders import (
+    Ack,
+    Cancelled,
+    Expired,
+    FillReport,
+    NotFound,
+    OrderState,
+    QueryResult,
+    Rejected,
+    Report,
+)
+from live.venues._ccxt_bars import FATAL_STREAM, BarStream, bar_of
+from live.venues._ccxt_util import (
+    brief,
+    build_client,
+    camel,
+    dec,
+    fee_of,
+    fill_report,
+    numeric_first,
+    rebase_api_urls,
+    side_of,
+    trade_key,
+    venue_fill,
+)
+from live.venues.base import Bar, MarketInfo, OrderRequest, VenueFill, VenueOrder
+from live.venues.errors import GiveUp, OrderMissing, OutcomeUnknown, RetryLater, translating
+
+__all__ = ["CcxtVenue", "build_client", "dec", "rebase_api_urls"]
+
+log = logging.getLogger(__name__)
+
+S = OrderState
+_STATUS = {
+    "canceled": S.CANCELLED,
+    "cancelled": S.CANCELLED,
+    "expired": S.EXPIRED,
+    "rejected": S.REJECTED,
+}
+_REFUSALS = (ccxt.InsufficientFunds, ccxt.InvalidOrder, ccxt.OperationRejected, ccxt.MarketClosed)
+_ENDED = frozenset({S.FILLED, S.CANCELLED, S.EXPIRED, S.REJECTED})
+# A cancel refused with these: the order is not open (ended, unknown); a query says which.
+_NOT_CANCELLABLE = (ccxt.InvalidOrder, ccxt.BadRequest, ccxt.OperationRejected)
+
+
+@dataclass
+class _Tracked:
+    """What the adapter knows of an order it sent or looked up."""
+
+    symbol: str
+    venue_order_id: str | None = None
+    done: bool = False
+    sent_ms: int | None = None
+
+
+class _StreamDown(Exception):
+    """A websocket watcher failed; carries the cause to the consuming loop."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+class CcxtVenue:
+    """A venue backed by a ccxt client; see the module docstring for the create decisions.
+
+    Parameters
+    ----------
+    client
+        A ccxt async client (``ccxt.pro`` class for websockets); see :func:`build_client`.
+    name
+        The venue's name (default: the client's id).
+    clock
+        Local wall clock in ms (tests inject one); :meth:`now_ms` adds the venue's offset.
+    poll_interval_s
+        How often :meth:`bars` polls REST when the websocket is quiet or unavailable.
+    reconnect_delays_s
+        Back-off between websocket reconnection attempts (the last one repeats).
+    price_timeframe
+        Bars read by :meth:`reference_price` when the venue has no ticker.
+    client_factory
+        Builds another client like ``client``: :meth:`reports` then streams on its own client,
+        thrown away after a failure (ccxt can leave a failed subscription half-done), so the
+        REST calls and :meth:`bars` are not disturbed. Without it, everything shares ``client``.
+    """
+
+    client_id_param: ClassVar[str] = "clientOrderId"
+    """The create parameter carrying the client order id."""
+    duplicate_markers: ClassVar[tuple[str, ...]] = ()
+    """Substrings of an error message meaning "this client order id already exists"."""
+    refusal_markers: ClassVar[tuple[str, ...]] = ()
+    """Substrings of a create error meaning "this order is refused" beyond ccxt's classes."""
+    trades_page_limit: ClassVar[int | None] = None
+    ohlcv_page_limit: ClassVar[int] = 500
+
+    def __init__(
+        self,
+        client: Any,
+        *,
+        name: str | None = None,
+        clock: Callable[[], int] | None = None,
+        poll_interval_s: float = 5.0,
+        reconnect_delays_s: Sequence[float] = (0.5, 1.0, 2.0, 5.0, 15.0, 30.0),
+        price_timeframe: str = "1m",
+        client_factory: Callable[[], Any] | None = None,
+    ) -> None:
+        self.client = client
+        self.name: str = name or str(client.id)
+        self._clock = clock or (lambda: int(time.time() * 1000))
+        self._offset_ms = 0
+        self.poll_interval_s = poll_interval_s
+        self.reconnect_delays_s = tuple(reconnect_delays_s) or (1.0,)
+        self.price_timeframe = price_timeframe
+        self._client_factory = client_factory
+        self._stream: Any = None  # the user-data stream's own client, when there is a factory
+        self._last_close: dict[str, Decimal] = {}  # symbol -> close of the newest closed bar seen
+        self._started = False
+        self._orders: dict[str, _Tracked] = {}  # client id -> what we know
+        self._cid_by_oid: dict[str, str] = {}  # venue order id -> client id
+        self._sent: set[str] = set()  # client ids whose create may have landed
+        self._no_cid: set[str] = set()  # venue order ids known to carry no client id
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r})"
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    def _calling(
+        self, operation: str, *, state_changing: bool = False, client_id: str | None = None
+    ) -> contextlib.AbstractContextManager[None]:
+        return translating(
+            operation=operation,
+            state_changing=state_changing,
+            venue=self.name,
+            client_id=client_id,
+            client=self.client,
+        )
+
+    def _track(
+        self, client_id: str | None, symbol: str, venue_order_id: Any = None, *, done: bool = False
+    ) -> None:
+        if not client_id:
+            return
+        tracked = self._orders.setdefault(client_id, _Tracked(symbol))
+        if venue_order_id is not None:
+            tracked.venue_order_id = str(venue_order_id)
+            self._cid_by_oid[str(venue_order_id)] = client_id
+        tracked.done = tracked.done or done
+
+    @property
+    def known_client_ids(self) -> frozenset[str]:
+        """Client ids this adapter has sent or looked up (the ones a resync covers)."""
+        return frozenset(self._orders)
+
+    # -- lifecycle and reference data ----------------------------------------------------------
+
+    async def start(self) -> None:
+        """Load markets and synchronise the clock with the venue's (idempotent)."""
+        if self._started:
+            return
+        with self._calling("load_markets"):
+            await self.client.load_markets()
+        await self.sync_clock()
+        self._started = True
+
+    async def close(self) -> None:
+        """Close the client's HTTP session and websockets (idempotent)."""
+        await self._drop_stream_client()
+        with contextlib.suppress(Exception):
+            await self.client.close()
+
+    async def sync_clock(self) -> None:
+        """Measure the venue clock's offset from the local one (when the venue tells its time)."""
+        if not self.client.has.get("fetchTime"):
+            return
+        before = self._clock()
+        with self._calling("fetch_time"):
+            server = await self.client.fetch_time()
+        after = self._clock()
+        if server is not None:
+            self._offset_ms = int(server) - (before + after) // 2
+
+    def now_ms(self) -> int:
+        """The venue's clock: the local clock plus the offset measured by :meth:`sync_clock`."""
+        return self._clock() + self._offset_ms
+
+    def _market(self, symbol: str) -> dict[str, Any]:
+        with self._calling("market"):
+            market: dict[str, Any] = self.client.market(symbol)
+        return market
+
+    async def market(self, symbol: str) -> MarketInfo:
+        """Trading rules of ``symbol`` from ccxt's market (steps honour ``precisionMode``)."""
+        await self.start()
+        m = self._market(symbol)
+        limits = m.get("limits") or {}
+        return MarketInfo(
+            symbol=m["symbol"],
+            base=m["base"],
+            quote=m["quote"],
+            lot=self._step(m["precision"].get("amount")),
+            tick=self._step(m["precision"].get("price")),
+            min_qty=dec((limits.get("amount") or {}).get("min") or 0),
+            min_notional=dec((limits.get("cost") or {}).get("min") or 0),
+            contract=bool(m.get("contract")),
+        )
+
+    def _step(self, precision: Any) -> Decimal:
+        """A quantity/price step from a ccxt precision (a step in TICK_SIZE mode, else decimals)."""
+        if precision is None:
+            return Decimal(0)
+        if self.client.precisionMode == ccxt.TICK_SIZE:
+            return dec(precision)
+        if self.client.precisionMode == ccxt.DECIMAL_PLACES:
+            return Decimal(1).scaleb(-int(precision))
+        return Decimal(0)  # SIGNIFICANT_DIGITS: no fixed step
+
+    async def reference_price(self, symbol: str) -> Decimal:
+        """The ticker's last price; without a ticker, the close of the newest closed bar (read
+        over REST in ``price_timeframe``, or the newest one :meth:`bars` has seen)."""
+        await self.start()
+        if self.client.has.get("fetchTicker"):
+            try:
+                with self._calling("fetch_ticker"):
+                    ticker = await self.client.fetch_ticker(symbol)
+                last = ticker.get("last") or ticker.get("close")
+                if last:
+                    return dec(last)
+            except (RetryLater, GiveUp) as err:
+                log.info(
+                    "%s: no ticker for %s (%s); using the last closed bar", self.name, symbol, err
+                )
+        try:
+            bars = await self._closed_bars(symbol, self.price_timeframe, None, limit=5)
+        except (RetryLater, GiveUp):
+            if symbol in self._last_close:
+                return self._last_close[symbol]
+            raise
+        if bars:
+            return dec(bars[-1].close)
+        if symbol in self._last_close:
+            return self._last_close[symbol]
+        raise GiveUp(
+            f"no ticker and no closed bar for {symbol}",
+            venue=self.name,
+            operation="reference_price",
+            state_changing=False,
+            source="NoPrice",
+        )
+
+    # -- orders --------------------------------------------------------------------------------
+
+    def _create_params(self, request: OrderRequest, market: dict[str, Any]) -> dict[str, Any]:
+        params: dict[str, Any] = {self.client_id_param: request.client_id}
+        if request.reduce_only and market.get("contract"):
+            params["reduceOnly"] = True
+        return params
+
+    def _is_duplicate(self, exc: BaseException | None) -> bool:
+        if isinstance(exc, ccxt.DuplicateOrderId):
+            return True
+        text = str(exc) if exc is not None else ""
+        return any(marker in text for marker in self.duplicate_markers)
+
+    def _is_refusal(self, exc: BaseException | None) -> bool:
+        """Whether a create error refuses this order for good (so: ``Rejected``)."""
+        if isinstance(exc, _REFUSALS):
+            return True
+        text = str(exc) if exc is not None else ""
+        return any(marker in text for marker in self.refusal_markers)
+
+    def _local_refusal(self, request: OrderRequest, info: MarketInfo) -> str | None:
+        """Why ``request`` cannot be sent as is (ccxt would silently round it), or ``None``."""
+        if info.lot and request.qty % info.lot:
+            return f"qty {request.qty} is not a multiple of the lot {info.lot}"
+        price = request.limit_price
+        if request.order_type == "limit" and price is None:
+            return "a limit order needs a limit_price"
+        if price is not None and info.tick and price % info.tick:
+            return f"limit price {price} is not a multiple of the tick {info.tick}"
+        return None
+
+    async def submit(self, request: OrderRequest) -> list[Report]:
+        """Send a create with the client id; see the module docstring for every outcome."""
+        await self.start()
+        cid = request.client_id
+        if cid in self._sent:
+            raise OutcomeUnknown(
+                "this client id was already sent by this adapter; query it, do not resend",
+                venue=self.name,
+                operation="create_order",
+                state_changing=True,
+                source="AlreadySent",
+                client_id=cid,
+            )
+        market = self._market(request.symbol)
+        info = await self.market(request.symbol)
+        if (why := self._local_refusal(request, info)) is not None:
+            return [Rejected(cid, reason=f"not sent: {why}")]
+        price = float(request.limit_price) if request.limit_price is not None else None
+        self._sent.add(cid)
+        self._track(cid, request.symbol)
+        self._orders[cid].sent_ms = self.now_ms()
+        try:
+            with self._calling("create_order", state_changing=True, client_id=cid):
+                order = await self.client.create_order(
+                    request.symbol,
+                    request.order_type,
+                    request.side,
+                    float(request.qty),
+                    price,
+                    self._create_params(request, market),
+                )
+        except GiveUp as err:
+            if self._is_duplicate(err.__cause__):
+                raise OutcomeUnknown(
+                    f"the venue says the client id exists already: query it [{err.detail}]",
+                    venue=self.name,
+                    operation="create_order",
+                    state_changing=True,
+                    source=err.source,
+                    client_id=cid,
+                ) from err.__cause__
+            self._forget(cid)
+            if self._is_refusal(err.__cause__):
+                return [Rejected(cid, reason=f"{err.source}: {err.detail}")]
+            raise
+        except RetryLater:
+            self._forget(cid)  # refused before acting: the caller may resend
+            raise
+        return self._created_reports(cid, request, order)
+
+    def _forget(self, cid: str) -> None:
+        self._sent.discard(cid)
+        tracked = self._orders.pop(cid, None)
+        if tracked is not None and tracked.venue_order_id is not None:
+            self._cid_by_oid.pop(tracked.venue_order_id, None)
+
+    def _created_reports(
+        self, cid: str, request: OrderRequest, order: dict[str, Any]
+    ) -> list[Report]:
+        oid = None if order.get("id") in (None, "") else str(order["id"])
+        state = self._state_of(order)
+        if state is S.REJECTED:
+            self._track(cid, request.symbol, oid, done=True)
+            return [Rejected(cid, reason=f"venue status {order.get('status')}")]
+        self._track(cid, request.symbol, oid, done=state in (S.FILLED, S.CANCELLED, S.EXPIRED))
+        reports: list[Report] = [Ack(cid, oid)]
+        listed = Decimal(0)
+        for trade in order.get("trades") or []:
+            if trade.get("id") is None:
+                continue
+            fee, fee_asset = fee_of(trade)
+            listed += dec(trade["amount"])
+            reports.append(
+                FillReport(
+                    cid,
+                    str(trade["id"]),
+                    dec(trade["amount"]),
+                    dec(trade["price"]),
+                    source="rest",
+                    fee=fee,
+                    fee_asset=fee_asset,
+                )
+            )
+        filled = dec(order.get("filled") or 0)
+        if state in (S.PARTIALLY_FILLED, S.FILLED) and filled > listed:
+            # The answer says it filled without listing the fills (e.g. a RESULT answer): tell
+            # the manager the cumulative quantity so it fetches the missing fills.
+            reports.append(QueryResult(cid, state, filled, oid))
+        if state is S.CANCELLED:
+            reports.append(Cancelled(cid, reason="ended on creation"))
+        elif state is S.EXPIRED:
+            reports.append(Expired(cid, reason="ended on creation"))
+        return reports
+
+    def _state_of(self, order: Mapping[str, Any]) -> OrderState | None:
+        """The order manager's state for a ccxt order, ``None`` if the status is unknown."""
+        status = order.get("status")
+        filled = dec(order.get("filled") or 0)
+        amount = order.get("amount")
+        if status == "open":
+            return S.PARTIALLY_FILLED if filled > 0 else S.ACKNOWLEDGED
+        if status == "closed":
+            # "closed" short of the amount: ended without filling (an exchange's IOC remainder).
+            return S.FILLED if amount is None or filled >= dec(amount) else S.EXPIRED
+        return _STATUS.get(str(status)) if status is not None else None
+
+    def _query_result(self, cid: str, order: Mapping[str, Any]) -> Report:
+        state = self._state_of(order) or S.ACKNOWLEDGED
+        oid = None if order.get("id") in (None, "") else str(order["id"])
+        symbol = order.get("symbol") or self._orders.get(cid, _Tracked("")).symbol
+        self._track(cid, symbol, oid, done=state in (S.FILLED, S.CANCELLED, S.EXPIRED, S.REJECTED))
+        filled = Decimal(0) if state is S.REJECTED else dec(order.get("filled") or 0)
+        return QueryResult(cid, state, filled, oid)
+
+    async def _fetch_by_client_id(self, symbol: str, client_id: str) -> dict[str, Any] | None:
+        """The venue's order of ``client_id``; ``None`` (or ``OrderMissing``) if unknown.
+
+        Generic: by the venue order id when known, else among open then closed orders.
+        """
+        tracked = self._orders.get(client_id)
+        if tracked is not None and tracked.venue_order_id is not None:
+            with self._calling("fetch_order", client_id=client_id):
+                order: dict[str, Any] = await self.client.fetch_order(
+                    tracked.venue_order_id, symbol
+                )
+            return order
+        for method in ("fetch_open_orders", "fetch_closed_orders", "fetch_orders"):
+            if not self.client.has.get(camel(method)):
+                continue
+            with self._calling(method, client_id=client_id):
+                orders = await getattr(self.client, method)(symbol)
+            for candidate in orders:
+                if candidate.get("clientOrderId") == client_id:
+                    return dict(candidate)
+        return None
+
+    async def query(self, symbol: str, client_id: str) -> Report:
+        """QueryResult (status, cumulative filled, venue id) or NotFound."""
+        await self.start()
+        try:
+            order = await self._fetch_by_client_id(symbol, client_id)
+        except OrderMissing:
+            return NotFound(client_id)
+        if order is None:
+            return NotFound(client_id)
+        return self._query_result(client_id, order)
+
+    async def _cancel_by_client_id(self, symbol: str, client_id: str) -> dict[str, Any] | None:
+        """Send the cancel; ``None`` if the venue does not know the order."""
+        tracked = self._orders.get(client_id)
+        oid = tracked.venue_order_id if tracked is not None else None
+        if oid is None:
+            found = await self._fetch_by_client_id(symbol, client_id)
+            if found is None:
+                return None
+            oid = str(found["id"])
+            self._track(client_id, symbol, oid)
+        with self._calling("cancel_order", state_changing=True, client_id=client_id):
+            order: dict[str, Any] = await self.client.cancel_order(oid, symbol)
+        return order
+
+    async def cancel(self, symbol: str, client_id: str) -> list[Report]:
+        """Cancelled; or, if the order had already ended or is unknown, what a query says."""
+        await self.start()
+        try:
+            order = await self._cancel_by_client_id(symbol, client_id)
+        except (OrderMissing, GiveUp) as err:
+            if isinstance(err, GiveUp) and not isinstance(err.__cause__, _NOT_CANCELLABLE):
+                raise
+            # Not cancellable: it ended (filled, cancelled) or never existed; ask.
+            return [await self.query(symbol, client_id)]
+        if order is None:
+            return [NotFound(client_id)]
+        state = self._state_of(order)
+        if state in (None, S.CANCELLED, S.ACKNOWLEDGED, S.PARTIALLY_FILLED):
+            self._track(client_id, symbol, order.get("id"), done=True)
+            return [Cancelled(client_id)]
+        return [self._query_result(client_id, order)]
+
+    def _venue_order(self, order: Mapping[str, Any]) -> VenueOrder:
+        cid = order.get("clientOrderId") or self._cid_by_oid.get(str(order.get("id")))
+        self._track(cid, order["symbol"], order.get("id"))
+        average = order.get("average")
+        return VenueOrder(
+            symbol=order["symbol"],
+            client_id=cid,
+            venue_order_id=str(order["id"]),
+            side=side_of(order.get("side")),
+            status=self._state_of(order) or S.ACKNOWLEDGED,
+            qty=dec(order.get("amount") or 0),
+            filled_qty=dec(order.get("filled") or 0),
+            avg_price=dec(average) if average else None,
+        )
+
+    async def open_orders(self, symbols: Sequence[str]) -> list[VenueOrder]:
+        """The account's open orders on ``symbols`` (one request per symbol)."""
+        await self.start()
+        out: list[VenueOrder] = []
+        for symbol in symbols:
+            with self._calling("fetch_open_orders"):
+                orders = await self.client.fetch_open_orders(symbol)
+            out.extend(self._venue_order(o) for o in orders)
+        return out
+
+    # -- fills ---------------------------------------------------------------------------------
+
+    async def _trades_since(self, symbol: str, since_ms: int | None) -> list[dict[str, Any]]:
+        """Every trade of the account on ``symbol`` from ``since_ms`` (paged by time)."""
+        out: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        since = since_ms
+        while True:
+            with self._calling("fetch_my_trades"):
+                page = await self.client.fetch_my_trades(symbol, since, self.trades_page_limit)
+            fresh = [t for t in page if trade_key(t) not in seen]
+            for t in fresh:
+                seen.add(trade_key(t))
+            out.extend(fresh)
+            full = self.trades_page_limit is not None and len(page) >= self.trades_page_limit
+            if not fresh or not full or (since is None and not page):
+                return out
+            since = max(int(t["timestamp"]) for t in page)
+
+    async def _client_id_of_order(self, symbol: str, venue_order_id: str) -> str | None:
+        """The client id of an order known only by its venue id (one lookup, then cached)."""
+        if venue_order_id in self._cid_by_oid:
+            return self._cid_by_oid[venue_order_id]
+        if venue_order_id in self._no_cid or not self.client.has.get("fetchOrder"):
+            return None
+        try:
+            with self._calling("fetch_order"):
+                order = await self.client.fetch_order(venue_order_id, symbol)
+        except (OrderMissing, GiveUp):
+            order = {}
+        cid = order.get("clientOrderId")
+        if cid:
+            self._cid_by_oid[venue_order_id] = cid
+        else:
+            self._no_cid.add(venue_order_id)
+        return cid or None
+
+    def _trade_client_id(self, trade: Mapping[str, Any]) -> str | None:
+        """A client id the trade itself carries (none in ccxt's unified trade)."""
+        return None
+
+    async def fills(self, symbol: str, since_ms: int | None = None) -> list[VenueFill]:
+        """The account's executions on ``symbol`` from ``since_ms``, oldest first, each trade once
+        (a trade the venue lists twice is reported once), with its order's client id."""
+        await self.start()
+        out: list[VenueFill] = []
+        for trade in await self._trades_since(symbol, since_ms):
+            oid = str(trade.get("order"))
+            cid = self._trade_client_id(trade) or await self._client_id_of_order(symbol, oid)
+            out.append(venue_fill(trade, symbol, cid))
+        out.sort(key=lambda f: (f.ts_ms, numeric_first(f.trade_id)))
+        return out
+
+    async def _trades_of_order(
+        self, symbol: str, venue_order_id: str, since: int | None
+    ) -> list[Any]:
+        """The venue's trades of one order (generic: the account's trades, filtered)."""
+        if self.client.has.get("fetchOrderTrades"):
+            with self._calling("fetch_order_trades"):
+                trades: list[Any] = await self.client.fetch_order_trades(venue_order_id, symbol)
+            return trades
+        return [
+            t
+            for t in await self._trades_since(symbol, since)
+            if str(t.get("order")) == venue_order_id
+        ]
+
+    async def order_fills(
+        self, symbol: str, client_id: str, venue_order_id: str | None
+    ) -> list[VenueFill]:
+        """Every execution of one order, each trade once, oldest first.
+
+        The venue order id is ``venue_order_id``, or the one this adapter knows, or (failing
+        both) looked up by client id; an order the venue does not know has no fills.
+        """
+        await self.start()
+        tracked = self._orders.get(client_id)
+        oid = venue_order_id or (tracked.venue_order_id if tracked is not None else None)
+        if oid is None:
+            try:
+                found = await self._fetch_by_client_id(symbol, client_id)
+            except OrderMissing:
+                found = None
+            if found is None or found.get("id") in (None, ""):
+                return []
+            oid = str(found["id"])
+        self._track(client_id, symbol, oid)
+        since = None if tracked is None or tracked.sent_ms is None else tracked.sent_ms - 60_000
+        unique = {trade_key(t): t for t in await self._trades_of_order(symbol, oid, since)}
+        out = [venue_fill(t, symbol, client_id) for t in unique.values()]
+        out.sort(key=lambda f: (f.ts_ms, numeric_first(f.trade_id)))
+        return out
+
+    async def _order_fill_reports(self, symbol: str, client_id: str) -> list[FillReport]:
+        """Every fill of one order, as REST fill reports (for a resync)."""
+        tracked = self._orders.get(client_id)
+        if tracked is None or tracked.venue_order_id is None:
+            return []
+        fills = await self.order_fills(symbol, client_id, tracked.venue_order_id)
+        return [fill_report(f, client_id, "rest") for f in fills]
+
+    # -- account -------------------------------------------------------------------------------
+
+    async def balances(self) -> dict[str, Decimal]:
+        """Total (free + locked) of every asset with a non-zero balance."""
+        await self.start()
+        with self._calling("fetch_balance"):
+            balance = await self.client.fetch_balance()
+        totals = balance.get("total") or {}
+        return {asset: dec(v) for asset, v in totals.items() if v not in (None, 0, 0.0)}
+
+    async def positions(self, symbols: Sequence[str]) -> dict[str, Decimal]:
+        """Spot: each symbol's base-asset total balance. Derivatives: the signed position."""
+        await self.start()
+        spot = [s for s in symbols if not self._market(s).get("contract")]
+        out: dict[str, Decimal] = {}
+        if spot:
+            held = await self.balances()
+            for s in spot:
+                out[s] = held.get(self._market(s)["base"], Decimal(0))
+        contracts = [s for s in symbols if s not in spot]
+        if contracts:
+            out.update(await self._contract_positions(contracts))
+        return {s: out[s] for s in symbols}
+
+    async def _contract_positions(self, symbols: Sequence[str]) -> dict[str, Decimal]:
+        with self._calling("fetch_positions"):
+            rows = await self.client.fetch_positions(list(symbols))
+        out = dict.fromkeys(symbols, Decimal(0))
+        for row in rows:
+            if row.get("symbol") in out:
+                out[row["symbol"]] += self._signed_position(row)
+        return out
+
+    def _signed_position(self, row: Mapping[str, Any]) -> Decimal:
+        size = dec(row.get("contracts") or 0) * dec(
+            self._market(row["symbol"]).get("contractSize") or 1
+        )
+        return -size if row.get("side") == "short" else size
+
+    # -- user-data stream ----------------------------------------------------------------------
+
+    def _stream_methods(self) -> list[str]:
+        """The user-data watchers the client has (orders first; trades when it streams them)."""
+        return [m for m in ("watch_orders", "watch_my_trades") if self.client.has.get(camel(m))]
+
+    def _order_update_reports(self, order: Mapping[str, Any]) -> list[Report]:
+        cid = order.get("clientOrderId") or self._cid_by_oid.get(str(order.get("id")))
+        if not cid:
+            return []
+        state = self._state_of(order)
+        oid = None if order.get("id") in (None, "") else str(order["id"])
+        self._track(cid, order.get("symbol") or "", oid, done=state in _ENDED)
+        if state is S.REJECTED:
+            return [Rejected(cid, reason="rejected (stream)")]
+        reports: list[Report] = [Ack(cid, oid)]
+        if state in (S.PARTIALLY_FILLED, S.FILLED):
+            # The cumulative quantity: fills not (yet) streamed are then fetched by the runner.
+            reports.append(QueryResult(cid, state, dec(order.get("filled") or 0), oid))
+        elif state is S.CANCELLED:
+            reports.append(Cancelled(cid))
+        elif state is S.EXPIRED:
+            reports.append(Expired(cid))
+        return reports
+
+    def _trade_update_reports(self, trade: Mapping[str, Any]) -> list[Report]:
+        cid = self._trade_client_id(trade) or self._cid_by_oid.get(str(trade.get("order")))
+        if not cid or trade.get("id") is None:
+            log.warning(
+                "%s: stream trade %s of an unknown order, skipped", self.name, trade.get("id")
+            )
+            return []
+        return [fill_report(venue_fill(trade, trade.get("symbol") or "", cid), cid, "ws")]
+
+    def _stream_client(self) -> Any:
+        if self._client_factory is None:
+            return self.client
+        if self._stream is None:
+            self._stream = self._client_factory()
+            self._stream.set_markets_from_exchange(self.client)
+        return self._stream
+
+    async def _drop_stream_client(self) -> None:
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            with contextlib.suppress(Exception):
+                await stream.close()
+
+    async def _watch(
+        self,
+        client: Any,
+        method: str,
+        convert: Callable[[Any], list[Report]],
+        queue: asyncio.Queue[Any],
+    ) -> None:
+        try:
+            while True:
+                for item in await getattr(client, method)():
+                    for report in convert(item):
+                        await queue.put(report)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            await queue.put(_StreamDown(exc))
+
+    async def _stream_ready(self, client: Any) -> None:
+        """Wait until ``client``'s user-data subscription is in place (before the resync)."""
+        await asyncio.sleep(0.5)
+
+    async def _resync(self, client: Any, queue: asyncio.Queue[Any]) -> None:
+        """Query every order not known to have ended, and fetch its fills, over REST."""
+        try:
+            await self._stream_ready(client)
+            for cid, tracked in list(self._orders.items()):
+                if tracked.done or not tracked.symbol:
+                    continue
+                await queue.put(await self.query(tracked.symbol, cid))
+                for fill in await self._order_fill_reports(tracked.symbol, cid):
+                    await queue.put(fill)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            await queue.put(_StreamDown(exc))
+
+    async def reports(self) -> AsyncIterator[Report]:
+        """Order updates from the user-data stream (``watch_orders`` + ``watch_my_trades``).
+
+        After every (re)connection the orders this adapter sent and has not seen end are
+        queried over REST (``QueryResult``/``NotFound`` + their fills as ``FillReport`` with
+        ``source="rest"``), so an update missed while disconnected is not lost. Reconnects with
+        back-off; raises :class:`GiveUp` on authentication/permission failures (when the
+        stream keeps failing for another reason than the network, a REST call is made to tell
+        them). Without a
+        stream, yields nothing (the runner polls :meth:`query`).
+        """
+        await self.start()
+        methods = self._stream_methods()
+        if "watch_orders" not in methods:
+            return
+        converters = {
+            "watch_orders": self._order_update_reports,
+            "watch_my_trades": self._trade_update_reports,
+        }
+        attempt = 0
+        while True:
+            queue: asyncio.Queue[Any] = asyncio.Queue()
+            stream = self._stream_client()
+            tasks = [
+                asyncio.create_task(self._watch(stream, m, converters[m], queue)) for m in methods
+            ]
+            tasks.append(asyncio.create_task(self._resync(stream, queue)))
+            try:
+                while True:
+                    item = await queue.get()
+                    if isinstance(item, _StreamDown):
+                        raise item
+                    attempt = 0
+                    yield item
+            except _StreamDown as down:
+                with self._calling("watch_orders"):
+                    if isinstance(down.cause, FATAL_STREAM):
+                        raise down.cause from None
+                delay = self.reconnect_delays_s[min(attempt, len(self.reconnect_delays_s) - 1)]
+                log.warning(
+                    "%s: user-data stream lost (%s); reconnecting in %g s",
+                    self.name,
+                    brief(down.cause),
+                    delay,
+                )
+                attempt += 1
+                probe = attempt >= 2 and not isinstance(down.cause, ccxt.NetworkError)
+            finally:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+            await self._drop_stream_client()  # a fresh client (and connection) next time
+            if probe:
+                # Failing again, and not for the network: a REST call tells a setup error
+                # (credentials, permissions) that the stream may hide; GiveUp ends the stream.
+                with contextlib.suppress(RetryLater):
+                    await self.balances()
+            await asyncio.sleep(delay)
+
+    # -- bars ----------------------------------------------------------------------------------
+
+    def _timeframe_ms(self, timeframe: str) -> int:
+        try:
+            return int(self.client.parse_timeframe(timeframe) * 1000)
+        except Exception as exc:
+            raise ConfigError(f"{self.name}: bad timeframe {timeframe!r}") from exc
+
+    async def _closed_bars(
+        self, symbol: str, timeframe: str, since_ms: int | None, *, limit: int | None = None
+    ) -> list[Bar]:
+        """Closed bars of ``symbol`` from ``since_ms`` (the latest ``limit`` if ``None``) over REST.
+
+        A candle is closed when its period is over by the venue clock or a later one is listed.
+        """
+        tf = self._timeframe_ms(timeframe)
+        page_limit = limit or self.ohlcv_page_limit
+        out: list[Bar] = []
+        since = since_ms
+        while True:
+            with self._calling("fetch_ohlcv"):
+                candles = await self.client.fetch_ohlcv(symbol, timeframe, since, page_limit)
+            candles = [c for c in candles if since is None or c[0] >= since]
+            if not candles:
+                return out
+            now, newest = self.now_ms(), candles[-1][0]
+            out.extend(bar_of(symbol, c) for c in candles if c[0] < newest or c[0] + tf <= now)
+            if out:
+                self._last_close[symbol] = dec(out[-1].close)
+            if since is None or len(candles) < page_limit:
+                return out
+            since = int(newest) + 1
+
+    def bars(
+        self, symbols: Sequence[str], timeframe: str, since_ms: int | None
+    ) -> AsyncIterator[Bar]:
+        """Closed bars of ``symbols`` from ``since_ms`` on (from now on if ``None``).
+
+        REST backfill, then the kline stream (``watch_ohlcv``): a candle closes when a later one
+        appears, or when the clock passes its end (then it is read over REST, as are gaps after
+        a stream error). Bars come in time order, each once; bar ``t`` of every symbol is yielded
+        only once all symbols have closed ``t`` (a symbol the venue publishes no candles for
+        holds the others back). Without websockets, polls REST every ``poll_interval_s``.
+        """
+        return BarStream(self, list(dict.fromkeys(symbols)), timeframe, since_ms).run()
