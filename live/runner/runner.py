@@ -28,7 +28,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -606,7 +606,7 @@ class Runner:
             if qty <= 0:
                 refused.append({"symbol": po.symbol, "size": po.size, "reason": "below one lot"})
                 continue
-            side = "buy" if po.size > 0 else "sell"
+            side: Literal["buy", "sell"] = "buy" if po.size > 0 else "sell"
             intents.append(Intent(self.spec.run_id, po.symbol, side, qty, ts, seq=seq))
         events: list[Mapping[str, Any]] = []
         try:

@@ -190,6 +190,11 @@ class Venue(Protocol):
         without a stream yields nothing and the runner polls :meth:`query` instead."""
         ...
 
+    async def history(self, symbols: Sequence[str], timeframe: str, count: int) -> list[Bar]:
+        """The last ``count`` closed bars of each symbol (what a fresh run warms up on), in time
+        order; empty for a replay, which starts with no history as a backtest does."""
+        ...
+
     def bars(
         self, symbols: Sequence[str], timeframe: str, since_ms: int | None
     ) -> AsyncIterator[Bar]:

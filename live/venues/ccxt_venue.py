@@ -840,6 +840,15 @@ class CcxtVenue:
                 return out
             since = int(newest) + 1
 
+    async def history(self, symbols: Sequence[str], timeframe: str, count: int) -> list[Bar]:
+        """The last ``count`` closed bars of each symbol over REST, in time order."""
+        await self.start()
+        out: list[Bar] = []
+        for symbol in dict.fromkeys(symbols):
+            out += (await self._closed_bars(symbol, timeframe, None, limit=count + 1))[-count:]
+        out.sort(key=lambda b: (b.ts_ms, list(symbols).index(b.symbol)))
+        return out
+
     def bars(
         self, symbols: Sequence[str], timeframe: str, since_ms: int | None
     ) -> AsyncIterator[Bar]:

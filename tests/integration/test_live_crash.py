@@ -1,0 +1,165 @@
+"""Crash test: SIGKILL the runner at each of four points, at least 50 times each, restart it,
+and check against the simulator's books: 0 orders lost, 0 duplicate orders, and the local
+position equal to the simulator's ledger.
+
+The runner trades real BTC/USDT hourly bars through the real ccxt client against the local
+Binance simulator (its own process); see tests/peers/live_crash.py for how the runner
+processes are forked and killed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from live.events import EventStore
+from live.orders import OrderManager, OrderState
+from live.runner import CRASH_POINTS
+
+ROOT = Path(__file__).resolve().parents[2]
+KEY, SECRET = "crash-key-0123456789", "crash-secret-abcdefghij"
+KILLS = int(os.environ.get("GREKKO_CRASH_KILLS", "50"))
+
+
+class SimProcess:
+    def __init__(self, candles: Path) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "tests/peers/sim_process.py"), "--candles", str(candles),
+             "--key", KEY, "--secret", SECRET],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert self.proc.stdout is not None
+        self.url = json.loads(self.proc.stdout.readline())["url"]
+
+    def ask(self, command: str) -> dict:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+        return json.loads(self.proc.stdout.readline())
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.ask_quit()
+
+    def ask_quit(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write("quit\n")
+        self.proc.stdin.flush()
+        self.proc.wait(timeout=10)
+
+
+def audit(events: list, ledger: dict) -> dict[str, object]:
+    """Lost and duplicate orders, and positions, from the run's log and the venue's books."""
+    om = OrderManager.replay(events)
+    retry_of = {e.payload["retry"]: e.payload["of"] for e in events if e.kind == "retry_created"}
+
+    def root(cid: str) -> str:
+        while cid in retry_of:
+            cid = retry_of[cid]
+        return cid
+
+    intended = [cid for e in events if e.kind == "decision" for cid in e.payload["intents"]]
+    venue_orders = Counter(root(cid) for cid, _, _, _ in ledger["orders"])
+    strangers = [cid for cid, *_ in ledger["orders"] if root(cid) not in set(intended)]
+    lost = [cid for cid in intended if venue_orders[cid] == 0]
+    duplicates = [cid for cid in intended if venue_orders[cid] > 1] + strangers
+    unfilled = [cid for cid, _, status, _ in ledger["orders"] if status != "FILLED"]
+    venue_position = sum(
+        (Decimal(q) if side == "BUY" else -Decimal(q) for _, side, q, _, _ in ledger["fills"]),
+        Decimal(0),
+    )
+    local_trades = {(f.client_id, f.trade_id) for f in om.fills()}
+    venue_trades = {(cid, tid) for cid, _, _, _, tid in ledger["fills"]}
+    return {
+        "decisions_with_orders": len(intended),
+        "venue_orders": len(ledger["orders"]),
+        "lost": lost,
+        "duplicates": duplicates,
+        "unfilled_at_venue": unfilled,
+        "local_position": om.position("BTC/USDT"),
+        "venue_position": venue_position,
+        "fills_only_local": sorted(local_trades - venue_trades),
+        "fills_only_at_venue": sorted(venue_trades - local_trades),
+        "open_local": [o.client_id for o in om.open_orders()],
+        "retries": len(retry_of),
+        "rejected_local": sum(o.state is OrderState.REJECTED for o in om.orders()),
+    }
+
+
+@pytest.mark.parametrize("point", CRASH_POINTS)
+def test_sigkill_at_each_point_loses_and_duplicates_nothing(
+    point: str, shared_data: Path, tmp_path: Path
+) -> None:
+    candles = shared_data / "ohlcv/binance-spot_BTC-USDT_1h__nfi.csv.gz"
+    sim = SimProcess(candles)
+    try:
+        run = subprocess.run(
+            [sys.executable, str(ROOT / "tests/peers/live_crash.py"), "--url", sim.url,
+             "--point", point, "--kills", str(KILLS), "--state", str(tmp_path / "run"),
+             "--candles", str(candles), "--key", KEY, "--secret", SECRET],
+            capture_output=True, text=True, timeout=900,
+        )  # fmt: skip
+        assert run.returncode == 0, run.stdout + run.stderr
+        result = json.loads(run.stdout.strip().splitlines()[-1])
+        ledger = sim.ask("ledger")
+    finally:
+        sim.close()
+    with EventStore.open(tmp_path / "run" / "events.db") as log:
+        log.verify().raise_if_broken()
+        events = list(log.read())
+    report = audit(events, ledger)
+    reconcile_ms = sorted(e.payload["ms"] for e in events if e.kind == "reconciled")
+    print(
+        f"\ncrash test {point}: {result['kills']} SIGKILLs, {result['restarts']} restarts, "
+        f"{report['decisions_with_orders']} intended orders, {report['venue_orders']} venue "
+        f"orders, lost {len(report['lost'])}, duplicates {len(report['duplicates'])}, "
+        f"retries {report['retries']}, position local {report['local_position']} / venue "
+        f"{report['venue_position']}, reconcile p50 {reconcile_ms[len(reconcile_ms) // 2]:.1f} "
+        f"ms, max {reconcile_ms[-1]:.1f} ms, {result['wall_s']} s"
+    )
+    assert result["kills"] >= KILLS
+    assert report["decisions_with_orders"] >= KILLS
+    assert report["lost"] == []
+    assert report["duplicates"] == []
+    assert report["unfilled_at_venue"] == []
+    assert report["open_local"] == []
+    assert report["fills_only_local"] == [] and report["fills_only_at_venue"] == []
+    assert report["local_position"] == report["venue_position"]
+
+
+def test_audit_catches_a_lost_and_a_duplicate_order() -> None:
+    """The audit is sharp: a decision without a venue order is lost, two are a duplicate."""
+
+    class E:
+        def __init__(self, kind: str, stream: str, payload: dict, seq: int) -> None:
+            self.kind, self.stream, self.payload, self.ts_ms, self.seq = (
+                kind,
+                stream,
+                payload,
+                seq,
+                seq,
+            )
+
+    from live.orders import Intent
+
+    a = Intent("r", "BTC/USDT", "buy", "1", 1000, seq=0)
+    b = Intent("r", "BTC/USDT", "sell", "1", 2000, seq=0)
+    om = OrderManager()
+    evs = [E("decision", "runner", {"intents": [a.client_id, b.client_id]}, 1)]
+    for i, raw in enumerate(om.create(a, 1) + om.create(b, 2)):
+        evs.append(E(raw["kind"], raw["stream"], raw["payload"], 10 + i))
+    ledger = {
+        "orders": [[b.client_id, "SELL", "FILLED", "1"], [b.client_id, "SELL", "FILLED", "1"]],
+        "fills": [[b.client_id, "SELL", "1", "10", "1"], [b.client_id, "SELL", "1", "10", "2"]],
+    }
+    report = audit(evs, ledger)
+    assert report["lost"] == [a.client_id]
+    assert report["duplicates"] == [b.client_id]
+    assert report["local_position"] != report["venue_position"]

@@ -1,0 +1,166 @@
+"""Kill a live runner with SIGKILL at one crash point, again and again, and restart it.
+
+Run: ``python tests/peers/live_crash.py --url SIM_URL --point before_send --kills 50 --state DIR
+--candles FILE --key K --secret S``. This process imports everything once and stays
+single-threaded; each runner is a forked child (a real process with its own SQLite connection
+and HTTP client) that replays real bars through the runner against the simulator's Binance API
+(the real ccxt client) and is killed by its own hook at the point's n-th occurrence, n drawn
+from 1..3 so that every incarnation makes progress. Once ``--kills`` kills have happened, a
+last child runs to the end of the bars. Prints one JSON line: kills, restarts, wall time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import sys
+import time
+import traceback
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--point", required=True)
+    parser.add_argument("--kills", type=int, default=50)
+    parser.add_argument("--state", required=True)
+    parser.add_argument("--candles", required=True)
+    parser.add_argument("--bars", type=int, default=1200)
+    parser.add_argument("--key", required=True)
+    parser.add_argument("--secret", required=True)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+
+    import numpy as np
+    import pandas as pd
+
+    from grekko_research.data.bars import Bars
+    from grekko_research.engine import EngineConfig, Fees, MarketRules
+    from grekko_research.strategy import get_strategy
+    from live.events import EventStore
+    from live.runner import CRASH_POINTS, Runner, RunnerSpec
+    from live.venues.credentials import Credentials
+    from live.venues.paper import ReplayFeed
+    from live.venues.registry import make_venue
+
+    if args.point not in CRASH_POINTS:
+        raise SystemExit(f"unknown crash point {args.point!r}; one of {CRASH_POINTS}")
+    f = pd.read_csv(args.candles).head(args.bars)
+    col = lambda c: f[[c]].to_numpy(np.float64)  # noqa: E731
+    bars = Bars(
+        index=f.timestamp.to_numpy(np.int64), symbols=("BTC/USDT",), timeframe="1h",
+        open=col("open"), high=col("high"), low=col("low"), close=col("close"),
+        volume=col("volume"),
+    )  # fmt: skip
+    strategy = get_strategy("sma_cross")
+    params = strategy.params({"fast": 2, "slow": 5})
+    engine = EngineConfig(fees=Fees(taker=0.001), market=MarketRules(lot_size=0.00001))
+    spec = RunnerSpec(
+        "crash-" + args.point, strategy, params, engine, bars.symbols, "1h",
+        grace_ms=300, reconcile_every_ms=10**12,
+    )  # fmt: skip
+    state = Path(args.state)
+    state.mkdir(parents=True, exist_ok=True)
+
+    class ReplayOnExchange:
+        """Orders, queries and positions through the exchange adapter; bars from history."""
+
+        def __init__(self) -> None:
+            self.exchange = make_venue(
+                "binance", urls=args.url, credentials=Credentials(args.key, args.secret)
+            )
+            self.feed = ReplayFeed(bars)
+            self.name = "binance"
+
+        def __getattr__(self, name: str):
+            return getattr(self.exchange, name)
+
+        def now_ms(self) -> int:
+            return int(time.time() * 1000)
+
+        async def reference_price(self, symbol: str):
+            from decimal import Decimal
+
+            t = min(self.feed.t, bars.n_bars - 1)
+            return Decimal(repr(float(bars.close[max(t, 0), 0])))
+
+        async def bars(self, symbols, timeframe, since_ms):
+            start = 0 if since_ms is None else int(np.searchsorted(bars.index, since_ms, "left"))
+            for t in range(start, bars.n_bars):
+                self.feed.t = t
+                yield from_row(t)
+
+    def from_row(t: int):
+        from live.venues.base import Bar
+
+        return Bar("BTC/USDT", int(bars.index[t]), float(bars.open[t, 0]),
+                   float(bars.high[t, 0]), float(bars.low[t, 0]), float(bars.close[t, 0]),
+                   float(bars.volume[t, 0]))  # fmt: skip
+
+    def child(n_kill: int) -> None:
+        seen = 0
+
+        def hook(point: str) -> None:
+            nonlocal seen
+            if point == args.point and n_kill:
+                seen += 1
+                if seen == n_kill:
+                    os.kill(os.getpid(), signal.SIGKILL)
+
+        async def run() -> None:
+            venue = ReplayOnExchange()
+            store = EventStore.open(state / "events.db")
+            try:
+                summary = await Runner(spec, venue, store, hook=hook).run()  # type: ignore[arg-type]
+                if summary.halted:
+                    raise RuntimeError(f"runner halted: {summary.halted}")
+            finally:
+                await venue.exchange.close()
+                store.close()
+
+        asyncio.run(run())
+
+    kills = restarts = 0
+    rng = np.random.default_rng(args.seed)
+    t0 = time.perf_counter()
+    while True:
+        n_kill = int(rng.integers(1, 4)) if kills < args.kills else 0
+        pid = os.fork()
+        if pid == 0:
+            try:
+                child(n_kill)
+            except BaseException:
+                (state / "child-error.txt").write_text(traceback.format_exc())
+                os._exit(1)
+            os._exit(0)
+        _, status = os.waitpid(pid, 0)
+        restarts += 1
+        if os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL:
+            kills += 1
+            continue
+        code = os.waitstatus_to_exitcode(status)
+        if code != 0:
+            error = (
+                (state / "child-error.txt").read_text()
+                if (state / "child-error.txt").exists()
+                else ""
+            )
+            raise SystemExit(f"runner child failed with exit code {code}:\n{error}")
+        if n_kill and kills < args.kills:
+            raise SystemExit(
+                f"the bars ran out after {kills} kills at {args.point}; replay more bars"
+            )
+        break
+    print(json.dumps({"point": args.point, "kills": kills, "restarts": restarts - 1,
+                      "wall_s": round(time.perf_counter() - t0, 2)}), flush=True)  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
