@@ -307,13 +307,23 @@ def reconcile_command(
     venue_url: Annotated[str | None, typer.Option(help="Base URL of a local peer")] = None,
     mode: Annotated[str | None, typer.Option(help="paper | live")] = None,
     state_dir: Annotated[Path | None, typer.Option(help="Where run logs go")] = None,
+    strategy: Annotated[str | None, typer.Option(help="The run's strategy [strategy]")] = None,
+    params: Annotated[list[str] | None, typer.Option("--params", help="NAME=VALUE")] = None,
 ) -> None:
     """Resolve open orders, fetch missing fills and compare positions with the venue."""
     from live.app import make_plan_venue, open_store
     from live.runner import Runner
 
     plan = _plan(
-        _overrides(overrides, venue=venue, venue_url=venue_url, mode=mode, state_dir=state_dir)
+        _overrides(
+            overrides,
+            strategy=strategy,
+            params=params,
+            venue=venue,
+            venue_url=venue_url,
+            mode=mode,
+            state_dir=state_dir,
+        )
     )
     store = open_store(plan)
 

@@ -162,6 +162,7 @@ def run_sim(
             balances=balances,
             start_ms=start_ms,
             trades=trades,
+            market_time=True,
         )
         try:
             clock = sim.run_clock(speed=speed)

@@ -111,8 +111,10 @@ class Simulator:
         api_secret: str,
         clock: Callable[[], int] | None = None,
         trades: Mapping[str, pd.DataFrame] | None = None,
+        market_time: bool = False,
     ) -> None:
         self.book = book
+        self.market_time = market_time
         self.requests: list[Request] = []
         self._key, self._secret = api_key, api_secret.encode()
         self._clock = clock or (lambda: int(time.time() * 1000))
@@ -131,7 +133,9 @@ class Simulator:
         self._url = ""
         self._public: dict[str, Handler] = {
             "ping": lambda p: {},
-            "time": lambda p: {"serverTime": self._clock()},
+            "time": lambda p: {
+                "serverTime": int(self.book.now) if self.market_time else self._clock()
+            },
             "exchangeInfo": self._exchange_info,
             "klines": self._klines,
         }
@@ -725,6 +729,7 @@ async def start_simulator(
     clock: Callable[[], int] | None = None,
     duplicate_scope: Literal["all", "open"] = "all",
     trades: Mapping[str, pd.DataFrame] | None = None,
+    market_time: bool = False,
 ) -> Simulator:
     """Serve a simulated Binance spot account on ``host:port`` (0: a free port) in this loop.
 
@@ -742,6 +747,11 @@ async def start_simulator(
         See :class:`live.sim._book.Book`.
     clock
         Server clock in ms (wall time by default) used for ``/api/v3/time`` and timestamps.
+    market_time
+        Answer ``/api/v3/time`` with the market clock, so that a client syncing its clock with
+        the venue (as the Grekko adapters do) sees the replayed time as "now" — what an offline
+        rehearsal needs. Request timestamps are still checked against the server clock, which
+        is what clients sign with.
     trades
         Binance symbol id → public trades (``timestamp`` ms, ``trade_id``, ``price``, ``qty``,
         ``is_buyer_maker``) replayed on the trade streams as the market clock passes them.
@@ -753,7 +763,14 @@ async def start_simulator(
         start_ms=start_ms,
         duplicate_scope=duplicate_scope,
     )
-    sim = Simulator(book, api_key=api_key, api_secret=api_secret, clock=clock, trades=trades)
+    sim = Simulator(
+        book,
+        api_key=api_key,
+        api_secret=api_secret,
+        clock=clock,
+        trades=trades,
+        market_time=market_time,
+    )
     for kind, params in (faults or {}).items():
         sim.set_fault(kind, **dict(params))
     await sim._start(host, port)
