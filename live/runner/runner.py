@@ -572,6 +572,13 @@ class Runner:
         assert self.book is not None
         if self.last_decided_ts == ts:
             return
+        if self.om.needs_resolution(self.clock()) or any(
+            o.state is OrderState.SUBMITTED for o in self.om.open_orders()
+        ):
+            # Decide on the book with every fill the venue already made: an order whose
+            # outcome or fills are still unknown is resolved first.
+            await self.resolve(wait=True)
+        await self._cancel_stale_market_orders()
         bars = self.window.bars()
         form = self.spec.strategy.signals(bars, self.spec.params)
         row = decision_row(bars, form)
@@ -636,6 +643,27 @@ class Runner:
         if t_received is not None and intents:
             self.summary.bar_to_intent_ms.append((time.perf_counter() - t_received) * 1000)
         await self._execute_pending()
+
+    async def _cancel_stale_market_orders(self) -> None:
+        """Cancel what is left of market orders from earlier bars (a market order should not
+        rest; a venue that left part of one open would otherwise trade it behind the book's
+        back). Their fills stay; the cancel's answer is recorded like any report."""
+        for o in self.om.open_orders():
+            if o.order_type != "market" or o.state not in (
+                OrderState.ACKNOWLEDGED,
+                OrderState.PARTIALLY_FILLED,
+            ):
+                continue
+            try:
+                reports = await self.venue.cancel(o.symbol, o.client_id)
+            except (RetryLater, OutcomeUnknown, GiveUp) as e:
+                self._append([("cancel_failed", o.client_id, {"reason": str(e)[:200]})])
+                continue
+            except OrderMissing:
+                reports = [NotFound(o.client_id)]
+            self._apply_reports(reports)
+            if self.om.order(o.client_id).venue_filled_qty > self.om.order(o.client_id).filled_qty:
+                await self._fetch_order_fills(o.client_id)
 
     async def _execute_pending(self) -> None:
         for o in self.om.orders():

@@ -29,10 +29,10 @@ KILLS = int(os.environ.get("GREKKO_CRASH_KILLS", "50"))
 
 
 class SimProcess:
-    def __init__(self, candles: Path) -> None:
+    def __init__(self, candles: Path, *, speed: float = 0.0) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, str(ROOT / "tests/peers/sim_process.py"), "--candles", str(candles),
-             "--key", KEY, "--secret", SECRET],
+             "--key", KEY, "--secret", SECRET, "--speed", str(speed)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
         )  # fmt: skip
         assert self.proc.stdout is not None

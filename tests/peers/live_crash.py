@@ -36,6 +36,13 @@ def main() -> None:
     parser.add_argument("--key", required=True)
     parser.add_argument("--secret", required=True)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--timeout-ms", type=int, default=10_000)
+    parser.add_argument(
+        "--settle-s",
+        type=float,
+        default=0.0,
+        help="after the bars, reconcile until no order is open (this long)",
+    )
     args = parser.parse_args()
 
     import numpy as np
@@ -74,7 +81,11 @@ def main() -> None:
 
         def __init__(self) -> None:
             self.exchange = make_venue(
-                "binance", urls=args.url, credentials=Credentials(args.key, args.secret)
+                "binance",
+                urls=args.url,
+                credentials=Credentials(args.key, args.secret),
+                timeout_ms=args.timeout_ms,
+                rate_limit=False,
             )
             self.feed = ReplayFeed(bars)
             self.name = "binance"
@@ -90,6 +101,9 @@ def main() -> None:
 
             t = min(self.feed.t, bars.n_bars - 1)
             return Decimal(repr(float(bars.close[max(t, 0), 0])))
+
+        async def history(self, symbols, timeframe, count):
+            return []  # the replay starts cold, at its first bar
 
         async def bars(self, symbols, timeframe, since_ms):
             start = 0 if since_ms is None else int(np.searchsorted(bars.index, since_ms, "left"))
@@ -118,7 +132,12 @@ def main() -> None:
             venue = ReplayOnExchange()
             store = EventStore.open(state / "events.db")
             try:
-                summary = await Runner(spec, venue, store, hook=hook).run()  # type: ignore[arg-type]
+                runner = Runner(spec, venue, store, hook=hook)  # type: ignore[arg-type]
+                summary = await runner.run()
+                deadline = time.monotonic() + args.settle_s
+                while runner.om.open_orders() and time.monotonic() < deadline:
+                    await asyncio.sleep(0.25)
+                    await runner.reconcile()
                 if summary.halted:
                     raise RuntimeError(f"runner halted: {summary.halted}")
             finally:

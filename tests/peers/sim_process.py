@@ -7,6 +7,7 @@ one per line, with one JSON line each:
 - ``ledger``: every order (client id, side, status, executed quantity) and every fill
   (client id, side, quantity, price, trade id) of the simulated account;
 - ``fault KIND JSON``: ``Simulator.set_fault(KIND, **params)``;
+- ``requests``: how many requests each ``METHOD path`` got, and with which statuses;
 - ``quit``: stop.
 """
 
@@ -35,6 +36,8 @@ async def serve(args: argparse.Namespace) -> None:
         balances={"USDT": "100000000", "BTC": "0"},
     )
     sim.advance_to(int(frame.timestamp[args.bar]))
+    if args.speed:
+        sim.run_clock(int(frame.timestamp[args.bar]), speed=args.speed)
     print(json.dumps({"url": sim.url}), flush=True)
     loop = asyncio.get_running_loop()
     while True:
@@ -52,6 +55,12 @@ async def serve(args: argparse.Namespace) -> None:
                     for f in sim.ledger
                 ],
             }
+        elif command == "requests":
+            counts: dict[str, int] = {}
+            for r in sim.requests:
+                key = f"{r.method} {r.path} {r.status}"
+                counts[key] = counts.get(key, 0) + 1
+            answer = counts
         elif command == "fault":
             kind, _, params = rest.partition(" ")
             sim.set_fault(kind, **json.loads(params or "{}"))
@@ -67,6 +76,7 @@ def main() -> None:
     parser.add_argument("--candles", required=True)
     parser.add_argument("--bars", type=int, default=2000)
     parser.add_argument("--bar", type=int, default=100, help="market clock at this bar's open")
+    parser.add_argument("--speed", type=float, default=0.0, help="run the market clock")
     parser.add_argument("--key", required=True)
     parser.add_argument("--secret", required=True)
     asyncio.run(serve(parser.parse_args()))
