@@ -340,11 +340,36 @@ def reconcile_command(
         ok, halted, ms = asyncio.run(main())
     finally:
         store.close()
-    console.print(
-        f"reconciled in {ms[-1]:.1f} ms: " + ("books agree" if ok else f"HALTED: {halted}")
-    )
+    verdict = "books agree" if ok else f"HALTED: {halted}"
+    typer.echo(f"reconciled in {ms[-1]:.1f} ms: {verdict}")
     if not ok:
         raise typer.Exit(3)
+
+
+@app.command("resume")
+def resume_command(
+    reason: Annotated[str, typer.Option(help="Why trading may resume (recorded in the log)")],
+    overrides: Overrides = None,
+    events: EventsOpt = None,
+    venue: VenueOpt = None,
+) -> None:
+    """Lift a halt (after the cause was fixed): the next start reconciles again before trading."""
+    from live.events import EventStore
+
+    path = _events_path(overrides, events, venue)
+    state = _load_state(path)
+    if state.halted is None:
+        console.print("not halted")
+        return
+    with EventStore.open(path) as store:
+        head = store.head()
+        store.append(
+            "resumed",
+            "runner",
+            {"reason": reason, "halt": state.halted},
+            ts_ms=head.ts_ms if head is not None else 0,
+        )
+    console.print(f"resumed (was halted: {state.halted})")
 
 
 @app.command("verify")

@@ -98,3 +98,42 @@ def test_live_mode_needs_limits_and_confirmation(research_store: Path, tmp_path:
     assert "does not name the venue" in str(result.exception)
     result = CliRunner().invoke(app, ["run", "--venue", "paper", "--mode", "live"])
     assert "needs a real venue" in str(result.exception)
+
+
+def test_a_position_the_venue_does_not_confirm_halts_until_resumed(
+    research_store: Path, tmp_path: Path
+) -> None:
+    args = ["--venue", "paper", "--strategy", "sma_cross", "--state-dir", str(tmp_path)]
+    args += ["live.run_id=held"]  # one run, whatever bars it is given
+    code, out, err = live(["run", *args, *RANGE], research_store)
+    assert code == 0, err
+    events = out.strip().splitlines()[-1]
+    code, out, _ = live(["reconcile", *args, *RANGE], research_store)
+    assert code == 0 and "books agree" in out
+    # Someone trades on the account behind the runner's back.
+    paper = Path(events).parent / "paper.json"
+    account = json.loads(paper.read_text())
+    held = account["positions"]["BTC/USDT"]
+    account["positions"]["BTC/USDT"] = "0.5"
+    paper.write_text(json.dumps(account))
+    code, out, _ = live(["reconcile", *args, *RANGE], research_store)
+    assert code == 3 and "HALTED" in out and "BTC/USDT: venue 0.5" in out.replace("\n", "")
+    code, out, _ = live(["status", "--events", events, "--json"], research_store)
+    halted = json.loads(out)
+    assert halted["halted"].startswith("positions differ")
+    # Halted across restarts: a new run trades nothing until the halt is lifted.
+    code, out, _ = live(
+        ["run", *args, "data.start=2021-02-01", "data.end=2021-02-10"], research_store
+    )
+    code, out, _ = live(["status", "--events", events, "--json"], research_store)
+    after = json.loads(out)
+    assert after["halted"] is not None
+    assert after["bars"] > halted["bars"] and after["orders"] == halted["orders"]
+    account["positions"]["BTC/USDT"] = held
+    paper.write_text(json.dumps(account))
+    code, out, _ = live(["resume", "--events", events, "--reason", "fixed by hand"], research_store)
+    assert code == 0 and "resumed" in out
+    code, out, _ = live(["status", "--events", events, "--json"], research_store)
+    assert json.loads(out)["halted"] is None
+    code, out, _ = live(["reconcile", *args, *RANGE], research_store)
+    assert code == 0 and "books agree" in out
