@@ -42,7 +42,7 @@ DATA = Path(os.environ.get("GREKKO_SHARED_DATA") or ROOT.parent / "shared" / "da
 FILE = DATA / "ohlcv" / "binance-spot_BTC-USDT_1h__nfi.csv.gz"
 
 
-def _bars(n: int):  # noqa: ANN202
+def _bars(n: int):
     from grekko_research.data.bars import Bars
 
     f = pd.read_csv(FILE).head(n)
