@@ -52,7 +52,7 @@ from live.orders import (
     Timeout,
 )
 from live.venues.base import Bar, OrderRequest, Venue, VenueFill
-from live.venues.errors import GiveUp, OrderMissing, OutcomeUnknown, RetryLater
+from live.venues.errors import GiveUp, OrderMissing, OutcomeUnknown, RetryLater, VenueError
 
 __all__ = ["CRASH_POINTS", "RunSummary", "Runner", "RunnerSpec"]
 
@@ -444,7 +444,13 @@ class Runner:
         if diff:
             await self._halt("positions differ from the venue's: " + "; ".join(diff))
             return False
-        self._append([("reconciled", "runner", {"ok": True, "ms": round(ms, 3)})])
+        try:
+            balances = {a: str(q) for a, q in (await self.venue.balances()).items()}
+        except VenueError as e:
+            balances = {"error": str(e)[:200]}
+        self._append(
+            [("reconciled", "runner", {"ok": True, "ms": round(ms, 3), "balances": balances})]
+        )
         return True
 
     async def _position_diff(self) -> list[str]:

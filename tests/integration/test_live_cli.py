@@ -43,6 +43,7 @@ def test_replay_then_status_orders_positions_agree(replayed: Path, research_stor
     assert status["bars"] == 16 * 24 and status["decisions"] == status["bars"]
     assert status["orders"] > 4 and status["open_orders"] == 0 and status["halted"] is None
     assert status["last_reconcile"]["ok"] is True
+    assert float(status["last_reconcile"]["balances"]["USDT"]) > 0  # the venue's, recorded
 
     code, out, _ = live(["orders", "--events", str(replayed), "--json"], research_store)
     orders = json.loads(out)
