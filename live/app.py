@@ -22,9 +22,11 @@ from live.runner import Runner, RunnerSpec, RunSummary
 from live.venues.base import Venue
 from live.venues.paper import PaperVenue, ReplayFeed
 
-__all__ = ["LivePlan", "live_limits_configured", "open_store", "plan_run", "run_plan"]
+__all__ = ["KILL_FILE", "LivePlan", "live_limits_configured", "open_store", "plan_run", "run_plan"]
 
 _MODES = ("paper", "live")
+KILL_FILE = "KILL"
+"""The kill switch's flag file in a run's state folder: its presence engages the switch."""
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,7 @@ def plan_run(cfg: GrekkoConfig, *, replay: bool = False) -> LivePlan:
         grace_ms=live.grace_ms,
         reconcile_every_ms=int(live.reconcile_every_s * 1000),
         max_bars=live.max_bars,
+        kill_file=state_dir / KILL_FILE,
         meta={"mode": mode, "feed": feed},
     )
     return LivePlan(cfg, strategy, params, spec, state_dir, events, venue_name, mode, feed)

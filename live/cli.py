@@ -346,6 +346,31 @@ def reconcile_command(
         raise typer.Exit(3)
 
 
+@app.command("kill")
+def kill_command(
+    reason: Annotated[str, typer.Option(help="Why (recorded in the log, sent with alerts)")],
+    overrides: Overrides = None,
+    venue: VenueOpt = None,
+    flatten: Annotated[bool, typer.Option(help="Also close every position")] = False,
+    state_dir: Annotated[Path | None, typer.Option(help="Where run logs go")] = None,
+    run_id: Annotated[str | None, typer.Option(help="Run id")] = None,
+) -> None:
+    """Engage the kill switch of a run: the running process blocks new orders at once, cancels
+    every open order (and flattens with --flatten); it stays engaged, across restarts, until
+    ``grekko-live resume``."""
+    import time
+
+    from grekko_research._atomic import atomic_write_text
+    from live.app import KILL_FILE
+
+    plan = _plan(_overrides(overrides, venue=venue, state_dir=state_dir, run_id=run_id))
+    flag = plan.state_dir / KILL_FILE
+    flag.parent.mkdir(parents=True, exist_ok=True)
+    body = {"reason": reason, "flatten": flatten, "ts_ms": int(time.time() * 1000)}
+    atomic_write_text(flag, json.dumps(body))
+    typer.echo(f"kill switch set for {plan.spec.run_id}: {flag}")
+
+
 @app.command("resume")
 def resume_command(
     reason: Annotated[str, typer.Option(help="Why trading may resume (recorded in the log)")],
@@ -354,9 +379,13 @@ def resume_command(
     venue: VenueOpt = None,
 ) -> None:
     """Lift a halt (after the cause was fixed): the next start reconciles again before trading."""
+    from live.app import KILL_FILE
     from live.events import EventStore
 
     path = _events_path(overrides, events, venue)
+    flag = Path(path).parent / KILL_FILE
+    if "://" not in path and flag.exists():
+        flag.unlink()
     state = _load_state(path)
     if state.halted is None:
         console.print("not halted")

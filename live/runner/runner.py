@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import math
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -41,6 +43,7 @@ from grekko_research.indicators.volatility import rolling_volatility_nb
 from grekko_research.strategy import Strategy
 from live.events import EventStore
 from live.orders import (
+    Cancelled,
     FillReport,
     HaltedError,
     Intent,
@@ -64,6 +67,7 @@ before anything of the answer is persisted; after a fill is received, before it 
 _RETRYABLE_REJECT = ("not found", "not accepted")
 _MAX_RETRIES = 3
 _FLATTEN_SEQ = 10_000  # intents of a risk flatten take seq from here (retries add 1 each)
+_KILL_SEQ = 20_000  # intents of a kill switch's flatten
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,8 @@ class RunnerSpec:
     reconcile_every_ms: int = 60_000
     max_bars: int | None = None
     resolve_timeout_ms: int = 120_000
+    kill_file: Path | None = None
+    kill_poll_s: float = 0.05
     meta: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -211,6 +217,8 @@ class Runner:
         self._links: list[dict[str, str]] = []
         self._first_ts = 0
         self._pending_decision: int | None = None
+        self._killed: str | None = None
+        self._kill_task: asyncio.Task[None] | None = None
         self._lots: list[Decimal] = [Decimal(0)] * len(spec.symbols)
         self._history_until: int | None = None
 
@@ -272,8 +280,11 @@ class Runner:
                 self.last_decided_ts = int(e.payload["ts"])
             elif e.kind == "halted":
                 self.halted = str(e.payload["reason"])
+            elif e.kind == "kill_switch":
+                self._killed = str(e.payload["reason"])
             elif e.kind == "resumed":
                 self.halted = None
+                self._killed = None
             elif e.kind == "retry_created":
                 self._links.append({"of": str(e.payload["of"]), "retry": str(e.payload["retry"])})
         if snap_at < 0:
@@ -432,7 +443,8 @@ class Runner:
         """
         t0 = time.perf_counter()
         for o in self.om.open_orders():
-            await self._resolve_one(o.client_id, "reconcile")
+            if o.state is not OrderState.NEW:  # a NEW order was never sent
+                await self._resolve_one(o.client_id, "reconcile")
         await self.resolve(wait=True)
         diff = await self._position_diff()
         if diff:
@@ -473,6 +485,113 @@ class Runner:
                 )
         return out
 
+    # -- kill switch ---------------------------------------------------------------------
+
+    @property
+    def killed(self) -> bool:
+        """Whether the kill switch is engaged (it stays so across restarts until resumed)."""
+        return self._killed is not None
+
+    async def kill(self, reason: str, *, flatten: bool = False) -> dict[str, Any]:
+        """Engage the kill switch: block new orders at once, cancel every open order, and
+        optionally flatten every position with market orders. Idempotent.
+
+        Returns what it did, with the two timings the switch is judged by: trigger → new
+        orders blocked, and trigger → every cancel acknowledged.
+        """
+        t0 = time.perf_counter()
+        first = self._killed is None
+        self._killed = reason
+        self.halted = f"kill switch: {reason}"
+        self.summary.halted = self.halted
+        blocked_ms = (time.perf_counter() - t0) * 1000
+        if first:
+            self._append(
+                [
+                    (
+                        "kill_switch",
+                        "runner",
+                        {"engaged": True, "reason": reason, "flatten": flatten},
+                    ),
+                    ("halted", "runner", {"reason": self.halted}),
+                ]
+            )
+        opened = [o for o in self.om.open_orders() if o.state is not OrderState.NEW]
+        failed: list[str] = []
+        for _ in range(3):  # creates in flight at the trigger land meanwhile: look again
+            live_orders = [o for o in self.om.open_orders() if o.state is not OrderState.NEW]
+            if not live_orders:
+                break
+            results = await asyncio.gather(
+                *(self._cancel_for_kill(o.client_id) for o in live_orders),
+                return_exceptions=True,
+            )
+            failed = [str(r)[:200] for r in results if isinstance(r, BaseException)]
+            await self.resolve(wait=False)
+        for o in self.om.open_orders():
+            if o.state is OrderState.NEW:  # never sent: withdraw
+                self._persist_om(self.om.apply(_withdrawn(o.client_id), self.clock()))
+        cancelled_ms = (time.perf_counter() - t0) * 1000
+        flattened: list[str] = []
+        if flatten:
+            flattened = await self._flatten_all(reason)
+        still_open = [o.client_id for o in self.om.open_orders()]
+        outcome = {
+            "reason": reason,
+            "blocked_ms": round(blocked_ms, 3),
+            "cancels_acknowledged_ms": round(cancelled_ms, 3),
+            "cancelled": len(opened),
+            "cancel_failures": failed,
+            "still_open": still_open,
+            "flattened": flattened,
+        }
+        self._append([("kill_switch_done", "runner", outcome)])
+        return outcome
+
+    async def _cancel_for_kill(self, cid: str) -> None:
+        order = self.om.order(cid)
+        try:
+            reports = await self.venue.cancel(order.symbol, cid)
+        except OrderMissing:
+            reports = [NotFound(cid)]
+        self._apply_reports(reports)
+
+    async def _flatten_all(self, reason: str) -> list[str]:
+        """Close every position with market orders (the only orders a kill lets through)."""
+        ts = self.last_closed_ts or 0
+        taken = {(o.symbol, o.decision_ts_ms, o.seq) for o in self.om.orders()}
+        events: list[Mapping[str, Any]] = []
+        for symbol in self.spec.symbols:
+            pos = self.om.position(symbol)
+            if pos == 0:
+                continue
+            seq = _KILL_SEQ
+            while (symbol, ts, seq) in taken:
+                seq += 1
+            side: Literal["buy", "sell"] = "sell" if pos > 0 else "buy"
+            intent = Intent(self.spec.run_id, symbol, side, abs(pos), ts, seq=seq)
+            events += self.om.create(intent, self.clock())
+        self._persist_om(events)
+        for e in events:
+            await self._send(e["stream"], force=True)
+        return [e["stream"] for e in events]
+
+    async def _watch_kill_file(self) -> None:
+        """Engage the kill switch when the flag file appears (``grekko-live kill``, the API)."""
+        path = self.spec.kill_file
+        if path is None:
+            return
+        while True:
+            if self._killed is None and path.exists():
+                try:
+                    flag = json.loads(path.read_text() or "{}")
+                except (OSError, ValueError):
+                    flag = {}
+                await self.kill(
+                    str(flag.get("reason") or "kill flag file"), flatten=bool(flag.get("flatten"))
+                )
+            await asyncio.sleep(self.spec.kill_poll_s)
+
     async def _halt(self, reason: str) -> None:
         if self.halted == reason:
             return
@@ -482,13 +601,16 @@ class Runner:
 
     # -- orders --------------------------------------------------------------------------
 
-    async def _send(self, cid: str) -> None:
-        """Send one NEW order: persist ``order_submitted``, send, persist what comes back."""
+    async def _send(self, cid: str, *, force: bool = False) -> None:
+        """Send one NEW order: persist ``order_submitted``, send, persist what comes back.
+
+        While halted nothing is sent (the order stays NEW) unless ``force`` (a kill's flatten).
+        """
         order = self.om.order(cid)
         if order.state is not OrderState.NEW:
             return
-        if self.halted:
-            return  # stays NEW: sent once trading resumes, or cancelled by the operator
+        if self.halted and not force:
+            return  # stays NEW: sent once trading resumes, or withdrawn by a kill
         self._persist_om(self.om.mark_submitted(cid, self.clock()))
         self.hook("before_send")
         request = OrderRequest(
@@ -722,6 +844,7 @@ class Runner:
         """Start, then process closed bars until the feed ends or ``max_bars`` is reached."""
         await self.start()
         self._stream_task = asyncio.create_task(self._consume_stream())
+        self._kill_task = asyncio.create_task(self._watch_kill_file())
         try:
             since = None
             if self.last_closed_ts is not None:
@@ -748,10 +871,11 @@ class Runner:
                     await self._close_group(group_ts, group)
             await self.resolve(wait=True)
         finally:
-            if self._stream_task is not None:
-                self._stream_task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await self._stream_task
+            for task in (self._stream_task, self._kill_task):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await task
         return self.summary
 
     async def _warm_up(self) -> int | None:
@@ -809,6 +933,10 @@ class Runner:
         if now - self._last_reconcile_ms >= self.spec.reconcile_every_ms:
             self._last_reconcile_ms = now
             await self.reconcile()
+
+
+def _withdrawn(cid: str) -> Report:
+    return Cancelled(cid, "withdrawn by the kill switch before it was sent")
 
 
 def _signal_payload(row: Mapping[str, Any]) -> dict[str, Any]:
