@@ -15,6 +15,10 @@ Matching model (documented in ``live/sim/__init__.py`` too):
   sell). A bar is matched when the clock reaches its close (the next bar's open).
 - Fees (``fee_rate``, 0.1 % by default, maker and taker alike) are charged in the quote asset.
 
+The rules both Binance books follow (symbol and order lookup, parameter errors, limit orders
+traded through by a bar, trade-list filters, klines) are functions here that
+``_usdm_book.py`` and ``usdm.py`` use too.
+
 Observers: ``Book.order_listeners`` are called synchronously with an :class:`OrderEvent` on every
 order change (new, fill, cancel), ``Book.clock_listeners`` with ``(before, now)`` after every
 clock move; the simulator's websocket streams hang off these.
@@ -22,13 +26,15 @@ clock move; the simulator's websocket streams hang off these.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, TypeVar
 
 import numpy as np
 import pandas as pd
+
+from live.sim._candles import bar_at, candle_arrays, dec
 
 __all__ = [
     "ApiError",
@@ -40,7 +46,16 @@ __all__ = [
     "account_position",
     "cancel_client_id",
     "execution_report",
+    "filter_trades",
+    "find_open_order",
+    "find_order",
     "fmt",
+    "kline_rows",
+    "limits_through",
+    "listed",
+    "missing",
+    "number_param",
+    "open_price",
     "order_json",
     "split_symbol",
     "trade_json",
@@ -60,6 +75,27 @@ class ApiError(Exception):
         self.code, self.msg, self.status = code, msg, status
 
 
+def missing(name: str) -> ApiError:
+    """Binance's -1102 for a mandatory parameter ``name`` that is absent or empty."""
+    return ApiError(
+        -1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed."
+    )
+
+
+def number_param(p: Mapping[str, str], name: str) -> Decimal:
+    """The finite decimal parameter ``name``: -1102 if absent or empty, -1100 if not a number."""
+    raw = p.get(name)
+    if not raw:
+        raise missing(name)
+    try:
+        value = Decimal(raw)
+    except ArithmeticError:
+        raise ApiError(-1100, f"Illegal characters found in parameter '{name}'.") from None
+    if not value.is_finite():
+        raise ApiError(-1100, f"Illegal characters found in parameter '{name}'.")
+    return value
+
+
 def fmt(value: Decimal) -> str:
     """Binance's eight-decimal string, e.g. ``"0.10000000"``."""
     return f"{value.quantize(_EIGHT):f}"
@@ -75,17 +111,26 @@ def split_symbol(symbol_id: str) -> tuple[str, str]:
 
 @dataclass
 class Symbol:
-    """One listed pair with its candles (``opens`` ms int64; ``ohlc`` shape (n, 4) float64)."""
+    """One listed pair with its candles (``opens`` ms int64; ``ohlcv`` shape (n, 5) float64)."""
 
     id: str
     base: str
     quote: str
     tick: Decimal
     opens: np.ndarray
-    ohlc: np.ndarray
+    ohlcv: np.ndarray
     interval_ms: int
     matched: int = 0  # index of the first bar not yet matched against resting orders
-    volume: np.ndarray | None = None  # base volume per bar, float64 (zeros when not given)
+
+    @property
+    def ohlc(self) -> np.ndarray:
+        """Open, high, low, close per bar, shape (n, 4)."""
+        return self.ohlcv[:, :4]
+
+    @property
+    def volume(self) -> np.ndarray:
+        """Base volume per bar (zeros when the candles did not give it)."""
+        return self.ohlcv[:, 4]
 
     @property
     def end_ms(self) -> int:
@@ -94,8 +139,7 @@ class Symbol:
 
     def index_at(self, ts_ms: int) -> int:
         """Index of the bar current at ``ts_ms``; -1 before the first open or after the end."""
-        i = int(np.searchsorted(self.opens, ts_ms, "right")) - 1
-        return -1 if ts_ms >= self.end_ms else i
+        return bar_at(self.opens, self.interval_ms, ts_ms)
 
 
 @dataclass(frozen=True)
@@ -165,18 +209,9 @@ class OrderEvent:
 
 def _symbol_from_frame(symbol_id: str, frame: pd.DataFrame) -> Symbol:
     base, quote = split_symbol(symbol_id)
-    opens = frame["timestamp"].to_numpy(np.int64)
-    if len(opens) < 2 or np.any(np.diff(opens) <= 0):
-        raise ValueError(f"{symbol_id}: need two or more strictly increasing timestamps")
-    ohlc = frame[["open", "high", "low", "close"]].to_numpy(np.float64)
-    interval = int(np.median(np.diff(opens)))
+    opens, ohlcv, interval = candle_arrays(symbol_id, frame)
     tick = Decimal("0.00000100") if quote in ("BTC", "ETH") else Decimal("0.01000000")
-    volume = (
-        frame["volume"].to_numpy(np.float64)
-        if "volume" in frame.columns
-        else np.zeros(len(opens), np.float64)
-    )
-    return Symbol(symbol_id, base, quote, tick, opens, ohlc, interval, volume=volume)
+    return Symbol(symbol_id, base, quote, tick, opens, ohlcv, interval)
 
 
 class Book:
@@ -236,24 +271,11 @@ class Book:
     # -- clock and prices -------------------------------------------------------------------
 
     def symbol(self, symbol_id: str | None) -> Symbol:
-        if not symbol_id:
-            raise ApiError(
-                -1102, "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed."
-            )
-        if symbol_id not in self.symbols:
-            raise ApiError(-1121, "Invalid symbol.")
-        return self.symbols[symbol_id]
-
-    def _current(self, sym: Symbol) -> int:
-        i = int(np.searchsorted(sym.opens, self.now, "right")) - 1
-        if i < 0 or self.now >= sym.opens[-1] + sym.interval_ms:
-            raise ApiError(-1013, f"No market data for {sym.id} at {self.now}.")
-        return i
+        return listed(self.symbols, symbol_id)
 
     def price(self, symbol_id: str) -> Decimal:
         """The market price: the current bar's open."""
-        sym = self.symbol(symbol_id)
-        return Decimal(repr(float(sym.ohlc[self._current(sym), 0])))
+        return open_price(self.symbol(symbol_id), self.now)
 
     @property
     def end_ms(self) -> int:
@@ -279,14 +301,9 @@ class Book:
         return fills
 
     def _match_bar(self, sym: Symbol, i: int) -> None:
-        _, high, low, _ = (Decimal(repr(float(x))) for x in sym.ohlc[i])
         t = int(sym.opens[i]) + sym.interval_ms - 1  # the bar's close time
-        for order in self.orders:
-            if order.symbol != sym.id or not order.is_open or order.type != "LIMIT":
-                continue
-            through = low < order.price if order.side == "BUY" else high > order.price
-            if through and order.time <= t:
-                self._fill(order, order.price, t, maker=True)
+        for order in limits_through(self.orders, sym, i, t):
+            self._fill(order, order.price, t, maker=True)
 
     def _fill_market_rests(self, sym: Symbol) -> None:
         """Fill what partial fills left of MARKET orders at the new current bar's open."""
@@ -313,18 +330,13 @@ class Book:
         sym = self.symbol(p.get("symbol"))
         side, kind = p.get("side", ""), p.get("type", "")
         if side not in ("BUY", "SELL"):
-            raise ApiError(
-                -1102, "Mandatory parameter 'side' was not sent, was empty/null, or malformed."
-            )
+            raise missing("side")
         if kind not in ("MARKET", "LIMIT"):
             raise ApiError(-1116, "Invalid orderType.")
         qty = _decimal(p, "quantity")
         price = _decimal(p, "price") if kind == "LIMIT" else Decimal(0)
         if kind == "LIMIT" and p.get("timeInForce") != "GTC":
-            raise ApiError(
-                -1102,
-                "Mandatory parameter 'timeInForce' was not sent, was empty/null, or malformed.",
-            )
+            raise missing("timeInForce")
         client_id = p.get("newClientOrderId") or f"sim{self._next_order_id}"
         for o in self.orders:
             same = o.symbol == sym.id and o.client_order_id == client_id
@@ -404,30 +416,11 @@ class Book:
 
     def find(self, p: Mapping[str, str]) -> Order:
         """The order named by ``orderId`` or ``origClientOrderId`` (the latest of that id)."""
-        sym = self.symbol(p.get("symbol"))
-        oid, cid = p.get("orderId"), p.get("origClientOrderId")
-        if not oid and not cid:
-            raise ApiError(
-                -1102,
-                "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!",
-            )
-        for order in reversed(self.orders):
-            if order.symbol != sym.id:
-                continue
-            if (oid and str(order.order_id) == oid) or (not oid and order.client_order_id == cid):
-                return order
-        raise ApiError(-2013, "Order does not exist.")
+        return find_order(self.orders, self.symbol(p.get("symbol")).id, p)
 
     def cancel(self, p: Mapping[str, str]) -> Order:
         """Cancel an open order and release what it holds; -2011 if it is not open."""
-        try:
-            order = self.find(p)
-        except ApiError as exc:
-            if exc.code == -2013:
-                raise ApiError(-2011, "Unknown order sent.") from None
-            raise
-        if not order.is_open:
-            raise ApiError(-2011, "Unknown order sent.")
+        order = find_open_order(self.orders, self.symbol(p.get("symbol")).id, p)
         sym = self.symbols[order.symbol]
         pay = sym.quote if order.side == "BUY" else sym.base
         self.locked[pay] -= order.locked
@@ -441,14 +434,7 @@ class Book:
         """``myTrades`` rows: by symbol, optional ``orderId``/``startTime``/``endTime``/``fromId``."""
         sym = self.symbol(p.get("symbol"))
         rows = [f for f in self.ledger if f.symbol == sym.id and f.trade_id not in self.withheld]
-        if oid := p.get("orderId"):
-            rows = [f for f in rows if str(f.order_id) == oid]
-        if start := p.get("startTime"):
-            rows = [f for f in rows if f.time >= int(start)]
-        if end := p.get("endTime"):
-            rows = [f for f in rows if f.time <= int(end)]
-        if from_id := p.get("fromId"):
-            rows = [f for f in rows if f.trade_id >= int(from_id)]
+        rows = filter_trades(rows, p)
         limit = min(int(p.get("limit") or 500), 1000)
         out: list[Fill] = []
         for f in rows:
@@ -462,18 +448,139 @@ def cancel_client_id(order: Order, p: Mapping[str, str]) -> str:
 
 
 def _decimal(p: Mapping[str, str], name: str) -> Decimal:
-    raw = p.get(name)
-    if not raw:
-        raise ApiError(
-            -1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed."
-        )
-    try:
-        value = Decimal(raw)
-    except ArithmeticError:
-        raise ApiError(-1100, f"Illegal characters found in parameter '{name}'.") from None
-    if not value.is_finite() or value <= 0:
+    value = number_param(p, name)
+    if value <= 0:
         raise ApiError(-1100, f"Illegal characters found in parameter '{name}'.")
     return value
+
+
+# -- rules shared with the USD-M book ----------------------------------------------------------
+
+
+class _BinanceOrder(Protocol):
+    order_id: int
+    client_order_id: str
+    symbol: str
+    side: str
+    type: str
+    price: Decimal
+    time: int
+
+    @property
+    def is_open(self) -> bool: ...
+
+
+class _Listing(Protocol):
+    id: str
+    opens: np.ndarray
+    ohlcv: np.ndarray
+    interval_ms: int
+
+
+_O = TypeVar("_O", bound=_BinanceOrder)
+_F = TypeVar("_F", bound=Fill)
+_T = TypeVar("_T")
+
+
+def listed(table: Mapping[str, _T], symbol_id: str | None) -> _T:
+    """What ``table`` lists as ``symbol_id``: -1102 without a symbol, -1121 for an unknown one."""
+    if not symbol_id:
+        raise missing("symbol")
+    if symbol_id not in table:
+        raise ApiError(-1121, "Invalid symbol.")
+    return table[symbol_id]
+
+
+def open_price(listing: _Listing, now: int) -> Decimal:
+    """The open of the bar current at ``now`` (the market price); -1013 when none is."""
+    i = bar_at(listing.opens, listing.interval_ms, now)
+    if i < 0:
+        raise ApiError(-1013, f"No market data for {listing.id} at {now}.")
+    return dec(listing.ohlcv[i, 0])
+
+
+def limits_through(orders: list[_O], listing: _Listing, i: int, t: int) -> Iterator[_O]:
+    """The open LIMIT orders on ``listing``, placed by ``t``, that its bar ``i`` trades
+    *through* (``low < price`` to buy, ``high > price`` to sell), each checked when reached."""
+    high, low = dec(listing.ohlcv[i, 1]), dec(listing.ohlcv[i, 2])
+    for order in orders:
+        if order.symbol != listing.id or not order.is_open or order.type != "LIMIT":
+            continue
+        through = low < order.price if order.side == "BUY" else high > order.price
+        if through and order.time <= t:
+            yield order
+
+
+def find_order(orders: list[_O], symbol_id: str, p: Mapping[str, str]) -> _O:
+    """The order on ``symbol_id`` named by ``orderId``, else ``origClientOrderId`` (the latest
+    of that client id); -1102 if ``p`` names neither, -2013 if no order matches."""
+    oid, cid = p.get("orderId"), p.get("origClientOrderId")
+    if not oid and not cid:
+        raise ApiError(
+            -1102,
+            "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!",
+        )
+    for order in reversed(orders):
+        if order.symbol != symbol_id:
+            continue
+        if (oid and str(order.order_id) == oid) or (not oid and order.client_order_id == cid):
+            return order
+    raise ApiError(-2013, "Order does not exist.")
+
+
+def find_open_order(orders: list[_O], symbol_id: str, p: Mapping[str, str]) -> _O:
+    """The order a cancel names (see :func:`find_order`); -2011 if unknown or no longer open."""
+    try:
+        order = find_order(orders, symbol_id, p)
+    except ApiError as exc:
+        if exc.code == -2013:
+            raise ApiError(-2011, "Unknown order sent.") from None
+        raise
+    if not order.is_open:
+        raise ApiError(-2011, "Unknown order sent.")
+    return order
+
+
+def filter_trades(rows: list[_F], p: Mapping[str, str]) -> list[_F]:
+    """The fills of ``rows`` kept by the optional ``orderId``, ``startTime``, ``endTime`` and
+    ``fromId`` of a trade-list request."""
+    if oid := p.get("orderId"):
+        rows = [f for f in rows if str(f.order_id) == oid]
+    if start := p.get("startTime"):
+        rows = [f for f in rows if f.time >= int(start)]
+    if end := p.get("endTime"):
+        rows = [f for f in rows if f.time <= int(end)]
+    if from_id := p.get("fromId"):
+        rows = [f for f in rows if f.trade_id >= int(from_id)]
+    return rows
+
+
+def kline_rows(
+    opens: np.ndarray,
+    ohlcv: np.ndarray,
+    interval_ms: int,
+    now: int,
+    p: Mapping[str, str],
+    *,
+    max_limit: int,
+) -> list[list[Any]]:
+    """Binance's ``klines`` rows of the candles *closed* by ``now`` (no peeking at the current bar).
+
+    ``startTime``/``endTime`` bound the bar opens; ``limit`` (500 by default, 1 to
+    ``max_limit``) keeps the first rows from a ``startTime``, else the last ones.
+    """
+    limit = max(1, min(int(p.get("limit") or 500), max_limit))
+    rows = []
+    for t, (o, h, low, c, v) in zip(opens.tolist(), ohlcv.tolist(), strict=True):
+        close_t = t + interval_ms - 1
+        if close_t >= now:
+            break
+        if "startTime" in p and t < int(p["startTime"]):
+            continue
+        if "endTime" in p and t > int(p["endTime"]):
+            break
+        rows.append([t, *(f"{x:.8f}" for x in (o, h, low, c, v)), close_t, "0", 0, "0", "0", "0"])
+    return rows[:limit] if "startTime" in p else rows[-limit:]
 
 
 def order_json(

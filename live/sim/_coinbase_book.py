@@ -33,6 +33,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from live.sim._candles import bar_at, candle_arrays, dec
+
 __all__ = [
     "CbFill",
     "CbOrder",
@@ -138,21 +140,12 @@ class CbFill:
     is_maker: bool
 
 
-def _dec(x: float) -> Decimal:
-    return Decimal(repr(float(x)))
-
-
 def _product(product_id: str, frame: pd.DataFrame, spec: ProductSpec) -> Product:
     base, dash, quote = product_id.partition("-")
     if not dash or not base or not quote:
         raise ValueError(f"{product_id!r}: a Coinbase product id looks like 'BTC-USD'")
-    opens = frame["timestamp"].to_numpy(np.int64)
-    if len(opens) < 2 or np.any(np.diff(opens) <= 0):
-        raise ValueError(f"{product_id}: need two or more strictly increasing timestamps")
-    volume = frame["volume"] if "volume" in frame else pd.Series(0.0, index=frame.index)
-    columns = [frame["open"], frame["high"], frame["low"], frame["close"], volume]
-    ohlcv = np.column_stack([c.to_numpy(np.float64) for c in columns])
-    return Product(product_id, base, quote, spec, opens, ohlcv, int(np.median(np.diff(opens))))
+    opens, ohlcv, interval = candle_arrays(product_id, frame)
+    return Product(product_id, base, quote, spec, opens, ohlcv, interval)
 
 
 def _positive(config: Mapping[str, Any], name: str) -> Decimal | None:
@@ -231,15 +224,15 @@ class CoinbaseBook:
         return self.products[product_id]
 
     def _current(self, p: Product) -> int:
-        i = int(np.searchsorted(p.opens, self.now, "right")) - 1
-        if i < 0 or self.now >= p.opens[-1] + p.interval_ms:
+        i = bar_at(p.opens, p.interval_ms, self.now)
+        if i < 0:
             raise CoinbaseApiError(503, "UNAVAILABLE", f"no market data for {p.id} at {self.now}")
         return i
 
     def price(self, product_id: str) -> Decimal:
         """The market price: the current bar's open."""
         p = self.product(product_id)
-        return _dec(p.ohlcv[self._current(p), 0])
+        return dec(p.ohlcv[self._current(p), 0])
 
     def advance_to(self, ts_ms: int) -> list[CbFill]:
         """Move the clock forward to ``ts_ms``; match every bar that closed; return new fills."""
@@ -249,7 +242,7 @@ class CoinbaseBook:
         before = len(self.ledger)
         for p in self.products.values():
             while p.matched < len(p.opens) and p.opens[p.matched] + p.interval_ms <= ts_ms:
-                high, low = _dec(p.ohlcv[p.matched, 1]), _dec(p.ohlcv[p.matched, 2])
+                high, low = dec(p.ohlcv[p.matched, 1]), dec(p.ohlcv[p.matched, 2])
                 t = int(p.opens[p.matched]) + p.interval_ms - 1  # the bar's close time
                 for o in self.orders:
                     if o.product_id != p.id or not o.is_open or o.limit_price is None:

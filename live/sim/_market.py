@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from live.sim._book import STEP, Book, Fill, Symbol, fmt
+from live.sim._candles import dec
 
 __all__ = ["MarketFeed", "StreamError", "Topic", "interval_ms"]
 
@@ -230,7 +231,7 @@ class MarketFeed:
         if stop <= tape.next:
             return []
         start, tape.next = tape.next, stop
-        self._last[sid] = (int(tape.time[stop - 1]), _dec(tape.price[stop - 1]))
+        self._last[sid] = (int(tape.time[stop - 1]), dec(tape.price[stop - 1]))
         keys = {topic_key(sid, "trade"), topic_key(sid, "aggTrade")}
         if not keys & wanted:
             return []
@@ -287,7 +288,7 @@ class MarketFeed:
             close = float(ohlc[current, 0])  # the current candle is known by its open only
             highs.append(close)
             lows.append(close)
-        volume = sum(float(sym.volume[i]) for i in closed) if sym.volume is not None else 0.0
+        volume = sum(float(sym.volume[i]) for i in closed)
         return {
             "e": "kline",
             "E": now,
@@ -348,7 +349,7 @@ class MarketFeed:
         asks: dict[Decimal, Decimal] = {}
         i = sym.index_at(self.book.now)
         if i >= 0:
-            mid = _dec(sym.ohlc[i, 0])
+            mid = dec(sym.ohlc[i, 0])
             last = self._last.get(sym.id)
             if last is not None and last[0] >= sym.opens[i]:
                 mid = last[1]
@@ -369,10 +370,6 @@ class MarketFeed:
                 side = bids if order.side == "BUY" else asks
                 side[order.price] = side.get(order.price, Decimal(0)) + order.remaining
         return bids, asks
-
-
-def _dec(x: float) -> Decimal:
-    return Decimal(repr(float(x)))
 
 
 def _changes(old: dict[Decimal, Decimal], new: dict[Decimal, Decimal]) -> dict[Decimal, Decimal]:

@@ -29,7 +29,19 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from live.sim._book import ApiError
+from live.sim._book import (
+    ApiError,
+    Fill,
+    filter_trades,
+    find_open_order,
+    find_order,
+    limits_through,
+    listed,
+    missing,
+    number_param,
+    open_price,
+)
+from live.sim._candles import candle_arrays
 
 __all__ = [
     "DEFAULT_SPECS",
@@ -68,16 +80,6 @@ DEFAULT_SPECS: dict[str, ContractSpec] = {
 GENERIC_SPEC = ContractSpec(Decimal("0.0001"), Decimal("0.001"), Decimal(5))
 
 
-def _missing(name: str) -> ApiError:
-    return ApiError(
-        -1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed."
-    )
-
-
-def _dec(x: float) -> Decimal:
-    return Decimal(repr(float(x)))
-
-
 @dataclass
 class Contract:
     """One listed perpetual and its candles (``opens`` ms int64; ``ohlcv`` shape (n, 5))."""
@@ -94,25 +96,11 @@ class Contract:
 
 
 @dataclass(frozen=True)
-class FuturesFill:
-    """One execution as ``/fapi/v1/userTrades`` reports it (fee and P&L in the margin asset)."""
+class FuturesFill(Fill):
+    """One execution as ``/fapi/v1/userTrades`` reports it: the fields of a spot :class:`Fill`
+    (commission in the margin asset) and the P&L the fill realised, also in the margin asset."""
 
-    trade_id: int
-    order_id: int
-    client_order_id: str
-    symbol: str
-    side: str
-    price: Decimal
-    qty: Decimal
-    commission: Decimal
-    commission_asset: str
     realized_pnl: Decimal
-    time: int
-    is_maker: bool
-
-    @property
-    def quote_qty(self) -> Decimal:
-        return self.price * self.qty
 
 
 @dataclass
@@ -158,13 +146,7 @@ def _contract(symbol_id: str, frame: pd.DataFrame, spec: ContractSpec, leverage:
     quote = next((q for q in MARGIN_ASSETS if symbol_id.endswith(q)), None)
     if quote is None or len(symbol_id) <= len(quote):
         raise ValueError(f"{symbol_id}: a USD-M symbol ends with one of {', '.join(MARGIN_ASSETS)}")
-    opens = frame["timestamp"].to_numpy(np.int64)
-    if len(opens) < 2 or np.any(np.diff(opens) <= 0):
-        raise ValueError(f"{symbol_id}: need two or more strictly increasing timestamps")
-    volume = frame["volume"] if "volume" in frame else pd.Series(0.0, index=frame.index)
-    columns = [frame["open"], frame["high"], frame["low"], frame["close"], volume]
-    ohlcv = np.column_stack([c.to_numpy(np.float64) for c in columns])
-    interval = int(np.median(np.diff(opens)))
+    opens, ohlcv, interval = candle_arrays(symbol_id, frame)
     return Contract(
         symbol_id, symbol_id[: -len(quote)], quote, spec, opens, ohlcv, interval, leverage
     )
@@ -232,22 +214,11 @@ class UsdmBook:
     # -- clock and prices -------------------------------------------------------------------
 
     def contract(self, symbol_id: str | None) -> Contract:
-        if not symbol_id:
-            raise _missing("symbol")
-        if symbol_id not in self.contracts:
-            raise ApiError(-1121, "Invalid symbol.")
-        return self.contracts[symbol_id]
-
-    def _current(self, c: Contract) -> int:
-        i = int(np.searchsorted(c.opens, self.now, "right")) - 1
-        if i < 0 or self.now >= c.opens[-1] + c.interval_ms:
-            raise ApiError(-1013, f"No market data for {c.id} at {self.now}.")
-        return i
+        return listed(self.contracts, symbol_id)
 
     def mark(self, symbol_id: str) -> Decimal:
         """The mark price: the current bar's open."""
-        c = self.contract(symbol_id)
-        return _dec(c.ohlcv[self._current(c), 0])
+        return open_price(self.contract(symbol_id), self.now)
 
     def advance_to(self, ts_ms: int) -> list[FuturesFill]:
         """Move the clock forward to ``ts_ms``; match every bar that closed; return new fills."""
@@ -262,17 +233,12 @@ class UsdmBook:
         return self.ledger[before:]
 
     def _match_bar(self, c: Contract, i: int) -> None:
-        high, low = _dec(c.ohlcv[i, 1]), _dec(c.ohlcv[i, 2])
         t = int(c.opens[i]) + c.interval_ms - 1  # the bar's close time
-        for order in self.orders:
-            if order.symbol != c.id or not order.is_open or order.type != "LIMIT":
+        for order in limits_through(self.orders, c, i, t):
+            if order.reduce_only and not self._reduces(order.symbol, order.side, order.qty):
+                order.status, order.update_time = "EXPIRED", t
                 continue
-            through = low < order.price if order.side == "BUY" else high > order.price
-            if through and order.time <= t:
-                if order.reduce_only and not self._reduces(order.symbol, order.side, order.qty):
-                    order.status, order.update_time = "EXPIRED", t
-                    continue
-                self._fill(order, order.price, t, maker=True)
+            self._fill(order, order.price, t, maker=True)
 
     # -- margin -------------------------------------------------------------------------------
 
@@ -324,7 +290,7 @@ class UsdmBook:
         c = self.contract(p.get("symbol"))
         raw = p.get("leverage", "")
         if not raw:
-            raise _missing("leverage")
+            raise missing("leverage")
         if not raw.isdigit() or not 1 <= int(raw) <= MAX_LEVERAGE:
             raise ApiError(-4028, f"Leverage {raw} is not valid")
         c.leverage = int(raw)
@@ -337,19 +303,19 @@ class UsdmBook:
         c = self.contract(p.get("symbol"))
         side, kind = p.get("side", ""), p.get("type", "")
         if side not in ("BUY", "SELL"):
-            raise ApiError(-1117, "Invalid side.") if side else _missing("side")
+            raise ApiError(-1117, "Invalid side.") if side else missing("side")
         if kind not in ("MARKET", "LIMIT"):
             raise ApiError(-1116, "Invalid orderType.")
         if p.get("positionSide", "BOTH") != "BOTH":
             raise ApiError(-4061, "Order's position side does not match user's setting.")
-        qty = _number(p, "quantity")
+        qty = number_param(p, "quantity")
         if qty <= 0:
             raise ApiError(-4003, "Quantity less than or equal to zero.")
         price, tif = _ZERO, "GTC"
         if kind == "LIMIT":
-            price, tif = _number(p, "price"), p.get("timeInForce", "")
+            price, tif = number_param(p, "price"), p.get("timeInForce", "")
             if not tif:
-                raise _missing("timeInForce")
+                raise missing("timeInForce")
             if tif != "GTC":
                 raise ApiError(-1115, "Invalid timeInForce.")
             if price <= 0 or price % c.spec.tick:
@@ -397,7 +363,7 @@ class UsdmBook:
         self.wallet_time = t
         fill = FuturesFill(
             self._next_trade_id, order.order_id, order.client_order_id, c.id, order.side,
-            price, qty, fee, c.quote, pnl, t, maker,
+            price, qty, fee, c.quote, t, maker, pnl,
         )  # fmt: skip
         self._next_trade_id += 1
         self.ledger.append(fill)
@@ -426,30 +392,11 @@ class UsdmBook:
 
     def find(self, p: Mapping[str, str]) -> FuturesOrder:
         """The order named by ``orderId`` or ``origClientOrderId`` (the latest of that id)."""
-        c = self.contract(p.get("symbol"))
-        oid, cid = p.get("orderId"), p.get("origClientOrderId")
-        if not oid and not cid:
-            raise ApiError(
-                -1102,
-                "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!",
-            )
-        for order in reversed(self.orders):
-            if order.symbol != c.id:
-                continue
-            if (oid and str(order.order_id) == oid) or (not oid and order.client_order_id == cid):
-                return order
-        raise ApiError(-2013, "Order does not exist.")
+        return find_order(self.orders, self.contract(p.get("symbol")).id, p)
 
     def cancel(self, p: Mapping[str, str]) -> FuturesOrder:
         """Cancel an open order (its margin is free again); -2011 if it is not open."""
-        try:
-            order = self.find(p)
-        except ApiError as exc:
-            if exc.code == -2013:
-                raise ApiError(-2011, "Unknown order sent.") from None
-            raise
-        if not order.is_open:
-            raise ApiError(-2011, "Unknown order sent.")
+        order = find_open_order(self.orders, self.contract(p.get("symbol")).id, p)
         order.status, order.update_time = "CANCELED", self.now
         return order
 
@@ -460,31 +407,10 @@ class UsdmBook:
     def trades(self, p: Mapping[str, str]) -> list[FuturesFill]:
         """``userTrades`` rows: by symbol, optional ``orderId``/``startTime``/``endTime``/``fromId``."""
         c = self.contract(p.get("symbol"))
-        rows = [f for f in self.ledger if f.symbol == c.id]
-        if oid := p.get("orderId"):
-            rows = [f for f in rows if str(f.order_id) == oid]
-        if start := p.get("startTime"):
-            rows = [f for f in rows if f.time >= int(start)]
-        if end := p.get("endTime"):
-            rows = [f for f in rows if f.time <= int(end)]
-        if from_id := p.get("fromId"):
-            rows = [f for f in rows if f.trade_id >= int(from_id)]
+        rows = filter_trades([f for f in self.ledger if f.symbol == c.id], p)
         limit = min(int(p.get("limit") or 500), 1000)
         return rows[-limit:] if not (p.get("startTime") or p.get("fromId")) else rows[:limit]
 
     def open_positions(self) -> dict[str, Position]:
         """Copies of the non-flat positions, by symbol."""
         return {s: replace(pos) for s, pos in self.positions.items() if pos.amount}
-
-
-def _number(p: Mapping[str, str], name: str) -> Decimal:
-    raw = p.get(name)
-    if not raw:
-        raise _missing(name)
-    try:
-        value = Decimal(raw)
-    except ArithmeticError:
-        raise ApiError(-1100, f"Illegal characters found in parameter '{name}'.") from None
-    if not value.is_finite():
-        raise ApiError(-1100, f"Illegal characters found in parameter '{name}'.")
-    return value

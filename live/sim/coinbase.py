@@ -64,7 +64,6 @@ constants; ids are deterministic UUIDs.
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -87,6 +86,7 @@ from live.sim._coinbase_book import (
     Product,
     ProductSpec,
 )
+from live.sim._http import HttpPeer, Request, dumps, json_response
 
 __all__ = [
     "COINBASE_OPTIONS",
@@ -122,12 +122,8 @@ Handler = Callable[[web.Request, Query, Any], Any]
 
 
 @dataclass(frozen=True)
-class CoinbaseRequest:
+class CoinbaseRequest(Request):
     """One request received: method, path, HTTP status answered."""
-
-    method: str
-    path: str
-    status: int
 
 
 def _s(value: Decimal) -> str:
@@ -163,7 +159,7 @@ def _page(rows: list[Any], q: Query, default_limit: int) -> tuple[list[Any], boo
     return rows[start:end], end < len(rows), str(end) if end < len(rows) else ""
 
 
-class CoinbaseSimulator:
+class CoinbaseSimulator(HttpPeer):
     """A running simulated Coinbase Advanced Trade account (see :func:`start_coinbase_simulator`).
 
     Attributes
@@ -182,19 +178,12 @@ class CoinbaseSimulator:
         api_secret: str,
         clock: Callable[[], int] | None = None,
     ) -> None:
+        super().__init__(clock)
         self.book = book
         self.requests: list[CoinbaseRequest] = []
         self._verifier = JwtVerifier(api_key, api_secret)
-        self._clock = clock or (lambda: int(time.time() * 1000))
-        self._runner: web.AppRunner | None = None
-        self._url = ""
 
     # -- public surface -----------------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        """Base URL, e.g. ``http://127.0.0.1:54321`` (ccxt's ``/api/v3/...`` paths go below)."""
-        return self._url
 
     @property
     def ledger(self) -> list[CbFill]:
@@ -215,18 +204,6 @@ class CoinbaseSimulator:
     def advance_to(self, ts_ms: int) -> list[CbFill]:
         """Move the market clock to ``ts_ms`` (a bar open); return the fills it caused."""
         return self.book.advance_to(ts_ms)
-
-    async def close(self) -> None:
-        """Stop serving."""
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> CoinbaseSimulator:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
 
     # -- plumbing ------------------------------------------------------------------------------
 
@@ -254,10 +231,7 @@ class CoinbaseSimulator:
         for method, path, handler, private in routes:
             app.router.add_route(method, path, self._endpoint(handler, private=private))
         app.router.add_route("*", "/{tail:.*}", self._endpoint(self._not_found, private=False))
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, host, port).start()
-        self._url = f"http://{host}:{self._runner.addresses[0][1]}"
+        await self._serve(app, host, port)
 
     def _endpoint(
         self, handler: Handler, *, private: bool
@@ -290,7 +264,7 @@ class CoinbaseSimulator:
             result = handler(request, request.query, body)
         except CoinbaseApiError as exc:
             return _error(exc)
-        return web.json_response(result, dumps=_dumps)
+        return json_response(result)
 
     def _not_found(self, request: web.Request, q: Query, body: Any) -> Any:
         raise CoinbaseApiError(
@@ -644,13 +618,9 @@ class CoinbaseSimulator:
         }
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))
-
-
 def _error(exc: CoinbaseApiError) -> web.Response:
     body = {"error": exc.error, "error_details": exc.message, "message": exc.message}
-    return web.Response(status=exc.status, text=_dumps(body), content_type="application/json")
+    return web.Response(status=exc.status, text=dumps(body), content_type="application/json")
 
 
 async def start_coinbase_simulator(

@@ -16,20 +16,17 @@ picks the bar that prices orders, stamps fills and events, and bounds what is pu
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
-from urllib.parse import parse_qsl
 
 import pandas as pd
 from aiohttp import web
 
+from live.sim._binance_auth import BinanceAuth, Endpoints, error_response
 from live.sim._book import (
     ApiError,
     Book,
@@ -40,9 +37,11 @@ from live.sim._book import (
     cancel_client_id,
     execution_report,
     fmt,
+    kline_rows,
     order_json,
     trade_json,
 )
+from live.sim._http import HttpPeer, Request, json_response
 from live.sim._market import MarketFeed
 from live.sim._ws import USER, WsHub
 
@@ -59,20 +58,10 @@ FAULT_KINDS = (
     "late_fill",  # seconds=1.0: the next fill reaches the user stream and myTrades late
 )
 _AFTER_ACCEPT = ("timeout_after_accept", "error_after_accept")
-_RECV_WINDOW_MAX = 60_000
 _TOO_MANY = "Too many requests; current limit of IP(127.0.0.1) is 6000 requests per minute."
 _BANNED = "Way too many requests; IP(127.0.0.1) banned until {until}. Please use the websocket."
 _WS_PATHS = ("/ws", "/ws/{tail:.*}", "/stream", "/ws-api/v3")
 _log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Request:
-    """One request received: method, path, HTTP status answered (0 if none was sent)."""
-
-    method: str
-    path: str
-    status: int
 
 
 @dataclass
@@ -89,10 +78,7 @@ class _Fault:
         )
 
 
-Handler = Callable[[Mapping[str, str]], Any]
-
-
-class Simulator:
+class Simulator(HttpPeer):
     """A running simulated Binance spot venue; create it with :func:`start_simulator`.
 
     Attributes
@@ -113,11 +99,11 @@ class Simulator:
         trades: Mapping[str, pd.DataFrame] | None = None,
         market_time: bool = False,
     ) -> None:
+        super().__init__(clock)
         self.book = book
         self.market_time = market_time
         self.requests: list[Request] = []
-        self._key, self._secret = api_key, api_secret.encode()
-        self._clock = clock or (lambda: int(time.time() * 1000))
+        self._auth = BinanceAuth(api_key, api_secret, self._clock)
         self.feed = MarketFeed(book, trades)
         self.hub = WsHub(self.feed, verify=self._verify_ws, server_time=self._clock)
         book.order_listeners.append(self._on_order)
@@ -129,37 +115,33 @@ class Simulator:
         self._faults: list[_Fault] = []
         self._banned_until = 0.0  # monotonic seconds
         self._closing = asyncio.Event()
-        self._runner: web.AppRunner | None = None
-        self._url = ""
-        self._public: dict[str, Handler] = {
-            "ping": lambda p: {},
-            "time": lambda p: {
-                "serverTime": int(self.book.now) if self.market_time else self._clock()
+        self._api = Endpoints(
+            "/api/v3/",
+            public={
+                "ping": lambda p: {},
+                "time": lambda p: {
+                    "serverTime": int(self.book.now) if self.market_time else self._clock()
+                },
+                "exchangeInfo": self._exchange_info,
+                "klines": self._klines,
+                "depth": self._depth,
             },
-            "exchangeInfo": self._exchange_info,
-            "klines": self._klines,
-        }
-        self._signed: dict[tuple[str, str], Handler] = {
-            ("GET", "account"): self._account,
-            ("POST", "order"): self._new_order,
-            ("GET", "order"): lambda p: order_json(self.book.find(p)),
-            ("DELETE", "order"): self._cancel,
-            ("GET", "openOrders"): self._open_orders,
-            ("GET", "myTrades"): lambda p: [trade_json(f) for f in self.book.trades(p)],
-        }
-        self._public["depth"] = self._depth
-        self._keyed: dict[tuple[str, str], Handler] = {
-            ("POST", "userDataStream"): lambda p: {"listenKey": self.hub.new_listen_key()},
-            ("PUT", "userDataStream"): self._keep_listen_key,
-            ("DELETE", "userDataStream"): self._delete_listen_key,
-        }
+            signed={
+                ("GET", "account"): self._account,
+                ("POST", "order"): self._new_order,
+                ("GET", "order"): lambda p: order_json(self.book.find(p)),
+                ("DELETE", "order"): self._cancel,
+                ("GET", "openOrders"): self._open_orders,
+                ("GET", "myTrades"): lambda p: [trade_json(f) for f in self.book.trades(p)],
+            },
+            keyed={
+                ("POST", "userDataStream"): lambda p: {"listenKey": self.hub.new_listen_key()},
+                ("PUT", "userDataStream"): self._keep_listen_key,
+                ("DELETE", "userDataStream"): self._delete_listen_key,
+            },
+        )
 
     # -- public surface -----------------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        """Base URL, e.g. ``http://127.0.0.1:54321`` (ccxt's API paths go below it)."""
-        return self._url
 
     @property
     def ws_url(self) -> str:
@@ -294,19 +276,11 @@ class Simulator:
             handle.cancel()
         self._late_handles.clear()
         await self.hub.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        await super().close()
 
     async def wait_closed(self) -> None:
         """Wait until :meth:`close` is called."""
         await self._closing.wait()
-
-    async def __aenter__(self) -> Simulator:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
 
     # -- plumbing ------------------------------------------------------------------------------
 
@@ -315,12 +289,7 @@ class Simulator:
         for ws_path in _WS_PATHS:  # before the catch-all: the first matching route wins
             app.router.add_get(ws_path, self._websocket)
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
-        await site.start()
-        bound = self._runner.addresses[0]
-        self._url = f"http://{host}:{bound[1]}"
+        await self._serve(app, host, port)
 
     def _take(self, kind: str, method: str, path: str) -> _Fault | None:
         for fault in self._faults:
@@ -359,99 +328,39 @@ class Simulator:
         if limit := self._take("rate_limit", method, path):
             retry = int(limit.params.get("retry_after", 1))
             self._banned_until = time.monotonic() + retry
-            return _error(429, -1003, _TOO_MANY, {"Retry-After": str(retry)})
+            return error_response(429, -1003, _TOO_MANY, {"Retry-After": str(retry)})
         body = await request.text()
         try:
-            result = self._route(request, method, path, body)
+            result = self._api.call(self._auth, request, body)
         except ApiError as exc:
-            return _error(exc.status, exc.code, exc.msg)
+            return error_response(exc.status, exc.code, exc.msg)
         if path == "/api/v3/order" and method == "POST":  # booked: now the after-accept faults
             if fault := self._take("error_after_accept", method, path):
                 status = int(fault.params.get("status", 503))
                 return web.Response(status=status, text=f"{status} Service Unavailable")
             if fault := self._take("timeout_after_accept", method, path):
                 await self._sleep(float(fault.params.get("seconds", 5.0)))
-        return web.json_response(result, dumps=_dumps)
+        return json_response(result)
 
     def _ban_answer(self) -> web.Response | None:
         left = self._banned_until - time.monotonic()
         if left <= 0:
             return None
         until = self._clock() + int(left * 1000)
-        return _error(418, -1003, _BANNED.format(until=until), {"Retry-After": str(int(left) + 1)})
-
-    def _route(self, request: web.Request, method: str, path: str, body: str) -> Any:
-        prefix = "/api/v3/"
-        if not path.startswith(prefix):
-            raise ApiError(-1000, f"Unknown path {path}.", 404)
-        name = path[len(prefix) :]
-        if method == "GET" and name in self._public:
-            return self._public[name](dict(parse_qsl(request.query_string)))
-        if (method, name) in self._keyed:
-            self._check_key(request.headers.get("X-MBX-APIKEY", ""))
-            params = dict(parse_qsl(request.query_string)) | dict(parse_qsl(body))
-            return self._keyed[(method, name)](params)
-        handler = self._signed.get((method, name))
-        if handler is None:
-            raise ApiError(-1000, f"Unknown endpoint {method} {path}.", 404)
-        return handler(self._authenticate(request, request.query_string, body))
-
-    def _authenticate(self, request: web.Request, query: str, body: str) -> dict[str, str]:
-        """Check key, signature and timestamp as Binance does; return the merged params."""
-        self._check_key(request.headers.get("X-MBX-APIKEY", ""))
-        signature, unsigned = "", []
-        for part_source in (query, body):
-            kept = []
-            for part in part_source.split("&") if part_source else []:
-                if part.startswith("signature="):
-                    signature = part[len("signature=") :]
-                else:
-                    kept.append(part)
-            unsigned.append("&".join(kept))
-        params = dict(parse_qsl(query)) | dict(parse_qsl(body))
-        params.pop("signature", None)
-        self._check_signature("".join(unsigned), signature)
-        self._check_timestamp(params)
-        return params
+        retry = {"Retry-After": str(int(left) + 1)}
+        return error_response(418, -1003, _BANNED.format(until=until), retry)
 
     def _verify_ws(self, params: Mapping[str, Any]) -> None:
         """Check a websocket-API signed request: ``apiKey``, ``timestamp``, ``signature``.
 
         The signed payload is the other params sorted by name, ``name=value`` joined by ``&``.
         """
-        self._check_key(str(params.get("apiKey", "")))
+        self._auth.check_key(str(params.get("apiKey", "")))
         payload = "&".join(
             f"{k}={_ws_value(v)}" for k, v in sorted(params.items()) if k != "signature"
         )
-        self._check_signature(payload, str(params.get("signature", "")))
-        self._check_timestamp({k: _ws_value(v) for k, v in params.items()})
-
-    def _check_key(self, key: str) -> None:
-        if not key:
-            raise ApiError(-2014, "API-key format invalid.", 401)
-        if not hmac.compare_digest(key, self._key):
-            raise ApiError(-2015, "Invalid API-key, IP, or permissions for action.", 401)
-
-    def _check_signature(self, payload: str, signature: str) -> None:
-        expected = hmac.new(self._secret, payload.encode(), hashlib.sha256).hexdigest()
-        if not signature or not hmac.compare_digest(signature.lower(), expected):
-            raise ApiError(-1022, "Signature for this request is not valid.")
-
-    def _check_timestamp(self, params: Mapping[str, str]) -> None:
-        raw_ts, raw_window = params.get("timestamp", ""), params.get("recvWindow", "5000")
-        if not raw_ts.isdigit():
-            raise ApiError(
-                -1102, "Mandatory parameter 'timestamp' was not sent, was empty/null, or malformed."
-            )
-        if not raw_window.isdigit() or int(raw_window) > _RECV_WINDOW_MAX:
-            raise ApiError(-1131, "recvWindow must be less than 60000")
-        now, ts = self._clock(), int(raw_ts)
-        if ts >= now + 1000:
-            raise ApiError(
-                -1021, "Timestamp for this request was 1000ms ahead of the server's time."
-            )
-        if now - ts > int(raw_window):
-            raise ApiError(-1021, "Timestamp for this request is outside of the recvWindow.")
+        self._auth.check_signature(payload, str(params.get("signature", "")))
+        self._auth.check_timestamp({k: _ws_value(v) for k, v in params.items()})
 
     # -- streams -------------------------------------------------------------------------------
 
@@ -598,21 +507,7 @@ class Simulator:
     def _klines(self, p: Mapping[str, str]) -> list[list[Any]]:
         """Candles that have *closed* by the market clock (no peeking at the current bar)."""
         sym = self.book.symbol(p.get("symbol"))
-        limit = max(1, min(int(p.get("limit") or 500), 1000))
-        rows = []
-        volume = sym.volume.tolist() if sym.volume is not None else [0.0] * len(sym.opens)
-        for t, (o, h, low, c), v in zip(sym.opens.tolist(), sym.ohlc.tolist(), volume, strict=True):
-            close_t = t + sym.interval_ms - 1
-            if close_t >= self.book.now:
-                break
-            if "startTime" in p and t < int(p["startTime"]):
-                continue
-            if "endTime" in p and t > int(p["endTime"]):
-                break
-            rows.append(
-                [t, *(f"{x:.8f}" for x in (o, h, low, c, v)), close_t, "0", 0, "0", "0", "0"]
-            )
-        return rows[:limit] if "startTime" in p else rows[-limit:]
+        return kline_rows(sym.opens, sym.ohlcv, sym.interval_ms, self.book.now, p, max_limit=1000)
 
     def _account(self, p: Mapping[str, str]) -> dict[str, Any]:
         rate = fmt(self.book.fee_rate)
@@ -702,17 +597,6 @@ def _ws_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))
-
-
-def _error(
-    status: int, code: int, msg: str, headers: Mapping[str, str] | None = None
-) -> web.Response:
-    body = _dumps({"code": code, "msg": msg})
-    return web.Response(status=status, text=body, content_type="application/json", headers=headers)
 
 
 async def start_simulator(

@@ -53,10 +53,6 @@ like Binance).
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -66,7 +62,9 @@ from urllib.parse import parse_qsl
 import pandas as pd
 from aiohttp import web
 
-from live.sim._book import ApiError, fmt
+from live.sim._binance_auth import BinanceAuth, Endpoints, error_response
+from live.sim._book import ApiError, fmt, kline_rows
+from live.sim._http import HttpPeer, Request, json_response
 from live.sim._usdm_book import (
     Contract,
     ContractSpec,
@@ -90,21 +88,14 @@ __all__ = [
 USDM_OPTIONS: dict[str, Any] = {"fetchCurrencies": False}
 """ccxt ``binanceusdm`` options the peer needs: no spot-wallet currency lookup."""
 
-_RECV_WINDOW_MAX = 60_000
 _MAINT_RATIO = Decimal("0.004")
 
 
 @dataclass(frozen=True)
-class UsdmRequest:
+class UsdmRequest(Request):
     """One request received: method, path, HTTP status answered, parameters (no signature)."""
 
-    method: str
-    path: str
-    status: int
     params: Mapping[str, str] = field(default_factory=dict)
-
-
-Handler = Callable[[Mapping[str, str]], Any]
 
 
 def _fixed(value: Decimal, unit: Decimal) -> str:
@@ -118,7 +109,7 @@ def _plain(value: Decimal) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
-class UsdmSimulator:
+class UsdmSimulator(HttpPeer):
     """A running simulated Binance USD-M account; create it with :func:`start_usdm_simulator`.
 
     Attributes
@@ -137,42 +128,40 @@ class UsdmSimulator:
         api_secret: str,
         clock: Callable[[], int] | None = None,
     ) -> None:
+        super().__init__(clock)
         self.book = book
         self.requests: list[UsdmRequest] = []
-        self._key, self._secret = api_key, api_secret.encode()
-        self._clock = clock or (lambda: int(time.time() * 1000))
-        self._runner: web.AppRunner | None = None
-        self._url = ""
-        self._public: dict[str, Handler] = {
-            "v1/ping": lambda p: {},
-            "v1/time": lambda p: {"serverTime": self._clock()},
-            "v1/exchangeInfo": self._exchange_info,
-            "v1/klines": self._klines,
-        }
-        self._signed: dict[tuple[str, str], Handler] = {
-            ("POST", "v1/order"): lambda p: self._order_json(self.book.new_order(p)),
-            ("GET", "v1/order"): lambda p: self._order_json(self.book.find(p), query=True),
-            ("DELETE", "v1/order"): lambda p: self._order_json(self.book.cancel(p)),
-            ("GET", "v1/openOrders"): lambda p: [
-                self._order_json(o, query=True) for o in self.book.open_orders(p.get("symbol"))
-            ],
-            ("GET", "v1/userTrades"): lambda p: [self._trade_json(f) for f in self.book.trades(p)],
-            ("POST", "v1/leverage"): self._leverage,
-            ("GET", "v1/leverageBracket"): self._brackets,
-            ("GET", "v2/account"): lambda p: self._account(v2=True),
-            ("GET", "v3/account"): lambda p: self._account(v2=False),
-            ("GET", "v2/balance"): self._balance,
-            ("GET", "v3/balance"): self._balance,
-            ("GET", "v2/positionRisk"): lambda p: self._position_risk(p, v2=True),
-            ("GET", "v3/positionRisk"): lambda p: self._position_risk(p, v2=False),
-        }
+        self._auth = BinanceAuth(api_key, api_secret, self._clock)
+        self._api = Endpoints(
+            "/fapi/",
+            public={
+                "v1/ping": lambda p: {},
+                "v1/time": lambda p: {"serverTime": self._clock()},
+                "v1/exchangeInfo": self._exchange_info,
+                "v1/klines": self._klines,
+            },
+            signed={
+                ("POST", "v1/order"): lambda p: self._order_json(self.book.new_order(p)),
+                ("GET", "v1/order"): lambda p: self._order_json(self.book.find(p), query=True),
+                ("DELETE", "v1/order"): lambda p: self._order_json(self.book.cancel(p)),
+                ("GET", "v1/openOrders"): lambda p: [
+                    self._order_json(o, query=True) for o in self.book.open_orders(p.get("symbol"))
+                ],
+                ("GET", "v1/userTrades"): lambda p: [
+                    self._trade_json(f) for f in self.book.trades(p)
+                ],
+                ("POST", "v1/leverage"): self._leverage,
+                ("GET", "v1/leverageBracket"): self._brackets,
+                ("GET", "v2/account"): lambda p: self._account(v2=True),
+                ("GET", "v3/account"): lambda p: self._account(v2=False),
+                ("GET", "v2/balance"): self._balance,
+                ("GET", "v3/balance"): self._balance,
+                ("GET", "v2/positionRisk"): lambda p: self._position_risk(p, v2=True),
+                ("GET", "v3/positionRisk"): lambda p: self._position_risk(p, v2=False),
+            },
+        )
 
     # -- public surface -----------------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        """Base URL, e.g. ``http://127.0.0.1:54321`` (ccxt's ``/fapi/...`` paths go below it)."""
-        return self._url
 
     @property
     def ledger(self) -> list[FuturesFill]:
@@ -200,89 +189,23 @@ class UsdmSimulator:
         """Move the market clock to ``ts_ms`` (a bar open); return the fills it caused."""
         return self.book.advance_to(ts_ms)
 
-    async def close(self) -> None:
-        """Stop serving."""
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> UsdmSimulator:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
-
     # -- plumbing ------------------------------------------------------------------------------
 
     async def _start(self, host: str, port: int) -> None:
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, host, port).start()
-        self._url = f"http://{host}:{self._runner.addresses[0][1]}"
+        await self._serve(app, host, port)
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         body = await request.text()
         try:
-            result = self._route(request, body)
-            response = web.json_response(result, dumps=_dumps)
+            response = json_response(self._api.call(self._auth, request, body))
         except ApiError as exc:
-            response = _error(exc.status, exc.code, exc.msg)
+            response = error_response(exc.status, exc.code, exc.msg)
         params = dict(parse_qsl(request.query_string)) | dict(parse_qsl(body))
         params.pop("signature", None)
         self.requests.append(UsdmRequest(request.method, request.path, response.status, params))
         return response
-
-    def _route(self, request: web.Request, body: str) -> Any:
-        prefix = "/fapi/"
-        method, path = request.method, request.path
-        if not path.startswith(prefix):
-            raise ApiError(-1000, f"Unknown path {path}.", 404)
-        name = path[len(prefix) :]
-        if method == "GET" and name in self._public:
-            return self._public[name](dict(parse_qsl(request.query_string)))
-        handler = self._signed.get((method, name))
-        if handler is None:
-            raise ApiError(-1000, f"Unknown endpoint {method} {path}.", 404)
-        return handler(self._authenticate(request, request.query_string, body))
-
-    def _authenticate(self, request: web.Request, query: str, body: str) -> dict[str, str]:
-        """Check key, signature and timestamp as Binance does; return the merged params."""
-        key = request.headers.get("X-MBX-APIKEY", "")
-        if not key:
-            raise ApiError(-2014, "API-key format invalid.", 401)
-        if not hmac.compare_digest(key, self._key):
-            raise ApiError(-2015, "Invalid API-key, IP, or permissions for action.", 401)
-        signature, unsigned = "", []
-        for source in (query, body):
-            kept = []
-            for part in source.split("&") if source else []:
-                if part.startswith("signature="):
-                    signature = part[len("signature=") :]
-                else:
-                    kept.append(part)
-            unsigned.append("&".join(kept))
-        expected = hmac.new(self._secret, "".join(unsigned).encode(), hashlib.sha256).hexdigest()
-        if not signature or not hmac.compare_digest(signature.lower(), expected):
-            raise ApiError(-1022, "Signature for this request is not valid.")
-        params = dict(parse_qsl(query)) | dict(parse_qsl(body))
-        params.pop("signature", None)
-        raw_ts, raw_window = params.get("timestamp", ""), params.get("recvWindow", "5000")
-        if not raw_ts.isdigit():
-            raise ApiError(
-                -1102, "Mandatory parameter 'timestamp' was not sent, was empty/null, or malformed."
-            )
-        if not raw_window.isdigit() or int(raw_window) > _RECV_WINDOW_MAX:
-            raise ApiError(-1131, "recvWindow must be less than 60000")
-        now, ts = self._clock(), int(raw_ts)
-        if ts >= now + 1000:
-            raise ApiError(
-                -1021, "Timestamp for this request was 1000ms ahead of the server's time."
-            )
-        if now - ts > int(raw_window):
-            raise ApiError(-1021, "Timestamp for this request is outside of the recvWindow.")
-        return params
 
     # -- market data ---------------------------------------------------------------------------
 
@@ -354,19 +277,7 @@ class UsdmSimulator:
     def _klines(self, p: Mapping[str, str]) -> list[list[Any]]:
         """Candles that have *closed* by the market clock (no peeking at the current bar)."""
         c = self.book.contract(p.get("symbol"))
-        limit = max(1, min(int(p.get("limit") or 500), 1500))
-        rows = []
-        for t, (o, h, low, cl, v) in zip(c.opens.tolist(), c.ohlcv.tolist(), strict=True):
-            close_t = t + c.interval_ms - 1
-            if close_t >= self.book.now:
-                break
-            if "startTime" in p and t < int(p["startTime"]):
-                continue
-            if "endTime" in p and t > int(p["endTime"]):
-                break
-            prices = (f"{x:.8f}" for x in (o, h, low, cl))
-            rows.append([t, *prices, f"{v:.8f}", close_t, "0", 0, "0", "0", "0"])
-        return rows[:limit] if "startTime" in p else rows[-limit:]
+        return kline_rows(c.opens, c.ohlcv, c.interval_ms, self.book.now, p, max_limit=1500)
 
     # -- orders and trades ---------------------------------------------------------------------
 
@@ -601,15 +512,6 @@ class UsdmSimulator:
                 }
             rows.append(row)
         return rows
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))
-
-
-def _error(status: int, code: int, msg: str) -> web.Response:
-    body = _dumps({"code": code, "msg": msg})
-    return web.Response(status=status, text=body, content_type="application/json")
 
 
 async def start_usdm_simulator(

@@ -42,6 +42,8 @@ from live.venues import (
     make_venue,
 )
 from live.venues.base import Bar, OrderRequest, Venue
+from tests.peers.frames import SPOT_BTC_1H, SPOT_ETH_1H, dec, real_candles
+from tests.peers.sim_clients import drive
 
 KEY, SECRET = "sim-key-0123456789", "sim-secret-abcdefghijkl"
 BARS = 60
@@ -51,14 +53,12 @@ Scenario = Callable[[Simulator, CcxtVenue, pd.DataFrame], Awaitable[None]]
 
 @pytest.fixture(scope="module")
 def btc(shared_data: Path) -> pd.DataFrame:
-    frame = pd.read_csv(shared_data / "ohlcv/binance-spot_BTC-USDT_1h__nfi.csv.gz")
-    return frame.head(BARS).reset_index(drop=True)
+    return real_candles(shared_data, SPOT_BTC_1H, BARS)
 
 
 @pytest.fixture(scope="module")
 def eth(shared_data: Path) -> pd.DataFrame:
-    frame = pd.read_csv(shared_data / "ohlcv/binance-spot_ETH-USDT_1h__nfi.csv.gz")
-    return frame.head(BARS).reset_index(drop=True)
+    return real_candles(shared_data, SPOT_ETH_1H, BARS)
 
 
 def run(
@@ -73,14 +73,7 @@ def run(
 ) -> Simulator:
     """Start a simulator at bar 10, run ``scenario(sim, venue, btc)`` with a started adapter."""
 
-    async def main() -> Simulator:
-        sim = await start_simulator(
-            candles={"BTCUSDT": btc, "ETHUSDT": eth},
-            api_key=KEY,
-            api_secret=SECRET,
-            start_ms=int(btc.timestamp[10]),
-            **sim_kwargs,
-        )
+    def connect(sim: Simulator) -> CcxtVenue:
         venue = make_venue(
             "binance",
             urls=sim.url,
@@ -91,19 +84,26 @@ def run(
         )
         if prepare is not None:
             prepare(venue)
-        try:
-            await venue.start()
-            await scenario(sim, venue, btc)
-        finally:
-            await venue.close()
-            await sim.close()
-        return sim
+        return venue
 
-    return asyncio.run(main())
+    return drive(
+        lambda: start_simulator(
+            candles={"BTCUSDT": btc, "ETHUSDT": eth},
+            api_key=KEY,
+            api_secret=SECRET,
+            start_ms=int(btc.timestamp[10]),
+            **sim_kwargs,
+        ),
+        connect,
+        lambda sim, venue: scenario(sim, venue, btc),
+        ready=lambda venue: venue.start(),
+    )
 
 
-def dec(x: float) -> Decimal:
-    return Decimal(repr(float(x)))
+def resting_buy(btc: pd.DataFrame) -> tuple[Decimal, int]:
+    """A buy limit 0.3 % under bar 10's open, and the first bar from 10 on that trades through it."""
+    price = (dec(btc.open[10]) * Decimal("0.997")).quantize(Decimal("0.01"))
+    return price, next(i for i in range(10, BARS) if btc.low[i] < float(price))
 
 
 def ledger_position(sim: Simulator, symbol_id: str = "BTCUSDT") -> Decimal:
@@ -225,8 +225,7 @@ def test_limit_order_open_query_cancel_and_unknown_ids(
 def test_resting_limit_fill_is_found_by_query_and_fills(
     btc: pd.DataFrame, eth: pd.DataFrame
 ) -> None:
-    price = (dec(btc.open[10]) * Decimal("0.997")).quantize(Decimal("0.01"))
-    first = next(i for i in range(10, BARS) if btc.low[i] < float(price))
+    price, first = resting_buy(btc)
     assert first > 10
 
     async def scenario(sim: Simulator, venue: CcxtVenue, bars: pd.DataFrame) -> None:
@@ -624,8 +623,7 @@ async def until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
 
 
 def test_reports_stream_orders_and_fills(btc: pd.DataFrame, eth: pd.DataFrame) -> None:
-    price = (dec(btc.open[10]) * Decimal("0.997")).quantize(Decimal("0.01"))
-    first = next(i for i in range(10, BARS) if btc.low[i] < float(price))
+    price, first = resting_buy(btc)
 
     async def scenario(sim: Simulator, venue: CcxtVenue, bars: pd.DataFrame) -> None:
         runner = Runner(sim)
@@ -663,8 +661,7 @@ def test_reports_stream_orders_and_fills(btc: pd.DataFrame, eth: pd.DataFrame) -
 
 
 def test_reports_resync_after_a_dead_stream(btc: pd.DataFrame, eth: pd.DataFrame) -> None:
-    price = (dec(btc.open[10]) * Decimal("0.997")).quantize(Decimal("0.01"))
-    first = next(i for i in range(10, BARS) if btc.low[i] < float(price))
+    price, first = resting_buy(btc)
 
     async def scenario(sim: Simulator, venue: CcxtVenue, bars: pd.DataFrame) -> None:
         runner = Runner(sim)

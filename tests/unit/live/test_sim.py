@@ -6,7 +6,6 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import ccxt
@@ -14,70 +13,40 @@ import ccxt.async_support as accxt
 import pandas as pd
 import pytest
 
-from grekko_research.data.exchanges import rebase_urls
 from live.sim import Simulator, start_simulator
+from tests.peers.frames import dec
+from tests.peers.sim_clients import ccxt_client, drive, spot_options
 
 KEY, SECRET = "sim-key", "sim-secret"
-BARS = 300
 Scenario = Callable[[Simulator, Any, pd.DataFrame], Awaitable[None]]
-
-
-@pytest.fixture(scope="module")
-def btc(shared_data: Path) -> pd.DataFrame:
-    """The first ``BARS`` real Binance BTC/USDT hourly candles (from 2020-12-01)."""
-    frame = pd.read_csv(shared_data / "ohlcv/binance-spot_BTC-USDT_1h__nfi.csv.gz")
-    return frame.head(BARS).reset_index(drop=True)
-
-
-@pytest.fixture(scope="module")
-def eth(shared_data: Path) -> pd.DataFrame:
-    frame = pd.read_csv(shared_data / "ohlcv/binance-spot_ETH-USDT_1h__nfi.csv.gz")
-    return frame.head(BARS).reset_index(drop=True)
 
 
 def client(sim: Simulator, *, secret: str = SECRET, key: str = KEY, timeout_ms: int = 3000) -> Any:
     """A real async ccxt binance client whose REST URLs point at the simulator."""
-    ex = accxt.binance(
-        {
-            "apiKey": key,
-            "secret": secret,
-            "timeout": timeout_ms,
-            "options": {
-                "fetchCurrencies": False,  # no /sapi capital endpoints
-                "fetchMargins": False,  # no /sapi margin pairs
-                "fetchMarkets": {"types": ["spot"]},
-            },
-        }
+    return ccxt_client(
+        accxt.binance,
+        sim.url,
+        apiKey=key,
+        secret=secret,
+        timeout=timeout_ms,
+        options=spot_options(),
     )
-    ex.urls["api"] = rebase_urls(ex.urls["api"], sim.url)
-    return ex
 
 
 def run(btc: pd.DataFrame, eth: pd.DataFrame, scenario: Scenario, **kwargs: Any) -> Simulator:
     """Start a simulator at bar 10 of ``btc``, run ``scenario(sim, ccxt_client, btc)``, stop."""
-
-    async def main() -> Simulator:
-        sim = await start_simulator(
+    return drive(
+        lambda: start_simulator(
             candles={"BTCUSDT": btc, "ETHUSDT": eth},
             api_key=KEY,
             api_secret=SECRET,
             start_ms=int(btc.timestamp[10]),
             **kwargs,
-        )
-        ex = client(sim)
-        try:
-            await ex.load_markets()
-            await scenario(sim, ex, btc)
-        finally:
-            await ex.close()
-            await sim.close()
-        return sim
-
-    return asyncio.run(main())
-
-
-def dec(x: float) -> Decimal:
-    return Decimal(repr(float(x)))
+        ),
+        client,
+        lambda sim, ex: scenario(sim, ex, btc),
+        ready=lambda ex: ex.load_markets(),
+    )
 
 
 def test_markets_balance_and_klines(btc: pd.DataFrame, eth: pd.DataFrame) -> None:
@@ -138,7 +107,7 @@ def test_limit_order_rests_then_fills_when_a_bar_trades_through(
 ) -> None:
     # A buy 0.3 % under bar 10's open: the first bar from 10 on whose low is below it fills it.
     price = round(float(btc.open[10]) * 0.997, 2)
-    first = next(i for i in range(10, BARS) if btc.low[i] < price)
+    first = next(i for i in range(10, len(btc)) if btc.low[i] < price)
     assert first > 10  # the scenario needs a resting phase
 
     async def scenario(sim: Simulator, ex: Any, bars: pd.DataFrame) -> None:

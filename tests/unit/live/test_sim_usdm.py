@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from pathlib import Path
@@ -13,8 +12,9 @@ import ccxt.async_support as accxt
 import pandas as pd
 import pytest
 
-from grekko_research.data.exchanges import rebase_urls
 from live.sim.usdm import USDM_OPTIONS, UsdmSimulator, start_usdm_simulator
+from tests.peers.frames import USDM_BTC_1H, USDM_ETH_1H, dec, real_candles
+from tests.peers.sim_clients import ccxt_client, drive
 
 KEY, SECRET = "usdm-key", "usdm-secret"
 BARS = 300
@@ -26,56 +26,41 @@ Scenario = Callable[[UsdmSimulator, Any, pd.DataFrame], Awaitable[None]]
 @pytest.fixture(scope="module")
 def btc(shared_data: Path) -> pd.DataFrame:
     """The first ``BARS`` real Binance BTCUSDT perpetual hourly candles (from 2023-07-04)."""
-    frame = pd.read_csv(shared_data / "ohlcv/binance-usdm_BTC-USDT-PERP_1h__alpergulsen.csv.gz")
-    return frame.head(BARS).reset_index(drop=True)
+    return real_candles(shared_data, USDM_BTC_1H, BARS)
 
 
 @pytest.fixture(scope="module")
 def eth(shared_data: Path) -> pd.DataFrame:
-    frame = pd.read_csv(shared_data / "ohlcv/binance-usdm_ETH-USDT-PERP_1h__alpergulsen.csv.gz")
-    return frame.head(BARS).reset_index(drop=True)
+    return real_candles(shared_data, USDM_ETH_1H, BARS)
 
 
 def client(sim: UsdmSimulator, *, secret: str = SECRET, key: str = KEY) -> Any:
     """A real async ccxt binanceusdm client whose REST URLs point at the peer."""
-    ex = accxt.binanceusdm(
-        {
-            "apiKey": key,
-            "secret": secret,
-            "timeout": 3000,
-            "enableRateLimit": False,  # ccxt's own throttle (50 ms per weight) only slows tests
-            "options": dict(USDM_OPTIONS),
-        }
+    return ccxt_client(
+        accxt.binanceusdm,
+        sim.url,
+        apiKey=key,
+        secret=secret,
+        timeout=3000,
+        enableRateLimit=False,  # ccxt's own throttle (50 ms per weight) only slows tests
+        options=dict(USDM_OPTIONS),
     )
-    ex.urls["api"] = rebase_urls(ex.urls["api"], sim.url)
-    return ex
 
 
 def run(btc: pd.DataFrame, eth: pd.DataFrame, scenario: Scenario, **kwargs: Any) -> UsdmSimulator:
     """Start a peer at bar 10 of ``btc``, run ``scenario(sim, ccxt_client, btc)``, stop."""
-
-    async def main() -> UsdmSimulator:
-        sim = await start_usdm_simulator(
+    return drive(
+        lambda: start_usdm_simulator(
             candles={"BTCUSDT": btc, "ETHUSDT": eth},
             api_key=KEY,
             api_secret=SECRET,
             start_ms=int(btc.timestamp[10]),
             **kwargs,
-        )
-        ex = client(sim)
-        try:
-            await ex.load_markets()
-            await scenario(sim, ex, btc)
-        finally:
-            await ex.close()
-            await sim.close()
-        return sim
-
-    return asyncio.run(main())
-
-
-def dec(x: float) -> Decimal:
-    return Decimal(repr(float(x)))
+        ),
+        client,
+        lambda sim, ex: scenario(sim, ex, btc),
+        ready=lambda ex: ex.load_markets(),
+    )
 
 
 def fee(qty: str, price: Decimal, rate: str = "0.0005") -> Decimal:

@@ -16,9 +16,10 @@ import ccxt.pro as ccxtpro
 import pandas as pd
 import pytest
 
-from grekko_research.data.exchanges import rebase_urls
 from live.sim import Simulator, run_sim, start_simulator
 from live.sim.cli import load_candles, load_trades
+from tests.peers.frames import SPOT_BTC_1H
+from tests.peers.sim_clients import ccxt_client, drive, spot_options
 
 KEY, SECRET = "sim-key", "sim-secret"
 HOUR = 3_600_000
@@ -26,16 +27,9 @@ Scenario = Callable[[Simulator, Any], Awaitable[None]]
 
 
 @pytest.fixture(scope="module")
-def btc(shared_data: Path) -> pd.DataFrame:
-    """Real Binance BTC/USDT hourly candles from 2020-12-01 (300 of them)."""
-    frame = pd.read_csv(shared_data / "ohlcv/binance-spot_BTC-USDT_1h__nfi.csv.gz")
-    return frame.head(300).reset_index(drop=True)
-
-
-@pytest.fixture(scope="module")
 def btc_jan(shared_data: Path) -> pd.DataFrame:
     """48 hourly candles around 2021-01-08 00:00 UTC, when the shared trades capture starts."""
-    frame = pd.read_csv(shared_data / "ohlcv/binance-spot_BTC-USDT_1h__nfi.csv.gz")
+    frame = pd.read_csv(shared_data / "ohlcv" / SPOT_BTC_1H)
     first = int(frame.index[frame.timestamp == 1610064000000 - 24 * HOUR][0])
     return frame.iloc[first : first + 48].reset_index(drop=True)
 
@@ -50,20 +44,14 @@ def prints(shared_data: Path) -> pd.DataFrame:
 
 def client(sim: Simulator, *, secret: str = SECRET) -> Any:
     """A real ccxt.pro binance client whose REST and websocket URLs point at the simulator."""
-    ex = ccxtpro.binance(
-        {
-            "apiKey": KEY,
-            "secret": secret,
-            "timeout": 3000,
-            "options": {
-                "fetchCurrencies": False,
-                "fetchMargins": False,
-                "fetchMarkets": {"types": ["spot"]},
-            },
-        }
+    return ccxt_client(
+        ccxtpro.binance,
+        sim.url,
+        apiKey=KEY,
+        secret=secret,
+        timeout=3000,
+        options=spot_options(),
     )
-    ex.urls["api"] = rebase_urls(ex.urls["api"], sim.url)  # the "ws" URLs inside too
-    return ex
 
 
 def record(ex: Any) -> list[dict[str, Any]]:
@@ -84,24 +72,18 @@ def record(ex: Any) -> list[dict[str, Any]]:
 
 def run(frame: pd.DataFrame, scenario: Scenario, *, start: int = 10, **kwargs: Any) -> None:
     """Start a simulator at bar ``start`` of ``frame`` (as BTCUSDT), run the scenario, stop."""
-
-    async def main() -> None:
-        sim = await start_simulator(
+    drive(
+        lambda: start_simulator(
             candles={"BTCUSDT": frame},
             api_key=KEY,
             api_secret=SECRET,
             start_ms=int(frame.timestamp[start]),
             **kwargs,
-        )
-        ex = client(sim)
-        try:
-            await ex.load_markets()
-            await scenario(sim, ex)
-        finally:
-            await ex.close()
-            await sim.close()
-
-    asyncio.run(main())
+        ),
+        client,
+        scenario,
+        ready=lambda ex: ex.load_markets(),
+    )
 
 
 async def collect(

@@ -44,6 +44,8 @@ from live.venues.binance import BinanceVenue
 from live.venues.binanceusdm import BinanceUsdmVenue
 from live.venues.ccxt_venue import rebase_api_urls
 from live.venues.coinbase import CoinbaseVenue
+from tests.peers.frames import SPOT_BTC_1H, real_candles
+from tests.peers.sim_clients import drive
 
 S = OrderState
 KEY, SECRET = "unit-key-0123456789", "unit-secret-abcdefghij"
@@ -52,8 +54,7 @@ PERP, CB = "BTC/USDT:USDT", "BTC/USD"
 
 @pytest.fixture(scope="module")
 def btc(shared_data: Path) -> pd.DataFrame:
-    frame = pd.read_csv(shared_data / "ohlcv/binance-spot_BTC-USDT_1h__nfi.csv.gz")
-    return frame.head(40).reset_index(drop=True)
+    return real_candles(shared_data, SPOT_BTC_1H, 40)
 
 
 # -- credentials -----------------------------------------------------------------------------
@@ -221,25 +222,20 @@ UsdmScenario = Callable[[UsdmSimulator, CcxtVenue], Awaitable[None]]
 
 
 def run_usdm(btc: pd.DataFrame, scenario: UsdmScenario, **sim_kwargs: Any) -> None:
-    async def main() -> None:
-        sim = await start_usdm_simulator(
+    drive(
+        lambda: start_usdm_simulator(
             candles={"BTCUSDT": btc},
             api_key=KEY,
             api_secret=SECRET,
             start_ms=int(btc.timestamp[10]),
             **sim_kwargs,
-        )
-        venue = make_venue(
+        ),
+        lambda sim: make_venue(
             "binanceusdm", urls=sim.url, credentials=Credentials(KEY, SECRET), rate_limit=False
-        )
-        try:
-            await venue.start()
-            await scenario(sim, venue)
-        finally:
-            await venue.close()
-            await sim.close()
-
-    asyncio.run(main())
+        ),
+        scenario,
+        ready=lambda venue: venue.start(),
+    )
 
 
 def test_usdm_lifecycle_signed_position_and_fees(btc: pd.DataFrame) -> None:
@@ -325,26 +321,21 @@ def cid(n: int) -> str:
 
 
 def run_coinbase(btc: pd.DataFrame, scenario: CoinbaseScenario) -> None:
-    async def main() -> None:
-        key, secret = new_cdp_key()
-        sim = await start_coinbase_simulator(
+    key, secret = new_cdp_key()
+    creds = Credentials(key, secret)
+    drive(
+        lambda: start_coinbase_simulator(
             candles={"BTC-USD": btc},
             api_key=key,
             api_secret=secret,
             start_ms=int(btc.timestamp[10]),
-        )
-        creds = Credentials(key, secret)
-        venue = make_venue(
+        ),
+        lambda sim: make_venue(
             "coinbase", urls=sim.url, credentials=creds, rate_limit=False, price_timeframe="1h"
-        )
-        try:
-            await venue.start()
-            await scenario(sim, venue, creds)
-        finally:
-            await venue.close()
-            await sim.close()
-
-    asyncio.run(main())
+        ),
+        lambda sim, venue: scenario(sim, venue, creds),
+        ready=lambda venue: venue.start(),
+    )
 
 
 def test_coinbase_market_buy_in_base_units_and_idempotent_resend(btc: pd.DataFrame) -> None:
