@@ -61,7 +61,9 @@ def _overrides(
         out.append(f"live={group}" if group else f"live.venue={venue}")
         if group is None:
             out.append(f"live.feed={venue}")
-    if strategy is not None:
+    if strategy is not None and strategy.startswith("models:/"):
+        out.append(f"live.model={strategy}")
+    elif strategy is not None:
         out.append(f"strategy={strategy}")
     for item in params or []:
         if "=" not in item:
@@ -413,6 +415,43 @@ def verify_command(
     console.print(str(report))
     if not report.ok:
         raise typer.Exit(4)
+
+
+@app.command("api")
+def api_command(
+    overrides: Overrides = None,
+    events: EventsOpt = None,
+    venue: VenueOpt = None,
+    host: Annotated[str, typer.Option(help="Bind address (loopback by default)")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port")] = 8000,
+) -> None:
+    """Serve a run's status API (REST, websocket streams, /metrics) from its event log.
+
+    Tokens: GREKKO_API_READ_TOKEN and GREKKO_API_CONTROL_TOKEN (kill / resume).
+    """
+    from live.api.server import serve
+
+    path = _events_path(overrides, events, venue)
+    serve(path, Path(path).parent, host=host, port=port)
+
+
+@app.command("alerts")
+def alerts_command(
+    overrides: Overrides = None,
+    events: EventsOpt = None,
+    venue: VenueOpt = None,
+    big_fill: Annotated[
+        str | None, typer.Option(help="Alert on fills of at least this notional")
+    ] = None,
+) -> None:
+    """Send alerts for a run's event log (risk breaches, kill switch, halts, errors, big fills)
+    to the apprise URLs in GREKKO_ALERT_URLS."""
+    from live.alerts.__main__ import main as alerts_main
+
+    args = ["--events", _events_path(overrides, events, venue)]
+    if big_fill is not None:
+        args += ["--big-fill", big_fill]
+    raise typer.Exit(alerts_main(args))
 
 
 @app.command("sim")

@@ -218,6 +218,7 @@ class Runner:
         self._first_ts = 0
         self._pending_decision: int | None = None
         self._killed: str | None = None
+        self._kill_source = "call"
         self._kill_task: asyncio.Task[None] | None = None
         self._lots: list[Decimal] = [Decimal(0)] * len(spec.symbols)
         self._history_until: int | None = None
@@ -282,6 +283,7 @@ class Runner:
                 self.halted = str(e.payload["reason"])
             elif e.kind == "kill_switch":
                 self._killed = str(e.payload["reason"])
+                self._kill_source = str(e.payload.get("source", "call"))
             elif e.kind == "resumed":
                 self.halted = None
                 self._killed = None
@@ -492,7 +494,9 @@ class Runner:
         """Whether the kill switch is engaged (it stays so across restarts until resumed)."""
         return self._killed is not None
 
-    async def kill(self, reason: str, *, flatten: bool = False) -> dict[str, Any]:
+    async def kill(
+        self, reason: str, *, flatten: bool = False, source: str = "call"
+    ) -> dict[str, Any]:
         """Engage the kill switch: block new orders at once, cancel every open order, and
         optionally flatten every position with market orders. Idempotent.
 
@@ -502,6 +506,7 @@ class Runner:
         t0 = time.perf_counter()
         first = self._killed is None
         self._killed = reason
+        self._kill_source = source
         self.halted = f"kill switch: {reason}"
         self.summary.halted = self.halted
         blocked_ms = (time.perf_counter() - t0) * 1000
@@ -588,9 +593,22 @@ class Runner:
                 except (OSError, ValueError):
                     flag = {}
                 await self.kill(
-                    str(flag.get("reason") or "kill flag file"), flatten=bool(flag.get("flatten"))
+                    str(flag.get("reason") or "kill flag file"),
+                    flatten=bool(flag.get("flatten")),
+                    source="flag",
                 )
+            elif self._killed is not None and self._kill_source == "flag" and not path.exists():
+                self.resume("kill flag removed (grekko-live resume, or the API's /resume)")
             await asyncio.sleep(self.spec.kill_poll_s)
+
+    def resume(self, reason: str) -> None:
+        """Lift the kill switch or a halt explicitly; recorded with ``reason``."""
+        if self.halted is None and self._killed is None:
+            return
+        self._append([("resumed", "runner", {"reason": reason, "halt": self.halted})])
+        self.halted = None
+        self._killed = None
+        self.summary.halted = None
 
     async def _halt(self, reason: str) -> None:
         if self.halted == reason:
@@ -751,8 +769,10 @@ class Runner:
             events = []
             refused += [{"symbol": i.symbol, "size": str(i.qty), "reason": str(e)} for i in intents]
             intents = []
+        latency_ms = None if t_received is None else (time.perf_counter() - t_received) * 1000
         decision = {
             "ts": ts,
+            "latency_ms": None if latency_ms is None else round(latency_ms, 3),
             "signal": _signal_payload(row),
             "planned": [_planned_payload(p) for p in planned],
             "intents": [i.client_id for i in intents],

@@ -179,3 +179,39 @@ def test_any_flag_file_engages(tmp_path: Path, flag: str) -> None:
             return runner.killed
 
     assert asyncio.run(main())
+
+
+def test_removing_the_flag_resumes_a_running_runner(tmp_path: Path) -> None:
+    """``grekko-live resume`` and the API's /resume remove the flag: the running process
+    resumes, and says so in the log; a kill engaged otherwise is not lifted that way."""
+    from grekko_research.data.bars import Bars
+    from live.venues.paper import PaperVenue, ReplayFeed
+
+    n = 30
+    bars = Bars(index=np.arange(n, dtype=np.int64) * 3_600_000, symbols=("BTC/USDT",),
+                timeframe="1h", open=np.full((n, 1), 100.0), high=np.full((n, 1), 101.0),
+                low=np.full((n, 1), 99.0), close=np.full((n, 1), 100.0),
+                volume=np.ones((n, 1)))  # fmt: skip
+    strategy = get_strategy("sma_cross")
+    spec = RunnerSpec("k", strategy, strategy.params({}), EngineConfig(), bars.symbols, "1h",
+                      kill_file=tmp_path / "KILL", kill_poll_s=0.01)  # fmt: skip
+
+    async def main() -> tuple[bool, bool, bool, list[str]]:
+        with EventStore.open(tmp_path / "e.db") as store:
+            runner = Runner(spec, PaperVenue(EngineConfig(), bars.symbols, ReplayFeed(bars)), store)
+            await runner.start()
+            task = asyncio.create_task(runner._watch_kill_file())
+            (tmp_path / "KILL").write_text(json.dumps({"reason": "r"}))
+            await asyncio.sleep(0.1)
+            engaged = runner.killed
+            (tmp_path / "KILL").unlink()
+            await asyncio.sleep(0.1)
+            lifted = not runner.killed and runner.halted is None
+            await runner.kill("breaker", source="breaker")
+            await asyncio.sleep(0.1)
+            kept = runner.killed  # no flag file, but this kill did not come from one
+            task.cancel()
+            return engaged, lifted, kept, [e.kind for e in store.read(kinds=["resumed"])]
+
+    engaged, lifted, kept, resumed = asyncio.run(main())
+    assert engaged and lifted and kept and resumed == ["resumed"]

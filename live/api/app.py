@@ -1,0 +1,492 @@
+"""The status API of a live run: FastAPI routes over a :class:`~live.api.hub.LogHub`.
+
+Every route but ``/health`` (and the OpenAPI document) needs ``Authorization: Bearer <token>``;
+``/metrics`` too unless the tokens say it is public. ``POST /kill`` and ``POST /resume`` need a
+control token (a read token gets 403). Websockets take the token from the same header or from
+``?token=`` (browsers cannot set headers on a websocket), checked before the handshake is
+accepted: a bad token gets an HTTP 401 refusal (or, on servers without the ASGI denial
+response extension, a close with code 4401). See :mod:`live.api` for the whole surface.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, FastAPI, HTTPException, Query, Security, WebSocket
+from fastapi.responses import JSONResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, Field
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Receive, Send
+from starlette.types import Scope as AsgiScope
+from starlette.websockets import WebSocketDisconnect
+
+from live.api.auth import ApiTokens, Scope, bearer_token
+from live.api.control import Control
+from live.api.hub import TOPICS, LogHub, event_message
+from live.orders import TERMINAL, OrderState
+from live.state import dec_text
+
+__all__ = ["create_app"]
+
+log = logging.getLogger(__name__)
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="A read token (GREKKO_API_READ_TOKEN) or a control token "
+    "(GREKKO_API_CONTROL_TOKEN, needed by /kill and /resume).",
+)
+_AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "No token, or not a configured one"},
+    403: {"description": "A read token on a control route"},
+}
+
+
+# -- response models --------------------------------------------------------------------------
+
+
+class Health(BaseModel):
+    ok: bool = Field(description="The log is read and folds cleanly")
+    last_seq: int
+    last_event_age_s: float | None = Field(description="Now minus the last event's time stamp")
+
+
+class StrategyRun(BaseModel):
+    run_id: str | None
+    strategy: str | None
+    params: dict[str, Any] | None
+    venue: str | None
+    mode: str | None
+    feed: str | None
+    symbols: list[str]
+    timeframe: str | None
+    config_id: str | None
+    started_ts_ms: int | None
+    restarts: int
+    bars: int
+    decisions: int
+    last_bar_ts: int | None
+
+
+class Position(BaseModel):
+    symbol: str
+    qty: str = Field(description="Net quantity from the run's fills (decimal string)")
+    last_close: float | None
+    exposure: float | None = Field(description="qty × last close, in the quote currency")
+
+
+class Positions(BaseModel):
+    positions: list[Position]
+    equity: float | None
+    last_bar_ts: int | None
+
+
+class OrderOut(BaseModel):
+    client_id: str
+    symbol: str
+    side: str
+    order_type: str
+    qty: str
+    limit_price: str | None
+    filled: str
+    avg_price: str | None
+    state: OrderState
+    decision_ts_ms: int
+    created_ms: int
+    submitted_ms: int | None
+    venue_order_id: str | None
+    reason: str | None
+
+
+class FillOut(BaseModel):
+    client_id: str
+    trade_id: str
+    symbol: str
+    side: str
+    qty: str
+    price: str
+    fee: str | None
+    fee_asset: str | None
+    ts_ms: int
+    source: str
+
+
+class Pnl(BaseModel):
+    equity: float | None = Field(description="Equity at the last closed bar")
+    equity_start: float | None = Field(description="Equity at the first closed bar")
+    equity_change: float | None
+    realised_pnl: float = Field(description="Sum of the closed trades' P&L")
+    closed_trades: int
+    winning_trades: int
+    fees: dict[str, str] = Field(description="Fees paid per asset (decimal strings)")
+    last_bar_ts: int | None
+
+
+class KillSwitch(BaseModel):
+    engaged: bool
+    reason: str | None
+    flatten: bool | None
+    ts_ms: int | None
+
+
+class Risk(BaseModel):
+    state: Literal["ACTIVE", "REDUCING", "HALTED"]
+    reason: str | None
+    halted: str | None = Field(description="The runner's halt reason, if halted")
+    kill_switch: KillSwitch
+    breaches: list[dict[str, Any]] = Field(description="Latest breaches, newest last")
+    last_risk_decision: dict[str, Any] | None
+    last_reconciliation: dict[str, Any] | None
+    anomalies: list[str] = Field(description="Order-book anomalies and unreadable events")
+
+
+class KillRequest(BaseModel):
+    reason: str = Field(min_length=1, max_length=500)
+    flatten: bool = False
+
+
+class ResumeRequest(BaseModel):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+# -- the app ----------------------------------------------------------------------------------
+
+
+def create_app(hub: LogHub, control: Control, tokens: ApiTokens) -> FastAPI:
+    """Build the API over ``hub``; the app starts and stops the hub's polling with itself.
+
+    Parameters
+    ----------
+    hub
+        The run's log hub.
+    control
+        What ``/kill`` and ``/resume`` call (e.g. :class:`~live.api.FlagFileControl`).
+    tokens
+        The accepted tokens (:meth:`ApiTokens.from_env`). With none configured, every
+        protected route answers 401.
+    """
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        hub.start()
+        try:
+            yield
+        finally:
+            await hub.stop()
+
+    app = FastAPI(
+        title="Grekko live status API",
+        version="1",
+        summary="Read a live run's state, stream its events, engage its kill switch.",
+        lifespan=lifespan,
+        redoc_url=None,
+    )
+
+    public = {"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect"}
+    if tokens.metrics_public:
+        public.add("/metrics")
+    app.add_middleware(_TokenGate, tokens=tokens, public=frozenset(public))
+
+    def needs(scope: Scope) -> Callable[..., Awaitable[None]]:
+        async def check(
+            credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+        ) -> None:
+            got = tokens.scope_of(credentials.credentials if credentials else None)
+            if got is None:
+                raise HTTPException(
+                    401, "missing or invalid bearer token", headers={"WWW-Authenticate": "Bearer"}
+                )
+            if scope == "control" and got != "control":
+                raise HTTPException(403, "this route needs a control token")
+
+        return check
+
+    read = [Depends(needs("read"))]
+    fold = hub.fold
+
+    @app.get("/health", response_model=Health, responses={503: {"model": Health}})
+    async def health() -> JSONResponse:
+        """Whether the API reads the log, and the age of its last event (no token needed)."""
+        info = hub.health()
+        return JSONResponse(info, status_code=200 if info["ok"] else 503)
+
+    @app.get("/strategies", dependencies=read, responses=_AUTH_ERRORS)
+    async def strategies() -> list[StrategyRun]:
+        """The run this API watches: strategy, parameters, venue, mode, symbols."""
+        r = fold.run
+        if not r:
+            return []
+        return [
+            StrategyRun(
+                run_id=r.get("run_id"),
+                strategy=r.get("strategy"),
+                params=r.get("params"),
+                venue=r.get("venue"),
+                mode=r.get("mode"),
+                feed=r.get("feed"),
+                symbols=fold.symbols,
+                timeframe=r.get("timeframe"),
+                config_id=r.get("config_id"),
+                started_ts_ms=fold.started_ts_ms,
+                restarts=fold.restarts,
+                bars=fold.bars,
+                decisions=fold.decisions,
+                last_bar_ts=fold.last_bar_ts,
+            )
+        ]
+
+    @app.get("/positions", dependencies=read, responses=_AUTH_ERRORS)
+    async def positions() -> Positions:
+        """Net positions from the run's fills, valued at the last close."""
+        held = fold.om.positions()
+        exposure = fold.exposure()
+        symbols = [*fold.symbols, *(s for s in held if s not in fold.symbols)]
+        return Positions(
+            positions=[
+                Position(
+                    symbol=s,
+                    qty=dec_text(held.get(s, Decimal(0))),
+                    last_close=fold.last_close.get(s),
+                    exposure=exposure.get(s),
+                )
+                for s in symbols
+            ],
+            equity=fold.equity,
+            last_bar_ts=fold.last_bar_ts,
+        )
+
+    @app.get("/orders", dependencies=read, responses=_AUTH_ERRORS)
+    async def orders(
+        state: Annotated[OrderState | None, Query(description="Only orders in this state")] = None,
+        open: Annotated[
+            bool | None, Query(description="true: only orders not final; false: only final")
+        ] = None,
+        symbol: str | None = None,
+        limit: Annotated[int | None, Query(ge=1, le=100_000, description="The last N")] = None,
+    ) -> list[OrderOut]:
+        """Every order of the run with its state and fills, oldest first."""
+        out = [
+            OrderOut(
+                client_id=o.client_id,
+                symbol=o.symbol,
+                side=o.side,
+                order_type=o.order_type,
+                qty=dec_text(o.qty),
+                limit_price=None if o.limit_price is None else dec_text(o.limit_price),
+                filled=dec_text(o.filled_qty),
+                avg_price=None if o.avg_price is None else dec_text(o.avg_price),
+                state=o.state,
+                decision_ts_ms=o.decision_ts_ms,
+                created_ms=o.created_ms,
+                submitted_ms=o.submitted_ms,
+                venue_order_id=o.venue_order_id,
+                reason=o.reason,
+            )
+            for o in fold.om.orders()
+            if (state is None or o.state is state)
+            and (open is None or (o.state not in TERMINAL) == open)
+            and (symbol is None or o.symbol == symbol)
+        ]
+        return out[-limit:] if limit else out
+
+    @app.get("/fills", dependencies=read, responses=_AUTH_ERRORS)
+    async def fills(
+        symbol: str | None = None,
+        client_id: str | None = None,
+        since_ms: Annotated[int | None, Query(ge=0, description="Fills at or after")] = None,
+        limit: Annotated[int | None, Query(ge=1, le=100_000, description="The last N")] = None,
+    ) -> list[FillOut]:
+        """Every distinct fill of the run, in arrival order."""
+        out = []
+        for f in fold.om.fills(client_id):
+            order = fold.om.order(f.client_id)
+            if (symbol is not None and order.symbol != symbol) or (
+                since_ms is not None and f.ts_ms < since_ms
+            ):
+                continue
+            out.append(
+                FillOut(
+                    client_id=f.client_id,
+                    trade_id=f.trade_id,
+                    symbol=order.symbol,
+                    side=order.side,
+                    qty=dec_text(f.qty),
+                    price=dec_text(f.price),
+                    fee=None if f.fee is None else dec_text(f.fee),
+                    fee_asset=f.fee_asset,
+                    ts_ms=f.ts_ms,
+                    source=f.source,
+                )
+            )
+        return out[-limit:] if limit else out
+
+    @app.get("/pnl", dependencies=read, responses=_AUTH_ERRORS)
+    async def pnl() -> Pnl:
+        """Equity at the last bar, realised P&L of closed trades, fees paid."""
+        change = (
+            None
+            if fold.equity is None or fold.first_equity is None
+            else fold.equity - fold.first_equity
+        )
+        return Pnl(
+            equity=fold.equity,
+            equity_start=fold.first_equity,
+            equity_change=change,
+            realised_pnl=fold.realised_pnl,
+            closed_trades=fold.closed_trades,
+            winning_trades=fold.winning_trades,
+            fees={k: dec_text(v) for k, v in fold.fees.items()},
+            last_bar_ts=fold.last_bar_ts,
+        )
+
+    @app.get("/risk", dependencies=read, responses=_AUTH_ERRORS)
+    async def risk(
+        breaches: Annotated[int, Query(ge=0, le=50, description="How many breaches")] = 20,
+    ) -> Risk:
+        """Risk state (ACTIVE, REDUCING, HALTED) and why, latest breaches, last reconciliation."""
+        state, reason = fold.risk()
+        kill = fold.kill or {}
+        anomalies = [f"{a.client_id}: {a.kind}: {a.detail}" for a in fold.om.anomalies]
+        if hub.read_error:
+            anomalies.append(f"log read: {hub.read_error}")
+        return Risk(
+            state=state,
+            reason=reason,
+            halted=fold.halted,
+            kill_switch=KillSwitch(
+                engaged=fold.kill is not None,
+                reason=kill.get("reason"),
+                flatten=kill.get("flatten"),
+                ts_ms=kill.get("ts_ms"),
+            ),
+            breaches=list(fold.breaches)[-breaches:] if breaches else [],
+            last_risk_decision=fold.last_risk_decision,
+            last_reconciliation=fold.last_reconcile,
+            anomalies=anomalies + fold.errors,
+        )
+
+    control_auth = [Depends(needs("control"))]
+
+    @app.post("/kill", status_code=202, dependencies=control_auth, responses=_AUTH_ERRORS)
+    async def kill(body: KillRequest) -> dict[str, Any]:
+        """Ask for the kill switch: block new orders, cancel open ones, flatten if asked.
+
+        Accepted, not done: the runner acts on it and logs ``kill_switch`` (see ``/risk``).
+        """
+        log.warning("kill switch requested through the API (flatten=%s)", body.flatten)
+        return await control.kill(body.reason, body.flatten)
+
+    @app.post("/resume", status_code=202, dependencies=control_auth, responses=_AUTH_ERRORS)
+    async def resume(body: ResumeRequest) -> dict[str, Any]:
+        """Ask to lift the kill switch."""
+        log.warning("resume requested through the API")
+        return await control.resume(body.reason)
+
+    async def metrics() -> Response:
+        """Prometheus metrics of the run (text exposition format)."""
+        return Response(generate_latest(hub.registry), media_type=CONTENT_TYPE_LATEST)
+
+    app.add_api_route(
+        "/metrics",
+        metrics,
+        methods=["GET"],
+        dependencies=[] if tokens.metrics_public else read,
+        responses={} if tokens.metrics_public else _AUTH_ERRORS,
+        response_class=Response,
+    )
+
+    for topic in TOPICS:
+        app.add_api_websocket_route(f"/ws/{topic}", _stream(hub, tokens, topic))
+    return app
+
+
+def _unauthorized() -> JSONResponse:
+    return JSONResponse(
+        {"detail": "missing or invalid bearer token"}, 401, headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
+class _TokenGate:
+    """Answer 401 to an HTTP request without a configured token before routing and before its
+    body is parsed (so strangers learn nothing, not even which paths exist). The routes still
+    check the scope (control routes: 403 for a read token) and document the scheme."""
+
+    def __init__(self, app: ASGIApp, tokens: ApiTokens, public: frozenset[str]) -> None:
+        self.app, self.tokens, self.public = app, tokens, public
+
+    async def __call__(self, scope: AsgiScope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] not in self.public:
+            token = bearer_token(Headers(scope=scope).get("authorization"))
+            if self.tokens.scope_of(token) is None:
+                await _unauthorized()(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+# -- websockets -------------------------------------------------------------------------------
+
+
+async def _deny(ws: WebSocket, status: int, detail: str) -> None:
+    """Refuse a handshake: an HTTP answer where the server can send one, else a close code."""
+    if "websocket.http.response" in ws.scope.get("extensions", {}):
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        await ws.send_denial_response(JSONResponse({"detail": detail}, status, headers=headers))
+    else:
+        await ws.close(code=4401 if status == 401 else 1008, reason=detail)
+
+
+def _stream(hub: LogHub, tokens: ApiTokens, topic: str) -> Callable[[WebSocket], Awaitable[None]]:
+    async def stream(ws: WebSocket) -> None:
+        token = bearer_token(ws.headers.get("authorization")) or ws.query_params.get("token")
+        if not tokens.allows(token, "read"):
+            await _deny(ws, 401, "missing or invalid token")
+            return
+        after_text = ws.query_params.get("after_seq")
+        if after_text is not None and not (after_text.isdigit() and len(after_text) < 19):
+            await _deny(ws, 400, "after_seq must be an integer >= 0")
+            return
+        with hub.subscription(topic) as sub:  # before the backlog: no gap between the two
+            await ws.accept()
+            last = -1
+            if after_text is not None:
+                for e in await hub.backlog(topic, int(after_text)):
+                    await ws.send_json(event_message(e, topic))
+                    last = e.seq
+
+            async def pump() -> None:
+                nonlocal last
+                while True:
+                    e = await sub.get()
+                    if e is None:
+                        await ws.close(1013, "too slow: reconnect with after_seq")
+                        return
+                    if e.seq > last:
+                        await ws.send_json(event_message(e, topic))
+                        last = e.seq
+
+            async def drain() -> None:
+                while (await ws.receive())["type"] != "websocket.disconnect":
+                    pass  # clients have nothing to say; read only to notice a disconnect
+
+            tasks = [asyncio.ensure_future(pump()), asyncio.ensure_future(drain())]
+            try:
+                await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for t in tasks:
+                    t.cancel()
+                for t in tasks:
+                    with contextlib.suppress(
+                        asyncio.CancelledError, WebSocketDisconnect, RuntimeError
+                    ):
+                        await t
+
+    stream.__name__ = f"ws_{topic}"
+    stream.__doc__ = f"Stream the run's new {topic} events as JSON (after_seq=N: from seq N+1)."
+    return stream

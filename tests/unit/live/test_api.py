@@ -1,0 +1,776 @@
+"""The status API over a real replayed run: auth on every route of the OpenAPI document, values
+that match the log (routes and /metrics), websocket topics, the kill flag file, the Grafana
+dashboard's metric names."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import secrets
+import sqlite3
+import time
+import warnings
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from typer.testing import CliRunner
+
+from live.api import KILL_FILE, ApiTokens, FlagFileControl, LogHub, create_app, topics_of
+from live.api.auth import RedactTokens, bearer_token
+from live.events import EventStore
+from live.orders import Ack, FillReport, Intent, OrderManager, Rejected
+from live.state import fold_run
+
+with warnings.catch_warnings():  # starlette's notice about httpx2, at import time
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
+    from starlette.testclient import WebSocketDenialResponse
+
+pytestmark = pytest.mark.timeout(30)  # a websocket message that never comes must not hang
+
+ROOT = Path(__file__).resolve().parents[3]
+READ = "read-" + secrets.token_urlsafe(24)
+CONTROL = "ctl-" + secrets.token_urlsafe(24)
+WRONG = "wrong-" + secrets.token_urlsafe(24)
+CONTROL_ROUTES = {("post", "/kill"), ("post", "/resume")}
+
+
+# -- a real run ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def replayed(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A replayed sma_cross run on a week of real BTC/USDT hourly bars (its event log)."""
+    from grekko_research.data.files import import_file
+    from grekko_research.data.store import ParquetStore
+    from live.cli import app
+
+    store = tmp_path_factory.mktemp("api-store")
+    import_file(
+        shared_data / "ohlcv/binance-spot_BTC-USDT_1h__nfi.csv.gz", store=ParquetStore(store)
+    )
+    state = tmp_path_factory.mktemp("api-state")
+    result = CliRunner().invoke(
+        app,
+        [
+            "replay",
+            "--strategy",
+            "sma_cross",
+            "--params",
+            "fast=5",
+            "--params",
+            "slow=20",
+            "--state-dir",
+            str(state),
+            "data.start=2021-01-04",
+            "data.end=2021-01-12",
+        ],
+        env={"GREKKO_DATA_DIR": str(store)},
+    )
+    assert result.exit_code == 0, result.output
+    return Path(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture
+def log_path(replayed: Path, tmp_path: Path) -> Path:
+    """A private copy of the replayed log (tests append to it)."""
+    path = tmp_path / "run" / "events.db"
+    path.parent.mkdir()
+    with sqlite3.connect(replayed) as src, sqlite3.connect(path) as dst:
+        src.backup(dst)
+    return path
+
+
+@dataclass
+class Api:
+    client: TestClient
+    hub: LogHub
+    log: Path
+
+    def get(self, path: str, token: str | None = READ, **kw: Any) -> Any:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return self.client.get(path, headers=headers, **kw)
+
+    def append(self, *drafts: tuple[str, str, dict[str, Any], int]) -> int:
+        with EventStore.open(self.log) as store:
+            return store.append_many(drafts)[-1].seq
+
+    def wait(self, seq: int) -> None:
+        """Wait until the hub folded ``seq``."""
+        deadline = time.monotonic() + 10
+        while self.client.get("/health").json()["last_seq"] < seq:
+            assert time.monotonic() < deadline, f"the hub never reached seq {seq}"
+            time.sleep(0.01)
+
+    def metrics(self) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+        text = self.get("/metrics").text
+        return {
+            (s.name, frozenset(s.labels.items())): s.value
+            for family in text_string_to_metric_families(text)
+            for s in family.samples
+        }
+
+
+@pytest.fixture
+def api(log_path: Path) -> Iterator[Api]:
+    hub = LogHub(log_path, poll_s=0.01)
+    app = create_app(hub, FlagFileControl(log_path.parent), ApiTokens.of([READ], [CONTROL]))
+    with TestClient(app) as client:
+        yield Api(client, hub, log_path)
+    hub.close()
+
+
+def events_of(path: Path) -> list[Any]:
+    with EventStore.open(path) as store:
+        return list(store.read())
+
+
+# -- auth, generated from the OpenAPI document --------------------------------------------------
+
+
+def _resolve(schema: dict[str, Any], doc: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in schema:
+        schema = doc["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    return schema
+
+
+def _sample_body(op: dict[str, Any], doc: dict[str, Any]) -> dict[str, Any] | None:
+    content = op.get("requestBody", {}).get("content", {}).get("application/json")
+    if content is None:
+        return None
+    schema = _resolve(content["schema"], doc)
+    samples = {"string": "generated test", "boolean": False, "integer": 0, "number": 0.0}
+    return {
+        name: samples[_resolve(prop, doc).get("type", "string")]
+        for name, prop in schema.get("properties", {}).items()
+        if name in schema.get("required", [])
+    }
+
+
+def test_every_route_of_the_openapi_document_needs_the_right_token(api: Api) -> None:
+    doc = api.client.get("/openapi.json").json()
+    routes = [
+        (method, path, _sample_body(op, doc))
+        for path, ops in doc["paths"].items()
+        for method, op in ops.items()
+        if path != "/health"
+    ]
+    for path, ops in doc["paths"].items():
+        for method, op in ops.items():
+            declared = op.get("security") == [{"HTTPBearer": []}]
+            assert declared == (path != "/health"), (
+                f"{method} {path}: security {op.get('security')}"
+            )
+    listed = {(m, p) for m, p, _ in routes}
+    assert listed >= CONTROL_ROUTES
+    assert {
+        ("get", p)
+        for p in ("/strategies", "/positions", "/orders", "/fills", "/pnl", "/risk", "/metrics")
+    } <= listed
+    assert {m for m, _ in listed - CONTROL_ROUTES} == {"get"}, "a mutating route is not control"
+    seen: list[Any] = []
+
+    def call(method: str, path: str, body: Any, headers: dict[str, str]) -> Any:
+        r = api.client.request(method, path, json=body, headers=headers)
+        seen.append(r)
+        return r
+
+    flag = api.log.parent / KILL_FILE
+    for method, path, body in routes:
+        where = f"{method.upper()} {path}"
+        for headers in (
+            {},
+            {"Authorization": f"Bearer {WRONG}"},
+            {"Authorization": f"Bearer {READ}x"},
+            {"Authorization": f"Basic {READ}"},
+            {"Authorization": "Bearer"},
+        ):
+            r = call(method, path, body, headers)
+            assert r.status_code == 401, f"{where} with {headers}: {r.status_code}"
+            assert r.headers["www-authenticate"] == "Bearer", where
+        # A body the route would refuse still gets 401 first: nothing is parsed for strangers.
+        if body is not None:
+            assert call(method, path, {}, {}).status_code == 401, where
+        before = flag.read_text() if flag.exists() else None
+        as_read = call(method, path, body, {"Authorization": f"Bearer {READ}"})
+        if (method, path) in CONTROL_ROUTES:
+            assert as_read.status_code == 403, where
+            after = flag.read_text() if flag.exists() else None
+            assert after == before, f"{where} acted on a read token"
+        else:
+            assert as_read.status_code == 200, f"{where}: {as_read.text}"
+        as_control = call(method, path, body, {"Authorization": f"bearer {CONTROL}"})
+        assert 200 <= as_control.status_code < 300, f"{where}: {as_control.text}"
+
+    # Nothing is routed or parsed for a stranger: unknown paths and broken bodies get 401 too.
+    for method, path, content in (("get", "/no/such/route", None), ("post", "/kill", b"{oops")):
+        r = api.client.request(
+            method, path, content=content, headers={"content-type": "application/json"}
+        )
+        seen.append(r)
+        assert r.status_code == 401, path
+    assert api.client.get("/no/such/route", headers=_bearer(READ)).status_code == 404
+
+    # The control routes act: the flag file appears with the request, then goes.
+    r = call("post", "/kill", {"reason": "api test", "flatten": True}, _bearer(CONTROL))
+    assert r.status_code == 202
+    assert json.loads(flag.read_text()) == {
+        "reason": "api test",
+        "flatten": True,
+        "ts_ms": r.json()["ts_ms"],
+    }
+    r = call("post", "/resume", {"reason": "fixed"}, _bearer(CONTROL))
+    assert r.status_code == 202 and r.json()["flag"] == "removed" and not flag.exists()
+
+    for r in seen:
+        text = r.text + json.dumps(dict(r.headers))
+        for token in (READ, CONTROL):
+            assert token not in text, f"a token leaked into {r.request.method} {r.request.url}"
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_websockets_refuse_a_bad_token_before_accepting(api: Api) -> None:
+    ws_paths = [r.path for r in api.client.app.routes if r.path.startswith("/ws/")]  # type: ignore[attr-defined]
+    assert sorted(ws_paths) == ["/ws/fills", "/ws/orders", "/ws/risk", "/ws/signals"]
+    for path in ws_paths:
+        for url, headers in (
+            (path, {}),
+            (f"{path}?token={WRONG}", {}),
+            (path, {"Authorization": f"Bearer {WRONG}"}),
+            (path, {"Authorization": f"Basic {READ}"}),
+        ):
+            with (
+                pytest.raises(WebSocketDenialResponse) as denied,
+                api.client.websocket_connect(url, headers=headers),
+            ):
+                pass
+            assert denied.value.status_code == 401, url
+            assert READ not in denied.value.text and CONTROL not in denied.value.text
+        for url, headers in ((f"{path}?token={READ}", {}), (path, _bearer(CONTROL))):
+            with api.client.websocket_connect(url, headers=headers):
+                pass
+
+
+def test_health_needs_no_token_and_tells_nothing_about_the_run(api: Api) -> None:
+    r = api.client.get("/health")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["ok"] is True and body["last_seq"] == len(events_of(api.log))
+    assert set(body) == {"ok", "last_seq", "last_event_age_s"}
+    assert "sma_cross" not in r.text
+
+
+def test_metrics_can_be_public(log_path: Path) -> None:
+    with LogHub(log_path) as hub:
+        app = create_app(
+            hub, FlagFileControl(log_path.parent), ApiTokens.of([READ], metrics_public=True)
+        )
+        with TestClient(app) as client:
+            assert client.get("/metrics").status_code == 200
+            assert client.get("/orders").status_code == 401
+            assert (
+                client.post("/kill", json={"reason": "x"}, headers=_bearer(READ)).status_code == 403
+            )
+
+
+def test_no_tokens_configured_means_no_access(log_path: Path) -> None:
+    with (
+        LogHub(log_path) as hub,
+        TestClient(create_app(hub, FlagFileControl(log_path.parent), ApiTokens())) as client,
+    ):
+        assert client.get("/orders", headers=_bearer(READ)).status_code == 401
+        assert client.get("/metrics").status_code == 401
+
+
+# -- tokens -------------------------------------------------------------------------------------
+
+
+def test_every_configured_token_is_compared_whatever_matches(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import live.api.auth as auth
+
+    calls = Counter[int]()
+    real = auth.hmac.compare_digest
+
+    def counting(a: bytes, b: bytes) -> bool:
+        calls[0] += 1
+        return real(a, b)
+
+    monkeypatch.setattr(auth.hmac, "compare_digest", counting)
+    r1, r2, c1 = ("a" * 16 + "1"), ("b" * 16 + "2"), ("c" * 16 + "3")
+    tokens = ApiTokens.of([r1, r2], [c1])
+    for presented, scope in ((r1, "read"), (r2, "read"), (c1, "control"), (WRONG, None)):
+        calls.clear()
+        assert tokens.scope_of(presented) == scope
+        assert calls[0] == 3, f"{scope}: compared {calls[0]} of 3 tokens"
+    assert tokens.allows(c1, "read") and tokens.allows(c1, "control")
+    assert tokens.allows(r1, "read") and not tokens.allows(r1, "control")
+    assert not tokens.allows(None, "read") and not tokens.allows("", "read")
+
+
+def test_tokens_come_from_the_environment_and_never_show() -> None:
+    tokens = ApiTokens.from_env(
+        {"GREKKO_API_READ_TOKEN": f"{READ}, {WRONG}", "GREKKO_API_CONTROL_TOKEN": CONTROL}
+    )
+    assert tokens.allows(WRONG, "read") and tokens.allows(CONTROL, "control")
+    assert not tokens.metrics_public and tokens.configured
+    assert ApiTokens.from_env({"GREKKO_API_METRICS_PUBLIC": "1"}).metrics_public
+    assert not ApiTokens.from_env({}).configured
+    for text in (repr(tokens), str(tokens), repr(vars(tokens))):
+        assert READ not in text and CONTROL not in text
+    with pytest.raises(ValueError, match="shorter than 16") as short:
+        ApiTokens.from_env({"GREKKO_API_CONTROL_TOKEN": "short-secret"})
+    assert "short-secret" not in str(short.value)
+    assert bearer_token(f"Bearer  {READ} ") == READ and bearer_token(f"Basic {READ}") is None
+    assert bearer_token("Bearer") is None and bearer_token(None) is None
+
+
+def test_log_records_never_show_a_query_token() -> None:
+    record = logging.LogRecord(
+        "uvicorn.error",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "WebSocket %s" [accepted]',
+        ("127.0.0.1:5", f"/ws/fills?after_seq=3&token={READ}"),
+        None,
+    )
+    assert RedactTokens().filter(record)
+    assert READ not in record.getMessage()
+    assert record.getMessage().endswith('"WebSocket /ws/fills?after_seq=3&token=***" [accepted]')
+
+
+# -- what the routes say, against the log -------------------------------------------------------
+
+
+def test_routes_agree_with_the_log(api: Api) -> None:
+    events = events_of(api.log)
+    state = fold_run(events)
+    kinds = Counter(e.kind for e in events)
+
+    (run,) = api.get("/strategies").json()
+    assert run["strategy"] == "sma_cross" and run["params"] == {"fast": 5, "slow": 20}
+    assert (run["venue"], run["mode"], run["symbols"]) == ("paper", "paper", ["BTC/USDT"])
+    assert run["bars"] == kinds["bar_closed"] == run["decisions"]
+
+    orders = api.get("/orders").json()
+    assert [o["client_id"] for o in orders] == [o.client_id for o in state.orders]
+    assert len(orders) == kinds["order_created"] > 2
+    assert {o["state"] for o in orders} == {"FILLED"}
+    assert api.get("/orders", params={"state": "FILLED"}).json() == orders
+    assert api.get("/orders", params={"open": "true"}).json() == []
+    assert api.get("/orders", params={"limit": 2}).json() == orders[-2:]
+    assert api.get("/orders", params={"symbol": "ETH/USDT"}).json() == []
+    assert api.get("/orders", params={"state": "nonsense"}).status_code == 422
+
+    fills = api.get("/fills").json()
+    assert len(fills) == kinds["order_fill"] == state.fills
+    first = fills[0]
+    assert api.get("/fills", params={"client_id": first["client_id"]}).json() == [first]
+    net = sum(Decimal(f["qty"]) * (1 if f["side"] == "buy" else -1) for f in fills)
+
+    positions = api.get("/positions").json()
+    (pos,) = positions["positions"]
+    assert Decimal(pos["qty"]) == net == state.positions["BTC/USDT"]
+    last_bar = next(e for e in reversed(events) if e.kind == "bar_closed")
+    assert pos["last_close"] == last_bar.payload["bar"][3][0]
+    assert pos["exposure"] == pytest.approx(float(net) * pos["last_close"])
+
+    pnl = api.get("/pnl").json()
+    assert pnl["equity"] == state.equity == last_bar.payload["equity"]
+    trades = [e.payload["pnl"] for e in events if e.kind == "trade_closed"]
+    assert pnl["closed_trades"] == len(trades) > 0
+    assert pnl["realised_pnl"] == pytest.approx(sum(trades))
+    assert {k: Decimal(v) for k, v in pnl["fees"].items()} == state.fees
+
+    risk = api.get("/risk").json()
+    assert risk["state"] == "ACTIVE" and risk["reason"] is None
+    assert risk["kill_switch"]["engaged"] is False
+    assert risk["last_reconciliation"]["ok"] is True
+    assert risk["last_reconciliation"]["seq"] == max(
+        e.seq for e in events if e.kind == "reconciled"
+    )
+
+
+def test_risk_follows_halts_the_engine_and_the_kill_switch(api: Api) -> None:
+    head = api.hub.fold.last_seq
+    t = 1_700_000_000_000
+    api.wait(api.append(("risk_state", "risk", {"state": "REDUCING", "reason": "drawdown 8%"}, t)))
+    risk = api.get("/risk").json()
+    assert (risk["state"], risk["reason"]) == ("REDUCING", "drawdown 8%")
+    api.wait(
+        api.append(
+            ("risk_breach", "risk", {"rule": "max_drawdown", "value": 0.08, "limit": 0.1}, t),
+            ("reconciled", "runner", {"ok": False, "ms": 1.0, "balances": {}}, t),
+            ("kill_switch", "runner", {"engaged": True, "reason": "manual", "flatten": False}, t),
+            ("halted", "runner", {"reason": "kill switch: manual"}, t),
+        )
+    )
+    risk = api.get("/risk").json()
+    assert risk["state"] == "HALTED" and risk["reason"] == "kill switch: manual"
+    assert risk["kill_switch"] == {
+        "engaged": True,
+        "reason": "manual",
+        "flatten": False,
+        "ts_ms": t,
+    }
+    assert (
+        risk["breaches"][-1]["rule"] == "max_drawdown" and risk["breaches"][-1]["seq"] == head + 2
+    )
+    assert risk["last_reconciliation"]["ok"] is False
+    m = api.metrics()
+    assert (
+        m[("grekko_risk_state", frozenset())] == 2
+        and m[("grekko_kill_switch_engaged", frozenset())] == 1
+    )
+    api.wait(api.append(("resumed", "runner", {"reason": "checked"}, t)))
+    risk = api.get("/risk").json()
+    assert (risk["state"], risk["halted"], risk["kill_switch"]["engaged"]) == (
+        "REDUCING",
+        None,
+        False,
+    )
+    m = api.metrics()
+    assert m[("grekko_risk_state", frozenset())] == 1 and m[("grekko_halted", frozenset())] == 0
+    # The engine's own HALTED lasts until the engine says otherwise, whatever the runner logs.
+    api.wait(
+        api.append(
+            ("risk_state", "risk", {"state": "HALTED", "reason": "check failed"}, t),
+            ("resumed", "runner", {"reason": "operator"}, t),
+        )
+    )
+    assert api.get("/risk").json()["state"] == "HALTED"
+    api.wait(api.append(("risk_state", "risk", {"state": "ACTIVE", "reason": None}, t)))
+    assert api.get("/risk").json()["state"] == "ACTIVE"
+    assert api.metrics()[("grekko_risk_state", frozenset())] == 0
+
+
+def test_an_inconsistent_event_is_reported_and_tailing_goes_on(api: Api) -> None:
+    t = 1_700_000_000_000
+    bad = api.append(
+        (
+            "order_fill",
+            "no-such-order",
+            {"trade_id": "x", "qty": "1", "price": "1", "source": "ws"},
+            t,
+        )
+    )
+    api.wait(bad)
+    health = api.client.get("/health")
+    assert health.status_code == 503 and health.json()["ok"] is False
+    assert any(f"seq {bad}" in a for a in api.get("/risk").json()["anomalies"])
+    malformed = api.append(("bar_closed", "runner", {"equity": 1.0}, t))  # no "ts"
+    api.wait(api.append(("risk_breach", "risk", {"rule": "after"}, t)))
+    assert api.get("/risk").json()["breaches"][-1]["rule"] == "after"
+    assert any(f"seq {malformed}" in a for a in api.get("/risk").json()["anomalies"])
+    assert api.hub.tailing
+    m = api.metrics()
+    assert m[("grekko_hub_errors_total", frozenset())] == 2
+    assert m[("grekko_fills_total", frozenset())] == len(
+        api.get("/fills").json()
+    )  # not the bad one
+    assert m[("grekko_log_last_seq", frozenset())] == malformed + 1
+
+
+def test_serve_refuses_to_start_without_a_token_or_a_log(log_path: Path, tmp_path: Path) -> None:
+    from live.api import serve
+
+    with pytest.raises(ValueError, match="GREKKO_API_READ_TOKEN"):
+        serve(log_path, log_path.parent, tokens=ApiTokens())
+    with pytest.raises(ValueError, match="no event log"):
+        serve(tmp_path / "nothing.db", tmp_path, tokens=ApiTokens.of([READ]))
+    assert not (tmp_path / "nothing.db").exists()
+
+
+# -- metrics ------------------------------------------------------------------------------------
+
+
+def test_metrics_match_the_log(api: Api) -> None:
+    events = events_of(api.log)
+    kinds = Counter(e.kind for e in events)
+    m = api.metrics()
+
+    def v(name: str, **labels: str) -> float:
+        return m[(name, frozenset(labels.items()))]
+
+    assert v("grekko_fills_total") == kinds["order_fill"] > 0
+    assert v("grekko_orders_total", status="NEW") == kinds["order_created"]
+    assert v("grekko_orders_total", status="SUBMITTED") == kinds["order_submitted"]
+    assert v("grekko_orders_total", status="FILLED") == kinds["order_fill"]  # whole fills here
+    assert v("grekko_closed_trades_total") == kinds["trade_closed"]
+    assert v("grekko_reconciliations_total", ok="true") == kinds["reconciled"]
+    assert v("grekko_log_last_seq") == len(events)
+    assert v("grekko_last_event_timestamp_seconds") == events[-1].ts_ms / 1000
+    last_bar = next(e for e in reversed(events) if e.kind == "bar_closed")
+    assert v("grekko_equity") == last_bar.payload["equity"]
+    trades = [e.payload["pnl"] for e in events if e.kind == "trade_closed"]
+    assert v("grekko_realised_pnl") == pytest.approx(sum(trades))
+    fees = sum(Decimal(e.payload["fee"]) for e in events if e.kind == "order_fill")
+    assert v("grekko_fees_total", asset="USDT") == pytest.approx(float(fees))
+    state = fold_run(events)
+    position = float(state.positions["BTC/USDT"])
+    assert v("grekko_position", symbol="BTC/USDT") == pytest.approx(position)
+    assert v("grekko_exposure", symbol="BTC/USDT") == pytest.approx(
+        position * last_bar.payload["bar"][3][0]
+    )
+    decided = sum(1 for e in events if e.kind == "decision" and e.payload["intents"])
+    assert v("grekko_bar_to_intent_seconds_count") == decided
+    assert v("grekko_intent_to_ack_seconds_count") == kinds["order_acknowledged"]
+    assert v("grekko_risk_state") == 0 and v("grekko_halted") == 0
+    run = dict(
+        run_id=state.run["run_id"],
+        strategy="sma_cross",
+        venue="paper",
+        mode="paper",
+        timeframe="1h",
+    )
+    assert v("grekko_run_info", **run) == 1
+
+
+def test_metrics_follow_new_events(api: Api) -> None:
+    """Latencies, rejections and reconnects from events appended while the API runs."""
+    run_id = api.hub.fold.run["run_id"]
+    t0 = 1_800_000_000_000  # after the replay: new client ids
+    om = OrderManager()
+    acked = Intent(run_id, "BTC/USDT", "buy", Decimal("0.01"), t0, seq=0)
+    refused = Intent(run_id, "BTC/USDT", "buy", Decimal("9"), t0, seq=100)
+    drafts = [
+        (
+            "bar_closed",
+            "runner",
+            {
+                "ts": t0,
+                "bar": [[1.0], [1.0], [1.0], [40_000.0], [1.0]],
+                "equity": 123.0,
+                "risk": [],
+            },
+            t0 + 10,
+        ),
+        (
+            "decision",
+            "runner",
+            {
+                "ts": t0,
+                "intents": [acked.client_id, refused.client_id],
+                "refused": [{"symbol": "BTC/USDT", "reason": "below one lot"}],
+            },
+            t0 + 260,
+        ),
+    ]
+    for e in (
+        om.create(acked, t0 + 260)
+        + om.create(refused, t0 + 260)
+        + om.mark_submitted(acked.client_id, t0 + 300)
+        + om.mark_submitted(refused.client_id, t0 + 300)
+        + om.apply(Ack(acked.client_id, "v1"), t0 + 420)
+        + om.apply(Rejected(refused.client_id, "Account has insufficient balance"), t0 + 450)
+    ):
+        drafts.append((e["kind"], e["stream"], e["payload"], e["ts_ms"]))
+    drafts += [
+        ("decision", "runner", {"ts": t0 + 1, "intents": ["x"], "latency_ms": 2000}, t0 + 9_999),
+        ("ws_reconnect", "binance", {"attempt": 1}, t0 + 500),
+        ("ws_reconnect", "binance", {"attempt": 2}, t0 + 600),
+        (
+            "risk_decision",
+            "risk",
+            {"action": "reject", "rule": "max_position", "reason": "too big"},
+            t0 + 700,
+        ),
+        ("risk_decision", "risk", {"action": "approve", "rule": None, "reason": None}, t0 + 700),
+    ]
+    before = api.metrics()
+    api.wait(api.append(*drafts))
+    after = api.metrics()
+
+    def delta(name: str, **labels: str) -> float:
+        key = (name, frozenset(labels.items()))
+        return after[key] - before.get(key, 0.0)
+
+    assert delta("grekko_bar_to_intent_seconds_count") == 2
+    assert delta("grekko_bar_to_intent_seconds_sum") == pytest.approx(0.25 + 2.0)
+    assert delta("grekko_bar_to_intent_seconds_bucket", le="0.25") == 1
+    assert delta("grekko_intent_to_ack_seconds_count") == 1
+    assert delta("grekko_intent_to_ack_seconds_sum") == pytest.approx(0.12)
+    assert delta("grekko_rejections_total", source="venue", reason="insufficient_funds") == 1
+    assert delta("grekko_rejections_total", source="runner", reason="min_size") == 1
+    assert delta("grekko_rejections_total", source="risk", reason="max_position") == 1
+    assert delta("grekko_orders_total", status="REJECTED") == 1
+    assert delta("grekko_orders_total", status="NEW") == 2
+    assert delta("grekko_ws_reconnects_total") == 2
+    assert after[("grekko_equity", frozenset())] == 123.0
+    assert after[("grekko_open_orders", frozenset())] == 1
+
+
+# -- websockets ---------------------------------------------------------------------------------
+
+
+def test_each_topic_streams_its_new_events_only(api: Api) -> None:
+    t = 1_700_000_000_000
+    noise = ("risk_breach", "risk", {"rule": "noise"}, t)
+    cases = {
+        "signals": ("decision", "runner", {"ts": t, "intents": []}, t),
+        "risk": ("reconciled", "runner", {"ok": False, "balances": {}}, t),
+    }
+    for topic, draft in cases.items():
+        with api.client.websocket_connect(f"/ws/{topic}", headers=_bearer(READ)) as ws:
+            other = (
+                ("decision", "runner", {"ts": t, "intents": []}, t) if topic == "risk" else noise
+            )
+            ok = ("reconciled", "runner", {"ok": True, "balances": {}}, t)
+            seq = api.append(other, ok, draft)
+            msg = ws.receive_json()
+            assert msg["topic"] == topic and msg["seq"] == seq, topic
+            assert (msg["kind"], msg["stream"], msg["payload"]) == draft[:3]
+            assert READ not in json.dumps(msg)
+
+
+def test_fills_stream_delivers_a_fill_appended_after_subscribing(api: Api) -> None:
+    run_id = api.hub.fold.run["run_id"]
+    t0 = 1_800_000_000_000
+    om = OrderManager()
+    intent = Intent(run_id, "BTC/USDT", "sell", Decimal("0.5"), t0)
+    events = (
+        om.create(intent, t0)
+        + om.mark_submitted(intent.client_id, t0)
+        + om.apply(
+            FillReport(intent.client_id, "t-1", "0.5", "41000", fee="2", fee_asset="USDT"), t0
+        )
+    )
+    with (
+        api.client.websocket_connect(f"/ws/fills?token={READ}") as fills,
+        api.client.websocket_connect("/ws/orders", headers=_bearer(READ)) as orders,
+    ):
+        noise = ("decision", "runner", {"ts": t0, "intents": []}, t0)
+        seq = api.append(
+            noise, *[(e["kind"], e["stream"], e["payload"], e["ts_ms"]) for e in events]
+        )
+        msg = fills.receive_json()
+        assert (msg["seq"], msg["kind"], msg["payload"]["trade_id"]) == (seq, "order_fill", "t-1")
+        assert [orders.receive_json()["kind"] for _ in events] == [e["kind"] for e in events]
+    assert api.hub.subscribers("fills") == 0  # unsubscribed on disconnect
+    got = api.get("/fills", params={"client_id": intent.client_id}).json()
+    assert [(f["trade_id"], f["side"], f["qty"]) for f in got] == [("t-1", "sell", "0.5")]
+
+
+def test_after_seq_replays_what_a_subscriber_missed(api: Api) -> None:
+    t = 1_700_000_000_000
+    first = api.append(
+        ("risk_breach", "risk", {"rule": "a"}, t),
+        ("decision", "runner", {"ts": t, "intents": []}, t),
+        ("risk_breach", "risk", {"rule": "b"}, t),
+    )
+    api.wait(first)
+    with api.client.websocket_connect(
+        f"/ws/risk?after_seq={first - 3}", headers=_bearer(READ)
+    ) as ws:
+        assert [ws.receive_json()["payload"]["rule"] for _ in range(2)] == ["a", "b"]
+        api.append(("risk_breach", "risk", {"rule": "c"}, t))
+        assert ws.receive_json()["payload"]["rule"] == "c"
+    with (
+        pytest.raises(WebSocketDenialResponse) as bad,
+        api.client.websocket_connect("/ws/risk?after_seq=-1", headers=_bearer(READ)),
+    ):
+        pass
+    assert bad.value.status_code == 400
+
+
+def test_a_slow_subscriber_is_dropped_not_waited_for(log_path: Path) -> None:
+    import asyncio
+
+    async def main() -> None:
+        with LogHub(log_path) as hub:
+            sub = hub.subscribe("risk", limit=2)
+            with EventStore.open(log_path) as store:
+                store.append_many([("risk_breach", "risk", {"n": i}, 1) for i in range(3)])
+            await hub.poll()
+            assert [(await sub.get()).payload["n"] for _ in range(2)] == [0, 1]  # type: ignore[union-attr]
+            assert await sub.get() is None and sub.overflowed
+            hub.unsubscribe(sub)
+
+    asyncio.run(main())
+
+
+def test_topics() -> None:
+    from live.events import Event
+
+    def ev(kind: str, **payload: Any) -> Event:
+        return Event(1, 1, kind, "s", payload, "0" * 64, "0" * 64)
+
+    assert topics_of(ev("order_fill")) == ("orders", "fills")
+    assert topics_of(ev("order_rejected")) == ("orders",)
+    assert topics_of(ev("decision")) == ("signals",)
+    for kind in ("risk_decision", "risk_breach", "risk_state", "halted", "resumed", "kill_switch"):
+        assert topics_of(ev(kind)) == ("risk",), kind
+    assert topics_of(ev("reconciled", ok=False)) == ("risk",)
+    assert topics_of(ev("reconciled", ok=True)) == ()
+    assert topics_of(ev("bar_closed")) == ()
+
+
+# -- control ------------------------------------------------------------------------------------
+
+
+def test_the_flag_file_is_the_one_the_runner_watches(tmp_path: Path) -> None:
+    import asyncio
+
+    from live.app import KILL_FILE as RUNNER_KILL_FILE
+
+    assert KILL_FILE == RUNNER_KILL_FILE
+    control = FlagFileControl(tmp_path / "run", clock=lambda: 1234.5)
+    out = asyncio.run(control.kill("too much slippage", True))
+    assert out["flag"] == "written"
+    assert json.loads((tmp_path / "run" / KILL_FILE).read_text()) == {
+        "reason": "too much slippage",
+        "flatten": True,
+        "ts_ms": 1_234_500,
+    }
+    assert asyncio.run(control.kill("again", False))["flag"] == "replaced"
+    assert not [p for p in (tmp_path / "run").iterdir() if p.name != KILL_FILE]  # no temp left
+    assert asyncio.run(control.resume("fixed"))["flag"] == "removed"
+    assert asyncio.run(control.resume("fixed"))["flag"] == "absent"
+    assert not (tmp_path / "run" / KILL_FILE).exists()
+
+
+# -- the Grafana dashboard ----------------------------------------------------------------------
+
+
+def test_the_dashboard_uses_only_metrics_the_api_exposes(api: Api) -> None:
+    dashboard = json.loads((ROOT / "deploy/grafana/grekko-live.json").read_text())
+    assert [i["name"] for i in dashboard["__inputs"]] == ["DS_PROMETHEUS"]
+    exprs = []
+    for panel in dashboard["panels"]:
+        assert panel["datasource"]["uid"] == "${DS_PROMETHEUS}", panel["title"]
+        for target in panel["targets"]:
+            assert target["datasource"]["uid"] == "${DS_PROMETHEUS}", panel["title"]
+            exprs.append(target["expr"])
+    exprs.append(dashboard["templating"]["list"][0]["query"]["query"])
+    used = {name for e in exprs for name in re.findall(r"\bgrekko_[a-z0-9_]+", e)}
+    text = api.get("/metrics").text
+    exposed = set(re.findall(r"^# (?:HELP|TYPE) (grekko_[a-z0-9_]+)", text, re.M))
+    exposed |= set(re.findall(r"^(grekko_[a-z0-9_]+)", text, re.M))
+    assert used and used <= exposed, f"not exposed: {sorted(used - exposed)}"
+    for histogram in ("grekko_bar_to_intent_seconds", "grekko_intent_to_ack_seconds"):
+        for q in ("0.5", "0.99"):
+            assert any(f"histogram_quantile({q}" in e and histogram in e for e in exprs)
+    titles = " ".join(p["title"].lower() for p in dashboard["panels"])
+    for word in (
+        "equity",
+        "p&l",
+        "orders",
+        "fills",
+        "rejections",
+        "risk",
+        "exposure",
+        "reconnects",
+    ):
+        assert word in titles, word
