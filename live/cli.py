@@ -492,7 +492,14 @@ def sim_command(
 
 
 def main() -> None:
-    """Run the CLI, turning Grekko's errors into one-line messages (exit status 1)."""
+    """Run the CLI, turning Grekko's errors into one-line messages (exit status 1).
+
+    Secrets (API keys, tokens, alert URLs' credentials) are masked in every log record,
+    traceback and ccxt's verbose output of this process.
+    """
+    from live.secrets import install_redaction
+
+    install_redaction()
     try:
         app()
     except GrekkoError as exc:

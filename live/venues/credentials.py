@@ -10,7 +10,10 @@ the keyring entries of service ``"grekko"`` with usernames ``"binance:api_key"``
 for only when the exchange requires one (ccxt's ``requiredCredentials``).
 
 Secrets never appear in ``repr``/``str`` of :class:`Credentials`, nor in the messages of the
-errors raised here (which name the variables to set, not their values).
+errors raised here (which name the variables to set, not their values). Every
+:class:`Credentials` registers its values with the process-wide redactor
+(:func:`live.secrets.register_secrets`) when it is built, so logs, tracebacks and venue error
+messages mask them from then on.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from grekko_research.errors import ConfigError
+from live.secrets import register_secrets
 
 __all__ = ["KEYRING_SERVICE", "Credentials", "env_names", "load_credentials"]
 
@@ -52,6 +56,9 @@ class Credentials:
         )
 
     __str__ = __repr__
+
+    def __post_init__(self) -> None:
+        register_secrets(self.api_key, self.api_secret, self.password)
 
     def ccxt_config(self) -> dict[str, str]:
         """The ccxt constructor entries (``apiKey``, ``secret``, ``password``)."""

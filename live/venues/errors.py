@@ -31,7 +31,8 @@ How ccxt's tree maps (the first matching row wins; "read" = ``state_changing=Fal
 
 Messages are one line, name venue, operation, client id and the ccxt class, and are scrubbed
 of anything that looks like a credential (``signature=``, ``apiKey``, ``secret`` ... values,
-plus the exact key and secret of the client given to :func:`translating`).
+plus the exact key and secret of the client given to :func:`translating`, plus every secret
+registered with the process-wide :func:`live.secrets.default_redactor`).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from typing import Any, NoReturn
 import ccxt
 
 from grekko_research.errors import ExchangeError, GrekkoError, RetryableError
+from live.secrets import default_redactor
 
 __all__ = [
     "GiveUp",
@@ -149,7 +151,12 @@ class OrderMissing(VenueError, LookupError):
 
 
 def scrub(text: str, secrets: Iterable[str] = ()) -> str:
-    """Return ``text`` on one line with credential-looking values and ``secrets`` masked."""
+    """Return ``text`` on one line with credential-looking values and ``secrets`` masked.
+
+    The secrets registered with :func:`live.secrets.default_redactor` (every loaded
+    credential, the API and alert tokens) are masked too.
+    """
+    text = default_redactor().redact(text)
     for secret in secrets:
         if secret and len(secret) >= 4:  # masking 1-3 characters would garble the text
             text = text.replace(secret, _REDACTED)

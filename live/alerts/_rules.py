@@ -1,0 +1,205 @@
+"""Which events of a run's log alert, how loudly, and what the message says (pure, no I/O)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, Literal
+
+from live.events import Event
+from live.secrets import Redactor, default_redactor
+
+__all__ = ["SEVERITIES", "Alert", "AlertContext", "Severity", "alerts_for"]
+
+Severity = Literal["info", "warning", "critical"]
+SEVERITIES: tuple[Severity, ...] = ("info", "warning", "critical")
+"""Severities, least to most urgent."""
+
+_TEXT_MAX = 500  # characters of a reason or message quoted in a body
+_CALM_STATES = frozenset({"ACTIVE", "NORMAL", "RUNNING", "OK"})
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """One notification.
+
+    Parameters
+    ----------
+    key
+        What the alert is about (``"halted"``, ``"risk_breach:max_drawdown"``,
+        ``"fill:BTC/USDT"``); rate limits and de-duplication are per key.
+    severity
+        ``"info"``, ``"warning"`` or ``"critical"``.
+    title, body
+        The message, already redacted.
+    seq, ts_ms
+        The event it comes from, if any.
+    """
+
+    key: str
+    severity: Severity
+    title: str
+    body: str
+    seq: int | None = None
+    ts_ms: int | None = None
+
+
+@dataclass
+class AlertContext:
+    """What :func:`alerts_for` remembers between events of one run.
+
+    Parameters
+    ----------
+    big_fill_notional
+        Fills of at least this notional (quantity × price, in the quote currency) alert;
+        ``None``: fills never alert.
+    redactor
+        Masks secrets in titles and bodies (the process-wide one by default).
+    """
+
+    big_fill_notional: Decimal | None = None
+    redactor: Redactor = field(default_factory=default_redactor)
+    run_id: str | None = None
+    orders: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """Client order id → (symbol, side), from ``order_created`` events."""
+
+    def observe(self, event: Event) -> None:
+        """Learn the run id and orders' symbols and sides (fills do not carry them)."""
+        p = event.payload
+        if event.kind == "run_started":
+            self.run_id = str(p.get("run_id") or self.run_id or "") or None
+        elif event.kind == "order_created":
+            self.orders[event.stream] = (str(p.get("symbol", "?")), str(p.get("side", "?")))
+
+
+def _text(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str, sort_keys=True)
+    return text if len(text) <= _TEXT_MAX else text[: _TEXT_MAX - 3] + "..."
+
+
+def _dec(value: Any) -> Decimal | None:
+    try:
+        return Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None
+
+
+def _alert(
+    event: Event, ctx: AlertContext, key: str, severity: Severity, what: str, lines: list[str]
+) -> Alert:
+    when = datetime.fromtimestamp(event.ts_ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    run = ctx.run_id or "run"
+    head = f"{run} · event {event.seq} ({event.kind}) · {when}"
+    r = ctx.redactor
+    return Alert(
+        key=r.redact(key),
+        severity=severity,
+        title=r.redact(f"[{severity.upper()}] {what} — {run}"),
+        body=r.redact("\n".join([*lines, "", head])),
+        seq=event.seq,
+        ts_ms=event.ts_ms,
+    )
+
+
+def alerts_for(event: Event, context: AlertContext) -> list[Alert]:
+    """The alerts ``event`` raises (often none), after letting ``context`` learn from it.
+
+    ==================  =========================================  ==========================
+    event               alerts when                                severity
+    ==================  =========================================  ==========================
+    ``risk_breach``     always                                     warning
+    ``risk_state``      always (one event per state change)        critical if halted, info
+                                                                   when back to active, else
+                                                                   warning
+    ``kill_switch``     engaged / released                         critical / warning
+    ``halted``          always                                     critical
+    ``resumed``         always                                     info
+    ``order_fill``      notional ≥ ``big_fill_notional``           info
+    ``order_rejected``  always                                     warning
+    ``error``           always                                     warning
+    ``reconciled``      ``ok`` is false                            critical
+    ==================  =========================================  ==========================
+
+    Every title and body goes through ``context.redactor``; payloads are redacted with
+    :meth:`~live.secrets.Redactor.redact_obj` before they are quoted.
+    """
+    context.observe(event)
+    p = context.redactor.redact_obj(event.payload)
+    kind = event.kind
+    if kind == "risk_breach":
+        rule = str(p.get("rule", "?"))
+        lines = [f"Rule {rule}: value {p.get('value')} against limit {p.get('limit')}."]
+        if p.get("symbol"):
+            lines.append(f"Symbol: {p['symbol']}.")
+        if p.get("action"):
+            lines.append(f"Action: {_text(p['action'])}.")
+        return [_alert(event, context, f"risk_breach:{rule}", "warning",
+                       f"Risk limit breached: {rule}", lines)]  # fmt: skip
+    if kind == "risk_state":
+        state = str(p.get("state", "?")).upper()
+        severity: Severity = (
+            "critical" if state == "HALTED" else "info" if state in _CALM_STATES else "warning"
+        )
+        lines = [f"Risk state is now {state}.", f"Reason: {_text(p.get('reason', '-'))}"]
+        return [_alert(event, context, f"risk_state:{state}", severity,
+                       f"Risk state {state}", lines)]  # fmt: skip
+    if kind == "kill_switch":
+        engaged = bool(p.get("engaged"))
+        lines = [
+            f"Kill switch {'ENGAGED' if engaged else 'released'}.",
+            f"Reason: {_text(p.get('reason', '-'))}",
+        ]
+        if engaged:
+            lines.append(f"Flatten positions: {'yes' if p.get('flatten') else 'no'}.")
+        state = "engaged" if engaged else "released"
+        return [_alert(event, context, f"kill_switch:{state}",
+                       "critical" if engaged else "warning", f"Kill switch {state}", lines)]  # fmt: skip
+    if kind == "halted":
+        lines = ["Trading HALTED: no new orders.", f"Reason: {_text(p.get('reason', '-'))}"]
+        return [_alert(event, context, "halted", "critical", "Trading halted", lines)]
+    if kind == "resumed":
+        lines = [f"Trading resumed. Reason: {_text(p.get('reason', '-'))}"]
+        if p.get("halt"):
+            lines.append(f"It was halted for: {_text(p['halt'])}")
+        return [_alert(event, context, "resumed", "info", "Trading resumed", lines)]
+    if kind == "order_fill":
+        return _fill(event, context, p)
+    if kind == "order_rejected":
+        symbol, side = context.orders.get(event.stream, ("?", "?"))
+        lines = [
+            f"Order {event.stream} ({side} {symbol}) rejected.",
+            f"Reason: {_text(p.get('reason', '-'))}",
+        ]
+        return [_alert(event, context, f"order_rejected:{symbol}", "warning",
+                       f"Order rejected: {symbol}", lines)]  # fmt: skip
+    if kind == "error":
+        where = str(p.get("where", event.stream))
+        lines = [f"Error in {where}:", _text(p.get("message", "-"))]
+        return [_alert(event, context, f"error:{where}", "warning", f"Error in {where}", lines)]
+    if kind == "reconciled" and p.get("ok") is False:
+        details = {k: v for k, v in p.items() if k != "ok"}
+        lines = ["Reconciliation with the venue FAILED.", f"Details: {_text(details)}"]
+        return [_alert(event, context, "reconcile_failed", "critical",
+                       "Reconciliation failed", lines)]  # fmt: skip
+    return []
+
+
+def _fill(event: Event, context: AlertContext, p: dict[str, Any]) -> list[Alert]:
+    threshold = context.big_fill_notional
+    qty, price = _dec(p.get("qty")), _dec(p.get("price"))
+    if threshold is None or qty is None or price is None:
+        return []
+    notional = abs(qty * price)
+    if notional < threshold:
+        return []
+    symbol, side = context.orders.get(event.stream, ("?", "?"))
+    quote = symbol.split("/")[-1].split(":")[0] if "/" in symbol else ""
+    lines = [
+        f"{side.upper()} {qty} {symbol} at {price}: notional {notional:f} {quote}".rstrip(),
+        f"Order {event.stream}, trade {p.get('trade_id', '?')}.",
+    ]
+    if p.get("fee") is not None:
+        lines.append(f"Fee {p['fee']} {p.get('fee_asset') or ''}".rstrip())
+    return [_alert(event, context, f"fill:{symbol}", "info", f"Large fill: {side} {symbol}", lines)]

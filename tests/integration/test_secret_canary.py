@@ -1,0 +1,311 @@
+"""Canary credentials never leave the process in clear.
+
+Unique random strings are set as ``GREKKO_BINANCE_API_KEY`` / ``_API_SECRET`` (and an API
+token); then the flows that touch credentials run for real — the ccxt venue against the local
+simulator (orders, balances, a bad signature, timeouts) with ccxt's verbose mode and DEBUG
+logging on, and ``grekko-live run`` (live against ``grekko-live sim``, paper, replay),
+``status`` / ``orders`` / ``positions`` / ``reconcile`` from the command line. Every log record,
+stdout and stderr, every exception's text and traceback, and every file written under the
+runs' state directories (the SQLite event logs byte for byte) is searched: the canaries occur
+0 times. A deliberately leaky variant (a log line, a print, a file and an exception carrying
+the key with the redaction uninstalled) proves the same search finds them.
+
+The simulator's own process (a test peer, given the canaries to check signatures) is not
+searched. :func:`live.secrets.install_redaction` is called here as the CLI entry point and the
+runner will call it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import traceback
+from collections.abc import Iterator, Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from live.cli import app
+from live.orders import Ack
+from live.secrets import Redactor, install_redaction, uninstall_redaction
+from live.sim import Simulator, start_simulator
+from live.venues import CcxtVenue, GiveUp, OutcomeUnknown, RetryLater, load_credentials, make_venue
+from live.venues.base import OrderRequest
+from tests.peers.frames import SPOT_BTC_1H, SPOT_ETH_1H, real_candles
+from tests.peers.sim_clients import drive
+
+KEY = "cnryKEY" + secrets.token_hex(16)
+SECRET = "cnrySEC" + secrets.token_hex(16)
+WRONG = "cnryBAD" + secrets.token_hex(16)  # a wrong secret is a secret too
+TOKEN = "cnryTOK" + secrets.token_hex(16)
+CANARIES = (KEY, SECRET, WRONG, TOKEN)
+ENV = {
+    "GREKKO_BINANCE_API_KEY": KEY,
+    "GREKKO_BINANCE_API_SECRET": SECRET,
+    "GREKKO_API_CONTROL_TOKEN": TOKEN,
+}
+BTC = "BTC/USDT"
+
+
+def find_canaries(texts: dict[str, str], roots: Sequence[Path] = ()) -> list[str]:
+    """Where any canary occurs: ``"<sink>: <canary prefix>"`` for each text and each file
+    (bytes, any encoding of the canaries' ASCII) under ``roots``."""
+    found = []
+    for sink, text in texts.items():
+        found += [f"{sink}: {c[:7]}" for c in CANARIES if c in text]
+    for root in roots:
+        for path in sorted(p for p in root.rglob("*") if p.is_file()):
+            data = path.read_bytes()
+            found += [f"{path}: {c[:7]}" for c in CANARIES if c.encode() in data]
+    return found
+
+
+def record_texts(caplog: pytest.LogCaptureFixture) -> dict[str, str]:
+    texts = {"caplog.text": caplog.text}
+    for i, r in enumerate(caplog.records):
+        texts[f"record {i} {r.name}"] = " ".join(
+            [r.getMessage(), r.exc_text or "", r.stack_info or "", repr(r.args)]
+        )
+    return texts
+
+
+def exception_texts(name: str, exc: BaseException) -> dict[str, str]:
+    chain = "".join(traceback.format_exception(exc))
+    texts = {f"{name} str": str(exc), f"{name} repr": repr(exc), f"{name} traceback": chain}
+    if exc.__cause__ is not None:
+        texts[f"{name} cause"] = f"{exc.__cause__!s} {exc.__cause__!r} {exc.__cause__.args!r}"
+    return texts
+
+
+@pytest.fixture
+def redaction(monkeypatch: pytest.MonkeyPatch) -> Iterator[Redactor]:
+    """The canaries in the environment and the redaction installed, as at the entry point."""
+    for name, value in ENV.items():
+        monkeypatch.setenv(name, value)
+    redactor = install_redaction()
+    yield redactor
+    uninstall_redaction()
+
+
+# -- the ccxt venue against the simulator ----------------------------------------------------
+
+
+def test_venue_flows_never_show_the_canaries(
+    redaction: Redactor,
+    shared_data: Path,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    btc = real_candles(shared_data, SPOT_BTC_1H, 40)
+    eth = real_candles(shared_data, SPOT_ETH_1H, 40)
+    caplog.set_level(logging.DEBUG)  # ccxt logs every request's headers at DEBUG
+    credentials = load_credentials("binance", use_keyring=False)
+    wrong = load_credentials(
+        "binance",
+        environ={"GREKKO_BINANCE_API_KEY": KEY, "GREKKO_BINANCE_API_SECRET": WRONG},
+        use_keyring=False,
+    )
+    errors: dict[str, BaseException] = {}
+
+    def connect(sim: Simulator) -> CcxtVenue:
+        venue = make_venue("binance", urls=sim.url, credentials=credentials, timeout_ms=400,
+                           rate_limit=False)  # fmt: skip
+        venue.client.verbose = True  # ccxt prints request headers, the API key among them
+        return venue
+
+    async def scenario(sim: Simulator, venue: CcxtVenue) -> None:
+        reports = await venue.submit(OrderRequest("cn-1", BTC, "buy", Decimal("0.01")))
+        assert isinstance(reports[0], Ack)
+        assert (await venue.balances())["BTC"] == Decimal("0.01")
+        assert await venue.fills(BTC)
+        # Timeouts: a create that may have landed, a read to retry.
+        sim.set_fault("latency", seconds=0.6, path="/api/v3/order", method="POST")
+        with pytest.raises(OutcomeUnknown) as unknown:
+            await venue.submit(OrderRequest("cn-2", BTC, "buy", Decimal("0.01")))
+        errors["timeout"] = unknown.value
+        sim.set_fault("latency", seconds=0.6, path="/api/v3/order", method="GET")
+        with pytest.raises(RetryLater) as later:
+            await venue.query(BTC, "cn-2")
+        errors["read timeout"] = later.value
+        sim.clear_faults()
+        # A bad signature: AuthenticationError → GiveUp, on a create and on a read.
+        bad = make_venue("binance", urls=sim.url, credentials=wrong, rate_limit=False)
+        bad.client.verbose = True
+        try:
+            await bad.start()
+            with pytest.raises(GiveUp) as refused:
+                await bad.submit(OrderRequest("cn-3", BTC, "buy", Decimal("0.01")))
+            with pytest.raises(GiveUp) as reading:
+                await bad.balances()
+        finally:
+            await bad.close()
+        errors["bad signature create"] = refused.value
+        errors["bad signature read"] = reading.value
+        assert refused.value.source == reading.value.source == "AuthenticationError"
+        # What a runner does with an error: log it with its traceback.
+        for name, exc in errors.items():
+            logging.getLogger("live.runner").error("venue failed: %s", name, exc_info=exc)
+
+    drive(
+        lambda: start_simulator(candles={"BTCUSDT": btc, "ETHUSDT": eth}, api_key=KEY,
+                                api_secret=SECRET, start_ms=int(btc.timestamp[10])),
+        connect,
+        scenario,
+        ready=lambda venue: venue.start(),
+    )  # fmt: skip
+    out, err = capsys.readouterr()
+    # The search covered what matters: headers were printed and logged, errors were raised.
+    assert "RequestHeaders:" in out and "X-MBX-APIKEY" in out
+    assert any("X-MBX-APIKEY" in r.getMessage() for r in caplog.records)
+    assert len(errors) == 4 and "Signature" in str(errors["bad signature create"])
+    texts = {"stdout": out, "stderr": err, **record_texts(caplog)}
+    for name, exc in errors.items():
+        texts.update(exception_texts(name, exc))
+    assert find_canaries(texts) == []
+
+
+# -- the command line ------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def sim_url(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``grekko-live sim`` (its own process) replaying BTC/USDT from 2021-01-10, 1 s per bar."""
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from live.cli import main; main()", "sim", "--symbols",
+         "BTC/USDT", "--timeframe", "1h", "--start", "2021-01-10", "--speed", "3600",
+         "--port", str(port)],
+        env={**os.environ, **ENV, "GREKKO_SHARED_DATA": str(shared_data)},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 60
+    url = None
+    while time.monotonic() < deadline and url is None:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        if "REST http" in line:
+            url = line.split("REST ")[1].split()[0]
+    if url is None:
+        proc.kill()
+        pytest.fail("grekko-live sim did not start: " + (proc.stdout.read() or ""))
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+class Cli:
+    """``grekko-live`` commands in this process, everything they show kept for the search."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.texts: dict[str, str] = {}
+        self.last_exception = ""
+
+    def __call__(self, *args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
+        result = CliRunner().invoke(app, list(args), env={**self.env, **(env or {})})
+        n = len(self.texts) // 3
+        self.texts[f"{n} {args[0]} stdout"] = result.stdout
+        self.texts[f"{n} {args[0]} stderr"] = result.stderr
+        exc = result.exception
+        self.last_exception = "".join(traceback.format_exception(exc)) if exc is not None else ""
+        self.texts[f"{n} {args[0]} exception"] = self.last_exception
+        return result.exit_code, result.stdout
+
+
+def test_command_line_runs_never_show_the_canaries(
+    redaction: Redactor,
+    sim_url: str,
+    research_store: Path,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    cli = Cli({**ENV, "GREKKO_DATA_DIR": str(research_store)})
+    live_dir, paper_dir, replay_dir = tmp_path / "live", tmp_path / "paper", tmp_path / "replay"
+    common = ["--venue", "binance", "--venue-url", sim_url, "--strategy", "sma_cross",
+              "--params", "fast=2", "--params", "slow=5"]  # fmt: skip
+    code, out = cli("run", *common, "--state-dir", str(live_dir), "--mode", "live",
+                    "--confirm-live", "binance", "--max-bars", "3", "risk=conservative")  # fmt: skip
+    assert code == 0, cli.texts
+    events = out.strip().splitlines()[-1]
+    for command in ("status", "orders", "positions"):
+        assert cli(command, "--events", events, "--json")[0] == 0
+        assert cli(command, "--events", events)[0] == 0
+    assert json.loads(cli("status", "--events", events, "--json")[1])["mode"] == "live"
+    code, out = cli("reconcile", *common, "--state-dir", str(live_dir), "--mode", "live",
+                    "risk=conservative")  # fmt: skip
+    assert code == 0 and "books agree" in out, cli.texts
+    # The wrong secret: the venue refuses the signature, the command fails with a traceback.
+    code, _ = cli("reconcile", *common, "--state-dir", str(live_dir), "--mode", "live",
+                  "risk=conservative", env={"GREKKO_BINANCE_API_SECRET": WRONG})  # fmt: skip
+    assert code != 0 and "GiveUp" in cli.last_exception and "Signature" in cli.last_exception
+    # Paper on the stored history and a replay, with the canaries in the environment.
+    range_ = ["data.start=2021-01-04", "data.end=2021-01-12"]
+    code, out = cli("run", "--venue", "paper", "--strategy", "sma_cross", "--state-dir",
+                    str(paper_dir), *range_)  # fmt: skip
+    assert code == 0, cli.texts
+    assert cli("positions", "--events", out.strip().splitlines()[-1])[0] == 0
+    code, out = cli("replay", "--strategy", "sma_cross", "--state-dir", str(replay_dir), *range_)
+    assert code == 0, cli.texts
+    assert cli("orders", "--events", out.strip().splitlines()[-1], "--json")[0] == 0
+
+    written = sorted(p.name for p in tmp_path.rglob("*") if p.is_file())
+    assert written.count("events.db") == 3  # the live, paper and replay logs
+    status = json.loads(cli("status", "--events", events, "--json")[1])
+    assert status["bars"] == 3 and status["orders"] >= 0
+    out, err = capsys.readouterr()
+    texts = {"stdout": out, "stderr": err, **cli.texts, **record_texts(caplog)}
+    assert find_canaries(texts, [tmp_path]) == []
+
+
+# -- the search itself -----------------------------------------------------------------------
+
+
+def test_the_search_finds_a_planted_leak(
+    redaction: Redactor,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    leaky = logging.getLogger("live.leaky")
+    leaky.debug("redacted: key %s", KEY)  # with the redaction installed: masked
+    assert find_canaries(record_texts(caplog)) == []
+    uninstall_redaction()  # the broken variant: a log line with no filter anywhere
+    leaky.debug("leaked: key %s", KEY)
+    print(f"headers {{'X-MBX-APIKEY': '{KEY}'}}")
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "notes.db").write_bytes(b"\x00binary " + SECRET.encode() + b"\x00")
+    try:
+        raise RuntimeError(f"auth failed for {TOKEN}")
+    except RuntimeError as e:
+        error = e
+    out, err = capsys.readouterr()
+    texts: dict[str, Any] = {"stdout": out, "stderr": err, **record_texts(caplog)}
+    texts.update(exception_texts("planted", error))
+    found = find_canaries(texts, [tmp_path])
+    assert "caplog.text: cnryKEY" in found
+    assert any(f.startswith("record 1 live.leaky") for f in found)
+    assert "stdout: cnryKEY" in found
+    assert f"{state / 'notes.db'}: cnrySEC" in found
+    assert "planted str: cnryTOK" in found and "planted traceback: cnryTOK" in found
+    assert not any(f.startswith("record 0") for f in found)  # the redacted line stays clean
