@@ -15,7 +15,7 @@ from typing import Any
 
 from grekko_research.config import PromoteConfig
 
-__all__ = ["Gate", "evaluate_gates", "gate_inputs"]
+__all__ = ["Gate", "evaluate_gates", "gate_inputs", "gate_tag"]
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,11 @@ class Gate:
     value: float | None
     rule: str
     ok: bool
+
+
+def gate_tag(name: str) -> str:
+    """The model-version tag recording that the gate ``name`` passed (``gate.<slug>``)."""
+    return "gate." + "_".join("".join(c if c.isalnum() else " " for c in name.lower()).split())
 
 
 def gate_inputs(summary: dict[str, Any]) -> dict[str, float | None]:

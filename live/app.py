@@ -66,8 +66,12 @@ def plan_run(cfg: GrekkoConfig, *, replay: bool = False) -> LivePlan:
     live = cfg.live
     if live.mode not in _MODES:
         raise ConfigError(f"live.mode must be one of {list(_MODES)}, got {live.mode!r}")
-    strategy = get_strategy(cfg.strategy.name)
-    params = strategy.params(dict(cfg.strategy.params))
+    if live.model:
+        strategy, params, model = load_promoted_model(cfg)
+    else:
+        strategy = get_strategy(cfg.strategy.name)
+        params = strategy.params(dict(cfg.strategy.params))
+        model = {}
     engine = strategy.configure(engine_config(cfg), params)
     check_live_config(engine)
     symbols = tuple(live.symbols or cfg.data.symbols or [cfg.data.symbol])
@@ -89,7 +93,8 @@ def plan_run(cfg: GrekkoConfig, *, replay: bool = False) -> LivePlan:
             "risk.max_gross_exposure, risk.max_drawdown, risk.daily_loss_limit or "
             "risk.max_orders_per_day (or pick risk=conservative)"
         )
-    run_id = live.run_id or f"{strategy.name}-{cid}-{'replay' if replay else venue_name}"
+    base = f"{strategy.name}-{model['model_version']}" if model else f"{strategy.name}-{cid}"
+    run_id = live.run_id or f"{base}-{'replay' if replay else venue_name}"
     state_dir = Path(live.state_dir) / run_id
     events = live.event_store or str(state_dir / "events.db")
     spec = RunnerSpec(
@@ -104,9 +109,52 @@ def plan_run(cfg: GrekkoConfig, *, replay: bool = False) -> LivePlan:
         reconcile_every_ms=int(live.reconcile_every_s * 1000),
         max_bars=live.max_bars,
         kill_file=state_dir / KILL_FILE,
-        meta={"mode": mode, "feed": feed},
+        meta={"mode": mode, "feed": feed, **model},
     )
     return LivePlan(cfg, strategy, params, spec, state_dir, events, venue_name, mode, feed)
+
+
+def load_promoted_model(cfg: GrekkoConfig) -> tuple[Strategy, Any, dict[str, Any]]:
+    """Load ``live.model`` (``models:/NAME@ALIAS``) from the MLflow registry: exactly the
+    strategy and parameters that were promoted, after checking that every promotion gate
+    configured in ``promote`` is recorded as passed on that model version, and that this code
+    is the code it was promoted from (unless ``live.allow_code_drift``).
+
+    Raises
+    ------
+    ConfigError
+        Naming each gate the model version lacks, or the code versions that differ.
+    """
+    from grekko_research.promote import evaluate_gates, gate_tag
+    from grekko_research.tracking import git_commit, load_strategy, model_version, tracking_uri
+
+    model_uri = str(cfg.live.model)
+    uri = tracking_uri(cfg.experiment.output_dir)
+    info = model_version(model_uri, uri=uri)
+    required = [g.name for g in evaluate_gates({}, cfg.promote)]
+    missing = [name for name in required if info["tags"].get(gate_tag(name)) != "pass"]
+    if missing:
+        raise ConfigError(
+            f"{model_uri} (version {info['version']}) has not passed the promotion gate(s) "
+            + ", ".join(repr(m) for m in missing)
+            + ": promote it with `grekko promote` (which checks and records every gate)"
+        )
+    strategy, params, spec = load_strategy(model_uri, uri=uri)
+    promoted_from = str(spec.get("code_version") or "")
+    here = git_commit() or ""
+    if promoted_from != here and not cfg.live.allow_code_drift:
+        raise ConfigError(
+            f"{model_uri} was promoted from code {promoted_from or 'of unknown version'}, this is "
+            f"{here or 'not a git checkout'}: check out that commit, or set "
+            "live.allow_code_drift=true to trade it with this code"
+        )
+    meta = {
+        "model": model_uri,
+        "model_version": info["version"],
+        "model_code_version": promoted_from,
+        "model_source_run": spec.get("source_run"),
+    }
+    return strategy, params, meta
 
 
 def open_store(plan: LivePlan) -> EventStore:

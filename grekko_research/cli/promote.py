@@ -43,7 +43,7 @@ def promote_command(
     configuration and the code version; ``models:/NAME@ALIAS`` loads it.
     """
     from grekko_research.config import compose_config
-    from grekko_research.promote import evaluate_gates
+    from grekko_research.promote import evaluate_gates, gate_tag
     from grekko_research.tracking import (
         download_artifact,
         find_run,
@@ -75,16 +75,18 @@ def promote_command(
             f"[bold red]refused[/]: {len(failed)} gate(s) failed: {', '.join(failed)}"
         )
         raise typer.Exit(1)
-    tags = info["tags"]
+    run_tags = info["tags"]
     spec = {
         "strategy": summary["strategy"],
         "params": summary["best_params"],
-        "config_id": tags.get("config_id", ""),
-        "code_version": tags.get("git_commit", ""),
-        "grekko_version": tags.get("grekko_version", ""),
+        "config_id": run_tags.get("config_id", ""),
+        "code_version": run_tags.get("git_commit", ""),
+        "grekko_version": run_tags.get("grekko_version", ""),
         "source_run": run_id,
         "config": config_text,
     }
-    version = register_strategy_model(run_id, name, spec, alias=alias, uri=uri)
+    tags = {gate_tag(g.name): "pass" for g in gates}
+    tags["gates"] = ", ".join(g.name for g in gates)
+    version = register_strategy_model(run_id, name, spec, alias=alias, uri=uri, tags=tags)
     where = f"models:/{name}@{alias}" if alias else f"models:/{name}/{version}"
     console.print(f"registered {name} version {version}: {where}", highlight=False)

@@ -20,6 +20,7 @@ __all__ = [
     "ExperimentConfig",
     "GrekkoConfig",
     "LiveConfig",
+    "LiveRiskSection",
     "OptimizeConfig",
     "PromoteConfig",
     "RiskSection",
@@ -63,21 +64,69 @@ class EngineSection:
     fixed_fee: float = 0.0
     slippage: str = "none"  # none | bps | range | volume
     slippage_value: float = 0.0
-    sizing: str = "all"  # all | units | notional | percent | cash_percent | vol_target
+    sizing: str = "all"  # all | units | notional | percent | cash_percent | vol_target | kelly
     sizing_value: float = 1.0
     allow_short: bool = False
     leverage: float = 1.0
 
 
 @dataclass(frozen=True)
+class LiveRiskSection:
+    """The live risk engine's limits (``risk.live``; ``live/risk``); null = the check is off.
+
+    Not part of ``config_id``: how a run is guarded live does not change what its backtest
+    computes. Validated (with the key's name) by ``live.risk.live_risk_config``.
+    """
+
+    # pre-trade checks, per order
+    check_precision: bool = False  # qty on the lot grid (else rounded down), price on the tick
+    min_order_notional: float | None = None  # quote currency; the venue's own minimum applies too
+    max_order_notional: float | None = None  # quote currency; larger orders are shrunk
+    max_position: float | None = None  # |position value| per symbol, fraction of equity
+    max_gross_exposure: float | None = None  # Σ |position values|, quote currency
+    max_net_exposure: float | None = None  # |Σ position values|, quote currency
+    max_leverage: float | None = None  # Σ |position values| / equity
+    max_orders: int | None = None  # orders let through in any order_window_s seconds
+    order_window_s: float = 60.0
+    price_band: float | None = None  # |order price / last trade − 1| (limit orders)
+    # portfolio circuit breakers, at each bar (drawdown and daily loss also at each tick)
+    max_drawdown: float | None = None  # fraction from the peak equity; stays until resume
+    drawdown_action: str = "halt"  # halt | reduce
+    daily_loss: float | None = None  # fraction of the UTC day's starting equity; until the next day
+    daily_loss_action: str = "halt"
+    var_limit: float | None = None  # historical VaR of per-bar equity returns (a loss fraction)
+    var_confidence: float = 0.99
+    var_window: int = 500  # returns
+    var_action: str = "reduce"
+    var_cooldown_s: float | None = 0.0  # lifts this long after VaR is back in line; null: resume
+    # market breakers: block new entries (reducing) for a cool-down
+    vol_limit: float | None = None  # annualised realised volatility of log returns
+    vol_window: int = 24  # bars
+    move_limit: float | None = None  # |close / close move_window bars earlier − 1|
+    move_window: int = 12  # bars
+    breaker_cooldown_s: float = 3600.0
+    # operational checks
+    max_data_age_s: float | None = None  # age of the last bar or tick
+    max_ws_down_s: float | None = None
+    max_errors: int | None = None  # errors in any error_window_s seconds
+    error_window_s: float = 300.0
+    max_clock_skew_ms: float | None = None
+    ops_action: str = "halt"  # halt | reduce; lifts when the condition clears
+
+
+@dataclass(frozen=True)
 class RiskSection:
-    """Risk rules applied inside the backtest loop (and, later, by grekko-live); null = off."""
+    """Risk rules applied inside the backtest loop (and by the live book); null = off.
+
+    ``live`` holds the live risk engine's additional checks (see :class:`LiveRiskSection`).
+    """
 
     max_position: float | None = None  # fraction of equity per asset
     max_gross_exposure: float | None = None  # fraction of equity
     max_drawdown: float | None = None  # fraction from the peak: flatten and halt
     daily_loss_limit: float | None = None  # fraction of the day's starting equity
     max_orders_per_day: int | None = None
+    live: LiveRiskSection = field(default_factory=LiveRiskSection)
 
 
 @dataclass(frozen=True)
@@ -176,6 +225,8 @@ class LiveConfig:
     grace_ms: int = 10_000  # "order not found" tolerated this long after submission
     reconcile_every_s: float = 60.0
     max_bars: int | None = None  # stop after this many closed bars (rehearsals, tests)
+    model: str | None = None  # models:/NAME@ALIAS: trade a promoted model (strategy + params)
+    allow_code_drift: bool = False  # trade a model promoted from another code version
 
 
 @dataclass(frozen=True)

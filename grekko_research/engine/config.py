@@ -23,7 +23,8 @@ __all__ = [
 ]
 
 StopKind = Literal["pct", "abs", "atr"]
-_SIZE_KINDS = ("all", "units", "notional", "percent", "vol_target", "cash_percent")
+_SIZE_KINDS = ("all", "units", "notional", "percent", "vol_target", "cash_percent", "kelly")
+SizeKind = Literal["all", "units", "notional", "percent", "vol_target", "cash_percent", "kelly"]
 
 
 def _non_negative(owner: str, **values: float) -> None:
@@ -87,21 +88,57 @@ class Sizing:
     ``"vol_target"`` (notional = equity × ``value`` / the asset's annualised
     volatility over ``vol_window`` bars, measured up to the decision bar);
     ``"cash_percent"`` (spend ``value`` × the cash at the time of the order,
-    fees included — what vectorbt calls ``percent``).
+    fees included — what vectorbt calls ``percent``); ``"kelly"`` (fractional
+    Kelly: notional = equity × f, ``f = value × (p·b − (1 − p)) / b`` clipped
+    to ``[0, kelly_cap]``, with ``p`` = ``kelly_win_rate`` and ``b`` =
+    ``kelly_payoff`` when both are given, else the win rate and payoff ratio
+    (mean winning / mean losing trade return) of the run's closed trades once
+    ``kelly_min_trades`` have closed — before that an entry takes
+    ``kelly_warmup`` × equity).
     Every size is then capped by buying power and risk limits and rounded
-    down to the lot size.
+    down to the lot size. The arithmetic lives in :mod:`grekko_research.risk.sizing`,
+    shared with live runs.
     """
 
-    kind: Literal["all", "units", "notional", "percent", "vol_target", "cash_percent"] = "all"
+    kind: SizeKind = "all"
     value: float = 1.0
     vol_window: int = 30
+    kelly_win_rate: float | None = None
+    kelly_payoff: float | None = None
+    kelly_min_trades: int = 20
+    kelly_cap: float = 1.0
+    kelly_warmup: float = 0.05
 
     def __post_init__(self) -> None:
         if self.kind not in _SIZE_KINDS:
             raise ConfigError(f"Sizing.kind {self.kind!r} is not one of {', '.join(_SIZE_KINDS)}")
-        _non_negative("Sizing", value=self.value)
+        _non_negative("Sizing", value=self.value, kelly_warmup=self.kelly_warmup)
         if self.vol_window < 2:
             raise ConfigError("Sizing.vol_window must be at least 2")
+        if (self.kelly_win_rate is None) != (self.kelly_payoff is None):
+            raise ConfigError(
+                "Sizing.kelly_win_rate and Sizing.kelly_payoff are given together "
+                "(or both left out to estimate them from the run's trades)"
+            )
+        if self.kelly_win_rate is not None and not (
+            math.isfinite(self.kelly_win_rate) and 0 <= self.kelly_win_rate <= 1
+        ):
+            raise ConfigError(
+                f"Sizing.kelly_win_rate must be in [0, 1], got {self.kelly_win_rate!r}"
+            )
+        if self.kelly_payoff is not None and not (
+            math.isfinite(self.kelly_payoff) and self.kelly_payoff > 0
+        ):
+            raise ConfigError(f"Sizing.kelly_payoff must be positive, got {self.kelly_payoff!r}")
+        if not (isinstance(self.kelly_min_trades, int) and self.kelly_min_trades >= 1):
+            raise ConfigError(
+                f"Sizing.kelly_min_trades must be an integer of at least 1, "
+                f"got {self.kelly_min_trades!r}"
+            )
+        if not (math.isfinite(self.kelly_cap) and self.kelly_cap > 0):
+            raise ConfigError(f"Sizing.kelly_cap must be positive, got {self.kelly_cap!r}")
+        if self.kind == "kelly" and self.value <= 0:
+            raise ConfigError(f"Sizing.value is the Kelly fraction: positive, got {self.value!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,6 +279,12 @@ class EngineConfig:
         cfg[L.CFG_SLIP_VALUE] = self.slippage.value
         cfg[L.CFG_SIZE_KIND] = _SIZE_KINDS.index(self.sizing.kind)
         cfg[L.CFG_SIZE_VALUE] = self.sizing.value
+        sz = self.sizing
+        cfg[L.CFG_KELLY_WIN_RATE] = np.nan if sz.kelly_win_rate is None else sz.kelly_win_rate
+        cfg[L.CFG_KELLY_PAYOFF] = np.nan if sz.kelly_payoff is None else sz.kelly_payoff
+        cfg[L.CFG_KELLY_CAP] = sz.kelly_cap
+        cfg[L.CFG_KELLY_MIN_TRADES] = sz.kelly_min_trades
+        cfg[L.CFG_KELLY_WARMUP] = sz.kelly_warmup
         cfg[L.CFG_ALLOW_SHORT] = 1.0 if self.allow_short else 0.0
         cfg[L.CFG_LEVERAGE] = self.leverage
         cfg[L.CFG_MAINT_MARGIN] = self.maintenance_margin

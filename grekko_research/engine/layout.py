@@ -37,7 +37,12 @@ CFG_SIGNAL_MODE = 20
 CFG_TARGET_KIND = 21
 CFG_STOPS_ON_ENTRY_BAR = 22  # 1: a position opened at a bar's open is stop-checked in that bar
 CFG_SKIP_SIGNALS_ON_STOP = 23  # 1: a stop exit drops that asset's signals of the same bar
-N_CFG = 24
+CFG_KELLY_WIN_RATE = 24  # Kelly sizing: given win rate, NaN = estimate from closed trades
+CFG_KELLY_PAYOFF = 25  # given payoff ratio, NaN = estimate
+CFG_KELLY_CAP = 26  # largest fraction of equity
+CFG_KELLY_MIN_TRADES = 27  # closed trades needed before estimating
+CFG_KELLY_WARMUP = 28  # fraction of equity per entry until then
+N_CFG = 29
 
 # signal modes
 MODE_SIGNALS = 0
@@ -51,6 +56,7 @@ SIZE_NOTIONAL = 2
 SIZE_PERCENT = 3
 SIZE_VOL_TARGET = 4
 SIZE_CASH_PERCENT = 5
+SIZE_KELLY = 6
 
 # target kinds
 TARGET_PERCENT = 0
@@ -221,5 +227,9 @@ N_STATE = 28
     A_FLATTEN_DUE,
     A_EQUITY,
     A_N_FUND,
-) = range(13)
-N_ACCOUNT = 13
+    A_KELLY_N,  # closed trades, for Kelly sizing (risk/sizing.py's running sums, in this order)
+    A_KELLY_WINS,
+    A_KELLY_WIN_SUM,
+    A_KELLY_LOSS_SUM,
+) = range(17)
+N_ACCOUNT = 17

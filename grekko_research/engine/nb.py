@@ -302,7 +302,7 @@ def _execute_decisions(
         if mode == MODE_SIGNALS:
             equity, _ = _valuation(S, A, px)
             v = vol[r, j] if has_vol else np.nan
-            size = _entry_size(cfg, 1.0 if size > 0.0 else -1.0, px[j], equity, v, A[A_CASH])
+            size = _entry_size(cfg, 1.0 if size > 0.0 else -1.0, px[j], equity, v, A)
             if size == 0.0:
                 continue
         a = atr[r, j] if has_atr else np.nan

@@ -15,6 +15,10 @@ from grekko_research.engine.layout import (
     A_CASH,
     A_DAY,
     A_HALTED,
+    A_KELLY_LOSS_SUM,
+    A_KELLY_N,
+    A_KELLY_WIN_SUM,
+    A_KELLY_WINS,
     A_N_EV,
     A_N_ORD,
     A_N_TR,
@@ -23,6 +27,11 @@ from grekko_research.engine.layout import (
     CFG_FEE_FIXED,
     CFG_FEE_MAKER,
     CFG_FEE_TAKER,
+    CFG_KELLY_CAP,
+    CFG_KELLY_MIN_TRADES,
+    CFG_KELLY_PAYOFF,
+    CFG_KELLY_WARMUP,
+    CFG_KELLY_WIN_RATE,
     CFG_LEVERAGE,
     CFG_MAINT_MARGIN,
     CFG_SIZE_KIND,
@@ -89,6 +98,7 @@ from grekko_research.engine.layout import (
     S_TRAIL_PEAK,
     SIZE_ALL,
     SIZE_CASH_PERCENT,
+    SIZE_KELLY,
     SIZE_NOTIONAL,
     SIZE_PERCENT,
     SIZE_UNITS,
@@ -125,6 +135,12 @@ from grekko_research.risk.rules import (
     RULE_MAX_ORDERS_PER_DAY,
     allowed_size_nb,
     orders_exhausted_nb,
+)
+from grekko_research.risk.sizing import (
+    fixed_fraction_size_nb,
+    kelly_entry_fraction_nb,
+    record_trade_nb,
+    vol_target_size_nb,
 )
 
 
@@ -363,6 +379,7 @@ def _apply_fill(
         if abs(S[j, S_POS]) <= EPS * max(1.0, abs(pos)):
             S[j, S_POS] = 0.0
             _write_trade(trec, A, S, j, t, kind, price)
+            record_trade_nb(A[A_KELLY_N : A_KELLY_LOSS_SUM + 1], trec[int(A[A_N_TR]) - 1, T_RETURN])
             S[j, S_TR_OPEN] = 0.0
             S[j, S_SL] = np.nan
             S[j, S_TP] = np.nan
@@ -500,9 +517,13 @@ def _submit(
 
 @njit(cache=True, nogil=True)
 def _entry_size(
-    cfg: np.ndarray, side: float, price: float, equity: float, vol: float, cash: float
+    cfg: np.ndarray, side: float, price: float, equity: float, vol: float, A: np.ndarray
 ) -> float:
-    """Return the signed size of a signal entry (``inf`` means all the buying power)."""
+    """Return the signed size of a signal entry (``inf`` means all the buying power).
+
+    Fixed fraction, volatility target and Kelly go through :mod:`grekko_research.risk.sizing`,
+    the functions live runs call; ``A`` holds the cash and the closed trades' Kelly sums.
+    """
     kind = int(cfg[CFG_SIZE_KIND])
     value = cfg[CFG_SIZE_VALUE]
     if kind == SIZE_ALL:
@@ -512,13 +533,18 @@ def _entry_size(
     if kind == SIZE_NOTIONAL:
         return side * value / price
     if kind == SIZE_PERCENT:
-        return side * value * equity / price
+        return side * fixed_fraction_size_nb(value, equity, price)
     if kind == SIZE_CASH_PERCENT:  # spend that share of the cash, fees included
-        return side * value * max(cash, 0.0) / (price * (1.0 + cfg[CFG_FEE_TAKER]))
+        return side * value * max(A[A_CASH], 0.0) / (price * (1.0 + cfg[CFG_FEE_TAKER]))
     if kind == SIZE_VOL_TARGET:
-        if np.isnan(vol) or vol <= 0.0:
-            return 0.0
-        return side * (value / vol) * equity / price
+        return side * vol_target_size_nb(value, vol, equity, price)
+    if kind == SIZE_KELLY:
+        f = kelly_entry_fraction_nb(
+            value, cfg[CFG_KELLY_WIN_RATE], cfg[CFG_KELLY_PAYOFF], cfg[CFG_KELLY_CAP],
+            cfg[CFG_KELLY_MIN_TRADES], cfg[CFG_KELLY_WARMUP], A[A_KELLY_N], A[A_KELLY_WINS],
+            A[A_KELLY_WIN_SUM], A[A_KELLY_LOSS_SUM],
+        )  # fmt: skip
+        return side * fixed_fraction_size_nb(f, equity, price)
     return 0.0
 
 
@@ -710,7 +736,7 @@ def _try_pending(
                         cfg)  # fmt: skip
     if np.isinf(size):
         equity, _ = _valuation(S, A, px)
-        size = _entry_size(cfg, side, fill, equity, np.nan, A[A_CASH])
+        size = _entry_size(cfg, side, fill, equity, np.nan, A)
         if np.isinf(size):
             size = side * 1e300
     S[j, S_P_KIND] = 0.0

@@ -35,6 +35,7 @@ from grekko_research.tracking._client import (
 from grekko_research.tracking._model import (
     load_strategy,
     log_sweep_summary,
+    model_version,
     register_strategy_model,
 )
 from grekko_research.tracking._provenance import data_hash, git_commit, tracking_uri
@@ -53,6 +54,7 @@ __all__ = [
     "log_backtest",
     "log_sweep_summary",
     "log_trials",
+    "model_version",
     "register_strategy_model",
     "start_study_run",
     "tracking_uri",

@@ -99,8 +99,13 @@ def register_strategy_model(
     *,
     alias: str | None = None,
     uri: str | None = None,
+    tags: Mapping[str, str] | None = None,
 ) -> str:
-    """Log the strategy model under ``run_id``, register it as ``name``, set ``alias``; return the version."""
+    """Log the strategy model under ``run_id``, register it as ``name``, set ``alias``; return the version.
+
+    ``tags`` are set on the model version (``grekko promote`` records every gate it passed,
+    ``gate:<name>=pass``, which ``grekko-live`` checks before trading the model).
+    """
     import mlflow
     import mlflow.pyfunc
 
@@ -128,7 +133,29 @@ def register_strategy_model(
         mlc.set_model_version_tag(
             name, version.version, "config_id", str(spec.get("config_id", ""))
         )
+        for tag, value in (tags or {}).items():
+            mlc.set_model_version_tag(name, version.version, tag, str(value))
     return str(version.version)
+
+
+def model_version(model_uri: str, *, uri: str | None = None) -> dict[str, Any]:
+    """Return ``{"name", "version", "tags"}`` of ``models:/NAME@ALIAS`` or ``models:/NAME/VERSION``."""
+    from grekko_research.errors import ConfigError
+
+    if not model_uri.startswith("models:/"):
+        raise ConfigError(f"not a registered model URI (models:/NAME@ALIAS): {model_uri!r}")
+    ref = model_uri[len("models:/") :]
+    mlc, uri = mc.client(uri)
+    with mc.translated(uri, f"looking up {model_uri}"):
+        if "@" in ref:
+            name, alias = ref.split("@", 1)
+            mv = mlc.get_model_version_by_alias(name, alias)
+        elif "/" in ref:
+            name, number = ref.split("/", 1)
+            mv = mlc.get_model_version(name, number)
+        else:
+            raise ConfigError(f"{model_uri!r} names no version: use models:/NAME@ALIAS")
+    return {"name": mv.name, "version": str(mv.version), "tags": dict(mv.tags or {})}
 
 
 def load_strategy(model_uri: str, *, uri: str | None = None) -> tuple[Any, Any, dict[str, Any]]:

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from grekko_research.cli import app
 from grekko_research.data.files import import_file
 from grekko_research.data.store import ParquetStore
+from tests.integration.test_live_binance_sim import sim  # noqa: F401  (a fixture)
 
 N = 6000
 START = 1_609_459_200_000  # 2021-01-01
@@ -75,7 +76,9 @@ def test_overfit_sweep_on_noise_is_refused(synthetic: Path, tmp_path: Path) -> N
 
 
 def test_real_edge_is_registered_and_reproduces_its_signals(
-    synthetic: Path, tmp_path: Path
+    synthetic: Path,
+    tmp_path: Path,
+    sim: str,  # noqa: F811  (the simulator fixture)
 ) -> None:
     from grekko_research.config import compose_config
     from grekko_research.engine.api import _kernel_inputs
@@ -118,3 +121,43 @@ def test_real_edge_is_registered_and_reproduces_its_signals(
     assert len(children) == 1
     files = {a.path for a in client.list_artifacts(children[0].info.run_id)}
     assert "tearsheet.html" in files and children[0].data.tags["config_id"]
+    # The promoted model trades under grekko-live, paper mode, on the simulator's feed: exactly
+    # its strategy and parameters, recorded with the model version in the run's log.
+    _deploy_promoted_and_refuse_unpromoted(tmp_path, spec, summary, sim)
+
+
+def _deploy_promoted_and_refuse_unpromoted(
+    out: Path, spec: dict, summary: dict, sim_url: str
+) -> None:
+    from grekko_research.tracking import register_strategy_model, tracking_uri
+    from live.cli import app as live_app
+
+    def live(*args: str):
+        return CliRunner().invoke(
+            live_app,
+            [*args, f"experiment.output_dir={out}", f"live.state_dir={out / 'live'}"],
+            env={"GREKKO_BINANCE_API_KEY": "k" * 20, "GREKKO_BINANCE_API_SECRET": "s" * 20},
+        )
+
+    result = live("run", "--venue", "binance", "--venue-url", sim_url, "--strategy",
+                  "models:/wave_cross@staging", "--max-bars", "3")  # fmt: skip
+    assert result.exit_code == 0, f"{result.stdout}{result.stderr}{result.exception!r}"
+    events = result.stdout.strip().splitlines()[-1]
+    status = json.loads(live("status", "--events", events, "--json").stdout)
+    assert status["mode"] == "paper" and status["bars"] == 3
+    assert status["strategy"] == "sma_cross" and status["params"] == summary["best_params"]
+    from live.events import EventStore
+
+    with EventStore.open(events) as log:
+        started = next(iter(log.read(kinds=["run_started"]))).payload
+    assert started["model"] == "models:/wave_cross@staging" and started["model_version"] == "1"
+
+    # The same strategy registered without going through the gates is refused, by name.
+    register_strategy_model(
+        summary["mlflow_run_id"], "wave_unchecked", spec, alias="live", uri=tracking_uri(out)
+    )
+    result = live("run", "--venue", "paper", "--strategy", "models:/wave_unchecked@live")
+    assert result.exit_code != 0
+    message = str(result.exception)
+    assert "has not passed the promotion gate(s)" in message
+    assert "'deflated Sharpe (probability)'" in message and "'probability of backtest" in message
