@@ -49,7 +49,19 @@ def live_limits_configured(cfg: GrekkoConfig) -> list[str]:
     r = cfg.risk
     names = ("max_position", "max_gross_exposure", "max_drawdown", "daily_loss_limit",
              "max_orders_per_day")  # fmt: skip
-    return [n for n in names if getattr(r, n) is not None]
+    engine_limits = [n for n in names if getattr(r, n) is not None]
+    live_limits = [
+        f"live.{k}"
+        for k, v in vars(r.live).items()
+        if v is not None and v is not False and k in _LIVE_LIMIT_KEYS
+    ]
+    return engine_limits + live_limits
+
+
+_LIVE_LIMIT_KEYS = frozenset(
+    {"max_order_notional", "max_position", "max_gross_exposure", "max_net_exposure",
+     "max_leverage", "max_orders", "max_drawdown", "daily_loss", "var_limit"}
+)  # fmt: skip
 
 
 def plan_run(cfg: GrekkoConfig, *, replay: bool = False) -> LivePlan:
@@ -62,6 +74,7 @@ def plan_run(cfg: GrekkoConfig, *, replay: bool = False) -> LivePlan:
         cannot reproduce (see :func:`grekko_research.engine.book.check_live_config`).
     """
     from grekko_research.engine.book import check_live_config
+    from live.risk import live_risk_config
 
     live = cfg.live
     if live.mode not in _MODES:
@@ -109,6 +122,7 @@ def plan_run(cfg: GrekkoConfig, *, replay: bool = False) -> LivePlan:
         reconcile_every_ms=int(live.reconcile_every_s * 1000),
         max_bars=live.max_bars,
         kill_file=state_dir / KILL_FILE,
+        risk=live_risk_config(cfg),
         meta={"mode": mode, "feed": feed, **model},
     )
     return LivePlan(cfg, strategy, params, spec, state_dir, events, venue_name, mode, feed)

@@ -54,6 +54,7 @@ from live.orders import (
     Report,
     Timeout,
 )
+from live.risk import LiveRiskConfig, MarketView, PortfolioView, ProposedOrder, RiskEngine
 from live.venues.base import Bar, OrderRequest, Venue, VenueFill
 from live.venues.errors import GiveUp, OrderMissing, OutcomeUnknown, RetryLater, VenueError
 
@@ -87,6 +88,7 @@ class RunnerSpec:
     resolve_timeout_ms: int = 120_000
     kill_file: Path | None = None
     kill_poll_s: float = 0.05
+    risk: LiveRiskConfig | None = None  # the live risk engine's limits (None: fail-closed only)
     meta: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -219,6 +221,7 @@ class Runner:
         self._pending_decision: int | None = None
         self._killed: str | None = None
         self._kill_source = "call"
+        self.risk = RiskEngine(spec.risk)
         self._kill_task: asyncio.Task[None] | None = None
         self._lots: list[Decimal] = [Decimal(0)] * len(spec.symbols)
         self._history_until: int | None = None
@@ -292,6 +295,11 @@ class Runner:
         if snap_at < 0:
             return
         snap = events[snap_at].payload
+        if snap.get("risk_engine") is not None:
+            self.risk.restore(snap["risk_engine"])
+        for e in events[snap_at + 1 :]:
+            if e.kind == "resumed":
+                self.risk.resume(str(e.payload.get("reason", "resumed")), now_ms=e.ts_ms)
         self._first_ts = int(snap["first_ts"])
         self.book = self._new_book(int(snap["first_ts"]))
         self.book.restore(
@@ -605,7 +613,12 @@ class Runner:
         """Lift the kill switch or a halt explicitly; recorded with ``reason``."""
         if self.halted is None and self._killed is None:
             return
-        self._append([("resumed", "runner", {"reason": reason, "halt": self.halted})])
+        self._append(
+            [
+                ("resumed", "runner", {"reason": reason, "halt": self.halted}),
+                *list(self.risk.resume(reason, now_ms=self.clock())),
+            ]
+        )
         self.halted = None
         self._killed = None
         self.summary.halted = None
@@ -688,6 +701,9 @@ class Runner:
             self.book = self._new_book(ts)
             self._first_ts = ts
         risk = self.book.close_bar(ohlcv[1], ohlcv[2], ohlcv[3], filled)
+        risk_events = self.risk.on_bar(
+            self._portfolio_view(), self._market_view(), now_ms=self.clock()
+        )
         snap = self.book.snapshot()
         self._append(
             [
@@ -706,8 +722,10 @@ class Runner:
                         },
                         "risk": risk,
                         "equity": self.book.equity,
+                        "risk_engine": self.risk.snapshot(),
                     },
-                )
+                ),
+                *risk_events,
             ]
         )
         self.last_closed_ts = ts
@@ -746,6 +764,8 @@ class Runner:
         planned = self.book.plan(row, prices, high=high, low=low, volume=volume, vol=vol)
         intents: list[Intent] = []
         refused: list[dict[str, Any]] = []
+        risk_events: list[tuple[str, str, dict[str, Any]]] = []
+        market = self._market_view()
         for i, po in enumerate(planned):
             if po.status != "filled":
                 continue
@@ -760,7 +780,27 @@ class Runner:
                 refused.append({"symbol": po.symbol, "size": po.size, "reason": "below one lot"})
                 continue
             side: Literal["buy", "sell"] = "buy" if po.size > 0 else "sell"
-            intents.append(Intent(self.spec.run_id, po.symbol, side, qty, ts, seq=seq))
+            intent = Intent(self.spec.run_id, po.symbol, side, qty, ts, seq=seq)
+            price = po.price if math.isfinite(po.price) else None
+            verdict = self.risk.check_order(
+                ProposedOrder(po.symbol, side, float(qty), price, client_id=intent.client_id),
+                self._portfolio_view(),
+                market,
+                now_ms=self.clock(),
+            )
+            risk_events += verdict.events
+            if verdict.action == "reject":
+                refused.append({"symbol": po.symbol, "size": po.size, "reason": verdict.reason,
+                                "rule": verdict.rule})  # fmt: skip
+                continue
+            if verdict.action == "shrink":
+                qty = _qty(verdict.qty, self._lots[po.asset])
+                if qty <= 0:
+                    refused.append({"symbol": po.symbol, "size": po.size, "rule": verdict.rule,
+                                    "reason": "shrunk below one lot"})  # fmt: skip
+                    continue
+                intent = Intent(self.spec.run_id, po.symbol, side, qty, ts, seq=seq)
+            intents.append(intent)
         events: list[Mapping[str, Any]] = []
         try:
             for intent in intents:
@@ -781,8 +821,10 @@ class Runner:
         }
         if intents:
             self.hook("before_intent")
+        now = self.clock()
         self.store.append_many(
-            [("decision", "runner", decision, self.clock())]
+            [("decision", "runner", decision, now)]
+            + [(k, st, p, now) for k, st, p in risk_events]
             + [(e["kind"], e["stream"], e["payload"], e["ts_ms"]) for e in events]
         )
         self.last_decided_ts = ts
@@ -897,6 +939,26 @@ class Runner:
                     with contextlib.suppress(asyncio.CancelledError, Exception):
                         await task
         return self.summary
+
+    def _portfolio_view(self) -> PortfolioView:
+        assert self.book is not None
+        return PortfolioView(
+            equity=self.book.equity,
+            positions={s: self.book.position(j) for j, s in enumerate(self.spec.symbols)},
+        )
+
+    def _market_view(self) -> MarketView:
+        rows = list(self.window.rows)
+        closes = {s: np.array([r[1][3, j] for r in rows]) for j, s in enumerate(self.spec.symbols)}
+        lot, tick, mn = self._market_rules or self.spec.engine.market.arrays(len(self.spec.symbols))
+        return MarketView(
+            prices={s: float(c[-1]) for s, c in closes.items() if len(c)},
+            closes=closes,
+            periods_per_year=365.25 * 86_400_000 / self.tf_ms,
+            lot={s: float(lot[j]) for j, s in enumerate(self.spec.symbols)},
+            tick={s: float(tick[j]) for j, s in enumerate(self.spec.symbols)},
+            min_notional={s: float(mn[j]) for j, s in enumerate(self.spec.symbols)},
+        )
 
     async def _warm_up(self) -> int | None:
         """A fresh run on a live feed: load the bars the strategy needs before its first
