@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from grekko_research.data.bars import Bars
 from grekko_research.engine import EngineConfig
 from grekko_research.strategy import get_strategy
 from live.events import EventStore
@@ -22,6 +23,7 @@ from live.orders import Intent, OrderState
 from live.runner import Runner, RunnerSpec
 from live.sim import start_simulator
 from live.venues.credentials import Credentials
+from live.venues.paper import PaperVenue, ReplayFeed
 from live.venues.registry import make_venue
 
 KEY, SECRET = "kill-key-0123456789", "kill-secret-abcdefghij"
@@ -153,12 +155,8 @@ def test_kill_switch_blocks_at_once_and_cancels_everything(
     assert np.percentile(cancelled, 99) < 5000
 
 
-@pytest.mark.parametrize("flag", ["{}", "not json"])
-def test_any_flag_file_engages(tmp_path: Path, flag: str) -> None:
-    """A flag file the switch cannot parse still engages it (fail closed)."""
-    from grekko_research.data.bars import Bars
-    from live.venues.paper import PaperVenue, ReplayFeed
-
+def _paper(folder: Path) -> tuple[RunnerSpec, PaperVenue]:
+    """A runner spec watching ``folder/KILL`` and a paper venue on 30 flat hourly bars."""
     n = 30
     bars = Bars(index=np.arange(n, dtype=np.int64) * 3_600_000, symbols=("BTC/USDT",),
                 timeframe="1h", open=np.full((n, 1), 100.0), high=np.full((n, 1), 101.0),
@@ -166,12 +164,19 @@ def test_any_flag_file_engages(tmp_path: Path, flag: str) -> None:
                 volume=np.ones((n, 1)))  # fmt: skip
     strategy = get_strategy("sma_cross")
     spec = RunnerSpec("k", strategy, strategy.params({}), EngineConfig(), bars.symbols, "1h",
-                      kill_file=tmp_path / "KILL", kill_poll_s=0.01)  # fmt: skip
+                      kill_file=folder / "KILL", kill_poll_s=0.01)  # fmt: skip
+    return spec, PaperVenue(EngineConfig(), bars.symbols, ReplayFeed(bars))
+
+
+@pytest.mark.parametrize("flag", ["{}", "not json"])
+def test_any_flag_file_engages(tmp_path: Path, flag: str) -> None:
+    """A flag file the switch cannot parse still engages it (fail closed)."""
+    spec, venue = _paper(tmp_path)
     (tmp_path / "KILL").write_text(flag)
 
     async def main() -> bool:
         with EventStore.open(tmp_path / "e.db") as store:
-            runner = Runner(spec, PaperVenue(EngineConfig(), bars.symbols, ReplayFeed(bars)), store)
+            runner = Runner(spec, venue, store)
             await runner.start()
             task = asyncio.create_task(runner._watch_kill_file())
             await asyncio.sleep(0.1)
@@ -184,21 +189,11 @@ def test_any_flag_file_engages(tmp_path: Path, flag: str) -> None:
 def test_removing_the_flag_resumes_a_running_runner(tmp_path: Path) -> None:
     """``grekko-live resume`` and the API's /resume remove the flag: the running process
     resumes, and says so in the log; a kill engaged otherwise is not lifted that way."""
-    from grekko_research.data.bars import Bars
-    from live.venues.paper import PaperVenue, ReplayFeed
-
-    n = 30
-    bars = Bars(index=np.arange(n, dtype=np.int64) * 3_600_000, symbols=("BTC/USDT",),
-                timeframe="1h", open=np.full((n, 1), 100.0), high=np.full((n, 1), 101.0),
-                low=np.full((n, 1), 99.0), close=np.full((n, 1), 100.0),
-                volume=np.ones((n, 1)))  # fmt: skip
-    strategy = get_strategy("sma_cross")
-    spec = RunnerSpec("k", strategy, strategy.params({}), EngineConfig(), bars.symbols, "1h",
-                      kill_file=tmp_path / "KILL", kill_poll_s=0.01)  # fmt: skip
+    spec, venue = _paper(tmp_path)
 
     async def main() -> tuple[bool, bool, bool, list[str]]:
         with EventStore.open(tmp_path / "e.db") as store:
-            runner = Runner(spec, PaperVenue(EngineConfig(), bars.symbols, ReplayFeed(bars)), store)
+            runner = Runner(spec, venue, store)
             await runner.start()
             task = asyncio.create_task(runner._watch_kill_file())
             (tmp_path / "KILL").write_text(json.dumps({"reason": "r"}))

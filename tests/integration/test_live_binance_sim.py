@@ -5,11 +5,6 @@ real ccxt client, then status / orders / positions / reconcile from the command 
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -18,43 +13,17 @@ import pytest
 from typer.testing import CliRunner
 
 from live.cli import app
+from tests.peers.sim_cli import sim_process
 
 KEY, SECRET = "e2e-key-0123456789", "e2e-secret-abcdefghij"
 ENV = {"GREKKO_BINANCE_API_KEY": KEY, "GREKKO_BINANCE_API_SECRET": SECRET}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def sim(shared_data: Path) -> Iterator[str]:
-    """``grekko-live sim`` replaying BTC/USDT hourly bars from 2021-01-10, 1 s per bar."""
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-c", "from live.cli import main; main()", "sim", "--symbols",
-         "BTC/USDT", "--timeframe", "1h", "--start", "2021-01-10", "--speed", "3600",
-         "--port", str(port)],
-        env={**os.environ, **ENV, "GREKKO_SHARED_DATA": str(shared_data)},
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    assert proc.stdout is not None
-    deadline = time.monotonic() + 60
-    url = None
-    while time.monotonic() < deadline and url is None:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        if "REST http" in line:
-            url = line.split("REST ")[1].split()[0]
-    if url is None:
-        proc.kill()
-        pytest.fail("grekko-live sim did not start: " + (proc.stdout.read() or ""))
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
+    """``grekko-live sim`` (its own process) replaying BTC/USDT from 2021-01-10, 1 s per bar."""
+    with sim_process(shared_data, ENV) as url:
+        yield url
 
 
 def live(args: list[str]) -> tuple[int, str]:

@@ -19,12 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import secrets
-import socket
-import subprocess
-import sys
-import time
 import traceback
 from collections.abc import Iterator, Sequence
 from decimal import Decimal
@@ -41,6 +36,7 @@ from live.sim import Simulator, start_simulator
 from live.venues import CcxtVenue, GiveUp, OutcomeUnknown, RetryLater, load_credentials, make_venue
 from live.venues.base import OrderRequest
 from tests.peers.frames import SPOT_BTC_1H, SPOT_ETH_1H, real_candles
+from tests.peers.sim_cli import sim_process
 from tests.peers.sim_clients import drive
 
 KEY = "cnryKEY" + secrets.token_hex(16)
@@ -176,38 +172,11 @@ def test_venue_flows_never_show_the_canaries(
 # -- the command line ------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
-def sim_url(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def sim_url(shared_data: Path) -> Iterator[str]:
     """``grekko-live sim`` (its own process) replaying BTC/USDT from 2021-01-10, 1 s per bar."""
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-c", "from live.cli import main; main()", "sim", "--symbols",
-         "BTC/USDT", "--timeframe", "1h", "--start", "2021-01-10", "--speed", "3600",
-         "--port", str(port)],
-        env={**os.environ, **ENV, "GREKKO_SHARED_DATA": str(shared_data)},
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    assert proc.stdout is not None
-    deadline = time.monotonic() + 60
-    url = None
-    while time.monotonic() < deadline and url is None:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        if "REST http" in line:
-            url = line.split("REST ")[1].split()[0]
-    if url is None:
-        proc.kill()
-        pytest.fail("grekko-live sim did not start: " + (proc.stdout.read() or ""))
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
+    with sim_process(shared_data, ENV) as url:
+        yield url
 
 
 class Cli:
