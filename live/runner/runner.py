@@ -54,7 +54,14 @@ from live.orders import (
     Report,
     Timeout,
 )
-from live.risk import LiveRiskConfig, MarketView, PortfolioView, ProposedOrder, RiskEngine
+from live.risk import (
+    LiveRiskConfig,
+    MarketView,
+    PortfolioView,
+    ProposedOrder,
+    RiskEngine,
+    TradingState,
+)
 from live.venues.base import Bar, OrderRequest, Venue, VenueFill
 from live.venues.errors import GiveUp, OrderMissing, OutcomeUnknown, RetryLater, VenueError
 
@@ -524,7 +531,7 @@ class Runner:
                     (
                         "kill_switch",
                         "runner",
-                        {"engaged": True, "reason": reason, "flatten": flatten},
+                        {"engaged": True, "reason": reason, "flatten": flatten, "source": source},
                     ),
                     ("halted", "runner", {"reason": self.halted}),
                 ]
@@ -588,6 +595,11 @@ class Runner:
         for e in events:
             await self._send(e["stream"], force=True)
         return [e["stream"] for e in events]
+
+    async def _breaker_kill(self) -> None:
+        """A risk engine that went HALTED engages the kill switch (cancelling open orders too)."""
+        if self._killed is None and self.risk.state is TradingState.HALTED:
+            await self.kill(f"risk engine halted: {self.risk.reason}", source="breaker")
 
     async def _watch_kill_file(self) -> None:
         """Engage the kill switch when the flag file appears (``grekko-live kill``, the API)."""
@@ -730,6 +742,7 @@ class Runner:
         )
         self.last_closed_ts = ts
         self.summary.bars += 1
+        await self._breaker_kill()
         await self._decide(ts, t_received)
 
     async def _decide(self, ts: int, t_received: float | None = None) -> None:
@@ -829,6 +842,7 @@ class Runner:
         )
         self.last_decided_ts = ts
         self.summary.decisions += 1
+        await self._breaker_kill()
         self.summary.orders += len(intents)
         if t_received is not None and intents:
             self.summary.bar_to_intent_ms.append((time.perf_counter() - t_received) * 1000)

@@ -51,3 +51,5 @@ def test_a_check_that_raises_halts_trading(
     states = [e.payload for e in events if e.kind == "risk_state"]
     assert states and states[0]["state"] == "HALTED" and "boom" in states[0]["reason"]
     assert sum(e.kind == "order_created" for e in events) == 0
+    kills = [e.payload for e in events if e.kind == "kill_switch"]
+    assert kills and kills[0]["source"] == "breaker" and "boom" in kills[0]["reason"]
