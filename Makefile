@@ -4,8 +4,11 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-16)
-SHARED ?= $(abspath ../shared/data)
-# In this workplace real candles live beside the checkout; elsewhere set GREKKO_SAMPLE_DATA yourself.
+# Real market data lives beside the checkout (../shared/data); a clone made elsewhere from a
+# local checkout finds it beside that checkout (its origin). Elsewhere set GREKKO_SHARED_DATA.
+ORIGIN := $(shell git config --get remote.origin.url 2>/dev/null)
+SHARED ?= $(firstword $(GREKKO_SHARED_DATA) $(wildcard $(abspath ../shared/data) $(if $(filter /%,$(ORIGIN)),$(abspath $(ORIGIN)/../shared/data))))
+export GREKKO_SHARED_DATA := $(SHARED)
 export GREKKO_SAMPLE_DATA ?= $(if $(wildcard $(SHARED)/ohlcv),$(SHARED)/ohlcv,)
 # numba's on-disk cache only notices edits to a kernel's own file, not to the kernels it
 # calls in other files: key the cache folder by the library's sources so it can never be stale.
