@@ -284,8 +284,8 @@ def positions_command(
         "positions": {k: dec_text(v) for k, v in state.positions.items()},
         "fees": {k: dec_text(v) for k, v in state.fees.items()},
         "equity": state.equity,
-        "closed_trades": len(state.trades),
-        "realised_pnl": sum((t.get("pnl") or 0.0) for t in state.trades),
+        "closed_trades": state.closed_trades,
+        "realised_pnl": state.realised_pnl,
     }
     if as_json:
         console.print_json(json.dumps(info))

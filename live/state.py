@@ -1,45 +1,132 @@
-"""Read a run's state from its event log (what ``grekko-live status|orders|positions`` show).
+"""A run's state, folded from its event log: what ``grekko-live status|orders|positions`` and
+the status API show.
 
-Folding the log needs no running process: SQLite in WAL mode lets readers see a live run's
-log while it writes.
+:class:`RunFold` takes one event at a time (the API feeds it as it tails the log); orders, fills
+and positions come from the same :meth:`OrderManager.apply_event` the runner replays on restart.
+:func:`fold_run` folds a whole log. Folding needs no running process: SQLite in WAL mode lets
+readers see a live run's log while it writes.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from live.events import Event
 from live.orders import TERMINAL, Order, OrderManager
 
-__all__ = ["RunState", "dec_text", "fold_run"]
+__all__ = [
+    "RISK_LEVELS",
+    "Rejection",
+    "RiskState",
+    "RunFold",
+    "dec_text",
+    "fold_run",
+    "reason_class",
+]
+
+RiskState = Literal["ACTIVE", "REDUCING", "HALTED"]
+RISK_LEVELS: dict[str, int] = {"ACTIVE": 0, "REDUCING": 1, "HALTED": 2}
+
+_BREACHES_KEPT = 50
+
+# Ordered: the first keyword found names the class ("rate limit" before "limit").
+_REASON_CLASSES = (
+    ("halted", ("halt", "kill")),
+    ("lost", ("not found",)),
+    ("insufficient_funds", ("insufficient", "balance", "margin", "funds")),
+    ("rate_limit", ("rate limit", "too many", "429")),
+    ("min_size", ("lot", "min notional", "minimum", "too small", "min_qty")),
+    ("price_filter", ("price", "tick", "percent")),
+    ("risk_limit", ("risk", "limit", "exposure", "drawdown", "loss", "leverage")),
+)
+
+
+def reason_class(reason: object) -> str:
+    """Map a free-text refusal reason to a small, fixed set of classes (a metric label)."""
+    text = str(reason or "").lower()
+    for name, words in _REASON_CLASSES:
+        if any(w in text for w in words):
+            return name
+    return "other"
 
 
 @dataclass
-class RunState:
-    """A run as its log tells it."""
+class Rejection:
+    """One refused order or intent, with who refused it."""
+
+    source: Literal["venue", "runner", "risk"]
+    reason: str
+    rule: str | None = None
+    """The risk rule that refused (risk engine refusals only)."""
+
+
+@dataclass
+class RunFold:
+    """Everything the API shows about one run, up to ``last_seq``."""
 
     run: dict[str, Any] = field(default_factory=dict)
-    events: int = 0
+    started_ts_ms: int | None = None
+    last_seq: int = 0
+    last_ts_ms: int | None = None
     restarts: int = 0
     bars: int = 0
+    decisions: int = 0
     last_bar_ts: int | None = None
     equity: float | None = None
-    decisions: int = 0
-    halted: str | None = None
-    last_reconcile: dict[str, Any] | None = None
-    trades: list[dict[str, Any]] = field(default_factory=list)
-    orders: list[Order] = field(default_factory=list)
-    positions: dict[str, Decimal] = field(default_factory=dict)
-    fills: int = 0
+    first_equity: float | None = None
+    last_close: dict[str, float] = field(default_factory=dict)
+    realised_pnl: float = 0.0
+    closed_trades: int = 0
+    winning_trades: int = 0
     fees: dict[str, Decimal] = field(default_factory=dict)
-    anomalies: list[str] = field(default_factory=list)
+    halted: str | None = None
+    kill: dict[str, Any] | None = None
+    engine_state: RiskState = "ACTIVE"
+    engine_reason: str | None = None
+    breaches: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=_BREACHES_KEPT))
+    last_reconcile: dict[str, Any] | None = None
+    last_risk_decision: dict[str, Any] | None = None
+    errors: list[str] = field(default_factory=list)
+    events: int = 0
+    om: OrderManager = field(default_factory=OrderManager)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    @property
+    def symbols(self) -> list[str]:
+        """The run's symbols (empty before ``run_started``)."""
+        return [str(s) for s in self.run.get("symbols") or []]
+
+    def risk(self) -> tuple[RiskState, str | None]:
+        """The run's risk state and why: a kill switch or a halt wins over the risk engine."""
+        if self.kill is not None:
+            return "HALTED", f"kill switch: {self.kill.get('reason')}"
+        if self.halted is not None:
+            return "HALTED", self.halted
+        return self.engine_state, self.engine_reason
+
+    @property
+    def orders(self) -> list[Order]:
+        return self.om.orders()
+
+    @property
+    def positions(self) -> dict[str, Decimal]:
+        return self.om.positions()
+
+    @property
+    def fills(self) -> int:
+        return len(self.om.fills())
+
+    @property
+    def anomalies(self) -> list[str]:
+        return [f"{a.client_id}: {a.kind}: {a.detail}" for a in self.om.anomalies]
 
     def summary(self) -> dict[str, Any]:
-        """JSON-ready status."""
-        open_orders = [o for o in self.orders if o.state not in TERMINAL]
+        """JSON-ready status (``grekko-live status``)."""
         return {
             "run_id": self.run.get("run_id"),
             "strategy": self.run.get("strategy"),
@@ -55,14 +142,114 @@ class RunState:
             "equity": self.equity,
             "decisions": self.decisions,
             "orders": len(self.orders),
-            "open_orders": len(open_orders),
+            "open_orders": len([o for o in self.orders if o.state not in TERMINAL]),
             "fills": self.fills,
-            "closed_trades": len(self.trades),
+            "closed_trades": self.closed_trades,
             "positions": {k: dec_text(v) for k, v in self.positions.items()},
             "halted": self.halted,
             "last_reconcile": self.last_reconcile,
             "anomalies": self.anomalies,
         }
+
+    def exposure(self) -> dict[str, float]:
+        """Position × last close per symbol with a known close."""
+        positions = self.om.positions()
+        return {
+            s: float(positions.get(s, Decimal(0))) * self.last_close[s]
+            for s in self.symbols
+            if s in self.last_close
+        }
+
+    # -- folding ---------------------------------------------------------------------------
+
+    def apply(self, e: Event) -> list[Rejection]:
+        """Fold one event in; return the refusals it records (for the rejection counter).
+
+        Raises whatever :meth:`OrderManager.apply_event` raises on an inconsistent order
+        event; the event then changed nothing but ``last_seq``.
+        """
+        self.last_seq, self.last_ts_ms = e.seq, e.ts_ms
+        self.events += 1
+        p = e.payload
+        kind = e.kind
+        if kind.startswith("order_"):
+            self.om.apply_event(e)
+            if kind == "order_fill" and p.get("fee") is not None and p.get("fee_asset"):
+                asset = str(p["fee_asset"])
+                self.fees[asset] = self.fees.get(asset, Decimal(0)) + Decimal(str(p["fee"]))
+            if kind == "order_rejected":
+                return [Rejection("venue", str(p.get("reason") or ""))]
+        elif kind == "run_started":
+            self.run, self.started_ts_ms = dict(p), e.ts_ms
+        elif kind == "run_resumed":
+            self.restarts += 1
+        elif kind == "bar_closed":
+            self._on_bar(e)
+        elif kind == "decision":
+            self.decisions += 1
+            return [Rejection("runner", str(r.get("reason") or "")) for r in p.get("refused") or []]
+        elif kind == "trade_closed":
+            pnl = p.get("pnl")
+            self.closed_trades += 1
+            if isinstance(pnl, int | float):
+                self.realised_pnl += float(pnl)
+                self.winning_trades += pnl > 0
+        elif kind == "reconciled":
+            self.last_reconcile = {"seq": e.seq, "ts_ms": e.ts_ms, **p}
+        elif kind == "halted":
+            self.halted = str(p.get("reason"))
+        elif kind == "resumed":
+            # The risk engine logs its own risk_state when a resume lifts its holds.
+            self.halted = self.kill = None
+        elif kind == "kill_switch":
+            if p.get("engaged", True):
+                self.kill = {"seq": e.seq, "ts_ms": e.ts_ms, **p}
+            else:
+                self.kill = None
+        elif kind == "risk_state":
+            state = str(p.get("state") or p.get("to") or "").upper()
+            if state in RISK_LEVELS:
+                self.engine_state = state  # type: ignore[assignment]
+                self.engine_reason = None if p.get("reason") is None else str(p["reason"])
+        elif kind in ("risk_breach", "risk_error"):
+            source = "risk" if kind == "risk_breach" else "risk_error"
+            self.breaches.append({"seq": e.seq, "ts_ms": e.ts_ms, "source": source, **p})
+        elif kind == "risk_decision":
+            self.last_risk_decision = {"seq": e.seq, "ts_ms": e.ts_ms, "stream": e.stream, **p}
+            if _refused(p):
+                rule = None if p.get("rule") is None else str(p["rule"])
+                return [Rejection("risk", str(p.get("reason") or ""), rule)]
+        return []
+
+    def _on_bar(self, e: Event) -> None:
+        p = e.payload
+        ts = int(p["ts"])  # first: a bar without one changes nothing
+        self.bars += 1
+        self.last_bar_ts = ts
+        equity = p.get("equity")
+        if isinstance(equity, int | float):
+            self.equity = float(equity)
+            if self.first_equity is None:
+                self.first_equity = self.equity
+        bar = p.get("bar")
+        if isinstance(bar, list) and len(bar) >= 4:  # rows o, h, l, c, v; one column per symbol
+            for j, symbol in enumerate(self.symbols):
+                try:
+                    close = bar[3][j]
+                except (IndexError, TypeError):
+                    break
+                if isinstance(close, int | float):
+                    self.last_close[symbol] = float(close)
+        for r in p.get("risk") or []:
+            if isinstance(r, dict):
+                self.breaches.append(
+                    {"seq": e.seq, "ts_ms": e.ts_ms, "source": "engine", "bar_ts": ts, **r}
+                )
+
+
+def _refused(p: dict[str, Any]) -> bool:
+    """Whether a ``risk_decision`` refused its order (``action: "reject"``)."""
+    return str(p.get("action") or "").lower() in ("reject", "rejected")
 
 
 def dec_text(value: Decimal) -> str:
@@ -70,37 +257,9 @@ def dec_text(value: Decimal) -> str:
     return "0" if value == 0 else format(value.normalize(), "f")
 
 
-def fold_run(events: Iterable[Event]) -> RunState:
-    """Fold a run's events into its state."""
-    state = RunState()
-    log = list(events)
-    for e in log:
-        state.events += 1
-        if e.kind == "run_started":
-            state.run = dict(e.payload)
-        elif e.kind == "run_resumed":
-            state.restarts += 1
-        elif e.kind == "bar_closed":
-            state.bars += 1
-            state.last_bar_ts = int(e.payload["ts"])
-            state.equity = e.payload.get("equity")
-        elif e.kind == "decision":
-            state.decisions += 1
-        elif e.kind == "halted":
-            state.halted = str(e.payload["reason"])
-        elif e.kind == "resumed":
-            state.halted = None
-        elif e.kind == "reconciled":
-            state.last_reconcile = {"ts_ms": e.ts_ms, **e.payload}
-        elif e.kind == "trade_closed":
-            state.trades.append(dict(e.payload))
-    om = OrderManager.replay(log)
-    state.orders = om.orders()
-    state.positions = om.positions()
-    fills = om.fills()
-    state.fills = len(fills)
-    for f in fills:
-        if f.fee is not None and f.fee_asset:
-            state.fees[f.fee_asset] = state.fees.get(f.fee_asset, Decimal(0)) + f.fee
-    state.anomalies = [f"{a.client_id}: {a.kind}: {a.detail}" for a in om.anomalies]
-    return state
+def fold_run(events: Iterable[Event]) -> RunFold:
+    """Fold a whole log into its run's state."""
+    fold = RunFold()
+    for e in events:
+        fold.apply(e)
+    return fold

@@ -460,13 +460,14 @@ class EngineBook:
     # -- persistence ------------------------------------------------------------------
 
     def snapshot(self) -> dict[str, Any]:
-        """The whole state as JSON data (floats round-trip exactly through ``repr``)."""
-        return {"S": self.S.tolist(), "A": self.A.tolist(), "bar": self.bar}
+        """The whole state as JSON data: floats round-trip exactly through ``repr``; NaN (a
+        stop or price not set) is ``None``."""
+        return {"S": _json_safe(self.S), "A": _json_safe(self.A), "bar": self.bar}
 
     def restore(self, snap: dict[str, Any]) -> None:
         """Load a :meth:`snapshot` (same symbols and configuration)."""
-        S = np.asarray(snap["S"], dtype=np.float64)
-        A = np.asarray(snap["A"], dtype=np.float64)
+        S = np.array(snap["S"], dtype=np.float64)  # None → NaN
+        A = np.array(snap["A"], dtype=np.float64)
         if S.shape != self.S.shape or A.shape != self.A.shape:
             raise ConfigError(
                 f"book snapshot has state shapes {S.shape}/{A.shape}, expected "
@@ -510,6 +511,12 @@ def decision_row(bars: Bars, signals: Signals | TargetPositions | Orders) -> dic
         if np.any((kinds != 0) & (kinds != KIND_MARKET)):
             raise ConfigError("live runs support market orders only (no limit/stop orders yet)")
     return row
+
+
+def _json_safe(arr: np.ndarray) -> list[Any]:
+    out = arr.astype(object)
+    out[~np.isfinite(arr)] = None
+    return list(out.tolist())
 
 
 def _rule_name(code: int) -> str:

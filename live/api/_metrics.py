@@ -11,8 +11,8 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from live.api._fold import RISK_LEVELS, Rejection, RunFold, reason_class
 from live.events import Event
+from live.state import RISK_LEVELS, Rejection, RunFold, reason_class
 
 __all__ = ["LATENCY_BUCKETS", "METRIC_NAMES", "HubMetrics"]
 

@@ -29,9 +29,9 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from live.api._fold import RunFold
 from live.api._metrics import HubMetrics
 from live.events import Event, EventStore
+from live.state import RunFold
 
 __all__ = ["TOPICS", "LogHub", "Subscription", "topics_of"]
 

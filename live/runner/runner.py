@@ -150,13 +150,6 @@ def _json_floats(values: Iterable[Any]) -> list[Any]:
     return out
 
 
-def _from_json_floats(values: Iterable[Any]) -> list[Any]:
-    return [
-        _from_json_floats(v) if isinstance(v, list) else (math.nan if v is None else v)
-        for v in values
-    ]
-
-
 def _qty(value: float, lot: Decimal) -> Decimal:
     """A planned float quantity as the Decimal the venue takes.
 
@@ -219,7 +212,6 @@ class Runner:
         self.baseline: dict[str, Decimal] = {}
         self.halted: str | None = None
         self.summary = RunSummary()
-        self._retries: dict[str, int] = {}
         self._last_reconcile_ms = 0
         self._market_rules: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._stream_task: asyncio.Task[None] | None = None
@@ -304,24 +296,17 @@ class Runner:
         snap = events[snap_at].payload
         if snap.get("risk_engine") is not None:
             self.risk.restore(snap["risk_engine"])
-        for e in events[snap_at + 1 :]:
-            if e.kind == "resumed":
-                self.risk.resume(str(e.payload.get("reason", "resumed")), now_ms=e.ts_ms)
         self._first_ts = int(snap["first_ts"])
         self.book = self._new_book(int(snap["first_ts"]))
-        self.book.restore(
-            {
-                "S": _from_json_floats(snap["book"]["S"]),
-                "A": _from_json_floats(snap["book"]["A"]),
-                "bar": snap["book"]["bar"],
-            }
-        )
+        self.book.restore(snap["book"])
         if self.last_decided_ts == self.last_closed_ts:
             self.book.start_bar(int(snap["ts"]) + self.tf_ms)
             self.book.consume_flatten()
         for e in events[snap_at + 1 :]:
             if e.kind == "order_fill":
                 self._book_fill(e.stream, e.payload)  # its trade, if any, is in the log
+            elif e.kind == "resumed":
+                self.risk.resume(str(e.payload.get("reason", "resumed")), now_ms=e.ts_ms)
 
     def _new_book(self, first_ts: int) -> EngineBook:
         lot, tick, mn = self._market_rules or (None, None, None)
@@ -417,15 +402,20 @@ class Runner:
         drafts: list[tuple[str, str, dict[str, Any]]] = []
         events: list[Mapping[str, Any]] = []
         taken = {(o.symbol, o.decision_ts_ms, o.seq) for o in self.om.orders()}
+        if self.halted:
+            return
+        retry_of = {link["retry"]: link["of"] for link in self._links}
         for o in self.om.orders():
             if o.state is not OrderState.REJECTED or not (o.reason or "").startswith(
                 _RETRYABLE_REJECT
             ):
                 continue
-            if any(link["of"] == o.client_id for link in self._links):
-                continue
-            n = self._retries.get(o.client_id, 0)
-            if n >= _MAX_RETRIES:
+            if o.client_id in retry_of.values():
+                continue  # already re-issued
+            depth, cid = 0, o.client_id
+            while cid in retry_of:  # how many re-issues this one already is
+                cid, depth = retry_of[cid], depth + 1
+            if depth >= _MAX_RETRIES:
                 continue
             seq = o.seq + 1
             while (o.symbol, o.decision_ts_ms, seq) in taken:
@@ -434,14 +424,11 @@ class Runner:
                 o.run_id, o.symbol, o.side, o.qty, o.decision_ts_ms, seq=seq,
                 order_type=o.order_type, limit_price=o.limit_price,
             )  # fmt: skip
-            if self.halted:
-                continue
             new = self.om.create(intent, self.clock())
             events += new
             drafts.append(
                 ("retry_created", o.client_id, {"of": o.client_id, "retry": intent.client_id})
             )
-            self._retries[intent.client_id] = n + 1
             self._links.append({"of": o.client_id, "retry": intent.client_id})
             taken.add((o.symbol, o.decision_ts_ms, seq))
         if events:
@@ -727,11 +714,7 @@ class Runner:
                         "first_ts": self._first_ts,
                         "bar": _json_floats(ohlcv.tolist()),
                         "filled": filled.tolist(),
-                        "book": {
-                            "S": _json_floats(snap["S"]),
-                            "A": _json_floats(snap["A"]),
-                            "bar": snap["bar"],
-                        },
+                        "book": snap,
                         "risk": risk,
                         "equity": self.book.equity,
                         "risk_engine": self.risk.snapshot(),
