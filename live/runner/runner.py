@@ -224,6 +224,7 @@ class Runner:
         self._kill_task: asyncio.Task[None] | None = None
         self._lots: list[Decimal] = [Decimal(0)] * len(spec.symbols)
         self._history_until: int | None = None
+        self._market_cache: tuple[tuple[int, int] | None, MarketView] | None = None
 
     # -- the log -------------------------------------------------------------------------
 
@@ -945,7 +946,17 @@ class Runner:
         )
 
     def _market_view(self) -> MarketView:
+        """The risk engine's view of the market after the newest bar (built once per bar: the
+        bar's close and its decision both use it)."""
         rows = list(self.window.rows)
+        key = (rows[-1][0], len(rows)) if rows else None
+        if self._market_cache is not None and self._market_cache[0] == key:
+            return self._market_cache[1]
+        view = self._build_market_view(rows)
+        self._market_cache = (key, view)
+        return view
+
+    def _build_market_view(self, rows: list[tuple[int, np.ndarray, np.ndarray]]) -> MarketView:
         closes = {s: np.array([r[1][3, j] for r in rows]) for j, s in enumerate(self.spec.symbols)}
         lot, tick, mn = self._market_rules or self.spec.engine.market.arrays(len(self.spec.symbols))
         return MarketView(
