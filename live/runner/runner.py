@@ -216,6 +216,7 @@ class Runner:
         self._market_rules: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._stream_task: asyncio.Task[None] | None = None
         self._links: list[dict[str, str]] = []
+        self._retries: dict[str, int] = {}
         self._first_ts = 0
         self._pending_decision: int | None = None
         self._killed: str | None = None
@@ -405,18 +406,17 @@ class Runner:
         taken = {(o.symbol, o.decision_ts_ms, o.seq) for o in self.om.orders()}
         if self.halted:
             return
-        retry_of = {link["retry"]: link["of"] for link in self._links}
         for o in self.om.orders():
             if o.state is not OrderState.REJECTED or not (o.reason or "").startswith(
                 _RETRYABLE_REJECT
             ):
                 continue
-            if o.client_id in retry_of.values():
+            if any(link["of"] == o.client_id for link in self._links):
                 continue  # already re-issued
-            depth, cid = 0, o.client_id
-            while cid in retry_of:  # how many re-issues this one already is
-                cid, depth = retry_of[cid], depth + 1
-            if depth >= _MAX_RETRIES:
+            # Re-issues counted in this process: a create the venue keeps refusing gives up
+            # here; one lost to our own crash is re-issued again after the restart.
+            n = self._retries.get(o.client_id, 0)
+            if n >= _MAX_RETRIES:
                 continue
             seq = o.seq + 1
             while (o.symbol, o.decision_ts_ms, seq) in taken:
@@ -427,6 +427,7 @@ class Runner:
             )  # fmt: skip
             new = self.om.create(intent, self.clock())
             events += new
+            self._retries[intent.client_id] = n + 1
             drafts.append(
                 ("retry_created", o.client_id, {"of": o.client_id, "retry": intent.client_id})
             )
