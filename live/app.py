@@ -8,17 +8,26 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from grekko_research.config.compose import config_id, engine_config
-from grekko_research.config.schema import GrekkoConfig
+from grekko_research.config.schema import (
+    EngineSection,
+    GrekkoConfig,
+    LiveRiskSection,
+    RiskSection,
+    StrategyConfig,
+)
 from grekko_research.data.store import ParquetStore
 from grekko_research.errors import ConfigError
 from grekko_research.strategy import Strategy, get_strategy
 from live.events import EventStore
 from live.runner import Runner, RunnerSpec, RunSummary
+from live.runner.sleeves import SleeveSpec
 from live.venues.base import Venue
 from live.venues.paper import PaperVenue, ReplayFeed
 
@@ -34,7 +43,7 @@ class LivePlan:
     """Everything a live run needs, resolved from the configuration."""
 
     cfg: GrekkoConfig
-    strategy: Strategy
+    strategy: Strategy | None  # None: a portfolio (``spec.sleeves``)
     params: Any
     spec: RunnerSpec
     state_dir: Path
@@ -79,6 +88,8 @@ def plan_run(cfg: GrekkoConfig, *, replay: bool = False) -> LivePlan:
     live = cfg.live
     if live.mode not in _MODES:
         raise ConfigError(f"live.mode must be one of {list(_MODES)}, got {live.mode!r}")
+    if cfg.portfolio.strategies:
+        return _plan_portfolio(cfg, replay=replay)
     if live.model:
         strategy, params, model = load_promoted_model(cfg)
     else:
@@ -87,14 +98,45 @@ def plan_run(cfg: GrekkoConfig, *, replay: bool = False) -> LivePlan:
         model = {}
     engine = strategy.configure(engine_config(cfg), params)
     check_live_config(engine)
-    symbols = tuple(live.symbols or cfg.data.symbols or [cfg.data.symbol])
-    if len(symbols) < strategy.min_assets:
-        raise ConfigError(
-            f"strategy {strategy.name!r} needs at least {strategy.min_assets} symbols, "
-            f"live.symbols gives {list(symbols)}"
-        )
-    timeframe = live.timeframe or cfg.data.timeframe
+    symbols = _symbols(cfg, [strategy])
     cid = config_id(cfg)
+    venue_name, feed, mode = _where(cfg, replay=replay)
+    base = f"{strategy.name}-{model['model_version']}" if model else f"{strategy.name}-{cid}"
+    run_id = live.run_id or f"{base}-{'replay' if replay else venue_name}"
+    state_dir = Path(live.state_dir) / run_id
+    events = live.event_store or str(state_dir / "events.db")
+    spec = RunnerSpec(
+        run_id=run_id,
+        strategy=strategy,
+        params=params,
+        engine=engine,
+        symbols=symbols,
+        timeframe=live.timeframe or cfg.data.timeframe,
+        config_id=cid,
+        grace_ms=live.grace_ms,
+        reconcile_every_ms=int(live.reconcile_every_s * 1000),
+        max_bars=live.max_bars,
+        kill_file=state_dir / KILL_FILE,
+        risk=live_risk_config(cfg),
+        meta={"mode": mode, "feed": feed, **model},
+    )
+    return LivePlan(cfg, strategy, params, spec, state_dir, events, venue_name, mode, feed)
+
+
+def _symbols(cfg: GrekkoConfig, strategies: list[Strategy]) -> tuple[str, ...]:
+    symbols = tuple(cfg.live.symbols or cfg.data.symbols or [cfg.data.symbol])
+    for strategy in strategies:
+        if len(symbols) < strategy.min_assets:
+            raise ConfigError(
+                f"strategy {strategy.name!r} needs at least {strategy.min_assets} symbols, "
+                f"live.symbols gives {list(symbols)}"
+            )
+    return symbols
+
+
+def _where(cfg: GrekkoConfig, *, replay: bool) -> tuple[str, str, str]:
+    """Venue, feed and mode of a run, after the checks a live run must pass."""
+    live = cfg.live
     venue_name = "paper" if replay else live.venue
     feed = "replay" if replay else live.feed
     mode = "paper" if replay else live.mode
@@ -106,26 +148,110 @@ def plan_run(cfg: GrekkoConfig, *, replay: bool = False) -> LivePlan:
             "risk.max_gross_exposure, risk.max_drawdown, risk.daily_loss_limit or "
             "risk.max_orders_per_day (or pick risk=conservative)"
         )
-    base = f"{strategy.name}-{model['model_version']}" if model else f"{strategy.name}-{cid}"
-    run_id = live.run_id or f"{base}-{'replay' if replay else venue_name}"
+    return venue_name, feed, mode
+
+
+def _plan_portfolio(cfg: GrekkoConfig, *, replay: bool) -> LivePlan:
+    """A run of several strategies (``portfolio``): one sleeve each, merged by its rule."""
+    import hashlib
+    import json
+
+    from grekko_research.config.compose import to_container
+    from grekko_research.engine.book import check_live_config
+    from grekko_research.engine.config import RiskLimits
+    from grekko_research.portfolio import check_merge_rule
+    from live.risk import live_risk_config
+    from live.runner.sleeves import CoordinatorSpec
+
+    p, live = cfg.portfolio, cfg.live
+    if live.model:
+        raise ConfigError("live.model and portfolio.strategies exclude each other: pick one")
+    check_merge_rule(p.rule, p.quorum, np.array([s.weight for s in p.strategies]))
+    total = sum(s.weight for s in p.strategies)
+    sleeves = tuple(_sleeve(cfg, i, total) for i in range(len(p.strategies)))
+    symbols = _symbols(cfg, [s.strategy for s in sleeves])
+    cid = config_id(cfg)
+    digest = json.dumps([cid, to_container(cfg)["portfolio"]], sort_keys=True).encode()
+    pid = hashlib.sha256(digest).hexdigest()[:12]
+    venue_name, feed, mode = _where(cfg, replay=replay)
+    run_id = live.run_id or f"{p.name}-{pid}-{'replay' if replay else venue_name}"
     state_dir = Path(live.state_dir) / run_id
-    events = live.event_store or str(state_dir / "events.db")
+    # The account's own book only marks and books real fills: its limits are the live risk
+    # engine's (risk.live) and the coordinator's caps; each sleeve keeps the engine's rules.
+    engine = replace(engine_config(cfg), risk=RiskLimits())
+    check_live_config(engine)
     spec = RunnerSpec(
         run_id=run_id,
-        strategy=strategy,
-        params=params,
+        strategy=None,
+        params=None,
         engine=engine,
         symbols=symbols,
-        timeframe=timeframe,
+        timeframe=live.timeframe or cfg.data.timeframe,
         config_id=cid,
         grace_ms=live.grace_ms,
         reconcile_every_ms=int(live.reconcile_every_s * 1000),
         max_bars=live.max_bars,
         kill_file=state_dir / KILL_FILE,
         risk=live_risk_config(cfg),
-        meta={"mode": mode, "feed": feed, **model},
+        meta={"mode": mode, "feed": feed, "portfolio_id": pid},
+        sleeves=sleeves,
+        coordinator=CoordinatorSpec(p.name, p.rule, p.quorum, p.max_position, p.max_gross),
     )
-    return LivePlan(cfg, strategy, params, spec, state_dir, events, venue_name, mode, feed)
+    events = live.event_store or str(state_dir / "events.db")
+    return LivePlan(cfg, None, None, spec, state_dir, events, venue_name, mode, feed)
+
+
+def _sleeve(cfg: GrekkoConfig, i: int, total_weight: float) -> SleeveSpec:
+    """The ``i``-th strategy of ``cfg.portfolio``, with its overrides of ``risk`` and ``engine``
+    and its capital, checked as a single run's strategy would be.
+
+    The sleeve's book keeps the run's engine risk rules (``risk.max_drawdown`` …) unless its
+    entry overrides them, so it books what ``grekko backtest`` of that strategy would. Its own
+    live risk engine has only the checks its entry sets under ``risk.live``: the run's
+    ``risk.live`` guards the whole account's orders.
+    """
+    from grekko_research.engine.book import check_live_config
+    from live.risk import live_risk_config
+
+    entry = cfg.portfolio.strategies[i]
+    where = f"portfolio.strategies[{i}] ({entry.id or entry.name})"
+    try:
+        risk_over = dict(entry.risk)
+        live_over = dict(risk_over.pop("live", None) or {})
+        _known(risk_over, RiskSection, "risk")
+        _known(live_over, LiveRiskSection, "risk.live")
+        _known(dict(entry.engine), EngineSection, "engine")
+        share = entry.weight / total_weight if cfg.portfolio.rule == "sum" else 1.0
+        capital = entry.capital if entry.capital is not None else cfg.engine.init_cash * share
+        if not capital > 0:
+            raise ConfigError(f"capital must be positive, got {capital}")
+        sub = replace(
+            cfg,
+            strategy=StrategyConfig(entry.name, dict(entry.params)),
+            risk=replace(cfg.risk, **risk_over, live=LiveRiskSection(**live_over)),
+            engine=replace(cfg.engine, **{**dict(entry.engine), "init_cash": float(capital)}),
+        )
+        strategy = get_strategy(entry.name)
+        params = strategy.params(dict(entry.params))
+        engine = strategy.configure(engine_config(sub), params)
+        check_live_config(engine)
+        return SleeveSpec(
+            id=entry.id or entry.name,
+            strategy=strategy,
+            params=params,
+            engine=engine,
+            weight=float(entry.weight),
+            risk=live_risk_config(sub),
+        )
+    except (ConfigError, TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def _known(overrides: dict[str, Any], section: type, name: str) -> None:
+    names = {f.name for f in fields(section)}
+    unknown = sorted(set(overrides) - names)
+    if unknown:
+        raise ConfigError(f"unknown {name} key(s) {unknown}; known: {sorted(names)}")
 
 
 def load_promoted_model(cfg: GrekkoConfig) -> tuple[Strategy, Any, dict[str, Any]]:
@@ -185,7 +311,10 @@ def make_plan_venue(plan: LivePlan, *, store: ParquetStore | None = None) -> Ven
         if plan.feed == "replay":
             from grekko_research.runs import load_run_bars
 
-            bars = load_run_bars(plan.cfg, plan.strategy, store)
+            strategies = (
+                [plan.strategy] if plan.strategy else [s.strategy for s in plan.spec.sleeves]
+            )
+            bars = load_run_bars(plan.cfg, max(strategies, key=lambda s: s.min_assets), store)
             missing = [s for s in plan.spec.symbols if s not in bars.symbols]
             if missing:
                 raise ConfigError(f"replay bars lack {missing}: set data.symbols like live.symbols")

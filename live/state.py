@@ -23,6 +23,7 @@ __all__ = [
     "Rejection",
     "RiskState",
     "RunFold",
+    "SleeveState",
     "dec_text",
     "fold_run",
     "reason_class",
@@ -65,6 +66,40 @@ class Rejection:
 
 
 @dataclass
+class SleeveState:
+    """One strategy of a portfolio run, as its own records tell it."""
+
+    id: str
+    strategy: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    weight: float | None = None
+    capital: float | None = None
+    equity: float | None = None
+    target: dict[str, float] = field(default_factory=dict)
+    state: RiskState = "ACTIVE"
+    reason: str | None = None
+    realised_pnl: float = 0.0
+    closed_trades: int = 0
+    error: str | None = None
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "strategy": self.strategy,
+            "params": self.params,
+            "weight": self.weight,
+            "capital": self.capital,
+            "equity": self.equity,
+            "target": self.target,
+            "state": self.state,
+            "reason": self.reason,
+            "realised_pnl": self.realised_pnl,
+            "closed_trades": self.closed_trades,
+            "error": self.error,
+        }
+
+
+@dataclass
 class RunFold:
     """Everything the API shows about one run, up to ``last_seq``."""
 
@@ -93,6 +128,8 @@ class RunFold:
     errors: list[str] = field(default_factory=list)
     events: int = 0
     om: OrderManager = field(default_factory=OrderManager)
+    sleeves: dict[str, SleeveState] = field(default_factory=dict)
+    """A portfolio run's strategies, by id (empty for a single strategy)."""
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -149,6 +186,9 @@ class RunFold:
             "halted": self.halted,
             "last_reconcile": self.last_reconcile,
             "anomalies": self.anomalies,
+            **(
+                {"strategies": [s.summary() for s in self.sleeves.values()]} if self.sleeves else {}
+            ),
         }
 
     def exposure(self) -> dict[str, float]:
@@ -172,6 +212,9 @@ class RunFold:
         self.events += 1
         p = e.payload
         kind = e.kind
+        sleeve = self._sleeve_of(e.stream)
+        if sleeve is not None:
+            return self._apply_sleeve(sleeve, e)
         if kind.startswith("order_"):
             self.om.apply_event(e)
             if kind == "order_fill" and p.get("fee") is not None and p.get("fee_asset"):
@@ -181,12 +224,20 @@ class RunFold:
                 return [Rejection("venue", str(p.get("reason") or ""))]
         elif kind == "run_started":
             self.run, self.started_ts_ms = dict(p), e.ts_ms
+            for s in p.get("strategies") or []:
+                sid = str(s.get("id"))
+                self.sleeves[sid] = SleeveState(
+                    sid, s.get("strategy"), dict(s.get("params") or {}), s.get("weight"),
+                    s.get("capital"),
+                )  # fmt: skip
         elif kind == "run_resumed":
             self.restarts += 1
         elif kind == "bar_closed":
             self._on_bar(e)
         elif kind == "decision":
             self.decisions += 1
+            for sid, part in (p.get("strategies") or {}).items():
+                self._on_sleeve_decision(sid, part)
             return [Rejection("runner", str(r.get("reason") or "")) for r in p.get("refused") or []]
         elif kind == "trade_closed":
             pnl = p.get("pnl")
@@ -221,6 +272,51 @@ class RunFold:
                 return [Rejection("risk", str(p.get("reason") or ""), rule)]
         return []
 
+    def _sleeve_of(self, stream: str) -> SleeveState | None:
+        """The sleeve whose own record an event on ``stream`` is (its trades, its risk engine's
+        events and decisions), or ``None`` for the account's events."""
+        for prefix in ("strategy:", "risk:"):
+            if stream.startswith(prefix):
+                sid = stream[len(prefix) :].split(":", 1)[0]
+                return self.sleeves.get(sid)
+        return None
+
+    def _apply_sleeve(self, sleeve: SleeveState, e: Event) -> list[Rejection]:
+        p = e.payload
+        if e.kind == "trade_closed":
+            sleeve.closed_trades += 1
+            pnl = p.get("pnl")
+            if isinstance(pnl, int | float):
+                sleeve.realised_pnl += float(pnl)
+        elif e.kind == "risk_state":
+            state = str(p.get("state") or p.get("to") or "").upper()
+            if state in RISK_LEVELS:
+                sleeve.state = state  # type: ignore[assignment]
+                sleeve.reason = None if p.get("reason") is None else str(p["reason"])
+        elif e.kind in ("risk_breach", "risk_error"):
+            source = "risk" if e.kind == "risk_breach" else "risk_error"
+            self.breaches.append(
+                {"seq": e.seq, "ts_ms": e.ts_ms, "source": source, "strategy": sleeve.id, **p}
+            )
+        elif e.kind == "risk_decision" and _refused(p):
+            rule = None if p.get("rule") is None else str(p["rule"])
+            return [Rejection("risk", str(p.get("reason") or ""), rule)]
+        return []
+
+    def _on_sleeve_decision(self, sid: str, part: dict[str, Any]) -> None:
+        sleeve = self.sleeves.get(str(sid))
+        if sleeve is None or not isinstance(part, dict):
+            return
+        target = part.get("target")
+        if isinstance(target, list):
+            sleeve.target = {
+                s: float(t) for s, t in zip(self.symbols, target, strict=False) if t is not None
+            }
+        if isinstance(part.get("equity"), int | float):
+            sleeve.equity = float(part["equity"])
+        if part.get("error"):
+            sleeve.error = str(part["error"])
+
     def _on_bar(self, e: Event) -> None:
         p = e.payload
         ts = int(p["ts"])  # first: a bar without one changes nothing
@@ -240,11 +336,19 @@ class RunFold:
                     break
                 if isinstance(close, int | float):
                     self.last_close[symbol] = float(close)
+        for sid, part in (p.get("sleeves") or {}).items():
+            sleeve = self.sleeves.get(str(sid))
+            if sleeve is not None and isinstance(part, dict) and _is_num(part.get("equity")):
+                sleeve.equity = float(part["equity"])
         for r in p.get("risk") or []:
             if isinstance(r, dict):
                 self.breaches.append(
                     {"seq": e.seq, "ts_ms": e.ts_ms, "source": "engine", "bar_ts": ts, **r}
                 )
+
+
+def _is_num(value: object) -> bool:
+    return isinstance(value, int | float)
 
 
 def _refused(p: dict[str, Any]) -> bool:

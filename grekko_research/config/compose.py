@@ -138,7 +138,8 @@ def config_id(cfg: GrekkoConfig) -> str:
     ``strategy.params.period=14`` and leaving the default 14 give the same
     id. Where results are written (``experiment.output_dir``), the tags and
     the sweep settings (``optimize``) do not enter: they do not change what
-    a backtest computes; neither do the live settings (``live``, ``risk.live``).
+    a backtest computes; neither do the live settings (``live``, ``risk.live``,
+    ``portfolio``).
     """
     from grekko_research.strategy import get_strategy, params_to_mapping
 
@@ -152,6 +153,7 @@ def config_id(cfg: GrekkoConfig) -> str:
     tree.pop("promote", None)
     tree.pop("live", None)  # how a run is traded live is not what its backtest computes
     tree["risk"].pop("live", None)  # nor how the live risk engine guards it
+    tree.pop("portfolio", None)  # nor which strategies share the live account
     canonical = json.dumps(tree, sort_keys=True, separators=(",", ":"), allow_nan=False)
     return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 

@@ -22,6 +22,8 @@ __all__ = [
     "LiveConfig",
     "LiveRiskSection",
     "OptimizeConfig",
+    "PortfolioConfig",
+    "PortfolioStrategyConfig",
     "PromoteConfig",
     "RiskSection",
     "StrategyConfig",
@@ -230,6 +232,47 @@ class LiveConfig:
 
 
 @dataclass(frozen=True)
+class PortfolioStrategyConfig:
+    """One strategy of a portfolio (a *sleeve*): its own parameters, capital and limits.
+
+    ``risk`` and ``engine`` override keys of the run's ``risk`` and ``engine`` sections for
+    this sleeve only (``risk: {max_drawdown: 0.1, live: {max_orders: 5}}``). The sleeve's own
+    live risk checks are only those under its ``risk.live``; the run's ``risk.live`` guards the
+    account. ``capital`` is the sleeve's starting equity (default: see
+    :class:`PortfolioConfig`).
+    """
+
+    name: str = "sma_cross"  # registry name
+    id: str | None = None  # unique within the portfolio; default the strategy's name
+    params: dict[str, Any] = field(default_factory=dict)
+    weight: float = 1.0
+    capital: float | None = None
+    risk: dict[str, Any] = field(default_factory=dict)
+    engine: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PortfolioConfig:
+    """Several strategies traded by one ``grekko-live`` process (``portfolio/``; none: the
+    ``strategy`` group alone).
+
+    Each strategy decides on its own sleeve; the coordinator merges the sleeves' target
+    positions by ``rule`` (``sum``, ``vote`` with ``quorum``, ``unanimous``; see
+    :mod:`grekko_research.portfolio`) and caps the result (fractions of the account's equity).
+    A sleeve's capital defaults to its weight's share of ``engine.init_cash`` under ``sum``, and
+    to all of it under ``vote`` and ``unanimous`` (each sleeve then sizes for the whole account).
+    Not part of ``config_id``.
+    """
+
+    name: str = "none"
+    rule: str = "sum"  # sum | vote | unanimous
+    quorum: float = 0.5  # vote: share of the total weight a side must exceed
+    max_position: float | None = None  # |merged target| × price per symbol, fraction of equity
+    max_gross: float | None = None  # Σ |merged target| × price, fraction of equity
+    strategies: list[PortfolioStrategyConfig] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class GrekkoConfig:
     """The whole composed configuration."""
 
@@ -243,3 +286,4 @@ class GrekkoConfig:
     optimize: OptimizeConfig = field(default_factory=OptimizeConfig)
     promote: PromoteConfig = field(default_factory=PromoteConfig)
     live: LiveConfig = field(default_factory=LiveConfig)
+    portfolio: PortfolioConfig = field(default_factory=PortfolioConfig)

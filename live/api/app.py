@@ -58,6 +58,23 @@ class Health(BaseModel):
     last_event_age_s: float | None = Field(description="Now minus the last event's time stamp")
 
 
+class SleeveRun(BaseModel):
+    """One strategy of a portfolio run, from its own records."""
+
+    id: str
+    strategy: str | None
+    params: dict[str, Any]
+    weight: float | None
+    capital: float | None
+    equity: float | None = Field(description="The sleeve's own equity at the last close")
+    target: dict[str, float] = Field(description="The sleeve's target position per symbol")
+    state: str = Field(description="The sleeve's risk state (ACTIVE, REDUCING, HALTED)")
+    reason: str | None
+    realised_pnl: float
+    closed_trades: int
+    error: str | None
+
+
 class StrategyRun(BaseModel):
     run_id: str | None
     strategy: str | None
@@ -73,6 +90,9 @@ class StrategyRun(BaseModel):
     bars: int
     decisions: int
     last_bar_ts: int | None
+    strategies: list[SleeveRun] = Field(
+        default_factory=list, description="A portfolio run's strategies (empty for one strategy)"
+    )
 
 
 class Position(BaseModel):
@@ -219,7 +239,8 @@ def create_app(hub: LogHub, control: Control, tokens: ApiTokens) -> FastAPI:
 
     @app.get("/strategies", dependencies=read, responses=_AUTH_ERRORS)
     async def strategies() -> list[StrategyRun]:
-        """The run this API watches: strategy, parameters, venue, mode, symbols."""
+        """The run this API watches: strategy, parameters, venue, mode, symbols (and each
+        strategy of a portfolio run: its own equity, target, risk state and P&L)."""
         r = fold.run
         if not r:
             return []
@@ -239,6 +260,7 @@ def create_app(hub: LogHub, control: Control, tokens: ApiTokens) -> FastAPI:
                 bars=fold.bars,
                 decisions=fold.decisions,
                 last_bar_ts=fold.last_bar_ts,
+                strategies=[SleeveRun(**s.summary()) for s in fold.sleeves.values()],
             )
         ]
 

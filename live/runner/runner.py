@@ -26,7 +26,7 @@ import json
 import math
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 from pathlib import Path
@@ -38,8 +38,8 @@ from grekko_research.data.bars import Bars
 from grekko_research.data.timeframes import parse_timeframe
 from grekko_research.engine.book import EngineBook, PlannedOrder, decision_row
 from grekko_research.engine.config import EngineConfig
-from grekko_research.errors import GrekkoError
-from grekko_research.indicators.volatility import rolling_volatility_nb
+from grekko_research.errors import ConfigError, GrekkoError
+from grekko_research.portfolio import merge_targets
 from grekko_research.strategy import Strategy
 from live.events import EventStore
 from live.orders import (
@@ -62,6 +62,8 @@ from live.risk import (
     RiskEngine,
     TradingState,
 )
+from live.runner.payloads import json_floats, planned_payload, signal_payload
+from live.runner.sleeves import CoordinatorSpec, Sleeve, SleeveSpec, sizing_vol, window_size
 from live.venues.base import Bar, OrderRequest, Venue, VenueFill
 from live.venues.errors import GiveUp, OrderMissing, OutcomeUnknown, RetryLater, VenueError
 
@@ -83,7 +85,7 @@ class RunnerSpec:
     """What one live run trades and how (everything the log's ``run_started`` event records)."""
 
     run_id: str
-    strategy: Strategy
+    strategy: Strategy | None  # None: a portfolio run (``sleeves``)
     params: Any
     engine: EngineConfig
     symbols: tuple[str, ...]
@@ -97,6 +99,15 @@ class RunnerSpec:
     kill_poll_s: float = 0.05
     risk: LiveRiskConfig | None = None  # the live risk engine's limits (None: fail-closed only)
     meta: Mapping[str, Any] = field(default_factory=dict)
+    sleeves: tuple[SleeveSpec, ...] = ()  # several strategies (``engine``: the account's)
+    coordinator: CoordinatorSpec | None = None  # how the sleeves' targets merge
+
+    def __post_init__(self) -> None:
+        if (self.strategy is None) == (not self.sleeves):
+            raise ConfigError("a run trades either one strategy or a portfolio of sleeves")
+        ids = [s.id for s in self.sleeves]
+        if len(set(ids)) != len(ids):
+            raise ConfigError(f"portfolio strategy ids must be unique, got {ids}")
 
 
 @dataclass
@@ -123,10 +134,12 @@ class _Window:
     def push(self, ts: int, ohlcv: np.ndarray, filled: np.ndarray) -> None:
         self.rows.append((ts, ohlcv, filled))
 
-    def bars(self) -> Bars:
-        index = np.fromiter((r[0] for r in self.rows), dtype=np.int64, count=len(self.rows))
-        data = np.stack([r[1] for r in self.rows])  # (n, 5, k)
-        filled = np.stack([r[2] for r in self.rows])
+    def bars(self, last: int | None = None) -> Bars:
+        """The window (its ``last`` rows only, when given) as ``Bars``."""
+        rows = list(self.rows)[-last:] if last else list(self.rows)
+        index = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        data = np.stack([r[1] for r in rows])  # (n, 5, k)
+        filled = np.stack([r[2] for r in rows])
         return Bars(
             index=index,
             symbols=self.symbols,
@@ -138,16 +151,6 @@ class _Window:
             volume=np.ascontiguousarray(data[:, 4]),
             filled=filled,
         )
-
-
-def _json_floats(values: Iterable[Any]) -> list[Any]:
-    out: list[Any] = []
-    for v in values:
-        if isinstance(v, list):
-            out.append(_json_floats(v))
-        else:
-            out.append(None if not math.isfinite(v) else v)
-    return out
 
 
 def _qty(value: float, lot: Decimal) -> Decimal:
@@ -201,9 +204,11 @@ class Runner:
         self.clock = clock or venue.now_ms
         self.hook = hook or (lambda point: None)
         self.tf_ms = parse_timeframe(spec.timeframe).ms
-        warm = spec.strategy.warmup(spec.params)
-        vol_window = spec.engine.sizing.vol_window if spec.engine.sizing.kind == "vol_target" else 0
-        self.window_size = max(warm, vol_window) + 1
+        self.sleeves = [Sleeve(s) for s in spec.sleeves]
+        if spec.strategy is not None:
+            self.window_size = window_size(spec.strategy, spec.params, spec.engine)
+        else:
+            self.window_size = max(s.window_size for s in self.sleeves)
         self.window = _Window(spec.symbols, spec.timeframe, self.window_size)
         self.om = OrderManager(grace_ms=spec.grace_ms)
         self.book: EngineBook | None = None
@@ -301,16 +306,25 @@ class Runner:
         self._first_ts = int(snap["first_ts"])
         self.book = self._new_book(int(snap["first_ts"]))
         self.book.restore(snap["book"])
+        for sleeve in self.sleeves:
+            sleeve.restore(snap["sleeves"][sleeve.id])
+        next_ts = int(snap["ts"]) + self.tf_ms
         if self.last_decided_ts == self.last_closed_ts:
-            self.book.start_bar(int(snap["ts"]) + self.tf_ms)
+            self.book.start_bar(next_ts)
             self.book.consume_flatten()
         for e in events[snap_at + 1 :]:
-            if e.kind == "order_fill":
+            if e.kind == "decision" and e.payload.get("strategies"):
+                for sleeve in self.sleeves:  # the sleeves booked their own fills with it
+                    sleeve.rebook(e.payload["strategies"][sleeve.id], next_ts)
+            elif e.kind == "order_fill":
                 self._book_fill(e.stream, e.payload)  # its trade, if any, is in the log
             elif e.kind == "resumed":
                 self.risk.resume(str(e.payload.get("reason", "resumed")), now_ms=e.ts_ms)
 
     def _new_book(self, first_ts: int) -> EngineBook:
+        """The account's engine book (and each sleeve's own, in a portfolio run)."""
+        for sleeve in self.sleeves:
+            sleeve.new_book(self.spec.symbols, first_ts, self._market_rules)
         lot, tick, mn = self._market_rules or (None, None, None)
         return EngineBook(
             self.spec.engine, self.spec.symbols, first_ts, lot=lot, tick=tick, min_notional=mn
@@ -702,9 +716,12 @@ class Runner:
             self.book = self._new_book(ts)
             self._first_ts = ts
         risk = self.book.close_bar(ohlcv[1], ohlcv[2], ohlcv[3], filled)
-        risk_events = self.risk.on_bar(
-            self._portfolio_view(), self._market_view(), now_ms=self.clock()
-        )
+        market = self._market_view()
+        risk_events = self.risk.on_bar(self._portfolio_view(), market, now_ms=self.clock())
+        sleeves: dict[str, Any] = {}
+        for sleeve in self.sleeves:
+            sleeves[sleeve.id], drafts = sleeve.close_bar(ohlcv, filled, market, self.clock())
+            risk_events += drafts
         snap = self.book.snapshot()
         self._append(
             [
@@ -714,12 +731,13 @@ class Runner:
                     {
                         "ts": ts,
                         "first_ts": self._first_ts,
-                        "bar": _json_floats(ohlcv.tolist()),
+                        "bar": json_floats(ohlcv.tolist()),
                         "filled": filled.tolist(),
                         "book": snap,
                         "risk": risk,
                         "equity": self.book.equity,
                         "risk_engine": self.risk.snapshot(),
+                        **({"sleeves": sleeves} if self.sleeves else {}),
                     },
                 ),
                 *risk_events,
@@ -741,10 +759,6 @@ class Runner:
             # outcome or fills are still unknown is resolved first.
             await self.resolve(wait=True)
         await self._cancel_stale_market_orders()
-        bars = self.window.bars()
-        form = self.spec.strategy.signals(bars, self.spec.params)
-        row = decision_row(bars, form)
-        self.book.start_bar(ts + self.tf_ms)
         prices = np.empty(len(self.spec.symbols))
         high = np.full(len(self.spec.symbols), np.inf)
         low = np.full(len(self.spec.symbols), -np.inf)
@@ -755,15 +769,23 @@ class Runner:
             bar = nxt(symbol) if nxt is not None else None
             if bar is not None:
                 high[j], low[j], volume[j] = bar.high, bar.low, bar.volume
-        vol = None
-        if self.spec.engine.sizing.kind == "vol_target":
-            ppy = 365.25 * 86_400_000 / self.tf_ms
-            vol = rolling_volatility_nb(bars.close, self.spec.engine.sizing.vol_window, ppy)[-1]
-        planned = self.book.plan(row, prices, high=high, low=low, volume=volume, vol=vol)
+        self.book.start_bar(ts + self.tf_ms)
+        market = self._market_view()
+        risk_events: list[tuple[str, str, dict[str, Any]]] = []
+        if self.spec.strategy is not None:
+            bars = self.window.bars()
+            row = decision_row(bars, self.spec.strategy.signals(bars, self.spec.params))
+            vol = sizing_vol(bars, self.spec.engine, self.tf_ms)
+            planned = self.book.plan(row, prices, high=high, low=low, volume=volume, vol=vol)
+            about: dict[str, Any] = {
+                "signal": signal_payload(row),
+                "planned": [planned_payload(p) for p in planned],
+            }
+        else:
+            planned, about = self._portfolio_plan(ts, prices, (high, low, volume), market)
+            risk_events += about.pop("events")
         intents: list[Intent] = []
         refused: list[dict[str, Any]] = []
-        risk_events: list[tuple[str, str, dict[str, Any]]] = []
-        market = self._market_view()
         for i, po in enumerate(planned):
             if po.status != "filled":
                 continue
@@ -811,11 +833,10 @@ class Runner:
         decision = {
             "ts": ts,
             "latency_ms": None if latency_ms is None else round(latency_ms, 3),
-            "signal": _signal_payload(row),
-            "planned": [_planned_payload(p) for p in planned],
+            **about,
             "intents": [i.client_id for i in intents],
             "refused": refused,
-            "prices": _json_floats(prices.tolist()),
+            "prices": json_floats(prices.tolist()),
         }
         if intents:
             self.hook("before_intent")
@@ -832,6 +853,70 @@ class Runner:
         if t_received is not None and intents:
             self.summary.bar_to_intent_ms.append((time.perf_counter() - t_received) * 1000)
         await self._execute_pending()
+
+    def _portfolio_plan(
+        self,
+        ts: int,
+        prices: np.ndarray,
+        bounds: tuple[np.ndarray, np.ndarray, np.ndarray],
+        market: MarketView,
+    ) -> tuple[list[PlannedOrder], dict[str, Any]]:
+        """Every sleeve decides on its own book; the coordinator merges their targets; the
+        account's orders are the differences between the merged targets and what it holds.
+
+        Returns those orders and the decision's record: each sleeve's part (under
+        ``strategies``), the merge, and under ``events`` the sleeves' risk and trade events.
+        """
+        assert self.book is not None
+        symbols = self.spec.symbols
+        parts: dict[str, Any] = {}
+        events: list[tuple[str, str, dict[str, Any]]] = []
+        targets = np.zeros((len(self.sleeves), len(symbols)))
+        for i, sleeve in enumerate(self.sleeves):
+            bars = self.window.bars(sleeve.window_size)
+            parts[sleeve.id], drafts = sleeve.decide(
+                bars, ts + self.tf_ms, prices, bounds, market, self.tf_ms, self.clock()
+            )
+            events += drafts
+            targets[i] = parts[sleeve.id]["target"]
+        c = self.spec.coordinator or CoordinatorSpec()
+        merged = merge_targets(
+            targets,
+            np.array([s.spec.weight for s in self.sleeves]),
+            prices,
+            self.book.equity,
+            rule=c.rule,
+            quorum=c.quorum,
+            max_position=c.max_position,
+            max_gross=c.max_gross,
+        )
+        held = np.array([float(self.om.position(s)) for s in symbols])
+        planned: list[PlannedOrder] = []
+        for j, symbol in enumerate(symbols):
+            delta = float(merged.target[j] - held[j])
+            scale = max(1.0, abs(float(merged.target[j])), abs(float(held[j])))
+            if not math.isfinite(prices[j]) or abs(delta) <= 1e-9 * scale:
+                continue  # no market now, or already there
+            qty = float(_qty(abs(delta), self._lots[j]))
+            if qty > 0:  # within a lot of the target: nothing to trade
+                planned.append(
+                    PlannedOrder(j, symbol, math.copysign(qty, delta), float(prices[j]),
+                                 math.nan, "market", "filled", None)
+                )  # fmt: skip
+        about = {
+            "strategies": parts,
+            "merge": {
+                "rule": c.rule,
+                "targets": json_floats(targets.tolist()),
+                "raw": json_floats(merged.raw.tolist()),
+                "target": json_floats(merged.target.tolist()),
+                "capped": list(merged.capped),
+                "held": held.tolist(),
+            },
+            "planned": [planned_payload(p) for p in planned],
+            "events": events,
+        }
+        return planned, about
 
     async def _cancel_stale_market_orders(self) -> None:
         """Cancel what is left of market orders from earlier bars (a market order should not
@@ -879,8 +964,7 @@ class Runner:
                         "runner",
                         {
                             "run_id": self.spec.run_id,
-                            "strategy": self.spec.strategy.name,
-                            "params": _params_payload(self.spec.params),
+                            **self._strategy_payload(),
                             "symbols": list(self.spec.symbols),
                             "timeframe": self.spec.timeframe,
                             "venue": self.venue.name,
@@ -938,6 +1022,36 @@ class Runner:
                     with contextlib.suppress(asyncio.CancelledError, Exception):
                         await task
         return self.summary
+
+    def _strategy_payload(self) -> dict[str, Any]:
+        """What ``run_started`` records of the strategy, or of each sleeve and the merge."""
+        if self.spec.strategy is not None:
+            return {
+                "strategy": self.spec.strategy.name,
+                "params": _params_payload(self.spec.params),
+            }
+        c = self.spec.coordinator or CoordinatorSpec()
+        return {
+            "strategy": f"portfolio:{c.name}",
+            "params": {},
+            "strategies": [
+                {
+                    "id": s.id,
+                    "strategy": s.spec.strategy.name,
+                    "params": _params_payload(s.spec.params),
+                    "weight": s.spec.weight,
+                    "capital": s.spec.engine.init_cash,
+                }
+                for s in self.sleeves
+            ],
+            "coordinator": {
+                "name": c.name,
+                "rule": c.rule,
+                "quorum": c.quorum,
+                "max_position": c.max_position,
+                "max_gross": c.max_gross,
+            },
+        }
 
     def _portfolio_view(self) -> PortfolioView:
         assert self.book is not None
@@ -1028,34 +1142,6 @@ class Runner:
 
 def _withdrawn(cid: str) -> Report:
     return Cancelled(cid, "withdrawn by the kill switch before it was sent")
-
-
-def _signal_payload(row: Mapping[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {"mode": int(row["mode"])}
-    for name in (
-        "entries",
-        "exits",
-        "short_entries",
-        "short_exits",
-        "target",
-        "ord_kind",
-        "ord_size",
-    ):
-        arr = row[name]
-        if arr.shape[0]:
-            out[name] = _json_floats(arr[0].astype(float).tolist())
-    return out
-
-
-def _planned_payload(p: PlannedOrder) -> dict[str, Any]:
-    return {
-        "symbol": p.symbol,
-        "size": p.size,
-        "price": p.price if math.isfinite(p.price) else None,
-        "kind": p.kind,
-        "status": p.status,
-        "rule": p.rule,
-    }
 
 
 def _params_payload(params: Any) -> dict[str, Any]:

@@ -1,0 +1,252 @@
+"""Several strategies in one run: each on its own *sleeve*, merged by a coordinator.
+
+A sleeve is one strategy's own account inside the run: its capital, its engine configuration
+(sizing, the engine's risk rules) and its own live risk engine (per-strategy limits). At each
+decision the sleeve's strategy decides on the run's bars, its engine book plans the orders the
+backtest would make, its risk engine checks them, and the sleeve books what passed at the
+planned price, exactly as its backtest would fill them. What the sleeve then holds is its
+*target*. The runner's coordinator merges the sleeves' targets into one target per symbol
+(:func:`grekko_research.portfolio.merge_targets`) and trades the difference between that and
+what the account holds, through the run's (global) risk engine.
+
+So each strategy's record is its own: its signals, planned and booked orders, refusals, target
+and closed trades (``trade_closed`` on stream ``strategy:<id>``) are in the decision events,
+and its risk engine writes on stream ``risk:<id>``. The account's orders name the sleeves
+whose targets they serve.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from grekko_research.data.bars import Bars
+from grekko_research.engine.book import EngineBook, PlannedOrder, decision_row
+from grekko_research.engine.config import EngineConfig
+from grekko_research.indicators.volatility import rolling_volatility_nb
+from grekko_research.strategy import Strategy
+from live.risk import (
+    EventDraft,
+    LiveRiskConfig,
+    MarketView,
+    PortfolioView,
+    ProposedOrder,
+    RiskEngine,
+)
+from live.runner.payloads import planned_payload, signal_payload
+
+__all__ = ["CoordinatorSpec", "Sleeve", "SleeveSpec", "window_size"]
+
+
+@dataclass(frozen=True)
+class SleeveSpec:
+    """One strategy of a portfolio run (``engine.init_cash`` is the sleeve's capital)."""
+
+    id: str
+    strategy: Strategy
+    params: Any
+    engine: EngineConfig
+    weight: float = 1.0
+    risk: LiveRiskConfig | None = None
+
+
+@dataclass(frozen=True)
+class CoordinatorSpec:
+    """How the sleeves' targets become the account's (see :mod:`grekko_research.portfolio`)."""
+
+    name: str = "portfolio"
+    rule: str = "sum"
+    quorum: float = 0.5
+    max_position: float | None = None
+    max_gross: float | None = None
+
+
+def window_size(strategy: Strategy, params: Any, engine: EngineConfig) -> int:
+    """Bars a strategy decides on: its warm-up plus the decision bar (and the volatility
+    window of ``vol_target`` sizing)."""
+    warm = strategy.warmup(params)
+    vol_window = engine.sizing.vol_window if engine.sizing.kind == "vol_target" else 0
+    return max(warm, vol_window) + 1
+
+
+def sizing_vol(bars: Bars, engine: EngineConfig, tf_ms: int) -> np.ndarray | None:
+    """The annualised volatility per asset at the last bar (``vol_target`` sizing only)."""
+    if engine.sizing.kind != "vol_target":
+        return None
+    ppy = 365.25 * 86_400_000 / tf_ms
+    out: np.ndarray = rolling_volatility_nb(bars.close, engine.sizing.vol_window, ppy)[-1]
+    return out
+
+
+class Sleeve:
+    """One strategy's book, risk engine and decisions inside a portfolio run."""
+
+    def __init__(self, spec: SleeveSpec) -> None:
+        self.spec = spec
+        self.id = spec.id
+        self.stream = f"strategy:{spec.id}"
+        self.risk = RiskEngine(spec.risk, stream=f"risk:{spec.id}")
+        self.window_size = window_size(spec.strategy, spec.params, spec.engine)
+        self.book: EngineBook | None = None
+
+    def new_book(
+        self,
+        symbols: tuple[str, ...],
+        first_ts: int,
+        rules: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
+    ) -> None:
+        lot, tick, mn = rules or (None, None, None)
+        self.book = EngineBook(
+            self.spec.engine, symbols, first_ts, lot=lot, tick=tick, min_notional=mn
+        )
+
+    def portfolio_view(self) -> PortfolioView:
+        assert self.book is not None
+        return PortfolioView(
+            equity=self.book.equity,
+            positions={s: self.book.position(j) for j, s in enumerate(self.book.symbols)},
+        )
+
+    def positions(self) -> np.ndarray:
+        assert self.book is not None
+        return np.array([self.book.position(j) for j in range(len(self.book.symbols))])
+
+    # -- a bar's close --------------------------------------------------------------------
+
+    def close_bar(
+        self, ohlcv: np.ndarray, filled: np.ndarray, market: MarketView, now_ms: int
+    ) -> tuple[dict[str, Any], list[EventDraft]]:
+        """Close the bar on the sleeve's book and run its breakers; return the sleeve's part of
+        the ``bar_closed`` event (book and risk-engine snapshots) and the risk events."""
+        assert self.book is not None
+        rules = self.book.close_bar(ohlcv[1], ohlcv[2], ohlcv[3], filled)
+        drafts = self.risk.on_bar(self.portfolio_view(), market, now_ms=now_ms)
+        part = {
+            "book": self.book.snapshot(),
+            "risk": rules,
+            "equity": self.book.equity,
+            "risk_engine": self.risk.snapshot(),
+        }
+        return part, drafts
+
+    def restore(self, part: Mapping[str, Any]) -> None:
+        assert self.book is not None
+        self.book.restore(dict(part["book"]))
+        if part.get("risk_engine") is not None:
+            self.risk.restore(dict(part["risk_engine"]))
+
+    # -- a decision -----------------------------------------------------------------------
+
+    def decide(
+        self,
+        bars: Bars,
+        next_ts: int,
+        prices: np.ndarray,
+        bounds: tuple[np.ndarray, np.ndarray, np.ndarray],
+        market: MarketView,
+        tf_ms: int,
+        now_ms: int,
+    ) -> tuple[dict[str, Any], list[EventDraft]]:
+        """Decide, plan, check and book one decision of this sleeve.
+
+        Returns the sleeve's part of the ``decision`` event (signal, planned, booked and
+        refused orders, target) and the events to append with it (risk decisions, trades the
+        booked fills closed). A strategy that raises halts this sleeve (its risk engine), and
+        the sleeve keeps what it holds; the other sleeves go on.
+        """
+        assert self.book is not None
+        drafts: list[EventDraft] = []
+        part: dict[str, Any] = {"signal": None}
+        row: dict[str, Any] | None
+        try:
+            form = self.spec.strategy.signals(bars, self.spec.params)
+            row = decision_row(bars, form)
+            part["signal"] = signal_payload(row)
+        except Exception as exc:
+            reason = f"strategy {self.id} raised {type(exc).__name__}: {exc}"[:300]
+            part["error"] = reason
+            drafts += self.risk.halt(reason, now_ms=now_ms)
+            row = None  # only a pending risk flatten of the book is planned
+        self.book.start_bar(next_ts)
+        high, low, volume = bounds
+        vol = sizing_vol(bars, self.spec.engine, tf_ms) if row is not None else None
+        planned = self.book.plan(row, prices, high=high, low=low, volume=volume, vol=vol)
+        booked: list[dict[str, Any]] = []
+        refused: list[dict[str, Any]] = []
+        for i, po in enumerate(planned):
+            if po.status != "filled":
+                continue
+            size = self._checked_size(po, i, next_ts, market, now_ms, drafts, refused)
+            if size == 0.0:
+                continue
+            booked.append(self.book_fill(po.asset, size, po.price, po.kind, drafts))
+        part.update(
+            planned=[planned_payload(p) for p in planned],
+            booked=booked,
+            refused=refused,
+            target=self.positions().tolist(),
+            equity=self.book.equity,
+            state=self.risk.state.value,
+        )
+        return part, drafts
+
+    def _checked_size(
+        self,
+        po: PlannedOrder,
+        i: int,
+        next_ts: int,
+        market: MarketView,
+        now_ms: int,
+        drafts: list[EventDraft],
+        refused: list[dict[str, Any]],
+    ) -> float:
+        """The size of a planned order after this sleeve's risk engine (0: refused)."""
+        assert self.book is not None
+        side: Literal["buy", "sell"] = "buy" if po.size > 0 else "sell"
+        price = po.price if math.isfinite(po.price) else None
+        verdict = self.risk.check_order(
+            ProposedOrder(po.symbol, side, abs(po.size), price,
+                          client_id=f"{self.stream}:{next_ts}:{i}"),
+            self.portfolio_view(), market, now_ms=now_ms,
+        )  # fmt: skip
+        drafts += verdict.events
+        if verdict.action == "reject":
+            refused.append({"symbol": po.symbol, "size": po.size, "rule": verdict.rule,
+                            "reason": verdict.reason})  # fmt: skip
+            return 0.0
+        if verdict.action == "shrink":
+            lot = float(self.book.lot[po.asset])
+            qty = math.floor(verdict.qty / lot + 1e-9) * lot if lot > 0 else verdict.qty
+            if qty <= 0:
+                refused.append({"symbol": po.symbol, "size": po.size, "rule": verdict.rule,
+                                "reason": "shrunk below one lot"})  # fmt: skip
+                return 0.0
+            return math.copysign(qty, po.size)
+        return po.size
+
+    def book_fill(
+        self, asset: int, size: float, price: float, kind: str, drafts: list[EventDraft]
+    ) -> dict[str, Any]:
+        """Book one of the sleeve's own fills; a trade it closes is appended to ``drafts``."""
+        assert self.book is not None
+        out = self.book.fill(asset, size, price, kind=kind)
+        symbol = self.book.symbols[asset]
+        if out["trade"] is not None:
+            trade = {k: (v if math.isfinite(v) else None) for k, v in out["trade"].items()}
+            trade["symbol"] = symbol
+            drafts.append(("trade_closed", self.stream, trade))
+        return {"symbol": symbol, "asset": asset, "size": size, "price": price, "kind": kind}
+
+    def rebook(self, part: Mapping[str, Any], next_ts: int) -> None:
+        """Replay a logged decision's bookings on a book restored to before it (restart)."""
+        assert self.book is not None
+        self.book.start_bar(next_ts)
+        self.book.consume_flatten()
+        for b in part.get("booked") or []:
+            self.book.fill(
+                int(b["asset"]), float(b["size"]), float(b["price"]), kind=str(b["kind"])
+            )
