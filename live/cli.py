@@ -35,6 +35,10 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 
+PortfolioOpt = Annotated[
+    str | None,
+    typer.Option(help="Several strategies in one run: a conf/portfolio option [portfolio]"),
+]
 Overrides = Annotated[
     list[str] | None,
     typer.Argument(help="Hydra overrides, e.g. strategy.params.fast=5 risk=conservative"),
@@ -54,8 +58,11 @@ def _overrides(
     state_dir: Path | None = None,
     max_bars: int | None = None,
     run_id: str | None = None,
+    portfolio: str | None = None,
 ) -> list[str]:
     out: list[str] = []
+    if portfolio is not None:
+        out.append(f"portfolio={portfolio}")
     if venue is not None:
         group = venue if venue in ("binance", "binanceusdm", "coinbase", "paper") else None
         out.append(f"live={group}" if group else f"live.venue={venue}")
@@ -151,6 +158,7 @@ def run_command(
     confirm_live: Annotated[
         str | None, typer.Option(help="With --mode live: the venue's name, to confirm")
     ] = None,
+    portfolio: PortfolioOpt = None,
 ) -> None:
     """Trade a strategy: paper by default; --mode live sends real orders (after confirmation)."""
     from live.app import run_plan
@@ -158,7 +166,7 @@ def run_command(
     args = _overrides(
         overrides, strategy=strategy, params=params, venue=venue, symbols=symbols,
         timeframe=timeframe, mode=mode, venue_url=venue_url, state_dir=state_dir,
-        max_bars=max_bars, run_id=run_id,
+        max_bars=max_bars, run_id=run_id, portfolio=portfolio,
     )  # fmt: skip
     plan = _plan(args)
     _confirm_live(plan, confirm_live)
@@ -177,13 +185,14 @@ def replay_command(
     timeframe: Annotated[str | None, typer.Option(help="Bar length")] = None,
     state_dir: Annotated[Path | None, typer.Option(help="Where run logs go")] = None,
     run_id: Annotated[str | None, typer.Option(help="Run id")] = None,
+    portfolio: PortfolioOpt = None,
 ) -> None:
     """Drive the runner with stored history (data.start/data.end) on a paper account."""
     from live.app import run_plan
 
     args = _overrides(
         overrides, strategy=strategy, params=params, symbols=symbols, timeframe=timeframe,
-        state_dir=state_dir, run_id=run_id,
+        state_dir=state_dir, run_id=run_id, portfolio=portfolio,
     )  # fmt: skip
     plan = _plan(args, replay=True)
     _print_summary(plan, run_plan(plan))
@@ -286,6 +295,11 @@ def positions_command(
         "equity": state.equity,
         "closed_trades": state.closed_trades,
         "realised_pnl": state.realised_pnl,
+        **(
+            {"strategies": {s.id: s.summary() for s in state.sleeves.values()}}
+            if state.sleeves
+            else {}
+        ),
     }
     if as_json:
         console.print_json(json.dumps(info))
@@ -300,6 +314,16 @@ def positions_command(
         f"equity {info['equity']}, closed trades {info['closed_trades']}, "
         f"realised P&L {info['realised_pnl']:.6g}, fees {info['fees']}"
     )
+    if state.sleeves:
+        sleeves = Table(title="strategies (each on its own sleeve)")
+        for col in ("id", "strategy", "state", "equity", "target", "trades", "realised P&L"):
+            sleeves.add_column(col)
+        for sl in state.sleeves.values():
+            sleeves.add_row(
+                sl.id, str(sl.strategy), sl.state, f"{sl.equity or 0:.6g}",
+                json.dumps(sl.target), str(sl.closed_trades), f"{sl.realised_pnl:.6g}",
+            )  # fmt: skip
+        console.print(sleeves)
 
 
 @app.command("reconcile")

@@ -75,6 +75,26 @@ def test_verify_finds_a_tampered_fill(replayed: Path, research_store: Path) -> N
     assert f"first_bad_seq={seq}" in out.replace("\n", "")
 
 
+def test_replay_a_portfolio(research_store: Path, tmp_path: Path) -> None:
+    """``--portfolio`` runs several strategies in one process; ``positions`` reports each."""
+    code, out, err = live(
+        ["replay", "--portfolio", "trend_and_reversion", "--state-dir", str(tmp_path), *RANGE],
+        research_store,
+    )
+    assert code == 0, err
+    events = out.strip().splitlines()[-1]
+    code, out, _ = live(["positions", "--events", events, "--json"], research_store)
+    pos = json.loads(out)
+    assert set(pos["strategies"]) == {"sma_cross", "bollinger_breakout", "rsi_mean_reversion"}
+    assert pos["strategies"]["sma_cross"]["weight"] == 2.0
+    assert all(s["equity"] > 0 for s in pos["strategies"].values())
+    code, out, _ = live(["status", "--events", events, "--json"], research_store)
+    status = json.loads(out)
+    assert status["strategy"] == "portfolio:trend_and_reversion" and status["orders"] > 0
+    code, out, _ = live(["positions", "--events", events], research_store)
+    assert code == 0 and "strategies" in out and "ACTIVE" in out  # the per-strategy table
+
+
 def test_run_on_the_paper_venue(research_store: Path, tmp_path: Path) -> None:
     code, out, err = live(
         ["run", "--venue", "paper", "--strategy", "rsi_mean_reversion", "--state-dir",
