@@ -42,7 +42,8 @@ def run_params(run: BacktestRun) -> dict[str, Any]:
         }
     )
     out.update({f"engine.{k}": v for k, v in asdict(cfg.engine).items()})
-    out.update({f"risk.{k}": v for k, v in asdict(cfg.risk).items()})
+    # The backtest's risk rules; risk.live guards live runs only (not part of config_id).
+    out.update({f"risk.{k}": v for k, v in asdict(cfg.risk).items() if k != "live"})
     return out
 
 

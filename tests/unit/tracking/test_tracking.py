@@ -129,6 +129,7 @@ def test_log_backtest_records_params_metrics_tags_and_the_run_folder(
     assert params["data.start"].startswith("2021-01-01")
     assert params["data.end"].startswith("2021-02-28")
     assert float(params["engine.taker_fee"]) == real_run.config.engine.taker_fee
+    assert "risk.max_drawdown" in params and "risk.live" not in params  # live-only settings
 
     metrics = got.data.metrics
     finite = {k: v for k, v in real_run.result.metrics.items() if math.isfinite(v)}
