@@ -17,7 +17,10 @@ Printed:
 - events/s: events written to the log per second of wall time over the whole replay;
 - references measured in the same run: the p50 of a bare one-event durable append (the floor
   every step pays at least once), and the time ``backtest`` takes for the same bars (the runner
-  does per bar what the engine does for all bars in one call).
+  does per bar what the engine does for all bars in one call);
+- a portfolio of ``--sleeves`` strategies (sma_cross 3/8, 5/20, 10/30, … merged by ``sum``) on the
+  same bars: its bar → intent p50 / p99 and their ratio to the single strategy's, measured in the
+  same run (each sleeve decides, plans, risk-checks and books on its own book every bar).
 """
 
 from __future__ import annotations
@@ -58,12 +61,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bars", type=int, default=5000)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--sleeves", type=int, default=3, help="strategies in the portfolio run")
     args = parser.parse_args()
 
     from grekko_research.engine import EngineConfig, Fees, Slippage, backtest
     from grekko_research.strategy import get_strategy
     from live.events import EventStore
     from live.runner import Runner, RunnerSpec
+    from live.runner.sleeves import CoordinatorSpec, SleeveSpec
     from live.venues.paper import PaperVenue, ReplayFeed
 
     bars = _bars(args.bars)
@@ -91,13 +96,22 @@ def main() -> None:
             append_p50_ms = float(np.percentile(times, 50) * 1000)
 
         # Warm-up run (numba caches, imports) on a few bars, then the measured run.
-        async def run(n: int, name: str) -> tuple[object, float, int]:
+        pairs = [(3, 8), (5, 20), (10, 30), (15, 45), (20, 60), (30, 90)]
+        chosen = [strategy.params({"fast": f, "slow": sl}) for f, sl in pairs[: args.sleeves]]
+        sleeves = tuple(
+            SleeveSpec(f"sma{p.fast}_{p.slow}", strategy, p, strategy.configure(engine, p))
+            for p in chosen
+        )
+
+        async def run(n: int, name: str, portfolio: bool = False) -> tuple[object, float, int]:
             b = bars[:n]
             venue = PaperVenue(engine, b.symbols, ReplayFeed(b))
             store = EventStore.open(folder / f"{name}.db")
             spec = RunnerSpec(
-                name, strategy, params, engine, b.symbols, "1h",
-                reconcile_every_ms=60 * 3_600_000,
+                name, None if portfolio else strategy, None if portfolio else params, engine,
+                b.symbols, "1h", reconcile_every_ms=60 * 3_600_000,
+                sleeves=sleeves if portfolio else (),
+                coordinator=CoordinatorSpec("bench") if portfolio else None,
             )  # fmt: skip
             runner = Runner(spec, venue, store)
             t = time.perf_counter()
@@ -109,6 +123,8 @@ def main() -> None:
 
         asyncio.run(run(200, "warm"))
         summary, wall, n_events = asyncio.run(run(bars.n_bars, "bench"))
+        asyncio.run(run(200, "warm-portfolio", portfolio=True))
+        p_summary, p_wall, _ = asyncio.run(run(bars.n_bars, "portfolio", portfolio=True))
 
     lat = np.asarray(summary.bar_to_intent_ms)  # type: ignore[attr-defined]
     result = {
@@ -124,6 +140,17 @@ def main() -> None:
         "reference_backtest_s": round(backtest_s, 4),
         "runner_over_backtest": round(wall / backtest_s, 1),
         "intent_p50_over_append_p50": round(float(np.percentile(lat, 50)) / append_p50_ms, 2),
+    }
+    p_lat = np.asarray(p_summary.bar_to_intent_ms)  # type: ignore[attr-defined]
+    result |= {
+        "portfolio_sleeves": len(sleeves),
+        "portfolio_orders": p_summary.orders,  # type: ignore[attr-defined]
+        "portfolio_bars_per_s": round(bars.n_bars / p_wall, 1),
+        "portfolio_intent_p50_ms": round(float(np.percentile(p_lat, 50)), 3),
+        "portfolio_intent_p99_ms": round(float(np.percentile(p_lat, 99)), 3),
+        "portfolio_p50_over_single": round(
+            float(np.percentile(p_lat, 50) / np.percentile(lat, 50)), 2
+        ),
     }
     for key, value in result.items():
         print(f"{key:>28}: {value}")
