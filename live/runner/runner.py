@@ -27,7 +27,7 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -57,6 +57,7 @@ from live.orders import (
 from live.risk import (
     LiveRiskConfig,
     MarketView,
+    OpsView,
     PortfolioView,
     ProposedOrder,
     RiskEngine,
@@ -97,6 +98,8 @@ class RunnerSpec:
     resolve_timeout_ms: int = 120_000
     kill_file: Path | None = None
     kill_poll_s: float = 0.05
+    ops_every_s: float = 1.0  # operational checks (real-time venues): stream, errors, clock
+    tick_every_s: float = 5.0  # drawdown, daily loss and price move between bars (live prices)
     risk: LiveRiskConfig | None = None  # the live risk engine's limits (None: fail-closed only)
     meta: Mapping[str, Any] = field(default_factory=dict)
     sleeves: tuple[SleeveSpec, ...] = ()  # several strategies (``engine``: the account's)
@@ -231,6 +234,10 @@ class Runner:
         self._lots: list[Decimal] = [Decimal(0)] * len(spec.symbols)
         self._history_until: int | None = None
         self._market_cache: tuple[tuple[int, int] | None, MarketView] | None = None
+        self._ops_task: asyncio.Task[None] | None = None
+        self._last_data_ms: int | None = None
+        self._reconnects_seen = 0
+        self._last_tick = 0.0
 
     # -- the log -------------------------------------------------------------------------
 
@@ -600,9 +607,76 @@ class Runner:
         return [e["stream"] for e in events]
 
     async def _breaker_kill(self) -> None:
-        """A risk engine that went HALTED engages the kill switch (cancelling open orders too)."""
-        if self._killed is None and self.risk.state is TradingState.HALTED:
-            await self.kill(f"risk engine halted: {self.risk.reason}", source="breaker")
+        """A risk engine HALTED by a hold that only ``resume`` lifts (drawdown, an error inside a
+        check, an operator's halt) engages the kill switch, cancelling open orders too. A halt
+        that lifts by itself when its condition clears (an operational check, VaR) only blocks
+        new orders, through the risk engine, for as long as it lasts."""
+        if self._killed is not None or self.risk.state is not TradingState.HALTED:
+            return
+        sticky = [h for h in self.risk.holds if h["state"] == "HALTED" and not h["level"]]
+        if sticky:
+            await self.kill(f"risk engine halted: {sticky[0]['reason']}", source="breaker")
+
+    # -- operations -------------------------------------------------------------------------
+
+    async def _watch_ops(self) -> None:
+        """On a real-time venue, feed the risk engine's operational checks every
+        ``ops_every_s`` (data age, websocket down, error rate, clock skew) and its between-bar
+        breakers every ``tick_every_s`` (drawdown, daily loss, price move on live prices);
+        record the venue's websocket reconnections (``ws_reconnect``)."""
+        health = getattr(self.venue, "health", None)
+        if health is None:
+            return
+        while True:
+            try:
+                if not await self.check_ops():
+                    return  # a replay: its clock is the data's, nothing to watch
+            except VenueError as e:
+                self._append([("ops_failed", "runner", {"reason": str(e)[:200]})])
+            await asyncio.sleep(self.spec.ops_every_s)
+
+    async def check_ops(self) -> bool:
+        """One round of :meth:`_watch_ops`; returns whether the venue is real-time."""
+        h = await self.venue.health()
+        if not h.realtime:
+            return False
+        now = self.clock()
+        drafts: list[tuple[str, str, dict[str, Any]]] = []
+        if h.reconnects > self._reconnects_seen:
+            drafts.append(
+                ("ws_reconnect", "venue",
+                 {"count": h.reconnects - self._reconnects_seen, "total": h.reconnects})
+            )  # fmt: skip
+            self._reconnects_seen = h.reconnects
+        ops = OpsView(
+            last_data_ms=self._last_data_ms,
+            ws_down_since_ms=h.ws_down_since_ms,
+            error_times_ms=h.error_times_ms,
+            clock_skew_ms=h.clock_skew_ms,
+        )
+        drafts += self.risk.on_ops(ops, now_ms=now)
+        if time.monotonic() - self._last_tick >= self.spec.tick_every_s and self.window.rows:
+            self._last_tick = time.monotonic()
+            drafts += await self._tick(now)
+        self._append(drafts)
+        await self._breaker_kill()
+        return True
+
+    async def _tick(self, now: int) -> list[tuple[str, str, dict[str, Any]]]:
+        """The between-bar breakers on the venue's current prices: the account marked at them
+        (its last close's equity plus each position's move since that close)."""
+        if self.book is None:
+            return []
+        market = self._market_view()
+        prices = {s: float(await self.venue.reference_price(s)) for s in self.spec.symbols}
+        last = self.window.rows[-1][1][3]
+        equity = self.book.equity + sum(
+            self.book.position(j) * (prices[s] - float(last[j]))
+            for j, s in enumerate(self.spec.symbols)
+            if math.isfinite(prices[s]) and math.isfinite(float(last[j]))
+        )
+        view = PortfolioView(equity=equity, positions=self._portfolio_view().positions)
+        return self.risk.on_tick(view, replace(market, prices=prices), now_ms=now)
 
     async def _watch_kill_file(self) -> None:
         """Engage the kill switch when the flag file appears (``grekko-live kill``, the API)."""
@@ -951,6 +1025,7 @@ class Runner:
     async def start(self) -> None:
         """Restore from the log, reconcile with the venue, and record the (re)start."""
         await self.venue.start()
+        self._last_data_ms = self.clock()  # the data's age counts from the start
         await self._load_market_rules()
         self._restore()
         first = not any(True for _ in self.store.read(kinds=["run_started"]))
@@ -990,6 +1065,7 @@ class Runner:
         await self.start()
         self._stream_task = asyncio.create_task(self._consume_stream())
         self._kill_task = asyncio.create_task(self._watch_kill_file())
+        self._ops_task = asyncio.create_task(self._watch_ops())
         try:
             since = None
             if self.last_closed_ts is not None:
@@ -1016,7 +1092,7 @@ class Runner:
                     await self._close_group(group_ts, group)
             await self.resolve(wait=True)
         finally:
-            for task in (self._stream_task, self._kill_task):
+            for task in (self._stream_task, self._kill_task, self._ops_task):
                 if task is not None:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -1124,6 +1200,7 @@ class Runner:
         return ohlcv, filled
 
     async def _close_group(self, ts: int, group: Mapping[str, Bar]) -> None:
+        self._last_data_ms = self.clock()
         if self._history_until is not None and ts <= self._history_until:
             return  # already in the window from the warm-up
         ohlcv, filled = self._group_arrays(group)

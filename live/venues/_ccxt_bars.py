@@ -48,6 +48,8 @@ class BarStream:
         self.retry_at: dict[str, float] = {}
         self.next_poll: dict[str, float] = {}
         self.failures: dict[str, int] = {}
+        # each symbol's kline subscription, as the venue's health log names it
+        self.streams = {s: venue._health.stream(f"klines {s} {timeframe}") for s in symbols}
 
     def _push(self, symbol: str, bars: Sequence[Bar]) -> None:
         for bar in bars:
@@ -163,6 +165,10 @@ class BarStream:
                             log.info("%s: bars of %s: %s", venue.name, symbol, err)
                 for bar in self._ready():
                     yield bar
+        except (GeneratorExit, asyncio.CancelledError):
+            for name in self.streams.values():  # not read any more: neither up nor lost
+                venue._health.ended(name)
+            raise
         finally:
             for task in watchers.values():
                 task.cancel()
@@ -172,11 +178,15 @@ class BarStream:
         exc = task.exception()
         if exc is None:
             self.failures[symbol] = 0
+            self.venue._health.back(self.streams[symbol])
             return {symbol} if self._on_candles(symbol, task.result()) else set()
         if isinstance(exc, ccxt.NotSupported):
             log.warning("%s: no kline stream (%s); polling REST", self.venue.name, brief(exc))
             self.ws = False
+            for name in self.streams.values():  # polled from now on: no stream to lose
+                self.venue._health.ended(name)
             return set()
+        self.venue._health.lost(self.streams[symbol])
         if isinstance(exc, FATAL_STREAM):
             with self.venue._calling("watch_ohlcv"):
                 raise exc

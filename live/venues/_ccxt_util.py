@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
-from collections.abc import Iterable, Mapping
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -13,11 +15,12 @@ import ccxt.pro as ccxt_pro
 from grekko_research.data.exchanges import rebase_urls
 from grekko_research.errors import ConfigError
 from live.orders import FillReport
-from live.venues.base import VenueFill
+from live.venues.base import VenueFill, VenueHealth
 from live.venues.credentials import Credentials
 from live.venues.errors import scrub
 
 __all__ = [
+    "HealthLog",
     "brief",
     "build_client",
     "camel",
@@ -169,3 +172,56 @@ def fill_report(fill: VenueFill, client_id: str, source: str) -> FillReport:
         fee=fill.fee,
         fee_asset=fill.fee_asset,
     )
+
+
+class HealthLog:
+    """What :meth:`CcxtVenue.health <live.venues.ccxt_venue.CcxtVenue.health>` reports, kept
+    as the adapter works: which streams are lost since when, reconnections, failed calls.
+
+    Every time is read from ``clock`` (the venue clock). A stream is one subscription (the
+    user-data stream of one :meth:`reports` iteration, the klines of one symbol in one
+    :meth:`bars` iteration), named by :meth:`stream`; each one lost and back again counts
+    one reconnection.
+    """
+
+    def __init__(self, clock: Callable[[], int], max_errors: int = 500) -> None:
+        self._clock = clock
+        self._ids = itertools.count(1)
+        self._down: dict[str, int] = {}  # stream -> when it was lost (venue clock)
+        self.reconnects = 0
+        self.errors: deque[int] = deque(maxlen=max_errors)
+
+    def stream(self, kind: str) -> str:
+        """A new stream's name (unique in this log)."""
+        return f"{kind}#{next(self._ids)}"
+
+    def lost(self, stream: str) -> None:
+        """``stream`` failed; the first failure of an outage dates it."""
+        self._down.setdefault(stream, self._clock())
+
+    def back(self, stream: str) -> None:
+        """``stream`` delivered: if it was lost, it has reconnected."""
+        if self._down.pop(stream, None) is not None:
+            self.reconnects += 1
+
+    def ended(self, stream: str) -> None:
+        """Nobody reads ``stream`` any more: it is neither up nor lost."""
+        self._down.pop(stream, None)
+
+    def error(self) -> None:
+        """A venue call failed now."""
+        self.errors.append(self._clock())
+
+    @property
+    def down_since_ms(self) -> int | None:
+        """When the longest-lost stream still down was lost (``None``: none is)."""
+        return min(self._down.values(), default=None)
+
+    def snapshot(self, *, realtime: bool, clock_skew_ms: float | None) -> VenueHealth:
+        return VenueHealth(
+            realtime=realtime,
+            ws_down_since_ms=self.down_since_ms,
+            reconnects=self.reconnects,
+            error_times_ms=tuple(self.errors),
+            clock_skew_ms=clock_skew_ms,
+        )

@@ -20,7 +20,7 @@ from typing import Literal, Protocol, runtime_checkable
 
 from live.orders import OrderState, Report
 
-__all__ = ["Bar", "MarketInfo", "OrderRequest", "Venue", "VenueFill", "VenueOrder"]
+__all__ = ["Bar", "MarketInfo", "OrderRequest", "Venue", "VenueFill", "VenueHealth", "VenueOrder"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +112,26 @@ class VenueFill:
     ts_ms: int
 
 
+@dataclass(frozen=True, slots=True)
+class VenueHealth:
+    """The connection's state, as the runner's operational risk checks read it.
+
+    ``realtime``: bars arrive in wall-clock time (``False`` for a replay, whose clock is the
+    data's). ``ws_down_since_ms``: when the venue's streams (klines or user data) were lost and
+    not yet back, on the venue clock (``None``: up, or the venue has no stream).
+    ``reconnects``: stream reconnections since :meth:`Venue.start`, never decreasing.
+    ``error_times_ms``: venue-clock times of recent failed calls (the last few hundred).
+    ``clock_skew_ms``: the venue's clock minus the local one, as last measured (``None``:
+    unknown).
+    """
+
+    realtime: bool = False
+    ws_down_since_ms: int | None = None
+    reconnects: int = 0
+    error_times_ms: tuple[int, ...] = ()
+    clock_skew_ms: float | None = None
+
+
 @runtime_checkable
 class Venue(Protocol):
     """What the runner needs from a venue (an exchange account, or the paper venue).
@@ -200,4 +220,9 @@ class Venue(Protocol):
     ) -> AsyncIterator[Bar]:
         """Closed bars of ``symbols`` from ``since_ms`` on (backfilled over REST, then live from
         the kline stream), in time order, each exactly once, forever (or until the replay ends)."""
+        ...
+
+    async def health(self) -> VenueHealth:
+        """The connection's state (streams, reconnections, recent errors, clock skew); cheap
+        enough to call every second (a clock re-measurement is rate-limited inside)."""
         ...

@@ -22,6 +22,12 @@ Decisions on a create (:meth:`CcxtVenue.submit`):
   it concerns the setup, not the order, and must halt rather than look like a rejected order;
 - ``RetryLater`` (rate limit, clock skew) propagates: nothing was booked, resend after
   ``retry_after``.
+
+Health (:meth:`CcxtVenue.health`): a stream (the user-data stream, the klines of one symbol) is
+down from its first failure until it delivers again (a kline; for the user-data stream, any
+frame on the new connection once resynced), each return counting one reconnection; a call
+failing inside ``_calling`` is dated, unless its error is an answer the adapter acts on (order
+not found, order refused, cancel of an ended order).
 """
 
 from __future__ import annotations
@@ -30,7 +36,14 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Callable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -51,6 +64,7 @@ from live.orders import (
 )
 from live.venues._ccxt_bars import FATAL_STREAM, BarStream, bar_of
 from live.venues._ccxt_util import (
+    HealthLog,
     brief,
     build_client,
     camel,
@@ -63,8 +77,15 @@ from live.venues._ccxt_util import (
     trade_key,
     venue_fill,
 )
-from live.venues.base import Bar, MarketInfo, OrderRequest, VenueFill, VenueOrder
-from live.venues.errors import GiveUp, OrderMissing, OutcomeUnknown, RetryLater, translating
+from live.venues.base import Bar, MarketInfo, OrderRequest, VenueFill, VenueHealth, VenueOrder
+from live.venues.errors import (
+    GiveUp,
+    OrderMissing,
+    OutcomeUnknown,
+    RetryLater,
+    VenueError,
+    translating,
+)
 
 __all__ = ["CcxtVenue", "build_client", "dec", "rebase_api_urls"]
 
@@ -83,6 +104,11 @@ _ENDED = frozenset({S.FILLED, S.CANCELLED, S.EXPIRED, S.REJECTED})
 _NOT_CANCELLABLE = (ccxt.InvalidOrder, ccxt.BadRequest, ccxt.OperationRejected)
 
 
+def not_cancellable(err: VenueError) -> bool:
+    """Whether a cancel error says the order is not open (an answer: a query follows)."""
+    return isinstance(err, GiveUp) and isinstance(err.__cause__, _NOT_CANCELLABLE)
+
+
 @dataclass
 class _Tracked:
     """What the adapter knows of an order it sent or looked up."""
@@ -91,6 +117,10 @@ class _Tracked:
     venue_order_id: str | None = None
     done: bool = False
     sent_ms: int | None = None
+
+
+class _Resynced:
+    """Put on the user-data queue once a (re)connection is resynced and delivering: it is up."""
 
 
 class _StreamDown(Exception):
@@ -122,6 +152,8 @@ class CcxtVenue:
         Builds another client like ``client``: :meth:`reports` then streams on its own client,
         thrown away after a failure (ccxt can leave a failed subscription half-done), so the
         REST calls and :meth:`bars` are not disturbed. Without it, everything shares ``client``.
+    clock_check_s
+        How old the clock measurement may get before :meth:`health` measures it again.
     """
 
     client_id_param: ClassVar[str] = "clientOrderId"
@@ -143,6 +175,7 @@ class CcxtVenue:
         reconnect_delays_s: Sequence[float] = (0.5, 1.0, 2.0, 5.0, 15.0, 30.0),
         price_timeframe: str = "1m",
         client_factory: Callable[[], Any] | None = None,
+        clock_check_s: float = 60.0,
     ) -> None:
         self.client = client
         self.name: str = name or str(client.id)
@@ -159,22 +192,49 @@ class CcxtVenue:
         self._cid_by_oid: dict[str, str] = {}  # venue order id -> client id
         self._sent: set[str] = set()  # client ids whose create may have landed
         self._no_cid: set[str] = set()  # venue order ids known to carry no client id
+        self.clock_check_s = clock_check_s
+        self._health = HealthLog(self.now_ms)
+        self._skew_ms: float | None = None  # venue - local, as last measured
+        self._clock_checked_ms: int | None = None  # local time of the last measurement
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"
 
     # -- plumbing ------------------------------------------------------------------------------
 
+    @contextlib.contextmanager
     def _calling(
-        self, operation: str, *, state_changing: bool = False, client_id: str | None = None
-    ) -> contextlib.AbstractContextManager[None]:
-        return translating(
-            operation=operation,
-            state_changing=state_changing,
-            venue=self.name,
-            client_id=client_id,
-            client=self.client,
-        )
+        self,
+        operation: str,
+        *,
+        state_changing: bool = False,
+        client_id: str | None = None,
+        normal: Callable[[VenueError], bool] | None = None,
+    ) -> Iterator[None]:
+        """Translate the block's errors (:func:`translating`) and note each failure in the
+        health log, unless it is one the caller takes as an answer: ``OrderMissing``, or what
+        ``normal`` accepts (a refused order, a cancel of an ended one)."""
+        raised_here = False
+        try:
+            with translating(
+                operation=operation,
+                state_changing=state_changing,
+                venue=self.name,
+                client_id=client_id,
+                client=self.client,
+            ):
+                try:
+                    yield
+                except VenueError:
+                    raise  # an inner call's, noted there (or the adapter's own verdict)
+                except Exception:
+                    raised_here = True
+                    raise
+        except VenueError as err:
+            answer = isinstance(err, OrderMissing) or (normal is not None and normal(err))
+            if raised_here and not answer:
+                self._health.error()
+            raise
 
     def _track(
         self, client_id: str | None, symbol: str, venue_order_id: Any = None, *, done: bool = False
@@ -211,14 +271,29 @@ class CcxtVenue:
 
     async def sync_clock(self) -> None:
         """Measure the venue clock's offset from the local one (when the venue tells its time)."""
+        before = self._clock_checked_ms = self._clock()
         if not self.client.has.get("fetchTime"):
             return
-        before = self._clock()
         with self._calling("fetch_time"):
             server = await self.client.fetch_time()
-        after = self._clock()
-        if server is not None:
-            self._offset_ms = int(server) - (before + after) // 2
+            after = self._clock()
+            if server is not None:
+                self._offset_ms = int(server) - (before + after) // 2
+                self._skew_ms = float(self._offset_ms)
+
+    async def health(self) -> VenueHealth:
+        """Streams, reconnections, failed calls and the clock offset (measured again by
+        :meth:`sync_clock` once ``clock_check_s`` old; a failed measurement keeps the last one,
+        and is retried ``clock_check_s`` later). Never raises a venue error."""
+        checked = self._clock_checked_ms
+        if self._started and (
+            checked is None or self._clock() - checked >= self.clock_check_s * 1000
+        ):
+            try:
+                await self.sync_clock()
+            except VenueError as err:  # noted by _calling
+                log.info("%s: clock not measured (%s)", self.name, err)
+        return self._health.snapshot(realtime=True, clock_skew_ms=self._skew_ms)
 
     def now_ms(self) -> int:
         """The venue's clock: the local clock plus the offset measured by :meth:`sync_clock`."""
@@ -261,7 +336,8 @@ class CcxtVenue:
         await self.start()
         if self.client.has.get("fetchTicker"):
             try:
-                with self._calling("fetch_ticker"):
+                # No ticker for this symbol (GiveUp) is an answer: the last bar stands in.
+                with self._calling("fetch_ticker", normal=lambda e: isinstance(e, GiveUp)):
                     ticker = await self.client.fetch_ticker(symbol)
                 last = ticker.get("last") or ticker.get("close")
                 if last:
@@ -309,6 +385,12 @@ class CcxtVenue:
         text = str(exc) if exc is not None else ""
         return any(marker in text for marker in self.refusal_markers)
 
+    def _answered(self, err: VenueError) -> bool:
+        """Whether a create error is the venue's answer about this order (refused, or its
+        client id taken), not a failure of the venue."""
+        cause = err.__cause__
+        return isinstance(err, GiveUp) and (self._is_refusal(cause) or self._is_duplicate(cause))
+
     def _local_refusal(self, request: OrderRequest, info: MarketInfo) -> str | None:
         """Why ``request`` cannot be sent as is (ccxt would silently round it), or ``None``."""
         if info.lot and request.qty % info.lot:
@@ -342,7 +424,9 @@ class CcxtVenue:
         self._track(cid, request.symbol)
         self._orders[cid].sent_ms = self.now_ms()
         try:
-            with self._calling("create_order", state_changing=True, client_id=cid):
+            with self._calling(
+                "create_order", state_changing=True, client_id=cid, normal=self._answered
+            ):
                 order = await self.client.create_order(
                     request.symbol,
                     request.order_type,
@@ -477,7 +561,9 @@ class CcxtVenue:
                 return None
             oid = str(found["id"])
             self._track(client_id, symbol, oid)
-        with self._calling("cancel_order", state_changing=True, client_id=client_id):
+        with self._calling(
+            "cancel_order", state_changing=True, client_id=client_id, normal=not_cancellable
+        ):
             order: dict[str, Any] = await self.client.cancel_order(oid, symbol)
         return order
 
@@ -487,7 +573,7 @@ class CcxtVenue:
         try:
             order = await self._cancel_by_client_id(symbol, client_id)
         except (OrderMissing, GiveUp) as err:
-            if isinstance(err, GiveUp) and not isinstance(err.__cause__, _NOT_CANCELLABLE):
+            if isinstance(err, GiveUp) and not not_cancellable(err):
                 raise
             # Not cancellable: it ended (filled, cancelled) or never existed; ask.
             return [await self.query(symbol, client_id)]
@@ -733,6 +819,16 @@ class CcxtVenue:
         """Wait until ``client``'s user-data subscription is in place (before the resync)."""
         await asyncio.sleep(0.5)
 
+    async def _stream_delivering(self, client: Any) -> None:
+        """Wait until a websocket of ``client`` has received a frame (an answer, an update, a
+        pong): the stream is back then, even on a quiet account. A subscription call returning
+        is not enough: ccxt lets a second caller return before the venue has confirmed it."""
+        while not any(
+            getattr(ws, "last_message_at", None) is not None
+            for ws in list((getattr(client, "clients", None) or {}).values())
+        ):
+            await asyncio.sleep(0.05)
+
     async def _resync(self, client: Any, queue: asyncio.Queue[Any]) -> None:
         """Query every order not known to have ended, and fetch its fills, over REST."""
         try:
@@ -743,6 +839,8 @@ class CcxtVenue:
                 await queue.put(await self.query(tracked.symbol, cid))
                 for fill in await self._order_fill_reports(tracked.symbol, cid):
                     await queue.put(fill)
+            await self._stream_delivering(client)
+            await queue.put(_Resynced())
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -763,6 +861,19 @@ class CcxtVenue:
         methods = self._stream_methods()
         if "watch_orders" not in methods:
             return
+        stream_name = self._health.stream("user")
+        try:
+            async with contextlib.aclosing(self._user_stream(methods, stream_name)) as updates:
+                async for report in updates:
+                    yield report
+        except (GeneratorExit, asyncio.CancelledError):
+            self._health.ended(stream_name)  # not read any more: neither up nor lost
+            raise
+
+    async def _user_stream(
+        self, methods: list[str], stream_name: str
+    ) -> AsyncGenerator[Report, None]:
+        """:meth:`reports`' connect / resync / reconnect loop, noting the stream's health."""
         converters = {
             "watch_orders": self._order_update_reports,
             "watch_my_trades": self._trade_update_reports,
@@ -780,9 +891,13 @@ class CcxtVenue:
                     item = await queue.get()
                     if isinstance(item, _StreamDown):
                         raise item
+                    self._health.back(stream_name)  # delivering (or subscribed and resynced)
+                    if isinstance(item, _Resynced):
+                        continue
                     attempt = 0
                     yield item
             except _StreamDown as down:
+                self._health.lost(stream_name)
                 with self._calling("watch_orders"):
                     if isinstance(down.cause, FATAL_STREAM):
                         raise down.cause from None

@@ -96,6 +96,12 @@ def main() -> None:
         def now_ms(self) -> int:
             return int(time.time() * 1000)
 
+        async def health(self):
+            from dataclasses import replace
+
+            # The exchange's streams, errors and clock; but the bars are replayed, not live.
+            return replace(await self.exchange.health(), realtime=False)
+
         async def reference_price(self, symbol: str):
             from decimal import Decimal
 

@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from live.venues._ccxt_util import trade_key
-from live.venues.ccxt_venue import CcxtVenue
+from live.venues.ccxt_venue import CcxtVenue, not_cancellable
 
 __all__ = ["DEFAULT_OPTIONS", "BinanceVenue"]
 
@@ -57,7 +57,9 @@ class BinanceVenue(CcxtVenue):
         return order
 
     async def _cancel_by_client_id(self, symbol: str, client_id: str) -> dict[str, Any] | None:
-        with self._calling("cancel_order", state_changing=True, client_id=client_id):
+        with self._calling(
+            "cancel_order", state_changing=True, client_id=client_id, normal=not_cancellable
+        ):
             order: dict[str, Any] = await self.client.cancel_order(
                 None, symbol, {"origClientOrderId": client_id}
             )

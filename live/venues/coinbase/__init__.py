@@ -43,7 +43,7 @@ import ccxt
 from live.venues._ccxt_util import trade_key
 from live.venues.base import OrderRequest
 from live.venues.ccxt_venue import CcxtVenue
-from live.venues.errors import GiveUp
+from live.venues.errors import GiveUp, VenueError
 
 __all__ = ["DEFAULT_OPTIONS", "CoinbaseVenue"]
 
@@ -60,6 +60,11 @@ def _cursor(rows: list[Any]) -> str | None:
         if isinstance(info, Mapping) and info.get("cursor"):
             return str(info["cursor"])
     return None
+
+
+def _not_found(err: VenueError) -> bool:
+    """Coinbase's 404 ``{"error": "NOT_FOUND", ...}``, which ccxt raises as a plain error."""
+    return isinstance(err, GiveUp) and "NOT_FOUND" in str(err.__cause__)
 
 
 class CoinbaseVenue(CcxtVenue):
@@ -110,12 +115,12 @@ class CoinbaseVenue(CcxtVenue):
         tracked = self._orders.get(client_id)
         if tracked is not None and tracked.venue_order_id is not None:
             try:
-                with self._calling("fetch_order", client_id=client_id):
+                with self._calling("fetch_order", client_id=client_id, normal=_not_found):
                     order: dict[str, Any] = await self.client.fetch_order(
                         tracked.venue_order_id, symbol
                     )
             except GiveUp as err:
-                if "NOT_FOUND" in str(err.__cause__):  # 404 {"error": "NOT_FOUND", ...}
+                if _not_found(err):
                     return None
                 raise
             return order

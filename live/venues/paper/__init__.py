@@ -38,7 +38,15 @@ from live.orders import (
     Rejected,
     Report,
 )
-from live.venues.base import Bar, MarketInfo, OrderRequest, Venue, VenueFill, VenueOrder
+from live.venues.base import (
+    Bar,
+    MarketInfo,
+    OrderRequest,
+    Venue,
+    VenueFill,
+    VenueHealth,
+    VenueOrder,
+)
 from live.venues.errors import GiveUp
 
 __all__ = ["PaperVenue", "ReplayFeed"]
@@ -147,6 +155,12 @@ class PaperVenue(Venue):
 
     def now_ms(self) -> int:
         return self.feed.now_ms()
+
+    async def health(self) -> VenueHealth:
+        """A replay's: not realtime, no stream, no error. On a venue's feed: that venue's."""
+        if isinstance(self.feed, ReplayFeed):
+            return VenueHealth(realtime=False)
+        return await self.feed.health()
 
     def _save(self) -> None:
         if self.state_path is not None:
