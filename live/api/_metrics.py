@@ -167,13 +167,14 @@ class HubMetrics:
             self._positions(fold)
         elif kind == "decision" and p.get("intents"):
             self._on_decision(e)
-        elif kind == "trade_closed":
+        elif kind == "trade_closed" and not e.stream.startswith("strategy:"):
+            # the account's trades (a portfolio's sleeves record their own, attributed)
             self.trades.inc()
             self.realised.set(fold.realised_pnl)
         elif kind == "reconciled":
             self.reconciliations.labels("true" if p.get("ok") else "false").inc()
         elif kind == "ws_reconnect":
-            self.reconnects.inc()
+            self.reconnects.inc(max(1, int(p.get("count") or 1)))
         state, _ = fold.risk()
         self.risk_state.set(RISK_LEVELS[state])
         self.halted.set(1 if state == "HALTED" else 0)

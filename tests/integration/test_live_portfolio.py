@@ -291,8 +291,13 @@ def test_status_and_api_attribute_to_each_strategy(sum_run: list[Event], tmp_pat
     hub = LogHub(path, poll_s=0.01)
     app = create_app(hub, FlagFileControl(tmp_path), ApiTokens.of(["r" * 32], []))
     with TestClient(app) as client:
-        got = client.get("/strategies", headers={"Authorization": "Bearer " + "r" * 32}).json()
+        auth = {"Authorization": "Bearer " + "r" * 32}
+        got = client.get("/strategies", headers=auth).json()
+        metrics = client.get("/metrics", headers=auth).text
     hub.close()
+    # The trade counter counts the account's trades, not the sleeves' as well.
+    (line,) = [x for x in metrics.splitlines() if x.startswith("grekko_closed_trades_total ")]
+    assert float(line.split()[1]) == len(account)
     by_id = {s["id"]: s for s in got[0]["strategies"]}
     assert by_id["trend"]["strategy"] == "sma_cross" and by_id["trend"]["weight"] == 2.0
     assert by_id["trend"]["closed_trades"] == fold.sleeves["trend"].closed_trades

@@ -581,6 +581,7 @@ def test_metrics_follow_new_events(api: Api) -> None:
         ("decision", "runner", {"ts": t0 + 1, "intents": ["x"], "latency_ms": 2000}, t0 + 9_999),
         ("ws_reconnect", "binance", {"attempt": 1}, t0 + 500),
         ("ws_reconnect", "binance", {"attempt": 2}, t0 + 600),
+        ("ws_reconnect", "venue", {"count": 3, "total": 5}, t0 + 650),  # three since the last
         (
             "risk_decision",
             "risk",
@@ -607,7 +608,7 @@ def test_metrics_follow_new_events(api: Api) -> None:
     assert delta("grekko_rejections_total", source="risk", reason="max_position") == 1
     assert delta("grekko_orders_total", status="REJECTED") == 1
     assert delta("grekko_orders_total", status="NEW") == 2
-    assert delta("grekko_ws_reconnects_total") == 2
+    assert delta("grekko_ws_reconnects_total") == 5
     assert after[("grekko_equity", frozenset())] == 123.0
     assert after[("grekko_open_orders", frozenset())] == 1
 
