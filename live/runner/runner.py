@@ -290,6 +290,7 @@ class Runner:
         for i, e in enumerate(events):
             if e.kind == "run_started":
                 self.baseline = {s: Decimal(q) for s, q in e.payload["baseline"].items()}
+                self._check_same_sleeves(e.payload)
             elif e.kind == "bar_closed":
                 snap_at = i
                 self.last_closed_ts = int(e.payload["ts"])
@@ -327,6 +328,17 @@ class Runner:
                 self._book_fill(e.stream, e.payload)  # its trade, if any, is in the log
             elif e.kind == "resumed":
                 self.risk.resume(str(e.payload.get("reason", "resumed")), now_ms=e.ts_ms)
+
+    def _check_same_sleeves(self, started: Mapping[str, Any]) -> None:
+        """A log is resumed only by the strategies that wrote it (a sleeve's book cannot be
+        restored into another strategy, nor a portfolio's into one strategy)."""
+        logged = [str(s["id"]) for s in started.get("strategies") or []]
+        here = [s.id for s in self.sleeves]
+        if logged != here:
+            raise ConfigError(
+                f"run {self.spec.run_id!r} was started with strategies {logged or 'of one'}, "
+                f"this configuration has {here or 'one strategy'}: pick another live.run_id"
+            )
 
     def _new_book(self, first_ts: int) -> EngineBook:
         """The account's engine book (and each sleeve's own, in a portfolio run)."""

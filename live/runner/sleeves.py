@@ -9,6 +9,10 @@ planned price, exactly as its backtest would fill them. What the sleeve then hol
 (:func:`grekko_research.portfolio.merge_targets`) and trades the difference between that and
 what the account holds, through the run's (global) risk engine.
 
+The sleeves go on deciding while the account is halted or killed (their records stay the
+strategies' own); the account does not follow them then. Once trading resumes, the next
+decision trades the account to the merged target of that moment.
+
 So each strategy's record is its own: its signals, planned and booked orders, refusals, target
 and closed trades (``trade_closed`` on stream ``strategy:<id>``) are in the decision events,
 and its risk engine writes on stream ``risk:<id>``. The account's orders name the sleeves

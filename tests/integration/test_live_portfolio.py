@@ -246,6 +246,20 @@ def test_restart_mid_run_changes_nothing(
     ]
 
 
+def test_a_log_is_resumed_only_by_its_own_strategies(
+    sum_run: list[Event], research_store: Path, tmp_path: Path
+) -> None:
+    first = _cfg(tmp_path, SMA, BOLL)
+    first = replace(first, live=replace(first.live, run_id="same", max_bars=30))
+    _run(first, research_store)
+    other = replace(first, portfolio=replace(first.portfolio, strategies=[SMA, RSI]))
+    with pytest.raises(ConfigError, match=r"\[.trend., .breakout.\].*\[.trend., .reversion.\]"):
+        _run(other, research_store)
+    single = replace(compose_config([*COMMON, f"live.state_dir={tmp_path}"]), live=first.live)
+    with pytest.raises(ConfigError, match="one strategy"):
+        _run(single, research_store)
+
+
 def test_a_failing_strategy_halts_its_sleeve_only(
     sum_run: list[Event], research_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
