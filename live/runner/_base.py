@@ -1,0 +1,232 @@
+"""The state every part of the runner shares, and its plumbing: appending to the log, sending
+orders and applying the venue's answers, and the risk engine's views of the account and the
+market. :class:`~live.runner.Runner` is this plus its reconciliation
+(:mod:`live.runner._reconcile`), safety (:mod:`live.runner._safety`) and decisions."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+
+from grekko_research.data.timeframes import parse_timeframe
+from grekko_research.engine.book import EngineBook
+from grekko_research.errors import GrekkoError
+from live.events import EventStore
+from live.orders import (
+    FillReport,
+    OrderManager,
+    OrderState,
+    Rejected,
+    Report,
+    Timeout,
+)
+from live.risk import (
+    MarketView,
+    PortfolioView,
+    RiskEngine,
+)
+from live.runner.sleeves import Sleeve, window_size
+from live.runner.spec import (
+    FLATTEN_SEQ,
+    BarWindow,
+    RunnerSpec,
+    RunSummary,
+)
+from live.venues.base import OrderRequest, Venue
+from live.venues.errors import GiveUp, OutcomeUnknown, RetryLater
+
+__all__ = ["RunnerBase"]
+
+
+class RunnerBase:
+    """The runner's state (see :class:`~live.runner.Runner` for the parameters)."""
+
+    def __init__(
+        self,
+        spec: RunnerSpec,
+        venue: Venue,
+        store: EventStore,
+        *,
+        clock: Callable[[], int] | None = None,
+        hook: Callable[[str], None] | None = None,
+    ) -> None:
+        self.spec = spec
+        self.venue = venue
+        self.store = store
+        self.clock = clock or venue.now_ms
+        self.hook = hook or (lambda point: None)
+        self.tf_ms = parse_timeframe(spec.timeframe).ms
+        self.sleeves = [Sleeve(s) for s in spec.sleeves]
+        if spec.strategy is not None:
+            self.window_size = window_size(spec.strategy, spec.params, spec.engine)
+        else:
+            self.window_size = max(s.window_size for s in self.sleeves)
+        self.window = BarWindow(spec.symbols, spec.timeframe, self.window_size)
+        self.om = OrderManager(grace_ms=spec.grace_ms)
+        self.book: EngineBook | None = None
+        self.last_closed_ts: int | None = None
+        self.last_decided_ts: int | None = None
+        self.baseline: dict[str, Decimal] = {}
+        self.halted: str | None = None
+        self.summary = RunSummary()
+        self._last_reconcile_ms = 0
+        self._market_rules: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._stream_task: asyncio.Task[None] | None = None
+        self._links: list[dict[str, str]] = []
+        self._retries: dict[str, int] = {}
+        self._first_ts = 0
+        self._pending_decision: int | None = None
+        self._killed: str | None = None
+        self._kill_source = "call"
+        self.risk = RiskEngine(spec.risk)
+        self._kill_task: asyncio.Task[None] | None = None
+        self._lots: list[Decimal] = [Decimal(0)] * len(spec.symbols)
+        self._history_until: int | None = None
+        self._market_cache: tuple[tuple[int, int] | None, MarketView] | None = None
+        self._ops_task: asyncio.Task[None] | None = None
+        self._last_data_ms: int | None = None
+        self._reconnects_seen = 0
+        self._last_tick = 0.0
+
+    # -- the log -------------------------------------------------------------------------
+
+    def _append(self, drafts: Sequence[tuple[str, str, dict[str, Any]]]) -> None:
+        if not drafts:
+            return
+        now = self.clock()
+        self.store.append_many([(k, s, p, now) for k, s, p in drafts])
+
+    def _persist_om(self, events: Sequence[Mapping[str, Any]]) -> None:
+        """Persist order-manager events, with the trades their fills closed in the engine book,
+        in one transaction, and book the fills."""
+        if not events:
+            return
+        trades: list[tuple[str, str, dict[str, Any], int]] = []
+        for e in events:
+            if e["kind"] == "order_fill":
+                trade = self._book_fill(e["stream"], e["payload"])
+                if trade is not None:
+                    trades.append(("trade_closed", e["stream"], trade, e["ts_ms"]))
+        self.store.append_many(
+            [(e["kind"], e["stream"], e["payload"], e["ts_ms"]) for e in events] + trades
+        )
+        self.summary.fills += sum(e["kind"] == "order_fill" for e in events)
+
+    def _book_fill(self, cid: str, payload: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Book one recorded fill in the engine book; return the trade it closed, if any."""
+        if self.book is None:
+            return None
+        order = self.om.order(cid)
+        j = self.spec.symbols.index(order.symbol)
+        qty = float(Decimal(payload["qty"]))
+        size = qty if order.side == "buy" else -qty
+        kind = "risk_flatten" if order.seq >= FLATTEN_SEQ else "market"
+        out = self.book.fill(j, size, float(Decimal(payload["price"])), kind=kind)
+        trade = out["trade"]
+        if trade is None:
+            return None
+        trade = {k: (v if math.isfinite(v) else None) for k, v in trade.items()}
+        trade["symbol"] = order.symbol
+        return trade
+
+    async def _halt(self, reason: str) -> None:
+        if self.halted == reason:
+            return
+        self.halted = reason
+        self.summary.halted = reason
+        self._append([("halted", "runner", {"reason": reason})])
+
+    # -- orders --------------------------------------------------------------------------
+
+    async def _send(self, cid: str, *, force: bool = False) -> None:
+        """Send one NEW order: persist ``order_submitted``, send, persist what comes back.
+
+        While halted nothing is sent (the order stays NEW) unless ``force`` (a kill's flatten).
+        """
+        order = self.om.order(cid)
+        if order.state is not OrderState.NEW:
+            return
+        if self.halted and not force:
+            return  # stays NEW: sent once trading resumes, or withdrawn by a kill
+        self._persist_om(self.om.mark_submitted(cid, self.clock()))
+        self.hook("before_send")
+        request = OrderRequest(
+            cid, order.symbol, order.side, order.qty, order.order_type, order.limit_price
+        )
+        try:
+            reports: list[Report] = list(await self.venue.submit(request))
+        except OutcomeUnknown as e:
+            self.hook("after_send")
+            self._persist_om(self.om.apply(Timeout(cid, str(e)[:200]), self.clock()))
+            return
+        except RetryLater as e:
+            self._persist_om(
+                self.om.apply(Rejected(cid, f"not accepted: {str(e)[:200]}"), self.clock())
+            )
+            await asyncio.sleep(min(e.retry_after or 1.0, 30.0))
+            return
+        except GiveUp as e:
+            self._persist_om(self.om.apply(Rejected(cid, str(e)[:200]), self.clock()))
+            return
+        self.hook("after_send")
+        self._apply_reports(reports)
+
+    def _apply_reports(self, reports: Sequence[Report]) -> None:
+        """Persist non-fill reports first, then the fills (so a crash can fall between)."""
+        others = [r for r in reports if not isinstance(r, FillReport)]
+        fills = [r for r in reports if isinstance(r, FillReport)]
+        for r in others:
+            self._persist_om(self.om.apply(r, self.clock()))
+        for f in fills:
+            events = self.om.apply(f, self.clock())
+            if events:
+                self.hook("before_fill")
+            self._persist_om(events)
+
+    async def _consume_stream(self) -> None:
+        """Apply the venue's pushed order updates as they come."""
+        known = lambda cid: any(o.client_id == cid for o in self.om.orders())  # noqa: E731
+        async for report in self.venue.reports():
+            if not known(report.client_id):
+                continue  # not one of this run's orders
+            try:
+                self._apply_reports([report])
+            except GrekkoError as e:
+                await self._halt(f"venue update {report!r} could not be applied: {e}")
+
+    # -- views for the risk engine ---------------------------------------------------------
+
+    def _portfolio_view(self) -> PortfolioView:
+        assert self.book is not None
+        return PortfolioView(
+            equity=self.book.equity,
+            positions={s: self.book.position(j) for j, s in enumerate(self.spec.symbols)},
+        )
+
+    def _market_view(self) -> MarketView:
+        """The risk engine's view of the market after the newest bar (built once per bar: the
+        bar's close and its decision both use it)."""
+        rows = list(self.window.rows)
+        key = (rows[-1][0], len(rows)) if rows else None
+        if self._market_cache is not None and self._market_cache[0] == key:
+            return self._market_cache[1]
+        view = self._build_market_view(rows)
+        self._market_cache = (key, view)
+        return view
+
+    def _build_market_view(self, rows: list[tuple[int, np.ndarray, np.ndarray]]) -> MarketView:
+        closes = {s: np.array([r[1][3, j] for r in rows]) for j, s in enumerate(self.spec.symbols)}
+        lot, tick, mn = self._market_rules or self.spec.engine.market.arrays(len(self.spec.symbols))
+        return MarketView(
+            prices={s: float(c[-1]) for s, c in closes.items() if len(c)},
+            closes=closes,
+            periods_per_year=365.25 * 86_400_000 / self.tf_ms,
+            lot={s: float(lot[j]) for j, s in enumerate(self.spec.symbols)},
+            tick={s: float(tick[j]) for j, s in enumerate(self.spec.symbols)},
+            min_notional={s: float(mn[j]) for j, s in enumerate(self.spec.symbols)},
+        )

@@ -1,0 +1,240 @@
+"""The runner's safety: the kill switch (flag file, call, breakers), resume, and the operational
+checks and between-bar breakers fed from the venue's health and live prices."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any, Literal
+
+from live.orders import (
+    Cancelled,
+    Intent,
+    NotFound,
+    OrderState,
+    Report,
+)
+from live.risk import (
+    OpsView,
+    PortfolioView,
+    TradingState,
+)
+from live.runner._reconcile import Reconciliation
+from live.runner.spec import (
+    KILL_SEQ,
+)
+from live.venues.errors import OrderMissing, VenueError
+
+__all__ = ["Safety"]
+
+
+class Safety(Reconciliation):
+    """The kill switch and the live watches of a run."""
+
+    # -- kill switch ---------------------------------------------------------------------
+
+    @property
+    def killed(self) -> bool:
+        """Whether the kill switch is engaged (it stays so across restarts until resumed)."""
+        return self._killed is not None
+
+    async def kill(
+        self, reason: str, *, flatten: bool = False, source: str = "call"
+    ) -> dict[str, Any]:
+        """Engage the kill switch: block new orders at once, cancel every open order, and
+        optionally flatten every position with market orders. Idempotent.
+
+        Returns what it did, with the two timings the switch is judged by: trigger → new
+        orders blocked, and trigger → every cancel acknowledged.
+        """
+        t0 = time.perf_counter()
+        first = self._killed is None
+        self._killed = reason
+        self._kill_source = source
+        self.halted = f"kill switch: {reason}"
+        self.summary.halted = self.halted
+        blocked_ms = (time.perf_counter() - t0) * 1000
+        if first:
+            self._append(
+                [
+                    (
+                        "kill_switch",
+                        "runner",
+                        {"engaged": True, "reason": reason, "flatten": flatten, "source": source},
+                    ),
+                    ("halted", "runner", {"reason": self.halted}),
+                ]
+            )
+        opened = [o for o in self.om.open_orders() if o.state is not OrderState.NEW]
+        failed: list[str] = []
+        for _ in range(3):  # creates in flight at the trigger land meanwhile: look again
+            live_orders = [o for o in self.om.open_orders() if o.state is not OrderState.NEW]
+            if not live_orders:
+                break
+            results = await asyncio.gather(
+                *(self._cancel_for_kill(o.client_id) for o in live_orders),
+                return_exceptions=True,
+            )
+            failed = [str(r)[:200] for r in results if isinstance(r, BaseException)]
+            await self.resolve(wait=False)
+        for o in self.om.open_orders():
+            if o.state is OrderState.NEW:  # never sent: withdraw
+                self._persist_om(self.om.apply(_withdrawn(o.client_id), self.clock()))
+        cancelled_ms = (time.perf_counter() - t0) * 1000
+        flattened: list[str] = []
+        if flatten:
+            flattened = await self._flatten_all(reason)
+        still_open = [o.client_id for o in self.om.open_orders()]
+        outcome = {
+            "reason": reason,
+            "blocked_ms": round(blocked_ms, 3),
+            "cancels_acknowledged_ms": round(cancelled_ms, 3),
+            "cancelled": len(opened),
+            "cancel_failures": failed,
+            "still_open": still_open,
+            "flattened": flattened,
+        }
+        self._append([("kill_switch_done", "runner", outcome)])
+        return outcome
+
+    async def _cancel_for_kill(self, cid: str) -> None:
+        order = self.om.order(cid)
+        try:
+            reports = await self.venue.cancel(order.symbol, cid)
+        except OrderMissing:
+            reports = [NotFound(cid)]
+        self._apply_reports(reports)
+
+    async def _flatten_all(self, reason: str) -> list[str]:
+        """Close every position with market orders (the only orders a kill lets through)."""
+        ts = self.last_closed_ts or 0
+        taken = {(o.symbol, o.decision_ts_ms, o.seq) for o in self.om.orders()}
+        events: list[Mapping[str, Any]] = []
+        for symbol in self.spec.symbols:
+            pos = self.om.position(symbol)
+            if pos == 0:
+                continue
+            seq = KILL_SEQ
+            while (symbol, ts, seq) in taken:
+                seq += 1
+            side: Literal["buy", "sell"] = "sell" if pos > 0 else "buy"
+            intent = Intent(self.spec.run_id, symbol, side, abs(pos), ts, seq=seq)
+            events += self.om.create(intent, self.clock())
+        self._persist_om(events)
+        for e in events:
+            await self._send(e["stream"], force=True)
+        return [e["stream"] for e in events]
+
+    async def _breaker_kill(self) -> None:
+        """A risk engine HALTED by a hold that only ``resume`` lifts (drawdown, an error inside a
+        check, an operator's halt) engages the kill switch, cancelling open orders too. A halt
+        that lifts by itself when its condition clears (an operational check, VaR) only blocks
+        new orders, through the risk engine, for as long as it lasts."""
+        if self._killed is not None or self.risk.state is not TradingState.HALTED:
+            return
+        sticky = [h for h in self.risk.holds if h["state"] == "HALTED" and not h["level"]]
+        if sticky:
+            await self.kill(f"risk engine halted: {sticky[0]['reason']}", source="breaker")
+
+    # -- operations -------------------------------------------------------------------------
+
+    async def _watch_ops(self) -> None:
+        """On a real-time venue, feed the risk engine's operational checks every
+        ``ops_every_s`` (data age, websocket down, error rate, clock skew) and its between-bar
+        breakers every ``tick_every_s`` (drawdown, daily loss, price move on live prices);
+        record the venue's websocket reconnections (``ws_reconnect``)."""
+        health = getattr(self.venue, "health", None)
+        if health is None:
+            return
+        while True:
+            try:
+                if not await self.check_ops():
+                    return  # a replay: its clock is the data's, nothing to watch
+            except VenueError as e:
+                self._append([("ops_failed", "runner", {"reason": str(e)[:200]})])
+            await asyncio.sleep(self.spec.ops_every_s)
+
+    async def check_ops(self) -> bool:
+        """One round of :meth:`_watch_ops`; returns whether the venue is real-time."""
+        h = await self.venue.health()
+        if not h.realtime:
+            return False
+        now = self.clock()
+        drafts: list[tuple[str, str, dict[str, Any]]] = []
+        if h.reconnects > self._reconnects_seen:
+            drafts.append(
+                ("ws_reconnect", "venue",
+                 {"count": h.reconnects - self._reconnects_seen, "total": h.reconnects})
+            )  # fmt: skip
+            self._reconnects_seen = h.reconnects
+        ops = OpsView(
+            last_data_ms=self._last_data_ms,
+            ws_down_since_ms=h.ws_down_since_ms,
+            error_times_ms=h.error_times_ms,
+            clock_skew_ms=h.clock_skew_ms,
+        )
+        drafts += self.risk.on_ops(ops, now_ms=now)
+        if time.monotonic() - self._last_tick >= self.spec.tick_every_s and self.window.rows:
+            self._last_tick = time.monotonic()
+            drafts += await self._tick(now)
+        self._append(drafts)
+        await self._breaker_kill()
+        return True
+
+    async def _tick(self, now: int) -> list[tuple[str, str, dict[str, Any]]]:
+        """The between-bar breakers on the venue's current prices: the account marked at them
+        (its last close's equity plus each position's move since that close)."""
+        if self.book is None:
+            return []
+        market = self._market_view()
+        prices = {s: float(await self.venue.reference_price(s)) for s in self.spec.symbols}
+        last = self.window.rows[-1][1][3]
+        equity = self.book.equity + sum(
+            self.book.position(j) * (prices[s] - float(last[j]))
+            for j, s in enumerate(self.spec.symbols)
+            if math.isfinite(prices[s]) and math.isfinite(float(last[j]))
+        )
+        view = PortfolioView(equity=equity, positions=self._portfolio_view().positions)
+        return self.risk.on_tick(view, replace(market, prices=prices), now_ms=now)
+
+    async def _watch_kill_file(self) -> None:
+        """Engage the kill switch when the flag file appears (``grekko-live kill``, the API)."""
+        path = self.spec.kill_file
+        if path is None:
+            return
+        while True:
+            if self._killed is None and path.exists():
+                try:
+                    flag = json.loads(path.read_text() or "{}")
+                except (OSError, ValueError):
+                    flag = {}
+                await self.kill(
+                    str(flag.get("reason") or "kill flag file"),
+                    flatten=bool(flag.get("flatten")),
+                    source="flag",
+                )
+            elif self._killed is not None and self._kill_source == "flag" and not path.exists():
+                self.resume("kill flag removed (grekko-live resume, or the API's /resume)")
+            await asyncio.sleep(self.spec.kill_poll_s)
+
+    def resume(self, reason: str) -> None:
+        """Lift the kill switch or a halt explicitly; recorded with ``reason``."""
+        if self.halted is None and self._killed is None:
+            return
+        self._append(
+            [
+                ("resumed", "runner", {"reason": reason, "halt": self.halted}),
+                *list(self.risk.resume(reason, now_ms=self.clock())),
+            ]
+        )
+        self.halted = None
+        self._killed = None
+        self.summary.halted = None
+
+
+def _withdrawn(cid: str) -> Report:
+    return Cancelled(cid, "withdrawn by the kill switch before it was sent")

@@ -1,0 +1,128 @@
+"""What a live run is (:class:`RunnerSpec`), what it did (:class:`RunSummary`), and the small
+pieces the runner's parts share: the bar window and lot rounding."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from grekko_research.data.bars import Bars
+from grekko_research.engine.config import EngineConfig
+from grekko_research.errors import ConfigError
+from grekko_research.strategy import Strategy
+from live.risk import (
+    LiveRiskConfig,
+)
+from live.runner.sleeves import CoordinatorSpec, SleeveSpec
+
+__all__ = ["CRASH_POINTS", "BarWindow", "RunSummary", "RunnerSpec", "lot_qty"]
+
+
+CRASH_POINTS = ("before_intent", "before_send", "after_send", "before_fill")
+"""Where a test hook may kill the process: before the decision and its intents are persisted;
+after ``order_submitted`` is persisted, before the create is sent; after the venue answered,
+before anything of the answer is persisted; after a fill is received, before it is persisted."""
+
+RETRYABLE_REJECT = ("not found", "not accepted")
+MAX_RETRIES = 3
+FLATTEN_SEQ = 10_000  # intents of a risk flatten take seq from here (retries add 1 each)
+KILL_SEQ = 20_000  # intents of a kill switch's flatten
+
+
+@dataclass(frozen=True)
+class RunnerSpec:
+    """What one live run trades and how (everything the log's ``run_started`` event records)."""
+
+    run_id: str
+    strategy: Strategy | None  # None: a portfolio run (``sleeves``)
+    params: Any
+    engine: EngineConfig
+    symbols: tuple[str, ...]
+    timeframe: str
+    config_id: str = ""
+    grace_ms: int = 10_000
+    reconcile_every_ms: int = 60_000
+    max_bars: int | None = None
+    resolve_timeout_ms: int = 120_000
+    kill_file: Path | None = None
+    kill_poll_s: float = 0.05
+    ops_every_s: float = 1.0  # operational checks (real-time venues): stream, errors, clock
+    tick_every_s: float = 5.0  # drawdown, daily loss and price move between bars (live prices)
+    risk: LiveRiskConfig | None = None  # the live risk engine's limits (None: fail-closed only)
+    meta: Mapping[str, Any] = field(default_factory=dict)
+    sleeves: tuple[SleeveSpec, ...] = ()  # several strategies (``engine``: the account's)
+    coordinator: CoordinatorSpec | None = None  # how the sleeves' targets merge
+
+    def __post_init__(self) -> None:
+        if (self.strategy is None) == (not self.sleeves):
+            raise ConfigError("a run trades either one strategy or a portfolio of sleeves")
+        ids = [s.id for s in self.sleeves]
+        if len(set(ids)) != len(ids):
+            raise ConfigError(f"portfolio strategy ids must be unique, got {ids}")
+
+
+@dataclass
+class RunSummary:
+    """What a run did (returned by :meth:`Runner.run`)."""
+
+    bars: int = 0
+    decisions: int = 0
+    orders: int = 0
+    fills: int = 0
+    halted: str | None = None
+    reconcile_ms: list[float] = field(default_factory=list)
+    bar_to_intent_ms: list[float] = field(default_factory=list)
+
+
+class BarWindow:
+    """The last ``size`` closed bars of every symbol, as the strategy's ``Bars``."""
+
+    def __init__(self, symbols: Sequence[str], timeframe: str, size: int) -> None:
+        self.symbols = tuple(symbols)
+        self.timeframe = timeframe
+        self.rows: deque[tuple[int, np.ndarray, np.ndarray]] = deque(maxlen=size)
+
+    def push(self, ts: int, ohlcv: np.ndarray, filled: np.ndarray) -> None:
+        self.rows.append((ts, ohlcv, filled))
+
+    def bars(self, last: int | None = None) -> Bars:
+        """The window (its ``last`` rows only, when given) as ``Bars``."""
+        rows = list(self.rows)[-last:] if last else list(self.rows)
+        index = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        data = np.stack([r[1] for r in rows])  # (n, 5, k)
+        filled = np.stack([r[2] for r in rows])
+        return Bars(
+            index=index,
+            symbols=self.symbols,
+            timeframe=self.timeframe,
+            open=np.ascontiguousarray(data[:, 0]),
+            high=np.ascontiguousarray(data[:, 1]),
+            low=np.ascontiguousarray(data[:, 2]),
+            close=np.ascontiguousarray(data[:, 3]),
+            volume=np.ascontiguousarray(data[:, 4]),
+            filled=filled,
+        )
+
+
+def lot_qty(value: float, lot: Decimal) -> Decimal:
+    """A planned float quantity as the Decimal the venue takes.
+
+    Without a lot, the Decimal of the float's shortest repr (``float()`` gives the same float
+    back). With one, the multiple of the lot the engine meant: its sizes are floored to the lot
+    in floating point (``0.52452`` comes out as ``0.5245200000000001``), so the nearest
+    multiple is taken when the float is that close to it, else the one below.
+    """
+    exact = Decimal(repr(float(value)))
+    if lot <= 0:
+        return exact
+    steps = exact / lot
+    nearest = steps.to_integral_value(rounding=ROUND_HALF_EVEN)
+    if abs(steps - nearest) <= Decimal("1e-6"):
+        return (nearest * lot).normalize() if nearest else Decimal(0)
+    return (steps.to_integral_value(rounding=ROUND_FLOOR) * lot).normalize()
