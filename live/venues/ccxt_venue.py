@@ -23,11 +23,11 @@ Decisions on a create (:meth:`CcxtVenue.submit`):
 - ``RetryLater`` (rate limit, clock skew) propagates: nothing was booked, resend after
   ``retry_after``.
 
-Health (:meth:`CcxtVenue.health`): a stream (the user-data stream, the klines of one symbol) is
-down from its first failure until it delivers again (a kline; for the user-data stream, any
-frame on the new connection once resynced), each return counting one reconnection; a call
-failing inside ``_calling`` is dated, unless its error is an answer the adapter acts on (order
-not found, order refused, cancel of an ended order).
+Health (:meth:`CcxtVenue.health`): a stream (the user-data stream, see
+:mod:`live.venues._ccxt_stream`; the klines of one symbol) is down from its first failure until
+it delivers again (a kline), each return counting one reconnection; a call failing inside
+``_calling`` is dated, unless its error is an answer the adapter acts on (order not found, order
+refused, cancel of an ended order).
 """
 
 from __future__ import annotations
@@ -36,14 +36,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import (
-    AsyncGenerator,
-    AsyncIterator,
-    Callable,
-    Iterator,
-    Mapping,
-    Sequence,
-)
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -62,15 +55,14 @@ from live.orders import (
     Rejected,
     Report,
 )
-from live.venues._ccxt_bars import FATAL_STREAM, BarStream, bar_of
+from live.venues._ccxt_bars import BarStream, bar_of
+from live.venues._ccxt_stream import UserStream
 from live.venues._ccxt_util import (
     HealthLog,
-    brief,
     build_client,
     camel,
     dec,
     fee_of,
-    fill_report,
     numeric_first,
     rebase_api_urls,
     side_of,
@@ -99,7 +91,6 @@ _STATUS = {
     "rejected": S.REJECTED,
 }
 _REFUSALS = (ccxt.InsufficientFunds, ccxt.InvalidOrder, ccxt.OperationRejected, ccxt.MarketClosed)
-_ENDED = frozenset({S.FILLED, S.CANCELLED, S.EXPIRED, S.REJECTED})
 # A cancel refused with these: the order is not open (ended, unknown); a query says which.
 _NOT_CANCELLABLE = (ccxt.InvalidOrder, ccxt.BadRequest, ccxt.OperationRejected)
 
@@ -117,18 +108,6 @@ class _Tracked:
     venue_order_id: str | None = None
     done: bool = False
     sent_ms: int | None = None
-
-
-class _Resynced:
-    """Put on the user-data queue once a (re)connection is resynced and delivering: it is up."""
-
-
-class _StreamDown(Exception):
-    """A websocket watcher failed; carries the cause to the consuming loop."""
-
-    def __init__(self, cause: BaseException) -> None:
-        super().__init__(str(cause))
-        self.cause = cause
 
 
 class CcxtVenue:
@@ -184,8 +163,7 @@ class CcxtVenue:
         self.poll_interval_s = poll_interval_s
         self.reconnect_delays_s = tuple(reconnect_delays_s) or (1.0,)
         self.price_timeframe = price_timeframe
-        self._client_factory = client_factory
-        self._stream: Any = None  # the user-data stream's own client, when there is a factory
+        self._user_stream = UserStream(self, client_factory)
         self._last_close: dict[str, Decimal] = {}  # symbol -> close of the newest closed bar seen
         self._started = False
         self._orders: dict[str, _Tracked] = {}  # client id -> what we know
@@ -265,7 +243,7 @@ class CcxtVenue:
 
     async def close(self) -> None:
         """Close the client's HTTP session and websockets (idempotent)."""
-        await self._drop_stream_client()
+        await self._user_stream.close()
         with contextlib.suppress(Exception):
             await self.client.close()
 
@@ -703,14 +681,6 @@ class CcxtVenue:
         out.sort(key=lambda f: (f.ts_ms, numeric_first(f.trade_id)))
         return out
 
-    async def _order_fill_reports(self, symbol: str, client_id: str) -> list[FillReport]:
-        """Every fill of one order, as REST fill reports (for a resync)."""
-        tracked = self._orders.get(client_id)
-        if tracked is None or tracked.venue_order_id is None:
-            return []
-        fills = await self.order_fills(symbol, client_id, tracked.venue_order_id)
-        return [fill_report(f, client_id, "rest") for f in fills]
-
     # -- account -------------------------------------------------------------------------------
 
     async def balances(self) -> dict[str, Decimal]:
@@ -756,97 +726,11 @@ class CcxtVenue:
         """The user-data watchers the client has (orders first; trades when it streams them)."""
         return [m for m in ("watch_orders", "watch_my_trades") if self.client.has.get(camel(m))]
 
-    def _order_update_reports(self, order: Mapping[str, Any]) -> list[Report]:
-        cid = order.get("clientOrderId") or self._cid_by_oid.get(str(order.get("id")))
-        if not cid:
-            return []
-        state = self._state_of(order)
-        oid = None if order.get("id") in (None, "") else str(order["id"])
-        self._track(cid, order.get("symbol") or "", oid, done=state in _ENDED)
-        if state is S.REJECTED:
-            return [Rejected(cid, reason="rejected (stream)")]
-        reports: list[Report] = [Ack(cid, oid)]
-        if state in (S.PARTIALLY_FILLED, S.FILLED):
-            # The cumulative quantity: fills not (yet) streamed are then fetched by the runner.
-            reports.append(QueryResult(cid, state, dec(order.get("filled") or 0), oid))
-        elif state is S.CANCELLED:
-            reports.append(Cancelled(cid))
-        elif state is S.EXPIRED:
-            reports.append(Expired(cid))
-        return reports
-
-    def _trade_update_reports(self, trade: Mapping[str, Any]) -> list[Report]:
-        cid = self._trade_client_id(trade) or self._cid_by_oid.get(str(trade.get("order")))
-        if not cid or trade.get("id") is None:
-            log.warning(
-                "%s: stream trade %s of an unknown order, skipped", self.name, trade.get("id")
-            )
-            return []
-        return [fill_report(venue_fill(trade, trade.get("symbol") or "", cid), cid, "ws")]
-
-    def _stream_client(self) -> Any:
-        if self._client_factory is None:
-            return self.client
-        if self._stream is None:
-            self._stream = self._client_factory()
-            self._stream.set_markets_from_exchange(self.client)
-        return self._stream
-
-    async def _drop_stream_client(self) -> None:
-        stream, self._stream = self._stream, None
-        if stream is not None:
-            with contextlib.suppress(Exception):
-                await stream.close()
-
-    async def _watch(
-        self,
-        client: Any,
-        method: str,
-        convert: Callable[[Any], list[Report]],
-        queue: asyncio.Queue[Any],
-    ) -> None:
-        try:
-            while True:
-                for item in await getattr(client, method)():
-                    for report in convert(item):
-                        await queue.put(report)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            await queue.put(_StreamDown(exc))
-
     async def _stream_ready(self, client: Any) -> None:
         """Wait until ``client``'s user-data subscription is in place (before the resync)."""
         await asyncio.sleep(0.5)
 
-    async def _stream_delivering(self, client: Any) -> None:
-        """Wait until a websocket of ``client`` has received a frame (an answer, an update, a
-        pong): the stream is back then, even on a quiet account. A subscription call returning
-        is not enough: ccxt lets a second caller return before the venue has confirmed it."""
-        while not any(
-            getattr(ws, "last_message_at", None) is not None
-            for ws in list((getattr(client, "clients", None) or {}).values())
-        ):
-            await asyncio.sleep(0.05)
-
-    async def _resync(self, client: Any, queue: asyncio.Queue[Any]) -> None:
-        """Query every order not known to have ended, and fetch its fills, over REST."""
-        try:
-            await self._stream_ready(client)
-            for cid, tracked in list(self._orders.items()):
-                if tracked.done or not tracked.symbol:
-                    continue
-                await queue.put(await self.query(tracked.symbol, cid))
-                for fill in await self._order_fill_reports(tracked.symbol, cid):
-                    await queue.put(fill)
-            await self._stream_delivering(client)
-            await queue.put(_Resynced())
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            await queue.put(_StreamDown(exc))
-
-    async def reports(self) -> AsyncIterator[Report]:
+    def reports(self) -> AsyncIterator[Report]:
         """Order updates from the user-data stream (``watch_orders`` + ``watch_my_trades``).
 
         After every (re)connection the orders this adapter sent and has not seen end are
@@ -854,73 +738,9 @@ class CcxtVenue:
         ``source="rest"``), so an update missed while disconnected is not lost. Reconnects with
         back-off; raises :class:`GiveUp` on authentication/permission failures (when the
         stream keeps failing for another reason than the network, a REST call is made to tell
-        them). Without a
-        stream, yields nothing (the runner polls :meth:`query`).
+        them). Without a stream, yields nothing (the runner polls :meth:`query`).
         """
-        await self.start()
-        methods = self._stream_methods()
-        if "watch_orders" not in methods:
-            return
-        stream_name = self._health.stream("user")
-        try:
-            async with contextlib.aclosing(self._user_stream(methods, stream_name)) as updates:
-                async for report in updates:
-                    yield report
-        except (GeneratorExit, asyncio.CancelledError):
-            self._health.ended(stream_name)  # not read any more: neither up nor lost
-            raise
-
-    async def _user_stream(
-        self, methods: list[str], stream_name: str
-    ) -> AsyncGenerator[Report, None]:
-        """:meth:`reports`' connect / resync / reconnect loop, noting the stream's health."""
-        converters = {
-            "watch_orders": self._order_update_reports,
-            "watch_my_trades": self._trade_update_reports,
-        }
-        attempt = 0
-        while True:
-            queue: asyncio.Queue[Any] = asyncio.Queue()
-            stream = self._stream_client()
-            tasks = [
-                asyncio.create_task(self._watch(stream, m, converters[m], queue)) for m in methods
-            ]
-            tasks.append(asyncio.create_task(self._resync(stream, queue)))
-            try:
-                while True:
-                    item = await queue.get()
-                    if isinstance(item, _StreamDown):
-                        raise item
-                    self._health.back(stream_name)  # delivering (or subscribed and resynced)
-                    if isinstance(item, _Resynced):
-                        continue
-                    attempt = 0
-                    yield item
-            except _StreamDown as down:
-                self._health.lost(stream_name)
-                with self._calling("watch_orders"):
-                    if isinstance(down.cause, FATAL_STREAM):
-                        raise down.cause from None
-                delay = self.reconnect_delays_s[min(attempt, len(self.reconnect_delays_s) - 1)]
-                log.warning(
-                    "%s: user-data stream lost (%s); reconnecting in %g s",
-                    self.name,
-                    brief(down.cause),
-                    delay,
-                )
-                attempt += 1
-                probe = attempt >= 2 and not isinstance(down.cause, ccxt.NetworkError)
-            finally:
-                for task in tasks:
-                    task.cancel()
-                await asyncio.gather(*tasks, return_exceptions=True)
-            await self._drop_stream_client()  # a fresh client (and connection) next time
-            if probe:
-                # Failing again, and not for the network: a REST call tells a setup error
-                # (credentials, permissions) that the stream may hide; GiveUp ends the stream.
-                with contextlib.suppress(RetryLater):
-                    await self.balances()
-            await asyncio.sleep(delay)
+        return self._user_stream.run()
 
     # -- bars ----------------------------------------------------------------------------------
 
