@@ -58,6 +58,10 @@ METRIC_NAMES = (
     "grekko_bar_to_intent_seconds",
     "grekko_intent_to_ack_seconds",
     "grekko_hub_errors_total",
+    "grekko_strategy_equity",
+    "grekko_strategy_realised_pnl",
+    "grekko_strategy_target",
+    "grekko_strategy_risk_state",
 )
 """Every metric family the API exposes (counters as exposed, with ``_total``)."""
 
@@ -131,6 +135,30 @@ class HubMetrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
+        self.strategy_equity = Gauge(
+            "grekko_strategy_equity",
+            "A portfolio run's strategy: its sleeve's equity at the last close.",
+            ["strategy"],
+            registry=r,
+        )
+        self.strategy_realised = Gauge(
+            "grekko_strategy_realised_pnl",
+            "A portfolio run's strategy: the sum of its sleeve's closed trades' P&L.",
+            ["strategy"],
+            registry=r,
+        )
+        self.strategy_target = Gauge(
+            "grekko_strategy_target",
+            "A portfolio run's strategy: its sleeve's target position (units).",
+            ["strategy", "symbol"],
+            registry=r,
+        )
+        self.strategy_risk = Gauge(
+            "grekko_strategy_risk_state",
+            "A portfolio run's strategy: its risk state (0 ACTIVE, 1 REDUCING, 2 HALTED).",
+            ["strategy"],
+            registry=r,
+        )
         self.intent_to_ack = Histogram(
             "grekko_intent_to_ack_seconds",
             "Order submitted → acknowledged by the venue, per client order id.",
@@ -179,6 +207,8 @@ class HubMetrics:
         self.risk_state.set(RISK_LEVELS[state])
         self.halted.set(1 if state == "HALTED" else 0)
         self.killed.set(1 if fold.kill is not None else 0)
+        if fold.sleeves and kind in ("bar_closed", "decision", "trade_closed", "risk_state"):
+            self._sleeves(fold)
         if kind.startswith("order_"):
             self.open_orders.set(len(fold.om.open_orders()))
             if kind == "order_fill":
@@ -213,6 +243,15 @@ class HubMetrics:
         closed = self._bar_logged.get(int(p["ts"]))
         if closed is not None:
             self.bar_to_intent.observe(max(e.ts_ms - closed, 0) / 1000)
+
+    def _sleeves(self, fold: RunFold) -> None:
+        for sid, sleeve in fold.sleeves.items():
+            if sleeve.equity is not None:
+                self.strategy_equity.labels(sid).set(sleeve.equity)
+            self.strategy_realised.labels(sid).set(sleeve.realised_pnl)
+            self.strategy_risk.labels(sid).set(RISK_LEVELS[sleeve.state])
+            for symbol, qty in sleeve.target.items():
+                self.strategy_target.labels(sid, symbol).set(qty)
 
     def _positions(self, fold: RunFold) -> None:
         positions = fold.om.positions()

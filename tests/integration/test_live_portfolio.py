@@ -312,6 +312,14 @@ def test_status_and_api_attribute_to_each_strategy(sum_run: list[Event], tmp_pat
     # The trade counter counts the account's trades, not the sleeves' as well.
     (line,) = [x for x in metrics.splitlines() if x.startswith("grekko_closed_trades_total ")]
     assert float(line.split()[1]) == len(account)
+    # Each strategy's own figures, labelled by its id.
+    for sid, sleeve in fold.sleeves.items():
+        (eq,) = [x for x in metrics.splitlines()
+                 if x.startswith(f'grekko_strategy_equity{{strategy="{sid}"}}')]  # fmt: skip
+        assert float(eq.split()[1]) == pytest.approx(sleeve.equity)
+        (pnl,) = [x for x in metrics.splitlines()
+                  if x.startswith(f'grekko_strategy_realised_pnl{{strategy="{sid}"}}')]  # fmt: skip
+        assert float(pnl.split()[1]) == pytest.approx(sleeve.realised_pnl)
     by_id = {s["id"]: s for s in got[0]["strategies"]}
     assert by_id["trend"]["strategy"] == "sma_cross" and by_id["trend"]["weight"] == 2.0
     assert by_id["trend"]["closed_trades"] == fold.sleeves["trend"].closed_trades

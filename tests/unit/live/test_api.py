@@ -773,5 +773,6 @@ def test_the_dashboard_uses_only_metrics_the_api_exposes(api: Api) -> None:
         "risk",
         "exposure",
         "reconnects",
+        "strategy",
     ):
         assert word in titles, word
