@@ -128,6 +128,10 @@ def alerts_for(event: Event, context: AlertContext) -> list[Alert]:
     context.observe(event)
     p = context.redactor.redact_obj(event.payload)
     kind = event.kind
+    # A portfolio run's strategy has its own risk engine (stream ``risk:<id>``): its alerts
+    # name it, and its halt is a warning (the account and the other strategies trade on).
+    sleeve = event.stream.split(":", 1)[1] if event.stream.startswith("risk:") else None
+    who, tag = (f"Strategy {sleeve}: ", f":{sleeve}") if sleeve else ("", "")
     if kind == "risk_breach":
         rule = str(p.get("rule", "?"))
         lines = [f"Rule {rule}: value {p.get('value')} against limit {p.get('limit')}."]
@@ -135,16 +139,20 @@ def alerts_for(event: Event, context: AlertContext) -> list[Alert]:
             lines.append(f"Symbol: {p['symbol']}.")
         if p.get("action"):
             lines.append(f"Action: {_text(p['action'])}.")
-        return [_alert(event, context, f"risk_breach:{rule}", "warning",
-                       f"Risk limit breached: {rule}", lines)]  # fmt: skip
+        return [_alert(event, context, f"risk_breach{tag}:{rule}", "warning",
+                       f"{who}Risk limit breached: {rule}", lines)]  # fmt: skip
     if kind == "risk_state":
         state = str(p.get("state", "?")).upper()
         severity: Severity = (
-            "critical" if state == "HALTED" else "info" if state in _CALM_STATES else "warning"
+            ("warning" if sleeve else "critical")
+            if state == "HALTED"
+            else "info"
+            if state in _CALM_STATES
+            else "warning"
         )
         lines = [f"Risk state is now {state}.", f"Reason: {_text(p.get('reason', '-'))}"]
-        return [_alert(event, context, f"risk_state:{state}", severity,
-                       f"Risk state {state}", lines)]  # fmt: skip
+        return [_alert(event, context, f"risk_state{tag}:{state}", severity,
+                       f"{who}Risk state {state}", lines)]  # fmt: skip
     if kind == "kill_switch":
         engaged = bool(p.get("engaged"))
         lines = [

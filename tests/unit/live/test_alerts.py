@@ -339,6 +339,15 @@ def test_which_events_alert(
         assert alert.seq == 2 and "2023-11-14 22:13:20 UTC" in alert.body
 
 
+def test_a_strategys_own_risk_engine_is_named_and_its_halt_is_a_warning() -> None:
+    ctx = AlertContext(redactor=Redactor())
+    (halt,) = alerts_for(ev(1, "risk_state", {"state": "HALTED", "reason": "x"}, "risk:trend"), ctx)
+    assert (halt.key, halt.severity) == ("risk_state:trend:HALTED", "warning")
+    assert "Strategy trend: Risk state HALTED" in halt.title
+    (breach,) = alerts_for(ev(2, "risk_breach", {"rule": "max_notional"}, "risk:trend"), ctx)
+    assert breach.key == "risk_breach:trend:max_notional" and "Strategy trend" in breach.title
+
+
 def test_alert_texts_are_redacted() -> None:
     secret = "sk-" + secrets.token_hex(10)
     ctx = AlertContext(redactor=Redactor([secret]))
