@@ -80,7 +80,7 @@ class RiskEngine:
         self._day: int | None = None
         self._day_start: float | None = None
         self._last_equity: float | None = None
-        self._equity: deque[float] = deque(maxlen=self.config.var_window + 1)
+        self._equity: deque[float] = deque(maxlen=self._history_len())
         self._order_times: deque[int] = deque()
         self._shown: tuple[TradingState, str] = (TradingState.ACTIVE, "started")
         self._active_reason = "started"
@@ -713,6 +713,11 @@ class RiskEngine:
 
     # -- persistence ----------------------------------------------------------------------
 
+    def _history_len(self) -> int:
+        """Bar equities kept: the VaR window's, or none when VaR is off (the snapshot, written
+        with every bar, then stays small)."""
+        return self.config.var_window + 1 if self.config.var_limit is not None else 0
+
     def snapshot(self) -> dict[str, Any]:
         """The engine's state as JSON data."""
         return {
@@ -746,7 +751,7 @@ class RiskEngine:
         self._day = snap["day"]
         self._day_start = snap["day_start"]
         self._last_equity = snap["last_equity"]
-        self._equity = deque(snap["equity"], maxlen=self.config.var_window + 1)
+        self._equity = deque(snap["equity"], maxlen=self._history_len())
         self._order_times = deque(snap["order_times"])
         self._shown = (TradingState(snap["shown"][0]), snap["shown"][1])
         self._active_reason = snap["active_reason"]
