@@ -32,6 +32,7 @@ import os
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -98,8 +99,9 @@ def main() -> None:
         # Warm-up run (numba caches, imports) on a few bars, then the measured run.
         pairs = [(3, 8), (5, 20), (10, 30), (15, 45), (20, 60), (30, 90)]
         chosen = [strategy.params({"fast": f, "slow": sl}) for f, sl in pairs[: args.sleeves]]
+        share = replace(engine, init_cash=engine.init_cash / len(chosen))  # sum: capital split
         sleeves = tuple(
-            SleeveSpec(f"sma{p.fast}_{p.slow}", strategy, p, strategy.configure(engine, p))
+            SleeveSpec(f"sma{p.fast}_{p.slow}", strategy, p, strategy.configure(share, p))
             for p in chosen
         )
 

@@ -268,7 +268,7 @@ class PortfolioConfig:
     rule: str = "sum"  # sum | vote | unanimous
     quorum: float = 0.5  # vote: share of the total weight a side must exceed
     max_position: float | None = None  # |merged target| × price per symbol, fraction of equity
-    max_gross: float | None = None  # Σ |merged target| × price, fraction of equity
+    max_gross: float | None = None  # Σ |merged target| × price, fraction of equity (null: leverage)
     strategies: list[PortfolioStrategyConfig] = field(default_factory=list)
 
 

@@ -513,6 +513,19 @@ def decision_row(bars: Bars, signals: Signals | TargetPositions | Orders) -> dic
     return row
 
 
+def target_row(target: np.ndarray, kind: str = "units") -> dict[str, Any]:
+    """A decision row holding target positions (what :class:`TargetPositions` gives the kernel
+    for one bar): ``target`` per asset, NaN keeps the position; ``kind`` as there."""
+    kinds = {"percent": L.TARGET_PERCENT, "units": L.TARGET_UNITS, "notional": L.TARGET_NOTIONAL}
+    if kind not in kinds:
+        raise ConfigError(f"target kind must be one of {list(kinds)}, got {kind!r}")
+    row = dict(_NO_DECISION)
+    row["mode"] = L.MODE_TARGET
+    row["target_kind"] = kinds[kind]
+    row["target"] = np.ascontiguousarray(np.asarray(target, dtype=np.float64).reshape(1, -1))
+    return row
+
+
 def _json_safe(arr: np.ndarray) -> list[Any]:
     out = arr.astype(object)
     out[~np.isfinite(arr)] = None

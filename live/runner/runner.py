@@ -36,7 +36,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from grekko_research.engine.book import EngineBook, PlannedOrder, decision_row
+from grekko_research.engine.book import EngineBook, PlannedOrder, decision_row, target_row
 from grekko_research.errors import ConfigError
 from grekko_research.portfolio import merge_targets
 from live.orders import (
@@ -336,21 +336,16 @@ class Runner(Safety):
             rule=c.rule,
             quorum=c.quorum,
             max_position=c.max_position,
-            max_gross=c.max_gross,
+            # Never more than the account can carry: its leverage bounds the gross by default.
+            max_gross=c.max_gross if c.max_gross is not None else self.spec.engine.leverage,
         )
         held = np.array([float(self.om.position(s)) for s in symbols])
-        planned: list[PlannedOrder] = []
-        for j, symbol in enumerate(symbols):
-            delta = float(merged.target[j] - held[j])
-            scale = max(1.0, abs(float(merged.target[j])), abs(float(held[j])))
-            if not math.isfinite(prices[j]) or abs(delta) <= 1e-9 * scale:
-                continue  # no market now, or already there
-            qty = float(lot_qty(abs(delta), self._lots[j]))
-            if qty > 0:  # within a lot of the target: nothing to trade
-                planned.append(
-                    PlannedOrder(j, symbol, math.copysign(qty, delta), float(prices[j]),
-                                 math.nan, "market", "filled", None)
-                )  # fmt: skip
+        # The account's book sizes the way to the merged targets with the engine's own rules
+        # (lot, minimum notional, buying power with fees and slippage), as a backtest of those
+        # targets would; a symbol without a market keeps its position.
+        high, low, volume = bounds
+        wanted = np.where(np.isfinite(prices), merged.target, np.nan)
+        planned = self.book.plan(target_row(wanted), prices, high=high, low=low, volume=volume)
         about = {
             "strategies": parts,
             "merge": {

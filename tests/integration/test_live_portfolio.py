@@ -158,7 +158,11 @@ def test_rules_change_the_account_not_the_sleeves(
         weights = np.array([s.weight for s in sleeves[rule]])
         for d in _decisions(events):
             t = np.array(d["merge"]["targets"])[:, 0]
-            got = d["merge"]["target"][0]
+            got = d["merge"]["raw"][0]  # the rule's answer (then capped at the leverage)
+            if d["merge"]["capped"][0] is None:
+                assert d["merge"]["target"][0] == got
+            else:
+                assert 0 < d["merge"]["target"][0] < got
             if rule == "unanimous":
                 want = t.min() if np.all(t > 0) else 0.0
             else:
@@ -168,6 +172,25 @@ def test_rules_change_the_account_not_the_sleeves(
             held_somewhere[rule] += got != 0
     assert held_somewhere["unanimous"] >= 1
     assert held_somewhere["vote"] > held_somewhere["unanimous"]
+
+
+def test_the_account_never_targets_more_than_it_can_carry(
+    research_store: Path, tmp_path: Path
+) -> None:
+    """Two sleeves each given the whole account's capital: their sum is capped at the account's
+    leverage (1: its equity) by default, so the venue never refuses for lack of funds."""
+    a = replace(SMA, id="a", capital=10_000.0, risk={})
+    b = replace(SMA, id="b", params={"fast": 8, "slow": 30}, capital=10_000.0, risk={})
+    events = _run(_cfg(tmp_path, a, b, rule="sum"), research_store)
+    equity = {e.payload["ts"]: e.payload["equity"] for e in events if e.kind == "bar_closed"}
+    gross = 0
+    for d in _decisions(events):
+        price = d["prices"][0]
+        if price is not None:
+            assert abs(d["merge"]["target"][0]) * price <= equity[d["ts"]] * (1 + 1e-9)
+        gross += "gross" in d["merge"]["capped"]
+    assert gross >= 1
+    assert not [e for e in events if e.kind == "order_rejected"]
 
 
 def test_per_strategy_and_global_limits(research_store: Path, tmp_path: Path) -> None:

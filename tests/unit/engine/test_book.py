@@ -182,3 +182,25 @@ def test_snapshot_round_trip(shared_data: Path) -> None:
 def test_configs_live_cannot_reproduce_are_refused(config: EngineConfig, match: str) -> None:
     with pytest.raises(ConfigError, match=match):
         check_live_config(config)
+
+
+def test_target_row_plans_the_way_to_a_target_within_buying_power() -> None:
+    """A units target is planned with the engine's own rules: the difference to the position,
+    on the lot, shrunk to what the cash pays for with fees and slippage."""
+    from grekko_research.engine.book import target_row
+
+    config = EngineConfig(init_cash=1_000.0, fees=Fees(taker=0.001),
+                          slippage=Slippage(kind="bps", value=10))  # fmt: skip
+    book = EngineBook(config, ("BTC/USDT", "ETH/USDT"), 0, lot=np.array([0.001, 0.01]))
+    (btc,) = book.plan(target_row(np.array([0.005, np.nan])), np.array([100.0, 50.0]))
+    assert (btc.symbol, btc.size, btc.status) == ("BTC/USDT", 0.005, "filled")
+    book.fill(0, btc.size, btc.price)
+    assert book.plan(target_row(np.array([0.005, np.nan])), np.array([100.0, 50.0])) == []
+    (back,) = book.plan(target_row(np.array([0.002, np.nan])), np.array([100.0, 50.0]))
+    assert back.size == pytest.approx(-0.003)
+    # More than the account can pay: the buy is cut to the cash, fees and slippage included.
+    (big,) = book.plan(target_row(np.array([np.nan, 100.0])), np.array([100.0, 50.0]))
+    assert big.status == "filled" and 0 < big.size < 20.0
+    assert big.size * big.price * 1.001 <= book.cash + 1e-9
+    with pytest.raises(ConfigError, match="target kind"):
+        target_row(np.zeros(2), kind="shares")
