@@ -6,8 +6,9 @@ decision the sleeve's strategy decides on the run's bars, its engine book plans 
 backtest would make, its risk engine checks them, and the sleeve books what passed at the
 planned price, exactly as its backtest would fill them. What the sleeve then holds is its
 *target*. The runner's coordinator merges the sleeves' targets into one target per symbol
-(:func:`grekko_research.portfolio.merge_targets`) and trades the difference between that and
-what the account holds, through the run's (global) risk engine.
+(:func:`grekko_research.portfolio.merge_targets`); the account's own engine book plans the
+orders that take the account there (the engine's lot, minimum-notional and buying-power rules,
+as a backtest of those targets would), and they pass the run's (global) risk engine.
 
 The sleeves go on deciding while the account is halted or killed (their records stay the
 strategies' own); the account does not follow them then. Once trading resumes, the next
