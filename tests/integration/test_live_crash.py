@@ -93,17 +93,17 @@ def audit(events: list, ledger: dict) -> dict[str, object]:
     }
 
 
-@pytest.mark.parametrize("point", CRASH_POINTS)
-def test_sigkill_at_each_point_loses_and_duplicates_nothing(
-    point: str, shared_data: Path, tmp_path: Path
-) -> None:
+def crash_run(
+    shared_data: Path, state: Path, point: str, kills: int, *extra: str
+) -> tuple[dict, list, dict]:
+    """The harness against a fresh simulator: its result line, the run's log, the ledger."""
     candles = shared_data / "ohlcv/binance-spot_BTC-USDT_1h__nfi.csv.gz"
     sim = SimProcess(candles)
     try:
         run = subprocess.run(
             [sys.executable, str(ROOT / "tests/peers/live_crash.py"), "--url", sim.url,
-             "--point", point, "--kills", str(KILLS), "--state", str(tmp_path / "run"),
-             "--candles", str(candles), "--key", KEY, "--secret", SECRET],
+             "--point", point, "--kills", str(kills), "--state", str(state),
+             "--candles", str(candles), "--key", KEY, "--secret", SECRET, *extra],
             capture_output=True, text=True, timeout=900,
         )  # fmt: skip
         assert run.returncode == 0, run.stdout + run.stderr
@@ -111,9 +111,26 @@ def test_sigkill_at_each_point_loses_and_duplicates_nothing(
         ledger = sim.ask("ledger")
     finally:
         sim.close()
-    with EventStore.open(tmp_path / "run" / "events.db") as log:
+    with EventStore.open(state / "events.db") as log:
         log.verify().raise_if_broken()
         events = list(log.read())
+    return result, events, ledger
+
+
+def assert_clean(report: dict) -> None:
+    assert report["lost"] == []
+    assert report["duplicates"] == []
+    assert report["unfilled_at_venue"] == []
+    assert report["open_local"] == []
+    assert report["fills_only_local"] == [] and report["fills_only_at_venue"] == []
+    assert report["local_position"] == report["venue_position"]
+
+
+@pytest.mark.parametrize("point", CRASH_POINTS)
+def test_sigkill_at_each_point_loses_and_duplicates_nothing(
+    point: str, shared_data: Path, tmp_path: Path
+) -> None:
+    result, events, ledger = crash_run(shared_data, tmp_path / "run", point, KILLS)
     report = audit(events, ledger)
     reconcile_ms = sorted(e.payload["ms"] for e in events if e.kind == "reconciled")
     print(
@@ -126,12 +143,40 @@ def test_sigkill_at_each_point_loses_and_duplicates_nothing(
     )
     assert result["kills"] >= KILLS
     assert report["decisions_with_orders"] >= KILLS
-    assert report["lost"] == []
-    assert report["duplicates"] == []
-    assert report["unfilled_at_venue"] == []
-    assert report["open_local"] == []
-    assert report["fills_only_local"] == [] and report["fills_only_at_venue"] == []
-    assert report["local_position"] == report["venue_position"]
+    assert_clean(report)
+
+
+PORTFOLIO_KILLS = max(KILLS // 3, 5)
+
+
+@pytest.mark.parametrize("point", ["before_intent", "before_fill"])
+def test_a_portfolio_survives_sigkills_with_its_strategies_records_intact(
+    point: str, shared_data: Path, tmp_path: Path
+) -> None:
+    """Two strategies in one run, killed again and again: nothing lost or duplicated at the
+    venue, and each strategy's own trades are exactly those of a run never killed."""
+    result, events, ledger = crash_run(
+        shared_data, tmp_path / "run", point, PORTFOLIO_KILLS, "--portfolio", "--bars", "600"
+    )
+    report = audit(events, ledger)
+    print(f"\nportfolio crash test {point}: {result['kills']} SIGKILLs, "
+          f"{report['decisions_with_orders']} intended orders, lost {len(report['lost'])}, "
+          f"duplicates {len(report['duplicates'])}")  # fmt: skip
+    assert result["kills"] >= PORTFOLIO_KILLS
+    assert_clean(report)
+    _, calm, _ = crash_run(shared_data, tmp_path / "calm", point, 0, "--portfolio", "--bars", "600")
+
+    def sleeve_trades(ev: list) -> dict[str, list]:
+        out: dict[str, list] = {}
+        for e in ev:
+            if e.kind == "trade_closed" and e.stream.startswith("strategy:"):
+                out.setdefault(e.stream, []).append(e.payload)
+        return out
+
+    trades = sleeve_trades(events)
+    assert set(trades) == {"strategy:sma2_5", "strategy:sma3_9"}
+    assert all(len(t) >= 5 for t in trades.values())
+    assert trades == sleeve_trades(calm)
 
 
 def test_audit_catches_a_lost_and_a_duplicate_order() -> None:

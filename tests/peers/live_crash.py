@@ -43,6 +43,11 @@ def main() -> None:
         default=0.0,
         help="after the bars, reconcile until no order is open (this long)",
     )
+    parser.add_argument(
+        "--portfolio",
+        action="store_true",
+        help="two sleeves (sma_cross 2/5 and 3/9, half the capital each) merged by sum",
+    )
     args = parser.parse_args()
 
     import numpy as np
@@ -73,6 +78,18 @@ def main() -> None:
         "crash-" + args.point, strategy, params, engine, bars.symbols, "1h",
         grace_ms=300, reconcile_every_ms=10**12,
     )  # fmt: skip
+    if args.portfolio:
+        from dataclasses import replace as replaced
+
+        from live.runner.sleeves import CoordinatorSpec, SleeveSpec
+
+        half = replaced(engine, init_cash=engine.init_cash / 2)
+        sleeves = tuple(
+            SleeveSpec(f"sma{f}_{sl}", strategy, strategy.params({"fast": f, "slow": sl}), half)
+            for f, sl in ((2, 5), (3, 9))
+        )
+        spec = replaced(spec, strategy=None, params=None, sleeves=sleeves,
+                        coordinator=CoordinatorSpec("crash"))  # fmt: skip
     state = Path(args.state)
     state.mkdir(parents=True, exist_ok=True)
 
