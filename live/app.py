@@ -227,21 +227,33 @@ def _sleeve(cfg: GrekkoConfig, i: int, total_weight: float) -> SleeveSpec:
             raise ConfigError(f"capital must be positive, got {capital}")
         sub = replace(
             cfg,
-            strategy=StrategyConfig(entry.name, dict(entry.params)),
+            strategy=StrategyConfig(
+                "sma_cross" if entry.name.startswith("models:/") else entry.name,
+                dict(entry.params),
+            ),
             risk=replace(cfg.risk, **risk_over, live=LiveRiskSection(**live_over)),
             engine=replace(cfg.engine, **{**dict(entry.engine), "init_cash": float(capital)}),
         )
-        strategy = get_strategy(entry.name)
-        params = strategy.params(dict(entry.params))
+        meta: dict[str, Any] = {}
+        if entry.name.startswith("models:/"):
+            if entry.params:
+                raise ConfigError("a promoted model trades its own parameters: drop params")
+            strategy, params, meta = load_promoted_model(
+                replace(cfg, live=replace(cfg.live, model=entry.name))
+            )
+        else:
+            strategy = get_strategy(entry.name)
+            params = strategy.params(dict(entry.params))
         engine = strategy.configure(engine_config(sub), params)
         check_live_config(engine)
         return SleeveSpec(
-            id=entry.id or entry.name,
+            id=entry.id or (strategy.name if meta else entry.name),
             strategy=strategy,
             params=params,
             engine=engine,
             weight=float(entry.weight),
             risk=live_risk_config(sub),
+            meta=meta,
         )
     except (ConfigError, TypeError, ValueError) as exc:
         raise ConfigError(f"{where}: {exc}") from None

@@ -242,7 +242,9 @@ class PortfolioStrategyConfig:
     :class:`PortfolioConfig`).
     """
 
-    name: str = "sma_cross"  # registry name
+    name: str = (
+        "sma_cross"  # registry name, or models:/NAME@ALIAS (a promoted model, gates checked)
+    )
     id: str | None = None  # unique within the portfolio; default the strategy's name
     params: dict[str, Any] = field(default_factory=dict)
     weight: float = 1.0

@@ -458,6 +458,7 @@ class Runner(Safety):
                     "params": _params_payload(s.spec.params),
                     "weight": s.spec.weight,
                     "capital": s.spec.engine.init_cash,
+                    **dict(s.spec.meta),
                 }
                 for s in self.sleeves
             ],

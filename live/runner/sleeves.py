@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -57,6 +57,7 @@ class SleeveSpec:
     engine: EngineConfig
     weight: float = 1.0
     risk: LiveRiskConfig | None = None
+    meta: Mapping[str, Any] = field(default_factory=dict)  # a promoted model's provenance
 
 
 @dataclass(frozen=True)

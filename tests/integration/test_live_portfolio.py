@@ -359,6 +359,7 @@ def test_status_and_api_attribute_to_each_strategy(sum_run: list[Event], tmp_pat
         ({"strategies": [replace(SMA, risk={"live": {"max_order": 1}})]}, "risk.live"),
         ({"strategies": [replace(SMA, params={"fastt": 5})]}, "strategies[0]"),
         ({"strategies": [replace(SMA, capital=-1.0)]}, "capital"),
+        ({"strategies": [replace(SMA, name="models:/x@live")]}, "its own parameters"),
     ],
 )
 def test_bad_portfolios_are_refused_by_name(

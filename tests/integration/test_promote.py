@@ -152,12 +152,30 @@ def _deploy_promoted_and_refuse_unpromoted(
         started = next(iter(log.read(kinds=["run_started"]))).payload
     assert started["model"] == "models:/wave_cross@staging" and started["model_version"] == "1"
 
-    # The same strategy registered without going through the gates is refused, by name.
+    # A promoted model as one strategy of a portfolio: its parameters and version recorded.
+    pair = ("portfolio.strategies=[{name:'models:/wave_cross@staging',id:wave},"
+            "{name:sma_cross,id:base,params:{fast:2,slow:5}}]")  # fmt: skip
+    result = live("run", "--venue", "binance", "--venue-url", sim_url, "--max-bars", "3",
+                  "portfolio.name=promoted", pair)  # fmt: skip
+    assert result.exit_code == 0, f"{result.stdout}{result.stderr}{result.exception!r}"
+    with EventStore.open(result.stdout.strip().splitlines()[-1]) as log:
+        started = next(iter(log.read(kinds=["run_started"]))).payload
+    wave = next(s for s in started["strategies"] if s["id"] == "wave")
+    assert wave["strategy"] == "sma_cross" and wave["params"] == summary["best_params"]
+    assert wave["model"] == "models:/wave_cross@staging" and wave["model_version"] == "1"
+
+    # The same strategy registered without going through the gates is refused, by name, alone
+    # and as a portfolio's strategy.
     register_strategy_model(
         summary["mlflow_run_id"], "wave_unchecked", spec, alias="live", uri=tracking_uri(out)
     )
-    result = live("run", "--venue", "paper", "--strategy", "models:/wave_unchecked@live")
-    assert result.exit_code != 0
-    message = str(result.exception)
-    assert "has not passed the promotion gate(s)" in message
-    assert "'deflated Sharpe (probability)'" in message and "'probability of backtest" in message
+    for args in (
+        ["--strategy", "models:/wave_unchecked@live"],
+        ["portfolio.strategies=[{name:'models:/wave_unchecked@live'},{name:sma_cross}]"],
+    ):
+        result = live("run", "--venue", "paper", *args)
+        assert result.exit_code != 0
+        message = str(result.exception)
+        assert "has not passed the promotion gate(s)" in message
+        assert "'deflated Sharpe (probability)'" in message
+        assert "'probability of backtest" in message
