@@ -149,7 +149,7 @@ def track_sweep(
 
     import optuna
 
-    from grekko_research.optimize.sweep import _storage
+    from grekko_research.optimize.studies import _storage
     from grekko_research.runs import run_backtest, write_run
     from grekko_research.tracking import (
         log_backtest,

@@ -6,7 +6,8 @@ import numpy as np
 from numba import njit
 
 from grekko_research.engine import layout as L
-from grekko_research.metrics.performance import _add, equity_statistics, summary_parts_into
+from grekko_research.metrics._core import _add
+from grekko_research.metrics.performance import equity_statistics, summary_parts_into
 
 __all__ = ["result_metrics_into"]
 

@@ -1,7 +1,10 @@
 """Performance statistics (numba kernels, a validating summary) and overfitting statistics.
 
-The names below are the public API; :mod:`grekko_research.metrics.performance`
-and :mod:`grekko_research.metrics.overfitting` document every definition.
+The names below are the public API. :mod:`grekko_research.metrics.performance`
+documents the conventions and the summary; the kernels are defined in
+:mod:`~grekko_research.metrics.equity`, :mod:`~grekko_research.metrics.tail` and
+:mod:`~grekko_research.metrics.trades`, the overfitting statistics in
+:mod:`~grekko_research.metrics.overfitting`.
 """
 
 from grekko_research.metrics.overfitting import (

@@ -1,11 +1,16 @@
-"""Performance statistics of an equity curve and of closed trades.
+"""Performance statistics of an equity curve and of closed trades: the summary and its conventions.
 
-Numba kernels (``@njit(cache=True, nogil=True)``; arrays and scalars in,
-numbers out, no Python objects) sit beside one validating wrapper,
-:func:`performance_summary`. A parameter-grid runner can call
-:func:`summary_into` from inside its own ``@njit(parallel=True)`` ``prange``
-loop and write one row per combination into a preallocated
-``(n_combos, len(METRIC_NAMES))`` table.
+The single-metric numba kernels (``@njit(cache=True, nogil=True)``; arrays
+and scalars in, numbers out, no Python objects) live in
+:mod:`~grekko_research.metrics.equity` (returns, ratios, drawdowns, exposure,
+turnover), :mod:`~grekko_research.metrics.tail` (VaR, CVaR) and
+:mod:`~grekko_research.metrics.trades` (closed-trade statistics), and are
+re-exported here. This module holds what combines them: the one-pass kernels
+:func:`equity_statistics`, :func:`summary_parts_into` and :func:`summary_into`,
+and one validating wrapper, :func:`performance_summary`. A parameter-grid
+runner can call :func:`summary_into` from inside its own
+``@njit(parallel=True)`` ``prange`` loop and write one row per combination
+into a preallocated ``(n_combos, len(METRIC_NAMES))`` table.
 
 Conventions
 -----------
@@ -53,6 +58,40 @@ from numba import njit
 
 from grekko_research.data.timeframes import parse_timeframe
 from grekko_research.errors import ConfigError
+from grekko_research.metrics._core import _SAME_RETURN, _add, _bar_return, _usable_length
+from grekko_research.metrics.equity import (
+    _calmar,
+    _sharpe,
+    _sortino,
+    annual_return,
+    annual_turnover,
+    annual_volatility,
+    calmar_ratio,
+    exposure,
+    max_drawdown,
+    max_drawdown_duration,
+    sharpe_ratio,
+    sortino_ratio,
+    total_return,
+    turnover,
+)
+from grekko_research.metrics.tail import (
+    _tail_of_returns,
+    conditional_value_at_risk,
+    value_at_risk,
+)
+from grekko_research.metrics.trades import (
+    average_loss,
+    average_trade_duration,
+    average_trade_return,
+    average_win,
+    best_trade,
+    expectancy,
+    profit_factor,
+    trade_count,
+    win_rate,
+    worst_trade,
+)
 
 __all__ = [
     "METRIC_NAMES",
@@ -115,549 +154,9 @@ METRIC_NAMES: tuple[str, ...] = (
 N_METRICS = len(METRIC_NAMES)
 
 _YEAR_MS = 365 * 86_400_000  # crypto trades every day of the year
-_SAME_RETURN = 8.0 * float(np.finfo(np.float64).eps)  # see "zero dispersion" above
 
 # Kernels use error_model="numpy" (x / 0 gives inf or nan instead of raising): every
 # zero denominator is guarded explicitly, and arithmetic must not raise in a prange.
-
-
-# -- private helpers -------------------------------------------------------------------
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def _usable_length(equity: np.ndarray) -> tuple[int, bool]:
-    """Return ``(n_used, has_nan)``: bars up to and including the first ruin bar."""
-    n = equity.shape[0]
-    has_nan = False
-    for i in range(n):
-        v = equity[i]
-        if v <= 0.0:
-            return i + 1, has_nan
-        if math.isnan(v):
-            has_nan = True
-    return n, has_nan
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def _bar_return(equity: np.ndarray, i: int) -> float:
-    """Return the simple return of bar ``i`` (``i >= 1``); ``-1`` on the ruin bar."""
-    cur = equity[i]
-    if cur <= 0.0:
-        return -1.0
-    prev = equity[i - 1]
-    return (cur - prev) / prev
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def _add(s: float, c: float, x: float) -> tuple[float, float]:
-    """Add ``x`` to the Neumaier-compensated sum ``(s, c)`` and return the new pair."""
-    t = s + x
-    if abs(s) >= abs(x):
-        c += (s - t) + x
-    else:
-        c += (x - t) + s
-    return t, c
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def _return_moments(equity: np.ndarray) -> tuple[int, float, float, float]:
-    """Return ``(m, mean, std, downside)`` of the per-bar returns of ``equity``.
-
-    ``std`` uses ``ddof=1`` and is exactly 0 when all returns are equal (to
-    rounding, see "zero dispersion" above);
-    ``downside = sqrt(mean(min(r, 0)**2))``. ``m`` is the number of returns;
-    ``m = -1`` flags a NaN in the usable equity.
-    """
-    n_used, has_nan = _usable_length(equity)
-    m = n_used - 1
-    if has_nan:
-        return -1, np.nan, np.nan, np.nan
-    if m < 1:
-        return m, np.nan, np.nan, np.nan
-    s, c = 0.0, 0.0
-    lo, hi = np.inf, -np.inf
-    for i in range(1, n_used):
-        r = _bar_return(equity, i)
-        s, c = _add(s, c, r)
-        lo = min(lo, r)
-        hi = max(hi, r)
-    mean = (s + c) / m
-    ss, sc, ds, dc = 0.0, 0.0, 0.0, 0.0
-    for i in range(1, n_used):
-        r = _bar_return(equity, i)
-        d = r - mean
-        ss, sc = _add(ss, sc, d * d)
-        if r < 0.0:
-            ds, dc = _add(ds, dc, r * r)
-    if m < 2:
-        std = np.nan
-    elif hi - lo <= _SAME_RETURN * (1.0 + max(abs(lo), abs(hi))):
-        std = 0.0  # equal returns; the centred sum would keep a rounding residue
-    else:
-        std = math.sqrt((ss + sc) / (m - 1))
-    return m, mean, std, math.sqrt((ds + dc) / m)
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def _sharpe(mean: float, std: float, periods_per_year: float) -> float:
-    """Return the Sharpe ratio from the return moments (NaN when ``std`` is 0 or NaN)."""
-    return mean / std * math.sqrt(periods_per_year) if std > 0.0 else np.nan
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def _sortino(m: int, mean: float, down: float, periods_per_year: float) -> float:
-    """Return the Sortino ratio from the return moments (NaN without downside)."""
-    if m < 2 or not down > 0.0:
-        return np.nan
-    return (mean * periods_per_year) / (down * math.sqrt(periods_per_year))
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def _calmar(cagr: float, dd: float) -> float:
-    """Return ``cagr / |dd|``, NaN without a drawdown or when infinite."""
-    value = cagr / -dd if dd < 0.0 else np.nan
-    return value if math.isfinite(value) else np.nan
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def _select(a: np.ndarray, m: int, k: int) -> float:
-    """Reorder ``a[:m]`` in place so ``a[:k] <= a[k] <= a[k+1:m]``; return ``a[k]``.
-
-    Wirth's selection with a median-of-three pivot: O(m) on average and
-    well-behaved with many equal values (flat bars give many zero returns).
-    """
-    lo, hi = 0, m - 1
-    while lo < hi:
-        x0, x1, x2 = a[lo], a[(lo + hi) // 2], a[hi]
-        x = max(min(x0, x1), min(max(x0, x1), x2))
-        i, j = lo, hi
-        while i <= j:
-            while a[i] < x:
-                i += 1
-            while x < a[j]:
-                j -= 1
-            if i <= j:
-                a[i], a[j] = a[j], a[i]
-                i += 1
-                j -= 1
-        if j < k:
-            lo = i
-        if k < i:
-            hi = j
-    return a[k]
-
-
-_SAMPLE = 4096  # sample size that brackets the order statistics of a long series
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def _bracketed_tail(a: np.ndarray, m: int, k: int, need: int) -> tuple[bool, float, float, float]:
-    """Order statistics ``k`` and ``need >= k`` of ``a[:m]`` and the sum of the ``k + 1`` lowest.
-
-    A strided sample of :data:`_SAMPLE` values, sorted, gives bounds ``lo``,
-    ``hi`` that very likely enclose both statistics; one pass counts (and
-    sums) the values below ``lo`` and a second copies those in ``[lo, hi]``
-    to a small sorted buffer where the statistics are read off. Exact:
-    when the bounds miss (or enclose too much) the first value returned is
-    False and the caller falls back to a full selection. Two linear passes
-    instead of a selection's many, and ``a`` is left untouched.
-    """
-    if m < 16 * _SAMPLE:
-        return False, np.nan, np.nan, np.nan
-    step = m // _SAMPLE
-    sample = np.empty(_SAMPLE)
-    for i in range(_SAMPLE):
-        sample[i] = a[i * step]
-    sample.sort()
-    q = k / m
-    pad = 4.0 * math.sqrt(_SAMPLE * q * (1.0 - q)) + 16.0
-    i_lo = int(q * _SAMPLE - pad)
-    i_hi = int(need / m * _SAMPLE + pad) + 1
-    lo = sample[i_lo] if i_lo >= 0 else -np.inf
-    hi = sample[i_hi] if i_hi < _SAMPLE else np.inf
-    below = 0
-    inside = 0
-    s, c = 0.0, 0.0
-    for i in range(m):
-        x = a[i]
-        if x < lo:
-            below += 1
-            s, c = _add(s, c, x)
-        elif x <= hi:
-            inside += 1
-    if below > k or need >= below + inside or inside > m // 8:
-        return False, np.nan, np.nan, np.nan
-    cand = np.empty(inside)
-    j = 0
-    for i in range(m):
-        x = a[i]
-        if lo <= x <= hi:
-            cand[j] = x
-            j += 1
-    cand.sort()
-    for i in range(k + 1 - below):
-        s, c = _add(s, c, cand[i])
-    return True, cand[k - below], cand[need - below], s + c
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def _tail(equity: np.ndarray, alpha: float) -> tuple[float, float]:
-    """Return ``(VaR, CVaR)`` of the per-bar returns at level ``alpha``."""
-    n_used, has_nan = _usable_length(equity)
-    m = n_used - 1
-    if has_nan or m < 1 or not 0.0 <= alpha <= 1.0:
-        return np.nan, np.nan
-    buf = np.empty(m)
-    for i in range(1, n_used):
-        buf[i - 1] = _bar_return(equity, i)
-    return _tail_of_returns(buf, m, alpha)
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def _tail_of_returns(buf: np.ndarray, m: int, alpha: float) -> tuple[float, float]:
-    """Return ``(VaR, CVaR)`` of the returns ``buf[:m]`` (``m >= 1``), which it may reorder."""
-    if not 0.0 <= alpha <= 1.0:
-        return np.nan, np.nan
-    h = (m - 1) * alpha  # numpy's default ("linear") virtual index
-    k = int(h)
-    t = h - k
-    interpolate = t != 0.0 and k + 1 < m
-    ok, low, high, total = _bracketed_tail(buf, m, k, k + 1 if interpolate else k)
-    if ok:
-        if not interpolate:
-            return low, total / (k + 1)
-        diff = high - low
-        var = high - diff * (1.0 - t) if t >= 0.5 else low + diff * t
-        return var, total / (k + 1)
-    low = _select(buf, m, k)
-    s, c = 0.0, 0.0
-    for i in range(k + 1):
-        s, c = _add(s, c, buf[i])
-    cvar = (s + c) / (k + 1)
-    if t == 0.0 or k + 1 >= m:
-        return low, cvar
-    high = buf[k + 1]
-    for i in range(k + 2, m):
-        high = min(high, buf[i])
-    diff = high - low
-    # numpy's _lerp: interpolate from the nearer end.
-    var = high - diff * (1.0 - t) if t >= 0.5 else low + diff * t
-    return var, cvar
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def _drawdown(equity: np.ndarray) -> tuple[float, int]:
-    """Return ``(max_drawdown, longest_duration)``; NaN and 0 when undefined."""
-    n = equity.shape[0]
-    n_used, has_nan = _usable_length(equity)
-    if n == 0 or has_nan:
-        return np.nan, 0
-    peak = equity[0]
-    peak_i = 0
-    worst = 0.0
-    longest = 0
-    under = False
-    for i in range(1, n_used):
-        v = max(equity[i], 0.0)
-        if v >= peak:
-            if under:
-                longest = max(longest, i - peak_i)
-                under = False
-            peak = v
-            peak_i = i
-        else:
-            under = True
-            worst = min(worst, (v - peak) / peak)
-    if under:
-        # Unrecovered (or ruined, which is permanent): under water to the last bar.
-        longest = max(longest, n - 1 - peak_i)
-    return worst, longest
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def _cagr(equity: np.ndarray, periods_per_year: float) -> float:
-    n_used, has_nan = _usable_length(equity)
-    m = n_used - 1
-    if has_nan or m < 1:
-        return np.nan
-    growth = max(equity[n_used - 1], 0.0) / equity[0]
-    if growth <= 0.0:
-        return -1.0
-    return growth ** (1.0 / (m / periods_per_year)) - 1.0
-
-
-# -- equity kernels --------------------------------------------------------------------
-# Shared parameters: ``equity: float64[n]`` (value at each bar close),
-# ``periods_per_year: float`` (bars per 365-day year, 8760 for 1h bars),
-# ``alpha: float`` (tail probability in [0, 1]). ``r`` are the ``m = n - 1``
-# per-bar simple returns, cut at a ruin (see the module notes).
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def total_return(equity: np.ndarray) -> float:
-    """Return the total return ``equity[-1] / equity[0] - 1``: -1 after ruin, NaN if ``n < 2``."""
-    n_used, has_nan = _usable_length(equity)
-    if has_nan or n_used < 2:
-        return np.nan
-    return max(equity[n_used - 1], 0.0) / equity[0] - 1.0
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def annual_return(equity: np.ndarray, periods_per_year: float) -> float:
-    """Return the compound annual growth rate ``(1 + total) ** (ppy / m) - 1``.
-
-    The ``m`` returns span ``m / ppy`` years, as in ``empyrical.annual_return``
-    with ``annualization=ppy``. -1 after ruin; NaN when ``n < 2``.
-    """
-    return _cagr(equity, periods_per_year)
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def annual_volatility(equity: np.ndarray, periods_per_year: float) -> float:
-    """Return ``std(r, ddof=1) * sqrt(ppy)``: 0 for equal returns, NaN if ``m < 2``."""
-    std = _return_moments(equity)[2]
-    return std * math.sqrt(periods_per_year)
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def sharpe_ratio(equity: np.ndarray, periods_per_year: float) -> float:
-    """Return the Sharpe ratio ``mean(r) / std(r, ddof=1) * sqrt(ppy)`` (risk-free rate 0).
-
-    NaN when the standard deviation is 0 (equal returns) or undefined (``m < 2``).
-    """
-    _, mean, std, _ = _return_moments(equity)
-    return _sharpe(mean, std, periods_per_year)
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def sortino_ratio(equity: np.ndarray, periods_per_year: float) -> float:
-    """Return the Sortino ratio ``mean(r) * ppy / (sqrt(mean(min(r, 0)**2)) * sqrt(ppy))``.
-
-    The downside deviation averages over *all* returns with target 0, as
-    ``empyrical.sortino_ratio``. NaN when ``m < 2`` or no return is negative
-    (where empyrical gives +inf).
-    """
-    m, mean, _, down = _return_moments(equity)
-    return _sortino(m, mean, down, periods_per_year)
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def max_drawdown(equity: np.ndarray) -> float:
-    """Return the deepest fall ``min(equity / cummax(equity) - 1)``, a fraction ``<= 0``.
-
-    -0.25 for a 25 % fall, -1 on ruin, 0 when ``n == 1``, NaN when ``n == 0``.
-    """
-    return _drawdown(equity)[0]
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def max_drawdown_duration(equity: np.ndarray) -> int:
-    """Return the longest stretch under water, in bars (0 without a drawdown).
-
-    A stretch runs from a peak bar ``p`` to the first later bar ``q`` whose
-    equity is back at or above the peak and lasts ``q - p`` bars; one that
-    never recovers lasts ``n - 1 - p``. The longest stretch need not be the
-    deepest drawdown's.
-    """
-    return _drawdown(equity)[1]
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def calmar_ratio(equity: np.ndarray, periods_per_year: float) -> float:
-    """Return the Calmar ratio ``annual_return / |max_drawdown|``.
-
-    NaN without a drawdown or when the ratio is infinite (as empyrical).
-    """
-    return _calmar(_cagr(equity, periods_per_year), _drawdown(equity)[0])
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def value_at_risk(equity: np.ndarray, alpha: float = 0.05) -> float:
-    """Return the historical VaR, the ``alpha``-quantile of ``r`` (e.g. -0.012).
-
-    Linear interpolation between order statistics at position
-    ``(m - 1) * alpha``: ``numpy.percentile``'s default, as
-    ``empyrical.value_at_risk``. NaN when ``n < 2``.
-    """
-    return _tail(equity, alpha)[0]
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def conditional_value_at_risk(equity: np.ndarray, alpha: float = 0.05) -> float:
-    """Return the historical CVaR, the mean of the ``k + 1`` lowest returns.
-
-    ``k = floor((m - 1) * alpha)`` indexes the order statistic at or just
-    below the VaR, as in ``empyrical.conditional_value_at_risk``. That is the
-    mean of the returns ``<= VaR``, except that ties at the cut stay out: the
-    tail always holds exactly ``k + 1`` returns. NaN when ``n < 2``.
-    """
-    return _tail(equity, alpha)[1]
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def exposure(position_value: np.ndarray) -> float:
-    """Return the fraction of bars with a non-zero position, NaN when ``n == 0``.
-
-    ``position_value: float64[n]`` (any sign) or ``bool[n]`` (in the market).
-    """
-    n = position_value.shape[0]
-    if n == 0:
-        return np.nan
-    count = 0
-    for i in range(n):
-        if position_value[i] != 0:
-            count += 1
-    return count / n
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def turnover(traded_notional: np.ndarray, equity: np.ndarray) -> float:
-    """Return the total turnover ``sum(|traded_notional|) / mean(equity)``.
-
-    How many times the average capital changed hands: buying with all the
-    equity and later selling is a turnover of about 2. ``traded_notional:
-    float64[n]`` is the notional traded at each bar, any sign. Both sums stop
-    at a ruin. NaN when the lengths differ or ``n == 0``.
-    """
-    n = equity.shape[0]
-    n_used, has_nan = _usable_length(equity)
-    if n == 0 or traded_notional.shape[0] != n or has_nan:
-        return np.nan
-    ts, tc, es, ec = 0.0, 0.0, 0.0, 0.0
-    for i in range(n_used):
-        ts, tc = _add(ts, tc, abs(traded_notional[i]))
-        es, ec = _add(es, ec, max(equity[i], 0.0))
-    mean_equity = (es + ec) / n_used
-    return (ts + tc) / mean_equity if mean_equity > 0.0 else np.nan
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def annual_turnover(
-    traded_notional: np.ndarray, equity: np.ndarray, periods_per_year: float
-) -> float:
-    """Return the turnover per year, ``turnover * ppy / m``; NaN when ``n < 2``."""
-    m = _usable_length(equity)[0] - 1
-    if m < 1:
-        return np.nan
-    return turnover(traded_notional, equity) * (periods_per_year / m)
-
-
-# -- trade kernels ---------------------------------------------------------------------
-# Closed trades: ``pnl: float64[m]`` (profit net of costs), ``ret: float64[m]``
-# (return of each trade), ``duration: int64[m]`` (bars held); ``m`` may be 0.
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def trade_count(pnl: np.ndarray) -> int:
-    """Return the number of closed trades, ``len(pnl)``, as an int."""
-    return pnl.shape[0]
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def win_rate(pnl: np.ndarray) -> float:
-    """Return the fraction of trades with ``pnl > 0`` (break-even is no win); NaN if none."""
-    m = pnl.shape[0]
-    if m == 0:
-        return np.nan
-    wins = 0
-    for i in range(m):
-        if pnl[i] > 0.0:
-            wins += 1
-    return wins / m
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def _gross(pnl: np.ndarray) -> tuple[float, int, float, int]:
-    """Return ``(gross_profit, n_wins, gross_loss, n_losses)``; the loss is ``<= 0``."""
-    ps, pc, ls, lc = 0.0, 0.0, 0.0, 0.0
-    wins, losses = 0, 0
-    for i in range(pnl.shape[0]):
-        p = pnl[i]
-        if p > 0.0:
-            ps, pc = _add(ps, pc, p)
-            wins += 1
-        elif p < 0.0:
-            ls, lc = _add(ls, lc, p)
-            losses += 1
-    return ps + pc, wins, ls + lc, losses
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def profit_factor(pnl: np.ndarray) -> float:
-    """Return gross profit / gross loss, ``sum(pnl[pnl > 0]) / |sum(pnl[pnl < 0])|``.
-
-    +inf with profits and no losses; NaN without trades or when all broke even.
-    """
-    profit, wins, loss, losses = _gross(pnl)
-    if losses == 0:
-        return np.inf if wins > 0 else np.nan
-    return profit / -loss
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def expectancy(pnl: np.ndarray) -> float:
-    """Return the mean profit per trade, ``mean(pnl)``; NaN without trades."""
-    m = pnl.shape[0]
-    if m == 0:
-        return np.nan
-    s, c = 0.0, 0.0
-    for i in range(m):
-        s, c = _add(s, c, pnl[i])
-    return (s + c) / m
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def average_win(pnl: np.ndarray) -> float:
-    """Return the mean pnl of winning trades (``pnl > 0``); NaN without wins."""
-    profit, wins, _, _ = _gross(pnl)
-    return profit / wins if wins > 0 else np.nan
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def average_loss(pnl: np.ndarray) -> float:
-    """Return the mean pnl of losing trades (``pnl < 0``, so negative); NaN without losses."""
-    _, _, loss, losses = _gross(pnl)
-    return loss / losses if losses > 0 else np.nan
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def best_trade(ret: np.ndarray) -> float:
-    """Return the highest per-trade return, ``max(ret)``; NaN without trades."""
-    if ret.shape[0] == 0:
-        return np.nan
-    best = ret[0]
-    for i in range(1, ret.shape[0]):
-        best = max(best, ret[i])
-    return best
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def worst_trade(ret: np.ndarray) -> float:
-    """Return the lowest per-trade return, ``min(ret)``; NaN without trades."""
-    if ret.shape[0] == 0:
-        return np.nan
-    worst = ret[0]
-    for i in range(1, ret.shape[0]):
-        worst = min(worst, ret[i])
-    return worst
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def average_trade_return(ret: np.ndarray) -> float:
-    """Return the mean per-trade return, ``mean(ret)``; NaN without trades."""
-    return expectancy(ret)
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def average_trade_duration(duration: np.ndarray) -> float:
-    """Return the mean holding time in bars, ``mean(duration)``; NaN without trades."""
-    m = duration.shape[0]
-    if m == 0:
-        return np.nan
-    total = 0.0
-    for i in range(m):
-        total += duration[i]
-    return total / m
 
 
 # -- everything at once ----------------------------------------------------------------

@@ -1,0 +1,282 @@
+"""Optuna study plumbing: storage, study names, the trial objective, worker processes, Ctrl-C.
+
+Studies live in an Optuna storage (a journal file by default, or any RDB URL)
+under names derived from the configuration, so rerunning continues them.
+:func:`_run_study` creates (or continues) a study and runs it until it holds
+``optimize.n_trials`` finished trials, with ``optimize.workers`` processes
+sharing it through the storage. Ctrl-C stops between trials
+(:func:`install_interrupt_handler`, :class:`SweepInterrupted`).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from grekko_research.config import GrekkoConfig, config_id, engine_config
+from grekko_research.data.bars import Bars
+from grekko_research.data.store import ParquetStore
+from grekko_research.engine import EngineConfig
+from grekko_research.errors import ConfigError, GrekkoError
+from grekko_research.optimize.evaluate import (
+    _daily_returns,
+    _finite,
+    _pack,
+    evaluate_segments,
+)
+from grekko_research.optimize.space import (
+    _directions,
+    _objective_fn,
+    make_sampler,
+    suggest_params,
+)
+from grekko_research.optimize.splits import _first_half
+from grekko_research.strategy import Strategy, get_strategy
+
+__all__ = [
+    "SweepInterrupted",
+    "TrialHook",
+    "base_study_name",
+    "install_interrupt_handler",
+    "storage_label",
+]
+
+_STOP = threading.Event()  # set by Ctrl-C: finish the running trial, then stop
+
+
+class SweepInterrupted(GrekkoError):
+    """Ctrl-C stopped the sweep between trials; the finished trials are in the storage."""
+
+
+def install_interrupt_handler() -> Any:
+    """Make Ctrl-C stop the sweep after the running trial (a second Ctrl-C stops at once).
+
+    Returns the handler it replaced (main thread only).
+
+    Optuna marks a trial interrupted in the middle as failed, and an
+    interrupt at the wrong moment inside its bookkeeping surfaces as an
+    unrelated error; stopping between trials keeps the study clean.
+    """
+
+    def handler(signum: int, frame: Any) -> None:
+        _STOP.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    _STOP.clear()
+    return signal.signal(signal.SIGINT, handler)  # the previous handler, to restore
+
+
+def _stop_if_requested(study: Any, trial: Any) -> None:
+    if _STOP.is_set():
+        study.stop()
+
+
+TrialHook = Callable[[str, int, Any, Any], None]
+
+
+# -- storage and names -----------------------------------------------------------------
+
+
+def _storage(cfg: GrekkoConfig) -> Any:
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    url = cfg.optimize.storage
+    if url and "://" in url:
+        return optuna.storages.RDBStorage(url, heartbeat_interval=60, grace_period=120)
+    path = Path(url or Path(cfg.experiment.output_dir) / "optuna.log")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return JournalStorage(JournalFileBackend(str(path)))
+
+
+def storage_label(cfg: GrekkoConfig) -> str:
+    """Where the studies live, as ``optuna-dashboard`` takes it."""
+    url = cfg.optimize.storage
+    if url and "://" in url:
+        return url
+    return str(Path(url or Path(cfg.experiment.output_dir) / "optuna.log"))
+
+
+def base_study_name(cfg: GrekkoConfig) -> str:
+    """``optimize.study_name``, or ``<strategy>-<id of the data, engine and risk settings>``.
+
+    The strategy's parameters do not enter (they are what the study searches),
+    and neither do the sweep settings, so rerunning continues the same study.
+    """
+    if cfg.optimize.study_name:
+        return cfg.optimize.study_name
+    bare = replace(cfg, strategy=replace(cfg.strategy, params={}))
+    return f"{cfg.strategy.name}-{config_id(bare)}"
+
+
+# -- trials ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Job:
+    """Everything a worker process needs to run trials of one study."""
+
+    cfg: GrekkoConfig
+    study_name: str
+    segments: tuple[tuple[int, int], ...]  # the rows the trials are scored on, [start, end)
+    store_root: str | None
+    record_returns: bool
+
+
+def _objective(
+    job: _Job, strategy: Strategy, bars: Bars, engine: EngineConfig
+) -> Callable[[Any], Any]:
+    import optuna
+
+    names, _ = _directions(job.cfg)
+    fns = [_objective_fn(n) for n in names]
+    prune = job.cfg.optimize.pruner == "median" and len(names) == 1
+
+    def objective(trial: Any) -> Any:
+        trial.set_user_attr("worker_pid", os.getpid())
+        params = suggest_params(trial, strategy)
+        if prune:  # the first half of the data first: hopeless parameters stop there
+            result, metrics, _ = evaluate_segments(
+                strategy, params, bars, engine, _first_half(job.segments)
+            )
+            early = _finite(fns[0](result, metrics))
+            if early == early:  # undefined on the first half (no trade yet): no verdict
+                trial.report(early, step=0)
+                if trial.should_prune():
+                    raise optuna.TrialPruned()
+        result, metrics, equity = evaluate_segments(strategy, params, bars, engine, job.segments)
+        # One storage write per trial for everything it measured (each write locks the storage).
+        record: dict[str, Any] = {
+            name: _finite(metrics[name])
+            for name in ("sharpe_ratio", "total_return", "max_drawdown", "trade_count")
+        }
+        if job.record_returns and len(job.segments) == 1:
+            start, end = job.segments[0]
+            index = bars.index[max(start - 1, 0) : end]
+            record["daily_returns"] = _pack(_daily_returns(index, equity))
+        trial.set_user_attr("result", record)
+        values = [_finite(fn(result, metrics)) for fn in fns]
+        if any(v != v for v in values):  # e.g. no trade, flat equity: nothing to score
+            trial.set_user_attr(
+                "unscored", ", ".join(n for n, v in zip(names, values, strict=True) if v != v)
+            )
+            raise optuna.TrialPruned("objective undefined")
+        return values[0] if len(values) == 1 else values
+
+    return objective
+
+
+def _load_bars(job: _Job) -> tuple[Strategy, Bars, EngineConfig]:
+    from grekko_research.runs import load_run_bars
+
+    strategy = get_strategy(job.cfg.strategy.name)
+    store = ParquetStore(job.store_root) if job.store_root else None
+    bars = load_run_bars(job.cfg, strategy, store)
+    return strategy, bars, engine_config(job.cfg)
+
+
+def _optimize(
+    job: _Job,
+    loaded: tuple[Strategy, Bars, EngineConfig] | None = None,
+    worker: int = 0,
+    on_trial: TrialHook | None = None,
+) -> None:
+    """Run trials of ``job``'s study until it holds ``n_trials`` finished ones (one process).
+
+    Worker ``i`` seeds its sampler with ``optimize.seed + i``: one worker is
+    reproducible, several do not draw the same parameters.
+    """
+    import optuna
+    from optuna.study import MaxTrialsCallback
+    from optuna.trial import TrialState
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    strategy, bars, engine = loaded or _load_bars(job)
+    multi = len(_directions(job.cfg)[0]) > 1
+    sampler = make_sampler(
+        job.cfg.optimize.sampler, job.cfg.optimize.seed + worker, strategy, multi
+    )
+    study = optuna.load_study(study_name=job.study_name, storage=_storage(job.cfg), sampler=sampler)
+    n = job.cfg.optimize.n_trials
+    done = (TrialState.COMPLETE, TrialState.PRUNED)
+    if len(study.get_trials(deepcopy=False, states=done)) >= n or _STOP.is_set():
+        return
+    callbacks: list[Any] = [MaxTrialsCallback(n, states=done), _stop_if_requested]
+    if on_trial is not None:
+        callbacks.append(lambda st, trial: on_trial(job.study_name, n, st, trial))
+    study.optimize(
+        _objective(job, strategy, bars, engine),
+        callbacks=callbacks,
+        timeout=job.cfg.optimize.timeout,
+        catch=(),
+    )
+
+
+def _worker(job: _Job, worker: int) -> None:
+    install_interrupt_handler()  # Ctrl-C reaches the whole process group: stop between trials
+    _optimize(job, worker=worker)
+
+
+def _run_study(
+    job: _Job, loaded: tuple[Strategy, Bars, EngineConfig], on_trial: TrialHook | None = None
+) -> Any:
+    """Create (or continue) the study and run it with ``optimize.workers`` processes."""
+    import optuna
+
+    strategy = loaded[0]
+    names, directions = _directions(job.cfg)
+    pruner = (
+        optuna.pruners.MedianPruner(n_startup_trials=5)
+        if job.cfg.optimize.pruner == "median"
+        else optuna.pruners.NopPruner()
+    )
+    if job.cfg.optimize.pruner not in ("median", "none"):
+        raise ConfigError(f"optimize.pruner {job.cfg.optimize.pruner!r} is not median or none")
+    study = optuna.create_study(
+        study_name=job.study_name,
+        storage=_storage(job.cfg),
+        sampler=make_sampler(
+            job.cfg.optimize.sampler, job.cfg.optimize.seed, strategy, len(names) > 1
+        ),
+        pruner=pruner,
+        directions=directions,  # type: ignore[arg-type]
+        load_if_exists=True,
+    )
+    study.set_user_attr("objectives", names)
+    extra = max(job.cfg.optimize.workers, 1) - 1
+    if extra:
+        ctx = multiprocessing.get_context("spawn")
+        procs = [ctx.Process(target=_worker, args=(job, i + 1)) for i in range(extra)]
+        for p in procs:
+            p.start()
+        try:
+            _optimize(job, loaded, on_trial=on_trial)
+        finally:
+            for p in procs:
+                p.join()
+        failed = [p.exitcode for p in procs if p.exitcode]
+        if failed:
+            raise RuntimeError(f"{len(failed)} sweep worker(s) failed (exit codes {failed})")
+    else:
+        _optimize(job, loaded, on_trial=on_trial)
+    if _STOP.is_set():
+        raise SweepInterrupted(
+            f"interrupted during study {job.study_name}; rerun the same command to continue it"
+        )
+    return optuna.load_study(study_name=job.study_name, storage=_storage(job.cfg))
+
+
+def _best(study: Any) -> Any:
+    if len(study.directions) == 1:
+        return study.best_trial
+    return max(
+        study.best_trials,
+        key=lambda t: t.values[0] if study.directions[0].name == "MAXIMIZE" else -t.values[0],
+    )
