@@ -413,7 +413,8 @@ def resume_command(
     if "://" not in path and flag.exists():
         flag.unlink()
     state = _load_state(path)
-    if state.halted is None:
+    held = [s.id for s in state.sleeves.values() if s.state != "ACTIVE"]
+    if state.halted is None and not held:
         console.print("not halted")
         return
     with EventStore.open(path) as store:
@@ -424,7 +425,8 @@ def resume_command(
             {"reason": reason, "halt": state.halted},
             ts_ms=head.ts_ms if head is not None else 0,
         )
-    console.print(f"resumed (was halted: {state.halted})")
+    strategies = f"; strategies {held}" if held else ""
+    console.print(f"resumed (was halted: {state.halted}{strategies})")
 
 
 @app.command("verify")

@@ -222,13 +222,17 @@ class Safety(Reconciliation):
             await asyncio.sleep(self.spec.kill_poll_s)
 
     def resume(self, reason: str) -> None:
-        """Lift the kill switch or a halt explicitly; recorded with ``reason``."""
-        if self.halted is None and self._killed is None:
+        """Lift the kill switch or a halt explicitly (the run's, and any strategy's of a
+        portfolio); recorded with ``reason``."""
+        held = [s for s in self.sleeves if s.risk.state is not TradingState.ACTIVE]
+        if self.halted is None and self._killed is None and not held:
             return
+        now = self.clock()
         self._append(
             [
                 ("resumed", "runner", {"reason": reason, "halt": self.halted}),
-                *list(self.risk.resume(reason, now_ms=self.clock())),
+                *list(self.risk.resume(reason, now_ms=now)),
+                *[d for s in self.sleeves for d in s.risk.resume(reason, now_ms=now)],
             ]
         )
         self.halted = None

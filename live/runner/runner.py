@@ -129,7 +129,9 @@ class Runner(Safety):
             elif e.kind == "order_fill":
                 self._book_fill(e.stream, e.payload)  # its trade, if any, is in the log
             elif e.kind == "resumed":
-                self.risk.resume(str(e.payload.get("reason", "resumed")), now_ms=e.ts_ms)
+                why = str(e.payload.get("reason", "resumed"))
+                for engine in [self.risk, *(s.risk for s in self.sleeves)]:
+                    engine.resume(why, now_ms=e.ts_ms)
 
     def _check_same_sleeves(self, started: Mapping[str, Any]) -> None:
         """A log is resumed only by the strategies that wrote it (a sleeve's book cannot be

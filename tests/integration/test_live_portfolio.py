@@ -4,6 +4,7 @@ where they belong, a restart changes nothing, and every decision stays attributa
 
 from __future__ import annotations
 
+import asyncio
 import math
 from dataclasses import replace
 from pathlib import Path
@@ -22,6 +23,7 @@ from grekko_research.runs import run_backtest
 from live.app import plan_run, run_plan
 from live.events import Event, EventStore
 from live.orders import OrderManager
+from live.risk import TradingState
 from live.state import fold_run
 
 _T = {n: i for i, n in enumerate(TRADE_FIELDS)}
@@ -308,6 +310,26 @@ def test_a_failing_strategy_halts_its_sleeve_only(
     # The other sleeves go on exactly as before.
     for sid in ("trend", "reversion"):
         assert _sleeve_trades(events, sid) == _sleeve_trades(sum_run, sid)
+    # `grekko-live resume` lifts the strategy's halt too; a restart picks it up from the log.
+    from typer.testing import CliRunner
+
+    from live.app import make_plan_venue
+    from live.cli import app
+    from live.runner import Runner
+
+    plan = plan_run(_cfg(tmp_path, SMA, BOLL, RSI, rule="sum", max_position=0.45), replay=True)
+    out = CliRunner().invoke(app, ["resume", "--events", plan.events, "--reason", "fixed"])
+    assert out.exit_code == 0 and "strategies ['breakout']" in out.stdout, out.stdout
+
+    async def restart() -> TradingState:
+        venue = make_plan_venue(plan, store=ParquetStore(research_store))
+        with EventStore.open(plan.events) as log:
+            runner = Runner(plan.spec, venue, log)
+            runner._restore()
+            await venue.close()
+            return runner.sleeves[1].risk.state
+
+    assert asyncio.run(restart()) is TradingState.ACTIVE
 
 
 def test_status_and_api_attribute_to_each_strategy(sum_run: list[Event], tmp_path: Path) -> None:
