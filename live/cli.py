@@ -404,7 +404,9 @@ def resume_command(
     events: EventsOpt = None,
     venue: VenueOpt = None,
 ) -> None:
-    """Lift a halt (after the cause was fixed): the next start reconciles again before trading."""
+    """Lift a halt or the kill switch (after the cause was fixed), recorded in the run's log: a
+    running process follows within a second; a stopped one at its next start, which reconciles
+    again before trading."""
     from live.app import KILL_FILE
     from live.events import EventStore
 
@@ -422,7 +424,7 @@ def resume_command(
         store.append(
             "resumed",
             "runner",
-            {"reason": reason, "halt": state.halted},
+            {"reason": reason, "halt": state.halted, "by": "cli"},
             ts_ms=head.ts_ms if head is not None else 0,
         )
     strategies = f"; strategies {held}" if held else ""

@@ -3,8 +3,9 @@
 The API never trades and never writes the event log: ``POST /kill`` and ``POST /resume`` go
 through a :class:`Control`. :class:`FlagFileControl` is the one a separate API process uses: it
 writes the run's ``KILL`` flag file (what ``grekko-live kill`` writes, and what the runner
-watches) or removes it. The runner records what it then does (``kill_switch``, ``halted``,
-``resumed``) in the log, where the API's ``/risk`` and ``/ws/risk`` show it.
+watches), or removes it and writes a ``RESUME`` request (which lifts a halt or kill switch of
+any origin, a breaker's too). The runner records what it then does (``kill_switch``,
+``halted``, ``resumed``) in the log, where the API's ``/risk`` and ``/ws/risk`` show it.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from grekko_research._atomic import atomic_write_text
+from live.runner.spec import RESUME_FILE
 
-__all__ = ["KILL_FILE", "Control", "FlagFileControl"]
+__all__ = ["KILL_FILE", "RESUME_FILE", "Control", "FlagFileControl"]
 
 KILL_FILE = "KILL"
 """The flag file's name in a run's state folder (the same as ``live.app.KILL_FILE``)."""
@@ -70,14 +72,19 @@ class FlagFileControl:
         }
 
     async def resume(self, reason: str) -> dict[str, Any]:
-        """Remove the flag file (if any) and say whether there was one."""
+        """Remove the flag file (if any), leave a resume request for the runner, and say
+        whether there was a flag."""
         existed = self.path.exists()
+        ts_ms = int(self._clock() * 1000)
         await asyncio.to_thread(self.path.unlink, missing_ok=True)
+        request = json.dumps({"reason": reason, "ts_ms": ts_ms})
+        await asyncio.to_thread(atomic_write_text, self.path.with_name(RESUME_FILE), request)
         return {
             "action": "resume",
             "flag": "removed" if existed else "absent",
             "reason": reason,
-            "ts_ms": int(self._clock() * 1000),
+            "ts_ms": ts_ms,
+            "note": "the runner lifts its halt and kill switch when it sees the request",
         }
 
     def __repr__(self) -> str:

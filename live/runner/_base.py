@@ -92,6 +92,7 @@ class RunnerBase:
         self._last_data_ms: int | None = None
         self._reconnects_seen = 0
         self._last_tick = 0.0
+        self._log_seen = 0  # the log read so far for resumes logged by other processes
 
     # -- the log -------------------------------------------------------------------------
 

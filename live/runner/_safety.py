@@ -9,6 +9,7 @@ import math
 import time
 from collections.abc import Mapping
 from dataclasses import replace
+from pathlib import Path
 from typing import Any, Literal
 
 from live.orders import (
@@ -26,6 +27,7 @@ from live.risk import (
 from live.runner._reconcile import Reconciliation
 from live.runner.spec import (
     KILL_SEQ,
+    RESUME_FILE,
 )
 from live.venues.errors import OrderMissing, VenueError
 
@@ -202,16 +204,18 @@ class Safety(Reconciliation):
         return self.risk.on_tick(view, replace(market, prices=prices), now_ms=now)
 
     async def _watch_kill_file(self) -> None:
-        """Engage the kill switch when the flag file appears (``grekko-live kill``, the API)."""
+        """Engage the kill switch when the flag file appears (``grekko-live kill``, the API's
+        ``/kill``); lift it when the flag goes, when a ``RESUME`` request file appears (the
+        API's ``/resume``), or when another process logs ``resumed`` (``grekko-live resume``).
+        """
         path = self.spec.kill_file
         if path is None:
             return
+        request = path.with_name(RESUME_FILE)
+        last_log_check = 0.0
         while True:
             if self._killed is None and path.exists():
-                try:
-                    flag = json.loads(path.read_text() or "{}")
-                except (OSError, ValueError):
-                    flag = {}
+                flag = _read_flag(path)
                 await self.kill(
                     str(flag.get("reason") or "kill flag file"),
                     flatten=bool(flag.get("flatten")),
@@ -219,18 +223,39 @@ class Safety(Reconciliation):
                 )
             elif self._killed is not None and self._kill_source == "flag" and not path.exists():
                 self.resume("kill flag removed (grekko-live resume, or the API's /resume)")
+            if request.exists() and not path.exists():
+                reason = str(_read_flag(request).get("reason") or "resume requested")
+                self.resume(f"resume requested: {reason}")
+                request.unlink(missing_ok=True)
+            if time.monotonic() - last_log_check >= 0.25:
+                last_log_check = time.monotonic()
+                self._follow_external_resumes()
             await asyncio.sleep(self.spec.kill_poll_s)
 
-    def resume(self, reason: str) -> None:
+    def _follow_external_resumes(self) -> None:
+        """Apply ``resumed`` events another process appended to the log (``grekko-live
+        resume`` while this run is live): the halt lifts here too, without logging it twice."""
+        for e in self.store.read(after_seq=self._log_seen, kinds=["resumed"]):
+            self._log_seen = max(self._log_seen, e.seq)
+            if e.payload.get("by") == "runner":
+                continue
+            self.resume(str(e.payload.get("reason") or "resumed"), logged=True)
+        head = self.store.head()
+        self._log_seen = max(self._log_seen, head.seq if head is not None else 0)
+
+    def resume(self, reason: str, *, logged: bool = False) -> None:
         """Lift the kill switch or a halt explicitly (the run's, and any strategy's of a
-        portfolio); recorded with ``reason``."""
+        portfolio); recorded with ``reason`` (``logged``: another process recorded it)."""
         held = [s for s in self.sleeves if s.risk.state is not TradingState.ACTIVE]
         if self.halted is None and self._killed is None and not held:
             return
         now = self.clock()
+        record = [] if logged else [
+            ("resumed", "runner", {"reason": reason, "halt": self.halted, "by": "runner"})
+        ]  # fmt: skip
         self._append(
             [
-                ("resumed", "runner", {"reason": reason, "halt": self.halted}),
+                *record,
                 *list(self.risk.resume(reason, now_ms=now)),
                 *[d for s in self.sleeves for d in s.risk.resume(reason, now_ms=now)],
             ]
@@ -238,6 +263,14 @@ class Safety(Reconciliation):
         self.halted = None
         self._killed = None
         self.summary.halted = None
+
+
+def _read_flag(path: Path) -> dict[str, Any]:
+    try:
+        body = json.loads(path.read_text() or "{}")
+    except (OSError, ValueError):
+        return {}
+    return body if isinstance(body, dict) else {}
 
 
 def _withdrawn(cid: str) -> Report:

@@ -396,6 +396,8 @@ class Runner(Safety):
         else:
             self._append([("run_resumed", "runner", {"last_closed_ts": self.last_closed_ts})])
         await self.reconcile()
+        head = self.store.head()
+        self._log_seen = head.seq if head is not None else 0  # later resumes are other processes'
         if self.last_closed_ts is not None and self.last_decided_ts != self.last_closed_ts:
             # Killed between closing a bar and persisting its decision: decide it once the
             # feed has given the window back (see _close_group).

@@ -21,8 +21,12 @@ from live.risk import (
 )
 from live.runner.sleeves import CoordinatorSpec, SleeveSpec
 
-__all__ = ["CRASH_POINTS", "BarWindow", "RunSummary", "RunnerSpec", "lot_qty"]
+__all__ = ["CRASH_POINTS", "RESUME_FILE", "BarWindow", "RunSummary", "RunnerSpec", "lot_qty"]
 
+
+RESUME_FILE = "RESUME"
+"""A resume request in a run's state folder (the API's ``/resume`` writes it): the running
+process lifts its halt and kill switch, logs ``resumed`` and removes the file."""
 
 CRASH_POINTS = ("before_intent", "before_send", "after_send", "before_fill")
 """Where a test hook may kill the process: before the decision and its intents are persisted;

@@ -210,3 +210,44 @@ def test_removing_the_flag_resumes_a_running_runner(tmp_path: Path) -> None:
 
     engaged, lifted, kept, resumed = asyncio.run(main())
     assert engaged and lifted and kept and resumed == ["resumed"]
+
+
+def test_a_breaker_kill_is_lifted_by_a_resume_request_or_a_logged_resume(tmp_path: Path) -> None:
+    """A kill the runner engaged itself (a breaker) has no flag to remove: the API's /resume
+    leaves a RESUME request, ``grekko-live resume`` logs ``resumed`` from its own process; the
+    running runner follows either within a poll, and logs each lift once."""
+    from typer.testing import CliRunner
+
+    from live.api import FlagFileControl
+    from live.cli import app
+
+    spec, venue = _paper(tmp_path)
+
+    async def main() -> tuple[list[bool], list[dict]]:
+        with EventStore.open(tmp_path / "e.db") as store:
+            runner = Runner(spec, venue, store)
+            await runner.start()
+            task = asyncio.create_task(runner._watch_kill_file())
+            seen = []
+            await runner.kill("breaker one", source="breaker")
+            out = await FlagFileControl(tmp_path).resume("api: cause fixed")
+            assert out["flag"] == "absent" and (tmp_path / "RESUME").exists()
+            await asyncio.sleep(0.1)
+            seen.append(not runner.killed and not (tmp_path / "RESUME").exists())
+            await runner.kill("breaker two", source="breaker")
+            await asyncio.sleep(0.4)  # the runner's own logged resume must not lift this one
+            seen.append(runner.killed)
+            result = await asyncio.to_thread(
+                CliRunner().invoke, app,
+                ["resume", "--events", str(tmp_path / "e.db"), "--reason", "cli: fixed"],
+            )  # fmt: skip
+            assert result.exit_code == 0, result.stdout
+            await asyncio.sleep(0.4)
+            seen.append(not runner.killed and runner.halted is None)
+            task.cancel()
+            return seen, [e.payload for e in store.read(kinds=["resumed"])]
+
+    seen, resumed = asyncio.run(main())
+    assert seen == [True, True, True]
+    assert [r.get("by") for r in resumed] == ["runner", "cli"]  # one record per lift
+    assert "api: cause fixed" in resumed[0]["reason"] and resumed[1]["reason"] == "cli: fixed"

@@ -738,6 +738,7 @@ def test_the_flag_file_is_the_one_the_runner_watches(tmp_path: Path) -> None:
     assert asyncio.run(control.kill("again", False))["flag"] == "replaced"
     assert not [p for p in (tmp_path / "run").iterdir() if p.name != KILL_FILE]  # no temp left
     assert asyncio.run(control.resume("fixed"))["flag"] == "removed"
+    assert json.loads((tmp_path / "run" / "RESUME").read_text())["reason"] == "fixed"
     assert asyncio.run(control.resume("fixed"))["flag"] == "absent"
     assert not (tmp_path / "run" / KILL_FILE).exists()
 
