@@ -83,7 +83,6 @@ def plan_run(cfg: GrekkoConfig, *, replay: bool = False) -> LivePlan:
         cannot reproduce (see :func:`grekko_research.engine.book.check_live_config`).
     """
     from grekko_research.engine.book import check_live_config
-    from live.risk import live_risk_config
 
     live = cfg.live
     if live.mode not in _MODES:
@@ -105,10 +104,27 @@ def plan_run(cfg: GrekkoConfig, *, replay: bool = False) -> LivePlan:
     run_id = live.run_id or f"{base}-{'replay' if replay else venue_name}"
     state_dir = Path(live.state_dir) / run_id
     events = live.event_store or str(state_dir / "events.db")
-    spec = RunnerSpec(
+    spec = _spec(cfg, run_id, state_dir, symbols, cid, engine, meta={"mode": mode, "feed": feed,
+                 **model}, strategy=strategy, params=params)  # fmt: skip
+    return LivePlan(cfg, strategy, params, spec, state_dir, events, venue_name, mode, feed)
+
+
+def _spec(
+    cfg: GrekkoConfig,
+    run_id: str,
+    state_dir: Path,
+    symbols: tuple[str, ...],
+    cid: str,
+    engine: Any,
+    **what: Any,
+) -> RunnerSpec:
+    """The runner spec of a plan: ``what`` says what it trades (a strategy and its parameters,
+    or sleeves and a coordinator) and its ``meta``; the rest comes from ``cfg.live``."""
+    from live.risk import live_risk_config
+
+    live = cfg.live
+    return RunnerSpec(
         run_id=run_id,
-        strategy=strategy,
-        params=params,
         engine=engine,
         symbols=symbols,
         timeframe=live.timeframe or cfg.data.timeframe,
@@ -118,9 +134,8 @@ def plan_run(cfg: GrekkoConfig, *, replay: bool = False) -> LivePlan:
         max_bars=live.max_bars,
         kill_file=state_dir / KILL_FILE,
         risk=live_risk_config(cfg),
-        meta={"mode": mode, "feed": feed, **model},
+        **what,
     )
-    return LivePlan(cfg, strategy, params, spec, state_dir, events, venue_name, mode, feed)
 
 
 def _symbols(cfg: GrekkoConfig, strategies: list[Strategy]) -> tuple[str, ...]:
@@ -160,7 +175,6 @@ def _plan_portfolio(cfg: GrekkoConfig, *, replay: bool) -> LivePlan:
     from grekko_research.engine.book import check_live_config
     from grekko_research.engine.config import RiskLimits
     from grekko_research.portfolio import check_merge_rule
-    from live.risk import live_risk_config
     from live.runner.sleeves import CoordinatorSpec
 
     p, live = cfg.portfolio, cfg.live
@@ -180,23 +194,12 @@ def _plan_portfolio(cfg: GrekkoConfig, *, replay: bool) -> LivePlan:
     # engine's (risk.live) and the coordinator's caps; each sleeve keeps the engine's rules.
     engine = replace(engine_config(cfg), risk=RiskLimits())
     check_live_config(engine)
-    spec = RunnerSpec(
-        run_id=run_id,
-        strategy=None,
-        params=None,
-        engine=engine,
-        symbols=symbols,
-        timeframe=live.timeframe or cfg.data.timeframe,
-        config_id=cid,
-        grace_ms=live.grace_ms,
-        reconcile_every_ms=int(live.reconcile_every_s * 1000),
-        max_bars=live.max_bars,
-        kill_file=state_dir / KILL_FILE,
-        risk=live_risk_config(cfg),
-        meta={"mode": mode, "feed": feed, "portfolio_id": pid},
+    spec = _spec(
+        cfg, run_id, state_dir, symbols, cid, engine,
+        strategy=None, params=None, meta={"mode": mode, "feed": feed, "portfolio_id": pid},
         sleeves=sleeves,
         coordinator=CoordinatorSpec(p.name, p.rule, p.quorum, p.max_position, p.max_gross),
-    )
+    )  # fmt: skip
     events = live.event_store or str(state_dir / "events.db")
     return LivePlan(cfg, None, None, spec, state_dir, events, venue_name, mode, feed)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -77,3 +78,24 @@ def research_store(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) 
     for name in RESEARCH_FILES:
         import_file(shared_data / name, store=store)
     return root
+
+
+# -- real Binance spot candles for the simulator scenarios (tests/unit/live, the integration
+# tests that start the simulator in-process). A module driving another venue's peer, or
+# wanting fewer bars, defines its own ``btc``/``eth``, which take precedence.
+
+
+@pytest.fixture(scope="module")
+def btc(shared_data: Path) -> Any:
+    """The first 300 real Binance BTC/USDT hourly candles (from 2020-12-01)."""
+    from tests.peers.frames import SPOT_BTC_1H, real_candles
+
+    return real_candles(shared_data, SPOT_BTC_1H, 300)
+
+
+@pytest.fixture(scope="module")
+def eth(shared_data: Path) -> Any:
+    """The first 300 real Binance ETH/USDT hourly candles (from 2020-12-01)."""
+    from tests.peers.frames import SPOT_ETH_1H, real_candles
+
+    return real_candles(shared_data, SPOT_ETH_1H, 300)

@@ -27,20 +27,6 @@ from tests.integration.test_venue_health import FAST_WS, run
 pytestmark = pytest.mark.timeout(120)
 
 
-@pytest.fixture(scope="module")
-def btc(shared_data: Path) -> pd.DataFrame:
-    from tests.peers.frames import SPOT_BTC_1H, real_candles
-
-    return real_candles(shared_data, SPOT_BTC_1H, 40)
-
-
-@pytest.fixture(scope="module")
-def eth(shared_data: Path) -> pd.DataFrame:
-    from tests.peers.frames import SPOT_ETH_1H, real_candles
-
-    return real_candles(shared_data, SPOT_ETH_1H, 40)
-
-
 def _runner(venue: CcxtVenue, path: Path, risk: LiveRiskConfig) -> tuple[Runner, EventStore]:
     strategy = get_strategy("sma_cross")
     params = strategy.params({"fast": 3, "slow": 8})

@@ -7,7 +7,6 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -19,7 +18,6 @@ from live.sim import Simulator, start_simulator
 from live.venues import CcxtVenue, Credentials, OutcomeUnknown, RetryLater, make_venue
 from live.venues.base import OrderRequest, VenueHealth
 from live.venues.paper import PaperVenue
-from tests.peers.frames import SPOT_BTC_1H, SPOT_ETH_1H, real_candles
 from tests.peers.sim_clients import drive
 
 KEY, SECRET = "sim-key-0123456789", "sim-secret-abcdefghijkl"
@@ -27,16 +25,6 @@ BTC = "BTC/USDT"
 # Ping every 0.2 s: a silenced websocket is noticed within a second; reconnect at once.
 FAST_WS: dict[str, Any] = {"options": {"ws": {"keepAlive": 200}}, "reconnect_delays_s": (0.1,)}
 Scenario = Callable[[Simulator, CcxtVenue, pd.DataFrame], Awaitable[None]]
-
-
-@pytest.fixture(scope="module")
-def btc(shared_data: Path) -> pd.DataFrame:
-    return real_candles(shared_data, SPOT_BTC_1H, 40)
-
-
-@pytest.fixture(scope="module")
-def eth(shared_data: Path) -> pd.DataFrame:
-    return real_candles(shared_data, SPOT_ETH_1H, 40)
 
 
 def run(
