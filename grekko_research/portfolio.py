@@ -17,6 +17,10 @@ trades one merged target per symbol, chosen by a rule:
     Trade only what every sleeve agrees on: when all targets are long (or all short), the
     smallest of them; flat otherwise.
 
+A NaN target is an abstention: the sleeve does not trade that symbol (a strategy of a
+portfolio may trade some of its symbols only). It adds nothing to a sum, and its weight counts
+in no vote on that symbol; a symbol no sleeve trades has the target 0.
+
 Then the caps, with every rule: ``max_position`` bounds each symbol's ``|target| × price`` by a
 fraction of the account's equity, and ``max_gross`` scales every target down by one factor
 until ``Σ |target| × price`` is within its fraction of equity. Pure: no I/O, no clock.
@@ -78,7 +82,7 @@ def merge_targets(
 ) -> Merge:
     """Merge ``targets`` (sleeves × symbols, signed units) into one target per symbol.
 
-    ``weights`` (one per sleeve) count in ``vote`` only. ``prices`` value the targets for the
+    ``weights`` (one per sleeve) count in ``vote`` only; a NaN target abstains. ``prices`` value the targets for the
     caps (a NaN price leaves that symbol's target uncapped and out of the gross sum);
     ``equity`` is the account's. See the module docstring for the rules.
     """
@@ -90,25 +94,27 @@ def merge_targets(
         raise ValueError(f"{w.shape[0]} weights for {t.shape[0]} sleeves")
     check_merge_rule(rule, quorum, w)
     k = t.shape[1]
-    sign = np.sign(t)
+    voting = ~np.isnan(t)
+    sign = np.sign(np.where(voting, t, 0.0))
     if rule == "sum":
-        raw = t.sum(axis=0)
+        raw = np.where(voting, t, 0.0).sum(axis=0)
     elif rule == "vote":
         raw = np.zeros(k)
-        total = w.sum()
         for j in range(k):
+            total = w[voting[:, j]].sum()
             longs, shorts = w[sign[:, j] > 0].sum(), w[sign[:, j] < 0].sum()
-            if max(longs, shorts) <= quorum * total or longs == shorts:
+            if total == 0 or max(longs, shorts) <= quorum * total or longs == shorts:
                 continue  # no side carries the quorum (or, under a low quorum, a tie)
             agree = sign[:, j] == (1.0 if longs > shorts else -1.0)
             raw[j] = float(np.dot(w[agree], t[agree, j]) / w[agree].sum())
     else:  # unanimous
         raw = np.zeros(k)
         for j in range(k):
-            if np.all(sign[:, j] > 0):
-                raw[j] = t[:, j].min()
-            elif np.all(sign[:, j] < 0):
-                raw[j] = t[:, j].max()
+            col = t[voting[:, j], j]
+            if col.size and np.all(col > 0):
+                raw[j] = col.min()
+            elif col.size and np.all(col < 0):
+                raw[j] = col.max()
     out = raw.copy()
     capped: list[str | None] = [None] * k
     px = np.asarray(prices, dtype=np.float64).reshape(k)

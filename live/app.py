@@ -183,7 +183,16 @@ def _plan_portfolio(cfg: GrekkoConfig, *, replay: bool) -> LivePlan:
     check_merge_rule(p.rule, p.quorum, np.array([s.weight for s in p.strategies]))
     total = sum(s.weight for s in p.strategies)
     sleeves = tuple(_sleeve(cfg, i, total) for i in range(len(p.strategies)))
-    symbols = _symbols(cfg, [s.strategy for s in sleeves])
+    symbols = _symbols(cfg, [])
+    for i, sleeve in enumerate(sleeves):
+        own = sleeve.symbols or symbols
+        unknown = [x for x in own if x not in symbols]
+        if unknown or len(own) < sleeve.strategy.min_assets:
+            raise ConfigError(
+                f"portfolio.strategies[{i}] ({sleeve.id}): symbols {list(own)} must be among the "
+                f"run's {list(symbols)} and at least {sleeve.strategy.min_assets} for "
+                f"{sleeve.strategy.name!r}"
+            )
     cid = config_id(cfg)
     digest = json.dumps([cid, to_container(cfg)["portfolio"]], sort_keys=True).encode()
     pid = hashlib.sha256(digest).hexdigest()[:12]
@@ -257,6 +266,7 @@ def _sleeve(cfg: GrekkoConfig, i: int, total_weight: float) -> SleeveSpec:
             weight=float(entry.weight),
             risk=live_risk_config(sub),
             meta=meta,
+            symbols=tuple(entry.symbols),
         )
     except (ConfigError, TypeError, ValueError) as exc:
         raise ConfigError(f"{where}: {exc}") from None

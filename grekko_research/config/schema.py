@@ -251,6 +251,7 @@ class PortfolioStrategyConfig:
     capital: float | None = None
     risk: dict[str, Any] = field(default_factory=dict)
     engine: dict[str, Any] = field(default_factory=dict)
+    symbols: list[str] = field(default_factory=list)  # some of the run's symbols (empty: all)
 
 
 @dataclass(frozen=True)

@@ -153,6 +153,13 @@ class Bars:
             ) from None
         return self._take(slice(None), [j])
 
+    def select(self, symbols: Sequence[str]) -> Bars:
+        """Return the columns of ``symbols``, in that order."""
+        missing = [s for s in symbols if s not in self.symbols]
+        if missing:
+            raise ConfigError(f"symbols {missing} not in Bars ({', '.join(self.symbols)})")
+        return self._take(slice(None), [self.symbols.index(s) for s in symbols])
+
     def between(self, start_ms: int | None = None, end_ms: int | None = None) -> Bars:
         """Return bars with ``start_ms <= index < end_ms``."""
         lo = 0 if start_ms is None else int(np.searchsorted(self.index, start_ms, "left"))

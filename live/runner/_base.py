@@ -61,7 +61,7 @@ class RunnerBase:
         self.clock = clock or venue.now_ms
         self.hook = hook or (lambda point: None)
         self.tf_ms = parse_timeframe(spec.timeframe).ms
-        self.sleeves = [Sleeve(s) for s in spec.sleeves]
+        self.sleeves = [Sleeve(s, spec.symbols) for s in spec.sleeves]
         if spec.strategy is not None:
             self.window_size = window_size(spec.strategy, spec.params, spec.engine)
         else:

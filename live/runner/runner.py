@@ -147,7 +147,7 @@ class Runner(Safety):
     def _new_book(self, first_ts: int) -> EngineBook:
         """The account's engine book (and each sleeve's own, in a portfolio run)."""
         for sleeve in self.sleeves:
-            sleeve.new_book(self.spec.symbols, first_ts, self._market_rules)
+            sleeve.new_book(first_ts, self._market_rules)
         lot, tick, mn = self._market_rules or (None, None, None)
         return EngineBook(
             self.spec.engine, self.spec.symbols, first_ts, lot=lot, tick=tick, min_notional=mn
@@ -328,7 +328,7 @@ class Runner(Safety):
                 bars, ts + self.tf_ms, prices, bounds, market, self.tf_ms, self.clock()
             )
             events += drafts
-            targets[i] = parts[sleeve.id]["target"]
+            targets[i] = sleeve.target()
         c = self.spec.coordinator or CoordinatorSpec()
         merged = merge_targets(
             targets,
@@ -462,6 +462,7 @@ class Runner(Safety):
                     "params": _params_payload(s.spec.params),
                     "weight": s.spec.weight,
                     "capital": s.spec.engine.init_cash,
+                    "symbols": list(s.symbols),
                     **dict(s.spec.meta),
                 }
                 for s in self.sleeves

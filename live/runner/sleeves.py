@@ -1,6 +1,7 @@
 """Several strategies in one run: each on its own *sleeve*, merged by a coordinator.
 
-A sleeve is one strategy's own account inside the run: its capital, its engine configuration
+A sleeve is one strategy's own account inside the run, on the run's symbols or some of them
+(it abstains on the others: a NaN target): its capital, its engine configuration
 (sizing, the engine's risk rules) and its own live risk engine (per-strategy limits). At each
 decision the sleeve's strategy decides on the run's bars, its engine book plans the orders the
 backtest would make, its risk engine checks them, and the sleeve books what passed at the
@@ -23,7 +24,7 @@ whose targets they serve.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -32,6 +33,7 @@ import numpy as np
 from grekko_research.data.bars import Bars
 from grekko_research.engine.book import EngineBook, PlannedOrder, decision_row
 from grekko_research.engine.config import EngineConfig
+from grekko_research.errors import ConfigError
 from grekko_research.indicators.volatility import rolling_volatility_nb
 from grekko_research.strategy import Strategy
 from live.risk import (
@@ -42,7 +44,7 @@ from live.risk import (
     ProposedOrder,
     RiskEngine,
 )
-from live.runner.payloads import planned_payload, signal_payload
+from live.runner.payloads import json_floats, planned_payload, signal_payload
 
 __all__ = ["CoordinatorSpec", "Sleeve", "SleeveSpec", "window_size"]
 
@@ -58,6 +60,7 @@ class SleeveSpec:
     weight: float = 1.0
     risk: LiveRiskConfig | None = None
     meta: Mapping[str, Any] = field(default_factory=dict)  # a promoted model's provenance
+    symbols: tuple[str, ...] = ()  # the run's symbols it trades (empty: all of them)
 
 
 @dataclass(frozen=True)
@@ -91,24 +94,35 @@ def sizing_vol(bars: Bars, engine: EngineConfig, tf_ms: int) -> np.ndarray | Non
 class Sleeve:
     """One strategy's book, risk engine and decisions inside a portfolio run."""
 
-    def __init__(self, spec: SleeveSpec) -> None:
+    def __init__(self, spec: SleeveSpec, run_symbols: Sequence[str]) -> None:
         self.spec = spec
         self.id = spec.id
+        self.symbols = tuple(spec.symbols) or tuple(run_symbols)
+        unknown = [s for s in self.symbols if s not in run_symbols]
+        if unknown:
+            raise ConfigError(f"strategy {spec.id!r} trades {unknown}, not among the run's symbols")
+        self.cols = np.array([list(run_symbols).index(s) for s in self.symbols], dtype=np.int64)
+        self._all = len(self.symbols) == len(run_symbols)
+        self._n_run = len(run_symbols)
         self.stream = f"strategy:{spec.id}"
         self.risk = RiskEngine(spec.risk, stream=f"risk:{spec.id}")
         self.window_size = window_size(spec.strategy, spec.params, spec.engine)
         self.book: EngineBook | None = None
 
     def new_book(
-        self,
-        symbols: tuple[str, ...],
-        first_ts: int,
-        rules: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
+        self, first_ts: int, rules: tuple[np.ndarray, np.ndarray, np.ndarray] | None
     ) -> None:
-        lot, tick, mn = rules or (None, None, None)
+        """The sleeve's engine book (``rules``: the run's lot, tick and minimum notional)."""
+        lot, tick, mn = (r[self.cols] for r in rules) if rules else (None, None, None)
         self.book = EngineBook(
-            self.spec.engine, symbols, first_ts, lot=lot, tick=tick, min_notional=mn
+            self.spec.engine, self.symbols, first_ts, lot=lot, tick=tick, min_notional=mn
         )
+
+    def target(self) -> np.ndarray:
+        """What the sleeve holds, in the run's columns (NaN: a symbol it does not trade)."""
+        out = np.full(self._n_run, np.nan)
+        out[self.cols] = self.positions()
+        return out
 
     def portfolio_view(self) -> PortfolioView:
         assert self.book is not None
@@ -129,6 +143,7 @@ class Sleeve:
         """Close the bar on the sleeve's book and run its breakers; return the sleeve's part of
         the ``bar_closed`` event (book and risk-engine snapshots) and the risk events."""
         assert self.book is not None
+        ohlcv, filled = ohlcv[:, self.cols], filled[self.cols]
         rules = self.book.close_bar(ohlcv[1], ohlcv[2], ohlcv[3], filled)
         drafts = self.risk.on_bar(self.portfolio_view(), market, now_ms=now_ms)
         part = {
@@ -165,6 +180,10 @@ class Sleeve:
         the sleeve keeps what it holds; the other sleeves go on.
         """
         assert self.book is not None
+        if not self._all:
+            bars = bars.select(self.symbols)
+            prices = prices[self.cols]
+            bounds = (bounds[0][self.cols], bounds[1][self.cols], bounds[2][self.cols])
         drafts: list[EventDraft] = []
         part: dict[str, Any] = {"signal": None}
         row: dict[str, Any] | None
@@ -194,7 +213,7 @@ class Sleeve:
             planned=[planned_payload(p) for p in planned],
             booked=booked,
             refused=refused,
-            target=self.positions().tolist(),
+            target=json_floats(self.target().tolist()),
             equity=self.book.equity,
             state=self.risk.state.value,
         )

@@ -195,6 +195,44 @@ def test_the_account_never_targets_more_than_it_can_carry(
     assert not [e for e in events if e.kind == "order_rejected"]
 
 
+def test_strategies_on_their_own_symbols(research_store: Path, tmp_path: Path) -> None:
+    """A BTC trend strategy and an ETH mean-reversion strategy share a two-symbol account:
+    each books exactly its own single-symbol backtest, abstains on the other's symbol, and the
+    account trades both."""
+    btc = replace(SMA, id="btc_trend", risk={}, symbols=["BTC/USDT"])
+    eth = replace(RSI, id="eth_reversion", symbols=["ETH/USDT"])
+    cfg = _cfg(tmp_path, btc, eth, rule="unanimous")
+    cfg = replace(cfg, data=replace(cfg.data, symbols=["BTC/USDT", "ETH/USDT"]))
+    events = _run(cfg, research_store)
+    cases = {
+        "btc_trend": ["data.symbol=BTC/USDT", "strategy=sma_cross", "strategy.params.fast=5",
+                      "strategy.params.slow=20"],
+        "eth_reversion": ["data.symbol=ETH/USDT", "strategy=rsi_mean_reversion",
+                          "strategy.params.lower=35"],
+    }  # fmt: skip
+    for sid, extra in cases.items():
+        bt = run_backtest(
+            compose_config([*COMMON, *extra, "engine.init_cash=10000"]),
+            store=ParquetStore(research_store),
+        )
+        rec = bt.result.trade_records
+        closed = rec[rec[:, _T["is_open"]] == 0]
+        got = _sleeve_trades(events, sid)
+        assert len(closed) >= 2 and len(got) == len(closed), sid
+        for g, want in zip(got, closed, strict=True):
+            for name in ("entry_bar", "exit_bar", "entry_price", "size", "pnl"):
+                assert g[name] == float(want[_T[name]]), (sid, name)
+    for d in _decisions(events):
+        targets = d["merge"]["targets"]
+        assert targets[0][1] is None and targets[1][0] is None  # each abstains on the other's
+        for j in (0, 1):  # unanimous among those who vote: the one sleeve trading the symbol
+            own = targets[j][j]
+            assert d["merge"]["raw"][j] == pytest.approx(own if own else 0.0, abs=1e-12)
+    traded = {OrderManager.replay(events).order(f.client_id).symbol
+              for f in OrderManager.replay(events).fills()}  # fmt: skip
+    assert traded == {"BTC/USDT", "ETH/USDT"}
+
+
 def test_per_strategy_and_global_limits(research_store: Path, tmp_path: Path) -> None:
     """A sleeve's own ``risk.live`` shrinks its orders only; the run's ``risk.live`` shrinks the
     account's orders only."""
@@ -382,6 +420,7 @@ def test_status_and_api_attribute_to_each_strategy(sum_run: list[Event], tmp_pat
         ({"strategies": [replace(SMA, params={"fastt": 5})]}, "strategies[0]"),
         ({"strategies": [replace(SMA, capital=-1.0)]}, "capital"),
         ({"strategies": [replace(SMA, name="models:/x@live")]}, "its own parameters"),
+        ({"strategies": [replace(SMA, symbols=["DOGE/USDT"])]}, "among the run's"),
     ],
 )
 def test_bad_portfolios_are_refused_by_name(

@@ -128,3 +128,18 @@ def test_bad_rules_are_refused(kw: dict[str, object], match: str) -> None:
     weights = args.pop("weights")
     with pytest.raises(ConfigError, match=match):
         merge_targets(np.ones((2, 1)), weights, np.ones(1), 1.0, **args)  # type: ignore[arg-type]
+
+
+def test_a_nan_target_abstains() -> None:
+    """A sleeve that does not trade a symbol neither adds to it nor votes on it."""
+    nan = np.nan
+    t = np.array([[1.0, nan], [nan, -2.0], [3.0, nan]])
+    w = np.array([1.0, 5.0, 1.0])
+    px = np.ones(2)
+    assert merge_targets(t, w, px, 1e6, rule="sum").target.tolist() == [4.0, -2.0]
+    # BTC: only sleeves 0 and 2 vote (both long): the heavy abstainer does not dilute them.
+    assert merge_targets(t, w, px, 1e6, rule="vote").target.tolist() == [2.0, -2.0]
+    assert merge_targets(t, w, px, 1e6, rule="unanimous").target.tolist() == [1.0, -2.0]
+    nobody = np.array([[nan], [nan]])
+    for rule in ("sum", "vote", "unanimous"):
+        assert merge_targets(nobody, [1.0, 1.0], [1.0], 1e6, rule=rule).target.tolist() == [0.0]

@@ -75,3 +75,17 @@ def test_backtest_books_funding_from_the_bars_extras() -> None:
     explicit = backtest(bars, Signals(entries), EngineConfig(), funding=rate)
     assert perp.final_equity == explicit.final_equity < plain.final_equity
     assert len(perp.funding_records) == 1
+
+
+def test_select_takes_columns_in_the_order_asked() -> None:
+    from grekko_research.errors import ConfigError
+
+    one = _arrays()
+    arrays = {k: np.hstack([v, v * 2, v * 3]) for k, v in one.items()}
+    bars = Bars(index=np.arange(5) * 60_000, symbols=("A/X", "B/X", "C/X"), timeframe="1m",
+                **arrays)  # fmt: skip
+    got = bars.select(["C/X", "A/X"])
+    assert got.symbols == ("C/X", "A/X")
+    np.testing.assert_array_equal(got.close, arrays["close"][:, [2, 0]])
+    with pytest.raises(ConfigError, match="D/X"):
+        bars.select(["D/X"])
