@@ -20,7 +20,6 @@ from grekko_research.config.schema import (
     GrekkoConfig,
     LiveRiskSection,
     RiskSection,
-    StrategyConfig,
 )
 from grekko_research.data.store import ParquetStore
 from grekko_research.errors import ConfigError
@@ -97,7 +96,7 @@ def plan_run(cfg: GrekkoConfig, *, replay: bool = False) -> LivePlan:
         model = {}
     engine = strategy.configure(engine_config(cfg), params)
     check_live_config(engine)
-    symbols = _symbols(cfg, [strategy])
+    symbols = _symbols(cfg)
     cid = config_id(cfg)
     venue_name, feed, mode = _where(cfg, replay=replay)
     base = f"{strategy.name}-{model['model_version']}" if model else f"{strategy.name}-{cid}"
@@ -138,15 +137,9 @@ def _spec(
     )
 
 
-def _symbols(cfg: GrekkoConfig, strategies: list[Strategy]) -> tuple[str, ...]:
-    symbols = tuple(cfg.live.symbols or cfg.data.symbols or [cfg.data.symbol])
-    for strategy in strategies:
-        if len(symbols) < strategy.min_assets:
-            raise ConfigError(
-                f"strategy {strategy.name!r} needs at least {strategy.min_assets} symbols, "
-                f"live.symbols gives {list(symbols)}"
-            )
-    return symbols
+def _symbols(cfg: GrekkoConfig) -> tuple[str, ...]:
+    """The run's symbols (each strategy's need is checked by :class:`RunnerSpec`)."""
+    return tuple(cfg.live.symbols or cfg.data.symbols or [cfg.data.symbol])
 
 
 def _where(cfg: GrekkoConfig, *, replay: bool) -> tuple[str, str, str]:
@@ -183,16 +176,7 @@ def _plan_portfolio(cfg: GrekkoConfig, *, replay: bool) -> LivePlan:
     check_merge_rule(p.rule, p.quorum, np.array([s.weight for s in p.strategies]))
     total = sum(s.weight for s in p.strategies)
     sleeves = tuple(_sleeve(cfg, i, total) for i in range(len(p.strategies)))
-    symbols = _symbols(cfg, [])
-    for i, sleeve in enumerate(sleeves):
-        own = sleeve.symbols or symbols
-        unknown = [x for x in own if x not in symbols]
-        if unknown or len(own) < sleeve.strategy.min_assets:
-            raise ConfigError(
-                f"portfolio.strategies[{i}] ({sleeve.id}): symbols {list(own)} must be among the "
-                f"run's {list(symbols)} and at least {sleeve.strategy.min_assets} for "
-                f"{sleeve.strategy.name!r}"
-            )
+    symbols = _symbols(cfg)
     cid = config_id(cfg)
     digest = json.dumps([cid, to_container(cfg)["portfolio"]], sort_keys=True).encode()
     pid = hashlib.sha256(digest).hexdigest()[:12]
@@ -239,10 +223,6 @@ def _sleeve(cfg: GrekkoConfig, i: int, total_weight: float) -> SleeveSpec:
             raise ConfigError(f"capital must be positive, got {capital}")
         sub = replace(
             cfg,
-            strategy=StrategyConfig(
-                "sma_cross" if entry.name.startswith("models:/") else entry.name,
-                dict(entry.params),
-            ),
             risk=replace(cfg.risk, **risk_over, live=LiveRiskSection(**live_over)),
             engine=replace(cfg.engine, **{**dict(entry.engine), "init_cash": float(capital)}),
         )

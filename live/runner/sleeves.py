@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, Literal
 
 import numpy as np
@@ -33,7 +34,6 @@ import numpy as np
 from grekko_research.data.bars import Bars
 from grekko_research.engine.book import EngineBook, PlannedOrder, decision_row
 from grekko_research.engine.config import EngineConfig
-from grekko_research.errors import ConfigError
 from grekko_research.indicators.volatility import rolling_volatility_nb
 from grekko_research.strategy import Strategy
 from live.risk import (
@@ -45,6 +45,7 @@ from live.risk import (
     RiskEngine,
 )
 from live.runner.payloads import json_floats, planned_payload, signal_payload
+from live.runner.spec import lot_qty
 
 __all__ = ["CoordinatorSpec", "Sleeve", "SleeveSpec", "window_size"]
 
@@ -98,9 +99,6 @@ class Sleeve:
         self.spec = spec
         self.id = spec.id
         self.symbols = tuple(spec.symbols) or tuple(run_symbols)
-        unknown = [s for s in self.symbols if s not in run_symbols]
-        if unknown:
-            raise ConfigError(f"strategy {spec.id!r} trades {unknown}, not among the run's symbols")
         self.cols = np.array([list(run_symbols).index(s) for s in self.symbols], dtype=np.int64)
         self._all = len(self.symbols) == len(run_symbols)
         self._n_run = len(run_symbols)
@@ -244,8 +242,7 @@ class Sleeve:
                             "reason": verdict.reason})  # fmt: skip
             return 0.0
         if verdict.action == "shrink":
-            lot = float(self.book.lot[po.asset])
-            qty = math.floor(verdict.qty / lot + 1e-9) * lot if lot > 0 else verdict.qty
+            qty = float(lot_qty(verdict.qty, Decimal(repr(float(self.book.lot[po.asset])))))
             if qty <= 0:
                 refused.append({"symbol": po.symbol, "size": po.size, "rule": verdict.rule,
                                 "reason": "shrunk below one lot"})  # fmt: skip

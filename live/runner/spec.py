@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -19,7 +19,9 @@ from grekko_research.strategy import Strategy
 from live.risk import (
     LiveRiskConfig,
 )
-from live.runner.sleeves import CoordinatorSpec, SleeveSpec
+
+if TYPE_CHECKING:
+    from live.runner.sleeves import CoordinatorSpec, SleeveSpec
 
 __all__ = ["CRASH_POINTS", "RESUME_FILE", "BarWindow", "RunSummary", "RunnerSpec", "lot_qty"]
 
@@ -69,6 +71,20 @@ class RunnerSpec:
         ids = [s.id for s in self.sleeves]
         if len(set(ids)) != len(ids):
             raise ConfigError(f"portfolio strategy ids must be unique, got {ids}")
+        traders = [(self.strategy, self.symbols)] if self.strategy is not None else []
+        traders += [(s.strategy, s.symbols or self.symbols) for s in self.sleeves]
+        for strategy, own in traders:
+            unknown = [x for x in own if x not in self.symbols]
+            if unknown:
+                raise ConfigError(
+                    f"strategy {strategy.name!r} trades {unknown}, not among the run's symbols "
+                    f"{list(self.symbols)} (live.symbols)"
+                )
+            if len(own) < strategy.min_assets:
+                raise ConfigError(
+                    f"strategy {strategy.name!r} needs at least {strategy.min_assets} symbols, "
+                    f"it is given {list(own)} (live.symbols)"
+                )
 
 
 @dataclass
