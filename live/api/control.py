@@ -84,7 +84,8 @@ class FlagFileControl:
             "flag": "removed" if existed else "absent",
             "reason": reason,
             "ts_ms": ts_ms,
-            "note": "the runner lifts its halt and kill switch when it sees the request",
+            "note": "the running process lifts its halt and kill switch when it sees the request"
+            " (one that starts later discards it: use grekko-live resume for a stopped run)",
         }
 
     def __repr__(self) -> str:

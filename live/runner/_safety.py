@@ -212,6 +212,12 @@ class Safety(Reconciliation):
         if path is None:
             return
         request = path.with_name(RESUME_FILE)
+        if request.exists():
+            # A request left while no process ran is not for a halt this start may find
+            # (positions that differ, say): fail closed, and say so.
+            stale = _read_flag(request)
+            request.unlink(missing_ok=True)
+            self._append([("resume_request_discarded", "runner", {"request": stale})])
         last_log_check = 0.0
         while True:
             if self._killed is None and path.exists():

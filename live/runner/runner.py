@@ -341,7 +341,7 @@ class Runner(Safety):
             # Never more than the account can carry: its leverage bounds the gross by default.
             max_gross=c.max_gross if c.max_gross is not None else self.spec.engine.leverage,
         )
-        held = np.array([float(self.om.position(s)) for s in symbols])
+        held = np.array([self.book.position(j) for j in range(len(symbols))])
         # The account's book sizes the way to the merged targets with the engine's own rules
         # (lot, minimum notional, buying power with fees and slippage), as a backtest of those
         # targets would; a symbol without a market keeps its position.

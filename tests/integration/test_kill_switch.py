@@ -249,5 +249,20 @@ def test_a_breaker_kill_is_lifted_by_a_resume_request_or_a_logged_resume(tmp_pat
 
     seen, resumed = asyncio.run(main())
     assert seen == [True, True, True]
+    # A request left while no process ran is discarded by the next start, not obeyed.
+    (tmp_path / "RESUME").write_text(json.dumps({"reason": "stale"}))
+
+    async def restart() -> list[str]:
+        with EventStore.open(tmp_path / "e.db") as store:
+            runner = Runner(spec, venue, store)
+            await runner.start()
+            await runner.kill("breaker three", source="breaker")
+            task = asyncio.create_task(runner._watch_kill_file())
+            await asyncio.sleep(0.1)
+            task.cancel()
+            assert runner.killed and not (tmp_path / "RESUME").exists()
+            return [e.kind for e in store.read() if "resume" in e.kind]
+
+    assert asyncio.run(restart())[-1] == "resume_request_discarded"
     assert [r.get("by") for r in resumed] == ["runner", "cli"]  # one record per lift
     assert "api: cause fixed" in resumed[0]["reason"] and resumed[1]["reason"] == "cli: fixed"
