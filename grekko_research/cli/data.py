@@ -21,7 +21,7 @@ from grekko_research.cli.render import console, print_json, render_info, render_
 from grekko_research.data.download import Downloader, DownloadProgress, RetryPolicy
 from grekko_research.data.exchanges import make_exchange
 from grekko_research.data.files import (
-    import_file,
+    import_files,
     parse_data_filename,
     read_data_file,
 )
@@ -29,7 +29,7 @@ from grekko_research.data.load import series_info
 from grekko_research.data.resample import resample_frame
 from grekko_research.data.store import ParquetStore, SeriesKey
 from grekko_research.data.timeframes import iso, to_ms
-from grekko_research.data.validate import check_frame, validate_frame
+from grekko_research.data.validate import Plausibility, check_frame, validate_frame
 from grekko_research.errors import ConfigError
 
 __all__ = ["app"]
@@ -68,13 +68,53 @@ DataDir = Annotated[
     Path | None,
     typer.Option(
         "--data-dir",
-        help="Store folder [env GREKKO_DATA_DIR; default ./data].",
+        help="Store folder [env GREKKO_DATA_DIR; default the checkout's data/].",
         show_default=False,
     ),
 ]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead.")]
 MarketOpt = Annotated[Market, typer.Option("--market", help="spot, usdm (USD-M perpetual), coinm.")]
 KindOpt = Annotated[Kind, typer.Option("--kind", help="ohlcv, markprice or funding.")]
+_PL = Plausibility()
+MaxPrice = Annotated[
+    float, typer.Option("--max-price", help="Plausibility: highest price accepted.")
+]
+MaxVolume = Annotated[
+    float, typer.Option("--max-volume", help="Plausibility: highest volume accepted.")
+]
+MaxRangeRatio = Annotated[
+    float,
+    typer.Option(
+        "--max-range-ratio",
+        help="Plausibility: a bar's range may be at most this many times its neighbours' "
+        "median range.",
+    ),
+]
+MaxJump = Annotated[
+    float,
+    typer.Option(
+        "--max-jump", help="Plausibility: largest factor between an open and the previous close."
+    ),
+]
+NoPlausibility = Annotated[
+    bool,
+    typer.Option(
+        "--no-plausibility", help="Skip the plausibility rules (non-finite values still fail)."
+    ),
+]
+
+
+def _limits(
+    max_price: float, max_volume: float, max_range_ratio: float, max_jump: float, off: bool
+) -> Plausibility:
+    if off:
+        return Plausibility.off()
+    return Plausibility(
+        max_price=max_price,
+        max_volume=max_volume,
+        max_range_ratio=max_range_ratio,
+        max_jump=max_jump,
+    )
 
 
 def _store(data_dir: Path | None) -> ParquetStore:
@@ -205,25 +245,30 @@ def import_(
         GapPolicy, typer.Option(help="raise refuses files with gaps; report/fill import them.")
     ] = GapPolicy.report,
     data_dir: DataDir = None,
+    max_price: MaxPrice = _PL.max_price,
+    max_volume: MaxVolume = _PL.max_volume,
+    max_range_ratio: MaxRangeRatio = _PL.max_range_ratio,
+    max_jump: MaxJump = _PL.max_jump,
+    no_plausibility: NoPlausibility = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Import candle or funding files (timestamp,open,high,low,close,volume in ms UTC).
 
     Without --exchange/--symbol/--timeframe the series is read from file names
-    like binance-spot_BTC-USDT_1h__source.csv.gz.
+    like binance-spot_BTC-USDT_1h__source.csv.gz. All or nothing: every file
+    is checked (alone and merged with the store) before any is written.
     """
     store = _store(data_dir)
     explicit = exchange is not None or symbol is not None or timeframe is not None
-    results = []
-    for path in paths:
-        key = None
-        if explicit:
-            if exchange is None or symbol is None:
-                raise ConfigError("give both --exchange and --symbol (or neither, to use the name)")
-            key = _key(exchange, symbol, timeframe, market, kind)
-        results.append(
-            import_file(path, key, store=store, replace=replace, gap_policy=gap_policy.value)
-        )
+    key = None
+    if explicit:
+        if exchange is None or symbol is None:
+            raise ConfigError("give both --exchange and --symbol (or neither, to use the name)")
+        key = _key(exchange, symbol, timeframe, market, kind)
+    limits = _limits(max_price, max_volume, max_range_ratio, max_jump, no_plausibility)
+    results = import_files(
+        paths, key, store=store, replace=replace, gap_policy=gap_policy.value, limits=limits
+    )
     if as_json:
         print_json(
             [
@@ -255,6 +300,11 @@ def validate(
     timeframe: Annotated[str | None, typer.Option("--timeframe", "-t")] = None,
     market: MarketOpt = Market.spot,
     kind: KindOpt = Kind.ohlcv,
+    max_price: MaxPrice = _PL.max_price,
+    max_volume: MaxVolume = _PL.max_volume,
+    max_range_ratio: MaxRangeRatio = _PL.max_range_ratio,
+    max_jump: MaxJump = _PL.max_jump,
+    no_plausibility: NoPlausibility = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Check a file against every data rule without importing it (exit 1 on violations)."""
@@ -265,7 +315,8 @@ def validate(
         if parsed is None:
             raise ConfigError(f"cannot tell the series from {path.name!r}: give --exchange etc.")
         key = parsed.key
-    report = check_frame(read_data_file(path, key), key, str(path))
+    limits = _limits(max_price, max_volume, max_range_ratio, max_jump, no_plausibility)
+    report = check_frame(read_data_file(path, key), key, str(path), limits=limits)
     if as_json:
         print_json(report.to_dict())
     else:

@@ -14,12 +14,22 @@ if TYPE_CHECKING:
     from grekko_research.data.bars import Bars
     from grekko_research.data.download import Downloader, DownloadResult, RetryPolicy
     from grekko_research.data.exchanges import make_exchange
-    from grekko_research.data.files import import_file, parse_data_filename, read_data_file
+    from grekko_research.data.files import (
+        import_file,
+        import_files,
+        parse_data_filename,
+        read_data_file,
+    )
     from grekko_research.data.load import SeriesInfo, load_bars, load_frame, series_info
     from grekko_research.data.resample import align, resample_bars, resample_frame
     from grekko_research.data.store import ParquetStore, SeriesKey, default_data_dir
     from grekko_research.data.timeframes import Timeframe, parse_timeframe, to_ms
-    from grekko_research.data.validate import DataQualityReport, check_frame, validate_frame
+    from grekko_research.data.validate import (
+        DataQualityReport,
+        Plausibility,
+        check_frame,
+        validate_frame,
+    )
 
 _WHERE = {
     "Bars": "bars",
@@ -27,6 +37,7 @@ _WHERE = {
     "DownloadResult": "download",
     "Downloader": "download",
     "ParquetStore": "store",
+    "Plausibility": "validate",
     "RetryPolicy": "download",
     "SeriesInfo": "load",
     "SeriesKey": "store",
@@ -35,6 +46,7 @@ _WHERE = {
     "check_frame": "validate",
     "default_data_dir": "store",
     "import_file": "files",
+    "import_files": "files",
     "load_bars": "load",
     "load_frame": "load",
     "make_exchange": "exchanges",
@@ -54,6 +66,7 @@ __all__ = [
     "DownloadResult",
     "Downloader",
     "ParquetStore",
+    "Plausibility",
     "RetryPolicy",
     "SeriesInfo",
     "SeriesKey",
@@ -62,6 +75,7 @@ __all__ = [
     "check_frame",
     "default_data_dir",
     "import_file",
+    "import_files",
     "load_bars",
     "load_frame",
     "make_exchange",

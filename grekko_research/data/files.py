@@ -16,7 +16,10 @@ the series, so the ``--exchange/--symbol/--timeframe`` options of
 
 from __future__ import annotations
 
+import gzip
 import re
+import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +29,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from grekko_research.data.store import ParquetStore, SeriesKey
-from grekko_research.data.validate import DataQualityReport, validate_frame
+from grekko_research.data.validate import (
+    DataQualityReport,
+    Plausibility,
+    validate_frame,
+)
 from grekko_research.errors import ConfigError, DataError, DataValidationError, GapError
 
 __all__ = [
@@ -34,6 +41,7 @@ __all__ = [
     "ImportResult",
     "find_data_files",
     "import_file",
+    "import_files",
     "parse_data_filename",
     "read_data_file",
 ]
@@ -112,9 +120,12 @@ def read_data_file(path: str | Path, key: SeriesKey) -> pd.DataFrame:
     ------
     DataValidationError
         Naming the file, and the row and line where one is at fault, with rule
-        ``schema`` (missing columns), ``unparseable`` (a cell that is not a
-        number, or a fractional timestamp) or ``timestamp_unit`` (timestamps
-        in seconds, microseconds or nanoseconds instead of milliseconds).
+        ``unreadable`` (a truncated or corrupt gzip stream, bytes that are not
+        text, a malformed CSV or Parquet file), ``empty`` (no data rows: an
+        empty file or a header alone), ``schema`` (missing columns),
+        ``unparseable`` (a cell that is not a number, or a fractional
+        timestamp) or ``timestamp_unit`` (timestamps in seconds,
+        microseconds or nanoseconds instead of milliseconds).
     """
     path = Path(path)
     source = str(path)
@@ -124,8 +135,23 @@ def read_data_file(path: str | Path, key: SeriesKey) -> pd.DataFrame:
     is_parquet = path.suffix == ".parquet"
     try:
         raw = _read_parquet(path) if is_parquet else _read_csv(path)
-    except (OSError, ValueError, pa.ArrowException, UnicodeDecodeError) as exc:
-        raise DataValidationError(source, None, "unreadable", str(exc)) from exc
+    except pd.errors.EmptyDataError as exc:
+        raise DataValidationError(
+            source, None, "empty", "the file is empty (not even a header line)"
+        ) from exc
+    except (
+        OSError,
+        EOFError,
+        zlib.error,
+        ValueError,
+        pa.ArrowException,
+        UnicodeDecodeError,
+    ) as exc:
+        raise DataValidationError(source, None, "unreadable", _unreadable(path, exc)) from exc
+    if len(raw) == 0:
+        raise DataValidationError(
+            source, None, "empty", "no data rows (a header line alone); nothing to import"
+        )
     missing = [c for c in columns if c not in raw.columns]
     if missing:
         raise DataValidationError(
@@ -165,7 +191,7 @@ def read_data_file(path: str | Path, key: SeriesKey) -> pd.DataFrame:
             source,
             row,
             "unparseable",
-            f"timestamp {ts[row - 1]!r} is not a whole number of milliseconds",
+            f"timestamp {float(ts[row - 1])!r} is not a whole number of milliseconds",
             line=None if header is None else row + header,
         )
     if finite.any():
@@ -183,6 +209,25 @@ def read_data_file(path: str | Path, key: SeriesKey) -> pd.DataFrame:
     if finite.all():
         frame["timestamp"] = ts.astype(np.int64)
     return frame
+
+
+def _unreadable(path: Path, exc: BaseException) -> str:
+    """Say what is wrong with a file the readers gave up on, in the user's words."""
+    text = str(exc).strip() or type(exc).__name__
+    if isinstance(exc, EOFError):
+        return (
+            "the gzip stream is truncated (the file ends before its end-of-stream marker): "
+            "the download or copy was cut short; fetch the file again"
+        )
+    if isinstance(exc, gzip.BadGzipFile):
+        return f"not a valid gzip file ({text}); the file is corrupt or not gzip-compressed"
+    if isinstance(exc, zlib.error):
+        return f"the gzip data is corrupt ({text})"
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not a text CSV file: bytes that are not UTF-8 at offset {exc.start}"
+    if isinstance(exc, pa.ArrowException) or path.suffix == ".parquet":
+        return f"not a readable Parquet file ({text})"
+    return text
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
@@ -234,43 +279,136 @@ def import_file(
     store: ParquetStore | None = None,
     replace: bool = False,
     gap_policy: str = "report",
+    limits: Plausibility | None = None,
 ) -> ImportResult:
-    """Check a file and merge it into the store.
+    """Check a file and merge it into the store (see :func:`import_files`)."""
+    return import_files(
+        [path], key, store=store, replace=replace, gap_policy=gap_policy, limits=limits
+    )[0]
+
+
+@dataclass
+class _Planned:
+    """One series of an import: the files that feed it and the series they make."""
+
+    key: SeriesKey
+    files: list[tuple[Path, pd.DataFrame, DataQualityReport, int]]  # path, rows, report, added
+    merged: pd.DataFrame
+    new_rows: pd.DataFrame
+
+
+def import_files(
+    paths: Sequence[str | Path],
+    key: SeriesKey | None = None,
+    *,
+    store: ParquetStore | None = None,
+    replace: bool = False,
+    gap_policy: str = "report",
+    limits: Plausibility | None = None,
+) -> list[ImportResult]:
+    """Check files and merge them into the store, all or nothing.
+
+    Every file is read and checked — alone, then merged with the stored series
+    and with the batch's other files of the same series — before anything is
+    written; a file that breaks a rule leaves every series as it was. Each
+    series is then written once, atomically.
 
     Parameters
     ----------
     key
-        The series; inferred from the file name when omitted.
+        The series of every file; inferred from each file name when omitted.
     replace
-        Make the file the whole series instead of merging it in (merging
-        refuses rows that contradict stored ones).
+        Make the batch's files the whole series instead of merging them in
+        (merging refuses rows that contradict stored ones).
     gap_policy
         ``raise`` refuses a file with gaps; ``report`` and ``fill`` import it
         and list the gaps. The store always holds the data as traded:
         ``fill`` takes effect when the series is loaded.
+    limits
+        Thresholds of the plausibility rules (default :class:`Plausibility`).
 
     Raises
     ------
     DataValidationError
-        On the first row breaking a rule; nothing is written.
+        Naming the file, the first row breaking a rule and the rule (rule
+        ``conflicts_with_store`` for a row that contradicts the stored series or an
+        earlier file); nothing is written.
     GapError
-        With ``gap_policy="raise"`` when the file has gaps; nothing is written.
+        With ``gap_policy="raise"`` when a file has gaps; nothing is written.
+    DataError
+        When writing fails part-way (a full disk): the message lists the
+        series already committed and those left as they were.
     """
-    path = Path(path)
-    if key is None:
-        parsed = parse_data_filename(path)
-        if parsed is None:
-            raise ConfigError(
-                f"cannot tell the series from the name {path.name!r}: give --exchange, "
-                "--symbol and --timeframe (or --kind funding)"
-            )
-        key = parsed.key
-    store = store or ParquetStore()
-    frame = read_data_file(path, key)
-    header = None if path.suffix == ".parquet" else 1
-    report = validate_frame(frame, key, str(path), header_lines=header)
     if gap_policy not in ("raise", "report", "fill"):
         raise ConfigError(f"invalid gap policy {gap_policy!r}: expected raise, report or fill")
+    if not paths:
+        raise ConfigError("no files to import")
+    store = store or ParquetStore()
+    plans: dict[SeriesKey, _Planned] = {}
+    order: list[tuple[SeriesKey, int]] = []
+    for raw_path in paths:
+        path = Path(raw_path)
+        file_key = key or _key_from_name(path)
+        frame, report = _checked_file(path, file_key, gap_policy, limits)
+        plan = plans.get(file_key)
+        if plan is None:
+            stored = _empty(file_key)
+            if not replace and store.exists(file_key):
+                stored = store.read(file_key)
+            plan = plans[file_key] = _Planned(file_key, [], stored, _empty(file_key))
+        _refuse_conflicts(plan, path, frame)
+        fresh = frame[~frame["timestamp"].isin(plan.merged["timestamp"])]
+        plan.merged = _union(plan.merged, fresh)
+        plan.new_rows = _union(plan.new_rows, fresh)
+        order.append((file_key, len(plan.files)))
+        plan.files.append((path, frame, report, len(fresh)))
+    reports = {}
+    for plan in plans.values():
+        names = ", ".join(p.name for p, *_ in plan.files)
+        # The series as it will be stored passes every rule, across file boundaries too.
+        reports[plan.key] = validate_frame(
+            plan.merged, plan.key, f"{plan.key.label()} with {names} merged in", limits=limits
+        )
+    committed: list[str] = []
+    for plan in plans.values():
+        names = ", ".join(p.name for p, *_ in plan.files)
+        try:
+            if replace:
+                store.write(plan.key, plan.merged, mode="replace", metadata={"source": names})
+            elif len(plan.new_rows):
+                store.write(plan.key, plan.new_rows, mode="merge", metadata={"source": names})
+        except Exception as exc:
+            left = [p.key.label() for p in plans.values() if p.key.label() not in committed]
+            done = "; ".join(committed) or "none"
+            raise DataError(
+                f"writing {plan.key.label()} failed: {exc}. Committed: {done}. "
+                f"Left as they were: {', '.join(left)}"
+            ) from exc
+        committed.append(f"{plan.key.label()} ({names})")
+    results = []
+    for file_key, i in order:
+        plan = plans[file_key]
+        path, _, report, added = plan.files[i]
+        results.append(ImportResult(file_key, path, report, reports[file_key], added))
+    return results
+
+
+def _key_from_name(path: Path) -> SeriesKey:
+    parsed = parse_data_filename(path)
+    if parsed is None:
+        raise ConfigError(
+            f"cannot tell the series from the name {path.name!r}: give --exchange, "
+            "--symbol and --timeframe (or --kind funding)"
+        )
+    return parsed.key
+
+
+def _checked_file(
+    path: Path, key: SeriesKey, gap_policy: str, limits: Plausibility | None
+) -> tuple[pd.DataFrame, DataQualityReport]:
+    frame = read_data_file(path, key)
+    header = None if path.suffix == ".parquet" else 1
+    report = validate_frame(frame, key, str(path), header_lines=header, limits=limits)
     if gap_policy == "raise" and report.gaps:
         largest = report.largest_gap
         assert largest is not None
@@ -279,10 +417,48 @@ def import_file(
             f"{largest.missing} bars from {pd.Timestamp(largest.start_ms, unit='ms', tz='UTC')}); "
             "nothing was imported (use --gap-policy report to import and list them)"
         )
-    before = store.span(key)
-    total = store.write(
-        key, frame, mode="replace" if replace else "merge", metadata={"source": path.name}
-    )
-    store_report = validate_frame(store.read(key), key, f"store {key.label()}")
-    added = total if replace or before is None else total - before[2]
-    return ImportResult(key, path, report, store_report, added)
+    return frame, report
+
+
+def _empty(key: SeriesKey) -> pd.DataFrame:
+    frame = pd.DataFrame({c: np.zeros(0) for c in key.columns})
+    frame["timestamp"] = frame["timestamp"].astype(np.int64)
+    return frame
+
+
+def _union(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
+    if not len(b):
+        return a
+    out = pd.concat([a, b], ignore_index=True) if len(a) else b.reset_index(drop=True)
+    return out.sort_values("timestamp", kind="stable").reset_index(drop=True)
+
+
+def _refuse_conflicts(plan: _Planned, path: Path, frame: pd.DataFrame) -> None:
+    """Raise naming the file's first row whose values differ from the series' at its time."""
+    if not len(plan.merged):
+        return
+    new = frame.reset_index(drop=True).reset_index(names="_row")
+    both = plan.merged.merge(new, on="timestamp", how="inner", suffixes=("_old", "_new"))
+    if not len(both):
+        return
+    both = both.sort_values("_row", kind="stable")
+    for col in plan.key.columns[1:]:
+        a = both[f"{col}_old"].to_numpy(np.float64)
+        b = both[f"{col}_new"].to_numpy(np.float64)
+        differs = ~np.isclose(a, b, rtol=1e-12, atol=0.0, equal_nan=True)
+        if differs.any():
+            i = int(np.argmax(differs))
+            ts = int(both["timestamp"].iloc[i])
+            row = int(both["_row"].iloc[i]) + 1
+            earlier = [p for p, f, *_ in plan.files if ts in set(f["timestamp"])]
+            held = f"{earlier[0]}" if earlier else f"the store ({plan.key.label()})"
+            stamp = pd.Timestamp(ts, unit="ms", tz="UTC").isoformat()
+            raise DataValidationError(
+                str(path),
+                row,
+                "conflicts_with_store",
+                f"conflicting {col} at {stamp} ({ts}): this file has {float(b[i])!r}, {held} "
+                f"has {float(a[i])!r}; nothing was written (delete the series or import with "
+                "--replace to overwrite it)",
+                line=None if path.suffix == ".parquet" else row + 1,
+            )

@@ -14,6 +14,7 @@ from grekko_research.errors import ConfigError
 from grekko_research.risk.rules import RiskLimits
 
 __all__ = [
+    "BOUNDS",
     "EngineConfig",
     "Fees",
     "MarketRules",
@@ -27,10 +28,65 @@ _SIZE_KINDS = ("all", "units", "notional", "percent", "vol_target", "cash_percen
 SizeKind = Literal["all", "units", "notional", "percent", "vol_target", "cash_percent", "kelly"]
 
 
+# Documented bounds (docs/engine.md, "Configuration bounds"): a value outside is a typo or a
+# unit error (150 % instead of 0.15 %), never a market, and is refused before anything runs.
+MAX_FEE_RATE = 0.10  # taker and maker fees: at most 10 % of the notional per fill
+MAX_SLIPPAGE = {"none": math.inf, "bps": 1_000.0, "range": 1.0, "volume": 10.0}
+MAX_LEVERAGE = 125.0  # the largest leverage a major venue offers
+MAX_INIT_CASH = 1e15
+MAX_VOL_TARGET = 10.0  # annualised volatility target (1000 %)
+BOUNDS: dict[str, str] = {
+    "Fees.taker": f"[0, {MAX_FEE_RATE}] (a fraction of the notional)",
+    "Fees.maker": f"[0, {MAX_FEE_RATE}]",
+    "Fees.fixed": "[0, EngineConfig.init_cash)",
+    "Slippage.value": "bps [0, 1000]; range [0, 1]; volume [0, 10]",
+    "Sizing.value": (
+        "units, notional > 0; percent (0, leverage]; cash_percent (0, 1]; "
+        f"vol_target (0, {MAX_VOL_TARGET}]; kelly (0, 1]; all: ignored"
+    ),
+    "Sizing.kelly_cap": "(0, leverage]",
+    "Sizing.kelly_warmup": "[0, 1]",
+    "EngineConfig.init_cash": f"(0, {MAX_INIT_CASH:g}]",
+    "EngineConfig.leverage": f"(0, {MAX_LEVERAGE:g}]",
+}
+
+
+def _plain(value: object) -> str:
+    """Return a value as the user typed it (``-5.0``, not ``np.float64(-5.0)``)."""
+    if isinstance(value, bool):
+        return repr(value)
+    if isinstance(value, int | float | np.number):
+        return repr(float(value)) if isinstance(value, float | np.floating) else str(int(value))
+    return repr(value)
+
+
+def _number(value: object) -> bool:
+    return (
+        isinstance(value, int | float | np.number)
+        and not isinstance(value, bool)
+        and math.isfinite(float(value))
+    )
+
+
+def _in_range(
+    owner: str, name: str, value: object, low: float, high: float, *, open_low: bool = False
+) -> None:
+    """Raise a ConfigError naming ``owner.name`` and its bounds unless ``low ≤ value ≤ high``."""
+    ok = False
+    if _number(value):
+        x = float(value)  # type: ignore[arg-type]
+        ok = (x > low if open_low else x >= low) and x <= high
+    if not ok:
+        left = "(" if open_low else "["
+        raise ConfigError(
+            f"{owner}.{name} must be in {left}{low:g}, {high:g}], got {_plain(value)}"
+        )
+
+
 def _non_negative(owner: str, **values: float) -> None:
     for name, value in values.items():
-        if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
-            raise ConfigError(f"{owner}.{name} must be a non-negative number, got {value!r}")
+        if not (_number(value) and value >= 0):
+            raise ConfigError(f"{owner}.{name} must be a non-negative number, got {_plain(value)}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +110,9 @@ class Fees:
     fixed: float = 0.0
 
     def __post_init__(self) -> None:
-        _non_negative("Fees", taker=self.taker, maker=self.maker, fixed=self.fixed)
+        _in_range("Fees", "taker", self.taker, 0.0, MAX_FEE_RATE)
+        _in_range("Fees", "maker", self.maker, 0.0, MAX_FEE_RATE)
+        _non_negative("Fees", fixed=self.fixed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +134,7 @@ class Slippage:
             raise ConfigError(
                 f"Slippage.kind must be none, bps, range or volume, got {self.kind!r}"
             )
-        _non_negative("Slippage", value=self.value)
+        _in_range("Slippage", "value", self.value, 0.0, MAX_SLIPPAGE[self.kind])
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +170,16 @@ class Sizing:
     def __post_init__(self) -> None:
         if self.kind not in _SIZE_KINDS:
             raise ConfigError(f"Sizing.kind {self.kind!r} is not one of {', '.join(_SIZE_KINDS)}")
-        _non_negative("Sizing", value=self.value, kelly_warmup=self.kelly_warmup)
+        _non_negative("Sizing", value=self.value)
+        _in_range("Sizing", "kelly_warmup", self.kelly_warmup, 0.0, 1.0)
+        if self.kind in ("units", "notional"):
+            _in_range("Sizing", "value", self.value, 0.0, math.inf, open_low=True)
+        elif self.kind == "cash_percent":
+            _in_range("Sizing", "value", self.value, 0.0, 1.0, open_low=True)
+        elif self.kind == "vol_target":
+            _in_range("Sizing", "value", self.value, 0.0, MAX_VOL_TARGET, open_low=True)
+        elif self.kind == "percent":  # its upper bound is the leverage (EngineConfig)
+            _in_range("Sizing", "value", self.value, 0.0, MAX_LEVERAGE, open_low=True)
         if self.vol_window < 2:
             raise ConfigError("Sizing.vol_window must be at least 2")
         if (self.kelly_win_rate is None) != (self.kelly_payoff is None):
@@ -137,8 +204,10 @@ class Sizing:
             )
         if not (math.isfinite(self.kelly_cap) and self.kelly_cap > 0):
             raise ConfigError(f"Sizing.kelly_cap must be positive, got {self.kelly_cap!r}")
-        if self.kind == "kelly" and self.value <= 0:
-            raise ConfigError(f"Sizing.value is the Kelly fraction: positive, got {self.value!r}")
+        if self.kind == "kelly" and not 0 < self.value <= 1:
+            raise ConfigError(
+                f"Sizing.value is the Kelly fraction: in (0, 1], got {_plain(self.value)}"
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,14 +323,27 @@ class EngineConfig:
     order_valid_bars: int = 0
 
     def __post_init__(self) -> None:
-        if not (math.isfinite(self.init_cash) and self.init_cash > 0):
-            raise ConfigError(f"EngineConfig.init_cash must be positive, got {self.init_cash!r}")
+        _in_range("EngineConfig", "init_cash", self.init_cash, 0.0, MAX_INIT_CASH, open_low=True)
         if self.execution not in ("next_open", "close"):
             raise ConfigError(
                 f"EngineConfig.execution must be next_open or close, got {self.execution!r}"
             )
-        if not (math.isfinite(self.leverage) and self.leverage > 0):
-            raise ConfigError(f"EngineConfig.leverage must be positive, got {self.leverage!r}")
+        _in_range("EngineConfig", "leverage", self.leverage, 0.0, MAX_LEVERAGE, open_low=True)
+        if self.fees.fixed >= self.init_cash:
+            raise ConfigError(
+                f"Fees.fixed must be below EngineConfig.init_cash ({_plain(self.init_cash)}): "
+                f"a fee of {_plain(self.fees.fixed)} per fill leaves nothing to trade"
+            )
+        if self.sizing.kind == "percent" and self.sizing.value > self.leverage:
+            raise ConfigError(
+                f"Sizing.value as percent of equity must be in (0, leverage = "
+                f"{_plain(self.leverage)}], got {_plain(self.sizing.value)}"
+            )
+        if self.sizing.kind == "kelly" and self.sizing.kelly_cap > self.leverage:
+            raise ConfigError(
+                f"Sizing.kelly_cap must be in (0, leverage = {_plain(self.leverage)}], "
+                f"got {_plain(self.sizing.kelly_cap)}"
+            )
         if not 0 <= self.maintenance_margin < 1:
             raise ConfigError("EngineConfig.maintenance_margin must be in [0, 1)")
         if self.order_valid_bars < 0:

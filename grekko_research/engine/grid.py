@@ -78,6 +78,7 @@ def _combination_nb(
     False (the lean kernel only).
     """
     n, k = close.shape
+    final = np.nan
     if lean:
         n_entries = np.count_nonzero(entries)
         n_exits = np.count_nonzero(exits)
@@ -85,7 +86,9 @@ def _combination_nb(
             open_, high, low, close, entries, exits, cfg, equity, False,
             2 * n_entries + n_exits + k + 1, n_entries + k + 1,
         )  # fmt: skip
-    else:
+    if final != final:  # the general kernel, also when the lean one met a sale it refuses
+        if equity.shape[0] < n:
+            equity = np.empty(n)
         orders, trades, _, _ = simulate_nb(
             index, open_, high, low, close, volume, filled, entries, exits, short_entries,
             short_exits, empty_f, empty_i, empty_f, empty_f, empty_f, funding,

@@ -44,6 +44,7 @@ from grekko_research.engine.layout import (
     STOP_ABS,
     STOP_PCT,
 )
+from grekko_research.engine.nb_orders import covers_fees_nb
 
 __all__ = ["simulate_simple_nb"]
 
@@ -83,6 +84,11 @@ def simulate_simple_nb(
     ``open_``/``high``/``low``/``close``/``entries``/``exits`` are ``(n, k)``;
     every bar must have a market. ``order_cap``/``trade_cap`` bound the
     records (at most one order per signal and one stop exit per entry).
+
+    A sale whose fees exceed its proceeds by more than the cash (a large fixed
+    fee on a small position) is refused by the general kernel; this kernel
+    then returns empty records and a NaN final equity, and the caller runs the
+    general kernel instead.
 
     The per-bar work is optional, so that a run that only needs its records
     touches the prices only on bars that trade: ``equity_out`` ``(n,)``
@@ -171,6 +177,8 @@ def simulate_simple_nb(
                     n_ord, n_tr, cash, n_open, fee, fixed, lev, size_kind, size_value, sl_kind,
                     sl_value, tp_kind, tp_value, skip_after_stop,
                 )  # fmt: skip
+        if cash != cash:  # a sale the cash could not pay: out of scope (see _sell_all)
+            return orders[:0], trades[:0], np.nan
         if track_equity:
             equity = cash
             if n_open > 0:
@@ -367,6 +375,8 @@ def _simulate_one_nb(
                     continue
             # close the long at `price` (a stop or an exit signal)
             size = pos
+            if not covers_fees_nb(cash, -size, price, fee, fixed):
+                return orders[:0], trades[:0], np.nan  # a refused sale: the general kernel's case
             paid = size * price * fee + fixed
             cash -= -size * price + paid
             _order(orders, n_ord, t, 0, -size, price, paid, kind, 0)
@@ -654,8 +664,14 @@ def _sell_all(
     fee: float,
     fixed: float,
 ) -> tuple[int, int, float]:
-    """Close asset ``j``'s long at ``price``; book the order and the trade."""
+    """Close asset ``j``'s long at ``price``; book the order and the trade.
+
+    A sale whose fees the cash cannot cover is out of this kernel's scope: the
+    cash returned is NaN and the run is handed to the general kernel.
+    """
     size = st[j, _POS]
+    if not covers_fees_nb(cash, -size, price, fee, fixed):
+        return n_ord, n_tr, np.nan
     paid = size * price * fee + fixed
     cash -= -size * price + paid
     _order(orders, n_ord, t, j, -size, price, paid, kind, 0)

@@ -408,10 +408,16 @@ def _buying_power(
     side: float,
     cfg: np.ndarray,
     value: float,
+    fee_rate: float,
 ) -> float:
-    """Return the most units a new exposure of ``side`` may add (``value`` = this asset's |value|)."""
+    """Return the most units a new exposure of ``side`` may add (``value`` = this asset's |value|).
+
+    Fees are reserved at the taker rate, or at the fill's own rate when that is
+    higher (a maker fee above the taker fee), so an unlevered account never pays
+    more than its cash.
+    """
     lev = cfg[CFG_LEVERAGE]
-    fee = cfg[CFG_FEE_TAKER]
+    fee = max(cfg[CFG_FEE_TAKER], fee_rate)
     fixed = cfg[CFG_FEE_FIXED]
     if pos * side < 0.0:
         # The closing part passes first; what remains may open the other side.
@@ -422,6 +428,17 @@ def _buying_power(
     if room <= 0.0:
         return 0.0
     return room / (price * (1.0 + lev * fee))
+
+
+@njit(cache=True, nogil=True)
+def covers_fees_nb(cash: float, size: float, price: float, fee_rate: float, fixed: float) -> bool:
+    """Return False for a fill of ``size`` whose fees exceed its proceeds by more than the cash.
+
+    Such a sale would take the cash below zero (vectorbt's ``CantCoverFees``);
+    it is refused and the position kept. Shared by both kernels.
+    """
+    flow = -size * price - (abs(size) * price * fee_rate + fixed)
+    return flow >= 0.0 or cash + flow >= 0.0
 
 
 @njit(cache=True, nogil=True)
@@ -465,6 +482,7 @@ def _submit(
                0.0)  # fmt: skip
         return 0.0
     rule = 0
+    fee_rate = cfg[CFG_FEE_MAKER] if maker else cfg[CFG_FEE_TAKER]
     if not reducing and size != 0.0:
         equity, gross = _valuation(S, A, prices)
         value = abs(pos * price)
@@ -474,7 +492,7 @@ def _submit(
         # The part beyond closing the current position must fit the buying power.
         closing = min(abs(size), abs(pos)) if pos * size < 0.0 else 0.0
         extra = abs(size) - closing
-        cap = _buying_power(equity, gross, pos, price, side, cfg, value)
+        cap = _buying_power(equity, gross, pos, price, side, cfg, value, fee_rate)
         if extra > cap:
             extra = cap
             size = side * (closing + extra)
@@ -507,7 +525,13 @@ def _submit(
             if rule != 0:
                 _order(orec, A, t, j, side, price, 0.0, kind, STATUS_REJECTED_RISK, rule, 0.0)
             return 0.0
-    fee_rate = cfg[CFG_FEE_MAKER] if maker else cfg[CFG_FEE_TAKER]
+    if (
+        pos > 0.0
+        and size < 0.0
+        and not covers_fees_nb(A[A_CASH], size, price, fee_rate, cfg[CFG_FEE_FIXED])
+    ):
+        _order(orec, A, t, j, size, price, 0.0, kind, STATUS_REJECTED_FUNDS, 0, 0.0)
+        return 0.0
     _apply_fill(S, A, orec, trec, cfg, j, t, size, price, fee_rate, kind, rule, slip, atr)
     return size
 

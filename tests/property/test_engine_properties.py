@@ -263,3 +263,86 @@ def test_lean_kernel_equals_general_kernel(scenario) -> None:
     assert np.isnan(first_trades[:, [L.T_MAE, L.T_MFE]]).all()
     keep = [c for c in range(first_trades.shape[1]) if c not in (L.T_MAE, L.T_MFE)]
     np.testing.assert_array_equal(first_trades[:, keep], lean.trade_records[:, keep])
+
+
+@st.composite
+def cash_account_scenarios(draw):
+    """Unlevered long-only runs with costs up to the documented bounds (docs/engine.md)."""
+    from grekko_research.engine.config import MAX_FEE_RATE, MAX_SLIPPAGE
+
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    n = draw(st.integers(5, 80))
+    k = draw(st.integers(1, 3))
+    bars = random_bars(rng, n, k, draw(st.booleans()))
+    # Sometimes a crash to a hundredth: positions become worth less than a fixed fee.
+    if draw(st.booleans()):
+        scale = np.ones((n, 1))
+        scale[int(rng.integers(1, n)) :] = 0.01
+        bars = Bars(
+            index=bars.index,
+            symbols=bars.symbols,
+            timeframe=bars.timeframe,
+            open=bars.open * scale,
+            high=bars.high * scale,
+            low=bars.low * scale,
+            close=bars.close * scale,
+            volume=bars.volume,
+            filled=bars.filled,
+        )
+    form = draw(st.sampled_from(["signals", "target", "orders"]))
+    if form == "signals":
+        p = draw(st.floats(0.05, 0.5))
+        signal = Signals(rng.random((n, k)) < p, rng.random((n, k)) < p)
+    elif form == "target":
+        target = rng.uniform(0.0, 1.0, (n, k))
+        target[rng.random((n, k)) < 0.4] = np.nan
+        signal = TargetPositions(target)
+    else:
+        kinds = rng.choice(
+            np.array([None, "market", "limit", "stop", "stop_limit"], dtype=object), (n, k)
+        )
+        ref = np.nan_to_num(bars.close, nan=100.0)
+        sizes = rng.uniform(-50, 50, (n, k))  # up to 5 times the cash
+        signal = Orders(
+            kinds, sizes, ref * rng.uniform(0.9, 1.1, (n, k)), ref * rng.uniform(0.9, 1.1, (n, k))
+        )
+    init_cash = 1_000.0
+    slip_kind = draw(st.sampled_from(["none", "bps", "range", "volume"]))
+    slip_max = MAX_SLIPPAGE[slip_kind] if slip_kind != "none" else 0.0
+    config = EngineConfig(
+        init_cash=init_cash,
+        execution=draw(st.sampled_from(["next_open", "close"])),
+        fees=Fees(
+            taker=draw(st.floats(0.0, MAX_FEE_RATE)),
+            maker=draw(st.floats(0.0, MAX_FEE_RATE)),
+            fixed=draw(st.sampled_from([0.0, 1.0, 50.0, 0.9 * init_cash])),
+        ),
+        slippage=Slippage(slip_kind, draw(st.floats(0.0, slip_max))),
+        sizing=draw(
+            st.sampled_from(
+                [
+                    Sizing("all"),
+                    Sizing("percent", 0.5),
+                    Sizing("units", 100.0),
+                    Sizing("notional", 5_000.0),
+                    Sizing("cash_percent", 1.0),
+                ]
+            )
+        ),
+        stops=Stops(stop_loss=draw(st.sampled_from([None, 0.05])), trailing=None),
+        market=MarketRules(lot_size=draw(st.sampled_from([0.0, 0.01]))),
+        leverage=draw(st.sampled_from([1.0, 0.5])),
+    )
+    return bars, signal, config
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cash_account_scenarios())
+def test_an_unlevered_cash_account_never_goes_below_zero(scenario) -> None:
+    """An order the cash cannot pay, fees and slippage included, is shrunk or refused."""
+    bars, signal, config = scenario
+    res = backtest(bars, signal, config)
+    tol = 1e-9 * config.init_cash
+    assert res.cash.min() >= -tol, f"cash {res.cash.min()}"
+    assert res.equity.min() >= -tol, f"equity {res.equity.min()}"
