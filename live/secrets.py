@@ -24,11 +24,18 @@ would garble every log line).
   text) as it is created, whatever logger it comes from — needed because a filter on a logger
   does not see records propagated from its children (``ccxt.base.exchange`` → ``ccxt``) — and
   a :class:`RedactingFilter` on the root logger, its handlers and the loggers of ccxt, aiohttp,
-  urllib3, apprise and asyncio, for records built by other means;
+  urllib3, apprise and asyncio, for records built by other means. Records stay well-formed:
+  the message is formatted first and checked, a clean record is left untouched, and a record
+  with a secret keeps the shape of its ``args`` (formatters such as uvicorn's access log unpack
+  them);
 - uncaught exceptions: ``sys.excepthook`` and ``threading.excepthook`` render through the
   previous hook (Typer's pretty tracebacks included) into a buffer, then write it redacted;
 - ccxt's verbose mode, which ``print``\\ s request headers (the API key among them): the
-  ``log`` method of ccxt's exchange and websocket client classes prints redacted text.
+  ``log`` method of ccxt's exchange and websocket client classes prints redacted text
+  (:func:`protect_ccxt`, applied again wherever ccxt is about to be used — credentials being
+  built, every client the venues build — so the import order does not matter);
+- with ``streams=True`` (the command-line tools' ``main``), ``sys.stdout`` and ``sys.stderr``:
+  whatever the process prints (banners, tables, ccxt's prints) is masked.
 
 The process-wide redactor (:func:`default_redactor`) is one shared registry on purpose: the
 logging system and the exception hooks it serves are process-wide too.
@@ -58,10 +65,12 @@ __all__ = [
     "MASK",
     "MIN_SECRET_LENGTH",
     "RedactingFilter",
+    "RedactingStream",
     "Redactor",
     "default_redactor",
     "install_redaction",
     "is_secret_env_name",
+    "protect_ccxt",
     "register_secrets",
     "uninstall_redaction",
     "url_secrets",
@@ -313,12 +322,24 @@ class Redactor:
                 logger.addFilter(self.log_filter)
 
     def redact_record(self, record: logging.LogRecord) -> None:
-        """Redact a log record in place: message with its arguments, traceback, stack."""
+        """Redact a log record in place: message with its arguments, traceback, stack.
+
+        The message is formatted first and the result checked: a record without a secret is
+        left as it is (its ``msg`` and ``args`` intact, for formatters that unpack ``args``,
+        as uvicorn's access log does). Otherwise each argument is masked on its own, keeping
+        the shape of ``args`` (a tuple of the same length, or a mapping with the same keys);
+        only when that is not enough (a secret made by formatting itself, a bad format
+        string) does the record become the masked text with empty ``args``.
+        """
         try:
             message = record.getMessage()
         except Exception:  # a bad format string: keep the pieces, still redacted
             message = f"{record.msg!s} {record.args!r}"
-        record.msg, record.args = self.redact(message), None
+            record.msg, record.args = self.redact(message), ()
+        else:
+            masked = self.redact(message)
+            if masked != message:
+                self._mask_args(record, masked)
         if record.exc_info and record.exc_info[0] is not None:
             exc_type, exc, tb = record.exc_info
             record.exc_text = self.format_exception(exc_type, exc, tb).rstrip("\n")
@@ -328,6 +349,32 @@ class Redactor:
             record.exc_text = self.redact(record.exc_text)
         if record.stack_info:
             record.stack_info = self.redact(record.stack_info)
+
+    def _mask_arg(self, value: Any) -> Any:
+        """``value`` if its text holds no secret (numbers stay numbers), else its masked text."""
+        if isinstance(value, int | float | bool | type(None)):
+            return value
+        text = value if isinstance(value, str) else str(value)
+        masked = self.redact(text)
+        return value if masked == text else masked
+
+    def _mask_args(self, record: logging.LogRecord, masked: str) -> None:
+        """Mask ``record``'s message and arguments one by one, keeping the shape of ``args``."""
+        msg = self.redact(record.msg) if isinstance(record.msg, str) else record.msg
+        args = record.args
+        if isinstance(args, Mapping):
+            new_args: Any = {k: self._mask_arg(v) for k, v in args.items()}
+        elif isinstance(args, tuple):
+            new_args = tuple(self._mask_arg(v) for v in args)
+        else:
+            new_args = args
+        record.msg, record.args = msg, new_args
+        try:
+            ok = self.redact(record.getMessage()) == record.getMessage()
+        except Exception:
+            ok = False
+        if not ok:  # masking the parts did not mask the whole: keep the masked text only
+            record.msg, record.args = masked, ()
 
 
 class RedactingFilter(logging.Filter):
@@ -351,11 +398,89 @@ def default_redactor() -> Redactor:
 
 
 def register_secrets(*values: str | None) -> int:
-    """Register secret values with the process-wide redactor; return how many were new."""
+    """Register secret values with the process-wide redactor; return how many were new.
+
+    Also makes sure ccxt's verbose output is masked (:func:`protect_ccxt`): credentials are
+    built when ccxt is about to be used, whether or not their values were already known (from
+    the environment, at :func:`install_redaction`, perhaps before ccxt was imported).
+    """
     added = _DEFAULT.add(*values)
-    if added and _INSTALLED is not None:
-        _INSTALLED.patch_ccxt()  # ccxt is loaded by now if credentials are being built
+    protect_ccxt()
     return added
+
+
+def _active_redactor() -> Redactor:
+    state = _INSTALLED
+    return state.redactor if state is not None else _DEFAULT
+
+
+# ccxt classes whose ``log`` is patched, with the original method (for uninstall).
+_CCXT_PATCHED: dict[type, Callable[..., Any]] = {}
+_CCXT_CLASSES = (
+    ("ccxt.base.exchange", "Exchange"),
+    ("ccxt.async_support.base.ws.client", "Client"),
+)
+
+
+def protect_ccxt() -> int:
+    """Make ccxt's verbose-mode ``log`` (a bare ``print``) print masked text; idempotent.
+
+    Patches the classes of ccxt loaded so far (its exchanges and its websocket client), so it
+    is called wherever ccxt is about to be used — :func:`install_redaction`,
+    :func:`register_secrets` and every client the venues build — whatever the import order.
+    The masking uses the installed redactor, else the process-wide one. Returns how many
+    classes were newly patched.
+    """
+    patched = 0
+    with _CCXT_LOCK:
+        for module, name in _CCXT_CLASSES:
+            found = getattr(sys.modules.get(module), name, None)
+            # The class that defines ``log`` (ccxt's Exchange inherits it from BaseExchange).
+            cls = next((k for k in getattr(found, "__mro__", ()) if "log" in vars(k)), None)
+            if cls is None or cls in _CCXT_PATCHED:
+                continue
+            original = vars(cls)["log"]
+
+            def log(self: Any, *args: Any, _original: Any = original) -> None:
+                redactor = _active_redactor()
+                _original(self, *(redactor.redact(a) for a in args))
+
+            log.__grekko_redacting__ = True  # type: ignore[attr-defined]
+            cls.log = log
+            _CCXT_PATCHED[cls] = original
+            patched += 1
+    return patched
+
+
+def _unprotect_ccxt() -> None:
+    with _CCXT_LOCK:
+        for cls, original in _CCXT_PATCHED.items():
+            cls.log = original  # type: ignore[attr-defined]
+        _CCXT_PATCHED.clear()
+
+
+class RedactingStream:
+    """A text stream that masks secrets in everything written to it (``sys.stdout``/``stderr``
+    of the command-line tools), delegating everything else to the wrapped stream.
+
+    Each ``write`` is masked on its own: ``print`` and the tools' consoles write whole texts,
+    so a secret is not split across calls in practice.
+    """
+
+    def __init__(self, stream: Any, redactor: Redactor) -> None:
+        self.stream = stream
+        self.redactor = redactor
+
+    def write(self, text: str) -> int:
+        self.stream.write(self.redactor.redact(text) if isinstance(text, str) else text)
+        return len(text)
+
+    def writelines(self, lines: Iterable[str]) -> None:
+        for line in lines:
+            self.write(line)
+
+    def __getattr__(self, name: str) -> Any:  # flush, fileno, isatty, encoding, buffer ...
+        return getattr(self.stream, name)
 
 
 # ---------------------------------------------------------------------------- installation
@@ -369,33 +494,12 @@ class _Installation:
     threading_hook: Callable[..., Any]
     loggers: list[logging.Logger] = field(default_factory=list)
     handlers: list[logging.Handler] = field(default_factory=list)
-    patched: list[tuple[type, Callable[..., Any]]] = field(default_factory=list)
-
-    def patch_ccxt(self) -> None:
-        """Make ccxt's verbose-mode ``log`` (a bare ``print``) print redacted text."""
-        done = {cls for cls, _ in self.patched}
-        for module, name in (
-            ("ccxt.base.exchange", "Exchange"),
-            ("ccxt.async_support.base.ws.client", "Client"),
-        ):
-            found = getattr(sys.modules.get(module), name, None)
-            # The class that defines ``log`` (ccxt's Exchange inherits it from BaseExchange).
-            cls = next((k for k in getattr(found, "__mro__", ()) if "log" in vars(k)), None)
-            if cls is None or cls in done:
-                continue
-            original = vars(cls)["log"]
-
-            def log(
-                self: Any, *args: Any, _original: Any = original, _r: Redactor = self.redactor
-            ) -> None:
-                _original(self, *(_r.redact(a) for a in args))
-
-            cls.log = log
-            self.patched.append((cls, original))
+    streams: list[tuple[str, Any, RedactingStream]] = field(default_factory=list)
 
 
 _INSTALLED: _Installation | None = None
 _INSTALL_LOCK = threading.Lock()
+_CCXT_LOCK = threading.Lock()
 
 
 def _through_buffer(redactor: Redactor, hook: Callable[[], Any], fallback: str) -> None:
@@ -416,12 +520,17 @@ def install_redaction(
     *,
     environ: Mapping[str, str] | None = None,
     loggers: Iterable[str] = DEFAULT_LOGGERS,
+    streams: bool = False,
 ) -> Redactor:
     """Redact secrets from logging, uncaught exceptions and ccxt's verbose output, process-wide.
 
     Registers the environment's secrets (see :meth:`Redactor.add_env`) first. Calling it again
     registers the environment again and keeps the hooks; installing another redactor replaces
     the first one's hooks. Undo with :func:`uninstall_redaction` (tests).
+
+    ``streams`` also wraps ``sys.stdout`` and ``sys.stderr`` in a :class:`RedactingStream`, so
+    whatever the process prints is masked (what the command-line tools' ``main`` do; left
+    off for libraries and tests, whose streams belong to someone else).
 
     Returns
     -------
@@ -433,7 +542,9 @@ def install_redaction(
     with _INSTALL_LOCK:
         redactor.add_env(environ)
         if _INSTALLED is not None and _INSTALLED.redactor is redactor:
-            _INSTALLED.patch_ccxt()
+            if streams:
+                _wrap_streams(_INSTALLED)
+            protect_ccxt()
             return redactor
     if _INSTALLED is not None:
         uninstall_redaction()
@@ -475,9 +586,21 @@ def install_redaction(
             if redactor.log_filter not in handler.filters:
                 handler.addFilter(redactor.log_filter)
                 state.handlers.append(handler)
-        state.patch_ccxt()
+        if streams:
+            _wrap_streams(state)
         _INSTALLED = state
+    protect_ccxt()
     return redactor
+
+
+def _wrap_streams(state: _Installation) -> None:
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if stream is None or isinstance(stream, RedactingStream):
+            continue
+        wrapper = RedactingStream(stream, state.redactor)
+        setattr(sys, name, wrapper)
+        state.streams.append((name, stream, wrapper))
 
 
 def uninstall_redaction() -> None:
@@ -494,5 +617,7 @@ def uninstall_redaction() -> None:
             logger.removeFilter(state.redactor.log_filter)
         for handler in state.handlers:
             handler.removeFilter(state.redactor.log_filter)
-        for cls, original in state.patched:
-            cls.log = original  # type: ignore[attr-defined]
+        for name, stream, wrapper in state.streams:
+            if getattr(sys, name) is wrapper:  # unless someone replaced it since
+                setattr(sys, name, stream)
+    _unprotect_ccxt()

@@ -18,6 +18,7 @@ from grekko_research.config.schema import (
     PromoteConfig,
     RiskSection,
     StrategyConfig,
+    TokenConfig,
     TokensConfig,
 )
 
@@ -32,6 +33,7 @@ __all__ = [
     "PromoteConfig",
     "RiskSection",
     "StrategyConfig",
+    "TokenConfig",
     "TokensConfig",
     "compose_config",
     "config_dir",

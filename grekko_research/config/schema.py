@@ -6,6 +6,12 @@ before anything runs. :func:`~grekko_research.config.compose.compose_config`
 then turns the result into these frozen objects; the library never sees an
 OmegaConf node. No field holds a secret: credentials come from the
 environment or a keyring only.
+
+No mapping is free-form: every ``dict`` field names in its metadata (``typed_by``) the type
+its keys belong to — a strategy's ``Params`` dataclass, or the risk / engine section a
+portfolio sleeve overrides — and :func:`grekko_research.config._guard.check_config_tree`
+checks each key against it, so an undeclared key (``passphrase``, ``api-key`` …) can never
+enter a configuration, nor the ``config.yaml``, tearsheet and MLflow records made from it.
 """
 
 from __future__ import annotations
@@ -27,8 +33,14 @@ __all__ = [
     "PromoteConfig",
     "RiskSection",
     "StrategyConfig",
+    "TokenConfig",
     "TokensConfig",
 ]
+
+# The types a ``dict`` field's keys belong to (see ``grekko_research.config._guard``).
+_PARAMS = {"typed_by": "strategy_params"}  # the Params dataclass of the sibling ``name``
+_RISK = {"typed_by": "risk_overrides"}  # RiskSection keys (``live``: LiveRiskSection keys)
+_ENGINE = {"typed_by": "engine_overrides"}  # EngineSection keys
 
 
 @dataclass(frozen=True)
@@ -52,7 +64,7 @@ class StrategyConfig:
     """The strategy by registry name and its parameters (validated by the strategy's Params)."""
 
     name: str = "sma_cross"
-    params: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict, metadata=_PARAMS)
 
 
 @dataclass(frozen=True)
@@ -70,6 +82,46 @@ class EngineSection:
     sizing_value: float = 1.0
     allow_short: bool = False
     leverage: float = 1.0
+
+    def __post_init__(self) -> None:
+        """Check the bounds of ``grekko_research.engine.EngineConfig`` here, naming the key.
+
+        So ``engine.taker_fee=1.5`` is refused as ``engine.taker_fee`` when the config is
+        composed (and a portfolio sleeve's engine override when it is applied), not later.
+        """
+        from grekko_research.engine.config import EngineConfig, Fees, Sizing, Slippage
+        from grekko_research.errors import ConfigError
+
+        try:
+            EngineConfig(
+                init_cash=self.init_cash,
+                execution=self.execution,  # type: ignore[arg-type]
+                fees=Fees(taker=self.taker_fee, maker=self.maker_fee, fixed=self.fixed_fee),
+                slippage=Slippage(self.slippage, self.slippage_value),  # type: ignore[arg-type]
+                sizing=Sizing(self.sizing, self.sizing_value),  # type: ignore[arg-type]
+                allow_short=self.allow_short,
+                leverage=self.leverage,
+            )
+        except ConfigError as exc:
+            message = str(exc)
+            for engine_name, key in _ENGINE_KEYS.items():
+                message = message.replace(engine_name, f"engine.{key}")
+            raise ConfigError(message) from None
+
+
+# The engine's names for the EngineSection keys, as its error messages spell them.
+_ENGINE_KEYS = {
+    "EngineConfig.init_cash": "init_cash",
+    "EngineConfig.execution": "execution",
+    "EngineConfig.leverage": "leverage",
+    "Fees.taker": "taker_fee",
+    "Fees.maker": "maker_fee",
+    "Fees.fixed": "fixed_fee",
+    "Slippage.kind": "slippage",
+    "Slippage.value": "slippage_value",
+    "Sizing.kind": "sizing",
+    "Sizing.value": "sizing_value",
+}
 
 
 @dataclass(frozen=True)
@@ -142,11 +194,21 @@ class ExchangeConfig:
 
 
 @dataclass(frozen=True)
+class TokenConfig:
+    """A token known to on-chain components: public facts only (never a key or a wallet)."""
+
+    symbol: str = "???"  # OmegaConf's MISSING: required
+    address: str | None = None  # contract (EVM, 0x + 40 hex) or mint (Solana, base58)
+    decimals: int | None = None  # None: read from the chain
+    name: str | None = None
+
+
+@dataclass(frozen=True)
 class TokensConfig:
     """Tokens known to on-chain components (DEX and Solana issues build on this)."""
 
     chain: str = "none"
-    tokens: list[dict[str, Any]] = field(default_factory=list)
+    tokens: list[TokenConfig] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -246,11 +308,11 @@ class PortfolioStrategyConfig:
         "sma_cross"  # registry name, or models:/NAME@ALIAS (a promoted model, gates checked)
     )
     id: str | None = None  # unique within the portfolio; default the strategy's name
-    params: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict, metadata=_PARAMS)
     weight: float = 1.0
     capital: float | None = None
-    risk: dict[str, Any] = field(default_factory=dict)
-    engine: dict[str, Any] = field(default_factory=dict)
+    risk: dict[str, Any] = field(default_factory=dict, metadata=_RISK)
+    engine: dict[str, Any] = field(default_factory=dict, metadata=_ENGINE)
     symbols: list[str] = field(default_factory=list)  # some of the run's symbols (empty: all)
 
 

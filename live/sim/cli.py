@@ -2,8 +2,14 @@
 
 ``run_sim(["BTC/USDT"], "1h", speed=3600)`` loads ``ohlcv/binance-spot_BTC-USDT_1h__*.csv(.gz)``
 (and any ``trades/binance-spot_BTC-USDT_*trades*.csv`` to replay), serves the Binance spot
-REST API and websockets on ``host:port``, prints the URLs and the key, and replays the candles
-at ``speed`` × wall time until interrupted (the REST API stays up after the data ends).
+REST API and websockets on ``host:port``, prints the URLs (never the credentials: it says
+where they come from), and replays the candles at ``speed`` × wall time until interrupted (the
+REST API stays up after the data ends).
+
+Test credentials: the simulator accepts exactly the API key and secret it is given —
+``grekko-live sim`` takes them from ``GREKKO_BINANCE_API_KEY`` / ``GREKKO_BINANCE_API_SECRET``,
+the variables ``grekko-live run --venue binance`` reads, so one ``export`` serves both (any
+values of at least 6 characters; never real ones).
 """
 
 from __future__ import annotations
@@ -115,6 +121,7 @@ def run_sim(
     *,
     echo: Callable[[str], None] = print,
     on_ready: Callable[[Simulator], None] | None = None,
+    credentials_from: str = "the api_key and api_secret given",
 ) -> None:
     """Serve a simulated Binance spot venue with a moving market clock; block until stopped.
 
@@ -140,6 +147,8 @@ def run_sim(
     echo, on_ready
         Where the banner goes; a callback given the running :class:`Simulator` (it stops when
         :meth:`Simulator.close` is called, or on Ctrl-C).
+    credentials_from
+        Where the credentials came from, for the banner (which never shows them).
     """
     folder = Path(data_dir) if data_dir is not None else default_data_dir()
     start_ms = None if start is None else _to_ms(start)
@@ -168,7 +177,8 @@ def run_sim(
             clock = sim.run_clock(speed=speed)
             when = pd.Timestamp(start_ms, unit="ms", tz="UTC").isoformat()
             echo(f"Binance spot simulator: REST {sim.url}  websockets {sim.ws_url}/ws")
-            echo(f"  websocket API {sim.ws_url}/ws-api/v3  key {api_key!r}")
+            echo(f"  websocket API {sim.ws_url}/ws-api/v3")
+            echo(f"  accepts the API key and secret of {credentials_from} (not shown)")
             echo(f"  {', '.join(symbols)} {timeframe} from {when} at {speed:g}x; Ctrl-C to stop")
             if on_ready is not None:
                 on_ready(sim)

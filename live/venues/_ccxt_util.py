@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
@@ -15,11 +16,13 @@ import ccxt.pro as ccxt_pro
 from grekko_research.data.exchanges import rebase_urls
 from grekko_research.errors import ConfigError
 from live.orders import FillReport
-from live.venues.base import VenueFill, VenueHealth
+from live.secrets import protect_ccxt
+from live.venues.base import FailedCall, VenueFill, VenueHealth
 from live.venues.credentials import Credentials
 from live.venues.errors import scrub
 
 __all__ = [
+    "VERBOSE_ENV",
     "HealthLog",
     "brief",
     "build_client",
@@ -66,7 +69,13 @@ class _Redact(logging.Filter):
         self.secrets: set[str] = set()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg, record.args = scrub(record.getMessage(), self.secrets), None
+        try:
+            message = record.getMessage()
+        except Exception:
+            message = f"{record.msg!s} {record.args!r}"
+        # ccxt's records are never unpacked by a formatter: the masked text with empty args
+        # (a tuple, never None, which formatters that unpack args would choke on).
+        record.msg, record.args = scrub(message, self.secrets), ()
         return True
 
 
@@ -79,6 +88,11 @@ def redact_ccxt_logs(secrets: Iterable[str]) -> None:
     logger = logging.getLogger("ccxt.base.exchange")  # ccxt's only logger
     if _REDACT not in logger.filters:
         logger.addFilter(_REDACT)
+
+
+VERBOSE_ENV = "GREKKO_CCXT_VERBOSE"
+"""Set to ``1`` (``grekko-live --verbose`` does) for ccxt's verbose mode on every client built:
+each request and response printed, secrets masked."""
 
 
 def build_client(
@@ -94,8 +108,11 @@ def build_client(
 
     ``urls`` sends every request (REST and websocket) to that base URL (a local peer, a
     testnet gateway or a proxy); ``options`` are merged over ccxt's. ``rate_limit`` keeps
-    ccxt's client-side throttle (off only for a local peer, which has no limits).
+    ccxt's client-side throttle (off only for a local peer, which has no limits). With
+    ``GREKKO_CCXT_VERBOSE=1`` the client is verbose; its prints are masked either way
+    (:func:`live.secrets.protect_ccxt`, applied here whatever the import order).
     """
+    protect_ccxt()
     cls = getattr(ccxt_pro, exchange_id, None) or getattr(ccxt_async, exchange_id, None)
     if cls is None:
         raise ConfigError(f"ccxt has no exchange {exchange_id!r}")
@@ -107,6 +124,8 @@ def build_client(
     if credentials is not None:
         config.update(credentials.ccxt_config())
         redact_ccxt_logs(credentials.secrets())
+    if os.environ.get(VERBOSE_ENV, "").strip().lower() in ("1", "true", "yes", "on"):
+        config["verbose"] = True
     client = cls(config)
     if urls:
         client.urls["api"] = rebase_api_urls(client.urls["api"], urls)
@@ -189,7 +208,7 @@ class HealthLog:
         self._ids = itertools.count(1)
         self._down: dict[str, int] = {}  # stream -> when it was lost (venue clock)
         self.reconnects = 0
-        self.errors: deque[int] = deque(maxlen=max_errors)
+        self.errors: deque[FailedCall] = deque(maxlen=max_errors)
 
     def stream(self, kind: str) -> str:
         """A new stream's name (unique in this log)."""
@@ -208,9 +227,9 @@ class HealthLog:
         """Nobody reads ``stream`` any more: it is neither up nor lost."""
         self._down.pop(stream, None)
 
-    def error(self) -> None:
-        """A venue call failed now."""
-        self.errors.append(self._clock())
+    def error(self, call: str = "call", error: str = "Error") -> None:
+        """A venue call (``call``: ``create_order`` …) failed now with ``error`` (its class)."""
+        self.errors.append(FailedCall(self._clock(), call, error))
 
     @property
     def down_since_ms(self) -> int | None:
@@ -222,6 +241,7 @@ class HealthLog:
             realtime=realtime,
             ws_down_since_ms=self.down_since_ms,
             reconnects=self.reconnects,
-            error_times_ms=tuple(self.errors),
+            error_times_ms=tuple(f.ts_ms for f in self.errors),
             clock_skew_ms=clock_skew_ms,
+            failed_calls=tuple(self.errors),
         )

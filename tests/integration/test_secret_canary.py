@@ -19,13 +19,19 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import secrets
+import subprocess
+import sys
+import time
 import traceback
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -36,7 +42,7 @@ from live.sim import Simulator, start_simulator
 from live.venues import CcxtVenue, GiveUp, OutcomeUnknown, RetryLater, load_credentials, make_venue
 from live.venues.base import OrderRequest
 from tests.peers.frames import SPOT_BTC_1H, SPOT_ETH_1H, real_candles
-from tests.peers.sim_cli import sim_process
+from tests.peers.sim_cli import free_port, sim_process
 from tests.peers.sim_clients import drive
 
 KEY = "cnryKEY" + secrets.token_hex(16)
@@ -50,6 +56,7 @@ ENV = {
     "GREKKO_API_CONTROL_TOKEN": TOKEN,
 }
 BTC = "BTC/USDT"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def find_canaries(texts: dict[str, str], roots: Sequence[Path] = ()) -> list[str]:
@@ -278,3 +285,241 @@ def test_the_search_finds_a_planted_leak(
     assert f"{state / 'notes.db'}: cnrySEC" in found
     assert "planted str: cnryTOK" in found and "planted traceback: cnryTOK" in found
     assert not any(f.startswith("record 0") for f in found)  # the redacted line stays clean
+
+
+# -- real processes: import orders, --verbose, the simulator, every command ------------------
+
+# What a venue client does in its own process: credentials from the environment, ccxt in
+# verbose mode (it prints every request's headers, the API key among them), an order and a
+# balance against the simulator. ``{first}`` decides the import order.
+VENUE_SCRIPT = """
+import asyncio, sys
+{first}
+from decimal import Decimal
+from live.venues import load_credentials, make_venue
+from live.venues.base import OrderRequest
+
+async def main():
+    venue = make_venue("binance", urls=sys.argv[1], rate_limit=False,
+                       credentials=load_credentials("binance", use_keyring=False))
+    venue.client.verbose = True
+    try:
+        await venue.start()
+        await venue.submit(OrderRequest(sys.argv[2], "BTC/USDT", "buy", Decimal("0.001")))
+        print("balances", sorted((await venue.balances()).items())[:2])
+    finally:
+        await venue.close()
+
+asyncio.run(main())
+"""
+# Without ``streams``: the masking of ccxt's prints itself, not the CLI's stdout net, is tested.
+REDACTION_FIRST = "from live.secrets import install_redaction; install_redaction()"
+CCXT_FIRST = "import ccxt, ccxt.pro\n" + REDACTION_FIRST
+LIVE_MAIN = "from live.cli import main; main()"
+
+
+def _python(code: str, *args: str, env: dict[str, str], timeout: float = 240) -> str:
+    """Run ``code`` in a fresh interpreter; its stdout and stderr, interleaved."""
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args], env={**os.environ, **env}, timeout=timeout,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
+    )  # fmt: skip
+    return f"[exit {done.returncode}]\n{done.stdout}"
+
+
+@contextmanager
+def sim_with_output(shared_data: Path, out: Path, env: dict[str, str]) -> Iterator[str]:
+    """``grekko-live --verbose sim`` in its own process, everything it prints kept in ``out``."""
+    with out.open("w") as sink:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", LIVE_MAIN, "--verbose", "sim", "--symbols", "BTC/USDT",
+             "--timeframe", "1h", "--start", "2021-01-10", "--speed", "3600", "--port",
+             str(free_port())],
+            env={**os.environ, **env, "GREKKO_SHARED_DATA": str(shared_data)},
+            stdout=sink, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 90
+            while "REST http" not in out.read_text():
+                assert proc.poll() is None and time.monotonic() < deadline, out.read_text()
+                time.sleep(0.2)
+            yield out.read_text().split("REST ")[1].split()[0]
+        finally:
+            proc.terminate()
+            proc.wait(timeout=20)
+
+
+@pytest.mark.slow
+def test_ccxt_verbose_is_masked_whatever_the_import_order(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    """The keys come from the environment and are registered at the entry point, before ccxt is
+    imported (the order that once left ccxt's print unpatched), or after: masked either way."""
+    with sim_with_output(shared_data, tmp_path / "sim.out", ENV) as url:
+        outputs = {
+            "redaction first": _python(
+                VENUE_SCRIPT.format(first=REDACTION_FIRST), url, "io-1", env=ENV
+            ),
+            "ccxt first": _python(VENUE_SCRIPT.format(first=CCXT_FIRST), url, "io-2", env=ENV),
+        }
+    for name, text in outputs.items():
+        assert "[exit 0]" in text and "balances" in text, text[-3000:]
+        assert "RequestHeaders:" in text and "X-MBX-APIKEY" in text, name  # verbose printed
+    outputs["sim"] = (tmp_path / "sim.out").read_text()
+    assert find_canaries(outputs) == []
+
+
+def _commands() -> set[str]:
+    import typer.main
+
+    return set(typer.main.get_command(app).commands)  # type: ignore[attr-defined]
+
+
+@pytest.mark.slow
+def test_every_live_command_masks_the_canaries(
+    shared_data: Path, research_store: Path, tmp_path: Path
+) -> None:
+    """Each ``grekko-live`` command as its own process through ``main`` with ``--verbose``:
+    live against the simulator, a wrong secret, paper, replay, the readers, the switches, the
+    API and the alerts; the simulator's own output too. Canary hits per output: 0."""
+    alert = "cnryALR" + secrets.token_hex(16)
+    env = {**ENV, "GREKKO_DATA_DIR": str(research_store),
+           "GREKKO_ALERT_URLS": f"json://127.0.0.1:9/hook/{alert}"}  # fmt: skip
+    outputs: dict[str, str] = {}
+    covered: set[str] = set()
+
+    def cli(name: str, *args: str, extra: dict[str, str] | None = None, code: str = LIVE_MAIN,
+            ok: bool = True) -> str:  # fmt: skip
+        text = _python(code, "--verbose", *args, env={**env, **(extra or {})})
+        outputs[name] = text
+        covered.add(args[0])
+        assert ("[exit 0]" in text) is ok, text[-4000:]
+        return text
+
+    live_dir = tmp_path / "live"
+    common = ["--venue", "binance", "--strategy", "sma_cross", "--params", "fast=2",
+              "--params", "slow=5", "--state-dir", str(live_dir), "--mode", "live"]  # fmt: skip
+    with sim_with_output(shared_data, tmp_path / "sim.out", env) as url:
+        common += ["--venue-url", url]
+        cli("run live", "run", *common, "--confirm-live", "binance", "--max-bars", "3",
+            "--run-id", "canary", "risk=conservative")  # fmt: skip
+        events = str(live_dir / "canary" / "events.db")
+        assert Path(events).is_file(), sorted(str(p) for p in tmp_path.rglob("*"))
+        # reconcile with ccxt imported before the redaction, then with a wrong secret
+        cli(
+            "reconcile", "reconcile", "--events", events, code="import ccxt, ccxt.pro\n" + LIVE_MAIN
+        )
+        text = cli("reconcile wrong secret", "reconcile", "--events", events,
+                   extra={"GREKKO_BINANCE_API_SECRET": WRONG}, ok=False)  # fmt: skip
+        assert "Signature" in text
+    outputs["sim"] = (tmp_path / "sim.out").read_text()
+    for name in ("status", "orders", "positions"):  # (--json: the in-process test above)
+        cli(name, name, "--events", events)
+    cli("runs", "runs", "--state-dir", str(live_dir))
+    cli("verify", "verify", "--events", events)
+    cli("kill", "kill", "--reason", "canary", "--events", events)
+    cli("resume", "resume", "--events", events, "--reason", "canary")
+    range_ = ["data.start=2021-01-04", "data.end=2021-01-12"]
+    cli("replay", "replay", "--strategy", "sma_cross", "--state-dir", str(tmp_path / "replay"),
+        *range_)  # fmt: skip
+    outputs["api"] = _serve_briefly(
+        ["api", "--events", events, "--port", str(port := free_port())], env,
+        lambda: _api_requests(port),
+    )  # fmt: skip
+    covered.add("api")
+    outputs["alerts"] = _serve_briefly(["alerts", "--events", events], env, lambda: time.sleep(3))
+    covered.add("alerts")
+    covered.add("sim")
+    assert covered >= _commands(), f"commands not exercised: {_commands() - covered}"
+    # The search had something to find: ccxt's verbose headers, the banner, the API's lines.
+    assert "X-MBX-APIKEY" in outputs["run live"] and "RequestHeaders" in outputs["reconcile"]
+    assert "accepts the API key" in outputs["sim"] and '"GET /positions' in outputs["api"]
+    hits = {name: len(find_canaries({name: text}, [])) for name, text in outputs.items()}
+    print("canary hits per output:", hits)
+    assert find_canaries(outputs, [tmp_path]) == []
+    assert find_canaries({k: v.replace(alert, "") for k, v in outputs.items()}) == []
+    assert all(alert not in text for text in outputs.values())
+
+
+def _api_requests(port: int) -> None:
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            httpx.get(url + "/health", timeout=1)
+            break
+        except httpx.TransportError:
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+    for token in (TOKEN, WRONG):
+        httpx.get(url + "/positions", headers={"Authorization": f"Bearer {token}"})
+        httpx.get(url + "/orders", params={"token": token})
+    time.sleep(0.5)
+
+
+def _serve_briefly(args: list[str], env: dict[str, str], during: Any) -> str:
+    """Start a long-running command through ``main`` (``--verbose``), call ``during()``, stop
+    it; everything it printed."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", LIVE_MAIN, "--verbose", *args],
+        env={**os.environ, **env, "GREKKO_API_READ_TOKEN": TOKEN}, cwd=ROOT,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        during()
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=30)
+    return out
+
+
+# -- configuration: a credential never reaches config.yaml, a tearsheet or MLflow -------------
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key"),
+    [
+        ([f"+tokens.tokens=[{{symbol: WETH, passphrase: {KEY}}}]"], "passphrase"),
+        ([f"+tokens.tokens=[{{symbol: WETH, seed_phrase: '{KEY}'}}]"], "seed_phrase"),
+        (["portfolio=trend_and_reversion", f"+portfolio.strategies.0.params.access_token={KEY}"],
+         "access_token"),
+        (["portfolio=trend_and_reversion", f"+portfolio.strategies.1.risk.api-key={KEY}"],
+         "api-key"),
+        ([f"+experiment.apiKey={KEY}"], "apiKey"),
+        ([f"live.event_store=postgresql://grekko:{KEY}@db.local/grekko"], "live.event_store"),
+    ],
+)  # fmt: skip
+def test_backtest_refuses_credentials_and_writes_nothing(
+    overrides: list[str], key: str, research_store: Path, tmp_path: Path
+) -> None:
+    from grekko_research.cli import app as grekko_app
+
+    out = tmp_path / "runs"
+    result = CliRunner().invoke(
+        grekko_app,
+        ["backtest", "--output-dir", str(out), *overrides],
+        env={"GREKKO_DATA_DIR": str(research_store), "MLFLOW_TRACKING_URI": ""},
+    )
+    texts = {"stdout": result.stdout, "stderr": result.stderr}
+    if result.exception is not None:
+        texts.update(exception_texts("error", result.exception))
+    assert result.exit_code != 0, texts
+    assert key in result.stdout + result.stderr + str(result.exception)
+    assert not out.exists() or not any(p.is_file() for p in out.rglob("*"))
+    assert find_canaries(texts, [tmp_path]) == []
+
+
+def test_the_simulator_banner_never_shows_the_key(shared_data: Path) -> None:
+    """The banner says where the credentials come from, not what they are (printed as is,
+    with no redaction installed: the banner itself must not carry them)."""
+    import asyncio
+
+    from live.sim.cli import run_sim
+
+    lines: list[str] = []
+    run_sim(["BTC/USDT"], "1h", start="2021-01-10", port=0, api_key=KEY, api_secret=SECRET,
+            data_dir=shared_data, echo=lines.append, credentials_from="the test's canaries",
+            on_ready=lambda sim: asyncio.ensure_future(sim.close()))  # fmt: skip
+    assert any("REST http" in line for line in lines)
+    assert any("accepts the API key and secret of the test's canaries" in line for line in lines)
+    assert find_canaries({f"banner {i}": line for i, line in enumerate(lines)}) == []

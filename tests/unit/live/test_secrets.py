@@ -187,3 +187,42 @@ def test_ccxt_verbose_prints_are_redacted(
     uninstall_redaction()
     exchange.log(secret)
     assert secret in capsys.readouterr().out  # the patch is undone
+
+
+def test_redacted_records_stay_well_formed(installed: Redactor) -> None:
+    """Format first, then mask, keeping ``args`` a tuple of the same shape: uvicorn's access
+    formatter unpacks ``record.args`` (with ``None`` it raised on every request)."""
+    from uvicorn.logging import AccessFormatter
+
+    secret = canary()
+    installed.add(secret)
+    lines: list[str] = []
+    handler = logging.Handler()
+    handler.setFormatter(AccessFormatter('%(client_addr)s "%(request_line)s" %(status_code)s'))
+    handler.emit = lambda record: lines.append(handler.format(record))  # type: ignore[method-assign]
+    handler.handleError = lambda record: lines.append("ERROR")  # type: ignore[method-assign]
+    access = logging.getLogger("test.uvicorn.access")
+    access.addHandler(handler)
+    access.setLevel(logging.INFO)
+    try:
+        args = ("127.0.0.1:5000", "GET", f"/orders?token={secret}&x=1", "1.1", 200)
+        access.info('%s - "%s %s HTTP/%s" %d', *args)
+        access.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5001", "GET", "/health", "1.1", 503)
+    finally:
+        access.removeHandler(handler)
+    assert lines[0] == '127.0.0.1:5000 "GET /orders?token=***&x=1 HTTP/1.1" 200 OK'
+    assert lines[1] == '127.0.0.1:5001 "GET /health HTTP/1.1" 503 Service Unavailable'
+    assert len(lines) == 2
+    count = logging.getLogger("x").makeRecord("x", 20, "f", 1, "%d of %s", (3, secret), None)
+    assert count.args == (3, "***") and count.getMessage() == "3 of ***"  # %d still works
+    # A record without a secret keeps its very arguments; one with a secret keeps their shape.
+    clean = logging.getLogger("x").makeRecord("x", logging.INFO, "f", 1, "a %s %d", ("b", 2), None)
+    assert clean.args == ("b", 2) and clean.msg == "a %s %d"
+    dirty = logging.getLogger("x").makeRecord(
+        "x", logging.INFO, "f", 1, "a %s %d", (f"key={secret}", 2), None
+    )
+    assert dirty.args == ("key=***", 2) and dirty.getMessage() == "a key=*** 2"
+    mapping = logging.getLogger("x").makeRecord(
+        "x", logging.INFO, "f", 1, "%(k)s", ({"k": secret},), None
+    )
+    assert mapping.getMessage() == "***" and isinstance(mapping.args, dict)
