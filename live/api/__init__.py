@@ -5,7 +5,7 @@ the run only through a :class:`Control` (by default the ``KILL`` flag file the r
 
 Routes (JSON; every one but ``/health`` needs ``Authorization: Bearer <token>``)::
 
-    GET  /health        ok + age of the last event (no token)
+    GET  /health        ok | degraded (stale data) | error, ages on the run's clock (no token)
     GET  /strategies    run id, strategy, params, venue, mode, symbols
     GET  /positions     net positions, last close, exposure
     GET  /orders        ?state=FILLED &open=true &symbol= &limit=
@@ -16,7 +16,8 @@ Routes (JSON; every one but ``/health`` needs ``Authorization: Bearer <token>``)
     POST /resume        {"reason": str}                    control token
     GET  /metrics       Prometheus text (public with GREKKO_API_METRICS_PUBLIC=1)
     WS   /ws/orders /ws/fills /ws/signals /ws/risk          ?after_seq=N to catch up
-    GET  /openapi.json  the OpenAPI document (/docs renders it)
+    GET  /openapi.json  the OpenAPI document
+    GET  /docs          Swagger UI, its files served locally (no CDN; / redirects here)
 
 Example::
 

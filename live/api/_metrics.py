@@ -6,11 +6,13 @@ so after an API restart they come back to the same values, not to zero).
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from live.api._staleness import DataAge
 from live.events import Event
 from live.state import RISK_LEVELS, Rejection, RunFold, reason_class
 
@@ -62,6 +64,10 @@ METRIC_NAMES = (
     "grekko_strategy_realised_pnl",
     "grekko_strategy_target",
     "grekko_strategy_risk_state",
+    "grekko_data_age_seconds",
+    "grekko_data_stale_after_seconds",
+    "grekko_data_stale",
+    "grekko_clock_rate",
 )
 """Every metric family the API exposes (counters as exposed, with ``_total``)."""
 
@@ -168,8 +174,34 @@ class HubMetrics:
         self.errors = Counter(
             "grekko_hub_errors", "Log reads or events the API could not process.", registry=r
         )
+        # Ages on the run's own clock (the market's on a simulator), taken at scrape time.
+        self.data_age = Gauge(
+            "grekko_data_age_seconds",
+            "Age of the last closed bar (or of the run's start), on the run's clock.",
+            registry=r,
+        )
+        self.stale_after = Gauge(
+            "grekko_data_stale_after_seconds",
+            "Data age from which the run's data is stale (stale_bars × timeframe).",
+            registry=r,
+        )
+        self.stale = Gauge(
+            "grekko_data_stale", "1 while the run's data is stale (/health degraded).", registry=r
+        )
+        self.clock_rate = Gauge(
+            "grekko_clock_rate",
+            "The run's clock in seconds per wall second (1: wall clock; 3600: sim --speed 3600).",
+            registry=r,
+        )
         self._bar_logged: OrderedDict[int, int] = OrderedDict()  # bar ts -> bar_closed ts_ms
         self._submitted: OrderedDict[str, int] = OrderedDict()  # client id -> submitted ts_ms
+
+    def observe_age(self, age: DataAge) -> None:
+        """Set the data-age gauges (the API calls it at each scrape and health check)."""
+        self.data_age.set(math.nan if age.last_bar_age_s is None else age.last_bar_age_s)
+        self.stale_after.set(math.nan if age.stale_after_s is None else age.stale_after_s)
+        self.stale.set(1 if age.stale else 0)
+        self.clock_rate.set(age.rate)
 
     def seen(self, e: Event) -> None:
         """Record the position in the log (all an event that could not be folded changes)."""

@@ -19,8 +19,9 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Security, WebSocket
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 from starlette.datastructures import Headers
@@ -34,7 +35,10 @@ from live.api.hub import TOPICS, LogHub, event_message
 from live.orders import TERMINAL, OrderState
 from live.state import dec_text
 
-__all__ = ["create_app"]
+__all__ = ["DOCS_ASSETS", "create_app"]
+
+DOCS_ASSETS = "/docs/assets"
+"""Where the app serves the Swagger UI files of ``/docs`` (public, like the page)."""
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +57,22 @@ _AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 class Health(BaseModel):
-    ok: bool = Field(description="The log is read and folds cleanly")
+    ok: bool = Field(description="status is ok (HTTP 200; else 503)")
+    status: Literal["ok", "degraded", "error"] = Field(
+        description="error: the log cannot be read or folded; degraded: the run's data is "
+        "stale (its last bar older than stale_after_s on the run's clock)"
+    )
+    reasons: list[str] = Field(description="Why the status is not ok")
     last_seq: int
-    last_event_age_s: float | None = Field(description="Now minus the last event's time stamp")
+    clock: Literal["wall", "market", "replay"] | None = Field(
+        description="The clock the run lives on (its run_clock record; market: a simulator's)"
+    )
+    clock_rate: float = Field(description="The run's clock seconds per wall second")
+    last_event_age_s: float | None = Field(description="Age of the last event, on the run's clock")
+    last_bar_age_s: float | None = Field(
+        description="Age of the last closed bar's close (or of the run's start), on the run's clock"
+    )
+    stale_after_s: float | None = Field(description="stale_bars × the run's timeframe")
 
 
 class SleeveRun(BaseModel):
@@ -162,6 +179,11 @@ class Risk(BaseModel):
     halted: str | None = Field(description="The runner's halt reason, if halted")
     kill_switch: KillSwitch
     breaches: list[dict[str, Any]] = Field(description="Latest breaches, newest last")
+    holds: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Holds the API itself sees: stale_data while the run's data is stale "
+        "(the runner, frozen or gone, cannot log it)",
+    )
     last_risk_decision: dict[str, Any] | None
     last_reconciliation: dict[str, Any] | None
     anomalies: list[str] = Field(description="Order-book anomalies and unreadable events")
@@ -201,18 +223,29 @@ def create_app(hub: LogHub, control: Control, tokens: ApiTokens) -> FastAPI:
         finally:
             await hub.stop()
 
-    app = FastAPI(
+    # /docs from Swagger UI assets shipped in the fastapi-offline package, served by this
+    # app itself: FastAPI's own page loads them from a CDN (a blank page offline).
+    app = FastAPIOffline(
         title="Grekko live status API",
         version="1",
         summary="Read a live run's state, stream its events, engage its kill switch.",
         lifespan=lifespan,
+        docs_url="/docs",
         redoc_url=None,
+        static_url=DOCS_ASSETS,
     )
 
-    public = {"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect"}
+    public = {"/", "/health", "/openapi.json", "/docs", "/docs/oauth2-redirect"}
     if tokens.metrics_public:
         public.add("/metrics")
-    app.add_middleware(_TokenGate, tokens=tokens, public=frozenset(public))
+    app.add_middleware(
+        _TokenGate, tokens=tokens, public=frozenset(public), public_prefix=DOCS_ASSETS + "/"
+    )
+
+    @app.get("/", include_in_schema=False)
+    async def root() -> RedirectResponse:
+        """The API's documentation (Swagger UI at /docs)."""
+        return RedirectResponse("/docs")
 
     def needs(scope: Scope) -> Callable[..., Awaitable[None]]:
         async def check(
@@ -233,7 +266,8 @@ def create_app(hub: LogHub, control: Control, tokens: ApiTokens) -> FastAPI:
 
     @app.get("/health", response_model=Health, responses={503: {"model": Health}})
     async def health() -> JSONResponse:
-        """Whether the API reads the log, and the age of its last event (no token needed)."""
+        """Whether the API reads the log and the run's data is fresh, with the ages on the
+        run's clock (no token needed); 503 unless ok."""
         info = hub.health()
         return JSONResponse(info, status_code=200 if info["ok"] else 503)
 
@@ -375,6 +409,9 @@ def create_app(hub: LogHub, control: Control, tokens: ApiTokens) -> FastAPI:
         """Risk state (ACTIVE, REDUCING, HALTED) and why, latest breaches, last reconciliation."""
         state, reason = fold.risk()
         kill = fold.kill or {}
+        stale = hub.data_age().hold()
+        if stale is not None and state != "HALTED":
+            state, reason = "HALTED", stale["reason"]
         anomalies = [f"{a.client_id}: {a.kind}: {a.detail}" for a in fold.om.anomalies]
         if hub.read_error:
             anomalies.append(f"log read: {hub.read_error}")
@@ -389,6 +426,7 @@ def create_app(hub: LogHub, control: Control, tokens: ApiTokens) -> FastAPI:
                 ts_ms=kill.get("ts_ms"),
             ),
             breaches=list(fold.breaches)[-breaches:] if breaches else [],
+            holds=[] if stale is None else [stale],
             last_risk_decision=fold.last_risk_decision,
             last_reconciliation=fold.last_reconcile,
             anomalies=anomalies + fold.errors,
@@ -413,6 +451,7 @@ def create_app(hub: LogHub, control: Control, tokens: ApiTokens) -> FastAPI:
 
     async def metrics() -> Response:
         """Prometheus metrics of the run (text exposition format)."""
+        hub.data_age()  # the ages are taken now, on the run's clock
         return Response(generate_latest(hub.registry), media_type=CONTENT_TYPE_LATEST)
 
     app.add_api_route(
@@ -440,11 +479,19 @@ class _TokenGate:
     body is parsed (so strangers learn nothing, not even which paths exist). The routes still
     check the scope (control routes: 403 for a read token) and document the scheme."""
 
-    def __init__(self, app: ASGIApp, tokens: ApiTokens, public: frozenset[str]) -> None:
+    def __init__(
+        self, app: ASGIApp, tokens: ApiTokens, public: frozenset[str], public_prefix: str
+    ) -> None:
         self.app, self.tokens, self.public = app, tokens, public
+        self.public_prefix = public_prefix
 
     async def __call__(self, scope: AsgiScope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] not in self.public:
+        path = scope.get("path", "")
+        if (
+            scope["type"] == "http"
+            and path not in self.public
+            and not path.startswith(self.public_prefix)
+        ):
             token = bearer_token(Headers(scope=scope).get("authorization"))
             if self.tokens.scope_of(token) is None:
                 await _unauthorized()(scope, receive, send)

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from live.api._metrics import HubMetrics
+from live.api._staleness import DEFAULT_STALE_BARS, DataAge, Staleness
 from live.events import Event, EventStore
 from live.state import RunFold
 
@@ -112,6 +113,9 @@ class LogHub:
     batch
         Most events folded per poll (a long backlog is folded over several polls, so the
         server keeps answering meanwhile).
+    stale_bars
+        How many timeframes the last closed bar may age, on the run's clock, before
+        :meth:`health` calls the data stale (see :mod:`live.api._staleness`).
 
     Raises
     ------
@@ -134,8 +138,10 @@ class LogHub:
         poll_s: float = 0.1,
         clock: Callable[[], float] = time.time,
         batch: int = 5000,
+        stale_bars: float = DEFAULT_STALE_BARS,
     ) -> None:
         self.poll_s = poll_s
+        self.staleness = Staleness(stale_bars, wall=clock)
         self.batch = batch
         self._clock = clock
         self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="grekko-loghub")
@@ -197,6 +203,7 @@ class LogHub:
 
     def _ingest(self, events: list[Event]) -> int:
         for e in events:
+            self.staleness.observe(e)
             try:
                 rejections = self.fold.apply(e)
             except Exception as exc:  # an inconsistent log: report it, keep tailing
@@ -309,19 +316,41 @@ class LogHub:
 
     # -- views -----------------------------------------------------------------------------
 
+    def data_age(self) -> DataAge:
+        """The run's data age now, on its own clock (also set in the metrics)."""
+        age = self.staleness.now()
+        self.metrics.observe_age(age)
+        return age
+
     def health(self) -> dict[str, Any]:
         """Liveness for ``/health``: no run details, nothing secret.
 
-        Not ok while the log cannot be read, after an event could not be processed, or once
-        the polling task died.
+        ``status`` is ``error`` while the log cannot be read, after an event could not be
+        processed, or once the polling task died; ``degraded`` while the run's data is stale
+        (its last bar older than ``stale_bars`` timeframes on the run's clock); else ``ok``.
+        ``ok`` is true only for ``ok``; ``reasons`` say why not.
         """
-        last = self.fold.last_ts_ms
+        reasons = []
+        if self.read_error is not None:
+            reasons.append(f"log read: {self.read_error}")
+        if self.fold.errors:
+            reasons.append(f"{len(self.fold.errors)} event(s) could not be processed")
+        if self._started and not self.tailing:
+            reasons.append("the log is no longer tailed")
+        age = self.data_age()
+        status = "error" if reasons else "degraded" if age.stale else "ok"
+        if age.reason is not None:
+            reasons.append(age.reason)
         return {
-            "ok": self.read_error is None
-            and not self.fold.errors
-            and (self.tailing or not self._started),
+            "ok": status == "ok",
+            "status": status,
+            "reasons": reasons,
             "last_seq": self.fold.last_seq,
-            "last_event_age_s": None if last is None else round(self._clock() - last / 1000, 3),
+            "clock": age.clock,
+            "clock_rate": age.rate,
+            "last_event_age_s": age.last_event_age_s,
+            "last_bar_age_s": age.last_bar_age_s,
+            "stale_after_s": age.stale_after_s,
         }
 
     def __repr__(self) -> str:

@@ -10,6 +10,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from grekko_research.errors import ConfigError
+from live.api._staleness import DEFAULT_STALE_BARS
 from live.api.app import create_app
 from live.api.auth import CONTROL_TOKEN_ENV, READ_TOKEN_ENV, ApiTokens, RedactTokens
 from live.api.control import FlagFileControl
@@ -62,6 +63,7 @@ def serve(
     tokens: ApiTokens | None = None,
     poll_s: float = 0.1,
     log_level: str = "info",
+    stale_bars: float = DEFAULT_STALE_BARS,
 ) -> None:
     """Serve the status API of the run logged at ``events_target`` until interrupted.
 
@@ -77,12 +79,17 @@ def serve(
     tokens
         Default: :meth:`ApiTokens.from_env` (``GREKKO_API_READ_TOKEN``,
         ``GREKKO_API_CONTROL_TOKEN``, ``GREKKO_API_METRICS_PUBLIC``).
+    stale_bars
+        ``/health`` says ``degraded`` (and ``/risk`` holds ``stale_data``) once the last
+        closed bar is older than this many timeframes on the run's clock.
 
     Raises
     ------
     ConfigError
-        If no token is configured or the log does not exist.
+        If no token is configured, the log does not exist, or ``stale_bars`` is not positive.
     """
+    if not stale_bars > 0:
+        raise ConfigError(f"--stale-bars must be positive, got {stale_bars}")
     tokens = ApiTokens.from_env() if tokens is None else tokens
     if not tokens.configured:
         raise ConfigError(
@@ -93,6 +100,6 @@ def serve(
         raise ConfigError(f"no event log at {target}")
     if not _loopback(host):
         log.warning("status API listening on %s: tokens travel in clear text without TLS", host)
-    with LogHub(target, poll_s=poll_s) as hub:
+    with LogHub(target, poll_s=poll_s, stale_bars=stale_bars) as hub:
         app = create_app(hub, FlagFileControl(state_dir), tokens)
         api_server(app, host, port, log_level=log_level).run()

@@ -24,6 +24,7 @@ from live.risk import (
     PortfolioView,
     TradingState,
 )
+from live.runner._clock import STALL_GRACE_S, ClockWatch
 from live.runner._reconcile import Reconciliation
 from live.runner.spec import (
     KILL_SEQ,
@@ -36,6 +37,8 @@ __all__ = ["Safety"]
 
 class Safety(Reconciliation):
     """The kill switch and the live watches of a run."""
+
+    _clock_watch: ClockWatch | None = None  # which clock the run lives on (first ops round)
 
     # -- kill switch ---------------------------------------------------------------------
 
@@ -148,7 +151,8 @@ class Safety(Reconciliation):
         """On a real-time venue, feed the risk engine's operational checks every
         ``ops_every_s`` (data age, websocket down, error rate, clock skew) and its between-bar
         breakers every ``tick_every_s`` (drawdown, daily loss, price move on live prices);
-        record the venue's websocket reconnections (``ws_reconnect``)."""
+        record the venue's websocket reconnections (``ws_reconnect``) and which clock the run
+        lives on (``run_clock``, see :mod:`live.runner._clock`)."""
         health = getattr(self.venue, "health", None)
         if health is None:
             return
@@ -163,20 +167,32 @@ class Safety(Reconciliation):
     async def check_ops(self) -> bool:
         """One round of :meth:`_watch_ops`; returns whether the venue is real-time."""
         h = await self.venue.health()
+        watch = self._clock_watch = self._clock_watch or ClockWatch(self.clock)
+        watch.sample(realtime=h.realtime)
+        record = watch.record()
+        drafts: list[tuple[str, str, dict[str, Any]]] = (
+            [] if record is None else [("run_clock", "runner", record)]
+        )
         if not h.realtime:
+            self._append(drafts)
             return False
         now = self.clock()
-        drafts: list[tuple[str, str, dict[str, Any]]] = []
         if h.reconnects > self._reconnects_seen:
             drafts.append(
                 ("ws_reconnect", "venue",
                  {"count": h.reconnects - self._reconnects_seen, "total": h.reconnects})
             )  # fmt: skip
             self._reconnects_seen = h.reconnects
+        last_data = self._last_data_ms
+        if last_data is not None and watch.faster:
+            # The data's age is on the market's clock, but the runner's own work is not
+            # accelerated: allow it a few wall seconds (see STALL_GRACE_S).
+            last_data = min(now, last_data + int(watch.rate * STALL_GRACE_S * 1000))
         ops = OpsView(
-            last_data_ms=self._last_data_ms,
+            last_data_ms=last_data,
             ws_down_since_ms=h.ws_down_since_ms,
             error_times_ms=h.error_times_ms,
+            failed_calls=h.failed_calls,
             clock_skew_ms=h.clock_skew_ms,
         )
         drafts += self.risk.on_ops(ops, now_ms=now)

@@ -316,6 +316,24 @@ class MarketFeed:
 
     # -- order book --------------------------------------------------------------------------
 
+    def last_price(self, symbol_id: str) -> Decimal | None:
+        """The last price of the current bar: its last replayed print, else its open (what the
+        book and the tickers centre on); ``None`` when no bar is current."""
+        sym = self.book.symbols[symbol_id]
+        i = sym.index_at(self.book.now)
+        if i < 0:
+            return None
+        last = self._last.get(sym.id)
+        if last is not None and last[0] >= sym.opens[i]:
+            return last[1]
+        return dec(sym.ohlc[i, 0])
+
+    def best_levels(self, symbol_id: str) -> tuple[list[str] | None, list[str] | None]:
+        """The best bid and ask ``[price, qty]`` as published (``None`` for an empty side)."""
+        depth = self._depth[symbol_id]
+        bids, asks = _sides(depth.bids, depth.asks)
+        return (bids[0] if bids else None), (asks[0] if asks else None)
+
     def depth_snapshot(self, symbol_id: str, limit: int = 100) -> dict[str, Any]:
         """``GET /api/v3/depth``: the book as of ``lastUpdateId``, best levels first."""
         depth = self._depth[self.book.symbol(symbol_id).id]
@@ -347,12 +365,9 @@ class MarketFeed:
     def _target(self, sym: Symbol) -> tuple[dict[Decimal, Decimal], dict[Decimal, Decimal]]:
         bids: dict[Decimal, Decimal] = {}
         asks: dict[Decimal, Decimal] = {}
-        i = sym.index_at(self.book.now)
-        if i >= 0:
-            mid = dec(sym.ohlc[i, 0])
-            last = self._last.get(sym.id)
-            if last is not None and last[0] >= sym.opens[i]:
-                mid = last[1]
+        mid = self.last_price(sym.id)
+        if mid is not None:
+            i = sym.index_at(self.book.now)
             step = max(1, int(mid * _BP / sym.tick)) * sym.tick  # ~1 bp, on the tick grid
             best_bid = (mid / step).to_integral_value(ROUND_FLOOR) * step
             if best_bid >= mid:

@@ -1,6 +1,7 @@
 """The simulator's HTTP face: Binance's spot REST API (the part ccxt's ``binance`` uses).
 
-Public: ``GET /api/v3/ping``, ``time``, ``exchangeInfo``, ``klines``, ``depth``. API key only
+Public: ``GET /api/v3/ping``, ``time``, ``exchangeInfo``, ``klines``, ``depth``,
+``ticker/24hr``, ``ticker/price``, ``ticker/bookTicker``. API key only
 (``X-MBX-APIKEY``): ``POST|PUT|DELETE /api/v3/userDataStream`` (listenKeys). Signed (the key
 plus an HMAC-SHA256 ``signature`` of the query string concatenated with the body, and a
 ``timestamp`` within ``recvWindow`` of the server clock): ``GET /api/v3/account``,
@@ -43,6 +44,7 @@ from live.sim._book import (
 )
 from live.sim._http import HttpPeer, Request, json_response
 from live.sim._market import MarketFeed
+from live.sim._ticker import Tickers
 from live.sim._ws import USER, WsHub
 
 __all__ = ["FAULT_KINDS", "Request", "Simulator", "start_simulator"]
@@ -105,6 +107,7 @@ class Simulator(HttpPeer):
         self.requests: list[Request] = []
         self._auth = BinanceAuth(api_key, api_secret, self._clock)
         self.feed = MarketFeed(book, trades)
+        tickers = Tickers(book, self.feed)
         self.hub = WsHub(self.feed, verify=self._verify_ws, server_time=self._clock)
         book.order_listeners.append(self._on_order)
         book.clock_listeners.append(self._on_clock)
@@ -125,6 +128,9 @@ class Simulator(HttpPeer):
                 "exchangeInfo": self._exchange_info,
                 "klines": self._klines,
                 "depth": self._depth,
+                "ticker/24hr": tickers.day,
+                "ticker/price": tickers.price,
+                "ticker/bookTicker": tickers.book_ticker,
             },
             signed={
                 ("GET", "account"): self._account,

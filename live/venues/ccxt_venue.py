@@ -69,6 +69,7 @@ from live.venues._ccxt_util import (
     trade_key,
     venue_fill,
 )
+from live.venues._clock import MARKET_CLOCK_SKEW_MS, VenueClock
 from live.venues.base import Bar, MarketInfo, OrderRequest, VenueFill, VenueHealth, VenueOrder
 from live.venues.errors import (
     GiveUp,
@@ -159,7 +160,7 @@ class CcxtVenue:
         self.client = client
         self.name: str = name or str(client.id)
         self._clock = clock or (lambda: int(time.time() * 1000))
-        self._offset_ms = 0
+        self._venue_clock = VenueClock(self._clock, clock_check_s)
         self.poll_interval_s = poll_interval_s
         self.reconnect_delays_s = tuple(reconnect_delays_s) or (1.0,)
         self.price_timeframe = price_timeframe
@@ -170,13 +171,15 @@ class CcxtVenue:
         self._cid_by_oid: dict[str, str] = {}  # venue order id -> client id
         self._sent: set[str] = set()  # client ids whose create may have landed
         self._no_cid: set[str] = set()  # venue order ids known to carry no client id
-        self.clock_check_s = clock_check_s
         self._health = HealthLog(self.now_ms)
-        self._skew_ms: float | None = None  # venue - local, as last measured
-        self._clock_checked_ms: int | None = None  # local time of the last measurement
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"
+
+    @property
+    def clock_check_s(self) -> float:
+        """How old the clock measurement may get before :meth:`health` measures it again."""
+        return self._venue_clock.check_s
 
     # -- plumbing ------------------------------------------------------------------------------
 
@@ -211,7 +214,8 @@ class CcxtVenue:
         except VenueError as err:
             answer = isinstance(err, OrderMissing) or (normal is not None and normal(err))
             if raised_here and not answer:
-                self._health.error()
+                cause = err.__cause__ if err.__cause__ is not None else err
+                self._health.error(operation, type(cause).__name__)
             raise
 
     def _track(
@@ -239,6 +243,11 @@ class CcxtVenue:
         with self._calling("load_markets"):
             await self.client.load_markets()
         await self.sync_clock()
+        skew = self._venue_clock.skew_ms
+        if skew is not None and abs(skew) > MARKET_CLOCK_SKEW_MS:
+            # A replayed market's clock (a simulator): learn its rate before anything is timed.
+            await asyncio.sleep(0.25)
+            await self.sync_clock()
         self._started = True
 
     async def close(self) -> None:
@@ -248,34 +257,33 @@ class CcxtVenue:
             await self.client.close()
 
     async def sync_clock(self) -> None:
-        """Measure the venue clock's offset from the local one (when the venue tells its time)."""
-        before = self._clock_checked_ms = self._clock()
+        """Measure the venue clock's offset from the local one, and its rate (when the venue
+        tells its time; see :mod:`live.venues._clock`)."""
+        before = self._clock()
+        self._venue_clock.tried(before)
         if not self.client.has.get("fetchTime"):
             return
         with self._calling("fetch_time"):
             server = await self.client.fetch_time()
             after = self._clock()
             if server is not None:
-                self._offset_ms = int(server) - (before + after) // 2
-                self._skew_ms = float(self._offset_ms)
+                self._venue_clock.measured(before, after, int(server))
 
     async def health(self) -> VenueHealth:
         """Streams, reconnections, failed calls and the clock offset (measured again by
         :meth:`sync_clock` once ``clock_check_s`` old; a failed measurement keeps the last one,
         and is retried ``clock_check_s`` later). Never raises a venue error."""
-        checked = self._clock_checked_ms
-        if self._started and (
-            checked is None or self._clock() - checked >= self.clock_check_s * 1000
-        ):
+        if self._started and self._venue_clock.due:
             try:
                 await self.sync_clock()
             except VenueError as err:  # noted by _calling
                 log.info("%s: clock not measured (%s)", self.name, err)
-        return self._health.snapshot(realtime=True, clock_skew_ms=self._skew_ms)
+        return self._health.snapshot(realtime=True, clock_skew_ms=self._venue_clock.skew_ms)
 
     def now_ms(self) -> int:
-        """The venue's clock: the local clock plus the offset measured by :meth:`sync_clock`."""
-        return self._clock() + self._offset_ms
+        """The venue's clock: the local clock plus the offset measured by :meth:`sync_clock`,
+        running at the venue clock's measured rate (a simulator's market clock may run faster)."""
+        return self._venue_clock.now()
 
     def _market(self, symbol: str) -> dict[str, Any]:
         with self._calling("market"):

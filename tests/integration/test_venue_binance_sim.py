@@ -152,8 +152,8 @@ def test_adapter_satisfies_the_venue_protocol(btc: pd.DataFrame, eth: pd.DataFra
         assert (info.min_qty, info.min_notional) == (Decimal("0.00001"), Decimal(5))
         # The venue clock is the simulator's server clock (wall time here).
         assert abs(venue.now_ms() - sim._clock()) < 1_000
-        # No ticker endpoint on the simulator: the last closed bar's close (bar 9).
-        assert await venue.reference_price(BTC) == dec(bars.close[9])
+        # The simulator's ticker: the current bar's (10) open, what a market order fills at.
+        assert await venue.reference_price(BTC) == dec(bars.open[10])
         with pytest.raises(GiveUp, match="DOGE/USDT"):
             await venue.market("DOGE/USDT")
 

@@ -85,6 +85,9 @@ def log_path(replayed: Path, tmp_path: Path) -> Path:
     path.parent.mkdir()
     with sqlite3.connect(replayed) as src, sqlite3.connect(path) as dst:
         src.backup(dst)
+    checkpoints = replayed.with_name(replayed.name + ".checkpoints")  # the log's anchor
+    if checkpoints.exists():
+        path.with_name(path.name + ".checkpoints").write_bytes(checkpoints.read_bytes())
     return path
 
 
@@ -266,8 +269,46 @@ def test_health_needs_no_token_and_tells_nothing_about_the_run(api: Api) -> None
     assert r.status_code == 200
     body = r.json()
     assert body["ok"] is True and body["last_seq"] == len(events_of(api.log))
-    assert set(body) == {"ok", "last_seq", "last_event_age_s"}
+    assert set(body) == {
+        "ok",
+        "status",
+        "reasons",
+        "last_seq",
+        "clock",
+        "clock_rate",
+        "last_event_age_s",
+        "last_bar_age_s",
+        "stale_after_s",
+    }
+    # A replay lives on its data's clock, which stops with it: never stale.
+    assert body["status"] == "ok" and body["clock"] == "replay" and body["reasons"] == []
     assert "sma_cross" not in r.text
+
+
+def test_docs_are_served_offline_and_the_root_points_to_them(api: Api) -> None:
+    root = api.client.get("/", follow_redirects=False)
+    assert root.status_code in (302, 307) and root.headers["location"] == "/docs"
+    page = api.client.get("/docs")  # no token: the page and its assets are public
+    assert page.status_code == 200 and "SwaggerUIBundle" in page.text
+    assert "/openapi.json" in page.text
+    # Every script, stylesheet and icon comes from this server: nothing for a CDN to fail.
+    urls = re.findall(r"""(?:src|href)=['"]([^'"]+)['"]""", page.text)
+    urls += re.findall(r"""url: ?['"]([^'"]+)['"]""", page.text)
+    assert urls and not [u for u in urls if "//" in u], urls
+    assets = [u for u in urls if u.startswith("/docs/assets/")]
+    assert {a.rsplit("/", 1)[1] for a in assets} >= {"swagger-ui-bundle.js", "swagger-ui.css"}
+    for url in assets:
+        r = api.client.get(url)
+        assert r.status_code == 200 and len(r.content) > 1000, url
+    js = api.client.get("/docs/assets/swagger-ui-bundle.js").text
+    assert "SwaggerUIBundle" in js
+    # Swagger UI 5 renders OpenAPI 3.1 (what FastAPI writes); 4.x shows an error instead.
+    assert api.client.get("/openapi.json").json()["openapi"].startswith("3.1")
+    assert re.search(r'"5\.\d+\.\d+"', js)
+    # Public means the docs only: the routes keep their tokens, even by a detour.
+    assert api.client.get("/orders").status_code == 401
+    assert api.client.get("/docs/assets/../orders").status_code in (401, 404)
+    assert api.client.get("/docs/assets/missing.js").status_code == 404
 
 
 def test_metrics_can_be_public(log_path: Path) -> None:
@@ -756,6 +797,13 @@ def test_the_dashboard_uses_only_metrics_the_api_exposes(api: Api) -> None:
             assert target["datasource"]["uid"] == "${DS_PROMETHEUS}", panel["title"]
             exprs.append(target["expr"])
     exprs.append(dashboard["templating"]["list"][0]["query"]["query"])
+    import yaml
+
+    rules = yaml.safe_load((ROOT / "deploy/prometheus/grekko-live-alerts.yml").read_text())
+    alerts = {r["alert"]: r["expr"] for g in rules["groups"] for r in g["rules"]}
+    assert alerts["GrekkoDataStale"] == "grekko_data_stale == 1"  # /health's signal
+    assert any("grekko_data_stale_after_seconds" in e for e in exprs), "the dashboard's panel"
+    exprs += list(alerts.values())
     used = {name for e in exprs for name in re.findall(r"\bgrekko_[a-z0-9_]+", e)}
     text = api.get("/metrics").text
     exposed = set(re.findall(r"^# (?:HELP|TYPE) (grekko_[a-z0-9_]+)", text, re.M))

@@ -1,0 +1,94 @@
+"""The README's offline rehearsal, as written: ``grekko-live sim --speed 3600`` in its own
+process, then ``grekko-live run --venue binance --mode live ... risk=conservative`` in another,
+through the real ccxt client. Before the fixes it halted itself: every reference price asked
+the simulator for a ticker it did not serve (11 failed calls in 13 s: ``error_rate``, and the
+entries were refused), and every clock re-read jumped the venue clock 60 market hours ahead
+(``stale_data``). Here it trades with no halt, no breach and no failed call; a run whose clock
+is re-read every 10 s (60 s in production) covers several re-reads in half a minute."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from grekko_research.config import compose_config
+from live.app import plan_run, run_plan
+from live.events import EventStore
+from live.venues import Credentials, make_venue
+from tests.peers.sim_cli import sim_process
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+
+KEY, SECRET = "rehearsal-key-0123456789", "rehearsal-secret-abcdefghij"
+ENV = {"GREKKO_BINANCE_API_KEY": KEY, "GREKKO_BINANCE_API_SECRET": SECRET}
+README_RUN = ["run", "--venue", "binance", "--mode", "live", "--confirm-live", "binance",
+              "risk=conservative", "risk.live.max_clock_skew_ms=null"]  # fmt: skip
+# A strategy that trades often: the rehearsal must send orders to prove anything.
+TRADING = ["--strategy", "sma_cross", "--params", "fast=2", "--params", "slow=5"]
+TROUBLE = ("risk_breach", "halted", "kill_switch", "ops_failed")
+
+
+def _grekko_live(args: list[str], shared_data: Path, timeout: float) -> str:
+    done = subprocess.run(
+        [sys.executable, "-c", "from live.cli import main; main()", *args],
+        env={**os.environ, **ENV, "GREKKO_SHARED_DATA": str(shared_data)},
+        capture_output=True, text=True, timeout=timeout,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done.stdout
+
+
+def _check_clean(events: list) -> None:
+    kinds = Counter(e.kind for e in events)
+    trouble = [(e.kind, e.payload) for e in events if e.kind in TROUBLE]
+    trouble += [(e.kind, e.payload) for e in events
+                if e.kind == "risk_state" and e.payload.get("state") != "ACTIVE"]  # fmt: skip
+    assert not trouble, trouble[:5]
+    refused = [r for e in events if e.kind == "decision" for r in e.payload["refused"]]
+    assert not [r for r in refused if r.get("reason") != "below one lot"], refused[:5]
+    rejected = [e.payload for e in events if e.kind == "order_rejected"]
+    assert not rejected, rejected[:5]
+    assert kinds["order_fill"] >= 2, f"the rehearsal must trade to prove anything: {kinds}"
+    clocks = [e.payload for e in events if e.kind == "run_clock"]
+    assert clocks and clocks[-1]["clock"] == "market", clocks
+    assert 3000 < clocks[-1]["rate"] < 4300, clocks  # --speed 3600
+
+
+def test_the_readme_rehearsal_trades_without_halting(shared_data: Path, tmp_path: Path) -> None:
+    with sim_process(shared_data, ENV, speed=3600) as url:
+        out = _grekko_live(
+            [*README_RUN, "--venue-url", url, *TRADING, "--state-dir", str(tmp_path),
+             "live.max_bars=40"],
+            shared_data, timeout=240,
+        )  # fmt: skip
+    with EventStore.open(out.strip().splitlines()[-1]) as log:
+        events = list(log.read())
+    assert sum(e.kind == "bar_closed" for e in events) == 40
+    _check_clean(events)
+
+
+def test_clock_re_reads_on_an_accelerated_simulator_trip_nothing(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    """The same run with the venue clock re-read every 10 s (60 s in production): each
+    re-read found the simulator 10 market hours further than the venue clock said, far over
+    conservative's 2 h data age (and the runner's few seconds of grace on a fast clock)."""
+    with sim_process(shared_data, ENV, speed=3600) as url:
+        cfg = compose_config(
+            ["live=binance", "live.mode=live", f"live.venue_url={url}", "risk=conservative",
+             "risk.live.max_clock_skew_ms=null", "strategy=sma_cross", "strategy.params.fast=2",
+             "strategy.params.slow=5", f"live.state_dir={tmp_path}", "live.max_bars=32"]
+        )  # fmt: skip
+        plan = plan_run(cfg)
+        venue = make_venue("binance", urls=url, credentials=Credentials(KEY, SECRET),
+                           clock_check_s=10.0)  # fmt: skip
+        summary = run_plan(plan, venue=venue)
+    assert summary.bars == 32 and summary.halted is None
+    with EventStore.open(plan.events) as log:
+        events = list(log.read())
+    _check_clean(events)
