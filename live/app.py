@@ -103,8 +103,9 @@ def plan_run(cfg: GrekkoConfig, *, replay: bool = False) -> LivePlan:
     run_id = live.run_id or f"{base}-{'replay' if replay else venue_name}"
     state_dir = Path(live.state_dir) / run_id
     events = live.event_store or str(state_dir / "events.db")
-    spec = _spec(cfg, run_id, state_dir, symbols, cid, engine, meta={"mode": mode, "feed": feed,
-                 **model}, strategy=strategy, params=params)  # fmt: skip
+    meta = {"mode": mode, "feed": feed, **_url_meta(cfg, replay), **model}
+    spec = _spec(cfg, run_id, state_dir, symbols, cid, engine, meta=meta, strategy=strategy,
+                 params=params)  # fmt: skip
     return LivePlan(cfg, strategy, params, spec, state_dir, events, venue_name, mode, feed)
 
 
@@ -135,6 +136,26 @@ def _spec(
         risk=live_risk_config(cfg),
         **what,
     )
+
+
+def _url_meta(cfg: GrekkoConfig, replay: bool) -> dict[str, Any]:
+    """What the run's record needs for ``grekko-live reconcile`` to act as the run did: its
+    ``risk`` section, and ``venue_url``, where its venue (or paper feed) was reached, so that
+    reconcile goes back there (a local peer), never to the exchange's own host unless asked.
+    Credentials in the URL (``user:pass@``) are not recorded."""
+    from dataclasses import asdict
+    from urllib.parse import urlsplit, urlunsplit
+
+    url = cfg.live.venue_url
+    risk = {"risk": asdict(cfg.risk)}  # the limits it ran under (reconcile plans with them)
+    if replay or not url:
+        return risk
+    parts = urlsplit(url)
+    if parts.username or parts.password:
+        host = parts.hostname or ""
+        netloc = f"{host}:{parts.port}" if parts.port else host
+        url = urlunsplit(parts._replace(netloc=netloc))
+    return {"venue_url": url, **risk}
 
 
 def _symbols(cfg: GrekkoConfig) -> tuple[str, ...]:
@@ -189,7 +210,8 @@ def _plan_portfolio(cfg: GrekkoConfig, *, replay: bool) -> LivePlan:
     check_live_config(engine)
     spec = _spec(
         cfg, run_id, state_dir, symbols, cid, engine,
-        strategy=None, params=None, meta={"mode": mode, "feed": feed, "portfolio_id": pid},
+        strategy=None, params=None,
+        meta={"mode": mode, "feed": feed, "portfolio_id": pid, **_url_meta(cfg, replay)},
         sleeves=sleeves,
         coordinator=CoordinatorSpec(p.name, p.rule, p.quorum, p.max_position, p.max_gross),
     )  # fmt: skip
@@ -303,10 +325,18 @@ def load_promoted_model(cfg: GrekkoConfig) -> tuple[Strategy, Any, dict[str, Any
 
 
 def open_store(plan: LivePlan) -> EventStore:
-    """Open the run's event store (creating its folder)."""
+    """Open the run's event store (creating its folder) with the log key, created if there is
+    none (see :func:`live.events.load_log_key`); its checkpoints go beside a SQLite log, or
+    into the state folder for a PostgreSQL one."""
+    from live.events import default_checkpoints, open_run_log
+
     if "://" not in plan.events:
         Path(plan.events).parent.mkdir(parents=True, exist_ok=True)
-    return EventStore.open(plan.events)
+    checkpoints = default_checkpoints(plan.events)
+    if checkpoints is None:
+        plan.state_dir.mkdir(parents=True, exist_ok=True)
+        checkpoints = plan.state_dir / "events.checkpoints"
+    return open_run_log(plan.events, create_key=True, checkpoints=checkpoints)
 
 
 def make_plan_venue(plan: LivePlan, *, store: ParquetStore | None = None) -> Venue:
@@ -349,14 +379,18 @@ def run_plan(
     venue: Venue | None = None,
     store: ParquetStore | None = None,
     hook: Callable[[str], None] | None = None,
+    accept_log: str | None = None,
 ) -> RunSummary:
-    """Run the plan to the end of its feed (or ``live.max_bars``) and return the summary."""
+    """Run the plan to the end of its feed (or ``live.max_bars``) and return the summary.
+
+    A log that fails verification is refused unless ``accept_log`` gives the operator's reason
+    to run on it anyway (see :class:`~live.runner.Runner`)."""
     events = open_store(plan)
 
     async def main() -> RunSummary:
         v = venue or make_plan_venue(plan, store=store)
         try:
-            return await Runner(plan.spec, v, events, hook=hook).run()
+            return await Runner(plan.spec, v, events, hook=hook, accept_log=accept_log).run()
         finally:
             await v.close()
 

@@ -11,6 +11,7 @@ environment (``GREKKO_<VENUE>_API_KEY`` / ``_API_SECRET``) or a keyring, never f
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import sys
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from typer.core import TyperCommand, TyperGroup
 
 from grekko_research.errors import ConfigError, GrekkoError
 
@@ -27,17 +28,92 @@ __all__ = ["app", "main"]
 console = Console()
 err_console = Console(stderr=True)
 
+
+class _Group(TyperGroup):
+    """The command group, whose help shows no type for flags either."""
+
+    def get_help_option(self, ctx: Any) -> Any:
+        option = super().get_help_option(ctx)
+        if option is not None:
+            option.metavar = ""
+        return option
+
+    def get_params(self, ctx: Any) -> Any:
+        params = super().get_params(ctx)
+        for param in params:
+            if getattr(param, "is_flag", False) and param.metavar is None:
+                param.metavar = ""
+        return params
+
+
 app = typer.Typer(
     name="grekko-live",
+    cls=_Group,
     help="Grekko live bridge: the backtest's signal code and risk rules against real venues.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_show_locals=False,
 )
 
+
+@app.callback()
+def _global_options(
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose",
+            help="Debug logs and ccxt's requests and responses (secrets masked), to debug a venue",
+        ),
+    ] = False,
+) -> None:
+    """Grekko live bridge: the backtest's signal code and risk rules against real venues."""
+    if verbose:
+        import logging
+        import os
+
+        from live.venues._ccxt_util import VERBOSE_ENV
+
+        os.environ[VERBOSE_ENV] = "1"  # every ccxt client built from here on is verbose
+        logging.basicConfig(
+            level=logging.DEBUG, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+
+
+class _Command(TyperCommand):
+    """A command whose help shows what a value is, not its Python type: no ``<bool>`` after a
+    flag, ``STRATEGY`` rather than ``<str>``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.help:  # a docstring's paragraphs, each one line: the help text wraps them
+            paragraphs = inspect.cleandoc(self.help).split("\n\n")
+            self.help = "\n\n".join(" ".join(p.split()) for p in paragraphs)
+        for param in self.params:
+            if param.metavar is not None:
+                continue
+            if getattr(param, "is_flag", False):
+                param.metavar = ""
+            elif param.param_type_name == "option":
+                param.metavar = str(param.name or "value").upper()
+            else:  # the overrides: their help says what they are, the type column nothing
+                param.display_type_rich = lambda ctx: None  # type: ignore[attr-defined]
+
+    def get_help_option(self, ctx: Any) -> Any:
+        option = super().get_help_option(ctx)
+        if option is not None:
+            option.metavar = ""
+        return option
+
+
+def _command(name: str) -> Any:
+    return app.command(name, cls=_Command)
+
+
 PortfolioOpt = Annotated[
     str | None,
-    typer.Option(help="Several strategies in one run: a conf/portfolio option [portfolio]"),
+    typer.Option(
+        help="Several strategies in one run: a conf/portfolio option (the portfolio group)"
+    ),
 ]
 Overrides = Annotated[
     list[str] | None,
@@ -119,27 +195,63 @@ def _confirm_live(plan: Any, confirm: str | None) -> None:
 
 
 def _print_summary(plan: Any, summary: Any) -> None:
-    table = Table(title=f"{plan.spec.run_id} ({plan.venue_name}, {plan.mode})")
-    table.add_column("bars", justify="right")
-    table.add_column("decisions", justify="right")
-    table.add_column("orders", justify="right")
-    table.add_column("fills", justify="right")
-    table.add_column("halted")
-    table.add_row(
+    from live.console import table
+
+    cols = ("bars", "decisions", "orders", "fills")
+    t = table(err_console, *cols, "halted", right=cols,
+              title=f"{plan.spec.run_id} ({plan.venue_name}, {plan.mode})")  # fmt: skip
+    t.add_row(
         str(summary.bars),
         str(summary.decisions),
         str(summary.orders),
         str(summary.fills),
         summary.halted or "no",
     )
-    err_console.print(table)
+    err_console.print(t)
     typer.echo(plan.events)
 
 
-@app.command("run")
+ShowOpt = Annotated[
+    str,
+    typer.Option(
+        "--show",
+        metavar="LEVEL",
+        help="What to print as it happens: none | alerts (refusals, halts, reconnects) | "
+        "trades (also decisions, orders, fills; bars summarised) | all (every event)",
+    ),
+]
+
+
+AcceptLogOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--accept-log",
+        metavar="REASON",
+        help="Run even on an event log that fails verification (recorded in the log)",
+    ),
+]
+
+
+def _run_and_show(plan: Any, show: str, accept_log: str | None = None) -> None:
+    """Run the plan, printing each event of its log as the runner appends it."""
+    from live.app import open_store, run_plan
+    from live.console import LEVELS, EventLines, LogFollower
+
+    if show not in LEVELS:
+        raise ConfigError(f"--show must be one of {', '.join(LEVELS)}, got {show!r}")
+    with open_store(plan) as store:  # a restarted run shows only what this process adds
+        head = store.head()
+    lines = EventLines(show, realtime=plan.feed != "replay")
+    follower = LogFollower(plan.events, err_console, lines, after_seq=head.seq if head else 0)
+    with follower:
+        summary = run_plan(plan, accept_log=accept_log)
+    _print_summary(plan, summary)
+
+
+@_command("run")
 def run_command(
     overrides: Overrides = None,
-    strategy: Annotated[str | None, typer.Option(help="Strategy name [strategy]")] = None,
+    strategy: Annotated[str | None, typer.Option(help="Strategy name (the strategy group)")] = None,
     params: Annotated[
         list[str] | None, typer.Option("--params", help="NAME=VALUE, repeatable")
     ] = None,
@@ -159,10 +271,14 @@ def run_command(
         str | None, typer.Option(help="With --mode live: the venue's name, to confirm")
     ] = None,
     portfolio: PortfolioOpt = None,
+    show: ShowOpt = "trades",
+    accept_log: AcceptLogOpt = None,
 ) -> None:
-    """Trade a strategy: paper by default; --mode live sends real orders (after confirmation)."""
-    from live.app import run_plan
+    """Trade a strategy: paper by default, --mode live for real orders (confirmed).
 
+    Prints what happens as it happens (--show), then a summary; the last line of standard
+    output is the run's event log.
+    """
     args = _overrides(
         overrides, strategy=strategy, params=params, venue=venue, symbols=symbols,
         timeframe=timeframe, mode=mode, venue_url=venue_url, state_dir=state_dir,
@@ -171,85 +287,143 @@ def run_command(
     plan = _plan(args)
     _confirm_live(plan, confirm_live)
     err_console.print(
-        f"[bold]{plan.spec.run_id}[/]: {plan.venue_name} ({plan.mode}), log {plan.events}"
+        f"[bold]{plan.spec.run_id}[/]: {plan.venue_name} ({plan.mode}), log {plan.events}",
+        soft_wrap=True,
     )
-    _print_summary(plan, run_plan(plan))
+    _run_and_show(plan, show, accept_log)
 
 
-@app.command("replay")
+@_command("replay")
 def replay_command(
     overrides: Overrides = None,
-    strategy: Annotated[str | None, typer.Option(help="Strategy name [strategy]")] = None,
+    strategy: Annotated[str | None, typer.Option(help="Strategy name (the strategy group)")] = None,
     params: Annotated[list[str] | None, typer.Option("--params", help="NAME=VALUE")] = None,
     symbols: Annotated[str | None, typer.Option(help="Comma-separated symbols")] = None,
     timeframe: Annotated[str | None, typer.Option(help="Bar length")] = None,
     state_dir: Annotated[Path | None, typer.Option(help="Where run logs go")] = None,
     run_id: Annotated[str | None, typer.Option(help="Run id")] = None,
     portfolio: PortfolioOpt = None,
+    show: ShowOpt = "trades",
+    accept_log: AcceptLogOpt = None,
 ) -> None:
     """Drive the runner with stored history (data.start/data.end) on a paper account."""
-    from live.app import run_plan
-
     args = _overrides(
         overrides, strategy=strategy, params=params, symbols=symbols, timeframe=timeframe,
         state_dir=state_dir, run_id=run_id, portfolio=portfolio,
     )  # fmt: skip
     plan = _plan(args, replay=True)
-    _print_summary(plan, run_plan(plan))
+    _run_and_show(plan, show, accept_log)
 
 
-def _events_path(overrides: list[str] | None, events: str | None, venue: str | None) -> str:
+def _state_dir(state_dir: Path | None, overrides: list[str] | None) -> Path:
+    """Where run logs are: --state-dir, else the configuration's ``live.state_dir``."""
+    if state_dir is not None:
+        return state_dir
+    from grekko_research.config import compose_config
+
+    return Path(compose_config(list(overrides or [])).live.state_dir)
+
+
+def _find_log(
+    overrides: list[str] | None,
+    events: str | None,
+    venue: str | None,
+    run: str | None = None,
+    state_dir: Path | None = None,
+    *,
+    configured: list[str] | None = None,
+) -> str:
+    """The log of an existing run (never created here): by --events, --run, the run the
+    overrides (or ``configured``, complete overrides) configure, or the only run (of --venue)
+    under the state folder."""
+    from live.runs import find_run
+
     if events is not None:
-        return events
-    return str(_plan(_overrides(overrides, venue=venue)).events)
+        return find_run(Path(), events=events)
+    planned = None
+    if configured is None and overrides:
+        configured = _overrides(overrides, venue=venue, state_dir=state_dir)
+    if configured and run is None:  # a configuration names a run: its log, if it exists
+        planned = str(_plan(configured).events)
+    found = find_run(_state_dir(state_dir, overrides), run_id=run, venue=venue, planned=planned)
+    if planned is not None and found != planned:  # say which run is read instead
+        err_console.print(
+            f"no run at {planned} (what the options configure); reading the only run"
+            f"{f' of {venue}' if venue else ''} there: {Path(found).parent.name}",
+            soft_wrap=True,
+        )
+    return found
 
 
 def _load_state(path: str) -> Any:
     from live.events import EventStore
+    from live.runs import events_exist
     from live.state import fold_run
 
-    if "://" not in path and not Path(path).exists():
+    if not events_exist(path):
         raise ConfigError(f"no event log at {path} (run grekko-live run first, or pass --events)")
     with EventStore.open(path) as store:
         return fold_run(store.read())
 
 
-EventsOpt = Annotated[str | None, typer.Option("--events", help="Event log path or URL")]
-VenueOpt = Annotated[str | None, typer.Option(help="The run's venue (to find its log)")]
+EventsOpt = Annotated[
+    str | None, typer.Option("--events", metavar="PATH|URL", help="The run's event log")
+]
+VenueOpt = Annotated[
+    str | None, typer.Option(metavar="NAME", help="The run's venue (to find its log)")
+]
+RunOpt = Annotated[
+    str | None,
+    typer.Option("--run", metavar="ID", help="The run's id (grekko-live runs lists them)"),
+]
+StateDirOpt = Annotated[
+    Path | None, typer.Option(metavar="DIR", help="Where run logs are (default: live.state_dir)")
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON")]
 
 
-@app.command("status")
+@_command("status")
 def status_command(
     overrides: Overrides = None,
+    run: RunOpt = None,
     events: EventsOpt = None,
     venue: VenueOpt = None,
+    state_dir: StateDirOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """A run's state from its log: bars, equity, orders, positions, halts, last reconciliation."""
-    state = _load_state(_events_path(overrides, events, venue))
-    info = state.summary()
+    """A run's state from its log: risk state and why, open orders, last refusals.
+
+    Also what it trades and where, bars, equity, orders, positions and the last
+    reconciliation. Times are UTC.
+    """
+    from live.events import load_log_key, verify
+    from live.status_view import print_status
+
+    path = _find_log(overrides, events, venue, run, state_dir)
+    state = _load_state(path)
+    log = verify(path, key=load_log_key(), incremental=True)  # what the next start checks
     if as_json:
-        console.print_json(json.dumps(info))
+        console.print_json(json.dumps({**state.summary(), "log_integrity": log.describe()}))
         return
-    table = Table(title=f"run {info['run_id']}", show_header=False)
-    for key, value in info.items():
-        table.add_row(key, json.dumps(value) if isinstance(value, dict | list) else str(value))
-    console.print(table)
+    print_status(console, state)
+    console.print(f"log integrity: {log.describe()}", soft_wrap=True)
 
 
-@app.command("orders")
+@_command("orders")
 def orders_command(
     overrides: Overrides = None,
+    run: RunOpt = None,
     events: EventsOpt = None,
     venue: VenueOpt = None,
+    state_dir: StateDirOpt = None,
     as_json: JsonOpt = False,
     open_only: Annotated[bool, typer.Option("--open", help="Only orders not yet final")] = False,
 ) -> None:
     """Every order of a run with its state, fills and client id."""
     from live.orders import TERMINAL
+    from live.status_view import print_orders
 
-    state = _load_state(_events_path(overrides, events, venue))
+    state = _load_state(_find_log(overrides, events, venue, run, state_dir))
     rows = [
         {
             "client_id": o.client_id,
@@ -269,26 +443,23 @@ def orders_command(
     if as_json:
         console.print_json(json.dumps(rows))
         return
-    table = Table(title=f"{len(rows)} orders")
-    for col in ("client_id", "symbol", "side", "qty", "filled", "avg_price", "state", "reason"):
-        table.add_column(col)
-    for r in rows:
-        table.add_row(*(str(r[c] or "") for c in ("client_id", "symbol", "side", "qty", "filled",
-                                                   "avg_price", "state", "reason")))  # fmt: skip
-    console.print(table)
+    print_orders(console, rows)
 
 
-@app.command("positions")
+@_command("positions")
 def positions_command(
     overrides: Overrides = None,
+    run: RunOpt = None,
     events: EventsOpt = None,
     venue: VenueOpt = None,
+    state_dir: StateDirOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Net positions from the run's fills, fees paid, equity at the last close."""
     from live.state import dec_text
+    from live.status_view import print_positions
 
-    state = _load_state(_events_path(overrides, events, venue))
+    state = _load_state(_find_log(overrides, events, venue, run, state_dir))
     info = {
         "positions": {k: dec_text(v) for k, v in state.positions.items()},
         "fees": {k: dec_text(v) for k, v in state.fees.items()},
@@ -304,56 +475,60 @@ def positions_command(
     if as_json:
         console.print_json(json.dumps(info))
         return
-    table = Table(title="positions")
-    table.add_column("symbol")
-    table.add_column("quantity", justify="right")
-    for k, v in info["positions"].items():
-        table.add_row(k, v)
-    console.print(table)
-    console.print(
-        f"equity {info['equity']}, closed trades {info['closed_trades']}, "
-        f"realised P&L {info['realised_pnl']:.6g}, fees {info['fees']}"
-    )
-    if state.sleeves:
-        sleeves = Table(title="strategies (each on its own sleeve)")
-        for col in ("id", "strategy", "state", "equity", "target", "trades", "realised P&L"):
-            sleeves.add_column(col)
-        for sl in state.sleeves.values():
-            sleeves.add_row(
-                sl.id, str(sl.strategy), sl.state, f"{sl.equity or 0:.6g}",
-                json.dumps(sl.target), str(sl.closed_trades), f"{sl.realised_pnl:.6g}",
-            )  # fmt: skip
-        console.print(sleeves)
+    print_positions(console, state)
 
 
-@app.command("reconcile")
+@_command("reconcile")
 def reconcile_command(
     overrides: Overrides = None,
+    run: RunOpt = None,
+    events: EventsOpt = None,
     venue: VenueOpt = None,
-    venue_url: Annotated[str | None, typer.Option(help="Base URL of a local peer")] = None,
-    mode: Annotated[str | None, typer.Option(help="paper | live")] = None,
-    state_dir: Annotated[Path | None, typer.Option(help="Where run logs go")] = None,
-    strategy: Annotated[str | None, typer.Option(help="The run's strategy [strategy]")] = None,
+    venue_url: Annotated[
+        str | None, typer.Option(metavar="URL", help="Base URL of the venue (default: the run's)")
+    ] = None,
+    mode: Annotated[str | None, typer.Option(help="paper | live (default: the run's)")] = None,
+    state_dir: StateDirOpt = None,
+    strategy: Annotated[str | None, typer.Option(help="Strategy name (default: the run's)")] = None,
     params: Annotated[list[str] | None, typer.Option("--params", help="NAME=VALUE")] = None,
+    portfolio: PortfolioOpt = None,
+    allow_real_venue: Annotated[
+        bool,
+        typer.Option(
+            "--allow-real-venue",
+            help="Reach the exchange's own host when the run recorded no local venue URL",
+        ),
+    ] = False,
 ) -> None:
-    """Resolve open orders, fetch missing fills and compare positions with the venue."""
-    from live.app import make_plan_venue, open_store
-    from live.runner import Runner
+    """Resolve open orders, fetch missing fills and compare positions with the venue.
 
-    plan = _plan(
-        _overrides(
-            overrides,
-            strategy=strategy,
-            params=params,
-            venue=venue,
-            venue_url=venue_url,
-            mode=mode,
-            state_dir=state_dir,
-        )
+    The run must exist (found like status). Its venue is reached where the run reached it
+    (its recorded URL, e.g. the simulator's); the exchange's own host only with
+    --allow-real-venue.
+    """
+    from live.events import open_run_log
+    from live.runner import Runner
+    from live.runs import check_venue_url, read_run, recorded_overrides
+
+    given = _overrides(
+        overrides, strategy=strategy, params=params, venue=venue, venue_url=venue_url,
+        mode=mode, state_dir=state_dir, portfolio=portfolio,
+    )  # fmt: skip
+    asked = strategy is not None or params or mode is not None or portfolio is not None
+    path = _find_log(
+        overrides, events, venue, run, state_dir, configured=given if asked or overrides else []
     )
-    store = open_store(plan)
+    info = read_run(path)
+    if not info.started_payload:
+        raise ConfigError(f"{path} records no run (no run_started event): nothing to reconcile")
+    args = recorded_overrides(info, given, state_dir=state_dir, venue_url=venue_url)
+    plan = _plan(args)
+    check_venue_url(plan, info, allow_real_venue=allow_real_venue)
+    store = open_run_log(path)
 
     async def main() -> tuple[bool, str | None, list[float]]:
+        from live.app import make_plan_venue
+
         v = make_plan_venue(plan)
         runner = Runner(plan.spec, v, store)
         try:
@@ -366,60 +541,103 @@ def reconcile_command(
         ok, halted, ms = asyncio.run(main())
     finally:
         store.close()
+    from live.console import duration
+
     verdict = "books agree" if ok else f"HALTED: {halted}"
-    typer.echo(f"reconciled in {ms[-1]:.1f} ms: {verdict}")
+    typer.echo(f"{info.run_id}: reconciled in {duration(ms[-1])}: {verdict}")
     if not ok:
         raise typer.Exit(3)
 
 
-@app.command("kill")
+@_command("runs")
+def runs_command(
+    overrides: Overrides = None,
+    venue: VenueOpt = None,
+    state_dir: StateDirOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List the runs under the state folder, the most recently active first.
+
+    Each with its id, venue and mode, strategy, start, last event (UTC) and risk state.
+    """
+    from dataclasses import asdict
+
+    from live.runs import list_runs
+    from live.status_view import print_runs
+
+    folder = _state_dir(state_dir, overrides)
+    runs = list_runs(folder, venue=venue)
+    if as_json:
+        rows = [{k: v for k, v in asdict(r).items() if k != "started_payload"} for r in runs]
+        console.print_json(json.dumps(rows))
+        return
+    print_runs(console, runs, folder)
+
+
+@_command("kill")
 def kill_command(
     reason: Annotated[str, typer.Option(help="Why (recorded in the log, sent with alerts)")],
     overrides: Overrides = None,
+    run: Annotated[
+        str | None,
+        typer.Option("--run", "--run-id", metavar="ID", help="The run's id (see grekko-live runs)"),
+    ] = None,
     venue: VenueOpt = None,
-    flatten: Annotated[bool, typer.Option(help="Also close every position")] = False,
-    state_dir: Annotated[Path | None, typer.Option(help="Where run logs go")] = None,
-    run_id: Annotated[str | None, typer.Option(help="Run id")] = None,
+    flatten: Annotated[bool, typer.Option("--flatten", help="Also close every position")] = False,
+    state_dir: StateDirOpt = None,
+    events: EventsOpt = None,
 ) -> None:
-    """Engage the kill switch of a run: the running process blocks new orders at once, cancels
-    every open order (and flattens with --flatten); it stays engaged, across restarts, until
-    ``grekko-live resume``."""
+    """Engage the kill switch of a run: no new orders, open ones cancelled.
+
+    The running process blocks new orders at once, cancels every open order (and flattens
+    with --flatten); the switch stays engaged, across restarts, until grekko-live resume.
+    """
     import time
 
     from grekko_research._atomic import atomic_write_text
     from live.app import KILL_FILE
+    from live.runs import read_run
 
-    plan = _plan(_overrides(overrides, venue=venue, state_dir=state_dir, run_id=run_id))
-    flag = plan.state_dir / KILL_FILE
+    path = _find_log(overrides, events, venue, run, state_dir)
+    info = read_run(path)
+    folder = (
+        Path(path).parent if "://" not in path else _state_dir(state_dir, overrides) / info.run_id
+    )
+    flag = folder / KILL_FILE
     flag.parent.mkdir(parents=True, exist_ok=True)
     body = {"reason": reason, "flatten": flatten, "ts_ms": int(time.time() * 1000)}
     atomic_write_text(flag, json.dumps(body))
-    typer.echo(f"kill switch set for {plan.spec.run_id}: {flag}")
+    typer.echo(f"kill switch set for {info.run_id}: {flag}")
 
 
-@app.command("resume")
+@_command("resume")
 def resume_command(
     reason: Annotated[str, typer.Option(help="Why trading may resume (recorded in the log)")],
     overrides: Overrides = None,
+    run: RunOpt = None,
     events: EventsOpt = None,
     venue: VenueOpt = None,
+    state_dir: StateDirOpt = None,
 ) -> None:
-    """Lift a halt or the kill switch (after the cause was fixed), recorded in the run's log: a
-    running process follows within a second; a stopped one at its next start, which reconciles
-    again before trading."""
-    from live.app import KILL_FILE
-    from live.events import EventStore
+    """Lift a halt or the kill switch (after the cause was fixed).
 
-    path = _events_path(overrides, events, venue)
+    Recorded in the run's log: a running process follows within a second; a stopped one at
+    its next start, which reconciles again before trading.
+    """
+    from live.app import KILL_FILE
+    from live.events import open_run_log
+
+    path = _find_log(overrides, events, venue, run, state_dir)
     flag = Path(path).parent / KILL_FILE
-    if "://" not in path and flag.exists():
+    removed = "://" not in path and flag.exists()
+    if removed:
         flag.unlink()
     state = _load_state(path)
     held = [s.id for s in state.sleeves.values() if s.state != "ACTIVE"]
     if state.halted is None and not held:
-        console.print("not halted")
+        console.print(f"kill flag {flag} removed; not halted" if removed else "not halted")
         return
-    with EventStore.open(path) as store:
+    with open_run_log(path, follow_unkeyed=True) as store:  # keyed: the event gets its MAC
         head = store.head()
         store.append(
             "resumed",
@@ -431,27 +649,41 @@ def resume_command(
     console.print(f"resumed (was halted: {state.halted}{strategies})")
 
 
-@app.command("verify")
+@_command("verify")
 def verify_command(
-    overrides: Overrides = None, events: EventsOpt = None, venue: VenueOpt = None
+    overrides: Overrides = None,
+    run: RunOpt = None,
+    events: EventsOpt = None,
+    venue: VenueOpt = None,
+    state_dir: StateDirOpt = None,
 ) -> None:
-    """Check the log's hash chain; name the first bad event and why."""
-    from live.events import verify
+    """Check the log's hash chain, MACs and last checkpoint; name the first bad event and why.
 
-    path = _events_path(overrides, events, venue)
-    report = verify(path)
-    console.print(str(report))
+    MACs and the checkpoint's signature are checked when the log key is set (environment,
+    keyring or key file; see the README).
+    """
+    from live.events import load_log_key, verify
+
+    path = _find_log(overrides, events, venue, run, state_dir)
+    report = verify(path, key=load_log_key())
+    console.print(report.describe(), soft_wrap=True)
+    console.print(str(report))  # every field, for scripts
     if not report.ok:
         raise typer.Exit(4)
 
 
-@app.command("api")
+@_command("api")
 def api_command(
     overrides: Overrides = None,
+    run: RunOpt = None,
     events: EventsOpt = None,
     venue: VenueOpt = None,
+    state_dir: StateDirOpt = None,
     host: Annotated[str, typer.Option(help="Bind address (loopback by default)")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port")] = 8000,
+    stale_bars: Annotated[
+        float, typer.Option(help="/health degrades once the last bar is this many bars old")
+    ] = 2.0,
 ) -> None:
     """Serve a run's status API (REST, websocket streams, /metrics) from its event log.
 
@@ -459,30 +691,34 @@ def api_command(
     """
     from live.api.server import serve
 
-    path = _events_path(overrides, events, venue)
-    serve(path, Path(path).parent, host=host, port=port)
+    path = _find_log(overrides, events, venue, run, state_dir)
+    serve(path, Path(path).parent, host=host, port=port, stale_bars=stale_bars)
 
 
-@app.command("alerts")
+@_command("alerts")
 def alerts_command(
     overrides: Overrides = None,
+    run: RunOpt = None,
     events: EventsOpt = None,
     venue: VenueOpt = None,
+    state_dir: StateDirOpt = None,
     big_fill: Annotated[
         str | None, typer.Option(help="Alert on fills of at least this notional")
     ] = None,
 ) -> None:
-    """Send alerts for a run's event log (risk breaches, kill switch, halts, errors, big fills)
-    to the apprise URLs in GREKKO_ALERT_URLS."""
+    """Send a run's alerts to the apprise URLs in GREKKO_ALERT_URLS.
+
+    Risk breaches, kill switch, halts, errors and big fills, from the run's event log.
+    """
     from live.alerts.__main__ import main as alerts_main
 
-    args = ["--events", _events_path(overrides, events, venue)]
+    args = ["--events", _find_log(overrides, events, venue, run, state_dir)]
     if big_fill is not None:
         args += ["--big-fill", big_fill]
     raise typer.Exit(alerts_main(args))
 
 
-@app.command("sim")
+@_command("sim")
 def sim_command(
     symbols: Annotated[
         str, typer.Option(help="Comma-separated, e.g. BTC/USDT,ETH/USDT")
@@ -495,17 +731,23 @@ def sim_command(
 ) -> None:
     """Serve the local Binance spot simulator on replayed real data (offline rehearsal).
 
-    Keys: the simulator accepts GREKKO_BINANCE_API_KEY / _API_SECRET from the environment.
+    Test credentials: it accepts the key and secret in GREKKO_BINANCE_API_KEY /
+    GREKKO_BINANCE_API_SECRET, the variables `grekko-live run --venue binance` reads: export
+    any test values (6+ characters, never real keys) once for both. It never prints them.
     """
     import os
 
+    from live.secrets import MIN_SECRET_LENGTH
     from live.sim.cli import run_sim
 
-    key = os.environ.get("GREKKO_BINANCE_API_KEY")
-    secret = os.environ.get("GREKKO_BINANCE_API_SECRET")
-    if not key or not secret:
+    names = ("GREKKO_BINANCE_API_KEY", "GREKKO_BINANCE_API_SECRET")
+    key, secret = (os.environ.get(n, "") for n in names)
+    if len(key) < MIN_SECRET_LENGTH or len(secret) < MIN_SECRET_LENGTH:
         raise ConfigError(
-            "set GREKKO_BINANCE_API_KEY and GREKKO_BINANCE_API_SECRET for the simulator"
+            f"the simulator's test credentials: export {names[0]} and {names[1]} with any "
+            f"values of {MIN_SECRET_LENGTH}+ characters (test values such as sim-key and "
+            "sim-secret, never real keys); `grekko-live run --venue binance` reads the same "
+            "variables"
         )
     run_sim(
         symbols=[s.strip() for s in symbols.split(",") if s.strip()],
@@ -516,6 +758,7 @@ def sim_command(
         port=port,
         api_key=key,
         api_secret=secret,
+        credentials_from=f"{names[0]} / {names[1]}",
     )
 
 
@@ -527,7 +770,7 @@ def main() -> None:
     """
     from live.secrets import install_redaction
 
-    install_redaction()
+    install_redaction(streams=True)  # stdout and stderr too: prints, banners, ccxt's verbose
     try:
         app()
     except GrekkoError as exc:

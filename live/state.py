@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from live.events import Event
-from live.orders import TERMINAL, Order, OrderManager
+from live.orders import TERMINAL, Order, OrderManager, UnknownOrderError
 
 __all__ = [
     "RISK_LEVELS",
@@ -33,6 +33,7 @@ RiskState = Literal["ACTIVE", "REDUCING", "HALTED"]
 RISK_LEVELS: dict[str, int] = {"ACTIVE": 0, "REDUCING": 1, "HALTED": 2}
 
 _BREACHES_KEPT = 50
+_REFUSALS_KEPT = 20
 
 # Ordered: the first keyword found names the class ("rate limit" before "limit").
 _REASON_CLASSES = (
@@ -123,6 +124,8 @@ class RunFold:
     engine_state: RiskState = "ACTIVE"
     engine_reason: str | None = None
     breaches: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=_BREACHES_KEPT))
+    refusals: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=_REFUSALS_KEPT))
+    """The latest refused orders (risk rule, venue or runner), newest last."""
     last_reconcile: dict[str, Any] | None = None
     last_risk_decision: dict[str, Any] | None = None
     errors: list[str] = field(default_factory=list)
@@ -163,7 +166,8 @@ class RunFold:
         return [f"{a.client_id}: {a.kind}: {a.detail}" for a in self.om.anomalies]
 
     def summary(self) -> dict[str, Any]:
-        """JSON-ready status (``grekko-live status``)."""
+        """JSON-ready status (``grekko-live status``); times are ms since the epoch (UTC)."""
+        state, reason = self.risk()
         return {
             "run_id": self.run.get("run_id"),
             "strategy": self.run.get("strategy"),
@@ -184,6 +188,11 @@ class RunFold:
             "closed_trades": self.closed_trades,
             "positions": {k: dec_text(v) for k, v in self.positions.items()},
             "halted": self.halted,
+            "risk_state": state,
+            "risk_reason": reason,
+            "last_refusals": list(self.refusals)[-10:],
+            "started_ts": self.started_ts_ms,
+            "last_event_ts": self.last_ts_ms,
             "last_reconcile": self.last_reconcile,
             "anomalies": self.anomalies,
             **(
@@ -208,6 +217,25 @@ class RunFold:
         Raises whatever :meth:`OrderManager.apply_event` raises on an inconsistent order
         event; the event then changed nothing but ``last_seq``.
         """
+        refused = self._apply(e)
+        at = {"seq": e.seq, "ts_ms": e.ts_ms}
+        if e.kind == "decision":
+            for r in e.payload.get("refused") or []:
+                if isinstance(r, dict) and not r.get("rule"):  # a rule's: its risk_decision's
+                    size = r.get("size")
+                    self.refusals.append(
+                        {**at, "source": "runner", "rule": None, "reason": str(r.get("reason")),
+                         "symbol": r.get("symbol"), "qty": size}
+                    )  # fmt: skip
+        else:
+            for r in refused:
+                self.refusals.append(
+                    {**at, "source": r.source, "rule": r.rule, "reason": r.reason,
+                     **self._order_of(e)}
+                )  # fmt: skip
+        return refused
+
+    def _apply(self, e: Event) -> list[Rejection]:
         self.last_seq, self.last_ts_ms = e.seq, e.ts_ms
         self.events += 1
         p = e.payload
@@ -272,6 +300,18 @@ class RunFold:
                 return [Rejection("risk", str(p.get("reason") or ""), rule)]
         return []
 
+    def _order_of(self, e: Event) -> dict[str, Any]:
+        """The order a refusal event is about: symbol, side, quantity (and the venue's
+        rejections, its client id)."""
+        p = e.payload
+        if e.kind == "order_rejected":
+            try:
+                o = self.om.order(e.stream)
+            except UnknownOrderError:  # an order the log never created: say what is known
+                return {"client_id": e.stream}
+            return {"client_id": e.stream, "symbol": o.symbol, "side": o.side, "qty": str(o.qty)}
+        return {k: p[k] for k in ("symbol", "side", "qty") if p.get(k) is not None}
+
     def _sleeve_of(self, stream: str) -> SleeveState | None:
         """The sleeve whose own record an event on ``stream`` is (its trades, its risk engine's
         events and decisions), or ``None`` for the account's events."""
@@ -309,8 +349,10 @@ class RunFold:
             return
         target = part.get("target")
         if isinstance(target, list):
-            sleeve.target = {
-                s: float(t) for s, t in zip(self.symbols, target, strict=False) if t is not None
+            sleeve.target = {  # float noise (-4e-20 of a unit) is no position
+                s: _clean(float(t))
+                for s, t in zip(self.symbols, target, strict=False)
+                if t is not None
             }
         if isinstance(part.get("equity"), int | float):
             sleeve.equity = float(part["equity"])
@@ -345,6 +387,10 @@ class RunFold:
                 self.breaches.append(
                     {"seq": e.seq, "ts_ms": e.ts_ms, "source": "engine", "bar_ts": ts, **r}
                 )
+
+
+def _clean(x: float) -> float:
+    return 0.0 if abs(x) < 1e-12 else x
 
 
 def _is_num(value: object) -> bool:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from live.risk.views import TradingState
 
-__all__ = ["SEVERITY", "CheckFailed", "Hold", "fmt", "level_of", "num"]
+__all__ = ["SEVERITY", "CheckFailed", "Hold", "failed_calls_text", "fmt", "level_of", "num"]
 
 SEVERITY = {TradingState.ACTIVE: 0, TradingState.REDUCING: 1, TradingState.HALTED: 2}
 
@@ -64,3 +66,22 @@ def fmt(x: float | None) -> str:
 
 def level_of(action: str) -> TradingState:
     return TradingState.HALTED if action == "halt" else TradingState.REDUCING
+
+
+def failed_calls_text(
+    calls: Sequence[tuple[int, str, str]], now_ms: int, window_s: float
+) -> str | None:
+    """Which calls failed in the error-rate window, most frequent first:
+    ``create_order ×7 (RequestTimeout), fetch_balance ×4 (NetworkError ×3, ExchangeError)``
+    (``None`` when the venue did not say)."""
+    start = now_ms - window_s * 1000.0
+    recent = [(str(call), str(err)) for ts, call, err in calls if start < ts <= now_ms]
+    if not recent:
+        return None
+    per_call = Counter(call for call, _ in recent)
+    parts = []
+    for call, n in per_call.most_common():
+        errors = Counter(err for c, err in recent if c == call).most_common()
+        kinds = ", ".join(e if k == 1 or len(errors) == 1 else f"{e} ×{k}" for e, k in errors)
+        parts.append(f"{call} ×{n} ({kinds})")
+    return ", ".join(parts)

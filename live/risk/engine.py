@@ -42,7 +42,15 @@ import numpy as np
 
 from grekko_research.risk import checks as C
 from grekko_research.risk.checks import Verdict
-from live.risk._holds import SEVERITY, CheckFailed, Hold, fmt, level_of, num
+from live.risk._holds import (
+    SEVERITY,
+    CheckFailed,
+    Hold,
+    failed_calls_text,
+    fmt,
+    level_of,
+    num,
+)
 from live.risk.config import LiveRiskConfig
 from live.risk.views import (
     EventDraft,
@@ -541,11 +549,12 @@ class RiskEngine:
                     ("ws_down", C.check_ws_down, (now_ms, ops.ws_down_since_ms, cfg.max_ws_down_s))
                 )
             if cfg.max_errors is not None:
+                times = list(ops.error_times_ms) or [int(c[0]) for c in ops.failed_calls]
                 todo.append(
                     (
                         "error_rate",
                         C.check_error_rate,
-                        (list(ops.error_times_ms), now_ms, cfg.error_window_s, cfg.max_errors),
+                        (times, now_ms, cfg.error_window_s, cfg.max_errors),
                     )
                 )
             if cfg.max_clock_skew_ms is not None:
@@ -558,7 +567,10 @@ class RiskEngine:
                     continue
                 seen[rule] = v.ok
                 if not v.ok:
-                    self._hold(rule, v, level, now_ms, True, now_ms, events)
+                    detail = None
+                    if rule == "error_rate":
+                        detail = failed_calls_text(ops.failed_calls, now_ms, cfg.error_window_s)
+                    self._hold(rule, v, level, now_ms, True, now_ms, events, detail=detail)
             self._expire(now_ms, seen)
         except Exception as exc:
             self._fail("on_ops", exc, now_ms, events)
@@ -661,7 +673,10 @@ class RiskEngine:
         events: list[EventDraft],
         *,
         symbol: str | None = None,
+        detail: str | None = None,
     ) -> None:
+        """Hold ``key`` (or raise an existing hold's severity); ``detail`` ends the reason
+        (the failed calls behind an error rate)."""
         old = self._holds.get(key)
         if old is not None:
             old.value, old.limit = v.value, v.limit
@@ -670,7 +685,7 @@ class RiskEngine:
             if SEVERITY[state] > SEVERITY[old.state]:
                 old.state = state
             return
-        reason = self._breach_text(v, symbol)
+        reason = self._breach_text(v, symbol) + (f" — {detail}" if detail else "")
         self._holds[key] = Hold(
             key, v.rule, state, reason, until_ms, level, v.value, v.limit, symbol
         )

@@ -117,12 +117,15 @@ class MarketView:
 class OpsView:
     """Operational facts: time of the last bar or tick received, since when the websocket is
     down (``None``: up), recent error times, and the venue's clock minus ours (``None``:
-    unknown)."""
+    unknown). ``failed_calls``: the recent failures as ``(ts_ms, call, error class)``, which
+    the error-rate breaker names (its count is of ``error_times_ms`` when given, else of
+    these)."""
 
     last_data_ms: int | None = None
     ws_down_since_ms: int | None = None
     error_times_ms: Sequence[int] = ()
     clock_skew_ms: float | None = None
+    failed_calls: Sequence[tuple[int, str, str]] = ()
 
 
 @dataclass(frozen=True)

@@ -16,11 +16,20 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Literal, Protocol, runtime_checkable
+from typing import Literal, NamedTuple, Protocol, runtime_checkable
 
 from live.orders import OrderState, Report
 
-__all__ = ["Bar", "MarketInfo", "OrderRequest", "Venue", "VenueFill", "VenueHealth", "VenueOrder"]
+__all__ = [
+    "Bar",
+    "FailedCall",
+    "MarketInfo",
+    "OrderRequest",
+    "Venue",
+    "VenueFill",
+    "VenueHealth",
+    "VenueOrder",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +121,16 @@ class VenueFill:
     ts_ms: int
 
 
+class FailedCall(NamedTuple):
+    """One failed venue call: when (venue clock), which call (``create_order``,
+    ``fetch_balance`` …) and the error's class (``RequestTimeout``, ``NetworkError`` …), so a
+    breaker tripped by the error rate can say which calls failed."""
+
+    ts_ms: int
+    call: str
+    error: str
+
+
 @dataclass(frozen=True, slots=True)
 class VenueHealth:
     """The connection's state, as the runner's operational risk checks read it.
@@ -120,7 +139,8 @@ class VenueHealth:
     data's). ``ws_down_since_ms``: when the venue's streams (klines or user data) were lost and
     not yet back, on the venue clock (``None``: up, or the venue has no stream).
     ``reconnects``: stream reconnections since :meth:`Venue.start`, never decreasing.
-    ``error_times_ms``: venue-clock times of recent failed calls (the last few hundred).
+    ``error_times_ms``: venue-clock times of recent failed calls (the last few hundred);
+    ``failed_calls``: the same failures with the call and the error's class.
     ``clock_skew_ms``: the venue's clock minus the local one, as last measured (``None``:
     unknown).
     """
@@ -130,6 +150,7 @@ class VenueHealth:
     reconnects: int = 0
     error_times_ms: tuple[int, ...] = ()
     clock_skew_ms: float | None = None
+    failed_calls: tuple[FailedCall, ...] = ()
 
 
 @runtime_checkable

@@ -16,7 +16,7 @@ from live.orders import Cancelled, NotFound, QueryResult, Rejected
 from live.sim.coinbase import CoinbaseSimulator, new_cdp_key
 from live.venues import CcxtVenue, Credentials, GiveUp
 from live.venues._ccxt_util import HealthLog
-from live.venues.base import OrderRequest, VenueHealth
+from live.venues.base import FailedCall, OrderRequest, VenueHealth
 from live.venues.paper import PaperVenue, ReplayFeed
 from tests.unit.live.test_venues_ccxt import CB, cid, run_coinbase
 
@@ -69,7 +69,7 @@ def test_error_times_are_venue_clock_times_and_bounded() -> None:
     log = HealthLog(clock, max_errors=3)
     for t in range(10, 15):
         clock.now = t
-        log.error()
+        log.error("create_order" if t % 2 else "fetch_balance", "RequestTimeout")
     health = log.snapshot(realtime=True, clock_skew_ms=-5.0)
     assert health == VenueHealth(
         realtime=True,
@@ -77,6 +77,11 @@ def test_error_times_are_venue_clock_times_and_bounded() -> None:
         reconnects=0,
         error_times_ms=(12, 13, 14),
         clock_skew_ms=-5.0,
+        failed_calls=(
+            FailedCall(12, "fetch_balance", "RequestTimeout"),
+            FailedCall(13, "create_order", "RequestTimeout"),
+            FailedCall(14, "fetch_balance", "RequestTimeout"),
+        ),
     )
 
 
@@ -112,7 +117,10 @@ def test_coinbase_answers_are_not_failures_but_a_refused_key_is(btc: pd.DataFram
         before = venue.now_ms()
         with pytest.raises(GiveUp):
             await venue.balances()
-        (failed,) = (await venue.health()).error_times_ms
+        health = await venue.health()
+        (failed,) = health.error_times_ms
         assert before <= failed <= venue.now_ms()
+        # Which call failed, and the client library's error class behind our GiveUp.
+        assert health.failed_calls == (FailedCall(failed, "fetch_balance", "AuthenticationError"),)
 
     run_coinbase(btc, scenario)

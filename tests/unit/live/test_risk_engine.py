@@ -251,6 +251,30 @@ def test_operational_checks_halt_while_failing() -> None:
         assert engine.state is ACTIVE, rule
 
 
+def test_an_error_rate_halt_names_the_calls_that_failed() -> None:
+    """``error_rate 11 > 10`` alone does not say what to fix: the reason (and the breach's)
+    names each failed call of the window, how often, and with which errors."""
+    engine = RiskEngine(LiveRiskConfig(max_errors=10, error_window_s=60, ops_action="halt"))
+    now = T0 + 1_000_000
+    calls = [(now - 90_000, "fetch_ticker", "NetworkError")]  # outside the window: not named
+    calls += [(now - 50_000 + i, "create_order", "RequestTimeout") for i in range(7)]
+    calls += [(now - 40_000 + i, "fetch_balance", "ExchangeNotAvailable") for i in range(3)]
+    calls += [(now - 30_000, "fetch_balance", "NetworkError")]
+    events = engine.on_ops(OpsView(last_data_ms=now, failed_calls=calls), now_ms=now)
+    assert engine.state is HALTED
+    want = (
+        "error_rate: 11 (limit 10) — create_order ×7 (RequestTimeout), "
+        "fetch_balance ×4 (ExchangeNotAvailable ×3, NetworkError)"
+    )
+    assert engine.reason == want
+    (breach,) = [p for kind, _, p in events if kind == "risk_breach"]
+    assert breach["reason"] == want and breach["rule"] == "error_rate"
+    # Times alone (a venue that does not say which calls) still count, without names.
+    other = RiskEngine(LiveRiskConfig(max_errors=1, error_window_s=60))
+    other.on_ops(OpsView(last_data_ms=now, error_times_ms=(now - 2, now - 1)), now_ms=now)
+    assert other.reason == "error_rate: 2 (limit 1)"
+
+
 # -- pre-trade checks -------------------------------------------------------------------------
 
 
