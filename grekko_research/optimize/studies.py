@@ -10,10 +10,14 @@ sharing it through the storage. Ctrl-C stops between trials
 
 from __future__ import annotations
 
+import hashlib
+import json
 import multiprocessing
 import os
+import re
 import signal
 import threading
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -37,7 +41,7 @@ from grekko_research.optimize.space import (
     suggest_params,
 )
 from grekko_research.optimize.splits import _first_half
-from grekko_research.strategy import Strategy, get_strategy
+from grekko_research.strategy import Strategy, get_strategy, search_space
 
 __all__ = [
     "SweepInterrupted",
@@ -45,8 +49,11 @@ __all__ = [
     "base_study_name",
     "install_interrupt_handler",
     "storage_label",
+    "study_identity",
+    "walk_forward_study_name",
 ]
 
+_SAFE = re.compile(r"[^A-Za-z0-9_.]+")
 _STOP = threading.Event()  # set by Ctrl-C: finish the running trial, then stop
 
 
@@ -104,16 +111,87 @@ def storage_label(cfg: GrekkoConfig) -> str:
     return str(Path(url or Path(cfg.experiment.output_dir) / "optuna.log"))
 
 
-def base_study_name(cfg: GrekkoConfig) -> str:
-    """``optimize.study_name``, or ``<strategy>-<id of the data, engine and risk settings>``.
+def study_identity(cfg: GrekkoConfig, strategy: Strategy | None = None) -> dict[str, Any]:
+    """What a study searches and how: everything that makes two studies incomparable.
 
-    The strategy's parameters do not enter (they are what the study searches),
-    and neither do the sweep settings, so rerunning continues the same study.
+    The objective(s) and their directions, the sampler, the pruner and the
+    strategy's declared search space. Not the sweep's size or speed
+    (``n_trials``, ``workers``, ``timeout``) nor the seed: rerunning with more
+    trials or more workers continues the same study. The validation scheme and
+    its windows enter the names of the fold studies (:func:`walk_forward_study_name`).
+    """
+    names, directions = _directions(cfg)
+    strategy = strategy or get_strategy(cfg.strategy.name)
+    space = {
+        name: [spec.kind, spec.low, spec.high, spec.step, spec.log,
+               None if spec.choices is None else list(spec.choices)]
+        for name, spec in sorted(search_space(strategy.Params).items())
+    }  # fmt: skip
+    return {
+        "objectives": names,
+        "directions": directions,
+        "sampler": cfg.optimize.sampler,
+        "pruner": cfg.optimize.pruner if len(names) == 1 else "none",  # never prunes multi
+        "search_space": space,
+    }
+
+
+def _identity_id(identity: dict[str, Any]) -> str:
+    text = json.dumps(identity, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+def base_study_name(cfg: GrekkoConfig, strategy: Strategy | None = None) -> str:
+    """``optimize.study_name``, or ``<strategy>-<config id>-<objective>-<search id>``.
+
+    The config id covers the data, engine and risk settings (not the
+    strategy's parameters: they are what the study searches); the objective
+    is named for the reader; the search id hashes :func:`study_identity`
+    (objectives, directions, sampler, pruner, search space). Rerunning the
+    same command continues the same study; changing what the study optimises
+    or how it searches starts a new one.
     """
     if cfg.optimize.study_name:
         return cfg.optimize.study_name
+    identity = study_identity(cfg, strategy)
     bare = replace(cfg, strategy=replace(cfg.strategy, params={}))
-    return f"{cfg.strategy.name}-{config_id(bare)}"
+    label = "+".join(_SAFE.sub("_", n.rpartition(":")[2]) for n in identity["objectives"])
+    return f"{cfg.strategy.name}-{config_id(bare)}-{label}-{_identity_id(identity)}"
+
+
+def walk_forward_study_name(base: str, cfg: GrekkoConfig, fold: Any) -> str:
+    """The study of walk-forward fold ``fold``: its in-sample rows are part of its name."""
+    o = cfg.optimize
+    kind = "a" if o.anchored else "r"
+    return f"{base}/wf{o.folds}{kind}{fold.k}@{fold.is_start}-{fold.is_end}"
+
+
+def _check_identity(study: Any, cfg: GrekkoConfig, identity: dict[str, Any]) -> None:
+    """Refuse to continue a study that searched something else (e.g. a fixed ``study_name``)."""
+    stored = study.user_attrs.get("identity")
+    if stored is None:  # a study from before identities were recorded: objectives at least
+        stored_names = study.user_attrs.get("objectives")
+        same = stored_names in (None, identity["objectives"]) and len(study.directions) == len(
+            identity["directions"]
+        )
+        if same:
+            return
+        stored = {"objectives": stored_names, "directions": len(study.directions)}
+    elif stored == json.loads(json.dumps(identity)):
+        return
+    diff = sorted(
+        k for k in identity if k in stored and stored[k] != json.loads(json.dumps(identity[k]))
+    )
+    what = ", ".join(
+        f"{k} {stored.get(k)!r} → {identity[k]!r}" for k in diff if k != "search_space"
+    )
+    if "search_space" in diff:
+        what = (what + ", " if what else "") + "the strategy's search space"
+    raise ConfigError(
+        f"study {study.study_name!r} in {storage_label(cfg)} was run with other settings "
+        f"({what}); its trials cannot be continued with these. Drop optimize.study_name "
+        "to get a study named after the settings, or choose another name"
+    )
 
 
 # -- trials ----------------------------------------------------------------------------
@@ -230,6 +308,7 @@ def _run_study(
     """Create (or continue) the study and run it with ``optimize.workers`` processes."""
     import optuna
 
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # no "A new study created" chatter
     strategy = loaded[0]
     names, directions = _directions(job.cfg)
     pruner = (
@@ -249,7 +328,15 @@ def _run_study(
         directions=directions,  # type: ignore[arg-type]
         load_if_exists=True,
     )
+    identity = study_identity(job.cfg, strategy)
+    _check_identity(study, job.cfg, identity)
+    if "identity" not in study.user_attrs:
+        study.set_user_attr("identity", identity)
     study.set_user_attr("objectives", names)
+    if not study.metric_names:  # optuna-dashboard then names the objectives, not "Objective 0"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names(names)
     extra = max(job.cfg.optimize.workers, 1) - 1
     if extra:
         ctx = multiprocessing.get_context("spawn")

@@ -73,6 +73,7 @@ from grekko_research.optimize.studies import (
     base_study_name,
     install_interrupt_handler,
     storage_label,
+    walk_forward_study_name,
 )
 from grekko_research.strategy import (
     Strategy,
@@ -112,6 +113,7 @@ class SweepResult:
     oos_equity: pd.Series | None = None
     overfitting: dict[str, float] = field(default_factory=dict)
     trials: pd.DataFrame | None = None
+    trial_counts: dict[str, int] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         """A JSON-ready summary: the out-of-sample result leads."""
@@ -126,6 +128,7 @@ class SweepResult:
             "best_params": self.best_params,
             "in_sample": self.in_sample,
             "n_trials": self.n_trials,
+            "trials": self.trial_counts,
         }
 
 
@@ -191,7 +194,7 @@ def run_sweep(
     strategy, bars, engine = _load_bars(probe)
     names, _ = _directions(cfg)
     warm = max(strategy.warmup(strategy.Params(**_upper_params(strategy))), 1)
-    base = base_study_name(cfg)
+    base = base_study_name(cfg, strategy)
 
     say(f"full-sample study {base}/full")
     full_job = _Job(cfg, f"{base}/full", ((warm, bars.n_bars),), root, True)
@@ -218,6 +221,7 @@ def run_sweep(
     finished = len(
         study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
     )
+    counts = trial_counts(study)
 
     oos = None
     folds_out: list[dict[str, Any]] = []
@@ -227,7 +231,8 @@ def run_sweep(
         pieces = []
         for fold in walk_forward_folds(bars.n_bars, warm, o.folds, o.oos_fraction, o.anchored):
             say(f"walk-forward fold {fold.k + 1}/{o.folds}")
-            job = _Job(cfg, f"{base}/wf{o.folds}{'a' if o.anchored else 'r'}{fold.k}", ((fold.is_start, fold.is_end),), root, False)  # fmt: skip
+            fold_name = walk_forward_study_name(base, cfg, fold)
+            job = _Job(cfg, fold_name, ((fold.is_start, fold.is_end),), root, False)
             fold_study = _run_study(job, (strategy, bars, engine), on_trial)
             chosen: Any = params_from_mapping(strategy.Params, _best(fold_study).params)
             _, fold_is, _ = evaluate_window(
@@ -275,6 +280,7 @@ def run_sweep(
         oos_equity=oos_curve,
         overfitting=_overfitting(study, best),
         trials=frame,
+        trial_counts=counts,
     )
 
 
@@ -337,6 +343,31 @@ def _cross_validate(
     index = bars.datetime_index[blocks[0][0] : blocks[-1][1]]
     curve = pd.Series(paths[0][1:], index=index)
     return oos, out, curve
+
+
+def trial_counts(study: Any) -> dict[str, int]:
+    """How the full-sample study's finished trials split: what each number in a summary counts.
+
+    ``finished`` = ``scored`` + ``pruned`` + ``unscored`` + ``refused``: scored
+    trials have an objective value (and, single-window, the daily returns the
+    overfitting statistics use); ``pruned`` stopped early on the first half of
+    the window; ``unscored`` had no defined objective (e.g. no trade);
+    ``refused`` drew parameters the strategy rejects (e.g. fast >= slow).
+    """
+    from optuna.trial import TrialState
+
+    out = {"finished": 0, "scored": 0, "pruned": 0, "unscored": 0, "refused": 0}
+    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)):
+        out["finished"] += 1
+        if t.state == TrialState.COMPLETE:
+            out["scored"] += 1
+        elif "refused" in t.user_attrs:
+            out["refused"] += 1
+        elif "unscored" in t.user_attrs:
+            out["unscored"] += 1
+        else:
+            out["pruned"] += 1
+    return out
 
 
 def _iso(bars: Bars, row: int) -> str:

@@ -1,4 +1,8 @@
-"""Tearsheets of backtests: a self-contained plotly HTML page and a matplotlib PNG.
+"""Tearsheets of backtests: a plotly HTML page and a matplotlib PNG; a sweep's charts.
+
+Pages open offline: plotly.js embedded, or one shared copy per runs folder
+(:mod:`grekko_research.reports.plotlyjs`). :mod:`grekko_research.reports.sweep` draws a
+sweep's out-of-sample equity chart and terminal sparkline.
 
 >>> from grekko_research.reports import write_tearsheet
 >>> paths = write_tearsheet(result, "reports/run.html", png_path="reports/run.png")

@@ -1,12 +1,14 @@
-"""The tearsheet of a backtest: one self-contained HTML file (plotly) and an optional PNG.
+"""The tearsheet of a backtest: one HTML file (plotly) and an optional PNG.
 
-The HTML embeds plotly.js inline (no CDN, no request at view time: it opens offline) and
-holds, in order: a summary and the metrics table; equity against buy-and-hold; drawdown;
+The page never reaches for a CDN: it opens offline. By default it embeds plotly.js
+inline (4.8 MB, self-contained); given a shared copy (``plotly_js=``, see
+:mod:`grekko_research.reports.plotlyjs`) it loads ``plotly.min.js`` from its own folder,
+a hard link to one copy per runs folder, and weighs a few hundred kB. It holds, in order: a summary and the metrics table; equity against buy-and-hold; drawdown;
 the monthly-returns heatmap; prices with trade markers; the distribution of trade returns;
 the rolling Sharpe ratio; the configuration. Curves are downsampled to at most
 ``max_points`` points per trace and trade markers to ``max_trades`` (see
-:mod:`grekko_research.reports.figures`), so the file stays around 5 MB — plotly.js itself
-is 4.8 MB — whatever the length of the run.
+:mod:`grekko_research.reports.figures`), so the page stays under a MB (plus plotly.js when
+embedded) whatever the length of the run.
 
 The same input always gives the same bytes: plot ``div`` ids are fixed, the plotly theme
 is explicit, and nothing depends on the clock.
@@ -32,6 +34,7 @@ from grekko_research.engine import BacktestResult
 from grekko_research.reports import figures as F
 from grekko_research.reports.data import TearsheetData, default_config, tearsheet_data
 from grekko_research.reports.formatting import config_rows, metric_rows
+from grekko_research.reports.plotlyjs import link_plotly_js, plotly_script
 from grekko_research.reports.series import DEFAULT_MAX_POINTS
 
 __all__ = [
@@ -160,8 +163,13 @@ def render_html(
     config: Mapping[str, Any] | Any,
     max_points: int = DEFAULT_MAX_POINTS,
     max_trades: int = F.DEFAULT_MAX_TRADES,
+    shared_plotly: bool = False,
 ) -> str:
-    """Return the tearsheet page as text (what :func:`write_tearsheet` writes)."""
+    """Return the tearsheet page as text (what :func:`write_tearsheet` writes).
+
+    ``shared_plotly``: load ``plotly.min.js`` from the page's folder instead of
+    embedding plotly.js.
+    """
     metrics = metric_rows(data.metrics, timeframe=data.timeframe, currency=data.currency)
     parts = [
         _section(
@@ -178,7 +186,7 @@ def render_html(
         div = pio.to_html(
             fig,
             config=_PLOTLY_CONFIG,
-            include_plotlyjs=i == 0,  # plotly.js inline, once, before the first plot
+            include_plotlyjs=i == 0 and not shared_plotly,  # inline once, before the first plot
             include_mathjax=False,
             full_html=False,
             div_id=f"grekko-{key}",
@@ -203,6 +211,7 @@ def render_html(
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{_e(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n<main>\n"
         f'<h1>{_e(title)}</h1>\n<p class="sub">{_e(sub)}</p>\n'
+        + (plotly_script() if shared_plotly else "")
         + "\n".join(parts)
         + "\n</main>\n</body>\n</html>\n"
     )
@@ -219,6 +228,7 @@ def write_tearsheet(
     rolling_window: int | None = None,
     max_points: int = DEFAULT_MAX_POINTS,
     max_trades: int = F.DEFAULT_MAX_TRADES,
+    plotly_js: str | os.PathLike[str] | None = None,
 ) -> TearsheetPaths:
     """Write the HTML tearsheet of ``result`` (and, optionally, a PNG of its main panels).
 
@@ -248,6 +258,10 @@ def write_tearsheet(
         :func:`~grekko_research.reports.series.downsample_indices`).
     max_trades
         Most trades drawn as entry/exit markers (evenly spread over the run).
+    plotly_js
+        A shared plotly.js (:func:`~grekko_research.reports.plotlyjs.shared_plotly_js`):
+        the page's folder gets ``plotly.min.js`` as a hard link to it and the page loads
+        that. Default: plotly.js embedded in the page.
 
     Returns
     -------
@@ -264,8 +278,16 @@ def write_tearsheet(
         title = f"Backtest tearsheet: {', '.join(data.symbols)} {data.timeframe}"
     shown = default_config(result) if config is None else config
     page = render_html(
-        data, title=title, config=shown, max_points=max_points, max_trades=max_trades
+        data,
+        title=title,
+        config=shown,
+        max_points=max_points,
+        max_trades=max_trades,
+        shared_plotly=plotly_js is not None,
     )
+    if plotly_js is not None:
+        Path(path_html).parent.mkdir(parents=True, exist_ok=True)
+        link_plotly_js(plotly_js, Path(path_html).parent)
     html_path = atomic_write_text(path_html, page)
     png = None
     if png_path is not None:

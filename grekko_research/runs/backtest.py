@@ -9,7 +9,9 @@ computes the strategy's signals and backtests them; :func:`write_run` writes
   runs of the same config write identical files;
 * ``trades.parquet``, ``equity.parquet`` — the trade records and the equity,
   cash and position series;
-* ``tearsheet.html`` / ``tearsheet.png`` — see :mod:`grekko_research.reports`.
+* ``provenance.json`` — config id, data hash, code version: what makes a rerun identical;
+* ``tearsheet.html`` / ``tearsheet.png`` — see :mod:`grekko_research.reports`; the page
+  loads ``plotly.min.js`` beside it, a hard link to the runs folder's one copy.
 
 The directory appears whole or not at all: it is written under a temporary
 name and renamed when complete.
@@ -36,7 +38,14 @@ from grekko_research.engine import BacktestResult, backtest
 from grekko_research.errors import ConfigError, DataNotFoundError
 from grekko_research.strategy import Strategy, get_strategy, params_to_mapping
 
-__all__ = ["BacktestRun", "load_run_bars", "run_backtest", "write_run"]
+__all__ = [
+    "BacktestRun",
+    "find_identical_run",
+    "load_run_bars",
+    "run_backtest",
+    "run_identity",
+    "write_run",
+]
 
 
 @dataclass(frozen=True)
@@ -142,15 +151,63 @@ def _series_frame(run: BacktestRun) -> pd.DataFrame:
     return frame.reset_index()
 
 
-def write_run(run: BacktestRun, root: str | os.PathLike[str] | None = None) -> Path:
+def run_identity(run: BacktestRun) -> str | None:
+    """What makes two runs identical: config id, data hash and code version (``None``: unknown)."""
+    from grekko_research.tracking._provenance import code_version, data_hash, identity_hash
+
+    tearsheet = run.config.experiment.tearsheet
+    return identity_hash(run.config_id, data_hash(run.bars), code_version(), tearsheet)
+
+
+def _provenance(run: BacktestRun) -> dict[str, Any]:
+    from grekko_research import __version__
+    from grekko_research.tracking._provenance import code_version, data_hash
+
+    return {
+        "config_id": run.config_id,
+        "data_hash": data_hash(run.bars),
+        "code_version": code_version(),
+        "grekko_version": __version__,
+        "identity": run_identity(run),
+    }
+
+
+def find_identical_run(run: BacktestRun, root: str | os.PathLike[str]) -> Path | None:
+    """Return the newest run folder under ``root`` written by an identical run, if any."""
+    identity = run_identity(run)
+    if identity is None:  # the code version is unknown: nothing can be called identical
+        return None
+    for folder in sorted(
+        (Path(root) / run.strategy.name).glob(f"*-{run.config_id}*"), reverse=True
+    ):
+        try:
+            doc = json.loads((folder / "provenance.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if doc.get("identity") == identity:
+            return folder
+    return None
+
+
+def write_run(
+    run: BacktestRun, root: str | os.PathLike[str] | None = None, *, reuse: bool = False
+) -> Path:
     """Write the run directory under ``root`` (default ``experiment.output_dir``); return its path.
 
     The name is ``<strategy>/<UTC time>-<config_id>``; the directory is
-    complete when it appears.
+    complete when it appears. ``provenance.json`` records the config id, the
+    data hash and the code version. With ``reuse``, an existing folder of an
+    identical run (same three, see :func:`run_identity`) is returned instead
+    of writing another. The tearsheet shares the runs folder's plotly.js
+    (``plotly.min.js``, a hard link: see :mod:`grekko_research.reports.plotlyjs`).
     """
     from omegaconf import OmegaConf
 
     base = Path(root if root is not None else run.config.experiment.output_dir)
+    if reuse:
+        found = find_identical_run(run, base)
+        if found is not None:
+            return found
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     final = base / run.strategy.name / f"{stamp}-{run.config_id}"
     n = 1
@@ -165,10 +222,14 @@ def write_run(run: BacktestRun, root: str | os.PathLike[str] | None = None) -> P
         (tmp / "config.yaml").write_text(text, encoding="utf-8")
         doc = run.metrics_document()
         (tmp / "metrics.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+        (tmp / "provenance.json").write_text(
+            json.dumps(_provenance(run), indent=2) + "\n", encoding="utf-8"
+        )
         run.result.trades.to_parquet(tmp / "trades.parquet", index=False)
         _series_frame(run).to_parquet(tmp / "equity.parquet", index=False)
         if run.config.experiment.tearsheet:
             from grekko_research.reports import write_tearsheet
+            from grekko_research.reports.plotlyjs import shared_plotly_js
 
             write_tearsheet(
                 run.result,
@@ -177,5 +238,13 @@ def write_run(run: BacktestRun, root: str | os.PathLike[str] | None = None) -> P
                 title=f"{run.strategy.name} {'/'.join(run.bars.symbols)} {run.bars.timeframe}"
                 f" — {run.config_id}",
                 config=tree,
+                plotly_js=shared_plotly_js(_runs_root(run, base)),
             )
     return final
+
+
+def _runs_root(run: BacktestRun, base: Path) -> Path:
+    """The runs folder holding ``base`` (one plotly.js for all its runs), else ``base``."""
+    output = Path(run.config.experiment.output_dir).resolve()
+    here = base.resolve()
+    return output if here == output or output in here.parents else base

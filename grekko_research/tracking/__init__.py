@@ -31,6 +31,7 @@ from grekko_research.tracking._client import (
     TrackingError,
     download_artifact,
     find_run,
+    runs_table_url,
 )
 from grekko_research.tracking._model import (
     load_strategy,
@@ -56,6 +57,7 @@ __all__ = [
     "log_trials",
     "model_version",
     "register_strategy_model",
+    "runs_table_url",
     "start_study_run",
     "tracking_uri",
 ]

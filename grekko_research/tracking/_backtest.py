@@ -75,6 +75,7 @@ def log_backtest(
     parent_run_id: str | None = None,
     tags: Mapping[str, Any] | None = None,
     uri: str | None = None,
+    reuse: bool = False,
 ) -> str:
     """Log a backtest to MLflow as one finished run and return the MLflow run id.
 
@@ -84,9 +85,12 @@ def log_backtest(
     every finite metric of ``run.result.metrics`` plus ``final_equity`` and
     ``n_trades``. Tags: ``config_id``, ``data_hash``, ``strategy``,
     ``grekko_version``, ``git_commit`` (when the code runs from a git
-    checkout), then ``tags`` (e.g. ``{"seed": 7}``). Artifacts: every file of
-    ``run_dir`` (the folder :func:`grekko_research.runs.write_run` wrote);
-    without one, the resolved configuration and ``metrics.json`` only.
+    checkout), ``identity`` (config id, data hash and code version hashed:
+    equal for an identical rerun), then ``tags`` (e.g. ``{"seed": 7}``).
+    Artifacts: every file of ``run_dir`` (the folder
+    :func:`grekko_research.runs.write_run` wrote) — hard links into a local
+    artifact store, so the bytes are on disk once; without a folder, the
+    resolved configuration and ``metrics.json`` only.
 
     Parameters
     ----------
@@ -104,15 +108,22 @@ def log_backtest(
         Further tags; they override the ones above on a name clash.
     uri
         Tracking URI; default :func:`tracking_uri` (``$MLFLOW_TRACKING_URI`` or ``./runs``).
+    reuse
+        Return the id of a finished top-level run of the experiment with the same
+        ``identity`` instead of logging another (an identical rerun). Ignored for
+        child runs and when the code version is unknown.
 
-    Each call creates a new run. If logging fails half-way the run is
+    Otherwise each call creates a new run. If logging fails half-way the run is
     marked FAILED (never left RUNNING) and the error propagates.
     """
     folder = Path(run_dir) if run_dir is not None else None
     if folder is not None and not folder.is_dir():
         raise ConfigError(f"run_dir {str(folder)!r} is not a folder")
+    from grekko_research.runs.backtest import run_identity
+
     params = run_params(run)
-    all_tags = run_tags(run, tags)
+    identity = run_identity(run)
+    all_tags = run_tags(run, {mc.IDENTITY_TAG: identity, **(tags or {})})
     metrics = mc.finite_metrics(run.result.metrics)
     metrics.update(
         mc.finite_metrics(
@@ -128,11 +139,15 @@ def log_backtest(
         if experiment is None:
             exp_id = parent.info.experiment_id
     name = experiment or DEFAULT_BACKTEST_EXPERIMENT
+    if reuse and parent_run_id is None:
+        found = mc.find_identical(mlc, uri, name, identity)
+        if found is not None:
+            return found
     run_name = f"{run.strategy.name}-{run.config_id}"
     with mc.open_run(mlc, uri, name, run_name=run_name, tags=all_tags, exp_id=exp_id) as run_id:
         mc.log_batch(mlc, run_id, params=params, metrics=metrics)
         if folder is not None:
-            mlc.log_artifacts(run_id, str(folder))
+            mc.log_folder(mlc, run_id, folder)
         else:
             from grekko_research.config import to_container
 

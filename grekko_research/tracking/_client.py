@@ -9,10 +9,12 @@ Every call goes through an explicit :class:`mlflow.tracking.MlflowClient`
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import math
 import os
 import re
+import shutil
 import time
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
@@ -30,6 +32,7 @@ __all__ = [
     "TrackingError",
     "download_artifact",
     "find_run",
+    "runs_table_url",
 ]
 
 # MLflow's limits (mlflow.utils.validation): entities per log_batch call and value lengths.
@@ -43,6 +46,32 @@ _BAD_KEY_CHARS = re.compile(r"[^A-Za-z0-9_\-. :/]+")
 PARENT_TAG = "mlflow.parentRunId"
 RUN_NAME_TAG = "mlflow.runName"
 GIT_TAG = "mlflow.source.git.commit"
+IDENTITY_TAG = "identity"  # config id + data hash + code version: equal means an identical rerun
+
+# The key metrics as runs-table columns: a view MLflow's UI loads from the experiment tag
+# ``mlflow.sharedViewState.<key>`` when the page's URL has ``?viewStateShareKey=<key>``.
+VIEW_KEY = "grekko"
+_KEY_METRICS = (
+    "sharpe_ratio", "total_return", "max_drawdown", "final_equity", "n_trades",
+    "oos.sharpe_ratio", "oos.total_return", "oos.max_drawdown",
+    "overfitting.deflated_sharpe", "overfitting.pbo",
+)  # fmt: skip
+_VIEW = {
+    "selectedColumns": [f"metrics.`{m}`" for m in _KEY_METRICS]
+    + ["tags.`config_id`", "tags.`data_hash`", "tags.`git_commit`"],
+}
+
+# MLflow 3's UI opens an experiment without this tag on its GenAI (traces) page; model
+# development opens on the runs table.
+EXPERIMENT_TAGS = {
+    f"mlflow.sharedViewState.{VIEW_KEY}": json.dumps(_VIEW, separators=(",", ":")),
+    "mlflow.experimentKind": "custom_model_development",
+    "mlflow.note.content": (
+        "Grekko runs. Key metrics: sharpe_ratio, total_return, max_drawdown, final_equity, "
+        "n_trades (backtests); oos.sharpe_ratio, oos.total_return, overfitting.deflated_sharpe, "
+        "overfitting.pbo (sweeps). Tags: config_id, data_hash, git_commit, identity."
+    ),
+}
 
 
 class TrackingError(GrekkoError, RuntimeError):
@@ -106,7 +135,11 @@ def experiment_id(mlc: MlflowClient, uri: str, name: str) -> str:
     found = mlc.get_experiment_by_name(name)
     if found is None:
         try:
-            return str(mlc.create_experiment(name, artifact_location=artifact_location(uri, name)))
+            return str(
+                mlc.create_experiment(
+                    name, artifact_location=artifact_location(uri, name), tags=EXPERIMENT_TAGS
+                )
+            )
         except MlflowException:
             found = mlc.get_experiment_by_name(name)  # created meanwhile by another process
             if found is None:
@@ -117,7 +150,79 @@ def experiment_id(mlc: MlflowClient, uri: str, name: str) -> str:
             f"(`mlflow experiments restore --experiment-id {found.experiment_id}`) "
             "or log to another experiment"
         )
+    for tag, value in EXPERIMENT_TAGS.items():  # experiments created before these tags
+        if tag not in found.tags:
+            mlc.set_experiment_tag(found.experiment_id, tag, value)
     return str(found.experiment_id)
+
+
+def local_artifact_dir(artifact_uri: str) -> Path | None:
+    """Return the folder of a ``file:`` (or plain path) artifact URI; ``None`` for remote stores."""
+    from urllib.parse import unquote, urlparse
+
+    parsed = urlparse(artifact_uri)
+    if parsed.scheme == "file":
+        return Path(unquote(parsed.path))
+    if parsed.scheme == "" or (len(parsed.scheme) == 1 and os.name == "nt"):  # C:\...
+        return Path(artifact_uri)
+    return None
+
+
+def log_folder(
+    mlc: MlflowClient,
+    run_id: str,
+    folder: Path,
+    artifact_path: str | None = None,
+    *,
+    recursive: bool = True,
+) -> None:
+    """Log the files of ``folder`` as artifacts of ``run_id`` (under ``artifact_path``).
+
+    ``recursive=False`` logs the top-level files only.
+
+    A local artifact store gets hard links to the files, so a run folder and
+    its MLflow copy hold the same bytes once on disk (a copy where linking
+    fails, e.g. across file systems); a remote store gets an upload.
+    """
+    files = sorted(p for p in Path(folder).glob("**/*" if recursive else "*") if p.is_file())
+    local = local_artifact_dir(str(mlc.get_run(run_id).info.artifact_uri))
+    if local is None:
+        if recursive:
+            mlc.log_artifacts(run_id, str(folder), artifact_path)
+        for src in [] if recursive else files:
+            mlc.log_artifact(run_id, str(src), artifact_path)
+        return
+    dest = local / artifact_path if artifact_path else local
+    for src in files:
+        target = dest / src.relative_to(folder)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.unlink(missing_ok=True)
+        try:
+            os.link(src, target)
+        except OSError:
+            shutil.copyfile(src, target)
+
+
+def find_identical(
+    mlc: MlflowClient, uri: str, experiment: str, identity: str | None
+) -> str | None:
+    """Return the newest FINISHED top-level run of ``experiment`` tagged ``identity``, if any."""
+    if identity is None:
+        return None
+    found = mlc.get_experiment_by_name(experiment)
+    if found is None or found.lifecycle_stage != "active":
+        return None
+    with translated(uri, f"searching experiment {experiment!r}"):
+        runs = mlc.search_runs(
+            [found.experiment_id],
+            filter_string=f"tags.{IDENTITY_TAG} = '{identity}' and attributes.status = 'FINISHED'",
+            order_by=["attributes.start_time DESC"],
+            max_results=10,
+        )
+    for run in runs:
+        if PARENT_TAG not in run.data.tags:
+            return str(run.info.run_id)
+    return None
 
 
 def now_ms() -> int:
@@ -222,6 +327,19 @@ def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             out[here] = value
     return out
+
+
+def runs_table_url(run_id: str, *, uri: str | None = None) -> str:
+    """Return the address of the runs table (key metrics as columns) of ``run_id``'s experiment.
+
+    A tracking server's own address, or ``http://127.0.0.1:5000`` where ``mlflow ui``
+    serves a local store by default.
+    """
+    mlc, uri = client(uri)
+    with translated(uri, f"reading run {run_id!r}"):
+        exp = mlc.get_run(run_id).info.experiment_id
+    base = uri.rstrip("/") if uri.startswith(("http://", "https://")) else "http://127.0.0.1:5000"
+    return f"{base}/#/experiments/{exp}/runs?viewStateShareKey={VIEW_KEY}"
 
 
 def find_run(run_id: str, *, uri: str | None = None) -> dict[str, Any]:

@@ -46,10 +46,8 @@ def log_sweep_summary(
         mc.log_batch(mlc, run_id, metrics=mc.finite_metrics(metrics),
                      tags=_flat("best_params.", summary.get("best_params")))  # fmt: skip
         mlc.log_dict(run_id, dict(summary), "summary.json")
-        if folder is not None:
-            for path in sorted(Path(folder).iterdir()):
-                if path.is_file():
-                    mlc.log_artifact(run_id, str(path), "sweep")
+        if folder is not None:  # the folder's own files (hard links into a local store)
+            mc.log_folder(mlc, run_id, Path(folder), "sweep", recursive=False)
 
 
 def _model_class() -> type:

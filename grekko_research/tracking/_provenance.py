@@ -5,6 +5,7 @@ Nothing here imports mlflow.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -15,10 +16,20 @@ from urllib.parse import unquote, urlparse
 
 import numpy as np
 
+from grekko_research.paths import runs_dir
+
 if TYPE_CHECKING:
     from grekko_research.data.bars import Bars
 
-__all__ = ["artifact_location", "data_hash", "git_commit", "sqlite_path", "tracking_uri"]
+__all__ = [
+    "artifact_location",
+    "code_version",
+    "data_hash",
+    "git_commit",
+    "identity_hash",
+    "sqlite_path",
+    "tracking_uri",
+]
 
 _CHECKOUT = Path(__file__).resolve().parents[2]
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -29,7 +40,8 @@ def tracking_uri(default_dir: str | os.PathLike[str] | None = None) -> str:
 
     ``$MLFLOW_TRACKING_URI`` when set (any URI MLflow accepts); otherwise the
     SQLite file ``mlruns.db`` in the runs folder: ``$GREKKO_RUNS_DIR``, else
-    ``default_dir``, else ``./runs``, made absolute. Run artifacts of such a
+    ``default_dir``, else the checkout's ``runs/`` (:func:`grekko_research.paths.runs_dir`),
+    made absolute. Run artifacts of such a
     local store go to ``mlartifacts/`` beside the database file, so no
     tracking server is needed. Nothing is created here.
 
@@ -42,7 +54,7 @@ def tracking_uri(default_dir: str | os.PathLike[str] | None = None) -> str:
     env = os.environ.get("MLFLOW_TRACKING_URI", "").strip()
     if env:
         return env
-    folder = os.environ.get("GREKKO_RUNS_DIR") or default_dir or "runs"
+    folder = os.environ.get("GREKKO_RUNS_DIR") or default_dir or runs_dir()
     return f"sqlite:///{(Path(folder).expanduser().resolve() / 'mlruns.db').as_posix()}"
 
 
@@ -96,6 +108,45 @@ def git_commit() -> str | None:
         return commit if re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", commit) else None
     except Exception:
         return None
+
+
+@functools.cache
+def code_version() -> str | None:
+    """Return the code a run ran: the commit, plus ``+<hash of the diff>`` for uncommitted edits.
+
+    Two runs with the same value ran the same tracked code; ``None`` outside a
+    git checkout (an installed wheel: :data:`grekko_research.__version__` names it).
+    Computed once per process (the code it imported).
+    """
+    commit = git_commit()
+    if commit is None:
+        return None
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(_CHECKOUT), "diff", "HEAD", "--binary"],
+            capture_output=True,
+            timeout=30,
+            check=False,
+        )
+    except Exception:
+        return None
+    if out.returncode != 0:
+        return None
+    if not out.stdout:
+        return commit
+    return f"{commit}+{hashlib.sha256(out.stdout).hexdigest()[:12]}"
+
+
+def identity_hash(*parts: object) -> str | None:
+    """Return 16 hex digits identifying a result by what produced it; ``None`` if a part is unknown.
+
+    Pass e.g. the config id, the data hash and :func:`code_version`: equal
+    parts mean an identical rerun, whose result can be reused.
+    """
+    if any(p is None for p in parts):
+        return None
+    text = "\x1f".join(str(p) for p in parts)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def data_hash(bars: Bars) -> str:

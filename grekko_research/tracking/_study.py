@@ -76,7 +76,10 @@ def start_study_run(
 
 
 def _objective_column(frame: pd.DataFrame, objective_name: str) -> str:
-    for name in (objective_name, "value", "values_0", f"{_ATTR_PREFIX}{objective_name}"):
+    # Optuna names the value columns after the study's metric names when it has them.
+    candidates = (objective_name, f"value_{objective_name}", f"values_{objective_name}",
+                  "value", "values_0", f"{_ATTR_PREFIX}{objective_name}")  # fmt: skip
+    for name in candidates:
         if name in frame.columns:
             return name
     raise ConfigError(

@@ -18,6 +18,8 @@ RUN_FILES = (
     "equity.parquet",
     "tearsheet.html",
     "tearsheet.png",
+    "provenance.json",
+    "plotly.min.js",
 )
 STRATEGIES = (
     "sma_cross",

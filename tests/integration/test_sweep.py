@@ -105,7 +105,7 @@ def test_ctrl_c_then_rerun_continues_the_study(research_store: Path, tmp_path: P
     out_file, err_file = tmp_path / "first.out", tmp_path / "first.err"
     with out_file.open("wb") as out, err_file.open("wb") as err:
         proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=out, stderr=err)
-        name = "sma_cross-" + _study_suffix()
+        name = _study_name("optimize.validation=none", "optimize.pruner=none")
         deadline, reached = time.monotonic() + 240, 0
         while time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.3)
@@ -141,13 +141,10 @@ def _states(storage: str, name: str) -> set[str]:
     return {t.state.name for t in study.trials}
 
 
-def _study_suffix() -> str:
-    from dataclasses import replace
+def _study_name(*overrides: str) -> str:
+    from grekko_research.optimize.studies import base_study_name
 
-    from grekko_research.config import config_id
-
-    cfg = compose_config(["optimize.validation=none"])
-    return config_id(replace(cfg, strategy=replace(cfg.strategy, params={})))
+    return base_study_name(compose_config(list(overrides)))
 
 
 @pytest.mark.parametrize("backend", ["journal", "postgresql"])
@@ -162,7 +159,10 @@ def test_two_workers_complete_one_study(backend: str, research_store: Path, tmp_
             cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
         )  # fmt: skip
         assert done.returncode == 0, done.stderr[-2000:]
-        total, pids = _finished(storage, "sma_cross-" + _study_suffix() + "/full")
+        name = _study_name(
+            "optimize.validation=none", "optimize.pruner=none", "optimize.sampler=random"
+        )
+        total, pids = _finished(storage, name + "/full")
         assert n <= total <= n + 1  # a worker may finish one trial past the target
         assert len(pids) == 2  # both processes ran trials of the one study
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import shutil
 import subprocess
@@ -46,6 +47,8 @@ RUN_FILES = {
     "equity.parquet",
     "tearsheet.html",
     "tearsheet.png",
+    "provenance.json",
+    "plotly.min.js",
 }
 
 
@@ -173,7 +176,9 @@ def test_a_failure_while_logging_a_backtest_marks_the_run_failed(
     def broken(*args: object, **kwargs: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(MlflowClient, "log_artifacts", broken)
+    monkeypatch.setattr(MlflowClient, "log_artifacts", broken)  # a remote artifact store
+    monkeypatch.setattr(os, "link", broken)  # a local one: hard links ...
+    monkeypatch.setattr(shutil, "copyfile", broken)  # ... or copies
     folder = tmp_path / "run"
     folder.mkdir()
     (folder / "metrics.json").write_text("{}")
@@ -367,8 +372,8 @@ def test_tracking_uri_honours_the_environment(
     assert tracking_uri(tmp_path) == "http://127.0.0.1:5999"
     monkeypatch.delenv("MLFLOW_TRACKING_URI")
     monkeypatch.delenv("GREKKO_RUNS_DIR", raising=False)
-    monkeypatch.chdir(tmp_path)
-    assert tracking_uri() == f"sqlite:///{tmp_path.resolve()}/runs/mlruns.db"
+    monkeypatch.chdir(tmp_path)  # the default is the checkout's runs/, from any folder
+    assert tracking_uri() == f"sqlite:///{REPO / 'runs' / 'mlruns.db'}"
     assert tracking_uri(tmp_path / "out") == f"sqlite:///{tmp_path.resolve()}/out/mlruns.db"
     monkeypatch.setenv("GREKKO_RUNS_DIR", str(tmp_path / "elsewhere"))
     assert tracking_uri("ignored") == f"sqlite:///{tmp_path.resolve()}/elsewhere/mlruns.db"
