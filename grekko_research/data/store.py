@@ -49,8 +49,13 @@ _DATA_FILE = "data.parquet"
 
 
 def default_data_dir() -> Path:
-    """Return the data directory: ``$GREKKO_DATA_DIR`` or ``./data``."""
-    return Path(os.environ.get("GREKKO_DATA_DIR") or "data")
+    """Return the store folder: ``$GREKKO_DATA_DIR``, else the checkout's ``data/``.
+
+    See :mod:`grekko_research.paths` (outside a checkout: the user data folder).
+    """
+    from grekko_research.paths import data_dir
+
+    return data_dir()
 
 
 def _check_part(name: str, value: str) -> str:
@@ -263,6 +268,12 @@ class ParquetStore:
         """
         if mode not in ("merge", "replace"):
             raise ConfigError(f"invalid write mode {mode!r}: expected 'merge' or 'replace'")
+        if not len(frame):
+            # No rows: nothing to write, and the stored series (footer included) stays as it is.
+            if mode == "replace":
+                raise DataError(f"{key.label()}: refusing to replace the series with no rows")
+            span = self.span(key)
+            return 0 if span is None else span[2]
         new = _coerce(frame, key)
         with self._locked(key):
             path = self.path(key)

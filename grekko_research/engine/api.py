@@ -320,6 +320,34 @@ class BacktestResult:
             self.positions, index=self.bars.datetime_index, columns=list(self.bars.symbols)
         )
 
+    def __repr__(self) -> str:
+        from grekko_research.engine._summary import result_repr
+
+        return result_repr(self)
+
+    def stats(self) -> pd.Series:
+        """Return the run's statistics as a labelled Series, like vectorbt's ``pf.stats()``.
+
+        Start, end, period, start and end value, total and benchmark (buy-and-hold) return,
+        drawdown, exposure, fees, trades, win rate, best/worst trade, profit factor, Sharpe,
+        Sortino, Calmar, ...; percentages in ``[%]`` rows, durations as Timedeltas.
+        """
+        from grekko_research.engine._summary import result_stats
+
+        return result_stats(self)
+
+    def plot(self, *, title: str | None = None, benchmark: Any = None) -> Any:
+        """Return the tearsheet's main panels as one plotly Figure (shown inline in Jupyter).
+
+        Equity against buy-and-hold (and ``benchmark``, a series of prices or values, one
+        per bar), the drawdown, and for one symbol the closes with the trades.
+        :func:`grekko_research.reports.write_tearsheet` writes the full page.
+        """
+        from grekko_research.reports import tearsheet_data
+        from grekko_research.reports.overview import overview_figure
+
+        return overview_figure(tearsheet_data(self, benchmark=benchmark), title=title)
+
 
 def _kernel_inputs(bars: Bars, signal: Signals | TargetPositions | Orders) -> dict[str, Any]:
     n, k = bars.n_bars, bars.n_assets
@@ -443,7 +471,9 @@ def backtest(
     lot, tick, min_notional = config.market.arrays(bars.n_assets)
     funding_arr = _EMPTY_F if funding is None else _funding_matrix(funding, bars)
     if funding is None and _simple(config, inputs, atr, vol, lot, tick, min_notional, bars):
-        return _lean_backtest(bars, inputs["entries"], inputs["exits"], cfg, config)
+        lean = _lean_backtest(bars, inputs["entries"], inputs["exits"], cfg, config)
+        if lean is not None:
+            return lean
     equity = np.empty(bars.n_bars)
     orders, trades, events, fundings = simulate_nb(
         bars.index, bars.open, bars.high, bars.low, bars.close, bars.volume, bars.filled,
@@ -465,8 +495,11 @@ def backtest(
 
 def _lean_backtest(
     bars: Bars, entries: np.ndarray, exits: np.ndarray, cfg: np.ndarray, config: EngineConfig
-) -> BacktestResult:
-    """Run the lean kernel for the records only; the series are replayed on first access."""
+) -> BacktestResult | None:
+    """Run the lean kernel for the records only; the series are replayed on first access.
+
+    Return None when the run left the lean kernel's scope (a refused sale).
+    """
     n_entries = int(np.count_nonzero(entries))
     caps = (
         2 * n_entries + int(np.count_nonzero(exits)) + bars.n_assets + 1,
@@ -476,6 +509,8 @@ def _lean_backtest(
     orders, trades, final = simulate_simple_nb(
         *prices, entries, exits, cfg, _EMPTY_1D, False, *caps
     )
+    if np.isnan(final):  # a sale the cash cannot pay: only the general kernel refuses it
+        return None
     trades[:, L.T_MAE] = np.nan  # not tracked in this pass: the replay fills them
     trades[:, L.T_MFE] = np.nan
 

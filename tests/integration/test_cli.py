@@ -115,6 +115,7 @@ def _run_env(tmp_path: Path, sample: str) -> dict[str, str]:
     return {
         "GREKKO_DATA_DIR": str(tmp_path / "data"),
         "GREKKO_REPORTS_DIR": str(tmp_path / "reports"),
+        "GREKKO_RUNS_DIR": str(tmp_path / "runs"),  # not the checkout's runs/ (the default)
         "GREKKO_SAMPLE_DATA": sample,
     }
 
@@ -141,7 +142,13 @@ def test_main_job_offline_uses_sample_then_store(shared_data: Path, tmp_path: Pa
     assert research["verdict"] in ("promotable", "not promotable")
     assert len(research["gates"]) == 5 and research["sweep"]["out_of_sample"]["final_equity"] > 0
     assert (tmp_path / "runs" / "mlruns.db").is_file()
-    assert research["sweep"]["mlflow_run_id"] in research["commands"]["promote"]
+    # hints run as printed (the venv's scripts by path); promote only when every gate passes
+    assert Path(research["commands"]["mlflow"].split()[0]).is_file()
+    if research["verdict"] == "promotable":
+        assert research["sweep"]["mlflow_run_id"] in research["commands"]["promote"]
+    else:
+        assert research["commands"]["promote"] is None
+        assert "Not promotable" in first.stdout and "--name sma_cross_btc" not in first.stdout
 
 
 def test_main_job_without_any_data_says_how_to_provide_it(tmp_path: Path) -> None:

@@ -52,8 +52,8 @@ def _app() -> typer.Typer:
 APP = _app()
 
 
-def regress(args: list[str], store: Path) -> Result:
-    return CliRunner().invoke(APP, ["regress", *args], env={"GREKKO_DATA_DIR": str(store)})
+def regress(args: list[str], store: Path, **env: str) -> Result:
+    return CliRunner().invoke(APP, ["regress", *args], env={"GREKKO_DATA_DIR": str(store), **env})
 
 
 def copy_specs(dest: Path, *names: str) -> Path:
@@ -260,14 +260,67 @@ def test_malformed_spec_stops_the_command(research_store: Path, tmp_path: Path) 
     assert "baseline.metrics.n_trades.value" in str(result.exception)
 
 
-def test_missing_data_says_how_to_import(tmp_path: Path) -> None:
+NFI_BTC = "ohlcv/binance-spot_BTC-USDT_1h__nfi.csv.gz"
+
+
+def test_missing_data_is_imported_from_the_shared_folder(shared_data: Path, tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    result = regress([SMA], store, GREKKO_SHARED_DATA=str(shared_data))
+    assert result.exit_code == 0, result.output
+    flat = " ".join(result.output.split())
+    assert f"{SMA}: imported {shared_data / NFI_BTC} into {store}" in flat
+    assert "all 17 checks of 1 experiment pass" in flat  # the pinned file: no data drift
+    again = regress([SMA], store, GREKKO_SHARED_DATA=str(shared_data))
+    assert again.exit_code == 0 and "imported" not in again.output
+
+
+def test_no_import_prints_the_exact_commands(shared_data: Path, tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    result = regress(
+        [SMA, "funding_carry_btc_perp_1h", "--no-import"],
+        store,
+        GREKKO_SHARED_DATA=str(shared_data),
+    )
+    assert result.exit_code == 1 and isinstance(result.exception, DataNotFoundError)
+    message = str(result.exception)
+    assert (
+        f'{SMA}: grekko data import "$GREKKO_SHARED_DATA"/{NFI_BTC} --data-dir {store}' in message
+    )
+    funding = "funding/binance-usdm_BTC-USDT-PERP_funding__alpergulsen.csv"
+    assert f'"$GREKKO_SHARED_DATA"/{funding}' in message
+    assert not store.exists() or not any(store.rglob("*.parquet"))  # nothing imported
+
+
+def test_missing_shared_file_names_the_experiment_and_the_command(tmp_path: Path) -> None:
+    nowhere = tmp_path / "no-shared-data"
+    result = regress([SMA], tmp_path / "store", GREKKO_SHARED_DATA=str(nowhere))
+    assert result.exit_code == 1 and isinstance(result.exception, DataNotFoundError)
+    message = str(result.exception)
+    assert SMA in message and "BTC/USDT" in message and str(nowhere) in message
+    assert f'grekko data import "$GREKKO_SHARED_DATA"/{NFI_BTC}' in message
+
+
+def test_spec_without_data_files_says_how_to_import(tmp_path: Path) -> None:
+    folder = copy_specs(tmp_path / "exp", SMA)
+    edit(folder / f"{SMA}.yaml", r"^data_files:.*\n(  - .*\n)+", "")
+    assert load_experiment(folder / f"{SMA}.yaml").data_files == ()
     empty = tmp_path / "store"
     empty.mkdir()
-    result = regress([SMA], empty)
+    result = regress(["--experiments", str(folder), SMA], empty)
     assert result.exit_code == 1 and isinstance(result.exception, DataNotFoundError)
     message = str(result.exception)
     assert SMA in message and "BTC/USDT" in message
     assert "grekko data import" in message and "experiments/README.md" in message
+
+
+def test_data_files_must_name_a_series(research_store: Path, tmp_path: Path) -> None:
+    folder = copy_specs(tmp_path / "exp", SMA)
+    edit(
+        folder / f"{SMA}.yaml", r"^(  - )ohlcv/binance-spot_BTC-USDT_1h__nfi.csv.gz", r"\1notes.txt"
+    )
+    result = regress(["--experiments", str(folder)], research_store)
+    assert isinstance(result.exception, ConfigError)
+    assert "data_files[0]" in str(result.exception) and "notes.txt" in str(result.exception)
 
 
 def test_unknown_experiment_lists_the_known_ones(research_store: Path) -> None:
