@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from grekko_research.cli.render import console, err_console
+from grekko_research.cli._compile_notice import compile_notice
+from grekko_research.cli.render import (
+    console,
+    err_console,
+    fmt_bars,
+    fmt_number,
+    fmt_params,
+    new_table,
+)
 
-__all__ = ["backtest_command"]
+__all__ = ["backtest_command", "format_metric"]
 
 _PERCENT = {
     "total_return",
@@ -27,16 +35,26 @@ _PERCENT = {
     "worst_trade",
     "average_trade_return",
 }
+_MONEY = {"expectancy", "average_win", "average_loss"}
+_BARS = {"max_drawdown_duration", "average_trade_duration"}
+_TIMES = {"turnover", "annual_turnover"}
 
 
-def _fmt(name: str, value: float | None) -> str:
-    if value is None:
+def format_metric(name: str, value: float | None, timeframe: str | None = None) -> str:
+    """Return one metric as a person reads it: percent, money, ×, counts, bars with time."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "—"
     if name in _PERCENT:
         return f"{value:.2%}"
-    if name in ("trade_count", "max_drawdown_duration"):
+    if name in _MONEY:
+        return f"{value:,.2f}"
+    if name in _BARS:
+        return fmt_bars(value, timeframe)
+    if name in _TIMES:
+        return f"{value:,.1f}×"
+    if name == "trade_count":
         return f"{value:,.0f}"
-    return f"{value:,.4g}" if abs(value) < 1e6 else f"{value:,.0f}"
+    return fmt_number(value, digits=3)
 
 
 def backtest_command(
@@ -58,7 +76,9 @@ def backtest_command(
     ] = False,
     output_dir: Annotated[
         Path | None,
-        typer.Option("--output-dir", help="Where run folders go [experiment.output_dir; runs/]."),
+        typer.Option(
+            "--output-dir", help="Where run folders go (default: experiment.output_dir, runs/)."
+        ),
     ] = None,
 ) -> None:
     """Backtest a strategy on stored data; write config, metrics, trades, equity and a tearsheet.
@@ -70,7 +90,7 @@ def backtest_command(
 
     cfg = compose_config(overrides or [])
     out = err_console if as_json else console
-    with out.status(f"backtesting {cfg.strategy.name}…"):
+    with out.status(f"backtesting {cfg.strategy.name}…"), compile_notice(err_console):
         run = run_backtest(cfg)
         folder = write_run(run, output_dir)
         run_id = None
@@ -80,17 +100,21 @@ def backtest_command(
             uri = tracking_uri(output_dir if output_dir is not None else cfg.experiment.output_dir)
             run_id = log_backtest(run, folder, uri=uri)
     doc = run.metrics_document()
-    table = Table(
-        title=f"{run.strategy.name} on {'/'.join(run.bars.symbols)} {run.bars.timeframe}, "
-        f"{doc['start'][:10]} → {doc['end'][:10]} ({doc['bars']:,} bars)",
-        caption=f"config_id {run.config_id} · params {json.dumps(doc['params'])}",
+    tf = run.bars.timeframe
+    out.print(
+        f"[bold]{run.strategy.name}[/bold] on {', '.join(run.bars.symbols)} {tf}: "
+        f"{doc['start'][:10]} → {doc['end'][:10]} UTC ({doc['bars']:,} bars)",
+        highlight=False,
     )
+    out.print(f"params {fmt_params(doc['params']) or '(none)'}", highlight=False)
+    table = new_table(out=out)
     table.add_column("metric")
     table.add_column("value", justify="right")
     table.add_row("final equity", f"{doc['final_equity']:,.2f}")
     for name, value in doc["metrics"].items():
-        table.add_row(name.replace("_", " "), _fmt(name, value))
+        table.add_row(name.replace("_", " "), format_metric(name, value, tf))
     out.print(table)
+    out.print(f"config_id {run.config_id}", highlight=False)
     if run_id:
         out.print(f"MLflow run {run_id}", highlight=False)
     if as_json:

@@ -1,19 +1,40 @@
-"""Rich rendering of data-quality reports and series facts for the terminal."""
+"""Terminal output: tables that fit 80 columns and pipes, numbers a person reads.
+
+Tables are boxed on a terminal and plain aligned columns when piped (``| grep`` and
+``| less`` see text, not box drawing). Numbers go through :func:`fmt_number` (plain
+Python numbers at sensible precision, never ``np.float64(...)``); durations in bars get
+their time unit from the timeframe (:func:`fmt_bars`).
+"""
 
 from __future__ import annotations
 
 import json
+import math
 import sys
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from grekko_research.data.load import SeriesInfo
-from grekko_research.data.timeframes import iso
-from grekko_research.data.validate import DataQualityReport
+if TYPE_CHECKING:  # pandas-heavy modules: not imported for `grekko --help`
+    from grekko_research.data.load import SeriesInfo
+    from grekko_research.data.validate import DataQualityReport
 
-__all__ = ["console", "err_console", "print_json", "quality_table", "render_info", "render_report"]
+__all__ = [
+    "console",
+    "err_console",
+    "fmt_bars",
+    "fmt_duration",
+    "fmt_number",
+    "fmt_params",
+    "new_table",
+    "print_json",
+    "quality_table",
+    "render_info",
+    "render_report",
+]
 
 console = Console()
 err_console = Console(stderr=True)
@@ -25,7 +46,74 @@ def print_json(payload: Any) -> None:
     sys.stdout.flush()
 
 
+def new_table(*, title: str | None = None, out: Console | None = None, **kw: Any) -> Table:
+    """Return a table boxed on a terminal, plain aligned columns when ``out`` is piped."""
+    tty = (out or console).is_terminal
+    kw.setdefault("title_justify", "left")
+    return Table(
+        title=title,
+        box=box.ROUNDED if tty else None,
+        show_edge=tty,
+        pad_edge=tty,
+        **kw,
+    )
+
+
+def fmt_number(value: Any, *, digits: int = 4) -> str:
+    """Return ``value`` at ``digits`` significant digits, thousands grouped; ints stay whole."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool) or type(value).__name__ == "bool_":
+        return str(bool(value)).lower()
+    if isinstance(value, str):
+        return value
+    if hasattr(value, "item"):  # numpy scalars print as plain Python numbers
+        value = value.item()
+    if isinstance(value, int):
+        return f"{value:,}"
+    value = float(value)
+    if not math.isfinite(value):
+        return str(value)
+    size = abs(value)
+    if size == 0:
+        return "0"
+    if size < 1e-4 or size >= 1e15:
+        return f"{value:.{digits - 1}e}"
+    if size >= 10**digits:
+        return f"{value:,.0f}"
+    return f"{value:,.{digits}g}"
+
+
+def fmt_params(params: Mapping[str, Any]) -> str:
+    """Return ``fast=10, slow=50, atr_stop=2.357`` (no 16-digit floats, no numpy reprs)."""
+    return ", ".join(f"{k}={fmt_number(v)}" for k, v in params.items())
+
+
+def fmt_duration(seconds: float) -> str:
+    """Return a duration with its unit: ``45 s``, ``12 min``, ``5.5 h``, ``3.2 d``."""
+    if not math.isfinite(seconds):
+        return "—"
+    for unit, size in (("d", 86_400), ("h", 3_600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:,.1f} {unit}".replace(".0 ", " ")
+    return f"{seconds:.0f} s" if seconds >= 1 else f"{seconds * 1000:.0f} ms"
+
+
+def fmt_bars(bars: float | None, timeframe: str | None) -> str:
+    """Return a duration counted in bars with its time: ``3,019 bars (125.8 d)``."""
+    if bars is None or not math.isfinite(float(bars)):
+        return "—"
+    count = f"{bars:,.0f}" if float(bars).is_integer() else f"{bars:,.1f}"
+    if not timeframe:
+        return f"{count} bars"
+    from grekko_research.data.timeframes import parse_timeframe
+
+    return f"{count} bars ({fmt_duration(float(bars) * parse_timeframe(timeframe).ms / 1000)})"
+
+
 def _when(ts_ms: int | None) -> str:
+    from grekko_research.data.timeframes import iso
+
     text = iso(ts_ms)
     return "—" if text is None else text.replace("T", " ").replace(":00Z", "").replace("Z", "")
 
@@ -96,7 +184,7 @@ def _gaps_only(report: DataQualityReport, max_gaps: int) -> None:
 
 def quality_table(rows: list[dict[str, Any]], title: str) -> Table:
     """Return a one-line-per-series summary table (the main job's data-quality report)."""
-    table = Table(title=title, title_justify="left")
+    table = new_table(title=title)
     table.add_column("series")
     table.add_column("source", overflow="fold")
     table.add_column("bars", justify="right")

@@ -14,7 +14,8 @@ the library grows. Data comes, in this order, from:
 from __future__ import annotations
 
 import json
-import os
+import shlex
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -23,7 +24,9 @@ import ccxt
 import numpy as np
 import typer
 
+from grekko_research import paths
 from grekko_research._atomic import atomic_write_text
+from grekko_research.cli._compile_notice import compile_notice
 from grekko_research.cli.render import console, err_console, print_json, quality_table
 from grekko_research.data.download import Downloader, RetryPolicy
 from grekko_research.data.exchanges import make_exchange
@@ -47,9 +50,7 @@ class MainJob:
     since: str = "2020-12-01"
     until: str = "2021-07-17T21:00"
     gap_policy: str = "report"
-    reports_dir: Path = field(
-        default_factory=lambda: Path(os.environ.get("GREKKO_REPORTS_DIR") or "reports")
-    )
+    reports_dir: Path = field(default_factory=lambda: paths.reports_dir())
 
 
 def _covers(store: ParquetStore, key: SeriesKey, since: int, until: int) -> bool:
@@ -111,7 +112,7 @@ def run_main_job(
             client, why = _online(job, rest_url)
         if client is None:
             console.print(f"[yellow]{why}[/yellow]: falling back to GREKKO_SAMPLE_DATA")
-    sample_dir = os.environ.get("GREKKO_SAMPLE_DATA") or ""
+    sample_dir = str(paths.sample_data_dir() or "")
     for key in missing:
         if client is not None:
             downloader = Downloader(
@@ -213,15 +214,17 @@ def run_research(store: ParquetStore, runs_dir: Path, say: Any) -> dict[str, Any
     uri = tracking_uri(runs_dir)
     say("backtest: sma_cross on BTC/USDT 1h")
     run = run_backtest(cfg, store=store)
-    folder = write_run(run, runs_dir)
-    backtest_id = log_backtest(run, folder, uri=uri)
+    # An identical rerun (same config, data and code) reuses its folders and MLflow runs.
+    folder = write_run(run, runs_dir, reuse=True)
+    backtest_id = log_backtest(run, folder, uri=uri, reuse=True)
     say(f"walk-forward sweep: {cfg.optimize.n_trials} trials per study, {cfg.optimize.folds} folds")
     result = run_sweep(cfg, store=store)
-    sweep_folder = write_sweep(result, runs_dir)
+    sweep_folder = write_sweep(result, runs_dir, reuse=True)
     summary = result.summary()
-    sweep_id = track_sweep(cfg, result, summary, sweep_folder, store)
+    sweep_id = track_sweep(cfg, result, summary, sweep_folder, store, reuse=True)
     gates = evaluate_gates(summary, cfg.promote)
     db = uri.removeprefix("sqlite:///")
+    promotable = all(g.ok for g in gates)
     return {
         "backtest": {
             "folder": str(folder),
@@ -238,19 +241,59 @@ def run_research(store: ParquetStore, runs_dir: Path, say: Any) -> dict[str, Any
             "overfitting": summary["overfitting"],
         },
         "gates": [{"gate": g.name, "value": g.value, "rule": g.rule, "ok": g.ok} for g in gates],
-        "verdict": "promotable" if all(g.ok for g in gates) else "not promotable",
-        "commands": {
-            "mlflow": f"mlflow ui --backend-store-uri {uri}" if uri.startswith("sqlite") else uri,
-            "optuna": f"optuna-dashboard {result.storage}",
-            "promote": f"grekko promote {sweep_id} --name sma_cross_btc --runs-dir {runs_dir}",
-        },
+        "verdict": "promotable" if promotable else "not promotable",
+        "commands": research_commands(
+            uri=uri,
+            storage=str(result.storage),
+            sweep_id=sweep_id,
+            runs_dir=runs_dir,
+            promotable=promotable,
+        ),
         "mlflow_db": db,
     }
 
 
+def research_commands(
+    *, uri: str, storage: str, sweep_id: str | None, runs_dir: Path, promotable: bool
+) -> dict[str, str | None]:
+    """Return the commands that browse (and, if every gate passes, promote) a research run.
+
+    Each is runnable as printed: the environment's scripts by path, arguments quoted.
+    """
+    return {
+        "mlflow": f"{venv_tool('mlflow')} ui --backend-store-uri {shlex.quote(uri)}"
+        if uri.startswith("sqlite")
+        else uri,
+        "optuna": f"{venv_tool('optuna-dashboard')} {shlex.quote(storage)}",
+        # a sweep that fails a gate cannot be promoted: no hint that would only be refused
+        "promote": f"{venv_tool('grekko')} promote {sweep_id} --name sma_cross_btc "
+        f"--runs-dir {shlex.quote(str(runs_dir))}"
+        if promotable
+        else None,
+    }
+
+
+def venv_tool(name: str) -> str:
+    """Return a runnable path to ``name`` in this interpreter's environment (no activation).
+
+    ``.venv/bin/mlflow`` when the environment is below the current folder, else the
+    absolute path; the bare name when the environment has no such script.
+    """
+    exe = Path(sys.executable).parent / name
+    if not exe.is_file():
+        return name
+    try:
+        return shlex.quote(str(exe.relative_to(Path.cwd())))
+    except ValueError:
+        return shlex.quote(str(exe))
+
+
 def run_command(
     data_dir: Annotated[
-        Path | None, typer.Option("--data-dir", help="Store folder [env GREKKO_DATA_DIR; ./data].")
+        Path | None,
+        typer.Option(
+            "--data-dir", help="Store folder [env GREKKO_DATA_DIR; the checkout's data/]."
+        ),
     ] = None,
     offline: Annotated[
         bool, typer.Option(help="Do not try the exchange; use the store or GREKKO_SAMPLE_DATA.")
@@ -263,7 +306,8 @@ def run_command(
         bool, typer.Option("--data-only", help="Stop after the data and its quality report.")
     ] = False,
     runs_dir: Annotated[
-        Path | None, typer.Option("--runs-dir", help="Runs folder [env GREKKO_RUNS_DIR; ./runs].")
+        Path | None,
+        typer.Option("--runs-dir", help="Runs folder [env GREKKO_RUNS_DIR; the checkout's runs/]."),
     ] = None,
 ) -> None:
     """Run the main job: real data into the store and its quality report, then the research run.
@@ -274,13 +318,14 @@ def run_command(
     """
     store = ParquetStore(data_dir) if data_dir is not None else ParquetStore()
     job = MainJob()
-    runs = runs_dir or Path(os.environ.get("GREKKO_RUNS_DIR") or "runs")
+    runs = runs_dir or paths.runs_dir()
     try:
         result = run_main_job(job, store=store, rest_url=rest_url, offline=offline)
         research = None
         if not data_only:
             say = err_console.print if as_json else console.print
-            research = run_research(store, runs, say)
+            with compile_notice(err_console):
+                research = run_research(store, runs, say)
     except GrekkoError as exc:
         err_console.print(f"[bold red]error:[/bold red] {exc}", highlight=False)
         raise typer.Exit(1) from None
@@ -304,30 +349,41 @@ def run_command(
 
 
 def _render_research(research: dict[str, Any]) -> None:
-    from rich.table import Table
+    from grekko_research.cli.render import fmt_number, fmt_params, new_table
 
     oos = research["sweep"]["out_of_sample"] or {}
     bt = research["backtest"]
+    nan = float("nan")
     console.print(
         f"Backtest sma_cross: final equity {bt['final_equity']:,.2f}, Sharpe "
-        f"{bt['sharpe_ratio']:.2f}; tearsheet {bt['tearsheet']}"
+        f"{bt['sharpe_ratio']:.2f}",
+        highlight=False,
     )
+    console.print(f"  tearsheet {bt['tearsheet']}", highlight=False, soft_wrap=True)
     console.print(
-        f"Sweep best params {research['sweep']['best_params']}; out-of-sample Sharpe "
-        f"{oos.get('sharpe_ratio', float('nan')):.2f}, total return "
-        f"{oos.get('total_return', float('nan')):.2%}"
+        f"Sweep best params {fmt_params(research['sweep']['best_params'] or {})}; "
+        f"out-of-sample Sharpe {oos.get('sharpe_ratio', nan):.2f}, total return "
+        f"{oos.get('total_return', nan):.2%}",
+        highlight=False,
     )
-    table = Table(title=f"promotion gates: {research['verdict']}")
+    table = new_table(title=f"promotion gates: {research['verdict']}")
     for col in ("gate", "value", "rule", ""):
         table.add_column(col)
     for g in research["gates"]:
-        value = "not measured" if g["value"] is None else f"{g['value']:.4g}"
+        value = "not measured" if g["value"] is None else fmt_number(g["value"])
         table.add_row(g["gate"], value, g["rule"], "pass" if g["ok"] else "FAIL")
     console.print(table)
     cmds = research["commands"]
-    console.print(f"Browse: {cmds['mlflow']}", highlight=False, soft_wrap=True)
-    console.print(f"        {cmds['optuna']}", highlight=False, soft_wrap=True)
-    console.print(
-        f"Promote (if the gates pass): {cmds['promote']}", highlight=False, soft_wrap=True
-    )
-    console.print(f"Report: {research['backtest']['tearsheet']}", highlight=False, soft_wrap=True)
+    console.print("Browse (copy-paste, no venv activation needed):", highlight=False)
+    for key in ("mlflow", "optuna"):
+        console.print(f"  {cmds[key]}", highlight=False, soft_wrap=True)
+    if cmds.get("promote"):
+        console.print("Promote (every gate passes):", highlight=False)
+        console.print(f"  {cmds['promote']}", highlight=False, soft_wrap=True)
+    else:
+        failed = ", ".join(g["gate"] for g in research["gates"] if not g["ok"])
+        console.print(
+            f"Not promotable: {failed} failed, so grekko promote would refuse this sweep; "
+            "change the strategy or the gates (conf/promote/) and sweep again.",
+            highlight=False,
+        )

@@ -13,33 +13,36 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from grekko_research.config._guard import check_config_tree, check_overrides, describe_error
+from grekko_research.config._search import (
+    conf_folders,
+    register_strategy_options,
+    searchpath_override,
+    split_name_overrides,
+)
 from grekko_research.config.schema import GrekkoConfig
 from grekko_research.engine import EngineConfig, Fees, Sizing, Slippage
 from grekko_research.errors import ConfigError
+from grekko_research.paths import register_resolvers
 from grekko_research.risk import RiskLimits
 
 __all__ = ["compose_config", "config_dir", "config_id", "engine_config", "to_container"]
 
 _SCHEMA_NAME = "grekko_schema"
-_SECRET_WORDS = ("secret", "password", "private_key", "api_key", "apikey", "mnemonic", "token_key")
 
 
 def config_dir() -> Path:
-    """Return the ``conf/`` folder: ``GREKKO_CONF_DIR``, else ``./conf``, else the checkout's."""
-    env = os.environ.get("GREKKO_CONF_DIR")
-    candidates = [Path(env)] if env else []
-    candidates += [Path.cwd() / "conf", Path(__file__).resolve().parents[2] / "conf"]
-    for folder in candidates:
-        if (folder / "config.yaml").is_file():
-            return folder.resolve()
-    tried = ", ".join(str(c) for c in candidates)
-    raise ConfigError(f"no conf/config.yaml found (tried {tried}); set GREKKO_CONF_DIR")
+    """Return the primary ``conf/`` folder: ``GREKKO_CONF_DIR``, else ``./conf``, else the checkout's.
+
+    ``GREKKO_CONF_DIR`` may also name folders that only add options (no ``config.yaml``
+    of their own); see :func:`grekko_research.config._search.conf_folders`.
+    """
+    return conf_folders()[0]
 
 
 def _register_schema() -> None:
@@ -66,11 +69,6 @@ def _writable(node: Any) -> None:
                 OmegaConf.set_readonly(child, False)
 
 
-def _hydra_message(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
-
-
 def compose_config(overrides: Sequence[str] = (), *, conf: Path | None = None) -> GrekkoConfig:
     """Compose ``conf/config.yaml`` with ``overrides`` into a frozen, validated config."""
     from hydra import compose, initialize_config_dir
@@ -78,42 +76,44 @@ def compose_config(overrides: Sequence[str] = (), *, conf: Path | None = None) -
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
+    check_overrides(overrides)  # a credential-like key: refused before Hydra repeats its value
     _register_schema()
-    folder = conf or config_dir()
+    register_resolvers()  # ${grekko_path:runs} in conf/: the runs folder from any cwd
+    folder, extra = conf_folders(conf)
+    # strategy.name=X would run X with the selected option's parameters: checked below
+    names, rest = split_name_overrides(list(overrides))  # a syntax error names its override
+    register_strategy_options(rest, [folder, *extra])
+    if any(o.split("=", 1)[0].lstrip("+~") == "hydra.searchpath" for o in rest):
+        extra = []  # the user's own search path replaces GREKKO_CONF_DIR's extra folders
     if GlobalHydra.instance().is_initialized():
         GlobalHydra.instance().clear()
     try:
         with initialize_config_dir(config_dir=str(folder), version_base=None):
-            node = compose(config_name="config", overrides=list(overrides))
-        _refuse_secrets(OmegaConf.to_container(node, resolve=True))
+            node = compose(config_name="config", overrides=[*rest, *searchpath_override(extra)])
+        # Every mapping typed, no credential-like key or password URL (see config._guard).
+        check_config_tree(OmegaConf.to_container(node, resolve=True))
         obj = OmegaConf.to_object(node)
     except OmegaConfBaseException as exc:
         key = getattr(exc, "full_key", None)
         where = f" (key {key!r})" if key else ""
-        raise ConfigError(f"bad configuration{where}: {_hydra_message(exc)}") from None
+        message = describe_error(exc, overrides)
+        raise ConfigError(f"bad configuration{where}: {message}") from None
     except Exception as exc:  # hydra's own errors: unknown group option, override syntax
         if type(exc).__module__.startswith(("hydra", "omegaconf", "dataclasses")):
-            raise ConfigError(f"bad configuration: {_hydra_message(exc)}") from None
+            message = describe_error(exc, overrides)
+            raise ConfigError(f"bad configuration: {message}") from None
         raise
     if not isinstance(obj, GrekkoConfig):
         raise ConfigError(f"conf/config.yaml must compose to the Grekko schema, got {type(obj)}")
+    for name in names:
+        if name != obj.strategy.name:
+            raise ConfigError(
+                f"strategy.name={name} would run {name} with the parameters of "
+                f"{obj.strategy.name}; select a strategy with strategy={name} (it starts from "
+                f"its own defaults), then set strategy.params.<name>=<value>"
+            )
     _check_strategy_params(obj)
     return obj
-
-
-def _refuse_secrets(tree: Any, path: str = "") -> None:
-    if isinstance(tree, dict):
-        for key, value in tree.items():
-            here = f"{path}.{key}" if path else str(key)
-            if any(word in str(key).lower() for word in _SECRET_WORDS) and value not in (None, ""):
-                raise ConfigError(
-                    f"{here} looks like a secret; secrets come from the environment or a keyring, "
-                    "never from conf/ or overrides"
-                )
-            _refuse_secrets(value, here)
-    elif isinstance(tree, list):
-        for i, value in enumerate(tree):
-            _refuse_secrets(value, f"{path}[{i}]")
 
 
 def _check_strategy_params(cfg: GrekkoConfig) -> None:

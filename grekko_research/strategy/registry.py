@@ -53,7 +53,11 @@ def get_strategy(name: str) -> Strategy:
         known = available_strategies()
         close = difflib.get_close_matches(name, known, n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise ConfigError(f"no strategy named {name!r}{hint} (known: {', '.join(known)})")
+        raise ConfigError(
+            f"no strategy named {name!r}{hint} (known: {', '.join(known)}; a strategy package "
+            "registers under the entry-point group grekko.strategies once pip-installed, see "
+            "grekko strategies list)"
+        )
     target = found[0].value
     try:
         cls = found[0].load()

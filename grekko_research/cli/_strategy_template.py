@@ -1,0 +1,173 @@
+"""The files ``grekko strategies new NAME`` writes: a strategy package a user owns.
+
+Kept as Python strings (not package data) so an editable checkout and a wheel ship them alike.
+``{name}`` is the strategy's registry name (also the Python package), ``{cls}`` its class,
+``{dist}`` the distribution name.
+"""
+
+from __future__ import annotations
+
+__all__ = ["FILES"]
+
+_PYPROJECT = """\
+[build-system]
+requires = ["setuptools>=64"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "{dist}"
+version = "0.1.0"
+description = "{name}: a Grekko strategy"
+requires-python = ">=3.11"
+dependencies = ["grekko"]
+
+# Grekko finds strategies through this entry-point group: after `pip install -e .`,
+# `grekko backtest strategy={name}` and `grekko strategies list` see it.
+[project.entry-points."grekko.strategies"]
+{name} = "{name}.strategy:{cls}"
+
+[tool.setuptools]
+packages = ["{name}"]
+
+[tool.pytest.ini_options]
+testpaths = ["tests"]
+"""
+
+_INIT = '''\
+"""{name}: a Grekko strategy (see README.md)."""
+
+from {name}.strategy import {cls}, {cls}Params
+
+__all__ = ["{cls}", "{cls}Params"]
+'''
+
+_STRATEGY = '''\
+"""{name}: long while SMA(fast) is above SMA(slow), with a stop-loss ATRs below the entry.
+
+Replace the rule in ``signals`` with your idea; keep the contract (see README.md):
+parameters in one frozen dataclass declared with ``param`` (default and bounds: the bounds
+are also the sweep's search space), nothing in ``__init__``, ``signals`` pure and causal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from grekko_research.data.bars import Bars
+from grekko_research.engine import EngineConfig, Signals
+from grekko_research.errors import ConfigError
+from grekko_research.indicators import sma
+from grekko_research.strategy import Strategy, param
+from grekko_research.strategy.crossings import crossed_above, crossed_below
+
+
+@dataclass(frozen=True)
+class {cls}Params:
+    fast: int = param(12, low=2, high=100, doc="fast SMA window, bars")
+    slow: int = param(48, low=5, high=400, doc="slow SMA window, bars")
+    atr_window: int = param(14, low=5, high=100, doc="ATR window of the stop, bars")
+    atr_stop: float = param(3.0, low=0.5, high=8.0, doc="stop-loss distance in ATRs")
+
+    def __post_init__(self) -> None:
+        # Rules between parameters: refuse a combination that makes no sense, naming it.
+        if self.fast >= self.slow:
+            raise ConfigError(f"{name}: fast ({{self.fast}}) must be below slow ({{self.slow}})")
+
+
+class {cls}(Strategy):
+    name = "{name}"
+    Params = {cls}Params
+    summary = "long while SMA(fast) > SMA(slow); ATR stop-loss"
+
+    def warmup(self, params: {cls}Params) -> int:
+        # Bars before the first trustworthy decision: SMA(slow) needs `slow` bars, and a
+        # cross compares two consecutive rows. The conformance check verifies it suffices.
+        return params.slow + 1
+
+    def signals(self, bars: Bars, params: {cls}Params) -> Signals:
+        # Decisions at each bar's close from rows <= t only; the engine fills them at the
+        # next bar's open. Never modify `bars`.
+        fast = sma(bars.close, params.fast)
+        slow = sma(bars.close, params.slow)
+        return Signals(crossed_above(fast, slow), crossed_below(fast, slow))
+
+    def configure(self, config: EngineConfig, params: {cls}Params) -> EngineConfig:
+        # Engine options the rule depends on. Stop kinds: "pct" (fraction of the entry
+        # price), "abs" (price units) or "atr" (multiples of the ATR over atr_window bars).
+        stops = replace(
+            config.stops,
+            stop_loss=params.atr_stop,
+            stop_loss_kind="atr",
+            atr_window=params.atr_window,
+        )
+        return replace(config, stops=stops)
+'''
+
+_TEST = '''\
+"""The contract every Grekko strategy must keep, checked on real bars from the store.
+
+Needs BTC/USDT 1h in the store (GREKKO_DATA_DIR), e.g.
+``grekko data import $GREKKO_SHARED_DATA/ohlcv/binance-spot_BTC-USDT_1h__nfi.csv.gz``.
+"""
+
+from __future__ import annotations
+
+from grekko_research.config import compose_config
+from grekko_research.runs import load_run_bars, run_backtest
+from grekko_research.strategy import check_strategy, get_strategy
+
+from {name} import {cls}
+
+
+def test_registered_under_its_name() -> None:
+    assert isinstance(get_strategy("{name}"), {cls})
+
+
+def test_conforms_on_real_bars() -> None:
+    strategy = {cls}()
+    samples = []
+    for timeframe in ("1h", "4h"):  # 4h is resampled exactly from the stored 1h
+        cfg = compose_config(["strategy={name}", "data=btc_1h", f"data.timeframe={{timeframe}}"])
+        samples.append(load_run_bars(cfg, strategy))
+    report = check_strategy(strategy, samples)
+    assert report.ok, str(report)
+
+
+def test_backtests_with_its_atr_stop() -> None:
+    run = run_backtest(compose_config(["strategy={name}", "data=btc_1h"]))
+    assert run.result.metrics["trade_count"] > 0
+'''
+
+_README = """\
+# {name}
+
+A [Grekko](https://github.com/) strategy package, generated by `grekko strategies new {name}`.
+
+* `{name}/strategy.py` — the parameters (`{cls}Params`: defaults and bounds, which are also
+  the sweep's search space), the signal rule (`signals`) and the engine options it needs
+  (`configure`: an ATR stop-loss).
+* `pyproject.toml` — the entry point `{name} = "{name}.strategy:{cls}"` in the group
+  `grekko.strategies`, through which Grekko finds it.
+* `tests/test_conformance.py` — the contract (no lookahead, sufficient warm-up, determinism,
+  no mutation of its input, parameters that round-trip, valid search space, runs on real bars).
+
+```bash
+pip install -e .                                   # into the environment that has grekko
+grekko strategies list                             # {name} is listed with its parameters
+grekko backtest strategy={name}                    # its declared defaults; no YAML needed
+grekko backtest strategy={name} strategy.params.fast=8 strategy.params.atr_stop=2.5
+grekko sweep strategy={name}                       # searches the declared bounds
+pytest tests                                       # the conformance check on real bars
+```
+
+To give it tuned defaults or its own data, add `strategy/{name}.yaml` to a folder named by
+`GREKKO_CONF_DIR` (`name: {name}` and `params: {{...}}`).
+"""
+
+FILES: dict[str, str] = {
+    "pyproject.toml": _PYPROJECT,
+    "README.md": _README,
+    "{name}/__init__.py": _INIT,
+    "{name}/strategy.py": _STRATEGY,
+    "tests/test_conformance.py": _TEST,
+}
