@@ -116,18 +116,36 @@ def _names(changes: list[str], limit: int = 8) -> str:
     return shown + (f" and {len(changes) - limit} more" if len(changes) > limit else "")
 
 
+def _covers(store: ParquetStore, key: Any, relative: str) -> bool:
+    """Whether the stored series spans the shared file ``relative`` (True when that file is
+    not at hand: nothing to compare with, the run says which bars are missing)."""
+    import pandas as pd
+
+    from grekko_research.paths import shared_file
+
+    path = shared_file(relative)
+    span = store.span(key)
+    if path is None:
+        return True
+    if span is None:
+        return False
+    stamps = pd.read_csv(path, usecols=["timestamp"])["timestamp"]
+    return span[0] <= int(stamps.iloc[0]) and span[1] >= int(stamps.iloc[-1])
+
+
 def import_missing(
     specs: list[Experiment], store: ParquetStore, *, fetch: bool = True
 ) -> list[tuple[str, str]]:
-    """Import every ``data_files`` entry of ``specs`` whose series the store lacks.
+    """Import every ``data_files`` entry of ``specs`` whose series the store lacks, or holds
+    without that file's span (merged in).
 
     Returns ``(experiment, file)`` pairs of what was imported. With ``fetch`` False, or
     when the shared data folder lacks a file, raises a DataNotFoundError naming the
     experiment and the exact ``grekko data import`` command of each missing file.
     """
-    from grekko_research.data.files import parse_data_filename
+    from grekko_research.data.files import import_file, parse_data_filename
     from grekko_research.errors import ConfigError, DataNotFoundError
-    from grekko_research.paths import ensure_series, import_command
+    from grekko_research.paths import ensure_series, import_command, shared_file
 
     imported: list[tuple[str, str]] = []
     missing: list[str] = []
@@ -139,7 +157,14 @@ def import_missing(
                     f"{spec.path}: key 'data_files[{i}]': cannot tell the series from the "
                     f"name {relative!r} (expected e.g. binance-spot_BTC-USDT_1h__source.csv.gz)"
                 )
-            if store.exists(parsed.key):
+            partial = store.exists(parsed.key)
+            if partial and _covers(store, parsed.key, relative):
+                continue
+            if partial and fetch and (pinned := shared_file(relative)) is not None:
+                # The series is there but not over this file's span (e.g. a 4h series
+                # resampled from recent 1h bars): merge the pinned file in.
+                import_file(pinned, parsed.key, store=store)
+                imported.append((spec.name, str(pinned)))
                 continue
             if not fetch:
                 missing.append(f"{spec.name}: {import_command(relative, store.root)}")

@@ -274,6 +274,29 @@ def test_missing_data_is_imported_from_the_shared_folder(shared_data: Path, tmp_
     assert again.exit_code == 0 and "imported" not in again.output
 
 
+def test_a_series_stored_outside_the_window_gets_the_pinned_file(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    """The README's order: 4h resampled from recent 1h bars, then regress on a 2018 4h window."""
+    from grekko_research.data import ParquetStore, SeriesKey, import_file, resample_frame
+
+    store = tmp_path / "store"
+    parquet = ParquetStore(store)
+    import_file(shared_data / NFI_BTC, store=parquet)  # 1h bars from 2021
+    hourly = parquet.read(SeriesKey.make("binance", "BTC/USDT", "1h"))
+    four, _ = resample_frame(hourly, "1h", "4h")
+    parquet.write(
+        SeriesKey.make("binance", "BTC/USDT", "4h"), four.drop(columns=["filled"], errors="ignore")
+    )
+    donchian = "donchian_trend_btc_4h"
+    result = regress([donchian], store, GREKKO_SHARED_DATA=str(shared_data))
+    assert result.exit_code == 0, result.output
+    flat = " ".join(result.output.split())
+    assert f"{donchian}: imported {shared_data}/ohlcv/binance-spot_BTC-USDT_4h__octobot" in flat
+    again = regress([donchian], store, GREKKO_SHARED_DATA=str(shared_data))
+    assert again.exit_code == 0 and "imported" not in again.output
+
+
 def test_no_import_prints_the_exact_commands(shared_data: Path, tmp_path: Path) -> None:
     store = tmp_path / "store"
     result = regress(
