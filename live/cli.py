@@ -421,25 +421,10 @@ def orders_command(
 ) -> None:
     """Every order of a run with its state, fills and client id."""
     from live.orders import TERMINAL
-    from live.status_view import print_orders
+    from live.status_view import order_row, print_orders
 
     state = _load_state(_find_log(overrides, events, venue, run, state_dir))
-    rows = [
-        {
-            "client_id": o.client_id,
-            "symbol": o.symbol,
-            "side": o.side,
-            "qty": str(o.qty),
-            "filled": str(o.filled_qty),
-            "avg_price": None if o.avg_price is None else str(o.avg_price),
-            "state": o.state.value,
-            "decision_ts": o.decision_ts_ms,
-            "venue_order_id": o.venue_order_id,
-            "reason": o.reason,
-        }
-        for o in state.orders
-        if not open_only or o.state not in TERMINAL
-    ]
+    rows = [order_row(o) for o in state.orders if not open_only or o.state not in TERMINAL]
     if as_json:
         console.print_json(json.dumps(rows))
         return

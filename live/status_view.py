@@ -74,7 +74,7 @@ def print_status(console: Console, fold: RunFold) -> None:
         t.add_row("anomalies", escape("; ".join(fold.anomalies)))
     console.print(t)
     if open_orders:
-        print_orders(console, [_order_row(o) for o in open_orders], title="open orders")
+        print_orders(console, [order_row(o) for o in open_orders], title="open orders")
     if fold.refusals:
         r = table(console, "time (UTC)", "by", "order", "why", title="last refusals")
         r.columns[0].min_width = 10  # folds at its space, never inside the date
@@ -89,7 +89,8 @@ def print_status(console: Console, fold: RunFold) -> None:
         _print_sleeves(console, fold)
 
 
-def _order_row(o: Any) -> dict[str, Any]:
+def order_row(o: Any) -> dict[str, Any]:
+    """One order as a plain row (``grekko-live orders --json``; :func:`print_orders` reads it)."""
     return {
         "client_id": o.client_id,
         "symbol": o.symbol,
@@ -99,6 +100,7 @@ def _order_row(o: Any) -> dict[str, Any]:
         "avg_price": None if o.avg_price is None else str(o.avg_price),
         "state": o.state.value,
         "decision_ts": o.decision_ts_ms,
+        "venue_order_id": o.venue_order_id,
         "reason": o.reason,
     }
 

@@ -78,16 +78,9 @@ def _sweep_identity(summary_text: str) -> str | None:
 
 def find_identical_sweep(root: Path, study: str, identity: str | None) -> Path | None:
     """The newest folder of ``study`` under ``root`` written with ``identity``, if any."""
-    if identity is None:
-        return None
-    for folder in sorted((root / "sweeps" / study).glob("*"), reverse=True):
-        try:
-            doc = json.loads((folder / "provenance.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if doc.get("identity") == identity:
-            return folder
-    return None
+    from grekko_research.tracking._provenance import find_identity
+
+    return find_identity(sorted((root / "sweeps" / study).glob("*"), reverse=True), identity)
 
 
 def write_best(cfg: Any, result: Any, folder: Path, store: Any = None) -> tuple[Any, Path]:

@@ -174,19 +174,11 @@ def _provenance(run: BacktestRun) -> dict[str, Any]:
 
 def find_identical_run(run: BacktestRun, root: str | os.PathLike[str]) -> Path | None:
     """Return the newest run folder under ``root`` written by an identical run, if any."""
-    identity = run_identity(run)
-    if identity is None:  # the code version is unknown: nothing can be called identical
-        return None
-    for folder in sorted(
-        (Path(root) / run.strategy.name).glob(f"*-{run.config_id}*"), reverse=True
-    ):
-        try:
-            doc = json.loads((folder / "provenance.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if doc.get("identity") == identity:
-            return folder
-    return None
+    from grekko_research.tracking._provenance import find_identity
+
+    # an unknown code version (identity None) makes nothing identical
+    folders = sorted((Path(root) / run.strategy.name).glob(f"*-{run.config_id}*"), reverse=True)
+    return find_identity(folders, run_identity(run))
 
 
 def write_run(

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import os
 import re
 import subprocess
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlparse
@@ -25,6 +27,7 @@ __all__ = [
     "artifact_location",
     "code_version",
     "data_hash",
+    "find_identity",
     "git_commit",
     "identity_hash",
     "sqlite_path",
@@ -147,6 +150,24 @@ def identity_hash(*parts: object) -> str | None:
         return None
     text = "\x1f".join(str(p) for p in parts)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def find_identity(folders: Iterable[Path], identity: str | None) -> Path | None:
+    """Return the first of ``folders`` whose ``provenance.json`` records ``identity``, if any.
+
+    Pass the folders newest first. A folder without a readable ``provenance.json``
+    is skipped; an unknown identity (``None``) matches nothing.
+    """
+    if identity is None:
+        return None
+    for folder in folders:
+        try:
+            doc = json.loads((folder / "provenance.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if doc.get("identity") == identity:
+            return folder
+    return None
 
 
 def data_hash(bars: Bars) -> str:

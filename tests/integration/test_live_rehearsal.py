@@ -92,3 +92,20 @@ def test_clock_re_reads_on_an_accelerated_simulator_trip_nothing(
     with EventStore.open(plan.events) as log:
         events = list(log.read())
     _check_clean(events)
+
+
+@pytest.mark.exhaustive
+@pytest.mark.timeout(900)
+def test_a_five_minute_rehearsal_has_no_halts(shared_data: Path, tmp_path: Path) -> None:
+    """The issue's own figure: five minutes of the README's run, production clock re-reads
+    (every 60 s, so five of them) at ``--speed 3600`` with ``risk=conservative``."""
+    with sim_process(shared_data, ENV, speed=3600) as url:
+        out = _grekko_live(
+            [*README_RUN, "--venue-url", url, *TRADING, "--state-dir", str(tmp_path),
+             "live.max_bars=300"],
+            shared_data, timeout=840,
+        )  # fmt: skip
+    with EventStore.open(out.strip().splitlines()[-1]) as log:
+        events = list(log.read())
+    assert sum(e.kind == "bar_closed" for e in events) == 300
+    _check_clean(events)

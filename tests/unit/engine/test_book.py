@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from grekko_research.data.bars import Bars
@@ -23,30 +22,7 @@ from grekko_research.engine import (
 from grekko_research.engine.book import EngineBook, check_live_config, decision_row
 from grekko_research.errors import ConfigError
 from grekko_research.risk import RiskLimits
-
-
-def _bars(shared_data: Path, names: list[str], n: int) -> Bars:
-    frames = [
-        pd.read_csv(shared_data / f"ohlcv/binance-spot_{name}_1h__nfi.csv.gz").head(n)
-        for name in names
-    ]
-    index = frames[0].timestamp.to_numpy(np.int64)
-    for f in frames:
-        assert (f.timestamp.to_numpy(np.int64) == index).all()
-
-    def col(c: str) -> np.ndarray:
-        return np.column_stack([f[c].to_numpy(float) for f in frames])
-
-    return Bars(
-        index=index,
-        symbols=tuple(name.replace("-", "/") for name in names),
-        timeframe="1h",
-        open=col("open"),
-        high=col("high"),
-        low=col("low"),
-        close=col("close"),
-        volume=col("volume"),
-    )
+from tests.peers.frames import real_bars
 
 
 def _step(bars: Bars, decisions, config: EngineConfig, *, skip_fill_at: int = -1):
@@ -106,7 +82,7 @@ CONFIGS = {
 
 @pytest.mark.parametrize("name", list(CONFIGS))
 def test_stepped_book_reproduces_backtest_signals(shared_data: Path, name: str) -> None:
-    bars = _bars(shared_data, ["BTC-USDT"], 1500)
+    bars = real_bars(shared_data, ["BTC-USDT"], 1500)
     rng = np.random.default_rng(7)
     entries = rng.random((bars.n_bars, 1)) < 0.05
     exits = rng.random((bars.n_bars, 1)) < 0.05
@@ -127,7 +103,7 @@ def test_stepped_book_reproduces_backtest_signals(shared_data: Path, name: str) 
 
 
 def test_stepped_book_reproduces_backtest_targets(shared_data: Path) -> None:
-    bars = _bars(shared_data, ["BTC-USDT", "ETH-USDT"], 800)
+    bars = real_bars(shared_data, ["BTC-USDT", "ETH-USDT"], 800)
     rng = np.random.default_rng(3)
     target = np.where(
         rng.random((bars.n_bars, 2)) < 0.1, rng.uniform(0, 0.5, (bars.n_bars, 2)), np.nan
@@ -142,7 +118,7 @@ def test_stepped_book_reproduces_backtest_targets(shared_data: Path) -> None:
 
 def test_a_missed_fill_breaks_equality(shared_data: Path) -> None:
     """The comparison is sharp: one fill left unbooked changes what follows."""
-    bars = _bars(shared_data, ["BTC-USDT"], 600)
+    bars = real_bars(shared_data, ["BTC-USDT"], 600)
     rng = np.random.default_rng(7)
     entries = rng.random((bars.n_bars, 1)) < 0.05
     exits = rng.random((bars.n_bars, 1)) < 0.05
@@ -158,7 +134,7 @@ def test_a_missed_fill_breaks_equality(shared_data: Path) -> None:
 
 
 def test_snapshot_round_trip(shared_data: Path) -> None:
-    bars = _bars(shared_data, ["BTC-USDT"], 300)
+    bars = real_bars(shared_data, ["BTC-USDT"], 300)
     entries = np.zeros((bars.n_bars, 1), bool)
     entries[10] = True
     book, _ = _step(bars, lambda r: Signals(entries[r : r + 1], None), EngineConfig())

@@ -6,7 +6,6 @@ import math
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -25,6 +24,7 @@ from grekko_research.risk.sizing import (
     kelly_stats_nb,
     vol_target_size_nb,
 )
+from tests.peers.frames import real_bars
 
 FAST = settings(max_examples=80, deadline=None)
 OF = {name: i for i, name in enumerate(ORDER_FIELDS)}
@@ -202,24 +202,6 @@ def test_invalid_kelly_settings(kwargs: dict, match: str) -> None:
 # -- a live book sizes like the backtest ------------------------------------------------------
 
 
-def _real_bars(shared_data: Path, n: int) -> Bars:
-    f = pd.read_csv(shared_data / "ohlcv/binance-spot_BTC-USDT_1h__nfi.csv.gz").head(n)
-
-    def col(c: str) -> np.ndarray:
-        return f[c].to_numpy(float)[:, None]
-
-    return Bars(
-        index=f.timestamp.to_numpy(np.int64),
-        symbols=("BTC/USDT",),
-        timeframe="1h",
-        open=col("open"),
-        high=col("high"),
-        low=col("low"),
-        close=col("close"),
-        volume=col("volume"),
-    )
-
-
 @pytest.mark.parametrize(
     "sizing",
     [
@@ -229,7 +211,7 @@ def _real_bars(shared_data: Path, n: int) -> Bars:
     ids=["given", "estimated"],
 )
 def test_live_book_sizes_kelly_like_the_backtest(shared_data: Path, sizing: Sizing) -> None:
-    bars = _real_bars(shared_data, 1500)
+    bars = real_bars(shared_data, ["BTC-USDT"], 1500)
     entries, exits = _cycle(bars.n_bars, every=48, hold=24)
     config = EngineConfig(sizing=sizing)
     result = backtest(bars, Signals(entries, exits), config)

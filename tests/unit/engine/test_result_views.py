@@ -10,7 +10,6 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from grekko_research.data.bars import Bars
 from grekko_research.engine import (
     BacktestResult,
     EngineConfig,
@@ -20,35 +19,14 @@ from grekko_research.engine import (
     backtest,
 )
 from grekko_research.indicators import sma
+from tests.peers.frames import real_bars
 
 N = 2_000
 
 
-def _bars(shared_data: Path, names: list[str]) -> Bars:
-    frames = [
-        pd.read_csv(shared_data / f"ohlcv/binance-spot_{name}_1h__nfi.csv.gz").head(N)
-        for name in names
-    ]
-    index = frames[0].timestamp.to_numpy(np.int64)
-
-    def col(c: str) -> np.ndarray:
-        return np.column_stack([f[c].to_numpy(float) for f in frames])
-
-    return Bars(
-        index=index,
-        symbols=tuple(name.replace("-", "/") for name in names),
-        timeframe="1h",
-        open=col("open"),
-        high=col("high"),
-        low=col("low"),
-        close=col("close"),
-        volume=col("volume"),
-    )
-
-
 @pytest.fixture(scope="module")
 def btc_result(shared_data: Path) -> BacktestResult:
-    bars = _bars(shared_data, ["BTC-USDT"])
+    bars = real_bars(shared_data, ["BTC-USDT"], N)
     fast, slow = sma(bars.close[:, 0], 12), sma(bars.close[:, 0], 48)
     above = np.nan_to_num(fast - slow) > 0
     cross_up = above & ~np.roll(above, 1)
@@ -60,7 +38,7 @@ def btc_result(shared_data: Path) -> BacktestResult:
 
 @pytest.fixture(scope="module")
 def pair_result(shared_data: Path) -> BacktestResult:
-    bars = _bars(shared_data, ["BTC-USDT", "ETH-USDT"])
+    bars = real_bars(shared_data, ["BTC-USDT", "ETH-USDT"], N)
     target = np.full((N, 2), np.nan)
     target[::168] = [0.5, 0.5]  # weekly rebalance to half and half
     return backtest(bars, TargetPositions(target), EngineConfig(fees=Fees(taker=0.001)))
@@ -159,7 +137,7 @@ def test_plot_of_several_symbols_leaves_out_the_price_panel(pair_result: Backtes
 
 
 def test_a_run_without_trades_reads_as_such(shared_data: Path) -> None:
-    bars = _bars(shared_data, ["BTC-USDT"])
+    bars = real_bars(shared_data, ["BTC-USDT"], N)
     none = np.zeros((N, 1), dtype=bool)
     result = backtest(bars, Signals(entries=none, exits=none), EngineConfig())
     text = repr(result)
