@@ -15,6 +15,7 @@ import inspect
 import json
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Annotated, Any
 
 import typer
@@ -194,6 +195,9 @@ def _confirm_live(plan: Any, confirm: str | None) -> None:
         raise ConfigError("live trading not confirmed")
 
 
+_SUMMARY_KEYS = ("bars", "decisions", "orders", "fills", "halted")
+
+
 def _print_summary(plan: Any, summary: Any) -> None:
     from live.console import table
 
@@ -243,8 +247,19 @@ def _run_and_show(plan: Any, show: str, accept_log: str | None = None) -> None:
         head = store.head()
     lines = EventLines(show, realtime=plan.feed != "replay")
     follower = LogFollower(plan.events, err_console, lines, after_seq=head.seq if head else 0)
-    with follower:
-        summary = run_plan(plan, accept_log=accept_log)
+    summary: Any
+    try:
+        with follower:
+            summary = run_plan(plan, accept_log=accept_log)
+    except KeyboardInterrupt:
+        # Ctrl-C is how a run on a real-time feed stops: every step was logged before it was
+        # acted on, so the log is whole and the same command restarts (reconciling first).
+        state = _load_state(str(plan.events))
+        summary = SimpleNamespace(**{k: state.summary()[k] for k in _SUMMARY_KEYS})
+        err_console.print(
+            f"stopped (Ctrl-C) after {state.bars} bars; the log is complete, and the same "
+            "command resumes the run (it reconciles with the venue first)"
+        )
     _print_summary(plan, summary)
 
 
