@@ -120,6 +120,9 @@ def alerts_for(event: Event, context: AlertContext) -> list[Alert]:
     ``order_rejected``  always                                     warning
     ``error``           always                                     warning
     ``reconciled``      ``ok`` is false                            critical
+    ``log_verified``    always (each start: the checkpoint of the  info; critical when the
+                        log it checked, ``seq`` and head hash)     log failed and was accepted
+    ``log_accepted``    always (a run goes on with a failed log)   critical
     ==================  =========================================  ==========================
 
     Every title and body goes through ``context.redactor``; payloads are redacted with
@@ -186,12 +189,38 @@ def alerts_for(event: Event, context: AlertContext) -> list[Alert]:
         where = str(p.get("where", event.stream))
         lines = [f"Error in {where}:", _text(p.get("message", "-"))]
         return [_alert(event, context, f"error:{where}", "warning", f"Error in {where}", lines)]
+    if kind in ("log_verified", "log_accepted"):
+        return [_log_integrity(event, context, p)]
     if kind == "reconciled" and p.get("ok") is False:
         details = {k: v for k, v in p.items() if k != "ok"}
         lines = ["Reconciliation with the venue FAILED.", f"Details: {_text(details)}"]
         return [_alert(event, context, "reconcile_failed", "critical",
                        "Reconciliation failed", lines)]  # fmt: skip
     return []
+
+
+def _log_integrity(event: Event, context: AlertContext, p: dict[str, Any]) -> Alert:
+    """A start's verdict on its log, with the head it vouches for: a copy of the checkpoint
+    outside the machine, so a later cut or rewrite of both log and checkpoint file shows."""
+    if event.kind == "log_accepted":
+        lines = [
+            f"A run goes on with an event log that FAILED verification at seq "
+            f"{p.get('failed_seq')} ({p.get('failure')}).",
+            f"Detail: {_text(p.get('detail', '-'))}",
+            f"Accepted by {p.get('by', '?')}: {_text(p.get('reason', '-'))}",
+        ]
+        return _alert(event, context, "log_accepted", "critical",
+                      "Event log accepted despite failed verification", lines)  # fmt: skip
+    lines = [
+        f"Event log checked ({p.get('mode')}, {'keyed' if p.get('keyed') else 'unkeyed'}): "
+        f"{'OK' if p.get('ok') else 'FAILED'}.",
+        f"Head: seq {p.get('head_seq')}, hash {p.get('head_hash')}.",
+    ]
+    if p.get("accepted"):
+        lines.append(f"Failed at seq {p.get('failed_seq')} ({p.get('failure')}); accepted: "
+                     f"{_text(p['accepted'])}")  # fmt: skip
+        return _alert(event, context, "log_verified", "critical", "Event log accepted", lines)
+    return _alert(event, context, "log_verified", "info", "Event log verified", lines)
 
 
 def _fill(event: Event, context: AlertContext, p: dict[str, Any]) -> list[Alert]:

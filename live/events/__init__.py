@@ -12,6 +12,13 @@ keys, no whitespace, UTF-8) of the other six fields, and ``prev_hash`` is the pr
 hash (64 zeros for ``seq`` 1). Editing, deleting or inserting an event therefore breaks the
 chain, and :meth:`EventStore.verify` says where and why.
 
+Tamper evidence beyond the chain (:mod:`live.events._seal`): opened with a key
+(:func:`load_log_key`), the store keeps an HMAC per event, so an edit re-hashed to the head
+fails, and after every write appends a signed checkpoint ``(seq, hash)`` to a file apart from
+the database (``<log>.checkpoints`` by default), so a cut tail fails too.
+``verify(incremental=True)`` checks only from the last checkpoint; a keyed store checks the MAC
+of every event it reads. See docs/event-log-integrity.md for what is and is not detected.
+
 Backends: a file path opens SQLite (WAL, ``synchronous=FULL``, one transaction per append or
 per :meth:`EventStore.append_many`); ``postgresql://`` or ``postgresql+psycopg://`` opens
 PostgreSQL through psycopg 3. Both make ``seq`` the primary key, so concurrent writers cannot
@@ -35,22 +42,30 @@ from live.events._errors import (
     InvalidEventError,
     TamperedError,
 )
+from live.events._seal import KEY_ENV, KEY_FILE_ENV, LogKey, default_key_file, load_log_key
 from live.events._verify import Reason, VerifyReport
-from live.events.store import EventStore, fold, verify
+from live.events.store import EventStore, default_checkpoints, fold, open_run_log, verify
 
 __all__ = [
     "GENESIS_HASH",
+    "KEY_ENV",
+    "KEY_FILE_ENV",
     "ChainConflictError",
     "Draft",
     "Event",
     "EventStore",
     "EventStoreError",
     "InvalidEventError",
+    "LogKey",
     "Reason",
     "TamperedError",
     "VerifyReport",
     "canonical_json",
+    "default_checkpoints",
+    "default_key_file",
     "event_hash",
     "fold",
+    "load_log_key",
+    "open_run_log",
     "verify",
 ]

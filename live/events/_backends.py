@@ -4,12 +4,14 @@ Both backends hold one table ``events`` with ``seq`` as its primary key, so two 
 never store two events with the same ``seq`` (the loser's insert fails and the store retries
 after re-reading the head). Payloads are stored as their canonical JSON *text* (not JSONB),
 so the bytes that were hashed are the bytes kept. Triggers refuse ``UPDATE`` and ``DELETE``
-to guard against accidents; ``verify`` is what catches deliberate edits.
+to guard against accidents; ``verify`` is what catches deliberate edits. The ``mac`` column
+(added to older logs when they are opened) holds each event's MAC when the writer had a key.
 """
 
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -21,7 +23,7 @@ from live.events._errors import EventStoreError
 if TYPE_CHECKING:
     import psycopg
 
-_COLUMNS = "seq, ts_ms, kind, stream, payload, prev_hash, hash"
+_COLUMNS = "seq, ts_ms, kind, stream, payload, prev_hash, hash, mac"
 
 
 class Conflict(Exception):
@@ -80,7 +82,7 @@ class _SQLiteWriter:
 
     def insert(self, rows: Sequence[Row]) -> None:
         self._conn.executemany(
-            f"INSERT INTO events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", rows
+            f"INSERT INTO events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows
         )
 
 
@@ -93,7 +95,7 @@ class SQLiteBackend:
             path.parent.mkdir(parents=True, exist_ok=True)
             # isolation_level=None: no implicit transactions; we issue BEGIN IMMEDIATE ourselves.
             self._conn = sqlite3.connect(path, timeout=busy_timeout_s, isolation_level=None)
-            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._wal(busy_timeout_s)
             self._conn.execute("PRAGMA synchronous=FULL")
             self._conn.executescript(
                 """
@@ -105,7 +107,8 @@ class SQLiteBackend:
                     stream TEXT NOT NULL,
                     payload TEXT NOT NULL,
                     prev_hash TEXT NOT NULL,
-                    hash TEXT NOT NULL
+                    hash TEXT NOT NULL,
+                    mac TEXT
                 );
                 CREATE INDEX IF NOT EXISTS events_stream ON events (stream, seq);
                 CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events
@@ -115,8 +118,35 @@ class SQLiteBackend:
                 COMMIT;
                 """
             )
+            self._add_mac_column()
         except sqlite3.Error as e:
             raise EventStoreError(f"cannot open event log {self.target}: {e}") from e
+
+    def _wal(self, wait_s: float) -> None:
+        """Switch to WAL. On a fresh file another opener may be switching at the same time, and
+        SQLite then answers "database is locked" without waiting: retry up to the busy timeout."""
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                self._conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) or time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.005)
+
+    def _add_mac_column(self) -> None:
+        """Give a log written before MACs existed its ``mac`` column (under the write lock, so
+        two processes opening it at once do not both add it)."""
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            columns = {r[1] for r in self._conn.execute("PRAGMA table_info(events)")}
+            if "mac" not in columns:
+                self._conn.execute("ALTER TABLE events ADD COLUMN mac TEXT")
+            self._conn.execute("COMMIT")
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
 
     @contextmanager
     def write(self) -> Iterator[Writer]:
@@ -168,8 +198,10 @@ CREATE TABLE IF NOT EXISTS events (
     stream TEXT NOT NULL,
     payload TEXT NOT NULL,
     prev_hash TEXT NOT NULL,
-    hash TEXT NOT NULL
+    hash TEXT NOT NULL,
+    mac TEXT
 );
+ALTER TABLE events ADD COLUMN IF NOT EXISTS mac TEXT;
 CREATE INDEX IF NOT EXISTS events_stream ON events (stream, seq);
 CREATE OR REPLACE FUNCTION events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN RAISE EXCEPTION 'the event log is append-only'; END $$;
@@ -191,7 +223,7 @@ class _PGWriter:
     def insert(self, rows: Sequence[Row]) -> None:
         with self._conn.cursor() as cur:
             cur.executemany(
-                f"INSERT INTO events ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s)", rows
+                f"INSERT INTO events ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)", rows
             )
 
 

@@ -15,8 +15,9 @@ __all__ = ["GENESIS_HASH", "Draft", "Event", "canonical_json", "event_hash"]
 GENESIS_HASH = "0" * 64
 """``prev_hash`` of the first event (``seq`` 1)."""
 
-# Row as stored: (seq, ts_ms, kind, stream, payload as canonical JSON text, prev_hash, hash).
-Row = tuple[int, int, str, str, str, str, str]
+# Row as stored: (seq, ts_ms, kind, stream, payload as canonical JSON text, prev_hash, hash,
+# mac); mac is None for an event written without a key (see live.events._seal).
+Row = tuple[int, int, str, str, str, str, str, str | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,5 +160,5 @@ def decode_payload(text: str) -> dict[str, Any]:
 
 def row_to_event(row: Row) -> Event:
     """Build an :class:`Event` from a stored row."""
-    seq, ts_ms, kind, stream, payload, prev_hash, digest = row
+    seq, ts_ms, kind, stream, payload, prev_hash, digest = row[:7]
     return Event(int(seq), int(ts_ms), kind, stream, decode_payload(payload), prev_hash, digest)

@@ -35,11 +35,12 @@ class ChainConflictError(EventStoreError, RetryableError):
 
 
 class TamperedError(EventStoreError):
-    """The hash chain is broken; ``report`` says at which ``seq`` and why."""
+    """The log fails verification (chain, MAC or checkpoint); ``report`` says at which ``seq``
+    and why."""
 
-    def __init__(self, report: VerifyReport) -> None:
+    def __init__(self, report: VerifyReport, *, hint: str = "") -> None:
         self.report = report
         super().__init__(
             f"event log {report.target}: chain broken at seq {report.first_bad_seq} "
-            f"({report.reason}): {report.detail}"
+            f"({report.reason}): {report.detail}{hint}"
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -20,10 +21,22 @@ from live.events._codec import (
     event_hash,
     row_to_event,
 )
-from live.events._errors import ChainConflictError, EventStoreError, InvalidEventError
-from live.events._verify import VerifyReport, verify_rows
+from live.events._errors import (
+    ChainConflictError,
+    EventStoreError,
+    InvalidEventError,
+    TamperedError,
+)
+from live.events._seal import (
+    Checkpoint,
+    CheckpointFile,
+    LockedCheckpoints,
+    LogKey,
+    signature_ok,
+)
+from live.events._verify import Reason, VerifyReport, mac_problem, verify_rows
 
-__all__ = ["EventStore", "fold", "verify"]
+__all__ = ["EventStore", "default_checkpoints", "fold", "open_run_log", "verify"]
 
 S = TypeVar("S")
 
@@ -36,14 +49,32 @@ class EventStore:
     Open it with :meth:`open`; do not call the constructor. An instance holds one database
     connection and is not thread-safe: open one per thread or process. Any number of writers
     may share one log; each append re-reads the head inside its transaction, and ``seq`` is the
-    primary key, so the chain never forks.
+    primary key, so the chain never forks. Writers sharing a checkpoint file hold its lock from
+    before their transaction until their checkpoint is written (see
+    :class:`~live.events._seal.CheckpointFile`); a checkpoint lagging the head (a write in
+    progress, or one cut by a crash) is normal, and the events after it are checked in full.
     """
 
-    def __init__(self, backend: Backend, clock: Callable[[], int] | None, retries: int) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        clock: Callable[[], int] | None,
+        retries: int,
+        key: LogKey | None = None,
+        checkpoints: CheckpointFile | None = None,
+    ) -> None:
         self._backend = backend
         self._clock = clock
         self._retries = retries
         self._closed = False
+        self._key = key
+        self._checkpoints = checkpoints
+        self._accepted = 0  # events up to this seq were accepted by an override
+        self._checked = checkpoints is None  # appends wait for one passing check of the log
+        if key is not None and checkpoints is not None:
+            last = checkpoints.last()
+            if last is not None and signature_ok(last, key):
+                self._accepted = last.accepted
 
     @classmethod
     def open(
@@ -52,6 +83,8 @@ class EventStore:
         *,
         clock: Callable[[], int] | None = None,
         retries: int = 100,
+        key: LogKey | None = None,
+        checkpoints: str | Path | bool = True,
     ) -> EventStore:
         """Open (creating if needed) the log at ``target``.
 
@@ -66,6 +99,15 @@ class EventStore:
         retries
             Attempts of one append when other writers keep taking the next ``seq``
             (PostgreSQL only; SQLite writers queue on its lock instead).
+        key
+            The log key (:func:`~live.events.load_log_key`): appends store each event's MAC
+            and sign their checkpoints, reads check the MAC of every event they return, and
+            :meth:`verify` checks MACs and signatures. ``None``: the SHA-256 chain only.
+        checkpoints
+            The checkpoint file: ``True`` for ``<log>.checkpoints`` beside a SQLite file (no
+            file for PostgreSQL: give a path), a path, or ``False`` for none. Every write
+            appends one checkpoint; the first write of a store opened on a log that fails the
+            incremental check (:meth:`verify`) raises :class:`TamperedError` instead.
 
         Raises
         ------
@@ -76,7 +118,24 @@ class EventStore:
         """
         if retries < 1:
             raise InvalidEventError(f"retries must be at least 1, got {retries}")
-        return cls(open_backend(target), clock, retries)
+        backend = open_backend(target)
+        if checkpoints is True:
+            path = default_checkpoints(target)
+        elif checkpoints is False:
+            path = None
+        else:
+            path = Path(checkpoints)
+        return cls(backend, clock, retries, key, CheckpointFile(path) if path else None)
+
+    @property
+    def keyed(self) -> bool:
+        """Whether the store has the log key (MACs and signed checkpoints)."""
+        return self._key is not None
+
+    @property
+    def checkpoint_path(self) -> Path | None:
+        """The checkpoint file, or ``None`` when the store keeps none."""
+        return None if self._checkpoints is None else self._checkpoints.path
 
     @property
     def target(self) -> str:
@@ -106,28 +165,61 @@ class EventStore:
         Each draft is a :class:`Draft` or a tuple ``(kind, stream, payload[, ts_ms])``. Every
         draft is validated before anything is written.
         """
-        prepared = [self._prepare(Draft(*d)) for d in drafts]
+        return self._append([self._prepare(Draft(*d)) for d in drafts])
+
+    def _append(
+        self, prepared: list[tuple[str, str, dict[str, Any], str, int]], *, accepting: bool = False
+    ) -> list[Event]:
         if not prepared:
             return []
         self._check_open()
-        for _ in range(self._retries):
-            try:
-                with self._backend.write() as tx:
-                    head = tx.head()
-                    seq, prev = (head[0], head[6]) if head else (0, GENESIS_HASH)
-                    rows: list[Row] = []
-                    for kind, stream, payload, text, ts_ms in prepared:
-                        seq += 1
-                        digest = event_hash(seq, ts_ms, kind, stream, payload, prev)
-                        rows.append((seq, ts_ms, kind, stream, text, prev, digest))
-                        prev = digest
-                    tx.insert(rows)
-            except Conflict:
-                continue  # another writer took this seq: re-read the head and chain after it
-            return [row_to_event(r) for r in rows]
+        if not self._checked:
+            # Never sign a checkpoint on top of a cut or rewritten log (it would hide the cut).
+            self.verify(incremental=True).raise_if_broken()
+        # The checkpoint lock is held from before the transaction until its checkpoint is
+        # written: writers sharing the file checkpoint in commit order, and the genesis
+        # checkpoint of an empty log is on file before its first event is committed.
+        lock: AbstractContextManager[LockedCheckpoints | None] = (
+            nullcontext() if self._checkpoints is None else self._checkpoints.locked()
+        )
+        with lock as cps:
+            for _ in range(self._retries):
+                try:
+                    with self._backend.write() as tx:
+                        head = tx.head()
+                        if head is None and cps is not None and cps.last() is None:
+                            cps.append(Checkpoint(0, GENESIS_HASH), self._key)
+                        seq, prev = (head[0], head[6]) if head else (0, GENESIS_HASH)
+                        rows: list[Row] = []
+                        for kind, stream, payload, text, ts_ms in prepared:
+                            seq += 1
+                            digest = event_hash(seq, ts_ms, kind, stream, payload, prev)
+                            row: Row = (seq, ts_ms, kind, stream, text, prev, digest, None)
+                            if self._key is not None:
+                                row = (*row[:7], self._key.mac(row))
+                            rows.append(row)
+                            prev = digest
+                        tx.insert(rows)
+                except Conflict:
+                    continue  # another writer took this seq: re-read the head, chain after it
+                if cps is not None:
+                    self._checkpoint(cps, seq, prev, accepting)
+                elif accepting:
+                    self._accepted = seq
+                return [row_to_event(r) for r in rows]
         raise ChainConflictError(
             f"event log {self.target}: other writers took the next seq {self._retries} times in a row"
         )
+
+    def _checkpoint(self, cps: LockedCheckpoints, seq: int, digest: str, accepting: bool) -> None:
+        """Append the checkpoint of a committed write; carry an accept another writer of the
+        log recorded since this store was opened (else its checkpoints would revoke it)."""
+        last = cps.last()
+        if last is not None and (self._key is None or signature_ok(last, self._key)):
+            self._accepted = max(self._accepted, last.accepted)
+        if accepting:
+            self._accepted = seq
+        cps.append(Checkpoint(seq, digest, self._accepted), self._key)
 
     def _prepare(self, draft: Draft) -> tuple[str, str, dict[str, Any], str, int]:
         kind = check_text("kind", draft.kind)
@@ -156,13 +248,48 @@ class EventStore:
         if kind_list == []:
             return
         last = after_seq
+        # A keyed store reading the whole log also sees a deleted event (a gap) or a broken
+        # link; with the MACs (which cover seq, prev_hash and hash) that authenticates the chain.
+        whole = self._key is not None and stream is None and kind_list is None
+        expected: tuple[int, str | None] = (after_seq + 1, GENESIS_HASH if after_seq == 0 else None)
         while True:
             page = self._backend.rows(last, stream, kind_list, _PAGE)
             for row in page:
+                if whole:
+                    self._check_link(row, *expected)
+                    expected = (row[0] + 1, row[6])
+                if self._key is not None and row[0] > self._accepted:
+                    self._check_mac(row)
                 yield _decoded(self.target, row)
             if len(page) < _PAGE:
                 return
             last = page[-1][0]
+
+    def _check_link(self, row: Row, seq: int, prev: str | None) -> None:
+        if row[0] != seq:
+            why: tuple[Reason, str] = (
+                "gap",
+                f"seq {seq} is missing; the next stored seq is {row[0]}",
+            )
+        elif prev is not None and row[5] != prev:
+            why = ("link_broken", f"prev_hash of seq {seq} is not the hash of seq {seq - 1}")
+        else:
+            return
+        report = VerifyReport(
+            self.target, False, 0, seq - 1, prev or GENESIS_HASH, seq, why[0], why[1],
+            mode="read", keyed=True, accepted_seq=self._accepted,
+        )  # fmt: skip
+        raise TamperedError(report)
+
+    def _check_mac(self, row: Row) -> None:
+        assert self._key is not None
+        bad = mac_problem(self._key, row)
+        if bad is not None:
+            report = VerifyReport(
+                self.target, False, 0, row[0] - 1, row[5], row[0], bad[0], bad[1],
+                mode="read", keyed=True, accepted_seq=self._accepted,
+            )  # fmt: skip
+            raise TamperedError(report)
 
     def head(self) -> Event | None:
         """Return the last event, or ``None`` for an empty log."""
@@ -170,17 +297,144 @@ class EventStore:
         row = self._backend.head()
         return None if row is None else _decoded(self.target, row)
 
-    def verify(self) -> VerifyReport:
-        """Recompute every hash and link from ``seq`` 1; report the first broken event.
+    def verify(self, *, incremental: bool = False) -> VerifyReport:
+        """Check the log: hashes and links, MACs (keyed store), and the last checkpoint.
 
-        Reads the whole log (about a second per few hundred thousand events). Call
-        ``.raise_if_broken()`` on the report to turn a broken chain into :class:`TamperedError`.
+        Parameters
+        ----------
+        incremental
+            Check only from the last checkpoint: its signature (keyed store), that the log
+            still holds its ``seq`` with its hash (a cut tail or a chain rewritten up to there
+            fails), and every event after it in full. Cost: the events since the checkpoint.
+            Otherwise every event from ``seq`` 1 (about a second per few hundred thousand),
+            then the checkpoint.
+
+        An empty log passes; a log with events but no checkpoint fails (``no_checkpoint``)
+        when the store keeps checkpoints. Call ``.raise_if_broken()`` on the report to turn a
+        failure into :class:`TamperedError`.
         """
         self._check_open()
-        return verify_rows(self.target, self._all_rows())
+        mode = "incremental" if incremental else "full"
+        anchor, failure = self._anchor()
+        if incremental and failure is None and anchor is not None and anchor.seq == 0:
+            # The genesis checkpoint (written before the first event): check every event.
+            if anchor.hash != GENESIS_HASH:
+                failure = _mismatch(anchor, GENESIS_HASH)
+            else:
+                report = verify_rows(self.target, self._all_rows(), key=self._key,
+                                     accepted=max(anchor.accepted, self._accepted))  # fmt: skip
+                return self._done(_with(report, mode=mode, anchor_seq=0))
+        elif incremental and failure is None and anchor is not None:
+            rows = self._all_rows(after=anchor.seq - 1)
+            first = next(rows, None)
+            if first is None or first[0] != anchor.seq:
+                head = self._backend.head()
+                failure = _truncated(anchor, 0 if head is None else head[0], head)
+            elif first[6] != anchor.hash:
+                failure = _mismatch(anchor, first[6])
+                # Rare, so worth a full walk: name the first event that was changed.
+                found = verify_rows(self.target, self._all_rows(), key=self._key,
+                                    accepted=max(anchor.accepted, self._accepted))  # fmt: skip
+                if not found.ok:
+                    detail = (
+                        f"{found.detail} (the checkpoint at seq {anchor.seq} no longer matches)"
+                    )
+                    return _with(found, mode=mode, anchor_seq=anchor.seq, detail=detail)
+            else:
+                report = verify_rows(
+                    self.target, _chain([first], rows), key=self._key,
+                    accepted=max(anchor.accepted, self._accepted), start_seq=anchor.seq,
+                    start_prev=None,
+                )  # fmt: skip
+                return self._done(_with(report, mode=mode, anchor_seq=anchor.seq))
+        if failure is not None and (incremental or failure[0] == "checkpoint_invalid"):
+            head = self._backend.head()
+            return _failed(self, head, failure, mode, anchor)
+        report = verify_rows(
+            self.target, self._all_rows(), key=self._key,
+            accepted=max(anchor.accepted if anchor else 0, self._accepted),
+        )  # fmt: skip
+        report = _with(report, mode=mode, anchor_seq=None if anchor is None else anchor.seq)
+        if not report.ok:
+            return report
+        if failure is None and anchor is not None:
+            if anchor.seq > report.head_seq:
+                failure = _truncated(anchor, report.head_seq, None)
+            elif anchor.seq == 0:
+                if anchor.hash != GENESIS_HASH:
+                    failure = _mismatch(anchor, GENESIS_HASH)
+            else:
+                at = self._backend.rows(anchor.seq - 1, None, None, 1)
+                if at and at[0][6] != anchor.hash:
+                    failure = _mismatch(anchor, at[0][6])
+        if failure is not None:
+            return _with(report, ok=False, first_bad_seq=failure[2], reason=failure[0],
+                         detail=failure[1])  # fmt: skip
+        return self._done(report)
 
-    def _all_rows(self) -> Iterator[Row]:
-        last = 0
+    def _done(self, report: VerifyReport) -> VerifyReport:
+        if report.ok:
+            self._checked = True
+        return report
+
+    def _anchor(self) -> tuple[Checkpoint | None, tuple[Reason, str, int] | None]:
+        """The last checkpoint, or why there is none to trust: (reason, detail, bad seq)."""
+        if self._checkpoints is None:
+            return None, None
+        where = self._checkpoints.path
+        cp = self._checkpoints.last()
+        if cp is None:
+            head = self._backend.head()
+            if head is None:
+                return None, None
+            # Read again now that the log is known to hold events: their writer put the genesis
+            # checkpoint on file before committing the first, so it is there unless deleted.
+            cp = self._checkpoints.last()
+            if cp is None:
+                return None, (
+                    "no_checkpoint",
+                    f"the log holds {head[0]} events but there is no checkpoint in {where} "
+                    "(deleted, or the log predates checkpoints)",
+                    1,
+                )
+        if self._key is not None and not signature_ok(cp, self._key):
+            what = "is unsigned" if cp.mac is None else "has a signature that is not the key's"
+            return cp, (
+                "checkpoint_invalid",
+                f"the last checkpoint in {where} (line {cp.line or 'last'}, seq {cp.seq}) {what}: "
+                "forged, or written with another key",
+                cp.seq,
+            )
+        return cp, None
+
+    def accept(
+        self, report: VerifyReport, reason: str, *, by: str = "operator", ts_ms: int | None = None
+    ) -> Event:
+        """Record an operator's decision to go on with a log that failed ``report``.
+
+        Appends a ``log_accepted`` event (the failure, the reason, who) and a checkpoint that
+        vouches for the log as it now stands: later checks start from there, and events up to
+        it are no longer checked against their MACs. The failure stays visible to a full
+        :meth:`verify`, and in the log. ``ts_ms`` defaults to the store's clock, else to the
+        head's time.
+        """
+        check_text("reason", reason)
+        self._checked = True
+        if ts_ms is None and self._clock is None:
+            head = self._backend.head()
+            ts_ms = 0 if head is None else int(head[1])
+        draft = Draft(
+            "log_accepted",
+            "runner",
+            {"reason": reason, "by": by, "failed_seq": report.first_bad_seq,
+             "failure": report.reason, "detail": report.detail, "mode": report.mode},
+            ts_ms,
+        )  # fmt: skip
+        # The event and its checkpoint (which carries the accept) in one critical section.
+        return self._append([self._prepare(draft)], accepting=True)[0]
+
+    def _all_rows(self, after: int = 0) -> Iterator[Row]:
+        last = after
         while True:
             page = self._backend.rows(last, None, None, _PAGE)
             yield from page
@@ -224,10 +478,99 @@ def _decoded(target: str, row: Row) -> Event:
         ) from e
 
 
-def verify(target: str | Path) -> VerifyReport:
+def verify(
+    target: str | Path,
+    *,
+    key: LogKey | None = None,
+    checkpoints: str | Path | bool = True,
+    incremental: bool = False,
+) -> VerifyReport:
     """Open the log at ``target``, verify it (see :meth:`EventStore.verify`) and close it."""
-    with EventStore.open(target) as store:
-        return store.verify()
+    with EventStore.open(target, key=key, checkpoints=checkpoints) as store:
+        return store.verify(incremental=incremental)
+
+
+def open_run_log(
+    target: str | Path,
+    *,
+    create_key: bool = False,
+    checkpoints: str | Path | bool = True,
+    clock: Callable[[], int] | None = None,
+    follow_unkeyed: bool = False,
+) -> EventStore:
+    """Open a run's log with the log key, as every writer of a run's log must.
+
+    The key comes from :func:`~live.events.load_log_key` (environment, keyring, key file);
+    ``create_key`` creates the key file when there is no key (``grekko-live run`` does). An
+    event appended without the key would have no MAC, and the next keyed start would refuse
+    the log. ``follow_unkeyed`` opens a log whose last checkpoint is unsigned (written without
+    a key, e.g. by library code) without the key, so that an operator's ``resume`` can add to
+    it; a keyed start still refuses such a log (fail closed).
+    """
+    from live.events._seal import load_log_key
+
+    key = load_log_key(create=create_key)
+    if key is not None and follow_unkeyed and checkpoints is not False:
+        path = default_checkpoints(target) if checkpoints is True else Path(checkpoints)
+        last = CheckpointFile(path).last() if path is not None else None
+        if last is not None and last.mac is None:
+            key = None
+    return EventStore.open(target, clock=clock, key=key, checkpoints=checkpoints)
+
+
+def default_checkpoints(target: str | Path) -> Path | None:
+    """``<file>.checkpoints`` beside a SQLite log; ``None`` for PostgreSQL (give a path)."""
+    text = str(target)
+    if text.lower().startswith("sqlite:///"):
+        text = text[len("sqlite:///") :]
+    elif "://" in text:
+        return None
+    return Path(text + ".checkpoints")
+
+
+def _chain(first: list[Row], rest: Iterator[Row]) -> Iterator[Row]:
+    yield from first
+    yield from rest
+
+
+def _with(report: VerifyReport, **changes: Any) -> VerifyReport:
+    from dataclasses import replace
+
+    return replace(report, **changes)
+
+
+def _truncated(anchor: Checkpoint, head_seq: int, head: Row | None) -> tuple[Reason, str, int]:
+    return (
+        "truncated",
+        f"the log ends at seq {head_seq} but its checkpoint (line {anchor.line or 'last'}) "
+        f"vouches for seq {anchor.seq}: events {head_seq + 1}..{anchor.seq} were cut",
+        head_seq + 1,
+    )
+
+
+def _mismatch(anchor: Checkpoint, stored: str) -> tuple[Reason, str, int]:
+    return (
+        "checkpoint_mismatch",
+        f"seq {anchor.seq} has hash {stored[:12]}… but its checkpoint says "
+        f"{anchor.hash[:12]}…: the log was rewritten (edited and re-hashed) up to seq "
+        f"{anchor.seq}",
+        anchor.seq,
+    )
+
+
+def _failed(
+    store: EventStore,
+    head: Row | None,
+    failure: tuple[Reason, str, int],
+    mode: str,
+    anchor: Checkpoint | None,
+) -> VerifyReport:
+    reason, detail, seq = failure
+    return VerifyReport(
+        store.target, False, 0, 0 if head is None else head[0],
+        GENESIS_HASH if head is None else head[6], seq, reason, detail, mode=mode,
+        keyed=store.keyed, anchor_seq=None if anchor is None else anchor.seq,
+    )  # fmt: skip
 
 
 def fold(events: Iterable[Event], reducer: Callable[[S, Event], S], initial: S) -> S:

@@ -16,7 +16,7 @@ import numpy as np
 from grekko_research.data.timeframes import parse_timeframe
 from grekko_research.engine.book import EngineBook
 from grekko_research.errors import GrekkoError
-from live.events import EventStore
+from live.events import EventStore, VerifyReport
 from live.orders import (
     FillReport,
     OrderManager,
@@ -54,12 +54,15 @@ class RunnerBase:
         *,
         clock: Callable[[], int] | None = None,
         hook: Callable[[str], None] | None = None,
+        accept_log: str | None = None,
     ) -> None:
         self.spec = spec
         self.venue = venue
         self.store = store
         self.clock = clock or venue.now_ms
         self.hook = hook or (lambda point: None)
+        self.accept_log = accept_log  # the operator's reason to run on a log failing verification
+        self.log_report: VerifyReport | None = None  # the start's verification verdict
         self.tf_ms = parse_timeframe(spec.timeframe).ms
         self.sleeves = [Sleeve(s, spec.symbols) for s in spec.sleeves]
         if spec.strategy is not None:

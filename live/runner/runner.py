@@ -9,6 +9,13 @@ One bar, in order (``ts`` is the bar's open time)::
     order_created × n                       / one transaction: the decision and its intents
     order_submitted → venue.submit → order_acknowledged / order_fill / ...   for each intent
 
+Before anything else, a start checks the log (:meth:`EventStore.verify` from its last
+checkpoint: the checkpoint's signature, the log still holding its ``seq`` and hash, every event
+after it in full); a keyed store also checks the MAC of every event the restore reads. A log
+that fails is refused (:class:`~live.events.TamperedError` naming the ``seq`` and what failed)
+unless the run was given ``accept_log`` (the operator's reason), which is recorded in the log
+(``log_accepted``). The verdict is logged as ``log_verified`` (the alerts send it out).
+
 A restart folds the log: the order manager replays every ``order_*`` event, the engine book
 restores the last ``bar_closed`` snapshot and books the fills recorded after it. If the last
 closed bar has no ``decision`` yet, the decision is taken again (same bars, same book: the
@@ -39,6 +46,7 @@ import numpy as np
 from grekko_research.engine.book import EngineBook, PlannedOrder, decision_row, target_row
 from grekko_research.errors import ConfigError
 from grekko_research.portfolio import merge_targets
+from live.events import TamperedError, VerifyReport
 from live.orders import (
     HaltedError,
     Intent,
@@ -80,7 +88,54 @@ class Runner(Safety):
     hook
         Called with a name from :data:`CRASH_POINTS` at each point (tests kill the process
         there); ``None`` in production.
+    accept_log
+        Run even on a log that fails verification, for this reason (recorded in the log);
+        ``None`` (the default) refuses such a log.
     """
+
+    # -- the log's integrity ---------------------------------------------------------------
+
+    def _verify_log(self) -> None:
+        """Check the log from its last checkpoint; refuse it, or record its acceptance."""
+        report = self.store.verify(incremental=True)
+        self.log_report = report
+        if not report.ok:
+            self._refuse_or_accept(report)
+
+    def _refuse_or_accept(self, report: VerifyReport) -> None:
+        if self.accept_log is None:
+            raise TamperedError(
+                report,
+                hint=" — refusing to run on it. Investigate (grekko-live verify); to run on it "
+                "anyway, pass --accept-log REASON (recorded in the log).",
+            )
+        self.store.accept(report, self.accept_log, by="run")
+        self.log_report = report
+
+    def _restore_verified(self) -> None:
+        """Restore; a keyed store checks each event's MAC as it reads (the read fails before
+        any state changes, so a restore after an accepted failure starts clean)."""
+        try:
+            self._restore()
+        except TamperedError as e:
+            self._refuse_or_accept(e.report)
+            self._restore()
+
+    def _log_verified_payload(self) -> dict[str, Any]:
+        r = self.log_report
+        head = self.store.head()
+        return {
+            "ok": r is not None and r.ok,
+            "mode": None if r is None else r.mode,
+            "keyed": self.store.keyed,
+            "checked": None if r is None else r.checked,
+            "anchor_seq": None if r is None else r.anchor_seq,
+            "failed_seq": None if r is None or r.ok else r.first_bad_seq,
+            "failure": None if r is None or r.ok else r.reason,
+            "accepted": self.accept_log if r is not None and not r.ok else None,
+            "head_seq": 0 if head is None else head.seq,
+            "head_hash": None if head is None else head.hash,
+        }
 
     # -- restart -------------------------------------------------------------------------
 
@@ -366,11 +421,12 @@ class Runner(Safety):
     # -- the run -------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Restore from the log, reconcile with the venue, and record the (re)start."""
+        """Check the log, restore from it, reconcile with the venue, record the (re)start."""
+        self._verify_log()
         await self.venue.start()
         self._last_data_ms = self.clock()  # the data's age counts from the start
         await self._load_market_rules()
-        self._restore()
+        self._restore_verified()
         first = not any(True for _ in self.store.read(kinds=["run_started"]))
         if first:
             baseline = await self.venue.positions(self.spec.symbols)
@@ -395,6 +451,7 @@ class Runner(Safety):
             )
         else:
             self._append([("run_resumed", "runner", {"last_closed_ts": self.last_closed_ts})])
+        self._append([("log_verified", "runner", self._log_verified_payload())])
         await self.reconcile()
         head = self.store.head()
         self._log_seen = head.seq if head is not None else 0  # later resumes are other processes'

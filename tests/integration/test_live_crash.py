@@ -1,6 +1,7 @@
 """Crash test: SIGKILL the runner at each of four points, at least 50 times each, restart it,
 and check against the simulator's books: 0 orders lost, 0 duplicate orders, and the local
-position equal to the simulator's ledger.
+position equal to the simulator's ledger. The ``exhaustive`` variant (``pytest -m exhaustive``,
+excluded by default) kills it at least 200 times at each point over the whole file of bars.
 
 The runner trades real BTC/USDT hourly bars through the real ccxt client against the local
 Binance simulator (its own process); see tests/peers/live_crash.py for how the runner
@@ -19,13 +20,15 @@ from pathlib import Path
 
 import pytest
 
-from live.events import EventStore
+from live.events import EventStore, LogKey
 from live.orders import OrderManager, OrderState
 from live.runner import CRASH_POINTS
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY, SECRET = "crash-key-0123456789", "crash-secret-abcdefghij"
 KILLS = int(os.environ.get("GREKKO_CRASH_KILLS", "50"))
+LOG_KEY = b"crash-test-event-log-key-0123456789abcdef"  # as tests/peers/live_crash.py
+EXHAUSTIVE_KILLS = int(os.environ.get("GREKKO_CRASH_KILLS_EXHAUSTIVE", "200"))
 
 
 class SimProcess:
@@ -94,7 +97,7 @@ def audit(events: list, ledger: dict) -> dict[str, object]:
 
 
 def crash_run(
-    shared_data: Path, state: Path, point: str, kills: int, *extra: str
+    shared_data: Path, state: Path, point: str, kills: int, *extra: str, timeout_s: float = 900
 ) -> tuple[dict, list, dict]:
     """The harness against a fresh simulator: its result line, the run's log, the ledger."""
     candles = shared_data / "ohlcv/binance-spot_BTC-USDT_1h__nfi.csv.gz"
@@ -104,16 +107,19 @@ def crash_run(
             [sys.executable, str(ROOT / "tests/peers/live_crash.py"), "--url", sim.url,
              "--point", point, "--kills", str(kills), "--state", str(state),
              "--candles", str(candles), "--key", KEY, "--secret", SECRET, *extra],
-            capture_output=True, text=True, timeout=900,
+            capture_output=True, text=True, timeout=timeout_s,
         )  # fmt: skip
         assert run.returncode == 0, run.stdout + run.stderr
         result = json.loads(run.stdout.strip().splitlines()[-1])
         ledger = sim.ask("ledger")
     finally:
         sim.close()
-    with EventStore.open(state / "events.db") as log:
-        log.verify().raise_if_broken()
+    with EventStore.open(state / "events.db", key=LogKey(LOG_KEY)) as log:
+        log.verify().raise_if_broken()  # full: chain, every MAC, the last checkpoint
         events = list(log.read())
+    starts = [e.payload for e in events if e.kind == "log_verified"]
+    assert len(starts) == result["restarts"] + 1
+    assert all(s["ok"] and s["keyed"] and s["mode"] == "incremental" for s in starts)
     return result, events, ledger
 
 
@@ -126,23 +132,50 @@ def assert_clean(report: dict) -> None:
     assert report["local_position"] == report["venue_position"]
 
 
+def crash_figures(point: str, result: dict, events: list, report: dict) -> str:
+    """One line of figures of a crash run (printed; the issue's report quotes them)."""
+    reconcile_ms = sorted(e.payload["ms"] for e in events if e.kind == "reconciled")
+    return (
+        f"crash test {point}: {result['kills']} SIGKILLs, {result['restarts']} restarts, "
+        f"{report['decisions_with_orders']} intended orders, {report['venue_orders']} venue "
+        f"orders, lost {len(report['lost'])}, duplicates {len(report['duplicates'])}, "
+        f"retries {report['retries']}, position local {report['local_position']} / venue "
+        f"{report['venue_position']} (equal: "
+        f"{report['local_position'] == report['venue_position']}), reconcile p50 "
+        f"{reconcile_ms[len(reconcile_ms) // 2]:.1f} ms, max {reconcile_ms[-1]:.1f} ms, "
+        f"{result['wall_s']} s"
+    )
+
+
 @pytest.mark.parametrize("point", CRASH_POINTS)
 def test_sigkill_at_each_point_loses_and_duplicates_nothing(
     point: str, shared_data: Path, tmp_path: Path
 ) -> None:
     result, events, ledger = crash_run(shared_data, tmp_path / "run", point, KILLS)
     report = audit(events, ledger)
-    reconcile_ms = sorted(e.payload["ms"] for e in events if e.kind == "reconciled")
-    print(
-        f"\ncrash test {point}: {result['kills']} SIGKILLs, {result['restarts']} restarts, "
-        f"{report['decisions_with_orders']} intended orders, {report['venue_orders']} venue "
-        f"orders, lost {len(report['lost'])}, duplicates {len(report['duplicates'])}, "
-        f"retries {report['retries']}, position local {report['local_position']} / venue "
-        f"{report['venue_position']}, reconcile p50 {reconcile_ms[len(reconcile_ms) // 2]:.1f} "
-        f"ms, max {reconcile_ms[-1]:.1f} ms, {result['wall_s']} s"
-    )
+    print("\n" + crash_figures(point, result, events, report))
     assert result["kills"] >= KILLS
     assert report["decisions_with_orders"] >= KILLS
+    assert_clean(report)
+
+
+@pytest.mark.exhaustive
+@pytest.mark.timeout(6 * 3600)  # about 10 min a point on 2 busy cores; the suite's limit is 600 s
+@pytest.mark.parametrize("point", CRASH_POINTS)
+def test_sigkill_exhaustively_at_each_point(point: str, shared_data: Path, tmp_path: Path) -> None:
+    """At least 200 SIGKILLs at each point over the whole file of hourly bars (about 5,400)."""
+    result, events, ledger = crash_run(
+        shared_data, tmp_path / "run", point, EXHAUSTIVE_KILLS, "--bars", "5400",
+        timeout_s=6 * 3600,
+    )  # fmt: skip
+    report = audit(events, ledger)
+    line = crash_figures(point, result, events, report)
+    print("\n" + line)
+    if out := os.environ.get("GREKKO_CRASH_FIGURES"):
+        with open(out, "a", encoding="utf-8") as f:
+            f.write(line + "\n")
+    assert result["kills"] >= EXHAUSTIVE_KILLS
+    assert report["decisions_with_orders"] >= EXHAUSTIVE_KILLS
     assert_clean(report)
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+LOG_KEY = b"crash-test-event-log-key-0123456789abcdef"
 
 
 def main() -> None:
@@ -56,7 +57,7 @@ def main() -> None:
     from grekko_research.data.bars import Bars
     from grekko_research.engine import EngineConfig, Fees, MarketRules
     from grekko_research.strategy import get_strategy
-    from live.events import EventStore
+    from live.events import EventStore, LogKey
     from live.runner import CRASH_POINTS, Runner, RunnerSpec
     from live.venues.credentials import Credentials
     from live.venues.paper import ReplayFeed
@@ -153,7 +154,9 @@ def main() -> None:
 
         async def run() -> None:
             venue = ReplayOnExchange()
-            store = EventStore.open(state / "events.db")
+            # Keyed: every start checks the log from its last checkpoint and every event's
+            # MAC, and a kill between a commit and its checkpoint must not look like tampering.
+            store = EventStore.open(state / "events.db", key=LogKey(LOG_KEY))
             try:
                 runner = Runner(spec, venue, store, hook=hook)  # type: ignore[arg-type]
                 summary = await runner.run()

@@ -322,6 +322,9 @@ def test_a_bad_url_is_refused_without_showing_it() -> None:
         ("error", {"where": "strategy", "message": "ZeroDivisionError"}, "error:strategy", "warning"),
         ("reconciled", {"ok": False, "diff": ["BTC/USDT: venue 0.5"]}, "reconcile_failed", "critical"),
         ("order_fill", {"qty": "2", "price": "3000"}, "fill:ETH/USDT", "info"),
+        ("log_verified", {"ok": True, "mode": "incremental", "keyed": True, "head_seq": 9, "head_hash": "ab" * 32}, "log_verified", "info"),
+        ("log_verified", {"ok": False, "failed_seq": 4, "failure": "mac_mismatch", "accepted": "checked", "head_seq": 9}, "log_verified", "critical"),
+        ("log_accepted", {"failed_seq": 4, "failure": "truncated", "reason": "restored backup", "by": "run"}, "log_accepted", "critical"),
         ("order_fill", {"qty": "0.1", "price": "3000"}, None, None),
         ("reconciled", {"ok": True, "ms": 3.2}, None, None),
         ("bar_closed", {"ts": 0}, None, None),
@@ -337,6 +340,16 @@ def test_which_events_alert(
     assert [(a.key, a.severity) for a in got] == ([] if key is None else [(key, severity)])
     for alert in got:
         assert alert.seq == 2 and "2023-11-14 22:13:20 UTC" in alert.body
+
+
+def test_a_log_verification_alert_carries_the_head_it_vouches_for() -> None:
+    """The alert channel keeps a copy of each start's checkpoint (seq and head hash)."""
+    ctx = AlertContext(redactor=Redactor())
+    payload = {"ok": True, "mode": "incremental", "keyed": True, "head_seq": 41,
+               "head_hash": "c0ffee" * 10 + "abcd"}  # fmt: skip
+    (alert,) = alerts_for(ev(42, "log_verified", payload), ctx)
+    assert "seq 41" in alert.body and payload["head_hash"] in alert.body
+    assert "keyed" in alert.body and "OK" in alert.body
 
 
 def test_a_strategys_own_risk_engine_is_named_and_its_halt_is_a_warning() -> None:

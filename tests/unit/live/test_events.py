@@ -261,7 +261,8 @@ def _forge_row(conn: sqlite3.Connection, seq: int, prev: str) -> None:
     payload = {"stolen": True}
     digest = spec_hash(seq, 5, "fill", "cid-1", payload, prev)
     conn.execute(
-        "INSERT INTO events VALUES (?, 5, 'fill', 'cid-1', ?, ?, ?)",
+        "INSERT INTO events (seq, ts_ms, kind, stream, payload, prev_hash, hash) "
+        "VALUES (?, 5, 'fill', 'cid-1', ?, ?, ?)",
         (seq, json.dumps(payload, separators=(",", ":")), prev, digest),
     )
 
