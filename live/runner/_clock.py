@@ -16,12 +16,13 @@ while the runner is frozen, which is how the API tells a frozen run from a quiet
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any, Literal
 
-__all__ = ["STALL_GRACE_S", "ClockWatch"]
+__all__ = ["STALL_GRACE_S", "ClockWatch", "LoopStalls"]
 
 ClockKind = Literal["wall", "market", "replay"]
 
@@ -33,7 +34,7 @@ hour of market time, and processing does not speed up with the replay."""
 _FOREIGN_SKEW_MS = 86_400_000  # a venue clock more than a day off ours is a replayed market's
 _UNIT_RATE_TOLERANCE = 0.05
 _MIN_BASE_S = 0.5
-_WINDOW_S = 10.0
+_WINDOW_S = 60.0  # a long base: one reading just after a venue clock re-read weighs little
 _REANCHOR_S = 60.0  # a faster clock is recorded again this often (its rate is an estimate)
 
 
@@ -103,3 +104,33 @@ class ClockWatch:
             "wall_ms": int(self._wall() * 1000),
             "venue_ms": self._venue(),
         }
+
+
+class LoopStalls:
+    """When the runner's event loop was held up: the wall time by which its periodic sleeps
+    overran (a sleep ends late only when the loop could not run — a long synchronous step such
+    as a numba compile, or a starved process), kept for the last ``keep_s`` seconds."""
+
+    def __init__(
+        self, *, monotonic: Callable[[], float] = time.monotonic, keep_s: float = 3600.0
+    ) -> None:
+        self._mono, self._keep_s = monotonic, keep_s
+        self._spans: deque[tuple[float, float]] = deque()  # (start, end) monotonic seconds
+
+    async def sleep(self, seconds: float) -> None:
+        """``asyncio.sleep(seconds)``, noting by how much it overran."""
+        due = self._mono() + seconds
+        await asyncio.sleep(seconds)
+        self.note(due, self._mono())
+
+    def note(self, due: float, woke: float) -> None:
+        """A wait due at ``due`` ended at ``woke`` (monotonic seconds)."""
+        if woke > due + 0.05:  # scheduling jitter is not a stall
+            self._spans.append((due, woke))
+        while self._spans and woke - self._spans[0][1] > self._keep_s:
+            self._spans.popleft()
+
+    def within(self, last_s: float) -> float:
+        """Seconds the loop was held up in the last ``last_s`` seconds."""
+        start = self._mono() - last_s
+        return sum(max(0.0, end - max(begin, start)) for begin, end in self._spans)

@@ -24,7 +24,7 @@ from live.risk import (
     PortfolioView,
     TradingState,
 )
-from live.runner._clock import STALL_GRACE_S, ClockWatch
+from live.runner._clock import STALL_GRACE_S, ClockWatch, LoopStalls
 from live.runner._reconcile import Reconciliation
 from live.runner.spec import (
     KILL_SEQ,
@@ -39,6 +39,7 @@ class Safety(Reconciliation):
     """The kill switch and the live watches of a run."""
 
     _clock_watch: ClockWatch | None = None  # which clock the run lives on (first ops round)
+    _stalls: LoopStalls | None = None  # when the runner's own loop was held up (ops rounds late)
 
     # -- kill switch ---------------------------------------------------------------------
 
@@ -156,13 +157,14 @@ class Safety(Reconciliation):
         health = getattr(self.venue, "health", None)
         if health is None:
             return
+        stalls = self._stalls = self._stalls or LoopStalls()
         while True:
             try:
                 if not await self.check_ops():
                     return  # a replay: its clock is the data's, nothing to watch
             except VenueError as e:
                 self._append([("ops_failed", "runner", {"reason": str(e)[:200]})])
-            await asyncio.sleep(self.spec.ops_every_s)
+            await stalls.sleep(self.spec.ops_every_s)
 
     async def check_ops(self) -> bool:
         """One round of :meth:`_watch_ops`; returns whether the venue is real-time."""
@@ -186,8 +188,13 @@ class Safety(Reconciliation):
         last_data = self._last_data_ms
         if last_data is not None and watch.faster:
             # The data's age is on the market's clock, but the runner's own work is not
-            # accelerated: allow it a few wall seconds (see STALL_GRACE_S).
-            last_data = min(now, last_data + int(watch.rate * STALL_GRACE_S * 1000))
+            # accelerated: allow it a few wall seconds (see STALL_GRACE_S), plus the wall time
+            # its loop was held up since that data (a strategy compiling its first decision:
+            # 17 s on a cold numba cache, 17 market hours at 3600x) — no data could be taken in
+            # meanwhile, however punctual the feed.
+            since_s = (now - last_data) / (watch.rate * 1000)
+            held_s = self._stalls.within(since_s) if self._stalls is not None else 0.0
+            last_data = min(now, last_data + int(watch.rate * (STALL_GRACE_S + held_s) * 1000))
         ops = OpsView(
             last_data_ms=last_data,
             ws_down_since_ms=h.ws_down_since_ms,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from live.api._staleness import Staleness
 from live.events import Event
-from live.runner._clock import ClockWatch
+from live.runner._clock import ClockWatch, LoopStalls
 from live.venues._clock import VenueClock
 
 WALL = 1_800_000_000_000
@@ -51,6 +51,33 @@ def test_an_accelerated_market_clock_is_followed_between_measurements() -> None:
     local.t += 1
     clock.measured(local.t, local.t, previous - 10_000)  # behind what was already answered
     assert clock.now() >= previous  # the clock never goes back
+
+
+def test_the_rate_is_taken_over_the_longest_base_not_the_last_interval() -> None:
+    """A re-read a second after the previous one, answered 400 ms late (a busy machine), put
+    the rate 20 % off when taken over that second alone; the clock then ran hours off the
+    market's before the next re-read. Over the minute of reads before it, the error is tiny."""
+    local = Local()
+    clock = VenueClock(local, check_s=60)
+    for t in (0, 30_000, 60_000):
+        local.t = WALL + t
+        clock.measured(local.t, local.t + 2, MARKET + t * 3600)
+    local.t = WALL + 61_000
+    clock.measured(local.t, local.t + 400, MARKET + 61_000 * 3600)  # answered at once, seen late
+    assert abs(clock.rate - 3600) < 0.01 * 3600, clock.rate
+    local.t += 60_400  # the next minute on the rate measured: off by seconds, not hours
+    assert abs(clock.now() - (MARKET + 121_400 * 3600)) < 2 * HOUR
+
+
+def test_a_held_up_loop_is_noticed_by_its_late_wake_ups() -> None:
+    mono = [100.0]
+    stalls = LoopStalls(monotonic=lambda: mono[0])
+    stalls.note(due=101.0, woke=101.01)  # scheduling jitter
+    stalls.note(due=102.0, woke=119.0)  # 17 s compiling a first decision
+    mono[0] = 120.0
+    assert stalls.within(30.0) == 17.0
+    assert stalls.within(10.0) == 9.0  # only the part since then
+    assert stalls.within(0.5) == 0.0
 
 
 def test_the_run_clock_record_says_which_clock_and_how_fast() -> None:
