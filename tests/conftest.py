@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,12 @@ def _source_hash() -> str:
 # numba's cache notices edits to a kernel's own file only, not to kernels it calls in other
 # files; outside `make test`, key the cache by the sources too so a test never runs stale code.
 os.environ.setdefault("NUMBA_CACHE_DIR", str(REPO / ".cache" / "numba" / _source_hash()))
+# A live run without a configured log key makes one (~/.config/grekko/events.key by default):
+# the suite's live runs keep theirs in a temporary folder, never in the user's home.
+os.environ.setdefault(
+    "GREKKO_EVENTS_KEY_FILE",
+    str(Path(tempfile.mkdtemp(prefix="grekko-test-keys-")) / "events.key"),
+)
 
 
 def shared_data_dir() -> Path:
