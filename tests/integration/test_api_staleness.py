@@ -90,7 +90,11 @@ def test_a_frozen_runner_degrades_health_within_its_limit_and_recovers(
         assert metric("grekko_data_stale") == [0.0]
 
         os.kill(proc.pid, signal.SIGSTOP)
-        frozen_at = hub.fold.last_seq
+        # The hub polls the log: let it fold what the runner wrote just before the stop.
+        frozen_at = -1
+        while frozen_at != hub.fold.last_seq:
+            frozen_at = hub.fold.last_seq
+            time.sleep(0.5)
         waited = _until(lambda: health()["status"] == "degraded", 20, str(health()))
         # The limit: 2 bars = 2 wall s at 3600×, from the last bar's close (at most a bar
         # and the runner's lag before the freeze), plus the hub's polling.
