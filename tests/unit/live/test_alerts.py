@@ -378,18 +378,25 @@ def test_a_separate_process_alerts_from_the_environment(receiver: Receiver, tmp_
     path = tmp_path / "events.db"
     EventStore.open(path).close()
     env = {**os.environ, "GREKKO_ALERT_URLS": f"{receiver.url()} ,"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "live.alerts", "--events", str(path), "--after-seq", "0",
-         "--poll", "0.05"],
-        env=env, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    log = tmp_path / "alerts.err"
+    with log.open("w") as sink:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "live.alerts", "--events", str(path), "--after-seq", "0",
+             "--poll", "0.05"],
+            env=env, stderr=sink, text=True,
+        )  # fmt: skip
     try:
         with EventStore.open(path) as store:
             store.append("halted", "runner", {"reason": "operator kill file"}, ts_ms=1)
         posts = receiver.wait_for(1, timeout=30)
+        # The follower reports a delivery after the receiver has it: wait for that line.
+        deadline = time.monotonic() + 10
+        while "sent:" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
     finally:
         proc.terminate()
-        _, err = proc.communicate(timeout=10)
+        proc.wait(timeout=10)
+    err = log.read_text()
     assert len(posts) == 1 and "operator kill file" in posts[0]["message"]
     assert "alerting ['json#1']" in err and "sent: [CRITICAL] Trading halted" in err
     assert TOKEN not in err and PASSWORD not in err
