@@ -33,7 +33,6 @@ from live.events import (
     fold,
     verify,
 )
-from tests.peers.postgres import postgres_server
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -440,20 +439,6 @@ def test_sqlite_concurrent_writers_share_one_chain(db: Path) -> None:
 
 
 # ------------------------------------------------------------------ PostgreSQL
-
-
-@pytest.fixture(scope="module")
-def pg_url() -> Iterator[str]:
-    with postgres_server() as url:
-        yield url
-
-
-@pytest.fixture
-def pg(pg_url: str) -> Iterator[str]:
-    """A fresh, empty log in the module's server."""
-    yield pg_url
-    with psycopg.connect(pg_url.replace("+psycopg", ""), autocommit=True) as conn:
-        conn.execute("DROP TABLE IF EXISTS events")
 
 
 def test_postgres_round_trip_and_verify(pg: str) -> None:

@@ -16,11 +16,9 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 
 from live.events import EventStore, LogKey, TamperedError, VerifyReport, verify
-from tests.peers.postgres import postgres_server
 
 KEY = LogKey(b"c" * 40, "test")
 
@@ -263,20 +261,6 @@ def _keyed_writers(target: str | Path, cps: Path, writers: int, each: int) -> No
             assert [e.payload["i"] for e in store.read(stream=f"writer-{w}")] == list(range(each))
     assert _checkpoint_seqs(cps) == list(range(total + 1))
     assert _start_check(target, cps).ok
-
-
-@pytest.fixture(scope="module")
-def pg_url() -> Iterator[str]:
-    with postgres_server() as url:
-        yield url
-
-
-@pytest.fixture
-def pg(pg_url: str) -> Iterator[str]:
-    """A fresh, empty log in the module's server."""
-    yield pg_url
-    with psycopg.connect(pg_url.replace("+psycopg", ""), autocommit=True) as conn:
-        conn.execute("DROP TABLE IF EXISTS events")
 
 
 def test_postgres_writer_and_reader_in_the_gap_before_a_checkpoint(
