@@ -15,6 +15,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from grekko_research.calendar import periods_per_year
 from grekko_research.data.bars import Bars
 from grekko_research.data.timeframes import parse_timeframe
 from grekko_research.engine import layout as L
@@ -567,7 +568,4 @@ def _simple(
 
 
 def _periods_per_year(timeframe: str) -> float:
-    tf = parse_timeframe(timeframe)
-    if tf.is_calendar:
-        return 12.0 / tf.count
-    return 365.0 * 86_400_000 / tf.ms
+    return periods_per_year(timeframe)  # the one calendar (grekko_research.calendar)

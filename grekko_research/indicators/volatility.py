@@ -86,37 +86,54 @@ def rolling_volatility_nb(close: np.ndarray, window: int, periods_per_year: floa
 
     Standard deviation (ddof=1) of simple returns ``close[t] / close[t−1] − 1``
     times ``sqrt(periods_per_year)``. NaN closes break the window.
+
+    Each value is computed from its own window's returns alone (two passes: the mean, then the
+    squared deviations), never from running sums carried through the history: a live book holding only the last
+    ``window + 1`` closes gets the backtest's value bit for bit (vol-target sizing parity).
+    O(window) per bar.
     """
     n, k = close.shape
     out = np.full((n, k), np.nan)
     scale = np.sqrt(periods_per_year)
+    ret = np.empty(n)
     for j in range(k):
-        s = 0.0
-        s2 = 0.0
-        count = 0
-        buf = np.empty(window)
+        count = 0  # valid returns in a row, ending at t
         for t in range(1, n):
             a, b = close[t - 1, j], close[t, j]
             if not (a == a and b == b and a > 0.0):
-                s = 0.0
-                s2 = 0.0
                 count = 0
                 continue
-            r = b / a - 1.0
-            slot = count % window
-            if count >= window:
-                old = buf[slot]
-                s -= old
-                s2 -= old * old
-            buf[slot] = r
-            s += r
-            s2 += r * r
+            ret[t] = b / a - 1.0
             count += 1
             if count >= window and window > 1:
-                mean = s / window
-                var = (s2 - window * mean * mean) / (window - 1)
-                out[t, j] = np.sqrt(max(var, 0.0)) * scale
+                lo = t - window + 1  # the window's returns: ret[lo..t], contiguous
+                mean = _window_sum(ret, lo, t + 1, 0.0, False) / window
+                ss = _window_sum(ret, lo, t + 1, mean, True)
+                out[t, j] = np.sqrt(ss / (window - 1)) * scale
     return out
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _window_sum(x: np.ndarray, lo: int, hi: int, shift: float, square: bool) -> float:
+    """``Σ x[lo:hi]`` (or ``Σ (x − shift)²``) in four interleaved partial sums: a fixed order
+    that depends on the window alone (so a live window and a whole history agree bit for bit)
+    and lets the CPU overlap the additions."""
+    s0 = s1 = s2 = s3 = 0.0
+    i = lo
+    while i + 4 <= hi:
+        a, b, c, d = x[i] - shift, x[i + 1] - shift, x[i + 2] - shift, x[i + 3] - shift
+        if square:
+            a, b, c, d = a * a, b * b, c * c, d * d
+        s0 += a
+        s1 += b
+        s2 += c
+        s3 += d
+        i += 4
+    while i < hi:
+        a = x[i] - shift
+        s0 += a * a if square else a
+        i += 1
+    return (s0 + s1) + (s2 + s3)
 
 
 @njit(cache=True, nogil=True)
@@ -434,7 +451,7 @@ def keltner(
 def volatility(
     close: npt.ArrayLike,
     window: int,
-    periods_per_year: float,
+    periods_per_year: float | str,
     *,
     returns: Literal["log", "simple"] = "log",
 ) -> npt.NDArray[np.float64]:
@@ -447,7 +464,8 @@ def volatility(
     window
         Number of returns, ``>= 2``.
     periods_per_year
-        Bars per year (e.g. 8760 for 1h), finite and ``> 0``.
+        Bars per year, finite and ``> 0``, or the bars' timeframe (``"1h"``: 8760 bars of
+        the year of :mod:`grekko_research.calendar`, the engine's and the metrics').
     returns
         ``"log"`` (default, :func:`volatility_nb`): log returns against the
         previous valid close, NaN bars skipped. ``"simple"``: exactly the
@@ -460,7 +478,7 @@ def volatility(
         Same shape as ``close``; the first ``window`` rows are NaN.
     """
     window = check_int("volatility", "window", window, 2)
-    ppy = check_float("volatility", "periods_per_year", periods_per_year, positive=True)
+    ppy = _periods("volatility", periods_per_year)
     if returns not in ("log", "simple"):
         raise ConfigError(f"volatility: returns must be 'log' or 'simple', got {returns!r}")
     mat, was_1d = as_matrix("volatility", "close", close)
@@ -469,7 +487,7 @@ def volatility(
 
 
 def parkinson(
-    high: npt.ArrayLike, low: npt.ArrayLike, window: int, periods_per_year: float
+    high: npt.ArrayLike, low: npt.ArrayLike, window: int, periods_per_year: float | str
 ) -> npt.NDArray[np.float64]:
     """Return Parkinson's annualised volatility from the high–low range.
 
@@ -480,7 +498,8 @@ def parkinson(
     window
         Bars averaged, ``>= 1``.
     periods_per_year
-        Bars per year, finite and ``> 0``.
+        Bars per year, finite and ``> 0``, or the bars' timeframe (``"1h"``: 8760 bars of
+        the year of :mod:`grekko_research.calendar`, the engine's and the metrics').
 
     Returns
     -------
@@ -488,7 +507,7 @@ def parkinson(
         Same shape as ``high``; the first ``window − 1`` rows are NaN.
     """
     window = check_int("parkinson", "window", window, 1)
-    ppy = check_float("parkinson", "periods_per_year", periods_per_year, positive=True)
+    ppy = _periods("parkinson", periods_per_year)
     (h, lo), was_1d = as_matrices("parkinson", high=high, low=low)
     return restore(parkinson_nb(h, lo, window, ppy), was_1d)
 
@@ -499,7 +518,7 @@ def garman_klass(
     low: npt.ArrayLike,
     close: npt.ArrayLike,
     window: int,
-    periods_per_year: float,
+    periods_per_year: float | str,
 ) -> npt.NDArray[np.float64]:
     """Return the Garman–Klass annualised volatility from OHLC bars.
 
@@ -510,7 +529,8 @@ def garman_klass(
     window
         Bars averaged, ``>= 1``.
     periods_per_year
-        Bars per year, finite and ``> 0``.
+        Bars per year, finite and ``> 0``, or the bars' timeframe (``"1h"``: 8760 bars of
+        the year of :mod:`grekko_research.calendar`, the engine's and the metrics').
 
     Returns
     -------
@@ -518,6 +538,18 @@ def garman_klass(
         Same shape as ``close``; the first ``window − 1`` rows are NaN.
     """
     window = check_int("garman_klass", "window", window, 1)
-    ppy = check_float("garman_klass", "periods_per_year", periods_per_year, positive=True)
+    ppy = _periods("garman_klass", periods_per_year)
     (o, h, lo, c), was_1d = as_matrices("garman_klass", open=open, high=high, low=low, close=close)
     return restore(garman_klass_nb(o, h, lo, c, window, ppy), was_1d)
+
+
+def _periods(name: str, periods_per_year: float | str) -> float:
+    """Bars per year: a positive number as given, or a timeframe through the one calendar."""
+    if isinstance(periods_per_year, str):
+        from grekko_research.calendar import periods_per_year as calendar_periods
+
+        try:
+            return calendar_periods(periods_per_year)
+        except ConfigError as exc:
+            raise ConfigError(f"{name}: periods_per_year: {exc}") from None
+    return check_float(name, "periods_per_year", periods_per_year, positive=True)

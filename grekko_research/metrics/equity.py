@@ -140,7 +140,8 @@ def _cagr(equity: np.ndarray, periods_per_year: float) -> float:
 
 # -- equity kernels --------------------------------------------------------------------
 # Shared parameters: ``equity: float64[n]`` (value at each bar close),
-# ``periods_per_year: float`` (bars per 365-day year, 8760 for 1h bars). ``r`` are
+# ``periods_per_year: float`` (bars per year, :mod:`grekko_research.calendar`: 8760 for
+# 1h bars). ``r`` are
 # the ``m = n - 1`` per-bar simple returns, cut at a ruin (see the performance
 # module notes).
 

@@ -9,9 +9,9 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from grekko_research.calendar import DAYS_PER_YEAR, periods_per_year
 from grekko_research.engine import BacktestResult
 from grekko_research.errors import ConfigError
-from grekko_research.metrics import periods_per_year
 from grekko_research.reports import series as S
 from grekko_research.reports.series import _equity, _vector
 
@@ -88,7 +88,7 @@ class TearsheetData:
     @property
     def window_days(self) -> float:
         """The rolling window in days of 24 hours (365 per year, as the annualisation)."""
-        return self.window * 365.0 / self.periods_per_year
+        return self.window * DAYS_PER_YEAR / self.periods_per_year
 
     def monthly_table(self) -> pd.DataFrame:
         """Return the monthly returns as a year × month (1–12) table."""

@@ -22,8 +22,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from grekko_research.calendar import DAYS_PER_YEAR, periods_per_year
 from grekko_research.errors import ConfigError
-from grekko_research.metrics import periods_per_year
 
 __all__ = [
     "DEFAULT_MAX_POINTS",
@@ -206,7 +206,7 @@ def rolling_window(timeframe: str, days: float = ROLLING_SHARPE_DAYS) -> int:
     """
     if not (math.isfinite(days) and days > 0):
         raise ConfigError(f"days must be a positive number, got {days!r}")
-    return max(2, round(periods_per_year(timeframe) * days / 365.0))
+    return max(2, round(periods_per_year(timeframe) * days / DAYS_PER_YEAR))
 
 
 def rolling_sharpe(equity: npt.ArrayLike, window: int, periods_per_year: float) -> np.ndarray:
