@@ -1,4 +1,8 @@
-"""The closed-bar stream behind :meth:`CcxtVenue.bars <live.venues.ccxt_venue.CcxtVenue.bars>`."""
+"""The closed-bar stream behind :meth:`CcxtVenue.bars <live.venues.ccxt_venue.CcxtVenue.bars>`.
+
+It uses its adapter only through :class:`BarHost`: the few public members listed there,
+never the adapter's private state (a test scans this module for that).
+"""
 
 from __future__ import annotations
 
@@ -7,19 +11,18 @@ import heapq
 import logging
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import AbstractContextManager
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import ccxt
 
-from live.venues._ccxt_util import brief
-from live.venues.base import Bar
+from grekko_research.calendar import bar_ms
+from live.venues._ccxt_util import HealthLog, brief
+from live.venues.base import Bar, VenueCapabilities
 from live.venues.errors import RetryLater
 
-if TYPE_CHECKING:
-    from live.venues.ccxt_venue import CcxtVenue
-
-__all__ = ["FATAL_STREAM", "BarStream", "bar_of"]
+__all__ = ["FATAL_STREAM", "BarHost", "BarStream", "bar_of"]
 
 log = logging.getLogger("live.venues.ccxt_venue")
 
@@ -27,11 +30,41 @@ FATAL_STREAM = (ccxt.AuthenticationError, ccxt.PermissionDenied, ccxt.AccountSus
 """Stream errors that reconnecting cannot cure."""
 
 
+class BarHost(Protocol):
+    """What :class:`BarStream` uses of its adapter (:class:`~live.venues.ccxt_venue.CcxtVenue`).
+
+    ``capabilities.stream_bars`` says whether to watch klines (else REST is polled);
+    ``client`` is the ccxt client (``watch_ohlcv``); ``health_log`` notes each kline
+    subscription lost and back; ``calling`` translates an error into the venue error tree and
+    dates it; ``closed_bars`` reads closed candles over REST; ``note_close`` remembers the
+    newest close (the adapter's reference price of last resort).
+    """
+
+    name: str
+    client: Any
+    poll_interval_s: float
+    reconnect_delays_s: tuple[float, ...]
+    health_log: HealthLog
+    capabilities: VenueCapabilities
+
+    async def start(self) -> None: ...
+
+    def now_ms(self) -> int: ...
+
+    def calling(self, operation: str) -> AbstractContextManager[None]: ...
+
+    async def closed_bars(
+        self, symbol: str, timeframe: str, since_ms: int | None, *, limit: int | None = None
+    ) -> list[Bar]: ...
+
+    def note_close(self, symbol: str, close: Decimal) -> None: ...
+
+
 class BarStream:
     """The state of one :meth:`CcxtVenue.bars` iteration."""
 
     def __init__(
-        self, venue: CcxtVenue, symbols: list[str], timeframe: str, since_ms: int | None
+        self, venue: BarHost, symbols: list[str], timeframe: str, since_ms: int | None
     ) -> None:
         self.venue, self.symbols, self.timeframe, self.since_ms = (
             venue,
@@ -39,17 +72,17 @@ class BarStream:
             timeframe,
             since_ms,
         )
-        self.tf = venue._timeframe_ms(timeframe)
+        self.tf = bar_ms(timeframe)
         self.last: dict[str, int | None] = dict.fromkeys(symbols)  # newest closed bar seen
         self.forming: dict[str, list[float]] = {}  # newest candle from the stream, not closed
         self.heap: list[tuple[int, int, Bar]] = []
         self.emitted_ts: int | None = None
-        self.ws = bool(venue.client.has.get("watchOHLCV"))
+        self.ws = venue.capabilities.stream_bars  # declared (a NotSupported turns it off)
         self.retry_at: dict[str, float] = {}
         self.next_poll: dict[str, float] = {}
         self.failures: dict[str, int] = {}
         # each symbol's kline subscription, as the venue's health log names it
-        self.streams = {s: venue._health.stream(f"klines {s} {timeframe}") for s in symbols}
+        self.streams = {s: venue.health_log.stream(f"klines {s} {timeframe}") for s in symbols}
 
     def _push(self, symbol: str, bars: Sequence[Bar]) -> None:
         for bar in bars:
@@ -57,7 +90,7 @@ class BarStream:
             if last is not None and bar.ts_ms <= last:
                 continue
             self.last[symbol] = bar.ts_ms
-            self.venue._last_close[symbol] = Decimal(str(bar.close))
+            self.venue.note_close(symbol, Decimal(str(bar.close)))
             heapq.heappush(self.heap, (bar.ts_ms, self.symbols.index(symbol), bar))
 
     def _ready(self) -> Iterator[Bar]:
@@ -82,13 +115,13 @@ class BarStream:
     async def _rest(self, symbol: str) -> None:
         last = self.last[symbol]
         since = self.since_ms if last is None else last + self.tf
-        bars = await self.venue._closed_bars(symbol, self.timeframe, since)
+        bars = await self.venue.closed_bars(symbol, self.timeframe, since)
         self._push(symbol, bars)
 
     async def _start(self) -> None:
         for symbol in self.symbols:
             if self.since_ms is None:  # from now on: the newest closed bar marks the start
-                latest = await self.venue._closed_bars(symbol, self.timeframe, None, limit=2)
+                latest = await self.venue.closed_bars(symbol, self.timeframe, None, limit=2)
                 self.last[symbol] = latest[-1].ts_ms if latest else self.venue.now_ms() - self.tf
             else:
                 await self._rest(symbol)
@@ -132,63 +165,77 @@ class BarStream:
         watchers: dict[str, asyncio.Task[Any]] = {}
         try:
             while True:
-                need_rest: set[str] = set()
                 if self.ws:
-                    now = time.monotonic()
-                    for symbol in self.symbols:
-                        if symbol not in watchers and self.retry_at.get(symbol, 0) <= now:
-                            watchers[symbol] = asyncio.create_task(
-                                venue.client.watch_ohlcv(symbol, self.timeframe)
-                            )
-                    if watchers:
-                        done, _ = await asyncio.wait(
-                            watchers.values(),
-                            timeout=venue.poll_interval_s,
-                            return_when=asyncio.FIRST_COMPLETED,
-                        )
-                    else:
-                        done = set()
-                        await asyncio.sleep(venue.poll_interval_s)
-                    for symbol, task in list(watchers.items()):
-                        if task not in done:
-                            continue
-                        del watchers[symbol]
-                        need_rest |= self._on_watch_result(symbol, task)
+                    need_rest = await self._watch(watchers)
                 else:
+                    need_rest = set()
                     await asyncio.sleep(venue.poll_interval_s)
                 need_rest |= {s for s in self.symbols if self._due(s)}
-                for symbol in self.symbols:
-                    if symbol in need_rest:
-                        try:
-                            await self._rest(symbol)
-                        except RetryLater as err:
-                            log.info("%s: bars of %s: %s", venue.name, symbol, err)
+                await self._backfill(need_rest)
                 for bar in self._ready():
                     yield bar
         except (GeneratorExit, asyncio.CancelledError):
             for name in self.streams.values():  # not read any more: neither up nor lost
-                venue._health.ended(name)
+                venue.health_log.ended(name)
             raise
         finally:
             for task in watchers.values():
                 task.cancel()
             await asyncio.gather(*watchers.values(), return_exceptions=True)
 
+    async def _watch(self, watchers: dict[str, asyncio.Task[Any]]) -> set[str]:
+        """One round of the kline streams: (re)subscribe the symbols due, wait up to a poll
+        interval for one to answer, take what came; return the symbols to read over REST.
+        ``watchers`` (the pending subscriptions, by symbol) is updated in place."""
+        venue = self.venue
+        now = time.monotonic()
+        for symbol in self.symbols:
+            if symbol not in watchers and self.retry_at.get(symbol, 0) <= now:
+                watchers[symbol] = asyncio.create_task(
+                    venue.client.watch_ohlcv(symbol, self.timeframe)
+                )
+        if watchers:
+            done, _ = await asyncio.wait(
+                watchers.values(),
+                timeout=venue.poll_interval_s,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        else:
+            done = set()
+            await asyncio.sleep(venue.poll_interval_s)
+        need_rest: set[str] = set()
+        for symbol, task in list(watchers.items()):
+            if task not in done:
+                continue
+            del watchers[symbol]
+            need_rest |= self._on_watch_result(symbol, task)
+        return need_rest
+
+    async def _backfill(self, need_rest: set[str]) -> None:
+        """Read the symbols in ``need_rest`` over REST, in the stream's symbol order; a
+        ``RetryLater`` is logged and left to the next round."""
+        for symbol in self.symbols:
+            if symbol in need_rest:
+                try:
+                    await self._rest(symbol)
+                except RetryLater as err:
+                    log.info("%s: bars of %s: %s", self.venue.name, symbol, err)
+
     def _on_watch_result(self, symbol: str, task: asyncio.Task[Any]) -> set[str]:
         exc = task.exception()
         if exc is None:
             self.failures[symbol] = 0
-            self.venue._health.back(self.streams[symbol])
+            self.venue.health_log.back(self.streams[symbol])
             return {symbol} if self._on_candles(symbol, task.result()) else set()
         if isinstance(exc, ccxt.NotSupported):
             log.warning("%s: no kline stream (%s); polling REST", self.venue.name, brief(exc))
             self.ws = False
             for name in self.streams.values():  # polled from now on: no stream to lose
-                self.venue._health.ended(name)
+                self.venue.health_log.ended(name)
             return set()
-        self.venue._health.lost(self.streams[symbol])
+        self.venue.health_log.lost(self.streams[symbol])
         if isinstance(exc, FATAL_STREAM):
-            with self.venue._calling("watch_ohlcv"):
+            with self.venue.calling("watch_ohlcv"):
                 raise exc
         n = self.failures.get(symbol, 0)
         self.failures[symbol] = n + 1

@@ -2,6 +2,9 @@
 
 Health: the stream is down from its first failure until it delivers again, that is until the
 new connection, once resynced, has received any frame; each return counts one reconnection.
+
+It uses its adapter only through :class:`StreamHost`: the public members listed there, never
+the adapter's private state (a test scans this module for that).
 """
 
 from __future__ import annotations
@@ -10,7 +13,9 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from contextlib import AbstractContextManager
+from decimal import Decimal
+from typing import Any, Protocol
 
 import ccxt
 
@@ -25,18 +30,53 @@ from live.orders import (
     Report,
 )
 from live.venues._ccxt_bars import FATAL_STREAM
-from live.venues._ccxt_util import brief, dec, fill_report, venue_fill
+from live.venues._ccxt_orders import ENDED, OrderTracker, order_state
+from live.venues._ccxt_util import HealthLog, brief, dec, fill_report, venue_fill
+from live.venues.base import VenueCapabilities, VenueFill
 from live.venues.errors import RetryLater
 
-if TYPE_CHECKING:
-    from live.venues.ccxt_venue import CcxtVenue
-
-__all__ = ["UserStream"]
+__all__ = ["StreamHost", "UserStream"]
 
 log = logging.getLogger("live.venues.ccxt_venue")
 
 S = OrderState
-_ENDED = frozenset({S.FILLED, S.CANCELLED, S.EXPIRED, S.REJECTED})
+
+
+class StreamHost(Protocol):
+    """What :class:`UserStream` uses of its adapter (:class:`~live.venues.ccxt_venue.CcxtVenue`).
+
+    ``client`` is the adapter's ccxt client (the stream's own is built like it);
+    ``tracker`` the client ids it sent (read to map pushed updates, updated with what they
+    say); ``health_log`` notes the stream lost and back; ``calling`` translates an error into
+    the venue error tree; ``capabilities`` says whether order updates (``stream_orders``) and
+    the account's trades (``stream_trades``) are streamed. ``stream_ready`` and
+    ``trade_client_id`` are per-venue hooks (when a subscription is in place, the client id a
+    pushed trade carries); ``query``, ``order_fills`` and ``balances`` are the
+    :class:`~live.venues.base.Venue` calls a resync and a failure probe make.
+    """
+
+    name: str
+    client: Any
+    reconnect_delays_s: tuple[float, ...]
+    health_log: HealthLog
+    tracker: OrderTracker
+    capabilities: VenueCapabilities
+
+    async def start(self) -> None: ...
+
+    def calling(self, operation: str) -> AbstractContextManager[None]: ...
+
+    async def stream_ready(self, client: Any) -> None: ...
+
+    def trade_client_id(self, trade: Mapping[str, Any]) -> str | None: ...
+
+    async def query(self, symbol: str, client_id: str) -> Report: ...
+
+    async def order_fills(
+        self, symbol: str, client_id: str, venue_order_id: str | None
+    ) -> list[VenueFill]: ...
+
+    async def balances(self) -> dict[str, Decimal]: ...
 
 
 class _Resynced:
@@ -59,7 +99,7 @@ class UserStream:
     it shares the venue's client.
     """
 
-    def __init__(self, venue: CcxtVenue, client_factory: Callable[[], Any] | None) -> None:
+    def __init__(self, venue: StreamHost, client_factory: Callable[[], Any] | None) -> None:
         self.venue = venue
         self.client_factory = client_factory
         self._client: Any = None  # the stream's own client, when there is a factory
@@ -85,12 +125,12 @@ class UserStream:
     def order_update_reports(self, order: Mapping[str, Any]) -> list[Report]:
         """Reports of a pushed order update (none for an order without a known client id)."""
         venue = self.venue
-        cid = order.get("clientOrderId") or venue._cid_by_oid.get(str(order.get("id")))
+        cid = order.get("clientOrderId") or venue.tracker.client_id(order.get("id"))
         if not cid:
             return []
-        state = venue._state_of(order)
+        state = order_state(order)
         oid = None if order.get("id") in (None, "") else str(order["id"])
-        venue._track(cid, order.get("symbol") or "", oid, done=state in _ENDED)
+        venue.tracker.track(cid, order.get("symbol") or "", oid, done=state in ENDED)
         if state is S.REJECTED:
             return [Rejected(cid, reason="rejected (stream)")]
         reports: list[Report] = [Ack(cid, oid)]
@@ -106,7 +146,7 @@ class UserStream:
     def trade_update_reports(self, trade: Mapping[str, Any]) -> list[Report]:
         """The fill report of a pushed trade (none, logged, for a trade of an unknown order)."""
         venue = self.venue
-        cid = venue._trade_client_id(trade) or venue._cid_by_oid.get(str(trade.get("order")))
+        cid = venue.trade_client_id(trade) or venue.tracker.client_id(trade.get("order"))
         if not cid or trade.get("id") is None:
             log.warning(
                 "%s: stream trade %s of an unknown order, skipped", venue.name, trade.get("id")
@@ -145,22 +185,20 @@ class UserStream:
 
     async def _order_fill_reports(self, symbol: str, client_id: str) -> list[FillReport]:
         """Every fill of one order, as REST fill reports (for a resync)."""
-        tracked = self.venue._orders.get(client_id)
-        if tracked is None or tracked.venue_order_id is None:
+        oid = self.venue.tracker.venue_order_id(client_id)
+        if oid is None:
             return []
-        fills = await self.venue.order_fills(symbol, client_id, tracked.venue_order_id)
+        fills = await self.venue.order_fills(symbol, client_id, oid)
         return [fill_report(f, client_id, "rest") for f in fills]
 
     async def _resync(self, client: Any, queue: asyncio.Queue[Any]) -> None:
         """Query every order not known to have ended, and fetch its fills, over REST."""
         venue = self.venue
         try:
-            await venue._stream_ready(client)
-            for cid, tracked in list(venue._orders.items()):
-                if tracked.done or not tracked.symbol:
-                    continue
-                await queue.put(await venue.query(tracked.symbol, cid))
-                for fill in await self._order_fill_reports(tracked.symbol, cid):
+            await venue.stream_ready(client)
+            for cid, symbol in venue.tracker.unfinished():
+                await queue.put(await venue.query(symbol, cid))
+                for fill in await self._order_fill_reports(symbol, cid):
                     await queue.put(fill)
             await self._delivering(client)
             await queue.put(_Resynced())
@@ -170,20 +208,21 @@ class UserStream:
             await queue.put(_StreamDown(exc))
 
     async def run(self) -> AsyncIterator[Report]:
-        """:meth:`CcxtVenue.reports`: nothing without ``watch_orders``, else the stream's
-        reports until closed (the stream then ends in the health log)."""
+        """:meth:`CcxtVenue.reports`: nothing without ``capabilities.stream_orders``, else the
+        stream's reports until closed (the stream then ends in the health log)."""
         venue = self.venue
         await venue.start()
-        methods = venue._stream_methods()
-        if "watch_orders" not in methods:
+        caps = venue.capabilities
+        if not caps.stream_orders:
             return
-        stream_name = venue._health.stream("user")
+        methods = ["watch_orders", "watch_my_trades"] if caps.stream_trades else ["watch_orders"]
+        stream_name = venue.health_log.stream("user")
         try:
             async with contextlib.aclosing(self._loop(methods, stream_name)) as updates:
                 async for report in updates:
                     yield report
         except (GeneratorExit, asyncio.CancelledError):
-            venue._health.ended(stream_name)  # not read any more: neither up nor lost
+            venue.health_log.ended(stream_name)  # not read any more: neither up nor lost
             raise
 
     async def _loop(self, methods: list[str], stream_name: str) -> AsyncGenerator[Report, None]:
@@ -206,14 +245,14 @@ class UserStream:
                     item = await queue.get()
                     if isinstance(item, _StreamDown):
                         raise item
-                    venue._health.back(stream_name)  # delivering (or subscribed and resynced)
+                    venue.health_log.back(stream_name)  # delivering (or subscribed and resynced)
                     if isinstance(item, _Resynced):
                         continue
                     attempt = 0
                     yield item
             except _StreamDown as down:
-                venue._health.lost(stream_name)
-                with venue._calling("watch_orders"):
+                venue.health_log.lost(stream_name)
+                with venue.calling("watch_orders"):
                     if isinstance(down.cause, FATAL_STREAM):
                         raise down.cause from None
                 delays = venue.reconnect_delays_s

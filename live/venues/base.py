@@ -9,26 +9,39 @@ turn the venue's answers and websocket messages into the order manager's reports
 
 Quantities and prices are :class:`~decimal.Decimal`; symbols are ccxt's unified symbols
 (``"BTC/USDT"`` spot, ``"BTC/USDT:USDT"`` USD-M perpetual); times are ms since the epoch.
+
+What an adapter can do is declared, not probed (as NautilusTrader's ``adapters/_template``
+does): every venue carries a :class:`VenueCapabilities`. The :data:`REQUIRED_CAPABILITIES` are
+what a run cannot do without — :func:`missing_capabilities` names any an adapter lacks and
+:func:`live.venues.registry.make_venue` refuses such a venue (fail closed); the rest are
+optional, and a caller reads the flag before using the feature (``venue.execution_bar(s)``
+only when ``venue.capabilities.execution_bar``), never ``getattr``/``hasattr`` on the venue.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass, fields
 from decimal import Decimal
 from typing import Literal, NamedTuple, Protocol, runtime_checkable
 
 from live.orders import OrderState, Report
 
 __all__ = [
+    "OPTIONAL_CAPABILITIES",
+    "REQUIRED_CAPABILITIES",
+    "TIME_IN_FORCE",
     "Bar",
     "FailedCall",
     "MarketInfo",
     "OrderRequest",
     "Venue",
+    "VenueCapabilities",
     "VenueFill",
     "VenueHealth",
     "VenueOrder",
+    "missing_capabilities",
+    "unsupported_request",
 ]
 
 
@@ -121,6 +134,153 @@ class VenueFill:
     ts_ms: int
 
 
+TIME_IN_FORCE = frozenset({"GTC", "IOC", "FOK", "GTX"})
+"""Time-in-force values an adapter may declare: good till cancelled, immediate or cancel, fill
+or kill, good till crossing (post only)."""
+
+
+@dataclass(frozen=True, slots=True)
+class VenueCapabilities:
+    """What one venue adapter can do through :class:`Venue` (declared, never probed).
+
+    A flag says what the *adapter* implements on this venue, not what the exchange offers
+    beyond it: ``stop_orders`` is ``False`` on Binance because :class:`OrderRequest` cannot
+    express a stop yet, although Binance has them. :data:`REQUIRED_CAPABILITIES` must all be
+    ``True`` for a run to start; the others are optional features a caller checks first.
+
+    Attributes
+    ----------
+    fetch_ohlcv
+        Closed bars over REST (or from a replay): :meth:`Venue.history`, :meth:`Venue.bars`.
+    market_orders, limit_orders, stop_orders, stop_limit_orders
+        Order types :meth:`Venue.submit` sends (``OrderRequest.order_type``).
+    query_orders
+        An order is found by its client id (:meth:`Venue.query`), directly or by listing.
+    cancel_orders
+        One order is cancelled by its client id (:meth:`Venue.cancel`).
+    fetch_balance
+        :meth:`Venue.balances` and :meth:`Venue.positions` (spot: base-asset balances).
+    fetch_fills
+        The account's executions: :meth:`Venue.fills`, :meth:`Venue.order_fills`.
+    stream_bars
+        Bars arrive from a kline websocket (else :meth:`Venue.bars` polls REST).
+    stream_orders
+        :meth:`Venue.reports` pushes order updates (else it yields nothing and the runner
+        polls :meth:`Venue.query`).
+    stream_trades
+        The user-data stream also pushes the account's trades (fills); without it, fills of
+        a streamed order update are fetched over REST.
+    reduce_only
+        ``OrderRequest.reduce_only`` is sent to and enforced by the venue (derivatives);
+        elsewhere the flag is not sent (a spot sell cannot exceed the balance anyway).
+    post_only
+        Limit orders can be sent post-only (maker only).
+    time_in_force
+        Time-in-force values a limit order can carry (subset of :data:`TIME_IN_FORCE`).
+    oco
+        One-cancels-the-other order pairs.
+    cancel_all
+        Every open order of a symbol cancelled in one call.
+    execution_bar
+        :meth:`Venue.execution_bar` knows the bar a market order sent now executes on (a
+        replay): the runner sizes with that bar's range and volume, as the backtest does.
+    funding
+        The venue trades perpetuals whose funding is settled into the account.
+    contract_positions
+        :meth:`Venue.positions` reads the venue's signed derivative positions.
+    ticker
+        :meth:`Venue.reference_price` reads a ticker (else the last closed bar's close).
+    server_time
+        The venue tells its clock (offset and rate measured, see :meth:`Venue.health`).
+    """
+
+    fetch_ohlcv: bool
+    market_orders: bool
+    query_orders: bool
+    cancel_orders: bool
+    fetch_balance: bool
+    fetch_fills: bool
+    limit_orders: bool = False
+    stop_orders: bool = False
+    stop_limit_orders: bool = False
+    stream_bars: bool = False
+    stream_orders: bool = False
+    stream_trades: bool = False
+    reduce_only: bool = False
+    post_only: bool = False
+    time_in_force: frozenset[str] = frozenset()
+    oco: bool = False
+    cancel_all: bool = False
+    execution_bar: bool = False
+    funding: bool = False
+    contract_positions: bool = False
+    ticker: bool = False
+    server_time: bool = False
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "time_in_force":
+                if not isinstance(value, frozenset) or not value <= TIME_IN_FORCE:
+                    raise TypeError(
+                        f"VenueCapabilities.time_in_force must be a frozenset of "
+                        f"{sorted(TIME_IN_FORCE)}, got {value!r}"
+                    )
+            elif not isinstance(value, bool):
+                raise TypeError(f"VenueCapabilities.{f.name} must be a bool, got {value!r}")
+
+    def enabled(self) -> list[str]:
+        """The names of the flags that are on (for logs and ``grekko-live`` output)."""
+        return [f.name for f in fields(self) if getattr(self, f.name) is True]
+
+
+REQUIRED_CAPABILITIES: tuple[str, ...] = (
+    "fetch_ohlcv",
+    "market_orders",
+    "query_orders",
+    "cancel_orders",
+    "fetch_balance",
+    "fetch_fills",
+)
+"""What every adapter must have: warm up and follow bars, send a market order, find it again
+by client id (the order manager's reconciliation), cancel it, read the account and its fills."""
+
+OPTIONAL_CAPABILITIES: tuple[str, ...] = tuple(
+    f.name for f in fields(VenueCapabilities) if f.name not in REQUIRED_CAPABILITIES
+)
+"""Everything else: features a caller checks for before using them."""
+
+
+def missing_capabilities(
+    capabilities: object, require: Iterable[str] = REQUIRED_CAPABILITIES
+) -> list[str]:
+    """The capabilities of ``require`` that ``capabilities`` does not declare ``True`` (all of
+    them when it is not a :class:`VenueCapabilities`: the adapter declares nothing).
+
+    Raises
+    ------
+    ValueError
+        If ``require`` names a capability :class:`VenueCapabilities` does not have.
+    """
+    wanted = list(require)
+    known = {f.name for f in fields(VenueCapabilities)}
+    unknown = [c for c in wanted if c not in known]
+    if unknown:
+        raise ValueError(f"unknown venue capabilities {unknown}; known: {sorted(known)}")
+    if not isinstance(capabilities, VenueCapabilities):
+        return wanted
+    return [c for c in wanted if getattr(capabilities, c) is not True]
+
+
+def unsupported_request(request: OrderRequest, capabilities: VenueCapabilities) -> str | None:
+    """Why ``request`` asks for something the venue's adapter does not declare, or ``None``."""
+    if request.order_type == "market" and not capabilities.market_orders:
+        return "this venue's adapter sends no market orders"
+    if request.order_type == "limit" and not capabilities.limit_orders:
+        return "this venue's adapter sends no limit orders"
+    return None
+
+
 class FailedCall(NamedTuple):
     """One failed venue call: when (venue clock), which call (``create_order``,
     ``fetch_balance`` …) and the error's class (``RequestTimeout``, ``NetworkError`` …), so a
@@ -164,6 +324,8 @@ class Venue(Protocol):
     """
 
     name: str
+    capabilities: VenueCapabilities
+    """What this adapter can do here (see :class:`VenueCapabilities`); read it, never probe."""
 
     async def start(self) -> None:
         """Connect and load markets; called once before anything else."""
@@ -246,4 +408,9 @@ class Venue(Protocol):
     async def health(self) -> VenueHealth:
         """The connection's state (streams, reconnections, recent errors, clock skew); cheap
         enough to call every second (a clock re-measurement is rate-limited inside)."""
+        ...
+
+    def execution_bar(self, symbol: str) -> Bar | None:
+        """Optional (``capabilities.execution_bar``): the bar a market order sent now executes
+        on, when the venue knows it (a replay); ``None`` otherwise."""
         ...

@@ -23,10 +23,20 @@ Decisions on a create (:meth:`CcxtVenue.submit`):
 - ``RetryLater`` (rate limit, clock skew) propagates: nothing was booked, resend after
   ``retry_after``.
 
+Capabilities (:attr:`CcxtVenue.capabilities`, see :class:`~live.venues.base.VenueCapabilities`):
+what the adapter implements where ccxt's client offers it (``client.has``), then what each
+adapter class declares (:attr:`CcxtVenue.capability_overrides`).
+
+The stream and bar helpers (:mod:`live.venues._ccxt_stream`, :mod:`live.venues._ccxt_bars`) use
+the adapter through small protocols of public members (``StreamHost``, ``BarHost``): ``client``,
+``tracker`` (:class:`~live.venues._ccxt_orders.OrderTracker`, the client ids sent),
+``health_log``, ``capabilities``, ``calling``, ``closed_bars``, ``note_close`` and the per-venue
+hooks ``stream_ready`` and ``trade_client_id`` — never its private attributes.
+
 Health (:meth:`CcxtVenue.health`): a stream (the user-data stream, see
 :mod:`live.venues._ccxt_stream`; the klines of one symbol) is down from its first failure until
 it delivers again (a kline), each return counting one reconnection; a call failing inside
-``_calling`` is dated, unless its error is an answer the adapter acts on (order not found, order
+``calling`` is dated, unless its error is an answer the adapter acts on (order not found, order
 refused, cancel of an ended order).
 """
 
@@ -34,35 +44,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, ClassVar
 
 import ccxt
 
-from grekko_research.errors import ConfigError
-from live.orders import (
-    Ack,
-    Cancelled,
-    Expired,
-    FillReport,
-    NotFound,
-    OrderState,
-    QueryResult,
-    Rejected,
-    Report,
-)
+from grekko_research.calendar import bar_ms
+from live.orders import Cancelled, NotFound, OrderState, Rejected, Report
 from live.venues._ccxt_bars import BarStream, bar_of
+from live.venues._ccxt_orders import OrderTracker, created_reports, order_state, query_result
 from live.venues._ccxt_stream import UserStream
 from live.venues._ccxt_util import (
     HealthLog,
     build_client,
     camel,
     dec,
-    fee_of,
     numeric_first,
     rebase_api_urls,
     side_of,
@@ -70,7 +70,16 @@ from live.venues._ccxt_util import (
     venue_fill,
 )
 from live.venues._clock import MARKET_CLOCK_SKEW_MS, VenueClock
-from live.venues.base import Bar, MarketInfo, OrderRequest, VenueFill, VenueHealth, VenueOrder
+from live.venues.base import (
+    Bar,
+    MarketInfo,
+    OrderRequest,
+    VenueCapabilities,
+    VenueFill,
+    VenueHealth,
+    VenueOrder,
+    unsupported_request,
+)
 from live.venues.errors import (
     GiveUp,
     OrderMissing,
@@ -85,12 +94,6 @@ __all__ = ["CcxtVenue", "build_client", "dec", "rebase_api_urls"]
 log = logging.getLogger(__name__)
 
 S = OrderState
-_STATUS = {
-    "canceled": S.CANCELLED,
-    "cancelled": S.CANCELLED,
-    "expired": S.EXPIRED,
-    "rejected": S.REJECTED,
-}
 _REFUSALS = (ccxt.InsufficientFunds, ccxt.InvalidOrder, ccxt.OperationRejected, ccxt.MarketClosed)
 # A cancel refused with these: the order is not open (ended, unknown); a query says which.
 _NOT_CANCELLABLE = (ccxt.InvalidOrder, ccxt.BadRequest, ccxt.OperationRejected)
@@ -99,16 +102,6 @@ _NOT_CANCELLABLE = (ccxt.InvalidOrder, ccxt.BadRequest, ccxt.OperationRejected)
 def not_cancellable(err: VenueError) -> bool:
     """Whether a cancel error says the order is not open (an answer: a query follows)."""
     return isinstance(err, GiveUp) and isinstance(err.__cause__, _NOT_CANCELLABLE)
-
-
-@dataclass
-class _Tracked:
-    """What the adapter knows of an order it sent or looked up."""
-
-    symbol: str
-    venue_order_id: str | None = None
-    done: bool = False
-    sent_ms: int | None = None
 
 
 class CcxtVenue:
@@ -144,6 +137,9 @@ class CcxtVenue:
     """Substrings of a create error meaning "this order is refused" beyond ccxt's classes."""
     trades_page_limit: ClassVar[int | None] = None
     ohlcv_page_limit: ClassVar[int] = 500
+    capability_overrides: ClassVar[Mapping[str, Any]] = {}
+    """Capabilities this adapter class declares whatever ccxt's ``has`` says (e.g. the spot
+    Binance adapter trades no perpetuals although ccxt's ``binance`` client could)."""
 
     def __init__(
         self,
@@ -167,14 +163,55 @@ class CcxtVenue:
         self._user_stream = UserStream(self, client_factory)
         self._last_close: dict[str, Decimal] = {}  # symbol -> close of the newest closed bar seen
         self._started = False
-        self._orders: dict[str, _Tracked] = {}  # client id -> what we know
-        self._cid_by_oid: dict[str, str] = {}  # venue order id -> client id
-        self._sent: set[str] = set()  # client ids whose create may have landed
-        self._no_cid: set[str] = set()  # venue order ids known to carry no client id
-        self._health = HealthLog(self.now_ms)
+        self.tracker = OrderTracker()
+        """Client ids sent or looked up (read and updated by the user-data stream too)."""
+        self.health_log = HealthLog(self.now_ms)
+        """Streams lost and back, failed calls: what :meth:`health` reports."""
+        self.capabilities = self._capabilities()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"
+
+    def _capabilities(self) -> VenueCapabilities:
+        """What this adapter does on this venue: its own features where the client offers them
+        (``client.has``), then the class's :attr:`capability_overrides`.
+
+        Orders are sent as market or limit (no stop, stop-limit, OCO or post-only: the order
+        path cannot express them yet); a limit order rests with the venue's default time in
+        force, good till cancelled; ``reduceOnly`` is sent on contract markets only.
+        """
+        has = self.client.has
+
+        def on(*calls: str) -> bool:
+            return all(bool(has.get(c)) for c in calls)
+
+        ordering = on("createOrder")
+        contracts = on("swap") or on("future")
+        streams = self.stream_methods()
+        caps = VenueCapabilities(
+            fetch_ohlcv=on("fetchOHLCV"),
+            market_orders=ordering and has.get("createMarketOrder") is not False,
+            limit_orders=ordering and has.get("createLimitOrder") is not False,
+            query_orders=on("fetchOrder") or on("fetchOrders") or on("fetchOpenOrders"),
+            cancel_orders=on("cancelOrder"),
+            fetch_balance=on("fetchBalance"),
+            fetch_fills=on("fetchMyTrades"),
+            stream_bars=on("watchOHLCV"),
+            stream_orders="watch_orders" in streams,
+            stream_trades="watch_orders" in streams and "watch_my_trades" in streams,
+            reduce_only=contracts and on("createReduceOnlyOrder"),
+            time_in_force=frozenset({"GTC"}) if ordering else frozenset(),
+            funding=on("swap"),
+            contract_positions=contracts and on("fetchPositions"),
+            ticker=on("fetchTicker"),
+            server_time=on("fetchTime"),
+        )
+        return dataclasses.replace(caps, **self.capability_overrides)
+
+    def execution_bar(self, symbol: str) -> Bar | None:
+        """``None``: a live venue does not know the bar an order sent now executes on
+        (``capabilities.execution_bar`` is ``False``)."""
+        return None
 
     @property
     def clock_check_s(self) -> float:
@@ -184,7 +221,7 @@ class CcxtVenue:
     # -- plumbing ------------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def _calling(
+    def calling(
         self,
         operation: str,
         *,
@@ -215,24 +252,18 @@ class CcxtVenue:
             answer = isinstance(err, OrderMissing) or (normal is not None and normal(err))
             if raised_here and not answer:
                 cause = err.__cause__ if err.__cause__ is not None else err
-                self._health.error(operation, type(cause).__name__)
+                self.health_log.error(operation, type(cause).__name__)
             raise
-
-    def _track(
-        self, client_id: str | None, symbol: str, venue_order_id: Any = None, *, done: bool = False
-    ) -> None:
-        if not client_id:
-            return
-        tracked = self._orders.setdefault(client_id, _Tracked(symbol))
-        if venue_order_id is not None:
-            tracked.venue_order_id = str(venue_order_id)
-            self._cid_by_oid[str(venue_order_id)] = client_id
-        tracked.done = tracked.done or done
 
     @property
     def known_client_ids(self) -> frozenset[str]:
         """Client ids this adapter has sent or looked up (the ones a resync covers)."""
-        return frozenset(self._orders)
+        return self.tracker.client_ids
+
+    def note_close(self, symbol: str, close: Decimal) -> None:
+        """The close of the newest closed bar of ``symbol`` seen (a reference price of last
+        resort, see :meth:`reference_price`)."""
+        self._last_close[symbol] = close
 
     # -- lifecycle and reference data ----------------------------------------------------------
 
@@ -240,7 +271,7 @@ class CcxtVenue:
         """Load markets and synchronise the clock with the venue's (idempotent)."""
         if self._started:
             return
-        with self._calling("load_markets"):
+        with self.calling("load_markets"):
             await self.client.load_markets()
         await self.sync_clock()
         skew = self._venue_clock.skew_ms
@@ -263,7 +294,7 @@ class CcxtVenue:
         self._venue_clock.tried(before)
         if not self.client.has.get("fetchTime"):
             return
-        with self._calling("fetch_time"):
+        with self.calling("fetch_time"):
             server = await self.client.fetch_time()
             after = self._clock()
             if server is not None:
@@ -276,9 +307,9 @@ class CcxtVenue:
         if self._started and self._venue_clock.due:
             try:
                 await self.sync_clock()
-            except VenueError as err:  # noted by _calling
+            except VenueError as err:  # noted by calling
                 log.info("%s: clock not measured (%s)", self.name, err)
-        return self._health.snapshot(realtime=True, clock_skew_ms=self._venue_clock.skew_ms)
+        return self.health_log.snapshot(realtime=True, clock_skew_ms=self._venue_clock.skew_ms)
 
     def now_ms(self) -> int:
         """The venue's clock: the local clock plus the offset measured by :meth:`sync_clock`,
@@ -286,7 +317,7 @@ class CcxtVenue:
         return self._venue_clock.now()
 
     def _market(self, symbol: str) -> dict[str, Any]:
-        with self._calling("market"):
+        with self.calling("market"):
             market: dict[str, Any] = self.client.market(symbol)
         return market
 
@@ -323,7 +354,7 @@ class CcxtVenue:
         if self.client.has.get("fetchTicker"):
             try:
                 # No ticker for this symbol (GiveUp) is an answer: the last bar stands in.
-                with self._calling("fetch_ticker", normal=lambda e: isinstance(e, GiveUp)):
+                with self.calling("fetch_ticker", normal=lambda e: isinstance(e, GiveUp)):
                     ticker = await self.client.fetch_ticker(symbol)
                 last = ticker.get("last") or ticker.get("close")
                 if last:
@@ -333,7 +364,7 @@ class CcxtVenue:
                     "%s: no ticker for %s (%s); using the last closed bar", self.name, symbol, err
                 )
         try:
-            bars = await self._closed_bars(symbol, self.price_timeframe, None, limit=5)
+            bars = await self.closed_bars(symbol, self.price_timeframe, None, limit=5)
         except (RetryLater, GiveUp):
             if symbol in self._last_close:
                 return self._last_close[symbol]
@@ -392,7 +423,7 @@ class CcxtVenue:
         """Send a create with the client id; see the module docstring for every outcome."""
         await self.start()
         cid = request.client_id
-        if cid in self._sent:
+        if self.tracker.was_sent(cid):
             raise OutcomeUnknown(
                 "this client id was already sent by this adapter; query it, do not resend",
                 venue=self.name,
@@ -403,14 +434,13 @@ class CcxtVenue:
             )
         market = self._market(request.symbol)
         info = await self.market(request.symbol)
-        if (why := self._local_refusal(request, info)) is not None:
+        why = unsupported_request(request, self.capabilities) or self._local_refusal(request, info)
+        if why is not None:
             return [Rejected(cid, reason=f"not sent: {why}")]
         price = float(request.limit_price) if request.limit_price is not None else None
-        self._sent.add(cid)
-        self._track(cid, request.symbol)
-        self._orders[cid].sent_ms = self.now_ms()
+        self.tracker.sending(cid, request.symbol, self.now_ms())
         try:
-            with self._calling(
+            with self.calling(
                 "create_order", state_changing=True, client_id=cid, normal=self._answered
             ):
                 order = await self.client.create_order(
@@ -431,87 +461,23 @@ class CcxtVenue:
                     source=err.source,
                     client_id=cid,
                 ) from err.__cause__
-            self._forget(cid)
+            self.tracker.forget(cid)
             if self._is_refusal(err.__cause__):
                 return [Rejected(cid, reason=f"{err.source}: {err.detail}")]
             raise
         except RetryLater:
-            self._forget(cid)  # refused before acting: the caller may resend
+            self.tracker.forget(cid)  # refused before acting: the caller may resend
             raise
-        return self._created_reports(cid, request, order)
-
-    def _forget(self, cid: str) -> None:
-        self._sent.discard(cid)
-        tracked = self._orders.pop(cid, None)
-        if tracked is not None and tracked.venue_order_id is not None:
-            self._cid_by_oid.pop(tracked.venue_order_id, None)
-
-    def _created_reports(
-        self, cid: str, request: OrderRequest, order: dict[str, Any]
-    ) -> list[Report]:
-        oid = None if order.get("id") in (None, "") else str(order["id"])
-        state = self._state_of(order)
-        if state is S.REJECTED:
-            self._track(cid, request.symbol, oid, done=True)
-            return [Rejected(cid, reason=f"venue status {order.get('status')}")]
-        self._track(cid, request.symbol, oid, done=state in (S.FILLED, S.CANCELLED, S.EXPIRED))
-        reports: list[Report] = [Ack(cid, oid)]
-        listed = Decimal(0)
-        for trade in order.get("trades") or []:
-            if trade.get("id") is None:
-                continue
-            fee, fee_asset = fee_of(trade)
-            listed += dec(trade["amount"])
-            reports.append(
-                FillReport(
-                    cid,
-                    str(trade["id"]),
-                    dec(trade["amount"]),
-                    dec(trade["price"]),
-                    source="rest",
-                    fee=fee,
-                    fee_asset=fee_asset,
-                )
-            )
-        filled = dec(order.get("filled") or 0)
-        if state in (S.PARTIALLY_FILLED, S.FILLED) and filled > listed:
-            # The answer says it filled without listing the fills (e.g. a RESULT answer): tell
-            # the manager the cumulative quantity so it fetches the missing fills.
-            reports.append(QueryResult(cid, state, filled, oid))
-        if state is S.CANCELLED:
-            reports.append(Cancelled(cid, reason="ended on creation"))
-        elif state is S.EXPIRED:
-            reports.append(Expired(cid, reason="ended on creation"))
-        return reports
-
-    def _state_of(self, order: Mapping[str, Any]) -> OrderState | None:
-        """The order manager's state for a ccxt order, ``None`` if the status is unknown."""
-        status = order.get("status")
-        filled = dec(order.get("filled") or 0)
-        amount = order.get("amount")
-        if status == "open":
-            return S.PARTIALLY_FILLED if filled > 0 else S.ACKNOWLEDGED
-        if status == "closed":
-            # "closed" short of the amount: ended without filling (an exchange's IOC remainder).
-            return S.FILLED if amount is None or filled >= dec(amount) else S.EXPIRED
-        return _STATUS.get(str(status)) if status is not None else None
-
-    def _query_result(self, cid: str, order: Mapping[str, Any]) -> Report:
-        state = self._state_of(order) or S.ACKNOWLEDGED
-        oid = None if order.get("id") in (None, "") else str(order["id"])
-        symbol = order.get("symbol") or self._orders.get(cid, _Tracked("")).symbol
-        self._track(cid, symbol, oid, done=state in (S.FILLED, S.CANCELLED, S.EXPIRED, S.REJECTED))
-        filled = Decimal(0) if state is S.REJECTED else dec(order.get("filled") or 0)
-        return QueryResult(cid, state, filled, oid)
+        return created_reports(self.tracker, cid, request.symbol, order)
 
     async def _fetch_by_client_id(self, symbol: str, client_id: str) -> dict[str, Any] | None:
         """The venue's order of ``client_id``; ``None`` (or ``OrderMissing``) if unknown.
 
         Generic: by the venue order id when known, else among open then closed orders.
         """
-        tracked = self._orders.get(client_id)
+        tracked = self.tracker.get(client_id)
         if tracked is not None and tracked.venue_order_id is not None:
-            with self._calling("fetch_order", client_id=client_id):
+            with self.calling("fetch_order", client_id=client_id):
                 order: dict[str, Any] = await self.client.fetch_order(
                     tracked.venue_order_id, symbol
                 )
@@ -519,7 +485,7 @@ class CcxtVenue:
         for method in ("fetch_open_orders", "fetch_closed_orders", "fetch_orders"):
             if not self.client.has.get(camel(method)):
                 continue
-            with self._calling(method, client_id=client_id):
+            with self.calling(method, client_id=client_id):
                 orders = await getattr(self.client, method)(symbol)
             for candidate in orders:
                 if candidate.get("clientOrderId") == client_id:
@@ -535,19 +501,19 @@ class CcxtVenue:
             return NotFound(client_id)
         if order is None:
             return NotFound(client_id)
-        return self._query_result(client_id, order)
+        return query_result(self.tracker, client_id, order)
 
     async def _cancel_by_client_id(self, symbol: str, client_id: str) -> dict[str, Any] | None:
         """Send the cancel; ``None`` if the venue does not know the order."""
-        tracked = self._orders.get(client_id)
+        tracked = self.tracker.get(client_id)
         oid = tracked.venue_order_id if tracked is not None else None
         if oid is None:
             found = await self._fetch_by_client_id(symbol, client_id)
             if found is None:
                 return None
             oid = str(found["id"])
-            self._track(client_id, symbol, oid)
-        with self._calling(
+            self.tracker.track(client_id, symbol, oid)
+        with self.calling(
             "cancel_order", state_changing=True, client_id=client_id, normal=not_cancellable
         ):
             order: dict[str, Any] = await self.client.cancel_order(oid, symbol)
@@ -565,22 +531,22 @@ class CcxtVenue:
             return [await self.query(symbol, client_id)]
         if order is None:
             return [NotFound(client_id)]
-        state = self._state_of(order)
+        state = order_state(order)
         if state in (None, S.CANCELLED, S.ACKNOWLEDGED, S.PARTIALLY_FILLED):
-            self._track(client_id, symbol, order.get("id"), done=True)
+            self.tracker.track(client_id, symbol, order.get("id"), done=True)
             return [Cancelled(client_id)]
-        return [self._query_result(client_id, order)]
+        return [query_result(self.tracker, client_id, order)]
 
     def _venue_order(self, order: Mapping[str, Any]) -> VenueOrder:
-        cid = order.get("clientOrderId") or self._cid_by_oid.get(str(order.get("id")))
-        self._track(cid, order["symbol"], order.get("id"))
+        cid = order.get("clientOrderId") or self.tracker.client_id(order.get("id"))
+        self.tracker.track(cid, order["symbol"], order.get("id"))
         average = order.get("average")
         return VenueOrder(
             symbol=order["symbol"],
             client_id=cid,
             venue_order_id=str(order["id"]),
             side=side_of(order.get("side")),
-            status=self._state_of(order) or S.ACKNOWLEDGED,
+            status=order_state(order) or S.ACKNOWLEDGED,
             qty=dec(order.get("amount") or 0),
             filled_qty=dec(order.get("filled") or 0),
             avg_price=dec(average) if average else None,
@@ -591,7 +557,7 @@ class CcxtVenue:
         await self.start()
         out: list[VenueOrder] = []
         for symbol in symbols:
-            with self._calling("fetch_open_orders"):
+            with self.calling("fetch_open_orders"):
                 orders = await self.client.fetch_open_orders(symbol)
             out.extend(self._venue_order(o) for o in orders)
         return out
@@ -604,7 +570,7 @@ class CcxtVenue:
         seen: set[str] = set()
         since = since_ms
         while True:
-            with self._calling("fetch_my_trades"):
+            with self.calling("fetch_my_trades"):
                 page = await self.client.fetch_my_trades(symbol, since, self.trades_page_limit)
             fresh = [t for t in page if trade_key(t) not in seen]
             for t in fresh:
@@ -617,23 +583,23 @@ class CcxtVenue:
 
     async def _client_id_of_order(self, symbol: str, venue_order_id: str) -> str | None:
         """The client id of an order known only by its venue id (one lookup, then cached)."""
-        if venue_order_id in self._cid_by_oid:
-            return self._cid_by_oid[venue_order_id]
-        if venue_order_id in self._no_cid or not self.client.has.get("fetchOrder"):
+        known = self.tracker.client_id(venue_order_id)
+        if known is not None:
+            return known
+        if self.tracker.carries_no_client_id(venue_order_id) or not self.client.has.get(
+            "fetchOrder"
+        ):
             return None
         try:
-            with self._calling("fetch_order"):
+            with self.calling("fetch_order"):
                 order = await self.client.fetch_order(venue_order_id, symbol)
         except (OrderMissing, GiveUp):
             order = {}
-        cid = order.get("clientOrderId")
-        if cid:
-            self._cid_by_oid[venue_order_id] = cid
-        else:
-            self._no_cid.add(venue_order_id)
-        return cid or None
+        cid = order.get("clientOrderId") or None
+        self.tracker.learn(venue_order_id, cid)
+        return cid
 
-    def _trade_client_id(self, trade: Mapping[str, Any]) -> str | None:
+    def trade_client_id(self, trade: Mapping[str, Any]) -> str | None:
         """A client id the trade itself carries (none in ccxt's unified trade)."""
         return None
 
@@ -644,7 +610,7 @@ class CcxtVenue:
         out: list[VenueFill] = []
         for trade in await self._trades_since(symbol, since_ms):
             oid = str(trade.get("order"))
-            cid = self._trade_client_id(trade) or await self._client_id_of_order(symbol, oid)
+            cid = self.trade_client_id(trade) or await self._client_id_of_order(symbol, oid)
             out.append(venue_fill(trade, symbol, cid))
         out.sort(key=lambda f: (f.ts_ms, numeric_first(f.trade_id)))
         return out
@@ -654,7 +620,7 @@ class CcxtVenue:
     ) -> list[Any]:
         """The venue's trades of one order (generic: the account's trades, filtered)."""
         if self.client.has.get("fetchOrderTrades"):
-            with self._calling("fetch_order_trades"):
+            with self.calling("fetch_order_trades"):
                 trades: list[Any] = await self.client.fetch_order_trades(venue_order_id, symbol)
             return trades
         return [
@@ -672,7 +638,7 @@ class CcxtVenue:
         both) looked up by client id; an order the venue does not know has no fills.
         """
         await self.start()
-        tracked = self._orders.get(client_id)
+        tracked = self.tracker.get(client_id)
         oid = venue_order_id or (tracked.venue_order_id if tracked is not None else None)
         if oid is None:
             try:
@@ -682,7 +648,7 @@ class CcxtVenue:
             if found is None or found.get("id") in (None, ""):
                 return []
             oid = str(found["id"])
-        self._track(client_id, symbol, oid)
+        self.tracker.track(client_id, symbol, oid)
         since = None if tracked is None or tracked.sent_ms is None else tracked.sent_ms - 60_000
         unique = {trade_key(t): t for t in await self._trades_of_order(symbol, oid, since)}
         out = [venue_fill(t, symbol, client_id) for t in unique.values()]
@@ -694,7 +660,7 @@ class CcxtVenue:
     async def balances(self) -> dict[str, Decimal]:
         """Total (free + locked) of every asset with a non-zero balance."""
         await self.start()
-        with self._calling("fetch_balance"):
+        with self.calling("fetch_balance"):
             balance = await self.client.fetch_balance()
         totals = balance.get("total") or {}
         return {asset: dec(v) for asset, v in totals.items() if v not in (None, 0, 0.0)}
@@ -714,7 +680,7 @@ class CcxtVenue:
         return {s: out[s] for s in symbols}
 
     async def _contract_positions(self, symbols: Sequence[str]) -> dict[str, Decimal]:
-        with self._calling("fetch_positions"):
+        with self.calling("fetch_positions"):
             rows = await self.client.fetch_positions(list(symbols))
         out = dict.fromkeys(symbols, Decimal(0))
         for row in rows:
@@ -730,11 +696,11 @@ class CcxtVenue:
 
     # -- user-data stream ----------------------------------------------------------------------
 
-    def _stream_methods(self) -> list[str]:
+    def stream_methods(self) -> list[str]:
         """The user-data watchers the client has (orders first; trades when it streams them)."""
         return [m for m in ("watch_orders", "watch_my_trades") if self.client.has.get(camel(m))]
 
-    async def _stream_ready(self, client: Any) -> None:
+    async def stream_ready(self, client: Any) -> None:
         """Wait until ``client``'s user-data subscription is in place (before the resync)."""
         await asyncio.sleep(0.5)
 
@@ -752,25 +718,19 @@ class CcxtVenue:
 
     # -- bars ----------------------------------------------------------------------------------
 
-    def _timeframe_ms(self, timeframe: str) -> int:
-        try:
-            return int(self.client.parse_timeframe(timeframe) * 1000)
-        except Exception as exc:
-            raise ConfigError(f"{self.name}: bad timeframe {timeframe!r}") from exc
-
-    async def _closed_bars(
+    async def closed_bars(
         self, symbol: str, timeframe: str, since_ms: int | None, *, limit: int | None = None
     ) -> list[Bar]:
         """Closed bars of ``symbol`` from ``since_ms`` (the latest ``limit`` if ``None``) over REST.
 
         A candle is closed when its period is over by the venue clock or a later one is listed.
         """
-        tf = self._timeframe_ms(timeframe)
+        tf = bar_ms(timeframe)  # the one calendar (ConfigError naming a bad timeframe)
         page_limit = limit or self.ohlcv_page_limit
         out: list[Bar] = []
         since = since_ms
         while True:
-            with self._calling("fetch_ohlcv"):
+            with self.calling("fetch_ohlcv"):
                 candles = await self.client.fetch_ohlcv(symbol, timeframe, since, page_limit)
             candles = [c for c in candles if since is None or c[0] >= since]
             if not candles:
@@ -778,7 +738,7 @@ class CcxtVenue:
             now, newest = self.now_ms(), candles[-1][0]
             out.extend(bar_of(symbol, c) for c in candles if c[0] < newest or c[0] + tf <= now)
             if out:
-                self._last_close[symbol] = dec(out[-1].close)
+                self.note_close(symbol, dec(out[-1].close))
             if since is None or len(candles) < page_limit:
                 return out
             since = int(newest) + 1
@@ -788,7 +748,7 @@ class CcxtVenue:
         await self.start()
         out: list[Bar] = []
         for symbol in dict.fromkeys(symbols):
-            out += (await self._closed_bars(symbol, timeframe, None, limit=count + 1))[-count:]
+            out += (await self.closed_bars(symbol, timeframe, None, limit=count + 1))[-count:]
         out.sort(key=lambda b: (b.ts_ms, list(symbols).index(b.symbol)))
         return out
 

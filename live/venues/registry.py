@@ -6,22 +6,27 @@
 - any other ccxt exchange id: the generic :class:`~live.venues.ccxt_venue.CcxtVenue`, best
   effort — unified calls only, orders looked up by client id by listing them, the ``ccxt.pro``
   class when ccxt has one (else REST only: no user-data stream, bars by polling).
+
+Every venue built is checked against the capabilities the caller requires (by default
+:data:`~live.venues.base.REQUIRED_CAPABILITIES`: what trading needs; a public data feed needs
+only ``fetch_ohlcv``): a venue lacking one is refused here, naming what it lacks.
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import ccxt
 
 from grekko_research.errors import ConfigError
 from live.venues import binance, binanceusdm, coinbase
+from live.venues.base import REQUIRED_CAPABILITIES, missing_capabilities
 from live.venues.ccxt_venue import CcxtVenue, build_client
 from live.venues.credentials import Credentials, load_credentials
 
-__all__ = ["ADAPTERS", "load_credentials", "make_venue", "venue_names"]
+__all__ = ["ADAPTERS", "check_capabilities", "load_credentials", "make_venue", "venue_names"]
 
 ADAPTERS: dict[str, tuple[type[CcxtVenue], Mapping[str, Any]]] = {
     "binance": (binance.BinanceVenue, binance.DEFAULT_OPTIONS),
@@ -54,6 +59,7 @@ def make_venue(
     options: Mapping[str, Any] | None = None,
     timeout_ms: int = 10_000,
     rate_limit: bool = True,
+    require: Iterable[str] = REQUIRED_CAPABILITIES,
     **venue_kwargs: Any,
 ) -> CcxtVenue:
     """Return the venue adapter called ``name`` (not started: ``await venue.start()``).
@@ -74,13 +80,17 @@ def make_venue(
         Per-request timeout; a create that outlasts it is an ``OutcomeUnknown``.
     rate_limit
         Keep ccxt's client-side request throttle (turn it off only for a local peer).
+    require
+        Capabilities (:class:`~live.venues.base.VenueCapabilities` field names) the venue
+        must have; the default is what trading needs, a data feed asks for ``fetch_ohlcv``.
     venue_kwargs
         Passed to the adapter (``clock``, ``poll_interval_s``, ``reconnect_delays_s``).
 
     Raises
     ------
     ConfigError
-        If ccxt knows no such exchange (close matches are named).
+        If ccxt knows no such exchange (close matches are named), or the venue lacks a
+        required capability (named).
     """
     key = name.strip().lower()
     cls, defaults = ADAPTERS.get(key, (CcxtVenue, {}))
@@ -102,4 +112,22 @@ def make_venue(
             rate_limit=rate_limit,
         )
 
-    return cls(factory(), name=key, client_factory=factory, **venue_kwargs)
+    venue = cls(factory(), name=key, client_factory=factory, **venue_kwargs)
+    check_capabilities(key, venue.capabilities, require)
+    return venue
+
+
+def check_capabilities(
+    name: str, capabilities: object, require: Iterable[str] = REQUIRED_CAPABILITIES
+) -> None:
+    """Raise :class:`ConfigError` naming every capability in ``require`` that venue ``name``
+    does not declare (all of them when it declares no :class:`VenueCapabilities`)."""
+    try:
+        lacking = missing_capabilities(capabilities, require)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    if lacking:
+        raise ConfigError(
+            f"venue {name!r} lacks required capabilities: {', '.join(lacking)} "
+            "(see live.venues.base.VenueCapabilities)"
+        )

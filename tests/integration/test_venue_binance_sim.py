@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -508,7 +509,7 @@ def test_bars_backfill_then_each_closed_bar_once_in_order(
 ) -> None:
     async def scenario(sim: Simulator, venue: CcxtVenue, bars: pd.DataFrame) -> None:
         if stream == "polling":
-            venue.client.has["watchOHLCV"] = False
+            venue.capabilities = replace(venue.capabilities, stream_bars=False)
         bars_it = venue.bars([BTC, "ETH/USDT"], "1h", int(bars.timestamp[7]))
         try:
             backfill = await take(bars_it, 6)
@@ -535,7 +536,8 @@ def test_bars_backfill_then_each_closed_bar_once_in_order(
 
 def test_a_lagging_symbol_holds_the_others_back(btc: pd.DataFrame, eth: pd.DataFrame) -> None:
     async def scenario(sim: Simulator, venue: CcxtVenue, bars: pd.DataFrame) -> None:
-        venue.client.has["watchOHLCV"] = False  # polling: one REST read per symbol and round
+        # polling (declared without a kline stream): one REST read per symbol and round
+        venue.capabilities = replace(venue.capabilities, stream_bars=False)
         bars_it = venue.bars([BTC, "ETH/USDT"], "1h", int(bars.timestamp[9]))
         try:
             assert [b.symbol for b in await take(bars_it, 2)] == [BTC, "ETH/USDT"]

@@ -48,16 +48,21 @@ class BinanceVenue(CcxtVenue):
     ohlcv_page_limit: ClassVar[int] = 1000
     trades_window_ms: ClassVar[int] = 24 * 3_600_000
     """How far one ``startTime`` request of ``myTrades`` may reach."""
+    capability_overrides: ClassVar[Mapping[str, Any]] = {
+        "reduce_only": False,  # spot: no reduce-only orders (a sell cannot exceed the balance)
+        "funding": False,
+        "contract_positions": False,
+    }
 
     async def _fetch_by_client_id(self, symbol: str, client_id: str) -> dict[str, Any] | None:
-        with self._calling("fetch_order", client_id=client_id):
+        with self.calling("fetch_order", client_id=client_id):
             order: dict[str, Any] = await self.client.fetch_order(
                 None, symbol, {"origClientOrderId": client_id}
             )
         return order
 
     async def _cancel_by_client_id(self, symbol: str, client_id: str) -> dict[str, Any] | None:
-        with self._calling(
+        with self.calling(
             "cancel_order", state_changing=True, client_id=client_id, normal=not_cancellable
         ):
             order: dict[str, Any] = await self.client.cancel_order(
@@ -65,13 +70,13 @@ class BinanceVenue(CcxtVenue):
             )
         return order
 
-    def _trade_client_id(self, trade: Mapping[str, Any]) -> str | None:
+    def trade_client_id(self, trade: Mapping[str, Any]) -> str | None:
         info = trade.get("info") or {}
         cid = info.get("c") if isinstance(info, Mapping) else None
         return str(cid) if cid else None
 
     async def _page(self, symbol: str, since: int | None, limit: int, **params: Any) -> list[Any]:
-        with self._calling("fetch_my_trades"):
+        with self.calling("fetch_my_trades"):
             page: list[Any] = await self.client.fetch_my_trades(symbol, since, limit, params)
         return page
 
@@ -106,7 +111,7 @@ class BinanceVenue(CcxtVenue):
         # myTrades filtered by orderId (spot and futures alike; one request up to 1000 fills).
         return await self._page(symbol, None, 1000, orderId=venue_order_id)
 
-    async def _stream_ready(self, client: Any) -> None:
+    async def stream_ready(self, client: Any) -> None:
         # The user-data subscription is confirmed by the WebSocket API before updates flow.
-        with self._calling("authenticate"):
+        with self.calling("authenticate"):
             await client.authenticate()

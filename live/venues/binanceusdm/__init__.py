@@ -47,6 +47,11 @@ class BinanceUsdmVenue(BinanceVenue):
         -2019, -2022, -4164, -4003, -4005, -4014, -1111, -1013
     )
     trades_window_ms: ClassVar[int] = 7 * 24 * 3_600_000
+    capability_overrides: ClassVar[Mapping[str, Any]] = {
+        "reduce_only": True,  # sent as reduceOnly, enforced by the venue
+        "funding": True,  # perpetuals: funding is settled into the wallet every 8 h
+        "contract_positions": True,
+    }
 
     def _signed_position(self, row: Mapping[str, Any]) -> Decimal:
         info = row.get("info") or {}
@@ -56,8 +61,8 @@ class BinanceUsdmVenue(BinanceVenue):
             return dec(amount)  # one-way mode: already signed, exact
         return super()._signed_position(row)
 
-    async def _stream_ready(self, client: Any) -> None:
+    async def stream_ready(self, client: Any) -> None:
         # The listen key comes over REST; the stream is up once ccxt's client has connected.
-        with self._calling("authenticate"):
+        with self.calling("authenticate"):
             await client.authenticate()
-        await super(BinanceVenue, self)._stream_ready(client)
+        await super(BinanceVenue, self).stream_ready(client)

@@ -75,6 +75,12 @@ class CoinbaseVenue(CcxtVenue):
     ohlcv_page_limit: ClassVar[int] = 300
     order_search_pages: ClassVar[int] = 5
     market_buy_in_base: ClassVar[bool] = True
+    capability_overrides: ClassVar[Mapping[str, Any]] = {
+        # spot only: Coinbase's derivatives are not covered by this adapter
+        "reduce_only": False,
+        "funding": False,
+        "contract_positions": False,
+    }
 
     def __init__(self, client: Any, **kwargs: Any) -> None:
         super().__init__(client, **kwargs)
@@ -112,10 +118,10 @@ class CoinbaseVenue(CcxtVenue):
         return super()._is_refusal(exc) or self._failed_create() is not None
 
     async def _fetch_by_client_id(self, symbol: str, client_id: str) -> dict[str, Any] | None:
-        tracked = self._orders.get(client_id)
+        tracked = self.tracker.get(client_id)
         if tracked is not None and tracked.venue_order_id is not None:
             try:
-                with self._calling("fetch_order", client_id=client_id, normal=_not_found):
+                with self.calling("fetch_order", client_id=client_id, normal=_not_found):
                     order: dict[str, Any] = await self.client.fetch_order(
                         tracked.venue_order_id, symbol
                     )
@@ -129,7 +135,7 @@ class CoinbaseVenue(CcxtVenue):
             since = tracked.sent_ms - 60_000
         params: dict[str, Any] = {}
         for _ in range(self.order_search_pages):
-            with self._calling("fetch_orders", client_id=client_id):
+            with self.calling("fetch_orders", client_id=client_id):
                 orders = await self.client.fetch_orders(symbol, since, 100, params)
             for candidate in orders:
                 if candidate.get("clientOrderId") == client_id:
@@ -147,7 +153,7 @@ class CoinbaseVenue(CcxtVenue):
         out: dict[str, dict[str, Any]] = {}
         params: dict[str, Any] = {"order_ids": [venue_order_id]}
         while True:
-            with self._calling("fetch_my_trades"):
+            with self.calling("fetch_my_trades"):
                 page = await self.client.fetch_my_trades(
                     symbol, None, self.trades_page_limit, params
                 )
@@ -162,7 +168,7 @@ class CoinbaseVenue(CcxtVenue):
         out: dict[str, dict[str, Any]] = {}
         params: dict[str, Any] = {}
         while True:
-            with self._calling("fetch_my_trades"):
+            with self.calling("fetch_my_trades"):
                 page = await self.client.fetch_my_trades(
                     symbol, since_ms, self.trades_page_limit, params
                 )

@@ -13,6 +13,7 @@ same "venue" it left, as it would with an exchange.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import AsyncIterator, Sequence
@@ -43,6 +44,7 @@ from live.venues.base import (
     MarketInfo,
     OrderRequest,
     Venue,
+    VenueCapabilities,
     VenueFill,
     VenueHealth,
     VenueOrder,
@@ -142,6 +144,29 @@ class PaperVenue(Venue):
             self.account = _Account(Decimal(repr(float(engine.init_cash))))
         self._lot, self._tick, self._min_notional = engine.market.arrays(len(self.symbols))
         self._last: dict[str, float] = {}
+        self.capabilities = self._capabilities()
+
+    def _capabilities(self) -> VenueCapabilities:
+        """The paper account's own (market orders, filled at once; every order and fill kept),
+        with the market data of its feed: a replay knows the execution bar, a venue's feed
+        brings its streams, ticker and clock."""
+        own = VenueCapabilities(
+            fetch_ohlcv=True,
+            market_orders=True,
+            query_orders=True,
+            cancel_orders=True,
+            fetch_balance=True,
+            fetch_fills=True,
+            execution_bar=isinstance(self.feed, ReplayFeed),
+        )
+        if isinstance(self.feed, ReplayFeed):
+            return own
+        data = self.feed.capabilities
+        if not data.fetch_ohlcv:
+            raise ConfigError(f"paper venue: feed {self.feed.name!r} has no bars (fetch_ohlcv)")
+        return dataclasses.replace(
+            own, stream_bars=data.stream_bars, ticker=data.ticker, server_time=data.server_time
+        )
 
     # -- lifecycle and clock ----------------------------------------------------------------
 
@@ -190,7 +215,8 @@ class PaperVenue(Venue):
         )
 
     def execution_bar(self, symbol: str) -> Bar | None:
-        """The bar a market order sent now executes on, when replaying (else ``None``)."""
+        """The bar a market order sent now executes on, when replaying (else ``None``;
+        ``capabilities.execution_bar`` says which)."""
         if not isinstance(self.feed, ReplayFeed):
             return None
         t = self.feed.next_index

@@ -109,7 +109,7 @@ def test_coinbase_answers_are_not_failures_but_a_refused_key_is(btc: pd.DataFram
         (again,) = await venue.cancel(CB, cid(3))
         assert isinstance(again, QueryResult)
         assert await venue.query(CB, cid(9)) == NotFound(cid(9))
-        venue._track(cid(8), CB, "00000000-0000-4000-8000-0000000000ff")
+        venue.tracker.track(cid(8), CB, "00000000-0000-4000-8000-0000000000ff")
         assert await venue.query(CB, cid(8)) == NotFound(cid(8))
         assert (await venue.health()).error_times_ms == ()
         # A setup error is a failure: a key the peer does not know.

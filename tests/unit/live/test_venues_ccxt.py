@@ -39,6 +39,7 @@ from live.venues import (
     load_credentials,
     make_venue,
 )
+from live.venues._ccxt_orders import order_state
 from live.venues.base import OrderRequest, Venue
 from live.venues.binance import BinanceVenue
 from live.venues.binanceusdm import BinanceUsdmVenue
@@ -152,11 +153,11 @@ def test_make_venue_falls_back_to_the_generic_adapter() -> None:
     kraken = make_venue(" Kraken ", timeout_ms=1234)
     assert type(kraken) is CcxtVenue and kraken.name == "kraken"
     assert type(kraken.client) is ccxt_pro.kraken and kraken.client.timeout == 1234
-    assert kraken._stream_methods() == ["watch_orders", "watch_my_trades"]
+    assert kraken.stream_methods() == ["watch_orders", "watch_my_trades"]
     rest_only = next(e for e in ccxt.exchanges if e not in ccxt_pro.exchanges)
     plain = make_venue(rest_only)
     assert type(plain.client) is getattr(ccxt_async, rest_only)
-    assert plain._stream_methods() == []  # reports() then yields nothing: the runner polls
+    assert plain.stream_methods() == []  # reports() then yields nothing: the runner polls
 
 
 def test_unknown_venue_is_a_config_error_with_close_matches() -> None:
@@ -213,7 +214,7 @@ def test_steps_follow_the_precision_mode(mode: int, precision: Any, step: Decima
     ],
 )
 def test_ccxt_statuses_map_to_order_states(order: dict[str, Any], state: S | None) -> None:
-    assert make_venue("kraken")._state_of(order) is state
+    assert order_state(order) is state
 
 
 # -- Binance USD-M against its peer ----------------------------------------------------------
@@ -388,7 +389,8 @@ def test_coinbase_limit_cancel_refusals_and_not_found(btc: pd.DataFrame) -> None
         assert again == [QueryResult(cid(3), S.CANCELLED, 0, ack.venue_order_id)]
         assert await venue.query(CB, cid(9)) == NotFound(cid(9))
         # A venue order id Coinbase does not know (404 NOT_FOUND) reads as not found too.
-        venue._track(cid(8), CB, "00000000-0000-4000-8000-0000000000ff")  # as if learnt earlier
+        # as if learnt earlier
+        venue.tracker.track(cid(8), CB, "00000000-0000-4000-8000-0000000000ff")
         assert await venue.query(CB, cid(8)) == NotFound(cid(8))
         assert await venue.cancel(CB, cid(9)) == [NotFound(cid(9))]
         # A key the peer does not know is a setup error, not a rejected order.
@@ -412,7 +414,7 @@ def test_coinbase_limit_cancel_refusals_and_not_found(btc: pd.DataFrame) -> None
 
 def test_coinbase_bars_poll_rest_without_a_kline_stream(btc: pd.DataFrame) -> None:
     async def scenario(sim: CoinbaseSimulator, venue: CcxtVenue, creds: Credentials) -> None:
-        assert not venue.client.has["watchOHLCV"]
+        assert not venue.capabilities.stream_bars  # declared: no kline stream, REST is polled
         venue.poll_interval_s = 0.1
         stream = venue.bars([CB], "1h", int(btc.timestamp[8]))
         try:
