@@ -14,13 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from grekko_research.config.compose import config_id, engine_config
-from grekko_research.config.schema import (
-    EngineSection,
-    GrekkoConfig,
-    LiveRiskSection,
-    RiskSection,
-)
+from grekko_research.config.compose import config_id, engine_config, to_container
+from grekko_research.config.schema import EngineSection, GrekkoConfig, RiskSection
 from grekko_research.data.store import ParquetStore
 from grekko_research.errors import ConfigError
 from grekko_research.strategy import Strategy, get_strategy
@@ -53,23 +48,9 @@ class LivePlan:
 
 
 def live_limits_configured(cfg: GrekkoConfig) -> list[str]:
-    """The names of the risk limits set in ``cfg.risk`` (live trading needs at least one)."""
-    r = cfg.risk
-    names = ("max_position", "max_gross_exposure", "max_drawdown", "daily_loss_limit",
-             "max_orders_per_day")  # fmt: skip
-    engine_limits = [n for n in names if getattr(r, n) is not None]
-    live_limits = [
-        f"live.{k}"
-        for k, v in vars(r.live).items()
-        if v is not None and v is not False and k in _LIVE_LIMIT_KEYS
-    ]
-    return engine_limits + live_limits
-
-
-_LIVE_LIMIT_KEYS = frozenset(
-    {"max_order_notional", "max_position", "max_gross_exposure", "max_net_exposure",
-     "max_leverage", "max_orders", "max_drawdown", "daily_loss", "var_limit"}
-)  # fmt: skip
+    """The keys of the risk limits set in ``cfg.risk`` that bound exposure or losses (live
+    trading needs at least one; see :attr:`grekko_research.risk.spec.RiskSpec.guarding`)."""
+    return cfg.risk.spec.guarding
 
 
 def plan_run(cfg: GrekkoConfig, *, replay: bool = False) -> LivePlan:
@@ -120,7 +101,7 @@ def _spec(
 ) -> RunnerSpec:
     """The runner spec of a plan: ``what`` says what it trades (a strategy and its parameters,
     or sleeves and a coordinator) and its ``meta``; the rest comes from ``cfg.live``."""
-    from live.risk import live_risk_config
+    from live.risk import risk_spec
 
     live = cfg.live
     return RunnerSpec(
@@ -133,7 +114,7 @@ def _spec(
         reconcile_every_ms=int(live.reconcile_every_s * 1000),
         max_bars=live.max_bars,
         kill_file=state_dir / KILL_FILE,
-        risk=live_risk_config(cfg),
+        risk=risk_spec(cfg),
         **what,
     )
 
@@ -143,11 +124,14 @@ def _url_meta(cfg: GrekkoConfig, replay: bool) -> dict[str, Any]:
     ``risk`` section, and ``venue_url``, where its venue (or paper feed) was reached, so that
     reconcile goes back there (a local peer), never to the exchange's own host unless asked.
     Credentials in the URL (``user:pass@``) are not recorded."""
-    from dataclasses import asdict
     from urllib.parse import urlsplit, urlunsplit
 
     url = cfg.live.venue_url
-    risk = {"risk": asdict(cfg.risk)}  # the limits it ran under (reconcile plans with them)
+    from grekko_research.config.compose import to_container
+
+    risk = {
+        "risk": to_container(cfg)["risk"]
+    }  # the limits it ran under (reconcile plans with them)
     if replay or not url:
         return risk
     parts = urlsplit(url)
@@ -173,9 +157,10 @@ def _where(cfg: GrekkoConfig, *, replay: bool) -> tuple[str, str, str]:
         raise ConfigError("live.mode=live needs a real venue (live.venue=binance, …), not paper")
     if mode == "live" and not live_limits_configured(cfg):
         raise ConfigError(
-            "live trading needs at least one risk limit: set risk.max_position, "
-            "risk.max_gross_exposure, risk.max_drawdown, risk.daily_loss_limit or "
-            "risk.max_orders_per_day (or pick risk=conservative)"
+            "live trading needs at least one risk limit: set risk.order.max_position, "
+            "risk.order.max_leverage, risk.portfolio.drawdown.limit, "
+            "risk.portfolio.daily_loss.limit or another (docs/risk.md), or pick "
+            "risk=conservative"
         )
     return venue_name, feed, mode
 
@@ -185,10 +170,9 @@ def _plan_portfolio(cfg: GrekkoConfig, *, replay: bool) -> LivePlan:
     import hashlib
     import json
 
-    from grekko_research.config.compose import to_container
     from grekko_research.engine.book import check_live_config
-    from grekko_research.engine.config import RiskLimits
     from grekko_research.portfolio import check_merge_rule
+    from grekko_research.risk import RiskLimits
     from live.runner.sleeves import CoordinatorSpec
 
     p, live = cfg.portfolio, cfg.live
@@ -229,15 +213,17 @@ def _sleeve(cfg: GrekkoConfig, i: int, total_weight: float) -> SleeveSpec:
     ``risk.live`` guards the whole account's orders.
     """
     from grekko_research.engine.book import check_live_config
-    from live.risk import live_risk_config
+    from grekko_research.risk.spec import TOP_KEYS
 
     entry = cfg.portfolio.strategies[i]
     where = f"portfolio.strategies[{i}] ({entry.id or entry.name})"
     try:
         risk_over = dict(entry.risk)
-        live_over = dict(risk_over.pop("live", None) or {})
-        _known(risk_over, RiskSection, "risk")
-        _known(live_over, LiveRiskSection, "risk.live")
+        # The sleeve's own risk engine checks only what its entry sets (the run's risk engine
+        # guards the account); the old top-level keys were its book's only.
+        own = RiskSection().with_overrides(
+            {k: v for k, v in risk_over.items() if k not in TOP_KEYS}
+        )
         _known(dict(entry.engine), EngineSection, "engine")
         share = entry.weight / total_weight if cfg.portfolio.rule == "sum" else 1.0
         capital = entry.capital if entry.capital is not None else cfg.engine.init_cash * share
@@ -245,7 +231,7 @@ def _sleeve(cfg: GrekkoConfig, i: int, total_weight: float) -> SleeveSpec:
             raise ConfigError(f"capital must be positive, got {capital}")
         sub = replace(
             cfg,
-            risk=replace(cfg.risk, **risk_over, live=LiveRiskSection(**live_over)),
+            risk=cfg.risk.with_overrides(risk_over),
             engine=replace(cfg.engine, **{**dict(entry.engine), "init_cash": float(capital)}),
         )
         meta: dict[str, Any] = {}
@@ -266,7 +252,7 @@ def _sleeve(cfg: GrekkoConfig, i: int, total_weight: float) -> SleeveSpec:
             params=params,
             engine=engine,
             weight=float(entry.weight),
-            risk=live_risk_config(sub),
+            risk=own.spec,
             meta=meta,
             symbols=tuple(entry.symbols),
         )
@@ -362,7 +348,10 @@ def make_plan_venue(plan: LivePlan, *, store: ParquetStore | None = None) -> Ven
         else:
             from live.venues.registry import make_venue
 
-            source = make_venue(plan.feed, urls=live.venue_url, credentials=None)
+            # a public data feed: only its bars are used (the paper account trades)
+            source = make_venue(
+                plan.feed, urls=live.venue_url, credentials=None, require=("fetch_ohlcv",)
+            )
         return PaperVenue(
             plan.spec.engine, plan.spec.symbols, source, state_path=plan.state_dir / "paper.json"
         )

@@ -29,7 +29,6 @@ from grekko_research.config.schema import GrekkoConfig
 from grekko_research.engine import EngineConfig, Fees, Sizing, Slippage
 from grekko_research.errors import ConfigError
 from grekko_research.paths import register_resolvers
-from grekko_research.risk import RiskLimits
 
 __all__ = ["compose_config", "config_dir", "config_id", "engine_config", "to_container"]
 
@@ -128,7 +127,9 @@ def _check_strategy_params(cfg: GrekkoConfig) -> None:
 
 def to_container(cfg: GrekkoConfig) -> dict[str, Any]:
     """Return the config as plain dicts and lists (JSON/YAML-ready)."""
-    return json.loads(json.dumps(asdict(cfg), sort_keys=True, default=str))
+    tree: dict[str, Any] = json.loads(json.dumps(asdict(cfg), sort_keys=True, default=str))
+    tree["risk"]["live"] = cfg.risk.live.given()  # the deprecated block: only the keys given
+    return tree
 
 
 def config_id(cfg: GrekkoConfig) -> str:
@@ -152,7 +153,9 @@ def config_id(cfg: GrekkoConfig) -> str:
     tree.pop("optimize", None)  # how parameters are searched is not what a run computes
     tree.pop("promote", None)
     tree.pop("live", None)  # how a run is traded live is not what its backtest computes
-    tree["risk"].pop("live", None)  # nor how the live risk engine guards it
+    # Of the risk spec, what the backtest engine applies today (its RiskLimits, under the keys
+    # hashed before the spec existed): the live-only checks do not change what it computes.
+    tree["risk"] = cfg.risk.spec.engine_identity()
     tree.pop("portfolio", None)  # nor which strategies share the live account
     canonical = json.dumps(tree, sort_keys=True, separators=(",", ":"), allow_nan=False)
     return hashlib.sha256(canonical.encode()).hexdigest()[:12]
@@ -169,11 +172,5 @@ def engine_config(cfg: GrekkoConfig) -> EngineConfig:
         sizing=Sizing(e.sizing, e.sizing_value),  # type: ignore[arg-type]
         allow_short=e.allow_short,
         leverage=e.leverage,
-        risk=RiskLimits(
-            max_position=r.max_position,
-            max_gross=r.max_gross_exposure,
-            max_drawdown=r.max_drawdown,
-            daily_loss=r.daily_loss_limit,
-            max_orders_per_day=r.max_orders_per_day,
-        ),
+        risk=r.spec.engine_limits(),  # one source: the run's RiskSpec
     )

@@ -16,10 +16,21 @@ enter a configuration, nor the ``config.yaml``, tearsheet and MLflow records mad
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from typing import Any
 
+from grekko_research.risk.spec import (
+    MarketRisk,
+    OpsRisk,
+    OrderRisk,
+    PortfolioRisk,
+    RiskSpec,
+)
+
 __all__ = [
+    "UNSET",
     "DataConfig",
     "EngineSection",
     "ExchangeConfig",
@@ -124,63 +135,147 @@ _ENGINE_KEYS = {
 }
 
 
+UNSET = math.nan
+"""The value of a deprecated ``risk.live`` number not given (``null`` is a value: off)."""
+_UNSET_TEXT = "<unset>"  # the same for an action
+_COUNTS = ("max_orders", "max_errors", "var_window", "vol_window", "move_window")
+
+
 @dataclass(frozen=True)
 class LiveRiskSection:
-    """The live risk engine's limits (``risk.live``; ``live/risk``); null = the check is off.
+    """The keys of the deprecated ``risk.live`` block (one release more; see ``docs/risk.md``).
 
-    Not part of ``config_id``: how a run is guarded live does not change what its backtest
-    computes. Validated (with the key's name) by ``live.risk.live_risk_config``.
+    Each key is now a key of :class:`~grekko_research.risk.spec.RiskSpec`
+    (``risk.live.max_drawdown`` is ``risk.portfolio.drawdown.limit`` …). A key not given holds
+    a marker (NaN, ``"<unset>"``, or ``null`` for ``check_precision``), so
+    ``risk.live.max_clock_skew_ms=null`` (given: off) differs from leaving it out (the new key's
+    value stands); :meth:`given` returns the keys given, checked later by their old names
+    (:func:`~grekko_research.risk.spec.check_live_keys`). Counts are typed as numbers here and
+    must be whole.
     """
 
-    # pre-trade checks, per order
-    check_precision: bool = False  # qty on the lot grid (else rounded down), price on the tick
-    min_order_notional: float | None = None  # quote currency; the venue's own minimum applies too
-    max_order_notional: float | None = None  # quote currency; larger orders are shrunk
-    max_position: float | None = None  # |position value| per symbol, fraction of equity
-    max_gross_exposure: float | None = None  # Σ |position values|, quote currency
-    max_net_exposure: float | None = None  # |Σ position values|, quote currency
-    max_leverage: float | None = None  # Σ |position values| / equity
-    max_orders: int | None = None  # orders let through in any order_window_s seconds
-    order_window_s: float = 60.0
-    price_band: float | None = None  # |order price / last trade − 1| (limit orders)
-    # portfolio circuit breakers, at each bar (drawdown and daily loss also at each tick)
-    max_drawdown: float | None = None  # fraction from the peak equity; stays until resume
-    drawdown_action: str = "halt"  # halt | reduce
-    daily_loss: float | None = None  # fraction of the UTC day's starting equity; until the next day
-    daily_loss_action: str = "halt"
-    var_limit: float | None = None  # historical VaR of per-bar equity returns (a loss fraction)
-    var_confidence: float = 0.99
-    var_window: int = 500  # returns
-    var_action: str = "reduce"
-    var_cooldown_s: float | None = 0.0  # lifts this long after VaR is back in line; null: resume
-    # market breakers: block new entries (reducing) for a cool-down
-    vol_limit: float | None = None  # annualised realised volatility of log returns
-    vol_window: int = 24  # bars
-    move_limit: float | None = None  # |close / close move_window bars earlier − 1|
-    move_window: int = 12  # bars
-    breaker_cooldown_s: float = 3600.0
-    # operational checks
-    max_data_age_s: float | None = None  # age of the last bar or tick
-    max_ws_down_s: float | None = None
-    max_errors: int | None = None  # errors in any error_window_s seconds
-    error_window_s: float = 300.0
-    max_clock_skew_ms: float | None = None
-    ops_action: str = "halt"  # halt | reduce; lifts when the condition clears
+    check_precision: bool | None = None
+    min_order_notional: float | None = UNSET
+    max_order_notional: float | None = UNSET
+    max_position: float | None = UNSET
+    max_gross_exposure: float | None = UNSET
+    max_net_exposure: float | None = UNSET
+    max_leverage: float | None = UNSET
+    max_orders: float | None = UNSET
+    order_window_s: float = UNSET
+    price_band: float | None = UNSET
+    max_drawdown: float | None = UNSET
+    drawdown_action: str = _UNSET_TEXT
+    daily_loss: float | None = UNSET
+    daily_loss_action: str = _UNSET_TEXT
+    var_limit: float | None = UNSET
+    var_confidence: float = UNSET
+    var_window: float = UNSET
+    var_action: str = _UNSET_TEXT
+    var_cooldown_s: float | None = UNSET
+    vol_limit: float | None = UNSET
+    vol_window: float = UNSET
+    move_limit: float | None = UNSET
+    move_window: float = UNSET
+    breaker_cooldown_s: float = UNSET
+    max_data_age_s: float | None = UNSET
+    max_ws_down_s: float | None = UNSET
+    max_errors: float | None = UNSET
+    error_window_s: float = UNSET
+    max_clock_skew_ms: float | None = UNSET
+    ops_action: str = _UNSET_TEXT
+
+    def given(self) -> dict[str, Any]:
+        """The keys given, with their values (whole counts as integers)."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is None and f.name == "check_precision":
+                continue
+            if value == _UNSET_TEXT or (isinstance(value, float) and math.isnan(value)):
+                continue
+            if f.name in _COUNTS and isinstance(value, float) and value.is_integer():
+                value = int(value)
+            out[f.name] = value
+        return out
 
 
 @dataclass(frozen=True)
 class RiskSection:
-    """Risk rules applied inside the backtest loop (and by the live book); null = off.
+    """The run's risk spec (``conf/risk/``): one spec for backtests and live runs; null = off.
 
-    ``live`` holds the live risk engine's additional checks (see :class:`LiveRiskSection`).
+    ``order``, ``portfolio``, ``market`` and ``ops`` are the parts of
+    :class:`~grekko_research.risk.spec.RiskSpec` (see ``docs/risk.md``); :attr:`spec` is the
+    validated spec, the old keys applied. The top-level engine keys (``max_position`` …) and
+    the ``live`` block are the shape before it, deprecated: they still load for one release,
+    with a warning naming the new key, and two old keys that now mean one thing must agree.
     """
 
-    max_position: float | None = None  # fraction of equity per asset
-    max_gross_exposure: float | None = None  # fraction of equity
-    max_drawdown: float | None = None  # fraction from the peak: flatten and halt
-    daily_loss_limit: float | None = None  # fraction of the day's starting equity
+    order: OrderRisk = field(default_factory=OrderRisk)
+    portfolio: PortfolioRisk = field(default_factory=PortfolioRisk)
+    market: MarketRisk = field(default_factory=MarketRisk)
+    ops: OpsRisk = field(default_factory=OpsRisk)
+    # deprecated: risk.order.max_position, risk.order.max_leverage,
+    # risk.portfolio.drawdown.flatten_at, risk.portfolio.daily_loss.limit,
+    # risk.order.max_orders_per_day
+    max_position: float | None = None
+    max_gross_exposure: float | None = None
+    max_drawdown: float | None = None
+    daily_loss_limit: float | None = None
     max_orders_per_day: int | None = None
-    live: LiveRiskSection = field(default_factory=LiveRiskSection)
+    live: LiveRiskSection = field(default_factory=LiveRiskSection)  # deprecated
+
+    def __post_init__(self) -> None:
+        """Build the spec now, so a bad or contradictory value fails at composition."""
+        object.__setattr__(self, "_spec", _risk_spec(self))
+
+    @property
+    def spec(self) -> RiskSpec:
+        """The validated :class:`~grekko_research.risk.spec.RiskSpec` of this section."""
+        spec: RiskSpec = self.__dict__["_spec"]
+        return spec
+
+    def with_overrides(self, overrides: Mapping[str, Any], where: str = "risk") -> RiskSection:
+        """This section with some keys replaced (a portfolio sleeve's ``risk``): nested
+        mappings replace single keys (``{"order": {"max_orders": 5}}``).
+
+        Raises
+        ------
+        ConfigError
+            Naming an unknown key, or a value the spec refuses.
+        """
+        section: RiskSection = _with(self, overrides, where)
+        return section
+
+
+def _with(obj: Any, overrides: Mapping[str, Any], where: str) -> Any:
+    from dataclasses import is_dataclass, replace
+
+    from grekko_research.errors import ConfigError
+
+    names = [f.name for f in fields(obj)]
+    unknown = sorted(str(k) for k in overrides if k not in names)
+    if unknown:
+        raise ConfigError(f"unknown {where} key(s) {unknown}; known: {sorted(names)}")
+    changes: dict[str, Any] = {}
+    for key, value in overrides.items():
+        current = getattr(obj, key)
+        if is_dataclass(current) and isinstance(value, Mapping):
+            changes[key] = _with(current, value, f"{where}.{key}")
+        else:
+            changes[key] = value
+    return replace(obj, **changes)
+
+
+def _risk_spec(section: RiskSection) -> RiskSpec:
+    """The spec of a section: the new keys, then the deprecated ones (warned, checked)."""
+    from grekko_research.risk.spec import TOP_KEYS, check_live_keys, spec_from_section
+
+    live = section.live.given()
+    check_live_keys(live)  # names risk.live.<key>
+    top = {k: getattr(section, k) for k in TOP_KEYS if getattr(section, k) is not None}
+    base = RiskSpec(section.order, section.portfolio, section.market, section.ops)
+    return spec_from_section(base, top, live) if top or live else base
 
 
 @dataclass(frozen=True)

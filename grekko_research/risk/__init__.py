@@ -1,49 +1,112 @@
 """Risk rules shared by the backtest engine and the live bridge (pure functions, numba-compatible).
 
-- :mod:`~grekko_research.risk.rules`: the limits the backtest kernel applies (``RiskLimits``);
+- :mod:`~grekko_research.risk.spec`: the one declarative risk spec (``RiskSpec``, from
+  ``conf/risk/``; see ``docs/risk.md``);
+- :mod:`~grekko_research.risk.evaluate` / :mod:`~grekko_research.risk.breakers`: the spec
+  evaluated, ``(spec, state, order_or_view) -> verdict`` (order decisions, breakers);
+- :mod:`~grekko_research.risk.state`: the trading state and the hold state machine;
+- :mod:`~grekko_research.risk.rules`: the limits the backtest kernel applies (``RiskLimits``,
+  derived from the spec);
 - :mod:`~grekko_research.risk.checks`: pre-trade, portfolio, market and operational checks
   returning a :class:`~grekko_research.risk.checks.Verdict` (rule, ok, value, limit);
 - :mod:`~grekko_research.risk.sizing`: fixed-fraction, volatility-target and Kelly sizing,
   called by the kernel's entry sizing and therefore by live runs too.
 """
 
-from grekko_research.risk.checks import (
-    Verdict,
-    check_clock_skew,
-    check_daily_loss,
-    check_drawdown,
-    check_error_rate,
-    check_gross_exposure,
-    check_leverage,
-    check_max_notional,
-    check_max_position,
-    check_min_notional,
-    check_net_exposure,
-    check_order_rate,
-    check_price_band,
-    check_price_move,
-    check_price_precision,
-    check_qty_precision,
-    check_stale_data,
-    check_var,
-    check_volatility,
-    check_ws_down,
-    historical_var_nb,
-    realized_vol_nb,
-)
-from grekko_research.risk.rules import RULE_NAMES, RiskLimits
-from grekko_research.risk.sizing import (
-    fixed_fraction_size_nb,
-    kelly_entry_fraction_nb,
-    kelly_estimate_nb,
-    kelly_fraction_nb,
-    kelly_stats_nb,
-    vol_target_size_nb,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from grekko_research.risk.checks import (
+        Verdict,
+        check_clock_skew,
+        check_daily_loss,
+        check_drawdown,
+        check_error_rate,
+        check_gross_exposure,
+        check_leverage,
+        check_max_notional,
+        check_max_position,
+        check_min_notional,
+        check_net_exposure,
+        check_order_rate,
+        check_price_band,
+        check_price_move,
+        check_price_precision,
+        check_qty_precision,
+        check_stale_data,
+        check_var,
+        check_volatility,
+        check_ws_down,
+        historical_var_nb,
+        realized_vol_nb,
+    )
+    from grekko_research.risk.evaluate import decide_order
+    from grekko_research.risk.rules import RULE_NAMES, RiskLimits
+    from grekko_research.risk.sizing import (
+        fixed_fraction_size_nb,
+        kelly_entry_fraction_nb,
+        kelly_estimate_nb,
+        kelly_fraction_nb,
+        kelly_stats_nb,
+        vol_target_size_nb,
+    )
+    from grekko_research.risk.spec import RiskSpec
+    from grekko_research.risk.state import TradingState
+
+_WHERE = {  # name -> submodule: imported on first use (numba loads only when needed)
+    "RULE_NAMES": "rules",
+    "RiskLimits": "rules",
+    "RiskSpec": "spec",
+    "TradingState": "state",
+    "Verdict": "checks",
+    "check_clock_skew": "checks",
+    "check_daily_loss": "checks",
+    "check_drawdown": "checks",
+    "check_error_rate": "checks",
+    "check_gross_exposure": "checks",
+    "check_leverage": "checks",
+    "check_max_notional": "checks",
+    "check_max_position": "checks",
+    "check_min_notional": "checks",
+    "check_net_exposure": "checks",
+    "check_order_rate": "checks",
+    "check_price_band": "checks",
+    "check_price_move": "checks",
+    "check_price_precision": "checks",
+    "check_qty_precision": "checks",
+    "check_stale_data": "checks",
+    "check_var": "checks",
+    "check_volatility": "checks",
+    "check_ws_down": "checks",
+    "decide_order": "evaluate",
+    "fixed_fraction_size_nb": "sizing",
+    "historical_var_nb": "checks",
+    "kelly_entry_fraction_nb": "sizing",
+    "kelly_estimate_nb": "sizing",
+    "kelly_fraction_nb": "sizing",
+    "kelly_stats_nb": "sizing",
+    "realized_vol_nb": "checks",
+    "vol_target_size_nb": "sizing",
+}
+
+
+def __getattr__(name: str) -> Any:
+    where = _WHERE.get(name)
+    if where is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{where}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "RULE_NAMES",
     "RiskLimits",
+    "RiskSpec",
+    "TradingState",
     "Verdict",
     "check_clock_skew",
     "check_daily_loss",
@@ -64,6 +127,7 @@ __all__ = [
     "check_var",
     "check_volatility",
     "check_ws_down",
+    "decide_order",
     "fixed_fraction_size_nb",
     "historical_var_nb",
     "kelly_entry_fraction_nb",

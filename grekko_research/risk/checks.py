@@ -296,7 +296,8 @@ def historical_var_nb(equity: np.ndarray, window: int, confidence: float) -> flo
     r.sort()
     k = int(np.ceil(window * (1.0 - confidence) - 1e-9))
     k = min(max(k, 1), window)
-    return -r[k - 1]
+    var: float = -r[k - 1]
+    return var
 
 
 @njit(cache=True, nogil=True)
@@ -331,7 +332,8 @@ def realized_vol_nb(closes: np.ndarray, window: int, periods_per_year: float) ->
     ss = 0.0
     for i in range(window):
         ss += (r[i] - mean) ** 2
-    return np.sqrt(ss / (window - 1) * periods_per_year)
+    vol: float = np.sqrt(ss / (window - 1) * periods_per_year)
+    return vol
 
 
 @njit(cache=True, nogil=True)

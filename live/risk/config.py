@@ -1,61 +1,36 @@
-"""The live risk engine's configuration: typed, validated, built from ``risk.live``."""
+"""The live risk engine's configuration: the run's :class:`~grekko_research.risk.spec.RiskSpec`.
+
+:func:`risk_spec` returns the spec of a composed configuration (``risk``, see ``docs/risk.md``),
+which :class:`~live.risk.RiskEngine` takes. :class:`LiveRiskConfig` is the flat shape of the
+deprecated ``risk.live`` block, kept for one release: the engine still accepts it (it converts
+it to a spec) and :func:`live_risk_config` still returns it.
+"""
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, fields
-from typing import Any, Literal
+from dataclasses import asdict, dataclass, fields
+from typing import Literal
 
 from grekko_research.config.schema import GrekkoConfig, LiveRiskSection, RiskSection
-from grekko_research.errors import ConfigError
+from grekko_research.risk.spec import (
+    LIVE_DEFAULTS,
+    RiskSpec,
+    check_live_keys,
+    spec_from_live_keys,
+)
 
-__all__ = ["Action", "LiveRiskConfig", "live_risk_config"]
+__all__ = ["Action", "LiveRiskConfig", "live_risk_config", "risk_spec"]
 
 Action = Literal["halt", "reduce"]
 
-_PREFIX = "risk.live"
-# limits that are positive numbers when set
-_POSITIVE = (
-    "min_order_notional",
-    "max_order_notional",
-    "max_position",
-    "max_gross_exposure",
-    "max_net_exposure",
-    "max_leverage",
-    "price_band",
-    "var_limit",
-    "vol_limit",
-    "move_limit",
-    "max_data_age_s",
-    "max_ws_down_s",
-    "max_clock_skew_ms",
-)
-_FRACTIONS = ("max_drawdown", "daily_loss")  # in (0, 1)
-_WINDOWS_S = ("order_window_s", "error_window_s")  # positive
-_BARS = {"var_window": 2, "vol_window": 2, "move_window": 1}  # integer, at least this
-_COUNTS = ("max_orders",)  # positive integers when set
-_ACTIONS = ("drawdown_action", "daily_loss_action", "var_action", "ops_action")
-
-
-def _key(name: str) -> str:
-    return f"{_PREFIX}.{name}"
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+_SETTINGS = {"check_precision", *LIVE_DEFAULTS}  # not limits: windows, actions, cool-downs
 
 
 @dataclass(frozen=True)
 class LiveRiskConfig:
-    """Limits of :class:`~live.risk.RiskEngine`; ``None`` switches a check off.
-
-    The fields mirror ``risk.live`` in the Hydra configuration (see
-    :class:`~grekko_research.config.schema.LiveRiskSection` for units). Actions say what a
-    breach does: ``"halt"`` (nothing passes) or ``"reduce"`` (only orders that reduce exposure
-    pass). Drawdown stays until :meth:`~live.risk.RiskEngine.resume`; daily loss lifts at the
-    next UTC day; VaR ``var_cooldown_s`` after it is back under the limit (``None``: at resume);
-    the volatility and price-move breakers block new entries for ``breaker_cooldown_s`` and
-    until the breaker is clear; operational checks lift when their condition clears.
+    """The deprecated flat limits of :class:`~live.risk.RiskEngine` (``risk.live``); ``None``
+    switches a check off. Use :class:`~grekko_research.risk.spec.RiskSpec` instead: each field
+    is a key of it (``max_drawdown`` is ``portfolio.drawdown.limit``; see ``docs/risk.md``).
     """
 
     check_precision: bool = False
@@ -90,75 +65,83 @@ class LiveRiskConfig:
     ops_action: Action = "halt"
 
     def __post_init__(self) -> None:
-        if not isinstance(self.check_precision, bool):
-            raise ConfigError(f"{_key('check_precision')} must be true or false")
-        for name in _POSITIVE:
-            value = getattr(self, name)
-            if value is not None and not (_number(value) and value > 0):
-                raise ConfigError(f"{_key(name)} must be a positive number or null, got {value!r}")
-        for name in _FRACTIONS:
-            value = getattr(self, name)
-            if value is not None and not (_number(value) and 0 < value < 1):
-                raise ConfigError(f"{_key(name)} is a fraction in (0, 1) or null, got {value!r}")
-        for name in _WINDOWS_S:
-            value = getattr(self, name)
-            if not (_number(value) and value > 0):
-                raise ConfigError(f"{_key(name)} must be a positive number, got {value!r}")
-        for name, least in _BARS.items():
-            value = getattr(self, name)
-            if not (isinstance(value, int) and not isinstance(value, bool) and value >= least):
-                raise ConfigError(
-                    f"{_key(name)} must be an integer of at least {least}, got {value!r}"
-                )
-        for name in (*_COUNTS, "max_errors"):
-            value = getattr(self, name)
-            if value is not None and not (
-                isinstance(value, int) and not isinstance(value, bool) and value >= 0
-            ):
-                raise ConfigError(
-                    f"{_key(name)} must be a non-negative integer or null, got {value!r}"
-                )
-        if self.max_orders is not None and self.max_orders < 1:
-            raise ConfigError(f"{_key('max_orders')} must be at least 1, got {self.max_orders!r}")
-        if not (_number(self.var_confidence) and 0 < self.var_confidence < 1):
-            raise ConfigError(
-                f"{_key('var_confidence')} must be in (0, 1), got {self.var_confidence!r}"
-            )
-        for name in ("breaker_cooldown_s", "var_cooldown_s"):
-            value = getattr(self, name)
-            if (value is not None or name == "breaker_cooldown_s") and not (
-                _number(value) and value >= 0
-            ):
-                raise ConfigError(f"{_key(name)} must be a non-negative number, got {value!r}")
-        for name in _ACTIONS:
-            value = getattr(self, name)
-            if value not in ("halt", "reduce"):
-                raise ConfigError(f"{_key(name)} must be 'halt' or 'reduce', got {value!r}")
+        check_live_keys(asdict(self))  # names risk.live.<key>
 
     @property
     def enabled(self) -> list[str]:
         """Names of the limits that are switched on."""
         on = ["check_precision"] if self.check_precision else []
-        skip = {"check_precision", *_WINDOWS_S, *_BARS, *_ACTIONS, "var_confidence"}
-        skip |= {"var_cooldown_s", "breaker_cooldown_s"}
         return on + [
-            f.name for f in fields(self) if f.name not in skip and getattr(self, f.name) is not None
+            f.name
+            for f in fields(self)
+            if f.name not in _SETTINGS and getattr(self, f.name) is not None
         ]
+
+    def to_spec(self) -> RiskSpec:
+        """The same limits as a :class:`~grekko_research.risk.spec.RiskSpec`."""
+        return spec_from_live_keys(asdict(self))
+
+    @classmethod
+    def from_spec(cls, spec: RiskSpec) -> LiveRiskConfig:
+        """The flat view of ``spec`` (what it cannot say — a drawdown cool-down, market
+        breakers with different cool-downs or a ``halt`` action — is left out: use the spec)."""
+        o, p, m, x = spec.order, spec.portfolio, spec.market, spec.ops
+        return cls(
+            check_precision=o.precision,
+            min_order_notional=o.min_notional,
+            max_order_notional=o.max_notional,
+            max_position=o.max_position,
+            max_gross_exposure=o.max_gross_exposure,
+            max_net_exposure=o.max_net_exposure,
+            max_leverage=o.max_leverage,
+            max_orders=o.max_orders,
+            order_window_s=o.order_window_s,
+            price_band=o.price_band,
+            max_drawdown=p.drawdown.limit,
+            drawdown_action=p.drawdown.action,  # type: ignore[arg-type]
+            daily_loss=p.daily_loss.limit,
+            daily_loss_action=p.daily_loss.action,  # type: ignore[arg-type]
+            var_limit=p.var.limit,
+            var_confidence=p.var.confidence,
+            var_window=p.var.window,
+            var_action=p.var.action,  # type: ignore[arg-type]
+            var_cooldown_s=p.var.cooldown_s,
+            vol_limit=m.volatility.limit,
+            vol_window=m.volatility.window,
+            move_limit=m.price_move.limit,
+            move_window=m.price_move.window,
+            breaker_cooldown_s=max(m.volatility.cooldown_s, m.price_move.cooldown_s),
+            max_data_age_s=x.max_data_age_s,
+            max_ws_down_s=x.max_ws_down_s,
+            max_errors=x.max_errors,
+            error_window_s=x.error_window_s,
+            max_clock_skew_ms=x.max_clock_skew_ms,
+            ops_action=x.action,  # type: ignore[arg-type]
+        )
+
+
+def risk_spec(cfg: GrekkoConfig | RiskSection | RiskSpec | LiveRiskConfig | None) -> RiskSpec:
+    """The :class:`~grekko_research.risk.spec.RiskSpec` of a composed config (or its ``risk``
+    section, or a :class:`LiveRiskConfig`); ``None``: everything off."""
+    if cfg is None:
+        return RiskSpec()
+    if isinstance(cfg, RiskSpec):
+        return cfg
+    if isinstance(cfg, LiveRiskConfig):
+        return cfg.to_spec()
+    section = cfg.risk if isinstance(cfg, GrekkoConfig) else cfg
+    return section.spec
 
 
 def live_risk_config(cfg: GrekkoConfig | RiskSection | LiveRiskSection) -> LiveRiskConfig:
-    """Build the validated :class:`LiveRiskConfig` from the composed config's ``risk.live``.
+    """The flat :class:`LiveRiskConfig` view of the composed config's risk spec (deprecated:
+    use :func:`risk_spec`).
 
     Raises
     ------
     ConfigError
-        Naming the key (``risk.live.<name>``) of the first invalid value.
+        Naming the key of the first invalid value.
     """
-    if isinstance(cfg, GrekkoConfig):
-        section: Any = cfg.risk.live
-    elif isinstance(cfg, RiskSection):
-        section = cfg.live
-    else:
-        section = cfg
-    values = {f.name: getattr(section, f.name) for f in fields(LiveRiskConfig)}
-    return LiveRiskConfig(**values)
+    if isinstance(cfg, LiveRiskSection):
+        return LiveRiskConfig(**cfg.given())
+    return LiveRiskConfig.from_spec(risk_spec(cfg))

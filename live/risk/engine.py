@@ -40,18 +40,25 @@ from typing import Any
 
 import numpy as np
 
-from grekko_research.risk import checks as C
+from grekko_research.risk import evaluate as E
 from grekko_research.risk.checks import Verdict
+from grekko_research.risk.spec import RiskSpec
+from grekko_research.risk.state import (
+    DAY_MS,
+    FOREVER,
+    hold_lifts_nb,
+    mark_nb,
+    merge_hold_nb,
+)
 from live.risk._holds import (
     SEVERITY,
     CheckFailed,
     Hold,
     failed_calls_text,
     fmt,
-    level_of,
     num,
 )
-from live.risk.config import LiveRiskConfig
+from live.risk.config import LiveRiskConfig, risk_spec
 from live.risk.views import (
     EventDraft,
     MarketView,
@@ -64,31 +71,40 @@ from live.risk.views import (
 
 __all__ = ["DAY_MS", "RiskEngine"]
 
-DAY_MS = 86_400_000
-_REL_TOL = 1e-12  # a quantity within this relative distance of the order's is the order's
+_Outcome = tuple[str, float, str | None, float | None, float | None, str]
+# Rules of an order verdict that measure nothing (their value and limit are None).
+_UNMEASURED = frozenset({"halted", "reducing", "zero_qty"})
 
 
 class RiskEngine:
     """Pre-trade checks, circuit breakers and the trading state of one live run.
 
+    The decisions are the pure functions of :mod:`grekko_research.risk.evaluate` (the same a
+    backtest calls); the engine builds their inputs from the views it is shown, owns the
+    holds and the trading state, and records every verdict as an event draft.
+
     Parameters
     ----------
     config
-        The limits (default: every check off; the engine still fails closed and obeys
-        :meth:`halt` / :meth:`reduce` / :meth:`resume`).
+        The run's :class:`~grekko_research.risk.spec.RiskSpec` (or the deprecated flat
+        :class:`~live.risk.LiveRiskConfig`; default: every check off — the engine still fails
+        closed and obeys :meth:`halt` / :meth:`reduce` / :meth:`resume`).
     stream
         Event stream of state changes, breaches and errors.
     """
 
-    def __init__(self, config: LiveRiskConfig | None = None, *, stream: str = "risk") -> None:
-        self.config = config or LiveRiskConfig()
+    def __init__(
+        self, config: RiskSpec | LiveRiskConfig | None = None, *, stream: str = "risk"
+    ) -> None:
+        self.config: RiskSpec | LiveRiskConfig = config if config is not None else RiskSpec()
+        self.spec = risk_spec(config)
         self.stream = stream
         self._holds: dict[str, Hold] = {}
         self._peak: float | None = None
         self._day: int | None = None
         self._day_start: float | None = None
         self._last_equity: float | None = None
-        self._equity: deque[float] = deque(maxlen=self._history_len())
+        self._equity: deque[float] = deque(maxlen=self.spec.history_len)
         self._order_times: deque[int] = deque()
         self._shown: tuple[TradingState, str] = (TradingState.ACTIVE, "started")
         self._active_reason = "started"
@@ -144,7 +160,8 @@ class RiskEngine:
         price band and tick (limit orders), order rate (every order), and for orders adding
         exposure: max order notional, max position, gross and net exposure, leverage (each
         shrinks the order to fit), lot size (rounds down) and min notional (rejects).
-        An approved or shrunk order counts towards the order rate.
+        An approved or shrunk order counts towards the order rate. (The decision is
+        :func:`grekko_research.risk.evaluate.decide_order`.)
         """
         events: list[EventDraft] = []
         try:
@@ -153,18 +170,12 @@ class RiskEngine:
                 order, portfolio, market, now_ms, events
             )
         except CheckFailed as failed:
-            action, qty, rule, value, limit, reason = (
-                "reject",
-                0.0,
-                failed.rule,
-                None,
-                None,
-                failed.reason,
-            )
+            action, qty, rule, value, limit = "reject", 0.0, failed.rule, None, None
+            reason = failed.reason
         except Exception as exc:  # fail closed: whatever broke, nothing passes
             reason = self._fail("check_order", exc, now_ms, events)
             action, qty, rule, value, limit = "reject", 0.0, "check_order", None, None
-        if action != "reject" and self.config.max_orders is not None:
+        if action != "reject" and self.spec.order.max_orders is not None:
             self._order_times.append(now_ms)
             self._prune_orders(now_ms)
         self._sync(events, now_ms)
@@ -204,173 +215,82 @@ class RiskEngine:
         market: MarketView,
         now_ms: int,
         events: list[EventDraft],
-    ) -> tuple[str, float, str | None, float | None, float | None, str]:
-        cfg = self.config
+    ) -> _Outcome:
+        """Build the decision's inputs from the views, decide, and explain the verdict."""
         state, why = self._current()
-        if state is TradingState.HALTED:
-            return "reject", 0.0, "halted", None, None, why
-        if not (math.isfinite(order.qty) and order.qty > 0):
-            return "reject", 0.0, "invalid_order", order.qty, None, "quantity must be positive"
         symbol = order.symbol
-        want = order.signed_qty
-        q = want
         pos = portfolio.position(symbol)
-        if not math.isfinite(pos):
+        qty_ok = math.isfinite(order.qty) and order.qty > 0
+        if state is not TradingState.HALTED and qty_ok and not math.isfinite(pos):
             raise ValueError(f"position of {symbol} is not a finite number: {pos!r}")
-        shrunk: tuple[str, float | None, float | None, str] | None = None
-
-        def reducing(qty: float) -> bool:
-            new = pos + qty
-            return pos * new >= 0.0 and abs(new) <= abs(pos)
-
-        if state is TradingState.REDUCING and not reducing(q):
-            if pos * q < 0.0:  # a reversal: only its closing part passes
-                q = -pos
-                shrunk = ("reducing", None, None, why)
-            else:
-                return "reject", 0.0, "reducing", None, None, why
-        last = market.price(symbol)
-        price = float(order.price) if order.price is not None else last
-        if order.order_type == "limit":
-            if cfg.price_band is not None:
-                v = self._check(
-                    "price_band",
-                    C.check_price_band,
-                    price,
-                    last,
-                    cfg.price_band,
-                    events=events,
-                    now_ms=now_ms,
-                )
-                if not v.ok:
-                    return self._reject(v, symbol)
-            tick = market.tick.get(symbol, 0.0)
-            if cfg.check_precision and tick > 0:
-                v = self._check(
-                    "price_precision",
-                    C.check_price_precision,
-                    price,
-                    tick,
-                    events=events,
-                    now_ms=now_ms,
-                )
-                if not v.ok:
-                    return self._reject(v, symbol)
-        if cfg.max_orders is not None:
+        other_gross = other_net = 0.0
+        for s, p in portfolio.positions.items():
+            if s != symbol and p != 0:
+                val = float(p) * market.price(s)  # NaN without a price: the checks fail
+                other_gross += abs(val)
+                other_net += val
+        if self.spec.order.max_orders is not None:
             self._prune_orders(now_ms)
-            v = self._check(
-                "order_rate",
-                C.check_order_rate,
-                list(self._order_times),
-                now_ms,
-                cfg.order_window_s,
-                cfg.max_orders,
-                events=events,
-                now_ms=now_ms,
-            )
-            if not v.ok:
-                return self._reject(v, symbol)
-        adding = not reducing(q)
-        if adding:
-            if not price > 0:
-                return "reject", 0.0, "no_price", num(price), None, f"no price for {symbol}"
-            equity = float(portfolio.equity)
-            other_gross = 0.0
-            other_net = 0.0
-            for s, p in portfolio.positions.items():
-                if s != symbol and p != 0:
-                    val = float(p) * market.price(s)  # NaN without a price: the checks fail
-                    other_gross += abs(val)
-                    other_net += val
-            # Each cap sees the quantity left by the ones before: fn(*before, q, *after).
-            caps: list[tuple[str, Callable[..., Verdict], tuple[float, ...], tuple[float, ...]]]
-            caps = []
-            if cfg.max_order_notional is not None:
-                caps.append(
-                    ("max_notional", C.check_max_notional, (), (price, cfg.max_order_notional))
-                )
-            if cfg.max_position is not None:
-                caps.append(
-                    (
-                        "max_position",
-                        C.check_max_position,
-                        (pos,),
-                        (price, equity, cfg.max_position),
-                    )
-                )
-            if cfg.max_gross_exposure is not None:
-                caps.append(
-                    (
-                        "gross_exposure",
-                        C.check_gross_exposure,
-                        (other_gross, pos),
-                        (price, cfg.max_gross_exposure),
-                    )
-                )
-            if cfg.max_net_exposure is not None:
-                caps.append(
-                    (
-                        "net_exposure",
-                        C.check_net_exposure,
-                        (other_net, pos),
-                        (price, cfg.max_net_exposure),
-                    )
-                )
-            if cfg.max_leverage is not None:
-                caps.append(
-                    (
-                        "leverage",
-                        C.check_leverage,
-                        (other_gross, pos),
-                        (price, equity, cfg.max_leverage),
-                    )
-                )
-            for name, fn, before, after in caps:
-                v = self._check(name, fn, *before, q, *after, events=events, now_ms=now_ms)
-                if not v.ok:
-                    allowed = v.allowed if math.isfinite(v.allowed) else 0.0
-                    if abs(allowed) < abs(q) or allowed * q <= 0:
-                        q = allowed if allowed * want > 0 else 0.0
-                        shrunk = (v.rule, v.value, v.limit, self._breach_text(v, symbol))
-                    if q == 0.0:
-                        break
-        lot = market.lot.get(symbol, 0.0)
-        if cfg.check_precision and lot > 0 and q != 0.0:
-            v = self._check(
-                "qty_precision", C.check_qty_precision, q, lot, events=events, now_ms=now_ms
-            )
-            if not v.ok:
-                q = v.allowed if math.isfinite(v.allowed) else 0.0
-                shrunk = (v.rule, v.value, v.limit, f"quantity rounded down to the lot {lot:g}")
-        if q != 0.0 and not reducing(q):
-            floor = max(cfg.min_order_notional or 0.0, market.min_notional.get(symbol, 0.0))
-            if floor > 0:
-                v = self._check(
-                    "min_notional",
-                    C.check_min_notional,
-                    q,
-                    price,
-                    floor,
-                    events=events,
-                    now_ms=now_ms,
-                )
-                if not v.ok:
-                    return self._reject(v, symbol)
-        if q == 0.0 or q * want <= 0:
-            if shrunk is None:
-                return "reject", 0.0, "zero_qty", None, None, "nothing left to send"
-            rule, value, limit, text = shrunk
-            return "reject", 0.0, rule, value, limit, text
-        if abs(q) < abs(want) * (1.0 - _REL_TOL):
-            assert shrunk is not None
-            rule, value, limit, text = shrunk
-            return "shrink", abs(q), rule, value, limit, text
-        return "approve", float(order.qty), None, None, None, "passed"
+        times = np.asarray(self._order_times, dtype=np.float64)
+        st = E.OrderState(state.code, pos, float(portfolio.equity), other_gross, other_net, times)
+        last = market.price(symbol)
+        price = math.nan if order.price is None else float(order.price)
+        view = E.OrderView(
+            float(order.qty),
+            1.0 if order.side == "buy" else -1.0,
+            price,
+            last,
+            order.order_type == "limit",
+            float(market.lot.get(symbol, 0.0)),
+            float(market.tick.get(symbol, 0.0)),
+            float(market.min_notional.get(symbol, 0.0)),
+            float(now_ms),
+        )
+        verdict = E.decide_order(self.spec, st, view, guard=self._order_guard(events, now_ms))
+        return self._explain(verdict, order, view, why)
 
-    def _reject(
-        self, v: Verdict, symbol: str
-    ) -> tuple[str, float, str | None, float | None, float | None, str]:
-        return "reject", 0.0, v.rule, v.value, v.limit, self._breach_text(v, symbol)
+    def _explain(
+        self, v: E.OrderVerdict, order: ProposedOrder, view: E.OrderView, why: str
+    ) -> _Outcome:
+        """The verdict as (action, qty, rule, value, limit, reason)."""
+        action = E.ACTION_NAMES[v.action]
+        if action == "approve":
+            return "approve", float(order.qty), None, None, None, "passed"
+        qty = abs(v.qty) if action == "shrink" else 0.0
+        rule = E.ORDER_RULES[v.rule]
+        price = view.price if view.price == view.price else view.last
+        if rule in ("halted", "reducing"):
+            return action, qty, rule, None, None, why
+        if rule == "zero_qty":
+            return action, qty, rule, None, None, "nothing left to send"
+        if rule == "invalid_order":
+            return action, qty, rule, order.qty, None, "quantity must be positive"
+        if rule == "no_price":
+            return action, qty, rule, num(price), None, f"no price for {order.symbol}"
+        if rule == "qty_precision":
+            text = f"quantity rounded down to the lot {view.lot:g}"
+        else:
+            text = self._breach_text(Verdict(rule, False, v.value, v.limit), order.symbol)
+        return action, qty, rule, v.value, v.limit, text
+
+    def _order_guard(self, events: list[EventDraft], now_ms: int) -> E.Guard:
+        """Run an order check; on an exception halt and raise :class:`CheckFailed`."""
+
+        def guard(rule: str, fn: Callable[..., Verdict], *args: Any) -> Verdict:
+            v = self._guarded(rule, fn, *args, events=events, now_ms=now_ms)
+            if v is None:
+                raise CheckFailed(rule, self._holds[f"error:{rule}"].reason)
+            return v
+
+        return guard
+
+    def _breaker_guard(self, events: list[EventDraft], now_ms: int) -> E.Guard:
+        """Run a breaker check; on an exception halt and skip it (``None``)."""
+
+        def guard(rule: str, fn: Callable[..., Verdict], *args: Any) -> Verdict | None:
+            return self._guarded(rule, fn, *args, events=events, now_ms=now_ms)
+
+        return guard
 
     @staticmethod
     def _breach_text(v: Verdict, symbol: str | None = None) -> str:
@@ -378,7 +298,7 @@ class RiskEngine:
         return f"{v.rule}{where}: {fmt(v.value)} (limit {fmt(v.limit)})"
 
     def _prune_orders(self, now_ms: int) -> None:
-        horizon = now_ms - self.config.order_window_s * 1000.0
+        horizon = now_ms - self.spec.order.order_window_s * 1000.0
         while self._order_times and self._order_times[0] <= horizon:
             self._order_times.popleft()
 
@@ -405,35 +325,31 @@ class RiskEngine:
     ) -> list[EventDraft]:
         events: list[EventDraft] = []
         seen: dict[str, bool] = {}
-        cfg = self.config
+        guard = self._breaker_guard(events, now_ms)
         try:
             equity = self._mark(portfolio, now_ms, bar=bar, events=events)
             if equity is not None:
-                self._portfolio_checks(equity, now_ms, bar, events, seen)
+                history = list(self._equity) if bar else None
+                found, clear = E.evaluate_portfolio(
+                    self.spec,
+                    equity,
+                    equity if self._peak is None else self._peak,
+                    equity if self._day_start is None else self._day_start,
+                    history,
+                    now_ms,
+                    guard=guard,
+                )
+                self._apply(found, now_ms, events)
+                seen.update(clear)
             for symbol, closes in market.closes.items():
                 series = np.asarray(closes, dtype=np.float64).reshape(-1)
-                if bar and cfg.vol_limit is not None:
-                    self._breaker(
-                        "volatility",
-                        symbol,
-                        C.check_volatility,
-                        (series, cfg.vol_window, market.periods_per_year, cfg.vol_limit),
-                        now_ms,
-                        events,
-                        seen,
-                    )
-                if cfg.move_limit is not None:
-                    if not bar and symbol in market.prices:
-                        series = np.append(series, market.price(symbol))
-                    self._breaker(
-                        "price_move",
-                        symbol,
-                        C.check_price_move,
-                        (series, cfg.move_window, cfg.move_limit),
-                        now_ms,
-                        events,
-                        seen,
-                    )
+                if not bar and symbol in market.prices:
+                    series = np.append(series, market.price(symbol))
+                found, clear = E.evaluate_market(
+                    self.spec, symbol, series, market.periods_per_year, now_ms, bar=bar, guard=guard
+                )
+                self._apply(found, now_ms, events)
+                seen.update(clear)
             self._expire(now_ms, seen)
         except Exception as exc:
             self._fail("on_bar" if bar else "on_tick", exc, now_ms, events)
@@ -448,134 +364,64 @@ class RiskEngine:
         if not math.isfinite(equity):
             self._fail("portfolio", ValueError(f"equity is not finite: {equity!r}"), now_ms, events)
             return None
-        day = now_ms // DAY_MS
-        if self._day != day:
-            self._day = day
-            self._day_start = equity
-        self._peak = equity if self._peak is None else max(self._peak, equity)
+        peak, day, start = mark_nb(
+            math.nan if self._peak is None else self._peak,
+            -1 if self._day is None else self._day,
+            math.nan if self._day_start is None else self._day_start,
+            equity,
+            now_ms,
+        )
+        self._peak, self._day, self._day_start = float(peak), int(day), float(start)
         self._last_equity = equity
         if bar:
             self._equity.append(equity)
         return equity
 
-    def _portfolio_checks(
-        self, equity: float, now_ms: int, bar: bool, events: list[EventDraft], seen: dict[str, bool]
-    ) -> None:
-        cfg = self.config
-        if cfg.max_drawdown is not None:
-            v = self._guarded(
-                "drawdown",
-                C.check_drawdown,
-                equity,
-                equity if self._peak is None else self._peak,
-                cfg.max_drawdown,
-                events=events,
-                now_ms=now_ms,
-            )
-            if v is not None and not v.ok:
-                self._hold(
-                    "drawdown", v, level_of(cfg.drawdown_action), None, False, now_ms, events
-                )
-        if cfg.daily_loss is not None:
-            v = self._guarded(
-                "daily_loss",
-                C.check_daily_loss,
-                equity,
-                equity if self._day_start is None else self._day_start,
-                cfg.daily_loss,
-                events=events,
-                now_ms=now_ms,
-            )
-            if v is not None and not v.ok:
-                until = (now_ms // DAY_MS + 1) * DAY_MS
-                self._hold(
-                    "daily_loss", v, level_of(cfg.daily_loss_action), until, False, now_ms, events
-                )
-        if bar and cfg.var_limit is not None:
-            v = self._guarded(
-                "var",
-                C.check_var,
-                list(self._equity),
-                cfg.var_window,
-                cfg.var_confidence,
-                cfg.var_limit,
-                events=events,
-                now_ms=now_ms,
-            )
-            if v is not None:
-                seen["var"] = v.ok
-                if not v.ok:
-                    cool = cfg.var_cooldown_s
-                    var_until = None if cool is None else now_ms + int(cool * 1000)
-                    self._hold("var", v, level_of(cfg.var_action), var_until, True, now_ms, events)
-
-    def _breaker(
-        self,
-        rule: str,
-        symbol: str,
-        fn: Callable[..., Verdict],
-        args: tuple[Any, ...],
-        now_ms: int,
-        events: list[EventDraft],
-        seen: dict[str, bool],
-    ) -> None:
-        key = f"{rule}:{symbol}"
-        v = self._guarded(rule, fn, *args, events=events, now_ms=now_ms)
-        if v is None:
-            return
-        seen[key] = v.ok
-        if not v.ok:
-            until = now_ms + int(self.config.breaker_cooldown_s * 1000)
-            self._hold(key, v, TradingState.REDUCING, until, True, now_ms, events, symbol=symbol)
-
     def on_ops(self, ops: OpsView, *, now_ms: int) -> list[EventDraft]:
-        """Evaluate the operational checks; each holds (``ops_action``) while it fails."""
+        """Evaluate the operational checks; each holds (``ops.action``) while it fails."""
         events: list[EventDraft] = []
-        seen: dict[str, bool] = {}
-        cfg = self.config
-        level = level_of(cfg.ops_action)
         try:
-            todo: list[tuple[str, Callable[..., Verdict], tuple[Any, ...]]] = []
-            if cfg.max_data_age_s is not None:
-                todo.append(
-                    (
-                        "stale_data",
-                        C.check_stale_data,
-                        (now_ms, ops.last_data_ms, cfg.max_data_age_s),
-                    )
-                )
-            if cfg.max_ws_down_s is not None:
-                todo.append(
-                    ("ws_down", C.check_ws_down, (now_ms, ops.ws_down_since_ms, cfg.max_ws_down_s))
-                )
-            if cfg.max_errors is not None:
-                times = list(ops.error_times_ms) or [int(c[0]) for c in ops.failed_calls]
-                todo.append(
-                    (
-                        "error_rate",
-                        C.check_error_rate,
-                        (times, now_ms, cfg.error_window_s, cfg.max_errors),
-                    )
-                )
-            if cfg.max_clock_skew_ms is not None:
-                todo.append(
-                    ("clock_skew", C.check_clock_skew, (ops.clock_skew_ms, cfg.max_clock_skew_ms))
-                )
-            for rule, fn, args in todo:
-                v = self._guarded(rule, fn, *args, events=events, now_ms=now_ms)
-                if v is None:
-                    continue
-                seen[rule] = v.ok
-                if not v.ok:
-                    detail = None
-                    if rule == "error_rate":
-                        detail = failed_calls_text(ops.failed_calls, now_ms, cfg.error_window_s)
-                    self._hold(rule, v, level, now_ms, True, now_ms, events, detail=detail)
+            times = list(ops.error_times_ms) or [int(c[0]) for c in ops.failed_calls]
+            found, seen = E.evaluate_ops(
+                self.spec,
+                now_ms,
+                ops.last_data_ms,
+                ops.ws_down_since_ms,
+                times,
+                ops.clock_skew_ms,
+                guard=self._breaker_guard(events, now_ms),
+            )
+            window = self.spec.ops.error_window_s
+            detail = {"error_rate": failed_calls_text(ops.failed_calls, now_ms, window)}
+            self._apply(found, now_ms, events, detail)
             self._expire(now_ms, seen)
         except Exception as exc:
             self._fail("on_ops", exc, now_ms, events)
         self._sync(events, now_ms)
         return events
+
+    def _apply(
+        self,
+        found: list[E.Breach],
+        now_ms: int,
+        events: list[EventDraft],
+        detail: dict[str, str | None] | None = None,
+    ) -> None:
+        """Hold each breach (in the order found)."""
+        for b in found:
+            until = None if b.until_ms == FOREVER else int(b.until_ms)
+            more = (detail or {}).get(b.key)
+            self._hold(
+                b.key,
+                b.verdict,
+                TradingState.of(b.state),
+                until,
+                b.level,
+                now_ms,
+                events,
+                symbol=b.symbol,
+                detail=more,
+            )
 
     # -- operator commands ----------------------------------------------------------------
 
@@ -610,20 +456,6 @@ class RiskEngine:
         return events
 
     # -- holds, failures, state events ----------------------------------------------------
-
-    def _check(
-        self,
-        rule: str,
-        fn: Callable[..., Verdict],
-        *args: Any,
-        events: list[EventDraft],
-        now_ms: int,
-    ) -> Verdict:
-        """Run one order check; on an exception halt and raise :class:`CheckFailed`."""
-        v = self._guarded(rule, fn, *args, events=events, now_ms=now_ms)
-        if v is None:
-            raise CheckFailed(rule, self._holds[f"error:{rule}"].reason)
-        return v
 
     def _guarded(
         self,
@@ -680,10 +512,14 @@ class RiskEngine:
         old = self._holds.get(key)
         if old is not None:
             old.value, old.limit = v.value, v.limit
-            if old.until_ms is not None:
-                old.until_ms = None if until_ms is None else max(old.until_ms, until_ms)
-            if SEVERITY[state] > SEVERITY[old.state]:
-                old.state = state
+            code, until = merge_hold_nb(
+                old.state.code,
+                FOREVER if old.until_ms is None else old.until_ms,
+                state.code,
+                FOREVER if until_ms is None else until_ms,
+            )
+            old.state = TradingState.of(code)
+            old.until_ms = None if until == FOREVER else int(until)
             return
         reason = self._breach_text(v, symbol) + (f" — {detail}" if detail else "")
         self._holds[key] = Hold(
@@ -703,10 +539,9 @@ class RiskEngine:
 
     def _expire(self, now_ms: int, seen: dict[str, bool]) -> None:
         for key, hold in list(self._holds.items()):
-            if hold.until_ms is None or now_ms < hold.until_ms:
-                continue
-            if hold.level and not seen.get(key, False):
-                continue  # not evaluated clear in this call
+            until = FOREVER if hold.until_ms is None else hold.until_ms
+            if not hold_lifts_nb(until, hold.level, seen.get(key, False), now_ms):
+                continue  # not due, or a level hold not evaluated clear in this call
             del self._holds[key]
             self._active_reason = f"{hold.rule} lifted ({hold.reason})"
 
@@ -727,11 +562,6 @@ class RiskEngine:
         events.append(("risk_state", self.stream, payload))
 
     # -- persistence ----------------------------------------------------------------------
-
-    def _history_len(self) -> int:
-        """Bar equities kept: the VaR window's, or none when VaR is off (the snapshot, written
-        with every bar, then stays small)."""
-        return self.config.var_window + 1 if self.config.var_limit is not None else 0
 
     def snapshot(self) -> dict[str, Any]:
         """The engine's state as JSON data."""
@@ -766,7 +596,7 @@ class RiskEngine:
         self._day = snap["day"]
         self._day_start = snap["day_start"]
         self._last_equity = snap["last_equity"]
-        self._equity = deque(snap["equity"], maxlen=self._history_len())
+        self._equity = deque(snap["equity"], maxlen=self.spec.history_len)
         self._order_times = deque(snap["order_times"])
         self._shown = (TradingState(snap["shown"][0]), snap["shown"][1])
         self._active_reason = snap["active_reason"]

@@ -5,11 +5,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any, Literal
 
 import numpy as np
 
+from grekko_research.calendar import bars_per_year
+from grekko_research.risk.state import TradingState  # the one trading state, re-exported
 from live.orders import InvalidIntentError
 
 __all__ = [
@@ -24,14 +25,6 @@ __all__ = [
 
 EventDraft = tuple[str, str, dict[str, Any]]
 """``(kind, stream, payload)``: an event for the caller to append to the event store."""
-
-
-class TradingState(StrEnum):
-    """What the risk engine lets through."""
-
-    ACTIVE = "ACTIVE"  # every order the checks pass
-    REDUCING = "REDUCING"  # only orders that reduce exposure
-    HALTED = "HALTED"  # nothing
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +95,7 @@ class MarketView:
 
     prices: Mapping[str, float] = field(default_factory=dict)
     closes: Mapping[str, Sequence[float] | np.ndarray] = field(default_factory=dict)
-    periods_per_year: float = 8760.0
+    periods_per_year: float = bars_per_year(3_600_000)  # hourly, by the one calendar
     lot: Mapping[str, float] = field(default_factory=dict)
     tick: Mapping[str, float] = field(default_factory=dict)
     min_notional: Mapping[str, float] = field(default_factory=dict)
