@@ -13,7 +13,9 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
+import signal
 import sys
+import threading
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Annotated, Any
@@ -248,19 +250,42 @@ def _run_and_show(plan: Any, show: str, accept_log: str | None = None) -> None:
     lines = EventLines(show, realtime=plan.feed != "replay")
     follower = LogFollower(plan.events, err_console, lines, after_seq=head.seq if head else 0)
     summary: Any
+    stopped = False
+    previous = _stop_on_sigterm()
     try:
         with follower:
             summary = run_plan(plan, accept_log=accept_log)
     except KeyboardInterrupt:
-        # Ctrl-C is how a run on a real-time feed stops: every step was logged before it was
-        # acted on, so the log is whole and the same command restarts (reconciling first).
+        # Ctrl-C (or SIGTERM) is how a run on a real-time feed stops: every step was logged
+        # before it was acted on, so the log is whole and the same command restarts
+        # (reconciling first).
+        stopped = True
         state = _load_state(str(plan.events))
         summary = SimpleNamespace(**{k: state.summary()[k] for k in _SUMMARY_KEYS})
         err_console.print(
             f"stopped (Ctrl-C) after {state.bars} bars; the log is complete, and the same "
             "command resumes the run (it reconciles with the venue first)"
         )
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     _print_summary(plan, summary)
+    if stopped and summary.halted:
+        # A halted run keeps running (bars, reconciliation, the API's view) until it is asked
+        # to stop; then its exit status says it was halted, for whatever supervises it.
+        raise typer.Exit(3)
+
+
+def _stop_on_sigterm() -> Any:
+    """Make SIGTERM stop a run as Ctrl-C does (the log closed, the summary printed); return
+    the previous handler (``None`` off the main thread, where signals cannot be set)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    return signal.signal(signal.SIGTERM, stop)
 
 
 @_command("run")
@@ -634,19 +659,22 @@ def resume_command(
         flag.unlink()
     state = _load_state(path)
     held = [s.id for s in state.sleeves.values() if s.state != "ACTIVE"]
-    if state.halted is None and not held:
+    risk_state, why = state.risk()  # the run's one trading state (a drawdown's REDUCING too)
+    if risk_state == "ACTIVE" and not held:
         console.print(f"kill flag {flag} removed; not halted" if removed else "not halted")
         return
+    was = state.halted or (why if risk_state != "ACTIVE" else None)
     with open_run_log(path, follow_unkeyed=True) as store:  # keyed: the event gets its MAC
         head = store.head()
         store.append(
             "resumed",
             "runner",
-            {"reason": reason, "halt": state.halted, "by": "cli"},
+            {"reason": reason, "halt": was, "by": "cli"},
             ts_ms=head.ts_ms if head is not None else 0,
         )
-    strategies = f"; strategies {held}" if held else ""
-    console.print(f"resumed (was halted: {state.halted}{strategies})")
+    parts = [f"was {risk_state.lower()}: {was}"] if was is not None else []
+    parts += [f"strategies {held}"] if held else []
+    console.print(f"resumed ({'; '.join(parts)})")
 
 
 @_command("verify")

@@ -343,6 +343,17 @@ class EngineBook:
         """Whether the drawdown rule halted new exposure."""
         return bool(self.A[A_HALTED] > 0.0)
 
+    def clear_halt(self) -> None:
+        """Lift the drawdown halt (a human resumed the run).
+
+        The running peak is re-based to the current equity: measured from the old
+        peak, the drawdown that halted the run would halt it again at the next close.
+        A flatten still due from the breach is cancelled with the halt.
+        """
+        self.A[A_HALTED] = 0.0
+        self.A[A_FLATTEN_DUE] = 0.0
+        self.A[A_PEAK] = self.A[A_EQUITY]
+
     def position(self, j: int) -> float:
         return float(self.S[j, S_POS])
 

@@ -79,7 +79,9 @@ class OrderManager:
       but the data it brings (the venue order id);
     - a venue query's cumulative quantity only ever raises ``venue_filled_qty`` (max);
     - anything that contradicts a REJECTED order (an ack, a fill, a live query answer) and any
-      overfill is recorded, then halts the manager: :meth:`create` refuses new orders.
+      overfill is recorded, then halts the manager: :meth:`create` refuses new orders until a
+      human acknowledges the anomalies (:meth:`acknowledge`; a ``resumed`` event in the log,
+      which the runner also turns into its trading state's resume).
 
     "Order not found" (:class:`NotFound`) is tolerated while ``now_ms - submitted_ms <
     grace_ms`` (the venue may not show an order it just accepted); afterwards an order the venue
@@ -100,6 +102,7 @@ class OrderManager:
         self._fills: dict[tuple[str, str], Fill] = {}
         self._positions: dict[str, Decimal] = {}
         self._anomalies: list[Anomaly] = []
+        self._acknowledged = 0  # anomalies a human has seen (resumed after them)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -137,20 +140,27 @@ class OrderManager:
 
     @property
     def anomalies(self) -> list[Anomaly]:
-        """Return the anomalies recorded so far (each halts the manager)."""
+        """Return the anomalies recorded so far (each halts the manager until acknowledged)."""
         return list(self._anomalies)
 
     @property
     def halted(self) -> bool:
-        """Whether an anomaly halted the manager."""
-        return bool(self._anomalies)
+        """Whether an anomaly not yet acknowledged halts the manager."""
+        return len(self._anomalies) > self._acknowledged
+
+    def acknowledge(self) -> None:
+        """A human has seen the anomalies so far (the run was resumed): new orders are
+        accepted again, until the next anomaly. What :meth:`replay` does on a ``resumed``."""
+        self._acknowledged = len(self._anomalies)
 
     def ensure_healthy(self) -> None:
-        """Raise :class:`OverfillError` (overfill) or :class:`HaltedError` if halted."""
-        if not self._anomalies:
+        """Raise :class:`OverfillError` (overfill) or :class:`HaltedError` while halted by
+        anomalies not yet acknowledged."""
+        pending = self._anomalies[self._acknowledged :]
+        if not pending:
             return
-        text = "; ".join(f"{a.client_id}: {a.kind}: {a.detail}" for a in self._anomalies)
-        if any(a.kind == "overfill" for a in self._anomalies):
+        text = "; ".join(f"{a.client_id}: {a.kind}: {a.detail}" for a in pending)
+        if any(a.kind == "overfill" for a in pending):
             raise OverfillError(f"order manager halted by an overfill: {text}")
         raise HaltedError(f"order manager halted: {text}")
 
@@ -214,6 +224,7 @@ class OrderManager:
             ],
             "positions": {sym: str(q) for sym, q in self._positions.items()},
             "anomalies": [list(a) for a in self._anomalies],
+            "acknowledged": self._acknowledged,
         }
 
     # -- commands --------------------------------------------------------------------------
@@ -422,6 +433,9 @@ class OrderManager:
             kind, stream, payload, ts = (
                 getattr(event, k, None) for k in ("kind", "stream", "payload", "ts_ms")
             )
+        if kind == "resumed":
+            self.acknowledge()
+            return
         if not isinstance(kind, str) or not kind.startswith("order_"):
             return
         if not isinstance(stream, str) or not isinstance(payload, Mapping):
@@ -446,15 +460,39 @@ class OrderManager:
             self._apply_created(stream, p, ts)
             return
         try:
-            order = self._orders[stream]
+            old = self._orders[stream]
         except KeyError:
             raise UnknownOrderError(stream, f"event {kind!r}") from None
-        before = order.state
+        order = old
         to = p.get("to")
         if to is not None:
             target = OrderState(to)
-            check_transition(stream, before, target, kind)
+            check_transition(stream, old.state, target, kind)
             order = replace(order, state=target)
+        order, fill, new_anomalies = self._fold(kind, stream, order, old.state, p, ts)
+        if order.overfilled and not old.overfilled:
+            new_anomalies.append(
+                Anomaly(stream, "overfill", f"filled {order.effective_filled_qty} of {order.qty}")
+            )
+        # Mutation starts here.
+        self._orders[stream] = order
+        self._anomalies.extend(new_anomalies)
+        if fill is not None:
+            self._fills[(stream, fill.trade_id)] = fill
+            signed = fill.qty if order.side == "buy" else -fill.qty
+            self._positions[order.symbol] = self.position(order.symbol) + signed
+
+    def _fold(
+        self,
+        kind: str,
+        stream: str,
+        order: Order,
+        before: OrderState,
+        p: Mapping[str, Any],
+        ts: int,
+    ) -> tuple[Order, Fill | None, list[Anomaly]]:
+        """``order`` (its transition applied) after one event of ``kind``, the fill it books
+        and the anomalies it shows; ``before`` is the state the event found. Mutates nothing."""
         new_anomalies: list[Anomaly] = []
         fill: Fill | None = None
         if kind == "order_submitted":
@@ -470,26 +508,7 @@ class OrderManager:
                     Anomaly(stream, "ack_on_rejected", "the venue acknowledged a rejected order")
                 )
         elif kind == "order_fill":
-            fill = Fill(
-                stream,
-                str(p["trade_id"]),
-                Decimal(p["qty"]),
-                Decimal(p["price"]),
-                ts,
-                str(p["source"]),
-                None if p.get("fee") is None else Decimal(p["fee"]),
-                p.get("fee_asset"),
-            )
-            if (stream, fill.trade_id) in self._fills:
-                raise ReplayError(
-                    f"event 'order_fill' of {stream!r} repeats trade {fill.trade_id!r}"
-                )
-            order = replace(
-                order,
-                filled_qty=order.filled_qty + fill.qty,
-                notional=order.notional + fill.qty * fill.price,
-                not_found_since_ms=None,
-            )
+            order, fill = self._fold_fill(stream, order, p, ts)
             if before is S.REJECTED:
                 new_anomalies.append(
                     Anomaly(
@@ -519,18 +538,31 @@ class OrderManager:
             order = replace(order, reason=str(p["reason"]))
         else:
             raise ReplayError(f"unknown event kind {kind!r} for order {stream!r}")
-        old = self._orders[stream]
-        if order.overfilled and not old.overfilled:
-            new_anomalies.append(
-                Anomaly(stream, "overfill", f"filled {order.effective_filled_qty} of {order.qty}")
-            )
-        # Mutation starts here.
-        self._orders[stream] = order
-        self._anomalies.extend(new_anomalies)
-        if fill is not None:
-            self._fills[(stream, fill.trade_id)] = fill
-            signed = fill.qty if order.side == "buy" else -fill.qty
-            self._positions[order.symbol] = self.position(order.symbol) + signed
+        return order, fill, new_anomalies
+
+    def _fold_fill(
+        self, stream: str, order: Order, p: Mapping[str, Any], ts: int
+    ) -> tuple[Order, Fill]:
+        """``order`` after an ``order_fill`` event, and the fill (a repeated trade raises)."""
+        fill = Fill(
+            stream,
+            str(p["trade_id"]),
+            Decimal(p["qty"]),
+            Decimal(p["price"]),
+            ts,
+            str(p["source"]),
+            None if p.get("fee") is None else Decimal(p["fee"]),
+            p.get("fee_asset"),
+        )
+        if (stream, fill.trade_id) in self._fills:
+            raise ReplayError(f"event 'order_fill' of {stream!r} repeats trade {fill.trade_id!r}")
+        order = replace(
+            order,
+            filled_qty=order.filled_qty + fill.qty,
+            notional=order.notional + fill.qty * fill.price,
+            not_found_since_ms=None,
+        )
+        return order, fill
 
     def _apply_created(self, stream: str, p: Mapping[str, Any], ts: int) -> None:
         if stream in self._orders:

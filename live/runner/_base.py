@@ -6,13 +6,13 @@ market. :class:`~live.runner.Runner` is this plus its reconciliation
 from __future__ import annotations
 
 import asyncio
-import math
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
 import numpy as np
 
+from grekko_research.calendar import bars_per_year
 from grekko_research.data.timeframes import parse_timeframe
 from grekko_research.engine.book import EngineBook
 from grekko_research.errors import GrekkoError
@@ -26,10 +26,13 @@ from live.orders import (
     Timeout,
 )
 from live.risk import (
+    EventDraft,
     MarketView,
     PortfolioView,
     RiskEngine,
+    TradingState,
 )
+from live.runner._decision import MANUAL, book_trade, portfolio_view
 from live.runner.sleeves import Sleeve, window_size
 from live.runner.spec import (
     FLATTEN_SEQ,
@@ -75,7 +78,6 @@ class RunnerBase:
         self.last_closed_ts: int | None = None
         self.last_decided_ts: int | None = None
         self.baseline: dict[str, Decimal] = {}
-        self.halted: str | None = None
         self.summary = RunSummary()
         self._last_reconcile_ms = 0
         self._market_rules: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
@@ -96,6 +98,45 @@ class RunnerBase:
         self._reconnects_seen = 0
         self._last_tick = 0.0
         self._log_seen = 0  # the log read so far for resumes logged by other processes
+        self._anomalies_halted = 0  # the order manager's anomalies already turned into a halt
+
+    # -- the trading state ---------------------------------------------------------------
+
+    @property
+    def halted(self) -> str | None:
+        """Why new orders are blocked until ``resume``, or ``None``.
+
+        The run has one trading state, the risk engine's (``self.risk``: ACTIVE / REDUCING /
+        HALTED with its reason and holds). The run is *halted* when that state is HALTED by a
+        hold only ``resume`` lifts: the runner's own halts (unresolved orders, positions that
+        differ, an order-manager anomaly, a strategy that raised), the kill switch, a breaker
+        or a check that raised. A hold that lifts by itself (an operational check, VaR) only
+        blocks new orders through the risk engine's verdicts while it lasts.
+        """
+        for h in self.risk.holds:
+            if h["state"] == TradingState.HALTED.value and not h["level"]:
+                return str(h["reason"]).removeprefix(f"{MANUAL}: ")
+        return None
+
+    def _halt_drafts(self, reason: str, **detail: Any) -> list[EventDraft]:
+        """Halt the run (the one trading state: a hold of the risk engine's) and return what to
+        log: ``halted`` (alerted) and the risk engine's ``risk_state``. A halt already held for
+        the same reason logs nothing."""
+        if self.halted == reason:
+            return []
+        drafts = list(self.risk.halt(reason, now_ms=self.clock()))
+        self.summary.halted = reason
+        return [("halted", "runner", {"reason": reason, **detail}), *drafts]
+
+    def _anomaly_drafts(self) -> list[EventDraft]:
+        """An anomaly the order manager recorded (an overfill, a fill on a rejected order)
+        halts the run until a human resumes it (which acknowledges the anomalies so far)."""
+        anomalies = self.om.anomalies
+        if not self.om.halted or len(anomalies) <= self._anomalies_halted:
+            return []
+        self._anomalies_halted = len(anomalies)
+        text = "; ".join(f"{a.client_id}: {a.kind}: {a.detail}" for a in anomalies[-3:])
+        return self._halt_drafts(f"order manager anomaly: {text}"[:500])
 
     # -- the log -------------------------------------------------------------------------
 
@@ -116,8 +157,10 @@ class RunnerBase:
                 trade = self._book_fill(e["stream"], e["payload"])
                 if trade is not None:
                     trades.append(("trade_closed", e["stream"], trade, e["ts_ms"]))
+        now = self.clock()
+        halt = [(k, s, p, now) for k, s, p in self._anomaly_drafts()]  # with its cause
         self.store.append_many(
-            [(e["kind"], e["stream"], e["payload"], e["ts_ms"]) for e in events] + trades
+            [(e["kind"], e["stream"], e["payload"], e["ts_ms"]) for e in events] + trades + halt
         )
         self.summary.fills += sum(e["kind"] == "order_fill" for e in events)
 
@@ -130,20 +173,32 @@ class RunnerBase:
         qty = float(Decimal(payload["qty"]))
         size = qty if order.side == "buy" else -qty
         kind = "risk_flatten" if order.seq >= FLATTEN_SEQ else "market"
-        out = self.book.fill(j, size, float(Decimal(payload["price"])), kind=kind)
-        trade = out["trade"]
-        if trade is None:
-            return None
-        trade = {k: (v if math.isfinite(v) else None) for k, v in trade.items()}
-        trade["symbol"] = order.symbol
-        return trade
+        return book_trade(self.book, j, size, float(Decimal(payload["price"])), kind)
 
-    async def _halt(self, reason: str) -> None:
-        if self.halted == reason:
-            return
-        self.halted = reason
-        self.summary.halted = reason
-        self._append([("halted", "runner", {"reason": reason})])
+    async def _halt(self, reason: str, *, cancel: bool = False, **detail: Any) -> None:
+        """Halt the run for ``reason`` (see :meth:`_halt_drafts`); with ``cancel``, also cancel
+        every open order (a strategy that raised: nothing it asked for stays working)."""
+        self._append(self._halt_drafts(reason, **detail))
+        if cancel:
+            await self._cancel_open()
+
+    async def _cancel_open(self) -> tuple[int, list[str]]:
+        """Cancel every open order (see :class:`~live.runner._safety.Safety`)."""
+        raise NotImplementedError
+
+    def _lift(self, reason: str, now_ms: int, *, om: bool = True) -> list[EventDraft]:
+        """What a resume does to the trading state: lift the risk engines' holds (the run's and
+        every sleeve's), the engine books' drawdown halts, and (``om``) acknowledge the order
+        manager's anomalies so far. Returns the risk engines' events."""
+        drafts = list(self.risk.resume(reason, now_ms=now_ms))
+        if self.book is not None:
+            self.book.clear_halt()
+        for sleeve in self.sleeves:
+            drafts += sleeve.resume(reason, now_ms)
+        if om:
+            self.om.acknowledge()
+            self._anomalies_halted = len(self.om.anomalies)
+        return drafts
 
     # -- orders --------------------------------------------------------------------------
 
@@ -207,10 +262,7 @@ class RunnerBase:
 
     def _portfolio_view(self) -> PortfolioView:
         assert self.book is not None
-        return PortfolioView(
-            equity=self.book.equity,
-            positions={s: self.book.position(j) for j, s in enumerate(self.spec.symbols)},
-        )
+        return portfolio_view(self.book)
 
     def _market_view(self) -> MarketView:
         """The risk engine's view of the market after the newest bar (built once per bar: the
@@ -229,7 +281,7 @@ class RunnerBase:
         return MarketView(
             prices={s: float(c[-1]) for s, c in closes.items() if len(c)},
             closes=closes,
-            periods_per_year=365.25 * 86_400_000 / self.tf_ms,
+            periods_per_year=bars_per_year(self.tf_ms),
             lot={s: float(lot[j]) for j, s in enumerate(self.spec.symbols)},
             tick={s: float(tick[j]) for j, s in enumerate(self.spec.symbols)},
             min_notional={s: float(mn[j]) for j, s in enumerate(self.spec.symbols)},

@@ -25,6 +25,7 @@ from live.risk import (
     TradingState,
 )
 from live.runner._clock import STALL_GRACE_S, ClockWatch, LoopStalls
+from live.runner._decision import MANUAL
 from live.runner._reconcile import Reconciliation
 from live.runner.spec import (
     KILL_SEQ,
@@ -61,8 +62,9 @@ class Safety(Reconciliation):
         first = self._killed is None
         self._killed = reason
         self._kill_source = source
-        self.halted = f"kill switch: {reason}"
-        self.summary.halted = self.halted
+        halt = f"kill switch: {reason}"
+        drafts = list(self.risk.halt(halt, now_ms=self.clock())) if first else []
+        self.summary.halted = halt
         blocked_ms = (time.perf_counter() - t0) * 1000
         if first:
             self._append(
@@ -72,9 +74,31 @@ class Safety(Reconciliation):
                         "runner",
                         {"engaged": True, "reason": reason, "flatten": flatten, "source": source},
                     ),
-                    ("halted", "runner", {"reason": self.halted}),
+                    ("halted", "runner", {"reason": halt}),
+                    *drafts,
                 ]
             )
+        opened, failed = await self._cancel_open()
+        cancelled_ms = (time.perf_counter() - t0) * 1000
+        flattened: list[str] = []
+        if flatten:
+            flattened = await self._flatten_all(reason)
+        still_open = [o.client_id for o in self.om.open_orders()]
+        outcome = {
+            "reason": reason,
+            "blocked_ms": round(blocked_ms, 3),
+            "cancels_acknowledged_ms": round(cancelled_ms, 3),
+            "cancelled": opened,
+            "cancel_failures": failed,
+            "still_open": still_open,
+            "flattened": flattened,
+        }
+        self._append([("kill_switch_done", "runner", outcome)])
+        return outcome
+
+    async def _cancel_open(self) -> tuple[int, list[str]]:
+        """Cancel every order sent and still open, withdraw the ones never sent; return how
+        many were open and the cancels that failed."""
         opened = [o for o in self.om.open_orders() if o.state is not OrderState.NEW]
         failed: list[str] = []
         for _ in range(3):  # creates in flight at the trigger land meanwhile: look again
@@ -90,22 +114,7 @@ class Safety(Reconciliation):
         for o in self.om.open_orders():
             if o.state is OrderState.NEW:  # never sent: withdraw
                 self._persist_om(self.om.apply(_withdrawn(o.client_id), self.clock()))
-        cancelled_ms = (time.perf_counter() - t0) * 1000
-        flattened: list[str] = []
-        if flatten:
-            flattened = await self._flatten_all(reason)
-        still_open = [o.client_id for o in self.om.open_orders()]
-        outcome = {
-            "reason": reason,
-            "blocked_ms": round(blocked_ms, 3),
-            "cancels_acknowledged_ms": round(cancelled_ms, 3),
-            "cancelled": len(opened),
-            "cancel_failures": failed,
-            "still_open": still_open,
-            "flattened": flattened,
-        }
-        self._append([("kill_switch_done", "runner", outcome)])
-        return outcome
+        return len(opened), failed
 
     async def _cancel_for_kill(self, cid: str) -> None:
         order = self.om.order(cid)
@@ -136,13 +145,16 @@ class Safety(Reconciliation):
         return [e["stream"] for e in events]
 
     async def _breaker_kill(self) -> None:
-        """A risk engine HALTED by a hold that only ``resume`` lifts (drawdown, an error inside a
-        check, an operator's halt) engages the kill switch, cancelling open orders too. A halt
+        """A risk engine HALTED by a breaker's hold that only ``resume`` lifts (drawdown, an
+        error inside a check) engages the kill switch, cancelling open orders too. A halt
         that lifts by itself when its condition clears (an operational check, VaR) only blocks
         new orders, through the risk engine, for as long as it lasts."""
         if self._killed is not None or self.risk.state is not TradingState.HALTED:
             return
-        sticky = [h for h in self.risk.holds if h["state"] == "HALTED" and not h["level"]]
+        # The MANUAL hold is the run's own halt (the runner's, the kill switch's): not a
+        # breaker's, it blocks new orders without engaging the switch.
+        sticky = [h for h in self.risk.holds
+                  if h["state"] == "HALTED" and not h["level"] and h["rule"] != MANUAL]  # fmt: skip
         if sticky:
             await self.kill(f"risk engine halted: {sticky[0]['reason']}", source="breaker")
 
@@ -154,9 +166,6 @@ class Safety(Reconciliation):
         breakers every ``tick_every_s`` (drawdown, daily loss, price move on live prices);
         record the venue's websocket reconnections (``ws_reconnect``) and which clock the run
         lives on (``run_clock``, see :mod:`live.runner._clock`)."""
-        health = getattr(self.venue, "health", None)
-        if health is None:
-            return
         stalls = self._stalls = self._stalls or LoopStalls()
         while True:
             try:
@@ -273,23 +282,26 @@ class Safety(Reconciliation):
         self._log_seen = max(self._log_seen, head.seq if head is not None else 0)
 
     def resume(self, reason: str, *, logged: bool = False) -> None:
-        """Lift the kill switch or a halt explicitly (the run's, and any strategy's of a
-        portfolio); recorded with ``reason`` (``logged``: another process recorded it)."""
+        """Lift the kill switch or a halt explicitly: the one trading state back to ACTIVE
+        (the run's and any strategy's of a portfolio), the engine books' drawdown halts lifted
+        and the order manager's anomalies acknowledged; recorded with ``reason`` (``logged``:
+        another process recorded it)."""
         held = [s for s in self.sleeves if s.risk.state is not TradingState.ACTIVE]
-        if self.halted is None and self._killed is None and not held:
+        books = [b for b in [self.book, *(s.book for s in self.sleeves)] if b is not None]
+        if (
+            self.risk.state is TradingState.ACTIVE
+            and self._killed is None
+            and not held
+            and not self.om.halted
+            and not any(b.halted for b in books)
+        ):
             return
         now = self.clock()
+        was = self.halted or (None if self.risk.state is TradingState.ACTIVE else self.risk.reason)
         record = [] if logged else [
-            ("resumed", "runner", {"reason": reason, "halt": self.halted, "by": "runner"})
+            ("resumed", "runner", {"reason": reason, "halt": was, "by": "runner"})
         ]  # fmt: skip
-        self._append(
-            [
-                *record,
-                *list(self.risk.resume(reason, now_ms=now)),
-                *[d for s in self.sleeves for d in s.risk.resume(reason, now_ms=now)],
-            ]
-        )
-        self.halted = None
+        self._append([*record, *self._lift(reason, now)])
         self._killed = None
         self.summary.halted = None
 

@@ -24,6 +24,15 @@ every order not known to be final is resolved against the venue by its client id
 fills are fetched, and positions are compared with the venue's; a difference that does not
 resolve halts trading with the reason (recorded as a ``halted`` event).
 
+The run has one trading state, the risk engine's (``runner.risk``: ACTIVE / REDUCING /
+HALTED with its reason): the runner's own halts (positions that differ, orders unresolved, an
+order-manager anomaly, a strategy whose ``signals()`` raised), the kill switch and the engine
+book's drawdown rule (REDUCING: the book refuses new exposure, its flatten passes) all set it,
+and :meth:`~live.runner._safety.Safety.resume` lifts them together, the book's halt included.
+One strategy decides through the same steps as each sleeve of a portfolio run
+(:mod:`live.runner._decision`): contained signals, the book's plan, the risk engine's verdicts,
+fill booking.
+
 The class is built in layers, one concern each: :mod:`live.runner._base` (state, the log,
 sending orders, the risk engine's views), :mod:`live.runner._reconcile` (resolving and
 reconciling with the venue), :mod:`live.runner._safety` (kill switch, resume, operational
@@ -43,7 +52,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from grekko_research.engine.book import EngineBook, PlannedOrder, decision_row, target_row
+from grekko_research.engine.book import EngineBook, PlannedOrder, target_row
 from grekko_research.errors import ConfigError
 from grekko_research.portfolio import merge_targets
 from live.events import TamperedError, VerifyReport
@@ -54,12 +63,13 @@ from live.orders import (
     OrderState,
 )
 from live.risk import (
+    EventDraft,
     MarketView,
-    ProposedOrder,
 )
+from live.runner._decision import check_planned, close_book, plan_row, strategy_row
 from live.runner._safety import Safety
 from live.runner.payloads import json_floats, planned_payload, signal_payload
-from live.runner.sleeves import CoordinatorSpec, sizing_vol
+from live.runner.sleeves import CoordinatorSpec
 from live.runner.spec import (
     CRASH_POINTS,
     FLATTEN_SEQ,
@@ -144,6 +154,7 @@ class Runner(Safety):
         events = list(self.store.read())
         self.om = OrderManager.replay(events, grace_ms=self.spec.grace_ms)
         snap_at = -1
+        halt: str | None = None  # the last halt's reason, unless a resume followed it
         for i, e in enumerate(events):
             if e.kind == "run_started":
                 self.baseline = {s: Decimal(q) for s, q in e.payload["baseline"].items()}
@@ -154,17 +165,28 @@ class Runner(Safety):
             elif e.kind == "decision":
                 self.last_decided_ts = int(e.payload["ts"])
             elif e.kind == "halted":
-                self.halted = str(e.payload["reason"])
+                halt = str(e.payload["reason"])
             elif e.kind == "kill_switch":
                 self._killed = str(e.payload["reason"])
                 self._kill_source = str(e.payload.get("source", "call"))
             elif e.kind == "resumed":
-                self.halted = None
+                halt = None
                 self._killed = None
             elif e.kind == "retry_created":
                 self._links.append({"of": str(e.payload["of"]), "retry": str(e.payload["retry"])})
-        if snap_at < 0:
-            return
+        if snap_at >= 0:
+            self._restore_books(events, snap_at)
+        # The trading state: the risk engine's snapshot, the resumes since it, and the last
+        # halt still standing (one logged after the snapshot, or by a runner that kept no
+        # hold for it in its snapshot).
+        if halt is not None and self.halted != halt:
+            self.risk.halt(halt, now_ms=self.clock())
+        if halt is not None or not self.om.halted:
+            self._anomalies_halted = len(self.om.anomalies)
+
+    def _restore_books(self, events: list[Any], snap_at: int) -> None:
+        """Restore the engine books and risk engines from the last ``bar_closed`` snapshot,
+        then book what the log holds after it (fills, sleeves' decisions, resumes)."""
         snap = events[snap_at].payload
         if snap.get("risk_engine") is not None:
             self.risk.restore(snap["risk_engine"])
@@ -185,8 +207,7 @@ class Runner(Safety):
                 self._book_fill(e.stream, e.payload)  # its trade, if any, is in the log
             elif e.kind == "resumed":
                 why = str(e.payload.get("reason", "resumed"))
-                for engine in [self.risk, *(s.risk for s in self.sleeves)]:
-                    engine.resume(why, now_ms=e.ts_ms)
+                self._lift(why, e.ts_ms, om=False)  # the manager replayed it already
 
     def _check_same_sleeves(self, started: Mapping[str, Any]) -> None:
         """A log is resumed only by the strategies that wrote it (a sleeve's book cannot be
@@ -220,9 +241,8 @@ class Runner(Safety):
         if self.book is None:
             self.book = self._new_book(ts)
             self._first_ts = ts
-        risk = self.book.close_bar(ohlcv[1], ohlcv[2], ohlcv[3], filled)
         market = self._market_view()
-        risk_events = self.risk.on_bar(self._portfolio_view(), market, now_ms=self.clock())
+        risk, risk_events = close_book(self.book, self.risk, ohlcv, filled, market, self.clock())
         sleeves: dict[str, Any] = {}
         for sleeve in self.sleeves:
             sleeves[sleeve.id], drafts = sleeve.close_bar(ohlcv, filled, market, self.clock())
@@ -270,62 +290,20 @@ class Runner(Safety):
         volume = np.full(len(self.spec.symbols), np.nan)
         for j, symbol in enumerate(self.spec.symbols):
             prices[j] = float(await self.venue.reference_price(symbol))
-            nxt = getattr(self.venue, "execution_bar", None)
-            bar = nxt(symbol) if nxt is not None else None
+            caps = self.venue.capabilities  # declared by the adapter, never probed
+            bar = self.venue.execution_bar(symbol) if caps.execution_bar else None
             if bar is not None:
                 high[j], low[j], volume[j] = bar.high, bar.low, bar.volume
         self.book.start_bar(ts + self.tf_ms)
         market = self._market_view()
         risk_events: list[tuple[str, str, dict[str, Any]]] = []
         if self.spec.strategy is not None:
-            bars = self.window.bars()
-            row = decision_row(bars, self.spec.strategy.signals(bars, self.spec.params))
-            vol = sizing_vol(bars, self.spec.engine, self.tf_ms)
-            planned = self.book.plan(row, prices, high=high, low=low, volume=volume, vol=vol)
-            about: dict[str, Any] = {
-                "signal": signal_payload(row),
-                "planned": [planned_payload(p) for p in planned],
-            }
+            planned, about = await self._single_plan(prices, (high, low, volume))
         else:
             planned, about = self._portfolio_plan(ts, prices, (high, low, volume), market)
             risk_events += about.pop("events")
-        intents: list[Intent] = []
         refused: list[dict[str, Any]] = []
-        for i, po in enumerate(planned):
-            if po.status != "filled":
-                continue
-            if self.halted:
-                refused.append(
-                    {"symbol": po.symbol, "size": po.size, "reason": f"halted: {self.halted}"}
-                )
-                continue
-            seq = FLATTEN_SEQ + i * 100 if po.kind == "risk_flatten" else i * 100
-            qty = lot_qty(abs(po.size), self._lots[po.asset])
-            if qty <= 0:
-                refused.append({"symbol": po.symbol, "size": po.size, "reason": "below one lot"})
-                continue
-            side: Literal["buy", "sell"] = "buy" if po.size > 0 else "sell"
-            intent = Intent(self.spec.run_id, po.symbol, side, qty, ts, seq=seq)
-            price = po.price if math.isfinite(po.price) else None
-            verdict = self.risk.check_order(
-                ProposedOrder(po.symbol, side, float(qty), price, client_id=intent.client_id),
-                self._portfolio_view(),
-                market,
-                now_ms=self.clock(),
-            )
-            risk_events += verdict.events
-            if verdict.action == "reject":
-                refused.append({"symbol": po.symbol, "size": po.size, "reason": verdict.reason,
-                                "rule": verdict.rule})  # fmt: skip
-                continue
-            if verdict.action == "shrink":
-                qty = lot_qty(verdict.qty, self._lots[po.asset])
-                if qty <= 0:
-                    refused.append({"symbol": po.symbol, "size": po.size, "rule": verdict.rule,
-                                    "reason": "shrunk below one lot"})  # fmt: skip
-                    continue
-                intent = Intent(self.spec.run_id, po.symbol, side, qty, ts, seq=seq)
-            intents.append(intent)
+        intents = self._intents(planned, ts, market, risk_events, refused)
         events: list[Mapping[str, Any]] = []
         try:
             for intent in intents:
@@ -358,6 +336,66 @@ class Runner(Safety):
         if t_received is not None and intents:
             self.summary.bar_to_intent_ms.append((time.perf_counter() - t_received) * 1000)
         await self._execute_pending()
+
+    async def _single_plan(
+        self, prices: np.ndarray, bounds: tuple[np.ndarray, np.ndarray, np.ndarray]
+    ) -> tuple[list[PlannedOrder], dict[str, Any]]:
+        """The strategy decides on the account's book (a portfolio of one sleeve whose book is
+        the account's). A strategy that raises halts the run: ``halted`` with the traceback
+        summary (alerted), resting orders cancelled; only a pending risk flatten is planned
+        (and refused while halted). The run goes on closing bars until it is resumed or
+        stopped."""
+        assert self.book is not None
+        assert self.spec.strategy is not None
+        bars = self.window.bars()
+        strategy = self.spec.strategy
+        row, failure = strategy_row(strategy, self.spec.params, bars, f"strategy {strategy.name}")
+        about: dict[str, Any] = {"signal": None if row is None else signal_payload(row)}
+        if failure is not None:
+            about.update(error=failure.reason, traceback=failure.traceback)
+            await self._halt(failure.reason, cancel=True, traceback=failure.traceback)
+        planned = plan_row(self.book, row, bars, self.spec.engine, self.tf_ms, prices, bounds)
+        about["planned"] = [planned_payload(p) for p in planned]
+        return planned, about
+
+    def _intents(
+        self,
+        planned: list[PlannedOrder],
+        ts: int,
+        market: MarketView,
+        risk_events: list[EventDraft],
+        refused: list[dict[str, Any]],
+    ) -> list[Intent]:
+        """The account's intents for the planned orders the trading state and the risk engine
+        let through (refusals appended to ``refused``, the engine's events to
+        ``risk_events``)."""
+        intents: list[Intent] = []
+        for i, po in enumerate(planned):
+            if po.status != "filled":
+                continue
+            if self.halted:
+                refused.append(
+                    {"symbol": po.symbol, "size": po.size, "reason": f"halted: {self.halted}"}
+                )
+                continue
+            seq = FLATTEN_SEQ + i * 100 if po.kind == "risk_flatten" else i * 100
+            qty = lot_qty(abs(po.size), self._lots[po.asset])
+            if qty <= 0:
+                refused.append({"symbol": po.symbol, "size": po.size, "reason": "below one lot"})
+                continue
+            side: Literal["buy", "sell"] = "buy" if po.size > 0 else "sell"
+            intent = Intent(self.spec.run_id, po.symbol, side, qty, ts, seq=seq)
+            passed, shrunk = check_planned(
+                self.risk, po, float(qty), client_id=intent.client_id,
+                portfolio=self._portfolio_view(), market=market, now_ms=self.clock(),
+                lot=self._lots[po.asset], drafts=risk_events, refused=refused,
+            )  # fmt: skip
+            if not passed:
+                continue
+            if shrunk is not None:
+                intent = Intent(self.spec.run_id, po.symbol, side, shrunk, ts, seq=seq)
+            intents.append(intent)
+        return intents
 
     def _portfolio_plan(
         self,
@@ -452,6 +490,7 @@ class Runner(Safety):
         else:
             self._append([("run_resumed", "runner", {"last_closed_ts": self.last_closed_ts})])
         self._append([("log_verified", "runner", self._log_verified_payload())])
+        self._append(self._anomaly_drafts())  # one a crash kept from being turned into a halt
         await self.reconcile()
         head = self.store.head()
         self._log_seen = head.seq if head is not None else 0  # later resumes are other processes'

@@ -27,27 +27,34 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
 from grekko_research.data.bars import Bars
-from grekko_research.engine.book import EngineBook, PlannedOrder, decision_row
+from grekko_research.engine.book import EngineBook, PlannedOrder
 from grekko_research.engine.config import EngineConfig
-from grekko_research.indicators.volatility import rolling_volatility_nb
 from grekko_research.strategy import Strategy
 from live.risk import (
     EventDraft,
     LiveRiskConfig,
     MarketView,
     PortfolioView,
-    ProposedOrder,
     RiskEngine,
+    RiskSpec,
+)
+from live.runner._decision import (
+    book_trade,
+    check_planned,
+    close_book,
+    plan_row,
+    portfolio_view,
+    sizing_vol,
+    strategy_row,
 )
 from live.runner.payloads import json_floats, planned_payload, signal_payload
-from live.runner.spec import lot_qty
 
-__all__ = ["CoordinatorSpec", "Sleeve", "SleeveSpec", "window_size"]
+__all__ = ["CoordinatorSpec", "Sleeve", "SleeveSpec", "sizing_vol", "window_size"]
 
 
 @dataclass(frozen=True)
@@ -59,7 +66,7 @@ class SleeveSpec:
     params: Any
     engine: EngineConfig
     weight: float = 1.0
-    risk: LiveRiskConfig | None = None
+    risk: RiskSpec | LiveRiskConfig | None = None
     meta: Mapping[str, Any] = field(default_factory=dict)  # a promoted model's provenance
     symbols: tuple[str, ...] = ()  # the run's symbols it trades (empty: all of them)
 
@@ -81,15 +88,6 @@ def window_size(strategy: Strategy, params: Any, engine: EngineConfig) -> int:
     warm = strategy.warmup(params)
     vol_window = engine.sizing.vol_window if engine.sizing.kind == "vol_target" else 0
     return max(warm, vol_window) + 1
-
-
-def sizing_vol(bars: Bars, engine: EngineConfig, tf_ms: int) -> np.ndarray | None:
-    """The annualised volatility per asset at the last bar (``vol_target`` sizing only)."""
-    if engine.sizing.kind != "vol_target":
-        return None
-    ppy = 365.25 * 86_400_000 / tf_ms
-    out: np.ndarray = rolling_volatility_nb(bars.close, engine.sizing.vol_window, ppy)[-1]
-    return out
 
 
 class Sleeve:
@@ -124,10 +122,7 @@ class Sleeve:
 
     def portfolio_view(self) -> PortfolioView:
         assert self.book is not None
-        return PortfolioView(
-            equity=self.book.equity,
-            positions={s: self.book.position(j) for j, s in enumerate(self.book.symbols)},
-        )
+        return portfolio_view(self.book)
 
     def positions(self) -> np.ndarray:
         assert self.book is not None
@@ -142,8 +137,8 @@ class Sleeve:
         the ``bar_closed`` event (book and risk-engine snapshots) and the risk events."""
         assert self.book is not None
         ohlcv, filled = ohlcv[:, self.cols], filled[self.cols]
-        rules = self.book.close_bar(ohlcv[1], ohlcv[2], ohlcv[3], filled)
-        drafts = self.risk.on_bar(self.portfolio_view(), market, now_ms=now_ms)
+        who = f"strategy {self.id} engine"
+        rules, drafts = close_book(self.book, self.risk, ohlcv, filled, market, now_ms, who)
         part = {
             "book": self.book.snapshot(),
             "risk": rules,
@@ -151,6 +146,12 @@ class Sleeve:
             "risk_engine": self.risk.snapshot(),
         }
         return part, drafts
+
+    def resume(self, reason: str, now_ms: int) -> list[EventDraft]:
+        """Lift the sleeve's halt: its risk engine's holds and its book's drawdown halt."""
+        if self.book is not None:
+            self.book.clear_halt()
+        return list(self.risk.resume(reason, now_ms=now_ms))
 
     def restore(self, part: Mapping[str, Any]) -> None:
         assert self.book is not None
@@ -184,20 +185,17 @@ class Sleeve:
             bounds = (bounds[0][self.cols], bounds[1][self.cols], bounds[2][self.cols])
         drafts: list[EventDraft] = []
         part: dict[str, Any] = {"signal": None}
-        row: dict[str, Any] | None
-        try:
-            form = self.spec.strategy.signals(bars, self.spec.params)
-            row = decision_row(bars, form)
+        row, failure = strategy_row(
+            self.spec.strategy, self.spec.params, bars, f"strategy {self.id}"
+        )
+        if failure is None:
+            assert row is not None
             part["signal"] = signal_payload(row)
-        except Exception as exc:
-            reason = f"strategy {self.id} raised {type(exc).__name__}: {exc}"[:300]
-            part["error"] = reason
-            drafts += self.risk.halt(reason, now_ms=now_ms)
-            row = None  # only a pending risk flatten of the book is planned
+        else:
+            part["error"], part["traceback"] = failure.reason, failure.traceback
+            drafts += self.risk.halt(failure.reason, now_ms=now_ms)  # only a pending flatten
         self.book.start_bar(next_ts)
-        high, low, volume = bounds
-        vol = sizing_vol(bars, self.spec.engine, tf_ms) if row is not None else None
-        planned = self.book.plan(row, prices, high=high, low=low, volume=volume, vol=vol)
+        planned = plan_row(self.book, row, bars, self.spec.engine, tf_ms, prices, bounds)
         booked: list[dict[str, Any]] = []
         refused: list[dict[str, Any]] = []
         for i, po in enumerate(planned):
@@ -229,39 +227,26 @@ class Sleeve:
     ) -> float:
         """The size of a planned order after this sleeve's risk engine (0: refused)."""
         assert self.book is not None
-        side: Literal["buy", "sell"] = "buy" if po.size > 0 else "sell"
-        price = po.price if math.isfinite(po.price) else None
-        verdict = self.risk.check_order(
-            ProposedOrder(po.symbol, side, abs(po.size), price,
-                          client_id=f"{self.stream}:{next_ts}:{i}"),
-            self.portfolio_view(), market, now_ms=now_ms,
+        lot = Decimal(repr(float(self.book.lot[po.asset])))
+        passed, shrunk = check_planned(
+            self.risk, po, abs(po.size), client_id=f"{self.stream}:{next_ts}:{i}",
+            portfolio=self.portfolio_view(), market=market, now_ms=now_ms, lot=lot,
+            drafts=drafts, refused=refused,
         )  # fmt: skip
-        drafts += verdict.events
-        if verdict.action == "reject":
-            refused.append({"symbol": po.symbol, "size": po.size, "rule": verdict.rule,
-                            "reason": verdict.reason})  # fmt: skip
+        if not passed:
             return 0.0
-        if verdict.action == "shrink":
-            qty = float(lot_qty(verdict.qty, Decimal(repr(float(self.book.lot[po.asset])))))
-            if qty <= 0:
-                refused.append({"symbol": po.symbol, "size": po.size, "rule": verdict.rule,
-                                "reason": "shrunk below one lot"})  # fmt: skip
-                return 0.0
-            return math.copysign(qty, po.size)
-        return po.size
+        return po.size if shrunk is None else math.copysign(float(shrunk), po.size)
 
     def book_fill(
         self, asset: int, size: float, price: float, kind: str, drafts: list[EventDraft]
     ) -> dict[str, Any]:
         """Book one of the sleeve's own fills; a trade it closes is appended to ``drafts``."""
         assert self.book is not None
-        out = self.book.fill(asset, size, price, kind=kind)
-        symbol = self.book.symbols[asset]
-        if out["trade"] is not None:
-            trade = {k: (v if math.isfinite(v) else None) for k, v in out["trade"].items()}
-            trade["symbol"] = symbol
+        trade = book_trade(self.book, asset, size, price, kind)
+        if trade is not None:
             drafts.append(("trade_closed", self.stream, trade))
-        return {"symbol": symbol, "asset": asset, "size": size, "price": price, "kind": kind}
+        return {"symbol": self.book.symbols[asset], "asset": asset, "size": size, "price": price,
+                "kind": kind}  # fmt: skip
 
     def rebook(self, part: Mapping[str, Any], next_ts: int) -> None:
         """Replay a logged decision's bookings on a book restored to before it (restart)."""

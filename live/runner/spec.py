@@ -18,6 +18,7 @@ from grekko_research.errors import ConfigError
 from grekko_research.strategy import Strategy
 from live.risk import (
     LiveRiskConfig,
+    RiskSpec,
 )
 
 if TYPE_CHECKING:
@@ -60,7 +61,7 @@ class RunnerSpec:
     kill_poll_s: float = 0.05
     ops_every_s: float = 1.0  # operational checks (real-time venues): stream, errors, clock
     tick_every_s: float = 5.0  # drawdown, daily loss and price move between bars (live prices)
-    risk: LiveRiskConfig | None = None  # the live risk engine's limits (None: fail-closed only)
+    risk: RiskSpec | LiveRiskConfig | None = None  # the run's risk spec (None: fail-closed only)
     meta: Mapping[str, Any] = field(default_factory=dict)
     sleeves: tuple[SleeveSpec, ...] = ()  # several strategies (``engine``: the account's)
     coordinator: CoordinatorSpec | None = None  # how the sleeves' targets merge

@@ -228,6 +228,30 @@ def test_overfill_is_recorded_and_halts_new_orders() -> None:
     assert OrderManager.replay(events).halted
 
 
+def test_a_resume_acknowledges_the_anomalies_so_far() -> None:
+    """The manager's halt is lifted by a human's resume (the run's one trading state), in the
+    running process and in a replay of the log; a later anomaly halts it again."""
+    om, cid, events = _submitted("1")
+    events += om.apply(FillReport(cid, "t1", "0.7", "100"), T0)
+    events += om.apply(FillReport(cid, "t2", "0.7", "100"), T0)
+    assert om.halted
+    om.acknowledge()
+    resumed = {"kind": "resumed", "stream": "runner", "payload": {"reason": "seen"}, "ts_ms": T0}
+    events.append(resumed)
+    assert not om.halted and len(om.anomalies) == 1  # the fact stays on record
+    om.ensure_healthy()
+    events += om.create(_intent(seq=1), T0 + 1)  # new orders again
+    replayed = OrderManager.replay(json.loads(json.dumps(events)), grace_ms=om.grace_ms)
+    assert not replayed.halted and replayed.snapshot() == om.snapshot()
+    cid2 = events[-1]["stream"]
+    events += om.mark_submitted(cid2, T0 + 2)
+    events += om.apply(FillReport(cid2, "t3", "2", "100"), T0 + 3)  # a second overfill
+    assert om.halted
+    with pytest.raises(OverfillError, match=cid2):
+        om.create(_intent(seq=2), T0 + 4)
+    assert OrderManager.replay(events).halted
+
+
 def test_a_normal_fill_is_not_an_overfill() -> None:
     om, cid, _ = _submitted("1")
     om.apply(FillReport(cid, "t1", "1", "100"), T0)
