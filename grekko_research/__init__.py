@@ -4,11 +4,25 @@ The command line is ``grekko``; the live-trading bridge (``live``) builds on
 this package and is never imported by it.
 """
 
-from importlib.metadata import PackageNotFoundError, version
+from __future__ import annotations
 
-try:
-    __version__ = version("grekko")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0+unknown"
+import functools
 
 __all__ = ["__version__"]
+
+
+@functools.cache
+def _version() -> str:
+    # importlib.metadata costs ~40 ms: read on first use, not on every `grekko --help`
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("grekko")
+    except PackageNotFoundError:  # running from a source tree that is not installed
+        return "0+unknown"
+
+
+def __getattr__(name: str) -> str:
+    if name == "__version__":
+        return _version()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

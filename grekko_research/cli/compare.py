@@ -270,9 +270,11 @@ def compare_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the comparison as JSON.")] = False,
 ) -> None:
     """Compare backtests side by side: what they ran on, their metrics, their config differences."""
+    from grekko_research.cli._finish import report_unfinished
     from grekko_research.paths import runs_dir as default_runs_dir
 
     folder = runs_dir if runs_dir is not None else default_runs_dir()
+    report_unfinished(folder)  # a run whose tearsheet or MLflow record failed in the background
     refs = list(runs or []) + [str(p) for p in latest_runs(folder, last, strategy)]
     if not refs:
         where = f" of {strategy}" if strategy and last else ""

@@ -338,6 +338,7 @@ def track_sweep(
     """
     if not cfg.experiment.track:
         return None
+    from grekko_research.cli._finish import tracking_lock
     from grekko_research.tracking import (
         log_backtest,
         log_sweep_summary,
@@ -351,8 +352,9 @@ def track_sweep(
     uri = tracking_uri(cfg.experiment.output_dir)
     identity = _sweep_identity(json.dumps(json_strict(summary), indent=2) + "\n")
     if reuse:
-        mlc, _ = client(uri)
-        found = find_identical(mlc, uri, DEFAULT_SWEEP_EXPERIMENT, identity)
+        with tracking_lock(uri):  # a background finish of `grekko backtest` may be logging
+            mlc, _ = client(uri)
+            found = find_identical(mlc, uri, DEFAULT_SWEEP_EXPERIMENT, identity)
         if found is not None:
             return found
     if best is None:
@@ -360,8 +362,12 @@ def track_sweep(
     names = list(result.objective)
     direction = (list(cfg.optimize.directions) or [cfg.optimize.direction])[0]
     tags = {"seed": cfg.optimize.seed, IDENTITY_TAG: identity}
-    with start_study_run(result.study_name, cfg, uri=uri,
-                         tags={k: v for k, v in tags.items() if v is not None}) as run_id:  # fmt: skip
+    with (
+        tracking_lock(uri),
+        start_study_run(
+            result.study_name, cfg, uri=uri, tags={k: v for k, v in tags.items() if v is not None}
+        ) as run_id,
+    ):
         # The trial table names its value columns after the objectives (a Pareto front is
         # ranked by the first).
         log_trials(run_id, result.trials, top_k=10, objective_name=names[0],

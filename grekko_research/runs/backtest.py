@@ -45,6 +45,7 @@ __all__ = [
     "run_backtest",
     "run_identity",
     "write_run",
+    "write_run_tearsheet",
 ]
 
 
@@ -182,7 +183,11 @@ def find_identical_run(run: BacktestRun, root: str | os.PathLike[str]) -> Path |
 
 
 def write_run(
-    run: BacktestRun, root: str | os.PathLike[str] | None = None, *, reuse: bool = False
+    run: BacktestRun,
+    root: str | os.PathLike[str] | None = None,
+    *,
+    reuse: bool = False,
+    tearsheet: bool = True,
 ) -> Path:
     """Write the run directory under ``root`` (default ``experiment.output_dir``); return its path.
 
@@ -192,6 +197,8 @@ def write_run(
     identical run (same three, see :func:`run_identity`) is returned instead
     of writing another. The tearsheet shares the runs folder's plotly.js
     (``plotly.min.js``, a hard link: see :mod:`grekko_research.reports.plotlyjs`).
+    ``tearsheet=False`` leaves it out (whatever ``experiment.tearsheet`` says) for a
+    caller that adds it later with :func:`write_run_tearsheet`.
     """
     from omegaconf import OmegaConf
 
@@ -219,20 +226,28 @@ def write_run(
         )
         run.result.trades.to_parquet(tmp / "trades.parquet", index=False)
         _series_frame(run).to_parquet(tmp / "equity.parquet", index=False)
-        if run.config.experiment.tearsheet:
-            from grekko_research.reports import write_tearsheet
-            from grekko_research.reports.plotlyjs import shared_plotly_js
-
-            write_tearsheet(
-                run.result,
-                tmp / "tearsheet.html",
-                png_path=tmp / "tearsheet.png",
-                title=f"{run.strategy.name} {'/'.join(run.bars.symbols)} {run.bars.timeframe}"
-                f" — {run.config_id}",
-                config=tree,
-                plotly_js=shared_plotly_js(_runs_root(run, base)),
-            )
+        if tearsheet and run.config.experiment.tearsheet:
+            write_run_tearsheet(run, tmp, base)
     return final
+
+
+def write_run_tearsheet(run: BacktestRun, folder: Path, root: str | os.PathLike[str]) -> None:
+    """Write ``tearsheet.html``, ``tearsheet.png`` and ``plotly.min.js`` into ``folder``.
+
+    Each file appears whole (atomic writes); ``root`` is the folder ``write_run`` wrote under.
+    """
+    from grekko_research.reports import write_tearsheet
+    from grekko_research.reports.plotlyjs import shared_plotly_js
+
+    write_tearsheet(
+        run.result,
+        folder / "tearsheet.html",
+        png_path=folder / "tearsheet.png",
+        title=f"{run.strategy.name} {'/'.join(run.bars.symbols)} {run.bars.timeframe}"
+        f" — {run.config_id}",
+        config=to_container(run.config),
+        plotly_js=shared_plotly_js(_runs_root(run, Path(root))),
+    )
 
 
 def _runs_root(run: BacktestRun, base: Path) -> Path:

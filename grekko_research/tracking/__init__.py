@@ -1,7 +1,7 @@
 """Experiment tracking with MLflow: backtests, sweeps and the provenance of every run.
 
 This is the only package of Grekko that imports mlflow, and it does so inside
-functions: importing it is free.
+functions: importing it is free, and its names load their module on first use.
 
 Where runs go (:func:`tracking_uri`): ``$MLFLOW_TRACKING_URI`` when set,
 otherwise the SQLite file ``runs/mlruns.db`` (``$GREKKO_RUNS_DIR`` moves it)
@@ -25,22 +25,68 @@ Errors from the tracking store are raised as :class:`TrackingError`
 MLflow's exception.
 """
 
-from grekko_research.tracking._backtest import DEFAULT_BACKTEST_EXPERIMENT, log_backtest
-from grekko_research.tracking._client import (
-    RunNotFoundError,
-    TrackingError,
-    download_artifact,
-    find_run,
-    runs_table_url,
-)
-from grekko_research.tracking._model import (
-    load_strategy,
-    log_sweep_summary,
-    model_version,
-    register_strategy_model,
-)
-from grekko_research.tracking._provenance import data_hash, git_commit, tracking_uri
-from grekko_research.tracking._study import DEFAULT_SWEEP_EXPERIMENT, log_trials, start_study_run
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from grekko_research.tracking._backtest import DEFAULT_BACKTEST_EXPERIMENT, log_backtest
+    from grekko_research.tracking._client import (
+        RunNotFoundError,
+        TrackingError,
+        download_artifact,
+        find_run,
+        runs_table_url,
+    )
+    from grekko_research.tracking._model import (
+        load_strategy,
+        log_sweep_summary,
+        model_version,
+        register_strategy_model,
+    )
+    from grekko_research.tracking._provenance import data_hash, git_commit, tracking_uri
+    from grekko_research.tracking._study import (
+        DEFAULT_SWEEP_EXPERIMENT,
+        log_trials,
+        start_study_run,
+    )
+
+# name -> private module: imported on first use, so ``tracking._provenance`` (what every
+# run folder needs) does not load the logging code with it
+_LAZY = {
+    "DEFAULT_BACKTEST_EXPERIMENT": "_backtest",
+    "log_backtest": "_backtest",
+    "RunNotFoundError": "_client",
+    "TrackingError": "_client",
+    "download_artifact": "_client",
+    "find_run": "_client",
+    "runs_table_url": "_client",
+    "load_strategy": "_model",
+    "log_sweep_summary": "_model",
+    "model_version": "_model",
+    "register_strategy_model": "_model",
+    "data_hash": "_provenance",
+    "git_commit": "_provenance",
+    "tracking_uri": "_provenance",
+    "DEFAULT_SWEEP_EXPERIMENT": "_study",
+    "log_trials": "_study",
+    "start_study_run": "_study",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
+
 
 __all__ = [
     "DEFAULT_BACKTEST_EXPERIMENT",
