@@ -93,13 +93,19 @@ def merge_targets(
     if w.shape[0] != t.shape[0]:
         raise ValueError(f"{w.shape[0]} weights for {t.shape[0]} sleeves")
     check_merge_rule(rule, quorum, w)
+    px = np.asarray(prices, dtype=np.float64).reshape(t.shape[1])
+    return _capped(_merge_raw(t, w, rule, quorum), px, equity, max_position, max_gross)
+
+
+def _merge_raw(t: np.ndarray, w: np.ndarray, rule: str, quorum: float) -> np.ndarray:
+    """The rule's merged target per symbol, before the caps (NaN targets abstain)."""
     k = t.shape[1]
     voting = ~np.isnan(t)
     sign = np.sign(np.where(voting, t, 0.0))
     if rule == "sum":
-        raw = np.where(voting, t, 0.0).sum(axis=0)
-    elif rule == "vote":
-        raw = np.zeros(k)
+        return np.where(voting, t, 0.0).sum(axis=0)
+    raw = np.zeros(k)
+    if rule == "vote":
         for j in range(k):
             total = w[voting[:, j]].sum()
             longs, shorts = w[sign[:, j] > 0].sum(), w[sign[:, j] < 0].sum()
@@ -108,16 +114,26 @@ def merge_targets(
             agree = sign[:, j] == (1.0 if longs > shorts else -1.0)
             raw[j] = float(np.dot(w[agree], t[agree, j]) / w[agree].sum())
     else:  # unanimous
-        raw = np.zeros(k)
         for j in range(k):
             col = t[voting[:, j], j]
             if col.size and np.all(col > 0):
                 raw[j] = col.min()
             elif col.size and np.all(col < 0):
                 raw[j] = col.max()
+    return raw
+
+
+def _capped(
+    raw: np.ndarray,
+    px: np.ndarray,
+    equity: float,
+    max_position: float | None,
+    max_gross: float | None,
+) -> Merge:
+    """Apply the position and gross caps to ``raw`` at prices ``px`` and ``equity``."""
+    k = raw.shape[0]
     out = raw.copy()
     capped: list[str | None] = [None] * k
-    px = np.asarray(prices, dtype=np.float64).reshape(k)
     priced = np.isfinite(px) & (px > 0)
     if not math.isfinite(equity) or equity <= 0:
         # Nothing to size against: no new exposure at all.
@@ -125,17 +141,35 @@ def merge_targets(
             return Merge(np.zeros(k), raw, tuple("position" if x else None for x in raw != 0))
         return Merge(out, raw, tuple(capped))
     if max_position is not None:
-        for j in np.flatnonzero(priced).tolist():
-            limit = max_position * equity / px[j]
-            if abs(out[j]) > limit:
-                out[j] = math.copysign(limit, out[j])
-                capped[j] = "position"
+        _cap_positions(out, capped, px, priced, max_position * equity)
     if max_gross is not None:
-        gross = float(np.sum(np.abs(out[priced]) * px[priced]))
-        limit = max_gross * equity
-        if gross > limit:
-            factor = limit / gross
-            for j in np.flatnonzero(priced & (out != 0)).tolist():
-                out[j] *= factor
-                capped[j] = "gross"
+        _cap_gross(out, capped, px, priced, max_gross * equity)
     return Merge(out, raw, tuple(capped))
+    if max_position is not None:
+        _cap_positions(out, capped, px, priced, max_position * equity)
+    if max_gross is not None:
+        _cap_gross(out, capped, px, priced, max_gross * equity)
+    return Merge(out, raw, tuple(capped))
+
+
+def _cap_positions(
+    out: np.ndarray, capped: list[str | None], px: np.ndarray, priced: np.ndarray, limit: float
+) -> None:
+    """Bound each priced symbol's ``|out| × px`` by ``limit`` (in place), marking ``"position"``."""
+    for j in np.flatnonzero(priced).tolist():
+        units = limit / px[j]
+        if abs(out[j]) > units:
+            out[j] = math.copysign(units, out[j])
+            capped[j] = "position"
+
+
+def _cap_gross(
+    out: np.ndarray, capped: list[str | None], px: np.ndarray, priced: np.ndarray, limit: float
+) -> None:
+    """Scale every priced target by one factor until ``Σ |out| × px <= limit`` (in place)."""
+    gross = float(np.sum(np.abs(out[priced]) * px[priced]))
+    if gross > limit:
+        factor = limit / gross
+        for j in np.flatnonzero(priced & (out != 0)).tolist():
+            out[j] *= factor
+            capped[j] = "gross"

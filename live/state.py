@@ -32,6 +32,10 @@ __all__ = [
 RiskState = Literal["ACTIVE", "REDUCING", "HALTED"]
 RISK_LEVELS: dict[str, int] = {"ACTIVE": 0, "REDUCING": 1, "HALTED": 2}
 
+# The events _apply hands to _apply_control (the others: orders, or the run's own record).
+_CONTROL_KINDS = frozenset(
+    {"halted", "resumed", "kill_switch", "risk_state", "risk_breach", "risk_error", "risk_decision"}
+)
 _BREACHES_KEPT = 50
 _REFUSALS_KEPT = 20
 
@@ -238,19 +242,31 @@ class RunFold:
     def _apply(self, e: Event) -> list[Rejection]:
         self.last_seq, self.last_ts_ms = e.seq, e.ts_ms
         self.events += 1
-        p = e.payload
-        kind = e.kind
         sleeve = self._sleeve_of(e.stream)
         if sleeve is not None:
             return self._apply_sleeve(sleeve, e)
-        if kind.startswith("order_"):
-            self.om.apply_event(e)
-            if kind == "order_fill" and p.get("fee") is not None and p.get("fee_asset"):
-                asset = str(p["fee_asset"])
-                self.fees[asset] = self.fees.get(asset, Decimal(0)) + Decimal(str(p["fee"]))
-            if kind == "order_rejected":
-                return [Rejection("venue", str(p.get("reason") or ""))]
-        elif kind == "run_started":
+        if e.kind.startswith("order_"):
+            return self._apply_order(e)
+        if e.kind in _CONTROL_KINDS:
+            return self._apply_control(e)
+        return self._apply_run(e)
+
+    def _apply_order(self, e: Event) -> list[Rejection]:
+        """An ``order_*`` event: the order book, fees paid, a venue's rejection."""
+        p = e.payload
+        self.om.apply_event(e)
+        if e.kind == "order_fill" and p.get("fee") is not None and p.get("fee_asset"):
+            asset = str(p["fee_asset"])
+            self.fees[asset] = self.fees.get(asset, Decimal(0)) + Decimal(str(p["fee"]))
+        if e.kind == "order_rejected":
+            return [Rejection("venue", str(p.get("reason") or ""))]
+        return []
+
+    def _apply_run(self, e: Event) -> list[Rejection]:
+        """The run's own events: start, restarts, bars, decisions, closed trades, reconciles."""
+        p = e.payload
+        kind = e.kind
+        if kind == "run_started":
             self.run, self.started_ts_ms = dict(p), e.ts_ms
             for s in p.get("strategies") or []:
                 sid = str(s.get("id"))
@@ -275,7 +291,13 @@ class RunFold:
                 self.winning_trades += pnl > 0
         elif kind == "reconciled":
             self.last_reconcile = {"seq": e.seq, "ts_ms": e.ts_ms, **p}
-        elif kind == "halted":
+        return []
+
+    def _apply_control(self, e: Event) -> list[Rejection]:
+        """Halts, resumes, the kill switch and the risk engine's events (``_CONTROL_KINDS``)."""
+        p = e.payload
+        kind = e.kind
+        if kind == "halted":
             self.halted = str(p.get("reason"))
         elif kind == "resumed":
             # The risk engine logs its own risk_state when a resume lifts its holds.

@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
-import ccxt
 import numpy as np
 import typer
 
@@ -29,7 +28,7 @@ from grekko_research._atomic import atomic_write_text
 from grekko_research.cli._compile_notice import compile_notice
 from grekko_research.cli.render import console, err_console, print_json, quality_table
 from grekko_research.data.download import Downloader, RetryPolicy
-from grekko_research.data.exchanges import make_exchange
+from grekko_research.data.exchanges import connect_public
 from grekko_research.data.files import find_data_files, import_file
 from grekko_research.data.load import load_bars, load_frame
 from grekko_research.data.store import ParquetStore, SeriesKey
@@ -59,18 +58,6 @@ def _covers(store: ParquetStore, key: SeriesKey, since: int, until: int) -> bool
         return False
     last_needed = until - parse_timeframe(key.timeframe or "1h").ms
     return span[0] <= since and span[1] >= last_needed
-
-
-def _online(job: MainJob, rest_url: str | None) -> tuple[ccxt.Exchange | None, str]:
-    """Return a client whose markets loaded, or None and why not."""
-    client = make_exchange(job.exchange, job.market, rest_url=rest_url, timeout_ms=10_000)
-    try:
-        client.load_markets()
-    except ccxt.NetworkError as exc:
-        return None, f"{job.exchange} unreachable ({type(exc).__name__})"
-    except ccxt.BaseError as exc:
-        return None, f"{job.exchange} refused ({type(exc).__name__}: {exc})"
-    return client, "online"
 
 
 def _how_to_provide(key: SeriesKey, store: ParquetStore, why: str) -> str:
@@ -109,7 +96,9 @@ def run_main_job(
     client, why = (None, "offline mode") if offline else (None, "")
     if missing and not offline:
         with console.status(f"checking whether {job.exchange} is reachable…"):
-            client, why = _online(job, rest_url)
+            client, why = connect_public(
+                job.exchange, job.market, rest_url=rest_url, timeout_ms=10_000
+            )
         if client is None:
             console.print(f"[yellow]{why}[/yellow]: falling back to GREKKO_SAMPLE_DATA")
     sample_dir = str(paths.sample_data_dir() or "")
@@ -201,6 +190,7 @@ def run_research(store: ParquetStore, runs_dir: Path, say: Any) -> dict[str, Any
 
     Returns a JSON-ready summary with the paths and the commands to browse the results.
     """
+    from grekko_research.cli._finish import tracking_lock
     from grekko_research.cli.sweep import track_sweep, write_sweep
     from grekko_research.config import compose_config
     from grekko_research.optimize import run_sweep
@@ -216,7 +206,8 @@ def run_research(store: ParquetStore, runs_dir: Path, say: Any) -> dict[str, Any
     run = run_backtest(cfg, store=store)
     # An identical rerun (same config, data and code) reuses its folders and MLflow runs.
     folder = write_run(run, runs_dir, reuse=True)
-    backtest_id = log_backtest(run, folder, uri=uri, reuse=True)
+    with tracking_lock(uri):  # a background finish of `grekko backtest` may be logging
+        backtest_id = log_backtest(run, folder, uri=uri, reuse=True)
     say(f"walk-forward sweep: {cfg.optimize.n_trials} trials per study, {cfg.optimize.folds} folds")
     result = run_sweep(cfg, store=store)
     sweep_folder = write_sweep(result, runs_dir, reuse=True)

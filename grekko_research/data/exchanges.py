@@ -17,7 +17,7 @@ import ccxt
 
 from grekko_research.errors import ConfigError
 
-__all__ = ["ccxt_symbol", "make_exchange", "rebase_urls"]
+__all__ = ["ccxt_symbol", "connect_public", "make_exchange", "rebase_urls"]
 
 # (grekko exchange, grekko market) -> (ccxt class id, ccxt market types to load)
 _CLASSES: dict[tuple[str, str], tuple[str, list[str]]] = {
@@ -107,3 +107,28 @@ def make_exchange(
     if rest_url:
         client.urls["api"] = rebase_urls(client.urls["api"], rest_url)
     return client
+
+
+def connect_public(
+    exchange: str,
+    market: str = "spot",
+    *,
+    rest_url: str | None = None,
+    timeout_ms: int = 10_000,
+) -> tuple[ccxt.Exchange | None, str]:
+    """Return a keyless client whose markets loaded and ``"online"``, or None and why not.
+
+    The connectivity check of ``grekko run``: a network failure (no route, DNS, timeout)
+    reads ``"<exchange> unreachable (<error class>)"`` and any other ccxt error (the
+    exchange answered but refused) ``"<exchange> refused (<error class>: <message>)"``,
+    so the caller can fall back to local data and say why. Unknown exchanges still raise
+    ``ConfigError`` (a typo is not "offline").
+    """
+    client = make_exchange(exchange, market, rest_url=rest_url, timeout_ms=timeout_ms)
+    try:
+        client.load_markets()
+    except ccxt.NetworkError as exc:
+        return None, f"{exchange} unreachable ({type(exc).__name__})"
+    except ccxt.BaseError as exc:
+        return None, f"{exchange} refused ({type(exc).__name__}: {exc})"
+    return client, "online"

@@ -183,6 +183,16 @@ def read_data_file(path: str | Path, key: SeriesKey) -> pd.DataFrame:
                 )
         out[col] = parsed
     ts = out["timestamp"]
+    finite = _check_timestamps(source, ts, header)
+    frame = pd.DataFrame(out)
+    if finite.all():
+        frame["timestamp"] = ts.astype(np.int64)
+    return frame
+
+
+def _check_timestamps(source: str, ts: np.ndarray | pd.Series, header: int | None) -> np.ndarray:
+    """Refuse fractional timestamps and timestamps in another unit than ms; return the mask of
+    the finite ones (the rest are the row rules' business)."""
     finite = np.isfinite(ts)
     fractional = finite & (ts != np.floor(np.where(finite, ts, 0)))
     if fractional.any():
@@ -205,10 +215,7 @@ def read_data_file(path: str | Path, key: SeriesKey) -> pd.DataFrame:
                 f"timestamps look like {unit} (largest {hi:.0f}); expected milliseconds "
                 "since the Unix epoch (UTC)",
             )
-    frame = pd.DataFrame(out)
-    if finite.all():
-        frame["timestamp"] = ts.astype(np.int64)
-    return frame
+    return finite
 
 
 def _unreadable(path: Path, exc: BaseException) -> str:

@@ -322,8 +322,9 @@ def _row_masks(
 def _describe(
     frame: pd.DataFrame, row: int, rule: str, tf: Timeframe | None, limits: Plausibility
 ) -> str:
+    if rule in _TIME_RULES:
+        return _describe_time(frame, row, rule, tf)
     rec = {c: frame[c].iloc[row] for c in frame.columns}
-    ts = rec["timestamp"]
     cells = lambda *names: ", ".join(f"{c}={_num(rec[c])}" for c in names)  # noqa: E731
     prices = ("open", "high", "low", "close")
     if rule == "nan_or_inf":
@@ -358,20 +359,27 @@ def _describe(
             f"open={_num(rec['open'])} is more than {limits.max_jump:g} times away from the "
             f"previous close {_num(prev)} (Plausibility.max_jump)"
         )
-    if rule == "duplicate_timestamp":
-        return f"timestamp {int(ts)} ({iso(int(ts))}) already appeared in an earlier row"
-    if rule == "non_increasing_timestamp":
-        prev = int(frame["timestamp"].iloc[row - 1])
-        return f"timestamp {int(ts)} ({iso(int(ts))}) is earlier than the previous row's {prev}"
-    if rule == "off_grid":
-        assert tf is not None
-        return (
-            f"timestamp {int(ts)} ({iso(int(ts))}) is not a {tf.name} bar open "
-            "(timestamps must be bar open times in ms UTC)"
-        )
     if rule == "funding_rate_out_of_range":
         return f"funding_rate={_num(rec['funding_rate'])} exceeds ±{MAX_FUNDING_RATE}"
     return rule
+
+
+_TIME_RULES = ("duplicate_timestamp", "non_increasing_timestamp", "off_grid")
+
+
+def _describe_time(frame: pd.DataFrame, row: int, rule: str, tf: Timeframe | None) -> str:
+    """The message of a timestamp rule (``_TIME_RULES``) broken at ``row``."""
+    ts = int(frame["timestamp"].iloc[row])
+    if rule == "duplicate_timestamp":
+        return f"timestamp {ts} ({iso(ts)}) already appeared in an earlier row"
+    if rule == "non_increasing_timestamp":
+        prev = int(frame["timestamp"].iloc[row - 1])
+        return f"timestamp {ts} ({iso(ts)}) is earlier than the previous row's {prev}"
+    assert tf is not None  # off_grid is checked only with a timeframe
+    return (
+        f"timestamp {ts} ({iso(ts)}) is not a {tf.name} bar open "
+        "(timestamps must be bar open times in ms UTC)"
+    )
 
 
 def find_gaps(ts_ms: np.ndarray, timeframe: str | Timeframe) -> tuple[Gap, ...]:

@@ -21,6 +21,7 @@ from grekko_research.metrics.overfitting import (
 from grekko_research.metrics.performance import (
     METRIC_NAMES,
     N_METRICS,
+    TradeArrays,
     annual_return,
     annual_turnover,
     annual_volatility,
@@ -54,6 +55,7 @@ __all__ = [
     "N_METRICS",
     "DegradationFit",
     "PBOResult",
+    "TradeArrays",
     "annual_return",
     "annual_turnover",
     "annual_volatility",

@@ -457,15 +457,35 @@ def _half_metric(
     return (c + mean_c) / math.sqrt(var)
 
 
+class _BlockAggregates(NamedTuple):
+    """Per-block aggregates of every trial, what :func:`_cscv_nb` combines.
+
+    Shapes: ``shift (N,)``; ``agg1, agg2, lo, hi (N, S)`` per trial and block (see
+    :func:`_half_metric`); ``counts (S,)`` rows per block.
+    """
+
+    shift: np.ndarray
+    agg1: np.ndarray
+    agg2: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    counts: np.ndarray
+
+
+class _CscvOut(NamedTuple):
+    """What CSCV records per combination, ``(C,)`` each: the in-sample winner, its
+    out-of-sample rank, its in-sample and out-of-sample metrics."""
+
+    selected: np.ndarray
+    rank: np.ndarray
+    is_metric: np.ndarray
+    oos_metric: np.ndarray
+
+
 @njit(cache=True, nogil=True, parallel=True, error_model="numpy")
 def _cscv_nb(
     code: int,
-    shift: np.ndarray,
-    agg1: np.ndarray,
-    agg2: np.ndarray,
-    lo: np.ndarray,
-    hi: np.ndarray,
-    counts: np.ndarray,
+    blocks: _BlockAggregates,
     in_sample: np.ndarray,
     selected: np.ndarray,
     rank: np.ndarray,
@@ -474,12 +494,12 @@ def _cscv_nb(
 ) -> None:
     """Evaluate every CSCV combination from per-block aggregates.
 
-    Shapes: ``shift (N,)``; ``agg1, agg2, lo, hi (N, S)`` per trial and block
-    (see :func:`_half_metric`); ``counts (S,)`` rows per block;
-    ``in_sample (C, S)`` bool, True where block ``s`` is in-sample in
-    combination ``c``. Writes ``selected, rank, is_out, oos_out (C,)``. Each
-    combination costs ``O(N·S)``, independent of the number of rows.
+    ``in_sample (C, S)`` bool, True where block ``s`` is in-sample in combination ``c``.
+    Writes ``selected, rank, is_out, oos_out (C,)`` (the fields of :class:`_CscvOut`: passed
+    one by one, as numba's parallel backend drops writes to arrays reached through a tuple).
+    Each combination costs ``O(N·S)``, independent of the number of rows.
     """
+    shift, agg1, agg2, lo, hi, counts = blocks
     n_comb, n_blocks = in_sample.shape
     n_trials = agg1.shape[0]
     for k in prange(n_comb):
@@ -638,6 +658,47 @@ def probability_of_backtest_overfitting(
     """
     m = _returns_matrix(returns_matrix)
     n_rows, n_trials = m.shape
+    s, n_comb = _splits_checked(n_splits, n_rows, n_trials)
+    code, name = _metric_code(metric)
+    bounds = _block_bounds(n_rows, s)
+    counts = np.diff(bounds).astype(np.float64)
+    if code == 0 and int(np.sort(counts)[: s // 2].sum()) < 2:
+        raise ConfigError(
+            f"metric 'sharpe' needs at least 2 rows per half; {n_rows} rows in {s} blocks "
+            "leave fewer"
+        )
+
+    in_sample = np.zeros((n_comb, s), dtype=np.bool_)
+    for k, chosen in enumerate(itertools.combinations(range(s), s // 2)):
+        in_sample[k, list(chosen)] = True
+    out = _CscvOut(
+        np.empty(n_comb, dtype=np.int64), np.empty(n_comb), np.empty(n_comb), np.empty(n_comb)
+    )
+    if code >= 0:
+        _cscv_nb(code, _block_aggregates(m, bounds, counts, code), in_sample, *out)
+    else:
+        fn: MetricFunction = metric  # type: ignore[assignment]  # callable(metric) above
+        _cscv_callable(fn, name, m, bounds, in_sample, out)
+    selected, rank, is_metric, oos_metric = out
+
+    logits = np.log(rank / (n_trials + 1.0 - rank))
+    return PBOResult(
+        pbo=float(np.count_nonzero(logits <= 0.0)) / n_comb,
+        logits=_frozen(logits),
+        n_combinations=n_comb,
+        n_splits=s,
+        n_trials=n_trials,
+        metric=name,
+        selected=_frozen(selected),
+        is_metric=_frozen(is_metric),
+        oos_metric=_frozen(oos_metric),
+        performance_degradation=_degradation(is_metric, oos_metric),
+        probability_of_loss=float(np.count_nonzero(oos_metric < 0.0)) / n_comb,
+    )
+
+
+def _splits_checked(n_splits: int, n_rows: int, n_trials: int) -> tuple[int, int]:
+    """Return ``(S, C(S, S/2))`` for a valid ``n_splits``; raise ``ConfigError`` otherwise."""
     if isinstance(n_splits, bool):
         raise ConfigError(f"n_splits must be an even integer >= 2, got {n_splits!r}")
     try:
@@ -656,76 +717,64 @@ def probability_of_backtest_overfitting(
             f"n_splits={s} gives {n_comb:,} combinations, more than {MAX_COMBINATIONS:,}; "
             "use n_splits <= 22"
         )
+    return s, n_comb
+
+
+def _metric_code(metric: MetricName | MetricFunction) -> tuple[int, str]:
+    """Return the kernel's code of a built-in metric (-1: a callable) and the metric's name."""
     if callable(metric):
-        code = -1
-        name = str(getattr(metric, "__name__", type(metric).__name__))
-    elif isinstance(metric, str) and metric in _METRIC_CODES:
-        code = _METRIC_CODES[metric]
-        name = metric
-    else:
-        raise ConfigError(
-            f"metric must be one of {sorted(_METRIC_CODES)} or a callable, got {metric!r}"
-        )
-    bounds = _block_bounds(n_rows, s)
-    counts = np.diff(bounds).astype(np.float64)
-    if code == 0 and int(np.sort(counts)[: s // 2].sum()) < 2:
-        raise ConfigError(
-            f"metric 'sharpe' needs at least 2 rows per half; {n_rows} rows in {s} blocks "
-            "leave fewer"
-        )
-
-    in_sample = np.zeros((n_comb, s), dtype=np.bool_)
-    for k, chosen in enumerate(itertools.combinations(range(s), s // 2)):
-        in_sample[k, list(chosen)] = True
-    selected = np.empty(n_comb, dtype=np.int64)
-    rank = np.empty(n_comb)
-    is_metric = np.empty(n_comb)
-    oos_metric = np.empty(n_comb)
-
-    if code >= 0:
-        shift = m.mean(axis=0)
-        agg1 = np.empty((n_trials, s))
-        agg2 = np.zeros((n_trials, s))
-        lo = np.empty((n_trials, s))
-        hi = np.empty((n_trials, s))
-        for b in range(s):
-            block = m[bounds[b] : bounds[b + 1]]
-            lo[:, b] = block.min(axis=0)
-            hi[:, b] = block.max(axis=0)
-            if code == 2:
-                agg1[:, b] = np.prod(1.0 + block, axis=0)
-            else:
-                centred = block - shift
-                agg1[:, b] = centred.sum(axis=0)
-                agg2[:, b] = (centred * centred).sum(axis=0)
-        _cscv_nb(code, shift, agg1, agg2, lo, hi, counts, in_sample, selected, rank, is_metric,
-                 oos_metric)  # fmt: skip
-    else:
-        fn: MetricFunction = metric  # type: ignore[assignment]  # callable(metric) above
-        blocks = [np.arange(bounds[b], bounds[b + 1]) for b in range(s)]
-        for k in range(n_comb):
-            rows_is = np.concatenate([blocks[b] for b in range(s) if in_sample[k, b]])
-            rows_oos = np.concatenate([blocks[b] for b in range(s) if not in_sample[k, b]])
-            is_val = _call_metric(fn, name, m[rows_is], n_trials)
-            oos_val = _call_metric(fn, name, m[rows_oos], n_trials)
-            best, r = _select_and_rank(is_val, oos_val)
-            selected[k], rank[k] = best, r
-            is_metric[k], oos_metric[k] = is_val[best], oos_val[best]
-
-    logits = np.log(rank / (n_trials + 1.0 - rank))
-    return PBOResult(
-        pbo=float(np.count_nonzero(logits <= 0.0)) / n_comb,
-        logits=_frozen(logits),
-        n_combinations=n_comb,
-        n_splits=s,
-        n_trials=n_trials,
-        metric=name,
-        selected=_frozen(selected),
-        is_metric=_frozen(is_metric),
-        oos_metric=_frozen(oos_metric),
-        performance_degradation=_degradation(is_metric, oos_metric),
-        probability_of_loss=float(np.count_nonzero(oos_metric < 0.0)) / n_comb,
+        return -1, str(getattr(metric, "__name__", type(metric).__name__))
+    if isinstance(metric, str) and metric in _METRIC_CODES:
+        return _METRIC_CODES[metric], metric
+    raise ConfigError(
+        f"metric must be one of {sorted(_METRIC_CODES)} or a callable, got {metric!r}"
     )
+
+
+def _block_aggregates(
+    m: np.ndarray, bounds: np.ndarray, counts: np.ndarray, code: int
+) -> _BlockAggregates:
+    """Reduce each block of ``m`` to the aggregates a built-in metric needs, in ``O(T·N)``."""
+    n_trials = m.shape[1]
+    s = bounds.shape[0] - 1
+    shift = m.mean(axis=0)
+    agg1 = np.empty((n_trials, s))
+    agg2 = np.zeros((n_trials, s))
+    lo = np.empty((n_trials, s))
+    hi = np.empty((n_trials, s))
+    for b in range(s):
+        block = m[bounds[b] : bounds[b + 1]]
+        lo[:, b] = block.min(axis=0)
+        hi[:, b] = block.max(axis=0)
+        if code == 2:
+            agg1[:, b] = np.prod(1.0 + block, axis=0)
+        else:
+            centred = block - shift
+            agg1[:, b] = centred.sum(axis=0)
+            agg2[:, b] = (centred * centred).sum(axis=0)
+    return _BlockAggregates(shift, agg1, agg2, lo, hi, counts)
+
+
+def _cscv_callable(
+    fn: MetricFunction,
+    name: str,
+    m: np.ndarray,
+    bounds: np.ndarray,
+    in_sample: np.ndarray,
+    out: _CscvOut,
+) -> None:
+    """CSCV with a callable metric: each half's rows (in time order) scored by ``fn``."""
+    n_comb, s = in_sample.shape
+    n_trials = m.shape[1]
+    blocks = [np.arange(bounds[b], bounds[b + 1]) for b in range(s)]
+    for k in range(n_comb):
+        rows_is = np.concatenate([blocks[b] for b in range(s) if in_sample[k, b]])
+        rows_oos = np.concatenate([blocks[b] for b in range(s) if not in_sample[k, b]])
+        is_val = _call_metric(fn, name, m[rows_is], n_trials)
+        oos_val = _call_metric(fn, name, m[rows_oos], n_trials)
+        best, r = _select_and_rank(is_val, oos_val)
+        out.selected[k], out.rank[k] = best, r
+        out.is_metric[k], out.oos_metric[k] = is_val[best], oos_val[best]
 
 
 def _call_metric(fn: MetricFunction, name: str, rows: np.ndarray, n_trials: int) -> np.ndarray:

@@ -49,14 +49,14 @@ optional inputs
 from __future__ import annotations
 
 import math
-from typing import Literal, overload
+from typing import Literal, NamedTuple, overload
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 from numba import njit
 
-from grekko_research.data.timeframes import parse_timeframe
+from grekko_research.calendar import periods_per_year
 from grekko_research.errors import ConfigError
 from grekko_research.metrics._core import _SAME_RETURN, _add, _bar_return, _usable_length
 from grekko_research.metrics.equity import (
@@ -96,6 +96,7 @@ from grekko_research.metrics.trades import (
 __all__ = [
     "METRIC_NAMES",
     "N_METRICS",
+    "TradeArrays",
     "annual_return",
     "annual_turnover",
     "annual_volatility",
@@ -153,7 +154,22 @@ METRIC_NAMES: tuple[str, ...] = (
 
 N_METRICS = len(METRIC_NAMES)
 
-_YEAR_MS = 365 * 86_400_000  # crypto trades every day of the year
+
+class TradeArrays(NamedTuple):
+    """The closed trades :func:`summary_into` summarises, one entry per trade (``m`` may be 0).
+
+    A NamedTuple, so a kernel takes the three arrays as one argument (numba builds and unpacks
+    it in ``njit`` code too: ``TradeArrays(pnl, ret, duration)``).
+    """
+
+    pnl: np.ndarray
+    """float64[m]: profit or loss of each closed trade."""
+    ret: np.ndarray
+    """float64[m]: return of each closed trade; another length gives NaN best/worst/average
+    trade return."""
+    duration: np.ndarray
+    """int64[m]: bars each trade was held; another length gives NaN."""
+
 
 # Kernels use error_model="numpy" (x / 0 gives inf or nan instead of raising): every
 # zero denominator is guarded explicitly, and arithmetic must not raise in a prange.
@@ -223,20 +239,7 @@ def equity_statistics(equity: np.ndarray, periods_per_year: float, alpha: float)
     if under:
         longest = max(longest, n - 1 - peak_i)
     mean = (s + c) / m
-    ss, sc, ds, dc = 0.0, 0.0, 0.0, 0.0
-    for i in range(m):
-        r = buf[i]
-        d = r - mean
-        ss, sc = _add(ss, sc, d * d)
-        if r < 0.0:
-            ds, dc = _add(ds, dc, r * r)
-    if m < 2:
-        std = np.nan
-    elif hi - lo <= _SAME_RETURN * (1.0 + max(abs(lo), abs(hi))):
-        std = 0.0
-    else:
-        std = math.sqrt((ss + sc) / (m - 1))
-    down = math.sqrt((ds + dc) / m)
+    std, down = _dispersion(buf, m, mean, lo, hi)
     growth = max(equity[n_used - 1], 0.0) / equity[0]
     cagr = -1.0 if growth <= 0.0 else growth ** (1.0 / (m / periods_per_year)) - 1.0
     out[0] = growth - 1.0
@@ -250,6 +253,30 @@ def equity_statistics(equity: np.ndarray, periods_per_year: float, alpha: float)
     out[8], out[9] = _tail_of_returns(buf, m, alpha)
     out[11] = (es + ec) / n_used
     return out
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _dispersion(buf: np.ndarray, m: int, mean: float, lo: float, hi: float) -> tuple[float, float]:
+    """Return the standard deviation (ddof 1) and the downside deviation of ``buf[:m]``.
+
+    The second pass of :func:`equity_statistics`, over the returns it buffered: ``mean``,
+    ``lo`` and ``hi`` come from the first. A std of returns equal up to rounding is exactly
+    0 (``_SAME_RETURN``); with fewer than two returns it is NaN.
+    """
+    ss, sc, ds, dc = 0.0, 0.0, 0.0, 0.0
+    for i in range(m):
+        r = buf[i]
+        d = r - mean
+        ss, sc = _add(ss, sc, d * d)
+        if r < 0.0:
+            ds, dc = _add(ds, dc, r * r)
+    if m < 2:
+        std = np.nan
+    elif hi - lo <= _SAME_RETURN * (1.0 + max(abs(lo), abs(hi))):
+        std = 0.0
+    else:
+        std = math.sqrt((ss + sc) / (m - 1))
+    return std, math.sqrt((ds + dc) / m)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -302,9 +329,7 @@ def summary_into(
     equity: np.ndarray,
     position_value: np.ndarray,
     traded_notional: np.ndarray,
-    pnl: np.ndarray,
-    ret: np.ndarray,
-    duration: np.ndarray,
+    trades: TradeArrays,
     periods_per_year: float,
     alpha: float = 0.05,
 ) -> None:
@@ -325,13 +350,10 @@ def summary_into(
         Position value or in-market flag per bar; length 0 gives NaN exposure.
     traded_notional : float64[n]
         Notional traded per bar; length 0 gives NaN turnover.
-    pnl : float64[m]
-        Profit or loss of each closed trade (``m`` may be 0).
-    ret : float64[m]
-        Return of each closed trade; length other than ``m`` gives NaN
-        best/worst/average trade return.
-    duration : int64[m]
-        Bars each trade was held; length other than ``m`` gives NaN.
+    trades : TradeArrays
+        ``pnl``, ``ret`` and ``duration`` of the closed trades (``m`` of them,
+        possibly 0); a ``ret`` or ``duration`` of another length than ``pnl``
+        gives NaN for the metrics that read it.
     periods_per_year : float
         Bars per year.
     alpha : float
@@ -355,27 +377,11 @@ def summary_into(
         for i in range(n_used):
             ts, tc = _add(ts, tc, abs(traded_notional[i]))
         traded = ts + tc
+    pnl, ret, duration = trades
     summary_parts_into(out, stats, in_market, n, traded, pnl, ret, duration, periods_per_year)
 
 
 # -- Python API ------------------------------------------------------------------------
-
-
-def periods_per_year(timeframe: str) -> float:
-    """Return how many bars of ``timeframe`` fit in a year of 365 days.
-
-    Crypto trades every day, so ``1h`` gives 8760, ``1m`` 525 600, ``1d``
-    365, ``1w`` 365 / 7; calendar months give 12 per year (``3M`` gives 4).
-
-    Raises
-    ------
-    ConfigError
-        If ``timeframe`` is not a valid timeframe string.
-    """
-    tf = parse_timeframe(timeframe)
-    if tf.is_calendar:
-        return 12.0 / tf.count
-    return _YEAR_MS / tf.ms
 
 
 def _vector(name: str, values: object, *, length: int | None = None) -> np.ndarray:
@@ -509,7 +515,7 @@ def performance_summary(
             )
         dur_a = dur_f.astype(np.int64)
     out = np.empty(N_METRICS)
-    summary_into(out, eq, pos, notional, pnl_a, ret_a, dur_a, ppy, float(alpha))
+    summary_into(out, eq, pos, notional, TradeArrays(pnl_a, ret_a, dur_a), ppy, float(alpha))
     values = dict(zip(METRIC_NAMES, out.tolist(), strict=True))
     if as_series:
         return pd.Series(values, name="performance", dtype=np.float64)

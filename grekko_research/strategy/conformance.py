@@ -203,66 +203,24 @@ def check_strategy(
         return report
 
     # -- parameters ------------------------------------------------------------------
-    try:
-        space = search_space(strategy.Params)
-        if params is None:
-            params = strategy.Params()
-        validate_params(params)
-        add(Check("search_space", True, f"{len(space)} parameter(s): {', '.join(space)}"))
-    except Exception as exc:
-        add(Check("search_space", False, str(exc)))
+    check, params = _check_params(strategy, params)
+    add(check)
+    if not check.ok:
         return report
-    try:
-        from omegaconf import OmegaConf
-
-        mapping = params_to_mapping(params)
-        via_json: Any = params_from_mapping(strategy.Params, json.loads(json.dumps(mapping)))
-        node = OmegaConf.create(mapping)
-        via_omegaconf: Any = params_from_mapping(
-            strategy.Params,
-            OmegaConf.to_container(node, resolve=True),  # type: ignore[arg-type]
-        )
-        if via_json != params or via_omegaconf != params:
-            raise ValueError(f"{params!r} came back as {via_json!r} / {via_omegaconf!r}")
-        add(Check("params_roundtrip", True, "mapping, JSON and OmegaConf give the same params"))
-    except Exception as exc:
-        add(Check("params_roundtrip", False, f"parameters do not round-trip: {exc}"))
-
+    add(_check_roundtrip(strategy, params))
     bars = bars_list[0]
-    try:
-        warmup = strategy.warmup(params)
-        if isinstance(warmup, bool) or not isinstance(warmup, int | np.integer) or warmup < 0:
-            raise ValueError(f"warmup() returned {warmup!r}, not a whole number of bars >= 0")
-        warmup = int(warmup)
-    except Exception as exc:
-        add(Check("warmup", False, str(exc)))
-        warmup = -1
+    warmup, problem = _warmup_of(strategy, params)
+    if problem is not None:
+        add(problem)
     if warmup >= 0 and bars.n_bars < warmup + 10:
         add(Check("samples", False, f"{bars.n_bars} bars cannot test a warm-up of {warmup}"))
         return report
 
     # -- determinism and mutation --------------------------------------------------------
-    private = _copy_bars(bars)
-    before = {f: getattr(private, f).copy() for f in (*FIELDS, "filled", "index")}
-    before.update({f"extras[{k}]": v.copy() for k, v in private.extras.items()})
-    try:
-        full = _arrays(strategy.signals(private, params), private)
-    except ValueError as exc:
-        if "read-only" in str(exc):
-            add(Check("no_mutation", False, f"signals() tried to write into its input bars: {exc}"))
-        else:
-            add(Check("runs", False, f"signals() failed: {type(exc).__name__}: {exc}"))
+    full, checks = _check_no_mutation(strategy, bars, params)
+    report.checks.extend(checks)
+    if full is None:
         return report
-    except Exception as exc:
-        add(Check("runs", False, f"signals() failed: {type(exc).__name__}: {exc}"))
-        return report
-    after = {f: getattr(private, f) for f in (*FIELDS, "filled", "index")}
-    after.update({f"extras[{k}]": v for k, v in private.extras.items()})
-    changed = [f for f in before if not np.array_equal(before[f], after[f], equal_nan=True)]
-    if changed:
-        add(Check("no_mutation", False, f"signals() modified its input bars: {', '.join(changed)}"))
-        return report
-    add(Check("no_mutation", True, "input bars unchanged"))
     again = _arrays(strategy.signals(bars, params), bars)
     diff = _first_difference(full, again, slice(0, bars.n_bars))
     add(
@@ -275,8 +233,95 @@ def check_strategy(
         )
     )
 
-    # -- causality ---------------------------------------------------------------------
+    # -- causality and warm-up (one random stream, in this order) --------------------------
     rng = np.random.default_rng(seed)
+    add(_check_causal(strategy, bars, params, full, rng, warmup, cuts))
+    if warmup >= 0:
+        add(_check_warmup(strategy, bars, params, full, rng, warmup, cuts))
+
+    # -- runs on every sample -------------------------------------------------------------
+    report.checks.extend(_check_runs(strategy, bars_list, params, config or EngineConfig()))
+    return report
+
+
+def _check_params(strategy: Strategy, params: Any) -> tuple[Check, Any]:
+    """The ``search_space`` check, and the parameters to run with (the defaults if ``None``)."""
+    try:
+        space = search_space(strategy.Params)
+        if params is None:
+            params = strategy.Params()
+        validate_params(params)
+    except Exception as exc:
+        return Check("search_space", False, str(exc)), params
+    return Check("search_space", True, f"{len(space)} parameter(s): {', '.join(space)}"), params
+
+
+def _check_roundtrip(strategy: Strategy, params: Any) -> Check:
+    """Parameters survive a plain mapping, JSON and OmegaConf unchanged."""
+    try:
+        from omegaconf import OmegaConf
+
+        mapping = params_to_mapping(params)
+        via_json: Any = params_from_mapping(strategy.Params, json.loads(json.dumps(mapping)))
+        node = OmegaConf.create(mapping)
+        via_omegaconf: Any = params_from_mapping(
+            strategy.Params,
+            OmegaConf.to_container(node, resolve=True),  # type: ignore[arg-type]
+        )
+        if via_json != params or via_omegaconf != params:
+            raise ValueError(f"{params!r} came back as {via_json!r} / {via_omegaconf!r}")
+    except Exception as exc:
+        return Check("params_roundtrip", False, f"parameters do not round-trip: {exc}")
+    return Check("params_roundtrip", True, "mapping, JSON and OmegaConf give the same params")
+
+
+def _warmup_of(strategy: Strategy, params: Any) -> tuple[int, Check | None]:
+    """``warmup(params)`` as an int, or ``-1`` and the failed ``warmup`` check."""
+    try:
+        warmup = strategy.warmup(params)
+        if isinstance(warmup, bool) or not isinstance(warmup, int | np.integer) or warmup < 0:
+            raise ValueError(f"warmup() returned {warmup!r}, not a whole number of bars >= 0")
+    except Exception as exc:
+        return -1, Check("warmup", False, str(exc))
+    return int(warmup), None
+
+
+def _check_no_mutation(
+    strategy: Strategy, bars: Bars, params: Any
+) -> tuple[dict[str, np.ndarray] | None, list[Check]]:
+    """Run the signals on a private copy of ``bars``: the full run's arrays (``None`` when the
+    suite must stop) and the checks it decided (``no_mutation``, or a failed ``runs``)."""
+    private = _copy_bars(bars)
+    before = {f: getattr(private, f).copy() for f in (*FIELDS, "filled", "index")}
+    before.update({f"extras[{k}]": v.copy() for k, v in private.extras.items()})
+    try:
+        full = _arrays(strategy.signals(private, params), private)
+    except ValueError as exc:
+        if "read-only" in str(exc):
+            msg = f"signals() tried to write into its input bars: {exc}"
+            return None, [Check("no_mutation", False, msg)]
+        return None, [Check("runs", False, f"signals() failed: {type(exc).__name__}: {exc}")]
+    except Exception as exc:
+        return None, [Check("runs", False, f"signals() failed: {type(exc).__name__}: {exc}")]
+    after = {f: getattr(private, f) for f in (*FIELDS, "filled", "index")}
+    after.update({f"extras[{k}]": v for k, v in private.extras.items()})
+    changed = [f for f in before if not np.array_equal(before[f], after[f], equal_nan=True)]
+    if changed:
+        msg = f"signals() modified its input bars: {', '.join(changed)}"
+        return None, [Check("no_mutation", False, msg)]
+    return full, [Check("no_mutation", True, "input bars unchanged")]
+
+
+def _check_causal(
+    strategy: Strategy,
+    bars: Bars,
+    params: Any,
+    full: dict[str, np.ndarray],
+    rng: np.random.Generator,
+    warmup: int,
+    cuts: int,
+) -> Check:
+    """Signals on ``bars[:t]``, and with the future rewritten, equal the full run's up to ``t``."""
     lo = max(warmup, 1) + 2
     points = (
         sorted(set(rng.integers(lo, bars.n_bars, size=cuts).tolist())) if lo < bars.n_bars else []
@@ -303,35 +348,44 @@ def check_strategy(
                 f"are multiplied by {factor:.3g}: the strategy looks ahead"
             )
             break
-    add(Check("causal", problem is None, problem or f"{len(points)} cut points agree"))
+    return Check("causal", problem is None, problem or f"{len(points)} cut points agree")
 
-    # -- warm-up -----------------------------------------------------------------------
-    if warmup >= 0:
-        problem = None
-        span = bars.n_bars - warmup - 2
-        starts = (
-            sorted(set(rng.integers(1, span, size=max(cuts // 2, 2)).tolist())) if span > 1 else []
-        )
-        for s in starts:
-            part = _arrays(strategy.signals(bars[s:], params), bars[s:])
-            diff = _first_difference(full, part, slice(s + warmup, bars.n_bars), offset=s)
-            if diff is not None:
-                problem = (
-                    f"started at row {s}, {diff[0]} differs from the full run at "
-                    f"{_when(bars, diff[1])}, {diff[1] - s} bars in, although warmup() says "
-                    f"{warmup} bars suffice"
-                )
-                break
-        add(
-            Check(
-                "warmup",
-                problem is None,
-                problem or f"{warmup} bars suffice from {len(starts)} starts",
+
+def _check_warmup(
+    strategy: Strategy,
+    bars: Bars,
+    params: Any,
+    full: dict[str, np.ndarray],
+    rng: np.random.Generator,
+    warmup: int,
+    cuts: int,
+) -> Check:
+    """Started at random later bars, the signals equal the full run's from ``warmup`` bars on."""
+    problem = None
+    span = bars.n_bars - warmup - 2
+    starts = sorted(set(rng.integers(1, span, size=max(cuts // 2, 2)).tolist())) if span > 1 else []
+    for s in starts:
+        part = _arrays(strategy.signals(bars[s:], params), bars[s:])
+        diff = _first_difference(full, part, slice(s + warmup, bars.n_bars), offset=s)
+        if diff is not None:
+            problem = (
+                f"started at row {s}, {diff[0]} differs from the full run at "
+                f"{_when(bars, diff[1])}, {diff[1] - s} bars in, although warmup() says "
+                f"{warmup} bars suffice"
             )
-        )
+            break
+    return Check(
+        "warmup",
+        problem is None,
+        problem or f"{warmup} bars suffice from {len(starts)} starts",
+    )
 
-    # -- runs on every sample -------------------------------------------------------------
-    base = config or EngineConfig()
+
+def _check_runs(
+    strategy: Strategy, bars_list: list[Bars], params: Any, base: EngineConfig
+) -> list[Check]:
+    """Each sample backtests under the strategy's engine configuration, to a finite equity."""
+    checks = []
     for sample in bars_list:
         label = f"runs[{sample.timeframe} {'/'.join(sample.symbols)}]"
         try:
@@ -340,7 +394,7 @@ def check_strategy(
             value = result.final_equity
             if not math.isfinite(value):
                 raise ValueError(f"final equity is {value}")
-            add(Check(label, True, f"{sample.n_bars} bars, {result.n_trades} trades"))
+            checks.append(Check(label, True, f"{sample.n_bars} bars, {result.n_trades} trades"))
         except Exception as exc:
-            add(Check(label, False, f"{type(exc).__name__}: {exc}"))
-    return report
+            checks.append(Check(label, False, f"{type(exc).__name__}: {exc}"))
+    return checks

@@ -96,6 +96,27 @@ def _fields(params_cls: type) -> list[dataclasses.Field[Any]]:
     return list(dataclasses.fields(params_cls))
 
 
+def _check_range(where: str, kind: str, default: Any, meta: dict[str, Any]) -> None:
+    """Check a numeric field's ``low``/``high``/``step``/``log`` against its kind and default."""
+    low, high, step, log = meta.get("low"), meta.get("high"), meta.get("step"), meta.get("log")
+    if low is None or high is None:
+        raise ConfigError(f"{where}: a numeric parameter needs low and high (or choices)")
+    if not low < high:
+        raise ConfigError(f"{where}: low {low} must be below high {high}")
+    if not low <= default <= high:
+        raise ConfigError(f"{where}: default {default} is outside [{low}, {high}]")
+    if kind == "int" and not all(float(v).is_integer() for v in (low, high)):
+        raise ConfigError(f"{where}: an int parameter needs whole bounds")
+    if log and low <= 0:
+        raise ConfigError(f"{where}: a log-scaled range needs low > 0")
+    if step is not None:
+        if step <= 0 or log:
+            raise ConfigError(f"{where}: step must be positive and not used with log")
+        spans = (high - low) / step
+        if not math.isclose(spans, round(spans), abs_tol=1e-9):
+            raise ConfigError(f"{where}: step {step} does not divide [{low}, {high}]")
+
+
 def search_space(params_cls: type) -> dict[str, ParamSpec]:
     """Return ``{name: ParamSpec}`` for every field of ``params_cls``, checking it is valid.
 
@@ -129,22 +150,7 @@ def search_space(params_cls: type) -> dict[str, ParamSpec]:
         elif kind == "categorical":
             raise ConfigError(f"{where}: a str parameter needs choices")
         else:
-            if low is None or high is None:
-                raise ConfigError(f"{where}: a numeric parameter needs low and high (or choices)")
-            if not low < high:
-                raise ConfigError(f"{where}: low {low} must be below high {high}")
-            if not low <= f.default <= high:
-                raise ConfigError(f"{where}: default {f.default} is outside [{low}, {high}]")
-            if kind == "int" and not all(float(v).is_integer() for v in (low, high)):
-                raise ConfigError(f"{where}: an int parameter needs whole bounds")
-            if meta.get("log") and low <= 0:
-                raise ConfigError(f"{where}: a log-scaled range needs low > 0")
-            if step is not None:
-                if step <= 0 or meta.get("log"):
-                    raise ConfigError(f"{where}: step must be positive and not used with log")
-                spans = (high - low) / step
-                if not math.isclose(spans, round(spans), abs_tol=1e-9):
-                    raise ConfigError(f"{where}: step {step} does not divide [{low}, {high}]")
+            _check_range(where, kind, f.default, meta)
         out[f.name] = ParamSpec(
             name=f.name,
             kind=kind,

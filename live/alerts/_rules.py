@@ -131,42 +131,8 @@ def alerts_for(event: Event, context: AlertContext) -> list[Alert]:
     context.observe(event)
     p = context.redactor.redact_obj(event.payload)
     kind = event.kind
-    # A portfolio run's strategy has its own risk engine (stream ``risk:<id>``): its alerts
-    # name it, and its halt is a warning (the account and the other strategies trade on).
-    sleeve = event.stream.split(":", 1)[1] if event.stream.startswith("risk:") else None
-    who, tag = (f"Strategy {sleeve}: ", f":{sleeve}") if sleeve else ("", "")
-    if kind == "risk_breach":
-        rule = str(p.get("rule", "?"))
-        lines = [f"Rule {rule}: value {p.get('value')} against limit {p.get('limit')}."]
-        if p.get("symbol"):
-            lines.append(f"Symbol: {p['symbol']}.")
-        if p.get("action"):
-            lines.append(f"Action: {_text(p['action'])}.")
-        return [_alert(event, context, f"risk_breach{tag}:{rule}", "warning",
-                       f"{who}Risk limit breached: {rule}", lines)]  # fmt: skip
-    if kind == "risk_state":
-        state = str(p.get("state", "?")).upper()
-        severity: Severity = (
-            ("warning" if sleeve else "critical")
-            if state == "HALTED"
-            else "info"
-            if state in _CALM_STATES
-            else "warning"
-        )
-        lines = [f"Risk state is now {state}.", f"Reason: {_text(p.get('reason', '-'))}"]
-        return [_alert(event, context, f"risk_state{tag}:{state}", severity,
-                       f"{who}Risk state {state}", lines)]  # fmt: skip
-    if kind == "kill_switch":
-        engaged = bool(p.get("engaged"))
-        lines = [
-            f"Kill switch {'ENGAGED' if engaged else 'released'}.",
-            f"Reason: {_text(p.get('reason', '-'))}",
-        ]
-        if engaged:
-            lines.append(f"Flatten positions: {'yes' if p.get('flatten') else 'no'}.")
-        state = "engaged" if engaged else "released"
-        return [_alert(event, context, f"kill_switch:{state}",
-                       "critical" if engaged else "warning", f"Kill switch {state}", lines)]  # fmt: skip
+    if kind in ("risk_breach", "risk_state", "kill_switch"):
+        return [_risk_alert(event, context, p)]
     if kind == "halted":
         lines = ["Trading HALTED: no new orders.", f"Reason: {_text(p.get('reason', '-'))}"]
         return [_alert(event, context, "halted", "critical", "Trading halted", lines)]
@@ -240,3 +206,45 @@ def _fill(event: Event, context: AlertContext, p: dict[str, Any]) -> list[Alert]
     if p.get("fee") is not None:
         lines.append(f"Fee {p['fee']} {p.get('fee_asset') or ''}".rstrip())
     return [_alert(event, context, f"fill:{symbol}", "info", f"Large fill: {side} {symbol}", lines)]
+
+
+def _risk_alert(event: Event, context: AlertContext, p: dict[str, Any]) -> Alert:
+    """The alert of a ``risk_breach``, ``risk_state`` or ``kill_switch`` event (payload ``p``,
+    redacted)."""
+    kind = event.kind
+    # A portfolio run's strategy has its own risk engine (stream ``risk:<id>``): its alerts
+    # name it, and its halt is a warning (the account and the other strategies trade on).
+    sleeve = event.stream.split(":", 1)[1] if event.stream.startswith("risk:") else None
+    who, tag = (f"Strategy {sleeve}: ", f":{sleeve}") if sleeve else ("", "")
+    if kind == "risk_breach":
+        rule = str(p.get("rule", "?"))
+        lines = [f"Rule {rule}: value {p.get('value')} against limit {p.get('limit')}."]
+        if p.get("symbol"):
+            lines.append(f"Symbol: {p['symbol']}.")
+        if p.get("action"):
+            lines.append(f"Action: {_text(p['action'])}.")
+        return _alert(event, context, f"risk_breach{tag}:{rule}", "warning",
+                      f"{who}Risk limit breached: {rule}", lines)  # fmt: skip
+    if kind == "risk_state":
+        state = str(p.get("state", "?")).upper()
+        severity: Severity = (
+            ("warning" if sleeve else "critical")
+            if state == "HALTED"
+            else "info"
+            if state in _CALM_STATES
+            else "warning"
+        )
+        lines = [f"Risk state is now {state}.", f"Reason: {_text(p.get('reason', '-'))}"]
+        return _alert(event, context, f"risk_state{tag}:{state}", severity,
+                      f"{who}Risk state {state}", lines)  # fmt: skip
+    # kill_switch
+    engaged = bool(p.get("engaged"))
+    lines = [
+        f"Kill switch {'ENGAGED' if engaged else 'released'}.",
+        f"Reason: {_text(p.get('reason', '-'))}",
+    ]
+    if engaged:
+        lines.append(f"Flatten positions: {'yes' if p.get('flatten') else 'no'}.")
+    state = "engaged" if engaged else "released"
+    return _alert(event, context, f"kill_switch:{state}",
+                  "critical" if engaged else "warning", f"Kill switch {state}", lines)  # fmt: skip

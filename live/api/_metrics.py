@@ -235,6 +235,11 @@ class HubMetrics:
             self.reconciliations.labels("true" if p.get("ok") else "false").inc()
         elif kind == "ws_reconnect":
             self.reconnects.inc(max(1, int(p.get("count") or 1)))
+        self._state_after(kind, fold)
+
+    def _state_after(self, kind: str, fold: RunFold) -> None:
+        """The gauges of the run's state after an event of ``kind``: risk level, halt, kill
+        switch, and (when the event can change them) sleeves, open orders and positions."""
         state, _ = fold.risk()
         self.risk_state.set(RISK_LEVELS[state])
         self.halted.set(1 if state == "HALTED" else 0)

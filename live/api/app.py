@@ -31,7 +31,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from live.api.auth import ApiTokens, Scope, bearer_token
 from live.api.control import Control
-from live.api.hub import TOPICS, LogHub, event_message
+from live.api.hub import TOPICS, LogHub, Subscription, event_message
 from live.orders import TERMINAL, OrderState
 from live.state import dec_text
 
@@ -247,22 +247,7 @@ def create_app(hub: LogHub, control: Control, tokens: ApiTokens) -> FastAPI:
         """The API's documentation (Swagger UI at /docs)."""
         return RedirectResponse("/docs")
 
-    def needs(scope: Scope) -> Callable[..., Awaitable[None]]:
-        async def check(
-            credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
-        ) -> None:
-            got = tokens.scope_of(credentials.credentials if credentials else None)
-            if got is None:
-                raise HTTPException(
-                    401, "missing or invalid bearer token", headers={"WWW-Authenticate": "Bearer"}
-                )
-            if scope == "control" and got != "control":
-                raise HTTPException(403, "this route needs a control token")
-
-        return check
-
-    read = [Depends(needs("read"))]
-    fold = hub.fold
+    read = [Depends(_needs(tokens, "read"))]
 
     @app.get("/health", response_model=Health, responses={503: {"model": Health}})
     async def health() -> JSONResponse:
@@ -270,6 +255,51 @@ def create_app(hub: LogHub, control: Control, tokens: ApiTokens) -> FastAPI:
         run's clock (no token needed); 503 unless ok."""
         info = hub.health()
         return JSONResponse(info, status_code=200 if info["ok"] else 503)
+
+    _add_book_routes(app, hub, read)
+    _add_account_routes(app, hub, read)
+    _add_control_routes(app, control, [Depends(_needs(tokens, "control"))])
+
+    async def metrics() -> Response:
+        """Prometheus metrics of the run (text exposition format)."""
+        hub.data_age()  # the ages are taken now, on the run's clock
+        return Response(generate_latest(hub.registry), media_type=CONTENT_TYPE_LATEST)
+
+    app.add_api_route(
+        "/metrics",
+        metrics,
+        methods=["GET"],
+        dependencies=[] if tokens.metrics_public else read,
+        responses={} if tokens.metrics_public else _AUTH_ERRORS,
+        response_class=Response,
+    )
+
+    for topic in TOPICS:
+        app.add_api_websocket_route(f"/ws/{topic}", _stream(hub, tokens, topic))
+    return app
+
+
+def _needs(tokens: ApiTokens, scope: Scope) -> Callable[..., Awaitable[None]]:
+    """A dependency that admits a bearer token of ``scope`` (401 without one, 403 for a read
+    token on a control route)."""
+
+    async def check(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+    ) -> None:
+        got = tokens.scope_of(credentials.credentials if credentials else None)
+        if got is None:
+            raise HTTPException(
+                401, "missing or invalid bearer token", headers={"WWW-Authenticate": "Bearer"}
+            )
+        if scope == "control" and got != "control":
+            raise HTTPException(403, "this route needs a control token")
+
+    return check
+
+
+def _add_book_routes(app: FastAPI, hub: LogHub, read: list[Any]) -> None:
+    """/strategies, /positions, /orders, /fills: what the run trades and holds."""
+    fold = hub.fold
 
     @app.get("/strategies", dependencies=read, responses=_AUTH_ERRORS)
     async def strategies() -> list[StrategyRun]:
@@ -383,6 +413,11 @@ def create_app(hub: LogHub, control: Control, tokens: ApiTokens) -> FastAPI:
             )
         return out[-limit:] if limit else out
 
+
+def _add_account_routes(app: FastAPI, hub: LogHub, read: list[Any]) -> None:
+    """/pnl and /risk: the account's result and its risk state."""
+    fold = hub.fold
+
     @app.get("/pnl", dependencies=read, responses=_AUTH_ERRORS)
     async def pnl() -> Pnl:
         """Equity at the last bar, realised P&L of closed trades, fees paid."""
@@ -432,7 +467,9 @@ def create_app(hub: LogHub, control: Control, tokens: ApiTokens) -> FastAPI:
             anomalies=anomalies + fold.errors,
         )
 
-    control_auth = [Depends(needs("control"))]
+
+def _add_control_routes(app: FastAPI, control: Control, control_auth: list[Any]) -> None:
+    """/kill and /resume (control tokens only): requests the runner acts on."""
 
     @app.post("/kill", status_code=202, dependencies=control_auth, responses=_AUTH_ERRORS)
     async def kill(body: KillRequest) -> dict[str, Any]:
@@ -448,24 +485,6 @@ def create_app(hub: LogHub, control: Control, tokens: ApiTokens) -> FastAPI:
         """Ask to lift the kill switch."""
         log.warning("resume requested through the API")
         return await control.resume(body.reason)
-
-    async def metrics() -> Response:
-        """Prometheus metrics of the run (text exposition format)."""
-        hub.data_age()  # the ages are taken now, on the run's clock
-        return Response(generate_latest(hub.registry), media_type=CONTENT_TYPE_LATEST)
-
-    app.add_api_route(
-        "/metrics",
-        metrics,
-        methods=["GET"],
-        dependencies=[] if tokens.metrics_public else read,
-        responses={} if tokens.metrics_public else _AUTH_ERRORS,
-        response_class=Response,
-    )
-
-    for topic in TOPICS:
-        app.add_api_websocket_route(f"/ws/{topic}", _stream(hub, tokens, topic))
-    return app
 
 
 def _unauthorized() -> JSONResponse:
@@ -529,33 +548,38 @@ def _stream(hub: LogHub, tokens: ApiTokens, topic: str) -> Callable[[WebSocket],
                     await ws.send_json(event_message(e, topic))
                     last = e.seq
 
-            async def pump() -> None:
-                nonlocal last
-                while True:
-                    e = await sub.get()
-                    if e is None:
-                        await ws.close(1013, "too slow: reconnect with after_seq")
-                        return
-                    if e.seq > last:
-                        await ws.send_json(event_message(e, topic))
-                        last = e.seq
-
-            async def drain() -> None:
-                while (await ws.receive())["type"] != "websocket.disconnect":
-                    pass  # clients have nothing to say; read only to notice a disconnect
-
-            tasks = [asyncio.ensure_future(pump()), asyncio.ensure_future(drain())]
-            try:
-                await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for t in tasks:
-                    t.cancel()
-                for t in tasks:
-                    with contextlib.suppress(
-                        asyncio.CancelledError, WebSocketDisconnect, RuntimeError
-                    ):
-                        await t
+            await _follow(ws, sub, topic, last)
 
     stream.__name__ = f"ws_{topic}"
     stream.__doc__ = f"Stream the run's new {topic} events as JSON (after_seq=N: from seq N+1)."
     return stream
+
+
+async def _follow(ws: WebSocket, sub: Subscription, topic: str, last: int) -> None:
+    """Send ``sub``'s events after seq ``last`` until the client leaves or falls too far behind
+    (then close with 1013: it reconnects with ``after_seq``)."""
+
+    async def pump() -> None:
+        nonlocal last
+        while True:
+            e = await sub.get()
+            if e is None:
+                await ws.close(1013, "too slow: reconnect with after_seq")
+                return
+            if e.seq > last:
+                await ws.send_json(event_message(e, topic))
+                last = e.seq
+
+    async def drain() -> None:
+        while (await ws.receive())["type"] != "websocket.disconnect":
+            pass  # clients have nothing to say; read only to notice a disconnect
+
+    tasks = [asyncio.ensure_future(pump()), asyncio.ensure_future(drain())]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for t in tasks:
+            t.cancel()
+        for t in tasks:
+            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError):
+                await t

@@ -270,27 +270,7 @@ class CoinbaseBook:
         if (existing := self.find_client_id(client_id)) is not None:
             return existing, False
         p = self.product(str(body.get("product_id") or ""))
-        side = body.get("side")
-        if side not in ("BUY", "SELL"):
-            raise CoinbaseApiError(400, "INVALID_ARGUMENT", f"invalid side: {side!r}")
-        configs = body.get("order_configuration")
-        if not isinstance(configs, dict) or len(configs) != 1:
-            raise CoinbaseApiError(400, "INVALID_ARGUMENT", "order_configuration needs one entry")
-        (kind, config), = configs.items()  # fmt: skip
-        if kind not in ("market_market_ioc", "limit_limit_gtc") or not isinstance(config, dict):
-            raise OrderRejected(
-                "UNSUPPORTED_ORDER_CONFIGURATION",
-                f"the simulator does not support {kind}",
-                "PREVIEW_INVALID_ORDER_CONFIG",
-            )
-        base_size, quote_size = _positive(config, "base_size"), _positive(config, "quote_size")
-        limit_price = _positive(config, "limit_price") if kind == "limit_limit_gtc" else None
-        if kind == "market_market_ioc":
-            ok = (base_size is None) != (quote_size is None)
-        else:
-            ok = base_size is not None and limit_price is not None and quote_size is None
-        if not ok:
-            raise CoinbaseApiError(400, "INVALID_ARGUMENT", f"invalid {kind} sizes or price")
+        side, kind, config, base_size, quote_size, limit_price = _order_terms(body)
         post_only = bool(config.get("post_only", False))
         market = self.price(p.id)
         price = limit_price or market
@@ -405,3 +385,32 @@ class CoinbaseBook:
         o.hold = _ZERO
         o.status = "CANCELLED"
         return None
+
+
+def _order_terms(
+    body: Mapping[str, Any],
+) -> tuple[str, str, dict[str, Any], Decimal | None, Decimal | None, Decimal | None]:
+    """``(side, kind, config, base_size, quote_size, limit_price)`` of a create-order body,
+    checked in Coinbase's order (the first wrong field is the one its error names)."""
+    side = body.get("side")
+    if side not in ("BUY", "SELL"):
+        raise CoinbaseApiError(400, "INVALID_ARGUMENT", f"invalid side: {side!r}")
+    configs = body.get("order_configuration")
+    if not isinstance(configs, dict) or len(configs) != 1:
+        raise CoinbaseApiError(400, "INVALID_ARGUMENT", "order_configuration needs one entry")
+    (kind, config), = configs.items()  # fmt: skip
+    if kind not in ("market_market_ioc", "limit_limit_gtc") or not isinstance(config, dict):
+        raise OrderRejected(
+            "UNSUPPORTED_ORDER_CONFIGURATION",
+            f"the simulator does not support {kind}",
+            "PREVIEW_INVALID_ORDER_CONFIG",
+        )
+    base_size, quote_size = _positive(config, "base_size"), _positive(config, "quote_size")
+    limit_price = _positive(config, "limit_price") if kind == "limit_limit_gtc" else None
+    if kind == "market_market_ioc":
+        ok = (base_size is None) != (quote_size is None)
+    else:
+        ok = base_size is not None and limit_price is not None and quote_size is None
+    if not ok:
+        raise CoinbaseApiError(400, "INVALID_ARGUMENT", f"invalid {kind} sizes or price")
+    return side, kind, config, base_size, quote_size, limit_price

@@ -301,29 +301,7 @@ class UsdmBook:
     def new_order(self, p: Mapping[str, str]) -> FuturesOrder:
         """Book an order from ``POST /fapi/v1/order`` params; fill what is marketable now."""
         c = self.contract(p.get("symbol"))
-        side, kind = p.get("side", ""), p.get("type", "")
-        if side not in ("BUY", "SELL"):
-            raise ApiError(-1117, "Invalid side.") if side else missing("side")
-        if kind not in ("MARKET", "LIMIT"):
-            raise ApiError(-1116, "Invalid orderType.")
-        if p.get("positionSide", "BOTH") != "BOTH":
-            raise ApiError(-4061, "Order's position side does not match user's setting.")
-        qty = number_param(p, "quantity")
-        if qty <= 0:
-            raise ApiError(-4003, "Quantity less than or equal to zero.")
-        price, tif = _ZERO, "GTC"
-        if kind == "LIMIT":
-            price, tif = number_param(p, "price"), p.get("timeInForce", "")
-            if not tif:
-                raise missing("timeInForce")
-            if tif != "GTC":
-                raise ApiError(-1115, "Invalid timeInForce.")
-            if price <= 0 or price % c.spec.tick:
-                raise ApiError(-4014, "Price not increased by tick size.")
-        if qty % c.spec.step:
-            raise ApiError(-1111, "Precision is over the maximum defined for this asset.")
-        if qty > c.spec.max_qty:
-            raise ApiError(-4005, "Quantity greater than max quantity.")
+        side, kind, qty, price, tif = _order_terms(c, p)
         client_id = p.get("newClientOrderId") or f"sim{self._next_order_id}"
         for o in self.orders:
             same = o.symbol == c.id and o.client_order_id == client_id
@@ -414,3 +392,32 @@ class UsdmBook:
     def open_positions(self) -> dict[str, Position]:
         """Copies of the non-flat positions, by symbol."""
         return {s: replace(pos) for s, pos in self.positions.items() if pos.amount}
+
+
+def _order_terms(c: Contract, p: Mapping[str, str]) -> tuple[str, str, Decimal, Decimal, str]:
+    """``(side, kind, qty, price, timeInForce)`` of an order's params, checked in Binance's order
+    (the first wrong parameter is the one its error names)."""
+    side, kind = p.get("side", ""), p.get("type", "")
+    if side not in ("BUY", "SELL"):
+        raise ApiError(-1117, "Invalid side.") if side else missing("side")
+    if kind not in ("MARKET", "LIMIT"):
+        raise ApiError(-1116, "Invalid orderType.")
+    if p.get("positionSide", "BOTH") != "BOTH":
+        raise ApiError(-4061, "Order's position side does not match user's setting.")
+    qty = number_param(p, "quantity")
+    if qty <= 0:
+        raise ApiError(-4003, "Quantity less than or equal to zero.")
+    price, tif = _ZERO, "GTC"
+    if kind == "LIMIT":
+        price, tif = number_param(p, "price"), p.get("timeInForce", "")
+        if not tif:
+            raise missing("timeInForce")
+        if tif != "GTC":
+            raise ApiError(-1115, "Invalid timeInForce.")
+        if price <= 0 or price % c.spec.tick:
+            raise ApiError(-4014, "Price not increased by tick size.")
+    if qty % c.spec.step:
+        raise ApiError(-1111, "Precision is over the maximum defined for this asset.")
+    if qty > c.spec.max_qty:
+        raise ApiError(-4005, "Quantity greater than max quantity.")
+    return side, kind, qty, price, tif

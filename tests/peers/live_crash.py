@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import json
 import os
 import signal
@@ -20,13 +21,31 @@ import sys
 import time
 import traceback
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from grekko_research.data.bars import Bars
+    from live.runner import RunnerSpec
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 LOG_KEY = b"crash-test-event-log-key-0123456789abcdef"
+_CHILD_MODULES = (
+    "pandas",
+    "grekko_research.data.bars",
+    "grekko_research.engine",
+    "grekko_research.strategy",
+    "live.events",
+    "live.runner",
+    "live.runner.sleeves",
+    "live.venues.base",
+    "live.venues.credentials",
+    "live.venues.paper",
+    "live.venues.registry",
+)
 
 
-def main() -> None:
+def _parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser()
     parser.add_argument("--url", required=True)
     parser.add_argument("--point", required=True)
@@ -49,29 +68,31 @@ def main() -> None:
         action="store_true",
         help="two sleeves (sma_cross 2/5 and 3/9, half the capital each) merged by sum",
     )
-    args = parser.parse_args()
+    return parser.parse_args()
 
+
+def _bars(args: argparse.Namespace) -> Bars:
+    """The first ``--bars`` rows of the ``--candles`` CSV, as BTC/USDT hourly bars."""
     import numpy as np
     import pandas as pd
 
     from grekko_research.data.bars import Bars
-    from grekko_research.engine import EngineConfig, Fees, MarketRules
-    from grekko_research.strategy import get_strategy
-    from live.events import EventStore, LogKey
-    from live.runner import CRASH_POINTS, Runner, RunnerSpec
-    from live.venues.credentials import Credentials
-    from live.venues.paper import ReplayFeed
-    from live.venues.registry import make_venue
 
-    if args.point not in CRASH_POINTS:
-        raise SystemExit(f"unknown crash point {args.point!r}; one of {CRASH_POINTS}")
     f = pd.read_csv(args.candles).head(args.bars)
     col = lambda c: f[[c]].to_numpy(np.float64)  # noqa: E731
-    bars = Bars(
+    return Bars(
         index=f.timestamp.to_numpy(np.int64), symbols=("BTC/USDT",), timeframe="1h",
         open=col("open"), high=col("high"), low=col("low"), close=col("close"),
         volume=col("volume"),
     )  # fmt: skip
+
+
+def _spec(args: argparse.Namespace, bars: Bars) -> RunnerSpec:
+    """sma_cross 2/5 (or, with ``--portfolio``, two sleeves merged by sum) on ``bars``."""
+    from grekko_research.engine import EngineConfig, Fees, MarketRules
+    from grekko_research.strategy import get_strategy
+    from live.runner import RunnerSpec
+
     strategy = get_strategy("sma_cross")
     params = strategy.params({"fast": 2, "slow": 5})
     engine = EngineConfig(fees=Fees(taker=0.001), market=MarketRules(lot_size=0.00001))
@@ -91,113 +112,150 @@ def main() -> None:
         )
         spec = replaced(spec, strategy=None, params=None, sleeves=sleeves,
                         coordinator=CoordinatorSpec("crash"))  # fmt: skip
+    return spec
+
+
+class ReplayOnExchange:
+    """Orders, queries and positions through the exchange adapter; bars from history."""
+
+    def __init__(self, args: argparse.Namespace, bars: Bars) -> None:
+        from live.venues.credentials import Credentials
+        from live.venues.paper import ReplayFeed
+        from live.venues.registry import make_venue
+
+        self.exchange = make_venue(
+            "binance",
+            urls=args.url,
+            credentials=Credentials(args.key, args.secret),
+            timeout_ms=args.timeout_ms,
+            rate_limit=False,
+        )
+        self.replayed = bars
+        self.feed = ReplayFeed(bars)
+        self.name = "binance"
+
+    def __getattr__(self, name: str):
+        return getattr(self.exchange, name)
+
+    def now_ms(self) -> int:
+        return int(time.time() * 1000)
+
+    async def health(self):
+        from dataclasses import replace
+
+        # The exchange's streams, errors and clock; but the bars are replayed, not live.
+        return replace(await self.exchange.health(), realtime=False)
+
+    async def reference_price(self, symbol: str):
+        from decimal import Decimal
+
+        t = min(self.feed.t, self.replayed.n_bars - 1)
+        return Decimal(repr(float(self.replayed.close[max(t, 0), 0])))
+
+    async def history(self, symbols, timeframe, count):
+        return []  # the replay starts cold, at its first bar
+
+    async def bars(self, symbols, timeframe, since_ms):
+        import numpy as np
+
+        bars = self.replayed
+        start = 0 if since_ms is None else int(np.searchsorted(bars.index, since_ms, "left"))
+        for t in range(start, bars.n_bars):
+            self.feed.t = t
+            yield _from_row(bars, t)
+
+
+def _from_row(bars: Bars, t: int):
+    from live.venues.base import Bar
+
+    return Bar("BTC/USDT", int(bars.index[t]), float(bars.open[t, 0]),
+               float(bars.high[t, 0]), float(bars.low[t, 0]), float(bars.close[t, 0]),
+               float(bars.volume[t, 0]))  # fmt: skip
+
+
+def _child(args: argparse.Namespace, spec: RunnerSpec, bars: Bars, n_kill: int) -> None:
+    """One incarnation: run until the hook kills it at the ``n_kill``-th ``--point`` (0: never)."""
+    from live.events import EventStore, LogKey
+    from live.runner import Runner
+
     state = Path(args.state)
-    state.mkdir(parents=True, exist_ok=True)
+    seen = 0
 
-    class ReplayOnExchange:
-        """Orders, queries and positions through the exchange adapter; bars from history."""
+    def hook(point: str) -> None:
+        nonlocal seen
+        if point == args.point and n_kill:
+            seen += 1
+            if seen == n_kill:
+                os.kill(os.getpid(), signal.SIGKILL)
 
-        def __init__(self) -> None:
-            self.exchange = make_venue(
-                "binance",
-                urls=args.url,
-                credentials=Credentials(args.key, args.secret),
-                timeout_ms=args.timeout_ms,
-                rate_limit=False,
-            )
-            self.feed = ReplayFeed(bars)
-            self.name = "binance"
+    async def run() -> None:
+        venue = ReplayOnExchange(args, bars)
+        # Keyed: every start checks the log from its last checkpoint and every event's
+        # MAC, and a kill between a commit and its checkpoint must not look like tampering.
+        store = EventStore.open(state / "events.db", key=LogKey(LOG_KEY))
+        try:
+            runner = Runner(spec, venue, store, hook=hook)  # type: ignore[arg-type]
+            summary = await runner.run()
+            deadline = time.monotonic() + args.settle_s
+            while runner.om.open_orders() and time.monotonic() < deadline:
+                await asyncio.sleep(0.25)
+                await runner.reconcile()
+            if summary.halted:
+                raise RuntimeError(f"runner halted: {summary.halted}")
+        finally:
+            await venue.exchange.close()
+            store.close()
 
-        def __getattr__(self, name: str):
-            return getattr(self.exchange, name)
+    asyncio.run(run())
 
-        def now_ms(self) -> int:
-            return int(time.time() * 1000)
 
-        async def health(self):
-            from dataclasses import replace
+def _incarnation(args: argparse.Namespace, spec: RunnerSpec, bars: Bars, n_kill: int) -> bool:
+    """Fork a child runner and wait for it: True if the hook killed it, False if it finished."""
+    state = Path(args.state)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            _child(args, spec, bars, n_kill)
+        except BaseException:
+            (state / "child-error.txt").write_text(traceback.format_exc())
+            os._exit(1)
+        os._exit(0)
+    _, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL:
+        return True
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        error_file = state / "child-error.txt"
+        error = error_file.read_text() if error_file.exists() else ""
+        raise SystemExit(f"runner child failed with exit code {code}:\n{error}")
+    return False
 
-            # The exchange's streams, errors and clock; but the bars are replayed, not live.
-            return replace(await self.exchange.health(), realtime=False)
 
-        async def reference_price(self, symbol: str):
-            from decimal import Decimal
+def main() -> None:
+    args = _parse_args()
+    # Everything imported here, once: each child is a fork of this process (the functions'
+    # own imports then find the modules loaded).
+    for module in _CHILD_MODULES:
+        importlib.import_module(module)
+    import numpy as np
 
-            t = min(self.feed.t, bars.n_bars - 1)
-            return Decimal(repr(float(bars.close[max(t, 0), 0])))
+    from live.runner import CRASH_POINTS
 
-        async def history(self, symbols, timeframe, count):
-            return []  # the replay starts cold, at its first bar
-
-        async def bars(self, symbols, timeframe, since_ms):
-            start = 0 if since_ms is None else int(np.searchsorted(bars.index, since_ms, "left"))
-            for t in range(start, bars.n_bars):
-                self.feed.t = t
-                yield from_row(t)
-
-    def from_row(t: int):
-        from live.venues.base import Bar
-
-        return Bar("BTC/USDT", int(bars.index[t]), float(bars.open[t, 0]),
-                   float(bars.high[t, 0]), float(bars.low[t, 0]), float(bars.close[t, 0]),
-                   float(bars.volume[t, 0]))  # fmt: skip
-
-    def child(n_kill: int) -> None:
-        seen = 0
-
-        def hook(point: str) -> None:
-            nonlocal seen
-            if point == args.point and n_kill:
-                seen += 1
-                if seen == n_kill:
-                    os.kill(os.getpid(), signal.SIGKILL)
-
-        async def run() -> None:
-            venue = ReplayOnExchange()
-            # Keyed: every start checks the log from its last checkpoint and every event's
-            # MAC, and a kill between a commit and its checkpoint must not look like tampering.
-            store = EventStore.open(state / "events.db", key=LogKey(LOG_KEY))
-            try:
-                runner = Runner(spec, venue, store, hook=hook)  # type: ignore[arg-type]
-                summary = await runner.run()
-                deadline = time.monotonic() + args.settle_s
-                while runner.om.open_orders() and time.monotonic() < deadline:
-                    await asyncio.sleep(0.25)
-                    await runner.reconcile()
-                if summary.halted:
-                    raise RuntimeError(f"runner halted: {summary.halted}")
-            finally:
-                await venue.exchange.close()
-                store.close()
-
-        asyncio.run(run())
-
+    if args.point not in CRASH_POINTS:
+        raise SystemExit(f"unknown crash point {args.point!r}; one of {CRASH_POINTS}")
+    bars = _bars(args)
+    spec = _spec(args, bars)
+    Path(args.state).mkdir(parents=True, exist_ok=True)
     kills = restarts = 0
     rng = np.random.default_rng(args.seed)
     t0 = time.perf_counter()
     while True:
         n_kill = int(rng.integers(1, 4)) if kills < args.kills else 0
-        pid = os.fork()
-        if pid == 0:
-            try:
-                child(n_kill)
-            except BaseException:
-                (state / "child-error.txt").write_text(traceback.format_exc())
-                os._exit(1)
-            os._exit(0)
-        _, status = os.waitpid(pid, 0)
+        killed = _incarnation(args, spec, bars, n_kill)
         restarts += 1
-        if os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL:
+        if killed:
             kills += 1
             continue
-        code = os.waitstatus_to_exitcode(status)
-        if code != 0:
-            error = (
-                (state / "child-error.txt").read_text()
-                if (state / "child-error.txt").exists()
-                else ""
-            )
-            raise SystemExit(f"runner child failed with exit code {code}:\n{error}")
         if n_kill and kills < args.kills:
             raise SystemExit(
                 f"the bars ran out after {kills} kills at {args.point}; replay more bars"

@@ -1,31 +1,24 @@
 """The status API over a real replayed run: auth on every route of the OpenAPI document, values
-that match the log (routes and /metrics), websocket topics, the kill flag file, the Grafana
-dashboard's metric names."""
+that match the log (routes), websocket topics, the kill flag file. (/metrics and the Grafana
+dashboard: test_api_metrics.py.)"""
 
 from __future__ import annotations
 
 import json
 import logging
 import re
-import secrets
-import sqlite3
-import time
 import warnings
 from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
-from typer.testing import CliRunner
 
 from live.api import KILL_FILE, ApiTokens, FlagFileControl, LogHub, create_app, topics_of
 from live.api.auth import RedactTokens, bearer_token
 from live.events import EventStore
-from live.orders import Ack, FillReport, Intent, OrderManager, Rejected
+from live.orders import FillReport, Intent, OrderManager
 from live.state import fold_run
 
 with warnings.catch_warnings():  # starlette's notice about httpx2, at import time
@@ -33,106 +26,10 @@ with warnings.catch_warnings():  # starlette's notice about httpx2, at import ti
     from fastapi.testclient import TestClient
     from starlette.testclient import WebSocketDenialResponse
 
+from tests.unit.live._api_run import CONTROL, READ, WRONG, Api, events_of
+
 pytestmark = pytest.mark.timeout(30)  # a websocket message that never comes must not hang
-
-ROOT = Path(__file__).resolve().parents[3]
-READ = "read-" + secrets.token_urlsafe(24)
-CONTROL = "ctl-" + secrets.token_urlsafe(24)
-WRONG = "wrong-" + secrets.token_urlsafe(24)
 CONTROL_ROUTES = {("post", "/kill"), ("post", "/resume")}
-
-
-# -- a real run ---------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def replayed(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A replayed sma_cross run on a week of real BTC/USDT hourly bars (its event log)."""
-    from grekko_research.data.files import import_file
-    from grekko_research.data.store import ParquetStore
-    from live.cli import app
-
-    store = tmp_path_factory.mktemp("api-store")
-    import_file(
-        shared_data / "ohlcv/binance-spot_BTC-USDT_1h__nfi.csv.gz", store=ParquetStore(store)
-    )
-    state = tmp_path_factory.mktemp("api-state")
-    result = CliRunner().invoke(
-        app,
-        [
-            "replay",
-            "--strategy",
-            "sma_cross",
-            "--params",
-            "fast=5",
-            "--params",
-            "slow=20",
-            "--state-dir",
-            str(state),
-            "data.start=2021-01-04",
-            "data.end=2021-01-12",
-        ],
-        env={"GREKKO_DATA_DIR": str(store)},
-    )
-    assert result.exit_code == 0, result.output
-    return Path(result.stdout.strip().splitlines()[-1])
-
-
-@pytest.fixture
-def log_path(replayed: Path, tmp_path: Path) -> Path:
-    """A private copy of the replayed log (tests append to it)."""
-    path = tmp_path / "run" / "events.db"
-    path.parent.mkdir()
-    with sqlite3.connect(replayed) as src, sqlite3.connect(path) as dst:
-        src.backup(dst)
-    checkpoints = replayed.with_name(replayed.name + ".checkpoints")  # the log's anchor
-    if checkpoints.exists():
-        path.with_name(path.name + ".checkpoints").write_bytes(checkpoints.read_bytes())
-    return path
-
-
-@dataclass
-class Api:
-    client: TestClient
-    hub: LogHub
-    log: Path
-
-    def get(self, path: str, token: str | None = READ, **kw: Any) -> Any:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return self.client.get(path, headers=headers, **kw)
-
-    def append(self, *drafts: tuple[str, str, dict[str, Any], int]) -> int:
-        with EventStore.open(self.log) as store:
-            return store.append_many(drafts)[-1].seq
-
-    def wait(self, seq: int) -> None:
-        """Wait until the hub folded ``seq``."""
-        deadline = time.monotonic() + 10
-        while self.client.get("/health").json()["last_seq"] < seq:
-            assert time.monotonic() < deadline, f"the hub never reached seq {seq}"
-            time.sleep(0.01)
-
-    def metrics(self) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
-        text = self.get("/metrics").text
-        return {
-            (s.name, frozenset(s.labels.items())): s.value
-            for family in text_string_to_metric_families(text)
-            for s in family.samples
-        }
-
-
-@pytest.fixture
-def api(log_path: Path) -> Iterator[Api]:
-    hub = LogHub(log_path, poll_s=0.01)
-    app = create_app(hub, FlagFileControl(log_path.parent), ApiTokens.of([READ], [CONTROL]))
-    with TestClient(app) as client:
-        yield Api(client, hub, log_path)
-    hub.close()
-
-
-def events_of(path: Path) -> list[Any]:
-    with EventStore.open(path) as store:
-        return list(store.read())
 
 
 # -- auth, generated from the OpenAPI document --------------------------------------------------
@@ -534,126 +431,6 @@ def test_serve_refuses_to_start_without_a_token_or_a_log(log_path: Path, tmp_pat
     assert not (tmp_path / "nothing.db").exists()
 
 
-# -- metrics ------------------------------------------------------------------------------------
-
-
-def test_metrics_match_the_log(api: Api) -> None:
-    events = events_of(api.log)
-    kinds = Counter(e.kind for e in events)
-    m = api.metrics()
-
-    def v(name: str, **labels: str) -> float:
-        return m[(name, frozenset(labels.items()))]
-
-    assert v("grekko_fills_total") == kinds["order_fill"] > 0
-    assert v("grekko_orders_total", status="NEW") == kinds["order_created"]
-    assert v("grekko_orders_total", status="SUBMITTED") == kinds["order_submitted"]
-    assert v("grekko_orders_total", status="FILLED") == kinds["order_fill"]  # whole fills here
-    assert v("grekko_closed_trades_total") == kinds["trade_closed"]
-    assert v("grekko_reconciliations_total", ok="true") == kinds["reconciled"]
-    assert v("grekko_log_last_seq") == len(events)
-    assert v("grekko_last_event_timestamp_seconds") == events[-1].ts_ms / 1000
-    last_bar = next(e for e in reversed(events) if e.kind == "bar_closed")
-    assert v("grekko_equity") == last_bar.payload["equity"]
-    trades = [e.payload["pnl"] for e in events if e.kind == "trade_closed"]
-    assert v("grekko_realised_pnl") == pytest.approx(sum(trades))
-    fees = sum(Decimal(e.payload["fee"]) for e in events if e.kind == "order_fill")
-    assert v("grekko_fees_total", asset="USDT") == pytest.approx(float(fees))
-    state = fold_run(events)
-    position = float(state.positions["BTC/USDT"])
-    assert v("grekko_position", symbol="BTC/USDT") == pytest.approx(position)
-    assert v("grekko_exposure", symbol="BTC/USDT") == pytest.approx(
-        position * last_bar.payload["bar"][3][0]
-    )
-    decided = sum(1 for e in events if e.kind == "decision" and e.payload["intents"])
-    assert v("grekko_bar_to_intent_seconds_count") == decided
-    assert v("grekko_intent_to_ack_seconds_count") == kinds["order_acknowledged"]
-    assert v("grekko_risk_state") == 0 and v("grekko_halted") == 0
-    run = dict(
-        run_id=state.run["run_id"],
-        strategy="sma_cross",
-        venue="paper",
-        mode="paper",
-        timeframe="1h",
-    )
-    assert v("grekko_run_info", **run) == 1
-
-
-def test_metrics_follow_new_events(api: Api) -> None:
-    """Latencies, rejections and reconnects from events appended while the API runs."""
-    run_id = api.hub.fold.run["run_id"]
-    t0 = 1_800_000_000_000  # after the replay: new client ids
-    om = OrderManager()
-    acked = Intent(run_id, "BTC/USDT", "buy", Decimal("0.01"), t0, seq=0)
-    refused = Intent(run_id, "BTC/USDT", "buy", Decimal("9"), t0, seq=100)
-    drafts = [
-        (
-            "bar_closed",
-            "runner",
-            {
-                "ts": t0,
-                "bar": [[1.0], [1.0], [1.0], [40_000.0], [1.0]],
-                "equity": 123.0,
-                "risk": [],
-            },
-            t0 + 10,
-        ),
-        (
-            "decision",
-            "runner",
-            {
-                "ts": t0,
-                "intents": [acked.client_id, refused.client_id],
-                "refused": [{"symbol": "BTC/USDT", "reason": "below one lot"}],
-            },
-            t0 + 260,
-        ),
-    ]
-    for e in (
-        om.create(acked, t0 + 260)
-        + om.create(refused, t0 + 260)
-        + om.mark_submitted(acked.client_id, t0 + 300)
-        + om.mark_submitted(refused.client_id, t0 + 300)
-        + om.apply(Ack(acked.client_id, "v1"), t0 + 420)
-        + om.apply(Rejected(refused.client_id, "Account has insufficient balance"), t0 + 450)
-    ):
-        drafts.append((e["kind"], e["stream"], e["payload"], e["ts_ms"]))
-    drafts += [
-        ("decision", "runner", {"ts": t0 + 1, "intents": ["x"], "latency_ms": 2000}, t0 + 9_999),
-        ("ws_reconnect", "binance", {"attempt": 1}, t0 + 500),
-        ("ws_reconnect", "binance", {"attempt": 2}, t0 + 600),
-        ("ws_reconnect", "venue", {"count": 3, "total": 5}, t0 + 650),  # three since the last
-        (
-            "risk_decision",
-            "risk",
-            {"action": "reject", "rule": "max_position", "reason": "too big"},
-            t0 + 700,
-        ),
-        ("risk_decision", "risk", {"action": "approve", "rule": None, "reason": None}, t0 + 700),
-    ]
-    before = api.metrics()
-    api.wait(api.append(*drafts))
-    after = api.metrics()
-
-    def delta(name: str, **labels: str) -> float:
-        key = (name, frozenset(labels.items()))
-        return after[key] - before.get(key, 0.0)
-
-    assert delta("grekko_bar_to_intent_seconds_count") == 2
-    assert delta("grekko_bar_to_intent_seconds_sum") == pytest.approx(0.25 + 2.0)
-    assert delta("grekko_bar_to_intent_seconds_bucket", le="0.25") == 1
-    assert delta("grekko_intent_to_ack_seconds_count") == 1
-    assert delta("grekko_intent_to_ack_seconds_sum") == pytest.approx(0.12)
-    assert delta("grekko_rejections_total", source="venue", reason="insufficient_funds") == 1
-    assert delta("grekko_rejections_total", source="runner", reason="min_size") == 1
-    assert delta("grekko_rejections_total", source="risk", reason="max_position") == 1
-    assert delta("grekko_orders_total", status="REJECTED") == 1
-    assert delta("grekko_orders_total", status="NEW") == 2
-    assert delta("grekko_ws_reconnects_total") == 5
-    assert after[("grekko_equity", frozenset())] == 123.0
-    assert after[("grekko_open_orders", frozenset())] == 1
-
-
 # -- websockets ---------------------------------------------------------------------------------
 
 
@@ -782,46 +559,3 @@ def test_the_flag_file_is_the_one_the_runner_watches(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "run" / "RESUME").read_text())["reason"] == "fixed"
     assert asyncio.run(control.resume("fixed"))["flag"] == "absent"
     assert not (tmp_path / "run" / KILL_FILE).exists()
-
-
-# -- the Grafana dashboard ----------------------------------------------------------------------
-
-
-def test_the_dashboard_uses_only_metrics_the_api_exposes(api: Api) -> None:
-    dashboard = json.loads((ROOT / "deploy/grafana/grekko-live.json").read_text())
-    assert [i["name"] for i in dashboard["__inputs"]] == ["DS_PROMETHEUS"]
-    exprs = []
-    for panel in dashboard["panels"]:
-        assert panel["datasource"]["uid"] == "${DS_PROMETHEUS}", panel["title"]
-        for target in panel["targets"]:
-            assert target["datasource"]["uid"] == "${DS_PROMETHEUS}", panel["title"]
-            exprs.append(target["expr"])
-    exprs.append(dashboard["templating"]["list"][0]["query"]["query"])
-    import yaml
-
-    rules = yaml.safe_load((ROOT / "deploy/prometheus/grekko-live-alerts.yml").read_text())
-    alerts = {r["alert"]: r["expr"] for g in rules["groups"] for r in g["rules"]}
-    assert alerts["GrekkoDataStale"] == "grekko_data_stale == 1"  # /health's signal
-    assert any("grekko_data_stale_after_seconds" in e for e in exprs), "the dashboard's panel"
-    exprs += list(alerts.values())
-    used = {name for e in exprs for name in re.findall(r"\bgrekko_[a-z0-9_]+", e)}
-    text = api.get("/metrics").text
-    exposed = set(re.findall(r"^# (?:HELP|TYPE) (grekko_[a-z0-9_]+)", text, re.M))
-    exposed |= set(re.findall(r"^(grekko_[a-z0-9_]+)", text, re.M))
-    assert used and used <= exposed, f"not exposed: {sorted(used - exposed)}"
-    for histogram in ("grekko_bar_to_intent_seconds", "grekko_intent_to_ack_seconds"):
-        for q in ("0.5", "0.99"):
-            assert any(f"histogram_quantile({q}" in e and histogram in e for e in exprs)
-    titles = " ".join(p["title"].lower() for p in dashboard["panels"])
-    for word in (
-        "equity",
-        "p&l",
-        "orders",
-        "fills",
-        "rejections",
-        "risk",
-        "exposure",
-        "reconnects",
-        "strategy",
-    ):
-        assert word in titles, word

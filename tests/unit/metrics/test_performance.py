@@ -28,6 +28,7 @@ from grekko_research.errors import ConfigError
 from grekko_research.metrics import (
     METRIC_NAMES,
     N_METRICS,
+    TradeArrays,
     annual_return,
     annual_turnover,
     annual_volatility,
@@ -59,6 +60,7 @@ from grekko_research.metrics import (
 RTOL = 1e-10
 EMPTY_F = np.empty(0)
 EMPTY_I = np.empty(0, dtype=np.int64)
+NO_TRADES = TradeArrays(EMPTY_F, EMPTY_F, EMPTY_I)
 EQUITY_KEYS = (
     "total_return",
     "annual_return",
@@ -460,7 +462,7 @@ def test_summary_into_equals_individual_kernels(btc_1h: np.ndarray) -> None:
         strat["duration"],
     )
     out = np.full(N_METRICS + 2, -7.0)  # a wider row is fine; extra cells untouched
-    summary_into(out, *args, 8760.0)
+    summary_into(out, *args[:3], TradeArrays(*args[3:]), 8760.0)
     np.testing.assert_array_equal(out[:N_METRICS], individual(*args, 8760.0))
     assert (out[N_METRICS:] == -7.0).all()
     row = dict(zip(METRIC_NAMES, out, strict=False))
@@ -468,16 +470,14 @@ def test_summary_into_equals_individual_kernels(btc_1h: np.ndarray) -> None:
     assert 0.3 < row["exposure"] < 0.7 and row["turnover"] > 0.0
     for equity in (np.empty(0), np.array([5.0]), np.full(9, 5.0), np.array([5.0, 6.0, 0.0, 0.0])):
         row_out = np.empty(N_METRICS)
-        summary_into(row_out, equity, EMPTY_F, EMPTY_F, EMPTY_F, EMPTY_F, EMPTY_I, 365.0)
+        summary_into(row_out, equity, EMPTY_F, EMPTY_F, NO_TRADES, 365.0)
         expect = individual(equity, EMPTY_F, EMPTY_F, EMPTY_F, EMPTY_F, EMPTY_I, 365.0)
         np.testing.assert_array_equal(row_out, expect)
 
 
 def test_summary_into_rejects_short_out() -> None:
     with pytest.raises(ValueError, match="shorter"):
-        summary_into(
-            np.empty(N_METRICS - 1), np.ones(3), EMPTY_F, EMPTY_F, EMPTY_F, EMPTY_F, EMPTY_I, 1.0
-        )
+        summary_into(np.empty(N_METRICS - 1), np.ones(3), EMPTY_F, EMPTY_F, NO_TRADES, 1.0)
 
 
 @njit(parallel=True)
@@ -497,7 +497,7 @@ def leverage_grid(
         pnl = np.array([equity[n - 1] - 1000.0])
         ret = np.array([equity[n - 1] / 1000.0 - 1.0])
         duration = np.array([n - 1], dtype=np.int64)
-        summary_into(table[c], equity, position, traded, pnl, ret, duration, ppy)
+        summary_into(table[c], equity, position, traded, TradeArrays(pnl, ret, duration), ppy)
 
 
 def test_summary_into_runs_inside_prange(btc_1h: np.ndarray) -> None:
