@@ -58,6 +58,38 @@ def _window_stats(x: np.ndarray, t: int, w: int) -> tuple[float, float, float, f
     return lo, hi, mean, np.sqrt(var * m / max(m - 1, 1)), m
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _phase_of(z: float, trend_z: float, last_trend: int) -> int:
+    """Markup or markdown past ``±trend_z``; else a range named after the last trend."""
+    if z > trend_z:
+        return PHASE_MARKUP
+    if z < -trend_z:
+        return PHASE_MARKDOWN
+    if last_trend == PHASE_MARKDOWN:
+        return PHASE_ACCUMULATION
+    if last_trend == PHASE_MARKUP:
+        return PHASE_DISTRIBUTION
+    return PHASE_RANGE
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _event_of(
+    ph: int, climax: bool, change: float, lo: float, hi: float, c: float, sup: float, res: float
+) -> int:
+    """The bar's Wyckoff event kind, or -1: climaxes in a trend, springs/upthrusts in a range."""
+    if climax and ph == PHASE_MARKDOWN and change < 0:
+        return EV_SELLING_CLIMAX
+    if climax and ph == PHASE_MARKUP and change > 0:
+        return EV_BUYING_CLIMAX
+    if ph in (PHASE_MARKUP, PHASE_MARKDOWN):
+        return -1
+    if lo < sup and c > sup:
+        return EV_SPRING
+    if hi > res and c < res:
+        return EV_UPTHRUST
+    return -1
+
+
 @njit(cache=True, nogil=True)
 def wyckoff_nb(
     high: np.ndarray,
@@ -115,29 +147,14 @@ def wyckoff_nb(
             if sig > 0 and k > 1
             else 0.0
         )
-        if z > trend_z:
-            ph = PHASE_MARKUP
-            last_trend = PHASE_MARKUP
-        elif z < -trend_z:
-            ph = PHASE_MARKDOWN
-            last_trend = PHASE_MARKDOWN
-        elif last_trend == PHASE_MARKDOWN:
-            ph = PHASE_ACCUMULATION
-        elif last_trend == PHASE_MARKUP:
-            ph = PHASE_DISTRIBUTION
-        else:
-            ph = PHASE_RANGE
+        ph = _phase_of(z, trend_z, last_trend)
+        if ph in (PHASE_MARKUP, PHASE_MARKDOWN):
+            last_trend = ph
         phase[t] = ph
         vz = (logv[t] - vmean) / vstd if vstd > 0 else 0.0
-        kind = -1
-        if vz >= climax_z and ph == PHASE_MARKDOWN and close[t] < prev_close:
-            kind = EV_SELLING_CLIMAX
-        elif vz >= climax_z and ph == PHASE_MARKUP and close[t] > prev_close:
-            kind = EV_BUYING_CLIMAX
-        elif ph != PHASE_MARKUP and ph != PHASE_MARKDOWN and low[t] < sup and close[t] > sup:
-            kind = EV_SPRING
-        elif ph != PHASE_MARKUP and ph != PHASE_MARKDOWN and high[t] > res and close[t] < res:
-            kind = EV_UPTHRUST
+        kind = _event_of(
+            ph, vz >= climax_z, close[t] - prev_close, low[t], high[t], close[t], sup, res
+        )
         if kind >= 0:
             events[m, 0] = kind
             events[m, 1] = t
