@@ -36,10 +36,11 @@ from grekko_research.analysis.detectors import (
 )
 from grekko_research.analysis.liquidity import amihud, vol_regime
 from grekko_research.analysis.regimes import HmmParams, hmm_regimes
+from grekko_research.analysis.scanners import vol_breakouts_nb
 from grekko_research.data.bars import Bars
 from grekko_research.data.timeframes import parse_timeframe
 from grekko_research.errors import ConfigError, DataError
-from grekko_research.strategy.conformance import Check, ConformanceReport, _with_future
+from grekko_research.strategy.conformance import Check, ConformanceReport, rewrite_future
 
 __all__ = [
     "FEATURES",
@@ -47,6 +48,7 @@ __all__ = [
     "BookFeatureParams",
     "Feature",
     "Sources",
+    "VolBreakoutParams",
     "VolRegimeParams",
     "bar_closes",
     "book_sources",
@@ -174,6 +176,28 @@ def _vol_regime(bars: Bars, p: VolRegimeParams, _: Sources) -> np.ndarray:
     return np.asarray(vol_regime(bars.close, p.vol_window, p.lookback))
 
 
+@dataclass(frozen=True)
+class VolBreakoutParams:
+    """Volatility breakout (:mod:`~grekko_research.analysis.scanners`): channel/ATR bars, TR/ATR."""
+
+    window: int = field(default=20, metadata={"bounds": (5, 500)})
+    k: float = field(default=2.0, metadata={"bounds": (1.0, 10.0)})
+
+
+def _vol_breakout(bars: Bars, p: VolBreakoutParams, _: Sources) -> np.ndarray:
+    """Signed range expansion: TR / ATR of the previous bars, signed by the close's side of the
+    previous bars' channel mid; a breakout is ``|x| >= k`` with the close outside the channel."""
+
+    def one(j: int) -> np.ndarray:
+        h, lo, c = (np.ascontiguousarray(x[:, j]) for x in (bars.high, bars.low, bars.close))
+        ratio = vol_breakouts_nb(h, lo, c, p.window, float(p.k), 250)[:, 2]
+        hi = pd.Series(h).rolling(p.window).max().shift(1).to_numpy()
+        low = pd.Series(lo).rolling(p.window).min().shift(1).to_numpy()
+        return ratio * np.sign(c - (hi + low) / 2)
+
+    return _per_symbol(bars, one)
+
+
 # -- order-book features ----------------------------------------------------------------------
 
 BOOK_FIELDS = (
@@ -275,6 +299,12 @@ FEATURES: dict[str, Feature] = {
             "vol_regime", VolRegimeParams, _vol_regime, "percentile of volatility in its history"
         ),
         Feature(
+            "vol_breakout",
+            VolBreakoutParams,
+            _vol_breakout,
+            "TR / ATR signed by the close's side of the channel (a breakout: |x| >= k outside it)",
+        ),
+        Feature(
             "book",
             BookFeatureParams,
             _book,
@@ -348,7 +378,7 @@ def check_feature(
             break
         factor = 3.0 if i % 2 == 0 else 1.0 / 3.0
         moved = np.asarray(
-            feature.compute(_with_future(bars, t, factor), params, src), dtype=np.float64
+            feature.compute(rewrite_future(bars, t, factor), params, src), dtype=np.float64
         )
         row = _differs(full, moved, t)
         if row is not None:

@@ -15,7 +15,7 @@ from grekko_research._atomic import atomic_write_text
 from grekko_research.analysis.book import BookReplay, TopOfBookCheck
 from grekko_research.analysis.detectors import PHASE_NAMES
 
-__all__ = ["book_report", "regimes_report"]
+__all__ = ["activity_report", "book_report", "regimes_report"]
 
 _PHASE_COLOURS = {
     "range": "rgba(150,150,150,0.12)",
@@ -166,3 +166,74 @@ def regimes_report(
         f"{k}: {len(v)}" for k, v in events.items()
     )
     return _write(path, [fig], f"Regimes: {name}", summary)
+
+
+def _table(frame: pd.DataFrame, title: str) -> object:
+    import plotly.graph_objects as go
+
+    cells = [
+        [f"{v:.6g}" if isinstance(v, float) else str(v) for v in frame[c]] for c in frame.columns
+    ]
+    fig = go.Figure(go.Table(header={"values": list(frame.columns)}, cells={"values": cells}))
+    fig.update_layout(title=title, height=120 + 28 * min(len(frame), 30), template="plotly_white")
+    return fig
+
+
+def activity_report(
+    path: Path,
+    swaps: pd.DataFrame,
+    sandwiches: pd.DataFrame,
+    flows: pd.DataFrame,
+    footprints: pd.DataFrame,
+    clips: pd.DataFrame,
+) -> Path:
+    """Write the activity page: pool prices with the sandwiches marked, profit by actor, and the
+    evidence tables (sandwiches, circular flows, trade footprints, recurring clips)."""
+    import plotly.graph_objects as go
+
+    price = go.Figure()
+    for pool, g in swaps.groupby("pool"):
+        price.add_trace(
+            go.Scattergl(x=g["time"], y=g["price"], name=f"{str(pool)[:10]} price", mode="lines")
+        )
+    if len(sandwiches):
+        price.add_trace(
+            go.Scatter(
+                x=sandwiches["time"],
+                y=[swaps.loc[swaps["tx"] == t, "price"].iloc[0] for t in sandwiches["front_tx"]],
+                mode="markers",
+                marker={"symbol": "x", "size": 10, "color": "red"},
+                name="sandwich",
+                text=[
+                    f"{a[:10]} block {b}: profit {p:,.2f}"
+                    for a, b, p in zip(
+                        sandwiches["actor"], sandwiches["block"], sandwiches["profit0"], strict=True
+                    )
+                ],
+            )
+        )
+    price.update_layout(
+        title="Pool price (token1 in token0) and sandwiches", height=450, template="plotly_white"
+    )
+    by_actor = sandwiches.groupby("actor")["profit0"].agg(["size", "sum"]).reset_index()
+    profit = go.Figure(
+        go.Bar(x=by_actor["actor"].str.slice(0, 12), y=by_actor["sum"], text=by_actor["size"])
+    )
+    profit.update_layout(
+        title="Gross sandwich profit by actor (token0; bar label = count)", height=350
+    )
+    figures: list[object] = [price, profit]
+    for frame, title in (
+        (sandwiches.drop(columns=["pool"]), "Sandwiches (gross of gas)"),
+        (flows, "Circular flows (same actor, same size back and forth)"),
+        (footprints, "Trade footprints"),
+        (clips, "Recurring clips (bot candidates)"),
+    ):
+        if len(frame):
+            figures.append(_table(frame, title))
+    summary = (
+        f"swaps {len(swaps)}; sandwiches {len(sandwiches)} "
+        f"(gross profit {sandwiches['profit0'].sum():,.2f} token0); circular flows {len(flows)}; "
+        f"bot clip runs {len(clips)}"
+    )
+    return _write(path, figures, "Algorithmic activity", summary)

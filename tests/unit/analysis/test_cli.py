@@ -34,3 +34,37 @@ def test_analyze_names_a_missing_file(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["analyze", "regimes", str(tmp_path / "nope.csv")])
     assert isinstance(result.exception, ConfigError)  # main() prints it; the app raises it
     assert "no such candle file" in str(result.exception)
+
+
+def test_analyze_activity(shared: Path, tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["analyze", "activity", "--shared", str(shared), "--out", str(tmp_path)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "sandwiches by" in result.output and "Trade footprints" in result.output
+    page = (tmp_path / "activity.html").read_text()
+    assert (
+        "Sandwiches (gross of gas)" in page and "0x05656db19ec9ff8dfb437475b3d76ca9a29e968f" in page
+    )
+
+
+def test_analyze_activity_names_a_missing_swap_file(shared: Path, tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["analyze", "activity", str(tmp_path / "nope.csv.gz"), "--shared", str(shared)]
+    )
+    assert isinstance(result.exception, ConfigError)
+    assert "no such swap file" in str(result.exception)
+
+
+def test_analyze_scan(shared: Path, tmp_path: Path) -> None:
+    import pandas as pd
+
+    from grekko_research.data.store import ParquetStore, SeriesKey
+
+    frame = pd.read_csv(shared / "ohlcv" / "binance-spot_BTC-USDT_1d__sky1241.csv.gz")
+    crash = frame[frame["timestamp"] < 1584057600000]  # through 2020-03-12
+    ParquetStore(tmp_path).write(SeriesKey.make("binance", "BTC/USDT", "1d"), crash)
+    result = CliRunner().invoke(app, ["analyze", "scan", "--store", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "2020-03-12" in result.output and "down" in result.output
+    assert "1 series broke out" in result.output

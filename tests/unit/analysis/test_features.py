@@ -59,7 +59,7 @@ def book_case(captures, replays) -> tuple[Bars, Sources]:  # type: ignore[no-unt
 
 
 @pytest.mark.parametrize(
-    "name", ["wyckoff_phase", "bars_since_bull_trap", "bars_since_capitulation"]
+    "name", ["wyckoff_phase", "bars_since_bull_trap", "bars_since_capitulation", "vol_breakout"]
 )
 def test_bar_features_are_causal(name: str, btc_daily: Bars) -> None:
     report = check_feature(FEATURES[name], btc_daily)
