@@ -790,6 +790,12 @@ def sim_command(
     )
 
 
+# `grekko-live contracts build|check|deploy` (issue 17): the sub-app lives in live/chain/cli.py.
+from live.chain.cli import contracts_app  # noqa: E402  (cheap: typer and rich only)
+
+app.add_typer(contracts_app, name="contracts")
+
+
 def main() -> None:
     """Run the CLI, turning Grekko's errors into one-line messages (exit status 1).
 
