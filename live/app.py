@@ -189,7 +189,7 @@ def _plan_portfolio(cfg: GrekkoConfig, *, replay: bool) -> LivePlan:
     run_id = live.run_id or f"{p.name}-{pid}-{'replay' if replay else venue_name}"
     state_dir = Path(live.state_dir) / run_id
     # The account's own book only marks and books real fills: its limits are the live risk
-    # engine's (risk.live) and the coordinator's caps; each sleeve keeps the engine's rules.
+    # engine's (the run's risk spec) and the coordinator's caps; each sleeve keeps the engine's.
     engine = replace(engine_config(cfg), risk=RiskLimits())
     check_live_config(engine)
     spec = _spec(
@@ -207,10 +207,10 @@ def _sleeve(cfg: GrekkoConfig, i: int, total_weight: float) -> SleeveSpec:
     """The ``i``-th strategy of ``cfg.portfolio``, with its overrides of ``risk`` and ``engine``
     and its capital, checked as a single run's strategy would be.
 
-    The sleeve's book keeps the run's engine risk rules (``risk.max_drawdown`` …) unless its
-    entry overrides them, so it books what ``grekko backtest`` of that strategy would. Its own
-    live risk engine has only the checks its entry sets under ``risk.live``: the run's
-    ``risk.live`` guards the whole account's orders.
+    The sleeve's book keeps the run's engine risk rules (``risk.portfolio.drawdown.flatten_at``
+    …) unless its entry overrides them, so it books what ``grekko backtest`` of that strategy
+    would. Its own live risk engine has only the checks its entry sets (``risk: {order:
+    {max_orders: 10}}``): the run's risk engine guards the whole account's orders.
     """
     from grekko_research.engine.book import check_live_config
     from grekko_research.risk.spec import TOP_KEYS

@@ -111,7 +111,7 @@ def test_reconcile_reaches_the_venue_where_the_run_did(sim: str, tmp_path: Path)
            "slow=5", "--state-dir", str(tmp_path), "--mode", "live"]  # fmt: skip
     code, out, err = live(
         ["run", *run, "--venue-url", sim, "--confirm-live", "binance", "--max-bars", "3",
-         "risk=conservative", "risk.live.max_clock_skew_ms=null"]
+         "risk=conservative", "risk.ops.max_clock_skew_ms=null"]
     )  # fmt: skip
     assert code == 0, err
     events = out.strip().splitlines()[-1]
