@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -121,17 +121,15 @@ def _spec(
 
 def _url_meta(cfg: GrekkoConfig, replay: bool) -> dict[str, Any]:
     """What the run's record needs for ``grekko-live reconcile`` to act as the run did: its
-    ``risk`` section, and ``venue_url``, where its venue (or paper feed) was reached, so that
+    ``risk`` spec, and ``venue_url``, where its venue (or paper feed) was reached, so that
     reconcile goes back there (a local peer), never to the exchange's own host unless asked.
     Credentials in the URL (``user:pass@``) are not recorded."""
     from urllib.parse import urlsplit, urlunsplit
 
     url = cfg.live.venue_url
-    from grekko_research.config.compose import to_container
-
-    risk = {
-        "risk": to_container(cfg)["risk"]
-    }  # the limits it ran under (reconcile plans with them)
+    # The limits it ran under (reconcile plans with them), as the validated spec: a run
+    # configured with the deprecated keys records their meaning, not the old shape.
+    risk = {"risk": asdict(cfg.risk.spec)}
     if replay or not url:
         return risk
     parts = urlsplit(url)

@@ -15,6 +15,8 @@ positions, runs, verify), ``_control`` (reconcile, kill, resume), ``_serve`` (ap
 
 from __future__ import annotations
 
+# `grekko-live contracts build|check|deploy` (issue 17) lives in live/chain/cli.py (typer and rich only).
+from live.chain.cli import contracts_app
 from live.cli._app import app, main, register
 from live.cli._control import kill_command, reconcile_command, resume_command
 from live.cli._inspect import (
@@ -47,3 +49,4 @@ _COMMANDS = (
 )
 for _name, _command in _COMMANDS:
     register(_name, _command)
+app.add_typer(contracts_app, name="contracts")

@@ -27,6 +27,7 @@ from grekko_research.risk.spec import (
     OrderRisk,
     PortfolioRisk,
     PriceMoveBreaker,
+    RiskConfigDeprecationWarning,
     RiskSpec,
     VarBreaker,
     VolatilityBreaker,
@@ -559,10 +560,14 @@ def test_snapshot_round_trip() -> None:
 
 
 def test_live_risk_config_from_hydra() -> None:
-    none = live_risk_config(compose_config(["risk=none"]))
-    assert none.enabled == [] and none == LiveRiskConfig()
+    """The deprecated flat view still reads a composed config, and says it is deprecated."""
+    with pytest.warns(RiskConfigDeprecationWarning, match="live_risk_config is deprecated"):
+        none = live_risk_config(compose_config(["risk=none"]))
+    with pytest.warns(RiskConfigDeprecationWarning, match="LiveRiskConfig is deprecated"):
+        assert none.enabled == [] and none == LiveRiskConfig()
     conservative = compose_config(["risk=conservative"])
-    cfg = live_risk_config(conservative)
+    with pytest.warns(RiskConfigDeprecationWarning):
+        cfg = live_risk_config(conservative)
     assert cfg.max_drawdown == 0.2 and cfg.daily_loss_action == "reduce"
     assert {"max_drawdown", "max_position", "price_band", "max_data_age_s"} <= set(cfg.enabled)
     # The live risk engine's limits stay out of the id; the backtest engine's enter it.
