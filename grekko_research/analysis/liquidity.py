@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from numba import njit
 
+from grekko_research.calendar import bars_per_year
 from grekko_research.errors import ConfigError, DataError
 from grekko_research.indicators._api import as_matrices, check_int, restore
 from grekko_research.indicators._rolling import rolling_moments_1d
@@ -185,7 +186,7 @@ def liquidity_scan(
         if len(c) < 2 * window + 2:
             raise ConfigError(f"{path}: {len(c)} bars, the scan needs at least {2 * window + 2}")
         step_ms = float(np.median(np.diff(frame["timestamp"].to_numpy())))
-        ppy = periods_per_year or 365.0 * 86_400_000 / step_ms
+        ppy = periods_per_year or bars_per_year(round(step_ms))
         traded = v.sum() > 0
         quote = (c * v)[-window:]
         rows.append(

@@ -72,7 +72,8 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "analyze": (
         "grekko_research.cli.analyze",
         "app",
-        "Analyse markets: rebuild L2 order books, label regimes, traps and capitulations.",
+        "Analyse markets: rebuild L2 order books, label regimes, traps and capitulations,"
+        " find sandwiches, bot footprints and wash-trading candidates.",
     ),
 }
 
