@@ -214,10 +214,26 @@ class ChainClient:
         tx_hash = HexBytes(signer.send(self.w3, tx))
         receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60)
         if receipt["status"] != 1:
-            raise ContractRevert(f"transaction {receipt['transactionHash'].hex()} failed on chain")
+            raise self._mined_failure(tx, receipt)
         if self.on_receipt is not None:
             self.on_receipt(label[0], label[1], int(receipt["gasUsed"]))
         return receipt
+
+    def _mined_failure(self, tx: dict[str, Any], receipt: TxReceipt) -> ContractRevert:
+        """Why a mined transaction failed though its simulation passed: its gas and, replayed
+        on the state it was mined on, the decoded revert (out of gas shows as used == limit)."""
+        where = (
+            f"transaction {receipt['transactionHash'].hex()} failed on chain in block "
+            f"{receipt['blockNumber']} (gas used {receipt['gasUsed']} of {tx['gas']})"
+        )
+        replay = {k: tx[k] for k in ("from", "to", "data", "value", "gas") if k in tx}
+        try:
+            self.w3.eth.call(replay, receipt["blockNumber"] - 1)  # type: ignore[arg-type]
+        except Exception as e:  # any answer is diagnosis here, not control flow
+            rev = self._revert_from(e)
+            reason = rev.error if rev is not None else f"{type(e).__name__}: {e}"
+            return ContractRevert(f"{reason}; {where}")
+        return ContractRevert(f"{where}; replayed on its parent state it succeeds")
 
     def transact(self, fn: Any, signer: Signer, *, value: int = 0) -> TxReceipt:
         """Simulate, then send bound function ``fn`` from ``signer``; return the receipt."""
