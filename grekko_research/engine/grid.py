@@ -28,6 +28,8 @@ from numba import njit
 
 from grekko_research.data.bars import Bars
 from grekko_research.engine import layout as L
+from grekko_research.engine._records import order_table_nb, trade_table_nb
+from grekko_research.engine._state import Decisions, Market, Rules, make_rules
 from grekko_research.engine.analysis import result_metrics_into
 from grekko_research.engine.api import _EMPTY_F, _EMPTY_I, _lean_config, _periods_per_year
 from grekko_research.engine.config import EngineConfig
@@ -47,26 +49,10 @@ _EMPTY_1D = np.zeros(0)
 
 @njit(cache=True, nogil=True)
 def _combination_nb(
-    index: np.ndarray,
-    open_: np.ndarray,
-    high: np.ndarray,
-    low: np.ndarray,
-    close: np.ndarray,
-    volume: np.ndarray,
-    filled: np.ndarray,
-    entries: np.ndarray,
-    exits: np.ndarray,
-    short_entries: np.ndarray,
-    short_exits: np.ndarray,
-    funding: np.ndarray,
-    lot: np.ndarray,
-    tick: np.ndarray,
-    min_notional: np.ndarray,
-    cfg: np.ndarray,
-    limits: np.ndarray,
+    market: Market,
+    dec: Decisions,
+    rules: Rules,
     periods_per_year: float,
-    empty_f: np.ndarray,
-    empty_i: np.ndarray,
     lean: bool,
     curve: bool,
     equity: np.ndarray,
@@ -77,25 +63,20 @@ def _combination_nb(
     ``equity`` is ``(n,)`` scratch for the curve, or empty when ``curve`` is
     False (the lean kernel only).
     """
-    n, k = close.shape
+    n, k = market.close.shape
     final = np.nan
     if lean:
-        n_entries = np.count_nonzero(entries)
-        n_exits = np.count_nonzero(exits)
-        orders, trades, final = simulate_simple_nb(
-            open_, high, low, close, entries, exits, cfg, equity, False,
-            2 * n_entries + n_exits + k + 1, n_entries + k + 1,
-        )  # fmt: skip
+        n_entries = np.count_nonzero(dec.entries)
+        n_exits = np.count_nonzero(dec.exits)
+        caps = (2 * n_entries + n_exits + k + 1, n_entries + k + 1)
+        orders, trades, final = simulate_simple_nb(market, dec, rules, equity, False, caps)
     if final != final:  # the general kernel, also when the lean one met a sale it refuses
         if equity.shape[0] < n:
             equity = np.empty(n)
-        orders, trades, _, _ = simulate_nb(
-            index, open_, high, low, close, volume, filled, entries, exits, short_entries,
-            short_exits, empty_f, empty_i, empty_f, empty_f, empty_f, funding,
-            empty_f, empty_f, lot, tick, min_notional, cfg, limits, equity,
-        )  # fmt: skip
+        orders, trades, _, _ = simulate_nb(market, dec, rules, equity)
         final = equity[n - 1]
-    result_metrics_into(row, equity, orders, trades, close, filled, periods_per_year, curve)
+    result_metrics_into(row, equity, order_table_nb(orders), trade_table_nb(trades),
+                        market.close, market.filled, periods_per_year, curve)  # fmt: skip
     row[N_METRICS] = final
     row[N_METRICS + 1] = trades.shape[0]
 
@@ -159,8 +140,9 @@ def run_grid(
             stacklevel=2,
         )
     cfg = config.to_array(L.MODE_SIGNALS)
-    lot, tick, min_notional = config.market.arrays(bars.n_assets)
-    limits = config.risk.to_array()
+    rules = make_rules(cfg, config.risk.to_array(), *config.market.arrays(bars.n_assets))
+    market = Market(bars.index, bars.open, bars.high, bars.low, bars.close, bars.volume,
+                    bars.filled, _EMPTY_F)  # fmt: skip
     lean = _lean_config(config, bars)
     curve = metrics == "all" or not lean  # the general kernel always writes the curve
     ppy = _periods_per_year(bars.timeframe)
@@ -172,6 +154,9 @@ def run_grid(
     def work() -> None:
         shape = (bars.n_bars, bars.n_assets)
         signals = [np.zeros(shape, dtype=np.bool_) for _ in range(4)]
+        e, x, se, sx = signals
+        dec = Decisions(e, x, se, sx, _EMPTY_F, _EMPTY_I, _EMPTY_F, _EMPTY_F, _EMPTY_F, _EMPTY_F,
+                        _EMPTY_F)  # fmt: skip
         equity = np.empty(bars.n_bars) if curve else _EMPTY_1D
         while not errors:
             c = next(rows)
@@ -184,12 +169,7 @@ def run_grid(
             if not config.allow_short and (signals[2].any() or signals[3].any()):
                 errors.append(f"row {c} ({table[c].tolist()}) gave short signals")
                 return
-            _combination_nb(
-                bars.index, bars.open, bars.high, bars.low, bars.close, bars.volume, bars.filled,
-                signals[0], signals[1], signals[2], signals[3], _EMPTY_F, lot, tick,
-                min_notional, cfg, limits, ppy,
-                _EMPTY_F, _EMPTY_I, lean, curve, equity, out[c],
-            )  # fmt: skip
+            _combination_nb(market, dec, rules, ppy, lean, curve, equity, out[c])
 
     with ThreadPoolExecutor(n_jobs) as pool:
         for future in [pool.submit(work) for _ in range(n_jobs)]:
