@@ -589,26 +589,32 @@ def _flatten(bk: Book, rules: Rules, market: Market, t: int, kind: int) -> None:
             _cancel_pending(bk, j, t)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _worst_price(S: np.ndarray, market: Market, t: int, j: int) -> float:
+    """Return the price of bar ``t`` worst for asset ``j``'s position (no market: the last)."""
+    if market.filled[t, j]:
+        return S[j, S_LAST]
+    return market.low[t, j] if S[j, S_POS] > 0.0 else market.high[t, j]
+
+
 @njit(cache=True, nogil=True)
 def _check_liquidation(bk: Book, rules: Rules, market: Market, t: int) -> None:
-    """Liquidate everything when equity at the bar's worst prices is below maintenance margin."""
+    """Liquidate everything when equity at the bar's worst prices is below maintenance margin.
+
+    Allocates nothing (the bar loop runs without the memory runtime, see ``nb._run_bars``).
+    """
     S = bk.S
     A = bk.A
     cfg = rules.cfg
     k = S.shape[0]
-    worst = np.empty(k)
     equity = A[A_CASH]
     gross = 0.0
-    filled, low, high = market.filled, market.low, market.high
     for j in range(k):
         pos = S[j, S_POS]
-        if filled[t, j]:
-            worst[j] = S[j, S_LAST]
-        else:
-            worst[j] = low[t, j] if pos > 0.0 else high[t, j]
         if pos != 0.0:
-            equity += pos * worst[j]
-            gross += abs(pos * worst[j])
+            worst = _worst_price(S, market, t, j)
+            equity += pos * worst
+            gross += abs(pos * worst)
     if gross <= 0.0 or equity > cfg[CFG_MAINT_MARGIN] * gross:
         return
     _event(bk, t, -1, RULE_LIQUIDATION, equity / gross, cfg[CFG_MAINT_MARGIN])
@@ -617,6 +623,6 @@ def _check_liquidation(bk: Book, rules: Rules, market: Market, t: int) -> None:
         if pos == 0.0:
             continue
         # The exchange closes at the bar's worst price: no fill model, no slippage.
-        o = Order(j, -pos, worst[j], KIND_LIQUIDATION, False, 0.0, np.nan)
+        o = Order(j, -pos, _worst_price(S, market, t, j), KIND_LIQUIDATION, False, 0.0, np.nan)
         _apply_fill(bk, cfg, t, o, cfg[CFG_FEE_TAKER], RULE_LIQUIDATION)
         S[j, S_P_KIND] = 0.0

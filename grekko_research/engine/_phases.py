@@ -260,9 +260,20 @@ def execute_decisions(
     """
     k = bk.S.shape[0]
     adds = bk.adds  # signed units to add after the reductions; ±inf: size by the sizing rule
+    mode = int(rules.cfg[CFG_SIGNAL_MODE])
+    e, x, se, sx, tg, ok = (dec.entries, dec.exits, dec.short_entries, dec.short_exits,
+                            dec.target, dec.ord_kind)  # fmt: skip
     for j in range(k):
-        adds[j] = _decide_asset(bk, rules, market, dec, r, t, j, valid_to)
-    signals = int(rules.cfg[CFG_SIGNAL_MODE]) == MODE_SIGNALS
+        # An asset without a decision in row r is skipped here, not in _decide_asset:
+        # a call with the named state costs reference counting per array (_state.borrowed).
+        if mode == MODE_SIGNALS:
+            idle = not (e[r, j] or x[r, j] or se[r, j] or sx[r, j])
+        elif mode == MODE_TARGET:
+            idle = tg[r, j] != tg[r, j]
+        else:
+            idle = ok[r, j] == 0
+        adds[j] = 0.0 if idle else _decide_asset(bk, rules, market, dec, r, t, j, valid_to)
+    signals = mode == MODE_SIGNALS
     vol, atr, px = dec.vol, dec.atr, bk.px
     for j in range(k):
         size = adds[j]
@@ -278,45 +289,37 @@ def execute_decisions(
         _market(bk, rules, market, t, j, size, a, KIND_MARKET)
 
 
-@njit(cache=True, nogil=True, inline="always")
-def row_active(dec: Decisions, r: int, mode: int) -> bool:
-    """Return True when row ``r`` holds a decision for any asset."""
-    return rows_active_nb(dec.entries, dec.exits, dec.short_entries, dec.short_exits, dec.target,
-                          dec.ord_kind, r, mode)  # fmt: skip
+@njit(cache=True, nogil=True)
+def next_active_row_nb(dec: Decisions, r: int, mode: int) -> int:
+    """Return the first row at or after ``r`` (``r >= 0``) that holds a decision, else the row count.
 
-
-@njit(cache=True, nogil=True, inline="always")
-def rows_active_nb(
-    entries: np.ndarray,
-    exits: np.ndarray,
-    short_entries: np.ndarray,
-    short_exits: np.ndarray,
-    target: np.ndarray,
-    ord_kind: np.ndarray,
-    r: int,
-    mode: int,
-) -> bool:
-    """:func:`row_active` on the decision arrays themselves, for loops over bars.
-
-    A loop that reads a named tuple's arrays on every bar pays reference counting
-    on every read (an atomic increment and decrement per array): ten times the
-    cost of the check itself. Bar loops take the arrays out once and call this.
+    Bar loops call it once per decision row and keep the answer, rather than
+    testing every row: a helper that receives arrays
+    costs reference counting per call (see ``_state.borrowed``), which per bar
+    exceeds the test itself.
     """
-    if r < 0:
-        return False
     if mode == MODE_SIGNALS:
-        for j in range(entries.shape[1]):
-            if entries[r, j] or exits[r, j] or short_entries[r, j] or short_exits[r, j]:
-                return True
+        e, x, se, sx = dec.entries, dec.exits, dec.short_entries, dec.short_exits
+        while r < e.shape[0]:
+            for j in range(e.shape[1]):
+                if e[r, j] or x[r, j] or se[r, j] or sx[r, j]:
+                    return r
+            r += 1
     elif mode == MODE_TARGET:
-        for j in range(target.shape[1]):
-            if target[r, j] == target[r, j]:
-                return True
+        tg = dec.target
+        while r < tg.shape[0]:
+            for j in range(tg.shape[1]):
+                if tg[r, j] == tg[r, j]:
+                    return r
+            r += 1
     else:
-        for j in range(ord_kind.shape[1]):
-            if ord_kind[r, j] != 0:
-                return True
-    return False
+        ok = dec.ord_kind
+        while r < ok.shape[0]:
+            for j in range(ok.shape[1]):
+                if ok[r, j] != 0:
+                    return r
+            r += 1
+    return r
 
 
 # -- the bar ----------------------------------------------------------------------
@@ -368,7 +371,7 @@ def _atr_before(atr: np.ndarray, t: int, j: int) -> float:
     return atr[t - 1, j] if atr.shape[0] > 0 and t > 0 else np.nan
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _open_prices(bk: Book, market: Market, t: int) -> None:
     px, filled, open_ = bk.px, market.filled, market.open
     for j in range(px.shape[0]):
@@ -477,7 +480,7 @@ def intrabar_phase(
     return _counts(S)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def close_prices(bk: Book, market: Market, t: int) -> None:
     """Make bar ``t``'s closes the execution prices and the last known prices."""
     S, px, filled, close = bk.S, bk.px, market.filled, market.close

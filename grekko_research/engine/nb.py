@@ -29,11 +29,18 @@ from grekko_research.engine._phases import (
     funding_phase,
     intrabar_phase,
     mark_phase,
+    next_active_row_nb,
     open_phase,
     roll_day_nb,
-    rows_active_nb,
 )
-from grekko_research.engine._state import Book, Decisions, Market, Rules
+from grekko_research.engine._state import (
+    Book,
+    Decisions,
+    Market,
+    Rules,
+    borrowed,
+    njit_no_runtime,
+)
 from grekko_research.engine.layout import (
     A_BLOCK_DAY,
     A_CASH,
@@ -103,7 +110,11 @@ def simulate_nb(
     """
     n, k = market.close.shape
     S, A = init_state_nb(k, rules.cfg, market.ts[0] // DAY_MS if n > 0 else 0)
-    bk = Book(
+    # The phases get borrowed views (see _state.borrowed): the caller holds the
+    # inputs, and ``own`` the record buffers, for the whole run.
+    market_b, dec_b, rules_b = borrowed(market), borrowed(dec), borrowed(rules)
+    eq_b = borrowed(equity_out)
+    own = Book(
         S,
         A,
         np.empty(64 + 8 * k, dtype=ORDER_DTYPE),
@@ -117,38 +128,39 @@ def simulate_nb(
     # Records grow between chunks of bars, never inside the bar loop: a record
     # array reassigned in the hot loop costs reference counting on every bar.
     while t < n:
-        bk = Book(
+        own = Book(
             S,
             A,
-            _grow(bk.orec, int(A[A_N_ORD]) + 64 * k + 64),
-            _grow(bk.trec, int(A[A_N_TR]) + 32 * k + 32),
-            _grow(bk.erec, int(A[A_N_EV]) + 16 * k + 16),
-            _grow(bk.frec, int(A[A_N_FUND]) + 16 * k + 16),
-            bk.px,
-            bk.adds,
+            _grow(own.orec, int(A[A_N_ORD]) + 64 * k + 64),
+            _grow(own.trec, int(A[A_N_TR]) + 32 * k + 32),
+            _grow(own.erec, int(A[A_N_EV]) + 16 * k + 16),
+            _grow(own.frec, int(A[A_N_FUND]) + 16 * k + 16),
+            own.px,
+            own.adds,
         )
-        t = _run_bars(bk, rules, market, dec, t, equity_out)
+        t = _run_bars(borrowed(own), rules_b, market_b, dec_b, t, eq_b)
     # Positions still open at the end are reported as open trades, marked at the last price.
-    bk = Book(S, A, bk.orec, _grow(bk.trec, int(A[A_N_TR]) + k + 1), bk.erec, bk.frec, bk.px,
-              bk.adds)  # fmt: skip
+    own = Book(S, A, own.orec, _grow(own.trec, int(A[A_N_TR]) + k + 1), own.erec, own.frec,
+               own.px, own.adds)  # fmt: skip
     for j in range(k):
         if S[j, S_POS] != 0.0:
-            _write_trade(bk, j, n - 1, 0, S[j, S_LAST])
+            _write_trade(own, j, n - 1, 0, S[j, S_LAST])
     return (
-        bk.orec[: int(A[A_N_ORD])].copy(),
-        bk.trec[: int(A[A_N_TR])].copy(),
-        bk.erec[: int(A[A_N_EV])].copy(),
-        bk.frec[: int(A[A_N_FUND])].copy(),
+        own.orec[: int(A[A_N_ORD])].copy(),
+        own.trec[: int(A[A_N_TR])].copy(),
+        own.erec[: int(A[A_N_EV])].copy(),
+        own.frec[: int(A[A_N_FUND])].copy(),
     )
 
 
-@njit(cache=True, nogil=True)
+@njit_no_runtime  # the bar loop owns no memory: no reference counting
 def _run_bars(
     bk: Book, rules: Rules, market: Market, dec: Decisions, t0: int, equity_out: np.ndarray
 ) -> int:
     """Simulate bars from ``t0`` until the end or until a record array nears capacity.
 
-    Return the next bar to simulate.
+    Return the next bar to simulate. Runs without the memory runtime (see
+    ``_state.njit_no_runtime``): nothing in it may allocate an array or return one.
     """
     S = bk.S
     A = bk.A
@@ -175,9 +187,7 @@ def _run_bars(
         and cfg[CFG_TRAIL_KIND] == STOP_OFF
     )
     lag = 0 if exec_close else 1
-    # The decision arrays, read out of their named tuple once (see rows_active_nb).
-    e, x, se, sx, tg, ok = (dec.entries, dec.exits, dec.short_entries, dec.short_exits,
-                            dec.target, dec.ord_kind)  # fmt: skip
+    nxt = -1  # the first decision row at or after the last one looked at
     t = t0 - 1
     while t < n - 1:
         t += 1
@@ -195,7 +205,10 @@ def _run_bars(
         valid_to = t + valid if valid > 0 else n + 1
         if has_funding and counts[0] > 0:
             funding_phase(bk, market, t)
-        active = rows_active_nb(e, x, se, sx, tg, ok, t - lag, mode)
+        r = t - lag
+        if r >= 0 and nxt < r:
+            nxt = next_active_row_nb(dec, r, mode)
+        active = r >= 0 and nxt == r
         counts = open_phase(bk, rules, market, dec, t, valid_to, active, counts)
         counts = intrabar_phase(bk, rules, market, dec, t, counts)
         counts = close_phase(bk, rules, market, dec, t, valid_to, active, counts)
@@ -231,14 +244,12 @@ def _quiet_span(
     n, k = market.close.shape
     filled, open_, high, low, close = (market.filled, market.open, market.high, market.low,
                                        market.close)  # fmt: skip
-    e, x, se, sx, tg, ok = (dec.entries, dec.exits, dec.short_entries, dec.short_exits,
-                            dec.target, dec.ord_kind)  # fmt: skip
+    # Bars before the one executing the next decision row are quiet.
+    end = min(next_active_row_nb(dec, max(t0 - lag, 0), mode) + lag, n)
     cash = A[A_CASH]
     peak = A[A_PEAK]
     t = t0
-    while t < n:
-        if rows_active_nb(e, x, se, sx, tg, ok, t - lag, mode):
-            break
+    while t < end:
         equity = cash
         stop_here = False
         for j in range(k):

@@ -25,7 +25,13 @@ from grekko_research.engine._orders import (
     entry_size_basic_nb,
     stop_distance_nb,
 )
-from grekko_research.engine._state import Decisions, Market, Rules
+from grekko_research.engine._state import (
+    Decisions,
+    Market,
+    Rules,
+    borrowed,
+    njit_no_runtime,
+)
 from grekko_research.engine.layout import (
     CFG_BOTH_TOUCH,
     CFG_EXEC_CLOSE,
@@ -108,27 +114,51 @@ def simulate_simple_nb(
     third value returned is the final equity (cash plus the open positions
     at the last close).
     """
-    open_, high, low, close = market.open, market.high, market.low, market.close
-    entries, exits = dec.entries, dec.exits
-    cfg = rules.cfg
-    n, k = close.shape
-    if k == 1:
-        prices = (open_[:, 0], high[:, 0], low[:, 0], close[:, 0])
-        signals = (entries[:, 0], exits[:, 0])
-        return _simulate_one_nb(prices, signals, cfg, equity_out, excursions, caps)
-    orders = np.empty(caps[0], dtype=ORDER_DTYPE)
-    trades = np.empty(caps[1], dtype=TRADE_DTYPE)
-    n_ord = 0
-    n_tr = 0
-    cash = cfg[CFG_INIT_CASH]
-    exec_close = cfg[CFG_EXEC_CLOSE] > 0.0
-    has_stops = cfg[CFG_SL_KIND] != 0 or cfg[CFG_TP_KIND] != 0
+    # Borrowed views (see _state.borrowed): the caller holds the inputs for the whole run.
+    market, dec, rules = borrowed(market), borrowed(dec), borrowed(rules)
+    k = market.close.shape[1]
     st = np.zeros((k, _N_STATE))
     st[:, _SL] = np.nan
     st[:, _TP] = np.nan
     st[:, _FILL_BAR] = -1.0
     st[:, _STOP_BAR] = -1.0
+    orders = np.empty(caps[0], dtype=ORDER_DTYPE)
+    trades = np.empty(caps[1], dtype=TRADE_DTYPE)
     lb = _Lean(st, orders, trades)
+    if k == 1:
+        prices = (market.open[:, 0], market.high[:, 0], market.low[:, 0], market.close[:, 0])
+        signals = (dec.entries[:, 0], dec.exits[:, 0])
+        n_ord, n_tr, final = _simulate_one_nb(prices, signals, rules.cfg, equity_out, excursions,
+                                              lb)  # fmt: skip
+    else:
+        n_ord, n_tr, final = _simulate_many_nb(market, dec, rules.cfg, equity_out, excursions, lb)
+    # Views, not copies: the untouched tail of each buffer is never paged in.
+    return orders[:n_ord], trades[:n_tr], final
+
+
+# The bar loops below own no memory: no reference counting (_state.njit_no_runtime).
+@njit_no_runtime
+def _simulate_many_nb(
+    market: Market,
+    dec: Decisions,
+    cfg: np.ndarray,
+    equity_out: np.ndarray,
+    excursions: bool,
+    lb: _Lean,
+) -> tuple[int, int, float]:
+    """Several assets: run the bars into ``lb``'s buffers; return (orders, trades, final equity).
+
+    A refused sale (see :func:`_sell_all`) returns ``(0, 0, nan)``.
+    """
+    close = market.close
+    entries, exits = dec.entries, dec.exits
+    n, k = close.shape
+    st = lb.st
+    n_ord = 0
+    n_tr = 0
+    cash = cfg[CFG_INIT_CASH]
+    exec_close = cfg[CFG_EXEC_CLOSE] > 0.0
+    has_stops = cfg[CFG_SL_KIND] != 0 or cfg[CFG_TP_KIND] != 0
     n_open = 0
     track_equity = equity_out.shape[0] > 0
     next_signal = -1
@@ -138,7 +168,7 @@ def simulate_simple_nb(
             market, dec, lb, cfg, t, excursions, (n_ord, n_tr, cash, n_open)
         )
         if cash != cash:  # a sale the cash could not pay: out of scope (see _sell_all)
-            return orders[:0], trades[:0], np.nan
+            return 0, 0, np.nan
         if track_equity:
             equity = cash
             if n_open > 0:
@@ -165,8 +195,7 @@ def simulate_simple_nb(
         if st[j, _POS] != 0.0:
             final += st[j, _POS] * close[n - 1, j]
             n_tr = _write_trade(lb, n_tr, j, n - 1, 0, (st[j, _POS], close[n - 1, j], 0.0))
-    # Views, not copies: the untouched tail of each buffer is never paged in.
-    return orders[:n_ord], trades[:n_tr], final
+    return n_ord, n_tr, final
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -188,15 +217,15 @@ def _levels(cfg: np.ndarray, price: float) -> tuple[float, float]:
     return sl, tp
 
 
-@njit(cache=True, nogil=True)
+@njit_no_runtime
 def _simulate_one_nb(
     prices: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
     signals: tuple[np.ndarray, np.ndarray],
     cfg: np.ndarray,
     equity_out: np.ndarray,
     excursions: bool,
-    caps: tuple[int, int],
-) -> tuple[np.ndarray, np.ndarray, float]:
+    lb: _Lean,
+) -> tuple[int, int, float]:
     """:func:`simulate_simple_nb` for one asset, its state in scalars (``(n,)`` open, high,
     low, close, and entries, exits).
 
@@ -204,13 +233,14 @@ def _simulate_one_nb(
     records to the bit (a property test checks it against the general
     kernel); it exists because one asset is the most common case and
     scalars in registers make each fill about twice as cheap as rows of a
-    state table. Bars without a signal or a live stop are skipped.
+    state table. Bars without a signal or a live stop are skipped. Writes into
+    ``lb``'s record buffers; returns (orders, trades, final equity), ``(0, 0,
+    nan)`` for a refused sale.
     """
     open_, high, low, close = prices
     entries, exits = signals
     n = close.shape[0]
-    orders = np.empty(caps[0], dtype=ORDER_DTYPE)
-    trades = np.empty(caps[1], dtype=TRADE_DTYPE)
+    orders, trades = lb.orders, lb.trades
     n_ord = 0
     n_tr = 0
     cash = cfg[CFG_INIT_CASH]
@@ -311,7 +341,7 @@ def _simulate_one_nb(
             # close the long at `price` (a stop or an exit signal)
             size = pos
             if not covers_fees_nb(cash, -size, price, fee, fixed):
-                return orders[:0], trades[:0], np.nan  # a refused sale: the general kernel's case
+                return 0, 0, np.nan  # a refused sale: the general kernel's case
             paid = fee_nb(size, price, fee, fixed)
             cash -= -size * price + paid
             _order(orders, n_ord, t, 0, -size, price, paid, kind)
@@ -338,10 +368,10 @@ def _simulate_one_nb(
         final += pos * close[n - 1]
         trade = (avg, peak, entry_value, exit_value, fees, entry_bar, min_low, max_high)
         n_tr = _trade_row(trades, n_tr, 0, n - 1, 0, (pos, close[n - 1], 0.0), trade)
-    return orders[:n_ord], trades[:n_tr], final
+    return n_ord, n_tr, final
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _any_signal(dec: Decisions, r: int) -> bool:
     # A loop, not any() over a generator: numba compiles this one to a plain scan.
     for j in range(dec.entries.shape[1]):  # noqa: SIM110
@@ -350,7 +380,7 @@ def _any_signal(dec: Decisions, r: int) -> bool:
     return False
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _lean_bar(
     market: Market,
     dec: Decisions,
@@ -472,7 +502,7 @@ def _next_signal_row(entries: np.ndarray, exits: np.ndarray, r: int) -> int:
     return r
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _hold(
     market: Market,
     st: np.ndarray,
