@@ -7,8 +7,9 @@ worker) does not pay for ccxt and pyarrow in time and memory.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from grekko_research._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from grekko_research.data.bars import Bars
@@ -90,14 +91,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'grekko_research.data' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"grekko_research.data.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_WHERE])
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE, globals())

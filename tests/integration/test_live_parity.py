@@ -15,6 +15,7 @@ from grekko_research.runs import run_backtest
 from live.app import plan_run, run_plan
 from live.events import EventStore
 from live.orders import OrderManager
+from tests.peers.replay_fills import backtest_fills, live_fills
 
 _O = {n: i for i, n in enumerate(ORDER_FIELDS)}
 _T = {n: i for i, n in enumerate(TRADE_FIELDS)}
@@ -48,32 +49,6 @@ CASES = {
 }
 
 
-def _backtest_fills(run) -> list[tuple[int, str, str, float, float]]:
-    """(execution time, symbol, side, quantity, price) of every filled order."""
-    rec = run.result.order_records
-    bars = run.bars
-    rows = rec[rec[:, _O["status"]] == 0]
-    return [
-        (
-            int(bars.index[int(r[_O["bar"]])]),
-            bars.symbols[int(r[_O["asset"]])],
-            "buy" if r[_O["side"]] > 0 else "sell",
-            float(r[_O["size"]]),
-            float(r[_O["price"]]),
-        )
-        for r in rows
-    ]
-
-
-def _live_fills(events) -> list[tuple[int, str, str, float, float]]:
-    om = OrderManager.replay(events)
-    out = []
-    for f in om.fills():
-        order = om.order(f.client_id)
-        out.append((f.ts_ms, order.symbol, order.side, float(f.qty), float(f.price)))
-    return out
-
-
 @pytest.mark.parametrize("case", list(CASES))
 def test_replay_through_runner_matches_backtest(
     case: str, research_store: Path, tmp_path: Path
@@ -82,7 +57,7 @@ def test_replay_through_runner_matches_backtest(
     cfg = compose_config(overrides)
     store = ParquetStore(research_store)
     backtest = run_backtest(cfg, store=store)
-    expected = _backtest_fills(backtest)
+    expected = backtest_fills(backtest)
     assert len(expected) >= 4, "the case must trade to prove anything"
 
     plan = plan_run(cfg, replay=True)
@@ -94,7 +69,7 @@ def test_replay_through_runner_matches_backtest(
         log.verify().raise_if_broken()
         events = list(log.read())
     # Orders: execution time, symbol, side, quantity and price, exactly.
-    live = _live_fills(events)
+    live = live_fills(events)
     assert live == expected
     # Paper fills happen on the bar after the decision: the intent's decision bar is the
     # bar before the execution bar.
@@ -127,8 +102,8 @@ def test_parity_check_is_sharp(research_store: Path, tmp_path: Path) -> None:
     )
     run_plan(plan, store=store)
     with EventStore.open(plan.events) as log:
-        live = _live_fills(list(log.read()))
-    expected = _backtest_fills(backtest)
+        live = live_fills(list(log.read()))
+    expected = backtest_fills(backtest)
     assert [x[:3] for x in live] == [x[:3] for x in expected]
     assert live != expected
     assert np.isfinite([x[3] for x in live]).all()

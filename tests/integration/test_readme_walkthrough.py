@@ -91,10 +91,20 @@ def binance(shared_data: Path) -> Iterator[BinancePeer]:
         yield peer
 
 
+def _outside_temp_dir(prefix: str) -> Path:
+    """A fresh folder outside the checkout's parent (a checkout cloned into /tmp has /tmp as parent)."""
+    for base in (None, "/var/tmp", str(Path.home())):
+        top = Path(tempfile.mkdtemp(prefix=prefix, dir=base))
+        if not top.resolve().is_relative_to(REPO.parent.resolve()):
+            return top
+        top.rmdir()
+    raise AssertionError(f"no temporary folder outside {REPO.parent}")
+
+
 @pytest.mark.timeout(2400)
 @pytest.mark.skipif(find_bin("initdb") is None, reason="PostgreSQL is not installed")
 def test_readme_walkthrough(shared_data: Path, binance: BinancePeer, hook_port: int) -> None:
-    top = Path(tempfile.mkdtemp(prefix="grekko-walk-"))
+    top = _outside_temp_dir("grekko-walk-")
     assert not top.resolve().is_relative_to(REPO.parent.resolve()), "must be outside the checkout"
     try:
         clone = prepare_clone(top)

@@ -19,7 +19,7 @@ from grekko_research.engine.layout import ORDER_FIELDS, TRADE_FIELDS
 from grekko_research.runs import run_backtest
 from live.app import plan_run, run_plan
 from live.events import EventStore
-from live.orders import OrderManager
+from tests.peers.replay_fills import backtest_fills, live_fills
 
 _O = {n: i for i, n in enumerate(ORDER_FIELDS)}
 _T = {n: i for i, n in enumerate(TRADE_FIELDS)}
@@ -50,31 +50,6 @@ COMMON = [
 ]
 
 
-def _backtest_fills(run) -> list[tuple[int, str, str, float, float]]:
-    rec = run.result.order_records
-    bars = run.bars
-    rows = rec[rec[:, _O["status"]] == 0]
-    return [
-        (
-            int(bars.index[int(r[_O["bar"]])]),
-            bars.symbols[int(r[_O["asset"]])],
-            "buy" if r[_O["side"]] > 0 else "sell",
-            float(r[_O["size"]]),
-            float(r[_O["price"]]),
-        )
-        for r in rows
-    ]
-
-
-def _live_fills(events) -> list[tuple[int, str, str, float, float]]:
-    om = OrderManager.replay(events)
-    out = []
-    for f in om.fills():
-        order = om.order(f.client_id)
-        out.append((f.ts_ms, order.symbol, order.side, float(f.qty), float(f.price)))
-    return out
-
-
 @pytest.mark.parametrize("case", list(CASES))
 def test_vol_target_replay_equals_backtest_bit_for_bit(
     case: str, research_store: Path, tmp_path: Path
@@ -82,7 +57,7 @@ def test_vol_target_replay_equals_backtest_bit_for_bit(
     cfg = compose_config([*COMMON, *CASES[case], f"live.state_dir={tmp_path}"])
     store = ParquetStore(research_store)
     backtest = run_backtest(cfg, store=store)
-    expected = _backtest_fills(backtest)
+    expected = backtest_fills(backtest)
     assert len(expected) >= 4, "the case must trade to prove anything"
     # vol-target sizing really sized these (not all-in): the sizes differ from entry to entry
     assert len({round(x[3] * x[4], 6) for x in expected if x[2] == "buy"}) > 1
@@ -95,7 +70,7 @@ def test_vol_target_replay_equals_backtest_bit_for_bit(
         events = list(log.read())
 
     # Every fill: execution time, symbol, side, quantity and price, exactly (==, not approx).
-    assert _live_fills(events) == expected
+    assert live_fills(events) == expected
     trades = [e.payload for e in events if e.kind == "trade_closed"]
     rec = backtest.result.trade_records
     closed = rec[rec[:, _T["is_open"]] == 0]
