@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from grekko_research.engine._state import Market, Rules
+from grekko_research.engine._state import Market, Rules, njit_inline
 from grekko_research.engine.layout import (
     CFG_SLIP_KIND,
     CFG_SLIP_VALUE,
@@ -59,7 +59,7 @@ from grekko_research.engine.layout import (
 __all__ = ["FILL_OHLC", "fee_nb", "fill_nb"]
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit_inline
 def fee_nb(size: float, price: float, rate: float, fixed: float) -> float:
     """Return the fee of a fill of ``size`` units at ``price``: ``rate`` × notional + ``fixed``."""
     return abs(size) * price * rate + fixed

@@ -13,11 +13,13 @@ from :func:`~grekko_research.engine._fills.fill_nb`, fees from
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numba import njit
 
 from grekko_research.engine._fills import _pending_fill_price, fee_nb, fill_nb
-from grekko_research.engine._state import Book, Market, Order, Rules
+from grekko_research.engine._state import Book, Market, Order, Rules, njit_inline
 from grekko_research.engine.layout import (
     A_BLOCK_DAY,
     A_CASH,
@@ -204,40 +206,58 @@ def _write_trade(bk: Book, j: int, t: int, kind: int, mark: float) -> None:
     S = bk.S
     A = bk.A
     i = int(A[A_N_TR])
-    direction = S[j, S_TR_DIR]
-    esize = S[j, S_TR_ESIZE]
-    entry = S[j, S_TR_EVAL] / esize if esize > 0.0 else np.nan
-    xsize = S[j, S_TR_XSIZE]
-    xval = S[j, S_TR_XVAL]
-    open_rest = abs(S[j, S_POS])
+    head = (j, int(S[j, S_TR_ENTRY_BAR]), t, kind)
+    sizes = (S[j, S_TR_ESIZE], S[j, S_TR_XSIZE], S[j, S_TR_PEAK], abs(S[j, S_POS]), S[j, S_AVG])
+    money = (S[j, S_TR_EVAL], S[j, S_TR_XVAL], S[j, S_TR_REAL], S[j, S_TR_FEES], S[j, S_TR_FUND],
+             S[j, S_TR_MINLOW], S[j, S_TR_MAXHIGH])  # fmt: skip
+    trade_record_nb(bk.trec[i], head, S[j, S_TR_DIR], sizes, money, mark)
+    A[A_N_TR] = i + 1
+
+
+@njit(cache=True, nogil=True)
+def trade_record_nb(
+    r: Any,
+    head: tuple[int, int, int, int],
+    direction: float,
+    sizes: tuple[float, float, float, float, float],
+    money: tuple[float, float, float, float, float, float, float],
+    mark: float,
+) -> None:
+    """Fill the trade record ``r``: the one P&L, return, exit price and MAE/MFE rule (both kernels).
+
+    ``head`` = (asset, entry bar, bar, exit kind); ``direction`` 1 or -1; ``sizes`` = (entered,
+    exited, peak, still open, average price of the open rest); ``money`` = (entry value, exit
+    value, realised P&L, fees, funding, lowest low, highest high); ``mark`` values the open rest.
+    """
+    j, entry_bar, t, kind = head
+    esize, xsize, peak, open_rest, avg = sizes
+    evalue, xval, gross, fees, funding, min_low, max_high = money
+    entry = evalue / esize if esize > 0.0 else np.nan
     is_open = open_rest > EPS
-    gross = S[j, S_TR_REAL]
     if is_open:
-        gross += direction * open_rest * (mark - S[j, S_AVG])
+        gross += direction * open_rest * (mark - avg)
         xval += open_rest * mark
         xsize += open_rest
-    pnl = gross - S[j, S_TR_FEES] - S[j, S_TR_FUND]
-    r = bk.trec[i]
+    pnl = gross - fees - funding
     r.asset = j
     r.direction = int(direction)
-    r.entry_bar = int(S[j, S_TR_ENTRY_BAR])
+    r.entry_bar = entry_bar
     r.exit_bar = -1 if is_open else t
     r.entry_price = entry
     r.exit_price = xval / xsize if xsize > 0.0 else np.nan
-    r.size = S[j, S_TR_PEAK]
+    r.size = peak
     r.pnl = pnl
-    r.ret = pnl / S[j, S_TR_EVAL] if S[j, S_TR_EVAL] > 0.0 else np.nan
-    r.fees = S[j, S_TR_FEES]
-    r.funding = S[j, S_TR_FUND]
+    r.ret = pnl / evalue if evalue > 0.0 else np.nan
+    r.fees = fees
+    r.funding = funding
     if direction > 0.0:
-        r.mae = S[j, S_TR_MINLOW] / entry - 1.0
-        r.mfe = S[j, S_TR_MAXHIGH] / entry - 1.0
+        r.mae = min_low / entry - 1.0
+        r.mfe = max_high / entry - 1.0
     else:
-        r.mae = 1.0 - S[j, S_TR_MAXHIGH] / entry
-        r.mfe = 1.0 - S[j, S_TR_MINLOW] / entry
+        r.mae = 1.0 - max_high / entry
+        r.mfe = 1.0 - min_low / entry
     r.exit_kind = -1 if is_open else kind
     r.is_open = is_open
-    A[A_N_TR] = i + 1
 
 
 @njit(cache=True, nogil=True)
@@ -271,12 +291,21 @@ def stop_distance_nb(kind: int, value: float, base: float, atr: float) -> float:
 
 
 @njit(cache=True, nogil=True)
+def stop_levels_nb(
+    cfg: np.ndarray, direction: float, price: float, atr: float
+) -> tuple[float, float]:
+    """Stop-loss and take-profit levels of a position entered at ``price`` (NaN: off); both kernels."""
+    d = stop_distance_nb(int(cfg[CFG_SL_KIND]), cfg[CFG_SL_VALUE], price, atr)
+    sl = price - direction * d if d == d else np.nan
+    d = stop_distance_nb(int(cfg[CFG_TP_KIND]), cfg[CFG_TP_VALUE], price, atr)
+    tp = price + direction * d if d == d else np.nan
+    return sl, tp
+
+
+@njit(cache=True, nogil=True)
 def _arm_stops(S: np.ndarray, cfg: np.ndarray, j: int, price: float, atr: float) -> None:
     direction = 1.0 if S[j, S_POS] > 0.0 else -1.0
-    d = stop_distance_nb(int(cfg[CFG_SL_KIND]), cfg[CFG_SL_VALUE], price, atr)
-    S[j, S_SL] = price - direction * d if d == d else np.nan
-    d = stop_distance_nb(int(cfg[CFG_TP_KIND]), cfg[CFG_TP_VALUE], price, atr)
-    S[j, S_TP] = price + direction * d if d == d else np.nan
+    S[j, S_SL], S[j, S_TP] = stop_levels_nb(cfg, direction, price, atr)
     kind = int(cfg[CFG_TRAIL_KIND])
     if kind == STOP_PCT:
         S[j, S_TRAIL_D] = -cfg[CFG_TRAIL_VALUE]  # negative: a fraction of the running peak
@@ -589,7 +618,7 @@ def _flatten(bk: Book, rules: Rules, market: Market, t: int, kind: int) -> None:
             _cancel_pending(bk, j, t)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit_inline
 def _worst_price(S: np.ndarray, market: Market, t: int, j: int) -> float:
     """Return the price of bar ``t`` worst for asset ``j``'s position (no market: the last)."""
     if market.filled[t, j]:

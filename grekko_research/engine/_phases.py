@@ -40,7 +40,7 @@ from grekko_research.engine._orders import (
     _try_pending,
     _valuation,
 )
-from grekko_research.engine._state import Book, Decisions, Market, Rules
+from grekko_research.engine._state import Book, Decisions, Market, Rules, njit_inline
 from grekko_research.engine.layout import (
     A_BLOCK_DAY,
     A_CASH,
@@ -334,7 +334,7 @@ def roll_day_nb(A: np.ndarray, day: int) -> None:
         A[A_DAY_START_EQ] = A[A_EQUITY]
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit_inline
 def funding_phase(bk: Book, market: Market, t: int) -> None:
     """Pay (or receive) each funding rate landing on bar ``t``, priced at the open."""
     S = bk.S
@@ -357,7 +357,7 @@ def funding_phase(bk: Book, market: Market, t: int) -> None:
             A[A_N_FUND] = i + 1
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit_inline
 def _has_stops(cfg: np.ndarray) -> bool:
     return (
         cfg[CFG_SL_KIND] != STOP_OFF
@@ -366,19 +366,19 @@ def _has_stops(cfg: np.ndarray) -> bool:
     )
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit_inline
 def _atr_before(atr: np.ndarray, t: int, j: int) -> float:
     return atr[t - 1, j] if atr.shape[0] > 0 and t > 0 else np.nan
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit_inline
 def _open_prices(bk: Book, market: Market, t: int) -> None:
     px, filled, open_ = bk.px, market.filled, market.open
     for j in range(px.shape[0]):
         px[j] = np.nan if filled[t, j] else open_[t, j]
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit_inline
 def open_phase(
     bk: Book,
     rules: Rules,
@@ -428,7 +428,7 @@ def open_phase(
     return n_open, n_pending
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit_inline
 def excursion_nb(S: np.ndarray, j: int, h: float, lo: float) -> None:
     """Extend the open trade's highest high and lowest low (MAE/MFE) by one bar's range."""
     if h > S[j, S_TR_MAXHIGH]:
@@ -437,7 +437,7 @@ def excursion_nb(S: np.ndarray, j: int, h: float, lo: float) -> None:
         S[j, S_TR_MINLOW] = lo
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit_inline
 def intrabar_phase(
     bk: Book, rules: Rules, market: Market, dec: Decisions, t: int, counts: tuple[int, int]
 ) -> tuple[int, int]:
@@ -480,7 +480,7 @@ def intrabar_phase(
     return _counts(S)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit_inline
 def close_prices(bk: Book, market: Market, t: int) -> None:
     """Make bar ``t``'s closes the execution prices and the last known prices."""
     S, px, filled, close = bk.S, bk.px, market.filled, market.close
@@ -492,7 +492,7 @@ def close_prices(bk: Book, market: Market, t: int) -> None:
             px[j] = np.nan
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit_inline
 def close_phase(
     bk: Book,
     rules: Rules,
@@ -515,7 +515,7 @@ def close_phase(
     return counts
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit_inline
 def mark_phase(bk: Book, rules: Rules, market: Market, t: int, n_open: int) -> tuple[float, bool]:
     """Mark to market at the last prices; apply the drawdown and daily-loss rules.
 
@@ -561,7 +561,7 @@ def mark_phase(bk: Book, rules: Rules, market: Market, t: int, n_open: int) -> t
     return equity, flattened
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit_inline
 def expire_phase(bk: Book, t: int) -> None:
     """Expire the pending orders whose validity ends at bar ``t``."""
     S = bk.S

@@ -28,9 +28,11 @@ the decision).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any, NamedTuple, TypeVar, cast
 
+import numba
 import numpy as np
 from numba import njit, types
 from numba.core import cgutils
@@ -53,6 +55,7 @@ __all__ = [
     "borrowed",
     "make_rules",
     "new_book",
+    "njit_inline",
     "njit_no_runtime",
 ]
 
@@ -182,18 +185,68 @@ returned or stored beyond that.
 """
 
 
+def _cpu_option(name: str) -> bool:
+    """Whether this numba's CPU target accepts the jit option ``name``.
+
+    ``_nrt`` is private and ``forceinline`` recent: a numba that drops either
+    would refuse the whole kernel at its first compile (``KeyError:
+    Unrecognized options``), so each is used only when present.
+    """
+    try:
+        from numba.core.cpu import CPUTargetOptions
+    except ImportError:
+        return False
+    return isinstance(getattr(CPUTargetOptions, name, None), CPUTargetOptions.Mapping)
+
+
+NO_RUNTIME = _cpu_option("_nrt")
+"""True when the bar loops compile without numba's memory runtime (see :func:`njit_no_runtime`)."""
+if not NO_RUNTIME:
+    warnings.warn(
+        f"numba {numba.__version__} has no '_nrt' jit option: the engine's bar loops compile "
+        "with the memory runtime (same results, slower: each phase call counts references)",
+        RuntimeWarning,
+        stacklevel=1,
+    )
+_NO_RUNTIME_OPTIONS: dict[str, Any] = {"_nrt": False} if NO_RUNTIME else {}
+_INLINE_OPTIONS: dict[str, Any] = {"forceinline": True} if _cpu_option("forceinline") else {}
+
+
 def njit_no_runtime(fn: _F) -> _F:
     """``@njit(cache=True, nogil=True)`` without numba's memory runtime (NRT), for bar loops.
 
-    Its callees inherit the setting. A bar loop owns no memory (its driver
-    allocates), so no array in it needs reference counting, and without the
-    runtime none is emitted: with it, every phase and order helper that receives
-    the named state counts each of its arrays in and out (NRT_incref/decref, which
-    numba's pruning pass removes only in simple control flow), measured 3-13x
-    slower per bar than the loose-array kernels these replaced. The compiler
-    refuses any allocation in such a call tree; nothing in it may return an array.
+    Its callees compiled within it inherit the setting (numba's flag
+    inheritance). A bar loop owns no memory (its driver allocates), so no array
+    in it needs reference counting, and without the runtime none is emitted:
+    with it, every phase and order helper that receives the named state counts
+    each of its arrays in and out (NRT_incref/decref, which numba's pruning pass
+    removes only in simple control flow), measured 3-13x slower per bar than the
+    loose-array kernels these replaced. The compiler refuses any allocation in
+    such a call tree; nothing in it may return an array.
+
+    ``_nrt`` is a private numba option (numba uses it itself, for its string
+    helpers; the installed 0.68.1 has it). Should a numba drop
+    it, this decorator falls back to plain ``njit`` with a ``RuntimeWarning`` at
+    import (:data:`NO_RUNTIME` False): the kernels give the same records, only
+    slower; the borrowed views keep the counting cheap (a NULL memory-info
+    pointer returns at once).
     """
-    return cast(_F, njit(cache=True, nogil=True, _nrt=False)(fn))  # type: ignore[call-overload]
+    return cast(_F, njit(cache=True, nogil=True, **_NO_RUNTIME_OPTIONS)(fn))
+
+
+def njit_inline(fn: _F) -> _F:
+    """``@njit(cache=True, nogil=True)`` inlined into its callers by LLVM (``forceinline``).
+
+    For the per-bar phases and small helpers: a call passes every array of the
+    named tuples it takes as separate machine arguments (about nine words an
+    array), too much per bar; inlined, the copies vanish. LLVM-level inlining,
+    not numba's ``inline="always"``, which re-types the callee into every call
+    site and multiplied the compile time of nested chains (the lean kernel's
+    took 34 of run_grid's 84 CPU seconds of compilation with it, 9 without).
+    Callees compiled within inherit ``forceinline`` (numba's flag inheritance).
+    Without the option (an older or newer numba) LLVM's own heuristics decide.
+    """
+    return cast(_F, njit(cache=True, nogil=True, **_INLINE_OPTIONS)(fn))
 
 
 def make_rules(

@@ -2,18 +2,19 @@
 
 A thin wrapper: it checks shapes, turns the signal form and configuration
 into the kernel's arrays, runs :func:`~grekko_research.engine.nb.simulate_nb`
-and wraps the records. Pandas views are built only when asked for.
+and wraps the records. Pandas views are built only when asked for, and pandas
+itself is imported only then (``import grekko_research.engine`` stays without it).
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import pandas as pd
 
 from grekko_research.data.bars import Bars
 from grekko_research.data.timeframes import parse_timeframe
@@ -34,6 +35,9 @@ from grekko_research.indicators.volatility import atr_nb, rolling_volatility_nb
 from grekko_research.metrics.performance import METRIC_NAMES, N_METRICS
 from grekko_research.risk.rules import N_LIMITS, RULE_NAMES
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 __all__ = ["BacktestResult", "KernelChoice", "Orders", "Signals", "TargetPositions", "backtest"]
 
 KernelChoice = Literal["auto", "general", "lean"]
@@ -44,16 +48,37 @@ _EMPTY_I = np.zeros((0, 0), dtype=np.int8)
 _EMPTY_1D = np.zeros(0)
 
 
+def _is_pandas(values: Any, *kinds: str) -> bool:
+    """Return True when ``values`` is one of the pandas ``kinds`` (without importing pandas)."""
+    pd = sys.modules.get("pandas")  # not loaded: values cannot be a pandas object
+    return pd is not None and isinstance(values, tuple(getattr(pd, k) for k in kinds))
+
+
+def _isna(arr: np.ndarray) -> np.ndarray:
+    """Return ``pd.isna(arr)``; pandas is imported only for object arrays (None, NaT, pd.NA)."""
+    if arr.dtype.kind == "O":
+        import pandas as pd
+
+        mask: np.ndarray = np.asarray(pd.isna(arr))
+    elif arr.dtype.kind in "fc":
+        mask = np.isnan(arr)
+    elif arr.dtype.kind in "mM":
+        mask = np.isnat(arr)
+    else:
+        mask = np.zeros(arr.shape, dtype=np.bool_)
+    return mask
+
+
 def _matrix(values: Any, bars: Bars, name: str, dtype: type) -> np.ndarray:
     """Return ``values`` as a C-contiguous ``(n, k)`` array, checking its shape and labels."""
-    if isinstance(values, pd.DataFrame):
+    if _is_pandas(values, "DataFrame"):
         missing = [s for s in bars.symbols if s not in values.columns]
         if missing:
             raise ConfigError(f"{name} has no column for {missing}")
         if len(values) != bars.n_bars:
             raise ConfigError(f"{name} has {len(values)} rows, bars have {bars.n_bars}")
         values = values[list(bars.symbols)].to_numpy()
-    elif isinstance(values, pd.Series):
+    elif _is_pandas(values, "Series"):
         values = values.to_numpy()
     arr = np.asarray(values)
     if arr.ndim == 1:
@@ -64,10 +89,13 @@ def _matrix(values: Any, bars: Bars, name: str, dtype: type) -> np.ndarray:
             "(one row per bar, one column per symbol)"
         )
     if dtype is np.bool_ and arr.dtype != np.bool_:
-        if not np.isin(arr[~pd.isna(arr)], (0, 1)).all():
+        if not np.isin(arr[~_isna(arr)], (0, 1)).all():
             raise ConfigError(f"{name} must be boolean")
         arr = np.nan_to_num(arr.astype(np.float64)).astype(np.bool_)
-    return np.ascontiguousarray(arr, dtype=dtype)
+    out: np.ndarray = np.ascontiguousarray(arr, dtype=dtype)
+    # Read-only input (pandas 3 hands out read-only views, Bars.extras are frozen) would be
+    # another array type to numba: a second compilation of the kernels, in every cache.
+    return out if out.flags.writeable else out.copy()
 
 
 @dataclass(frozen=True)
@@ -122,7 +150,7 @@ _ORDER_KINDS = {
 
 
 def _order_kinds(values: Any, bars: Bars) -> np.ndarray:
-    raw = values.to_numpy() if isinstance(values, pd.DataFrame | pd.Series) else np.asarray(values)
+    raw = values.to_numpy() if _is_pandas(values, "DataFrame", "Series") else np.asarray(values)
     if raw.dtype.kind in "iu":
         return _matrix(raw, bars, "Orders.kind", np.int8)
     lookup = np.vectorize(
@@ -282,6 +310,8 @@ class BacktestResult:
         return int(np.count_nonzero(self._trade_records[:, L.T_IS_OPEN] == 0))
 
     def _times(self, bars: np.ndarray) -> pd.Index:
+        import pandas as pd
+
         idx = np.asarray(bars, dtype=np.int64)
         ok = idx >= 0
         ts = np.full(len(idx), np.iinfo(np.int64).min)
@@ -291,6 +321,8 @@ class BacktestResult:
     @cached_property
     def orders(self) -> pd.DataFrame:
         """One row per order event: fills, rejections, cancellations, expiries."""
+        import pandas as pd
+
         rec = self.order_records
         frame = pd.DataFrame(rec, columns=list(L.ORDER_FIELDS))
         frame.insert(0, "time", self._times(rec[:, L.O_BAR]))
@@ -303,6 +335,8 @@ class BacktestResult:
     @cached_property
     def trades(self) -> pd.DataFrame:
         """One row per round trip (flat → flat, or up to a reversal); open trades last."""
+        import pandas as pd
+
         rec = self.trade_records
         frame = pd.DataFrame(rec, columns=list(L.TRADE_FIELDS))
         frame.insert(0, "entry_time", self._times(rec[:, L.T_ENTRY_BAR]))
@@ -315,6 +349,8 @@ class BacktestResult:
     @cached_property
     def events(self) -> pd.DataFrame:
         """Risk-rule breaches: bar, asset (−1 for the portfolio), rule, value, limit."""
+        import pandas as pd
+
         rec = self.event_records
         frame = pd.DataFrame(rec, columns=list(L.EVENT_FIELDS))
         frame.insert(0, "time", self._times(rec[:, L.E_BAR]))
@@ -323,14 +359,20 @@ class BacktestResult:
 
     def equity_series(self) -> pd.Series:
         """Equity at each bar's close, indexed by time."""
+        import pandas as pd
+
         return pd.Series(self.equity, index=self.bars.datetime_index, name="equity")
 
     def cash_series(self) -> pd.Series:
         """Cash at each bar's close, indexed by time."""
+        import pandas as pd
+
         return pd.Series(self.cash, index=self.bars.datetime_index, name="cash")
 
     def positions_frame(self) -> pd.DataFrame:
         """Units held per symbol at each bar's close."""
+        import pandas as pd
+
         return pd.DataFrame(
             self.positions, index=self.bars.datetime_index, columns=list(self.bars.symbols)
         )

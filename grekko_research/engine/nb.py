@@ -39,6 +39,7 @@ from grekko_research.engine._state import (
     Market,
     Rules,
     borrowed,
+    njit_inline,
     njit_no_runtime,
 )
 from grekko_research.engine.layout import (
@@ -222,7 +223,7 @@ def _run_bars(
     return n
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit_inline
 def _quiet_span(
     bk: Book,
     market: Market,

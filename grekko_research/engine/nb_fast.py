@@ -23,13 +23,15 @@ from grekko_research.engine._orders import (
     _buying_power,
     covers_fees_nb,
     entry_size_basic_nb,
-    stop_distance_nb,
+    stop_levels_nb,
+    trade_record_nb,
 )
 from grekko_research.engine._state import (
     Decisions,
     Market,
     Rules,
     borrowed,
+    njit_inline,
     njit_no_runtime,
 )
 from grekko_research.engine.layout import (
@@ -42,12 +44,9 @@ from grekko_research.engine.layout import (
     CFG_SIZE_VALUE,
     CFG_SKIP_SIGNALS_ON_STOP,
     CFG_SL_KIND,
-    CFG_SL_VALUE,
     CFG_STOPS_ON_ENTRY_BAR,
     CFG_TP_KIND,
-    CFG_TP_VALUE,
     DUST,
-    EPS,
     KIND_MARKET,
     KIND_STOP_LOSS,
     KIND_TAKE_PROFIT,
@@ -198,23 +197,13 @@ def _simulate_many_nb(
     return n_ord, n_tr, final
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit_inline
 def _wanted_size(
     size_kind: int, size_value: float, price: float, equity: float, cash: float, fee: float
 ) -> float:
     """Units a long entry asks for before the buying-power cap (the general kernel's rule)."""
     size = entry_size_basic_nb(size_kind, size_value, 1.0, price, equity, cash, fee)
     return 1e300 if np.isinf(size) else size
-
-
-@njit(cache=True, nogil=True)
-def _levels(cfg: np.ndarray, price: float) -> tuple[float, float]:
-    """Stop-loss and take-profit levels of a long entered at ``price`` (NaN: off)."""
-    d = stop_distance_nb(int(cfg[CFG_SL_KIND]), cfg[CFG_SL_VALUE], price, np.nan)
-    sl = price - 1.0 * d if d == d else np.nan
-    d = stop_distance_nb(int(cfg[CFG_TP_KIND]), cfg[CFG_TP_VALUE], price, np.nan)
-    tp = price + 1.0 * d if d == d else np.nan
-    return sl, tp
 
 
 @njit_no_runtime
@@ -334,7 +323,7 @@ def _simulate_one_nb(
                     min_low = price
                     max_high = price
                     fill_bar = t
-                    sl, tp = _levels(cfg, price)
+                    sl, tp = stop_levels_nb(cfg, 1.0, price, np.nan)
                     continue
                 else:
                     continue
@@ -371,7 +360,7 @@ def _simulate_one_nb(
     return n_ord, n_tr, final
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit_inline
 def _any_signal(dec: Decisions, r: int) -> bool:
     # A loop, not any() over a generator: numba compiles this one to a plain scan.
     for j in range(dec.entries.shape[1]):  # noqa: SIM110
@@ -380,7 +369,7 @@ def _any_signal(dec: Decisions, r: int) -> bool:
     return False
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit_inline
 def _lean_bar(
     market: Market,
     dec: Decisions,
@@ -418,7 +407,7 @@ def _lean_bar(
     return acc
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit_inline
 def _quiet_end(
     prices: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
     signals: tuple[np.ndarray, np.ndarray],
@@ -457,7 +446,7 @@ def _quiet_end(
     return end, next_signal
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit_inline
 def _hold_one(
     prices: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
     span: tuple[int, int],
@@ -502,7 +491,7 @@ def _next_signal_row(entries: np.ndarray, exits: np.ndarray, r: int) -> int:
     return r
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit_inline
 def _hold(
     market: Market,
     st: np.ndarray,
@@ -540,7 +529,7 @@ def _hold(
             equity_out[t] = equity
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit_inline
 def _stops(
     market: Market,
     lb: _Lean,
@@ -575,7 +564,7 @@ def _stops(
     return n_ord, n_tr, cash, n_open
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit_inline
 def _decide(
     dec: Decisions,
     lb: _Lean,
@@ -639,12 +628,12 @@ def _decide(
         st[j, _MIN_LOW] = price
         st[j, _MAX_HIGH] = price
         st[j, _FILL_BAR] = t
-        st[j, _SL], st[j, _TP] = _levels(cfg, price)
+        st[j, _SL], st[j, _TP] = stop_levels_nb(cfg, 1.0, price, np.nan)
         n_open += 1
     return n_ord, n_tr, cash, n_open
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit_inline
 def _order(
     orders: np.ndarray,
     i: int,
@@ -669,7 +658,7 @@ def _order(
     r.slippage = 0.0  # no slippage
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit_inline
 def _sell_all(
     lb: _Lean,
     cfg: np.ndarray,
@@ -703,7 +692,7 @@ def _sell_all(
     return n_ord + 1, n_tr, cash
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit_inline
 def _write_trade(
     lb: _Lean, i: int, j: int, t: int, kind: int, end: tuple[float, float, float]
 ) -> int:
@@ -716,7 +705,7 @@ def _write_trade(
     return _trade_row(lb.trades, i, j, t, kind, end, trade)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit_inline
 def _trade_row(
     trades: np.ndarray,
     i: int,
@@ -734,30 +723,12 @@ def _trade_row(
     """
     open_size, mark, realized = end
     avg, peak, entry_value, exit_value, fees, entry_bar, min_low, max_high = trade
-    is_open = open_size > EPS
-    gross = realized
-    xval = exit_value
-    xsize = peak - open_size
-    if is_open:
-        gross += open_size * (mark - avg)
-        xval += open_size * mark
-        xsize += open_size
-    pnl = gross - fees
-    entry = entry_value / peak
-    r = trades[i]
-    r.asset = j
-    r.direction = 1
-    r.entry_bar = int(entry_bar)
-    r.exit_bar = -1 if is_open else t
-    r.entry_price = entry
-    r.exit_price = xval / xsize if xsize > 0.0 else np.nan
-    r.size = peak
-    r.pnl = pnl
-    r.ret = pnl / entry_value if entry_value > 0.0 else np.nan
-    r.fees = fees
-    r.funding = 0.0
-    r.mae = min_low / entry - 1.0
-    r.mfe = max_high / entry - 1.0
-    r.exit_kind = -1 if is_open else kind
-    r.is_open = is_open
+    trade_record_nb(
+        trades[i],
+        (j, int(entry_bar), t, kind),
+        1.0,
+        (peak, peak - open_size, peak, open_size, avg),
+        (entry_value, exit_value, realized, fees, 0.0, min_low, max_high),
+        mark,
+    )
     return i + 1
