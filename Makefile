@@ -15,7 +15,11 @@ export GREKKO_SAMPLE_DATA ?= $(if $(wildcard $(SHARED)/ohlcv),$(SHARED)/ohlcv,)
 SRC_HASH := $(shell find grekko_research strategies live -name '*.py' 2>/dev/null | LC_ALL=C sort | xargs cat 2>/dev/null | sha256sum | cut -c1-12)
 export NUMBA_CACHE_DIR ?= $(abspath .cache/numba)/$(SRC_HASH)
 
-.PHONY: run test lint format install clean
+# The contract toolchain (issue 17): pinned npm packages (solc, anvil, OpenZeppelin, Uniswap's
+# bytecode for tests) in node_modules/, installed by `npm ci` when package-lock.json changes.
+NPM_STAMP := node_modules/.installed-$(shell cat package-lock.json 2>/dev/null | sha256sum | cut -c1-16)
+
+.PHONY: run test lint format install clean contracts
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run 'make PYTHON=/path/to/python3.11'"; exit 1; }
@@ -29,14 +33,28 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	@rm -f $(VENV)/.installed-* && touch $@
 
-install: $(STAMP)
+$(NPM_STAMP): package-lock.json package.json
+	@command -v npm >/dev/null || { \
+	    echo "installing Debian's nodejs and npm (the contract tests run solc and anvil from npm)"; \
+	    SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	    $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq nodejs npm >/dev/null; }
+	@# --ignore-scripts: anvil's binary comes in its platform package; its postinstall would only
+	@# try a download as a fallback.
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	@rm -f node_modules/.installed-* && touch $@
+
+install: $(STAMP) $(NPM_STAMP)
+
+## Compile contracts/ into the committed contracts/artifacts (pinned solc from npm, offline).
+contracts: $(STAMP) $(NPM_STAMP)
+	$(BIN)/python -m live.chain.build
 
 ## The main job: real data into the store, then the data-quality report.
 run: $(STAMP)
 	$(BIN)/grekko run
 
 ## The whole test suite, lint and type check included.
-test: $(STAMP)
+test: $(STAMP) $(NPM_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
@@ -52,4 +70,4 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) .cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) node_modules .cache .pytest_cache .ruff_cache

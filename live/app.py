@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -121,17 +121,15 @@ def _spec(
 
 def _url_meta(cfg: GrekkoConfig, replay: bool) -> dict[str, Any]:
     """What the run's record needs for ``grekko-live reconcile`` to act as the run did: its
-    ``risk`` section, and ``venue_url``, where its venue (or paper feed) was reached, so that
+    ``risk`` spec, and ``venue_url``, where its venue (or paper feed) was reached, so that
     reconcile goes back there (a local peer), never to the exchange's own host unless asked.
     Credentials in the URL (``user:pass@``) are not recorded."""
     from urllib.parse import urlsplit, urlunsplit
 
     url = cfg.live.venue_url
-    from grekko_research.config.compose import to_container
-
-    risk = {
-        "risk": to_container(cfg)["risk"]
-    }  # the limits it ran under (reconcile plans with them)
+    # The limits it ran under (reconcile plans with them), as the validated spec: a run
+    # configured with the deprecated keys records their meaning, not the old shape.
+    risk = {"risk": asdict(cfg.risk.spec)}
     if replay or not url:
         return risk
     parts = urlsplit(url)
@@ -189,7 +187,7 @@ def _plan_portfolio(cfg: GrekkoConfig, *, replay: bool) -> LivePlan:
     run_id = live.run_id or f"{p.name}-{pid}-{'replay' if replay else venue_name}"
     state_dir = Path(live.state_dir) / run_id
     # The account's own book only marks and books real fills: its limits are the live risk
-    # engine's (risk.live) and the coordinator's caps; each sleeve keeps the engine's rules.
+    # engine's (the run's risk spec) and the coordinator's caps; each sleeve keeps the engine's.
     engine = replace(engine_config(cfg), risk=RiskLimits())
     check_live_config(engine)
     spec = _spec(
@@ -207,10 +205,10 @@ def _sleeve(cfg: GrekkoConfig, i: int, total_weight: float) -> SleeveSpec:
     """The ``i``-th strategy of ``cfg.portfolio``, with its overrides of ``risk`` and ``engine``
     and its capital, checked as a single run's strategy would be.
 
-    The sleeve's book keeps the run's engine risk rules (``risk.max_drawdown`` …) unless its
-    entry overrides them, so it books what ``grekko backtest`` of that strategy would. Its own
-    live risk engine has only the checks its entry sets under ``risk.live``: the run's
-    ``risk.live`` guards the whole account's orders.
+    The sleeve's book keeps the run's engine risk rules (``risk.portfolio.drawdown.flatten_at``
+    …) unless its entry overrides them, so it books what ``grekko backtest`` of that strategy
+    would. Its own live risk engine has only the checks its entry sets (``risk: {order:
+    {max_orders: 10}}``): the run's risk engine guards the whole account's orders.
     """
     from grekko_research.engine.book import check_live_config
     from grekko_research.risk.spec import TOP_KEYS

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ __all__ = [
     "list_runs",
     "read_run",
     "recorded_overrides",
+    "recorded_risk",
 ]
 
 LOG_NAME = "events.db"
@@ -190,7 +191,9 @@ def recorded_overrides(
 ) -> list[str]:
     """Hydra overrides that configure the recorded run again: what its ``run_started`` says
     (strategy and parameters, symbols, timeframe, venue, mode, id, log, risk limits, venue URL)
-    for each key the command line (``given``, appended last) does not set itself.
+    for each key the command line (``given``, appended last) does not set itself. The risk
+    limits are given in the spec's shape (``risk.order.max_position=0.25``), also for a log that
+    recorded the deprecated shape (see :func:`recorded_risk`).
 
     Raises
     ------
@@ -235,14 +238,50 @@ def recorded_overrides(
         add("live.state_dir", str(Path(info.events).parent.parent))
     add("live.event_store", info.events)
     if not any(k == "risk" or k.startswith("risk.") for k in keys):
-        out += _flat("risk", p.get("risk") or {})
+        out += _flat("risk", recorded_risk(p.get("risk"), info.run_id))
     if venue_url is None:
         add("live.venue_url", p.get("venue_url"))
     return out + list(given)
 
 
+def recorded_risk(recorded: Mapping[str, Any] | None, run_id: str = "?") -> dict[str, Any]:
+    """The risk spec a run recorded, in the spec's shape (``{"order": {…}, "portfolio": …}``).
+
+    A run records its validated spec. A log written before that holds the ``risk`` section as
+    configured, perhaps in the deprecated shape (top-level engine keys, a ``risk.live`` block):
+    it is converted here, once and without a warning (the operator acting on the run did not
+    write those keys), so the run is configured again with the spec's keys only.
+
+    Raises
+    ------
+    ConfigError
+        Naming the run, when a recorded value is not a valid limit.
+    """
+    from dataclasses import asdict
+
+    from grekko_research.config.schema import RiskSection
+    from grekko_research.risk.spec import TOP_KEYS, check_live_keys, spec_from_section
+
+    values = dict(recorded or {})
+    old_top = {k: values.pop(k) for k in TOP_KEYS if k in values}
+    old_live = values.pop("live", None)
+    if not old_top and old_live is None:
+        return values  # the spec's shape already
+    try:
+        base = RiskSection().with_overrides(values).spec  # the new keys it had beside the old
+        live = dict(old_live or {})
+        check_live_keys(live)
+        top = {k: v for k, v in old_top.items() if v is not None}
+        spec = spec_from_section(base, top, live, warn=False)
+    except (ConfigError, TypeError, ValueError) as exc:
+        raise ConfigError(
+            f"run {run_id} recorded a risk section that is not valid: {exc}"
+        ) from None
+    return asdict(spec)
+
+
 def _flat(prefix: str, values: dict[str, Any]) -> list[str]:
-    """``risk.live.max_errors=10`` … for every value (nested sections flattened; ``null``
+    """``risk.ops.max_errors=10`` … for every value (nested sections flattened; ``null``
     too: a check the run had off stays off)."""
     out: list[str] = []
     for key, value in values.items():

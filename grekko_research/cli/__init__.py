@@ -69,6 +69,11 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
         "app",
         "Download, import, check and describe market data in the local Parquet store.",
     ),
+    "analyze": (
+        "grekko_research.cli.analyze",
+        "app",
+        "Analyse markets: rebuild L2 order books, label regimes, traps and capitulations.",
+    ),
 }
 
 

@@ -275,20 +275,7 @@ def compare_command(
 
     folder = runs_dir if runs_dir is not None else default_runs_dir()
     report_unfinished(folder)  # a run whose tearsheet or MLflow record failed in the background
-    refs = list(runs or []) + [str(p) for p in latest_runs(folder, last, strategy)]
-    if not refs:
-        where = f" of {strategy}" if strategy and last else ""
-        err_console.print(
-            f"[bold red]error:[/bold red] no runs to compare{where} in {folder}: give run "
-            "folders or MLflow run ids, or --last N",
-            highlight=False,
-        )
-        raise typer.Exit(1)
-    try:
-        views = [load_run_view(ref, folder) for ref in refs]
-    except GrekkoError as exc:
-        err_console.print(f"[bold red]error:[/bold red] {exc}", highlight=False)
-        raise typer.Exit(1) from None
+    views = _load_views(folder, runs or [], last, strategy)
     diff, n_same, n_partial = config_diff(views)
     if as_json:
         print_json(
@@ -304,13 +291,42 @@ def compare_command(
         return
     for i, view in enumerate(views, 1):
         console.print(f"#{i} {view.info['source']}", highlight=False, soft_wrap=True)
+    console.print(_info_table(views))
+    console.print(_metrics_table(views, every))
+    if len(views) >= 2:
+        _print_config_diff(views, diff, n_same, n_partial)
+
+
+def _load_views(folder: Path, refs: list[str], last: int, strategy: str | None) -> list[RunView]:
+    """The runs named on the command line, then the ``last`` newest; exit 1 (with why) on none
+    or on a run that cannot be read."""
+    refs = refs + [str(p) for p in latest_runs(folder, last, strategy)]
+    if not refs:
+        where = f" of {strategy}" if strategy and last else ""
+        err_console.print(
+            f"[bold red]error:[/bold red] no runs to compare{where} in {folder}: give run "
+            "folders or MLflow run ids, or --last N",
+            highlight=False,
+        )
+        raise typer.Exit(1)
+    try:
+        return [load_run_view(ref, folder) for ref in refs]
+    except GrekkoError as exc:
+        err_console.print(f"[bold red]error:[/bold red] {exc}", highlight=False)
+        raise typer.Exit(1) from None
+
+
+def _info_table(views: list[RunView]) -> Table:
     info = _table("runs", "", views)
     for key in _INFO[1:]:
         values = [v.info.get(key, "") for v in views]
         if key in ("start", "end"):
             values = [_short_time(x) for x in values]
         info.add_row(key, *values)
-    console.print(info)
+    return info
+
+
+def _metrics_table(views: list[RunView], every: bool) -> Table:
     metrics = _table("metrics", "metric", views)
     timeframes = [v.info.get("timeframe") or None for v in views]
     for name in _metric_names(views, every):
@@ -319,9 +335,12 @@ def compare_command(
             for v, tf in zip(views, timeframes, strict=True)
         ]
         metrics.add_row(name.replace("_", " "), *cells)
-    console.print(metrics)
-    if len(views) < 2:
-        return
+    return metrics
+
+
+def _print_config_diff(
+    views: list[RunView], diff: list[tuple[str, list[str]]], n_same: int, n_partial: int
+) -> None:
     if diff:
         table = _table(f"config: {len(diff)} keys differ", "key", views)
         for key, values in diff:

@@ -12,6 +12,8 @@ from rich.table import Table
 from grekko_research.cli.render import console, err_console, print_json
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from grekko_research.data.store import ParquetStore
     from grekko_research.regress import BaselineUpdate, Check, Experiment, RegressResult, Value
 
@@ -269,17 +271,7 @@ def regress_command(
             out.print(_checks_table(result, every=show_all))
 
     if update:
-        if written:
-            out.print(_changes_table(written))
-            for u in written:
-                out.print(
-                    f"re-pinned {u.experiment.name}: {_names([c.name for c in u.changes])} "
-                    f"({u.experiment.path})",
-                    highlight=False,
-                    soft_wrap=True,
-                )
-        else:
-            out.print(f"{_n(len(updates), 'baseline')} already current; no file rewritten")
+        _print_updates(out, updates, written)
     elif ok:
         seconds = sum(r.observation.seconds for r in results)
         out.print(
@@ -287,25 +279,7 @@ def regress_command(
             f"pass[/green] ({seconds:.1f} s)"
         )
     else:
-        drifting = [r for r in results if not r.ok]
-        if any(n.startswith("data.") for r in drifting for n in r.drifted):
-            out.print(
-                "the data differs from the baseline's: the store must hold the files listed in "
-                "experiments/README.md",
-                soft_wrap=True,
-            )
-        out.print(
-            "if the change is deliberate, re-pin with `grekko regress --update` and commit the "
-            "experiment files",
-            soft_wrap=True,
-        )
-        named = "; ".join(f"{r.experiment.name}: {', '.join(r.drifted)}" for r in drifting)
-        of = _n(len(results), "experiment")
-        out.print(
-            f"[bold red]drift[/bold red] in {len(drifting)} of {of} — {named}",
-            highlight=False,
-            soft_wrap=True,
-        )
+        _print_drift(out, results)
 
     payload["ok"] = ok
     payload["experiments"] = [r.to_dict() for r in results]
@@ -313,3 +287,43 @@ def regress_command(
         print_json(payload)
     if not ok:
         raise typer.Exit(1)
+
+
+def _print_updates(
+    out: Console, updates: list[BaselineUpdate], written: list[BaselineUpdate]
+) -> None:
+    """What ``--update`` re-pinned: the changed values and each rewritten file."""
+    if not written:
+        out.print(f"{_n(len(updates), 'baseline')} already current; no file rewritten")
+        return
+    out.print(_changes_table(written))
+    for u in written:
+        out.print(
+            f"re-pinned {u.experiment.name}: {_names([c.name for c in u.changes])} "
+            f"({u.experiment.path})",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+def _print_drift(out: Console, results: list[RegressResult]) -> None:
+    """Name each drifting value, and what to do about it."""
+    drifting = [r for r in results if not r.ok]
+    if any(n.startswith("data.") for r in drifting for n in r.drifted):
+        out.print(
+            "the data differs from the baseline's: the store must hold the files listed in "
+            "experiments/README.md",
+            soft_wrap=True,
+        )
+    out.print(
+        "if the change is deliberate, re-pin with `grekko regress --update` and commit the "
+        "experiment files",
+        soft_wrap=True,
+    )
+    named = "; ".join(f"{r.experiment.name}: {', '.join(r.drifted)}" for r in drifting)
+    of = _n(len(results), "experiment")
+    out.print(
+        f"[bold red]drift[/bold red] in {len(drifting)} of {of} — {named}",
+        highlight=False,
+        soft_wrap=True,
+    )

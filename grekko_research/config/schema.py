@@ -393,9 +393,9 @@ class PortfolioStrategyConfig:
     """One strategy of a portfolio (a *sleeve*): its own parameters, capital and limits.
 
     ``risk`` and ``engine`` override keys of the run's ``risk`` and ``engine`` sections for
-    this sleeve only (``risk: {max_drawdown: 0.1, live: {max_orders: 5}}``). The sleeve's own
-    live risk checks are only those under its ``risk.live``; the run's ``risk.live`` guards the
-    account. ``capital`` is the sleeve's starting equity (default: see
+    this sleeve only (``risk: {portfolio: {drawdown: {flatten_at: 0.1}}, order: {max_orders:
+    5}}``). The sleeve's own live risk checks are only the keys its ``risk`` sets; the run's
+    risk spec guards the account. ``capital`` is the sleeve's starting equity (default: see
     :class:`PortfolioConfig`).
     """
 

@@ -53,7 +53,7 @@ from grekko_research.strategy.params import (
     validate_params,
 )
 
-__all__ = ["Check", "ConformanceError", "ConformanceReport", "check_strategy"]
+__all__ = ["Check", "ConformanceError", "ConformanceReport", "check_strategy", "rewrite_future"]
 
 
 class ConformanceError(GrekkoError):
@@ -153,8 +153,13 @@ def _copy_bars(bars: Bars) -> Bars:
     )
 
 
-def _with_future(bars: Bars, t: int, factor: float) -> Bars:
-    """Return ``bars`` with every price, volume and extra from row ``t`` on scaled by ``factor``."""
+def rewrite_future(bars: Bars, t: int, factor: float) -> Bars:
+    """Return a copy of ``bars`` with every price, volume and extra from row ``t`` on scaled by ``factor``.
+
+    The lookahead check's probe: anything computed for rows before ``t`` must not change when
+    the future is rewritten. Public because feature checks (:mod:`grekko_research.analysis.features`)
+    run the same probe on non-strategy series.
+    """
 
     def scaled(x: np.ndarray) -> np.ndarray:
         out = x.copy()
@@ -339,7 +344,7 @@ def _check_causal(
         # A lookahead of a bar or two shows only where a decision flips: rewrite the future
         # (prices from row t on multiplied by 3, or divided by 3) so that it would flip.
         factor = 3.0 if i % 2 == 0 else 1.0 / 3.0
-        rewritten = _with_future(bars, t, factor)
+        rewritten = rewrite_future(bars, t, factor)
         moved = _arrays(strategy.signals(rewritten, params), rewritten)
         diff = _first_difference(full, moved, slice(0, t))
         if diff is not None:

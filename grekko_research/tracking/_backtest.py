@@ -42,8 +42,8 @@ def run_params(run: BacktestRun) -> dict[str, Any]:
         }
     )
     out.update({f"engine.{k}": v for k, v in asdict(cfg.engine).items()})
-    # The backtest's risk rules; risk.live guards live runs only (not part of config_id).
-    out.update({f"risk.{k}": v for k, v in asdict(cfg.risk).items() if k != "live"})
+    # The backtest's risk spec, one scalar param per limit (old keys applied).
+    out.update(mc.risk_params(cfg.risk.spec))
     return out
 
 
@@ -81,7 +81,9 @@ def log_backtest(
 
     Params: the strategy's parameters as ``params.<name>``, ``strategy``, the
     data actually used (``data.symbols``, ``data.timeframe``, ``data.start``,
-    ``data.end``, ...) and the ``engine.*`` / ``risk.*`` settings. Metrics:
+    ``data.end``, ...), the ``engine.*`` settings and the risk spec, one scalar
+    param per limit (``risk.portfolio.drawdown.limit``; the deprecated keys
+    applied, the live-only ``ops`` left out). Metrics:
     every finite metric of ``run.result.metrics`` plus ``final_equity`` and
     ``n_trades``. Tags: ``config_id``, ``data_hash``, ``strategy``,
     ``grekko_version``, ``git_commit`` (when the code runs from a git

@@ -27,6 +27,8 @@ from grekko_research.tracking._provenance import artifact_location, sqlite_path,
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
 
+    from grekko_research.risk.spec import RiskSpec
+
 __all__ = [
     "RunNotFoundError",
     "TrackingError",
@@ -327,6 +329,21 @@ def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             out[here] = value
     return out
+
+
+def risk_params(spec: RiskSpec) -> dict[str, Any]:
+    """Return a run's risk spec as scalar params, one per limit (``risk.order.max_position``,
+    ``risk.portfolio.drawdown.limit``, ``None`` = off).
+
+    The validated spec is logged, not the section as written: a run configured in the
+    deprecated shape (``risk.max_drawdown``, ``risk.live.*``) logs the same params as the
+    same limits in the new shape, so runs compare and filter by one set of keys. ``ops`` is
+    live only (a backtest has no feed, websocket or venue errors) and is left out.
+    """
+    from dataclasses import asdict
+
+    parts = {k: v for k, v in asdict(spec).items() if k != "ops"}
+    return flatten(parts, "risk.")
 
 
 def runs_table_url(run_id: str, *, uri: str | None = None) -> str:

@@ -40,7 +40,8 @@ def start_study_run(
     """Open the parent MLflow run of a sweep; yield its run id.
 
     The run is named ``study_name``; its params are the whole resolved
-    configuration flattened (``data.symbol``, ``optimize.n_trials``, ...),
+    configuration flattened (``data.symbol``, ``optimize.n_trials``, ...; the
+    ``risk`` section as its validated spec, ``risk.order.max_position`` ...),
     its tags ``study_name``, ``config_id``, ``strategy``, ``grekko_version``,
     ``git_commit`` and then ``tags``; ``config.yaml`` is attached. Leaving
     the block ends the run FINISHED; an exception ends it FAILED (KILLED on
@@ -70,7 +71,9 @@ def start_study_run(
     all_tags.update(tags or {})
     mlc, uri = mc.client(uri)
     with mc.open_run(mlc, uri, experiment, run_name=study_name, tags=all_tags) as run_id:
-        mc.log_batch(mlc, run_id, params=mc.flatten(tree))
+        # The risk section as its validated spec (the deprecated keys it may hold applied).
+        rest = mc.flatten({k: v for k, v in tree.items() if k != "risk"})
+        mc.log_batch(mlc, run_id, params={**rest, **mc.risk_params(cfg.risk.spec)})
         mlc.log_dict(run_id, tree, "config.yaml")
         yield run_id
 

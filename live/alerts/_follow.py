@@ -11,11 +11,15 @@ from pathlib import Path
 from typing import Any
 
 from live.alerts._router import AlertRouter, Outcome
+from live.alerts._rules import alerts_for
 from live.events import EventStore
 
 __all__ = ["afollow", "follow"]
 
 _CONTEXT_KINDS = ("run_started", "order_created")
+# The run's trading state so far: a halt that began before the follower is not alerted again
+# by its later events (see alerts_for).
+_STATE_KINDS = ("halted", "resumed", "kill_switch", "risk_state")
 
 
 def follow(
@@ -39,7 +43,8 @@ def follow(
     after_seq
         Alert on events after this ``seq``; ``None``: only on events appended from now on
         (the log's head at the start). Earlier events still teach the router's context the
-        run id and the orders' symbols, so fills of older orders are described fully.
+        run id, the orders' symbols (fills of older orders are described fully) and the
+        run's trading state (a halt alerted before is not alerted again by its later events).
     stop
         Checked after each pass; the loop ends when it returns true (``None``: never).
     sleep
@@ -55,10 +60,10 @@ def follow(
     with EventStore.open(events_target) as store:
         head = store.head()
         last = (head.seq if head is not None else 0) if after_seq is None else after_seq
-        for event in store.read(kinds=_CONTEXT_KINDS):
+        for event in store.read(kinds=[*_CONTEXT_KINDS, *_STATE_KINDS]):
             if event.seq > last:
                 break
-            router.context.observe(event)
+            alerts_for(event, router.context)  # learn, do not send
         while True:
             outcomes: list[Outcome] = []
             for event in store.read(after_seq=last):

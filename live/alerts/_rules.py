@@ -64,6 +64,9 @@ class AlertContext:
     run_id: str | None = None
     orders: dict[str, tuple[str, str]] = field(default_factory=dict)
     """Client order id → (symbol, side), from ``order_created`` events."""
+    state: str | None = None
+    """The run's trading state as last alerted (``ACTIVE``, ``REDUCING``, ``HALTED``; ``None``
+    before the first): one halt is logged by several events, alerted by the first only."""
 
     def observe(self, event: Event) -> None:
         """Learn the run id and orders' symbols and sides (fills do not carry them)."""
@@ -110,11 +113,12 @@ def alerts_for(event: Event, context: AlertContext) -> list[Alert]:
     event               alerts when                                severity
     ==================  =========================================  ==========================
     ``risk_breach``     always                                     warning
-    ``risk_state``      always (one event per state change)        critical if halted, info
-                                                                   when back to active, else
+    ``risk_state``      the run's state changes (a strategy's:     critical if halted, info
+                        always)                                    when back to active, else
                                                                    warning
-    ``kill_switch``     engaged / released                         critical / warning
-    ``halted``          always                                     critical
+    ``kill_switch``     engaged (the run not yet halted) /         critical / warning
+                        released
+    ``halted``          the run not yet halted                     critical
     ``resumed``         always                                     info
     ``order_fill``      notional ≥ ``big_fill_notional``           info
     ``order_rejected``  always                                     warning
@@ -125,22 +129,23 @@ def alerts_for(event: Event, context: AlertContext) -> list[Alert]:
     ``log_accepted``    always (a run goes on with a failed log)   critical
     ==================  =========================================  ==========================
 
+    One halt of the run, one critical alert: a halt is logged by several events (the runner's
+    ``halted`` and the risk engine's ``risk_state``; the kill switch's ``kill_switch`` first;
+    a breaker's ``risk_state`` then the kill switch it engages), and the first of them, which
+    names the cause, alerts; the others find the run already HALTED (``context.state``). A
+    resume likewise alerts once: ``resumed`` (the operator's), or the risk engine's state
+    leaving HALTED by itself (a breaker that lifts when clear).
+
     Every title and body goes through ``context.redactor``; payloads are redacted with
     :meth:`~live.secrets.Redactor.redact_obj` before they are quoted.
     """
     context.observe(event)
     p = context.redactor.redact_obj(event.payload)
     kind = event.kind
+    if _run_state_event(event):
+        return _run_state_alert(event, context, p)
     if kind in ("risk_breach", "risk_state", "kill_switch"):
         return [_risk_alert(event, context, p)]
-    if kind == "halted":
-        lines = ["Trading HALTED: no new orders.", f"Reason: {_text(p.get('reason', '-'))}"]
-        return [_alert(event, context, "halted", "critical", "Trading halted", lines)]
-    if kind == "resumed":
-        lines = [f"Trading resumed. Reason: {_text(p.get('reason', '-'))}"]
-        if p.get("halt"):
-            lines.append(f"It was halted for: {_text(p['halt'])}")
-        return [_alert(event, context, "resumed", "info", "Trading resumed", lines)]
     if kind == "order_fill":
         return _fill(event, context, p)
     if kind == "order_rejected":
@@ -163,6 +168,37 @@ def alerts_for(event: Event, context: AlertContext) -> list[Alert]:
         return [_alert(event, context, "reconcile_failed", "critical",
                        "Reconciliation failed", lines)]  # fmt: skip
     return []
+
+
+def _run_state_event(event: Event) -> bool:
+    """Whether ``event`` tells the run's one trading state (not a strategy's own, on stream
+    ``risk:<id>``)."""
+    kind = event.kind
+    if kind == "risk_state":
+        return not event.stream.startswith("risk:")
+    return kind in ("halted", "resumed") or (
+        kind == "kill_switch" and bool(event.payload.get("engaged"))
+    )
+
+
+def _run_state_alert(event: Event, context: AlertContext, p: dict[str, Any]) -> list[Alert]:
+    """The alert of a change of the run's trading state, or none when ``context`` already
+    alerted that state (a second event of the same halt)."""
+    kind = event.kind
+    if kind == "resumed":  # the operator's: always confirmed, the state ACTIVE again
+        context.state = "ACTIVE"
+        lines = [f"Trading resumed. Reason: {_text(p.get('reason', '-'))}"]
+        if p.get("halt"):
+            lines.append(f"It was halted for: {_text(p['halt'])}")
+        return [_alert(event, context, "resumed", "info", "Trading resumed", lines)]
+    state = str(p.get("state", "?")).upper() if kind == "risk_state" else "HALTED"
+    if state == context.state:
+        return []  # the same halt (or state) told by another of its events
+    context.state = state
+    if kind == "halted":
+        lines = ["Trading HALTED: no new orders.", f"Reason: {_text(p.get('reason', '-'))}"]
+        return [_alert(event, context, "halted", "critical", "Trading halted", lines)]
+    return [_risk_alert(event, context, p)]
 
 
 def _log_integrity(event: Event, context: AlertContext, p: dict[str, Any]) -> Alert:

@@ -41,6 +41,8 @@ __all__ = ["EventStore", "default_checkpoints", "fold", "open_run_log", "verify"
 S = TypeVar("S")
 
 _PAGE = 1000  # rows fetched per query while reading or verifying
+# Why a log fails verification: (reason, detail, first bad seq).
+_Failure = tuple[Reason, str, int]
 
 
 class EventStore:
@@ -316,40 +318,49 @@ class EventStore:
         self._check_open()
         mode = "incremental" if incremental else "full"
         anchor, failure = self._anchor()
-        if incremental and failure is None and anchor is not None and anchor.seq == 0:
-            # The genesis checkpoint (written before the first event): check every event.
-            if anchor.hash != GENESIS_HASH:
-                failure = _mismatch(anchor, GENESIS_HASH)
-            else:
-                report = verify_rows(self.target, self._all_rows(), key=self._key,
-                                     accepted=max(anchor.accepted, self._accepted))  # fmt: skip
-                return self._done(_with(report, mode=mode, anchor_seq=0))
-        elif incremental and failure is None and anchor is not None:
-            rows = self._all_rows(after=anchor.seq - 1)
-            first = next(rows, None)
-            if first is None or first[0] != anchor.seq:
-                head = self._backend.head()
-                failure = _truncated(anchor, 0 if head is None else head[0], head)
-            elif first[6] != anchor.hash:
-                failure = _mismatch(anchor, first[6])
-                # Rare, so worth a full walk: name the first event that was changed.
-                found = verify_rows(self.target, self._all_rows(), key=self._key,
-                                    accepted=max(anchor.accepted, self._accepted))  # fmt: skip
-                if not found.ok:
-                    detail = (
-                        f"{found.detail} (the checkpoint at seq {anchor.seq} no longer matches)"
-                    )
-                    return _with(found, mode=mode, anchor_seq=anchor.seq, detail=detail)
-            else:
-                report = verify_rows(
-                    self.target, _chain([first], rows), key=self._key,
-                    accepted=max(anchor.accepted, self._accepted), start_seq=anchor.seq,
-                    start_prev=None,
-                )  # fmt: skip
-                return self._done(_with(report, mode=mode, anchor_seq=anchor.seq))
+        if incremental and failure is None and anchor is not None:
+            report, failure = self._verify_from(anchor, mode)
+            if report is not None:
+                return report
         if failure is not None and (incremental or failure[0] == "checkpoint_invalid"):
             head = self._backend.head()
             return _failed(self, head, failure, mode, anchor)
+        return self._verify_all(anchor, failure, mode)
+
+    def _verify_from(
+        self, anchor: Checkpoint, mode: str
+    ) -> tuple[VerifyReport | None, _Failure | None]:
+        """The incremental check from a trusted checkpoint: the report when it decides, else
+        the failure that the full walk reports (a cut tail, a rewritten chain)."""
+        accepted = max(anchor.accepted, self._accepted)
+        if anchor.seq == 0:
+            # The genesis checkpoint (written before the first event): check every event.
+            if anchor.hash != GENESIS_HASH:
+                return None, _mismatch(anchor, GENESIS_HASH)
+            report = verify_rows(self.target, self._all_rows(), key=self._key, accepted=accepted)
+            return self._done(_with(report, mode=mode, anchor_seq=0)), None
+        rows = self._all_rows(after=anchor.seq - 1)
+        first = next(rows, None)
+        if first is None or first[0] != anchor.seq:
+            head = self._backend.head()
+            return None, _truncated(anchor, 0 if head is None else head[0], head)
+        if first[6] != anchor.hash:
+            # Rare, so worth a full walk: name the first event that was changed.
+            found = verify_rows(self.target, self._all_rows(), key=self._key, accepted=accepted)
+            if found.ok:
+                return None, _mismatch(anchor, first[6])
+            detail = f"{found.detail} (the checkpoint at seq {anchor.seq} no longer matches)"
+            return _with(found, mode=mode, anchor_seq=anchor.seq, detail=detail), None
+        report = verify_rows(
+            self.target, _chain([first], rows), key=self._key, accepted=accepted,
+            start_seq=anchor.seq, start_prev=None,
+        )  # fmt: skip
+        return self._done(_with(report, mode=mode, anchor_seq=anchor.seq)), None
+
+    def _verify_all(
+        self, anchor: Checkpoint | None, failure: _Failure | None, mode: str
+    ) -> VerifyReport:
+        """Every event from ``seq`` 1, then the checkpoint against the chain it vouches for."""
         report = verify_rows(
             self.target, self._all_rows(), key=self._key,
             accepted=max(anchor.accepted if anchor else 0, self._accepted),
@@ -358,26 +369,29 @@ class EventStore:
         if not report.ok:
             return report
         if failure is None and anchor is not None:
-            if anchor.seq > report.head_seq:
-                failure = _truncated(anchor, report.head_seq, None)
-            elif anchor.seq == 0:
-                if anchor.hash != GENESIS_HASH:
-                    failure = _mismatch(anchor, GENESIS_HASH)
-            else:
-                at = self._backend.rows(anchor.seq - 1, None, None, 1)
-                if at and at[0][6] != anchor.hash:
-                    failure = _mismatch(anchor, at[0][6])
+            failure = self._anchor_problem(anchor, report.head_seq)
         if failure is not None:
             return _with(report, ok=False, first_bad_seq=failure[2], reason=failure[0],
                          detail=failure[1])  # fmt: skip
         return self._done(report)
+
+    def _anchor_problem(self, anchor: Checkpoint, head_seq: int) -> _Failure | None:
+        """Why a sound chain ending at ``head_seq`` does not match its last checkpoint."""
+        if anchor.seq > head_seq:
+            return _truncated(anchor, head_seq, None)
+        if anchor.seq == 0:
+            return _mismatch(anchor, GENESIS_HASH) if anchor.hash != GENESIS_HASH else None
+        at = self._backend.rows(anchor.seq - 1, None, None, 1)
+        if at and at[0][6] != anchor.hash:
+            return _mismatch(anchor, at[0][6])
+        return None
 
     def _done(self, report: VerifyReport) -> VerifyReport:
         if report.ok:
             self._checked = True
         return report
 
-    def _anchor(self) -> tuple[Checkpoint | None, tuple[Reason, str, int] | None]:
+    def _anchor(self) -> tuple[Checkpoint | None, _Failure | None]:
         """The last checkpoint, or why there is none to trust: (reason, detail, bad seq)."""
         if self._checkpoints is None:
             return None, None
@@ -539,7 +553,7 @@ def _with(report: VerifyReport, **changes: Any) -> VerifyReport:
     return replace(report, **changes)
 
 
-def _truncated(anchor: Checkpoint, head_seq: int, head: Row | None) -> tuple[Reason, str, int]:
+def _truncated(anchor: Checkpoint, head_seq: int, head: Row | None) -> _Failure:
     return (
         "truncated",
         f"the log ends at seq {head_seq} but its checkpoint (line {anchor.line or 'last'}) "
@@ -548,7 +562,7 @@ def _truncated(anchor: Checkpoint, head_seq: int, head: Row | None) -> tuple[Rea
     )
 
 
-def _mismatch(anchor: Checkpoint, stored: str) -> tuple[Reason, str, int]:
+def _mismatch(anchor: Checkpoint, stored: str) -> _Failure:
     return (
         "checkpoint_mismatch",
         f"seq {anchor.seq} has hash {stored[:12]}… but its checkpoint says "
@@ -561,7 +575,7 @@ def _mismatch(anchor: Checkpoint, stored: str) -> tuple[Reason, str, int]:
 def _failed(
     store: EventStore,
     head: Row | None,
-    failure: tuple[Reason, str, int],
+    failure: _Failure,
     mode: str,
     anchor: Checkpoint | None,
 ) -> VerifyReport:

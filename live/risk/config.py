@@ -2,28 +2,44 @@
 
 :func:`risk_spec` returns the spec of a composed configuration (``risk``, see ``docs/risk.md``),
 which :class:`~live.risk.RiskEngine` takes. :class:`LiveRiskConfig` is the flat shape of the
-deprecated ``risk.live`` block, kept for one release: the engine still accepts it (it converts
-it to a spec) and :func:`live_risk_config` still returns it.
+deprecated ``risk.live`` block, kept for one release: constructing it warns
+(:class:`~grekko_research.risk.spec.RiskConfigDeprecationWarning`), the engine still accepts it
+(it converts it to a spec), :func:`live_risk_config` still returns it, and a runner or sleeve
+spec given one converts it (:func:`as_spec`, warning again).
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import asdict, dataclass, fields
 from typing import Literal
 
 from grekko_research.config.schema import GrekkoConfig, LiveRiskSection, RiskSection
 from grekko_research.risk.spec import (
     LIVE_DEFAULTS,
+    RiskConfigDeprecationWarning,
     RiskSpec,
     check_live_keys,
     spec_from_live_keys,
 )
 
-__all__ = ["Action", "LiveRiskConfig", "live_risk_config", "risk_spec"]
+__all__ = ["Action", "LiveRiskConfig", "as_spec", "live_risk_config", "risk_spec"]
 
 Action = Literal["halt", "reduce"]
 
 _SETTINGS = {"check_precision", *LIVE_DEFAULTS}  # not limits: windows, actions, cool-downs
+_REPLACEMENT = (
+    "use grekko_research.risk.spec.RiskSpec (LiveRiskConfig.to_spec() converts one; "
+    "live.risk.risk_spec(cfg) is a run's); see docs/risk.md"
+)
+
+
+def _deprecated(what: str, stacklevel: int) -> None:
+    warnings.warn(
+        f"{what} is deprecated and will be removed in the next release: {_REPLACEMENT}",
+        RiskConfigDeprecationWarning,
+        stacklevel=stacklevel + 1,
+    )
 
 
 @dataclass(frozen=True)
@@ -66,6 +82,7 @@ class LiveRiskConfig:
 
     def __post_init__(self) -> None:
         check_live_keys(asdict(self))  # names risk.live.<key>
+        _deprecated("LiveRiskConfig", stacklevel=3)  # __post_init__ <- __init__ <- the caller
 
     @property
     def enabled(self) -> list[str]:
@@ -142,6 +159,27 @@ def live_risk_config(cfg: GrekkoConfig | RiskSection | LiveRiskSection) -> LiveR
     ConfigError
         Naming the key of the first invalid value.
     """
-    if isinstance(cfg, LiveRiskSection):
-        return LiveRiskConfig(**cfg.given())
-    return LiveRiskConfig.from_spec(risk_spec(cfg))
+    _deprecated("live_risk_config", stacklevel=2)
+    with warnings.catch_warnings():  # one warning, naming what the caller called
+        warnings.simplefilter("ignore", RiskConfigDeprecationWarning)
+        if isinstance(cfg, LiveRiskSection):
+            return LiveRiskConfig(**cfg.given())
+        return LiveRiskConfig.from_spec(risk_spec(cfg))
+
+
+def as_spec(risk: RiskSpec | LiveRiskConfig | None, where: str) -> RiskSpec | None:
+    """``risk`` as a :class:`~grekko_research.risk.spec.RiskSpec` (``None`` stays ``None``):
+    the one converting path of a deprecated :class:`LiveRiskConfig` into a runner or sleeve
+    spec (``where`` names it in the warning).
+
+    Raises
+    ------
+    TypeError
+        For anything else.
+    """
+    if risk is None or isinstance(risk, RiskSpec):
+        return risk
+    if isinstance(risk, LiveRiskConfig):
+        _deprecated(f"{where} given a LiveRiskConfig", stacklevel=4)  # <- __post_init__ <- init
+        return risk.to_spec()
+    raise TypeError(f"{where} must be a RiskSpec or None, got {type(risk).__name__}")

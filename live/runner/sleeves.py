@@ -37,12 +37,12 @@ from grekko_research.engine.config import EngineConfig
 from grekko_research.strategy import Strategy
 from live.risk import (
     EventDraft,
-    LiveRiskConfig,
     MarketView,
     PortfolioView,
     RiskEngine,
     RiskSpec,
 )
+from live.risk.config import as_spec
 from live.runner._decision import (
     book_trade,
     check_planned,
@@ -66,9 +66,13 @@ class SleeveSpec:
     params: Any
     engine: EngineConfig
     weight: float = 1.0
-    risk: RiskSpec | LiveRiskConfig | None = None
+    risk: RiskSpec | None = None  # its own risk engine's spec (None: fail-closed only)
     meta: Mapping[str, Any] = field(default_factory=dict)  # a promoted model's provenance
     symbols: tuple[str, ...] = ()  # the run's symbols it trades (empty: all of them)
+
+    def __post_init__(self) -> None:
+        # A deprecated LiveRiskConfig is converted (with a warning): the sleeve holds a spec.
+        object.__setattr__(self, "risk", as_spec(self.risk, "SleeveSpec.risk"))
 
 
 @dataclass(frozen=True)

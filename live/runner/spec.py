@@ -16,10 +16,8 @@ from grekko_research.data.bars import Bars
 from grekko_research.engine.config import EngineConfig
 from grekko_research.errors import ConfigError
 from grekko_research.strategy import Strategy
-from live.risk import (
-    LiveRiskConfig,
-    RiskSpec,
-)
+from live.risk import RiskSpec
+from live.risk.config import as_spec
 
 if TYPE_CHECKING:
     from live.runner.sleeves import CoordinatorSpec, SleeveSpec
@@ -61,12 +59,14 @@ class RunnerSpec:
     kill_poll_s: float = 0.05
     ops_every_s: float = 1.0  # operational checks (real-time venues): stream, errors, clock
     tick_every_s: float = 5.0  # drawdown, daily loss and price move between bars (live prices)
-    risk: RiskSpec | LiveRiskConfig | None = None  # the run's risk spec (None: fail-closed only)
+    risk: RiskSpec | None = None  # the run's risk spec (None: fail-closed only)
     meta: Mapping[str, Any] = field(default_factory=dict)
     sleeves: tuple[SleeveSpec, ...] = ()  # several strategies (``engine``: the account's)
     coordinator: CoordinatorSpec | None = None  # how the sleeves' targets merge
 
     def __post_init__(self) -> None:
+        # A deprecated LiveRiskConfig is converted (with a warning): the run holds a spec.
+        object.__setattr__(self, "risk", as_spec(self.risk, "RunnerSpec.risk"))
         if (self.strategy is None) == (not self.sleeves):
             raise ConfigError("a run trades either one strategy or a portfolio of sleeves")
         ids = [s.id for s in self.sleeves]

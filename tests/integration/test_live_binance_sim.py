@@ -18,7 +18,7 @@ from tests.peers.sim_cli import sim_process
 KEY, SECRET = "e2e-key-0123456789", "e2e-secret-abcdefghij"
 # The simulator's clock is the replayed market's (2021): the clock-skew check would rightly
 # halt trading against it (tests/integration/test_live_ops.py shows that it does).
-REHEARSAL = ["risk.live.max_clock_skew_ms=null"]
+REHEARSAL = ["risk.ops.max_clock_skew_ms=null"]
 ENV = {"GREKKO_BINANCE_API_KEY": KEY, "GREKKO_BINANCE_API_SECRET": SECRET}
 
 

@@ -12,10 +12,11 @@ import pytest
 from typer.testing import CliRunner
 
 from grekko_research.engine import EngineConfig
+from grekko_research.risk.spec import OpsRisk, RiskSpec
 from grekko_research.strategy import get_strategy
 from live.cli import app
 from live.events import EventStore
-from live.risk import LiveRiskConfig, TradingState
+from live.risk import TradingState
 from live.runner import Runner, RunnerSpec
 from live.sim import Simulator
 from live.venues import CcxtVenue, RetryLater
@@ -32,7 +33,7 @@ def test_an_error_rate_halt_names_the_failed_calls(
 ) -> None:
     """Three timed-out balance reads and a timed-out open-orders read trip ``error_rate``
     (limit 3): the halt, its breach and the console line say which calls and why."""
-    risk = LiveRiskConfig(max_errors=3, error_window_s=600, ops_action="halt")
+    risk = RiskSpec(ops=OpsRisk(max_errors=3, error_window_s=600, action="halt"))
     strategy = get_strategy("sma_cross")
     params = strategy.params({"fast": 3, "slow": 8})
     spec = RunnerSpec(
@@ -123,7 +124,7 @@ def test_a_refusal_and_a_halt_are_printed_with_the_rule_and_the_reason(
     """A risk limit that refuses every entry: each refusal is a line naming the rule; status
     shows the refusals and the risk state, times UTC."""
     args = ["replay", "--strategy", "sma_cross", "--params", "fast=5", "--params", "slow=20",
-            "--state-dir", str(tmp_path), "risk.live.min_order_notional=1000000", *RANGE]  # fmt: skip
+            "--state-dir", str(tmp_path), "risk.order.min_notional=1000000", *RANGE]  # fmt: skip
     code, out, err = _cli(args, research_store)
     assert code == 0, err
     events = out.strip().splitlines()[-1]

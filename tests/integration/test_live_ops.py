@@ -16,9 +16,15 @@ import pandas as pd
 import pytest
 
 from grekko_research.engine import EngineConfig
+from grekko_research.risk.spec import (
+    DrawdownBreaker,
+    OpsRisk,
+    PortfolioRisk,
+    RiskSpec,
+)
 from grekko_research.strategy import get_strategy
 from live.events import Event, EventStore
-from live.risk import LiveRiskConfig, TradingState
+from live.risk import TradingState
 from live.runner import Runner, RunnerSpec
 from live.sim import Simulator
 from live.venues import CcxtVenue
@@ -27,7 +33,7 @@ from tests.integration.test_venue_health import FAST_WS, run
 pytestmark = pytest.mark.timeout(120)
 
 
-def _runner(venue: CcxtVenue, path: Path, risk: LiveRiskConfig) -> tuple[Runner, EventStore]:
+def _runner(venue: CcxtVenue, path: Path, risk: RiskSpec) -> tuple[Runner, EventStore]:
     strategy = get_strategy("sma_cross")
     params = strategy.params({"fast": 3, "slow": 8})
     spec = RunnerSpec(
@@ -56,7 +62,7 @@ def _states(events: list[Event]) -> list[tuple[str, Any]]:
 def test_a_lost_stream_halts_and_its_return_resumes(
     btc: pd.DataFrame, eth: pd.DataFrame, tmp_path: Path
 ) -> None:
-    risk = LiveRiskConfig(max_ws_down_s=0.3, ops_action="halt")
+    risk = RiskSpec(ops=OpsRisk(max_ws_down_s=0.3, action="halt"))
 
     async def scenario(sim: Simulator, venue: CcxtVenue, bars: pd.DataFrame) -> None:
         runner, store = _runner(venue, tmp_path / "events.db", risk)
@@ -87,7 +93,7 @@ def test_a_lost_stream_halts_and_its_return_resumes(
 def test_a_skewed_venue_clock_halts_without_the_kill_switch(
     btc: pd.DataFrame, eth: pd.DataFrame, tmp_path: Path
 ) -> None:
-    risk = LiveRiskConfig(max_clock_skew_ms=1000.0, ops_action="halt")
+    risk = RiskSpec(ops=OpsRisk(max_clock_skew_ms=1000.0, action="halt"))
 
     async def scenario(sim: Simulator, venue: CcxtVenue, bars: pd.DataFrame) -> None:
         runner, store = _runner(venue, tmp_path / "events.db", risk)
@@ -115,7 +121,7 @@ def test_a_replay_is_not_watched(research_store: Path, tmp_path: Path) -> None:
 
     cfg = compose_config(
         ["data.start=2021-01-04", "data.end=2021-01-06", f"live.state_dir={tmp_path}",
-         "risk.live.max_data_age_s=1", "risk.live.max_clock_skew_ms=1"]
+         "risk.ops.max_data_age_s=1", "risk.ops.max_clock_skew_ms=1"]
     )  # fmt: skip
     plan = plan_run(cfg, replay=True)
     plan = replace(plan, spec=replace(plan.spec, ops_every_s=0.0))
@@ -138,7 +144,9 @@ def test_a_drop_between_bars_trips_the_drawdown_breaker(
     drops = [(j, 1 - float(btc.open[j]) / close10) for j in range(12, len(btc))]
     j, drop = max(drops, key=lambda x: x[1])
     assert drop > 0.01, "the data must fall somewhere after bar 10"
-    risk = LiveRiskConfig(max_drawdown=drop / 2, drawdown_action="halt")
+    risk = RiskSpec(
+        portfolio=PortfolioRisk(drawdown=DrawdownBreaker(limit=drop / 2, action="halt"))
+    )
 
     async def scenario(sim: Simulator, venue: CcxtVenue, bars: pd.DataFrame) -> None:
         runner, store = _runner(venue, tmp_path / "events.db", risk)

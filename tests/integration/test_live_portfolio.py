@@ -19,6 +19,7 @@ from grekko_research.config.schema import GrekkoConfig, PortfolioStrategyConfig
 from grekko_research.data.store import ParquetStore
 from grekko_research.engine.layout import TRADE_FIELDS
 from grekko_research.errors import ConfigError
+from grekko_research.risk.spec import OrderRisk, RiskSpec
 from grekko_research.runs import run_backtest
 from live.app import plan_run, run_plan
 from live.events import Event, EventStore
@@ -36,7 +37,7 @@ COMMON = [
     "engine.slippage_value=5",
 ]
 SMA = PortfolioStrategyConfig(name="sma_cross", id="trend", params={"fast": 5, "slow": 20},
-                              weight=2.0, risk={"max_drawdown": 0.2})  # fmt: skip
+                              weight=2.0, risk={"portfolio": {"drawdown": {"flatten_at": 0.2}}})  # fmt: skip
 BOLL = PortfolioStrategyConfig(name="bollinger_breakout", id="breakout",
                                params={"window": 20, "k": 1.5}, weight=1.0,
                                engine={"sizing": "percent", "sizing_value": 0.8})  # fmt: skip
@@ -83,7 +84,7 @@ def test_each_sleeve_books_exactly_its_own_backtest(
     assert capital == {"trend": 5000.0, "breakout": 2500.0, "reversion": 2500.0}  # weights 2:1:1
     overrides = {
         "trend": ["strategy=sma_cross", "strategy.params.fast=5", "strategy.params.slow=20",
-                  "risk.max_drawdown=0.2"],
+                  "risk.portfolio.drawdown.flatten_at=0.2"],
         "breakout": ["strategy=bollinger_breakout", "strategy.params.window=20",
                      "strategy.params.k=1.5", "engine.sizing=percent", "engine.sizing_value=0.8"],
         "reversion": ["strategy=rsi_mean_reversion", "strategy.params.lower=35"],
@@ -234,14 +235,12 @@ def test_strategies_on_their_own_symbols(research_store: Path, tmp_path: Path) -
 
 
 def test_per_strategy_and_global_limits(research_store: Path, tmp_path: Path) -> None:
-    """A sleeve's own ``risk.live`` shrinks its orders only; the run's ``risk.live`` shrinks the
+    """A sleeve's own ``risk.order`` shrinks its orders only; the run's ``risk.order`` shrinks the
     account's orders only."""
     free = replace(SMA, id="free", risk={})
-    tight = replace(SMA, id="tight", risk={"live": {"max_order_notional": 800.0}})
+    tight = replace(SMA, id="tight", risk={"order": {"max_notional": 800.0}})
     cfg = _cfg(tmp_path, free, tight, rule="sum")
-    cfg = replace(
-        cfg, risk=replace(cfg.risk, live=replace(cfg.risk.live, max_order_notional=3000.0))
-    )
+    cfg = replace(cfg, risk=replace(cfg.risk, order=replace(cfg.risk.order, max_notional=3000.0)))
     events = _run(cfg, research_store)
     booked = {"free": [], "tight": []}
     for d in _decisions(events):
@@ -416,7 +415,7 @@ def test_status_and_api_attribute_to_each_strategy(sum_run: list[Event], tmp_pat
         ({"quorum": 1.5}, "portfolio.quorum"),
         ({"strategies": [SMA, replace(BOLL, id="trend")]}, "unique"),
         ({"strategies": [replace(SMA, risk={"max_drawdwn": 0.1})]}, "max_drawdwn"),
-        ({"strategies": [replace(SMA, risk={"live": {"max_order": 1}})]}, "risk.live"),
+        ({"strategies": [replace(SMA, risk={"order": {"max_order": 1}})]}, "risk.order"),
         ({"strategies": [replace(SMA, params={"fastt": 5})]}, "strategies[0]"),
         ({"strategies": [replace(SMA, capital=-1.0)]}, "capital"),
         ({"strategies": [replace(SMA, name="models:/x@live")]}, "its own parameters"),
@@ -438,8 +437,14 @@ def test_portfolio_from_the_config_group(tmp_path: Path) -> None:
     assert [s.id for s in plan.spec.sleeves] == ["sma_cross", "bollinger_breakout",
                                                  "rsi_mean_reversion"]  # fmt: skip
     assert plan.spec.sleeves[0].engine.risk.max_drawdown == 0.2
-    assert plan.spec.sleeves[2].risk is not None and plan.spec.sleeves[2].risk.max_orders == 10
-    assert plan.spec.sleeves[1].risk is not None and plan.spec.sleeves[1].risk.max_orders is None
+    # Each sleeve's own risk engine has only what its entry sets.
+    risks = [s.risk for s in plan.spec.sleeves]
+    assert all(isinstance(r, RiskSpec) for r in risks)
+    assert [r.order for r in risks if isinstance(r, RiskSpec)] == [
+        OrderRisk(),
+        OrderRisk(),
+        OrderRisk(max_orders=10),
+    ]
     assert math.isclose(sum(s.engine.init_cash for s in plan.spec.sleeves), 10_000.0)
     # The portfolio does not change the backtest's configuration id.
     assert plan.spec.config_id == plan_run(compose_config([]), replay=True).spec.config_id

@@ -28,7 +28,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 KEY, SECRET = "rehearsal-key-0123456789", "rehearsal-secret-abcdefghij"
 ENV = {"GREKKO_BINANCE_API_KEY": KEY, "GREKKO_BINANCE_API_SECRET": SECRET}
 README_RUN = ["run", "--venue", "binance", "--mode", "live", "--confirm-live", "binance",
-              "risk=conservative", "risk.live.max_clock_skew_ms=null"]  # fmt: skip
+              "risk=conservative", "risk.ops.max_clock_skew_ms=null"]  # fmt: skip
 # A strategy that trades often: the rehearsal must send orders to prove anything.
 TRADING = ["--strategy", "sma_cross", "--params", "fast=2", "--params", "slow=5"]
 TROUBLE = ("risk_breach", "halted", "kill_switch", "ops_failed")
@@ -83,7 +83,7 @@ def test_clock_re_reads_on_an_accelerated_simulator_trip_nothing(
     with sim_process(shared_data, ENV, speed=3600) as url:
         cfg = compose_config(
             ["live=binance", "live.mode=live", f"live.venue_url={url}", "risk=conservative",
-             "risk.live.max_clock_skew_ms=null", "strategy=sma_cross", "strategy.params.fast=2",
+             "risk.ops.max_clock_skew_ms=null", "strategy=sma_cross", "strategy.params.fast=2",
              "strategy.params.slow=5", f"live.state_dir={tmp_path}", "live.max_bars=32"]
         )  # fmt: skip
         plan = plan_run(cfg)
@@ -119,7 +119,7 @@ def test_a_runner_held_up_for_seconds_on_an_accelerated_simulator_is_not_stale(
     with sim_process(shared_data, ENV, speed=3600) as url:
         cfg = compose_config(
             ["live=binance", "live.mode=live", f"live.venue_url={url}", "risk=conservative",
-             "risk.live.max_clock_skew_ms=null", f"live.state_dir={tmp_path}",
+             "risk.ops.max_clock_skew_ms=null", f"live.state_dir={tmp_path}",
              "live.max_bars=20"]
         )  # fmt: skip
         plan = plan_run(cfg)

@@ -25,8 +25,8 @@ def _run(research_store: Path, tmp_path: Path, *extra: str) -> list:
 
 def test_order_rate_limit_refuses_and_records(research_store: Path, tmp_path: Path) -> None:
     free = _run(research_store, tmp_path / "free")
-    capped = _run(research_store, tmp_path / "capped", "risk.live.max_orders=3",
-                  "risk.live.order_window_s=100000000")  # fmt: skip
+    capped = _run(research_store, tmp_path / "capped", "risk.order.max_orders=3",
+                  "risk.order.order_window_s=100000000")  # fmt: skip
     n_free = sum(e.kind == "order_created" for e in free)
     n_capped = sum(e.kind == "order_created" for e in capped)
     assert n_free > 6 and n_capped == 3
@@ -47,7 +47,7 @@ def test_a_check_that_raises_halts_trading(
     for name in dir(checks):
         if name.startswith("check_max_notional"):
             monkeypatch.setattr(checks, name, broken)
-    events = _run(research_store, tmp_path, "risk.live.max_order_notional=1000000")
+    events = _run(research_store, tmp_path, "risk.order.max_notional=1000000")
     states = [e.payload for e in events if e.kind == "risk_state"]
     assert states and states[0]["state"] == "HALTED" and "boom" in states[0]["reason"]
     assert sum(e.kind == "order_created" for e in events) == 0

@@ -6,15 +6,23 @@ never an exchange's own host unless asked; ``grekko-live runs`` lists the runs."
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from grekko_research.errors import GrekkoError
+from grekko_research.config import compose_config
+from grekko_research.config.compose import to_container
+from grekko_research.data.store import ParquetStore
+from grekko_research.errors import ConfigError, GrekkoError
+from grekko_research.risk.spec import RiskConfigDeprecationWarning
+from live.app import LivePlan, plan_run, run_plan
 from live.cli import app
 from live.events import EventStore
+from live.runs import RunInfo, read_run, recorded_overrides, recorded_risk
 from tests.peers.sim_cli import sim_process
 
 RANGE = ["data.start=2021-01-04", "data.end=2021-01-08"]
@@ -111,7 +119,7 @@ def test_reconcile_reaches_the_venue_where_the_run_did(sim: str, tmp_path: Path)
            "slow=5", "--state-dir", str(tmp_path), "--mode", "live"]  # fmt: skip
     code, out, err = live(
         ["run", *run, "--venue-url", sim, "--confirm-live", "binance", "--max-bars", "3",
-         "risk=conservative", "risk.live.max_clock_skew_ms=null"]
+         "risk=conservative", "risk.ops.max_clock_skew_ms=null"]
     )  # fmt: skip
     assert code == 0, err
     events = out.strip().splitlines()[-1]
@@ -139,3 +147,58 @@ def test_reconcile_reaches_the_venue_where_the_run_did(sim: str, tmp_path: Path)
     assert code != 0 and "--allow-real-venue" in err and "binance's own host" in err, err
     with EventStore.open(old / "events.db") as log:
         assert log.head() == head
+
+
+# A run configured in the deprecated risk shape: top-level engine keys, a risk.live block, and
+# a key of the spec beside them.
+OLD_SHAPE = ["risk.max_drawdown=0.3", "risk.live.max_orders=40",
+             "risk.live.breaker_cooldown_s=120", "risk.order.price_band=0.05"]  # fmt: skip
+SPEC_PARTS = {"order", "portfolio", "market", "ops"}
+
+
+def _replanned(info: RunInfo) -> LivePlan:
+    """The run configured again from its record alone, as reconcile does; a deprecation
+    warning is an error (the operator wrote no deprecated key)."""
+    args = recorded_overrides(info, [])
+    risk_keys = [a.split("=", 1)[0] for a in args if a.startswith("risk")]
+    assert risk_keys and all(k.split(".")[1] in SPEC_PARTS for k in risk_keys), risk_keys
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RiskConfigDeprecationWarning)
+        return plan_run(compose_config(args), replay=True)
+
+
+def test_a_run_records_its_risk_spec_and_is_configured_again_by_it(
+    research_store: Path, tmp_path: Path
+) -> None:
+    """A run configured with the deprecated risk keys records the validated spec (it recorded
+    the section as written, so reconciling or re-planning it warned again and kept the old
+    shape alive); a log an older version wrote in the old shape is still understood, converted
+    once, without a warning."""
+    base = ["strategy=sma_cross", "strategy.params.fast=5", "strategy.params.slow=20",
+            f"live.state_dir={tmp_path}", *RANGE]  # fmt: skip
+    with pytest.warns(RiskConfigDeprecationWarning):
+        cfg = compose_config([*base, *OLD_SHAPE])
+    spec = cfg.risk.spec
+    assert spec.portfolio.drawdown.flatten_at == 0.3 and spec.order.max_orders == 40
+    plan = plan_run(cfg, replay=True)
+    run_plan(plan, store=ParquetStore(research_store))
+
+    info = read_run(plan.events)
+    recorded = info.started_payload["risk"]
+    assert set(recorded) == SPEC_PARTS and recorded == json.loads(json.dumps(asdict(spec)))
+    again = _replanned(info)
+    assert again.spec.risk == plan.spec.risk == spec
+    assert again.events == plan.events and again.spec.run_id == plan.spec.run_id
+
+    # The log of an older version: the section as configured, old keys and all.
+    old = tmp_path / "old-run"
+    old.mkdir()
+    with EventStore.open(old / "events.db") as log:
+        payload = info.started_payload | {"run_id": old.name, "risk": to_container(cfg)["risk"]}
+        assert {"max_drawdown", "live"} <= set(payload["risk"])
+        log.append("run_started", "runner", payload, ts_ms=1)
+    old_info = read_run(str(old / "events.db"))
+    assert recorded_risk(old_info.started_payload["risk"]) == recorded
+    assert _replanned(old_info).spec.risk == spec
+    with pytest.raises(ConfigError, match=r"run old-run recorded .*risk\.live\.max_orders"):
+        recorded_risk({"live": {"max_orders": 0}}, "old-run")

@@ -43,7 +43,7 @@ KEY, SECRET = "raising-key-0123456789", "raising-secret-abcdefghij"
 ENV = {"GREKKO_BINANCE_API_KEY": KEY, "GREKKO_BINANCE_API_SECRET": SECRET}
 READ = "read-token-raising-0123456789"
 RUN = ["run", "--venue", "binance", "--mode", "live", "--confirm-live", "binance",
-       "risk=conservative", "risk.live.max_clock_skew_ms=null", "--strategy", "sma_cross",
+       "risk=conservative", "risk.ops.max_clock_skew_ms=null", "--strategy", "sma_cross",
        "--params", "fast=2", "--params", "slow=5", "--show", "alerts",
        "live.run_id=raising"]  # fmt: skip
 RAISE_AT = 6  # the sixth decision raises, and every one after it
@@ -179,6 +179,8 @@ def test_a_raising_strategy_halts_a_grekko_live_run_which_stays_up(
     assert risk["state"] == "HALTED" and "ZeroDivisionError" in (risk["reason"] or "")
     (alert,) = [p for p in posts if "Trading halted" in p["title"]]
     assert "CRITICAL" in alert["title"] and "ZeroDivisionError" in alert["message"]
+    # One critical alert for the halt: not also the risk engine's "Risk state HALTED".
+    assert [p["title"] for p in posts if "CRITICAL" in p["title"]] == [alert["title"]]
 
 
 def test_a_raising_strategy_cancels_the_resting_orders(shared_data: Path, tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ from live.runner.spec import FLATTEN_SEQ
 
 # A fast crossover trades every few hours; a 1 % drawdown limit is met within days.
 BASE = ["strategy=sma_cross", "strategy.params.fast=2", "strategy.params.slow=5",
-        "risk.max_drawdown=0.01", "engine.taker_fee=0.001"]  # fmt: skip
+        "risk.portfolio.drawdown.flatten_at=0.01", "engine.taker_fee=0.001"]  # fmt: skip
 FIRST = ["data.start=2021-01-04", "data.end=2021-01-12"]
 LATER = ["data.start=2021-01-12", "data.end=2021-01-20"]
 
@@ -125,7 +125,9 @@ def test_an_order_manager_anomaly_halts_the_run_until_resumed(
     one trading state — ``halted`` (alerted) and the risk engine's HALTED, with the reason —
     until a resume, which acknowledges it: entries are taken again."""
     plan = plan_run(
-        compose_config([*BASE, "risk.max_drawdown=0.5", *FIRST, f"live.state_dir={tmp_path}"]),
+        compose_config(
+            [*BASE, "risk.portfolio.drawdown.flatten_at=0.5", *FIRST, f"live.state_dir={tmp_path}"]
+        ),
         replay=True,
     )
     marks: dict[str, int] = {}

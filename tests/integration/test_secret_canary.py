@@ -419,6 +419,8 @@ def test_every_live_command_masks_the_canaries(
     cli("verify", "verify", "--events", events)
     cli("kill", "kill", "--reason", "canary", "--events", events)
     cli("resume", "resume", "--events", events, "--reason", "canary")
+    # (the deploy key's masking is tested in tests/contracts/test_deploy_cli.py)
+    cli("contracts", "contracts", "check")
     range_ = ["data.start=2021-01-04", "data.end=2021-01-12"]
     cli("replay", "replay", "--strategy", "sma_cross", "--state-dir", str(tmp_path / "replay"),
         *range_)  # fmt: skip

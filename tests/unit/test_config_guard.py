@@ -3,9 +3,11 @@ password URLs are refused in every group, and the errors name the key, never the
 
 A generated list of credential-like keys (many spellings of many words) is put in every place
 a key can go — each group, each typed mapping (a strategy's params, a portfolio sleeve's
-params / risk / risk.live / engine overrides), the items of lists of records (tokens,
+params / risk spec parts / engine overrides), the items of lists of records (tokens,
 sleeves) — through the composed tree, through command-line overrides and through YAML files
-of a ``conf/`` folder; each is refused with a message naming the key.
+of a ``conf/`` folder; each is refused with a message naming the key. The deprecated risk
+shape (a sleeve's ``risk.live`` block) is guarded too, through a portfolio of this folder's
+own (``conf_deprecated/``): nothing shipped uses that shape any more.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import itertools
 import re
 import shutil
 import typing
+import warnings
 from dataclasses import fields, is_dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +29,7 @@ from grekko_research.config import compose_config, config_dir, to_container
 from grekko_research.config._guard import check_config_tree, looks_like_credential
 from grekko_research.config.schema import GrekkoConfig
 from grekko_research.errors import ConfigError
+from grekko_research.risk.spec import RiskConfigDeprecationWarning
 from grekko_research.strategy import available_strategies, get_strategy
 
 VALUE = "cnryCFG" + "9f3b2c7d41e0a8b6"  # what a leaked secret would look like
@@ -111,10 +115,25 @@ def test_the_schema_has_no_free_form_mapping() -> None:
 # -- every place a key can go, in the composed tree -----------------------------------------
 
 
-@pytest.fixture(scope="module")
-def tree() -> dict[str, Any]:
-    """The default configuration with a portfolio and a token: every kind of place filled."""
-    cfg = to_container(compose_config(["portfolio=trend_and_reversion"]))
+# A portfolio in the deprecated risk shape (a sleeve's risk.live block), a test fixture only.
+DEPRECATED_CONF = Path(__file__).parent / "conf_deprecated"
+SHIPPED, DEPRECATED = "trend_and_reversion", "old_risk_shape"
+
+
+def compose_portfolio(name: str) -> Any:
+    """Compose with the portfolio ``name`` (the deprecated one from :data:`DEPRECATED_CONF`).
+    A sleeve's risk keys are applied when a run is planned (warned about then), not here."""
+    with pytest.MonkeyPatch.context() as mp:
+        if name == DEPRECATED:
+            mp.setenv("GREKKO_CONF_DIR", str(DEPRECATED_CONF))
+        return compose_config([f"portfolio={name}"])
+
+
+@pytest.fixture(scope="module", params=[SHIPPED, DEPRECATED])
+def tree(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """The default configuration with a portfolio and a token: every kind of place filled,
+    the sleeves' risk in the spec's shape (shipped) or in the deprecated one."""
+    cfg = to_container(compose_portfolio(request.param))
     cfg["tokens"]["tokens"] = [{"symbol": "WETH", "name": "Wrapped Ether", "decimals": 18,
                                 "address": "0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2"}]  # fmt: skip
     check_config_tree(cfg)  # valid as it is
@@ -158,11 +177,18 @@ def test_places_cover_every_group(tree: dict[str, Any]) -> None:
     found = {p for p in places(tree)}
     groups = {f.name for f in fields(GrekkoConfig)}
     assert {(g,) for g in groups} <= found
-    for nested in [("strategy", "params"), ("risk", "live"), ("tokens", "tokens", 0),
-                   ("portfolio", "strategies", 0), ("portfolio", "strategies", 0, "params"),
-                   ("portfolio", "strategies", 0, "risk"), ("portfolio", "strategies", 2, "risk",
-                   "live"), ("portfolio", "strategies", 0, "engine")]:  # fmt: skip
+    sleeve = ("portfolio", "strategies")
+    for nested in [("strategy", "params"), ("risk", "live"), ("risk", "portfolio", "drawdown"),
+                   ("tokens", "tokens", 0), (*sleeve, 0), (*sleeve, 0, "params"),
+                   (*sleeve, 0, "risk"), (*sleeve, 2, "risk"), (*sleeve, 0, "engine")]:  # fmt: skip
         assert nested in found
+    if tree["portfolio"]["name"] == DEPRECATED:
+        assert (*sleeve, 2, "risk", "live") in found
+    else:  # the spec's shape: nested parts
+        assert {
+            (*sleeve, 0, "risk", "portfolio", "drawdown"),
+            (*sleeve, 2, "risk", "order"),
+        } <= found
 
 
 def test_credential_keys_are_refused_everywhere(tree: dict[str, Any]) -> None:
@@ -178,6 +204,31 @@ def test_credential_keys_are_refused_everywhere(tree: dict[str, Any]) -> None:
         assert VALUE not in message
         tried += 1
     assert tried == len(CREDENTIAL_KEYS) * len(spots) > 5000
+
+
+def test_the_shipped_portfolio_uses_the_risk_spec_shape() -> None:
+    """conf/portfolio/trend_and_reversion.yaml in the spec's shape plans a run without a
+    deprecation warning and gives its sleeves the same limits as the deprecated shape did:
+    the sma_cross book flattens at a 20 % drawdown, the rsi_mean_reversion risk engine lets
+    10 orders through a minute."""
+    from live.app import plan_run
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RiskConfigDeprecationWarning)
+        # Nothing shipped is in the deprecated shape: every risk and portfolio option.
+        for group in ("risk", "portfolio"):
+            for option in sorted((config_dir() / group).glob("*.yaml")):
+                plan_run(compose_config([f"{group}={option.stem}"]), replay=True)
+        shipped = plan_run(compose_portfolio(SHIPPED), replay=True).spec
+    with pytest.warns(RiskConfigDeprecationWarning) as record:
+        old = plan_run(compose_portfolio(DEPRECATED), replay=True).spec
+    said = " ".join(str(w.message) for w in record)
+    assert "risk.max_drawdown" in said and "risk.live.max_orders" in said
+    assert [s.engine for s in shipped.sleeves] == [s.engine for s in old.sleeves]
+    assert shipped.sleeves[0].engine.risk.max_drawdown == 0.2
+    assert [s.risk.order for s in shipped.sleeves] == [s.risk.order for s in old.sleeves]
+    assert shipped.sleeves[2].risk.order.max_orders == 10
+    assert [s.risk.portfolio.drawdown.limit for s in shipped.sleeves] == [None] * 3
 
 
 @pytest.mark.parametrize("key", ["hunter", "wallet", "note", "x"])
@@ -237,6 +288,7 @@ def test_overrides_with_credential_keys_are_refused(place: str) -> None:
 def _conf_copy(tmp_path: Path) -> Path:
     conf = tmp_path / "conf"
     shutil.copytree(config_dir(), conf)
+    shutil.copy(DEPRECATED_CONF / "portfolio" / f"{DEPRECATED}.yaml", conf / "portfolio")
     (conf / "tokens" / "weth.yaml").write_text(
         "chain: ethereum\ntokens:\n  - symbol: WETH\n"
         "    address: '0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2'\n    decimals: 18\n"
@@ -257,7 +309,10 @@ FILE_PLACES = [
     ("portfolio/trend_and_reversion.yaml", ("strategies", 1), ["portfolio=trend_and_reversion"]),
     ("portfolio/trend_and_reversion.yaml", ("strategies", 1, "params"), ["portfolio=trend_and_reversion"]),
     ("portfolio/trend_and_reversion.yaml", ("strategies", 0, "risk"), ["portfolio=trend_and_reversion"]),
-    ("portfolio/trend_and_reversion.yaml", ("strategies", 2, "risk", "live"), ["portfolio=trend_and_reversion"]),
+    ("portfolio/trend_and_reversion.yaml", ("strategies", 0, "risk", "portfolio", "drawdown"), ["portfolio=trend_and_reversion"]),
+    ("portfolio/trend_and_reversion.yaml", ("strategies", 2, "risk", "order"), ["portfolio=trend_and_reversion"]),
+    ("portfolio/old_risk_shape.yaml", ("strategies", 0, "risk"), ["portfolio=old_risk_shape"]),
+    ("portfolio/old_risk_shape.yaml", ("strategies", 2, "risk", "live"), ["portfolio=old_risk_shape"]),
     ("portfolio/trend_and_reversion.yaml", ("strategies", 0, "engine"), ["portfolio=trend_and_reversion"]),
 ]  # fmt: skip
 
@@ -267,6 +322,7 @@ def test_conf_files_with_credential_keys_are_refused(tmp_path: Path) -> None:
     Hydra's typed groups or by the typed mappings, naming the key, never the value."""
     conf = _conf_copy(tmp_path)
     compose_config(["tokens=weth", "portfolio=trend_and_reversion"], conf=conf)  # valid copy
+    compose_config(["portfolio=old_risk_shape"], conf=conf)  # the deprecated shape: valid
     for i, (name, path, overrides) in enumerate(FILE_PLACES):
         key = CREDENTIAL_KEYS[(i * 37) % len(CREDENTIAL_KEYS)]
         file = conf / name

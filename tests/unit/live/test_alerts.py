@@ -169,6 +169,87 @@ def test_afollow_runs_until_stopped(receiver: Receiver, tmp_path: Path) -> None:
     assert "Flatten positions: yes" in post["message"]
 
 
+# -- one halt, one critical alert --------------------------------------------------------------
+
+
+def test_one_halt_is_one_critical_alert_and_one_resume_one_more(
+    receiver: Receiver, tmp_path: Path
+) -> None:
+    """Each halt of a run is logged by several events — the runner's ``halted`` with the risk
+    engine's ``risk_state``; the kill switch's ``kill_switch`` first; a breaker's
+    ``risk_state``, then the kill switch it engages — and each resume by ``resumed`` with the
+    state's return to ACTIVE. The user gets one critical alert per halt, from its first event
+    (the cause, with the reason), and one per resume. Before, a runner's halt sent "Trading
+    halted" and "Risk state HALTED", a kill three criticals, a breaker's kill four."""
+    from grekko_research.risk.spec import DrawdownBreaker, OpsRisk, PortfolioRisk, RiskSpec
+    from live.risk import MarketView, OpsView, PortfolioView, RiskEngine
+
+    spec = RiskSpec(portfolio=PortfolioRisk(drawdown=DrawdownBreaker(limit=0.1)),
+                    ops=OpsRisk(max_data_age_s=60))  # fmt: skip
+    risk = RiskEngine(spec)  # the run's one trading state: its drafts, as the runner logs them
+    market, t = MarketView(prices={"BTC/USDT": 100.0}), 1_700_000_000_000
+    path = tmp_path / "events.db"
+
+    def runner_halt(reason: str) -> list[tuple[str, str, dict[str, Any]]]:
+        return [("halted", "runner", {"reason": reason}), *risk.halt(reason, now_ms=t)]
+
+    def kill(reason: str, source: str) -> list[tuple[str, str, dict[str, Any]]]:
+        engaged = {"engaged": True, "reason": reason, "flatten": False, "source": source}
+        return [("kill_switch", "runner", engaged), *runner_halt(f"kill switch: {reason}")]
+
+    def resume(reason: str, by: str = "runner") -> list[tuple[str, str, dict[str, Any]]]:
+        return [("resumed", "runner", {"reason": reason, "by": by}), *risk.resume(reason, now_ms=t)]
+
+    steps = [
+        [("run_started", "runner", {"run_id": "halts-1"})],
+        risk.on_bar(PortfolioView(1000.0), market, now_ms=t),
+        runner_halt("positions differ: BTC/USDT venue 0.5, ours 0.4"),
+        resume("positions fixed"),
+        kill("operator at the desk", "flag"),
+        resume("kill flag removed"),
+        risk.on_bar(PortfolioView(850.0), market, now_ms=t),  # drawdown 15 % > 10 %: HALTED
+        kill("risk engine halted: drawdown", "breaker"),  # the breaker's kill (_breaker_kill)
+        [("resumed", "runner", {"reason": "reviewed", "by": "cli"})],  # grekko-live resume ...
+        risk.resume("reviewed", now_ms=t),  # ... that the live runner follows, logged=True
+        risk.on_ops(OpsView(last_data_ms=t - 120_000), now_ms=t),  # stale feed: HALTED ...
+        risk.on_ops(OpsView(last_data_ms=t), now_ms=t + 1),  # ... until data comes again
+    ]
+    with EventStore.open(path) as store:
+        for drafts in steps:
+            store.append_many([(k, s, p, t) for k, s, p in drafts])
+            t += 1
+    # No rate limit or de-duplication here: every alert the rules raise is delivered.
+    router = router_for(receiver, min_interval_s=0, dedup_window_s=0)
+    follow(path, router, after_seq=0, stop=lambda: True)
+    got = [(post["type"], post["title"].split(" — ")[0]) for post in receiver.posts]
+    assert got == [
+        ("failure", "[CRITICAL] Trading halted"),
+        ("info", "[INFO] Trading resumed"),
+        ("failure", "[CRITICAL] Kill switch engaged"),
+        ("info", "[INFO] Trading resumed"),
+        ("warning", "[WARNING] Risk limit breached: drawdown"),
+        ("failure", "[CRITICAL] Risk state HALTED"),
+        ("info", "[INFO] Trading resumed"),
+        ("warning", "[WARNING] Risk limit breached: stale_data"),
+        ("failure", "[CRITICAL] Risk state HALTED"),
+        ("info", "[INFO] Risk state ACTIVE"),
+    ], got
+    messages = [post["message"] for post in receiver.posts]
+    assert "positions differ: BTC/USDT venue 0.5, ours 0.4" in messages[0]
+    assert "operator at the desk" in messages[2] and "drawdown" in messages[5]
+
+    # A follower started during a halt does not alert it again at its later events.
+    with EventStore.open(path) as store:
+        head = store.head()
+        assert head is not None
+        store.append_many([(k, s, p, t) for k, s, p in runner_halt("strategy raised")])
+        at = head.seq + 2
+        store.append_many([(k, s, p, t) for k, s, p in kill("operator", "flag")])
+    later = router_for(receiver, min_interval_s=0, dedup_window_s=0)
+    follow(path, later, after_seq=at, stop=lambda: True)
+    assert len(receiver.posts) == len(got)
+
+
 # -- rate limit and de-duplication -----------------------------------------------------------
 
 

@@ -1,4 +1,7 @@
-"""The live risk engine: states, pre-trade decisions, breakers, fail-closed behaviour, events."""
+"""The live risk engine: states, pre-trade decisions, breakers, fail-closed behaviour, events.
+
+The engine takes the run's :class:`~grekko_research.risk.spec.RiskSpec`; the deprecated flat
+``LiveRiskConfig`` appears only where a test is about it."""
 
 from __future__ import annotations
 
@@ -16,6 +19,19 @@ from hypothesis import strategies as st
 from grekko_research.config import compose_config, config_id
 from grekko_research.errors import ConfigError
 from grekko_research.risk import checks
+from grekko_research.risk.spec import (
+    DailyLossBreaker,
+    DrawdownBreaker,
+    MarketRisk,
+    OpsRisk,
+    OrderRisk,
+    PortfolioRisk,
+    PriceMoveBreaker,
+    RiskConfigDeprecationWarning,
+    RiskSpec,
+    VarBreaker,
+    VolatilityBreaker,
+)
 from live.events import canonical_json
 from live.orders import Intent
 from live.risk import (
@@ -120,7 +136,7 @@ equity_paths = st.lists(st.floats(100.0, 1e5), min_size=1, max_size=50)
 def test_drawdown_halts_exactly_when_peak_to_current_exceeds_the_limit(
     path: list[float], limit: float
 ) -> None:
-    engine = RiskEngine(LiveRiskConfig(max_drawdown=limit))
+    engine = RiskEngine(RiskSpec(portfolio=PortfolioRisk(drawdown=DrawdownBreaker(limit=limit))))
     peak = -math.inf
     breached = False
     for i, equity in enumerate(path):
@@ -135,7 +151,9 @@ def test_drawdown_halts_exactly_when_peak_to_current_exceeds_the_limit(
 
 
 def test_drawdown_as_reduce_and_resume_rebaselines_the_peak() -> None:
-    engine = RiskEngine(LiveRiskConfig(max_drawdown=0.1, drawdown_action="reduce"))
+    engine = RiskEngine(
+        RiskSpec(portfolio=PortfolioRisk(drawdown=DrawdownBreaker(limit=0.1, action="reduce")))
+    )
     engine.on_bar(PortfolioView(1000.0), MARKET, now_ms=T0)
     events = engine.on_bar(PortfolioView(850.0), MARKET, now_ms=T0 + 1)
     assert kinds(events) == ["risk_breach", "risk_state"]
@@ -156,7 +174,9 @@ def test_drawdown_as_reduce_and_resume_rebaselines_the_peak() -> None:
     limit=st.floats(0.02, 0.2),
 )
 def test_daily_loss_reduces_until_the_next_utc_day(days: list[list[float]], limit: float) -> None:
-    engine = RiskEngine(LiveRiskConfig(daily_loss=limit, daily_loss_action="reduce"))
+    engine = RiskEngine(
+        RiskSpec(portfolio=PortfolioRisk(daily_loss=DailyLossBreaker(limit=limit, action="reduce")))
+    )
     equity = 1000.0
     for d, moves in enumerate(days):
         start = None
@@ -170,7 +190,11 @@ def test_daily_loss_reduces_until_the_next_utc_day(days: list[list[float]], limi
 
 
 def test_var_breach_reduces_and_lifts_after_its_cooldown_once_clear() -> None:
-    cfg = LiveRiskConfig(var_limit=0.05, var_window=10, var_confidence=0.9, var_cooldown_s=60)
+    cfg = RiskSpec(
+        portfolio=PortfolioRisk(
+            var=VarBreaker(limit=0.05, window=10, confidence=0.9, cooldown_s=60)
+        )
+    )
     engine = RiskEngine(cfg)
     equity = [1000.0] * 11 + [900.0]
     for i, e in enumerate(equity):
@@ -196,7 +220,11 @@ def _wild(n: int = 30) -> np.ndarray:
 
 
 def test_volatility_breaker_blocks_entries_for_its_cooldown() -> None:
-    engine = RiskEngine(LiveRiskConfig(vol_limit=1.0, vol_window=24, breaker_cooldown_s=600))
+    engine = RiskEngine(
+        RiskSpec(
+            market=MarketRisk(volatility=VolatilityBreaker(limit=1.0, window=24, cooldown_s=600))
+        )
+    )
     calm = 100 * np.exp(np.cumsum(np.full(40, 0.0005)))
     wild = MarketView(prices={BTC: 100.0}, closes={BTC: _wild()})
     events = engine.on_bar(LONG, wild, now_ms=T0)
@@ -215,7 +243,9 @@ def test_volatility_breaker_blocks_entries_for_its_cooldown() -> None:
 
 
 def test_price_move_breaker_on_ticks_uses_the_last_price() -> None:
-    engine = RiskEngine(LiveRiskConfig(move_limit=0.05, move_window=3, breaker_cooldown_s=0))
+    engine = RiskEngine(
+        RiskSpec(market=MarketRisk(price_move=PriceMoveBreaker(limit=0.05, window=3, cooldown_s=0)))
+    )
     closes = {BTC: [100.0, 100.0, 101.0, 100.5]}
     engine.on_tick(LONG, MarketView(prices={BTC: 104.0}, closes=closes), now_ms=T0)
     assert engine.state is ACTIVE
@@ -229,8 +259,14 @@ def test_price_move_breaker_on_ticks_uses_the_last_price() -> None:
 
 
 def test_operational_checks_halt_while_failing() -> None:
-    cfg = LiveRiskConfig(
-        max_data_age_s=60, max_ws_down_s=30, max_errors=2, error_window_s=60, max_clock_skew_ms=500
+    cfg = RiskSpec(
+        ops=OpsRisk(
+            max_data_age_s=60,
+            max_ws_down_s=30,
+            max_errors=2,
+            error_window_s=60,
+            max_clock_skew_ms=500,
+        )
     )
     engine = RiskEngine(cfg)
     now = T0 + 1_000_000
@@ -254,7 +290,7 @@ def test_operational_checks_halt_while_failing() -> None:
 def test_an_error_rate_halt_names_the_calls_that_failed() -> None:
     """``error_rate 11 > 10`` alone does not say what to fix: the reason (and the breach's)
     names each failed call of the window, how often, and with which errors."""
-    engine = RiskEngine(LiveRiskConfig(max_errors=10, error_window_s=60, ops_action="halt"))
+    engine = RiskEngine(RiskSpec(ops=OpsRisk(max_errors=10, error_window_s=60, action="halt")))
     now = T0 + 1_000_000
     calls = [(now - 90_000, "fetch_ticker", "NetworkError")]  # outside the window: not named
     calls += [(now - 50_000 + i, "create_order", "RequestTimeout") for i in range(7)]
@@ -270,7 +306,7 @@ def test_an_error_rate_halt_names_the_calls_that_failed() -> None:
     (breach,) = [p for kind, _, p in events if kind == "risk_breach"]
     assert breach["reason"] == want and breach["rule"] == "error_rate"
     # Times alone (a venue that does not say which calls) still count, without names.
-    other = RiskEngine(LiveRiskConfig(max_errors=1, error_window_s=60))
+    other = RiskEngine(RiskSpec(ops=OpsRisk(max_errors=1, error_window_s=60)))
     other.on_ops(OpsView(last_data_ms=now, error_times_ms=(now - 2, now - 1)), now_ms=now)
     assert other.reason == "error_rate: 2 (limit 1)"
 
@@ -281,26 +317,26 @@ def test_an_error_rate_halt_names_the_calls_that_failed() -> None:
 def test_exposure_limits_shrink_an_order_to_fit() -> None:
     two = PortfolioView(10_000.0, {BTC: 10.0, "ETH/USDT": -100.0})  # 1000 long, 1000 short
     cases = [
-        (LiveRiskConfig(max_position=0.5), 40.0, "max_position"),  # up to 5000 of BTC
-        (LiveRiskConfig(max_order_notional=2500.0), 25.0, "max_notional"),
-        (LiveRiskConfig(max_gross_exposure=4000.0), 20.0, "gross_exposure"),  # 1000 + 3000
-        (LiveRiskConfig(max_net_exposure=1500.0), 15.0, "net_exposure"),  # -1000 + 2500
-        (LiveRiskConfig(max_leverage=0.5), 30.0, "leverage"),  # 1000 + 4000 = 0.5 × equity
+        (OrderRisk(max_position=0.5), 40.0, "max_position"),  # up to 5000 of BTC
+        (OrderRisk(max_notional=2500.0), 25.0, "max_notional"),
+        (OrderRisk(max_gross_exposure=4000.0), 20.0, "gross_exposure"),  # 1000 + 3000
+        (OrderRisk(max_net_exposure=1500.0), 15.0, "net_exposure"),  # -1000 + 2500
+        (OrderRisk(max_leverage=0.5), 30.0, "leverage"),  # 1000 + 4000 = 0.5 × equity
     ]
-    for cfg, expected, rule in cases:
-        d = RiskEngine(cfg).check_order(buy(100.0), two, MARKET, now_ms=T0)
+    for order, expected, rule in cases:
+        d = RiskEngine(RiskSpec(order=order)).check_order(buy(100.0), two, MARKET, now_ms=T0)
         assert d.action == "shrink" and d.rule == rule, rule
         assert d.qty == pytest.approx(expected, rel=1e-12), rule
         assert d.limit is not None and d.value is not None
         assert d.events[-1][2]["approved_qty"] == pytest.approx(d.qty)
     # reductions are never limited
-    for cfg, _, rule in cases:
-        d = RiskEngine(cfg).check_order(sell(5.0), two, MARKET, now_ms=T0)
+    for order, _, rule in cases:
+        d = RiskEngine(RiskSpec(order=order)).check_order(sell(5.0), two, MARKET, now_ms=T0)
         assert d.action == "approve", rule
 
 
 def test_precision_and_min_notional() -> None:
-    cfg = LiveRiskConfig(check_precision=True, min_order_notional=50.0)
+    cfg = RiskSpec(order=OrderRisk(precision=True, min_notional=50.0))
     market = MarketView(prices={BTC: 100.0}, lot={BTC: 0.01}, tick={BTC: 0.5}, min_notional={})
     engine = RiskEngine(cfg)
     d = engine.check_order(buy(1.2345), FLAT, market, now_ms=T0)
@@ -319,7 +355,7 @@ def test_precision_and_min_notional() -> None:
 @FAST
 @given(move=st.floats(-0.3, 0.3), band=st.floats(0.01, 0.2))
 def test_price_band_rejects_limit_prices_far_from_the_last_trade(move: float, band: float) -> None:
-    engine = RiskEngine(LiveRiskConfig(price_band=band))
+    engine = RiskEngine(RiskSpec(order=OrderRisk(price_band=band)))
     price = 100.0 * (1 + move)
     d = engine.check_order(buy(1.0, price=price, order_type="limit"), FLAT, MARKET, now_ms=T0)
     inside = abs(price / 100.0 - 1) <= band
@@ -329,7 +365,7 @@ def test_price_band_rejects_limit_prices_far_from_the_last_trade(move: float, ba
 
 
 def test_price_band_without_a_last_price_rejects() -> None:
-    engine = RiskEngine(LiveRiskConfig(price_band=0.05))
+    engine = RiskEngine(RiskSpec(order=OrderRisk(price_band=0.05)))
     order = ProposedOrder("XRP/USDT", "buy", 1.0, price=1.0, order_type="limit")
     assert engine.check_order(order, FLAT, MARKET, now_ms=T0).rule == "price_band"
 
@@ -343,7 +379,7 @@ def test_price_band_without_a_last_price_rejects() -> None:
 def test_order_rate_never_lets_more_than_n_through_in_any_window(
     gaps: list[int], limit: int, sides: list[bool]
 ) -> None:
-    engine = RiskEngine(LiveRiskConfig(max_orders=limit, order_window_s=5))
+    engine = RiskEngine(RiskSpec(order=OrderRisk(max_orders=limit, order_window_s=5)))
     times = T0 + np.cumsum(gaps)
     passed: list[int] = []
     for t, is_buy in zip(times, sides, strict=False):
@@ -360,13 +396,13 @@ def test_order_rate_never_lets_more_than_n_through_in_any_window(
 
 
 def test_orders_without_a_price_or_with_a_bad_quantity_are_rejected() -> None:
-    engine = RiskEngine(LiveRiskConfig(max_position=0.5))
+    engine = RiskEngine(RiskSpec(order=OrderRisk(max_position=0.5)))
     d = engine.check_order(ProposedOrder("XRP/USDT", "buy", 1.0), FLAT, MARKET, now_ms=T0)
     assert d.rule == "no_price"
     assert engine.check_order(buy(math.nan), FLAT, MARKET, now_ms=T0).rule == "invalid_order"
     assert engine.check_order(buy(-1.0), FLAT, MARKET, now_ms=T0).rule == "invalid_order"
     # another position without a price makes the exposure unknowable: fail closed
-    eng = RiskEngine(LiveRiskConfig(max_leverage=2.0))
+    eng = RiskEngine(RiskSpec(order=OrderRisk(max_leverage=2.0)))
     blind = PortfolioView(10_000.0, {"XRP/USDT": 5.0})
     assert not eng.check_order(buy(1.0), blind, MARKET, now_ms=T0).approved
 
@@ -381,28 +417,28 @@ def test_a_non_finite_equity_halts() -> None:
 
 # -- fail closed ----------------------------------------------------------------------------
 
-ALL_ON = LiveRiskConfig(
-    check_precision=True,
-    min_order_notional=1.0,
-    max_order_notional=1e9,
-    max_position=100.0,
-    max_gross_exposure=1e9,
-    max_net_exposure=1e9,
-    max_leverage=100.0,
-    max_orders=1000,
-    price_band=0.5,
-    max_drawdown=0.5,
-    daily_loss=0.5,
-    var_limit=0.5,
-    var_window=2,
-    vol_limit=100.0,
-    vol_window=2,
-    move_limit=0.9,
-    move_window=1,
-    max_data_age_s=1e6,
-    max_ws_down_s=1e6,
-    max_errors=100,
-    max_clock_skew_ms=1e6,
+ALL_ON = RiskSpec(
+    order=OrderRisk(
+        precision=True,
+        min_notional=1.0,
+        max_notional=1e9,
+        max_position=100.0,
+        max_gross_exposure=1e9,
+        max_net_exposure=1e9,
+        max_leverage=100.0,
+        max_orders=1000,
+        price_band=0.5,
+    ),
+    portfolio=PortfolioRisk(
+        drawdown=DrawdownBreaker(limit=0.5),
+        daily_loss=DailyLossBreaker(limit=0.5),
+        var=VarBreaker(limit=0.5, window=2),
+    ),
+    market=MarketRisk(
+        volatility=VolatilityBreaker(limit=100.0, window=2),
+        price_move=PriceMoveBreaker(limit=0.9, window=1),
+    ),
+    ops=OpsRisk(max_data_age_s=1e6, max_ws_down_s=1e6, max_errors=100, max_clock_skew_ms=1e6),
 )
 GRID = MarketView(
     prices={BTC: 100.0}, closes={BTC: [99.0, 100.0, 101.0]}, lot={BTC: 0.001}, tick={BTC: 0.01}
@@ -487,7 +523,7 @@ def test_an_exception_in_any_check_halts_until_resume(
 
 
 def test_a_failing_check_rejects_the_order_it_was_checking(monkeypatch: pytest.MonkeyPatch) -> None:
-    engine = RiskEngine(LiveRiskConfig(max_position=0.5))
+    engine = RiskEngine(RiskSpec(order=OrderRisk(max_position=0.5)))
     monkeypatch.setattr(checks, "check_max_position", lambda *a: 1 / 0)
     d = engine.check_order(buy(1.0), FLAT, MARKET, now_ms=T0)
     assert d.action == "reject" and d.rule == "max_position" and d.state is HALTED
@@ -497,7 +533,7 @@ def test_a_failing_check_rejects_the_order_it_was_checking(monkeypatch: pytest.M
 
 
 def test_a_check_returning_garbage_halts(monkeypatch: pytest.MonkeyPatch) -> None:
-    engine = RiskEngine(LiveRiskConfig(max_drawdown=0.1))
+    engine = RiskEngine(RiskSpec(portfolio=PortfolioRisk(drawdown=DrawdownBreaker(limit=0.1))))
     monkeypatch.setattr(checks, "check_drawdown", lambda *a: True)
     engine.on_bar(FLAT, MARKET, now_ms=T0)
     assert engine.state is HALTED and "not a Verdict" in engine.reason
@@ -507,7 +543,12 @@ def test_a_check_returning_garbage_halts(monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 def test_snapshot_round_trip() -> None:
-    engine = RiskEngine(LiveRiskConfig(max_drawdown=0.1, max_orders=2, var_limit=0.5))
+    engine = RiskEngine(
+        RiskSpec(
+            portfolio=PortfolioRisk(drawdown=DrawdownBreaker(limit=0.1), var=VarBreaker(limit=0.5)),
+            order=OrderRisk(max_orders=2),
+        )
+    )
     engine.on_bar(PortfolioView(1000.0), MARKET, now_ms=T0)
     engine.on_bar(PortfolioView(800.0), MARKET, now_ms=T0 + 1)
     engine.check_order(sell(1.0), LONG, MARKET, now_ms=T0 + 2)
@@ -519,17 +560,21 @@ def test_snapshot_round_trip() -> None:
 
 
 def test_live_risk_config_from_hydra() -> None:
-    none = live_risk_config(compose_config(["risk=none"]))
-    assert none.enabled == [] and none == LiveRiskConfig()
+    """The deprecated flat view still reads a composed config, and says it is deprecated."""
+    with pytest.warns(RiskConfigDeprecationWarning, match="live_risk_config is deprecated"):
+        none = live_risk_config(compose_config(["risk=none"]))
+    with pytest.warns(RiskConfigDeprecationWarning, match="LiveRiskConfig is deprecated"):
+        assert none.enabled == [] and none == LiveRiskConfig()
     conservative = compose_config(["risk=conservative"])
-    cfg = live_risk_config(conservative)
+    with pytest.warns(RiskConfigDeprecationWarning):
+        cfg = live_risk_config(conservative)
     assert cfg.max_drawdown == 0.2 and cfg.daily_loss_action == "reduce"
     assert {"max_drawdown", "max_position", "price_band", "max_data_age_s"} <= set(cfg.enabled)
-    changed = compose_config(["risk=conservative", "risk.live.max_drawdown=0.1"])
-    assert config_id(changed) == config_id(conservative)  # live settings stay out of the id
-    assert config_id(compose_config(["risk=conservative", "risk.max_drawdown=0.1"])) != (
-        config_id(conservative)
-    )
+    # The live risk engine's limits stay out of the id; the backtest engine's enter it.
+    changed = compose_config(["risk=conservative", "risk.portfolio.drawdown.limit=0.1"])
+    assert config_id(changed) == config_id(conservative)
+    flatten = compose_config(["risk=conservative", "risk.portfolio.drawdown.flatten_at=0.1"])
+    assert config_id(flatten) != config_id(conservative)
 
 
 @pytest.mark.parametrize(
@@ -544,5 +589,6 @@ def test_live_risk_config_from_hydra() -> None:
     ],
 )
 def test_invalid_live_risk_values_name_the_key(override: str, key: str) -> None:
+    """The deprecated ``risk.live`` block: a bad value is still refused by its old name."""
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         live_risk_config(compose_config([override]))

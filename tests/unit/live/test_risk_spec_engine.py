@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import warnings
+from typing import Any
+
+import pytest
+
 from grekko_research.config import compose_config
+from grekko_research.engine.config import EngineConfig
 from grekko_research.risk.spec import (
     DrawdownBreaker,
     MarketRisk,
+    OrderRisk,
     PortfolioRisk,
+    RiskConfigDeprecationWarning,
     RiskSpec,
     VolatilityBreaker,
 )
+from grekko_research.strategy import get_strategy
 from live.risk import (
     DAY_MS,
     LiveRiskConfig,
@@ -18,8 +27,11 @@ from live.risk import (
     ProposedOrder,
     RiskEngine,
     TradingState,
+    live_risk_config,
     risk_spec,
 )
+from live.runner import RunnerSpec
+from live.runner.sleeves import SleeveSpec
 
 T0 = 1_700_000_000_000 - 1_700_000_000_000 % DAY_MS
 BTC = "BTC/USDT"
@@ -29,9 +41,51 @@ MARKET = MarketView(prices={BTC: 100.0})
 def test_the_engine_takes_the_runs_spec_and_the_old_flat_config_alike() -> None:
     spec = risk_spec(compose_config(["risk=conservative"]))
     assert RiskEngine(spec).spec is spec
-    old = LiveRiskConfig(max_drawdown=0.2, max_orders=3)
+    with pytest.warns(RiskConfigDeprecationWarning, match="LiveRiskConfig is deprecated"):
+        old = LiveRiskConfig(max_drawdown=0.2, max_orders=3)
     assert RiskEngine(old).spec == old.to_spec()
     assert RiskEngine().spec == RiskSpec()
+
+
+def test_the_old_flat_config_warns_naming_its_replacement() -> None:
+    """``LiveRiskConfig`` was documented as deprecated but said nothing when used."""
+    with pytest.warns(RiskConfigDeprecationWarning) as caught:
+        LiveRiskConfig(max_orders=3)
+    (warning,) = caught
+    assert "RiskSpec" in str(warning.message) and "docs/risk.md" in str(warning.message)
+    assert warning.filename == __file__  # it points at the caller's line
+    with pytest.warns(RiskConfigDeprecationWarning, match="live_risk_config is deprecated"):
+        live_risk_config(compose_config(["risk=conservative"]))
+
+
+def _runner_and_sleeve(risk: Any) -> tuple[RunnerSpec, SleeveSpec]:
+    strategy = get_strategy("sma_cross")
+    params = strategy.params({"fast": 2, "slow": 5})
+    sleeve = SleeveSpec("a", strategy, params, EngineConfig(), risk=risk)
+    runner = RunnerSpec("r", strategy, params, EngineConfig(), (BTC,), "1h", risk=risk)
+    return runner, sleeve
+
+
+def test_runner_and_sleeve_specs_hold_a_risk_spec() -> None:
+    """A runner or sleeve spec holds a RiskSpec: an old flat config given to it is converted,
+    with a warning (it was kept as given, silently); anything else is refused."""
+    spec = RiskSpec(order=OrderRisk(max_orders=3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RiskConfigDeprecationWarning)
+        for held in _runner_and_sleeve(spec):
+            assert held.risk is spec
+        assert all(held.risk is None for held in _runner_and_sleeve(None))
+    with pytest.warns(RiskConfigDeprecationWarning):
+        old = LiveRiskConfig(max_orders=3)
+    with pytest.warns(RiskConfigDeprecationWarning, match="given a LiveRiskConfig") as caught:
+        runner, sleeve = _runner_and_sleeve(old)
+    assert [w.filename for w in caught] == [__file__, __file__]
+    assert "RunnerSpec.risk" in str(caught[1].message) and "SleeveSpec.risk" in str(
+        caught[0].message
+    )
+    assert type(runner.risk) is RiskSpec and runner.risk == sleeve.risk == spec
+    with pytest.raises(TypeError, match=r"SleeveSpec\.risk must be a RiskSpec or None, got dict"):
+        _runner_and_sleeve({"order": {"max_orders": 3}})
 
 
 def test_a_drawdown_with_a_cooldown_lifts_once_clear_after_it() -> None:

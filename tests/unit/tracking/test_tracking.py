@@ -132,7 +132,8 @@ def test_log_backtest_records_params_metrics_tags_and_the_run_folder(
     assert params["data.start"].startswith("2021-01-01")
     assert params["data.end"].startswith("2021-02-28")
     assert float(params["engine.taker_fee"]) == real_run.config.engine.taker_fee
-    assert "risk.max_drawdown" in params and "risk.live" not in params  # live-only settings
+    assert params["risk.portfolio.drawdown.flatten_at"] == "None"  # one scalar per limit
+    assert not [k for k in params if k.startswith(("risk.live", "risk.ops"))]  # live only
 
     metrics = got.data.metrics
     finite = {k: v for k, v in real_run.result.metrics.items() if math.isfinite(v)}
@@ -149,6 +150,64 @@ def test_log_backtest_records_params_metrics_tags_and_the_run_folder(
     assert Path(local).read_bytes() == (run_dir / "tearsheet.html").read_bytes()
     doc = json.loads((run_dir / "metrics.json").read_text())
     assert doc["config_id"] == real_run.config_id
+
+
+# The same limits in the spec's shape and in the deprecated one (warned), drawdown changed.
+NEW_RISK = ["risk=conservative", "risk.portfolio.drawdown.limit=0.15"]
+OLD_RISK = ["risk=conservative", "risk.live.max_drawdown=0.15"]
+
+
+def _risk_params(params: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in params.items() if k.startswith("risk.")}
+
+
+def _check_risk_params(params: dict[str, str]) -> None:
+    """Each limit of the conservative spec is its own scalar param, under its spec key."""
+    assert params["risk.portfolio.drawdown.limit"] == "0.15"
+    assert params["risk.portfolio.drawdown.flatten_at"] == "0.25"
+    assert params["risk.portfolio.drawdown.action"] == "halt"
+    assert params["risk.portfolio.var.window"] == "500"
+    assert params["risk.order.max_position"] == "0.5"
+    assert params["risk.order.max_notional"] == "None"  # off
+    assert params["risk.market.price_move.cooldown_s"] == "3600.0"
+    assert not [v for v in params.values() if v.startswith(("{", "["))]  # no dict strings
+    # Nothing of the deprecated shape, nor the live-only operational checks.
+    assert not [k for k in params if k.split(".")[1] not in ("order", "portfolio", "market")]
+    assert all(len(k) <= 250 and len(v) <= 6000 for k, v in params.items())  # MLflow's limits
+
+
+def test_the_risk_spec_is_logged_as_one_scalar_param_per_limit(
+    real_run: BacktestRun, store_uri: str, mlflow_client: Any
+) -> None:
+    """``risk.portfolio.drawdown.limit = 0.15``, not ``risk.portfolio = "{'drawdown': ...}"``;
+    a config in the deprecated shape logs the same params as the same limits in the new one."""
+    from dataclasses import replace
+
+    from grekko_research.risk.spec import RiskConfigDeprecationWarning
+
+    with pytest.warns(RiskConfigDeprecationWarning, match=r"risk\.live\.max_drawdown"):
+        old = compose_config(["data.start=2021-01-01", "data.end=2021-03-01", *OLD_RISK])
+    new = compose_config(["data.start=2021-01-01", "data.end=2021-03-01", *NEW_RISK])
+    logged = []
+    for cfg in (new, old):
+        run_id = log_backtest(replace(real_run, config=cfg), None, experiment="risk-params")
+        logged.append(_risk_params(mlflow_client.get_run(run_id).data.params))
+    _check_risk_params(logged[0])
+    assert logged[1] == logged[0]
+
+
+def test_a_study_run_logs_the_risk_spec_not_the_deprecated_keys(
+    real_run: BacktestRun, store_uri: str, mlflow_client: Any
+) -> None:
+    from grekko_research.risk.spec import RiskConfigDeprecationWarning
+
+    with pytest.warns(RiskConfigDeprecationWarning):
+        old = compose_config(["data.start=2021-01-01", "data.end=2021-03-01", *OLD_RISK])
+    with start_study_run("risk-study", old, experiment="sweeps-risk") as parent:
+        pass
+    params = mlflow_client.get_run(parent).data.params
+    _check_risk_params(_risk_params(params))
+    assert params["data.start"] == "2021-01-01"  # the rest of the tree as before
 
 
 def test_log_backtest_without_folder_nests_under_a_parent(

@@ -1,0 +1,52 @@
+"""The ``grekko-live`` command line.
+
+``run`` trades a strategy (paper by default), ``replay`` drives it from stored history as fast as
+it can, ``status`` / ``orders`` / ``positions`` read a run's event log, ``reconcile`` compares
+it with the venue, ``verify`` checks the log's hash chain, ``sim`` serves the local exchange
+simulator. Every command takes Hydra overrides (``strategy.params.fast=5``, ``risk=conservative``,
+``live.venue_url=http://127.0.0.1:8080`` …) after its options. Credentials come from the
+environment (``GREKKO_<VENUE>_API_KEY`` / ``_API_SECRET``) or a keyring, never from options.
+
+Layout: ``_app`` (the typer app, its help formatting, ``main``), ``_options`` (options several
+commands share), ``_resolve`` (options to Hydra overrides; finding and reading a run's log), and
+one module per group of commands: ``_trade`` (run, replay), ``_inspect`` (status, orders,
+positions, runs, verify), ``_control`` (reconcile, kill, resume), ``_serve`` (api, alerts, sim).
+"""
+
+from __future__ import annotations
+
+# `grekko-live contracts build|check|deploy` (issue 17) lives in live/chain/cli.py (typer and rich only).
+from live.chain.cli import contracts_app
+from live.cli._app import app, main, register
+from live.cli._control import kill_command, reconcile_command, resume_command
+from live.cli._inspect import (
+    orders_command,
+    positions_command,
+    runs_command,
+    status_command,
+    verify_command,
+)
+from live.cli._serve import alerts_command, api_command, sim_command
+from live.cli._trade import replay_command, run_command
+
+__all__ = ["app", "main"]
+
+# The commands in the order `grekko-live --help` lists them.
+_COMMANDS = (
+    ("run", run_command),
+    ("replay", replay_command),
+    ("status", status_command),
+    ("orders", orders_command),
+    ("positions", positions_command),
+    ("reconcile", reconcile_command),
+    ("runs", runs_command),
+    ("kill", kill_command),
+    ("resume", resume_command),
+    ("verify", verify_command),
+    ("api", api_command),
+    ("alerts", alerts_command),
+    ("sim", sim_command),
+)
+for _name, _command in _COMMANDS:
+    register(_name, _command)
+app.add_typer(contracts_app, name="contracts")

@@ -1,0 +1,171 @@
+"""The commands that act on a run: ``reconcile`` it with its venue, ``kill`` it (the kill
+switch), ``resume`` it after a halt."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from grekko_research.errors import ConfigError
+from live.cli._app import console
+from live.cli._options import (
+    EventsOpt,
+    Overrides,
+    PortfolioOpt,
+    RunOpt,
+    StateDirOpt,
+    VenueOpt,
+)
+from live.cli._resolve import find_log, load_state, make_plan, state_folder, to_overrides
+
+__all__ = ["kill_command", "reconcile_command", "resume_command"]
+
+
+def reconcile_command(
+    overrides: Overrides = None,
+    run: RunOpt = None,
+    events: EventsOpt = None,
+    venue: VenueOpt = None,
+    venue_url: Annotated[
+        str | None, typer.Option(metavar="URL", help="Base URL of the venue (default: the run's)")
+    ] = None,
+    mode: Annotated[str | None, typer.Option(help="paper | live (default: the run's)")] = None,
+    state_dir: StateDirOpt = None,
+    strategy: Annotated[str | None, typer.Option(help="Strategy name (default: the run's)")] = None,
+    params: Annotated[list[str] | None, typer.Option("--params", help="NAME=VALUE")] = None,
+    portfolio: PortfolioOpt = None,
+    allow_real_venue: Annotated[
+        bool,
+        typer.Option(
+            "--allow-real-venue",
+            help="Reach the exchange's own host when the run recorded no local venue URL",
+        ),
+    ] = False,
+) -> None:
+    """Resolve open orders, fetch missing fills and compare positions with the venue.
+
+    The run must exist (found like status). Its venue is reached where the run reached it
+    (its recorded URL, e.g. the simulator's); the exchange's own host only with
+    --allow-real-venue.
+    """
+    from live.events import open_run_log
+    from live.runner import Runner
+    from live.runs import check_venue_url, read_run, recorded_overrides
+
+    given = to_overrides(
+        overrides, strategy=strategy, params=params, venue=venue, venue_url=venue_url,
+        mode=mode, state_dir=state_dir, portfolio=portfolio,
+    )  # fmt: skip
+    asked = strategy is not None or params or mode is not None or portfolio is not None
+    path = find_log(
+        overrides, events, venue, run, state_dir, configured=given if asked or overrides else []
+    )
+    info = read_run(path)
+    if not info.started_payload:
+        raise ConfigError(f"{path} records no run (no run_started event): nothing to reconcile")
+    args = recorded_overrides(info, given, state_dir=state_dir, venue_url=venue_url)
+    plan = make_plan(args)
+    check_venue_url(plan, info, allow_real_venue=allow_real_venue)
+    store = open_run_log(path)
+
+    async def main() -> tuple[bool, str | None, list[float]]:
+        from live.app import make_plan_venue
+
+        v = make_plan_venue(plan)
+        runner = Runner(plan.spec, v, store)
+        try:
+            await runner.start()
+            return runner.halted is None, runner.halted, runner.summary.reconcile_ms
+        finally:
+            await v.close()
+
+    try:
+        ok, halted, ms = asyncio.run(main())
+    finally:
+        store.close()
+    from live.console import duration
+
+    verdict = "books agree" if ok else f"HALTED: {halted}"
+    typer.echo(f"{info.run_id}: reconciled in {duration(ms[-1])}: {verdict}")
+    if not ok:
+        raise typer.Exit(3)
+
+
+def kill_command(
+    reason: Annotated[str, typer.Option(help="Why (recorded in the log, sent with alerts)")],
+    overrides: Overrides = None,
+    run: Annotated[
+        str | None,
+        typer.Option("--run", "--run-id", metavar="ID", help="The run's id (see grekko-live runs)"),
+    ] = None,
+    venue: VenueOpt = None,
+    flatten: Annotated[bool, typer.Option("--flatten", help="Also close every position")] = False,
+    state_dir: StateDirOpt = None,
+    events: EventsOpt = None,
+) -> None:
+    """Engage the kill switch of a run: no new orders, open ones cancelled.
+
+    The running process blocks new orders at once, cancels every open order (and flattens
+    with --flatten); the switch stays engaged, across restarts, until grekko-live resume.
+    """
+    import time
+
+    from grekko_research._atomic import atomic_write_text
+    from live.app import KILL_FILE
+    from live.runs import read_run
+
+    path = find_log(overrides, events, venue, run, state_dir)
+    info = read_run(path)
+    folder = (
+        Path(path).parent if "://" not in path else state_folder(state_dir, overrides) / info.run_id
+    )
+    flag = folder / KILL_FILE
+    flag.parent.mkdir(parents=True, exist_ok=True)
+    body = {"reason": reason, "flatten": flatten, "ts_ms": int(time.time() * 1000)}
+    atomic_write_text(flag, json.dumps(body))
+    typer.echo(f"kill switch set for {info.run_id}: {flag}")
+
+
+def resume_command(
+    reason: Annotated[str, typer.Option(help="Why trading may resume (recorded in the log)")],
+    overrides: Overrides = None,
+    run: RunOpt = None,
+    events: EventsOpt = None,
+    venue: VenueOpt = None,
+    state_dir: StateDirOpt = None,
+) -> None:
+    """Lift a halt or the kill switch (after the cause was fixed).
+
+    Recorded in the run's log: a running process follows within a second; a stopped one at
+    its next start, which reconciles again before trading.
+    """
+    from live.app import KILL_FILE
+    from live.events import open_run_log
+
+    path = find_log(overrides, events, venue, run, state_dir)
+    flag = Path(path).parent / KILL_FILE
+    removed = "://" not in path and flag.exists()
+    if removed:
+        flag.unlink()
+    state = load_state(path)
+    held = [s.id for s in state.sleeves.values() if s.state != "ACTIVE"]
+    risk_state, why = state.risk()  # the run's one trading state (a drawdown's REDUCING too)
+    if risk_state == "ACTIVE" and not held:
+        console.print(f"kill flag {flag} removed; not halted" if removed else "not halted")
+        return
+    was = state.halted or (why if risk_state != "ACTIVE" else None)
+    with open_run_log(path, follow_unkeyed=True) as store:  # keyed: the event gets its MAC
+        head = store.head()
+        store.append(
+            "resumed",
+            "runner",
+            {"reason": reason, "halt": was, "by": "cli"},
+            ts_ms=head.ts_ms if head is not None else 0,
+        )
+    parts = [f"was {risk_state.lower()}: {was}"] if was is not None else []
+    parts += [f"strategies {held}"] if held else []
+    console.print(f"resumed ({'; '.join(parts)})")
