@@ -437,7 +437,7 @@ def test_portfolio_from_the_config_group(tmp_path: Path) -> None:
     plan = plan_run(cfg, replay=True)
     assert [s.id for s in plan.spec.sleeves] == ["sma_cross", "bollinger_breakout",
                                                  "rsi_mean_reversion"]  # fmt: skip
-    assert plan.spec.sleeves[0].engine.risk.max_drawdown == 0.2
+    assert plan.spec.sleeves[0].engine.risk.portfolio.drawdown.flatten_at == 0.2
     assert plan.spec.sleeves[2].risk is not None and plan.spec.sleeves[2].risk.max_orders == 10
     assert plan.spec.sleeves[1].risk is not None and plan.spec.sleeves[1].risk.max_orders is None
     assert math.isclose(sum(s.engine.init_cash for s in plan.spec.sleeves), 10_000.0)

@@ -526,7 +526,8 @@ def test_live_risk_config_from_hydra() -> None:
     assert cfg.max_drawdown == 0.2 and cfg.daily_loss_action == "reduce"
     assert {"max_drawdown", "max_position", "price_band", "max_data_age_s"} <= set(cfg.enabled)
     changed = compose_config(["risk=conservative", "risk.live.max_drawdown=0.1"])
-    assert config_id(changed) == config_id(conservative)  # live settings stay out of the id
+    # The whole spec enters the id: a backtest evaluates the drawdown limit too (docs/risk.md).
+    assert config_id(changed) != config_id(conservative)
     assert config_id(compose_config(["risk=conservative", "risk.max_drawdown=0.1"])) != (
         config_id(conservative)
     )
