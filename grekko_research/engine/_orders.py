@@ -19,17 +19,15 @@ import numpy as np
 from numba import njit
 
 from grekko_research.engine._fills import _pending_fill_price, fee_nb, fill_nb
+from grekko_research.engine._risk import record_event_nb, risk_gate_nb
 from grekko_research.engine._state import Book, Market, Order, Rules, njit_inline
 from grekko_research.engine.layout import (
-    A_BLOCK_DAY,
     A_CASH,
-    A_DAY,
     A_HALTED,
     A_KELLY_LOSS_SUM,
     A_KELLY_N,
     A_KELLY_WIN_SUM,
     A_KELLY_WINS,
-    A_N_EV,
     A_N_ORD,
     A_N_TR,
     A_ORDERS_TODAY,
@@ -102,7 +100,6 @@ from grekko_research.engine.layout import (
 from grekko_research.risk.rules import (
     RULE_LIQUIDATION,
     RULE_MAX_ORDERS_PER_DAY,
-    allowed_size_nb,
     orders_exhausted_nb,
 )
 from grekko_research.risk.sizing import (
@@ -155,15 +152,7 @@ def _reject(
 
 @njit(cache=True, nogil=True)
 def _event(bk: Book, t: int, j: int, rule: int, value: float, limit: float) -> None:
-    A = bk.A
-    i = int(A[A_N_EV])
-    r = bk.erec[i]
-    r.bar = t
-    r.asset = j
-    r.rule = rule
-    r.value = value
-    r.limit = limit
-    A[A_N_EV] = i + 1
+    record_event_nb(bk, t, j, rule, value, limit, 0)
 
 
 @njit(cache=True, nogil=True)
@@ -413,10 +402,11 @@ def covers_fees_nb(cash: float, size: float, price: float, fee_rate: float, fixe
 def _blocked(bk: Book, limits: np.ndarray, t: int, o: Order) -> bool:
     """Record and return True when the account's state refuses new exposure now.
 
-    A drawdown halt, a daily-loss block, or the day's order budget spent.
+    A drawdown flatten halt, or the day's order budget spent (the daily loss is a breaker of
+    the risk spec: engine/_risk.py).
     """
     A = bk.A
-    if A[A_HALTED] > 0.0 or A[A_BLOCK_DAY] == A[A_DAY]:
+    if A[A_HALTED] > 0.0:
         _reject(bk, t, o.asset, o.size, o.price, o.kind, STATUS_REJECTED_RISK, 0)
         return True
     if orders_exhausted_nb(int(A[A_ORDERS_TODAY]), limits):
@@ -449,14 +439,11 @@ def _submit(bk: Book, rules: Rules, t: int, o: Order) -> float:
         size = -pos if abs(size) >= abs(pos) else size
     elif _blocked(bk, limits, t, Order(j, size, price, kind, False, 0.0, np.nan)):
         return 0.0
-    rule = 0
     fee_rate = cfg[CFG_FEE_MAKER] if o.maker else cfg[CFG_FEE_TAKER]
     if not reducing and size != 0.0:
         equity, gross = _valuation(bk)
         value = abs(pos * price)
         side = 1.0 if size > 0.0 else -1.0
-        allowed, rule = allowed_size_nb(size, price, pos, pos * price, gross, equity, limits)
-        size = allowed
         # The part beyond closing the current position must fit the buying power.
         closing = min(abs(size), abs(pos)) if pos * size < 0.0 else 0.0
         extra = abs(size) - closing
@@ -465,7 +452,7 @@ def _submit(bk: Book, rules: Rules, t: int, o: Order) -> float:
             extra = cap
             size = side * (closing + extra)
             # Nothing (or numerical dust) left to spend: the order is rejected for funds.
-            if rule == 0 and closing == 0.0 and extra * price <= DUST * max(abs(equity), 1.0):
+            if closing == 0.0 and extra * price <= DUST * max(abs(equity), 1.0):
                 _reject(bk, t, j, side, price, kind, STATUS_REJECTED_FUNDS, 0)
                 return 0.0
         step = rules.lot[j]
@@ -478,8 +465,6 @@ def _submit(bk: Book, rules: Rules, t: int, o: Order) -> float:
                 return 0.0
             size = side * closing
         if size == 0.0:
-            if rule != 0:
-                _reject(bk, t, j, side, price, kind, STATUS_REJECTED_RISK, rule)
             return 0.0
     if (
         pos > 0.0
@@ -487,6 +472,11 @@ def _submit(bk: Book, rules: Rules, t: int, o: Order) -> float:
         and not covers_fees_nb(A[A_CASH], size, price, fee_rate, cfg[CFG_FEE_FIXED])
     ):
         _reject(bk, t, j, size, price, kind, STATUS_REJECTED_FUNDS, 0)
+        return 0.0
+    want = size  # the run's risk spec decides, as live checks the engine's order
+    size, rule = risk_gate_nb(bk, rules, t, j, size, price, kind)
+    if size == 0.0:
+        _reject(bk, t, j, want, price, kind, STATUS_REJECTED_RISK, rule)
         return 0.0
     _apply_fill(bk, cfg, t, Order(j, size, price, kind, o.maker, o.slip, o.atr), fee_rate, rule)
     return size

@@ -13,7 +13,7 @@ Semantics: ``docs/engine.md``. In order:
 :func:`intrabar_phase` position stops, then pending orders, against low–high;
                        excursions; liquidation
 :func:`close_phase`    close prices; (``close`` timing) this bar's decisions
-:func:`mark_phase`     mark to market, peak, drawdown and daily-loss rules
+:func:`mark_phase`     mark to market, peak, the drawdown flatten rule
 :func:`expire_phase`   pending orders past their validity expire
 =====================  =========================================================
 
@@ -42,7 +42,6 @@ from grekko_research.engine._orders import (
 )
 from grekko_research.engine._state import Book, Decisions, Market, Rules, njit_inline
 from grekko_research.engine.layout import (
-    A_BLOCK_DAY,
     A_CASH,
     A_DAY,
     A_DAY_START_EQ,
@@ -85,14 +84,7 @@ from grekko_research.engine.layout import (
     STATUS_EXPIRED,
     STOP_OFF,
 )
-from grekko_research.risk.rules import (
-    LIM_DAILY_LOSS,
-    LIM_MAX_DRAWDOWN,
-    RULE_DAILY_LOSS,
-    RULE_MAX_DRAWDOWN,
-    daily_loss_breached_nb,
-    drawdown_breached_nb,
-)
+from grekko_research.risk.rules import LIM_MAX_DRAWDOWN, RULE_MAX_DRAWDOWN, drawdown_breached_nb
 
 DAY_MS = 86_400_000
 
@@ -517,12 +509,13 @@ def close_phase(
 
 @njit_inline
 def mark_phase(bk: Book, rules: Rules, market: Market, t: int, n_open: int) -> tuple[float, bool]:
-    """Mark to market at the last prices; apply the drawdown and daily-loss rules.
+    """Mark to market at the last prices; apply the engine's flatten rule.
 
     Return (equity, whether a drawdown breach flattened at this close). A
-    drawdown breach halts new exposure and flattens at the next execution
-    point (this close with ``close`` timing); a daily-loss breach blocks new
-    exposure for the rest of the UTC day. Sets the account's equity.
+    breach of ``portfolio.drawdown.flatten_at`` halts new exposure and
+    flattens at the next execution point (this close with ``close`` timing).
+    Sets the account's equity. The risk spec's breakers follow the mark
+    (``engine/_risk.py``).
     """
     S = bk.S
     A = bk.A
@@ -549,14 +542,6 @@ def mark_phase(bk: Book, rules: Rules, market: Market, t: int, n_open: int) -> t
             A[A_FLATTEN_DUE] = 0.0
             equity, _ = _valuation(bk)
             flattened = True
-    if (
-        limits[LIM_DAILY_LOSS] > 0.0
-        and A[A_BLOCK_DAY] != A[A_DAY]
-        and daily_loss_breached_nb(equity, A[A_DAY_START_EQ], limits)
-    ):
-        A[A_BLOCK_DAY] = A[A_DAY]
-        _event(bk, t, -1, RULE_DAILY_LOSS, 1.0 - equity / A[A_DAY_START_EQ],
-               limits[LIM_DAILY_LOSS])  # fmt: skip
     A[A_EQUITY] = equity
     return equity, flattened
 

@@ -15,6 +15,7 @@ import numpy as np
 from numba import njit
 
 from grekko_research.engine.layout import (
+    E_ACTION,
     E_ASSET,
     E_BAR,
     E_LIMIT,
@@ -112,6 +113,7 @@ def event_table_nb(rec: np.ndarray) -> np.ndarray:
         out[i, E_RULE] = r.rule
         out[i, E_VALUE] = r.value
         out[i, E_LIMIT] = r.limit
+        out[i, E_ACTION] = r.action
     return out
 
 

@@ -38,6 +38,7 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from grekko_research.engine._risk import RiskRules, new_risk_state_nb, risk_rules
 from grekko_research.engine.layout import (
     EVENT_DTYPE,
     FILL_OHLC,
@@ -102,6 +103,7 @@ class Rules(NamedTuple):
     min_notional: np.ndarray
     fill_model: np.ndarray
     fill_state: np.ndarray
+    risk: RiskRules  # the run's risk spec (engine/_risk.py); off: risk_rules()
 
 
 class Book(NamedTuple):
@@ -115,6 +117,7 @@ class Book(NamedTuple):
     frec: np.ndarray
     px: np.ndarray
     adds: np.ndarray
+    R: np.ndarray  # risk state: holds, trading state, order times (engine/_risk.py)
 
 
 class Order(NamedTuple):
@@ -131,7 +134,9 @@ class Order(NamedTuple):
 
 @njit(cache=True, nogil=True)
 def new_book(S: np.ndarray, A: np.ndarray, capacity: int) -> Book:
-    """Return a :class:`Book` around ``S``/``A`` with record buffers of ``capacity`` rows."""
+    """Return a :class:`Book` around ``S``/``A`` with record buffers of ``capacity`` rows
+    (and the risk state of a run without risk rules: the live book's, whose risk engine is
+    live's own)."""
     k = S.shape[0]
     return Book(
         S,
@@ -142,6 +147,7 @@ def new_book(S: np.ndarray, A: np.ndarray, capacity: int) -> Book:
         np.empty(capacity, dtype=FUNDING_DTYPE),
         np.full(k, np.nan),
         np.zeros(k),
+        new_risk_state_nb(k, 0),
     )
 
 
@@ -255,8 +261,10 @@ def make_rules(
     lot: np.ndarray,
     tick: np.ndarray,
     min_notional: np.ndarray,
+    risk: RiskRules | None = None,
 ) -> Rules:
-    """Return the :class:`Rules` of a run whose assets all fill by the OHLC bar model."""
+    """Return the :class:`Rules` of a run whose assets all fill by the OHLC bar model
+    (``risk``: the run's risk spec for the kernel, default off)."""
     k = len(lot)
 
     def vec(a: np.ndarray) -> np.ndarray:
@@ -270,4 +278,8 @@ def make_rules(
         vec(min_notional),
         np.full(k, FILL_OHLC, dtype=np.int64),
         np.zeros((k, 0)),
+        _RISK_OFF if risk is None else risk,
     )
+
+
+_RISK_OFF = risk_rules()

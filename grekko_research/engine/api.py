@@ -25,6 +25,7 @@ from grekko_research.engine._records import (
     order_table_nb,
     trade_table_nb,
 )
+from grekko_research.engine._risk import EV_STATE, EVENT_ACTION_NAMES, EVENT_RULE_NAMES, risk_rules
 from grekko_research.engine._state import Decisions, Market, make_rules
 from grekko_research.engine.analysis import result_metrics_into
 from grekko_research.engine.config import EngineConfig
@@ -33,7 +34,9 @@ from grekko_research.engine.nb_fast import simulate_simple_nb
 from grekko_research.errors import ConfigError, DataError
 from grekko_research.indicators.volatility import atr_nb, rolling_volatility_nb
 from grekko_research.metrics.performance import METRIC_NAMES, N_METRICS
-from grekko_research.risk.rules import N_LIMITS, RULE_NAMES
+from grekko_research.risk.rules import N_LIMITS
+
+STATE_NAMES = ("ACTIVE", "REDUCING", "HALTED")  # risk.state codes
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -329,7 +332,7 @@ class BacktestResult:
         frame["symbol"] = [self.bars.symbols[int(a)] for a in rec[:, L.O_ASSET]]
         frame["kind"] = [L.KIND_NAMES.get(int(v), str(int(v))) for v in rec[:, L.O_KIND]]
         frame["status"] = [L.STATUS_NAMES[int(v)] for v in rec[:, L.O_STATUS]]
-        frame["rule"] = [RULE_NAMES.get(int(v), "") for v in rec[:, L.O_RULE]]
+        frame["rule"] = [EVENT_RULE_NAMES.get(int(v), "") for v in rec[:, L.O_RULE]]
         return frame.astype({"bar": np.int64, "asset": np.int64, "side": np.int64})
 
     @cached_property
@@ -348,14 +351,28 @@ class BacktestResult:
 
     @cached_property
     def events(self) -> pd.DataFrame:
-        """Risk-rule breaches: bar, asset (−1 for the portfolio), rule, value, limit."""
+        """Risk events: bar, asset (−1 for the portfolio), rule, value, limit, action.
+
+        The risk spec's refusals and reductions of orders (action ``reject`` / ``shrink``),
+        breaker breaches (``halt`` / ``reduce``) and trading-state changes (rule ``state``,
+        columns ``state`` and ``previous``: ``ACTIVE``, ``REDUCING``, ``HALTED``, their codes
+        in value and limit; action ``halt`` / ``reduce`` / ``resume``), as ``grekko-live``'s
+        risk engine records them; the engine's own rules (``max_drawdown`` flatten,
+        ``liquidation``).
+        """
         import pandas as pd
 
         rec = self.event_records
         frame = pd.DataFrame(rec, columns=list(L.EVENT_FIELDS))
         frame.insert(0, "time", self._times(rec[:, L.E_BAR]))
-        frame["rule"] = [RULE_NAMES.get(int(v), str(int(v))) for v in rec[:, L.E_RULE]]
-        return frame
+        frame["rule"] = [EVENT_RULE_NAMES.get(int(v), str(int(v))) for v in rec[:, L.E_RULE]]
+        frame["action"] = [EVENT_ACTION_NAMES[int(v)] for v in rec[:, L.E_ACTION]]
+        is_state = (rec[:, L.E_RULE] == EV_STATE).tolist()
+        for col, i in (("state", L.E_VALUE), ("previous", L.E_LIMIT)):
+            frame[col] = [
+                STATE_NAMES[int(r[i])] if s else "" for r, s in zip(rec, is_state, strict=True)
+            ]
+        return frame.astype({"bar": np.int64, "asset": np.int64})
 
     def equity_series(self) -> pd.Series:
         """Equity at each bar's close, indexed by time."""
@@ -564,7 +581,8 @@ def backtest(
         inputs["target"], inputs["ord_kind"], inputs["ord_size"], inputs["ord_price"],
         inputs["ord_stop"], atr, vol,
     )  # fmt: skip
-    rules = make_rules(cfg, config.risk.to_array(), lot, tick, min_notional)
+    risk = risk_rules(config.risk, _periods_per_year(bars.timeframe), bars.index)
+    rules = make_rules(cfg, config.risk.to_array(), lot, tick, min_notional, risk)
     orders, trades, events, fundings = simulate_nb(market, dec, rules, equity)
     return BacktestResult(
         bars=bars,
@@ -643,7 +661,7 @@ def _lean_config_scope(config: EngineConfig, bars: Bars) -> str | None:
         (st.trailing is not None, "a trailing stop"),
         ("atr" in (st.stop_loss_kind, st.take_profit_kind), "ATR stops"),
         (any(np.any(a) for a in config.market.arrays(bars.n_assets)), "market rules"),
-        (not np.isnan(config.risk.to_array()).all(), "risk limits"),
+        (risk_rules(config.risk).on or not np.isnan(config.risk.to_array()).all(), "risk rules"),
         (bars.has_filled, "bars without a market"),
     )
     for out, what in checks:

@@ -28,6 +28,7 @@ from numba import njit
 
 from grekko_research.data.bars import Bars
 from grekko_research.engine import layout as L
+from grekko_research.engine._risk import risk_rules
 from grekko_research.engine._state import Decisions, Market, Rules, make_rules
 from grekko_research.engine.analysis import result_metrics_into
 from grekko_research.engine.api import _EMPTY_F, _EMPTY_I, _lean_config, _periods_per_year
@@ -211,7 +212,8 @@ def run_grid(
             stacklevel=2,
         )
     cfg = config.to_array(L.MODE_SIGNALS)
-    rules = make_rules(cfg, config.risk.to_array(), *config.market.arrays(bars.n_assets))
+    risk = risk_rules(config.risk, _periods_per_year(bars.timeframe), bars.index)
+    rules = make_rules(cfg, config.risk.to_array(), *config.market.arrays(bars.n_assets), risk)
     market = Market(bars.index, bars.open, bars.high, bars.low, bars.close, bars.volume,
                     bars.filled, _EMPTY_F)  # fmt: skip
     lean = _lean_config(config, bars)

@@ -180,8 +180,9 @@ TRADE_FIELDS = (
     T_IS_OPEN,
 ) = range(len(TRADE_FIELDS))
 
-EVENT_FIELDS = ("bar", "asset", "rule", "value", "limit")
-E_BAR, E_ASSET, E_RULE, E_VALUE, E_LIMIT = range(len(EVENT_FIELDS))
+# action: what the rule did (engine/_risk.py EVENT_ACTION_NAMES; 0 for the engine's own rules)
+EVENT_FIELDS = ("bar", "asset", "rule", "value", "limit", "action")
+E_BAR, E_ASSET, E_RULE, E_VALUE, E_LIMIT, E_ACTION = range(len(EVENT_FIELDS))
 
 FUNDING_FIELDS = ("bar", "asset", "rate", "amount")  # amount: cash received (negative: paid)
 F_BAR, F_ASSET, F_RATE, F_AMOUNT = range(len(FUNDING_FIELDS))
@@ -225,8 +226,10 @@ TRADE_DTYPE = np.dtype(
     align=True,
 )
 EVENT_DTYPE = np.dtype(
-    [("bar", _I8), ("asset", _I8), ("rule", _I8), ("value", _F8), ("limit", _F8)], align=True
-)
+    [("bar", _I8), ("asset", _I8), ("rule", _I8), ("value", _F8), ("limit", _F8),
+     ("action", _I8)],
+    align=True,
+)  # fmt: skip
 FUNDING_DTYPE = np.dtype([("bar", _I8), ("asset", _I8), ("rate", _F8), ("amount", _F8)], align=True)
 
 # -- per-asset state columns (kernel-private) -------------------------------------

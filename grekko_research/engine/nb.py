@@ -33,6 +33,7 @@ from grekko_research.engine._phases import (
     open_phase,
     roll_day_nb,
 )
+from grekko_research.engine._risk import new_risk_state_nb, risk_bar_close_nb
 from grekko_research.engine._state import (
     Book,
     Decisions,
@@ -115,6 +116,7 @@ def simulate_nb(
     # inputs, and ``own`` the record buffers, for the whole run.
     market_b, dec_b, rules_b = borrowed(market), borrowed(dec), borrowed(rules)
     eq_b = borrowed(equity_out)
+    R = new_risk_state_nb(k, rules.risk.ring)
     own = Book(
         S,
         A,
@@ -124,6 +126,7 @@ def simulate_nb(
         np.empty(16 + 2 * k, dtype=FUNDING_DTYPE),
         np.full(k, np.nan),
         np.zeros(k),
+        R,
     )
     t = 0
     # Records grow between chunks of bars, never inside the bar loop: a record
@@ -138,11 +141,15 @@ def simulate_nb(
             _grow(own.frec, int(A[A_N_FUND]) + 16 * k + 16),
             own.px,
             own.adds,
+            R,
         )
+        t0 = t
         t = _run_bars(borrowed(own), rules_b, market_b, dec_b, t, eq_b)
+        if rules.risk.bars_on and t > t0:  # with breakers _run_bars returns after each bar
+            risk_bar_close_nb(own, rules_b, market_b, t - 1, eq_b)
     # Positions still open at the end are reported as open trades, marked at the last price.
     own = Book(S, A, own.orec, _grow(own.trec, int(A[A_N_TR]) + k + 1), own.erec, own.frec,
-               own.px, own.adds)  # fmt: skip
+               own.px, own.adds, R)  # fmt: skip
     for j in range(k):
         if S[j, S_POS] != 0.0:
             _write_trade(own, j, n - 1, 0, S[j, S_LAST])
@@ -186,6 +193,7 @@ def _run_bars(
         and not days_matter
         and not (cfg[CFG_ALLOW_SHORT] > 0.0 or cfg[CFG_LEVERAGE] > 1.0)
         and cfg[CFG_TRAIL_KIND] == STOP_OFF
+        and not rules.risk.bars_on
     )
     lag = 0 if exec_close else 1
     nxt = -1  # the first decision row at or after the last one looked at
@@ -220,6 +228,8 @@ def _run_bars(
             expire_phase(bk, t)
             counts = _counts(S)
         equity_out[t] = equity
+        if rules.risk.bars_on:
+            return t + 1  # the breakers allocate: simulate_nb evaluates them (engine/_risk.py)
     return n
 
 
