@@ -23,6 +23,11 @@ and vectorbt (``vbt.MA`` crosses + ``Portfolio.from_signals`` configured as in
 runs at full size, the JIT compile time (first call minus the warm median, on
 the 100k-bar prefix), and the process's peak RSS.
 
+``--systems reference,grekko`` leaves vectorbt out (its runs take most of the
+time); ``--tree PATH`` measures another checkout's ``grekko_research`` with the
+same data and workers (run main's and a branch's back to back, per workload, to
+compare them under the same load).
+
 Agreement — same trade count and final equity to a relative 1e-9 — is checked
 on the first 100k bars. At full size all-in compounding with 0.1 % fees drives
 the equity towards zero, where the engines' dust rules (minimum order size,
@@ -74,11 +79,15 @@ def write_data(folder: Path, sizes: dict[str, int]) -> None:
 
 
 def run_worker(
-    system: str, workload: str, bars: int, data: Path, repeat: int, cold: bool
+    system: str, workload: str, bars: int, data: Path, repeat: int, cold: bool, tree: Path = ROOT
 ) -> dict[str, Any]:
-    """Run one system on one workload in a fresh interpreter; return its record (or the error)."""
+    """Run one system on one workload in a fresh interpreter; return its record (or the error).
+
+    ``tree`` is the checkout whose ``grekko_research`` the worker imports (to compare two
+    versions of the engine in one session with the same data and load).
+    """
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(tree), env.get("PYTHONPATH")) if p)
     opts = {
         "--system": system,
         "--workload": workload,
@@ -92,7 +101,7 @@ def run_worker(
     with tempfile.TemporaryDirectory(prefix="numba-cold-") as cache:
         if cold:
             env["NUMBA_CACHE_DIR"] = cache
-        proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+        proc = subprocess.run(cmd, cwd=tree, env=env, capture_output=True, text=True, check=False)
     lines = proc.stdout.strip().splitlines()
     if proc.returncode != 0 or not lines:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
@@ -119,7 +128,7 @@ def _agreement(records: dict[str, dict[str, Any]], prefix: str) -> dict[str, Any
             bad = (trades[a] != trades[b]) | (rel > RTOL)
             mismatched = max(mismatched, int(bad.sum()))
     return {
-        "agree": len(ok) == len(SYSTEMS) and mismatched == 0,
+        "agree": len(ok) == len(records) and len(ok) > 1 and mismatched == 0,
         "max_rel_diff": worst,
         "mismatched_combos": mismatched,
         "n_trades": {s: int(v.sum()) for s, v in trades.items()},
@@ -211,7 +220,8 @@ def print_tables(rows: list[dict[str, Any]], args: argparse.Namespace, seconds: 
     print()
     print(
         f"Engine benchmark: {os.cpu_count()} CPUs, median of {args.repeat} warm runs, "
-        f"numba cache {'cold (fresh per process)' if args.cold_cache else cache}"
+        f"numba cache {'cold (fresh per process)' if args.cold_cache else cache}, "
+        f"grekko from {args.tree.resolve()}"
     )
     head = (
         f"{'':4}{'bars':>11}{'grekko s':>10}{'signals':>9}{'backtest':>9}{'compile':>9}"
@@ -281,7 +291,25 @@ def main() -> None:
         action="store_true",
         help="give every process an empty numba cache (true compile times)",
     )
+    parser.add_argument(
+        "--systems",
+        default=",".join(SYSTEMS),
+        help="comma-separated subset of reference,grekko,vectorbt (vectorbt is the slowest)",
+    )
+    parser.add_argument(
+        "--tree",
+        type=Path,
+        default=ROOT,
+        help="checkout whose grekko_research is measured (default: this one), e.g. main's",
+    )
     args = parser.parse_args()
+    systems = [s.strip() for s in args.systems.split(",") if s.strip()]
+    if set(systems) - set(SYSTEMS):
+        parser.error(
+            f"unknown systems {sorted(set(systems) - set(SYSTEMS))}; choose from {SYSTEMS}"
+        )
+    if not (args.tree / "grekko_research").is_dir():
+        parser.error(f"--tree {args.tree}: no grekko_research package there")
     if args.repeat < 5:
         parser.error("--repeat must be at least 5 (median of >= 5 warm runs)")
     chosen = [w.strip() for w in args.workloads.split(",") if w.strip()]
@@ -297,10 +325,10 @@ def main() -> None:
             f"generating data: {', '.join(f'{w} {n:,} bars' for w, n in sizes.items())}", flush=True
         )
         write_data(data, sizes)
-        step, total = 0, len(chosen) * len(SYSTEMS)
+        step, total = 0, len(chosen) * len(systems)
         for workload in chosen:
             records: dict[str, dict[str, Any]] = {}
-            for system in SYSTEMS:
+            for system in (s for s in SYSTEMS if s in systems):
                 step += 1
                 n = sizes[workload]
                 need = VBT_GRID_BYTES * n * len(grid_params()) / 2**30
@@ -315,7 +343,9 @@ def main() -> None:
                     )
                     continue
                 t = time.perf_counter()
-                rec = run_worker(system, workload, n, data, args.repeat, args.cold_cache)
+                rec = run_worker(
+                    system, workload, n, data, args.repeat, args.cold_cache, args.tree.resolve()
+                )
                 records[system] = rec
                 if "error" in rec:
                     print(

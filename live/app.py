@@ -170,7 +170,7 @@ def _plan_portfolio(cfg: GrekkoConfig, *, replay: bool) -> LivePlan:
 
     from grekko_research.engine.book import check_live_config
     from grekko_research.portfolio import check_merge_rule
-    from grekko_research.risk import RiskLimits
+    from grekko_research.risk.spec import RiskSpec
     from live.runner.sleeves import CoordinatorSpec
 
     p, live = cfg.portfolio, cfg.live
@@ -188,7 +188,7 @@ def _plan_portfolio(cfg: GrekkoConfig, *, replay: bool) -> LivePlan:
     state_dir = Path(live.state_dir) / run_id
     # The account's own book only marks and books real fills: its limits are the live risk
     # engine's (the run's risk spec) and the coordinator's caps; each sleeve keeps the engine's.
-    engine = replace(engine_config(cfg), risk=RiskLimits())
+    engine = replace(engine_config(cfg), risk=RiskSpec())
     check_live_config(engine)
     spec = _spec(
         cfg, run_id, state_dir, symbols, cid, engine,

@@ -153,8 +153,8 @@ def config_id(cfg: GrekkoConfig) -> str:
     tree.pop("optimize", None)  # how parameters are searched is not what a run computes
     tree.pop("promote", None)
     tree.pop("live", None)  # how a run is traded live is not what its backtest computes
-    # Of the risk spec, what the backtest engine applies today (its RiskLimits, under the keys
-    # hashed before the spec existed): the live-only checks do not change what it computes.
+    # The whole risk spec (the backtest evaluates it as live does), under the keys hashed
+    # before the spec existed plus every other key set away from its default.
     tree["risk"] = cfg.risk.spec.engine_identity()
     tree.pop("portfolio", None)  # nor which strategies share the live account
     canonical = json.dumps(tree, sort_keys=True, separators=(",", ":"), allow_nan=False)
@@ -172,5 +172,5 @@ def engine_config(cfg: GrekkoConfig) -> EngineConfig:
         sizing=Sizing(e.sizing, e.sizing_value),  # type: ignore[arg-type]
         allow_short=e.allow_short,
         leverage=e.leverage,
-        risk=r.spec.engine_limits(),  # one source: the run's RiskSpec
+        risk=r.spec,  # one source: the run's RiskSpec
     )

@@ -7,12 +7,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from grekko_research.data.timeframes import parse_timeframe
 from grekko_research.errors import ConfigError, DataError
+
+if TYPE_CHECKING:  # pandas loads when a frame is asked for (the engine never needs it)
+    import pandas as pd
 
 __all__ = ["FIELDS", "Bars"]
 
@@ -187,6 +190,8 @@ class Bars:
     @property
     def datetime_index(self) -> pd.DatetimeIndex:
         """Return the index as a UTC ``DatetimeIndex`` named ``time``."""
+        import pandas as pd
+
         return pd.DatetimeIndex(pd.to_datetime(self.index, unit="ms", utc=True), name="time")
 
     def to_pandas(self, symbol: str | None = None) -> pd.DataFrame:
@@ -198,6 +203,8 @@ class Bars:
         """
         if symbol is not None:
             return self.asset(symbol).to_pandas()
+        import pandas as pd
+
         names = (*FIELDS, "filled")
         if self.n_assets == 1:
             data = {name: getattr(self, name)[:, 0] for name in names}

@@ -11,18 +11,20 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from grekko_research.errors import ConfigError
+
+if TYPE_CHECKING:  # pandas loads on first use: the engine's import chain stays without it
+    import pandas as pd
 
 __all__ = ["Timeframe", "iso", "parse_timeframe", "to_ms"]
 
 _UNIT_MS = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
 # 1970-01-01 was a Thursday; exchanges start weeks on Monday 1970-01-05.
 _WEEK_ANCHOR_MS = 4 * 86_400_000
-_EPOCH = pd.Timestamp(0, tz="UTC")
 _PATTERN = re.compile(r"^([1-9][0-9]*)([smhdwM])$")
 
 
@@ -140,6 +142,8 @@ def to_ms(value: int | float | str | np.datetime64 | pd.Timestamp | None) -> int
         return int(value)
     if isinstance(value, str) and value.strip().lstrip("-").isdigit():
         return int(value.strip())
+    import pandas as pd
+
     try:
         stamp = pd.Timestamp(value)
     except (ValueError, TypeError) as exc:
@@ -151,11 +155,13 @@ def to_ms(value: int | float | str | np.datetime64 | pd.Timestamp | None) -> int
         raise ConfigError(f"invalid time {value!r}")
     if stamp.tzinfo is None:
         stamp = stamp.tz_localize("UTC")
-    return int((stamp - _EPOCH) // pd.Timedelta(1, "ms"))
+    return int((stamp - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(1, "ms"))
 
 
 def iso(ts_ms: int | None) -> str | None:
     """Return an ISO-8601 UTC string (``2021-01-01T00:00:00Z``) for epoch milliseconds."""
     if ts_ms is None:
         return None
+    import pandas as pd
+
     return pd.Timestamp(int(ts_ms), unit="ms", tz="UTC").isoformat().replace("+00:00", "Z")

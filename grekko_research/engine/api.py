@@ -2,23 +2,31 @@
 
 A thin wrapper: it checks shapes, turns the signal form and configuration
 into the kernel's arrays, runs :func:`~grekko_research.engine.nb.simulate_nb`
-and wraps the records. Pandas views are built only when asked for.
+and wraps the records. Pandas views are built only when asked for, and pandas
+itself is imported only then (``import grekko_research.engine`` stays without it).
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import pandas as pd
 
-from grekko_research.calendar import periods_per_year
 from grekko_research.data.bars import Bars
 from grekko_research.data.timeframes import parse_timeframe
 from grekko_research.engine import layout as L
+from grekko_research.engine._records import (
+    event_table_nb,
+    funding_table_nb,
+    order_table_nb,
+    trade_table_nb,
+)
+from grekko_research.engine._risk import EV_STATE, EVENT_ACTION_NAMES, EVENT_RULE_NAMES, risk_rules
+from grekko_research.engine._state import Decisions, Market, make_rules
 from grekko_research.engine.analysis import result_metrics_into
 from grekko_research.engine.config import EngineConfig
 from grekko_research.engine.nb import simulate_nb
@@ -26,9 +34,16 @@ from grekko_research.engine.nb_fast import simulate_simple_nb
 from grekko_research.errors import ConfigError, DataError
 from grekko_research.indicators.volatility import atr_nb, rolling_volatility_nb
 from grekko_research.metrics.performance import METRIC_NAMES, N_METRICS
-from grekko_research.risk.rules import RULE_NAMES
+from grekko_research.risk.rules import N_LIMITS
 
-__all__ = ["BacktestResult", "Orders", "Signals", "TargetPositions", "backtest"]
+STATE_NAMES = ("ACTIVE", "REDUCING", "HALTED")  # risk.state codes
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["BacktestResult", "KernelChoice", "Orders", "Signals", "TargetPositions", "backtest"]
+
+KernelChoice = Literal["auto", "general", "lean"]
 
 _EMPTY_B = np.zeros((0, 0), dtype=np.bool_)
 _EMPTY_F = np.zeros((0, 0))
@@ -36,16 +51,37 @@ _EMPTY_I = np.zeros((0, 0), dtype=np.int8)
 _EMPTY_1D = np.zeros(0)
 
 
+def _is_pandas(values: Any, *kinds: str) -> bool:
+    """Return True when ``values`` is one of the pandas ``kinds`` (without importing pandas)."""
+    pd = sys.modules.get("pandas")  # not loaded: values cannot be a pandas object
+    return pd is not None and isinstance(values, tuple(getattr(pd, k) for k in kinds))
+
+
+def _isna(arr: np.ndarray) -> np.ndarray:
+    """Return ``pd.isna(arr)``; pandas is imported only for object arrays (None, NaT, pd.NA)."""
+    if arr.dtype.kind == "O":
+        import pandas as pd
+
+        mask: np.ndarray = np.asarray(pd.isna(arr))
+    elif arr.dtype.kind in "fc":
+        mask = np.isnan(arr)
+    elif arr.dtype.kind in "mM":
+        mask = np.isnat(arr)
+    else:
+        mask = np.zeros(arr.shape, dtype=np.bool_)
+    return mask
+
+
 def _matrix(values: Any, bars: Bars, name: str, dtype: type) -> np.ndarray:
     """Return ``values`` as a C-contiguous ``(n, k)`` array, checking its shape and labels."""
-    if isinstance(values, pd.DataFrame):
+    if _is_pandas(values, "DataFrame"):
         missing = [s for s in bars.symbols if s not in values.columns]
         if missing:
             raise ConfigError(f"{name} has no column for {missing}")
         if len(values) != bars.n_bars:
             raise ConfigError(f"{name} has {len(values)} rows, bars have {bars.n_bars}")
         values = values[list(bars.symbols)].to_numpy()
-    elif isinstance(values, pd.Series):
+    elif _is_pandas(values, "Series"):
         values = values.to_numpy()
     arr = np.asarray(values)
     if arr.ndim == 1:
@@ -56,10 +92,13 @@ def _matrix(values: Any, bars: Bars, name: str, dtype: type) -> np.ndarray:
             "(one row per bar, one column per symbol)"
         )
     if dtype is np.bool_ and arr.dtype != np.bool_:
-        if not np.isin(arr[~pd.isna(arr)], (0, 1)).all():
+        if not np.isin(arr[~_isna(arr)], (0, 1)).all():
             raise ConfigError(f"{name} must be boolean")
         arr = np.nan_to_num(arr.astype(np.float64)).astype(np.bool_)
-    return np.ascontiguousarray(arr, dtype=dtype)
+    out: np.ndarray = np.ascontiguousarray(arr, dtype=dtype)
+    # Read-only input (pandas 3 hands out read-only views, Bars.extras are frozen) would be
+    # another array type to numba: a second compilation of the kernels, in every cache.
+    return out if out.flags.writeable else out.copy()
 
 
 @dataclass(frozen=True)
@@ -114,7 +153,7 @@ _ORDER_KINDS = {
 
 
 def _order_kinds(values: Any, bars: Bars) -> np.ndarray:
-    raw = values.to_numpy() if isinstance(values, pd.DataFrame | pd.Series) else np.asarray(values)
+    raw = values.to_numpy() if _is_pandas(values, "DataFrame", "Series") else np.asarray(values)
     if raw.dtype.kind in "iu":
         return _matrix(raw, bars, "Orders.kind", np.int8)
     lookup = np.vectorize(
@@ -183,6 +222,8 @@ class BacktestResult:
         *,
         final_equity: float | None = None,
         complete: Callable[[], tuple[np.ndarray, np.ndarray]] | None = None,
+        kernel: str = "general",
+        kernel_reason: str = "",
     ) -> None:
         if equity is None and (complete is None or final_equity is None):
             raise ValueError("a result without equity needs final_equity and complete")
@@ -198,6 +239,10 @@ class BacktestResult:
         self._trade_records = trade_records
         self._final_equity = final_equity
         self._complete = complete
+        self.kernel = kernel
+        """Which kernel ran: ``"general"`` (``engine/nb.py``) or ``"lean"`` (``engine/nb_fast.py``)."""
+        self.kernel_reason = kernel_reason
+        """Why that kernel ran (the choice of ``backtest(..., kernel=...)``)."""
 
     def _ensure_complete(self) -> None:
         if self._complete is not None:
@@ -268,6 +313,8 @@ class BacktestResult:
         return int(np.count_nonzero(self._trade_records[:, L.T_IS_OPEN] == 0))
 
     def _times(self, bars: np.ndarray) -> pd.Index:
+        import pandas as pd
+
         idx = np.asarray(bars, dtype=np.int64)
         ok = idx >= 0
         ts = np.full(len(idx), np.iinfo(np.int64).min)
@@ -277,18 +324,22 @@ class BacktestResult:
     @cached_property
     def orders(self) -> pd.DataFrame:
         """One row per order event: fills, rejections, cancellations, expiries."""
+        import pandas as pd
+
         rec = self.order_records
         frame = pd.DataFrame(rec, columns=list(L.ORDER_FIELDS))
         frame.insert(0, "time", self._times(rec[:, L.O_BAR]))
         frame["symbol"] = [self.bars.symbols[int(a)] for a in rec[:, L.O_ASSET]]
         frame["kind"] = [L.KIND_NAMES.get(int(v), str(int(v))) for v in rec[:, L.O_KIND]]
         frame["status"] = [L.STATUS_NAMES[int(v)] for v in rec[:, L.O_STATUS]]
-        frame["rule"] = [RULE_NAMES.get(int(v), "") for v in rec[:, L.O_RULE]]
+        frame["rule"] = [EVENT_RULE_NAMES.get(int(v), "") for v in rec[:, L.O_RULE]]
         return frame.astype({"bar": np.int64, "asset": np.int64, "side": np.int64})
 
     @cached_property
     def trades(self) -> pd.DataFrame:
         """One row per round trip (flat → flat, or up to a reversal); open trades last."""
+        import pandas as pd
+
         rec = self.trade_records
         frame = pd.DataFrame(rec, columns=list(L.TRADE_FIELDS))
         frame.insert(0, "entry_time", self._times(rec[:, L.T_ENTRY_BAR]))
@@ -300,23 +351,45 @@ class BacktestResult:
 
     @cached_property
     def events(self) -> pd.DataFrame:
-        """Risk-rule breaches: bar, asset (−1 for the portfolio), rule, value, limit."""
+        """Risk events: bar, asset (−1 for the portfolio), rule, value, limit, action.
+
+        The risk spec's refusals and reductions of orders (action ``reject`` / ``shrink``),
+        breaker breaches (``halt`` / ``reduce``) and trading-state changes (rule ``state``,
+        columns ``state`` and ``previous``: ``ACTIVE``, ``REDUCING``, ``HALTED``, their codes
+        in value and limit; action ``halt`` / ``reduce`` / ``resume``), as ``grekko-live``'s
+        risk engine records them; the engine's own rules (``max_drawdown`` flatten,
+        ``liquidation``).
+        """
+        import pandas as pd
+
         rec = self.event_records
         frame = pd.DataFrame(rec, columns=list(L.EVENT_FIELDS))
         frame.insert(0, "time", self._times(rec[:, L.E_BAR]))
-        frame["rule"] = [RULE_NAMES.get(int(v), str(int(v))) for v in rec[:, L.E_RULE]]
-        return frame
+        frame["rule"] = [EVENT_RULE_NAMES.get(int(v), str(int(v))) for v in rec[:, L.E_RULE]]
+        frame["action"] = [EVENT_ACTION_NAMES[int(v)] for v in rec[:, L.E_ACTION]]
+        is_state = (rec[:, L.E_RULE] == EV_STATE).tolist()
+        for col, i in (("state", L.E_VALUE), ("previous", L.E_LIMIT)):
+            frame[col] = [
+                STATE_NAMES[int(r[i])] if s else "" for r, s in zip(rec, is_state, strict=True)
+            ]
+        return frame.astype({"bar": np.int64, "asset": np.int64})
 
     def equity_series(self) -> pd.Series:
         """Equity at each bar's close, indexed by time."""
+        import pandas as pd
+
         return pd.Series(self.equity, index=self.bars.datetime_index, name="equity")
 
     def cash_series(self) -> pd.Series:
         """Cash at each bar's close, indexed by time."""
+        import pandas as pd
+
         return pd.Series(self.cash, index=self.bars.datetime_index, name="cash")
 
     def positions_frame(self) -> pd.DataFrame:
         """Units held per symbol at each bar's close."""
+        import pandas as pd
+
         return pd.DataFrame(
             self.positions, index=self.bars.datetime_index, columns=list(self.bars.symbols)
         )
@@ -427,6 +500,7 @@ def backtest(
     config: EngineConfig | None = None,
     *,
     funding: Mapping[str, pd.DataFrame] | np.ndarray | None = None,
+    kernel: KernelChoice = "auto",
 ) -> BacktestResult:
     """Simulate ``signals`` on ``bars`` under ``config`` and return the result.
 
@@ -446,6 +520,14 @@ def backtest(
         bar containing each funding time (a short receives it). Default:
         ``bars.extras["funding_rate"]`` when the bars carry it (perpetuals
         loaded with their funding), else none.
+    kernel
+        ``"auto"`` (default): the lean kernel when the run is in its scope
+        (``docs/engine.md``, "Two kernels"), else the general one;
+        ``"general"``: always the general kernel; ``"lean"``: the lean kernel,
+        a :class:`ConfigError` naming what is out of its scope otherwise. Both
+        give the same records; ``result.kernel`` and ``result.kernel_reason``
+        say which ran and why (a lean run that meets a sale whose fees the
+        cash cannot pay is handed to the general kernel, which refuses it).
     """
     config = config or EngineConfig()
     if funding is None and "funding_rate" in bars.extras:
@@ -471,26 +553,47 @@ def backtest(
         vol = rolling_volatility_nb(bars.close, config.sizing.vol_window, ppy)
     lot, tick, min_notional = config.market.arrays(bars.n_assets)
     funding_arr = _EMPTY_F if funding is None else _funding_matrix(funding, bars)
-    if funding is None and _simple(config, inputs, atr, vol, lot, tick, min_notional, bars):
-        lean = _lean_backtest(bars, inputs["entries"], inputs["exits"], cfg, config)
-        if lean is not None:
-            return lean
+    if kernel not in ("auto", "general", "lean"):
+        raise ConfigError(f"kernel must be 'auto', 'general' or 'lean', not {kernel!r}")
+    reason = "requested (kernel='general')"
+    if kernel != "general":
+        out_of_scope = _lean_scope(config, inputs, atr, vol, funding is not None, bars)
+        if out_of_scope is None:
+            lean = _lean_backtest(bars, inputs["entries"], inputs["exits"], cfg, config)
+            if lean is not None:
+                lean.kernel_reason = (
+                    "requested (kernel='lean')" if kernel == "lean" else "auto: " + _LEAN_SCOPE
+                )
+                return lean
+            reason = (
+                "the lean kernel met a sale whose fees the cash cannot pay (only the general "
+                "kernel refuses it)"
+            )
+        elif kernel == "lean":
+            raise ConfigError(f"kernel='lean' cannot run this backtest: {out_of_scope}")
+        else:
+            reason = f"auto: outside the lean kernel's scope ({out_of_scope})"
     equity = np.empty(bars.n_bars)
-    orders, trades, events, fundings = simulate_nb(
-        bars.index, bars.open, bars.high, bars.low, bars.close, bars.volume, bars.filled,
+    market = Market(bars.index, bars.open, bars.high, bars.low, bars.close, bars.volume,
+                    bars.filled, funding_arr)  # fmt: skip
+    dec = Decisions(
         inputs["entries"], inputs["exits"], inputs["short_entries"], inputs["short_exits"],
         inputs["target"], inputs["ord_kind"], inputs["ord_size"], inputs["ord_price"],
-        inputs["ord_stop"], funding_arr, atr, vol, lot, tick, min_notional, cfg,
-        config.risk.to_array(), equity,
+        inputs["ord_stop"], atr, vol,
     )  # fmt: skip
+    risk = risk_rules(config.risk, _periods_per_year(bars.timeframe), bars.index)
+    rules = make_rules(cfg, config.risk.to_array(), lot, tick, min_notional, risk)
+    orders, trades, events, fundings = simulate_nb(market, dec, rules, equity)
     return BacktestResult(
         bars=bars,
         config=config,
         equity=equity,
-        order_records=orders,
-        trade_records=trades,
-        event_records=events,
-        funding_records=fundings,
+        order_records=order_table_nb(orders),
+        trade_records=trade_table_nb(trades),
+        event_records=event_table_nb(events),
+        funding_records=funding_table_nb(fundings),
+        kernel="general",
+        kernel_reason=reason,
     )
 
 
@@ -506,19 +609,24 @@ def _lean_backtest(
         2 * n_entries + int(np.count_nonzero(exits)) + bars.n_assets + 1,
         n_entries + bars.n_assets + 1,
     )
-    prices = (bars.open, bars.high, bars.low, bars.close)
-    orders, trades, final = simulate_simple_nb(
-        *prices, entries, exits, cfg, _EMPTY_1D, False, *caps
-    )
+    market = Market(bars.index, bars.open, bars.high, bars.low, bars.close, bars.volume,
+                    bars.filled, _EMPTY_F)  # fmt: skip
+    dec = Decisions(entries, exits, _EMPTY_B, _EMPTY_B, _EMPTY_F, _EMPTY_I, _EMPTY_F, _EMPTY_F,
+                    _EMPTY_F, _EMPTY_F, _EMPTY_F)  # fmt: skip
+    n, k = bars.n_bars, bars.n_assets
+    rules = make_rules(cfg, np.full(N_LIMITS, np.nan), np.zeros(k), np.zeros(k), np.zeros(k))
+    records, trade_rec, final = simulate_simple_nb(market, dec, rules, _EMPTY_1D, False, caps)
+    orders = order_table_nb(records)
+    trades = trade_table_nb(trade_rec)
     if np.isnan(final):  # a sale the cash cannot pay: only the general kernel refuses it
         return None
     trades[:, L.T_MAE] = np.nan  # not tracked in this pass: the replay fills them
     trades[:, L.T_MFE] = np.nan
 
     def complete() -> tuple[np.ndarray, np.ndarray]:
-        equity = np.empty(bars.n_bars)
-        _, full_trades, _ = simulate_simple_nb(*prices, entries, exits, cfg, equity, True, *caps)
-        return equity, full_trades
+        equity = np.empty(n)
+        _, full_trades, _ = simulate_simple_nb(market, dec, rules, equity, True, caps)
+        return equity, trade_table_nb(full_trades)
 
     return BacktestResult(
         bars=bars,
@@ -529,43 +637,63 @@ def _lean_backtest(
         event_records=np.zeros((0, len(L.EVENT_FIELDS))),
         final_equity=final,
         complete=complete,
+        kernel="lean",
     )
+
+
+_LEAN_SCOPE = (
+    "in the lean kernel's scope (signals, long only, no leverage, slippage, market rules, "
+    "risk limits, trailing or ATR stops, funding or bars without a market)"
+)
+
+
+def _lean_config_scope(config: EngineConfig, bars: Bars) -> str | None:
+    """Return what puts the configuration or bars out of the lean kernel's scope, or None."""
+    st = config.stops
+    checks = (
+        (config.allow_short, "shorting"),
+        (config.leverage > 1.0, "leverage"),
+        (config.slippage.kind != "none", "slippage"),
+        (
+            config.sizing.kind not in ("all", "units", "notional", "percent", "cash_percent"),
+            f"{config.sizing.kind} sizing",
+        ),
+        (st.trailing is not None, "a trailing stop"),
+        ("atr" in (st.stop_loss_kind, st.take_profit_kind), "ATR stops"),
+        (any(np.any(a) for a in config.market.arrays(bars.n_assets)), "market rules"),
+        (risk_rules(config.risk).on or not np.isnan(config.risk.to_array()).all(), "risk rules"),
+        (bars.has_filled, "bars without a market"),
+    )
+    for out, what in checks:
+        if out:
+            return what
+    return None
 
 
 def _lean_config(config: EngineConfig, bars: Bars) -> bool:
     """Return True when the configuration and bars are in the lean kernel's scope."""
-    st = config.stops
-    return (
-        not config.allow_short
-        and config.leverage <= 1.0
-        and config.slippage.kind == "none"
-        and config.sizing.kind in ("all", "units", "notional", "percent", "cash_percent")
-        and st.trailing is None
-        and "atr" not in (st.stop_loss_kind, st.take_profit_kind)
-        and not any(np.any(a) for a in config.market.arrays(bars.n_assets))
-        and np.isnan(config.risk.to_array()).all()
-        and not bars.has_filled
-    )
+    return _lean_config_scope(config, bars) is None
 
 
-def _simple(
+def _lean_scope(
     config: EngineConfig,
     inputs: dict[str, Any],
     atr: np.ndarray,
     vol: np.ndarray,
-    lot: np.ndarray,
-    tick: np.ndarray,
-    min_notional: np.ndarray,
+    has_funding: bool,
     bars: Bars,
-) -> bool:
-    """Return True when the lean kernel covers this run (see :mod:`~grekko_research.engine.nb_fast`)."""
-    return (
-        inputs["entries"].shape[0] > 0
-        and atr.shape[0] == 0
-        and vol.shape[0] == 0
-        and _lean_config(config, bars)
-    )
+) -> str | None:
+    """Return what puts this run out of the lean kernel's scope (see ``nb_fast``), or None."""
+    if inputs["entries"].shape[0] == 0:
+        return "decisions are not entry/exit signals"
+    if has_funding:
+        return "funding"
+    if atr.shape[0] or vol.shape[0]:
+        return "ATR stops" if atr.shape[0] else "volatility-target sizing"
+    return _lean_config_scope(config, bars)
 
 
 def _periods_per_year(timeframe: str) -> float:
-    return periods_per_year(timeframe)  # the one calendar (grekko_research.calendar)
+    from grekko_research.calendar import periods_per_year  # the one calendar convention
+
+    return periods_per_year(timeframe)

@@ -25,47 +25,32 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from numba import njit
 
 from grekko_research.data.bars import Bars
 from grekko_research.engine import layout as L
+from grekko_research.engine._fills import fee_nb, fill_nb
+from grekko_research.engine._phases import DAY_MS, roll_day_nb
+from grekko_research.engine._records import event_table_nb, order_table_nb, trade_table_nb
+from grekko_research.engine._state import Decisions, Market, Order, Rules, make_rules
+from grekko_research.engine._step import book_fill_nb, close_bar_nb, open_trades_nb, plan_nb
 from grekko_research.engine.api import Orders, Signals, TargetPositions, _kernel_inputs
 from grekko_research.engine.config import EngineConfig
 from grekko_research.engine.layout import (
-    A_BLOCK_DAY,
     A_CASH,
-    A_DAY,
-    A_DAY_START_EQ,
     A_EQUITY,
     A_FLATTEN_DUE,
     A_HALTED,
-    A_N_EV,
-    A_N_ORD,
-    A_N_TR,
-    A_ORDERS_TODAY,
     A_PEAK,
     EVENT_FIELDS,
     KIND_MARKET,
     KIND_RISK_FLATTEN,
     ORDER_FIELDS,
-    S_LAST,
     S_POS,
-    S_TR_MAXHIGH,
-    S_TR_MINLOW,
     TRADE_FIELDS,
 )
-from grekko_research.engine.nb import _execute_decisions, init_state_nb
-from grekko_research.engine.nb_orders import _apply_fill, _event, _flatten, _slipped, _write_trade
+from grekko_research.engine.nb import init_state_nb
 from grekko_research.errors import ConfigError
-from grekko_research.risk.rules import (
-    LIM_DAILY_LOSS,
-    LIM_MAX_DRAWDOWN,
-    RULE_DAILY_LOSS,
-    RULE_MAX_DRAWDOWN,
-    RULE_NAMES,
-    daily_loss_breached_nb,
-    drawdown_breached_nb,
-)
+from grekko_research.risk.rules import RULE_NAMES
 
 __all__ = [
     "DAY_MS",
@@ -73,156 +58,26 @@ __all__ = [
     "PlannedOrder",
     "check_live_config",
     "decision_row",
+    "fill_fee",
     "fill_price",
 ]
 
-DAY_MS = 86_400_000
 _O = {name: i for i, name in enumerate(ORDER_FIELDS)}
 _T = {name: i for i, name in enumerate(TRADE_FIELDS)}
 _E = {name: i for i, name in enumerate(EVENT_FIELDS)}
+_NO_INDEX = np.zeros(0, dtype=np.int64)
 
 
-@njit(cache=True, nogil=True)
-def _plan_nb(
-    S: np.ndarray,
-    A: np.ndarray,
-    cfg: np.ndarray,
-    limits: np.ndarray,
-    lot: np.ndarray,
-    tick: np.ndarray,
-    min_notional: np.ndarray,
-    px: np.ndarray,
-    high: np.ndarray,
-    low: np.ndarray,
-    volume: np.ndarray,
-    filled: np.ndarray,
-    entries: np.ndarray,
-    exits: np.ndarray,
-    short_entries: np.ndarray,
-    short_exits: np.ndarray,
-    target: np.ndarray,
-    ord_kind: np.ndarray,
-    ord_size: np.ndarray,
-    ord_price: np.ndarray,
-    ord_stop: np.ndarray,
-    atr: np.ndarray,
-    vol: np.ndarray,
-    decide: bool,
-) -> np.ndarray:
-    """Run a pending risk flatten and row 0's decisions on copies; return the order records."""
-    k = S.shape[0]
-    S2 = S.copy()
-    A2 = A.copy()
-    A2[A_N_ORD] = 0.0
-    A2[A_N_TR] = 0.0
-    A2[A_N_EV] = 0.0
-    orec = np.empty((16 + 8 * k, len(ORDER_FIELDS)))
-    trec = np.empty((16 + 8 * k, len(TRADE_FIELDS)))
-    erec = np.empty((16 + 8 * k, len(EVENT_FIELDS)))
-    adds = np.zeros(k)
-    if A2[A_FLATTEN_DUE] > 0.0:
-        _flatten(S2, A2, orec, trec, erec, cfg, limits, lot, tick, min_notional, px, 0, high, low,
-                 volume, filled, KIND_RISK_FLATTEN)  # fmt: skip
-        A2[A_FLATTEN_DUE] = 0.0
-    if decide:
-        _execute_decisions(
-            0, 0, px, S2, A2, orec, trec, erec, cfg, limits, lot, tick, min_notional, high, low,
-            volume, filled, entries, exits, short_entries, short_exits, target, ord_kind, ord_size,
-            ord_price, ord_stop, atr, vol, 1 << 62, adds,
-        )  # fmt: skip
-    return orec[: int(A2[A_N_ORD])].copy()
+def _one_bar(price: Any, high: Any, low: Any, volume: Any, filled: Any) -> Market:
+    """A :class:`Market` of one bar (``(1, k)`` arrays) for the book's kernel calls: ``price``
+    is both its open (an execution price) and its close (a mark)."""
 
+    def row(a: Any) -> np.ndarray:
+        return np.ascontiguousarray(a, dtype=np.float64).reshape(1, -1)
 
-@njit(cache=True, nogil=True)
-def _fill_nb(
-    S: np.ndarray,
-    A: np.ndarray,
-    cfg: np.ndarray,
-    j: int,
-    t: int,
-    size: float,
-    price: float,
-    fee_rate: float,
-    kind: int,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Book one fill on the real state; return its order record and any trade it closed."""
-    orec = np.empty((4, len(ORDER_FIELDS)))
-    trec = np.empty((4, len(TRADE_FIELDS)))
-    A[A_N_ORD] = 0.0
-    A[A_N_TR] = 0.0
-    _apply_fill(S, A, orec, trec, cfg, j, t, size, price, fee_rate, kind, 0, 0.0, np.nan)
-    n_ord = int(A[A_N_ORD])
-    n_tr = int(A[A_N_TR])
-    A[A_N_ORD] = 0.0
-    A[A_N_TR] = 0.0
-    return orec[:n_ord].copy(), trec[:n_tr].copy()
-
-
-@njit(cache=True, nogil=True)
-def _close_bar_nb(
-    S: np.ndarray,
-    A: np.ndarray,
-    limits: np.ndarray,
-    high: np.ndarray,
-    low: np.ndarray,
-    close: np.ndarray,
-    filled: np.ndarray,
-    t: int,
-) -> np.ndarray:
-    """The kernel's excursion, close and mark-to-market phases for one bar; return risk events."""
-    k = S.shape[0]
-    erec = np.empty((4, len(EVENT_FIELDS)))
-    A[A_N_EV] = 0.0
-    for j in range(k):
-        if filled[j] or S[j, S_POS] == 0.0:
-            continue
-        if high[j] > S[j, S_TR_MAXHIGH]:
-            S[j, S_TR_MAXHIGH] = high[j]
-        if low[j] < S[j, S_TR_MINLOW]:
-            S[j, S_TR_MINLOW] = low[j]
-    for j in range(k):
-        if not filled[j]:
-            S[j, S_LAST] = close[j]
-    equity = A[A_CASH]
-    for j in range(k):
-        pos = S[j, S_POS]
-        if pos != 0.0:
-            equity += pos * S[j, S_LAST]
-    if equity > A[A_PEAK]:
-        A[A_PEAK] = equity
-    if (
-        limits[LIM_MAX_DRAWDOWN] > 0.0
-        and A[A_HALTED] == 0.0
-        and drawdown_breached_nb(equity, A[A_PEAK], limits)
-    ):
-        A[A_HALTED] = 1.0
-        A[A_FLATTEN_DUE] = 1.0
-        _event(erec, A, t, -1, RULE_MAX_DRAWDOWN, 1.0 - equity / A[A_PEAK],
-               limits[LIM_MAX_DRAWDOWN])  # fmt: skip
-    if (
-        limits[LIM_DAILY_LOSS] > 0.0
-        and A[A_BLOCK_DAY] != A[A_DAY]
-        and daily_loss_breached_nb(equity, A[A_DAY_START_EQ], limits)
-    ):
-        A[A_BLOCK_DAY] = A[A_DAY]
-        _event(erec, A, t, -1, RULE_DAILY_LOSS, 1.0 - equity / A[A_DAY_START_EQ],
-               limits[LIM_DAILY_LOSS])  # fmt: skip
-    A[A_EQUITY] = equity
-    n = int(A[A_N_EV])
-    A[A_N_EV] = 0.0
-    return erec[:n].copy()
-
-
-@njit(cache=True, nogil=True)
-def _open_trades_nb(S: np.ndarray, A: np.ndarray, t: int) -> np.ndarray:
-    k = S.shape[0]
-    A2 = A.copy()
-    A2[A_N_TR] = 0.0
-    trec = np.empty((k + 1, len(TRADE_FIELDS)))
-    for j in range(k):
-        if S[j, S_POS] != 0.0:
-            _write_trade(trec, A2, S, j, t, 0, S[j, S_LAST])
-    return trec[: int(A2[A_N_TR])].copy()
+    o = row(price)
+    return Market(_NO_INDEX, o, row(high), row(low), o, row(volume),
+                  np.ascontiguousarray(filled, dtype=np.bool_).reshape(1, -1), _EMPTY_F)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,10 +110,21 @@ def fill_price(
     tick: float = 0.0,
 ) -> float:
     """The engine's taker fill price for a market order of ``size`` signed units at ``price``:
-    slippage against the trader, rounded to ``tick`` against the trader, kept in [low, high]."""
+    slippage against the trader, rounded to ``tick`` against the trader, kept in [low, high]
+    (the kernels' fill model, :func:`~grekko_research.engine._fills.fill_nb`)."""
     cfg = config.to_array(L.MODE_SIGNALS, L.TARGET_PERCENT)
-    side = 1.0 if size > 0 else -1.0
-    return float(_slipped(float(price), side, float(size), high, low, volume, tick, cfg))
+    one = np.ones(1)
+    rules = make_rules(cfg, config.risk.to_array(), one * 0.0, one * tick, one * 0.0)
+    market = _one_bar(one * price, one * high, one * low, one * volume, np.zeros(1, np.bool_))
+    fill, _ = fill_nb(rules, market, 0, 0, float(size), float(price), True)
+    return float(fill)
+
+
+def fill_fee(config: EngineConfig, size: float, price: float, *, maker: bool = False) -> float:
+    """The engine's fee for a fill of ``size`` units at ``price`` (taker, or maker, rate ×
+    notional + the fixed fee): :func:`~grekko_research.engine._fills.fee_nb`, the kernels' own."""
+    rate = config.fees.maker if maker else config.fees.taker
+    return float(fee_nb(float(size), float(price), float(rate), float(config.fees.fixed)))
 
 
 def check_live_config(config: EngineConfig) -> None:
@@ -318,6 +184,7 @@ class EngineBook:
         self.limits = config.risk.to_array()
         self._cfgs: dict[tuple[int, int], np.ndarray] = {}
         self.cfg = self._cfg(L.MODE_SIGNALS, L.TARGET_PERCENT)
+        self._rules_cache: dict[tuple[int, int], Rules] = {}
         self.S, self.A = init_state_nb(k, self.cfg, first_ts_ms // DAY_MS)
         self.bar = 0  # the bar counter t of the kernel: bars closed since the run's first
 
@@ -326,6 +193,14 @@ class EngineBook:
         if key not in self._cfgs:
             self._cfgs[key] = self.config.to_array(mode, target_kind)
         return self._cfgs[key]
+
+    def _rules(self, mode: int, target_kind: int) -> Rules:
+        key = (mode, target_kind)
+        if key not in self._rules_cache:
+            cfg = self._cfg(mode, target_kind)
+            self._rules_cache[key] = make_rules(cfg, self.limits, self.lot, self.tick,
+                                                self.min_notional)  # fmt: skip
+        return self._rules_cache[key]
 
     # -- reading ----------------------------------------------------------------------
 
@@ -359,18 +234,15 @@ class EngineBook:
 
     def open_trades(self) -> np.ndarray:
         """Trade records of the positions still open, marked at the last close."""
-        return _open_trades_nb(self.S, self.A, self.bar - 1)
+        return trade_table_nb(open_trades_nb(self.S, self.A, self.bar - 1))
 
     # -- the three steps --------------------------------------------------------------
 
     def start_bar(self, ts_ms: int) -> None:
         """Start the bar opening at ``ts_ms`` (the one the next decision executes on): a new
-        UTC day resets the daily order count and the daily-loss reference."""
-        day = ts_ms // DAY_MS
-        if day != self.A[A_DAY]:
-            self.A[A_DAY] = day
-            self.A[A_ORDERS_TODAY] = 0.0
-            self.A[A_DAY_START_EQ] = self.A[A_EQUITY]
+        UTC day resets the daily order count and the daily-loss reference (the kernel's
+        day roll, :func:`~grekko_research.engine._phases.roll_day_nb`)."""
+        roll_day_nb(self.A, int(ts_ms) // DAY_MS)
 
     def plan(
         self,
@@ -394,20 +266,18 @@ class EngineBook:
         """
         k = len(self.symbols)
         px = np.asarray(prices, dtype=np.float64).reshape(k)
-        filled = np.isnan(px).reshape(1, k)
-        hi = np.full((1, k), np.inf) if high is None else np.asarray(high, np.float64).reshape(1, k)
-        lo = np.full((1, k), -np.inf) if low is None else np.asarray(low, np.float64).reshape(1, k)
-        vo = np.full((1, k), np.nan) if volume is None else np.asarray(volume).reshape(1, k)
+        hi = np.full(k, np.inf) if high is None else high
+        lo = np.full(k, -np.inf) if low is None else low
+        vo = np.full(k, np.nan) if volume is None else volume
+        market = _one_bar(px, hi, lo, vo, np.isnan(px))
         row = _NO_DECISION if decision is None else decision
-        cfg = self._cfg(int(row["mode"]), int(row["target_kind"]))
-        empty_f = np.zeros((0, 0))
-        vol_row = empty_f if vol is None else np.asarray(vol, np.float64).reshape(1, k)
-        orec = _plan_nb(
-            self.S, self.A, cfg, self.limits, self.lot, self.tick, self.min_notional, px, hi, lo,
-            vo, filled, row["entries"], row["exits"], row["short_entries"], row["short_exits"],
-            row["target"], row["ord_kind"], row["ord_size"], row["ord_price"], row["ord_stop"],
-            empty_f, vol_row, decision is not None,
+        rules = self._rules(int(row["mode"]), int(row["target_kind"]))
+        vol_row = _EMPTY_F if vol is None else np.asarray(vol, np.float64).reshape(1, k)
+        dec = Decisions(
+            row["entries"], row["exits"], row["short_entries"], row["short_exits"], row["target"],
+            row["ord_kind"], row["ord_size"], row["ord_price"], row["ord_stop"], _EMPTY_F, vol_row,
         )  # fmt: skip
+        orec = order_table_nb(plan_nb(self.S, self.A, rules, market, dec, decision is not None))
         self.A[A_FLATTEN_DUE] = 0.0
         return [self._planned(r) for r in orec]
 
@@ -432,7 +302,9 @@ class EngineBook:
         """
         code = KIND_RISK_FLATTEN if kind == "risk_flatten" else KIND_MARKET
         rate = float(self.cfg[L.CFG_FEE_TAKER])
-        orec, trec = _fill_nb(self.S, self.A, self.cfg, j, self.bar, size, price, rate, code)
+        order = Order(int(j), float(size), float(price), code, False, 0.0, np.nan)
+        orders, trades = book_fill_nb(self.S, self.A, self.cfg, self.bar, order, rate)
+        orec, trec = order_table_nb(orders), trade_table_nb(trades)
         return {
             "order": dict(zip(ORDER_FIELDS, orec[0].tolist(), strict=True)),
             "trade": dict(zip(TRADE_FIELDS, trec[0].tolist(), strict=True)) if len(trec) else None,
@@ -443,16 +315,9 @@ class EngineBook:
     ) -> list[dict[str, Any]]:
         """Close the current bar (the one the last decision executed on); return risk events."""
         k = len(self.symbols)
-        erec = _close_bar_nb(
-            self.S,
-            self.A,
-            self.limits,
-            np.asarray(high, np.float64).reshape(k),
-            np.asarray(low, np.float64).reshape(k),
-            np.asarray(close, np.float64).reshape(k),
-            np.asarray(filled, np.bool_).reshape(k),
-            self.bar,
-        )
+        market = _one_bar(close, high, low, np.full(k, np.nan), filled)
+        rules = self._rules(L.MODE_SIGNALS, L.TARGET_PERCENT)
+        erec = event_table_nb(close_bar_nb(self.S, self.A, rules, market))
         self.bar += 1
         return [
             {
@@ -495,7 +360,7 @@ _NO_DECISION: dict[str, Any] = {
     "short_entries": _EMPTY_B,
     "short_exits": _EMPTY_B,
     "target": _EMPTY_F,
-    "ord_kind": np.zeros((0, 0), dtype=np.int64),
+    "ord_kind": np.zeros((0, 0), dtype=np.int8),
     "ord_size": _EMPTY_F,
     "ord_price": _EMPTY_F,
     "ord_stop": _EMPTY_F,

@@ -12,6 +12,7 @@ import numpy as np
 from grekko_research.engine import layout as L
 from grekko_research.errors import ConfigError
 from grekko_research.risk.rules import RiskLimits
+from grekko_research.risk.spec import RiskSpec
 
 __all__ = [
     "BOUNDS",
@@ -307,6 +308,10 @@ class EngineConfig:
     order_valid_bars
         Pending limit/stop orders expire after this many bars (0 = good till
         cancelled).
+    risk
+        The run's :class:`~grekko_research.risk.spec.RiskSpec` (``docs/risk.md``): evaluated
+        in the backtest as ``grekko-live``'s risk engine does. A deprecated
+        :class:`~grekko_research.risk.rules.RiskLimits` is turned into its spec.
     """
 
     init_cash: float = 10_000.0
@@ -316,13 +321,19 @@ class EngineConfig:
     sizing: Sizing = field(default_factory=Sizing)
     stops: Stops = field(default_factory=Stops)
     market: MarketRules = field(default_factory=MarketRules)
-    risk: RiskLimits = field(default_factory=RiskLimits)
+    risk: RiskSpec = field(default_factory=RiskSpec)
     allow_short: bool = False
     leverage: float = 1.0
     maintenance_margin: float = 0.005
     order_valid_bars: int = 0
 
     def __post_init__(self) -> None:
+        if isinstance(self.risk, RiskLimits):  # the shape before the spec (docs/risk.md)
+            object.__setattr__(self, "risk", self.risk.to_spec())
+        if not isinstance(self.risk, RiskSpec):
+            raise ConfigError(
+                f"EngineConfig.risk must be a RiskSpec, got {type(self.risk).__name__}"
+            )
         _in_range("EngineConfig", "init_cash", self.init_cash, 0.0, MAX_INIT_CASH, open_low=True)
         if self.execution not in ("next_open", "close"):
             raise ConfigError(

@@ -1,11 +1,15 @@
 """Integer codes and array layouts shared by the kernels and the Python API.
 
 Kernels pass configuration as one float64 vector (``CFG_*`` indices) and
-write records into 2-D float64 arrays whose columns are named by the
-``*_FIELDS`` tuples below; the API turns them into pandas on demand.
+write records into structured arrays (``*_DTYPE``: integer fields where the
+values are integers); the API hands users the same records as 2-D float64
+arrays whose columns are named by the ``*_FIELDS`` tuples below
+(:mod:`grekko_research.engine._records` converts) and pandas on demand.
 """
 
 from __future__ import annotations
+
+import numpy as np
 
 # Positions within this (relative) size of zero are flat.
 EPS = 1e-12
@@ -43,6 +47,9 @@ CFG_KELLY_CAP = 26  # largest fraction of equity
 CFG_KELLY_MIN_TRADES = 27  # closed trades needed before estimating
 CFG_KELLY_WARMUP = 28  # fraction of equity per entry until then
 N_CFG = 29
+
+# fill models (engine/_fills.py): one id per asset in Rules.fill_model
+FILL_OHLC = 0
 
 # signal modes
 MODE_SIGNALS = 0
@@ -173,11 +180,57 @@ TRADE_FIELDS = (
     T_IS_OPEN,
 ) = range(len(TRADE_FIELDS))
 
-EVENT_FIELDS = ("bar", "asset", "rule", "value", "limit")
-E_BAR, E_ASSET, E_RULE, E_VALUE, E_LIMIT = range(len(EVENT_FIELDS))
+# action: what the rule did (engine/_risk.py EVENT_ACTION_NAMES; 0 for the engine's own rules)
+EVENT_FIELDS = ("bar", "asset", "rule", "value", "limit", "action")
+E_BAR, E_ASSET, E_RULE, E_VALUE, E_LIMIT, E_ACTION = range(len(EVENT_FIELDS))
 
 FUNDING_FIELDS = ("bar", "asset", "rate", "amount")  # amount: cash received (negative: paid)
 F_BAR, F_ASSET, F_RATE, F_AMOUNT = range(len(FUNDING_FIELDS))
+
+# -- record dtypes (kernel side; field order = the *_FIELDS columns) ---------------
+_I8 = np.int64
+_F8 = np.float64
+ORDER_DTYPE = np.dtype(
+    [
+        ("bar", _I8),
+        ("asset", _I8),
+        ("side", _I8),
+        ("size", _F8),
+        ("price", _F8),
+        ("fee", _F8),
+        ("kind", _I8),
+        ("status", _I8),
+        ("rule", _I8),
+        ("slippage", _F8),
+    ],
+    align=True,
+)
+TRADE_DTYPE = np.dtype(
+    [
+        ("asset", _I8),
+        ("direction", _I8),
+        ("entry_bar", _I8),
+        ("exit_bar", _I8),  # -1: still open
+        ("entry_price", _F8),
+        ("exit_price", _F8),
+        ("size", _F8),
+        ("pnl", _F8),
+        ("ret", _F8),  # the "return" column
+        ("fees", _F8),
+        ("funding", _F8),
+        ("mae", _F8),
+        ("mfe", _F8),
+        ("exit_kind", _I8),  # -1: still open
+        ("is_open", np.bool_),
+    ],
+    align=True,
+)
+EVENT_DTYPE = np.dtype(
+    [("bar", _I8), ("asset", _I8), ("rule", _I8), ("value", _F8), ("limit", _F8),
+     ("action", _I8)],
+    align=True,
+)  # fmt: skip
+FUNDING_DTYPE = np.dtype([("bar", _I8), ("asset", _I8), ("rate", _F8), ("amount", _F8)], align=True)
 
 # -- per-asset state columns (kernel-private) -------------------------------------
 (

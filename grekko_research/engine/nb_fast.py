@@ -13,40 +13,59 @@ property test proves it produces the same records as the general kernel.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit
 
+from grekko_research.engine._fills import fee_nb, stop_touch_nb
+from grekko_research.engine._orders import (
+    _buying_power,
+    covers_fees_nb,
+    entry_size_basic_nb,
+    stop_levels_nb,
+    trade_record_nb,
+)
+from grekko_research.engine._state import (
+    Decisions,
+    Market,
+    Rules,
+    borrowed,
+    njit_inline,
+    njit_no_runtime,
+)
 from grekko_research.engine.layout import (
     CFG_BOTH_TOUCH,
     CFG_EXEC_CLOSE,
     CFG_FEE_FIXED,
     CFG_FEE_TAKER,
     CFG_INIT_CASH,
-    CFG_LEVERAGE,
     CFG_SIZE_KIND,
     CFG_SIZE_VALUE,
     CFG_SKIP_SIGNALS_ON_STOP,
     CFG_SL_KIND,
-    CFG_SL_VALUE,
     CFG_STOPS_ON_ENTRY_BAR,
     CFG_TP_KIND,
-    CFG_TP_VALUE,
     DUST,
-    EPS,
     KIND_MARKET,
     KIND_STOP_LOSS,
     KIND_TAKE_PROFIT,
-    SIZE_ALL,
-    SIZE_CASH_PERCENT,
-    SIZE_NOTIONAL,
-    SIZE_PERCENT,
-    SIZE_UNITS,
-    STOP_ABS,
-    STOP_PCT,
+    ORDER_DTYPE,
+    STATUS_FILLED,
+    STATUS_REJECTED_FUNDS,
+    TRADE_DTYPE,
 )
-from grekko_research.engine.nb_orders import covers_fees_nb
 
 __all__ = ["simulate_simple_nb"]
+
+
+class _Lean(NamedTuple):
+    """The multi-asset lean kernel's state table and record buffers."""
+
+    st: np.ndarray
+    orders: np.ndarray
+    trades: np.ndarray
+
 
 # per-asset state columns
 _POS = 0
@@ -67,22 +86,18 @@ _N_STATE = 13
 
 @njit(cache=True, nogil=True)
 def simulate_simple_nb(
-    open_: np.ndarray,
-    high: np.ndarray,
-    low: np.ndarray,
-    close: np.ndarray,
-    entries: np.ndarray,
-    exits: np.ndarray,
-    cfg: np.ndarray,
+    market: Market,
+    dec: Decisions,
+    rules: Rules,
     equity_out: np.ndarray,
     excursions: bool,
-    order_cap: int,
-    trade_cap: int,
+    caps: tuple[int, int],
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """Run a long-only signal backtest; return order and trade records like ``simulate_nb``.
 
-    ``open_``/``high``/``low``/``close``/``entries``/``exits`` are ``(n, k)``;
-    every bar must have a market. ``order_cap``/``trade_cap`` bound the
+    Reads the ``(n, k)`` open/high/low/close of ``market``, the entries and
+    exits of ``dec`` and the configuration vector of ``rules``; every bar
+    must have a market. ``caps`` = (order capacity, trade capacity) bound the
     records (at most one order per signal and one stop exit per entry).
 
     A sale whose fees exceed its proceeds by more than the cash (a large fixed
@@ -98,87 +113,61 @@ def simulate_simple_nb(
     third value returned is the final equity (cash plus the open positions
     at the last close).
     """
-    n, k = close.shape
-    if k == 1:
-        return _simulate_one_nb(
-            open_[:, 0], high[:, 0], low[:, 0], close[:, 0], entries[:, 0], exits[:, 0], cfg,
-            equity_out, excursions, order_cap, trade_cap,
-        )  # fmt: skip
-    orders = np.empty((order_cap, 10))
-    trades = np.empty((trade_cap, 15))
-    n_ord = 0
-    n_tr = 0
-    cash = cfg[CFG_INIT_CASH]
-    fee = cfg[CFG_FEE_TAKER]
-    fixed = cfg[CFG_FEE_FIXED]
-    lev = cfg[CFG_LEVERAGE]
-    size_kind = int(cfg[CFG_SIZE_KIND])
-    size_value = cfg[CFG_SIZE_VALUE]
-    exec_close = cfg[CFG_EXEC_CLOSE] > 0.0
-    sl_kind = int(cfg[CFG_SL_KIND])
-    tp_kind = int(cfg[CFG_TP_KIND])
-    sl_value = cfg[CFG_SL_VALUE]
-    tp_value = cfg[CFG_TP_VALUE]
-    has_stops = sl_kind != 0 or tp_kind != 0
-    tp_first = cfg[CFG_BOTH_TOUCH] > 0.0
-    on_entry_bar = cfg[CFG_STOPS_ON_ENTRY_BAR] > 0.0
-    skip_after_stop = cfg[CFG_SKIP_SIGNALS_ON_STOP] > 0.0
+    # Borrowed views (see _state.borrowed): the caller holds the inputs for the whole run.
+    market, dec, rules = borrowed(market), borrowed(dec), borrowed(rules)
+    k = market.close.shape[1]
     st = np.zeros((k, _N_STATE))
     st[:, _SL] = np.nan
     st[:, _TP] = np.nan
     st[:, _FILL_BAR] = -1.0
     st[:, _STOP_BAR] = -1.0
+    orders = np.empty(caps[0], dtype=ORDER_DTYPE)
+    trades = np.empty(caps[1], dtype=TRADE_DTYPE)
+    lb = _Lean(st, orders, trades)
+    if k == 1:
+        prices = (market.open[:, 0], market.high[:, 0], market.low[:, 0], market.close[:, 0])
+        signals = (dec.entries[:, 0], dec.exits[:, 0])
+        n_ord, n_tr, final = _simulate_one_nb(prices, signals, rules.cfg, equity_out, excursions,
+                                              lb)  # fmt: skip
+    else:
+        n_ord, n_tr, final = _simulate_many_nb(market, dec, rules.cfg, equity_out, excursions, lb)
+    # Views, not copies: the untouched tail of each buffer is never paged in.
+    return orders[:n_ord], trades[:n_tr], final
+
+
+# The bar loops below own no memory: no reference counting (_state.njit_no_runtime).
+@njit_no_runtime
+def _simulate_many_nb(
+    market: Market,
+    dec: Decisions,
+    cfg: np.ndarray,
+    equity_out: np.ndarray,
+    excursions: bool,
+    lb: _Lean,
+) -> tuple[int, int, float]:
+    """Several assets: run the bars into ``lb``'s buffers; return (orders, trades, final equity).
+
+    A refused sale (see :func:`_sell_all`) returns ``(0, 0, nan)``.
+    """
+    close = market.close
+    entries, exits = dec.entries, dec.exits
+    n, k = close.shape
+    st = lb.st
+    n_ord = 0
+    n_tr = 0
+    cash = cfg[CFG_INIT_CASH]
+    exec_close = cfg[CFG_EXEC_CLOSE] > 0.0
+    has_stops = cfg[CFG_SL_KIND] != 0 or cfg[CFG_TP_KIND] != 0
     n_open = 0
     track_equity = equity_out.shape[0] > 0
     next_signal = -1
     t = 0
     while t < n:
-        if has_stops and n_open > 0:  # stops the open gaps through
-            n_ord, n_tr, cash, n_open = _stops(
-                t, True, open_, high, low, st, orders, trades, n_ord, n_tr, cash, n_open, fee,
-                fixed, tp_first, on_entry_bar, exec_close,
-            )  # fmt: skip
-        r = t - 1
-        if not exec_close and r >= 0:  # decisions of the previous close, at this open
-            signal = False
-            for j in range(k):
-                if entries[r, j] or exits[r, j]:
-                    signal = True
-                    break
-            if signal:
-                n_ord, n_tr, cash, n_open = _decide(
-                    r, t, open_, entries, exits, st, orders, trades, n_ord, n_tr, cash, n_open,
-                    fee, fixed, lev, size_kind, size_value, sl_kind, sl_value, tp_kind, tp_value,
-                    skip_after_stop,
-                )  # fmt: skip
-        if has_stops and n_open > 0:  # stops inside the bar
-            n_ord, n_tr, cash, n_open = _stops(
-                t, False, open_, high, low, st, orders, trades, n_ord, n_tr, cash, n_open, fee,
-                fixed, tp_first, on_entry_bar, exec_close,
-            )  # fmt: skip
-        if excursions and n_open > 0:
-            for j in range(k):
-                if st[j, _POS] != 0.0:
-                    h = high[t, j]
-                    lo = low[t, j]
-                    if h > st[j, _MAX_HIGH]:
-                        st[j, _MAX_HIGH] = h
-                    if lo < st[j, _MIN_LOW]:
-                        st[j, _MIN_LOW] = lo
-        if exec_close:
-            signal = False
-            for j in range(k):
-                if entries[t, j] or exits[t, j]:
-                    signal = True
-                    break
-            if signal:
-                n_ord, n_tr, cash, n_open = _decide(
-                    t, t, close, entries, exits, st, orders, trades,
-                    n_ord, n_tr, cash, n_open, fee, fixed, lev, size_kind, size_value, sl_kind,
-                    sl_value, tp_kind, tp_value, skip_after_stop,
-                )  # fmt: skip
+        n_ord, n_tr, cash, n_open = _lean_bar(
+            market, dec, lb, cfg, t, excursions, (n_ord, n_tr, cash, n_open)
+        )
         if cash != cash:  # a sale the cash could not pay: out of scope (see _sell_all)
-            return orders[:0], trades[:0], np.nan
+            return 0, 0, np.nan
         if track_equity:
             equity = cash
             if n_open > 0:
@@ -196,7 +185,7 @@ def simulate_simple_nb(
         quiet_end = min(quiet_end, n)
         if quiet_end > t + 1 and not (has_stops and n_open > 0):
             if track_equity or (excursions and n_open > 0):
-                _hold(t + 1, quiet_end, high, low, close, st, cash, n_open, equity_out, excursions)
+                _hold(market, st, (t + 1, quiet_end), cash, n_open, equity_out, excursions)
             t = quiet_end
         else:
             t += 1
@@ -204,67 +193,53 @@ def simulate_simple_nb(
     for j in range(k):
         if st[j, _POS] != 0.0:
             final += st[j, _POS] * close[n - 1, j]
-            n_tr = _write_trade(trades, n_tr, st, j, n - 1, 0, st[j, _POS], close[n - 1, j], 0.0)
-    # Views, not copies: the untouched tail of each buffer is never paged in.
-    return orders[:n_ord], trades[:n_tr], final
+            n_tr = _write_trade(lb, n_tr, j, n - 1, 0, (st[j, _POS], close[n - 1, j], 0.0))
+    return n_ord, n_tr, final
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit_inline
 def _wanted_size(
     size_kind: int, size_value: float, price: float, equity: float, cash: float, fee: float
 ) -> float:
-    """Units an entry asks for before the buying-power cap; 0 means none (or an unknown kind)."""
-    if size_kind == SIZE_ALL:
-        return 1e300
-    if size_kind == SIZE_UNITS:
-        return size_value
-    if size_kind == SIZE_NOTIONAL:
-        return size_value / price
-    if size_kind == SIZE_PERCENT:
-        return size_value * equity / price
-    if size_kind == SIZE_CASH_PERCENT:
-        return size_value * max(cash, 0.0) / (price * (1.0 + fee))
-    return 0.0
+    """Units a long entry asks for before the buying-power cap (the general kernel's rule)."""
+    size = entry_size_basic_nb(size_kind, size_value, 1.0, price, equity, cash, fee)
+    return 1e300 if np.isinf(size) else size
 
 
-@njit(cache=True, nogil=True)
+@njit_no_runtime
 def _simulate_one_nb(
-    open_: np.ndarray,
-    high: np.ndarray,
-    low: np.ndarray,
-    close: np.ndarray,
-    entries: np.ndarray,
-    exits: np.ndarray,
+    prices: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    signals: tuple[np.ndarray, np.ndarray],
     cfg: np.ndarray,
     equity_out: np.ndarray,
     excursions: bool,
-    order_cap: int,
-    trade_cap: int,
-) -> tuple[np.ndarray, np.ndarray, float]:
-    """:func:`simulate_simple_nb` for one asset, its state in scalars (``(n,)`` inputs).
+    lb: _Lean,
+) -> tuple[int, int, float]:
+    """:func:`simulate_simple_nb` for one asset, its state in scalars (``(n,)`` open, high,
+    low, close, and entries, exits).
 
     The same rules in the same order with the same arithmetic, so the same
     records to the bit (a property test checks it against the general
     kernel); it exists because one asset is the most common case and
     scalars in registers make each fill about twice as cheap as rows of a
-    state table. Bars without a signal or a live stop are skipped.
+    state table. Bars without a signal or a live stop are skipped. Writes into
+    ``lb``'s record buffers; returns (orders, trades, final equity), ``(0, 0,
+    nan)`` for a refused sale.
     """
+    open_, high, low, close = prices
+    entries, exits = signals
     n = close.shape[0]
-    orders = np.empty((order_cap, 10))
-    trades = np.empty((trade_cap, 15))
+    orders, trades = lb.orders, lb.trades
     n_ord = 0
     n_tr = 0
     cash = cfg[CFG_INIT_CASH]
     fee = cfg[CFG_FEE_TAKER]
     fixed = cfg[CFG_FEE_FIXED]
-    lev = cfg[CFG_LEVERAGE]
     size_kind = int(cfg[CFG_SIZE_KIND])
     size_value = cfg[CFG_SIZE_VALUE]
     exec_close = cfg[CFG_EXEC_CLOSE] > 0.0
     sl_kind = int(cfg[CFG_SL_KIND])
     tp_kind = int(cfg[CFG_TP_KIND])
-    sl_value = cfg[CFG_SL_VALUE]
-    tp_value = cfg[CFG_TP_VALUE]
     has_stops = sl_kind != 0 or tp_kind != 0
     tp_first = cfg[CFG_BOTH_TOUCH] > 0.0
     on_entry_bar = cfg[CFG_STOPS_ON_ENTRY_BAR] > 0.0
@@ -297,23 +272,11 @@ def _simulate_one_nb(
                     continue
                 if fill_bar == t and (phase == 0 or not on_entry_bar or exec_close):
                     continue
-                if phase == 0:
-                    o = open_[t]
-                    if sl == sl and o <= sl:
-                        kind, price = KIND_STOP_LOSS, o
-                    elif tp == tp and o >= tp:
-                        kind, price = KIND_TAKE_PROFIT, o
-                else:
-                    hit_s = sl == sl and low[t] <= sl
-                    hit_p = tp == tp and high[t] >= tp
-                    if hit_s and hit_p:
-                        kind, price = (KIND_TAKE_PROFIT, tp) if tp_first else (KIND_STOP_LOSS, sl)
-                    elif hit_s:
-                        kind, price = KIND_STOP_LOSS, sl
-                    elif hit_p:
-                        kind, price = KIND_TAKE_PROFIT, tp
-                if kind == 0:
+                which, price = stop_touch_nb(True, sl, tp, open_[t], high[t], low[t], phase == 0,
+                                             tp_first)  # fmt: skip
+                if which == 0:
                     continue
+                kind = KIND_STOP_LOSS if which == 1 else KIND_TAKE_PROFIT
                 stop_bar = t
             else:
                 if phase == 1:
@@ -338,17 +301,17 @@ def _simulate_one_nb(
                     size = _wanted_size(size_kind, size_value, price, equity, cash, fee)
                     if size == 0.0:
                         continue
-                    room = lev * (equity - fixed) - 0.0
-                    cap = room / (price * (1.0 + lev * fee)) if room > 0.0 else 0.0
+                    cap = _buying_power(equity, 0.0, 0.0, price, 1.0, cfg, 0.0, fee)
                     if size > cap:
                         size = cap
                         if size * price <= DUST * max(abs(equity), 1.0):
-                            _order(orders, n_ord, t, 0, 1.0, price, 0.0, KIND_MARKET, 3)
+                            _order(orders, n_ord, t, 0, 1.0, price, 0.0, KIND_MARKET)
+                            orders[n_ord].status = STATUS_REJECTED_FUNDS
                             n_ord += 1
                             continue
-                    paid = size * price * fee + fixed
+                    paid = fee_nb(size, price, fee, fixed)
                     cash -= size * price + paid
-                    _order(orders, n_ord, t, 0, size, price, paid, KIND_MARKET, 0)
+                    _order(orders, n_ord, t, 0, size, price, paid, KIND_MARKET)
                     n_ord += 1
                     pos = size
                     avg = (0.0 * 0.0 + price * size) / (0.0 + size)
@@ -360,80 +323,160 @@ def _simulate_one_nb(
                     min_low = price
                     max_high = price
                     fill_bar = t
-                    sl = np.nan
-                    tp = np.nan
-                    if sl_kind == STOP_PCT:
-                        sl = price - price * sl_value
-                    elif sl_kind == STOP_ABS:
-                        sl = price - sl_value
-                    if tp_kind == STOP_PCT:
-                        tp = price + price * tp_value
-                    elif tp_kind == STOP_ABS:
-                        tp = price + tp_value
+                    sl, tp = stop_levels_nb(cfg, 1.0, price, np.nan)
                     continue
                 else:
                     continue
             # close the long at `price` (a stop or an exit signal)
             size = pos
             if not covers_fees_nb(cash, -size, price, fee, fixed):
-                return orders[:0], trades[:0], np.nan  # a refused sale: the general kernel's case
-            paid = size * price * fee + fixed
+                return 0, 0, np.nan  # a refused sale: the general kernel's case
+            paid = fee_nb(size, price, fee, fixed)
             cash -= -size * price + paid
-            _order(orders, n_ord, t, 0, -size, price, paid, kind, 0)
+            _order(orders, n_ord, t, 0, -size, price, paid, kind)
             n_ord += 1
             fees += paid
             exit_value += size * price
             pos = 0.0
-            n_tr = _trade_row(
-                trades, n_tr, 0, t, kind, 0.0, price, size * (price - avg), avg, peak,
-                entry_value, exit_value, fees, entry_bar, min_low, max_high,
-            )  # fmt: skip
+            trade = (avg, peak, entry_value, exit_value, fees, entry_bar, min_low, max_high)
+            n_tr = _trade_row(trades, n_tr, 0, t, kind, (0.0, price, size * (price - avg)), trade)
             sl = np.nan
             tp = np.nan
         if track_equity:
             equity_out[t] = cash + pos * close[t] if pos != 0.0 else cash
         # Fast-forward through the bars that decide and fill nothing.
-        first = t + 1 if exec_close else t
-        if next_signal < first:
-            next_signal = first
-            while next_signal < n and not (entries[next_signal] or exits[next_signal]):
-                next_signal += 1
-        end = min(next_signal if exec_close else next_signal + 1, n)
-        a = t + 1
-        if has_stops and pos != 0.0:  # up to the first bar a stop may fire in
-            b = a
-            while b < end:
-                o = open_[b]
-                if (sl == sl and (o <= sl or low[b] <= sl)) or (
-                    tp == tp and (o >= tp or high[b] >= tp)
-                ):
-                    break
-                b += 1
-            end = b
-        if end > a:
-            if pos == 0.0:
-                if track_equity:
-                    for u in range(a, end):
-                        equity_out[u] = cash
-            else:
-                if track_equity:
-                    for u in range(a, end):
-                        equity_out[u] = cash + pos * close[u]
-                if excursions:
-                    for u in range(a, end):
-                        max_high = max(max_high, high[u])
-                        min_low = min(min_low, low[u])
+        end, next_signal = _quiet_end(prices, signals, cfg, t, next_signal, (pos, sl, tp))
+        if end > t + 1:
+            max_high, min_low = _hold_one(prices, (t + 1, end), (cash, pos), equity_out,
+                                          excursions, (max_high, min_low))  # fmt: skip
             t = end
         else:
             t += 1
     final = cash
     if pos != 0.0:
         final += pos * close[n - 1]
-        n_tr = _trade_row(
-            trades, n_tr, 0, n - 1, 0, pos, close[n - 1], 0.0, avg, peak, entry_value,
-            exit_value, fees, entry_bar, min_low, max_high,
-        )  # fmt: skip
-    return orders[:n_ord], trades[:n_tr], final
+        trade = (avg, peak, entry_value, exit_value, fees, entry_bar, min_low, max_high)
+        n_tr = _trade_row(trades, n_tr, 0, n - 1, 0, (pos, close[n - 1], 0.0), trade)
+    return n_ord, n_tr, final
+
+
+@njit_inline
+def _any_signal(dec: Decisions, r: int) -> bool:
+    # A loop, not any() over a generator: numba compiles this one to a plain scan.
+    for j in range(dec.entries.shape[1]):  # noqa: SIM110
+        if dec.entries[r, j] or dec.exits[r, j]:
+            return True
+    return False
+
+
+@njit_inline
+def _lean_bar(
+    market: Market,
+    dec: Decisions,
+    lb: _Lean,
+    cfg: np.ndarray,
+    t: int,
+    excursions: bool,
+    acc: tuple[int, int, float, int],
+) -> tuple[int, int, float, int]:
+    """Several assets: bar ``t``'s stops at the open, decisions at the open, stops inside the
+    bar, excursions, decisions at the close; ``acc`` as in :func:`_stops`."""
+    exec_close = cfg[CFG_EXEC_CLOSE] > 0.0
+    has_stops = cfg[CFG_SL_KIND] != 0 or cfg[CFG_TP_KIND] != 0
+    st = lb.st
+    if has_stops and acc[3] > 0:  # stops the open gaps through
+        acc = _stops(market, lb, cfg, t, True, acc)
+    r = t - 1
+    # decisions of the previous close, at this open
+    if not exec_close and r >= 0 and _any_signal(dec, r):
+        acc = _decide(dec, lb, cfg, market.open, r, t, acc)
+    if has_stops and acc[3] > 0:  # stops inside the bar
+        acc = _stops(market, lb, cfg, t, False, acc)
+    if excursions and acc[3] > 0:
+        high, low = market.high, market.low  # read once: see _stops
+        for j in range(st.shape[0]):
+            if st[j, _POS] != 0.0:
+                h = high[t, j]
+                lo = low[t, j]
+                if h > st[j, _MAX_HIGH]:
+                    st[j, _MAX_HIGH] = h
+                if lo < st[j, _MIN_LOW]:
+                    st[j, _MIN_LOW] = lo
+    if exec_close and _any_signal(dec, t):
+        acc = _decide(dec, lb, cfg, market.close, t, t, acc)
+    return acc
+
+
+@njit_inline
+def _quiet_end(
+    prices: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    signals: tuple[np.ndarray, np.ndarray],
+    cfg: np.ndarray,
+    t: int,
+    next_signal: int,
+    held: tuple[float, float, float],
+) -> tuple[int, int]:
+    """One asset: return (end of the quiet bars after ``t``, exclusive; next signal row).
+
+    Quiet bars decide nothing and, with ``held`` = (position, stop-loss,
+    take-profit), no stop can fire in them. ``next_signal`` is the first
+    signal row at or after the next row to decide, when already known.
+    """
+    open_, high, low, _ = prices
+    entries, exits = signals
+    n = entries.shape[0]
+    exec_close = cfg[CFG_EXEC_CLOSE] > 0.0
+    pos, sl, tp = held
+    first = t + 1 if exec_close else t
+    if next_signal < first:
+        next_signal = first
+        while next_signal < n and not (entries[next_signal] or exits[next_signal]):
+            next_signal += 1
+    end = min(next_signal if exec_close else next_signal + 1, n)
+    if (cfg[CFG_SL_KIND] != 0 or cfg[CFG_TP_KIND] != 0) and pos != 0.0:
+        b = t + 1  # up to the first bar a stop may fire in
+        while b < end:
+            o = open_[b]
+            if (sl == sl and (o <= sl or low[b] <= sl)) or (
+                tp == tp and (o >= tp or high[b] >= tp)
+            ):
+                break
+            b += 1
+        end = b
+    return end, next_signal
+
+
+@njit_inline
+def _hold_one(
+    prices: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    span: tuple[int, int],
+    account: tuple[float, float],
+    equity_out: np.ndarray,
+    excursions: bool,
+    hilo: tuple[float, float],
+) -> tuple[float, float]:
+    """One asset: mark the quiet bars of ``span``; return the trade's (highest high, lowest low).
+
+    ``account`` = (cash, position); the equity is written when ``equity_out``
+    is not empty, the excursions extended with ``excursions``.
+    """
+    _, high, low, close = prices
+    a, end = span
+    cash, pos = account
+    max_high, min_low = hilo
+    if pos == 0.0:
+        if equity_out.shape[0] > 0:
+            for u in range(a, end):
+                equity_out[u] = cash
+    else:
+        if equity_out.shape[0] > 0:
+            for u in range(a, end):
+                equity_out[u] = cash + pos * close[u]
+        if excursions:
+            for u in range(a, end):
+                max_high = max(max_high, high[u])
+                min_low = min(min_low, low[u])
+    return max_high, min_low
 
 
 @njit(cache=True, nogil=True)
@@ -448,14 +491,11 @@ def _next_signal_row(entries: np.ndarray, exits: np.ndarray, r: int) -> int:
     return r
 
 
-@njit(cache=True, nogil=True)
+@njit_inline
 def _hold(
-    a: int,
-    b: int,
-    high: np.ndarray,
-    low: np.ndarray,
-    close: np.ndarray,
+    market: Market,
     st: np.ndarray,
+    span: tuple[int, int],
     cash: float,
     n_open: int,
     equity_out: np.ndarray,
@@ -467,6 +507,8 @@ def _hold(
     position at the close; with ``excursions`` the open positions' highest
     high and lowest low extend over the span (MAE/MFE).
     """
+    a, b = span
+    high, low, close = market.high, market.low, market.close
     track_equity = equity_out.shape[0] > 0
     if n_open == 0:
         if track_equity:
@@ -487,92 +529,67 @@ def _hold(
             equity_out[t] = equity
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit_inline
 def _stops(
+    market: Market,
+    lb: _Lean,
+    cfg: np.ndarray,
     t: int,
     at_open: bool,
-    open_: np.ndarray,
-    high: np.ndarray,
-    low: np.ndarray,
-    st: np.ndarray,
-    orders: np.ndarray,
-    trades: np.ndarray,
-    n_ord: int,
-    n_tr: int,
-    cash: float,
-    n_open: int,
-    fee: float,
-    fixed: float,
-    tp_first: bool,
-    on_entry_bar: bool,
-    exec_close: bool,
+    acc: tuple[int, int, float, int],
 ) -> tuple[int, int, float, int]:
-    """Close positions whose stop-loss or take-profit the open (or the bar's range) reaches."""
+    """Close positions whose stop-loss or take-profit the open (or the bar's range) reaches.
+
+    ``acc`` and the result: (orders written, trades written, cash, open positions).
+    """
+    n_ord, n_tr, cash, n_open = acc
+    st = lb.st
+    tp_first = cfg[CFG_BOTH_TOUCH] > 0.0
+    on_entry_bar = cfg[CFG_STOPS_ON_ENTRY_BAR] > 0.0
+    exec_close = cfg[CFG_EXEC_CLOSE] > 0.0
+    # A named tuple's arrays are read once, not in the loop (each read is reference counted).
+    open_, high, low = market.open, market.high, market.low
     for j in range(st.shape[0]):
         if st[j, _POS] == 0.0:
             continue
         if st[j, _FILL_BAR] == t and (at_open or not on_entry_bar or exec_close):
             continue
-        s = st[j, _SL]
-        p = st[j, _TP]
-        kind = 0
-        price = 0.0
-        if at_open:
-            o = open_[t, j]
-            if s == s and o <= s:
-                kind, price = KIND_STOP_LOSS, o
-            elif p == p and o >= p:
-                kind, price = KIND_TAKE_PROFIT, o
-        else:
-            hit_s = s == s and low[t, j] <= s
-            hit_p = p == p and high[t, j] >= p
-            if hit_s and hit_p:
-                kind, price = (KIND_TAKE_PROFIT, p) if tp_first else (KIND_STOP_LOSS, s)
-            elif hit_s:
-                kind, price = KIND_STOP_LOSS, s
-            elif hit_p:
-                kind, price = KIND_TAKE_PROFIT, p
-        if kind != 0:
+        which, price = stop_touch_nb(True, st[j, _SL], st[j, _TP], open_[t, j], high[t, j],
+                                     low[t, j], at_open, tp_first)  # fmt: skip
+        if which != 0:
+            kind = KIND_STOP_LOSS if which == 1 else KIND_TAKE_PROFIT
             st[j, _STOP_BAR] = t
-            n_ord, n_tr, cash = _sell_all(j, t, price, kind, st, orders, trades, n_ord, n_tr,
-                                          cash, fee, fixed)  # fmt: skip
+            n_ord, n_tr, cash = _sell_all(lb, cfg, j, t, price, kind, (n_ord, n_tr, cash))
             n_open -= 1
     return n_ord, n_tr, cash, n_open
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit_inline
 def _decide(
+    dec: Decisions,
+    lb: _Lean,
+    cfg: np.ndarray,
+    px: np.ndarray,
     r: int,
     t: int,
-    px: np.ndarray,
-    entries: np.ndarray,
-    exits: np.ndarray,
-    st: np.ndarray,
-    orders: np.ndarray,
-    trades: np.ndarray,
-    n_ord: int,
-    n_tr: int,
-    cash: float,
-    n_open: int,
-    fee: float,
-    fixed: float,
-    lev: float,
-    size_kind: int,
-    size_value: float,
-    sl_kind: int,
-    sl_value: float,
-    tp_kind: int,
-    tp_value: float,
-    skip_after_stop: bool,
+    acc: tuple[int, int, float, int],
 ) -> tuple[int, int, float, int]:
     """Execute row ``r``'s signals at ``px[t]``: exits first, then entries, in asset order."""
+    n_ord, n_tr, cash, n_open = acc
+    st = lb.st
+    orders = lb.orders
+    entries, exits = dec.entries, dec.exits
+    fee = cfg[CFG_FEE_TAKER]
+    fixed = cfg[CFG_FEE_FIXED]
+    size_kind = int(cfg[CFG_SIZE_KIND])
+    size_value = cfg[CFG_SIZE_VALUE]
+    skip_after_stop = cfg[CFG_SKIP_SIGNALS_ON_STOP] > 0.0
     k = st.shape[0]
     for j in range(k):
         if skip_after_stop and st[j, _STOP_BAR] == r:
             continue
         if st[j, _POS] > 0.0 and exits[r, j] and not entries[r, j]:
-            n_ord, n_tr, cash = _sell_all(j, t, px[t, j], KIND_MARKET, st, orders, trades, n_ord, n_tr, cash, fee,
-                                          fixed)  # fmt: skip
+            n_ord, n_tr, cash = _sell_all(lb, cfg, j, t, px[t, j], KIND_MARKET, (n_ord, n_tr, cash))
             n_open -= 1
     for j in range(k):
         if skip_after_stop and st[j, _STOP_BAR] == r:
@@ -589,17 +606,17 @@ def _decide(
         size = _wanted_size(size_kind, size_value, price, equity, cash, fee)
         if size == 0.0:
             continue
-        room = lev * (equity - fixed) - gross
-        cap = room / (price * (1.0 + lev * fee)) if room > 0.0 else 0.0
+        cap = _buying_power(equity, gross, 0.0, price, 1.0, cfg, 0.0, fee)
         if size > cap:
             size = cap
             if size * price <= DUST * max(abs(equity), 1.0):
-                _order(orders, n_ord, t, j, 1.0, price, 0.0, KIND_MARKET, 3)
+                _order(orders, n_ord, t, j, 1.0, price, 0.0, KIND_MARKET)
+                orders[n_ord].status = STATUS_REJECTED_FUNDS
                 n_ord += 1
                 continue
-        paid = size * price * fee + fixed
+        paid = fee_nb(size, price, fee, fixed)
         cash -= size * price + paid
-        _order(orders, n_ord, t, j, size, price, paid, KIND_MARKET, 0)
+        _order(orders, n_ord, t, j, size, price, paid, KIND_MARKET)
         n_ord += 1
         st[j, _POS] = size
         st[j, _AVG] = (0.0 * 0.0 + price * size) / (0.0 + size)  # the general kernel's running mean
@@ -611,21 +628,12 @@ def _decide(
         st[j, _MIN_LOW] = price
         st[j, _MAX_HIGH] = price
         st[j, _FILL_BAR] = t
-        st[j, _SL] = np.nan
-        st[j, _TP] = np.nan
-        if sl_kind == STOP_PCT:
-            st[j, _SL] = price - price * sl_value
-        elif sl_kind == STOP_ABS:
-            st[j, _SL] = price - sl_value
-        if tp_kind == STOP_PCT:
-            st[j, _TP] = price + price * tp_value
-        elif tp_kind == STOP_ABS:
-            st[j, _TP] = price + tp_value
+        st[j, _SL], st[j, _TP] = stop_levels_nb(cfg, 1.0, price, np.nan)
         n_open += 1
     return n_ord, n_tr, cash, n_open
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit_inline
 def _order(
     orders: np.ndarray,
     i: int,
@@ -635,118 +643,92 @@ def _order(
     price: float,
     fee: float,
     kind: int,
-    status: int,
 ) -> None:
-    orders[i, 0] = t
-    orders[i, 1] = j
-    orders[i, 2] = 1.0 if size > 0.0 else -1.0
-    orders[i, 3] = abs(size)
-    orders[i, 4] = price
-    orders[i, 5] = fee
-    orders[i, 6] = kind
-    orders[i, 7] = status
-    orders[i, 8] = 0.0  # no risk rule involved
-    orders[i, 9] = 0.0  # no slippage
+    """Write a filled order as row ``i`` (a refusal overwrites the status afterwards)."""
+    r = orders[i]
+    r.bar = t
+    r.asset = j
+    r.side = 1 if size > 0.0 else -1
+    r.size = abs(size)
+    r.price = price
+    r.fee = fee
+    r.kind = kind
+    r.status = STATUS_FILLED
+    r.rule = 0  # no risk rule involved
+    r.slippage = 0.0  # no slippage
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit_inline
 def _sell_all(
+    lb: _Lean,
+    cfg: np.ndarray,
     j: int,
     t: int,
     price: float,
     kind: int,
-    st: np.ndarray,
-    orders: np.ndarray,
-    trades: np.ndarray,
-    n_ord: int,
-    n_tr: int,
-    cash: float,
-    fee: float,
-    fixed: float,
+    acc: tuple[int, int, float],
 ) -> tuple[int, int, float]:
     """Close asset ``j``'s long at ``price``; book the order and the trade.
 
     A sale whose fees the cash cannot cover is out of this kernel's scope: the
     cash returned is NaN and the run is handed to the general kernel.
     """
+    n_ord, n_tr, cash = acc
+    st = lb.st
+    fee = cfg[CFG_FEE_TAKER]
+    fixed = cfg[CFG_FEE_FIXED]
     size = st[j, _POS]
     if not covers_fees_nb(cash, -size, price, fee, fixed):
         return n_ord, n_tr, np.nan
-    paid = size * price * fee + fixed
+    paid = fee_nb(size, price, fee, fixed)
     cash -= -size * price + paid
-    _order(orders, n_ord, t, j, -size, price, paid, kind, 0)
+    _order(lb.orders, n_ord, t, j, -size, price, paid, kind)
     st[j, _FEES] += paid
     st[j, _EXIT_VALUE] += size * price
     st[j, _POS] = 0.0
-    n_tr = _write_trade(trades, n_tr, st, j, t, kind, 0.0, price, size * (price - st[j, _AVG]))
+    n_tr = _write_trade(lb, n_tr, j, t, kind, (0.0, price, size * (price - st[j, _AVG])))
     st[j, _SL] = np.nan
     st[j, _TP] = np.nan
     return n_ord + 1, n_tr, cash
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit_inline
 def _write_trade(
-    trades: np.ndarray,
-    i: int,
-    st: np.ndarray,
-    j: int,
-    t: int,
-    kind: int,
-    open_size: float,
-    mark: float,
-    realized: float,
+    lb: _Lean, i: int, j: int, t: int, kind: int, end: tuple[float, float, float]
 ) -> int:
-    """Write asset ``j``'s trade as row ``i``; an open remainder is marked at ``mark``."""
-    return _trade_row(
-        trades, i, j, t, kind, open_size, mark, realized, st[j, _AVG], st[j, _PEAK],
-        st[j, _ENTRY_VALUE], st[j, _EXIT_VALUE], st[j, _FEES], st[j, _ENTRY_BAR],
-        st[j, _MIN_LOW], st[j, _MAX_HIGH],
+    """Write asset ``j``'s trade as row ``i``; ``end`` as in :func:`_trade_row`."""
+    st = lb.st
+    trade = (
+        st[j, _AVG], st[j, _PEAK], st[j, _ENTRY_VALUE], st[j, _EXIT_VALUE], st[j, _FEES],
+        st[j, _ENTRY_BAR], st[j, _MIN_LOW], st[j, _MAX_HIGH],
     )  # fmt: skip
+    return _trade_row(lb.trades, i, j, t, kind, end, trade)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit_inline
 def _trade_row(
     trades: np.ndarray,
     i: int,
     j: int,
     t: int,
     kind: int,
-    open_size: float,
-    mark: float,
-    realized: float,
-    avg: float,
-    peak: float,
-    entry_value: float,
-    exit_value: float,
-    fees: float,
-    entry_bar: float,
-    min_low: float,
-    max_high: float,
+    end: tuple[float, float, float],
+    trade: tuple[float, float, float, float, float, float, float, float],
 ) -> int:
-    """Write a long trade of asset ``j`` as row ``i`` of ``trades``; return ``i + 1``."""
-    is_open = open_size > EPS
-    gross = realized
-    xval = exit_value
-    xsize = peak - open_size
-    if is_open:
-        gross += open_size * (mark - avg)
-        xval += open_size * mark
-        xsize += open_size
-    pnl = gross - fees
-    entry = entry_value / peak
-    trades[i, 0] = j
-    trades[i, 1] = 1.0
-    trades[i, 2] = entry_bar
-    trades[i, 3] = -1.0 if is_open else t
-    trades[i, 4] = entry
-    trades[i, 5] = xval / xsize if xsize > 0.0 else np.nan
-    trades[i, 6] = peak
-    trades[i, 7] = pnl
-    trades[i, 8] = pnl / entry_value if entry_value > 0.0 else np.nan
-    trades[i, 9] = fees
-    trades[i, 10] = 0.0
-    trades[i, 11] = min_low / entry - 1.0
-    trades[i, 12] = max_high / entry - 1.0
-    trades[i, 13] = -1.0 if is_open else kind
-    trades[i, 14] = 1.0 if is_open else 0.0
+    """Write a long trade of asset ``j`` as row ``i`` of ``trades``; return ``i + 1``.
+
+    ``end`` = (size still open, its mark, P&L realised by this exit); ``trade`` =
+    (average entry, peak size, entry value, exit value, fees, entry bar, lowest
+    low, highest high).
+    """
+    open_size, mark, realized = end
+    avg, peak, entry_value, exit_value, fees, entry_bar, min_low, max_high = trade
+    trade_record_nb(
+        trades[i],
+        (j, int(entry_bar), t, kind),
+        1.0,
+        (peak, peak - open_size, peak, open_size, avg),
+        (entry_value, exit_value, realized, fees, 0.0, min_low, max_high),
+        mark,
+    )
     return i + 1

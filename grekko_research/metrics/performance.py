@@ -49,11 +49,11 @@ optional inputs
 from __future__ import annotations
 
 import math
-from typing import Literal, NamedTuple, overload
+import sys
+from typing import TYPE_CHECKING, Literal, NamedTuple, overload
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 from numba import njit
 
 from grekko_research.calendar import periods_per_year
@@ -92,6 +92,9 @@ from grekko_research.metrics.trades import (
     win_rate,
     worst_trade,
 )
+
+if TYPE_CHECKING:  # pandas loads only for a Series result: the engine's import skips it
+    import pandas as pd
 
 __all__ = [
     "METRIC_NAMES",
@@ -386,7 +389,8 @@ def summary_into(
 
 def _vector(name: str, values: object, *, length: int | None = None) -> np.ndarray:
     """Return ``values`` as a finite 1-D float64 array, or raise ConfigError naming it."""
-    if isinstance(values, pd.Series | pd.Index):
+    pd = sys.modules.get("pandas")  # not loaded: values cannot be a pandas object
+    if pd is not None and isinstance(values, pd.Series | pd.Index):
         values = values.to_numpy()
     arr = np.asarray(values)
     if arr.ndim != 1:
@@ -518,5 +522,7 @@ def performance_summary(
     summary_into(out, eq, pos, notional, TradeArrays(pnl_a, ret_a, dur_a), ppy, float(alpha))
     values = dict(zip(METRIC_NAMES, out.tolist(), strict=True))
     if as_series:
+        import pandas as pd
+
         return pd.Series(values, name="performance", dtype=np.float64)
     return values

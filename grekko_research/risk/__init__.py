@@ -5,8 +5,9 @@
 - :mod:`~grekko_research.risk.evaluate` / :mod:`~grekko_research.risk.breakers`: the spec
   evaluated, ``(spec, state, order_or_view) -> verdict`` (order decisions, breakers);
 - :mod:`~grekko_research.risk.state`: the trading state and the hold state machine;
-- :mod:`~grekko_research.risk.rules`: the limits the backtest kernel applies (``RiskLimits``,
-  derived from the spec);
+- :mod:`~grekko_research.risk.rules`: the engine's own two rules (the drawdown flatten and
+  the orders per day) and the deprecated ``RiskLimits`` (turned into a spec); the backtest
+  kernel evaluates the rest of the spec with the functions above (``engine/_risk.py``);
 - :mod:`~grekko_research.risk.checks`: pre-trade, portfolio, market and operational checks
   returning a :class:`~grekko_research.risk.checks.Verdict` (rule, ok, value, limit);
 - :mod:`~grekko_research.risk.sizing`: fixed-fraction, volatility-target and Kelly sizing,

@@ -1,35 +1,42 @@
-"""Risk rules as pure functions: the backtest engine calls them inside its loop, the live bridge calls the same code.
+"""The backtest engine's own two rules, and the deprecated engine limits.
 
-Every rule is an ``@njit`` function of plain numbers (state, order, limits)
-so it runs inside numba kernels and from Python alike. A limit that is NaN or
-not positive is *off*.
-
-Limits are packed into one float64 vector (see :class:`RiskLimits` and the
-``LIM_*`` indices) so kernels can take them as a single argument:
+The risk spec (:class:`~grekko_research.risk.spec.RiskSpec`) is evaluated in backtests by the
+live risk engine's functions (:mod:`grekko_research.risk.evaluate`,
+:mod:`grekko_research.risk.breakers`, driven by ``engine/_risk.py``). Two rules of the spec
+are the engine's, because they act on its account rather than on one order, and run in the
+backtest kernel and the live book alike; their limits travel in one float64 vector (``LIM_*``
+indices; NaN = off, :meth:`RiskSpec.to_array`):
 
 =====================  ========================================================  ==========================
 limit                  meaning                                                   on breach
 =====================  ========================================================  ==========================
-``max_position``       \\|position value\\| of one asset ≤ this × equity          the order is reduced to fit
-``max_gross``          Σ \\|position values\\| ≤ this × equity                     the order is reduced to fit
-``max_drawdown``       equity ≥ (1 − this) × running peak equity                 flatten everything and halt
-``daily_loss``         equity ≥ (1 − this) × equity at the day's first bar       no new exposure until the next UTC day
-``max_orders_per_day`` orders submitted in one UTC day ≤ this                    further orders that day are rejected
+``max_drawdown``       ``portfolio.drawdown.flatten_at``: equity ≥ (1 − this) ×   flatten everything and halt
+                       running peak equity
+``max_orders_per_day`` ``order.max_orders_per_day``: orders in one UTC day       further orders that day are
+                                                                                  rejected
 =====================  ========================================================  ==========================
 
-Reducing orders (closing or shrinking a position) are never blocked: a risk
-rule must not keep a position open.
+The vector keeps its five slots (``LIM_MAX_POSITION``, ``LIM_MAX_GROSS``, ``LIM_DAILY_LOSS`` are
+always NaN now: ``order.max_position``, ``order.max_leverage`` and ``portfolio.daily_loss`` are
+the spec's order checks and breaker). :class:`RiskLimits` is the shape before the spec,
+accepted by :class:`~grekko_research.engine.EngineConfig` for one release and turned into a
+spec (:meth:`RiskLimits.to_spec`).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numba import njit
 
 from grekko_research.errors import ConfigError
+from grekko_research.risk.checks import drawdown_nb
+
+if TYPE_CHECKING:
+    from grekko_research.risk.spec import RiskSpec
 
 __all__ = [
     "LIM_DAILY_LOSS",
@@ -46,8 +53,6 @@ __all__ = [
     "RULE_MAX_POSITION",
     "RULE_NAMES",
     "RiskLimits",
-    "allowed_size_nb",
-    "daily_loss_breached_nb",
     "drawdown_breached_nb",
     "orders_exhausted_nb",
 ]
@@ -112,6 +117,34 @@ class RiskLimits:
         if self.max_orders_per_day is not None and self.max_orders_per_day < 1:
             raise ConfigError("risk limit max_orders_per_day must be at least 1")
 
+    def to_spec(self) -> RiskSpec:
+        """The :class:`~grekko_research.risk.spec.RiskSpec` these limits mean.
+
+        ``max_position`` → ``order.max_position``, ``max_gross`` → ``order.max_leverage``,
+        ``max_drawdown`` → ``portfolio.drawdown.flatten_at``, ``daily_loss`` →
+        ``portfolio.daily_loss.limit`` (``action: reduce``: no new exposure until the next UTC
+        day), ``max_orders_per_day`` → ``order.max_orders_per_day``.
+        """
+        from grekko_research.risk.spec import (
+            DailyLossBreaker,
+            DrawdownBreaker,
+            OrderRisk,
+            PortfolioRisk,
+            RiskSpec,
+        )
+
+        return RiskSpec(
+            order=OrderRisk(
+                max_position=self.max_position,
+                max_leverage=self.max_gross,
+                max_orders_per_day=self.max_orders_per_day,
+            ),
+            portfolio=PortfolioRisk(
+                drawdown=DrawdownBreaker(flatten_at=self.max_drawdown),
+                daily_loss=DailyLossBreaker(limit=self.daily_loss, action="reduce"),
+            ),
+        )
+
     def to_array(self) -> np.ndarray:
         """Return the limits as the float64 vector kernels take (NaN = off)."""
         out = np.full(N_LIMITS, np.nan)
@@ -133,76 +166,11 @@ def _on(limit: float) -> bool:
 
 
 @njit(cache=True, nogil=True)
-def allowed_size_nb(
-    size: float,
-    price: float,
-    position: float,
-    asset_value: float,
-    gross: float,
-    equity: float,
-    limits: np.ndarray,
-) -> tuple[float, int]:
-    """Return ``(allowed signed size, rule that reduced it or 0)`` for one order.
-
-    Parameters
-    ----------
-    size
-        Signed order size in units (+ buys, − sells).
-    price
-        Expected fill price.
-    position, asset_value
-        The asset's current position (units) and its value at ``price``.
-    gross, equity
-        Portfolio gross exposure and equity at current prices.
-    limits
-        Vector indexed by ``LIM_*``.
-
-    Only the part of an order that *increases* \\|position\\| is limited; the
-    part that reduces it always passes.
-    """
-    if size == 0.0 or price <= 0.0:
-        return size, 0
-    new_position = position + size
-    if abs(new_position) <= abs(position) and new_position * position >= 0.0:
-        return size, 0  # purely reducing
-    rule = 0
-    allowed_abs = abs(new_position)
-    lim = limits[LIM_MAX_POSITION]
-    if _on(lim):
-        cap = lim * max(equity, 0.0) / price
-        if allowed_abs > cap:
-            allowed_abs = cap
-            rule = 1
-    lim = limits[LIM_MAX_GROSS]
-    if _on(lim):
-        other = gross - abs(asset_value)
-        room = lim * max(equity, 0.0) - other
-        cap = max(room, 0.0) / price
-        if allowed_abs > cap:
-            allowed_abs = cap
-            rule = 2
-    if rule == 0:
-        return size, 0
-    sign = 1.0 if new_position > 0.0 else -1.0
-    if position * sign > 0.0:
-        # Growing the same side: never below the current size (a limit does
-        # not force a sale), never above the cap.
-        allowed_abs = max(abs(position), allowed_abs)
-    return sign * allowed_abs - position, rule
-
-
-@njit(cache=True, nogil=True)
 def drawdown_breached_nb(equity: float, peak: float, limits: np.ndarray) -> bool:
-    """Return True when equity has fallen from its peak by more than the limit."""
+    """Return True when equity has fallen from its peak by more than the limit (the spec's
+    drawdown check, :func:`~grekko_research.risk.checks.drawdown_nb`)."""
     lim = limits[LIM_MAX_DRAWDOWN]
-    return _on(lim) and peak > 0.0 and equity < (1.0 - lim) * peak
-
-
-@njit(cache=True, nogil=True)
-def daily_loss_breached_nb(equity: float, day_start_equity: float, limits: np.ndarray) -> bool:
-    """Return True when equity has fallen since the day's first bar by more than the limit."""
-    lim = limits[LIM_DAILY_LOSS]
-    return _on(lim) and day_start_equity > 0.0 and equity < (1.0 - lim) * day_start_equity
+    return _on(lim) and peak > 0.0 and not drawdown_nb(equity, peak, lim)[0]
 
 
 @njit(cache=True, nogil=True)

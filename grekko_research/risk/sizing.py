@@ -3,8 +3,8 @@
 The kernel's signal-entry sizing (``engine/nb_orders._entry_size``) calls these functions, so
 a backtest and a live :class:`~grekko_research.engine.book.EngineBook` size an entry with the
 very same arithmetic. Each returns an *unsigned* quantity in units (or a fraction of equity);
-the caller applies the side, then the risk limits (:func:`~grekko_research.risk.rules.allowed_size_nb`),
-buying power and the lot size cap it.
+the caller applies the side, then buying power and the lot size cap it, and the run's risk
+spec decides it (:func:`~grekko_research.risk.evaluate.decide_order_nb`).
 
 ======================  ===================================================================
 function                size

@@ -15,9 +15,11 @@
 
 Each part is a frozen dataclass whose bounds are checked on construction, with a
 :class:`~grekko_research.errors.ConfigError` naming the key (``risk.order.max_notional``).
-The backtest engine's limits (:class:`~grekko_research.risk.rules.RiskLimits`) are derived from
-the spec (:meth:`RiskSpec.engine_limits`), and the pure evaluation functions of
-:mod:`grekko_research.risk.evaluate` read it (:meth:`RiskSpec.order_limits`).
+Backtests and live runs evaluate it with the same pure functions
+(:mod:`grekko_research.risk.evaluate`, :mod:`grekko_research.risk.breakers`; the backtest
+kernel through ``engine/_risk.py``); two rules act on the engine's account itself, in the
+backtest kernel and the live book (:meth:`RiskSpec.engine_limits`: the drawdown flatten and
+the orders per day).
 
 The shape before this one — engine keys at the top of ``risk`` (``risk.max_drawdown`` …) and
 a ``risk.live`` block — still loads for one release (:func:`spec_from_section`), with a
@@ -30,7 +32,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 from grekko_research.errors import ConfigError
@@ -117,8 +119,9 @@ def _window(obj: Any, key: str, name: str, least: int) -> None:
 class OrderRisk:
     """Per-order checks (``risk.order``), in the order they run; null = off.
 
-    ``max_position``, ``max_leverage`` and ``max_orders_per_day`` also bound the backtest's
-    orders (the engine's :class:`~grekko_research.risk.rules.RiskLimits`).
+    ``max_orders_per_day`` is the engine's rule (the backtest kernel and the live book count
+    the orders filled in a UTC day); the others are checked by
+    :func:`~grekko_research.risk.evaluate.decide_order` in backtests and live.
     """
 
     KEY: ClassVar[str] = "risk.order"
@@ -324,29 +327,45 @@ class RiskSpec:
     ops: OpsRisk = field(default_factory=OpsRisk)
 
     def engine_limits(self) -> RiskLimits:
-        """The backtest engine's limits (also the live book's), derived from this spec."""
+        """The engine's own two rules (``portfolio.drawdown.flatten_at`` and
+        ``order.max_orders_per_day``), which the backtest kernel and the live book apply to
+        the account; everything else of the spec runs through :mod:`~grekko_research.risk.evaluate`
+        in backtests (``engine/_risk.py``) and live (``live/risk``)."""
         from grekko_research.risk.rules import RiskLimits  # numba: only when needed
 
-        o, p = self.order, self.portfolio
         return RiskLimits(
-            max_position=o.max_position,
-            max_gross=o.max_leverage,
-            max_drawdown=p.drawdown.flatten_at,
-            daily_loss=p.daily_loss.limit,
-            max_orders_per_day=o.max_orders_per_day,
+            max_drawdown=self.portfolio.drawdown.flatten_at,
+            max_orders_per_day=self.order.max_orders_per_day,
         )
 
+    def to_array(self) -> Any:
+        """The engine rules' float64 vector (``risk.rules.LIM_*``; NaN = off)."""
+        return self.engine_limits().to_array()
+
     def engine_identity(self) -> dict[str, Any]:
-        """What of the spec enters ``config_id`` today: the engine's limits, under the keys
-        ``config_id`` has always hashed (so ids and ``grekko regress`` baselines stay)."""
-        lim = self.engine_limits()
-        return {
-            "max_position": lim.max_position,
-            "max_gross_exposure": lim.max_gross,
-            "max_drawdown": lim.max_drawdown,
-            "daily_loss_limit": lim.daily_loss,
-            "max_orders_per_day": lim.max_orders_per_day,
+        """What of the spec enters ``config_id``: all of it, every key changing what a
+        backtest computes or a live run refuses.
+
+        The five keys ``config_id`` hashed before the spec come first, under their old names
+        (so a run that sets no other key keeps its id and its ``grekko regress`` baseline),
+        then every other key whose value differs from the default (``order.price_band``,
+        ``market.volatility.window`` …).
+        """
+        o, p = self.order, self.portfolio
+        out: dict[str, Any] = {
+            "max_position": o.max_position,
+            "max_gross_exposure": o.max_leverage,
+            "max_drawdown": p.drawdown.flatten_at,
+            "daily_loss_limit": p.daily_loss.limit,
+            "max_orders_per_day": o.max_orders_per_day,
         }
+        covered = {"order.max_position", "order.max_leverage", "portfolio.drawdown.flatten_at",
+                   "portfolio.daily_loss.limit", "order.max_orders_per_day"}  # fmt: skip
+        default = _flat(asdict(RiskSpec()))
+        for key, value in _flat(asdict(self)).items():
+            if key not in covered and value != default[key]:
+                out[key] = value
+        return out
 
     def order_limits(self) -> OrderLimits:
         """The order checks as the numbers :func:`~grekko_research.risk.evaluate.decide_order`
@@ -410,6 +429,27 @@ class RiskSpec:
         """Bar equities the VaR breaker needs (0 when it is off)."""
         var = self.portfolio.var
         return var.window + 1 if var.limit is not None else 0
+
+    @property
+    def closes_len(self) -> int:
+        """Closes per symbol the market breakers need (0 when both are off): a live run keeps
+        at least this many bars in its window."""
+        m = self.market
+        return max(
+            m.volatility.window + 1 if m.volatility.limit is not None else 0,
+            m.price_move.window + 1 if m.price_move.limit is not None else 0,
+        )
+
+
+def _flat(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"order": {"max_orders": 20}}`` as ``{"order.max_orders": 20}``."""
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, Mapping):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
 
 
 # -- the shape before RiskSpec ----------------------------------------------------------------

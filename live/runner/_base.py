@@ -31,6 +31,7 @@ from live.risk import (
     PortfolioView,
     RiskEngine,
     TradingState,
+    risk_spec,
 )
 from live.runner._decision import MANUAL, book_trade, portfolio_view
 from live.runner.sleeves import Sleeve, window_size
@@ -72,6 +73,8 @@ class RunnerBase:
             self.window_size = window_size(spec.strategy, spec.params, spec.engine)
         else:
             self.window_size = max(s.window_size for s in self.sleeves)
+        # The market breakers read their own windows of closes (as a backtest does).
+        self.window_size = max(self.window_size, risk_spec(spec.risk).closes_len)
         self.window = BarWindow(spec.symbols, spec.timeframe, self.window_size)
         self.om = OrderManager(grace_ms=spec.grace_ms)
         self.book: EngineBook | None = None

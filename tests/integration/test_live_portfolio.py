@@ -436,7 +436,7 @@ def test_portfolio_from_the_config_group(tmp_path: Path) -> None:
     plan = plan_run(cfg, replay=True)
     assert [s.id for s in plan.spec.sleeves] == ["sma_cross", "bollinger_breakout",
                                                  "rsi_mean_reversion"]  # fmt: skip
-    assert plan.spec.sleeves[0].engine.risk.max_drawdown == 0.2
+    assert plan.spec.sleeves[0].engine.risk.portfolio.drawdown.flatten_at == 0.2
     # Each sleeve's own risk engine has only what its entry sets.
     risks = [s.risk for s in plan.spec.sleeves]
     assert all(isinstance(r, RiskSpec) for r in risks)

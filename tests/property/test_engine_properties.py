@@ -229,31 +229,16 @@ def simple_scenarios(draw):
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(simple_scenarios())
 def test_lean_kernel_equals_general_kernel(scenario) -> None:
-    from grekko_research.engine import api
-
     bars, signal, config = scenario
-    assert api._simple(
-        config,
-        api._kernel_inputs(bars, signal),
-        api._EMPTY_F,
-        api._EMPTY_F,
-        np.zeros(bars.n_assets),
-        np.zeros(bars.n_assets),
-        np.zeros(bars.n_assets),
-        bars,
-    )
-    lean = backtest(bars, signal, config)
+    lean = backtest(bars, signal, config)  # "auto" picks the lean kernel for these scenarios
+    assert lean.kernel == "lean", lean.kernel_reason
     # The lean run first makes the records only; the series come from a replay.
     assert lean._complete is not None
     first_trades = lean._trade_records.copy()
     first_final, first_count = lean.final_equity, lean.n_trades
     assert lean._complete is not None  # neither of those needed the replay
-    original = api._simple
-    api._simple = lambda *args: False  # force the general kernel
-    try:
-        general = backtest(bars, signal, config)
-    finally:
-        api._simple = original
+    general = backtest(bars, signal, config, kernel="general")
+    assert general.kernel == "general"
     np.testing.assert_allclose(lean.equity, general.equity, rtol=1e-12, atol=1e-9)
     np.testing.assert_allclose(lean.order_records, general.order_records, rtol=1e-12, atol=1e-9)
     np.testing.assert_allclose(

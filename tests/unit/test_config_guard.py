@@ -225,7 +225,7 @@ def test_the_shipped_portfolio_uses_the_risk_spec_shape() -> None:
     said = " ".join(str(w.message) for w in record)
     assert "risk.max_drawdown" in said and "risk.live.max_orders" in said
     assert [s.engine for s in shipped.sleeves] == [s.engine for s in old.sleeves]
-    assert shipped.sleeves[0].engine.risk.max_drawdown == 0.2
+    assert shipped.sleeves[0].engine.risk.portfolio.drawdown.flatten_at == 0.2
     assert [s.risk.order for s in shipped.sleeves] == [s.risk.order for s in old.sleeves]
     assert shipped.sleeves[2].risk.order.max_orders == 10
     assert [s.risk.portfolio.drawdown.limit for s in shipped.sleeves] == [None] * 3

@@ -26,7 +26,7 @@ import numpy as np
 
 from grekko_research._atomic import atomic_write_text
 from grekko_research.data.bars import Bars
-from grekko_research.engine.book import fill_price
+from grekko_research.engine.book import fill_fee, fill_price
 from grekko_research.engine.config import EngineConfig
 from grekko_research.errors import ConfigError
 from live.orders import (
@@ -307,7 +307,7 @@ class PaperVenue(Venue):
             volume=bar.volume if bar else math.nan,
             tick=float(self._tick[j]),
         )
-        fee = abs(size) * price * self.engine.fees.taker + self.engine.fees.fixed
+        fee = fill_fee(self.engine, size, price)  # the engine's fee function, not a copy
         notional = Decimal(repr(price)) * request.qty
         new_cash = acct.cash - (notional if size > 0 else -notional) - Decimal(repr(fee))
         pos = acct.positions.get(request.symbol, Decimal(0))

@@ -144,19 +144,14 @@ CRASH = [(100, 101, 99, 100), (100, 101, 99, 100), (1, 1, 1, 1), (1, 1, 1, 1), (
 @pytest.mark.parametrize("lean", [True, False])
 def test_a_sale_whose_fixed_fee_exceeds_cash_and_proceeds_is_refused(lean: bool) -> None:
     """Bought with all the cash, the position later is worth less than the fee to sell it."""
-    from grekko_research.engine import api
-
     bars = make_bars(CRASH)
     n = len(CRASH)
     signal = Signals(np.eye(n, dtype=bool)[0][:, None], np.eye(n, dtype=bool)[2][:, None])
     config = EngineConfig(init_cash=1_000.0, fees=Fees(taker=0.001, fixed=50.0))
-    original = api._simple
-    if not lean:
-        api._simple = lambda *args: False
-    try:
-        res = backtest(bars, signal, config)
-    finally:
-        api._simple = original
+    res = backtest(bars, signal, config, kernel="lean" if lean else "general")
+    # The lean kernel does not refuse sales: it hands the run to the general one, and says so.
+    assert res.kernel == "general"
+    assert "cannot pay" in res.kernel_reason if lean else "requested" in res.kernel_reason
     status = list(res.orders["status"])
     assert status == ["filled", "rejected_funds"]
     assert res.cash.min() >= -1e-9

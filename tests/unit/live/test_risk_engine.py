@@ -570,9 +570,9 @@ def test_live_risk_config_from_hydra() -> None:
         cfg = live_risk_config(conservative)
     assert cfg.max_drawdown == 0.2 and cfg.daily_loss_action == "reduce"
     assert {"max_drawdown", "max_position", "price_band", "max_data_age_s"} <= set(cfg.enabled)
-    # The live risk engine's limits stay out of the id; the backtest engine's enter it.
+    # The whole spec enters the id: a backtest evaluates the drawdown limit too (docs/risk.md).
     changed = compose_config(["risk=conservative", "risk.portfolio.drawdown.limit=0.1"])
-    assert config_id(changed) == config_id(conservative)
+    assert config_id(changed) != config_id(conservative)
     flatten = compose_config(["risk=conservative", "risk.portfolio.drawdown.flatten_at=0.1"])
     assert config_id(flatten) != config_id(conservative)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import shutil
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -54,12 +55,19 @@ def test_conservative_in_the_new_shape_loads_without_warnings() -> None:
     assert spec.ops.max_clock_skew_ms == 1000 and spec.ops.action == "halt"
 
 
-def test_the_engine_limits_come_from_the_spec_and_keep_config_id() -> None:
+def test_the_engine_rules_come_from_the_spec_and_config_id_hashes_all_of_it() -> None:
     spec = _compose("risk=conservative")
-    assert spec.engine_limits() == RiskLimits(
-        max_position=0.5, max_gross=None, max_drawdown=0.25, daily_loss=0.05, max_orders_per_day=50
-    )
-    assert spec.engine_identity() == OLD_CONSERVATIVE_ENGINE
+    # The engine's own rules: the drawdown flatten and the orders per day; the rest of the
+    # spec (max_position, daily loss ...) is evaluated by risk.evaluate in backtests too.
+    assert spec.engine_limits() == RiskLimits(max_drawdown=0.25, max_orders_per_day=50)
+    ident = spec.engine_identity()
+    # The keys hashed before the spec keep their names and values (ids of runs that set
+    # nothing else stay), then every other key away from its default.
+    assert {k: ident[k] for k in OLD_CONSERVATIVE_ENGINE} == OLD_CONSERVATIVE_ENGINE
+    assert ident["order.price_band"] == 0.05 and ident["market.volatility.limit"] == 1.5
+    assert ident["ops.max_clock_skew_ms"] == 1000
+    changed = _compose("risk=conservative", "risk.market.price_move.window=6")
+    assert changed.engine_identity() != ident
     none = _compose("risk=none")
     assert none == RiskSpec() and none.enabled == [] and none.engine_limits() == RiskLimits()
     assert set(none.engine_identity().values()) == {None}
@@ -67,7 +75,7 @@ def test_the_engine_limits_come_from_the_spec_and_keep_config_id() -> None:
 
 def test_null_switches_a_limit_off_in_the_engine_and_live() -> None:
     spec = _compose("risk=conservative", "risk.order.max_position=null")
-    assert spec.engine_limits().max_position is None
+    assert spec.order_limits().max_position != spec.order_limits().max_position  # NaN: off
     assert "order.max_position" not in spec.enabled
     live = RiskEngine(
         risk_spec(compose_config(["risk=conservative", "risk.order.max_position=null"]))
@@ -128,10 +136,12 @@ def test_a_yaml_in_the_old_shape_loads_with_a_deprecation_per_key(tmp_path: Path
         "risk.daily_loss_limit" in m and "risk.portfolio.daily_loss.limit" in m for m in messages
     )
     new = _compose("risk=conservative")
+    # The old shape had no price-move action (reduce); the preset now halts on a move.
+    move = replace(new.market.price_move, action="reduce")
     assert cfg.risk.spec == RiskSpec(
         order=OrderRisk(**{**vars(new.order), "max_leverage": 1.0}),
         portfolio=new.portfolio,
-        market=new.market,
+        market=replace(new.market, price_move=move),
         ops=new.ops,
     )
 

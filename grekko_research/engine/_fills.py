@@ -1,0 +1,263 @@
+"""Fill models and fees: the one place an order becomes a fill price, a quantity and a fee.
+
+Every fill of every driver (the backtest kernels, ``run_grid``, the live
+:class:`~grekko_research.engine.book.EngineBook`, the paper venue) goes through
+:func:`fill_nb` for its price and quantity and :func:`fee_nb` for its fee.
+
+:func:`fill_nb` dispatches on the asset's fill model (``Rules.fill_model[j]``)
+and hands the model its own data (``Rules.fill_state[j]``, one row per asset):
+
+* ``FILL_OHLC`` (0, today's only model): a taker fill moves the reference
+  price by the configured slippage, rounds it to the tick against the trader
+  and keeps it inside the bar's low–high; a fill at a resting level (a maker
+  limit, a take-profit) fills at that level, in full.
+
+A new model — an AMM pool quote (price impact from the pool's reserves, LP fee,
+gas) or an L2 book walk (depth, partial fills) — is a new ``FILL_*`` id, one
+scalar function of ``(state row, side, size, reference price, bar)`` returning
+``(price, quantity)``, and one branch here; its data rides in ``fill_state``
+(or a wider array beside it in :class:`~grekko_research.engine._state.Rules`),
+so no kernel signature changes.
+
+Also here: the tick rounding, the pending-order trigger rules and the position
+stop rules, the scalar decisions about *whether* and *at which level* something
+fills.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from grekko_research.engine._state import Market, Rules, njit_inline
+from grekko_research.engine.layout import (
+    CFG_SLIP_KIND,
+    CFG_SLIP_VALUE,
+    FILL_OHLC,
+    KIND_LIMIT,
+    KIND_MARKET,
+    KIND_STOP,
+    KIND_STOP_LIMIT,
+    KIND_STOP_LOSS,
+    KIND_TAKE_PROFIT,
+    KIND_TRAILING_STOP,
+    S_P_KIND,
+    S_P_LIMIT,
+    S_P_SIZE,
+    S_P_STOP,
+    S_P_TRIG,
+    S_POS,
+    S_SL,
+    S_TP,
+    S_TRAIL_D,
+    S_TRAIL_PEAK,
+    SLIP_BPS,
+    SLIP_RANGE,
+    SLIP_VOLUME,
+)
+
+__all__ = ["FILL_OHLC", "fee_nb", "fill_nb"]
+
+
+@njit_inline
+def fee_nb(size: float, price: float, rate: float, fixed: float) -> float:
+    """Return the fee of a fill of ``size`` units at ``price``: ``rate`` × notional + ``fixed``."""
+    return abs(size) * price * rate + fixed
+
+
+@njit(cache=True, nogil=True)
+def _round_tick(price: float, tick: float, side: float) -> float:
+    """Round a fill price to the tick grid against the trader (buys up, sells down)."""
+    if tick <= 0.0:
+        return price
+    steps = price / tick
+    if side > 0.0:
+        return np.ceil(steps - 1e-9) * tick
+    return np.floor(steps + 1e-9) * tick
+
+
+@njit(cache=True, nogil=True)
+def _round_tick_nearest(price: float, tick: float) -> float:
+    if tick <= 0.0 or np.isnan(price):
+        return price
+    return np.round(price / tick) * tick
+
+
+@njit(cache=True, nogil=True)
+def _slipped(
+    price: float,
+    side: float,
+    size: float,
+    high: float,
+    low: float,
+    volume: float,
+    tick: float,
+    cfg: np.ndarray,
+) -> float:
+    """Return a taker fill price after slippage, on the tick grid, inside [low, high]."""
+    kind = int(cfg[CFG_SLIP_KIND])
+    value = cfg[CFG_SLIP_VALUE]
+    out = price
+    if kind == SLIP_BPS:
+        out = price * (1.0 + side * value * 1e-4)
+    elif kind == SLIP_RANGE:
+        out = price + side * value * (high - low)
+    elif kind == SLIP_VOLUME:
+        share = abs(size) / volume if volume > 0.0 else 1.0
+        out = price * (1.0 + side * value * share)
+    if kind != 0:
+        out = _round_tick(out, tick, side)
+    return min(max(out, low), high)
+
+
+@njit(cache=True, nogil=True)
+def fill_nb(
+    rules: Rules,
+    market: Market,
+    t: int,
+    j: int,
+    size: float,
+    price: float,
+    taker: bool,
+) -> tuple[float, float]:
+    """Return (fill price, filled quantity) of an order of ``size`` signed units on bar ``t``.
+
+    ``price`` is the reference: the open or close for a market order, the
+    level for a stop or a resting limit. ``size`` may be ±inf (all the buying
+    power, sized at the fill): slippage by volume then sees no size. The
+    quantity is signed like ``size``.
+    """
+    model = rules.fill_model[j]
+    if model == FILL_OHLC:
+        if not taker:
+            return price, size
+        side = 1.0 if size > 0.0 else -1.0
+        q = 0.0 if np.isinf(size) else size
+        fill = _slipped(price, side, q, market.high[t, j], market.low[t, j],
+                        market.volume[t, j], rules.tick[j], rules.cfg)  # fmt: skip
+        return fill, size
+    return np.nan, 0.0  # an unknown model fills nothing (refused as a NaN price)
+
+
+@njit(cache=True, nogil=True)
+def _pending_fill_price(
+    S: np.ndarray, j: int, o: float, h: float, lo: float, at_open: bool
+) -> tuple[float, bool, bool]:
+    """Return (price, is_maker, filled) for the asset's pending order at the open or intrabar."""
+    kind = int(S[j, S_P_KIND])
+    size = S[j, S_P_SIZE]
+    buy = size > 0.0
+    lim = S[j, S_P_LIMIT]
+    stp = S[j, S_P_STOP]
+    if kind == KIND_MARKET:
+        return o, False, at_open
+    if kind == KIND_STOP_LIMIT and S[j, S_P_TRIG] == 0.0:
+        return _stop_limit_trigger(S, j, o, h, lo, at_open)
+    if kind in (KIND_LIMIT, KIND_STOP_LIMIT):
+        if at_open:
+            if (buy and o <= lim) or (not buy and o >= lim):
+                return o, False, True
+            return np.nan, False, False
+        if (buy and lo <= lim) or (not buy and h >= lim):
+            return lim, True, True
+        return np.nan, False, False
+    if kind == KIND_STOP:
+        if at_open:
+            if (buy and o >= stp) or (not buy and o <= stp):
+                return o, False, True
+            return np.nan, False, False
+        if (buy and h >= stp) or (not buy and lo <= stp):
+            return stp, False, True
+    return np.nan, False, False
+
+
+@njit(cache=True, nogil=True)
+def _stop_limit_trigger(
+    S: np.ndarray, j: int, o: float, h: float, lo: float, at_open: bool
+) -> tuple[float, bool, bool]:
+    """An untriggered stop-limit order: trigger it and fill it when its rules allow."""
+    buy = S[j, S_P_SIZE] > 0.0
+    lim = S[j, S_P_LIMIT]
+    stp = S[j, S_P_STOP]
+    if at_open:
+        if (buy and o >= stp) or (not buy and o <= stp):
+            S[j, S_P_TRIG] = 1.0
+            if (buy and o <= lim) or (not buy and o >= lim):
+                return o, False, True
+        return np.nan, False, False
+    if (buy and h >= stp) or (not buy and lo <= stp):
+        S[j, S_P_TRIG] = 1.0
+        if (buy and lim >= stp) or (not buy and lim <= stp):
+            return stp, False, True
+    return np.nan, False, False
+
+
+@njit(cache=True, nogil=True)
+def stop_touch_nb(
+    long: bool,
+    stop: float,
+    tp: float,
+    o: float,
+    h: float,
+    lo: float,
+    at_open: bool,
+    tp_first: bool,
+) -> tuple[int, float]:
+    """Return (0 none, 1 stop, 2 take-profit; exit price) for a position's levels on one bar.
+
+    The one rule of position stops, used by both kernels: at the open, a level
+    the open passed fills at the open (the stop first); inside the bar, a level
+    the range reaches fills at the level, and when both are reached
+    ``tp_first`` decides. NaN levels are off.
+    """
+    if at_open:
+        if stop == stop and ((long and o <= stop) or (not long and o >= stop)):
+            return 1, o
+        if tp == tp and ((long and o >= tp) or (not long and o <= tp)):
+            return 2, o
+        return 0, np.nan
+    stop_hit = stop == stop and ((long and lo <= stop) or (not long and h >= stop))
+    tp_hit = tp == tp and ((long and h >= tp) or (not long and lo <= tp))
+    if stop_hit and tp_hit:
+        if tp_first:
+            return 2, tp
+        return 1, stop
+    if stop_hit:
+        return 1, stop
+    if tp_hit:
+        return 2, tp
+    return 0, np.nan
+
+
+@njit(cache=True, nogil=True)
+def _stop_hit(
+    S: np.ndarray, j: int, o: float, h: float, lo: float, at_open: bool, both: int
+) -> tuple[int, float]:
+    """Return (kind, exit price) of a position stop hit at the open or intrabar, else (0, nan)."""
+    pos = S[j, S_POS]
+    if pos == 0.0:
+        return 0, np.nan
+    long = pos > 0.0
+    sl = S[j, S_SL]
+    tp = S[j, S_TP]
+    trail = np.nan
+    d = S[j, S_TRAIL_D]
+    if d == d:
+        peak = S[j, S_TRAIL_PEAK]
+        if d < 0.0:  # a fraction of the peak (pct trailing), stored negated
+            d = -d * peak
+        trail = peak - d if long else peak + d
+    # The tighter of stop-loss and trailing stop protects the position.
+    stop = sl
+    stop_kind = KIND_STOP_LOSS
+    if trail == trail and (
+        np.isnan(stop) or (long and trail > stop) or (not long and trail < stop)
+    ):
+        stop = trail
+        stop_kind = KIND_TRAILING_STOP
+    which, price = stop_touch_nb(long, stop, tp, o, h, lo, at_open, both != 0)
+    if which == 1:
+        return stop_kind, price
+    if which == 2:
+        return KIND_TAKE_PROFIT, price
+    return 0, np.nan
