@@ -7,7 +7,7 @@ from eth_abi import encode
 from eth_utils import function_signature_to_4byte_selector
 
 from live.chain.contracts import ContractRevert
-from tests.contracts.chain_env import E18, FAR_FUTURE, V2, World, v2_out
+from tests.contracts.chain_env import E18, FAR_FUTURE, V2, V2_FEE, World, npm_artifact, v2_out
 
 
 def _swap(
@@ -181,3 +181,28 @@ def test_reentrant_token_cannot_reenter(world: World) -> None:
     world.send(rtk.functions.arm(ex.address, wd))
     _reverts("OwnableUnauthorizedAccount", lambda: _swap(world, "RTK", ["uniRTK"], E18, 1))
     assert world.balance("RTK", ex.address) == r0
+
+
+def test_a_swap_mined_later_than_its_estimate_still_has_the_gas(world: World) -> None:
+    """A V2 pair writes its two price accumulators only when the block's time moved since its
+    last update: an estimate made on the latest block's time prices no such write, a block mined
+    later pays for both (zero to non-zero: 22,100 gas each on a new pair). The client's gas
+    margin covers that; with 1.2x + 10,000 this swap simulated fine and ran out of gas."""
+    w3, f, ex = world.w3, world["sushi"], world["executor"]
+    tb, tc = world["B"], world["C"]
+    world.send(f.functions.createPair(tb.address, tc.address))
+    addr = f.functions.getPair(tb.address, tc.address).call()
+    pair = world.client.register(
+        npm_artifact("@uniswap/v2-core/build/UniswapV2Pair.json", "UniswapV2Pair"), addr
+    )
+    world.send(ex.functions.setPool(addr, V2, V2_FEE))
+    for t in (tb, tc):
+        world.send(t.functions.mint(addr, 1_000 * E18))
+    world.send(pair.functions.mint(world.owner.address))  # the pair's last update: this block
+    assert pair.functions.price0CumulativeLast().call() == 0
+    later = w3.eth.get_block("latest")["timestamp"] + 3600
+    w3.provider.make_request("evm_setNextBlockTimestamp", [later])  # type: ignore[arg-type]
+    fn = ex.functions.swapExactIn(tb.address, [addr], E18, 1, FAR_FUTURE)
+    receipt = world.send(fn, world.bot)
+    assert w3.eth.get_block(receipt["blockNumber"])["timestamp"] == later
+    assert pair.functions.price0CumulativeLast().call() > 0  # the writes the estimate missed
