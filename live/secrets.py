@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import importlib
 import io
 import json
 import logging
@@ -125,6 +126,23 @@ _SECRET_KEY = re.compile(
 )
 _HOSTNAME = re.compile(r"(?i)^(localhost|(?:[a-z0-9-]+\.)+[a-z]{2,}|\d{1,3}(?:\.\d{1,3}){3})$")
 _URL_PIECES = re.compile(r"[/:@?&=#;,+]+")
+
+
+def keyring_secret(service: str, user: str) -> str | None:
+    """The secret stored under ``service``/``user`` in the system keyring, or ``None``.
+
+    ``keyring`` is an optional dependency: not installed, a locked or absent backend, or no
+    entry all read as missing, so the caller falls back to (or asks for) the environment.
+    """
+    try:
+        keyring = importlib.import_module("keyring")
+    except ImportError:
+        return None
+    try:
+        value = keyring.get_password(service, user)
+    except Exception:  # a locked or absent backend: as if the entry were missing
+        return None
+    return str(value) if value else None
 
 
 def is_secret_env_name(name: str) -> bool:

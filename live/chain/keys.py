@@ -7,14 +7,13 @@ is read, so no log record, traceback or print of this process can show it; the s
 
 from __future__ import annotations
 
-import importlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from grekko_research.errors import ConfigError
-from live.secrets import register_secrets
+from live.secrets import keyring_secret, register_secrets
 
 if TYPE_CHECKING:
     from web3 import Web3
@@ -60,7 +59,10 @@ def load_signer(
     env = os.environ if environ is None else environ
     key, where = env.get(key_env), f"environment variable {key_env}"
     if not key and keyring_user:
-        key, where = _keyring(keyring_user), f"keyring {KEYRING_SERVICE}/{keyring_user}"
+        key, where = (
+            keyring_secret(KEYRING_SERVICE, keyring_user),
+            f"keyring {KEYRING_SERVICE}/{keyring_user}",
+        )
     if not key:
         looked = f"{key_env}" + (
             f" or keyring {KEYRING_SERVICE}/{keyring_user}" if keyring_user else ""
@@ -73,15 +75,3 @@ def load_signer(
     except (ValueError, TypeError):
         raise ConfigError(f"the deployer key in {where} is not a 32-byte hex private key") from None
     return LocalSigner(account.address, account)
-
-
-def _keyring(user: str) -> str | None:
-    try:
-        keyring = importlib.import_module("keyring")
-    except ImportError:
-        return None
-    try:
-        value = keyring.get_password(KEYRING_SERVICE, user)
-    except Exception:  # a locked or absent backend: as if the entry were missing
-        return None
-    return str(value) if value else None

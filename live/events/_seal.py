@@ -32,7 +32,6 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import hmac
-import importlib
 import json
 import os
 import secrets as _random
@@ -46,6 +45,7 @@ from typing import Any
 from grekko_research.errors import ConfigError
 from live.events._codec import Row
 from live.events._errors import EventStoreError
+from live.secrets import keyring_secret
 
 __all__ = [
     "KEYRING_USER",
@@ -156,7 +156,7 @@ def load_log_key(
     if env.get(KEY_ENV):
         return LogKey(env[KEY_ENV].encode("utf-8"), f"env {KEY_ENV}")
     if use_keyring:
-        stored = _keyring_key()
+        stored = keyring_secret(_KEYRING_SERVICE, KEYRING_USER)
         if stored:
             return LogKey(stored.encode("utf-8"), f"keyring {_KEYRING_SERVICE}/{KEYRING_USER}")
     path = default_key_file(env)
@@ -177,18 +177,6 @@ def load_log_key(
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(_random.token_hex(32) + "\n")
     return _read_key_file(path, created=True)
-
-
-def _keyring_key() -> str | None:
-    try:
-        keyring = importlib.import_module("keyring")
-    except ImportError:
-        return None
-    try:
-        value = keyring.get_password(_KEYRING_SERVICE, KEYRING_USER)
-    except Exception:  # a locked or absent backend: as if the entry were missing
-        return None
-    return str(value) if value else None
 
 
 def _read_key_file(path: Path, *, created: bool = False) -> LogKey:
