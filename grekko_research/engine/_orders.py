@@ -417,6 +417,42 @@ def _blocked(bk: Book, limits: np.ndarray, t: int, o: Order) -> bool:
 
 
 @njit(cache=True, nogil=True)
+def _fit_exposure(bk: Book, rules: Rules, t: int, o: Order, fee_rate: float) -> float:
+    """Return the size of a non-reducing order cut to the buying power, lot and minimum notional.
+
+    0 when nothing is left; a rejection for funds or minimum notional is recorded here.
+    """
+    j = o.asset
+    size = o.size
+    price = o.price
+    pos = bk.S[j, S_POS]
+    equity, gross = _valuation(bk)
+    value = abs(pos * price)
+    side = 1.0 if size > 0.0 else -1.0
+    # The part beyond closing the current position must fit the buying power.
+    closing = min(abs(size), abs(pos)) if pos * size < 0.0 else 0.0
+    extra = abs(size) - closing
+    cap = _buying_power(equity, gross, pos, price, side, rules.cfg, value, fee_rate)
+    if extra > cap:
+        extra = cap
+        size = side * (closing + extra)
+        # Nothing (or numerical dust) left to spend: the order is rejected for funds.
+        if closing == 0.0 and extra * price <= DUST * max(abs(equity), 1.0):
+            _reject(bk, t, j, side, price, o.kind, STATUS_REJECTED_FUNDS, 0)
+            return 0.0
+    step = rules.lot[j]
+    if step > 0.0 and extra > 0.0:
+        extra = np.floor(extra / step + 1e-9) * step
+        size = side * (closing + extra)
+    if extra > 0.0 and extra * price < rules.min_notional[j]:
+        if closing == 0.0:
+            _reject(bk, t, j, side * extra, price, o.kind, STATUS_REJECTED_MIN_NOTIONAL, 0)
+            return 0.0
+        size = side * closing
+    return size
+
+
+@njit(cache=True, nogil=True)
 def _submit(bk: Book, rules: Rules, t: int, o: Order) -> float:
     """Check and execute one order; return the signed size filled (0 when rejected)."""
     S = bk.S
@@ -441,29 +477,8 @@ def _submit(bk: Book, rules: Rules, t: int, o: Order) -> float:
         return 0.0
     fee_rate = cfg[CFG_FEE_MAKER] if o.maker else cfg[CFG_FEE_TAKER]
     if not reducing and size != 0.0:
-        equity, gross = _valuation(bk)
-        value = abs(pos * price)
-        side = 1.0 if size > 0.0 else -1.0
-        # The part beyond closing the current position must fit the buying power.
-        closing = min(abs(size), abs(pos)) if pos * size < 0.0 else 0.0
-        extra = abs(size) - closing
-        cap = _buying_power(equity, gross, pos, price, side, cfg, value, fee_rate)
-        if extra > cap:
-            extra = cap
-            size = side * (closing + extra)
-            # Nothing (or numerical dust) left to spend: the order is rejected for funds.
-            if closing == 0.0 and extra * price <= DUST * max(abs(equity), 1.0):
-                _reject(bk, t, j, side, price, kind, STATUS_REJECTED_FUNDS, 0)
-                return 0.0
-        step = rules.lot[j]
-        if step > 0.0 and extra > 0.0:
-            extra = np.floor(extra / step + 1e-9) * step
-            size = side * (closing + extra)
-        if extra > 0.0 and extra * price < rules.min_notional[j]:
-            if closing == 0.0:
-                _reject(bk, t, j, side * extra, price, kind, STATUS_REJECTED_MIN_NOTIONAL, 0)
-                return 0.0
-            size = side * closing
+        size = _fit_exposure(bk, rules, t, Order(j, size, price, kind, o.maker, o.slip, o.atr),
+                             fee_rate)  # fmt: skip
         if size == 0.0:
             return 0.0
     if (

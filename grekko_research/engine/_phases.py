@@ -188,6 +188,15 @@ def _place_order(
 
 
 @njit(cache=True, nogil=True)
+def _split_reduce(pos: float, size: float) -> tuple[float, float]:
+    """Split a signed ``size`` against position ``pos`` into (the part that reduces, the rest)."""
+    reduce = 0.0
+    if pos * size < 0.0:
+        reduce = max(size, -pos) if size < 0.0 else min(size, -pos)
+    return reduce, size - reduce
+
+
+@njit(cache=True, nogil=True)
 def _decide_asset(
     bk: Book, rules: Rules, market: Market, dec: Decisions, r: int, t: int, j: int, valid_to: int
 ) -> float:
@@ -221,16 +230,12 @@ def _decide_asset(
         delta = q - pos
         if abs(delta) * px[j] <= 1e-9 * max(abs(equity), 1.0):
             return 0.0
-        if pos * delta < 0.0:
-            reduce = max(delta, -pos) if delta < 0.0 else min(delta, -pos)
-        add = delta - reduce
+        reduce, add = _split_reduce(pos, delta)
     else:
         size = _place_order(bk, rules, dec, r, t, j, filled, valid_to)
         if size == 0.0:
             return 0.0  # none, a cancel, or placed as the pending order
-        if pos * size < 0.0:
-            reduce = max(size, -pos) if size < 0.0 else min(size, -pos)
-        add = size - reduce
+        reduce, add = _split_reduce(pos, size)
     if filled:
         if reduce != 0.0 or mode == MODE_SIGNALS:
             _defer_signal(S, dec, j, r, valid_to)
@@ -371,6 +376,18 @@ def _open_prices(bk: Book, market: Market, t: int) -> None:
 
 
 @njit_inline
+def _open_stops(bk: Book, rules: Rules, market: Market, atr: np.ndarray, t: int, both: int) -> None:
+    """Exit every position whose stop the bar's open (or its range, from the open) reaches."""
+    S = bk.S
+    filled, open_, high, low = market.filled, market.open, market.high, market.low
+    for j in range(S.shape[0]):
+        if not filled[t, j] and S[j, S_POS] != 0.0:
+            kind, price = _stop_hit(S, j, open_[t, j], high[t, j], low[t, j], True, both)
+            if kind != 0:
+                _stop_exit(bk, rules, market, t, j, kind, price, _atr_before(atr, t, j))
+
+
+@njit_inline
 def open_phase(
     bk: Book,
     rules: Rules,
@@ -399,12 +416,7 @@ def open_phase(
         A[A_FLATTEN_DUE] = 0.0
     filled, atr = market.filled, dec.atr
     if n_open > 0 and has_stops:
-        open_, high, low = market.open, market.high, market.low
-        for j in range(S.shape[0]):
-            if not filled[t, j] and S[j, S_POS] != 0.0:
-                kind, price = _stop_hit(S, j, open_[t, j], high[t, j], low[t, j], True, both)
-                if kind != 0:
-                    _stop_exit(bk, rules, market, t, j, kind, price, _atr_before(atr, t, j))
+        _open_stops(bk, rules, market, atr, t, both)
     if active and not exec_close:
         execute_decisions(bk, rules, market, dec, t - 1, t, valid_to)
     if need_open or active:
@@ -427,6 +439,16 @@ def excursion_nb(S: np.ndarray, j: int, h: float, lo: float) -> None:
         S[j, S_TR_MAXHIGH] = h
     if lo < S[j, S_TR_MINLOW]:
         S[j, S_TR_MINLOW] = lo
+
+
+@njit_inline
+def _trail_peak(S: np.ndarray, j: int, pos: float, h: float, lo: float) -> None:
+    """Move the trailing stop's peak to the bar's best price (after the stop checks)."""
+    if pos > 0.0:
+        if h > S[j, S_TRAIL_PEAK]:
+            S[j, S_TRAIL_PEAK] = h
+    elif lo < S[j, S_TRAIL_PEAK]:
+        S[j, S_TRAIL_PEAK] = lo
 
 
 @njit_inline
@@ -461,12 +483,7 @@ def intrabar_phase(
             pos = S[j, S_POS]
         if pos != 0.0:
             excursion_nb(S, j, h, lo)
-            # The trailing peak follows the bar *after* its stop checks.
-            if pos > 0.0:
-                if h > S[j, S_TRAIL_PEAK]:
-                    S[j, S_TRAIL_PEAK] = h
-            elif lo < S[j, S_TRAIL_PEAK]:
-                S[j, S_TRAIL_PEAK] = lo
+            _trail_peak(S, j, pos, h, lo)  # after the stop checks
     if cfg[CFG_ALLOW_SHORT] > 0.0 or cfg[CFG_LEVERAGE] > 1.0:
         _check_liquidation(bk, rules, market, t)
     return _counts(S)

@@ -108,7 +108,18 @@ def result_metrics_into(
     else:
         stats = np.full(12, np.nan)
         stats[10] = n
-    n_used = int(stats[10])
+    in_market, ts, tc = _exposure_turnover(orders, n, k, int(stats[10]))
+    pnl, ret, duration = _closed_trades(trades)
+    summary_parts_into(out, stats, in_market, n, ts + tc, pnl, ret, duration, periods_per_year)
+
+
+@njit(cache=True, nogil=True)
+def _exposure_turnover(orders: np.ndarray, n: int, k: int, n_used: int) -> tuple[int, float, float]:
+    """Return the bars holding any position and the filled notional (compensated sum, tail).
+
+    One walk over the order records, which are in bar order; turnover counts
+    fills up to the last usable bar ``n_used``.
+    """
     pos = np.zeros(k)
     in_market = 0
     holding = False
@@ -137,6 +148,12 @@ def result_metrics_into(
         since = t
     if holding:
         in_market += n - since
+    return in_market, ts, tc
+
+
+@njit(cache=True, nogil=True)
+def _closed_trades(trades: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return the closed trades' P&L, return and bars held, in record order."""
     m = 0
     for r in range(trades.shape[0]):
         if _closed_trade(trades, r)[0]:
@@ -152,4 +169,4 @@ def result_metrics_into(
             ret[m] = ret_r
             duration[m] = duration_r
             m += 1
-    summary_parts_into(out, stats, in_market, n, ts + tc, pnl, ret, duration, periods_per_year)
+    return pnl, ret, duration

@@ -138,6 +138,17 @@ class Slippage:
         _in_range("Slippage", "value", self.value, 0.0, MAX_SLIPPAGE[self.kind])
 
 
+# Sizing kinds whose value is bounded, by (0, upper bound]; "percent"'s bound is the
+# leverage (EngineConfig checks it against the run's leverage).
+_SIZE_VALUE_HIGH: dict[str, float] = {
+    "units": math.inf,
+    "notional": math.inf,
+    "cash_percent": 1.0,
+    "vol_target": MAX_VOL_TARGET,
+    "percent": MAX_LEVERAGE,
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Sizing:
     """How a signal entry (``Signals`` form) is sized.
@@ -173,14 +184,9 @@ class Sizing:
             raise ConfigError(f"Sizing.kind {self.kind!r} is not one of {', '.join(_SIZE_KINDS)}")
         _non_negative("Sizing", value=self.value)
         _in_range("Sizing", "kelly_warmup", self.kelly_warmup, 0.0, 1.0)
-        if self.kind in ("units", "notional"):
-            _in_range("Sizing", "value", self.value, 0.0, math.inf, open_low=True)
-        elif self.kind == "cash_percent":
-            _in_range("Sizing", "value", self.value, 0.0, 1.0, open_low=True)
-        elif self.kind == "vol_target":
-            _in_range("Sizing", "value", self.value, 0.0, MAX_VOL_TARGET, open_low=True)
-        elif self.kind == "percent":  # its upper bound is the leverage (EngineConfig)
-            _in_range("Sizing", "value", self.value, 0.0, MAX_LEVERAGE, open_low=True)
+        high = _SIZE_VALUE_HIGH.get(self.kind)
+        if high is not None:
+            _in_range("Sizing", "value", self.value, 0.0, high, open_low=True)
         if self.vol_window < 2:
             raise ConfigError("Sizing.vol_window must be at least 2")
         if (self.kelly_win_rate is None) != (self.kelly_payoff is None):
