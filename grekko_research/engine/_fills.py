@@ -72,15 +72,15 @@ def _round_tick(price: float, tick: float, side: float) -> float:
         return price
     steps = price / tick
     if side > 0.0:
-        return np.ceil(steps - 1e-9) * tick
-    return np.floor(steps + 1e-9) * tick
+        return float(np.ceil(steps - 1e-9) * tick)
+    return float(np.floor(steps + 1e-9) * tick)
 
 
 @njit(cache=True, nogil=True)
 def _round_tick_nearest(price: float, tick: float) -> float:
     if tick <= 0.0 or np.isnan(price):
         return price
-    return np.round(price / tick) * tick
+    return float(np.round(price / tick) * tick)
 
 
 @njit(cache=True, nogil=True)

@@ -26,8 +26,6 @@ from grekko_research.engine.layout import (
     A_HALTED,
     A_KELLY_LOSS_SUM,
     A_KELLY_N,
-    A_KELLY_WIN_SUM,
-    A_KELLY_WINS,
     A_N_ORD,
     A_N_TR,
     A_ORDERS_TODAY,
@@ -384,7 +382,7 @@ def _buying_power(
     room = lev * (equity - fixed) - (gross - value) - value
     if room <= 0.0:
         return 0.0
-    return room / (price * (1.0 + lev * fee))
+    return float(room / (price * (1.0 + lev * fee)))
 
 
 @njit(cache=True, nogil=True)
@@ -540,8 +538,7 @@ def _entry_size(
     if kind == SIZE_KELLY:
         f = kelly_entry_fraction_nb(
             value, cfg[CFG_KELLY_WIN_RATE], cfg[CFG_KELLY_PAYOFF], cfg[CFG_KELLY_CAP],
-            cfg[CFG_KELLY_MIN_TRADES], cfg[CFG_KELLY_WARMUP], A[A_KELLY_N], A[A_KELLY_WINS],
-            A[A_KELLY_WIN_SUM], A[A_KELLY_LOSS_SUM],
+            cfg[CFG_KELLY_MIN_TRADES], cfg[CFG_KELLY_WARMUP], A[A_KELLY_N : A_KELLY_LOSS_SUM + 1],
         )  # fmt: skip
         return side * fixed_fraction_size_nb(f, equity, price)
     return 0.0
@@ -627,8 +624,8 @@ def _flatten(bk: Book, rules: Rules, market: Market, t: int, kind: int) -> None:
 def _worst_price(S: np.ndarray, market: Market, t: int, j: int) -> float:
     """Return the price of bar ``t`` worst for asset ``j``'s position (no market: the last)."""
     if market.filled[t, j]:
-        return S[j, S_LAST]
-    return market.low[t, j] if S[j, S_POS] > 0.0 else market.high[t, j]
+        return float(S[j, S_LAST])
+    return float(market.low[t, j] if S[j, S_POS] > 0.0 else market.high[t, j])
 
 
 @njit(cache=True, nogil=True)

@@ -184,7 +184,7 @@ def _place_order(
         _set_pending(bk.S, j, kind, size, _round_tick_nearest(dec.ord_price[r, j], tick),
                      _round_tick_nearest(dec.ord_stop[r, j], tick), valid_to)  # fmt: skip
         return 0.0
-    return size
+    return float(size)
 
 
 @njit(cache=True, nogil=True)
@@ -356,7 +356,7 @@ def funding_phase(bk: Book, market: Market, t: int) -> None:
 
 @njit_inline
 def _has_stops(cfg: np.ndarray) -> bool:
-    return (
+    return bool(
         cfg[CFG_SL_KIND] != STOP_OFF
         or cfg[CFG_TP_KIND] != STOP_OFF
         or cfg[CFG_TRAIL_KIND] != STOP_OFF

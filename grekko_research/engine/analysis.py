@@ -10,7 +10,11 @@ from numba.extending import overload
 
 from grekko_research.engine import layout as L
 from grekko_research.metrics._core import _add
-from grekko_research.metrics.performance import equity_statistics, summary_parts_into
+from grekko_research.metrics.performance import (
+    TradeArrays,
+    equity_statistics,
+    summary_parts_into,
+)
 
 __all__ = ["result_metrics_into"]
 
@@ -110,7 +114,9 @@ def result_metrics_into(
         stats[10] = n
     in_market, ts, tc = _exposure_turnover(orders, n, k, int(stats[10]))
     pnl, ret, duration = _closed_trades(trades)
-    summary_parts_into(out, stats, in_market, n, ts + tc, pnl, ret, duration, periods_per_year)
+    summary_parts_into(
+        out, stats, in_market, n, ts + tc, TradeArrays(pnl, ret, duration), periods_per_year
+    )
 
 
 @njit(cache=True, nogil=True)

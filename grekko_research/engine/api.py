@@ -19,12 +19,7 @@ import numpy as np
 from grekko_research.data.bars import Bars
 from grekko_research.data.timeframes import parse_timeframe
 from grekko_research.engine import layout as L
-from grekko_research.engine._records import (
-    event_table_nb,
-    funding_table_nb,
-    order_table_nb,
-    trade_table_nb,
-)
+from grekko_research.engine._records import record_table
 from grekko_research.engine._risk import EV_STATE, EVENT_ACTION_NAMES, EVENT_RULE_NAMES, risk_rules
 from grekko_research.engine._state import Decisions, Market, make_rules
 from grekko_research.engine.analysis import result_metrics_into
@@ -199,7 +194,8 @@ class BacktestResult:
         Raw float64 records (columns ``ORDER_FIELDS``, ``TRADE_FIELDS``,
         ``EVENT_FIELDS``, ``FUNDING_FIELDS`` in :mod:`grekko_research.engine.layout`).
         Cash and positions per bar are rebuilt from them on demand, so the
-        kernel writes one series only.
+        kernel writes one series only. The kernels' structured records are kept
+        and converted to these tables on first access.
 
     A run of the lean kernel first produces only what every caller needs —
     the order records, the trades without their excursions and the final
@@ -229,11 +225,14 @@ class BacktestResult:
             raise ValueError("a result without equity needs final_equity and complete")
         self.bars = bars
         self.config = config
-        self.order_records = order_records
-        self.event_records = event_records
-        self.funding_records = (
-            np.zeros((0, len(L.FUNDING_FIELDS))) if funding_records is None else funding_records
-        )
+        # Structured (the kernels') or float64 tables; tables are made on first access.
+        self._records = {
+            "orders": order_records,
+            "events": event_records,
+            "funding": np.zeros((0, len(L.FUNDING_FIELDS)))
+            if funding_records is None
+            else funding_records,
+        }
         self.extra = {} if extra is None else extra
         self._equity = equity
         self._trade_records = trade_records
@@ -249,6 +248,26 @@ class BacktestResult:
             self._equity, self._trade_records = self._complete()
             self._complete = None
 
+    def _table(self, name: str) -> np.ndarray:
+        table = record_table(self._records[name])
+        self._records[name] = table
+        return table
+
+    @property
+    def order_records(self) -> np.ndarray:
+        """Raw order records, ``ORDER_FIELDS`` columns."""
+        return self._table("orders")
+
+    @property
+    def event_records(self) -> np.ndarray:
+        """Raw risk-event records, ``EVENT_FIELDS`` columns."""
+        return self._table("events")
+
+    @property
+    def funding_records(self) -> np.ndarray:
+        """Raw funding records, ``FUNDING_FIELDS`` columns."""
+        return self._table("funding")
+
     @property
     def equity(self) -> np.ndarray:
         """``(n,)`` portfolio value at each bar's close."""
@@ -260,6 +279,7 @@ class BacktestResult:
     def trade_records(self) -> np.ndarray:
         """Raw trade records, ``TRADE_FIELDS`` columns, MAE/MFE included."""
         self._ensure_complete()
+        self._trade_records = record_table(self._trade_records)
         return self._trade_records
 
     @cached_property
@@ -310,7 +330,9 @@ class BacktestResult:
     @property
     def n_closed_trades(self) -> int:
         """Number of closed trades."""
-        return int(np.count_nonzero(self._trade_records[:, L.T_IS_OPEN] == 0))
+        rec = self._trade_records
+        is_open = rec["is_open"] if rec.dtype.names else rec[:, L.T_IS_OPEN] > 0
+        return int(rec.shape[0] - np.count_nonzero(is_open))
 
     def _times(self, bars: np.ndarray) -> pd.Index:
         import pandas as pd
@@ -588,10 +610,10 @@ def backtest(
         bars=bars,
         config=config,
         equity=equity,
-        order_records=order_table_nb(orders),
-        trade_records=trade_table_nb(trades),
-        event_records=event_table_nb(events),
-        funding_records=funding_table_nb(fundings),
+        order_records=orders,
+        trade_records=trades,
+        event_records=events,
+        funding_records=fundings,
         kernel="general",
         kernel_reason=reason,
     )
@@ -615,18 +637,16 @@ def _lean_backtest(
                     _EMPTY_F, _EMPTY_F, _EMPTY_F)  # fmt: skip
     n, k = bars.n_bars, bars.n_assets
     rules = make_rules(cfg, np.full(N_LIMITS, np.nan), np.zeros(k), np.zeros(k), np.zeros(k))
-    records, trade_rec, final = simulate_simple_nb(market, dec, rules, _EMPTY_1D, False, caps)
-    orders = order_table_nb(records)
-    trades = trade_table_nb(trade_rec)
+    orders, trades, final = simulate_simple_nb(market, dec, rules, _EMPTY_1D, False, caps)
     if np.isnan(final):  # a sale the cash cannot pay: only the general kernel refuses it
         return None
-    trades[:, L.T_MAE] = np.nan  # not tracked in this pass: the replay fills them
-    trades[:, L.T_MFE] = np.nan
+    trades["mae"] = np.nan  # not tracked in this pass: the replay fills them
+    trades["mfe"] = np.nan
 
     def complete() -> tuple[np.ndarray, np.ndarray]:
         equity = np.empty(n)
         _, full_trades, _ = simulate_simple_nb(market, dec, rules, equity, True, caps)
-        return equity, trade_table_nb(full_trades)
+        return equity, full_trades
 
     return BacktestResult(
         bars=bars,
@@ -634,7 +654,7 @@ def _lean_backtest(
         equity=None,
         order_records=orders,
         trade_records=trades,
-        event_records=np.zeros((0, len(L.EVENT_FIELDS))),
+        event_records=np.zeros(0, dtype=L.EVENT_DTYPE),
         final_equity=final,
         complete=complete,
         kernel="lean",

@@ -30,7 +30,7 @@ from grekko_research.data.bars import Bars
 from grekko_research.engine import layout as L
 from grekko_research.engine._fills import fee_nb, fill_nb
 from grekko_research.engine._phases import DAY_MS, roll_day_nb
-from grekko_research.engine._records import event_table_nb, order_table_nb, trade_table_nb
+from grekko_research.engine._records import record_table
 from grekko_research.engine._state import Decisions, Market, Order, Rules, make_rules
 from grekko_research.engine._step import book_fill_nb, close_bar_nb, open_trades_nb, plan_nb
 from grekko_research.engine.api import Orders, Signals, TargetPositions, _kernel_inputs
@@ -234,7 +234,7 @@ class EngineBook:
 
     def open_trades(self) -> np.ndarray:
         """Trade records of the positions still open, marked at the last close."""
-        return trade_table_nb(open_trades_nb(self.S, self.A, self.bar - 1))
+        return record_table(open_trades_nb(self.S, self.A, self.bar - 1))
 
     # -- the three steps --------------------------------------------------------------
 
@@ -277,7 +277,7 @@ class EngineBook:
             row["entries"], row["exits"], row["short_entries"], row["short_exits"], row["target"],
             row["ord_kind"], row["ord_size"], row["ord_price"], row["ord_stop"], _EMPTY_F, vol_row,
         )  # fmt: skip
-        orec = order_table_nb(plan_nb(self.S, self.A, rules, market, dec, decision is not None))
+        orec = record_table(plan_nb(self.S, self.A, rules, market, dec, decision is not None))
         self.A[A_FLATTEN_DUE] = 0.0
         return [self._planned(r) for r in orec]
 
@@ -304,7 +304,7 @@ class EngineBook:
         rate = float(self.cfg[L.CFG_FEE_TAKER])
         order = Order(int(j), float(size), float(price), code, False, 0.0, np.nan)
         orders, trades = book_fill_nb(self.S, self.A, self.cfg, self.bar, order, rate)
-        orec, trec = order_table_nb(orders), trade_table_nb(trades)
+        orec, trec = record_table(orders), record_table(trades)
         return {
             "order": dict(zip(ORDER_FIELDS, orec[0].tolist(), strict=True)),
             "trade": dict(zip(TRADE_FIELDS, trec[0].tolist(), strict=True)) if len(trec) else None,
@@ -317,7 +317,7 @@ class EngineBook:
         k = len(self.symbols)
         market = _one_bar(close, high, low, np.full(k, np.nan), filled)
         rules = self._rules(L.MODE_SIGNALS, L.TARGET_PERCENT)
-        erec = event_table_nb(close_bar_nb(self.S, self.A, rules, market))
+        erec = record_table(close_bar_nb(self.S, self.A, rules, market))
         self.bar += 1
         return [
             {

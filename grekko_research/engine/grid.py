@@ -231,11 +231,14 @@ def run_grid(
         dec = Decisions(e, x, se, sx, _EMPTY_F, _EMPTY_I, _EMPTY_F, _EMPTY_F, _EMPTY_F, _EMPTY_F,
                         _EMPTY_F)  # fmt: skip
         scratch = [np.empty(bars.n_bars) if curve else _EMPTY_1D, _EMPTY_1D]
+        # Long only: a short signal ends the grid (below), so the short arrays stay all False
+        # and need no reset per combination (two bars-sized writes saved).
+        reset = signals if config.allow_short else signals[:2]
         while not errors:
             c = next(rows)
             if c >= table.shape[0]:
                 return
-            for a in signals:
+            for a in reset:
                 a.fill(False)
             signal_kernel(bars.open, bars.high, bars.low, bars.close, bars.volume, table[c],
                           *signals)  # fmt: skip

@@ -203,7 +203,7 @@ def _run_bars(
         if quiet_ok and counts[1] == 0 and A[A_FLATTEN_DUE] == 0.0:
             u = _quiet_span(bk, market, dec, t, lag, mode, equity_out)
             if u >= n:
-                return n
+                return int(n)
             t = u
         if A[A_N_ORD] > ord_room or A[A_N_TR] > tr_room or A[A_N_EV] > ev_room:
             return t
@@ -230,7 +230,7 @@ def _run_bars(
         equity_out[t] = equity
         if rules.risk.bars_on:
             return t + 1  # the breakers allocate: simulate_nb evaluates them (engine/_risk.py)
-    return n
+    return int(n)
 
 
 @njit_inline

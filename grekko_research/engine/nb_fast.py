@@ -8,23 +8,29 @@ notional or percent of equity, percentage or absolute stop-loss and
 take-profit, no slippage, market rules, risk limits, funding or bars without
 a market — with its state in local scalars and small per-asset arrays.
 :func:`grekko_research.engine.api.backtest` picks it automatically; a
-property test proves it produces the same records as the general kernel.
+property test proves it produces the same records as the general kernel. The one-asset loop
+and the record writers both loops share are in :mod:`grekko_research.engine._lean_one`.
 """
 
 from __future__ import annotations
-
-from typing import NamedTuple
 
 import numpy as np
 from numba import njit
 
 from grekko_research.engine._fills import fee_nb, stop_touch_nb
+from grekko_research.engine._lean_one import (
+    _Lean,
+    _One,
+    _opts,
+    _order,
+    _simulate_one_nb,
+    _trade_row,
+    _wanted_size,
+)
 from grekko_research.engine._orders import (
     _buying_power,
     covers_fees_nb,
-    entry_size_basic_nb,
     stop_levels_nb,
-    trade_record_nb,
 )
 from grekko_research.engine._state import (
     Decisions,
@@ -51,20 +57,11 @@ from grekko_research.engine.layout import (
     KIND_STOP_LOSS,
     KIND_TAKE_PROFIT,
     ORDER_DTYPE,
-    STATUS_FILLED,
     STATUS_REJECTED_FUNDS,
     TRADE_DTYPE,
 )
 
 __all__ = ["simulate_simple_nb"]
-
-
-class _Lean(NamedTuple):
-    """The multi-asset lean kernel's state table and record buffers."""
-
-    st: np.ndarray
-    orders: np.ndarray
-    trades: np.ndarray
 
 
 # per-asset state columns
@@ -127,8 +124,8 @@ def simulate_simple_nb(
     if k == 1:
         prices = (market.open[:, 0], market.high[:, 0], market.low[:, 0], market.close[:, 0])
         signals = (dec.entries[:, 0], dec.exits[:, 0])
-        n_ord, n_tr, final = _simulate_one_nb(prices, signals, rules.cfg, equity_out, excursions,
-                                              lb)  # fmt: skip
+        run = _One(prices, signals, rules.cfg, _opts(rules.cfg), lb, excursions)
+        n_ord, n_tr, final = _simulate_one_nb(run, equity_out)
     else:
         n_ord, n_tr, final = _simulate_many_nb(market, dec, rules.cfg, equity_out, excursions, lb)
     # Views, not copies: the untouched tail of each buffer is never paged in.
@@ -169,12 +166,7 @@ def _simulate_many_nb(
         if cash != cash:  # a sale the cash could not pay: out of scope (see _sell_all)
             return 0, 0, np.nan
         if track_equity:
-            equity = cash
-            if n_open > 0:
-                for j in range(k):
-                    if st[j, _POS] != 0.0:
-                        equity += st[j, _POS] * close[t, j]
-            equity_out[t] = equity
+            equity_out[t] = _equity_at(st, close, t, cash, n_open)
         # Fast-forward through the following bars that decide and fill nothing.
         first = t + 1 if exec_close else t  # first decision row still to be seen
         if next_signal < first:  # else it is still the first signal row >= first
@@ -198,166 +190,14 @@ def _simulate_many_nb(
 
 
 @njit_inline
-def _wanted_size(
-    size_kind: int, size_value: float, price: float, equity: float, cash: float, fee: float
-) -> float:
-    """Units a long entry asks for before the buying-power cap (the general kernel's rule)."""
-    size = entry_size_basic_nb(size_kind, size_value, 1.0, price, equity, cash, fee)
-    return 1e300 if np.isinf(size) else size
-
-
-@njit_no_runtime
-def _simulate_one_nb(
-    prices: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
-    signals: tuple[np.ndarray, np.ndarray],
-    cfg: np.ndarray,
-    equity_out: np.ndarray,
-    excursions: bool,
-    lb: _Lean,
-) -> tuple[int, int, float]:
-    """:func:`simulate_simple_nb` for one asset, its state in scalars (``(n,)`` open, high,
-    low, close, and entries, exits).
-
-    The same rules in the same order with the same arithmetic, so the same
-    records to the bit (a property test checks it against the general
-    kernel); it exists because one asset is the most common case and
-    scalars in registers make each fill about twice as cheap as rows of a
-    state table. Bars without a signal or a live stop are skipped. Writes into
-    ``lb``'s record buffers; returns (orders, trades, final equity), ``(0, 0,
-    nan)`` for a refused sale.
-    """
-    open_, high, low, close = prices
-    entries, exits = signals
-    n = close.shape[0]
-    orders, trades = lb.orders, lb.trades
-    n_ord = 0
-    n_tr = 0
-    cash = cfg[CFG_INIT_CASH]
-    fee = cfg[CFG_FEE_TAKER]
-    fixed = cfg[CFG_FEE_FIXED]
-    size_kind = int(cfg[CFG_SIZE_KIND])
-    size_value = cfg[CFG_SIZE_VALUE]
-    exec_close = cfg[CFG_EXEC_CLOSE] > 0.0
-    sl_kind = int(cfg[CFG_SL_KIND])
-    tp_kind = int(cfg[CFG_TP_KIND])
-    has_stops = sl_kind != 0 or tp_kind != 0
-    tp_first = cfg[CFG_BOTH_TOUCH] > 0.0
-    on_entry_bar = cfg[CFG_STOPS_ON_ENTRY_BAR] > 0.0
-    skip_after_stop = cfg[CFG_SKIP_SIGNALS_ON_STOP] > 0.0
-    track_equity = equity_out.shape[0] > 0
-    # the open trade
-    pos = 0.0
-    avg = 0.0
-    entry_bar = 0.0
-    entry_value = 0.0
-    exit_value = 0.0
-    peak = 0.0
-    fees = 0.0
-    min_low = 0.0
-    max_high = 0.0
-    sl = np.nan
-    tp = np.nan
-    fill_bar = -1
-    stop_bar = -1
-    next_signal = -1
-    t = 0
-    while t < n:
-        for phase in range(
-            4
-        ):  # 0 stops at the open, 1 decisions at the open, 2 stops in the bar, 3 at the close
-            kind = 0
-            price = 0.0
-            if phase == 0 or phase == 2:
-                if not has_stops or pos == 0.0:
-                    continue
-                if fill_bar == t and (phase == 0 or not on_entry_bar or exec_close):
-                    continue
-                which, price = stop_touch_nb(True, sl, tp, open_[t], high[t], low[t], phase == 0,
-                                             tp_first)  # fmt: skip
-                if which == 0:
-                    continue
-                kind = KIND_STOP_LOSS if which == 1 else KIND_TAKE_PROFIT
-                stop_bar = t
-            else:
-                if phase == 1:
-                    if exec_close or t == 0:
-                        continue
-                    r = t - 1
-                    price = open_[t]
-                else:
-                    if excursions and pos != 0.0:  # the bar's range, before the close's decisions
-                        max_high = max(max_high, high[t])
-                        min_low = min(min_low, low[t])
-                    if not exec_close:
-                        continue
-                    r = t
-                    price = close[t]
-                if not (entries[r] or exits[r]) or (skip_after_stop and stop_bar == r):
-                    continue
-                if pos > 0.0 and exits[r] and not entries[r]:
-                    kind = KIND_MARKET
-                elif pos == 0.0 and entries[r] and not exits[r]:
-                    equity = cash
-                    size = _wanted_size(size_kind, size_value, price, equity, cash, fee)
-                    if size == 0.0:
-                        continue
-                    cap = _buying_power(equity, 0.0, 0.0, price, 1.0, cfg, 0.0, fee)
-                    if size > cap:
-                        size = cap
-                        if size * price <= DUST * max(abs(equity), 1.0):
-                            _order(orders, n_ord, t, 0, 1.0, price, 0.0, KIND_MARKET)
-                            orders[n_ord].status = STATUS_REJECTED_FUNDS
-                            n_ord += 1
-                            continue
-                    paid = fee_nb(size, price, fee, fixed)
-                    cash -= size * price + paid
-                    _order(orders, n_ord, t, 0, size, price, paid, KIND_MARKET)
-                    n_ord += 1
-                    pos = size
-                    avg = (0.0 * 0.0 + price * size) / (0.0 + size)
-                    entry_bar = t
-                    entry_value = size * price
-                    exit_value = 0.0
-                    peak = size
-                    fees = paid
-                    min_low = price
-                    max_high = price
-                    fill_bar = t
-                    sl, tp = stop_levels_nb(cfg, 1.0, price, np.nan)
-                    continue
-                else:
-                    continue
-            # close the long at `price` (a stop or an exit signal)
-            size = pos
-            if not covers_fees_nb(cash, -size, price, fee, fixed):
-                return 0, 0, np.nan  # a refused sale: the general kernel's case
-            paid = fee_nb(size, price, fee, fixed)
-            cash -= -size * price + paid
-            _order(orders, n_ord, t, 0, -size, price, paid, kind)
-            n_ord += 1
-            fees += paid
-            exit_value += size * price
-            pos = 0.0
-            trade = (avg, peak, entry_value, exit_value, fees, entry_bar, min_low, max_high)
-            n_tr = _trade_row(trades, n_tr, 0, t, kind, (0.0, price, size * (price - avg)), trade)
-            sl = np.nan
-            tp = np.nan
-        if track_equity:
-            equity_out[t] = cash + pos * close[t] if pos != 0.0 else cash
-        # Fast-forward through the bars that decide and fill nothing.
-        end, next_signal = _quiet_end(prices, signals, cfg, t, next_signal, (pos, sl, tp))
-        if end > t + 1:
-            max_high, min_low = _hold_one(prices, (t + 1, end), (cash, pos), equity_out,
-                                          excursions, (max_high, min_low))  # fmt: skip
-            t = end
-        else:
-            t += 1
-    final = cash
-    if pos != 0.0:
-        final += pos * close[n - 1]
-        trade = (avg, peak, entry_value, exit_value, fees, entry_bar, min_low, max_high)
-        n_tr = _trade_row(trades, n_tr, 0, n - 1, 0, (pos, close[n - 1], 0.0), trade)
-    return n_ord, n_tr, final
+def _equity_at(st: np.ndarray, close: np.ndarray, t: int, cash: float, n_open: int) -> float:
+    """Several assets: the cash plus the open positions at bar ``t``'s close."""
+    equity = cash
+    if n_open > 0:
+        for j in range(st.shape[0]):
+            if st[j, _POS] != 0.0:
+                equity += st[j, _POS] * close[t, j]
+    return equity
 
 
 @njit_inline
@@ -405,78 +245,6 @@ def _lean_bar(
     if exec_close and _any_signal(dec, t):
         acc = _decide(dec, lb, cfg, market.close, t, t, acc)
     return acc
-
-
-@njit_inline
-def _quiet_end(
-    prices: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
-    signals: tuple[np.ndarray, np.ndarray],
-    cfg: np.ndarray,
-    t: int,
-    next_signal: int,
-    held: tuple[float, float, float],
-) -> tuple[int, int]:
-    """One asset: return (end of the quiet bars after ``t``, exclusive; next signal row).
-
-    Quiet bars decide nothing and, with ``held`` = (position, stop-loss,
-    take-profit), no stop can fire in them. ``next_signal`` is the first
-    signal row at or after the next row to decide, when already known.
-    """
-    open_, high, low, _ = prices
-    entries, exits = signals
-    n = entries.shape[0]
-    exec_close = cfg[CFG_EXEC_CLOSE] > 0.0
-    pos, sl, tp = held
-    first = t + 1 if exec_close else t
-    if next_signal < first:
-        next_signal = first
-        while next_signal < n and not (entries[next_signal] or exits[next_signal]):
-            next_signal += 1
-    end = min(next_signal if exec_close else next_signal + 1, n)
-    if (cfg[CFG_SL_KIND] != 0 or cfg[CFG_TP_KIND] != 0) and pos != 0.0:
-        b = t + 1  # up to the first bar a stop may fire in
-        while b < end:
-            o = open_[b]
-            if (sl == sl and (o <= sl or low[b] <= sl)) or (
-                tp == tp and (o >= tp or high[b] >= tp)
-            ):
-                break
-            b += 1
-        end = b
-    return end, next_signal
-
-
-@njit_inline
-def _hold_one(
-    prices: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
-    span: tuple[int, int],
-    account: tuple[float, float],
-    equity_out: np.ndarray,
-    excursions: bool,
-    hilo: tuple[float, float],
-) -> tuple[float, float]:
-    """One asset: mark the quiet bars of ``span``; return the trade's (highest high, lowest low).
-
-    ``account`` = (cash, position); the equity is written when ``equity_out``
-    is not empty, the excursions extended with ``excursions``.
-    """
-    _, high, low, close = prices
-    a, end = span
-    cash, pos = account
-    max_high, min_low = hilo
-    if pos == 0.0:
-        if equity_out.shape[0] > 0:
-            for u in range(a, end):
-                equity_out[u] = cash
-    else:
-        if equity_out.shape[0] > 0:
-            for u in range(a, end):
-                equity_out[u] = cash + pos * close[u]
-        if excursions:
-            for u in range(a, end):
-                max_high = max(max_high, high[u])
-                min_low = min(min_low, low[u])
-    return max_high, min_low
 
 
 @njit(cache=True, nogil=True)
@@ -618,44 +386,26 @@ def _decide(
         cash -= size * price + paid
         _order(orders, n_ord, t, j, size, price, paid, KIND_MARKET)
         n_ord += 1
-        st[j, _POS] = size
-        st[j, _AVG] = (0.0 * 0.0 + price * size) / (0.0 + size)  # the general kernel's running mean
-        st[j, _ENTRY_BAR] = t
-        st[j, _ENTRY_VALUE] = size * price
-        st[j, _EXIT_VALUE] = 0.0
-        st[j, _PEAK] = size
-        st[j, _FEES] = paid
-        st[j, _MIN_LOW] = price
-        st[j, _MAX_HIGH] = price
-        st[j, _FILL_BAR] = t
-        st[j, _SL], st[j, _TP] = stop_levels_nb(cfg, 1.0, price, np.nan)
+        _open_long(st[j], cfg, t, (size, price, paid))
         n_open += 1
     return n_ord, n_tr, cash, n_open
 
 
 @njit_inline
-def _order(
-    orders: np.ndarray,
-    i: int,
-    t: int,
-    j: int,
-    size: float,
-    price: float,
-    fee: float,
-    kind: int,
-) -> None:
-    """Write a filled order as row ``i`` (a refusal overwrites the status afterwards)."""
-    r = orders[i]
-    r.bar = t
-    r.asset = j
-    r.side = 1 if size > 0.0 else -1
-    r.size = abs(size)
-    r.price = price
-    r.fee = fee
-    r.kind = kind
-    r.status = STATUS_FILLED
-    r.rule = 0  # no risk rule involved
-    r.slippage = 0.0  # no slippage
+def _open_long(row: np.ndarray, cfg: np.ndarray, t: int, fill: tuple[float, float, float]) -> None:
+    """Several assets: start the trade in an asset's state row; ``fill`` = (size, price, fee)."""
+    size, price, paid = fill
+    row[_POS] = size
+    row[_AVG] = (0.0 * 0.0 + price * size) / (0.0 + size)  # the general kernel's running mean
+    row[_ENTRY_BAR] = t
+    row[_ENTRY_VALUE] = size * price
+    row[_EXIT_VALUE] = 0.0
+    row[_PEAK] = size
+    row[_FEES] = paid
+    row[_MIN_LOW] = price
+    row[_MAX_HIGH] = price
+    row[_FILL_BAR] = t
+    row[_SL], row[_TP] = stop_levels_nb(cfg, 1.0, price, np.nan)
 
 
 @njit_inline
@@ -703,32 +453,3 @@ def _write_trade(
         st[j, _ENTRY_BAR], st[j, _MIN_LOW], st[j, _MAX_HIGH],
     )  # fmt: skip
     return _trade_row(lb.trades, i, j, t, kind, end, trade)
-
-
-@njit_inline
-def _trade_row(
-    trades: np.ndarray,
-    i: int,
-    j: int,
-    t: int,
-    kind: int,
-    end: tuple[float, float, float],
-    trade: tuple[float, float, float, float, float, float, float, float],
-) -> int:
-    """Write a long trade of asset ``j`` as row ``i`` of ``trades``; return ``i + 1``.
-
-    ``end`` = (size still open, its mark, P&L realised by this exit); ``trade`` =
-    (average entry, peak size, entry value, exit value, fees, entry bar, lowest
-    low, highest high).
-    """
-    open_size, mark, realized = end
-    avg, peak, entry_value, exit_value, fees, entry_bar, min_low, max_high = trade
-    trade_record_nb(
-        trades[i],
-        (j, int(entry_bar), t, kind),
-        1.0,
-        (peak, peak - open_size, peak, open_size, avg),
-        (entry_value, exit_value, realized, fees, 0.0, min_low, max_high),
-        mark,
-    )
-    return i + 1

@@ -289,18 +289,17 @@ def summary_parts_into(
     n_in_market: float,
     n_bars: int,
     traded_total: float,
-    pnl: np.ndarray,
-    ret: np.ndarray,
-    duration: np.ndarray,
+    trades: TradeArrays,
     periods_per_year: float,
 ) -> None:
     """Write :data:`METRIC_NAMES` from :func:`equity_statistics` and the exposure/turnover sums.
 
     ``n_in_market`` counts the bars holding a position (NaN: unknown);
     ``traded_total`` is the notional traded up to the last usable bar
-    (NaN: unknown). The trade metrics come from ``pnl``/``ret``/``duration``
-    as in :func:`summary_into`.
+    (NaN: unknown). The trade metrics come from ``trades`` as in
+    :func:`summary_into`.
     """
+    pnl, ret, duration = trades
     for i in range(10):
         out[i] = stats[i]
     n_used = int(stats[10])
@@ -380,8 +379,7 @@ def summary_into(
         for i in range(n_used):
             ts, tc = _add(ts, tc, abs(traded_notional[i]))
         traded = ts + tc
-    pnl, ret, duration = trades
-    summary_parts_into(out, stats, in_market, n, traded, pnl, ret, duration, periods_per_year)
+    summary_parts_into(out, stats, in_market, n, traded, trades, periods_per_year)
 
 
 # -- Python API ------------------------------------------------------------------------

@@ -128,20 +128,18 @@ def kelly_entry_fraction_nb(
     cap: float,
     min_trades: float,
     warmup: float,
-    n: float,
-    wins: float,
-    win_sum: float,
-    loss_sum: float,
+    stats: np.ndarray,
 ) -> float:
     """Return the fraction of equity a Kelly-sized entry takes.
 
     With ``win_rate`` and ``payoff`` given (not NaN) they are used as they are. Otherwise both
-    are estimated from the closed trades' running sums once at least ``min_trades`` trades
-    have closed; before that the entry takes ``warmup`` (clipped to ``[0, cap]``).
+    are estimated from the closed trades' running sums ``stats`` = ``[n, wins, win_sum,
+    loss_sum]`` (:func:`record_trade_nb`) once at least ``min_trades`` trades have closed;
+    before that the entry takes ``warmup`` (clipped to ``[0, cap]``).
     """
     if win_rate == win_rate and payoff == payoff:
         return kelly_fraction_nb(fraction, win_rate, payoff, cap)
-    if n < min_trades:
+    if stats[0] < min_trades:
         return min(max(warmup, 0.0), cap)
-    p, b = kelly_estimate_nb(n, wins, win_sum, loss_sum)
+    p, b = kelly_estimate_nb(stats[0], stats[1], stats[2], stats[3])
     return kelly_fraction_nb(fraction, p, b, cap)

@@ -20,6 +20,7 @@ from grekko_research.engine import (
     backtest,
 )
 from grekko_research.engine import layout as L
+from grekko_research.engine._records import record_table
 from grekko_research.risk import RiskLimits
 
 HOUR = 3_600_000
@@ -234,7 +235,7 @@ def test_lean_kernel_equals_general_kernel(scenario) -> None:
     assert lean.kernel == "lean", lean.kernel_reason
     # The lean run first makes the records only; the series come from a replay.
     assert lean._complete is not None
-    first_trades = lean._trade_records.copy()
+    first_trades = record_table(lean._trade_records)  # the kernel's structured records
     first_final, first_count = lean.final_equity, lean.n_trades
     assert lean._complete is not None  # neither of those needed the replay
     general = backtest(bars, signal, config, kernel="general")

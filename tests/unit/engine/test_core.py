@@ -8,7 +8,7 @@ import pytest
 
 from grekko_research.engine import EngineConfig, Fees, Signals, Slippage, backtest
 from grekko_research.engine import layout as L
-from grekko_research.engine._records import order_table_nb, trade_table_nb
+from grekko_research.engine._records import record_table
 from grekko_research.engine._state import Decisions, Market, make_rules
 from grekko_research.engine.book import EngineBook, decision_row, fill_fee, fill_price
 from grekko_research.engine.nb import simulate_nb
@@ -84,11 +84,11 @@ def test_kernel_records_are_typed_and_the_user_tables_are_unchanged() -> None:
     assert trades.dtype["is_open"] == np.bool_
     assert orders["bar"].tolist() == [1, 3]
     assert orders["side"].tolist() == [1, -1]
-    table = order_table_nb(orders)
+    table = record_table(orders)
     assert table.shape == (2, len(L.ORDER_FIELDS))
     res = backtest(bars, _signal(len(PATH)), config, kernel="general")
     np.testing.assert_array_equal(table, res.order_records)
-    np.testing.assert_array_equal(trade_table_nb(trades), res.trade_records)
+    np.testing.assert_array_equal(record_table(trades), res.trade_records)
     assert list(res.orders.columns[1:11]) == list(L.ORDER_FIELDS)
 
 

@@ -84,10 +84,10 @@ def test_estimate_from_trade_returns(returns: list[float]) -> None:
 
 def test_warmup_then_estimate() -> None:
     stats = kelly_stats_nb(np.array([0.1, -0.05, 0.1]))
-    assert kelly_entry_fraction_nb(0.5, math.nan, math.nan, 1.0, 4, 0.07, *stats) == 0.07
-    f = kelly_entry_fraction_nb(0.5, math.nan, math.nan, 1.0, 3, 0.07, *stats)
+    assert kelly_entry_fraction_nb(0.5, math.nan, math.nan, 1.0, 4, 0.07, stats) == 0.07
+    f = kelly_entry_fraction_nb(0.5, math.nan, math.nan, 1.0, 3, 0.07, stats)
     assert f == pytest.approx(kelly_by_hand(0.5, 2 / 3, 0.1 / 0.05, 1.0))
-    given = kelly_entry_fraction_nb(0.5, 0.6, 1.5, 1.0, 3, 0.07, *stats)
+    given = kelly_entry_fraction_nb(0.5, 0.6, 1.5, 1.0, 3, 0.07, stats)
     assert given == kelly_by_hand(0.5, 0.6, 1.5, 1.0)
 
 

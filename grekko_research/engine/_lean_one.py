@@ -1,0 +1,397 @@
+"""The lean kernel's one-asset loop, and the record writers both of its loops share.
+
+One asset is the most common run; its loop keeps the open trade in scalars (a tuple the
+per-bar helpers pass along, which LLVM keeps in registers once they are inlined) instead of
+a row of the several-asset state table. :func:`~grekko_research.engine.nb_fast.simulate_simple_nb`
+chooses the loop; the rules, order and arithmetic are the general kernel's (see
+:mod:`grekko_research.engine.nb_fast`).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from grekko_research.engine._fills import fee_nb, stop_touch_nb
+from grekko_research.engine._orders import (
+    _buying_power,
+    covers_fees_nb,
+    entry_size_basic_nb,
+    stop_levels_nb,
+    trade_record_nb,
+)
+from grekko_research.engine._state import njit_inline, njit_no_runtime
+from grekko_research.engine.layout import (
+    CFG_BOTH_TOUCH,
+    CFG_EXEC_CLOSE,
+    CFG_FEE_FIXED,
+    CFG_FEE_TAKER,
+    CFG_INIT_CASH,
+    CFG_SIZE_KIND,
+    CFG_SIZE_VALUE,
+    CFG_SKIP_SIGNALS_ON_STOP,
+    CFG_SL_KIND,
+    CFG_STOPS_ON_ENTRY_BAR,
+    CFG_TP_KIND,
+    DUST,
+    KIND_MARKET,
+    KIND_STOP_LOSS,
+    KIND_TAKE_PROFIT,
+    STATUS_FILLED,
+    STATUS_REJECTED_FUNDS,
+)
+
+__all__: list[str] = []
+
+
+class _Lean(NamedTuple):
+    """The multi-asset lean kernel's state table and record buffers."""
+
+    st: np.ndarray
+    orders: np.ndarray
+    trades: np.ndarray
+
+
+@njit_inline
+def _wanted_size(
+    size_kind: int, size_value: float, price: float, equity: float, cash: float, fee: float
+) -> float:
+    """Units a long entry asks for before the buying-power cap (the general kernel's rule)."""
+    size = entry_size_basic_nb(size_kind, size_value, 1.0, price, equity, cash, fee)
+    return 1e300 if np.isinf(size) else size
+
+
+@njit_inline
+def _order(
+    orders: np.ndarray,
+    i: int,
+    t: int,
+    j: int,
+    size: float,
+    price: float,
+    fee: float,
+    kind: int,
+) -> None:
+    """Write a filled order as row ``i`` (a refusal overwrites the status afterwards)."""
+    r = orders[i]
+    r.bar = t
+    r.asset = j
+    r.side = 1 if size > 0.0 else -1
+    r.size = abs(size)
+    r.price = price
+    r.fee = fee
+    r.kind = kind
+    r.status = STATUS_FILLED
+    r.rule = 0  # no risk rule involved
+    r.slippage = 0.0  # no slippage
+
+
+@njit_inline
+def _trade_row(
+    trades: np.ndarray,
+    i: int,
+    j: int,
+    t: int,
+    kind: int,
+    end: tuple[float, float, float],
+    trade: tuple[float, float, float, float, float, float, float, float],
+) -> int:
+    """Write a long trade of asset ``j`` as row ``i`` of ``trades``; return ``i + 1``.
+
+    ``end`` = (size still open, its mark, P&L realised by this exit); ``trade`` =
+    (average entry, peak size, entry value, exit value, fees, entry bar, lowest
+    low, highest high).
+    """
+    open_size, mark, realized = end
+    avg, peak, entry_value, exit_value, fees, entry_bar, min_low, max_high = trade
+    trade_record_nb(
+        trades[i],
+        (j, int(entry_bar), t, kind),
+        1.0,
+        (peak, peak - open_size, peak, open_size, avg),
+        (entry_value, exit_value, realized, fees, 0.0, min_low, max_high),
+        mark,
+    )
+    return i + 1
+
+
+class _Opts(NamedTuple):
+    """The configuration the one-asset loop reads on every bar, read once from ``cfg``."""
+
+    fee: float
+    fixed: float
+    size_kind: int
+    size_value: float
+    exec_close: bool
+    has_stops: bool
+    tp_first: bool
+    on_entry_bar: bool
+    skip_after_stop: bool
+
+
+class _One(NamedTuple):
+    """One asset's run: ``(n,)`` open, high, low, close; entries, exits; options; buffers."""
+
+    prices: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+    signals: tuple[np.ndarray, np.ndarray]
+    cfg: np.ndarray
+    opts: _Opts
+    lb: _Lean
+    excursions: bool
+
+
+# The one-asset loop's state: ((orders written, trades written, cash), the open trade,
+# (bar of the last entry fill, bar of the last stop exit)). The open trade in scalars:
+# (position, average entry, entry bar, entry value, exit value, peak size, fees, lowest low,
+# highest high, stop-loss level, take-profit level); flat = position 0 and no levels.
+_FLAT: tuple[float, ...] = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, np.nan, np.nan)
+_State = tuple[tuple[int, int, float], tuple[float, ...], tuple[int, int]]
+
+
+@njit_inline
+def _opts(cfg: np.ndarray) -> _Opts:
+    return _Opts(
+        cfg[CFG_FEE_TAKER],
+        cfg[CFG_FEE_FIXED],
+        int(cfg[CFG_SIZE_KIND]),
+        cfg[CFG_SIZE_VALUE],
+        cfg[CFG_EXEC_CLOSE] > 0.0,
+        cfg[CFG_SL_KIND] != 0 or cfg[CFG_TP_KIND] != 0,
+        cfg[CFG_BOTH_TOUCH] > 0.0,
+        cfg[CFG_STOPS_ON_ENTRY_BAR] > 0.0,
+        cfg[CFG_SKIP_SIGNALS_ON_STOP] > 0.0,
+    )
+
+
+@njit_no_runtime
+def _simulate_one_nb(run: _One, equity_out: np.ndarray) -> tuple[int, int, float]:
+    """:func:`simulate_simple_nb` for one asset, its state in scalars.
+
+    The same rules in the same order with the same arithmetic, so the same
+    records to the bit (a property test checks it against the general
+    kernel); it exists because one asset is the most common case and
+    scalars in registers make each fill about twice as cheap as rows of a
+    state table. Bars without a signal or a live stop are skipped. Writes into
+    the run's record buffers; returns (orders, trades, final equity), ``(0, 0,
+    nan)`` for a refused sale.
+    """
+    close = run.prices[3]
+    n = close.shape[0]
+    state: _State = ((0, 0, float(run.cfg[CFG_INIT_CASH])), _FLAT, (-1, -1))
+    next_signal = -1
+    t = 0
+    while t < n:
+        state = _one_bar(run, t, state)
+        acc, tr, marks = state
+        cash, pos = acc[2], tr[0]
+        if cash != cash:  # a sale the cash could not pay: out of scope (see _one_sell)
+            return 0, 0, np.nan
+        if equity_out.shape[0] > 0:
+            equity_out[t] = cash + pos * close[t] if pos != 0.0 else cash
+        # Fast-forward through the bars that decide and fill nothing.
+        end, next_signal = _quiet_end(run.prices, run.signals, run.cfg, t, next_signal,
+                                      (pos, tr[9], tr[10]))  # fmt: skip
+        if end > t + 1:
+            max_high, min_low = _hold_one(run.prices, (t + 1, end), (cash, pos), equity_out,
+                                          run.excursions, (tr[8], tr[7]))  # fmt: skip
+            state = (acc, _with_range(tr, max_high, min_low), marks)
+            t = end
+        else:
+            t += 1
+    (n_ord, n_tr, final), tr, _ = state
+    if tr[0] != 0.0:
+        final += tr[0] * close[n - 1]
+        n_tr = _one_trade(run, n_tr, n - 1, 0, (tr[0], close[n - 1], 0.0), tr)
+    return n_ord, n_tr, final
+
+
+@njit_inline
+def _one_bar(run: _One, t: int, state: _State) -> _State:
+    """One asset, bar ``t``: stops at the open, the previous close's decisions at the open,
+    stops inside the bar, the trade's range, decisions at the close."""
+    state = _one_stop(run, t, True, state)
+    if not run.opts.exec_close and t > 0:
+        state = _one_decide(run, t - 1, t, run.prices[0][t], state)
+    state = _one_stop(run, t, False, state)
+    tr = state[1]
+    if run.excursions and tr[0] != 0.0:  # the bar's range, before the close's decisions
+        tr = _with_range(tr, max(tr[8], run.prices[1][t]), min(tr[7], run.prices[2][t]))
+        state = (state[0], tr, state[2])
+    if run.opts.exec_close:
+        state = _one_decide(run, t, t, run.prices[3][t], state)
+    return state
+
+
+@njit_inline
+def _with_range(tr: tuple[float, ...], max_high: float, min_low: float) -> tuple[float, ...]:
+    return (tr[0], tr[1], tr[2], tr[3], tr[4], tr[5], tr[6], min_low, max_high, tr[9], tr[10])
+
+
+@njit_inline
+def _one_stop(run: _One, t: int, at_open: bool, state: _State) -> _State:
+    """Close the long when the open (``at_open``) or the bar's range reaches a level."""
+    acc, tr, marks = state
+    o = run.opts
+    if not o.has_stops or tr[0] == 0.0:
+        return state
+    if marks[0] == t and (at_open or not o.on_entry_bar or o.exec_close):
+        return state  # not on the entry's own bar (see docs/engine.md, "Position stops")
+    open_, high, low, _ = run.prices
+    which, price = stop_touch_nb(True, tr[9], tr[10], open_[t], high[t], low[t], at_open,
+                                 o.tp_first)  # fmt: skip
+    if which == 0:
+        return state
+    kind = KIND_STOP_LOSS if which == 1 else KIND_TAKE_PROFIT
+    acc, tr = _one_sell(run, t, price, kind, (acc, tr))
+    return acc, tr, (marks[0], t)
+
+
+@njit_inline
+def _one_decide(run: _One, r: int, t: int, price: float, state: _State) -> _State:
+    """Execute row ``r``'s signal at ``price`` on bar ``t``: an exit when long, an entry when flat."""
+    entries, exits = run.signals
+    acc, tr, marks = state
+    if not (entries[r] or exits[r]) or (run.opts.skip_after_stop and marks[1] == r):
+        return state
+    if tr[0] > 0.0 and exits[r] and not entries[r]:
+        acc, tr = _one_sell(run, t, price, KIND_MARKET, (acc, tr))
+        return acc, tr, marks
+    if tr[0] == 0.0 and entries[r] and not exits[r]:
+        return _one_buy(run, t, price, state)
+    return state
+
+
+@njit_inline
+def _one_buy(run: _One, t: int, price: float, state: _State) -> _State:
+    """Open the long at ``price`` with the general kernel's sizing and buying-power rules."""
+    (n_ord, n_tr, cash), tr, marks = state
+    o = run.opts
+    orders = run.lb.orders
+    equity = cash
+    size = _wanted_size(o.size_kind, o.size_value, price, equity, cash, o.fee)
+    if size == 0.0:
+        return state
+    cap = _buying_power(equity, 0.0, 0.0, price, 1.0, run.cfg, 0.0, o.fee)
+    if size > cap:
+        size = cap
+        if size * price <= DUST * max(abs(equity), 1.0):
+            _order(orders, n_ord, t, 0, 1.0, price, 0.0, KIND_MARKET)
+            orders[n_ord].status = STATUS_REJECTED_FUNDS
+            return (n_ord + 1, n_tr, cash), tr, marks
+    paid = fee_nb(size, price, o.fee, o.fixed)
+    cash -= size * price + paid
+    _order(orders, n_ord, t, 0, size, price, paid, KIND_MARKET)
+    avg = (0.0 * 0.0 + price * size) / (0.0 + size)  # the general kernel's running mean
+    sl, tp = stop_levels_nb(run.cfg, 1.0, price, np.nan)
+    tr = (size, avg, float(t), size * price, 0.0, size, paid, price, price, sl, tp)
+    return (n_ord + 1, n_tr, cash), tr, (t, marks[1])
+
+
+@njit_inline
+def _one_sell(
+    run: _One,
+    t: int,
+    price: float,
+    kind: int,
+    book: tuple[tuple[int, int, float], tuple[float, ...]],
+) -> tuple[tuple[int, int, float], tuple[float, ...]]:
+    """Close the long at ``price``; book the order and the trade. ``book`` = (acc, trade).
+
+    A sale whose fees the cash cannot cover is out of this kernel's scope: the
+    cash returned is NaN and the run is handed to the general kernel.
+    """
+    (n_ord, n_tr, cash), tr = book
+    o = run.opts
+    size = tr[0]
+    if not covers_fees_nb(cash, -size, price, o.fee, o.fixed):
+        return (n_ord, n_tr, np.nan), tr
+    paid = fee_nb(size, price, o.fee, o.fixed)
+    cash -= -size * price + paid
+    _order(run.lb.orders, n_ord, t, 0, -size, price, paid, kind)
+    # the trade with this exit booked: fees and exit value grow, the position is gone
+    tr = (0.0, tr[1], tr[2], tr[3], tr[4] + size * price, tr[5], tr[6] + paid, tr[7], tr[8],
+          np.nan, np.nan)  # fmt: skip
+    n_tr = _one_trade(run, n_tr, t, kind, (0.0, price, size * (price - tr[1])), tr)
+    return (n_ord + 1, n_tr, cash), tr
+
+
+@njit_inline
+def _one_trade(
+    run: _One, i: int, t: int, kind: int, end: tuple[float, float, float], tr: tuple[float, ...]
+) -> int:
+    """Write the one asset's trade as row ``i``; ``end`` as in :func:`_trade_row`."""
+    trade = (tr[1], tr[5], tr[3], tr[4], tr[6], tr[2], tr[7], tr[8])
+    return _trade_row(run.lb.trades, i, 0, t, kind, end, trade)
+
+
+@njit_inline
+def _quiet_end(
+    prices: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    signals: tuple[np.ndarray, np.ndarray],
+    cfg: np.ndarray,
+    t: int,
+    next_signal: int,
+    held: tuple[float, float, float],
+) -> tuple[int, int]:
+    """One asset: return (end of the quiet bars after ``t``, exclusive; next signal row).
+
+    Quiet bars decide nothing and, with ``held`` = (position, stop-loss,
+    take-profit), no stop can fire in them. ``next_signal`` is the first
+    signal row at or after the next row to decide, when already known.
+    """
+    open_, high, low, _ = prices
+    entries, exits = signals
+    n = entries.shape[0]
+    exec_close = cfg[CFG_EXEC_CLOSE] > 0.0
+    pos, sl, tp = held
+    first = t + 1 if exec_close else t
+    if next_signal < first:
+        next_signal = first
+        while next_signal < n and not (entries[next_signal] or exits[next_signal]):
+            next_signal += 1
+    end = min(next_signal if exec_close else next_signal + 1, n)
+    if (cfg[CFG_SL_KIND] != 0 or cfg[CFG_TP_KIND] != 0) and pos != 0.0:
+        b = t + 1  # up to the first bar a stop may fire in
+        while b < end:
+            o = open_[b]
+            if (sl == sl and (o <= sl or low[b] <= sl)) or (
+                tp == tp and (o >= tp or high[b] >= tp)
+            ):
+                break
+            b += 1
+        end = b
+    return end, next_signal
+
+
+@njit_inline
+def _hold_one(
+    prices: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    span: tuple[int, int],
+    account: tuple[float, float],
+    equity_out: np.ndarray,
+    excursions: bool,
+    hilo: tuple[float, float],
+) -> tuple[float, float]:
+    """One asset: mark the quiet bars of ``span``; return the trade's (highest high, lowest low).
+
+    ``account`` = (cash, position); the equity is written when ``equity_out``
+    is not empty, the excursions extended with ``excursions``.
+    """
+    _, high, low, close = prices
+    a, end = span
+    cash, pos = account
+    max_high, min_low = hilo
+    if pos == 0.0:
+        if equity_out.shape[0] > 0:
+            for u in range(a, end):
+                equity_out[u] = cash
+    else:
+        if equity_out.shape[0] > 0:
+            for u in range(a, end):
+                equity_out[u] = cash + pos * close[u]
+        if excursions:
+            for u in range(a, end):
+                max_high = max(max_high, high[u])
+                min_low = min(min_low, low[u])
+    return max_high, min_low
