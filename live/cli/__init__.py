@@ -27,6 +27,7 @@ from live.cli._inspect import (
     verify_command,
 )
 from live.cli._serve import alerts_command, api_command, sim_command
+from live.cli._sniper import sniper_app  # `grekko-live sniper run|replay|analyze` (issue 20)
 from live.cli._trade import replay_command, run_command
 
 __all__ = ["app", "main"]
@@ -50,3 +51,4 @@ _COMMANDS = (
 for _name, _command in _COMMANDS:
     register(_name, _command)
 app.add_typer(contracts_app, name="contracts")
+app.add_typer(sniper_app, name="sniper")

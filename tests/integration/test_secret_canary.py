@@ -421,6 +421,12 @@ def test_every_live_command_masks_the_canaries(
     cli("resume", "resume", "--events", events, "--reason", "canary")
     # (the deploy key's masking is tested in tests/contracts/test_deploy_cli.py)
     cli("contracts", "contracts", "check")
+    # the Solana sniper: a canary as its key (refused, never shown), and an unreachable RPC
+    sol = ["--rpc-url", "http://127.0.0.1:9", "--state-dir", str(tmp_path / "solana")]
+    cli("sniper run", "sniper", "run", *sol, "--live", "--confirm-live", "--duration", "1",
+        extra={"GREKKO_SOLANA_KEY": KEY}, ok=False)  # fmt: skip
+    cli("sniper analyze", "sniper", "analyze", "11111111111111111111111111111111",
+        "--rpc-url", "http://127.0.0.1:9", ok=False)  # fmt: skip
     range_ = ["data.start=2021-01-04", "data.end=2021-01-12"]
     cli("replay", "replay", "--strategy", "sma_cross", "--state-dir", str(tmp_path / "replay"),
         *range_)  # fmt: skip
