@@ -87,26 +87,12 @@ class Swaps:
         return len(self.frame)
 
 
-def _int256(word: str) -> int:
-    v = int(word, 16)
-    return v - (1 << 256) if v >= 1 << 255 else v
-
-
 def _decode_raw(raw: pd.DataFrame, source: Path) -> pd.DataFrame:
-    """Decode raw ``eth_getLogs`` rows: keep Swap events, split topics and the data words."""
-    topics = raw["topics"].astype(str).map(lambda s: re.findall(r"0x[0-9a-fA-F]{64}", s))
-    swap = topics.map(lambda t: len(t) == 3 and t[0].lower() == SWAP_TOPIC)
-    rows, topics = raw[swap].copy(), topics[swap]
-    data = rows["data"].astype(str)
-    if (data.str.len() != 2 + 5 * 64).any():
-        raise DataError(f"{source}: a Swap log's data is not 5 words")
-    words = [data.str.slice(2 + 64 * i, 2 + 64 * (i + 1)) for i in range(3)]
-    rows["amount0"] = words[0].map(_int256)
-    rows["amount1"] = words[1].map(_int256)
-    rows["sqrtPriceX96"] = words[2].map(lambda w: int(w, 16))
-    rows["sender"] = topics.map(lambda t: "0x" + t[1][-40:].lower())
-    rows["recipient"] = topics.map(lambda t: "0x" + t[2][-40:].lower())
-    return rows
+    """Decode raw ``eth_getLogs`` rows with the one pool-event decoder (``grekko_research.dex``):
+    keep the V3 Swap events (Uniswap's and PancakeSwap's two-word-longer one)."""
+    from grekko_research.dex.events import v3_swap_columns
+
+    return v3_swap_columns(raw, source)
 
 
 def read_swaps(

@@ -69,6 +69,11 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
         "app",
         "Download, import, check and describe market data in the local Parquet store.",
     ),
+    "dex": (
+        "grekko_research.cli.dex",
+        "app",
+        "Exact AMM quotes (Uniswap V3 and forks) and the replay of a pool's logs.",
+    ),
     "analyze": (
         "grekko_research.cli.analyze",
         "app",

@@ -134,8 +134,8 @@ def _key(
 @app.command()
 def download(
     symbol: Annotated[
-        list[str], typer.Option("--symbol", "-s", help="BASE/QUOTE; repeat for several.")
-    ],
+        list[str] | None, typer.Option("--symbol", "-s", help="BASE/QUOTE; repeat for several.")
+    ] = None,
     exchange: Annotated[
         str, typer.Option("--exchange", "-e", help="ccxt exchange id.")
     ] = "binance",
@@ -164,8 +164,29 @@ def download(
         int, typer.Option(help="Write to the store after this many new rows.", hidden=True)
     ] = 50_000,
     as_json: JsonFlag = False,
+    chain: Annotated[str, typer.Option(help="DEX logs: the pool's chain.")] = "ethereum",
+    pool: Annotated[
+        str | None, typer.Option(help="DEX logs: a pool's address (eth_getLogs via web3).")
+    ] = None,
+    rpc_url: Annotated[
+        str | None, typer.Option(envvar="GREKKO_RPC_URL", help="DEX logs: the node's JSON-RPC URL.")
+    ] = None,
+    from_block: Annotated[
+        int | None, typer.Option(help="DEX logs: first block (default: after the checkpoint).")
+    ] = None,
+    to_block: Annotated[
+        int | None, typer.Option(help="DEX logs: last block (default: the latest).")
+    ] = None,
 ) -> None:
-    """Download candles, mark-price candles or funding history through ccxt (incremental)."""
+    """Download candles, mark-price candles or funding history through ccxt (incremental), or
+    with --pool a DEX pool's event logs through a node (resumable)."""
+    if pool is not None:
+        from grekko_research.cli.dex import download_pool
+
+        download_pool(chain, pool, rpc_url, from_block, to_block, data_dir, max_retries, as_json)
+        return
+    if not symbol:
+        raise ConfigError("give --symbol (candles) or --pool (a DEX pool's logs)")
     store = _store(data_dir)
     client = make_exchange(
         exchange, market.value, rest_url=rest_url, timeout_ms=int(timeout * 1000)
@@ -256,8 +277,14 @@ def import_(
 
     Without --exchange/--symbol/--timeframe the series is read from file names
     like binance-spot_BTC-USDT_1h__source.csv.gz. All or nothing: every file
-    is checked (alone and merged with the store) before any is written.
+    is checked (alone and merged with the store) before any is written. Raw
+    eth_getLogs files and per-minute pool-state files of a DEX pool (named
+    <chain>-…0x<pool>…) go to the pool's logs / pool state in the store.
     """
+    from grekko_research.cli.dex import import_pool_files
+
+    if import_pool_files(paths, data_dir, replace=replace, as_json=as_json):
+        return
     store = _store(data_dir)
     explicit = exchange is not None or symbol is not None or timeframe is not None
     key = None

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from tests.contracts.chain_env import FUZZ_STATS, Anvil, GasRecorder, World, build_world
+from tests.contracts.v3_probe import probe_artifact  # noqa: F401 (a fixture: the V3 swap probe)
 
 _GAS = GasRecorder()
 _WORKER_SCENARIOS: list[dict[str, int]] = []
