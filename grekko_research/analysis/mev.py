@@ -100,10 +100,11 @@ def _decode_raw(raw: pd.DataFrame, source: Path) -> pd.DataFrame:
     data = rows["data"].astype(str)
     if (data.str.len() != 2 + 5 * 64).any():
         raise DataError(f"{source}: a Swap log's data is not 5 words")
-    words = [data.str.slice(2 + 64 * i, 2 + 64 * (i + 1)) for i in range(3)]
+    words = [data.str.slice(2 + 64 * i, 2 + 64 * (i + 1)) for i in range(4)]
     rows["amount0"] = words[0].map(_int256)
     rows["amount1"] = words[1].map(_int256)
     rows["sqrtPriceX96"] = words[2].map(lambda w: int(w, 16))
+    rows["liquidity"] = words[3].map(lambda w: int(w, 16))  # the pool's active (in-range) L
     rows["sender"] = topics.map(lambda t: "0x" + t[1][-40:].lower())
     rows["recipient"] = topics.map(lambda t: "0x" + t[2][-40:].lower())
     return rows
@@ -147,6 +148,10 @@ def read_swaps(
             "amount0": np.array([int(x) / 10**decimals0 for x in a0]),
             "amount1": np.array([int(x) / 10**decimals1 for x in a1]),
             "price": 1.0 / (ratio * 10.0 ** (decimals0 - decimals1)),
+            "sqrt_price": np.sqrt(ratio),  # sqrt(token1/token0) in raw units, after the swap
+            "liquidity": raw["liquidity"].map(float).to_numpy()
+            if "liquidity" in raw.columns
+            else np.full(len(raw), np.nan),
             "sender": raw["sender"].str.lower().to_numpy(),
             "recipient": raw["recipient"].str.lower().to_numpy(),
         }

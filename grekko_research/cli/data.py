@@ -256,8 +256,14 @@ def import_(
 
     Without --exchange/--symbol/--timeframe the series is read from file names
     like binance-spot_BTC-USDT_1h__source.csv.gz. All or nothing: every file
-    is checked (alone and merged with the store) before any is written.
+    is checked (alone and merged with the store) before any is written. Trades
+    and depth captures (<exchange>-<market>_<BASE>-<QUOTE>_…_trades.csv,
+    …_depth_snapshot.csv, …_depth_diffs.csv.gz) go to the store's trades/depth.
     """
+    from grekko_research.cli.analyze import import_capture_files
+
+    if import_capture_files(paths, data_dir, replace=replace, as_json=as_json):
+        return
     store = _store(data_dir)
     explicit = exchange is not None or symbol is not None or timeframe is not None
     key = None
