@@ -35,11 +35,14 @@ __all__ = [
     "BookState",
     "DiffColumns",
     "SnapshotColumns",
+    "StreamState",
     "best_nb",
     "load_snapshot_nb",
     "new_state_nb",
     "replay_nb",
     "set_level_nb",
+    "step_event_nb",
+    "step_levels_nb",
 ]
 
 STATUS_APPLIED = 0  # applied; the book is valid after it
@@ -164,6 +167,15 @@ class LevelUpdate(NamedTuple):
     row: int  # the diff row
     ts: int  # its local receive time, ns
     mid: float  # the mid before the event
+
+
+class StreamState(NamedTuple):
+    """What a live book keeps between events besides the book (see :func:`step_event_nb`)."""
+
+    seq: np.ndarray  # (3,) int64: snapshot lastUpdateId, 1 once synced, the last applied u
+    prev: np.ndarray  # (4,) float64: the previous top of book
+    cands: np.ndarray  # (b,) CANDIDATE_DTYPE: candidates found by the event
+    rec: np.ndarray  # (1,) EVENT_DTYPE: the event's record
 
 
 class EventHead(NamedTuple):
@@ -469,6 +481,77 @@ def replay_nb(
         e += 1
         start = r + 1
     return events, cands, n_cands
+
+
+@njit(cache=True, nogil=True)
+def step_event_nb(
+    st: BookState,
+    diffs: DiffColumns,
+    p: BookParams,
+    seq: np.ndarray,
+    prev: np.ndarray,
+    cands: np.ndarray,
+    rec: np.ndarray,
+) -> int:
+    """Apply one live depth event (every row of ``diffs``) as :func:`replay_nb` would.
+
+    ``seq`` ``(3,)`` int64 is the sequencing state (the loaded snapshot's lastUpdateId, 1 once
+    an event has been applied since it, the last applied ``u``); ``prev`` ``(4,)`` the previous
+    top of book (for the OFI); ``rec`` a ``(1,)`` EVENT_DTYPE array that receives the event.
+    Returns the number of spoofing candidates written to ``cands`` (from 0). On a gap nothing
+    is applied: the caller loads a new snapshot (:func:`load_snapshot_nb`) and resets ``seq``.
+    """
+    n = diffs.local_ts.shape[0]
+    first, last, pu = diffs.first_id[0], diffs.last_id[0], diffs.prev_id[0]
+    status = _sequence(first, last, pu, seq[0], seq[1] == 1, seq[2])
+    n_cands = 0
+    if status == STATUS_APPLIED:
+        seq[1] = 1
+        seq[2] = last
+        n_cands = _apply_event(st, diffs, 0, n, p, cands, 0)
+    head = EventHead(diffs.local_ts[0], first, last, n, status, 0)
+    _record(rec[0], st, p, head, status == STATUS_APPLIED, prev)
+    return n_cands
+
+
+@njit(cache=True, nogil=True)
+def step_levels_nb(
+    st: BookState,
+    p: BookParams,
+    live: StreamState,
+    head: np.ndarray,
+    bids: np.ndarray,
+    asks: np.ndarray,
+) -> int:
+    """:func:`step_event_nb` on an event given as prices (``live``: its other arrays); ``head`` ``(4,)`` int64 is
+    (``U``, ``u``, ``pu``, local time ns), ``bids``/``asks`` ``(m, 2)`` price, quantity. Levels
+    outside the grid (``level_lo`` excluded, up to ``n_levels``) are skipped; an event left
+    with no row still moves the ids (a no-op row on level ``0``, which is never held)."""
+    m = bids.shape[0] + asks.shape[0]
+    side = np.zeros(max(m, 1), dtype=np.int8)
+    level = np.zeros(max(m, 1), dtype=np.int64)
+    qty = np.zeros(max(m, 1))
+    n = 0
+    for sd in range(2):
+        rows = bids if sd == 0 else asks
+        for i in range(rows.shape[0]):
+            r = np.int64(np.rint(rows[i, 0] / p.tick_size)) - p.level_lo
+            if 0 < r < p.n_levels:
+                side[n] = sd
+                level[n] = r
+                qty[n] = rows[i, 1]
+                n += 1
+    n = max(n, 1)
+    diffs = DiffColumns(
+        np.full(n, head[3], dtype=np.int64),
+        np.full(n, head[0], dtype=np.int64),
+        np.full(n, head[1], dtype=np.int64),
+        np.full(n, head[2], dtype=np.int64),
+        side[:n],
+        level[:n],
+        qty[:n],
+    )
+    return step_event_nb(st, diffs, p, live.seq, live.prev, live.cands, live.rec)
 
 
 @njit(cache=True, nogil=True)

@@ -18,6 +18,7 @@ multiplied (or divided) by 3.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,8 @@ import numpy as np
 import pandas as pd
 
 from grekko_research.analysis.book import BookReplay
+from grekko_research.analysis.bots import _round_decimals
+from grekko_research.analysis.captures import Trades
 from grekko_research.analysis.detectors import (
     CapitulationParams,
     TrapParams,
@@ -34,6 +37,7 @@ from grekko_research.analysis.detectors import (
     capitulations,
     wyckoff_phases,
 )
+from grekko_research.analysis.flow import TRADE_FIELDS, bvc_imbalance_nb, trade_bars_nb
 from grekko_research.analysis.liquidity import amihud, vol_regime
 from grekko_research.analysis.regimes import HmmParams, hmm_regimes
 from grekko_research.analysis.scanners import vol_breakouts_nb
@@ -46,13 +50,20 @@ __all__ = [
     "FEATURES",
     "AmihudParams",
     "BookFeatureParams",
+    "BvcParams",
     "Feature",
+    "SandwichParams",
     "Sources",
+    "TradeFlowParams",
     "VolBreakoutParams",
     "VolRegimeParams",
     "bar_closes",
+    "book_columns",
     "book_sources",
     "check_feature",
+    "sandwich_sources",
+    "trade_sources",
+    "with_features",
 ]
 
 
@@ -218,6 +229,38 @@ class BookFeatureParams:
     field: str = field(default="imbalance", metadata={"choices": BOOK_FIELDS})
 
 
+BOOK_EVENT_FIELDS = (
+    "bid_px",
+    "bid_qty",
+    "ask_px",
+    "ask_qty",
+    "bid_depth",
+    "ask_depth",
+    "bid_slope",
+    "ask_slope",
+    "ofi",
+)
+
+
+def book_columns(events: Any) -> dict[str, Any]:
+    """The book features' columns from book event records — a replay's frame (columns out) or
+    one live EVENT_DTYPE record (scalars out): anything indexed by ``BOOK_EVENT_FIELDS`` —
+    ``imbalance`` of the top-k depth, ``microprice_bps`` and ``spread_bps`` from the mid, the
+    depth slopes, the ``ofi``. One formula for the backtest's tables and the live feed's."""
+    bid, ask, bq, aq = events["bid_px"], events["ask_px"], events["bid_qty"], events["ask_qty"]
+    bd, ad = events["bid_depth"], events["ask_depth"]
+    mid = 0.5 * (bid + ask)
+    micro = (bid * aq + ask * bq) / (bq + aq)
+    return {
+        "imbalance": (bd - ad) / (bd + ad),
+        "microprice_bps": (micro / mid - 1.0) * 1e4,
+        "spread_bps": (ask - bid) / mid * 1e4,
+        "bid_slope": events["bid_slope"],
+        "ask_slope": events["ask_slope"],
+        "ofi": events["ofi"],
+    }
+
+
 def book_sources(
     replays: Mapping[str, BookReplay], spoofs: Mapping[str, pd.DataFrame] | None = None
 ) -> Sources:
@@ -227,15 +270,8 @@ def book_sources(
     for sym, rep in replays.items():
         ev = rep.valid
         known = (ev["local_ts"].to_numpy(np.int64) // 1_000_000).astype(np.int64)
-        mid = ev["mid"].to_numpy()
-        cols = {
-            "imbalance": ev["imbalance"].to_numpy(),
-            "microprice_bps": (ev["microprice"].to_numpy() / mid - 1.0) * 1e4,
-            "spread_bps": ev["spread"].to_numpy() / mid * 1e4,
-            "bid_slope": ev["bid_slope"].to_numpy(),
-            "ask_slope": ev["ask_slope"].to_numpy(),
-            "ofi_cum": np.nancumsum(ev["ofi"].to_numpy()),
-        }
+        cols = {k: np.asarray(v, dtype=np.float64) for k, v in book_columns(ev).items()}
+        cols["ofi_cum"] = np.nancumsum(cols.pop("ofi"))
         tables[f"book:{sym}"] = SourceTable(known, cols)
         sp = (spoofs or {}).get(sym)
         pulled = (
@@ -276,6 +312,125 @@ def _book(bars: Bars, p: BookFeatureParams, sources: Sources) -> np.ndarray:
     return _per_symbol(bars, one)
 
 
+# -- order flow from bars, trades and the chain -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class BvcParams:
+    """Bulk volume classification (:mod:`~grekko_research.analysis.flow`): the window that
+    scales price changes and the window the imbalance is summed over."""
+
+    sigma_window: int = field(default=50, metadata={"bounds": (5, 1000)})
+    flow_window: int = field(default=10, metadata={"bounds": (1, 500)})
+
+
+def _bvc(bars: Bars, p: BvcParams, _: Sources) -> np.ndarray:
+    return np.asarray(bvc_imbalance_nb(bars.close, bars.volume, p.sigma_window, p.flow_window))
+
+
+def _bar_of(bars: Bars, known_ms: np.ndarray) -> np.ndarray:
+    """The bar in which each row became known (open < known <= close); -1 outside every bar."""
+    closes = bar_closes(bars)
+    b = np.searchsorted(closes, known_ms, side="left")
+    inside = b < bars.n_bars
+    inside[inside] &= known_ms[inside] > np.asarray(bars.index, np.int64)[b[inside]]
+    return np.where(inside, b, -1).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class TradeFlowParams:
+    """Which per-bar trade statistic (:data:`~grekko_research.analysis.flow.TRADE_FIELDS`):
+    taker ``imbalance``, ``trades``, and the bot footprints ``interval_cv``,
+    ``same_ms_share`` and ``round_share``."""
+
+    field: str = field(default="imbalance", metadata={"choices": TRADE_FIELDS})
+    # sizes printed with at most this many decimals are round (3: 0.001 BTC; Binance's BTC
+    # lot is 0.00001, so 3 is the footprint's "two fewer than the lot")
+    round_decimals: int = dataclasses.field(default=3, metadata={"bounds": (0, 8)})
+
+
+def trade_sources(trades: Mapping[str, Trades]) -> Sources:
+    """Sources ``trades:<symbol>`` from trade streams: each trade known at its local receive
+    time, with its exchange time, quantity and aggressor side."""
+    tables: dict[str, SourceTable] = {}
+    for sym, t in trades.items():
+        known = np.asarray(t.local_ts, np.int64) // 1_000_000
+        order = np.argsort(known, kind="stable")
+        cols = {
+            "trade_ms": np.asarray(t.trade_ts, np.int64)[order],
+            "qty": np.asarray(t.qty, float)[order],
+            "buyer_maker": np.asarray(t.buyer_maker, bool)[order],
+        }
+        tables[f"trades:{sym}"] = SourceTable(known[order], cols)
+    return Sources(tables)
+
+
+def _trade_flow(bars: Bars, p: TradeFlowParams, sources: Sources) -> np.ndarray:
+    if p.field not in TRADE_FIELDS:
+        raise ConfigError(f"trade_flow: field must be one of {TRADE_FIELDS}, got {p.field!r}")
+    col = TRADE_FIELDS.index(p.field)
+
+    def one(j: int) -> np.ndarray:
+        tab = sources.table(f"trades:{bars.symbols[j]}")
+        c = tab.columns
+        stats = trade_bars_nb(
+            _bar_of(bars, tab.known_ms),
+            c["trade_ms"],
+            c["qty"],
+            c["buyer_maker"],
+            _round_decimals(c["qty"]) <= p.round_decimals,
+            bars.n_bars,
+        )
+        out = stats[:, col]
+        if len(tab.known_ms):  # before the stream began nothing is known, not "no trades"
+            out[bar_closes(bars) <= tab.known_ms[0]] = np.nan
+        return out
+
+    return _per_symbol(bars, one)
+
+
+@dataclass(frozen=True)
+class SandwichParams:
+    """Sandwiches confirmed in the last ``window`` bars: their ``count`` or gross ``profit0``."""
+
+    window: int = field(default=12, metadata={"bounds": (1, 10_000)})
+    field: str = field(default="count", metadata={"choices": ("count", "profit0")})
+
+
+def sandwich_sources(found: Mapping[str, pd.DataFrame]) -> Sources:
+    """Sources ``sandwiches:<symbol>`` from :func:`~grekko_research.analysis.mev.sandwiches`
+    rows (one frame per bar symbol, e.g. the pool's ``WETH/USDC``), each known at its block's
+    time: the block that holds all three legs is when the sandwich became visible."""
+    tables = {}
+    for sym, f in found.items():
+        known = pd.to_datetime(f["time"], utc=True).to_numpy("datetime64[ms]").astype(np.int64)
+        order = np.argsort(known, kind="stable")
+        profit = f["profit0"].to_numpy(float)[order]
+        tables[f"sandwiches:{sym}"] = SourceTable(
+            known[order],
+            {
+                "count_cum": np.arange(1, len(known) + 1, dtype=float),
+                "profit0_cum": np.cumsum(profit),
+            },
+        )
+    return Sources(tables)
+
+
+def _sandwiches(bars: Bars, p: SandwichParams, sources: Sources) -> np.ndarray:
+    if p.field not in ("count", "profit0"):
+        raise ConfigError(f"sandwiches: field must be count or profit0, got {p.field!r}")
+    closes = bar_closes(bars)
+    starts = closes - p.window * parse_timeframe(bars.timeframe).ms
+
+    def one(j: int) -> np.ndarray:
+        key = f"sandwiches:{bars.symbols[j]}"
+        cum = np.r_[0.0, sources.table(key).columns[f"{p.field}_cum"]]
+        # the window's sum: the running sum at the close minus its value window bars before
+        return cum[sources.asof(key, closes) + 1] - cum[sources.asof(key, starts) + 1]
+
+    return _per_symbol(bars, one)
+
+
 FEATURES: dict[str, Feature] = {
     f.name: f
     for f in (
@@ -310,8 +465,42 @@ FEATURES: dict[str, Feature] = {
             _book,
             "an order-book state at the close or flow over the bar",
         ),
+        Feature(
+            "bvc_flow",
+            BvcParams,
+            _bvc,
+            "bulk-volume order-flow imbalance over the last bars, from bars alone, in [-1, 1]",
+        ),
+        Feature(
+            "trade_flow",
+            TradeFlowParams,
+            _trade_flow,
+            "taker imbalance, trade count or a bot footprint of the trades received in the bar",
+        ),
+        Feature(
+            "sandwiches",
+            SandwichParams,
+            _sandwiches,
+            "sandwiches (or their gross profit) confirmed in the last window bars",
+        ),
     )
 }
+
+
+def with_features(
+    bars: Bars, specs: Mapping[str, tuple[str, Any]], sources: Sources | None = None
+) -> Bars:
+    """``bars`` with features added as ``Bars.extras`` (``{extra name: (feature, params)}``),
+    computed by the registered features on ``sources`` — the backtest on the store's tables,
+    a live runner on its window and the feed's tables (:class:`live.market_feed.MarketAnalysisFeed`):
+    one computation, so the strategy reads the same numbers in both."""
+    src = sources or Sources()
+    extras = {}
+    for name, (feature, params) in specs.items():
+        if feature not in FEATURES:
+            raise ConfigError(f"extra {name!r}: no feature {feature!r}; have {sorted(FEATURES)}")
+        extras[name] = np.asarray(FEATURES[feature].compute(bars, params, src), dtype=np.float64)
+    return bars.with_extras(**extras)
 
 
 def _differs(full: np.ndarray, part: np.ndarray, t: int) -> int | None:

@@ -3,13 +3,15 @@
 Realised and range-based volatility are the indicators' (``indicators.volatility``,
 ``parkinson``, ``garman_klass``): one implementation. Kernels here take ``(n, k)`` float64
 arrays and decide row ``t`` from rows ``<= t``; warm-up rows are NaN; a NaN bar is skipped.
-Spread and depth from the L2 book are the book features (:mod:`.book`).
+Spread and depth from the L2 book are the book features (:mod:`.book`); a DEX pool's depth
+comes from its Swap events' active liquidity (:func:`pool_liquidity_scan`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -25,6 +27,8 @@ __all__ = [
     "amihud",
     "amihud_nb",
     "liquidity_scan",
+    "pool_depth",
+    "pool_liquidity_scan",
     "roll_spread",
     "roll_spread_nb",
     "vol_of_vol",
@@ -207,3 +211,58 @@ def liquidity_scan(
             }
         )
     return pd.DataFrame(rows).sort_values("amihud", na_position="last").reset_index(drop=True)
+
+
+def pool_depth(
+    liquidity: np.ndarray, sqrt_price: np.ndarray, pct: float, decimals: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Concentrated-liquidity depth: (token0 that moves the price down ``pct``, token1 that
+    moves it up ``pct``) with the active liquidity ``L`` and ``sqrt_price`` (raw units) of a
+    Uniswap V3 pool — Δx = L (1/√P' − 1/√P), Δy = L (√P' − √P). Exact while the move stays in
+    the current initialised range (L changes at range edges; beyond them this understates
+    or overstates the book)."""
+    if not 0.0 < pct < 1.0:
+        raise ConfigError(f"pool_depth: pct must be in (0, 1), got {pct}")
+    L, s = np.asarray(liquidity, float), np.asarray(sqrt_price, float)
+    d0 = L * (1.0 / (s * np.sqrt(1.0 - pct)) - 1.0 / s) / 10.0 ** decimals[0]
+    d1 = L * s * (np.sqrt(1.0 + pct) - 1.0) / 10.0 ** decimals[1]
+    return d0, d1
+
+
+def pool_liquidity_scan(
+    pools: Sequence[Any], *, pct: float = 0.02, decimals: tuple[int, int] = (6, 18)
+) -> pd.DataFrame:
+    """Rank DEX pools (:class:`~grekko_research.analysis.mev.Swaps`) by their depth within
+    ±``pct`` at their last swap, deepest first.
+
+    Per pool: swaps, volume in token0, token1's price in token0, the active liquidity, the
+    depth each way (token0 to push the price down, token1 to push it up, and their sum valued
+    in token0), the median depth over the swaps, and Amihud's illiquidity per million token0
+    (mean |log price change| / token0 volume of a swap). From Swap events alone: the pools'
+    TVL needs Mint/Burn events (the DEX package's decoder).
+    """
+    rows = []
+    for sw in pools:
+        f = sw.frame
+        if f.empty or f["liquidity"].isna().all():
+            raise DataError(f"pool {sw.pool}: no swaps with the pool's liquidity")
+        d0, d1 = pool_depth(f["liquidity"].to_numpy(), f["sqrt_price"].to_numpy(), pct, decimals)
+        price = f["price"].to_numpy(float)
+        both = d0 + d1 * price
+        vol0 = f["amount0"].abs().to_numpy(float)
+        moves = np.abs(np.diff(np.log(price)))
+        rows.append(
+            {
+                "pool": sw.pool,
+                "swaps": len(f),
+                "volume0": float(vol0.sum()),
+                "price": float(price[-1]),
+                "liquidity": float(f["liquidity"].iloc[-1]),
+                "depth0": float(d0[-1]),
+                "depth1": float(d1[-1]),
+                "depth_value0": float(both[-1]),
+                "median_depth_value0": float(np.nanmedian(both)),
+                "amihud": float(np.mean(moves / np.maximum(vol0[1:], 1e-12)) * 1e6),
+            }
+        )
+    return pd.DataFrame(rows).sort_values("depth_value0", ascending=False).reset_index(drop=True)

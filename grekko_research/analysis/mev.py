@@ -133,6 +133,10 @@ def read_swaps(
             "amount0": np.array([int(x) / 10**decimals0 for x in a0]),
             "amount1": np.array([int(x) / 10**decimals1 for x in a1]),
             "price": 1.0 / (ratio * 10.0 ** (decimals0 - decimals1)),
+            "sqrt_price": np.sqrt(ratio),  # sqrt(token1/token0) in raw units, after the swap
+            "liquidity": raw["liquidity"].map(float).to_numpy()
+            if "liquidity" in raw.columns
+            else np.full(len(raw), np.nan),
             "sender": raw["sender"].str.lower().to_numpy(),
             "recipient": raw["recipient"].str.lower().to_numpy(),
         }

@@ -286,3 +286,40 @@ def scan_command(
         table.add_row(*(f"{v:.3g}" if isinstance(v, float) else str(v) for v in rec.values()))
     console.print(table)
     console.print(f"{len(found)} series broke out")
+
+
+def import_capture_files(
+    paths: list[Path], data_dir: Path | None, *, replace: bool, as_json: bool
+) -> bool:
+    """``grekko data import`` of trades/depth captures (named like the shared data's): each
+    into its ``trades``/``depth`` series of the store. False when no path is a capture; a mix
+    of captures and candle files is refused (one kind of import per call)."""
+    from grekko_research.analysis import tickdata
+    from grekko_research.cli.render import print_json
+    from grekko_research.data.ticks import TickStore
+
+    found = [tickdata.capture_file_key(p) is not None for p in paths]
+    if not any(found):
+        return False
+    if not all(found):
+        others = [p.name for p, f in zip(paths, found, strict=True) if not f]
+        raise ConfigError(f"import captures and candle files separately; not captures: {others}")
+    store = TickStore(data_dir)
+    done: list[dict[str, str | int]] = [
+        {
+            "file": str(path),
+            "series": key.label(),
+            "rows_added": added,
+            "path": str(store.path(key)),
+        }
+        for path, key, added in tickdata.import_capture_files(list(paths), store, replace=replace)
+    ]
+    if as_json:
+        print_json(done)
+    else:
+        for d in done:
+            console.print(
+                f"[bold]{Path(str(d['file'])).name}[/bold] → {d['series']}: "
+                f"{d['rows_added']:,} new rows in {d['path']}"
+            )
+    return True

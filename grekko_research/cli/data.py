@@ -279,11 +279,16 @@ def import_(
     like binance-spot_BTC-USDT_1h__source.csv.gz. All or nothing: every file
     is checked (alone and merged with the store) before any is written. Raw
     eth_getLogs files and per-minute pool-state files of a DEX pool (named
-    <chain>-…0x<pool>…) go to the pool's logs / pool state in the store.
+    <chain>-…0x<pool>…) go to the pool's logs / pool state in the store; trades
+    and depth captures (<exchange>-<market>_<BASE>-<QUOTE>_…_trades.csv,
+    …_depth_snapshot.csv, …_depth_diffs.csv.gz) go to the store's trades/depth.
     """
+    from grekko_research.cli.analyze import import_capture_files
     from grekko_research.cli.dex import import_pool_files
 
     if import_pool_files(paths, data_dir, replace=replace, as_json=as_json):
+        return
+    if import_capture_files(paths, data_dir, replace=replace, as_json=as_json):
         return
     store = _store(data_dir)
     explicit = exchange is not None or symbol is not None or timeframe is not None
