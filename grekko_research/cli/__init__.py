@@ -69,6 +69,12 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
         "app",
         "Download, import, check and describe market data in the local Parquet store.",
     ),
+    "alpha": (
+        "grekko_research.cli.alpha",
+        "app",
+        "Alternative data: download news, social, developer, trends, DeFi and on-chain series;"
+        " list, show, score sentiment, report yields.",
+    ),
     "analyze": (
         "grekko_research.cli.analyze",
         "app",
