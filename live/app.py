@@ -7,7 +7,7 @@ the clock except through the venue.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -86,7 +86,7 @@ def plan_run(cfg: GrekkoConfig, *, replay: bool = False) -> LivePlan:
     events = live.event_store or str(state_dir / "events.db")
     meta = {"mode": mode, "feed": feed, **_url_meta(cfg, replay), **model}
     spec = _spec(cfg, run_id, state_dir, symbols, cid, engine, meta=meta, strategy=strategy,
-                 params=params)  # fmt: skip
+                 params=params, extras=_window_extras(cfg, [strategy]))  # fmt: skip
     return LivePlan(cfg, strategy, params, spec, state_dir, events, venue_name, mode, feed)
 
 
@@ -117,6 +117,18 @@ def _spec(
         risk=risk_spec(cfg),
         **what,
     )
+
+
+def _window_extras(cfg: GrekkoConfig, strategies: Sequence[Strategy]) -> Any:
+    """The window hook adding the alternative-data features the strategies require (computed
+    from the store ``data.store`` names, as the backtest's loader does), or None."""
+    requires = [name for s in strategies for name in s.requires]
+    if not any(name.startswith("alpha.") for name in requires):
+        return None
+    from grekko_research.alpha.features import AlphaLoader
+    from grekko_research.data.store import default_data_dir
+
+    return AlphaLoader.for_requires(cfg.data.store or str(default_data_dir()), requires)
 
 
 def _url_meta(cfg: GrekkoConfig, replay: bool) -> dict[str, Any]:
@@ -196,6 +208,7 @@ def _plan_portfolio(cfg: GrekkoConfig, *, replay: bool) -> LivePlan:
         meta={"mode": mode, "feed": feed, "portfolio_id": pid, **_url_meta(cfg, replay)},
         sleeves=sleeves,
         coordinator=CoordinatorSpec(p.name, p.rule, p.quorum, p.max_position, p.max_gross),
+        extras=_window_extras(cfg, [s.strategy for s in sleeves]),
     )  # fmt: skip
     events = live.event_store or str(state_dir / "events.db")
     return LivePlan(cfg, None, None, spec, state_dir, events, venue_name, mode, feed)

@@ -74,6 +74,12 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
         "app",
         "Exact AMM quotes (Uniswap V3 and forks) and the replay of a pool's logs.",
     ),
+    "alpha": (
+        "grekko_research.cli.alpha",
+        "app",
+        "Alternative data: download news, social, developer, trends, DeFi and on-chain series;"
+        " list, show, score sentiment, report yields.",
+    ),
     "analyze": (
         "grekko_research.cli.analyze",
         "app",

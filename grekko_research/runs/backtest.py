@@ -123,6 +123,12 @@ def load_run_bars(cfg: GrekkoConfig, strategy: Strategy, store: ParquetStore | N
             except DataNotFoundError as exc:
                 raise DataNotFoundError(f"{exc}; {_hint(key)}") from None
         bars = bars.with_extras(funding_rate=_funding_matrix(frames, bars))
+    if any(name.startswith("alpha.") for name in strategy.requires):
+        from grekko_research.alpha.features import AlphaLoader
+
+        # alternative data beside the market data, aligned point-in-time (docs/alpha.md)
+        loader = AlphaLoader.for_requires(str(store.root), strategy.requires)
+        bars = loader(bars) if loader is not None else bars
     missing = [name for name in strategy.requires if name not in bars.extras]
     if missing:
         raise ConfigError(f"strategy {strategy.name!r} needs {missing}, which the data lacks")

@@ -7,7 +7,7 @@ import logging
 from pathlib import Path
 
 import uvicorn
-from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 from grekko_research.errors import ConfigError
 from live.api._staleness import DEFAULT_STALE_BARS
@@ -15,6 +15,7 @@ from live.api.app import create_app
 from live.api.auth import CONTROL_TOKEN_ENV, READ_TOKEN_ENV, ApiTokens, RedactTokens
 from live.api.control import FlagFileControl
 from live.api.hub import LogHub
+from live.api.tradingview import TradingViewConfig, with_tradingview
 
 __all__ = ["api_server", "serve"]
 
@@ -33,7 +34,7 @@ def _loopback(host: str) -> bool:
 
 
 def api_server(
-    app: FastAPI, host: str = "127.0.0.1", port: int = 8000, *, log_level: str = "info"
+    app: ASGIApp, host: str = "127.0.0.1", port: int = 8000, *, log_level: str = "info"
 ) -> uvicorn.Server:
     """A uvicorn server for ``app`` whose logs never show a ``?token=`` (``port=0``: any free
     port, see ``server.servers[0].sockets``)."""
@@ -43,6 +44,10 @@ def api_server(
         port=port,
         log_level=log_level,
         server_header=False,
+        # uvicorn would take X-Forwarded-For from any loopback peer as the client: a local
+        # process could then pose as an allowlisted sender (TradingView webhook). The app
+        # reads it only from the proxies it is told to trust (GREKKO_TV_TRUSTED_PROXIES).
+        proxy_headers=False,
         ws="auto",
         lifespan="on",
     )
@@ -102,4 +107,5 @@ def serve(
         log.warning("status API listening on %s: tokens travel in clear text without TLS", host)
     with LogHub(target, poll_s=poll_s, stale_bars=stale_bars) as hub:
         app = create_app(hub, FlagFileControl(state_dir), tokens)
-        api_server(app, host, port, log_level=log_level).run()
+        served = with_tradingview(app, TradingViewConfig.from_env())  # when GREKKO_TV_SECRET
+        api_server(served, host, port, log_level=log_level).run()

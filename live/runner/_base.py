@@ -75,7 +75,7 @@ class RunnerBase:
             self.window_size = max(s.window_size for s in self.sleeves)
         # The market breakers read their own windows of closes (as a backtest does).
         self.window_size = max(self.window_size, risk_spec(spec.risk).closes_len)
-        self.window = BarWindow(spec.symbols, spec.timeframe, self.window_size)
+        self.window = BarWindow(spec.symbols, spec.timeframe, self.window_size, spec.extras)
         self.om = OrderManager(grace_ms=spec.grace_ms)
         self.book: EngineBook | None = None
         self.last_closed_ts: int | None = None

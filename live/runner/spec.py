@@ -4,7 +4,7 @@ pieces the runner's parts share: the bar window and lot rounding."""
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 from pathlib import Path
@@ -63,6 +63,9 @@ class RunnerSpec:
     meta: Mapping[str, Any] = field(default_factory=dict)
     sleeves: tuple[SleeveSpec, ...] = ()  # several strategies (``engine``: the account's)
     coordinator: CoordinatorSpec | None = None  # how the sleeves' targets merge
+    # Adds the strategies' non-price series (alternative data, issue 23) to each window's bars,
+    # computed from the bars' own index exactly as the backtest's loader does (parity).
+    extras: Callable[[Bars], Bars] | None = None
 
     def __post_init__(self) -> None:
         # A deprecated LiveRiskConfig is converted (with a warning): the run holds a spec.
@@ -104,10 +107,17 @@ class RunSummary:
 class BarWindow:
     """The last ``size`` closed bars of every symbol, as the strategy's ``Bars``."""
 
-    def __init__(self, symbols: Sequence[str], timeframe: str, size: int) -> None:
+    def __init__(
+        self,
+        symbols: Sequence[str],
+        timeframe: str,
+        size: int,
+        extras: Callable[[Bars], Bars] | None = None,
+    ) -> None:
         self.symbols = tuple(symbols)
         self.timeframe = timeframe
         self.rows: deque[tuple[int, np.ndarray, np.ndarray]] = deque(maxlen=size)
+        self.extras = extras
 
     def push(self, ts: int, ohlcv: np.ndarray, filled: np.ndarray) -> None:
         self.rows.append((ts, ohlcv, filled))
@@ -118,7 +128,7 @@ class BarWindow:
         index = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         data = np.stack([r[1] for r in rows])  # (n, 5, k)
         filled = np.stack([r[2] for r in rows])
-        return Bars(
+        bars = Bars(
             index=index,
             symbols=self.symbols,
             timeframe=self.timeframe,
@@ -129,6 +139,7 @@ class BarWindow:
             volume=np.ascontiguousarray(data[:, 4]),
             filled=filled,
         )
+        return bars if self.extras is None else self.extras(bars)
 
 
 def lot_qty(value: float, lot: Decimal) -> Decimal:

@@ -35,6 +35,11 @@ def samples(strategy: Strategy, root: Path) -> list[Bars]:
         choices = ("data=perps_1h",)
     else:
         choices = SPOT
+    if any(name.startswith("alpha.") for name in strategy.requires):
+        from tests.alpha.synthetic import seed_alpha_store
+
+        # no real alternative data is shared: seeded rows over the spot samples' span
+        seed_alpha_store(root, start="2017-08-01", end="2025-09-01")
     out = []
     for choice in choices:
         cfg = compose_config([f"strategy={strategy.name}", *choice.split()])
