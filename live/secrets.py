@@ -71,6 +71,8 @@ __all__ = [
     "default_redactor",
     "install_redaction",
     "is_secret_env_name",
+    "keyring_installed",
+    "keyring_secret",
     "protect_ccxt",
     "register_secrets",
     "uninstall_redaction",
@@ -126,6 +128,16 @@ _SECRET_KEY = re.compile(
 )
 _HOSTNAME = re.compile(r"(?i)^(localhost|(?:[a-z0-9-]+\.)+[a-z]{2,}|\d{1,3}(?:\.\d{1,3}){3})$")
 _URL_PIECES = re.compile(r"[/:@?&=#;,+]+")
+
+
+def keyring_installed() -> bool:
+    """Whether the optional ``keyring`` package is importable (so :func:`keyring_secret` reads a
+    keyring at all: a caller's error can say where else a secret may be put)."""
+    try:
+        importlib.import_module("keyring")
+    except ImportError:
+        return False
+    return True
 
 
 def keyring_secret(service: str, user: str) -> str | None:

@@ -10,7 +10,9 @@ what they decide into the event records:
   sizing, buying power, lot and minimum notional, as live checks the engine's planned order):
   :func:`~grekko_research.risk.evaluate.decide_order_nb` refuses it, shrinks it (then onto the
   lot grid, as the live runner does) or lets it through. Position stops and liquidations are
-  the venue's and are not checked (live has none).
+  the venue's and are not checked (live has none); the engine's own ``flatten_at`` flatten is
+  checked as a *protective* order, which passes every trading state while it only reduces
+  (a halt must not keep the exposure it was meant to cut).
 * :func:`risk_bar_close_nb` — at each bar's close, after the engine's mark to market: the
   portfolio breakers (drawdown, daily loss, VaR of the bar equities) and the market breakers
   (volatility, price move of each symbol's closes), their holds, and the trading state
@@ -26,7 +28,8 @@ that open, one at a close (``execution="close"``) at that close. The operational
 State (``Book.R``, float64): the trading state, the breakers' peak / UTC day / day-start
 equity (:func:`~grekko_research.risk.state.mark_nb`, at bar closes, like the live engine's),
 one hold slot per breaker (and per symbol for the
-market breakers), and the times of the last ``max_orders`` orders let through.
+market breakers), the times of the last ``max_orders`` orders let through, and the rolling
+VaR window of the bar equities (:mod:`grekko_research.risk.var`, pushed once per close).
 """
 
 from __future__ import annotations
@@ -69,6 +72,7 @@ from grekko_research.risk.evaluate import (
 from grekko_research.risk.rules import RULE_NAMES
 from grekko_research.risk.spec import OrderLimits, RiskSpec
 from grekko_research.risk.state import ACTIVE, FOREVER, HALTED, REDUCING, hold_lifts_nb, mark_nb
+from grekko_research.risk.var import var_init_nb, var_push_nb, var_state_len
 
 __all__ = [
     "EVENT_ACTION_NAMES",
@@ -97,7 +101,9 @@ class RiskRules(NamedTuple):
     portfolio: PortfolioLimits
     market: MarketLimits
     periods_per_year: float
-    ring: int  # order times kept for the order rate (max_orders, 0: off)
+    ring: int  # floats of state after the hold slots: orders + var_len
+    orders: int  # order times kept for the order rate (max_orders, 0: off)
+    var_len: int  # the rolling VaR window's state (risk/var.py; 0: VaR off)
     ts: np.ndarray  # (n,) the bars' open times in ms (order and breaker times)
 
 
@@ -116,7 +122,8 @@ def risk_rules(
     order_on = bool(order.precision) or any(v == v for v in caps)
     market_on = ml.volatility == ml.volatility or ml.price_move == ml.price_move
     portfolio_on = any(v == v for v in (pl.drawdown, pl.daily_loss, pl.var))
-    ring = int(spec.order.max_orders) if spec.order.max_orders is not None else 0
+    orders = int(spec.order.max_orders) if spec.order.max_orders is not None else 0
+    var_len = int(var_state_len(pl.var_window)) if pl.var == pl.var else 0
     on = bool(order_on or market_on or portfolio_on)
     flatten = spec.portfolio.drawdown.flatten_at is not None
     return RiskRules(
@@ -128,7 +135,9 @@ def risk_rules(
         pl,
         ml,
         float(periods_per_year),
-        ring,
+        orders + var_len,
+        orders,
+        var_len,
         np.zeros(0, dtype=np.int64) if ts is None else np.ascontiguousarray(ts, dtype=np.int64),
     )
 
@@ -192,7 +201,9 @@ def _slot(s: int) -> int:
 
 @njit(cache=True, nogil=True)
 def new_risk_state_nb(k: int, ring: int) -> np.ndarray:
-    """Return the risk state of a run of ``k`` assets before its first bar (``ACTIVE``)."""
+    """Return the risk state of a run of ``k`` assets before its first bar (``ACTIVE``);
+    ``ring`` (:attr:`RiskRules.ring`) floats follow the hold slots, NaN: the order times and
+    the VaR window (initialised at its first close)."""
     R = np.zeros(_HEAD + _HW * _n_slots(k) + ring)
     R[R_STATE] = ACTIVE
     R[R_PEAK] = np.nan
@@ -293,8 +304,14 @@ def risk_bar_close_nb(bk: Any, rules: Any, market: Any, t: int, equity: np.ndarr
     R[R_DAY] = day
     R[R_DAY_START] = start
     pl = rr.portfolio
-    first = max(t + 1 - (pl.var_window + 1), 0)
-    dd, dl, vr = evaluate_portfolio_nb(pl, eq, peak, start, equity[first : t + 1], True, now)
+    var0 = _HEAD + _HW * _n_slots(k) + rr.orders
+    st = R[var0 : var0 + rr.var_len]
+    if rr.var_len > 0:
+        if st[0] != st[0]:  # NaN: a new run's state
+            var_init_nb(st, pl.var_window)
+        for s in range(int(st[1]), t + 1):  # the closes not pushed yet (this one)
+            var_push_nb(st, equity[s])
+    dd, dl, vr = evaluate_portfolio_nb(pl, eq, peak, start, st, True, now)
     _hold(bk, t, -1, SLOT_DRAWDOWN, EV_DRAWDOWN, dd)
     _hold(bk, t, -1, SLOT_DAILY_LOSS, EV_DAILY_LOSS, dl)
     _hold(bk, t, -1, SLOT_VAR, EV_VAR, vr)
@@ -350,18 +367,20 @@ def risk_order_nb(
             other_gross += abs(v)
             other_net += v
     ring0 = _HEAD + _HW * _n_slots(k)
-    times = R[ring0 : ring0 + rr.ring]
+    times = R[ring0 : ring0 + rr.orders]
     st = OrderState(int(R[R_STATE]), S[j, S_POS], A[A_EQUITY], other_gross, other_net, times)
     is_limit = kind in (KIND_LIMIT, KIND_STOP_LIMIT)
+    # The engine's own flatten is protective: it passes every trading state (evaluate.py).
     view = OrderView(abs(size), 1.0 if size > 0.0 else -1.0, price, S[j, S_LAST], is_limit,
-                     rules.lot[j], rules.tick[j], rules.min_notional[j], float(now))  # fmt: skip
+                     rules.lot[j], rules.tick[j], rules.min_notional[j], float(now),
+                     kind == KIND_RISK_FLATTEN)  # fmt: skip
     v = decide_order_nb(rr.order, st, view)
     if v.action == REJECT:
         record_event_nb(bk, t, j, EV_ORDER + v.rule, v.value, v.limit, ACT_REJECT)
         return 0.0, EV_ORDER + v.rule
-    if rr.ring > 0:
+    if rr.orders > 0:
         pos = int(R[R_RING_POS])
-        times[pos % rr.ring] = now
+        times[pos % rr.orders] = now
         R[R_RING_POS] = pos + 1
     if v.action != SHRINK:
         return size, 0

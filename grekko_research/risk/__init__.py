@@ -10,6 +10,8 @@
   kernel evaluates the rest of the spec with the functions above (``engine/_risk.py``);
 - :mod:`~grekko_research.risk.checks`: pre-trade, portfolio, market and operational checks
   returning a :class:`~grekko_research.risk.checks.Verdict` (rule, ok, value, limit);
+- :mod:`~grekko_research.risk.var`: the historical VaR over a rolling window, kept sorted as
+  it slides (the VaR breaker's estimator, in the kernel and live);
 - :mod:`~grekko_research.risk.sizing`: fixed-fraction, volatility-target and Kelly sizing,
   called by the kernel's entry sizing and therefore by live runs too.
 """
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
         check_qty_precision,
         check_stale_data,
         check_var,
+        check_var_window,
         check_volatility,
         check_ws_down,
         historical_var_nb,
@@ -57,12 +60,14 @@ if TYPE_CHECKING:
     )
     from grekko_research.risk.spec import RiskSpec
     from grekko_research.risk.state import TradingState
+    from grekko_research.risk.var import VarWindow
 
 _WHERE = {  # name -> submodule: imported on first use (numba loads only when needed)
     "RULE_NAMES": "rules",
     "RiskLimits": "rules",
     "RiskSpec": "spec",
     "TradingState": "state",
+    "VarWindow": "var",
     "Verdict": "checks",
     "check_clock_skew": "checks",
     "check_daily_loss": "checks",
@@ -81,6 +86,7 @@ _WHERE = {  # name -> submodule: imported on first use (numba loads only when ne
     "check_qty_precision": "checks",
     "check_stale_data": "checks",
     "check_var": "checks",
+    "check_var_window": "checks",
     "check_volatility": "checks",
     "check_ws_down": "checks",
     "decide_order": "evaluate",
@@ -103,6 +109,7 @@ __all__ = [
     "RiskLimits",
     "RiskSpec",
     "TradingState",
+    "VarWindow",
     "Verdict",
     "check_clock_skew",
     "check_daily_loss",
@@ -121,6 +128,7 @@ __all__ = [
     "check_qty_precision",
     "check_stale_data",
     "check_var",
+    "check_var_window",
     "check_volatility",
     "check_ws_down",
     "decide_order",

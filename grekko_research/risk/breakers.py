@@ -28,6 +28,7 @@ from numba import njit
 from grekko_research.risk import checks as C
 from grekko_research.risk.spec import RiskSpec
 from grekko_research.risk.state import FOREVER, HALTED, REDUCING, next_day_ms
+from grekko_research.risk.var import VarWindow, var_check_nb
 
 __all__ = [
     "BREAKER_DAILY_LOSS",
@@ -190,7 +191,7 @@ def _make_portfolio(
         equity: float,
         peak: float,
         day_start: float,
-        equities: np.ndarray,
+        var_window: Any,
         at_bar: bool,
         now_ms: int,
     ) -> tuple[Hit, Hit, Hit]:
@@ -200,7 +201,7 @@ def _make_portfolio(
         if lim.daily_loss == lim.daily_loss:
             dl = daily_loss(equity, day_start, lim.daily_loss)
         if at_bar and lim.var == lim.var:
-            vr = var(equities, lim.var_window, lim.var_confidence, lim.var)
+            vr = var(var_window, lim.var_confidence, lim.var)
         return (
             hit(dd, BREAKER_DRAWDOWN, lim.drawdown_state, lim.drawdown_cooldown_s, now_ms),
             hit(dl, BREAKER_DAILY_LOSS, lim.daily_loss_state, np.nan, now_ms),
@@ -247,10 +248,8 @@ def _ran(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @njit(cache=True, nogil=True)
-def _var_k(
-    equities: np.ndarray, window: int, confidence: float, limit: float
-) -> tuple[bool, bool, float, float]:
-    ok, value, lim = C.var_nb(equities, window, confidence, limit)
+def _var_k(st: np.ndarray, confidence: float, limit: float) -> tuple[bool, bool, float, float]:
+    ok, value, lim = var_check_nb(st, confidence, limit)
     return True, ok, value, lim
 
 
@@ -264,9 +263,10 @@ def _vol_k(
 
 _JIT = njit(cache=True, nogil=True)
 evaluate_portfolio_nb = _make_portfolio((_ran(C.drawdown_nb), _ran(C.daily_loss_nb), _var_k), _JIT)
-"""``evaluate_portfolio_nb(limits, equity, peak, day_start, equities, at_bar, now_ms) ->
+"""``evaluate_portfolio_nb(limits, equity, peak, day_start, var_state, at_bar, now_ms) ->
 (drawdown, daily_loss, var)`` :class:`Hit`\\ s, for kernels (``limits`` from
-:func:`portfolio_limits`; ``equities``: the bar equities so far, float64)."""
+:func:`portfolio_limits`; ``var_state``: the rolling VaR window of the bar equities so far,
+:mod:`grekko_research.risk.var`'s state array)."""
 evaluate_market_nb = _make_market((_vol_k, _ran(C.price_move_nb)), _JIT)
 """``evaluate_market_nb(limits, closes, periods_per_year, at_bar, now_ms) -> (volatility,
 price_move)`` :class:`Hit`\\ s of one symbol, for kernels (``limits`` from
@@ -323,26 +323,46 @@ def evaluate_portfolio(
     equity: float,
     peak: float,
     day_start: float,
-    equities: Sequence[float] | np.ndarray | None,
+    equities: VarWindow | Sequence[float] | np.ndarray | None,
     now_ms: int,
     *,
     guard: Guard = _direct,
 ) -> tuple[list[Breach], dict[str, bool]]:
-    """Evaluate drawdown, daily loss and (with ``equities``, the bar equities: at a bar) VaR.
+    """Evaluate drawdown, daily loss and (with ``equities``: at a bar) VaR.
 
-    Returns the breaches (in that order) and ``seen``.
+    ``equities``: the rolling :class:`~grekko_research.risk.var.VarWindow` of the bar equities
+    (a live run keeps one), or the bar equities themselves, oldest first. Returns the breaches
+    (in that order) and ``seen``.
     """
     checks = (
         _guarded(guard, "drawdown", "check_drawdown"),
         _guarded(guard, "daily_loss", "check_daily_loss"),
-        _guarded(guard, "var", "check_var"),
+        _guarded(guard, "var", "check_var_window"),
     )
     run = _make_portfolio(checks, _same)
     at_bar = equities is not None
-    series = equities if equities is not None else np.empty(0)
-    dd, dl, vr = run(portfolio_limits(spec), equity, peak, day_start, series, at_bar, now_ms)
+    window = _var_window(spec, equities)
+    dd, dl, vr = run(portfolio_limits(spec), equity, peak, day_start, window, at_bar, now_ms)
     hits = (("drawdown", "drawdown", dd), ("daily_loss", "daily_loss", dl), ("var", "var", vr))
     return _collect(hits, None)
+
+
+def _var_window(
+    spec: RiskSpec, equities: VarWindow | Sequence[float] | np.ndarray | None
+) -> VarWindow:
+    """The VaR window of ``equities`` for ``spec`` (empty when VaR is off or not at a bar)."""
+    var = spec.portfolio.var
+    if var.limit is None or equities is None:
+        return VarWindow(0)
+    if isinstance(equities, VarWindow):
+        if equities.window != var.window:
+            raise ValueError(
+                f"the VaR window holds {equities.window} returns, "
+                f"risk.portfolio.var.window is {var.window}"
+            )
+        return equities
+    series = np.asarray(equities, dtype=np.float64).reshape(-1)
+    return VarWindow(var.window, series[-(var.window + 1) :])
 
 
 def evaluate_market(

@@ -47,6 +47,14 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
+from grekko_research.risk.var import (
+    VarWindow,
+    var_check_nb,
+    var_init_nb,
+    var_push_nb,
+    var_state_len,
+)
+
 __all__ = [
     "Verdict",
     "cap_order_nb",
@@ -67,6 +75,7 @@ __all__ = [
     "check_qty_precision",
     "check_stale_data",
     "check_var",
+    "check_var_window",
     "check_volatility",
     "check_ws_down",
     "clock_skew_nb",
@@ -282,6 +291,9 @@ def historical_var_nb(equity: np.ndarray, window: int, confidence: float) -> flo
     ``−r[k − 1]`` for ``k = ⌈window × (1 − confidence)⌉`` (at least 1): the loss exceeded on
     ``(1 − confidence)`` of the bars. NaN with fewer than ``window + 1`` points; NaN returns
     (a non-positive or NaN equity) give NaN too.
+
+    This is the definition (it sorts the window); the checks compute it incrementally
+    (:mod:`grekko_research.risk.var`, the same value to the bit).
     """
     n = equity.shape[0]
     if n < window + 1 or window < 1:
@@ -304,12 +316,17 @@ def historical_var_nb(equity: np.ndarray, window: int, confidence: float) -> flo
 def var_nb(
     equity: np.ndarray, window: int, confidence: float, limit: float
 ) -> tuple[bool, float, float]:
-    """Return ``(ok, VaR, limit)``; passes while the window is not full, fails on bad data."""
+    """Return ``(ok, VaR, limit)``; passes while the window is not full, fails on bad data.
+
+    The last ``window + 1`` equities through the incremental estimator
+    (:func:`~grekko_research.risk.var.var_check_nb`, the breakers' own).
+    """
     n = equity.shape[0]
-    value = historical_var_nb(equity, window, confidence)
-    if n < window + 1:
-        return True, value, limit
-    return value <= limit, value, limit
+    st = np.empty(var_state_len(window))
+    var_init_nb(st, window)
+    for i in range(max(n - window - 1, 0), n):
+        var_push_nb(st, equity[i])
+    return var_check_nb(st, confidence, limit)
 
 
 @njit(cache=True, nogil=True)
@@ -499,6 +516,12 @@ def check_var(
     """Historical VaR of the last ``window`` equity returns at ``confidence`` at most ``limit``."""
     out = var_nb(_f64(equity), int(window), float(confidence), float(limit))
     return _v("var", out)
+
+
+def check_var_window(window: VarWindow, confidence: float, limit: float) -> Verdict:
+    """Historical VaR of a rolling :class:`~grekko_research.risk.var.VarWindow` at
+    ``confidence`` at most ``limit`` (what the breakers evaluate at each bar)."""
+    return _v("var", var_check_nb(window.state, float(confidence), float(limit)))
 
 
 def check_volatility(

@@ -24,6 +24,13 @@ Order decision, in this order (the same as ``grekko-live``'s, see ``docs/risk.md
    the closing part.
 3. Limit orders: price band, then tick precision: refuse.
 4. Order rate (every order): refuse.
+
+A *protective* order (``OrderView.protective``: the engine's own drawdown flatten, a kill
+switch's flatten — the risk system's own exits) that only reduces the position skips steps 1,
+2 and 4: it passes in every trading state and is never rate-limited (it still counts towards
+the rate), since refusing it would keep the exposure the state was meant to cut. A strategy's
+orders get no such pass: ``HALTED`` refuses its exits too (``action: halt`` freezes the
+strategy; ``action: reduce`` lets its reducing orders through).
 5. Orders adding exposure (no price: refuse), each cap shrinking what the ones before left:
    max notional, max position, gross exposure, net exposure, leverage.
 6. Lot precision: round down. Adding exposure below the min notional: refuse.
@@ -145,7 +152,9 @@ class OrderState(NamedTuple):
 class OrderView(NamedTuple):
     """One order: ``qty`` as given (must be positive), ``sign`` +1 buy / −1 sell, ``price`` the
     limit or expected fill price (NaN: ``last``), ``last`` the last trade, whether it is a
-    limit order, the venue's lot, tick and minimum notional (0: unknown), and ``now_ms``."""
+    limit order, the venue's lot, tick and minimum notional (0: unknown), ``now_ms``, and
+    whether it is a protective order of the risk system (an engine or kill-switch flatten:
+    passes in every trading state while it only reduces the position)."""
 
     qty: float
     sign: float
@@ -156,6 +165,7 @@ class OrderView(NamedTuple):
     tick: float
     venue_min_notional: float
     now_ms: float
+    protective: bool = False
 
 
 class OrderVerdict(NamedTuple):
@@ -220,11 +230,14 @@ def _make_pre(
     def pre(lim: OrderLimits, st: OrderState, od: OrderView) -> tuple[OrderVerdict, float, Shrunk]:
         nan = np.nan
         none = Shrunk(R_NONE, nan, nan)
-        if st.trading_state == HALTED:
-            return verdict(REJECT, R_HALTED, nan, nan), 0.0, none
-        if not (od.qty > 0.0 and od.qty < np.inf):
-            return verdict(REJECT, R_INVALID, od.qty, nan), 0.0, none
+        valid = od.qty > 0.0 and od.qty < np.inf
         q = od.sign * od.qty
+        # The risk system's own exit passes every state (never a NaN position: not reducing).
+        forced = od.protective and valid and reducing(st.position, q)
+        if st.trading_state == HALTED and not forced:
+            return verdict(REJECT, R_HALTED, nan, nan), 0.0, none
+        if not valid:
+            return verdict(REJECT, R_INVALID, od.qty, nan), 0.0, none
         shrunk = none
         if st.trading_state == REDUCING and not reducing(st.position, q):
             if st.position * q >= 0.0:
@@ -240,7 +253,7 @@ def _make_pre(
             ok, v, lm = price_precision(price, od.tick)
             if not ok:
                 return verdict(REJECT, R_PRICE_PRECISION, v, lm), 0.0, none
-        if lim.max_orders == lim.max_orders:
+        if lim.max_orders == lim.max_orders and not forced:
             ok, v, lm = order_rate(st.order_times_ms, od.now_ms, lim.order_window_s, lim.max_orders)
             if not ok:
                 return verdict(REJECT, R_ORDER_RATE, v, lm), 0.0, none

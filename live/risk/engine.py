@@ -50,6 +50,7 @@ from grekko_research.risk.state import (
     mark_nb,
     merge_hold_nb,
 )
+from grekko_research.risk.var import VarWindow
 from live.risk._holds import (
     SEVERITY,
     CheckFailed,
@@ -105,6 +106,7 @@ class RiskEngine:
         self._day_start: float | None = None
         self._last_equity: float | None = None
         self._equity: deque[float] = deque(maxlen=self.spec.history_len)
+        self._var = self._var_window(())
         self._order_times: deque[int] = deque()
         self._shown: tuple[TradingState, str] = (TradingState.ACTIVE, "started")
         self._active_reason = "started"
@@ -156,7 +158,9 @@ class RiskEngine:
         """Approve, shrink or reject ``order`` given the account and the market at ``now_ms``.
 
         In ``HALTED`` nothing passes; in ``REDUCING`` only an order that reduces the symbol's
-        position passes (an order that would reverse it is shrunk to the closing part). Then:
+        position passes (an order that would reverse it is shrunk to the closing part) — but a
+        ``protective`` order (the risk system's own flatten) that only reduces passes in every
+        state and is not rate-limited. Then:
         price band and tick (limit orders), order rate (every order), and for orders adding
         exposure: max order notional, max position, gross and net exposure, leverage (each
         shrinks the order to fit), lot size (rounds down) and min notional (rejects).
@@ -195,6 +199,8 @@ class RiskEngine:
             "state": state.value,
             "at_ms": now_ms,
         }
+        if order.protective:
+            payload["protective"] = True
         events.append(("risk_decision", order.client_id or self.stream, payload))
         return RiskDecision(
             action=action,  # type: ignore[arg-type]
@@ -245,6 +251,7 @@ class RiskEngine:
             float(market.tick.get(symbol, 0.0)),
             float(market.min_notional.get(symbol, 0.0)),
             float(now_ms),
+            bool(order.protective),
         )
         verdict = E.decide_order(self.spec, st, view, guard=self._order_guard(events, now_ms))
         return self._explain(verdict, order, view, why)
@@ -329,7 +336,7 @@ class RiskEngine:
         try:
             equity = self._mark(portfolio, now_ms, bar=bar, events=events)
             if equity is not None:
-                history = list(self._equity) if bar else None
+                history = self._var if bar else None
                 found, clear = E.evaluate_portfolio(
                     self.spec,
                     equity,
@@ -375,7 +382,13 @@ class RiskEngine:
         self._last_equity = equity
         if bar:
             self._equity.append(equity)
+            self._var.push(equity)
         return equity
+
+    def _var_window(self, equities: Any) -> VarWindow:
+        """The rolling VaR window over ``equities`` (empty when VaR is off)."""
+        var = self.spec.portfolio.var
+        return VarWindow(var.window, equities) if var.limit is not None else VarWindow(0)
 
     def on_ops(self, ops: OpsView, *, now_ms: int) -> list[EventDraft]:
         """Evaluate the operational checks; each holds (``ops.action``) while it fails."""
@@ -597,6 +610,7 @@ class RiskEngine:
         self._day_start = snap["day_start"]
         self._last_equity = snap["last_equity"]
         self._equity = deque(snap["equity"], maxlen=self.spec.history_len)
+        self._var = self._var_window(self._equity)  # the last window + 1 equities: the same
         self._order_times = deque(snap["order_times"])
         self._shown = (TradingState(snap["shown"][0]), snap["shown"][1])
         self._active_reason = snap["active_reason"]

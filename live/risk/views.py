@@ -33,7 +33,9 @@ class ProposedOrder:
 
     ``qty`` is positive; ``price`` is the limit price of a limit order, or for a market order
     the expected fill price (``None``: the market's last price). ``client_id`` names the
-    decision's event stream.
+    decision's event stream. ``protective``: an exit of the risk system itself (the engine
+    book's drawdown flatten, a kill switch's flatten), which passes in every trading state
+    while it only reduces the position (:mod:`grekko_research.risk.evaluate`).
     """
 
     symbol: str
@@ -42,6 +44,7 @@ class ProposedOrder:
     price: float | None = None
     order_type: Literal["market", "limit"] = "market"
     client_id: str | None = None
+    protective: bool = False
 
     def __post_init__(self) -> None:
         if self.side not in ("buy", "sell"):

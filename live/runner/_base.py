@@ -208,12 +208,14 @@ class RunnerBase:
     async def _send(self, cid: str, *, force: bool = False) -> None:
         """Send one NEW order: persist ``order_submitted``, send, persist what comes back.
 
-        While halted nothing is sent (the order stays NEW) unless ``force`` (a kill's flatten).
+        While halted nothing is sent (the order stays NEW) unless ``force`` (a kill's flatten)
+        or it is a flatten (a risk flatten's seq: the risk system's own exit, which the risk
+        engine let through as protective).
         """
         order = self.om.order(cid)
         if order.state is not OrderState.NEW:
             return
-        if self.halted and not force:
+        if self.halted and not (force or order.seq >= FLATTEN_SEQ):
             return  # stays NEW: sent once trading resumes, or withdrawn by a kill
         self._persist_om(self.om.mark_submitted(cid, self.clock()))
         self.hook("before_send")

@@ -146,7 +146,10 @@ def check_planned(
     side: Literal["buy", "sell"] = "buy" if po.size > 0 else "sell"
     price = po.price if math.isfinite(po.price) else None
     verdict = risk.check_order(
-        ProposedOrder(po.symbol, side, qty, price, client_id=client_id),
+        # The book's drawdown flatten is the risk system's own exit: protective.
+        ProposedOrder(
+            po.symbol, side, qty, price, client_id=client_id, protective=po.kind == "risk_flatten"
+        ),
         portfolio,
         market,
         now_ms=now_ms,

@@ -343,7 +343,7 @@ class Runner(Safety):
         """The strategy decides on the account's book (a portfolio of one sleeve whose book is
         the account's). A strategy that raises halts the run: ``halted`` with the traceback
         summary (alerted), resting orders cancelled; only a pending risk flatten is planned
-        (and refused while halted). The run goes on closing bars until it is resumed or
+        (it passes while halted: the risk system's own exit). The run goes on closing bars until it is resumed or
         stopped."""
         assert self.book is not None
         assert self.spec.strategy is not None
@@ -373,11 +373,6 @@ class Runner(Safety):
         for i, po in enumerate(planned):
             if po.status != "filled":
                 continue
-            if self.halted:
-                refused.append(
-                    {"symbol": po.symbol, "size": po.size, "reason": f"halted: {self.halted}"}
-                )
-                continue
             seq = FLATTEN_SEQ + i * 100 if po.kind == "risk_flatten" else i * 100
             qty = lot_qty(abs(po.size), self._lots[po.asset])
             if qty <= 0:
@@ -385,12 +380,17 @@ class Runner(Safety):
                 continue
             side: Literal["buy", "sell"] = "buy" if po.size > 0 else "sell"
             intent = Intent(self.spec.run_id, po.symbol, side, qty, ts, seq=seq)
+            # The risk engine decides while halted too (one decision, recorded as a backtest
+            # records it): HALTED refuses every order but the book's flatten (protective).
+            n = len(refused)
             passed, shrunk = check_planned(
                 self.risk, po, float(qty), client_id=intent.client_id,
                 portfolio=self._portfolio_view(), market=market, now_ms=self.clock(),
                 lot=self._lots[po.asset], drafts=risk_events, refused=refused,
             )  # fmt: skip
             if not passed:
+                if self.halted and refused[n:] and refused[n].get("rule") == "halted":
+                    refused[n]["reason"] = f"halted: {self.halted}"  # the run's halt, named
                 continue
             if shrunk is not None:
                 intent = Intent(self.spec.run_id, po.symbol, side, shrunk, ts, seq=seq)

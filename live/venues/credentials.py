@@ -5,7 +5,8 @@ Lookup for venue ``binance`` (the name upper-cased, anything but letters and dig
     GREKKO_BINANCE_API_KEY, GREKKO_BINANCE_API_SECRET [, GREKKO_BINANCE_API_PASSWORD]
 
 then, for what the environment lacks and only if the optional ``keyring`` package is installed,
-the keyring entries of service ``"grekko"`` with usernames ``"binance:api_key"``,
+the keyring entries (read by :func:`live.secrets.keyring_secret`, the one keyring reader) of
+service ``"grekko"`` with usernames ``"binance:api_key"``,
 ``"binance:api_secret"`` and ``"binance:api_password"``. The password (passphrase) is asked
 for only when the exchange requires one (ccxt's ``requiredCredentials``).
 
@@ -18,15 +19,13 @@ messages mask them from then on.
 
 from __future__ import annotations
 
-import importlib
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from grekko_research.errors import ConfigError
-from live.secrets import register_secrets
+from live.secrets import keyring_installed, keyring_secret, register_secrets
 
 __all__ = ["KEYRING_SERVICE", "Credentials", "env_names", "load_credentials"]
 
@@ -78,14 +77,6 @@ def env_names(venue: str) -> tuple[str, str, str]:
     return (f"{prefix}_API_KEY", f"{prefix}_API_SECRET", f"{prefix}_API_PASSWORD")
 
 
-def _keyring() -> Any | None:
-    """The ``keyring`` module if installed (it is an optional dependency), else ``None``."""
-    try:
-        return importlib.import_module("keyring")
-    except ImportError:
-        return None
-
-
 def _needs_password(venue: str) -> bool:
     import ccxt
 
@@ -130,17 +121,15 @@ def load_credentials(
         if value:
             found[part] = value
             sources.add("env")
-    keyring = _keyring() if use_keyring else None
-    if keyring is not None:
+    keyring = use_keyring and keyring_installed()
+    if keyring:
         for part in _PARTS:
             if part in found:
                 continue
-            try:
-                stored = keyring.get_password(KEYRING_SERVICE, f"{venue}:{part}")
-            except Exception:  # a locked or absent backend: as if the entry were missing
-                stored = None
+            # The one keyring reader: a locked or absent backend reads as a missing entry.
+            stored = keyring_secret(KEYRING_SERVICE, f"{venue}:{part}")
             if stored:
-                found[part] = str(stored)
+                found[part] = stored
                 sources.add("keyring")
     required = ["api_key", "api_secret"]
     if _needs_password(venue) if need_password is None else need_password:
@@ -151,7 +140,7 @@ def load_credentials(
         hint = (
             f" or keyring service {KEYRING_SERVICE!r} entries "
             + ", ".join(f"'{venue}:{part}'" for part in missing)
-            if keyring is not None
+            if keyring
             else " (the keyring package is not installed, so only the environment is read)"
         )
         raise ConfigError(f"no {venue} API credentials: set {where}{hint}")

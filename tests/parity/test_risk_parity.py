@@ -87,10 +87,10 @@ def _same(got: list[Row], want: list[Row]) -> None:
             assert (math.isnan(a) and math.isnan(b)) or a == pytest.approx(b, rel=1e-9), (g, w)
 
 
-def test_conservative_backtest_and_replay_record_the_same_risk_events(
-    research_store: Path, tmp_path: Path
-) -> None:
-    cfg = compose_config([*CASE, f"live.state_dir={tmp_path}"])
+def _both(overrides: list[str], research_store: Path, tmp_path: Path) -> tuple[Any, list[Any]]:
+    """Backtest and replay ``overrides``; assert they record the same risk events and fills;
+    return the backtest and the replay's events."""
+    cfg = compose_config([*overrides, f"live.state_dir={tmp_path}"])
     store = ParquetStore(research_store)
     backtest = run_backtest(cfg, store=store)
     orders, breaches, states = backtest_risk(backtest)
@@ -106,8 +106,42 @@ def test_conservative_backtest_and_replay_record_the_same_risk_events(
     assert l_states == states
     # And what passed filled alike: every fill, exactly.
     assert live_fills(events) == backtest_fills(backtest)
+    return backtest, events
+
+
+def test_conservative_backtest_and_replay_record_the_same_risk_events(
+    research_store: Path, tmp_path: Path
+) -> None:
+    backtest, _ = _both(CASE, research_store, tmp_path)
+    orders, breaches, states = backtest_risk(backtest)
     # The spec bites on these bars: reductions, refusals and halts, each more than once.
     assert sum(1 for r in orders if r[3] == "shrink") >= 3
     assert sum(1 for r in orders if r[3] == "reject") >= 3
     assert sum(1 for r in states if r[1] == "HALTED") >= 3
     assert {r[2] for r in breaches} == {"price_move", "volatility"}
+
+
+def test_the_engines_flatten_passes_a_drawdown_halt_in_both(
+    research_store: Path, tmp_path: Path
+) -> None:
+    # A 3 % drawdown halts (HALTED until resume) at 2021-05-14 20:00; the strategy's orders
+    # are refused from then on; at 5 % the engine's own flatten is due and passes the halt —
+    # in the kernel (engine/_risk.py) and in the replay (the book's flatten through the risk
+    # engine as a protective order, sent although the breaker engaged the kill switch).
+    case = [*CASE, "risk.portfolio.drawdown.limit=0.03", "risk.portfolio.drawdown.flatten_at=0.05"]
+    backtest, events = _both(case, research_store, tmp_path)
+    ev = backtest.result.events
+    halt = ev[(ev["rule"] == "drawdown") & (ev["action"] == "halt")]["bar"].tolist()
+    assert len(halt) == 1
+    o = backtest.result.orders
+    flat = o[o["kind"] == "risk_flatten"]
+    assert flat["status"].tolist() == ["filled"] and int(flat["bar"].iloc[0]) > halt[0]
+    # Between the halt and the flatten the state stays HALTED and the strategy is refused.
+    refused = ev[(ev["action"] == "reject") & (ev["rule"] == "halted")]["bar"].tolist()
+    assert refused and all(halt[0] < b < int(flat["bar"].iloc[0]) for b in refused)
+    states = [r for r in backtest_risk(backtest)[2] if r[0] > halt[0]]
+    assert states == []  # HALTED to the end: a drawdown without cool-down lifts at resume
+    protective = [e.payload for e in events
+                  if e.kind == "risk_decision" and e.payload.get("protective")]  # fmt: skip
+    assert [(p["action"], p["state"]) for p in protective] == [("approve", "HALTED")]
+    assert backtest.result.positions[-1, 0] == 0.0

@@ -471,7 +471,7 @@ CHECKS: dict[str, Callable[[RiskEngine], None]] = {
     "check_min_notional": _order,
     "check_drawdown": _bar,
     "check_daily_loss": _bar,
-    "check_var": _bar,
+    "check_var_window": _bar,
     "check_volatility": _bar,
     "check_price_move": _bar,
     "check_stale_data": _ops,
@@ -508,7 +508,7 @@ def test_an_exception_in_any_check_halts_until_resume(
 
     monkeypatch.setattr(checks, name, boom)
     CHECKS[name](engine)
-    rule = name.removeprefix("check_")
+    rule = name.removeprefix("check_").removesuffix("_window")  # check_var_window: "var"
     assert engine.state is HALTED
     assert rule in engine.reason and "RuntimeError: injected fault" in engine.reason
     monkeypatch.undo()  # even with the check healthy again, nothing passes until resume

@@ -13,6 +13,7 @@ from grekko_research.risk import checks as C
 from grekko_research.risk.rules import RiskLimits
 from grekko_research.risk.spec import (
     DailyLossBreaker,
+    DrawdownBreaker,
     MarketRisk,
     OrderRisk,
     PortfolioRisk,
@@ -133,6 +134,35 @@ def test_a_price_move_halts_until_its_cooldown_has_passed_and_it_is_clear() -> N
     )
     filled = res.orders[res.orders["status"] == "filled"]
     assert filled["bar"].tolist() == [6, 7]
+
+
+def test_the_engines_flatten_passes_a_drawdown_halt_the_strategys_exit_does_not() -> None:
+    # All in at bar 1's open (100). Bar 2's close (88): 12 % down, the drawdown breaker halts
+    # (HALTED until resume). The strategy's exit decided then is refused at bar 3's open
+    # (a halt freezes the strategy). Bar 3's close (78): 22 % down, past flatten_at — the
+    # engine's own flatten at bar 4's open passes the halt (it only reduces), and the run
+    # ends flat at 7 800 instead of riding the fall to 70 (it used to be refused: "halted").
+    closes = [100.0, 100.0, 88.0, 78.0, 70.0, 70.0]
+    entry = np.zeros(6, dtype=bool)
+    exit_ = np.zeros(6, dtype=bool)
+    entry[0], exit_[2] = True, True
+    dd = DrawdownBreaker(limit=0.1, action="halt", flatten_at=0.2)
+    cfg = EngineConfig(fees=NOFEE, risk=RiskSpec(portfolio=PortfolioRisk(drawdown=dd)))
+    res = backtest(bars_of(closes), Signals(entry, exit_), cfg)
+    assert events(res) == [
+        (2, "drawdown", "halt"),
+        (2, "state", "halt"),
+        (3, "halted", "reject"),
+        (3, "max_drawdown", ""),
+    ]
+    filled = res.orders[res.orders["status"] == "filled"]
+    assert filled[["bar", "side", "kind"]].values.tolist() == [
+        [1, 1, "market"],
+        [4, -1, "risk_flatten"],
+    ]
+    assert filled["size"].abs().tolist() == pytest.approx([100.0, 100.0])
+    assert res.final_equity == pytest.approx(7_800.0)
+    assert res.positions[-1, 0] == 0.0
 
 
 def test_a_daily_loss_reduces_until_the_next_utc_day() -> None:

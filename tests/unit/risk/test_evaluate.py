@@ -34,6 +34,7 @@ from grekko_research.risk.state import (
     mark_nb,
     merge_hold_nb,
 )
+from grekko_research.risk.var import VarWindow
 
 T0 = 1_700_000_000_000 - 1_700_000_000_000 % DAY_MS  # a UTC midnight
 NONE = np.zeros(0)
@@ -60,8 +61,9 @@ def order(
     lot: float = 0.0,
     tick: float = 0.0,
     venue_min: float = 0.0,
+    protective: bool = False,
 ) -> E.OrderView:
-    return E.OrderView(qty, side, price, last, limit, lot, tick, venue_min, float(T0))
+    return E.OrderView(qty, side, price, last, limit, lot, tick, venue_min, float(T0), protective)
 
 
 def decide(spec: RiskSpec, st_: E.OrderState, od: E.OrderView) -> tuple[str, float, str]:
@@ -82,6 +84,40 @@ def test_without_limits_every_valid_order_passes_whole() -> None:
 
 def test_halted_refuses_everything_even_a_reduction() -> None:
     assert decide(OFF, state(HALTED, position=5.0), order(1.0, -1.0))[0::2] == ("reject", "halted")
+
+
+@pytest.mark.parametrize("code", [ACTIVE, REDUCING, HALTED])
+def test_a_protective_reduction_passes_every_state_and_the_order_rate(code: int) -> None:
+    # The engine's drawdown flatten (or a kill switch's) after a breaker halted trading: the
+    # risk system's own exit must go through, or the account keeps the exposure (the 20 %
+    # halt used to refuse the 25 % flatten). The order rate is full: it still passes.
+    spec = RiskSpec(order=OrderRisk(max_orders=1, order_window_s=60, max_position=0.1))
+    full = np.array([T0 - 1_000.0])
+    long, short = state(code, 5.0, times=full), state(code, -5.0, times=full)
+    for st_, side in ((long, -1.0), (short, 1.0)):
+        assert decide(spec, st_, order(5.0, side, protective=True)) == ("approve", side * 5.0, "")
+        assert decide(spec, st_, order(2.0, side, protective=True)) == ("approve", side * 2.0, "")
+        for nb_st in (st_, st_._replace(order_times_ms=NONE)):
+            v = E.decide_order_nb(spec.order_limits(), nb_st, order(5.0, side, protective=True))
+            assert (int(v.action), float(v.qty)) == (E.APPROVE, side * 5.0)
+    # The strategy's own exit gets no such pass: HALTED refuses it, the full rate too.
+    want = "halted" if code == HALTED else "order_rate"
+    assert decide(spec, long, order(5.0, -1.0))[0::2] == ("reject", want)
+
+
+def test_a_protective_order_that_adds_or_reverses_gets_no_pass() -> None:
+    held = state(HALTED, position=5.0)
+    assert decide(OFF, held, order(8.0, -1.0, protective=True))[0::2] == ("reject", "halted")
+    assert decide(OFF, held, order(1.0, 1.0, protective=True))[0::2] == ("reject", "halted")
+    assert decide(OFF, state(HALTED), order(1.0, -1.0, protective=True))[0::2] == (
+        "reject",
+        "halted",
+    )  # flat: nothing to reduce
+    nan_pos = state(HALTED, position=math.nan)  # fails closed
+    assert decide(OFF, nan_pos, order(1.0, -1.0, protective=True))[0::2] == ("reject", "halted")
+    reducing = state(REDUCING, position=5.0)  # a reversal is cut to its closing part, as ever
+    assert decide(OFF, reducing, order(8.0, -1.0, protective=True)) == ("shrink", -5.0, "reducing")
+    assert decide(OFF, held, order(math.nan, -1.0, protective=True))[0::2] == ("reject", "halted")
 
 
 @pytest.mark.parametrize("qty", [0.0, -1.0, math.nan, math.inf])
@@ -203,6 +239,7 @@ _limits = st.one_of(st.none(), st.floats(0.05, 5.0))
     price=st.floats(90.0, 110.0),
     recent=st.integers(0, 4),
     max_orders=st.sampled_from([None, 2, 3]),
+    protective=st.booleans(),
 )
 def test_the_numba_build_decides_exactly_as_the_python_one(
     *,
@@ -218,6 +255,7 @@ def test_the_numba_build_decides_exactly_as_the_python_one(
     price: float,
     recent: int,
     max_orders: int | None,
+    protective: bool,
 ) -> None:
     spec = RiskSpec(
         order=OrderRisk(
@@ -235,7 +273,7 @@ def test_the_numba_build_decides_exactly_as_the_python_one(
     st_ = state(trading, position, 10_000.0, 500.0, -200.0, times)
     price = round(price, 2)  # on the tick grid half the time (below), so later checks run
     tick = 0.01 if limit and qty > 1.0 else 0.0
-    od = order(qty, side, price=price, limit=limit, lot=lot, tick=tick)
+    od = order(qty, side, price=price, limit=limit, lot=lot, tick=tick, protective=protective)
     py = E.decide_order(spec, st_, od)
     nb = E.decide_order_nb(spec.order_limits(), st_, od)
     assert (py.action, py.rule) == (int(nb.action), int(nb.rule))
@@ -387,7 +425,8 @@ def test_the_numba_breakers_find_what_the_python_ones_find(
     peak, start = float(eq.max()), float(eq[0])
     now = T0 + 12_345
     found, seen = E.evaluate_portfolio(spec, eq[-1], peak, start, eq if at_bar else None, now)
-    hits = E.evaluate_portfolio_nb(portfolio_limits(spec), eq[-1], peak, start, eq, at_bar, now)
+    window = VarWindow(3, eq).state  # the rolling window a kernel keeps
+    hits = E.evaluate_portfolio_nb(portfolio_limits(spec), eq[-1], peak, start, window, at_bar, now)
     market, m_seen = E.evaluate_market(spec, "X", cl, 8760.0, now, bar=at_bar)
     m_hits = E.evaluate_market_nb(market_limits(spec), cl, 8760.0, at_bar, now)
     expected = [
