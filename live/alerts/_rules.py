@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
+from live.alerts._sniper import SniperAlertState, sniper_alerts
 from live.events import Event
 from live.secrets import Redactor, default_redactor
 
@@ -67,6 +68,8 @@ class AlertContext:
     state: str | None = None
     """The run's trading state as last alerted (``ACTIVE``, ``REDUCING``, ``HALTED``; ``None``
     before the first): one halt is logged by several events, alerted by the first only."""
+    sniper: SniperAlertState = field(default_factory=SniperAlertState)
+    """A Solana sniper run's (:mod:`live.alerts._sniper`)."""
 
     def observe(self, event: Event) -> None:
         """Learn the run id and orders' symbols and sides (fills do not carry them)."""
@@ -127,6 +130,7 @@ def alerts_for(event: Event, context: AlertContext) -> list[Alert]:
     ``log_verified``    always (each start: the checkpoint of the  info; critical when the
                         log it checked, ``seq`` and head hash)     log failed and was accepted
     ``log_accepted``    always (a run goes on with a failed log)   critical
+    ``sniper_*``        repeated RPC failures, daily budget        see :mod:`live.alerts._sniper`
     ==================  =========================================  ==========================
 
     One halt of the run, one critical alert: a halt is logged by several events (the runner's
@@ -162,6 +166,9 @@ def alerts_for(event: Event, context: AlertContext) -> list[Alert]:
         return [_alert(event, context, f"error:{where}", "warning", f"Error in {where}", lines)]
     if kind in ("log_verified", "log_accepted"):
         return [_log_integrity(event, context, p)]
+    if kind.startswith("sniper_"):
+        return sniper_alerts(event, context.sniper, p,
+                             lambda e, *a: _alert(e, context, *a))  # fmt: skip
     if kind == "reconciled" and p.get("ok") is False:
         details = {k: v for k, v in p.items() if k != "ok"}
         lines = ["Reconciliation with the venue FAILED.", f"Details: {_text(details)}"]

@@ -12,6 +12,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from live.api._sniper_metrics import SNIPER_METRIC_NAMES, SniperMetrics
 from live.api._staleness import DataAge
 from live.events import Event
 from live.state import RISK_LEVELS, Rejection, RunFold, reason_class
@@ -68,6 +69,7 @@ METRIC_NAMES = (
     "grekko_data_stale_after_seconds",
     "grekko_data_stale",
     "grekko_clock_rate",
+    *SNIPER_METRIC_NAMES,
 )
 """Every metric family the API exposes (counters as exposed, with ``_total``)."""
 
@@ -193,6 +195,7 @@ class HubMetrics:
             "The run's clock in seconds per wall second (1: wall clock; 3600: sim --speed 3600).",
             registry=r,
         )
+        self.sniper = SniperMetrics(r)  # a Solana sniper run's (live/solana)
         self._bar_logged: OrderedDict[int, int] = OrderedDict()  # bar ts -> bar_closed ts_ms
         self._submitted: OrderedDict[str, int] = OrderedDict()  # client id -> submitted ts_ms
 
@@ -235,6 +238,8 @@ class HubMetrics:
             self.reconciliations.labels("true" if p.get("ok") else "false").inc()
         elif kind == "ws_reconnect":
             self.reconnects.inc(max(1, int(p.get("count") or 1)))
+        elif kind.startswith("sniper_"):
+            self.sniper.observe(e)
         self._state_after(kind, fold)
 
     def _state_after(self, kind: str, fold: RunFold) -> None:

@@ -190,27 +190,49 @@ def run_command(
     ] = 1.0,
     quiet: Annotated[bool, typer.Option("--quiet", help="Print only the summary")] = False,
     as_json: JsonOpt = False,
+    api_port: Annotated[
+        int | None,
+        typer.Option(
+            metavar="PORT", help="Serve the status API (REST, /metrics) here; 0: any free port"
+        ),
+    ] = None,
+    api_host: Annotated[str, typer.Option(help="The status API's bind address")] = "127.0.0.1",
+    alerts: Annotated[
+        bool, typer.Option("--alerts", help="Send the run's alerts to GREKKO_ALERT_URLS")
+    ] = False,
 ) -> None:
     """Listen for launches, analyse each, buy those that pass through the risk engine (dry-run
     unless --live --confirm-live), and exit by take-profit, stop, time or safety downgrade.
 
-    Every decision goes to the run's event log (grekko-live status|verify|kill|resume|alerts
-    read it). The wallet key comes from GREKKO_SOLANA_KEY or the keyring, never an option.
+    Every decision goes to the run's event log (grekko-live status|verify|kill|resume|api|alerts
+    read it). --api-port serves the CEX runner's status API beside the run (tokens:
+    GREKKO_API_READ_TOKEN / GREKKO_API_CONTROL_TOKEN; its URL also in the run folder's
+    api.json), --alerts sends its alerts (halts, kills, repeated RPC failures, the daily
+    budget). The wallet key comes from GREKKO_SOLANA_KEY or the keyring, never an option.
     """
+    from live.cli._app import err_console
     from live.solana.app import rpc_client, run_sniper
     from live.solana.buyer import load_keypair
+    from live.solana.observe import check_observability, observed
 
     folder = state_dir / run_id  # nothing is written before the config and the key are good
     spec, mode = _spec(rpc_url, ws_url, config, sets, live, confirm_live, folder, run_id)
     wallet = load_keypair(required=spec.buyer.mode == "live")
+    check_observability(api_port, alerts)
     store, folder = _open(state_dir, run_id)
+
+    def alerted(outcome: Any) -> None:
+        err_console.print(f"[red]alert[/] {outcome.status}: {outcome.alert.title}")
 
     async def main() -> Any:
         client = rpc_client(rpc_url, timeout=spec.safety.timeout_s)
         try:
-            return await run_sniper(spec, store, client, wallet, monitor_mode=mode, max_launches=max_launches,
-                                    duration_s=duration, exit_interval_s=exit_interval,
-                                    on_record=_printer(not quiet and not as_json))  # fmt: skip
+            async with observed(folder / "events.db", folder, api_port=api_port, api_host=api_host,
+                                alerts=alerts, on_alert=alerted,
+                                on_api=lambda url: err_console.print(f"status API: {url}")):  # fmt: skip
+                return await run_sniper(spec, store, client, wallet, monitor_mode=mode, max_launches=max_launches,
+                                        duration_s=duration, exit_interval_s=exit_interval,
+                                        on_record=_printer(not quiet and not as_json))  # fmt: skip
         finally:
             await client.close()
 

@@ -105,12 +105,16 @@ async def run_sniper(
     if sniper.positions:
         await sniper.reconcile()
 
+    handled = [0]  # launches whose analysis (and buy) finished: a launch in flight is not done
+
     def done() -> bool:
-        enough = max_launches is not None and summary.launches >= max_launches
+        enough = max_launches is not None and handled[0] >= max_launches
         return enough and not sniper.positions
 
     async def on_event(event: MonitorEvent) -> None:
         await sniper.on_monitor_event(event)
+        if event.kind == "launch":
+            handled[0] += 1
         if done():
             stop.set()
 

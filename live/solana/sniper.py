@@ -54,6 +54,7 @@ from live.solana.safety import SafetyAnalyzer, SafetyConfig, Verdict
 __all__ = ["Sniper", "SniperSpec"]
 
 DECIMALS = 6  # launch tokens' decimals (the analyzer checks the mint's)
+RPC_FAILURE_CODES = frozenset({"rpc_error", "rpc_timeout", "malformed_answer"})
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,8 @@ class Sniper:
                 self.pending.pop(p.get("signature") or "", None)
             if e.kind == "sniper_order" and p.get("side") == "buy" and not p.get("dry_run"):
                 self.pending[p["signature"]] = p
+            elif e.kind == "sniper_exit" and not p.get("dry_run", self.spec.buyer.mode != "live"):
+                self.pending[p["signature"]] = {**p, "side": "sell"}  # sent, outcome unknown
             elif e.kind == "sniper_fill" and p["side"] == "buy":
                 self.positions[p["mint"]] = Position.from_json(p["position"])
                 day = e.ts_ms // DAY_MS
@@ -172,16 +175,25 @@ class Sniper:
 
     async def on_monitor_event(self, event: MonitorEvent) -> Verdict | None:
         if event.kind == "launch" and event.launch is not None:
-            return await self.on_launch(event.launch, slot=event.slot)
+            return await self.on_launch(
+                event.launch, slot=event.slot, received_ns=event.received_ns
+            )
         if event.kind in ("gap", "reconnect", "error"):
             self._record(f"sniper_{event.kind}", "monitor", event.to_json())
         return None
 
-    async def on_launch(self, launch: Launch, *, slot: int | None = None) -> Verdict:
-        """Analyse ``launch``; buy it if it passes and the risk engine lets it."""
+    async def on_launch(
+        self, launch: Launch, *, slot: int | None = None, received_ns: int | None = None
+    ) -> Verdict:
+        """Analyse ``launch``; buy it if it passes and the risk engine lets it
+        (``received_ns``: when its frame arrived, ``time.perf_counter_ns``)."""
         self._record("sniper_launch", launch.mint, {"slot": slot, **launch.to_json()})
         verdict = await self.analyzer.analyze(launch)
-        self._record("sniper_verdict", launch.mint, verdict.to_json())
+        payload = verdict.to_json()
+        if received_ns is not None:  # the frame → verdict latency (metrics)
+            payload["frame_to_verdict_ms"] = (time.perf_counter_ns() - received_ns) / 1e6
+        self._record("sniper_verdict", launch.mint, payload)
+        self._verdict_rpc_errors(launch.mint, verdict)
         if verdict.passed:
             await self.try_buy(launch)
         else:
@@ -189,6 +201,15 @@ class Sniper:
                 launch.mint, "skip", "safety", f"verdict REJECT: {', '.join(verdict.codes)}"
             )
         return verdict
+
+    def _rpc_error(self, mint: str, where: str, error: str) -> None:
+        """One failed RPC call (metrics count them; repeated ones alert)."""
+        self._record("sniper_rpc_error", mint, {"mint": mint, "where": where, "error": error[:300]})
+
+    def _verdict_rpc_errors(self, mint: str, verdict: Verdict) -> None:
+        for r in verdict.reasons:
+            if r.code in RPC_FAILURE_CODES:
+                self._rpc_error(mint, f"analysis:{r.code}", r.detail)
 
     def _decision(self, mint: str, action: str, rule: str, reason: str, **extra: Any) -> None:
         self._record(
@@ -209,6 +230,8 @@ class Sniper:
         except (KeyboardInterrupt, SystemExit, asyncio.CancelledError):
             raise
         except BaseException as e:  # fail closed: no curve, no order
+            if not isinstance(e, LookupError | ValueError):  # the RPC failed, not the account
+                self._rpc_error(launch.mint, "curve", f"{type(e).__name__}: {e}")
             self._decision(
                 launch.mint, "reject", "curve", f"curve unreadable: {type(e).__name__}: {e}"
             )
@@ -289,6 +312,7 @@ class Sniper:
         try:
             tx = build_buy(launch, plan, self.wallet, await self._blockhash(), cfg)
         except Exception as e:
+            self._rpc_error(launch.mint, "blockhash", f"{type(e).__name__}: {e}")
             self._decision(launch.mint, "reject", "blockhash", f"{type(e).__name__}: {e}")
             return None
         sig = str(tx.signatures[0])
@@ -335,6 +359,7 @@ class Sniper:
             raise
         except BaseException as e:
             err = f"{type(e).__name__}: {e}"
+            self._rpc_error(mint, "simulate", err)
         if err is not None:
             self._decision(mint, "reject", "simulation", f"simulation failed: {err}")
             return False
@@ -358,6 +383,7 @@ class Sniper:
             raise
         except BaseException as e:
             why = f"{type(e).__name__}: {e}"
+            self._rpc_error(mint, "send", why)
         self._decision(mint, "unknown", "unconfirmed", f"{why}: reconcile by signature")
         return False
 
@@ -385,6 +411,7 @@ class Sniper:
                 self.last_check[mint] = now
                 if not verdict.passed:
                     self._record("sniper_verdict", mint, {**verdict.to_json(), "recheck": True})
+                    self._verdict_rpc_errors(mint, verdict)
                 self.safe[mint] = verdict.passed
             if flatten:
                 why: Any = ("kill", None)
@@ -414,6 +441,7 @@ class Sniper:
         try:
             tx = build_sell(position.launch, plan, self.wallet, await self._blockhash(), cfg)
         except Exception as e:  # held: the next round tries again
+            self._rpc_error(mint, "blockhash", f"{type(e).__name__}: {e}")
             self._decision(
                 mint, "hold", "blockhash", f"exit {rule} not built: {type(e).__name__}: {e}"
             )
@@ -421,7 +449,8 @@ class Sniper:
         sig = str(tx.signatures[0])
         if live and not await self._simulate(mint, tx):
             return
-        self._record("sniper_exit", mint, {"rule": rule, "signature": sig, **plan.to_json()})
+        self._record("sniper_exit", mint, {"rule": rule, "signature": sig, "dry_run": not live,
+                                           **plan.to_json()})  # fmt: skip
         if live and not await self._submit(mint, tx):
             return
         pnl = plan.lamports - position.cost_lamports
@@ -459,6 +488,7 @@ class Sniper:
                 raise
             except BaseException as e:
                 entry["error"] = f"{type(e).__name__}: {e}"
+                self._rpc_error(mint, "reconcile", entry["error"])
             if entry.get("closed"):
                 self.positions.pop(mint, None)
             self._record("sniper_reconciled", mint, entry)
@@ -467,9 +497,11 @@ class Sniper:
 
     async def _resolve(self, sig: str, order: dict[str, Any]) -> dict[str, Any]:
         """A recorded live buy: landed (the chain's tokens become the position), failed, or
-        not found (it did not land; nothing was resent)."""
+        not found (it did not land; nothing was resent). A sell: see :meth:`_resolve_sell`."""
         from solders.signature import Signature
 
+        if order.get("side") == "sell":
+            return await self._resolve_sell(sig, order)
         mint = order["mint"]
         entry: dict[str, Any] = {"mint": mint, "signature": sig}
         try:
@@ -495,6 +527,7 @@ class Sniper:
             raise
         except BaseException as e:  # unresolved: stays pending for the next reconcile
             entry["error"] = f"{type(e).__name__}: {e}"
+            self._rpc_error(mint, "reconcile", entry["error"])
             self._record(
                 "sniper_reconciled",
                 mint,
@@ -508,6 +541,48 @@ class Sniper:
                 "side": "buy", "mint": mint, "tokens": entry["chain_tokens"], "lamports": order["lamports"],
                 "signature": sig, "dry_run": False, "reconciled": True,
                 "position": self.positions[mint].to_json(),
+            })  # fmt: skip
+        return entry
+
+    async def _resolve_sell(self, sig: str, order: dict[str, Any]) -> dict[str, Any]:
+        """A recorded live sell: landed (the position is closed, its fill recorded with the
+        quoted proceeds and the tokens the wallet still holds), failed or not found (the
+        position stays; the exit rules sell it again). Nothing is resent here."""
+        from solders.signature import Signature
+
+        mint = order["mint"]
+        entry: dict[str, Any] = {"mint": mint, "signature": sig, "side": "sell"}
+        position = self.positions.get(mint)
+        try:
+            resp = await self.client.get_signature_statuses([Signature.from_string(sig)])
+            status = resp.value[0]
+            if status is None:
+                entry["outcome"] = "not_found"
+            elif status.err is not None:
+                entry["outcome"] = f"failed: {status.err}"
+            else:
+                entry["outcome"] = "landed"
+                if position is not None:
+                    entry["chain_tokens"] = await self._chain_tokens(position.launch) or 0
+        except (KeyboardInterrupt, SystemExit, asyncio.CancelledError):
+            raise
+        except BaseException as e:  # unresolved: stays pending for the next reconcile
+            entry["error"] = f"{type(e).__name__}: {e}"
+            self._rpc_error(mint, "reconcile", entry["error"])
+            self._record("sniper_reconciled", mint,
+                         {k: v for k, v in entry.items() if k != "signature"} | {"pending": sig})  # fmt: skip
+            return entry
+        self.pending.pop(sig, None)
+        self._record("sniper_reconciled", mint, entry)
+        if entry["outcome"] == "landed" and position is not None:
+            pnl = int(order["lamports"]) - position.cost_lamports
+            self.realised_lamports += pnl
+            del self.positions[mint]
+            self._record("sniper_fill", mint, {
+                "side": "sell", "mint": mint, "tokens": int(order["tokens"]),
+                "lamports": int(order["lamports"]), "pnl_lamports": pnl,
+                "rule": order.get("rule"), "signature": sig, "dry_run": False, "reconciled": True,
+                "proceeds": "quoted", "left_tokens": entry["chain_tokens"],
             })  # fmt: skip
         return entry
 
