@@ -431,12 +431,15 @@ class Sniper:
         cfg = self.spec.buyer
         plan = plan_sell(curve, position.tokens, cfg, position.launch.mint)
         price = self._prices.get(position.launch.mint, 0.0)
+        # The sniper's exits (take-profit, stop, time, safety downgrade, kill) close the whole
+        # position, as the engine's position stops do: protective, so the risk engine passes
+        # them in every trading state and its audit trail says so (risk/evaluate.py).
         order = ProposedOrder(position.launch.mint, "sell", position.tokens / 10**DECIMALS, price,
-                              client_id=f"sell-{position.launch.mint[:8]}")  # fmt: skip
+                              client_id=f"sell-{position.launch.mint[:8]}", protective=True)  # fmt: skip
         decision = self.risk.check_order(
             order, self._portfolio(), MarketView(prices=dict(self._prices)), now_ms=now
         )
-        self._drafts(decision.events)  # a reducing sell passes even when halted
+        self._drafts(decision.events)
         mint, live = position.launch.mint, cfg.mode == "live"
         try:
             tx = build_sell(position.launch, plan, self.wallet, await self._blockhash(), cfg)

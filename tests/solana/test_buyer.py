@@ -268,6 +268,12 @@ def test_kill_file_blocks_buys_and_flattens(solana_peer: PeerThread, tmp_path: P
             assert [e.payload["rule"] for e in store.read(kinds=["sniper_decision"])] == [
                 "kill_switch"
             ]
+            # The audit trail agrees with the sale: the halted risk engine approved it as a
+            # protective exit (it used to record a reject and the sniper sold anyway).
+            sells = [e.payload for e in store.read(kinds=["risk_decision"])
+                     if e.payload["side"] == "sell"]  # fmt: skip
+            assert len(sells) == 1 and sells[0]["protective"] is True
+            assert sells[0]["state"] == "HALTED" and sells[0]["approved_qty"] > 0
         await client.close()
 
     asyncio.run(go())
