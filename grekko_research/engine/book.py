@@ -13,13 +13,19 @@ live run sizes, checks and books its orders exactly as the backtest does:
 - :meth:`EngineBook.close_bar` marks to market at a bar's close and applies the drawdown and
   daily-loss rules (a drawdown breach halts new exposure and flattens at the next decision).
 
-What the live book does not do (the venue or a later part does): position stops and pending
-limit/stop orders (no intrabar simulation), funding, liquidation. :func:`check_live_config`
-refuses configurations that need them. Pure: no I/O, no clock.
+- :meth:`EngineBook.stop_exits` finds the position stops (stop-loss, take-profit, trailing;
+  %, absolute or ATR, armed by :meth:`fill` from the entry price as the kernel arms them) that a
+  bar's open or range reaches, with the kernel's own rule and exit price; the runner holds them
+  (emulated stops) and sends the exits.
+
+What the live book does not do (the venue or a later part does): pending limit/stop orders
+(no intrabar simulation), funding, liquidation. :func:`check_live_config` refuses
+configurations that need them. Pure: no I/O, no clock.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -32,7 +38,13 @@ from grekko_research.engine._fills import fee_nb, fill_nb
 from grekko_research.engine._phases import DAY_MS, roll_day_nb
 from grekko_research.engine._records import record_table
 from grekko_research.engine._state import Decisions, Market, Order, Rules, make_rules
-from grekko_research.engine._step import book_fill_nb, close_bar_nb, open_trades_nb, plan_nb
+from grekko_research.engine._step import (
+    book_fill_nb,
+    close_bar_nb,
+    open_trades_nb,
+    plan_nb,
+    stops_nb,
+)
 from grekko_research.engine.api import Orders, Signals, TargetPositions, _kernel_inputs
 from grekko_research.engine.config import EngineConfig
 from grekko_research.engine.layout import (
@@ -44,19 +56,31 @@ from grekko_research.engine.layout import (
     EVENT_FIELDS,
     KIND_MARKET,
     KIND_RISK_FLATTEN,
+    KIND_STOP_LOSS,
+    KIND_TAKE_PROFIT,
+    KIND_TRAILING_STOP,
     ORDER_FIELDS,
     S_POS,
+    S_SL,
+    S_STOP_BAR,
+    S_TP,
+    S_TRAIL_D,
+    S_TRAIL_PEAK,
     TRADE_FIELDS,
 )
 from grekko_research.engine.nb import init_state_nb
 from grekko_research.errors import ConfigError
+from grekko_research.indicators.volatility import atr_nb
 from grekko_research.risk.rules import RULE_NAMES
 
 __all__ = [
     "DAY_MS",
+    "STOP_KINDS",
     "EngineBook",
     "PlannedOrder",
+    "StopLevels",
     "check_live_config",
+    "decision_atr",
     "decision_row",
     "fill_fee",
     "fill_price",
@@ -66,6 +90,15 @@ _O = {name: i for i, name in enumerate(ORDER_FIELDS)}
 _T = {name: i for i, name in enumerate(TRADE_FIELDS)}
 _E = {name: i for i, name in enumerate(EVENT_FIELDS)}
 _NO_INDEX = np.zeros(0, dtype=np.int64)
+_FILL_KINDS = {
+    "market": KIND_MARKET,
+    "risk_flatten": KIND_RISK_FLATTEN,
+    "stop_loss": KIND_STOP_LOSS,
+    "take_profit": KIND_TAKE_PROFIT,
+    "trailing_stop": KIND_TRAILING_STOP,
+}
+STOP_KINDS = ("stop_loss", "take_profit", "trailing_stop")
+"""The kinds of a position stop's exit (engine kind names)."""
 
 
 def _one_bar(price: Any, high: Any, low: Any, volume: Any, filled: Any) -> Market:
@@ -97,6 +130,7 @@ class PlannedOrder:
     kind: str
     status: str
     rule: str | None
+    trigger: float = np.nan  # a stop's exit: the level (or gapped open) that fired it
 
 
 def fill_price(
@@ -130,21 +164,36 @@ def fill_fee(config: EngineConfig, size: float, price: float, *, maker: bool = F
 def check_live_config(config: EngineConfig) -> None:
     """Raise :class:`ConfigError` for engine settings a live run cannot reproduce (yet).
 
-    Live decisions fill at the next bar's open (``execution="next_open"``); position stops and
-    pending limit/stop orders need intrabar simulation (venue-side orders are not built yet);
-    ``range``/``volume`` slippage needs the execution bar's range before it happened.
+    Live decisions fill at the next bar's open (``execution="next_open"``). Position stops are
+    held by the runner (:meth:`EngineBook.stop_exits`).
     """
     if config.execution != "next_open":
         raise ConfigError(
             "live runs execute decisions at the next bar's open: engine.execution must be "
             f"'next_open', got {config.execution!r}"
         )
-    for name in ("stop_loss", "take_profit", "trailing"):
-        if getattr(config.stops, name) is not None:
-            raise ConfigError(
-                f"engine.stops.{name} is set: position stops are not supported by live runs yet "
-                "(they need venue-side stop orders)"
-            )
+
+
+@dataclass(frozen=True, slots=True)
+class StopLevels:
+    """A position's armed stops (NaN: off): what the runner holds for it."""
+
+    symbol: str
+    position: float
+    stop_loss: float
+    take_profit: float
+    trailing: float  # the trailing stop's level now (peak ∓ distance)
+
+
+def decision_atr(config: EngineConfig, high: Any, low: Any, close: Any) -> np.ndarray | None:
+    """The ATR per asset at the last of the given bars, as the backtest arms ATR stops with it
+    (:func:`~grekko_research.indicators.volatility.atr_nb` over the same bars: give it every
+    bar since the run's first for the backtest's value); ``None`` without ATR stops."""
+    if not config.stops.needs_atr:
+        return None
+    h, lo, c = (np.ascontiguousarray(a, dtype=np.float64) for a in (high, low, close))
+    out: np.ndarray = atr_nb(h, lo, c, config.stops.atr_window)[-1]
+    return out
 
 
 class EngineBook:
@@ -277,7 +326,11 @@ class EngineBook:
             row["entries"], row["exits"], row["short_entries"], row["short_exits"], row["target"],
             row["ord_kind"], row["ord_size"], row["ord_price"], row["ord_stop"], _EMPTY_F, vol_row,
         )  # fmt: skip
-        orec = record_table(plan_nb(self.S, self.A, rules, market, dec, decision is not None))
+        # The kernel's decision row here is row 0: a stop exit on the deciding bar (the last
+        # closed one, ``bar - 1``) is row 0's, for ``stops.skip_signals_on_exit_bar``.
+        S = self.S.copy()
+        S[:, S_STOP_BAR] = np.where(S[:, S_STOP_BAR] == self.bar - 1, 0.0, -1.0)
+        orec = record_table(plan_nb(S, self.A, rules, market, dec, decision is not None))
         self.A[A_FLATTEN_DUE] = 0.0
         return [self._planned(r) for r in orec]
 
@@ -295,14 +348,24 @@ class EngineBook:
             rule=None if rule == 0 else _rule_name(rule),
         )
 
-    def fill(self, j: int, size: float, price: float, *, kind: str = "market") -> dict[str, Any]:
+    def fill(
+        self, j: int, size: float, price: float, *, kind: str = "market", atr: float = np.nan
+    ) -> dict[str, Any]:
         """Book a fill of ``size`` signed units at ``price`` with the engine's taker fee.
 
-        Returns ``{"order": record, "trade": closed-trade record or None}`` as dicts.
+        ``kind``: ``market``, ``risk_flatten`` or a stop's exit (:data:`STOP_KINDS`: not
+        counted as a daily order; marks the bar as a stop exit's). A fill that opens a position
+        arms its stops from the average entry price, ``atr`` (the decision bar's, see
+        :func:`decision_atr`) measuring ATR stops. Returns ``{"order": record, "trade":
+        closed-trade record or None}`` as dicts.
         """
-        code = KIND_RISK_FLATTEN if kind == "risk_flatten" else KIND_MARKET
+        if kind not in _FILL_KINDS:
+            raise ConfigError(f"fill kind must be one of {list(_FILL_KINDS)}, got {kind!r}")
+        code = _FILL_KINDS[kind]
         rate = float(self.cfg[L.CFG_FEE_TAKER])
-        order = Order(int(j), float(size), float(price), code, False, 0.0, np.nan)
+        order = Order(int(j), float(size), float(price), code, False, 0.0, float(atr))
+        if kind in STOP_KINDS:
+            self.S[int(j), S_STOP_BAR] = self.bar
         orders, trades = book_fill_nb(self.S, self.A, self.cfg, self.bar, order, rate)
         orec, trec = record_table(orders), record_table(trades)
         return {
@@ -327,6 +390,52 @@ class EngineBook:
             }
             for r in erec
         ]
+
+    def stop_exits(
+        self,
+        open_: np.ndarray,
+        high: np.ndarray,
+        low: np.ndarray,
+        *,
+        at_open: bool,
+        volume: np.ndarray | None = None,
+    ) -> list[PlannedOrder]:
+        """Return the exits of the position stops one bar reaches (the book does not change).
+
+        ``at_open``: the bar has just opened at ``open_`` (checked before the decision that
+        executes at this open, as the kernel's open phase does); else the bar ``open_`` /
+        ``high`` / ``low`` has closed (call before :meth:`close_bar`). The engine's rule decides
+        (:func:`~grekko_research.engine._fills.stop_touch_nb`: gaps fill at the open, a range
+        that reaches both levels takes ``stops.both_touch``), and its fill model prices the
+        exit (slippage for stop-loss and trailing exits, bounded by ``high``/``low``). NaN
+        opens (no market) are skipped.
+        """
+        k = len(self.symbols)
+        o = np.asarray(open_, dtype=np.float64).reshape(k)
+        vo = np.full(k, np.nan) if volume is None else volume
+        market = _one_bar(o, high, low, vo, np.isnan(o))
+        rules = self._rules(L.MODE_SIGNALS, L.TARGET_PERCENT)
+        recs, levels = stops_nb(self.S, self.A, rules, market, self.bar, at_open)
+        out = []
+        for r in record_table(recs):
+            p = self._planned(r)
+            out.append(dataclasses.replace(p, trigger=float(levels[p.asset])))
+        return out
+
+    def stop_levels(self) -> list[StopLevels]:
+        """The armed stops of every open position (what a restart re-arms from the log)."""
+        out = []
+        for j, symbol in enumerate(self.symbols):
+            pos = float(self.S[j, S_POS])
+            if pos == 0.0:
+                continue
+            d, peak = float(self.S[j, S_TRAIL_D]), float(self.S[j, S_TRAIL_PEAK])
+            if d < 0.0:
+                d = -d * peak
+            trail = peak - d if pos > 0.0 else peak + d  # NaN when off
+            sl, tp = float(self.S[j, S_SL]), float(self.S[j, S_TP])
+            out.append(StopLevels(symbol, pos, sl, tp, trail))
+        return out
 
     def consume_flatten(self) -> None:
         """Mark a pending risk flatten as planned (what :meth:`plan` does), on a restored book

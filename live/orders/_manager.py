@@ -261,6 +261,7 @@ class OrderManager:
             "decision_ts_ms": intent.decision_ts_ms,
             "seq": intent.seq,
         }
+        payload.update(_exit_fields(intent))
         return self._emit("order_created", cid, payload, now_ms)
 
     def mark_submitted(self, client_id: str, now_ms: int) -> list[Event]:
@@ -576,6 +577,10 @@ class OrderManager:
             seq=p["seq"],
             order_type=p["order_type"],
             limit_price=p["limit_price"],
+            reduce_only=bool(p.get("reduce_only", False)),
+            tag=p.get("tag"),
+            trigger_price=p.get("trigger_price"),
+            trigger_ts_ms=p.get("trigger_ts_ms"),
         )
         cid = intent.client_id
         if cid != stream:
@@ -592,7 +597,26 @@ class OrderManager:
             seq=intent.seq,
             state=S.NEW,
             created_ms=ts,
+            reduce_only=intent.reduce_only,
+            tag=intent.tag,
+            trigger_price=intent.trigger_price,
+            trigger_ts_ms=intent.trigger_ts_ms,
         )
+
+
+def _exit_fields(intent: Intent) -> dict[str, Any]:
+    """The ``order_created`` fields of a runner-made exit (absent for a strategy's order, so
+    those events read as before)."""
+    out: dict[str, Any] = {}
+    if intent.reduce_only:
+        out["reduce_only"] = True
+    if intent.tag is not None:
+        out["tag"] = intent.tag
+    if intent.trigger_price is not None:
+        out["trigger_price"] = str(intent.trigger_price)
+    if intent.trigger_ts_ms is not None:
+        out["trigger_ts_ms"] = intent.trigger_ts_ms
+    return out
 
 
 def _check_now(now_ms: int) -> None:

@@ -67,9 +67,20 @@ class Intent:
     seq: int = 0
     order_type: OrderType = "market"
     limit_price: Decimal | None = None
+    reduce_only: bool = False
+    tag: str | None = None
+    """What the order is for when the runner made it on its own: a position stop's exit
+    (``stop_loss``, ``take_profit``, ``trailing_stop``); ``None`` for the strategy's orders."""
+    trigger_price: Decimal | None = None
+    """An emulated stop's exit: the market price that fired it (a replay venue fills there)."""
+    trigger_ts_ms: int | None = None
+    """An emulated stop's exit: the open time of the bar whose price fired it."""
 
     def __post_init__(self) -> None:
         self.client_id  # noqa: B018  (validates run_id, symbol, decision_ts_ms and seq)
+        if self.trigger_price is not None:
+            price = to_decimal(self.trigger_price, "intent trigger_price", InvalidIntentError)
+            object.__setattr__(self, "trigger_price", price)
         if self.side not in ("buy", "sell"):
             raise InvalidIntentError(f"intent side must be 'buy' or 'sell', got {self.side!r}")
         if self.order_type not in ("market", "limit"):
@@ -134,6 +145,10 @@ class Order:
     venue_filled_qty: Decimal = Decimal(0)
     not_found_since_ms: int | None = None
     reason: str | None = None
+    reduce_only: bool = False
+    tag: str | None = None
+    trigger_price: Decimal | None = None
+    trigger_ts_ms: int | None = None
 
     @property
     def effective_filled_qty(self) -> Decimal:
@@ -166,6 +181,10 @@ class Order:
             self.limit_price,
             self.decision_ts_ms,
             self.seq,
+            self.reduce_only,
+            self.tag,
+            self.trigger_price,
+            self.trigger_ts_ms,
         ) == (
             intent.run_id,
             intent.symbol,
@@ -175,6 +194,10 @@ class Order:
             intent.limit_price,
             intent.decision_ts_ms,
             intent.seq,
+            intent.reduce_only,
+            intent.tag,
+            intent.trigger_price,
+            intent.trigger_ts_ms,
         )
 
 

@@ -165,7 +165,10 @@ class RunnerBase:
         self.store.append_many(
             [(e["kind"], e["stream"], e["payload"], e["ts_ms"]) for e in events] + trades + halt
         )
-        self.summary.fills += sum(e["kind"] == "order_fill" for e in events)
+        fills = sum(e["kind"] == "order_fill" for e in events)
+        self.summary.fills += fills
+        if fills:
+            self.hook("after_fill")
 
     def _book_fill(self, cid: str, payload: Mapping[str, Any]) -> dict[str, Any] | None:
         """Book one recorded fill in the engine book; return the trade it closed, if any."""
@@ -175,8 +178,16 @@ class RunnerBase:
         j = self.spec.symbols.index(order.symbol)
         qty = float(Decimal(payload["qty"]))
         size = qty if order.side == "buy" else -qty
-        kind = "risk_flatten" if order.seq >= FLATTEN_SEQ else "market"
-        return book_trade(self.book, j, size, float(Decimal(payload["price"])), kind)
+        if order.tag is not None:
+            kind = order.tag  # a position stop's exit
+        else:
+            kind = "risk_flatten" if order.seq >= FLATTEN_SEQ else "market"
+        price = float(Decimal(payload["price"]))
+        return book_trade(self.book, j, size, price, kind, atr=self._fill_atr(j))
+
+    def _fill_atr(self, j: int) -> float:
+        """The ATR a fill that opens a position arms its ATR stops with (see ``_stops``)."""
+        return float("nan")
 
     async def _halt(self, reason: str, *, cancel: bool = False, **detail: Any) -> None:
         """Halt the run for ``reason`` (see :meth:`_halt_drafts`); with ``cancel``, also cancel
@@ -220,8 +231,10 @@ class RunnerBase:
         self._persist_om(self.om.mark_submitted(cid, self.clock()))
         self.hook("before_send")
         request = OrderRequest(
-            cid, order.symbol, order.side, order.qty, order.order_type, order.limit_price
-        )
+            cid, order.symbol, order.side, order.qty, order.order_type, order.limit_price,
+            reduce_only=order.reduce_only, trigger_price=order.trigger_price,
+            trigger_ts_ms=order.trigger_ts_ms,
+        )  # fmt: skip
         try:
             reports: list[Report] = list(await self.venue.submit(request))
         except OutcomeUnknown as e:

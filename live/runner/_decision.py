@@ -170,11 +170,11 @@ def check_planned(
 
 
 def book_trade(
-    book: EngineBook, j: int, size: float, price: float, kind: str
+    book: EngineBook, j: int, size: float, price: float, kind: str, *, atr: float = math.nan
 ) -> dict[str, Any] | None:
-    """Book one fill of ``size`` signed units at ``price``; return the trade it closed (JSON:
-    no NaN, with its symbol), if any."""
-    trade = book.fill(j, size, price, kind=kind)["trade"]
+    """Book one fill of ``size`` signed units at ``price`` (``atr``: the decision bar's, for
+    ATR stops); return the trade it closed (JSON: no NaN, with its symbol), if any."""
+    trade = book.fill(j, size, price, kind=kind, atr=atr)["trade"]
     if trade is None:
         return None
     out: dict[str, Any] = {k: (v if math.isfinite(v) else None) for k, v in trade.items()}

@@ -67,7 +67,7 @@ from live.risk import (
     MarketView,
 )
 from live.runner._decision import check_planned, close_book, plan_row, strategy_row
-from live.runner._safety import Safety
+from live.runner._stops import EmulatedStops
 from live.runner.payloads import json_floats, planned_payload, signal_payload
 from live.runner.sleeves import CoordinatorSpec
 from live.runner.spec import (
@@ -82,7 +82,7 @@ from live.venues.base import Bar
 __all__ = ["CRASH_POINTS", "RunSummary", "Runner", "RunnerSpec"]
 
 
-class Runner(Safety):
+class Runner(EmulatedStops):
     """Runs one strategy on one venue, recording everything in ``store`` (see the module doc).
 
     Parameters
@@ -175,6 +175,7 @@ class Runner(Safety):
             elif e.kind == "retry_created":
                 self._links.append({"of": str(e.payload["of"]), "retry": str(e.payload["retry"])})
         if snap_at >= 0:
+            self._restore_stops(events, snap_at)
             self._restore_books(events, snap_at)
         # The trading state: the risk engine's snapshot, the resumes since it, and the last
         # halt still standing (one logged after the snapshot, or by a runner that kept no
@@ -200,6 +201,8 @@ class Runner(Safety):
             self.book.start_bar(next_ts)
             self.book.consume_flatten()
         for e in events[snap_at + 1 :]:
+            if e.kind == "decision":
+                self._rebook_atr(e.payload)
             if e.kind == "decision" and e.payload.get("strategies"):
                 for sleeve in self.sleeves:  # the sleeves booked their own fills with it
                     sleeve.rebook(e.payload["strategies"][sleeve.id], next_ts)
@@ -238,9 +241,13 @@ class Runner(Safety):
             return
         t_received = time.perf_counter()
         self.window.push(ts, ohlcv, filled)
+        self._note_bar(ohlcv)
         if self.book is None:
             self.book = self._new_book(ts)
             self._first_ts = ts
+        # Stops inside the bar, before its close is booked (the backtest's intrabar phase).
+        o = np.where(filled, np.nan, ohlcv[0])
+        await self._fire_stops(ts, (o, ohlcv[1], ohlcv[2], ohlcv[4]), at_open=False)
         market = self._market_view()
         risk, risk_events = close_book(self.book, self.risk, ohlcv, filled, market, self.clock())
         sleeves: dict[str, Any] = {}
@@ -294,6 +301,8 @@ class Runner(Safety):
             bar = self.venue.execution_bar(symbol) if caps.execution_bar else None
             if bar is not None:
                 high[j], low[j], volume[j] = bar.high, bar.low, bar.volume
+        # Stops the open has gapped through exit before the decision executes there.
+        await self._fire_stops(ts, (prices, high, low, volume), at_open=True)
         self.book.start_bar(ts + self.tf_ms)
         market = self._market_view()
         risk_events: list[tuple[str, str, dict[str, Any]]] = []
@@ -317,6 +326,7 @@ class Runner(Safety):
             "ts": ts,
             "latency_ms": None if latency_ms is None else round(latency_ms, 3),
             **about,
+            **({"atr": atr} if (atr := self._decision_atr()) is not None else {}),
             "intents": [i.client_id for i in intents],
             "refused": refused,
             "prices": json_floats(prices.tolist()),
@@ -489,6 +499,8 @@ class Runner(Safety):
             )
         else:
             self._append([("run_resumed", "runner", {"last_closed_ts": self.last_closed_ts})])
+            if self._stops_on:  # re-armed from the log, before the strategy runs again
+                self._append([("stops_armed", "runner", {"positions": self._stops_payload()})])
         self._append([("log_verified", "runner", self._log_verified_payload())])
         self._append(self._anomaly_drafts())  # one a crash kept from being turned into a halt
         await self.reconcile()

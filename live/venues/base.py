@@ -98,6 +98,11 @@ class OrderRequest:
     order_type: Literal["market", "limit"] = "market"
     limit_price: Decimal | None = None
     reduce_only: bool = False
+    trigger_price: Decimal | None = None
+    """An emulated stop's exit: the price that fired it. A live venue ignores it (the market
+    fills the order now); a replayed venue, whose clock is past the trigger, fills there."""
+    trigger_ts_ms: int | None = None
+    """With ``trigger_price``: the open time of the bar the trigger happened in."""
 
 
 @dataclass(frozen=True, slots=True)

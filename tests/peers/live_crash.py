@@ -64,6 +64,11 @@ def _parse_args() -> argparse.Namespace:
         help="after the bars, reconcile until no order is open (this long)",
     )
     parser.add_argument(
+        "--stops",
+        action="store_true",
+        help="position stops: 0.2 %% stop-loss and take-profit, held by the runner (emulated)",
+    )
+    parser.add_argument(
         "--portfolio",
         action="store_true",
         help="two sleeves (sma_cross 2/5 and 3/9, half the capital each) merged by sum",
@@ -96,6 +101,12 @@ def _spec(args: argparse.Namespace, bars: Bars) -> RunnerSpec:
     strategy = get_strategy("sma_cross")
     params = strategy.params({"fast": 2, "slow": 5})
     engine = EngineConfig(fees=Fees(taker=0.001), market=MarketRules(lot_size=0.00001))
+    if args.stops:
+        from dataclasses import replace as replaced
+
+        from grekko_research.engine import Stops
+
+        engine = replaced(engine, stops=Stops(stop_loss=0.002, take_profit=0.002))
     spec = RunnerSpec(
         "crash-" + args.point, strategy, params, engine, bars.symbols, "1h",
         grace_ms=300, reconcile_every_ms=10**12,
@@ -239,10 +250,11 @@ def main() -> None:
         importlib.import_module(module)
     import numpy as np
 
-    from live.runner import CRASH_POINTS
+    from live.runner import CRASH_POINTS, STOP_CRASH_POINTS
 
-    if args.point not in CRASH_POINTS:
-        raise SystemExit(f"unknown crash point {args.point!r}; one of {CRASH_POINTS}")
+    points = CRASH_POINTS + STOP_CRASH_POINTS
+    if args.point not in points:
+        raise SystemExit(f"unknown crash point {args.point!r}; one of {points}")
     bars = _bars(args)
     spec = _spec(args, bars)
     Path(args.state).mkdir(parents=True, exist_ok=True)

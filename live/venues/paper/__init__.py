@@ -3,7 +3,11 @@
 Market orders fill at once, at the price a market order sent now would get from the engine:
 the reference price (the next bar's open when replaying, else the feed's last price) moved by
 the configured slippage (:func:`~grekko_research.engine.book.fill_price`), with the engine's
-taker fee. Bars come either from stored history (:class:`ReplayFeed`, as fast as the runner
+taker fee. A limit order fills at once when the reference price reaches its limit (a
+marketable limit: at the reference price, no slippage, taker fee) and is rejected otherwise
+(the paper venue keeps no resting book). The exit of a stop the runner emulates carries the
+price that fired it (``trigger_price``): when replaying, the venue's clock is already past the
+trigger, so it fills there, on the trigger's bar — the engine's exit price. Bars come either from stored history (:class:`ReplayFeed`, as fast as the runner
 takes them) or from another venue's public feed (paper trading on live data).
 
 The account (cash in the quote asset, positions, orders, fills) is written atomically to
@@ -231,6 +235,19 @@ class PaperVenue(Venue):
             float(bars.low[t, j]), float(bars.close[t, j]), float(bars.volume[t, j]),
         )  # fmt: skip
 
+    def _bar_at(self, symbol: str, ts_ms: int | None) -> Bar | None:
+        """The replayed bar of ``symbol`` opening at ``ts_ms`` (``None``: unknown)."""
+        assert isinstance(self.feed, ReplayFeed)
+        bars = self.feed.bars
+        t = int(np.searchsorted(bars.index, ts_ms)) if ts_ms is not None else bars.n_bars
+        if t >= bars.n_bars or int(bars.index[t]) != ts_ms:
+            return None
+        j = bars.symbols.index(symbol)
+        return Bar(
+            symbol, int(bars.index[t]), float(bars.open[t, j]), float(bars.high[t, j]),
+            float(bars.low[t, j]), float(bars.close[t, j]), float(bars.volume[t, j]),
+        )  # fmt: skip
+
     async def reference_price(self, symbol: str) -> Decimal:
         if isinstance(self.feed, ReplayFeed):
             bar = self.execution_bar(symbol)
@@ -278,10 +295,17 @@ class PaperVenue(Venue):
         acct = self.account
         if cid in acct.orders:
             raise _refused(f"paper venue: duplicate client order id {cid}", "create_order")
-        if request.order_type != "market":
-            raise _refused("paper venue: market orders only", "create_order")
+        if request.order_type not in ("market", "limit"):
+            raise _refused("paper venue: market and limit orders only", "create_order")
         j = self._j(request.symbol)
-        ref = await self.reference_price(request.symbol)
+        bar = self.execution_bar(request.symbol)
+        ts = self.now_ms()
+        if request.trigger_price is not None and isinstance(self.feed, ReplayFeed):
+            ref = request.trigger_price  # an emulated stop's exit, at its trigger (see above)
+            bar = self._bar_at(request.symbol, request.trigger_ts_ms)
+            ts = bar.ts_ms if bar is not None else ts
+        else:
+            ref = await self.reference_price(request.symbol)
         size = float(request.qty) if request.side == "buy" else -float(request.qty)
         order: dict[str, Any] = {
             "cid": cid,
@@ -297,16 +321,23 @@ class PaperVenue(Venue):
             order["status"] = OrderState.REJECTED.value
             self._save()
             return [Rejected(cid, "paper venue: no market for this symbol now")]
-        bar = self.execution_bar(request.symbol)
-        price = fill_price(
-            self.engine,
-            float(ref),
-            size,
-            high=bar.high if bar else math.inf,
-            low=bar.low if bar else -math.inf,
-            volume=bar.volume if bar else math.nan,
-            tick=float(self._tick[j]),
-        )
+        if request.order_type == "limit":
+            limit = request.limit_price
+            if limit is None or (ref > limit if size > 0 else ref < limit):
+                order["status"] = OrderState.REJECTED.value
+                self._save()
+                return [Rejected(cid, f"paper venue: limit {limit} not marketable at {ref}")]
+            price = float(ref)  # a marketable limit fills at the market, not beyond its limit
+        else:
+            price = fill_price(
+                self.engine,
+                float(ref),
+                size,
+                high=bar.high if bar else math.inf,
+                low=bar.low if bar else -math.inf,
+                volume=bar.volume if bar else math.nan,
+                tick=float(self._tick[j]),
+            )
         fee = fill_fee(self.engine, size, price)  # the engine's fee function, not a copy
         notional = Decimal(repr(price)) * request.qty
         new_cash = acct.cash - (notional if size > 0 else -notional) - Decimal(repr(fee))
@@ -317,7 +348,6 @@ class PaperVenue(Venue):
             self._save()
             return [Rejected(cid, "paper venue: insufficient balance")]
         trade_id = f"paper-{len(acct.fills) + 1}"
-        ts = self.now_ms()
         acct.cash = new_cash
         acct.positions[request.symbol] = new_pos
         order.update(filled=str(request.qty), status=OrderState.FILLED.value)

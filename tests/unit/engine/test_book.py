@@ -15,7 +15,6 @@ from grekko_research.engine import (
     Signals,
     Sizing,
     Slippage,
-    Stops,
     TargetPositions,
     backtest,
 )
@@ -152,7 +151,6 @@ def test_snapshot_round_trip(shared_data: Path) -> None:
     ("config", "match"),
     [
         (EngineConfig(execution="close"), "next_open"),
-        (EngineConfig(stops=Stops(stop_loss=0.02)), "stop_loss"),
     ],
 )
 def test_configs_live_cannot_reproduce_are_refused(config: EngineConfig, match: str) -> None:
