@@ -31,6 +31,7 @@ from grekko_research.risk.spec import (
 
 __all__ = [
     "UNSET",
+    "AmmSection",
     "DataConfig",
     "EngineSection",
     "ExchangeConfig",
@@ -55,8 +56,18 @@ _ENGINE = {"typed_by": "engine_overrides"}  # EngineSection keys
 
 
 @dataclass(frozen=True)
+class AmmSection:
+    """How a DEX pool's asset fills (``grekko_research.dex.fill.AmmFillRule``, docs/dex.md)."""
+
+    max_price_impact: float = 0.01  # fraction of the price, LP fee included
+    refuse: bool = False  # True: refuse an order over the limit; False: shrink it to the limit
+    mev_haircut_bps: float = 0.0  # taken off each swap's output
+    gas_quote: float = 0.0  # gas per swap, in the quote currency
+
+
+@dataclass(frozen=True)
 class DataConfig:
-    """Which candles to load from the local store."""
+    """Which candles to load from the local store (or which DEX pool: ``pool``)."""
 
     symbol: str = "BTC/USDT"
     symbols: list[str] = field(default_factory=list)  # several symbols; overrides ``symbol``
@@ -68,6 +79,13 @@ class DataConfig:
     gap_policy: str = "report"  # raise | report | fill
     funding: bool = False  # also load funding rates into Bars.extras["funding_rate"]
     store: str | None = None  # store folder; default GREKKO_DATA_DIR or ./data
+    # a DEX pool (its per-minute pool state in the store): ``symbol`` is then base/quote
+    pool: str | None = None  # [chain:]0x… address (prefix) of a stored pool
+    base: str = "token1"  # which pool token the symbol's base is
+    decimals0: int = 18
+    decimals1: int = 18
+    fee_pips: int = 3000  # the pool's fee tier (500 = 0.05 %)
+    amm: AmmSection = field(default_factory=AmmSection)
 
 
 @dataclass(frozen=True)

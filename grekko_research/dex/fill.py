@@ -7,7 +7,8 @@ largest input within the limit, or refused; the output then pays an optional MEV
 haircut; gas is a fixed cost in the quote currency, reported beside the fill for the caller's
 fee step. Price impact counts the LP fee (it is part of what the trader loses to the pool).
 
-Not yet wired into the engine's per-asset fill step (``engine/_fills.py``): see docs/dex.md.
+The engine's ``FILL_AMM`` model (``engine/_fills.amm_fill_price_nb``) calls :func:`amm_fill_nb`
+for every fill of a DEX asset: see docs/dex.md.
 """
 
 from __future__ import annotations

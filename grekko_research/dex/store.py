@@ -37,6 +37,7 @@ __all__ = [
     "PoolStore",
     "check_rows",
     "pool_file_kind",
+    "read_poolstate_file",
 ]
 
 LOG_COLUMNS = ("block_number", "block_timestamp", "transaction_hash", "transaction_index",
@@ -247,6 +248,15 @@ class PoolStore:
         for col in _BIG_COLUMNS:
             frame[col] = frame[col].map(int).astype(object)
         return frame
+
+
+def read_poolstate_file(path: Path) -> pd.DataFrame:
+    """A per-minute pool-state file (CSV/CSV.gz) checked and typed like the stored one
+    (``PoolStore.read_poolstate``: big-integer columns as Python ints)."""
+    frame = _clean_poolstate(read_csv_rows(Path(path)), str(path))
+    for col in _BIG_COLUMNS:
+        frame[col] = frame[col].map(int).astype(object)
+    return frame
 
 
 def check_rows(kind: str, rows: pd.DataFrame, what: str) -> None:

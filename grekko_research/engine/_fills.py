@@ -12,8 +12,13 @@ and hands the model its own data (``Rules.fill_state[j]``, one row per asset):
   and keeps it inside the bar's low–high; a fill at a resting level (a maker
   limit, a take-profit) fills at that level, in full.
 
-A new model — an AMM pool quote (price impact from the pool's reserves, LP fee,
-gas) or an L2 book walk (depth, partial fills) — is a new ``FILL_*`` id, one
+* ``FILL_AMM`` (1): a DEX pool's quote (:func:`amm_fill_price_nb`): the
+  swap of the order's size through the pool as of the bar (``Market.pool``:
+  in-range liquidity, LP fee, gas and a window of initialised ticks) starting
+  at the reference price, by the AMM fill rule of :mod:`grekko_research.dex.fill`
+  (price impact limit: shrink or refuse; MEV haircut), gas paid in the price.
+
+A new model — say an L2 book walk (depth, partial fills) — is a new ``FILL_*`` id, one
 scalar function of ``(state row, side, size, reference price, bar)`` returning
 ``(price, quantity)``, and one branch here; its data rides in ``fill_state``
 (or a wider array beside it in :class:`~grekko_research.engine._state.Rules`),
@@ -29,10 +34,19 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from grekko_research.dex._nb import FloatPool
+from grekko_research.dex.fill import amm_fill_nb
 from grekko_research.engine._state import Market, Rules, njit_inline
 from grekko_research.engine.layout import (
+    AMM_BASE_IS_TOKEN0,
+    AMM_DECIMALS0,
+    AMM_DECIMALS1,
+    AMM_HAIRCUT_BPS,
+    AMM_MAX_IMPACT,
+    AMM_REFUSE,
     CFG_SLIP_KIND,
     CFG_SLIP_VALUE,
+    FILL_AMM,
     FILL_OHLC,
     KIND_LIMIT,
     KIND_MARKET,
@@ -41,6 +55,11 @@ from grekko_research.engine.layout import (
     KIND_STOP_LOSS,
     KIND_TAKE_PROFIT,
     KIND_TRAILING_STOP,
+    POOL_FEE,
+    POOL_GAS,
+    POOL_LIQUIDITY,
+    POOL_N_TICKS,
+    POOL_WINDOW,
     S_P_KIND,
     S_P_LIMIT,
     S_P_SIZE,
@@ -56,7 +75,7 @@ from grekko_research.engine.layout import (
     SLIP_VOLUME,
 )
 
-__all__ = ["FILL_OHLC", "fee_nb", "fill_nb"]
+__all__ = ["FILL_AMM", "FILL_OHLC", "amm_fill_price_nb", "fee_nb", "fill_nb"]
 
 
 @njit_inline
@@ -136,7 +155,69 @@ def fill_nb(
         fill = _slipped(price, side, q, market.high[t, j], market.low[t, j],
                         market.volume[t, j], rules.tick[j], rules.cfg)  # fmt: skip
         return fill, size
+    if model == FILL_AMM:
+        return amm_fill_price_nb(rules.fill_state[j], market.pool[t, j], size, price)
     return np.nan, 0.0  # an unknown model fills nothing (refused as a NaN price)
+
+
+_LOG_TICK = np.log(1.0001)
+
+
+@njit(cache=True, nogil=True)
+def amm_fill_price_nb(
+    st: np.ndarray, row: np.ndarray, size: float, price: float
+) -> tuple[float, float]:
+    """Return (price, signed base quantity) of a swap of ``size`` base units through a pool.
+
+    ``st``: the asset's ``AMM_*`` row of ``Rules.fill_state``; ``row``: its
+    ``POOL_*`` row of ``Market.pool`` for the bar (liquidity, fee, gas, tick
+    window). The swap starts at the pool price equal to ``price`` (the open for
+    a market order, the level for a stop or a limit; a pool has no resting
+    orders, so every fill is a swap there). A sale sends ``|size|`` base units
+    in; a buy sends ``size × price`` of the quote currency in and receives the
+    quote's output, so the quantity bought is smaller than ``size`` by the
+    price impact and the LP fee. The AMM fill rule (``dex.fill.amm_fill_nb``)
+    shrinks an order over the price-impact limit to the limit or refuses it
+    and takes the MEV haircut off the output; gas (quote currency) is paid in
+    the price. Nothing fills (NaN price) for a size of ±inf (a swap's price
+    depends on its size), a pool without liquidity or a refused order.
+    """
+    if np.isinf(size) or size == 0.0 or not price > 0.0 or not row[POOL_LIQUIDITY] > 0.0:
+        return np.nan, 0.0
+    base0 = st[AMM_BASE_IS_TOKEN0] != 0.0
+    d0 = st[AMM_DECIMALS0]
+    d1 = st[AMM_DECIMALS1]
+    raw = price * 10.0 ** (d1 - d0) if base0 else 10.0 ** (d1 - d0) / price  # token1/token0
+    w = (row.shape[0] - POOL_WINDOW) // 3
+    n = int(row[POOL_N_TICKS])
+    a = POOL_WINDOW
+    pool = FloatPool(
+        np.sqrt(raw), row[POOL_LIQUIDITY], int(np.floor(np.log(raw) / _LOG_TICK)), row[POOL_FEE],
+        row[a : a + n], row[a + w : a + w + n], row[a + 2 * w : a + 2 * w + n],
+    )  # fmt: skip
+    unit_base = 10.0 ** (d0 if base0 else d1)
+    unit_quote = 10.0 ** (d1 if base0 else d0)
+    buy = size > 0.0
+    if buy:  # the quote token in: token0 in when the base is token1
+        zero_for_one = not base0
+        amount = size * price * unit_quote
+    else:
+        zero_for_one = base0
+        amount = -size * unit_base
+    used, out = amm_fill_nb(
+        pool, zero_for_one, amount, st[AMM_MAX_IMPACT], st[AMM_REFUSE] != 0.0, st[AMM_HAIRCUT_BPS]
+    )
+    if not (used > 0.0 and out > 0.0):
+        return np.nan, 0.0
+    gas = row[POOL_GAS]
+    if buy:
+        qty = out / unit_base
+        return (used / unit_quote + gas) / qty, qty
+    qty = used / unit_base
+    got = out / unit_quote - gas
+    if got <= 0.0:  # gas eats the whole sale
+        return np.nan, 0.0
+    return got / qty, -qty
 
 
 @njit(cache=True, nogil=True)

@@ -5,7 +5,9 @@ Four NamedTuples (numba passes them as one typed argument each, vectorbt's
 
 * :class:`Market` — the bars: ``ts`` ``(n,)`` open times in ms; ``open``,
   ``high``, ``low``, ``close``, ``volume`` ``(n, k)``; ``filled`` ``(n, k)``
-  (no market on that bar); ``funding`` ``(n, k)`` rates or ``(0, 0)``.
+  (no market on that bar); ``funding`` ``(n, k)`` rates or ``(0, 0)``;
+  ``pool`` ``(n, k, 4 + 3W)`` the pool state per bar of assets filled by a DEX
+  pool's quote (``FILL_AMM``, ``layout.POOL_*`` columns) or ``(0, 0, 0)``.
 * :class:`Decisions` — the decision rows (``(n, k)``, or ``(0, 0)`` when the
   signal mode does not use them) and the indicators sizing and stops read as of
   a decision bar (``atr``, ``vol``; ``(0, 0)`` when unused).
@@ -75,6 +77,7 @@ class Market(NamedTuple):
     volume: np.ndarray
     filled: np.ndarray
     funding: np.ndarray
+    pool: np.ndarray = np.zeros((0, 0, 0))  # (n, k, 4 + 3W) pool rows of FILL_AMM assets
 
 
 class Decisions(NamedTuple):

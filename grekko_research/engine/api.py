@@ -36,6 +36,8 @@ STATE_NAMES = ("ACTIVE", "REDUCING", "HALTED")  # risk.state codes
 if TYPE_CHECKING:
     import pandas as pd
 
+    from grekko_research.dex.series import PoolSeries
+
 __all__ = ["BacktestResult", "KernelChoice", "Orders", "Signals", "TargetPositions", "backtest"]
 
 KernelChoice = Literal["auto", "general", "lean"]
@@ -523,6 +525,7 @@ def backtest(
     *,
     funding: Mapping[str, pd.DataFrame] | np.ndarray | None = None,
     kernel: KernelChoice = "auto",
+    pools: Mapping[str, PoolSeries] | None = None,
 ) -> BacktestResult:
     """Simulate ``signals`` on ``bars`` under ``config`` and return the result.
 
@@ -550,6 +553,12 @@ def backtest(
         give the same records; ``result.kernel`` and ``result.kernel_reason``
         say which ran and why (a lean run that meets a sale whose fees the
         cash cannot pay is handed to the general kernel, which refuses it).
+    pools
+        DEX assets: symbol → :class:`~grekko_research.dex.series.PoolSeries`
+        (its pool state per bar and fill rule; ``dex.series.poolstate_bars``
+        builds both). Those assets fill at the pool's quote for their size
+        (price impact, LP fee, gas, MEV haircut, the price-impact limit:
+        ``docs/dex.md``); the general kernel runs them.
     """
     config = config or EngineConfig()
     if funding is None and "funding_rate" in bars.extras:
@@ -575,11 +584,14 @@ def backtest(
         vol = rolling_volatility_nb(bars.close, config.sizing.vol_window, ppy)
     lot, tick, min_notional = config.market.arrays(bars.n_assets)
     funding_arr = _EMPTY_F if funding is None else _funding_matrix(funding, bars)
+    amm = None if not pools else _amm_arrays(pools, bars, config)
     if kernel not in ("auto", "general", "lean"):
         raise ConfigError(f"kernel must be 'auto', 'general' or 'lean', not {kernel!r}")
     reason = "requested (kernel='general')"
     if kernel != "general":
-        out_of_scope = _lean_scope(config, inputs, atr, vol, funding is not None, bars)
+        out_of_scope = _lean_scope(
+            config, inputs, atr, vol, funding is not None, bars, dex=amm is not None
+        )
         if out_of_scope is None:
             lean = _lean_backtest(bars, inputs["entries"], inputs["exits"], cfg, config)
             if lean is not None:
@@ -605,6 +617,10 @@ def backtest(
     )  # fmt: skip
     risk = risk_rules(config.risk, _periods_per_year(bars.timeframe), bars.index)
     rules = make_rules(cfg, config.risk.to_array(), lot, tick, min_notional, risk)
+    if amm is not None:  # the DEX assets' fill model, its fixed data and its pool per bar
+        model, state, pool = amm
+        rules = rules._replace(fill_model=model, fill_state=state)
+        market = market._replace(pool=pool)
     orders, trades, events, fundings = simulate_nb(market, dec, rules, equity)
     return BacktestResult(
         bars=bars,
@@ -617,6 +633,41 @@ def backtest(
         kernel="general",
         kernel_reason=reason,
     )
+
+
+def _amm_arrays(
+    pools: Mapping[str, PoolSeries], bars: Bars, config: EngineConfig
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return ``(fill_model (k,), fill_state (k, N_AMM_STATE), pool (n, k, width))`` for
+    the DEX assets of ``pools``; the other assets keep the OHLC bar model."""
+    unknown = [s for s in pools if s not in bars.symbols]
+    if unknown:
+        raise ConfigError(f"pools name {unknown}, which are not among the bars' symbols "
+                          f"{list(bars.symbols)}")  # fmt: skip
+    if config.sizing.kind == "all":
+        raise ConfigError(
+            "sizing 'all' cannot trade a DEX pool: a swap's price depends on its size, which "
+            "'all' leaves to the fill; use sizing percent (1.0 = all the equity), cash_percent, "
+            "notional or units"
+        )
+    n, k = bars.n_bars, bars.n_assets
+    width = max(p.rows.shape[1] for p in pools.values())
+    model = np.full(k, L.FILL_OHLC, dtype=np.int64)
+    state = np.zeros((k, L.N_AMM_STATE))
+    pool = np.zeros((n, k, width))
+    for symbol, series in pools.items():
+        j = bars.symbols.index(symbol)
+        if series.rows.shape[0] != n:
+            raise ConfigError(f"pools[{symbol!r}] has {series.rows.shape[0]} rows, bars have {n}")
+        model[j] = L.FILL_AMM
+        state[j] = series.fill_state()
+        w = (series.rows.shape[1] - L.POOL_WINDOW) // 3  # its windows into the common width
+        ww = (width - L.POOL_WINDOW) // 3
+        pool[:, j, : L.POOL_WINDOW] = series.rows[:, : L.POOL_WINDOW]
+        for part in range(3):
+            src = series.rows[:, L.POOL_WINDOW + part * w : L.POOL_WINDOW + (part + 1) * w]
+            pool[:, j, L.POOL_WINDOW + part * ww : L.POOL_WINDOW + part * ww + w] = src
+    return model, state, pool
 
 
 def _lean_backtest(
@@ -663,7 +714,7 @@ def _lean_backtest(
 
 _LEAN_SCOPE = (
     "in the lean kernel's scope (signals, long only, no leverage, slippage, market rules, "
-    "risk limits, trailing or ATR stops, funding or bars without a market)"
+    "risk limits, trailing or ATR stops, funding, DEX assets or bars without a market)"
 )
 
 
@@ -702,8 +753,12 @@ def _lean_scope(
     vol: np.ndarray,
     has_funding: bool,
     bars: Bars,
+    *,
+    dex: bool = False,
 ) -> str | None:
     """Return what puts this run out of the lean kernel's scope (see ``nb_fast``), or None."""
+    if dex:
+        return "a DEX asset (fills at a pool's quote)"
     if inputs["entries"].shape[0] == 0:
         return "decisions are not entry/exit signals"
     if has_funding:

@@ -50,6 +50,22 @@ N_CFG = 29
 
 # fill models (engine/_fills.py): one id per asset in Rules.fill_model
 FILL_OHLC = 0
+FILL_AMM = 1  # a DEX pool's quote (docs/dex.md): Market.pool rows, Rules.fill_state AMM_* columns
+
+# AMM fill model: Rules.fill_state[j] columns (fixed per asset)
+AMM_BASE_IS_TOKEN0 = 0  # 1: the asset (base) is the pool's token0, 0: token1
+AMM_DECIMALS0 = 1
+AMM_DECIMALS1 = 2
+AMM_MAX_IMPACT = 3  # max price impact (fraction, LP fee included)
+AMM_REFUSE = 4  # 1: refuse an order over the limit, 0: shrink it to the limit
+AMM_HAIRCUT_BPS = 5  # MEV/sandwich haircut on the output
+N_AMM_STATE = 6
+# ... and Market.pool[t, j] columns (per bar): the pool as of bar t
+POOL_LIQUIDITY = 0  # in-range liquidity (raw)
+POOL_FEE = 1  # LP fee, fraction of the input
+POOL_GAS = 2  # gas per fill, quote currency
+POOL_N_TICKS = 3  # initialised ticks in the window (0: constant liquidity)
+POOL_WINDOW = 4  # then W ticks, W sqrt prices, W nets (W = (width - 4) // 3)
 
 # signal modes
 MODE_SIGNALS = 0

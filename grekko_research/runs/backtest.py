@@ -24,8 +24,9 @@ import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from grekko_research._atomic import atomic_dir, json_strict
@@ -33,14 +34,18 @@ from grekko_research.config import GrekkoConfig, config_id, engine_config, to_co
 from grekko_research.data.bars import Bars
 from grekko_research.data.load import load_bars, load_frame
 from grekko_research.data.store import ParquetStore, SeriesKey
-from grekko_research.data.timeframes import iso
+from grekko_research.data.timeframes import iso, to_ms
 from grekko_research.engine import BacktestResult, backtest
 from grekko_research.errors import ConfigError, DataNotFoundError
 from grekko_research.strategy import Strategy, get_strategy, params_to_mapping
 
+if TYPE_CHECKING:
+    from grekko_research.dex.series import PoolSeries
+
 __all__ = [
     "BacktestRun",
     "find_identical_run",
+    "load_pool_bars",
     "load_run_bars",
     "run_backtest",
     "run_identity",
@@ -89,6 +94,11 @@ def _hint(key: SeriesKey) -> str:
 def load_run_bars(cfg: GrekkoConfig, strategy: Strategy, store: ParquetStore | None = None) -> Bars:
     """Load the bars ``cfg.data`` names, with funding rates when asked or required."""
     d = cfg.data
+    if d.pool:  # a pool's bars come with the pool state its fills need: load_pool_bars
+        raise ConfigError(
+            f"data.pool={d.pool}: DEX pools run through grekko backtest only (sweeps, "
+            "strategy samples and live runs do not quote pools yet)"
+        )
     store = store or (ParquetStore(d.store) if d.store else ParquetStore())
     symbols = list(d.symbols) or [d.symbol]
     if len(symbols) < strategy.min_assets:
@@ -135,18 +145,51 @@ def load_run_bars(cfg: GrekkoConfig, strategy: Strategy, store: ParquetStore | N
     return bars
 
 
+def load_pool_bars(cfg: GrekkoConfig) -> tuple[Bars, dict[str, PoolSeries]]:
+    """Bars of the DEX pool ``cfg.data.pool`` from its stored pool state, and its pool rows."""
+    from grekko_research.dex.fill import AmmFillRule
+    from grekko_research.dex.series import poolstate_bars
+    from grekko_research.dex.store import PoolStore
+
+    d = cfg.data
+    assert d.pool is not None
+    store = PoolStore(Path(d.store) if d.store else None)
+    key = store.find(d.pool)
+    frame = store.read_poolstate(key)
+    ts = frame["timestamp"].to_numpy()
+    keep = np.ones(len(frame), dtype=bool)
+    if d.start is not None:
+        keep &= ts >= to_ms(d.start)
+    if d.end is not None:
+        keep &= ts < to_ms(d.end)
+    frame = frame[keep].reset_index(drop=True)
+    if len(frame) == 0:
+        raise DataNotFoundError(f"no pool state of {key.label()} between {d.start} and {d.end}")
+    a = d.amm
+    rule = AmmFillRule(a.max_price_impact, a.refuse, a.mev_haircut_bps, a.gas_quote)
+    bars, series = poolstate_bars(
+        frame, d.symbol, base=d.base, decimals0=d.decimals0, decimals1=d.decimals1,
+        fee_pips=d.fee_pips, timeframe=d.timeframe, rule=rule, exchange=d.exchange,
+    )  # fmt: skip
+    return bars, {d.symbol: series}
+
+
 def run_backtest(cfg: GrekkoConfig, *, store: ParquetStore | None = None) -> BacktestRun:
     """Compose nothing, load the data, compute the signals, backtest; return the run."""
     strategy = get_strategy(cfg.strategy.name)
     params = strategy.params(dict(cfg.strategy.params))
-    bars = load_run_bars(cfg, strategy, store)
+    pools = None
+    if cfg.data.pool:
+        bars, pools = load_pool_bars(cfg)
+    else:
+        bars = load_run_bars(cfg, strategy, store)
     warm = strategy.warmup(params)
     if bars.n_bars <= warm:
         raise DataNotFoundError(
             f"{bars.n_bars} bars are not enough: {strategy.name} needs {warm} bars of warm-up"
         )
     engine = strategy.configure(engine_config(cfg), params)
-    result = backtest(bars, strategy.signals(bars, params), engine)
+    result = backtest(bars, strategy.signals(bars, params), engine, pools=pools)
     return BacktestRun(cfg, config_id(cfg), strategy, params, bars, result)
 
 
