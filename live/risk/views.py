@@ -85,6 +85,18 @@ class PortfolioView:
     def position(self, symbol: str) -> float:
         return float(self.positions.get(symbol, 0.0))
 
+    def after(self, symbol: str, signed_qty: float) -> PortfolioView:
+        """The view once an order of ``signed_qty`` units of ``symbol`` (+ buys) has filled.
+
+        The next order of the same decision is checked against it, as a backtest checks each
+        order against the positions the orders before it at the same execution point left
+        (the second leg of a reversal against the flat position the first leaves). The
+        equity stays the last close's, as in the backtest.
+        """
+        positions = dict(self.positions)
+        positions[symbol] = self.position(symbol) + float(signed_qty)
+        return PortfolioView(equity=self.equity, positions=positions)
+
 
 @dataclass(frozen=True)
 class MarketView:

@@ -380,6 +380,9 @@ class Runner(EmulatedStops):
         let through (refusals appended to ``refused``, the engine's events to
         ``risk_events``)."""
         intents: list[Intent] = []
+        # Each order is checked against the positions the ones before it leave (as if they
+        # filled), as the backtest checks them: a reversal's open leg after its close.
+        view = self._portfolio_view()
         for i, po in enumerate(planned):
             if po.status != "filled":
                 continue
@@ -395,7 +398,7 @@ class Runner(EmulatedStops):
             n = len(refused)
             passed, shrunk = check_planned(
                 self.risk, po, float(qty), client_id=intent.client_id,
-                portfolio=self._portfolio_view(), market=market, now_ms=self.clock(),
+                portfolio=view, market=market, now_ms=self.clock(),
                 lot=self._lots[po.asset], drafts=risk_events, refused=refused,
             )  # fmt: skip
             if not passed:
@@ -405,6 +408,7 @@ class Runner(EmulatedStops):
             if shrunk is not None:
                 intent = Intent(self.spec.run_id, po.symbol, side, shrunk, ts, seq=seq)
             intents.append(intent)
+            view = view.after(po.symbol, float(intent.qty) * (1.0 if side == "buy" else -1.0))
         return intents
 
     def _portfolio_plan(

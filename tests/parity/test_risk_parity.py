@@ -9,6 +9,8 @@ The backtest evaluates the spec inside the kernel (``engine/_risk.py``), the rep
 1h: the conservative spec halves every all-in entry (``max_position`` 0.5, shrink), the crash's
 10 % moves halt trading (``market.price_move``, ``action: halt``), its volatility holds the run
 at ``REDUCING`` (``market.volatility``) and the entries decided then are refused (``reducing``).
+January 2021 with TradingView alerts (``tradingview_alerts``): a short-to-long reversal is a
+close then an open, each checked against the positions the orders before it leave.
 """
 
 from __future__ import annotations
@@ -18,13 +20,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 
+from grekko_research.alpha.store import AltKey, AltStore
 from grekko_research.config import compose_config
+from grekko_research.data.files import import_file
 from grekko_research.data.store import ParquetStore
 from grekko_research.runs import run_backtest
+from grekko_research.strategy import register_strategy
 from live.app import plan_run, run_plan
 from live.events import EventStore
+from strategies.tradingview_alerts import TradingViewAlerts
 from tests.peers.replay_fills import backtest_fills, live_fills
 
 CASE = [
@@ -144,4 +151,75 @@ def test_the_engines_flatten_passes_a_drawdown_halt_in_both(
     protective = [e.payload for e in events
                   if e.kind == "risk_decision" and e.payload.get("protective")]  # fmt: skip
     assert [(p["action"], p["state"]) for p in protective] == [("approve", "HALTED")]
+    assert backtest.result.positions[-1, 0] == 0.0
+
+
+def _alerts(shared_data: Path, root: Path, plan: list[tuple[str, float, float]]) -> list[str]:
+    """A store of BTC 1h bars and the TradingView alerts of ``plan`` (sent at, target, size),
+    each arrived 2 s after it was sent; the overrides of a conservative run trading them."""
+    register_strategy(TradingViewAlerts)
+    import_file(
+        shared_data / "ohlcv/binance-spot_BTC-USDT_1h__nfi.csv.gz", store=ParquetStore(root)
+    )
+    rows = []
+    for i, (sent, target, size) in enumerate(plan):
+        ms = pd.Timestamp(sent).value // 1_000_000
+        rows.append({"id": f"a{i}", "event_ms": ms, "published_ms": ms + 2000,
+                     "ingested_ms": ms + 2000, "target": target, "size": size, "price": 1.0,
+                     "ticker": "BTCUSDT", "action": "alert"})  # fmt: skip
+    AltStore(root).write(AltKey("tradingview", "BTC"), pd.DataFrame(rows))
+    return ["strategy=tradingview_alerts", "data=btc_1h", f"data.store={root}",
+            "data.start=2021-01-04", "data.end=2021-01-12", "risk=conservative"]  # fmt: skip
+
+
+def _at(when: str) -> int:
+    return int(pd.Timestamp(when).value // 1_000_000)
+
+
+def _fills_at(events: list[Any], when: str) -> list[tuple[Any, ...]]:
+    return [f for f in live_fills(events) if f[0] == _at(when)]
+
+
+def test_a_reversal_checks_its_opening_leg_after_the_close_in_both(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    # Short half the account, then a long alert (0.8) arriving in the bar before 2021-01-08
+    # 10:00: the engine splits the reversal into a close (buy the short back) and an open. The
+    # open is checked against the flat position the close leaves — max_position (0.5) shrinks
+    # it — in the kernel and in the replay alike. Before, the replay checked it against the
+    # short held before the decision (net +0.077 BTC, within the cap) and bought 0.2109 BTC
+    # where the backtest bought 0.1318.
+    plan = [("2021-01-05T10:17:00Z", 1.0, 1.0), ("2021-01-06T03:40:00Z", 0.0, 1.0),
+            ("2021-01-07T15:05:00Z", -1.0, 0.5), ("2021-01-08T09:59:30Z", 1.0, 0.8),
+            ("2021-01-09T20:00:00Z", 0.0, 1.0)]  # fmt: skip
+    case = _alerts(shared_data, tmp_path / "store", plan)
+    _, events = _both(case, tmp_path / "store", tmp_path / "state")
+    close, open_ = _fills_at(events, "2021-01-08T10:00:00Z")
+    assert close[2] == open_[2] == "buy"
+    short = _fills_at(events, "2021-01-07T16:00:00Z")
+    assert [f[2:4] for f in short] == [("sell", close[3])]  # the short, bought back
+    # The open leg is held to max_position of the last close's equity, by the risk engine.
+    shrinks = [e.payload for e in events if e.kind == "risk_decision"
+               and e.payload["at_ms"] == _at("2021-01-08T10:00:00Z")
+               and e.payload["action"] == "shrink"]  # fmt: skip
+    assert [(p["side"], p["rule"], p["limit"]) for p in shrinks] == [("buy", "max_position", 0.5)]
+    assert shrinks[0]["value"] > 0.5 and shrinks[0]["qty"] > open_[3]
+    assert shrinks[0]["approved_qty"] == pytest.approx(open_[3], rel=1e-9)
+
+
+def test_a_reversal_while_reducing_only_closes_in_both(shared_data: Path, tmp_path: Path) -> None:
+    # The long alert arrives at 2021-01-08 20:30, while the volatility breaker holds the run at
+    # REDUCING: the close leg passes, the open leg — checked against the flat position the
+    # close leaves — adds exposure and is refused (``reducing``), in both drivers; the account
+    # ends flat. Before, the replay checked the open leg against the short held before the
+    # decision, cut it to "the closing part" and went long that much while REDUCING.
+    plan = [("2021-01-07T15:05:00Z", -1.0, 0.5), ("2021-01-08T20:30:00Z", 1.0, 0.8),
+            ("2021-01-09T20:00:00Z", 0.0, 1.0)]  # fmt: skip
+    case = _alerts(shared_data, tmp_path / "store", plan)
+    backtest, events = _both(case, tmp_path / "store", tmp_path / "state")
+    assert len(_fills_at(events, "2021-01-08T21:00:00Z")) == 1  # the close leg only
+    refused = [(e.payload["side"], e.payload["rule"], e.payload["state"]) for e in events
+               if e.kind == "risk_decision" and e.payload["action"] == "reject"
+               and e.payload["at_ms"] == _at("2021-01-08T21:00:00Z")]  # fmt: skip
+    assert refused == [("buy", "reducing", "REDUCING")]
     assert backtest.result.positions[-1, 0] == 0.0

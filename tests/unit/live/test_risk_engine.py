@@ -112,6 +112,26 @@ def test_reducing_lets_a_reduction_through_and_blocks_an_increase() -> None:
     assert flip.action == "shrink" and flip.qty == 10.0 and flip.rule == "reducing"
 
 
+def test_a_decisions_second_order_is_checked_after_the_first() -> None:
+    # A reversal from 10 short to 30 long is two orders: buy 10 (close), buy 30 (open). The
+    # open is checked against the flat position the close leaves (PortfolioView.after), as
+    # the backtest checks it; against the short it would pass max_position (net +20 = 2000).
+    short = PortfolioView(10_000.0, {BTC: -10.0, "ETH/USDT": 5.0})
+    after = short.after(BTC, 10.0)
+    assert after.positions == {BTC: 0.0, "ETH/USDT": 5.0} and after.equity == 10_000.0
+    assert short.position(BTC) == -10.0  # the view before is left as it was
+    assert FLAT.after(BTC, -2.5).positions == {BTC: -2.5}
+    capped = RiskEngine(RiskSpec(order=OrderRisk(max_position=0.25)))
+    assert capped.check_order(buy(30.0), short, MARKET, now_ms=T0).action == "approve"
+    open_leg = capped.check_order(buy(30.0), after, MARKET, now_ms=T0)
+    assert open_leg.action == "shrink" and open_leg.qty == pytest.approx(25.0)
+    reducing = RiskEngine()
+    reducing.reduce("operator", now_ms=T0)
+    assert reducing.check_order(buy(10.0), short, MARKET, now_ms=T0).action == "approve"
+    refused = reducing.check_order(buy(30.0), after, MARKET, now_ms=T0)
+    assert refused.action == "reject" and refused.rule == "reducing"
+
+
 def test_halted_blocks_everything_until_resume() -> None:
     engine = RiskEngine()
     engine.halt("maintenance", now_ms=T0)
