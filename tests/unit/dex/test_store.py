@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -38,8 +39,12 @@ def test_import_raw_logs_then_replay_from_the_store(
     assert {e.meta.address for e in stored} == {key.pool}
     assert replay(store.read_events(key), 3000).reproduced == 267
     # importing again adds nothing; the store is unchanged
-    code, text = _run("data", "import", str(uniswap_dir / RAW_030), "--data-dir", str(tmp_path))
-    assert code == 0 and "0 new rows, 304 in" in text
+    code, text = _run(
+        "data", "import", str(uniswap_dir / RAW_030), "--data-dir", str(tmp_path), "--json"
+    )
+    assert code == 0, text
+    (again,) = json.loads(text)
+    assert (again["rows_added"], again["rows"]) == (0, 304)
 
 
 def test_a_contradicting_log_is_refused_and_nothing_written(

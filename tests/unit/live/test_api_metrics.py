@@ -20,7 +20,9 @@ with warnings.catch_warnings():  # starlette's notice about httpx2, at import ti
 
 from tests.unit.live._api_run import ROOT, Api, events_of
 
-pytestmark = pytest.mark.timeout(30)  # a websocket message that never comes must not hang
+# A websocket message that never comes must not hang the test; the module fixture that replays
+# the run (a numba compile on a cold cache: minutes on a busy CI machine) is not timed.
+pytestmark = pytest.mark.timeout(30, func_only=True)
 
 
 # -- metrics ------------------------------------------------------------------------------------
