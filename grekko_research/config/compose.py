@@ -132,6 +132,10 @@ def to_container(cfg: GrekkoConfig) -> dict[str, Any]:
     return tree
 
 
+# DataConfig's keys that describe a DEX pool (unused by a candle run).
+_POOL_KEYS = ("pool", "base", "decimals0", "decimals1", "fee_pips", "amm")
+
+
 def config_id(cfg: GrekkoConfig) -> str:
     """Return a stable 12-hex-digit hash of the resolved config (strategy params with defaults).
 
@@ -157,6 +161,11 @@ def config_id(cfg: GrekkoConfig) -> str:
     # before the spec existed plus every other key set away from its default.
     tree["risk"] = cfg.risk.spec.engine_identity()
     tree.pop("portfolio", None)  # nor which strategies share the live account
+    if tree["data"].get("pool") is None:
+        # A candle run: the DEX pool keys (docs/dex.md) do not enter, so every candle run
+        # keeps the id it had before pools existed (the pinned baselines name them).
+        for key in _POOL_KEYS:
+            tree["data"].pop(key, None)
     canonical = json.dumps(tree, sort_keys=True, separators=(",", ":"), allow_nan=False)
     return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
