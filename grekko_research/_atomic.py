@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import math
 import os
 import shutil
@@ -16,6 +17,19 @@ import numpy as np
 __all__ = ["PARTIAL_SUFFIX", "atomic_dir", "atomic_path", "atomic_write_text", "json_strict"]
 
 PARTIAL_SUFFIX = ".partial"
+
+
+@contextlib.contextmanager
+def folder_lock(folder: str | os.PathLike[str]) -> Iterator[None]:
+    """Hold an exclusive lock on ``folder`` (created if missing) for the block: the stores'
+    one writer per series at a time, across processes (``fcntl.flock`` on ``.lock``)."""
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    with open(Path(folder) / ".lock", "a+b") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 @contextlib.contextmanager

@@ -30,7 +30,6 @@ stopped, so an interrupted one resumes there.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import re
 from collections.abc import Iterator, Mapping
@@ -42,7 +41,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from grekko_research._atomic import PARTIAL_SUFFIX, atomic_path
+from grekko_research._atomic import PARTIAL_SUFFIX, atomic_path, folder_lock
 from grekko_research.errors import ConfigError, DataError, DataNotFoundError
 
 __all__ = ["TIME_COLUMNS", "AltKey", "AltStore", "validate_rows"]
@@ -232,14 +231,8 @@ class AltStore:
 
     @contextlib.contextmanager
     def _locked(self, key: AltKey) -> Iterator[None]:
-        folder = self.root / key.relative_dir()
-        folder.mkdir(parents=True, exist_ok=True)
-        with open(folder / ".lock", "a+b") as handle:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        with folder_lock(self.root / key.relative_dir()):
+            yield
 
     def _atomic_write(
         self, path: Path, frame: pd.DataFrame, key: AltKey, fields: dict[str, str]

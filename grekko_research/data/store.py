@@ -17,7 +17,6 @@ Concurrent writers of one series are serialised with an advisory file lock.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from grekko_research._atomic import PARTIAL_SUFFIX, atomic_path
+from grekko_research._atomic import PARTIAL_SUFFIX, atomic_path, folder_lock
 from grekko_research.data.timeframes import parse_timeframe
 from grekko_research.errors import ConfigError, DataError, DataNotFoundError
 
@@ -336,14 +335,8 @@ class ParquetStore:
 
     @contextlib.contextmanager
     def _locked(self, key: SeriesKey) -> Iterator[None]:
-        folder = self.root / key.relative_dir()
-        folder.mkdir(parents=True, exist_ok=True)
-        with open(folder / ".lock", "a+b") as handle:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        with folder_lock(self.root / key.relative_dir()):
+            yield
 
     def _atomic_write(
         self,

@@ -16,7 +16,6 @@ write goes to a temporary file renamed over the old one, under a per-pool file l
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import gzip
 import json
 import re
@@ -26,7 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from grekko_research._atomic import atomic_path, atomic_write_text
+from grekko_research._atomic import atomic_path, atomic_write_text, folder_lock
 from grekko_research.dex.events import HEX64, LogMeta, PoolEvent, decode_log
 from grekko_research.errors import ConfigError, DataError, DataNotFoundError
 
@@ -141,14 +140,8 @@ class PoolStore:
 
     @contextlib.contextmanager
     def _locked(self, key: PoolKey) -> Iterator[None]:
-        folder = self.folder(key)
-        folder.mkdir(parents=True, exist_ok=True)
-        with open(folder / ".lock", "a+b") as handle:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        with folder_lock(self.folder(key)):
+            yield
 
     # -- logs --------------------------------------------------------------------------
 
