@@ -21,6 +21,7 @@ from grekko_research.engine._orders import (
     stop_levels_nb,
     trade_record_nb,
 )
+from grekko_research.engine._prefetch import prefetch_nb
 from grekko_research.engine._state import njit_inline, njit_no_runtime
 from grekko_research.engine.layout import (
     CFG_BOTH_TOUCH,
@@ -43,6 +44,9 @@ from grekko_research.engine.layout import (
 )
 
 __all__: list[str] = []
+
+_AHEAD = 8
+"""Signals ahead whose fill price is prefetched: enough reads in flight to hide main memory."""
 
 
 class _Lean(NamedTuple):
@@ -131,10 +135,12 @@ class _Opts(NamedTuple):
 
 
 class _One(NamedTuple):
-    """One asset's run: ``(n,)`` open, high, low, close; entries, exits; options; buffers."""
+    """One asset's run: ``(n,)`` open, high, low, close; entries, exits; the rows with a
+    signal (ascending); options; buffers."""
 
     prices: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
     signals: tuple[np.ndarray, np.ndarray]
+    rows: np.ndarray
     cfg: np.ndarray
     opts: _Opts
     lb: _Lean
@@ -179,7 +185,7 @@ def _simulate_one_nb(run: _One, equity_out: np.ndarray) -> tuple[int, int, float
     close = run.prices[3]
     n = close.shape[0]
     state: _State = ((0, 0, float(run.cfg[CFG_INIT_CASH])), _FLAT, (-1, -1))
-    next_signal = -1
+    signal = (-1, 0)  # (next signal row, its index in run.rows)
     t = 0
     while t < n:
         state = _one_bar(run, t, state)
@@ -190,8 +196,8 @@ def _simulate_one_nb(run: _One, equity_out: np.ndarray) -> tuple[int, int, float
         if equity_out.shape[0] > 0:
             equity_out[t] = cash + pos * close[t] if pos != 0.0 else cash
         # Fast-forward through the bars that decide and fill nothing.
-        end, next_signal = _quiet_end(run.prices, run.signals, run.cfg, t, next_signal,
-                                      (pos, tr[9], tr[10]))  # fmt: skip
+        end, signal = _quiet_end(run.prices, run.rows, run.cfg, t, signal,
+                                 (pos, tr[9], tr[10]))  # fmt: skip
         if end > t + 1:
             max_high, min_low = _hold_one(run.prices, (t + 1, end), (cash, pos), equity_out,
                                           run.excursions, (tr[8], tr[7]))  # fmt: skip
@@ -328,28 +334,36 @@ def _one_trade(
 @njit_inline
 def _quiet_end(
     prices: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
-    signals: tuple[np.ndarray, np.ndarray],
+    rows: np.ndarray,
     cfg: np.ndarray,
     t: int,
-    next_signal: int,
+    signal: tuple[int, int],
     held: tuple[float, float, float],
-) -> tuple[int, int]:
-    """One asset: return (end of the quiet bars after ``t``, exclusive; next signal row).
+) -> tuple[int, tuple[int, int]]:
+    """One asset: return (end of the quiet bars after ``t``, exclusive; next signal).
 
     Quiet bars decide nothing and, with ``held`` = (position, stop-loss,
-    take-profit), no stop can fire in them. ``next_signal`` is the first
-    signal row at or after the next row to decide, when already known.
+    take-profit), no stop can fire in them. ``signal`` = (the first signal row
+    at or after the next row to decide when already known, its index in
+    ``rows``), returned updated. Moving to a new signal prefetches the price
+    the signal :data:`_AHEAD` rows later will fill at (see ``_prefetch``).
     """
-    open_, high, low, _ = prices
-    entries, exits = signals
-    n = entries.shape[0]
+    open_, high, low, close = prices
+    n = open_.shape[0]
     exec_close = cfg[CFG_EXEC_CLOSE] > 0.0
     pos, sl, tp = held
     first = t + 1 if exec_close else t
+    next_signal, i = signal
     if next_signal < first:
-        next_signal = first
-        while next_signal < n and not (entries[next_signal] or exits[next_signal]):
-            next_signal += 1
+        m = rows.shape[0]
+        while i < m and rows[i] < first:
+            i += 1
+        next_signal = rows[i] if i < m else n
+        if i + _AHEAD < m:
+            if exec_close:
+                prefetch_nb(close, rows[i + _AHEAD])
+            elif rows[i + _AHEAD] + 1 < n:
+                prefetch_nb(open_, rows[i + _AHEAD] + 1)
     end = min(next_signal if exec_close else next_signal + 1, n)
     if (cfg[CFG_SL_KIND] != 0 or cfg[CFG_TP_KIND] != 0) and pos != 0.0:
         b = t + 1  # up to the first bar a stop may fire in
@@ -361,7 +375,29 @@ def _quiet_end(
                 break
             b += 1
         end = b
-    return end, next_signal
+    return end, (next_signal, i)
+
+
+@njit_inline
+def signal_rows_nb(
+    entries: np.ndarray, exits: np.ndarray, rows: np.ndarray
+) -> tuple[int, int, int]:
+    """Write the rows of ``(n,)`` ``entries``/``exits`` holding a signal into ``rows``, ascending.
+
+    Return (rows written, entries, exits); ``rows`` needs room for ``n``.
+    """
+    c = 0
+    n_entries = 0
+    n_exits = 0
+    for r in range(entries.shape[0]):
+        e = entries[r]
+        x = exits[r]
+        if e or x:
+            rows[c] = r
+            c += 1
+            n_entries += e
+            n_exits += x
+    return c, n_entries, n_exits
 
 
 @njit_inline

@@ -677,18 +677,13 @@ def _lean_backtest(
 
     Return None when the run left the lean kernel's scope (a refused sale).
     """
-    n_entries = int(np.count_nonzero(entries))
-    caps = (
-        2 * n_entries + int(np.count_nonzero(exits)) + bars.n_assets + 1,
-        n_entries + bars.n_assets + 1,
-    )
     market = Market(bars.index, bars.open, bars.high, bars.low, bars.close, bars.volume,
                     bars.filled, _EMPTY_F)  # fmt: skip
     dec = Decisions(entries, exits, _EMPTY_B, _EMPTY_B, _EMPTY_F, _EMPTY_I, _EMPTY_F, _EMPTY_F,
                     _EMPTY_F, _EMPTY_F, _EMPTY_F)  # fmt: skip
     n, k = bars.n_bars, bars.n_assets
     rules = make_rules(cfg, np.full(N_LIMITS, np.nan), np.zeros(k), np.zeros(k), np.zeros(k))
-    orders, trades, final = simulate_simple_nb(market, dec, rules, _EMPTY_1D, False, caps)
+    orders, trades, final = simulate_simple_nb(market, dec, rules, _EMPTY_1D, False)
     if np.isnan(final):  # a sale the cash cannot pay: only the general kernel refuses it
         return None
     trades["mae"] = np.nan  # not tracked in this pass: the replay fills them
@@ -696,7 +691,7 @@ def _lean_backtest(
 
     def complete() -> tuple[np.ndarray, np.ndarray]:
         equity = np.empty(n)
-        _, full_trades, _ = simulate_simple_nb(market, dec, rules, equity, True, caps)
+        _, full_trades, _ = simulate_simple_nb(market, dec, rules, equity, True)
         return equity, full_trades
 
     return BacktestResult(

@@ -69,11 +69,7 @@ def _lean_combination_nb(
     compiles, loads or keeps the general kernel's code (compile time and
     memory of a fresh process).
     """
-    k = market.close.shape[1]
-    n_entries = np.count_nonzero(dec.entries)
-    n_exits = np.count_nonzero(dec.exits)
-    caps = (2 * n_entries + n_exits + k + 1, n_entries + k + 1)
-    orders, trades, final = simulate_simple_nb(market, dec, rules, equity, False, caps)
+    orders, trades, final = simulate_simple_nb(market, dec, rules, equity, False)
     if final != final:
         return False
     _write_row(row, equity, orders, trades, final, market, periods_per_year, curve)

@@ -26,6 +26,7 @@ from grekko_research.engine._lean_one import (
     _simulate_one_nb,
     _trade_row,
     _wanted_size,
+    signal_rows_nb,
 )
 from grekko_research.engine._orders import (
     _buying_power,
@@ -88,14 +89,13 @@ def simulate_simple_nb(
     rules: Rules,
     equity_out: np.ndarray,
     excursions: bool,
-    caps: tuple[int, int],
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """Run a long-only signal backtest; return order and trade records like ``simulate_nb``.
 
     Reads the ``(n, k)`` open/high/low/close of ``market``, the entries and
     exits of ``dec`` and the configuration vector of ``rules``; every bar
-    must have a market. ``caps`` = (order capacity, trade capacity) bound the
-    records (at most one order per signal and one stop exit per entry).
+    must have a market. The record buffers hold at most one order per signal
+    and one stop exit per entry.
 
     A sale whose fees exceed its proceeds by more than the cash (a large fixed
     fee on a small position) is refused by the general kernel; this kernel
@@ -112,19 +112,28 @@ def simulate_simple_nb(
     """
     # Borrowed views (see _state.borrowed): the caller holds the inputs for the whole run.
     market, dec, rules = borrowed(market), borrowed(dec), borrowed(rules)
-    k = market.close.shape[1]
+    n, k = market.close.shape
     st = np.zeros((k, _N_STATE))
     st[:, _SL] = np.nan
     st[:, _TP] = np.nan
     st[:, _FILL_BAR] = -1.0
     st[:, _STOP_BAR] = -1.0
-    orders = np.empty(caps[0], dtype=ORDER_DTYPE)
-    trades = np.empty(caps[1], dtype=TRADE_DTYPE)
+    if k == 1:
+        signals = (dec.entries[:, 0], dec.exits[:, 0])
+        # The signal rows, once: the loop walks them instead of scanning every bar, and
+        # prefetches the fill price of the signal a few ahead (see _prefetch). Pages of
+        # this buffer past the rows are never touched.
+        rows = np.empty(n, dtype=np.int64)
+        n_rows, n_entries, n_exits = signal_rows_nb(signals[0], signals[1], rows)
+    else:
+        rows = np.empty(0, dtype=np.int64)
+        n_rows, n_entries, n_exits = 0, np.count_nonzero(dec.entries), np.count_nonzero(dec.exits)
+    orders = np.empty(2 * n_entries + n_exits + k + 1, dtype=ORDER_DTYPE)
+    trades = np.empty(n_entries + k + 1, dtype=TRADE_DTYPE)
     lb = _Lean(st, orders, trades)
     if k == 1:
         prices = (market.open[:, 0], market.high[:, 0], market.low[:, 0], market.close[:, 0])
-        signals = (dec.entries[:, 0], dec.exits[:, 0])
-        run = _One(prices, signals, rules.cfg, _opts(rules.cfg), lb, excursions)
+        run = _One(prices, signals, rows[:n_rows], rules.cfg, _opts(rules.cfg), lb, excursions)
         n_ord, n_tr, final = _simulate_one_nb(run, equity_out)
     else:
         n_ord, n_tr, final = _simulate_many_nb(market, dec, rules.cfg, equity_out, excursions, lb)
