@@ -14,18 +14,22 @@ address past the end is never asked for (the callers clamp it).
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
+import numpy as np
 from llvmlite import ir
 from numba import types
-from numba.core import cgutils
+from numba.core import cgutils as _cgutils
 from numba.extending import intrinsic
+
+cgutils: Any = _cgutils  # untyped numba internals
 
 __all__ = ["prefetch_nb"]
 
 
 @intrinsic
-def prefetch_nb(typingctx: Any, arr: Any, index: Any) -> Any:
+def _prefetch(typingctx: Any, arr: Any, index: Any) -> Any:
     """Prefetch ``arr[index]`` (1-D, any layout) into every cache level, for reading.
 
     ``index`` must be in bounds (not checked: the loops clamp it). LLVM's
@@ -50,3 +54,7 @@ def prefetch_nb(typingctx: Any, arr: Any, index: Any) -> Any:
         return context.get_dummy_value()
 
     return sig, codegen
+
+
+prefetch_nb = cast(Callable[[np.ndarray, int], None], _prefetch)
+"""Prefetch ``arr[index]``: see :func:`_prefetch` (callable from jitted code only)."""

@@ -127,7 +127,11 @@ def simulate_simple_nb(
         n_rows, n_entries, n_exits = signal_rows_nb(signals[0], signals[1], rows)
     else:
         rows = np.empty(0, dtype=np.int64)
-        n_rows, n_entries, n_exits = 0, np.count_nonzero(dec.entries), np.count_nonzero(dec.exits)
+        n_rows, n_entries, n_exits = (
+            0,
+            int(np.count_nonzero(dec.entries)),
+            int(np.count_nonzero(dec.exits)),
+        )
     orders = np.empty(2 * n_entries + n_exits + k + 1, dtype=ORDER_DTYPE)
     trades = np.empty(n_entries + k + 1, dtype=TRADE_DTYPE)
     lb = _Lean(st, orders, trades)
