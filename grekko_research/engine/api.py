@@ -9,7 +9,7 @@ itself is imported only then (``import grekko_research.engine`` stays without it
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
@@ -590,8 +590,9 @@ def backtest(
     reason = "requested (kernel='general')"
     if kernel != "general":
         out_of_scope = _lean_scope(
-            config, inputs, atr, vol, funding is not None, bars, dex=amm is not None
-        )
+            config, inputs, atr, vol, funding is not None, bars, dex=amm is not None,
+            market_rules=(lot, tick, min_notional),
+        )  # fmt: skip
         if out_of_scope is None:
             lean = _lean_backtest(bars, inputs["entries"], inputs["exits"], cfg, config)
             if lean is not None:
@@ -713,9 +714,16 @@ _LEAN_SCOPE = (
 )
 
 
-def _lean_config_scope(config: EngineConfig, bars: Bars) -> str | None:
-    """Return what puts the configuration or bars out of the lean kernel's scope, or None."""
+def _lean_config_scope(
+    config: EngineConfig, bars: Bars, market_rules: Sequence[np.ndarray] | None = None
+) -> str | None:
+    """Return what puts the configuration or bars out of the lean kernel's scope, or None.
+
+    ``market_rules``: ``config.market.arrays(bars.n_assets)`` when the caller has them.
+    """
     st = config.stops
+    if market_rules is None:
+        market_rules = config.market.arrays(bars.n_assets)
     checks = (
         (config.allow_short, "shorting"),
         (config.leverage > 1.0, "leverage"),
@@ -726,7 +734,7 @@ def _lean_config_scope(config: EngineConfig, bars: Bars) -> str | None:
         ),
         (st.trailing is not None, "a trailing stop"),
         ("atr" in (st.stop_loss_kind, st.take_profit_kind), "ATR stops"),
-        (any(np.any(a) for a in config.market.arrays(bars.n_assets)), "market rules"),
+        (any(np.any(a) for a in market_rules), "market rules"),
         (risk_rules(config.risk).on or not np.isnan(config.risk.to_array()).all(), "risk rules"),
         (bars.has_filled, "bars without a market"),
     )
@@ -750,6 +758,7 @@ def _lean_scope(
     bars: Bars,
     *,
     dex: bool = False,
+    market_rules: Sequence[np.ndarray] | None = None,
 ) -> str | None:
     """Return what puts this run out of the lean kernel's scope (see ``nb_fast``), or None."""
     if dex:
@@ -760,7 +769,7 @@ def _lean_scope(
         return "funding"
     if atr.shape[0] or vol.shape[0]:
         return "ATR stops" if atr.shape[0] else "volatility-target sizing"
-    return _lean_config_scope(config, bars)
+    return _lean_config_scope(config, bars, market_rules)
 
 
 def _periods_per_year(timeframe: str) -> float:

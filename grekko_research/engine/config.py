@@ -285,8 +285,14 @@ class MarketRules:
         """Return ``(lot, tick, min_notional)`` as ``(k,)`` float64 arrays."""
         out = []
         for name in ("lot_size", "tick_size", "min_notional"):
-            arr = np.broadcast_to(np.asarray(getattr(self, name), dtype=np.float64), (k,)).copy()
-            if not np.all(np.isfinite(arr)) or np.any(arr < 0):
+            value = getattr(self, name)
+            if isinstance(value, (int, float)):  # the common case, without numpy's overhead
+                ok = math.isfinite(value) and value >= 0
+                arr = np.full(k, float(value))
+            else:
+                arr = np.broadcast_to(np.asarray(value, dtype=np.float64), (k,)).copy()
+                ok = bool(np.all(np.isfinite(arr))) and not np.any(arr < 0)
+            if not ok:
                 raise ConfigError(f"MarketRules.{name} must be non-negative numbers")
             out.append(arr)
         return out[0], out[1], out[2]
