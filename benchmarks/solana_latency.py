@@ -7,8 +7,9 @@ launches on it and takes each launch's ``logsNotification`` value as the frame. 
 through the real ``solana`` async client:
 
 - parse: the monitor's pure frame handling (discriminator decode, de-duplication);
-- frame → verdict: parse + the safety analyzer (4 RPC calls: accounts, largest holders, their
-  owners, the sell simulation);
+- frame → verdict: parse + the safety analyzer (5 RPC calls in two concurrent rounds: accounts
+  with largest holders, then their owners with two simulations — the launch program's ``sell``,
+  which the peer answers with its emulation of the program, and the token transfer);
 - frame → signed buy: verdict + curve read + exact plan + the live risk engine's check +
   latest blockhash + a signed transaction (what dry-run records and live would send).
 
@@ -52,7 +53,10 @@ async def _measure(
     client = rpc_client(peer.url, 30.0)
     wallet = load_keypair(environ={})
     cfg = BuyerConfig()
-    risk = RiskEngine(RiskSpec(order=OrderRisk(max_notional=0.05, max_position=0.5)))
+    # the sniper's rules: per-buy notional, position, and the daily SOL budget (never reached)
+    risk = RiskEngine(
+        RiskSpec(order=OrderRisk(max_notional=0.05, max_position=0.5, max_notional_per_day=1e6))
+    )
     out: dict[str, list[float]] = {"rpc": [], "parse": [], "verdict": [], "signed": []}
     try:
         probe = PUMP_PROGRAM_KEY  # an account the peer does not hold: the answer is small
@@ -76,7 +80,7 @@ async def _measure(
             curve = decode_curve(bytes(curve_acc.value.data))
             plan = plan_buy(curve, cfg.buy_lamports, cfg, event.launch.mint)
             assert plan is not None
-            price = curve.price_lamports_per_token() * 1e6 / 1e9
+            price = plan.lamports / 1e9 / (plan.tokens / 1e6)  # its exact cost, as the sniper
             order = ProposedOrder(event.launch.mint, "buy", plan.tokens / 1e6, price)
             decision = risk.check_order(
                 order, PortfolioView(1.0), MarketView(prices={event.launch.mint: price}), now_ms=0

@@ -27,6 +27,8 @@ that open, one at a close (``execution="close"``) at that close. The operational
 
 State (``Book.R``, float64): the trading state, the breakers' peak / UTC day / day-start
 equity (:func:`~grekko_research.risk.state.mark_nb`, at bar closes, like the live engine's),
+the UTC day of the last order and the notional adding exposure let through in it
+(``order.max_notional_per_day``, at each order, like the live engine's),
 one hold slot per breaker (and per symbol for the
 market breakers), the times of the last ``max_orders`` orders let through, and the rolling
 VaR window of the bar equities (:mod:`grekko_research.risk.var`, pushed once per close).
@@ -67,7 +69,9 @@ from grekko_research.risk.evaluate import (
     SHRINK,
     OrderState,
     OrderView,
+    added_notional_nb,
     decide_order_nb,
+    roll_day_notional_nb,
 )
 from grekko_research.risk.rules import RULE_NAMES
 from grekko_research.risk.spec import OrderLimits, RiskSpec
@@ -118,7 +122,8 @@ def risk_rules(
     order = spec.order_limits()
     pl, ml = portfolio_limits(spec), market_limits(spec)
     caps = (order.min_notional, order.max_notional, order.max_position, order.max_gross_exposure,
-            order.max_net_exposure, order.max_leverage, order.price_band, order.max_orders)  # fmt: skip
+            order.max_net_exposure, order.max_leverage, order.price_band, order.max_orders,
+            order.max_notional_per_day)  # fmt: skip
     order_on = bool(order.precision) or any(v == v for v in caps)
     market_on = ml.volatility == ml.volatility or ml.price_move == ml.price_move
     portfolio_on = any(v == v for v in (pl.drawdown, pl.daily_loss, pl.var))
@@ -181,8 +186,10 @@ def record_event_nb(
 
 # -- state layout ---------------------------------------------------------------------------
 
-R_STATE, R_PEAK, R_DAY, R_DAY_START, R_RING_POS = range(5)
-_HEAD = 5
+# R_NDAY / R_NSPENT: the UTC day of the last order decided and the notional adding exposure
+# let through in it (order.max_notional_per_day; evaluate.roll_day_notional_nb)
+R_STATE, R_PEAK, R_DAY, R_DAY_START, R_RING_POS, R_NDAY, R_NSPENT = range(7)
+_HEAD = 7
 H_ACTIVE, H_STATE, H_UNTIL, H_LEVEL, H_SEEN = range(5)  # H_SEEN: −1 not evaluated, 0, 1 clear
 _HW = 5
 SLOT_DRAWDOWN, SLOT_DAILY_LOSS, SLOT_VAR, SLOT_FLATTEN = range(4)
@@ -209,6 +216,8 @@ def new_risk_state_nb(k: int, ring: int) -> np.ndarray:
     R[R_PEAK] = np.nan
     R[R_DAY] = -1.0
     R[R_DAY_START] = np.nan
+    R[R_NDAY] = -1.0
+    R[R_NSPENT] = 0.0
     R[_HEAD + _HW * _n_slots(k) :] = np.nan
     return R
 
@@ -368,7 +377,10 @@ def risk_order_nb(
             other_net += v
     ring0 = _HEAD + _HW * _n_slots(k)
     times = R[ring0 : ring0 + rr.orders]
-    st = OrderState(int(R[R_STATE]), S[j, S_POS], A[A_EQUITY], other_gross, other_net, times)
+    day, spent = roll_day_notional_nb(int(R[R_NDAY]), R[R_NSPENT], float(now))
+    R[R_NDAY] = day
+    R[R_NSPENT] = spent
+    st = OrderState(int(R[R_STATE]), S[j, S_POS], A[A_EQUITY], other_gross, other_net, times, spent)
     is_limit = kind in (KIND_LIMIT, KIND_STOP_LIMIT)
     # The engine's own flatten is protective: it passes every trading state (evaluate.py).
     view = OrderView(abs(size), 1.0 if size > 0.0 else -1.0, price, S[j, S_LAST], is_limit,
@@ -378,6 +390,7 @@ def risk_order_nb(
     if v.action == REJECT:
         record_event_nb(bk, t, j, EV_ORDER + v.rule, v.value, v.limit, ACT_REJECT)
         return 0.0, EV_ORDER + v.rule
+    R[R_NSPENT] = spent + added_notional_nb(S[j, S_POS], v.qty, price, S[j, S_LAST])
     if rr.orders > 0:
         pos = int(R[R_RING_POS])
         times[pos % rr.orders] = now

@@ -20,6 +20,7 @@ check                  value measured                                          p
 ``price_precision``    order price (limit: tick size)                          price on the tick grid
 ``min_notional``       \\|qty\\| × price (quote)                                   ≥ limit
 ``max_notional``       \\|qty\\| × price (quote)                                   ≤ limit
+``notional_per_day``   notional let through this UTC day, this order included  ≤ limit
 ``max_position``       \\|position after\\| × price / equity                       ≤ limit
 ``gross_exposure``     Σ \\|position values\\| after the order (quote)              ≤ limit
 ``net_exposure``       \\|Σ position values\\| after the order (quote)              ≤ limit, or not worse
@@ -68,6 +69,7 @@ __all__ = [
     "check_max_position",
     "check_min_notional",
     "check_net_exposure",
+    "check_notional_per_day",
     "check_order_rate",
     "check_price_band",
     "check_price_move",
@@ -89,6 +91,7 @@ __all__ = [
     "max_position_nb",
     "min_notional_nb",
     "net_exposure_nb",
+    "notional_per_day_nb",
     "order_rate_nb",
     "price_band_nb",
     "price_move_nb",
@@ -159,6 +162,27 @@ def max_notional_nb(qty: float, price: float, limit: float) -> tuple[bool, float
     allowed = sign * limit / price if price > 0.0 else 0.0
     ok = notional <= limit
     return ok, notional, limit, qty if ok else allowed
+
+
+@njit(cache=True, nogil=True)
+def notional_per_day_nb(
+    spent: float, qty: float, price: float, limit: float
+) -> tuple[bool, float, float, float]:
+    """Return ``(ok, spent + |qty| × price, limit, allowed)``: the notional already let through
+    in this UTC day (``spent``, quote) plus this order's is at most ``limit``.
+
+    ``allowed`` is what is left of the day's limit, as a quantity (0 when nothing is left; a
+    NaN ``spent`` or a non-positive price leaves nothing: fail closed).
+    """
+    notional = abs(qty) * price
+    value = spent + notional
+    ok = value <= limit
+    room = limit - spent
+    if not (room > 0.0 and price > 0.0):
+        room = 0.0
+    sign = 1.0 if qty >= 0.0 else -1.0
+    allowed = sign * room / price if price > 0.0 else 0.0
+    return ok, value, limit, qty if ok else allowed
 
 
 @njit(cache=True, nogil=True)
@@ -449,6 +473,13 @@ def check_min_notional(qty: float, price: float, limit: float) -> Verdict:
 def check_max_notional(qty: float, price: float, limit: float) -> Verdict:
     """Order notional at most ``limit`` (quote currency)."""
     return _va("max_notional", max_notional_nb(float(qty), float(price), float(limit)))
+
+
+def check_notional_per_day(spent: float, qty: float, price: float, limit: float) -> Verdict:
+    """The notional let through in this UTC day (``spent``) plus this order's at most ``limit``
+    (quote currency)."""
+    out = notional_per_day_nb(float(spent), float(qty), float(price), float(limit))
+    return _va("max_notional_per_day", out)
 
 
 def check_max_position(

@@ -32,8 +32,14 @@ the rate), since refusing it would keep the exposure the state was meant to cut.
 orders get no such pass: ``HALTED`` refuses its exits too (``action: halt`` freezes the
 strategy; ``action: reduce`` lets its reducing orders through).
 5. Orders adding exposure (no price: refuse), each cap shrinking what the ones before left:
-   max notional, max position, gross exposure, net exposure, leverage.
+   max notional, notional per UTC day, max position, gross exposure, net exposure, leverage.
 6. Lot precision: round down. Adding exposure below the min notional: refuse.
+
+**Notional per day** (``order.max_notional_per_day``): the drivers keep the notional of the
+orders adding exposure they let through in the current UTC day (``OrderState.notional_today``,
+rolled by :func:`roll_day_notional_nb`, grown by :func:`added_notional_nb` — the approved
+quantity × the order's price when it is not purely reducing), so a backtest and a live run
+refuse the same orders with the same rule, ``max_notional_per_day``.
 """
 
 from __future__ import annotations
@@ -80,6 +86,7 @@ __all__ = [
     "OrderState",
     "OrderVerdict",
     "OrderView",
+    "added_notional_nb",
     "breach_hold_nb",
     "decide_order",
     "decide_order_nb",
@@ -89,6 +96,7 @@ __all__ = [
     "evaluate_portfolio",
     "evaluate_portfolio_nb",
     "is_reducing_nb",
+    "roll_day_notional_nb",
 ]
 
 APPROVE, SHRINK, REJECT = 0, 1, 2
@@ -112,6 +120,7 @@ ORDER_RULES = (
     "qty_precision",
     "min_notional",
     "zero_qty",
+    "max_notional_per_day",  # appended: the codes before keep their numbers (event records)
 )
 (
     R_NONE,
@@ -130,6 +139,7 @@ ORDER_RULES = (
     R_QTY_PRECISION,
     R_MIN_NOTIONAL,
     R_ZERO_QTY,
+    R_NOTIONAL_PER_DAY,
 ) = range(len(ORDER_RULES))
 
 _REL_TOL = 1e-12  # a quantity within this relative distance of the order's is the order's
@@ -138,8 +148,10 @@ _REL_TOL = 1e-12  # a quantity within this relative distance of the order's is t
 class OrderState(NamedTuple):
     """What the decision reads of the run: trading state code (``risk.state``), the symbol's
     signed position (units), equity, Σ \\|values\\| and Σ values of the *other* symbols (quote;
-    NaN when one has no price: the exposure checks then fail closed) and the times (ms,
-    float64) of the orders let through recently (order rate)."""
+    NaN when one has no price: the exposure checks then fail closed), the times (ms,
+    float64) of the orders let through recently (order rate) and the notional (quote) of the
+    orders adding exposure let through in the UTC day of the order (notional per day; NaN
+    fails closed)."""
 
     trading_state: int
     position: float
@@ -147,6 +159,7 @@ class OrderState(NamedTuple):
     other_gross: float
     other_net: float
     order_times_ms: np.ndarray
+    notional_today: float = 0.0
 
 
 class OrderView(NamedTuple):
@@ -189,6 +202,27 @@ def _is_reducing(position: float, qty: float) -> bool:
 is_reducing_nb = njit(cache=True, nogil=True)(_is_reducing)
 
 
+@njit(cache=True, nogil=True)
+def roll_day_notional_nb(day: int, spent: float, now_ms: float) -> tuple[int, float]:
+    """Return ``(day, spent)`` at ``now_ms``: a new UTC day (``now_ms // DAY_MS``) starts from
+    0 (``day`` −1: none yet)."""
+    today = int(now_ms // 86_400_000.0)
+    if today != day:
+        return today, 0.0
+    return day, spent
+
+
+@njit(cache=True, nogil=True)
+def added_notional_nb(position: float, qty: float, price: float, last: float) -> float:
+    """The notional an order let through adds to the day's (:func:`roll_day_notional_nb`):
+    ``|qty| × price`` (``price`` NaN: ``last``) unless ``qty`` (signed, the verdict's) only
+    reduces ``position``; 0 for a refused order (``qty`` 0)."""
+    if qty == 0.0 or is_reducing_nb(position, qty):
+        return 0.0
+    p = price if price == price else last
+    return abs(qty) * p
+
+
 class OrderChecks(NamedTuple):
     """The checks the order decision calls, each returning the ``*_nb`` tuple shape."""
 
@@ -196,6 +230,7 @@ class OrderChecks(NamedTuple):
     price_precision: Callable[..., Any]
     order_rate: Callable[..., Any]
     max_notional: Callable[..., Any]
+    notional_per_day: Callable[..., Any]
     max_position: Callable[..., Any]
     gross_exposure: Callable[..., Any]
     net_exposure: Callable[..., Any]
@@ -263,9 +298,11 @@ def _make_pre(
 
 
 def _make_caps(k: OrderChecks, jit: Callable[..., Any]) -> Callable[..., tuple[float, Shrunk]]:
-    """Phase 2, orders adding exposure: max notional, max position, gross and net exposure,
-    leverage; each shrinks what the ones before left, and one that leaves 0 ends them."""
+    """Phase 2, orders adding exposure: max notional, notional per day, max position, gross
+    and net exposure, leverage; each shrinks what the ones before left, and one that leaves 0
+    ends them."""
     max_notional, max_position, gross_exposure = k.max_notional, k.max_position, k.gross_exposure
+    notional_per_day = k.notional_per_day
     net_exposure, leverage = k.net_exposure, k.leverage
     cap: Callable[..., tuple[float, Shrunk]] = jit(_cap)
 
@@ -276,6 +313,9 @@ def _make_caps(k: OrderChecks, jit: Callable[..., Any]) -> Callable[..., tuple[f
         if lim.max_notional == lim.max_notional:
             res = max_notional(q, price, lim.max_notional)
             q, shrunk = cap(q, want, res, R_MAX_NOTIONAL, shrunk)
+        if q != 0.0 and lim.max_notional_per_day == lim.max_notional_per_day:
+            res = notional_per_day(st.notional_today, q, price, lim.max_notional_per_day)
+            q, shrunk = cap(q, want, res, R_NOTIONAL_PER_DAY, shrunk)
         if q != 0.0 and lim.max_position == lim.max_position:
             res = max_position(pos, q, price, eq, lim.max_position)
             q, shrunk = cap(q, want, res, R_MAX_POSITION, shrunk)
@@ -381,6 +421,7 @@ decide_order_nb = _make_decide(
         C.price_precision_nb,
         _order_rate_k,
         C.max_notional_nb,
+        C.notional_per_day_nb,
         C.max_position_nb,
         C.gross_exposure_nb,
         C.net_exposure_nb,
@@ -423,6 +464,7 @@ def _python_checks(guard: Guard) -> OrderChecks:
         three("price_precision", "check_price_precision"),
         rate,
         four("max_notional", "check_max_notional"),
+        four("max_notional_per_day", "check_notional_per_day"),
         four("max_position", "check_max_position"),
         four("gross_exposure", "check_gross_exposure"),
         four("net_exposure", "check_net_exposure"),

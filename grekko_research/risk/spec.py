@@ -3,8 +3,9 @@
 ``null`` switches a limit off — the only meaning of "off". The spec has four parts:
 
 =================  ===========================================================================
-``order``          per-order checks: notional, position, exposure, leverage, price band, order
-                   rate, precision (an order that fits by shrinking is shrunk)
+``order``          per-order checks: notional, notional per UTC day, position, exposure,
+                   leverage, price band, order rate, precision (an order that fits by shrinking
+                   is shrunk)
 ``portfolio``      breakers on the account's equity: drawdown, daily loss, VaR (each with its
                    ``action``, ``halt`` or ``reduce``, and how it lifts)
 ``market``         breakers on a symbol's closes: volatility, price move (``reduce`` by default:
@@ -129,6 +130,9 @@ class OrderRisk:
     precision: bool = False  # qty on the venue's lot (else rounded down), limit price on its tick
     min_notional: float | None = None  # quote; the venue's own minimum applies too (rejects)
     max_notional: float | None = None  # quote; larger orders are shrunk
+    # quote per UTC day: notional of the orders adding exposure let through (shrinks, then
+    # refuses: rule max_notional_per_day); a daily budget (the Solana sniper's, in SOL)
+    max_notional_per_day: float | None = None
     max_position: float | None = None  # |position value| per symbol, fraction of equity
     max_leverage: float | None = None  # Σ |position values| / equity
     max_gross_exposure: float | None = None  # Σ |position values|, quote
@@ -143,6 +147,7 @@ class OrderRisk:
         if not isinstance(self.precision, bool):
             raise ConfigError(f"{key}.precision must be true or false, got {self.precision!r}")
         _positive(self, key, "min_notional", "max_notional", "max_position", "max_leverage")
+        _positive(self, key, "max_notional_per_day")
         _positive(self, key, "max_gross_exposure", "max_net_exposure", "price_band")
         for name in ("max_orders", "max_orders_per_day"):
             value = getattr(self, name)
@@ -310,6 +315,7 @@ class OrderLimits(NamedTuple):
     price_band: float
     max_orders: float
     order_window_s: float
+    max_notional_per_day: float
 
 
 def _nan(value: float | None) -> float:
@@ -382,6 +388,7 @@ class RiskSpec:
             _nan(o.price_band),
             _nan(o.max_orders),
             float(o.order_window_s),
+            _nan(o.max_notional_per_day),
         )
 
     @property
@@ -416,7 +423,8 @@ class RiskSpec:
         """The keys switched on that bound exposure or losses (a live run needs one): order
         caps and rate limits, and the portfolio breakers."""
         keys = (
-            "order.max_notional", "order.max_position", "order.max_leverage",
+            "order.max_notional", "order.max_notional_per_day", "order.max_position",
+            "order.max_leverage",
             "order.max_gross_exposure", "order.max_net_exposure", "order.max_orders",
             "order.max_orders_per_day", "portfolio.drawdown.limit",
             "portfolio.drawdown.flatten_at", "portfolio.daily_loss.limit", "portfolio.var.limit",

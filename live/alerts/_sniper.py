@@ -8,8 +8,9 @@ event                   alerts when                                      severit
 ======================  ===============================================  ==========
 ``sniper_rpc_error``    ``RPC_FAILURES`` of them within ``RPC_WINDOW_S``  critical
                         (once per burst: again only after a quiet window)
-``sniper_decision``     rule ``daily_budget``: the first refusal of a    warning
-                        UTC day
+``sniper_decision``     rule ``max_notional_per_day`` (the risk spec's   warning
+                        daily SOL budget; ``daily_budget`` in logs
+                        before it): the first refusal of a UTC day
 ``sniper_reconciled``   a pending transaction's status unreadable        warning
 ======================  ===============================================  ==========
 """
@@ -28,6 +29,7 @@ __all__ = ["RPC_FAILURES", "RPC_WINDOW_S", "SniperAlertState", "sniper_alerts"]
 RPC_FAILURES = 3
 RPC_WINDOW_S = 60.0
 _DAY_MS = 86_400_000
+_BUDGET_RULES = ("max_notional_per_day", "daily_budget")  # the latter: logs before the rule
 
 
 @dataclass
@@ -51,12 +53,17 @@ def sniper_alerts(
     kind = event.kind
     if kind == "sniper_rpc_error":
         return _rpc(event, state, p, build)
-    if kind == "sniper_decision" and p.get("rule") == "daily_budget":
+    if kind == "sniper_decision" and p.get("rule") in _BUDGET_RULES:
         day = event.ts_ms // _DAY_MS
         if state.budget_day == day:
             return []
         state.budget_day = day
         lines = ["Daily SOL budget reached: no more buys today (UTC).", f"{p.get('reason', '-')}"]
+        spent, budget = p.get("spent_today_sol"), p.get("budget_sol")
+        if isinstance(spent, int | float) and isinstance(budget, int | float):
+            lines.append(
+                f"Spent today: {spent:.6f} of {budget:g} SOL (risk.order.max_notional_per_day)"
+            )
         return [build(event, "daily_budget", "warning", "Daily SOL budget reached", lines)]
     if kind == "sniper_reconciled" and p.get("pending"):
         lines = [f"Transaction {p['pending']} still unresolved: {p.get('error', '-')}"]

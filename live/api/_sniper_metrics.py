@@ -48,8 +48,8 @@ class SniperMetrics:
         )
         self.decisions = Counter(
             "grekko_sniper_decisions",
-            "Buys and exits refused or held, by action and rule (safety, daily_budget, a risk "
-            "rule, curve, simulation ...).",
+            "Buys and exits refused or held, by action and rule (safety, a risk rule: "
+            "max_notional_per_day is the daily SOL budget, curve, simulation ...).",
             ["action", "rule"],
             registry=r,
         )

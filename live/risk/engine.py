@@ -108,6 +108,10 @@ class RiskEngine:
         self._equity: deque[float] = deque(maxlen=self.spec.history_len)
         self._var = self._var_window(())
         self._order_times: deque[int] = deque()
+        # order.max_notional_per_day: the UTC day of the last order and the notional adding
+        # exposure let through in it (evaluate.roll_day_notional_nb / added_notional_nb)
+        self._notional_day = -1
+        self._notional_today = 0.0
         self._shown: tuple[TradingState, str] = (TradingState.ACTIVE, "started")
         self._active_reason = "started"
 
@@ -135,6 +139,11 @@ class RiskEngine:
     @property
     def day_start_equity(self) -> float | None:
         return self._day_start
+
+    def notional_today(self, now_ms: int) -> float:
+        """The notional (quote) of the orders adding exposure let through in the UTC day of
+        ``now_ms`` (what ``order.max_notional_per_day`` bounds; 0 on a new day)."""
+        return float(E.roll_day_notional_nb(self._notional_day, self._notional_today, now_ms)[1])
 
     def _current(self) -> tuple[TradingState, str]:
         worst: Hold | None = None
@@ -182,6 +191,9 @@ class RiskEngine:
         if action != "reject" and self.spec.order.max_orders is not None:
             self._order_times.append(now_ms)
             self._prune_orders(now_ms)
+        added = self._count_notional(
+            order, portfolio, market, qty if action != "reject" else 0.0, now_ms
+        )
         self._sync(events, now_ms)
         state = self.state
         payload = {
@@ -201,6 +213,9 @@ class RiskEngine:
         }
         if order.protective:
             payload["protective"] = True
+        if self.spec.order.max_notional_per_day is not None:
+            payload["notional_added"] = added
+            payload["notional_today"] = self._notional_today
         events.append(("risk_decision", order.client_id or self.stream, payload))
         return RiskDecision(
             action=action,  # type: ignore[arg-type]
@@ -213,6 +228,29 @@ class RiskEngine:
             reason=reason,
             events=tuple(events),
         )
+
+    def _count_notional(
+        self,
+        order: ProposedOrder,
+        portfolio: PortfolioView,
+        market: MarketView,
+        qty: float,
+        now_ms: int,
+    ) -> float:
+        """Add what an order let through (``qty`` units, 0: refused) adds to the day's
+        notional; return it."""
+        day, spent = E.roll_day_notional_nb(self._notional_day, self._notional_today, now_ms)
+        signed = qty if order.side == "buy" else -qty
+        price = math.nan if order.price is None else float(order.price)
+        try:
+            pos = portfolio.position(order.symbol)
+            added = float(E.added_notional_nb(pos, signed, price, market.price(order.symbol)))
+        except Exception:  # an unreadable view refused the order already; count nothing
+            added = 0.0
+        if not math.isfinite(added):
+            added = 0.0
+        self._notional_day, self._notional_today = int(day), float(spent) + added
+        return added
 
     def _decide(
         self,
@@ -238,7 +276,10 @@ class RiskEngine:
         if self.spec.order.max_orders is not None:
             self._prune_orders(now_ms)
         times = np.asarray(self._order_times, dtype=np.float64)
-        st = E.OrderState(state.code, pos, float(portfolio.equity), other_gross, other_net, times)
+        _, today = E.roll_day_notional_nb(self._notional_day, self._notional_today, now_ms)
+        st = E.OrderState(
+            state.code, pos, float(portfolio.equity), other_gross, other_net, times, float(today)
+        )
         last = market.price(symbol)
         price = math.nan if order.price is None else float(order.price)
         view = E.OrderView(
@@ -586,9 +627,26 @@ class RiskEngine:
             "last_equity": self._last_equity,
             "equity": list(self._equity),
             "order_times": list(self._order_times),
+            "notional_day": self._notional_day,
+            "notional_today": self._notional_today,
             "shown": [self._shown[0].value, self._shown[1]],
             "active_reason": self._active_reason,
         }
+
+    def refold(self, decision: dict[str, Any]) -> None:
+        """Count a recorded ``risk_decision`` payload again, for a run rebuilt from its event
+        log rather than a :meth:`snapshot` (the Solana sniper): an order let through counts
+        towards the order rate and, with its ``notional_added``, the day's notional."""
+        if decision.get("action") not in ("approve", "shrink"):
+            return
+        at = int(decision["at_ms"])
+        if self.spec.order.max_orders is not None:
+            self._order_times.append(at)
+            self._prune_orders(at)
+        added = decision.get("notional_added")
+        if added:
+            day, spent = E.roll_day_notional_nb(self._notional_day, self._notional_today, at)
+            self._notional_day, self._notional_today = int(day), float(spent) + float(added)
 
     def restore(self, snap: dict[str, Any]) -> None:
         """Load a :meth:`snapshot`."""
@@ -612,5 +670,8 @@ class RiskEngine:
         self._equity = deque(snap["equity"], maxlen=self.spec.history_len)
         self._var = self._var_window(self._equity)  # the last window + 1 equities: the same
         self._order_times = deque(snap["order_times"])
+        # absent from a snapshot taken before order.max_notional_per_day: nothing counted
+        self._notional_day = int(snap.get("notional_day", -1))
+        self._notional_today = float(snap.get("notional_today", 0.0))
         self._shown = (TradingState(snap["shown"][0]), snap["shown"][1])
         self._active_reason = snap["active_reason"]

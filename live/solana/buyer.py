@@ -2,9 +2,10 @@
 
 One door for every transaction (docs/solana.md): the risk engine's verdict (the run's one
 :class:`~grekko_research.risk.spec.RiskSpec`: per-token notional, position and exposure limits,
-drawdown and daily-loss breakers, manual halts and the kill switch), the buyer's daily SOL
-budget, then — live only — a ``simulateTransaction`` of the signed transaction, the intent
-(signature known before sending) in the event store, and only then ``sendTransaction``.
+the daily SOL budget ``order.max_notional_per_day``, drawdown and daily-loss breakers, manual
+halts and the kill switch), then — live only — a ``simulateTransaction`` of the signed
+transaction, the intent (signature known before sending) in the event store, and only then
+``sendTransaction``.
 
 Orders are exact: :class:`~live.solana.curve.CurveState` gives the tokens a budget buys and the
 lamports they cost (fee included); ``max_sol_cost`` bounds what the program may take
@@ -72,7 +73,6 @@ class BuyerConfig:
 
     mode: Literal["dry-run", "live"] = "dry-run"
     buy_sol: float = 0.05  # per launch, before the risk engine shrinks it
-    daily_budget_sol: float = 0.5  # SOL spent on buys per UTC day
     slippage_bps: int = 500  # max_sol_cost above the quote; min_sol_output below it
     compute_units: int = 120_000
     priority_fee_micro_lamports: int = 200_000  # per compute unit
@@ -87,7 +87,6 @@ class BuyerConfig:
             raise ConfigError(f"solana.buyer.mode must be 'dry-run' or 'live', got {self.mode!r}")
         for name in (
             "buy_sol",
-            "daily_budget_sol",
             "take_profit",
             "stop_loss",
             "max_hold_s",
@@ -106,10 +105,6 @@ class BuyerConfig:
     @property
     def buy_lamports(self) -> int:
         return round(self.buy_sol * LAMPORTS)
-
-    @property
-    def daily_budget_lamports(self) -> int:
-        return round(self.daily_budget_sol * LAMPORTS)
 
 
 # -- keys --------------------------------------------------------------------------------
@@ -203,8 +198,16 @@ def buy_instruction(launch: Launch, user: Pubkey, amount: int, max_sol_cost: int
     )
 
 
-def sell_instruction(launch: Launch, user: Pubkey, amount: int, min_sol_output: int) -> Instruction:
-    """The launch program's ``sell`` (accounts in the program's order)."""
+def sell_instruction(
+    launch: Launch,
+    user: Pubkey,
+    amount: int,
+    min_sol_output: int,
+    *,
+    token_program: Pubkey = TOKEN,
+) -> Instruction:
+    """The launch program's ``sell`` (accounts in the program's order; ``token_program`` the
+    mint's, SPL Token for the program's own launches)."""
     mint, curve = Pubkey.from_string(launch.mint), Pubkey.from_string(launch.bonding_curve)
     return Instruction(
         PUMP_PROGRAM_KEY,
@@ -214,12 +217,12 @@ def sell_instruction(launch: Launch, user: Pubkey, amount: int, min_sol_output: 
             AccountMeta(FEE_RECIPIENT, False, True),
             AccountMeta(mint, False, False),
             AccountMeta(curve, False, True),
-            AccountMeta(associated_token_address(curve, mint, TOKEN), False, True),
-            AccountMeta(associated_token_address(user, mint, TOKEN), False, True),
+            AccountMeta(associated_token_address(curve, mint, token_program), False, True),
+            AccountMeta(associated_token_address(user, mint, token_program), False, True),
             AccountMeta(user, True, True),
             AccountMeta(SYSTEM, False, False),
             AccountMeta(ATA_PROGRAM, False, False),
-            AccountMeta(TOKEN, False, False),
+            AccountMeta(token_program, False, False),
             AccountMeta(EVENT_AUTHORITY, False, False),
             AccountMeta(PUMP_PROGRAM_KEY, False, False),
         ],

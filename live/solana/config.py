@@ -118,6 +118,11 @@ def load_config(
             raise ConfigError(
                 f"{file}: solana.{key} is not a section (known: {', '.join(sorted(known))})"
             )
+    if isinstance(tree.get("buyer"), Mapping) and "daily_budget_sol" in tree["buyer"]:
+        raise ConfigError(
+            f"{file}: solana.buyer.daily_budget_sol is now the risk spec's rule: set "
+            "solana.risk.order.max_notional_per_day (SOL per UTC day) instead"
+        )
     monitor = tree.get("monitor") or {}
     mode = monitor.get("mode", "logs")
     if mode not in ("logs", "blocks") or set(monitor) - {"mode"}:
@@ -125,10 +130,16 @@ def load_config(
     balance = tree.get("paper_balance_sol", 1.0)
     if not isinstance(balance, int | float) or balance <= 0:
         raise ConfigError(f"{file}: solana.paper_balance_sol must be a positive number")
-    return SniperConfig(
+    conf = SniperConfig(
         buyer=_build(BuyerConfig, tree.get("buyer"), "solana.buyer"),
         safety=_build(SafetyConfig, tree.get("safety"), "solana.safety"),
         risk=_risk(tree.get("risk")),
         monitor_mode=mode,
         paper_balance_sol=float(balance),
     )
+    if conf.buyer.mode == "live" and conf.risk.order.max_notional_per_day is None:
+        raise ConfigError(
+            f"{file}: a live sniper needs a daily SOL budget: set "
+            "solana.risk.order.max_notional_per_day"
+        )
+    return conf

@@ -10,8 +10,22 @@ Facts read through the real ``solana`` async client (every one is required):
 - supply concentration of the largest holders (``getTokenLargestAccounts`` and their owners by
   ``getMultipleAccounts``), excluding the bonding curve's token account and configured vaults;
 - the creator's other launches seen by the monitor;
-- a sell simulation (``simulateTransaction``): one base unit moved from a holder's account to
-  the curve's token account, as a sell moves it, so a token that cannot move is caught.
+- two ``simulateTransaction`` checks, run concurrently (signatures not verified, the
+  blockhash replaced):
+
+  - the **sell**: the launch program's own ``sell`` instruction, byte-identical to the one the
+    buyer sends (:func:`~live.solana.buyer.sell_instruction`), of ``sell_probe_tokens`` from the
+    creator's account. An error rejects (``sell_simulation_failed``, with the program's last
+    log line); on success the ``TradeEvent`` in the logs must be the only sell of this mint,
+    of exactly the probe by the creator, and pay exactly what the curve math gives on the
+    reserves it records (``sell_simulation_mismatch`` otherwise; 0 lamports:
+    ``sell_returns_nothing``); logs that do not parse, or no such event, reject as a missing
+    fact. The quote on the curve read before is recorded beside it (the curve may have moved
+    in between: the event's own reserves are what the check uses);
+  - the **transfer**: one base unit moved by the token program from the creator's account to
+    the curve's (``TransferChecked``, as the sell moves it), so a frozen account or a mint
+    that cannot move is named by the SPL Token / Token-2022 program itself
+    (``transfer_simulation_failed``).
 
 **Fails closed**: an RPC error, a timeout, a malformed answer, an unknown account layout or a
 missing fact makes the verdict ``REJECT`` with the reason naming the fact — never a default
@@ -44,8 +58,9 @@ from live.solana.accounts import (
     decode_token_account,
     metadata_address,
 )
+from live.solana.buyer import sell_instruction
 from live.solana.curve import CurveState, decode_curve
-from live.solana.parse import Launch, ParseError
+from live.solana.parse import Launch, ParseError, Trade, trades_from_logs
 
 __all__ = ["Reason", "SafetyAnalyzer", "SafetyConfig", "Verdict"]
 
@@ -75,6 +90,9 @@ class SafetyConfig:
     min_score: int = 60
     timeout_s: float = 5.0  # per RPC call
     excluded_owners: tuple[str, ...] = ()  # pool vault owners, beyond the bonding curve
+    # base units the simulated sell sells from the creator's account (100 000 tokens of 6
+    # decimals: about 0.003 SOL on a fresh curve); a creator holding fewer rejects
+    sell_probe_tokens: int = 100_000_000_000
 
     def __post_init__(self) -> None:
         for name in ("max_holder_share", "max_top10_share", "max_curve_progress"):
@@ -83,6 +101,11 @@ class SafetyConfig:
                 raise ValueError(f"solana.safety.{name} must be in (0, 1], got {value}")
         if self.timeout_s <= 0:
             raise ValueError(f"solana.safety.timeout_s must be positive, got {self.timeout_s}")
+        probe = self.sell_probe_tokens
+        if not (isinstance(probe, int) and not isinstance(probe, bool) and probe > 0):
+            raise ValueError(
+                f"solana.safety.sell_probe_tokens must be a positive integer, got {probe!r}"
+            )
 
 
 @dataclass(frozen=True)
@@ -277,11 +300,14 @@ class SafetyAnalyzer:
                 )
             )
         reasons += self._creator_reasons(creator, facts)
-        holders, sell = await _together(
+        holders, sell, transfer = await _together(
             self._holders(_ok(largest), mint_key, curve_key, mint.supply, facts),
-            self._sell_check(mint_key, curve_key, mint_acc.owner, mint.decimals, creator, facts),
+            self._sell_check(mint_key, curve_key, mint_acc.owner, curve, creator, facts),
+            self._transfer_check(
+                mint_key, curve_key, mint_acc.owner, mint.decimals, creator, facts
+            ),
         )
-        return reasons + holders + sell
+        return reasons + holders + sell + transfer
 
     def _curve_reasons(self, curve: CurveState) -> list[Reason]:
         out = []
@@ -372,7 +398,70 @@ class SafetyAnalyzer:
             ]
         return []
 
+    async def _simulate(
+        self, what: str, ixs: list[Instruction], payer: Pubkey
+    ) -> tuple[Any, list[str]]:
+        """``simulateTransaction`` of ``ixs`` paid by ``payer`` (unsigned, blockhash replaced):
+        its ``err`` and log lines, or a :class:`_FactError` for an answer without them."""
+        msg = Message.new_with_blockhash(ixs, payer, Hash.default())
+        tx = VersionedTransaction.populate(msg, [Signature.default()])
+        resp = await self._rpc(
+            what,
+            lambda: self.client.simulate_transaction(
+                tx, sig_verify=False, replace_recent_blockhash=True
+            ),
+        )
+        value = _value(resp, what)
+        err = getattr(value, "err", "missing")
+        if err == "missing":
+            raise _FactError("malformed_answer", f"{what}: no err field")
+        logs = getattr(value, "logs", None)
+        if logs is None:
+            logs = []
+        if not isinstance(logs, list) or not all(isinstance(x, str) for x in logs):
+            raise _FactError("malformed_answer", f"{what}: logs are not a list of strings")
+        return err, logs
+
     async def _sell_check(
+        self,
+        mint: Pubkey,
+        curve_key: Pubkey,
+        program: Pubkey,
+        curve: CurveState,
+        creator: str | None,
+        facts: dict[str, Any],
+    ) -> list[Reason]:
+        """Simulate the launch program's ``sell`` of the probe from the creator's account and
+        check the ``TradeEvent`` it logs against the curve math."""
+        assert creator is not None  # checked by _creator_reasons
+        seller = Pubkey.from_string(creator)
+        probe = self.config.sell_probe_tokens
+        launch = Launch(str(mint), str(curve_key), creator, "", "", "")
+        ix = sell_instruction(launch, seller, probe, 0, token_program=program)
+        what = "simulateTransaction(sell)"
+        err, logs = await self._simulate(what, [ix], seller)
+        fact: dict[str, Any] = {"tokens": probe, "seller": creator, "logs": logs[-4:]}
+        facts["sell_simulation"] = fact
+        if err is not None:
+            fact["err"] = str(err)
+            said = [x for x in logs if x.startswith("Program log: ")][-1:]
+            detail = f"the program's sell fails: {err}" + (f" ({said[0][13:]})" if said else "")
+            return [Reason("sell_simulation_failed", detail, fatal=True)]
+        fact["err"] = None
+        if not logs:
+            raise _FactError("malformed_answer", f"{what}: a success without log lines")
+        try:
+            trades = trades_from_logs(logs)
+        except ParseError as e:
+            raise _FactError("unknown_layout", f"{what}: TradeEvent: {e}") from e
+        sells = [t for t in trades if t.mint == str(mint) and not t.is_buy]
+        if len(sells) != 1:
+            raise _FactError(
+                "fact_missing", f"{what}: {len(sells)} sell TradeEvents of this mint (1 expected)"
+            )
+        return _judge_sell(sells[0], probe, creator, curve, fact)
+
+    async def _transfer_check(
         self,
         mint: Pubkey,
         curve: Pubkey,
@@ -396,23 +485,63 @@ class SafetyAnalyzer:
                 AccountMeta(owner, True, False),
             ],
         )
-        msg = Message.new_with_blockhash([ix], owner, Hash.default())
-        tx = VersionedTransaction.populate(msg, [Signature.default()])
-        resp = await self._rpc(
-            "simulateTransaction(sell)",
-            lambda: self.client.simulate_transaction(
-                tx, sig_verify=False, replace_recent_blockhash=True
-            ),
-        )
-        value = _value(resp, "simulateTransaction")
-        err = getattr(value, "err", "missing")
-        if err == "missing":
-            raise _FactError("malformed_answer", "simulateTransaction: no err field")
-        logs = list(getattr(value, "logs", None) or [])
-        facts["sell_simulation"] = {"err": None if err is None else str(err), "logs": logs[-3:]}
+        err, logs = await self._simulate("simulateTransaction(transfer)", [ix], owner)
+        facts["transfer_simulation"] = {
+            "err": None if err is None else str(err),
+            "logs": logs[-3:],
+        }
         if err is not None:
-            return [Reason("sell_simulation_failed", f"a sell transfer fails: {err}", fatal=True)]
+            return [
+                Reason(
+                    "transfer_simulation_failed",
+                    f"the token program refuses the sell's transfer: {err}",
+                    fatal=True,
+                )
+            ]
         return []
+
+
+def _judge_sell(
+    trade: Trade, probe: int, creator: str, curve: CurveState, fact: dict[str, Any]
+) -> list[Reason]:
+    """The simulated sell's ``TradeEvent`` against the probe and the curve math on the
+    reserves before it (the event's reserves after, less the trade)."""
+    before = CurveState(
+        trade.virtual_token_reserves - trade.token_amount,
+        trade.virtual_sol_reserves + trade.sol_amount,
+        (trade.real_token_reserves or 0) - trade.token_amount,
+        (trade.real_sol_reserves or 0) + trade.sol_amount,
+        curve.token_total_supply,
+    )
+    math_out = before.sell_proceeds(trade.token_amount) if before.virtual_token_reserves > 0 else -1
+    fact.update(
+        sol_out=trade.sol_amount,
+        curve_math=math_out,
+        quote_at_read=curve.sell_proceeds(probe),
+        same_curve=(before.virtual_sol_reserves, before.virtual_token_reserves)
+        == (curve.virtual_sol_reserves, curve.virtual_token_reserves),
+    )
+    if trade.token_amount != probe or trade.user != creator:
+        return [
+            Reason(
+                "sell_simulation_mismatch",
+                f"the simulated sell logged {trade.token_amount} tokens by {trade.user}, not the "
+                f"probe's {probe} by {creator}",
+                fatal=True,
+            )
+        ]
+    if trade.sol_amount != math_out:
+        return [
+            Reason(
+                "sell_simulation_mismatch",
+                f"the simulated sell pays {trade.sol_amount} lamports; the curve math on its "
+                f"reserves gives {math_out}",
+                fatal=True,
+            )
+        ]
+    if trade.sol_amount <= 0:
+        return [Reason("sell_returns_nothing", "the simulated sell pays 0 lamports", fatal=True)]
+    return []
 
 
 async def _settled(*calls: Awaitable[Any]) -> list[Any]:

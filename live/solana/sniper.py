@@ -14,8 +14,13 @@ is sent) · ``sniper_fill`` · ``sniper_exit`` · ``sniper_reconciled`` · ``sni
 The kill switch is the run folder's ``KILL`` file (``grekko-live kill``) or :meth:`kill`: it
 halts the risk engine, so no buy passes; exits still run (they reduce exposure), and a kill
 with ``flatten`` sells every position at once. A restart folds the log back into positions and
-the day's spend, then :meth:`reconcile` checks each position against the chain (live: the
-wallet's token account; dry-run: the curve still trades) and records what it found.
+the risk engine's counts (its recorded ``risk_decision`` events: the day's SOL spent, the order
+rate), then :meth:`reconcile` checks each position against the chain (live: the wallet's token
+account; dry-run: the curve still trades) and records what it found.
+
+The daily SOL budget is the risk spec's ``order.max_notional_per_day`` (SOL per UTC day, the
+rule of every driver, backtest and live): a buy is priced at its exact average cost per token,
+fee included, so the notional the risk engine counts is the SOL the buy spends.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from solders.pubkey import Pubkey
 
 from grekko_research.risk.spec import RiskSpec
 from live.events import EventStore
-from live.risk import DAY_MS, MarketView, PortfolioView, ProposedOrder, RiskEngine
+from live.risk import MarketView, PortfolioView, ProposedOrder, RiskEngine
 from live.solana.accounts import associated_token_address, decode_token_account
 from live.solana.buyer import (
     LAMPORTS,
@@ -95,7 +100,6 @@ class Sniper:
         self.positions: dict[str, Position] = {}
         self.safe: dict[str, bool] = {}
         self.last_check: dict[str, int] = {}
-        self.spent: dict[int, int] = {}  # UTC day -> lamports spent on buys
         self.realised_lamports = 0
         self.killed: str | None = None
         self.pending: dict[str, dict[str, Any]] = {}  # live buys recorded, outcome not known
@@ -128,6 +132,8 @@ class Sniper:
     def _fold(self) -> None:
         for e in self.store.read():
             p = e.payload
+            if e.kind == "risk_decision":  # the day's notional and the order rate
+                self.risk.refold(p)
             if e.kind == "sniper_fill" or (e.kind == "sniper_reconciled" and "signature" in p):
                 self.pending.pop(p.get("signature") or "", None)
             if e.kind == "sniper_order" and p.get("side") == "buy" and not p.get("dry_run"):
@@ -136,8 +142,6 @@ class Sniper:
                 self.pending[p["signature"]] = {**p, "side": "sell"}  # sent, outcome unknown
             elif e.kind == "sniper_fill" and p["side"] == "buy":
                 self.positions[p["mint"]] = Position.from_json(p["position"])
-                day = e.ts_ms // DAY_MS
-                self.spent[day] = self.spent.get(day, 0) + int(p["lamports"])
             elif e.kind == "sniper_fill" and p["side"] == "sell":
                 self.positions.pop(p["mint"], None)
                 self.realised_lamports += int(p.get("pnl_lamports", 0))
@@ -266,8 +270,10 @@ class Sniper:
             self._decision(launch.mint, "reject", "size", "the budget buys no token")
             return None
         now = self.clock()
-        price = curve.price_lamports_per_token() * 10**DECIMALS / LAMPORTS  # SOL per token
-        self._prices[launch.mint] = price
+        self._prices[launch.mint] = curve.price_lamports_per_token() * 10**DECIMALS / LAMPORTS
+        # priced at the buy's exact average cost (SOL per token, fee included): its notional is
+        # the SOL it spends, what max_notional and max_notional_per_day bound
+        price = plan.lamports / LAMPORTS / (plan.tokens / 10**DECIMALS)
         order = ProposedOrder(
             launch.mint,
             "buy",
@@ -279,26 +285,18 @@ class Sniper:
             order, self._portfolio(), MarketView(prices=dict(self._prices)), now_ms=now
         )
         self._drafts(decision.events)
+        extra: dict[str, Any] = {}
+        if decision.rule == "max_notional_per_day":  # the daily SOL budget (alerts, metrics)
+            extra = {"budget_sol": decision.limit, "spent_today_sol": self.risk.notional_today(now)}
         if not decision.approved:
-            self._decision(launch.mint, "reject", decision.rule or "risk", decision.reason)
+            self._decision(launch.mint, "reject", decision.rule or "risk", decision.reason, **extra)
             return None
-        if decision.action == "shrink":
-            plan = plan_buy(
-                curve,
-                int(decision.qty * price * LAMPORTS * (1 + cfg.fee_bps / 10_000)),
-                cfg,
-                launch.mint,
-            )
+        if decision.action == "shrink":  # the SOL the engine let through, fee included
+            plan = plan_buy(curve, int(decision.qty * price * LAMPORTS), cfg, launch.mint)
             if plan is None:
-                self._decision(launch.mint, "reject", decision.rule or "risk", "shrunk to nothing")
+                self._decision(launch.mint, "reject", decision.rule or "risk", "shrunk to nothing",
+                               **extra)  # fmt: skip
                 return None
-        left = cfg.daily_budget_lamports - self.spent.get(now // DAY_MS, 0)
-        if plan.lamports > left:  # on what would really be spent, after the risk engine
-            self._decision(
-                launch.mint, "reject", "daily_budget",
-                f"buy of {plan.lamports} lamports > {max(left, 0)} left of the daily budget",
-            )  # fmt: skip
-            return None
         return await self._execute_buy(launch, plan, now)
 
     async def _blockhash(self) -> Any:
@@ -339,8 +337,6 @@ class Sniper:
         self.positions[launch.mint] = position
         self.safe[launch.mint] = True
         self.last_check[launch.mint] = now
-        day = now // DAY_MS
-        self.spent[day] = self.spent.get(day, 0) + plan.lamports
         self._record("sniper_fill", launch.mint, {
             "side": "buy", "mint": launch.mint, "tokens": tokens, "lamports": plan.lamports,
             "signature": sig, "dry_run": cfg.mode != "live", "position": position.to_json(),
@@ -523,9 +519,6 @@ class Sniper:
                 entry.update(outcome="landed", chain_tokens=tokens)
                 if tokens > 0:
                     self.positions[mint] = position
-                    self.spent[position.opened_ms // DAY_MS] = (
-                        self.spent.get(position.opened_ms // DAY_MS, 0) + position.cost_lamports
-                    )
         except (KeyboardInterrupt, SystemExit, asyncio.CancelledError):
             raise
         except BaseException as e:  # unresolved: stays pending for the next reconcile

@@ -128,6 +128,30 @@ def test_conservative_backtest_and_replay_record_the_same_risk_events(
     assert {r[2] for r in breaches} == {"price_move", "volatility"}
 
 
+def test_the_notional_per_day_refuses_and_shrinks_the_same_orders_in_both(
+    research_store: Path, tmp_path: Path
+) -> None:
+    # 3 000 USDT of additions per UTC day (order.max_notional_per_day): a day's first entry
+    # (about half the account, max_position 0.5) is cut to 3 000 and its later entries are
+    # refused — in the kernel (engine/_risk.py) and in the replay's RiskEngine alike, with the
+    # same rule, spend and limit; every UTC midnight starts again.
+    case = [*CASE, "risk.order.max_notional_per_day=3000"]
+    backtest, _ = _both(case, research_store, tmp_path)
+    orders = backtest_risk(backtest)[0]
+    daily = [r for r in orders if r[2] == "max_notional_per_day"]
+    assert {r[3] for r in daily} == {"shrink", "reject"}
+    assert all(r[4] > r[5] == 3000.0 for r in daily)  # spent + the order, over the limit
+    o = backtest.result.orders
+    index = backtest.bars.index
+    days: dict[int, float] = {}
+    for r in o[o["status"] == "filled"].itertuples():
+        if r.side > 0:  # sma_cross is long only: every buy adds exposure
+            day = int(index[r.bar]) // 86_400_000
+            days[day] = days.get(day, 0.0) + r.size * r.price
+    # checked at the expected price, filled with slippage: within 1 % (an entry is ~5 000)
+    assert days and max(days.values()) <= 3000.0 * 1.01
+
+
 def test_the_engines_flatten_passes_a_drawdown_halt_in_both(
     research_store: Path, tmp_path: Path
 ) -> None:

@@ -117,6 +117,19 @@ def test_config_errors_name_the_key() -> None:
         BuyerConfig(buy_sol=float("nan"))
 
 
+def test_the_daily_budget_is_configured_in_the_risk_spec() -> None:
+    from live.solana.config import load_config
+
+    conf = load_config()  # conf/solana/default.yaml
+    assert conf.risk.order.max_notional_per_day == 0.5
+    with pytest.raises(ConfigError, match=r"solana\.risk\.order\.max_notional_per_day"):
+        load_config(overrides={"buyer.daily_budget_sol": 0.5})  # the old key: moved
+    with pytest.raises(ConfigError, match=r"live sniper needs a daily SOL budget"):
+        load_config(overrides={"buyer.mode": "live", "risk": {"order": {"max_notional": 0.05}}})
+    with pytest.raises(ConfigError, match=r"risk\.order\.max_notional_per_day"):
+        load_config(overrides={"risk": {"order": {"max_notional_per_day": -1}}})
+
+
 def test_key_from_env_is_masked_and_never_shown(capsys: pytest.CaptureFixture[str]) -> None:
     from live.secrets import default_redactor
 
@@ -204,28 +217,51 @@ def test_dry_run_buy_then_take_profit(solana_peer: PeerThread, tmp_path: Path) -
     asyncio.run(go())
 
 
-def test_risk_engine_shrinks_and_daily_budget_rejects(
+def test_risk_engine_shrinks_and_the_daily_budget_is_the_risk_specs_rule(
     solana_peer: PeerThread, tmp_path: Path
 ) -> None:
+    # max_notional (SOL per buy) shrinks the first buy to 0.02 SOL; the daily budget
+    # (order.max_notional_per_day, 0.03 SOL: a rule of the one risk spec, not the buyer's)
+    # shrinks the second to the 0.01 left and refuses the third — also after a restart, which
+    # folds the recorded risk decisions back into the engine; the next UTC day buys again.
     clock = _Clock()
-    risk = RiskSpec(order=OrderRisk(max_notional=0.02))  # SOL per order: the per-token budget
+    risk = RiskSpec(order=OrderRisk(max_notional=0.02, max_notional_per_day=0.03))
 
     async def go() -> None:
         client = AsyncClient(solana_peer.url, timeout=30)
-        with EventStore.open(tmp_path / "events.db") as store:
+        log = tmp_path / "events.db"
+        with EventStore.open(log) as store:
             s = _sniper(solana_peer, store, client, clock, risk=risk,
-                        buyer=BuyerConfig(buy_sol=0.05, daily_budget_sol=0.03))  # fmt: skip
+                        buyer=BuyerConfig(buy_sol=0.05))  # fmt: skip
             first, _ = _launch(solana_peer)
             await s.on_launch(first)
-            pos = s.positions[first.mint]
-            assert pos.cost_lamports <= 0.02 * 1.01 * 1e9 + 1  # shrunk to the notional limit
-            decisions = [e.payload for e in store.read(kinds=["risk_decision"])]
-            assert decisions[0]["action"] == "shrink" and decisions[0]["rule"] == "max_notional"
+            assert 0.0199e9 < s.positions[first.mint].cost_lamports <= 0.02e9  # fee included
             second, _ = _launch(solana_peer)
             await s.on_launch(second)
-            assert second.mint not in s.positions
-            (last,) = [e.payload for e in store.read(kinds=["sniper_decision"])][-1:]
-            assert last["rule"] == "daily_budget"
+            assert 0.0099e9 < s.positions[second.mint].cost_lamports <= 0.01e9
+            decisions = [e.payload for e in store.read(kinds=["risk_decision"])]
+            assert [(d["action"], d["rule"]) for d in decisions] == [
+                ("shrink", "max_notional"), ("shrink", "max_notional_per_day"),
+            ]  # fmt: skip
+            spent = sum(p.cost_lamports for p in s.positions.values())
+            assert s.risk.notional_today(clock.now) * 1e9 >= spent  # what it counted covers it
+            third, _ = _launch(solana_peer)
+            await s.on_launch(third)
+            assert third.mint not in s.positions
+            last = [e.payload for e in store.read(kinds=["sniper_decision"])][-1]
+            assert last["rule"] == "max_notional_per_day" and last["budget_sol"] == 0.03
+            assert last["spent_today_sol"] == pytest.approx(0.03)
+        with EventStore.open(log) as store:  # the restart: the day's spend comes back
+            again = _sniper(solana_peer, store, client, clock, risk=risk,
+                            buyer=BuyerConfig(buy_sol=0.05))  # fmt: skip
+            assert again.risk.notional_today(clock.now) == pytest.approx(0.03)
+            fourth, _ = _launch(solana_peer)
+            await again.on_launch(fourth)
+            assert fourth.mint not in again.positions
+            clock.now += 86_400_000  # the next UTC day
+            fifth, _ = _launch(solana_peer)
+            await again.on_launch(fifth)
+            assert fifth.mint in again.positions
         await client.close()
 
     asyncio.run(go())
@@ -331,7 +367,6 @@ def test_restart_mid_position_reconciles_with_chain(
             (entry,) = await again.reconcile()
             assert entry["recorded_tokens"] == 500_000_000 and entry["chain_tokens"] == 123_456_789
             assert again.positions[launch.mint].tokens == 123_456_789  # the chain wins
-            assert again.spent  # the day's spend came back from the log too
         await client.close()
 
     asyncio.run(go())

@@ -53,7 +53,10 @@ EXPECTED = {
     "freeze_authority": ("REJECT", ["freeze_authority"]),
     "transfer_fee": ("REJECT", ["transfer_fee"]),
     "permanent_delegate": ("REJECT", ["permanent_delegate"]),
-    "non_transferable": ("REJECT", ["non_transferable", "sell_simulation_failed"]),
+    "non_transferable": (
+        "REJECT",
+        ["non_transferable", "sell_simulation_failed", "transfer_simulation_failed"],
+    ),
     "concentrated": ("REJECT", ["concentrated_supply"]),
     "mutable_metadata": ("PASS", ["metadata_mutable"]),
 }

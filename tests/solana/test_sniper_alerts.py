@@ -35,12 +35,22 @@ def test_repeated_rpc_failures_alert_once_per_burst() -> None:
 
 
 def test_daily_budget_alerts_on_the_first_refusal_of_each_day() -> None:
+    # The budget is the risk spec's order.max_notional_per_day: its refusal, as the sniper
+    # records it (the rule, the engine's reason, the day's spend and the budget).
     ctx = AlertContext(redactor=Redactor())
-    refusal = {"mint": "m", "action": "reject", "rule": "daily_budget",
-               "reason": "buy of 50000000 lamports > 0 left of the daily budget"}  # fmt: skip
+    refusal = {"mint": "m", "action": "reject", "rule": "max_notional_per_day",
+               "reason": "max_notional_per_day of m: 0.55 (limit 0.5)", "budget_sol": 0.5,
+               "spent_today_sol": 0.5}  # fmt: skip
     first = alerts_for(_event(1, T0, "sniper_decision", refusal), ctx)
     assert [(a.key, a.severity) for a in first] == [("daily_budget", "warning")]
     assert "Daily SOL budget reached" in first[0].title
+    assert "Spent today: 0.500000 of 0.5 SOL" in first[0].body
+    # a log written before the rule (the buyer's own check) still alerts
+    old = {**refusal, "rule": "daily_budget"}
+    assert (
+        len(alerts_for(_event(9, T0, "sniper_decision", old), AlertContext(redactor=Redactor())))
+        == 1
+    )
     assert alerts_for(_event(2, T0 + 1000, "sniper_decision", refusal), ctx) == []
     assert len(alerts_for(_event(3, T0 + DAY, "sniper_decision", refusal), ctx)) == 1
     other = {**refusal, "rule": "safety"}

@@ -172,3 +172,41 @@ def test_grekko_live_kill_stops_a_sniper_run(solana_peer: PeerThread, tmp_path: 
         kinds = [e.kind for e in store.read()]
     assert decisions[-1]["rule"] == "kill_switch" and "operator test" in decisions[-1]["reason"]
     assert "kill_switch" in kinds
+
+
+def test_a_restart_mid_position_reconciles_and_exits_it(
+    solana_peer: PeerThread, tmp_path: Path
+) -> None:
+    """End to end through the CLI: a run buys a clean launch (dry-run) and ends with the
+    position open; the next run of the same id folds the log back (the position, the risk
+    engine's day spend), reconciles the position with the chain (the curve still trades) and
+    exits it by its time rule."""
+    runner = CliRunner()
+    args = ["sniper", "run", "--rpc-url", solana_peer.url, "--state-dir", str(tmp_path),
+            "--run-id", "r", "--set", "safety.timeout_s=30", "--json"]  # fmt: skip
+    tokens: list[Any] = []
+    thread = _launch_when_subscribed(solana_peer, ["clean"], tokens)
+    # max_hold_s 900 (the default): the position outlives the run, which ends at its duration
+    first = runner.invoke(app, [*args, "--max-launches", "1", "--duration", "15"])
+    thread.join(30)
+    assert first.exit_code == 0, first.output
+    mint = str(tokens[0].mint)
+    assert json.loads(first.output.strip().splitlines()[-1])["open_positions"] == [mint]
+    second = runner.invoke(app, [*args, "--max-launches", "0", "--duration", "120",
+                                 "--exit-interval", "0.2", "--set", "buyer.max_hold_s=0.1"])  # fmt: skip
+    assert second.exit_code == 0, second.output
+    summary = json.loads(second.output.strip().splitlines()[-1])
+    assert summary["open_positions"] == [] and summary["exits"] == 1
+    log = tmp_path / "r" / "events.db"
+    with EventStore.open(log) as store:
+        assert store.verify().ok
+        events = list(store.read())
+    starts = [i for i, e in enumerate(events) if e.kind == "sniper_reconciled"]
+    (at,) = starts
+    reconciled = events[at].payload
+    assert reconciled["mint"] == mint and reconciled["curve"]["complete"] is False
+    assert reconciled["recorded_tokens"] > 0
+    fills = [e.payload for e in events if e.kind == "sniper_fill"]
+    assert [(f["side"], f["mint"]) for f in fills] == [("buy", mint), ("sell", mint)]
+    assert fills[1]["rule"] == "time" and fills[1]["tokens"] == reconciled["recorded_tokens"]
+    assert events.index(next(e for e in events if e.kind == "sniper_exit")) > at

@@ -169,6 +169,13 @@ class Chain:
     def simulate(
         self, tx: VersionedTransaction, *, replace_blockhash: bool, sig_verify: bool
     ) -> dict[str, Any]:
+        from live.sim.solana._pump import emulate_sell  # the launch program's sell, emulated
+
+        emulated = emulate_sell(
+            self, tx, replace_blockhash=replace_blockhash, sig_verify=sig_verify
+        )
+        if emulated is not None:
+            return emulated
         if replace_blockhash:
             tx = _with_blockhash(tx, self.svm.latest_blockhash())
         self.svm.with_sigverify(sig_verify)  # the RPC's default: signatures not checked

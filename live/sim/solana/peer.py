@@ -17,7 +17,8 @@ entry) as they were captured; :meth:`SolanaPeer.skip` leaves slots empty.
 
 Faults (:meth:`SolanaPeer.set_fault`, per RPC method): ``error`` (a JSON-RPC error answer),
 ``delay`` (answer after ``seconds``: the caller's timeout), ``malformed`` (a result of the wrong
-shape), ``http_500``; ``times`` limits how often. :meth:`SolanaPeer.drop_connections` closes
+shape), ``value`` (a well-formed result whose value is ``data``: e.g. a simulation whose logs
+are not the program's), ``http_500``; ``times`` limits how often. :meth:`SolanaPeer.drop_connections` closes
 every websocket (the subscriber must reconnect).
 
 Usage::
@@ -48,7 +49,7 @@ from live.sim.solana._tokens import LaunchCase, LaunchedToken, make_launch
 
 __all__ = ["FAULTS", "PeerThread", "SolanaPeer", "start_solana_peer"]
 
-FAULTS = ("error", "delay", "malformed", "http_500")
+FAULTS = ("error", "delay", "malformed", "value", "http_500")
 _NOTIFY = {"logs": "logsNotification", "block": "blockNotification", "slot": "slotNotification"}
 
 
@@ -103,7 +104,7 @@ class SolanaPeer(HttpPeer):
         data: Any = {"numSlotsBehind": 42},  # noqa: B006 - never mutated
     ) -> None:
         """Make ``method`` fail as ``kind`` (``error`` answers ``code``/``message``/``data``;
-        ``data=None`` sends none)."""
+        ``data=None`` sends none; ``value`` answers ``data`` as the result's value)."""
         if kind not in FAULTS:
             raise ValueError(f"unknown fault {kind!r}; known: {', '.join(FAULTS)}")
         self._faults[method] = _Fault(kind, seconds, times, code, message, data)
@@ -200,6 +201,8 @@ class SolanaPeer(HttpPeer):
                 return _error(rid, fault.code, fault.message, fault.data)
             elif fault.kind == "http_500":
                 return None
+            elif fault.kind == "value":
+                return {"jsonrpc": "2.0", "result": self._ctx(fault.data), "id": rid}
             elif fault.kind == "malformed":
                 return {
                     "jsonrpc": "2.0",

@@ -612,3 +612,57 @@ def test_invalid_live_risk_values_name_the_key(override: str, key: str) -> None:
     """The deprecated ``risk.live`` block: a bad value is still refused by its old name."""
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         live_risk_config(compose_config([override]))
+
+
+def test_the_notional_per_day_is_counted_refused_rolled_and_carried_across_a_restart() -> None:
+    # 250 quote of additions per UTC day at 100: 1 unit, 1 unit, then the half unit left
+    # (shrunk), then nothing — the same rule and numbers as the backtest kernel's
+    # (test_backtest_risk); a sale that reduces passes and counts nothing; a new day starts
+    # from 0; a snapshot and a log rebuilt from its decisions both carry the day's spend.
+    spec = RiskSpec(order=OrderRisk(max_notional_per_day=250.0))
+    engine = RiskEngine(spec)
+    pos = 0.0
+    got = []
+    for i in range(4):
+        d = engine.check_order(buy(1.0), PortfolioView(10_000.0, {BTC: pos}), MARKET,
+                               now_ms=T0 + i)  # fmt: skip
+        pos += d.qty
+        got.append((d.action, d.qty, d.rule, d.value, d.limit))
+        assert_json(d.events)
+    assert got == [
+        ("approve", 1.0, None, None, None),
+        ("approve", 1.0, None, None, None),
+        ("shrink", pytest.approx(0.5), "max_notional_per_day", pytest.approx(300.0), 250.0),
+        ("reject", 0.0, "max_notional_per_day", pytest.approx(350.0), 250.0),
+    ]
+    assert engine.notional_today(T0 + 10) == pytest.approx(250.0)
+    payloads: list[dict[str, Any]] = []
+    reduce = engine.check_order(sell(1.0), PortfolioView(10_000.0, {BTC: pos}), MARKET,
+                                now_ms=T0 + 5)  # fmt: skip
+    assert reduce.action == "approve" and engine.notional_today(T0 + 6) == pytest.approx(250.0)
+    assert reduce.events[-1][2]["notional_added"] == 0.0
+    snap = json.loads(json.dumps(engine.snapshot()))
+    other = RiskEngine(spec)
+    other.restore(snap)
+    assert other.check_order(buy(1.0), FLAT, MARKET, now_ms=T0 + 7).rule == "max_notional_per_day"
+    # a snapshot from before the rule existed restores with nothing counted
+    old = {k: v for k, v in snap.items() if not k.startswith("notional")}
+    fresh = RiskEngine(spec)
+    fresh.restore(old)
+    assert fresh.notional_today(T0 + 7) == 0.0
+    # rebuilt from the recorded decisions (a log without snapshots: the Solana sniper)
+    logged = RiskEngine(spec)
+    first = RiskEngine(spec)
+    for i in range(3):
+        d = first.check_order(buy(1.0), FLAT, MARKET, now_ms=T0 + i)
+        for kind, _, p in d.events:
+            if kind == "risk_decision":
+                payloads.append(p)
+                logged.refold(p)
+    assert [p["notional_added"] for p in payloads] == pytest.approx([100.0, 100.0, 50.0])
+    assert logged.notional_today(T0 + 9) == pytest.approx(250.0)
+    assert logged.check_order(buy(1.0), FLAT, MARKET, now_ms=T0 + 9).action == "reject"
+    # the next UTC day starts again
+    d = engine.check_order(buy(2.0), FLAT, MARKET, now_ms=T0 + DAY_MS)
+    assert (d.action, d.qty) == ("approve", 2.0)
+    assert engine.notional_today(T0 + DAY_MS) == pytest.approx(200.0)

@@ -225,3 +225,22 @@ def test_run_grid_evaluates_the_spec_as_backtest_does(shared_data) -> None:
         assert (one.events["action"] == "reject").any()  # the halts refuse entries
         assert grid["final_equity"].iloc[i] == one.final_equity
         assert grid["n_trades"].iloc[i] == one.n_trades
+
+
+def test_the_notional_per_day_shrinks_refuses_and_starts_again_the_next_utc_day() -> None:
+    # 250 quote of additions per UTC day, orders of 1 unit at 100 executing at the opens of
+    # bars 1-4 (day one) and 24 (00:00 of day two): 100, 100, then the 50 left (shrunk to
+    # half a unit), then nothing (refused); the next day starts from 0.
+    bars = bars_of([100.0] * 26)
+    spec = RiskSpec(order=OrderRisk(max_notional_per_day=250.0))
+    res = backtest(bars, buys(26, [0, 1, 2, 3, 23]), EngineConfig(fees=NOFEE, risk=spec))
+    filled = res.orders[res.orders["status"] == "filled"]
+    assert filled[["bar", "size"]].values.tolist() == [[1, 1.0], [2, 1.0], [3, 0.5], [24, 1.0]]
+    assert events(res) == [
+        (3, "max_notional_per_day", "shrink"),
+        (4, "max_notional_per_day", "reject"),
+    ]
+    assert res.events["value"].tolist() == pytest.approx([300.0, 350.0])  # spent + the order
+    assert res.events["limit"].tolist() == [250.0, 250.0]
+    refused = res.orders[res.orders["status"] == "rejected_risk"]
+    assert refused[["bar", "rule"]].values.tolist() == [[4, "max_notional_per_day"]]

@@ -47,8 +47,9 @@ def state(
     other_gross: float = 0.0,
     other_net: float = 0.0,
     times: np.ndarray = NONE,
+    notional_today: float = 0.0,
 ) -> E.OrderState:
-    return E.OrderState(code, position, equity, other_gross, other_net, times)
+    return E.OrderState(code, position, equity, other_gross, other_net, times, notional_today)
 
 
 def order(
@@ -208,6 +209,46 @@ def test_caps_compose_in_order_the_last_one_that_shrank_names_the_verdict() -> N
         "qty_precision",
     )
     assert decide(spec, state(), order(100.0)) == ("shrink", pytest.approx(30.0), "max_position")
+
+
+def test_notional_per_day_shrinks_to_what_is_left_then_refuses() -> None:
+    spec = RiskSpec(order=OrderRisk(max_notional_per_day=1_000.0))
+    assert decide(spec, state(notional_today=0.0), order(3.0)) == ("approve", 3.0, "")
+    # 700 spent: 300 left of the day's 1 000 buys 3 units at 100, not 5
+    act, qty, rule = decide(spec, state(notional_today=700.0), order(5.0))
+    assert (act, rule) == ("shrink", "max_notional_per_day") and qty == pytest.approx(3.0)
+    v = E.decide_order(spec, state(notional_today=700.0), order(5.0))
+    assert (v.value, v.limit) == (pytest.approx(1_200.0), 1_000.0)  # spent + this order
+    assert decide(spec, state(notional_today=1_000.0), order(1.0)) == (
+        "reject", 0.0, "max_notional_per_day",
+    )  # fmt: skip
+    # a reduction is never refused by the budget; a short adds exposure and counts
+    assert decide(spec, state(position=5.0, notional_today=1e9), order(5.0, -1.0)) == (
+        "approve", -5.0, "",
+    )  # fmt: skip
+    assert decide(spec, state(notional_today=1e9), order(1.0, -1.0))[2] == "max_notional_per_day"
+    # an unknown spend fails closed
+    assert decide(spec, state(notional_today=math.nan), order(1.0))[0::2] == (
+        "reject", "max_notional_per_day",
+    )  # fmt: skip
+    for st_, od in ((state(notional_today=700.0), order(5.0)),
+                    (state(notional_today=1e9), order(1.0)),
+                    (state(notional_today=math.nan), order(1.0))):  # fmt: skip
+        nb = E.decide_order_nb(spec.order_limits(), st_, od)
+        py = E.decide_order(spec, st_, od)
+        assert (int(nb.action), int(nb.rule), float(nb.qty)) == (py.action, py.rule, py.qty)
+
+
+def test_the_days_notional_rolls_at_utc_midnight_and_counts_additions_only() -> None:
+    day, spent = E.roll_day_notional_nb(-1, 0.0, float(T0 + 5))
+    assert (day, spent) == (T0 // DAY_MS, 0.0)
+    assert E.roll_day_notional_nb(day, 400.0, float(T0 + DAY_MS - 1)) == (day, 400.0)
+    assert E.roll_day_notional_nb(day, 400.0, float(T0 + DAY_MS)) == (day + 1, 0.0)
+    assert E.added_notional_nb(0.0, 2.0, 50.0, 99.0) == 100.0  # the order's price
+    assert E.added_notional_nb(0.0, -2.0, math.nan, 99.0) == 198.0  # no price: the last
+    assert E.added_notional_nb(5.0, -2.0, 50.0, 99.0) == 0.0  # reduces: not counted
+    assert E.added_notional_nb(1.0, -3.0, 50.0, 99.0) == 150.0  # a reversal counts whole
+    assert E.added_notional_nb(0.0, 0.0, 50.0, 99.0) == 0.0  # refused
 
 
 def test_a_failing_guard_propagates_so_the_caller_can_fail_closed() -> None:

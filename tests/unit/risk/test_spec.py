@@ -87,6 +87,7 @@ def test_null_switches_a_limit_off_in_the_engine_and_live() -> None:
     ("override", "key"),
     [
         ("risk.order.max_notional=-1", "risk.order.max_notional"),
+        ("risk.order.max_notional_per_day=0", "risk.order.max_notional_per_day"),
         ("risk.order.max_orders=0", "risk.order.max_orders"),
         ("risk.order.order_window_s=0", "risk.order.order_window_s"),
         ("risk.portfolio.drawdown.limit=1.5", "risk.portfolio.drawdown.limit"),
@@ -106,6 +107,24 @@ def test_null_switches_a_limit_off_in_the_engine_and_live() -> None:
 def test_out_of_bounds_values_name_their_key(override: str, key: str) -> None:
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         compose_config(["risk=conservative", override])
+
+
+def test_the_notional_per_day_is_a_key_of_the_one_spec() -> None:
+    base = _compose("risk=conservative")
+    spec = _compose("risk=conservative", "risk.order.max_notional_per_day=2500")
+    assert spec.order.max_notional_per_day == 2500.0
+    assert spec.order_limits().max_notional_per_day == 2500.0
+    assert math.isnan(base.order_limits().max_notional_per_day)  # null: off
+    assert (
+        "order.max_notional_per_day" in spec.enabled
+        and "order.max_notional_per_day" in spec.guarding
+    )
+    # it enters the run's identity only when set (ids of runs that do not set it stay)
+    assert spec.engine_identity()["order.max_notional_per_day"] == 2500.0
+    assert "order.max_notional_per_day" not in base.engine_identity()
+    assert RiskEngine(
+        risk_spec(compose_config(["risk.order.max_notional_per_day=3"]))
+    ).spec == RiskSpec(order=OrderRisk(max_notional_per_day=3.0))
 
 
 # -- the old shape ------------------------------------------------------------------------
