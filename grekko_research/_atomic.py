@@ -8,13 +8,21 @@ import math
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["PARTIAL_SUFFIX", "atomic_dir", "atomic_path", "atomic_write_text", "json_strict"]
+__all__ = [
+    "PARTIAL_SUFFIX",
+    "atomic_dir",
+    "atomic_path",
+    "atomic_write_text",
+    "folder_lock",
+    "json_strict",
+    "write_parquet_atomic",
+]
 
 PARTIAL_SUFFIX = ".partial"
 
@@ -62,6 +70,34 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
     return Path(path)
+
+
+def write_parquet_atomic(
+    path: str | os.PathLike[str],
+    frame: Any,
+    fields: Mapping[str, object],
+    *,
+    row_group_size: int | None = None,
+) -> None:
+    """Replace ``path`` with ``frame`` (a DataFrame) as zstd Parquet, ``fields`` in its footer.
+
+    Each field is stored as ``grekko.<name>`` in the schema metadata (how the stores keep a
+    series' key, provenance and cursor beside its rows). Partial files a killed writer left in
+    the folder are removed first; the write itself is :func:`atomic_path`'s. The caller holds
+    the folder's lock.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    target = Path(path)
+    for stale in target.parent.glob(f"*{PARTIAL_SUFFIX}"):
+        stale.unlink(missing_ok=True)  # left by a writer killed mid-write
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    meta = dict(table.schema.metadata or {})
+    meta.update({f"grekko.{k}".encode(): str(v).encode() for k, v in fields.items()})
+    table = table.replace_schema_metadata(meta)
+    with atomic_path(target) as tmp:
+        pq.write_table(table, tmp, compression="zstd", row_group_size=row_group_size)
 
 
 @contextlib.contextmanager

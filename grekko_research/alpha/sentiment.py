@@ -132,7 +132,11 @@ class TransformerSentiment:
                 f"sentiment model {folder}: id2label {labels} needs one positive and one "
                 "negative label"
             )
-        self.batch_size, self.max_length = int(batch_size), int(max_length)
+        # Never feed more tokens than the model has positions for (a longer post would crash
+        # its embedding); a tokenizer saved without a limit reports a huge sentinel.
+        limits = [int(max_length), int(getattr(self.model.config, "max_position_embeddings", 0))]
+        limits.append(int(min(getattr(self.tokenizer, "model_max_length", 0) or 0, 1 << 20)))
+        self.batch_size, self.max_length = int(batch_size), min(x for x in limits if x > 0)
 
     def score(self, texts: Sequence[str]) -> np.ndarray:
         import torch

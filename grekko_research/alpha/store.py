@@ -41,7 +41,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from grekko_research._atomic import PARTIAL_SUFFIX, atomic_path, folder_lock
+from grekko_research._atomic import folder_lock, write_parquet_atomic
 from grekko_research.errors import ConfigError, DataError, DataNotFoundError
 
 __all__ = ["TIME_COLUMNS", "AltKey", "AltStore", "validate_rows"]
@@ -237,12 +237,5 @@ class AltStore:
     def _atomic_write(
         self, path: Path, frame: pd.DataFrame, key: AltKey, fields: dict[str, str]
     ) -> None:
-        for stale in path.parent.glob(f"*{PARTIAL_SUFFIX}"):
-            stale.unlink(missing_ok=True)  # left by a writer killed mid-write
-        table = pa.Table.from_pandas(frame, preserve_index=False)
-        meta = dict(table.schema.metadata or {})
         fields = {**fields, "source": key.source, "entity": key.entity}
-        meta.update({f"grekko.{k}".encode(): str(v).encode() for k, v in fields.items()})
-        table = table.replace_schema_metadata(meta)
-        with atomic_path(path) as tmp:
-            pq.write_table(table, tmp, compression="zstd")
+        write_parquet_atomic(path, frame, fields)

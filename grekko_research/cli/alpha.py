@@ -110,7 +110,12 @@ def download_command(
     elif source == "x" and base_url:
         kwargs = {"api_url": base_url}
     elif source == "trends":
-        kwargs = {"timeframe": timeframe}
+        kwargs = {"timeframe": timeframe, **({"api_url": base_url} if base_url else {})}
+    elif source == "telegram" and base_url:
+        raise ConfigError(
+            "telegram: --base-url does not apply; the client connects to the data centre "
+            "its TELEGRAM_SESSION names"
+        )
     elif base_url:
         kwargs = {"base_url": base_url}
     connector = cls(**kwargs)

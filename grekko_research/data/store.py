@@ -27,7 +27,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from grekko_research._atomic import PARTIAL_SUFFIX, atomic_path, folder_lock
+from grekko_research._atomic import folder_lock, write_parquet_atomic
 from grekko_research.data.timeframes import parse_timeframe
 from grekko_research.errors import ConfigError, DataError, DataNotFoundError
 
@@ -347,11 +347,6 @@ class ParquetStore:
         *,
         keep_sources: bool,
     ) -> None:
-        folder = path.parent
-        for stale in folder.glob(f"*{PARTIAL_SUFFIX}"):
-            stale.unlink(missing_ok=True)  # left by a writer killed mid-write
-        table = pa.Table.from_pandas(frame, preserve_index=False)
-        meta = dict(table.schema.metadata or {})
         fields = {
             "kind": key.kind,
             "exchange": key.exchange,
@@ -368,10 +363,7 @@ class ParquetStore:
             sources.append(new_source)
         if sources:
             fields["source"] = ", ".join(sources)
-        meta.update({f"grekko.{k}".encode(): str(v).encode() for k, v in fields.items()})
-        table = table.replace_schema_metadata(meta)
-        with atomic_path(path) as tmp:
-            pq.write_table(table, tmp, compression="zstd", row_group_size=1_000_000)
+        write_parquet_atomic(path, frame, fields, row_group_size=1_000_000)
 
 
 def _coerce(frame: pd.DataFrame, key: SeriesKey) -> pd.DataFrame:

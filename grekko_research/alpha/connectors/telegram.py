@@ -7,9 +7,12 @@ channel), ``views``, ``forwards``, ``replies``; ``event_ms`` = ``published_ms`` 
 message ``date`` (an edited message keeps its first text's time: the edit's text was not
 knowable then; the row is what the download saw, ``ingested_ms``). The cursor is the newest
 message id. Keys: ``TELEGRAM_API_ID``, ``TELEGRAM_API_HASH`` and ``TELEGRAM_SESSION`` (a
-telethon StringSession of a logged-in account: no login prompt in a download). Telegram
-answers too-fast clients with FLOOD_WAIT (seconds to wait), retried as such; calls are spaced
-1 s apart.
+telethon StringSession of a logged-in account, which also names the data centre to reach: no
+login prompt in a download; a session that is not logged in is refused when the connector
+starts). Telegram answers too-fast clients with FLOOD_WAIT (seconds to wait): telethon is told
+not to sleep through it itself (``flood_sleep_threshold=0``), so the shared download loop
+waits and retries with its injected clock; calls are spaced 1 s apart. The client asks for no
+update stream (``receive_updates=False``): a download reads history only.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from grekko_research.alpha.connectors.base import (
     ms,
     rows_frame,
 )
-from grekko_research.errors import DataError
+from grekko_research.errors import ConfigError, DataError, ExchangeError
 
 __all__ = ["Telegram", "parse_telegram"]
 
@@ -76,11 +79,24 @@ class Telegram(Connector):
         from telethon.sessions import StringSession
         from telethon.sync import TelegramClient
 
-        api_id = int(env_key("TELEGRAM_API_ID", "telegram") or 0)
+        raw_id = env_key("TELEGRAM_API_ID", "telegram") or ""
+        if not raw_id.isdigit():
+            raise ConfigError("telegram: TELEGRAM_API_ID must be the app's numeric api_id")
         api_hash = env_key("TELEGRAM_API_HASH", "telegram")
-        session = StringSession(env_key("TELEGRAM_SESSION", "telegram"))
-        self.client = TelegramClient(session, api_id, api_hash)
+        try:
+            session = StringSession(env_key("TELEGRAM_SESSION", "telegram"))
+        except ValueError as exc:  # not a StringSession's text (its content is not echoed)
+            raise ConfigError("telegram: TELEGRAM_SESSION is not a telethon StringSession") from exc
+        self.client = TelegramClient(
+            session, int(raw_id), api_hash, flood_sleep_threshold=0, receive_updates=False
+        )
         self.client.connect()
+        if not self.client.is_user_authorized():
+            self.client.disconnect()
+            raise ConfigError(
+                "telegram: TELEGRAM_SESSION is not logged in (the server does not know its "
+                "auth key as a signed-in account); mint a new one, see docs/alpha.md"
+            )
 
     def fetch(self, entity: str, *, since: str | None, token: str | None) -> Page:
         from telethon import errors
@@ -91,6 +107,14 @@ class Telegram(Connector):
             )
         except errors.FloodWaitError as exc:
             raise Transient(f"telegram {entity}: flood wait", float(exc.seconds)) from exc
+        except errors.ServerError as exc:
+            raise Transient(f"telegram {entity}: server error {exc.code}") from exc
+        except errors.RPCError as exc:
+            raise ExchangeError(f"telegram {entity}: {exc.message} ({exc.code})") from exc
+        except ValueError as exc:  # telethon: the username resolves to nothing
+            raise ConfigError(f"telegram {entity}: no such channel ({exc})") from exc
+        except ConnectionError as exc:
+            raise Transient(f"telegram {entity}: connection lost ({exc})") from exc
         payload = [m.to_dict() for m in messages]
         ids = [int(m.id) for m in messages]
         return Page(payload, str(min(ids)) if len(ids) == 100 else None)

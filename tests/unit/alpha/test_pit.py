@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from grekko_research._atomic import PARTIAL_SUFFIX
 from grekko_research.alpha.pit import asof_last, bar_sum, check_alt_feature, knowable_ms
 from grekko_research.alpha.store import AltKey, AltStore
 from grekko_research.errors import ConfigError, DataError, DataNotFoundError
@@ -54,6 +55,19 @@ def test_store_round_trip_dedups_and_keeps_first_ingestion(tmp_path: Path) -> No
         "last_ms": int(back["published_ms"].max()),
     }
     assert list(back["text"][:1]) == [back["text"].iloc[0]]  # strings survive
+
+
+def test_store_write_clears_a_killed_writers_partial_and_keeps_its_footer(tmp_path: Path) -> None:
+    store = AltStore(tmp_path)
+    key = AltKey("x", "BTC")
+    store.write(key, rows(5))
+    stale = store.path(key).parent / f".{store.path(key).name}.dead{PARTIAL_SUFFIX}"
+    stale.write_bytes(b"half a parquet file")
+    store.write(key, rows(8), cursor="r7")
+    assert not stale.exists()  # the shared atomic writer (grekko_research._atomic) cleared it
+    assert len(store.read(key)) == 8
+    meta = store.metadata(key)
+    assert (meta["source"], meta["entity"], meta["cursor"]) == ("x", "BTC", "r7")
 
 
 def test_store_refuses_bad_rows_and_writes_nothing(tmp_path: Path) -> None:
