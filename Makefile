@@ -19,7 +19,15 @@ export NUMBA_CACHE_DIR ?= $(abspath .cache/numba)/$(SRC_HASH)
 # bytecode for tests) in node_modules/, installed by `npm ci` when package-lock.json changes.
 NPM_STAMP := node_modules/.installed-$(shell cat package-lock.json 2>/dev/null | sha256sum | cut -c1-16)
 
-.PHONY: run test lint format install clean contracts
+# The web console (web/, docs/console.md): its own npm packages in web/node_modules (React,
+# TypeScript, esbuild, eslint), installed by `npm ci` when web/package-lock.json changes. The
+# bundle it builds (live/api/console/) is committed, so a pip install serves it without npm;
+# `make` rebuilds it when the sources or the API change.
+WEB_STAMP := web/node_modules/.installed-$(shell cat web/package-lock.json 2>/dev/null | sha256sum | cut -c1-16)
+WEB_SOURCES := $(shell find web/src -type f 2>/dev/null) web/build.mjs web/package-lock.json
+CONSOLE := live/api/console/SOURCE_HASH
+
+.PHONY: run test lint format install clean contracts console web-check browser
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run 'make PYTHON=/path/to/python3.11'"; exit 1; }
@@ -43,7 +51,40 @@ $(NPM_STAMP): package-lock.json package.json
 	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	@rm -f node_modules/.installed-* && touch $@
 
-install: $(STAMP) $(NPM_STAMP)
+$(WEB_STAMP): web/package-lock.json web/package.json
+	@command -v npm >/dev/null || { \
+	    echo "installing Debian's nodejs and npm (the web console is built with npm packages)"; \
+	    SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	    $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq nodejs npm >/dev/null; }
+	@# --ignore-scripts: esbuild's binary comes in its platform package (@esbuild/linux-x64).
+	cd web && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	@rm -f web/node_modules/.installed-* && touch $@
+
+## The console's client types follow the API's OpenAPI document; then the bundle is built.
+web/src/api/openapi.json: $(wildcard live/api/*.py) | $(STAMP)
+	$(BIN)/python -m live.api.openapi_doc $@
+
+web/src/api/schema.ts: web/src/api/openapi.json | $(WEB_STAMP)
+	cd web && npx openapi-typescript src/api/openapi.json -o src/api/schema.ts
+
+$(CONSOLE): $(WEB_SOURCES) web/src/api/schema.ts | $(WEB_STAMP)
+	cd web && npx tsc --noEmit -p . && node build.mjs
+
+console: $(CONSOLE)
+
+## Type check and lint of the console; fails when its client types drift from the API.
+web-check: $(WEB_STAMP)
+	cd web && npx openapi-typescript src/api/openapi.json -o src/api/schema.ts --check
+	cd web && npx tsc --noEmit -p . && npx eslint --max-warnings 0 src build.mjs eslint.config.js
+
+## The console's browser tests drive Debian's chromium (Playwright's own download is not used).
+browser:
+	@command -v chromium >/dev/null || { \
+	    echo "installing Debian's chromium (the web console's browser tests)"; \
+	    SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	    $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+install: $(STAMP) $(NPM_STAMP) $(WEB_STAMP) browser $(CONSOLE)
 
 ## Compile contracts/ into the committed contracts/artifacts (pinned solc from npm, offline).
 contracts: $(STAMP) $(NPM_STAMP)
@@ -54,7 +95,8 @@ run: $(STAMP)
 	$(BIN)/grekko run
 
 ## The whole test suite, lint and type check included.
-test: $(STAMP) $(NPM_STAMP)
+test: $(STAMP) $(NPM_STAMP) $(WEB_STAMP) browser $(CONSOLE)
+	$(MAKE) --no-print-directory web-check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
@@ -70,4 +112,4 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) node_modules .cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) node_modules web/node_modules .cache .pytest_cache .ruff_cache

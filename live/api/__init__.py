@@ -3,7 +3,8 @@
 It reads only the run's event log (another process than the runner may serve it) and acts on
 the run only through a :class:`Control` (by default the ``KILL`` flag file the runner watches).
 
-Routes (JSON; every one but ``/health`` needs ``Authorization: Bearer <token>``)::
+Routes (JSON; every one but ``/health`` and the pages with their files — ``/docs``, ``/`` —
+needs ``Authorization: Bearer <token>``)::
 
     GET  /health        ok | degraded (stale data) | error, ages on the run's clock (no token)
     GET  /strategies    run id, strategy, params, venue, mode, symbols
@@ -16,8 +17,14 @@ Routes (JSON; every one but ``/health`` needs ``Authorization: Bearer <token>``)
     POST /resume        {"reason": str}                    control token
     GET  /metrics       Prometheus text (public with GREKKO_API_METRICS_PUBLIC=1)
     WS   /ws/orders /ws/fills /ws/signals /ws/risk          ?after_seq=N to catch up
+                        (token: Authorization header, subprotocols grekko.bearer + token, or ?token=)
+    GET  /status        what /health says, always 200 (read token; the web console's)
+    GET  /whoami        the token's scope: read | control
+    GET  /events        ?topic=orders|fills|signals|risk &limit=N: the latest, then stream
+    GET  /equity        equity at each closed bar (thinned on long runs)
     GET  /openapi.json  the OpenAPI document
-    GET  /docs          Swagger UI, its files served locally (no CDN; / redirects here)
+    GET  /docs          Swagger UI, its files served locally (no CDN)
+    GET  /              the web console (docs/console.md), its files under /console/assets/
 
 Example::
 

@@ -1,9 +1,11 @@
 """The status API of a live run: FastAPI routes over a :class:`~live.api.hub.LogHub`.
 
-Every route but ``/health`` (and the OpenAPI document) needs ``Authorization: Bearer <token>``;
+Every route but ``/health`` (and the OpenAPI document, ``/docs`` and the web console's page and
+files, which hold no data) needs ``Authorization: Bearer <token>``;
 ``/metrics`` too unless the tokens say it is public. ``POST /kill`` and ``POST /resume`` need a
-control token (a read token gets 403). Websockets take the token from the same header or from
-``?token=`` (browsers cannot set headers on a websocket), checked before the handshake is
+control token (a read token gets 403). Websockets take the token from the same header, from
+the subprotocols ``grekko.bearer, <token>`` (the web console's way: browsers cannot set headers
+on a websocket) or from ``?token=``, checked before the handshake is
 accepted: a bad token gets an HTTP 401 refusal (or, on servers without the ASGI denial
 response extension, a close with code 4401). See :mod:`live.api` for the whole surface.
 """
@@ -19,7 +21,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Security, WebSocket
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -29,14 +31,18 @@ from starlette.types import ASGIApp, Receive, Send
 from starlette.types import Scope as AsgiScope
 from starlette.websockets import WebSocketDisconnect
 
+from live.api._console import CONSOLE_ASSETS, add_console_routes
 from live.api.auth import ApiTokens, Scope, bearer_token
 from live.api.control import Control
 from live.api.hub import TOPICS, LogHub, Subscription, event_message
 from live.orders import TERMINAL, OrderState
 from live.state import dec_text
 
-__all__ = ["DOCS_ASSETS", "create_app"]
+__all__ = ["BEARER_SUBPROTOCOL", "DOCS_ASSETS", "create_app"]
 
+BEARER_SUBPROTOCOL = "grekko.bearer"
+"""A websocket client may offer ``[BEARER_SUBPROTOCOL, token]`` as its subprotocols (what the
+web console does): the server accepts with ``grekko.bearer`` and never echoes the token."""
 DOCS_ASSETS = "/docs/assets"
 """Where the app serves the Swagger UI files of ``/docs`` (public, like the page)."""
 
@@ -239,15 +245,14 @@ def create_app(hub: LogHub, control: Control, tokens: ApiTokens) -> FastAPI:
     if tokens.metrics_public:
         public.add("/metrics")
     app.add_middleware(
-        _TokenGate, tokens=tokens, public=frozenset(public), public_prefix=DOCS_ASSETS + "/"
+        _TokenGate,
+        tokens=tokens,
+        public=frozenset(public),
+        public_prefix=(DOCS_ASSETS + "/", CONSOLE_ASSETS + "/"),
     )
 
-    @app.get("/", include_in_schema=False)
-    async def root() -> RedirectResponse:
-        """The API's documentation (Swagger UI at /docs)."""
-        return RedirectResponse("/docs")
-
     read = [Depends(_needs(tokens, "read"))]
+    add_console_routes(app, hub, tokens, read, _AUTH_ERRORS)  # / is the web console
 
     @app.get("/health", response_model=Health, responses={503: {"model": Health}})
     async def health() -> JSONResponse:
@@ -255,6 +260,12 @@ def create_app(hub: LogHub, control: Control, tokens: ApiTokens) -> FastAPI:
         run's clock (no token needed); 503 unless ok."""
         info = hub.health()
         return JSONResponse(info, status_code=200 if info["ok"] else 503)
+
+    @app.get("/status", dependencies=read, responses=_AUTH_ERRORS)
+    async def status() -> Health:
+        """What /health says, always with HTTP 200 (read token): for the web console, where a
+        503 would read as a failed request rather than as a run whose data is stale."""
+        return Health(**hub.health())
 
     _add_book_routes(app, hub, read)
     _add_account_routes(app, hub, read)
@@ -499,7 +510,11 @@ class _TokenGate:
     check the scope (control routes: 403 for a read token) and document the scheme."""
 
     def __init__(
-        self, app: ASGIApp, tokens: ApiTokens, public: frozenset[str], public_prefix: str
+        self,
+        app: ASGIApp,
+        tokens: ApiTokens,
+        public: frozenset[str],
+        public_prefix: tuple[str, ...],
     ) -> None:
         self.app, self.tokens, self.public = app, tokens, public
         self.public_prefix = public_prefix
@@ -532,7 +547,12 @@ async def _deny(ws: WebSocket, status: int, detail: str) -> None:
 
 def _stream(hub: LogHub, tokens: ApiTokens, topic: str) -> Callable[[WebSocket], Awaitable[None]]:
     async def stream(ws: WebSocket) -> None:
-        token = bearer_token(ws.headers.get("authorization")) or ws.query_params.get("token")
+        offered = ws.scope.get("subprotocols") or []
+        token = (
+            bearer_token(ws.headers.get("authorization"))
+            or _subprotocol_token(offered)
+            or ws.query_params.get("token")
+        )
         if not tokens.allows(token, "read"):
             await _deny(ws, 401, "missing or invalid token")
             return
@@ -541,7 +561,9 @@ def _stream(hub: LogHub, tokens: ApiTokens, topic: str) -> Callable[[WebSocket],
             await _deny(ws, 400, "after_seq must be an integer >= 0")
             return
         with hub.subscription(topic) as sub:  # before the backlog: no gap between the two
-            await ws.accept()
+            await ws.accept(
+                subprotocol=BEARER_SUBPROTOCOL if BEARER_SUBPROTOCOL in offered else None
+            )
             last = -1
             if after_text is not None:
                 for e in await hub.backlog(topic, int(after_text)):
@@ -553,6 +575,15 @@ def _stream(hub: LogHub, tokens: ApiTokens, topic: str) -> Callable[[WebSocket],
     stream.__name__ = f"ws_{topic}"
     stream.__doc__ = f"Stream the run's new {topic} events as JSON (after_seq=N: from seq N+1)."
     return stream
+
+
+def _subprotocol_token(offered: list[str]) -> str | None:
+    """The token a browser offers as the subprotocol after ``grekko.bearer`` (a browser cannot
+    set a websocket's headers; a subprotocol keeps the token out of the URL and the logs)."""
+    if BEARER_SUBPROTOCOL not in offered:
+        return None
+    rest = [p for p in offered if p != BEARER_SUBPROTOCOL]
+    return rest[0] if len(rest) == 1 else None
 
 
 async def _follow(ws: WebSocket, sub: Subscription, topic: str, last: int) -> None:

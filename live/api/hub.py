@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from live.api._metrics import HubMetrics
+from live.api._recent import Recent
 from live.api._staleness import DEFAULT_STALE_BARS, DataAge, Staleness
 from live.events import Event, EventStore
 from live.state import RunFold
@@ -155,6 +156,7 @@ class LogHub:
         self.metrics = HubMetrics()
         self.read_error: str | None = None
         self._subscribers: dict[str, set[Subscription]] = {t: set() for t in TOPICS}
+        self.recent = Recent(TOPICS)  # what the web console loads before it streams
         self._task: asyncio.Task[None] | None = None
         self._started = False
         self._closed = False
@@ -214,7 +216,9 @@ class LogHub:
                     self.metrics.observe(e, self.fold, rejections)
                 except Exception as exc:
                     self._unprocessed(e, exc)
-            for topic in topics_of(e):
+            topics = topics_of(e)
+            self.recent.observe(e, topics)
+            for topic in topics:
                 for sub in list(self._subscribers[topic]):
                     sub.put(e)
         return len(events)

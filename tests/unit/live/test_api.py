@@ -56,10 +56,20 @@ def _sample_body(op: dict[str, Any], doc: dict[str, Any]) -> dict[str, Any] | No
     }
 
 
+def _sample_query(op: dict[str, Any], doc: dict[str, Any]) -> str:
+    """The required query parameters of ``op`` with a valid value (an enum's first)."""
+    pairs = []
+    for param in op.get("parameters", []):
+        if param.get("in") == "query" and param.get("required"):
+            schema = _resolve(param["schema"], doc)
+            pairs.append(f"{param['name']}={schema.get('enum', ['1'])[0]}")
+    return "?" + "&".join(pairs) if pairs else ""
+
+
 def test_every_route_of_the_openapi_document_needs_the_right_token(api: Api) -> None:
     doc = api.client.get("/openapi.json").json()
     routes = [
-        (method, path, _sample_body(op, doc))
+        (method, path + _sample_query(op, doc), _sample_body(op, doc))
         for path, ops in doc["paths"].items()
         for method, op in ops.items()
         if path != "/health"
@@ -70,12 +80,13 @@ def test_every_route_of_the_openapi_document_needs_the_right_token(api: Api) -> 
             assert declared == (path != "/health"), (
                 f"{method} {path}: security {op.get('security')}"
             )
-    listed = {(m, p) for m, p, _ in routes}
+    listed = {(m, p.split("?")[0]) for m, p, _ in routes}
     assert listed >= CONTROL_ROUTES
     assert {
         ("get", p)
-        for p in ("/strategies", "/positions", "/orders", "/fills", "/pnl", "/risk", "/metrics")
-    } <= listed
+        for p in ("/strategies", "/positions", "/orders", "/fills", "/pnl", "/risk", "/metrics",
+                  "/whoami", "/events", "/equity", "/status", "/runs")  # the console's: last 5
+    } <= listed  # fmt: skip
     assert {m for m, _ in listed - CONTROL_ROUTES} == {"get"}, "a mutating route is not control"
     seen: list[Any] = []
 
@@ -87,6 +98,7 @@ def test_every_route_of_the_openapi_document_needs_the_right_token(api: Api) -> 
     flag = api.log.parent / KILL_FILE
     for method, path, body in routes:
         where = f"{method.upper()} {path}"
+        path_only = path.split("?")[0]
         for headers in (
             {},
             {"Authorization": f"Bearer {WRONG}"},
@@ -102,7 +114,7 @@ def test_every_route_of_the_openapi_document_needs_the_right_token(api: Api) -> 
             assert call(method, path, {}, {}).status_code == 401, where
         before = flag.read_text() if flag.exists() else None
         as_read = call(method, path, body, {"Authorization": f"Bearer {READ}"})
-        if (method, path) in CONTROL_ROUTES:
+        if (method, path_only) in CONTROL_ROUTES:
             assert as_read.status_code == 403, where
             after = flag.read_text() if flag.exists() else None
             assert after == before, f"{where} acted on a read token"
@@ -161,6 +173,22 @@ def test_websockets_refuse_a_bad_token_before_accepting(api: Api) -> None:
         for url, headers in ((f"{path}?token={READ}", {}), (path, _bearer(CONTROL))):
             with api.client.websocket_connect(url, headers=headers):
                 pass
+        # The web console's way: the token as the subprotocol after grekko.bearer.
+        for offered in (
+            ["grekko.bearer", WRONG],
+            ["grekko.bearer"],
+            ["grekko.bearer", READ, CONTROL],
+            [READ],
+        ):
+            with (
+                pytest.raises(WebSocketDenialResponse) as denied,
+                api.client.websocket_connect(path, subprotocols=offered),
+            ):
+                pass
+            assert denied.value.status_code == 401, offered
+            assert READ not in denied.value.text and CONTROL not in denied.value.text
+        with api.client.websocket_connect(path, subprotocols=["grekko.bearer", READ]) as ws:
+            assert ws.accepted_subprotocol == "grekko.bearer"  # never the token
 
 
 def test_health_needs_no_token_and_tells_nothing_about_the_run(api: Api) -> None:
@@ -184,9 +212,7 @@ def test_health_needs_no_token_and_tells_nothing_about_the_run(api: Api) -> None
     assert "sma_cross" not in r.text
 
 
-def test_docs_are_served_offline_and_the_root_points_to_them(api: Api) -> None:
-    root = api.client.get("/", follow_redirects=False)
-    assert root.status_code in (302, 307) and root.headers["location"] == "/docs"
+def test_docs_are_served_offline(api: Api) -> None:
     page = api.client.get("/docs")  # no token: the page and its assets are public
     assert page.status_code == 200 and "SwaggerUIBundle" in page.text
     assert "/openapi.json" in page.text
@@ -208,6 +234,45 @@ def test_docs_are_served_offline_and_the_root_points_to_them(api: Api) -> None:
     assert api.client.get("/orders").status_code == 401
     assert api.client.get("/docs/assets/../orders").status_code in (401, 404)
     assert api.client.get("/docs/assets/missing.js").status_code == 404
+
+
+def test_the_console_page_and_its_assets_are_public_and_nothing_else(api: Api) -> None:
+    """The web console (/) and its bundled files need no token (the login form is on the page);
+    they hold no data, come from this server only and forbid everything else (CSP)."""
+    page = api.client.get("/", follow_redirects=False)
+    assert page.status_code == 200 and '<div id="root">' in page.text
+    csp = dict(d.strip().split(" ", 1) for d in page.headers["content-security-policy"].split(";"))
+    assert csp["default-src"] == "'none'" and csp["script-src"] == "'self'"
+    assert csp["style-src"] == "'self'" and csp["connect-src"] == "'self'"
+    assert csp["frame-ancestors"] == "'none'" and csp["base-uri"] == "'none'"
+    assert "unsafe" not in page.headers["content-security-policy"]
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert page.headers["cache-control"] == "no-store"
+    assert "<script>" not in page.text and "style=" not in page.text  # nothing inline
+    urls = re.findall(r"""(?:src|href)=['"]([^'"]+)['"]""", page.text)
+    assets = [u for u in urls if u.startswith("/console/assets/")]
+    assert [u for u in urls if u not in assets] == ["data:,"], urls  # the empty favicon
+    assert {u.rsplit(".", 1)[1] for u in assets} == {"js", "css"}
+    for url in assets:
+        r = api.client.get(url)  # no token
+        assert r.status_code == 200 and len(r.content) > 1000, url
+        assert r.headers["content-type"].split(";")[0] in ("text/javascript", "text/css")
+        assert "//cdn" not in r.text and "https://" not in r.text.replace("https://react.dev", "")
+    # Public means these files only: a detour or a guess finds nothing, the data keeps its token.
+    for path in (
+        "/console/assets/../../orders",
+        "/console/assets/%2e%2e/index.html",
+        "/console/assets/missing.js",
+        "/console/assets/",
+    ):
+        assert api.client.get(path).status_code in (401, 404), path
+    for path in ("/console", "/console/index.html", "/index.html", "/whoami", "/events", "/equity"):
+        r = api.client.get(path)
+        assert r.status_code == 401, path
+    # The token's scope, for the console to show or hide the kill switch.
+    assert api.get("/whoami").json() == {"scope": "read"}
+    assert api.get("/whoami", token=CONTROL).json() == {"scope": "control"}
+    assert api.get("/whoami", token=WRONG).status_code == 401
 
 
 def test_metrics_can_be_public(log_path: Path) -> None:

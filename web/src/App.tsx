@@ -1,0 +1,100 @@
+// The console's shell: login, navigation between pages (in the URL's fragment, which never
+// holds the token), and the run's state shared by the live pages.
+import { useCallback, useEffect, useMemo, useState } from "react";
+
+import { Api } from "./api/client";
+import { Login } from "./components/Login";
+import { useRun } from "./hooks/useRun";
+import { RunPage } from "./pages/RunPage";
+import { RunsPage } from "./pages/RunsPage";
+import { forget, keep, savedToken, type Session } from "./session";
+
+/** The pages, by the fragment's first part. Research and market pages plug in here (see
+ * docs/console.md): a page is a title and a component over the API client and the session. */
+type Route = { page: "runs" } | { page: "run"; id: string };
+
+function parse(hash: string): Route {
+  const parts = hash.replace(/^#\/?/, "").split("/");
+  if (parts[0] === "run") return { page: "run", id: decodeURIComponent(parts[1] ?? "") };
+  return { page: "runs" };
+}
+
+function Console({ session, onLogout }: { session: Session; onLogout: () => void }) {
+  const api = useMemo(() => new Api(session.token), [session.token]);
+  const view = useRun(api, session.token, onLogout);
+  const [route, setRoute] = useState<Route>(() => parse(window.location.hash));
+
+  useEffect(() => {
+    const follow = () => setRoute(parse(window.location.hash));
+    window.addEventListener("hashchange", follow);
+    return () => window.removeEventListener("hashchange", follow);
+  }, []);
+
+  const go = (hash: string) => {
+    window.location.hash = hash;
+  };
+
+  return (
+    <div className="shell">
+      <nav className="top">
+        <span className="brand">grekko</span>
+        <a href="#/runs" className={route.page === "runs" ? "active" : undefined} data-testid="nav-runs">
+          Runs
+        </a>
+        <a
+          href="#/run/"
+          className={route.page === "run" ? "active" : undefined}
+          data-testid="nav-run"
+        >
+          Run
+        </a>
+        <a href="/docs" target="_blank" rel="noreferrer">
+          API docs
+        </a>
+        <span className="spacer" />
+        <span className="scope" data-testid="scope">
+          {session.scope} token
+        </span>
+        <button type="button" data-testid="logout" onClick={onLogout}>
+          Log out
+        </button>
+      </nav>
+      <main>
+        {route.page === "runs" ? (
+          <RunsPage snapshot={view.snapshot} onOpen={(id) => go(`#/run/${encodeURIComponent(id)}`)} />
+        ) : (
+          <RunPage api={api} scope={session.scope} view={view} />
+        )}
+      </main>
+    </div>
+  );
+}
+
+export function App() {
+  const [session, setSession] = useState<Session | null>(null);
+  const [restoring, setRestoring] = useState(() => savedToken() !== null);
+
+  // A token kept for this tab (the user asked): check it again before using it.
+  useEffect(() => {
+    const token = savedToken();
+    if (token === null) return;
+    new Api(token)
+      .get("/whoami")
+      .then((who) => setSession({ token, scope: who.scope, remember: true }))
+      .catch(() => forget())
+      .finally(() => setRestoring(false));
+  }, []);
+
+  const login = useCallback((s: Session) => {
+    keep(s);
+    setSession(s);
+  }, []);
+  const logout = useCallback(() => {
+    forget();
+    setSession(null);
+  }, []);
+
+  if (restoring) return <p className="muted">Checking the saved token…</p>;
+  if (!session) return <Login onLogin={login} />;
+  return <Console session={session} onLogout={logout} />;
+}
