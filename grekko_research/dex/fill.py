@@ -20,6 +20,7 @@ from numba import njit
 
 from grekko_research.dex._nb import FloatPool, quote_exact_in_nb
 from grekko_research.dex.pool import PoolState
+from grekko_research.dex.v2 import V2Pair
 from grekko_research.errors import ConfigError
 
 __all__ = ["AmmFill", "AmmFillRule", "amm_fill", "amm_fill_nb"]
@@ -55,12 +56,32 @@ class AmmFill:
     gas_quote: float
 
 
-def _impact(state: PoolState, amount: int, zero_for_one: bool) -> float:
-    return state.quote(amount, zero_for_one).price_impact
+def _quote(state: PoolState | V2Pair, amount: int, zero_for_one: bool) -> tuple[int, float]:
+    """(amount out, price impact) of an exact input; a V2 pair's impact is measured as
+    ``PoolState.quote`` measures a V3 pool's (token1 per token0, LP fee included)."""
+    if isinstance(state, V2Pair):
+        out, _ = state.quote(amount, zero_for_one)
+        r_in, r_out = (
+            (state.reserve0, state.reserve1) if zero_for_one else (state.reserve1, state.reserve0)
+        )
+        if out <= 0:
+            return out, 1.0
+        # zero_for_one: 1 - exec/mid (token1 per token0); else exec price of token0 vs mid
+        ratio = (out * r_in) / (amount * r_out)  # execution over mid, both in out-per-in
+        return out, max(1.0 - ratio if zero_for_one else 1.0 / ratio - 1.0, 0.0)
+    q = state.quote(amount, zero_for_one)
+    return q.amount_out, q.price_impact
 
 
-def amm_fill(state: PoolState, amount_in: int, zero_for_one: bool, rule: AmmFillRule) -> AmmFill:
-    """Fill ``amount_in`` exactly on ``state`` under ``rule`` (the exact path)."""
+def _impact(state: PoolState | V2Pair, amount: int, zero_for_one: bool) -> float:
+    return _quote(state, amount, zero_for_one)[1]
+
+
+def amm_fill(
+    state: PoolState | V2Pair, amount_in: int, zero_for_one: bool, rule: AmmFillRule
+) -> AmmFill:
+    """Fill ``amount_in`` exactly on ``state`` (a V3 pool or a V2 pair) under ``rule`` (the
+    exact path)."""
     if amount_in <= 0:
         raise ConfigError(f"amount_in must be positive, got {amount_in}")
     size, shrunk = amount_in, False
@@ -78,9 +99,9 @@ def amm_fill(state: PoolState, amount_in: int, zero_for_one: bool, rule: AmmFill
         if lo == 0:
             return AmmFill(0, 0, 0.0, False, True, 0.0)
         size, shrunk = lo, True
-    q = state.quote(size, zero_for_one)
-    out = q.amount_out * (1_000_000 - round(rule.mev_haircut_bps * 100)) // 1_000_000
-    return AmmFill(size, out, q.price_impact, shrunk, False, rule.gas_quote)
+    amount_out, impact = _quote(state, size, zero_for_one)
+    out = amount_out * (1_000_000 - round(rule.mev_haircut_bps * 100)) // 1_000_000
+    return AmmFill(size, out, impact, shrunk, False, rule.gas_quote)
 
 
 @njit(cache=True, nogil=True)

@@ -42,9 +42,18 @@ class LocalSigner:
         signed = self._account.sign_transaction(tx)
         return bytes(w3.eth.send_raw_transaction(signed.raw_transaction))
 
+    def sign(self, tx: dict[str, Any]) -> Any:
+        """Sign a complete transaction (nonce, fees, gas, chainId set); the ``SignedTransaction``
+        (``hash``, ``raw_transaction``). The DEX sender logs it before sending it."""
+        return self._account.sign_transaction(tx)
+
 
 def load_signer(
-    *, key_env: str, keyring_user: str | None = None, environ: Mapping[str, str] | None = None
+    *,
+    key_env: str,
+    keyring_user: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    what: str = "deployer key",
 ) -> LocalSigner:
     """The signer for the key in ``$key_env``, else in the keyring (service ``grekko``).
 
@@ -67,11 +76,11 @@ def load_signer(
         looked = f"{key_env}" + (
             f" or keyring {KEYRING_SERVICE}/{keyring_user}" if keyring_user else ""
         )
-        raise ConfigError(f"no deployer key: set {looked} (a 0x-prefixed 32-byte hex private key)")
+        raise ConfigError(f"no {what}: set {looked} (a 0x-prefixed 32-byte hex private key)")
     key = key.strip()
     register_secrets(key, key.removeprefix("0x"))
     try:
         account = Account.from_key(key)
     except (ValueError, TypeError):
-        raise ConfigError(f"the deployer key in {where} is not a 32-byte hex private key") from None
+        raise ConfigError(f"the {what} in {where} is not a 32-byte hex private key") from None
     return LocalSigner(account.address, account)
