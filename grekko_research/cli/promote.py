@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from grekko_research.cli.render import console, err_console
 
@@ -42,8 +41,9 @@ def promote_command(
     The model carries the strategy's name, its exact parameters, the resolved
     configuration and the code version; ``models:/NAME@ALIAS`` loads it.
     """
+    from grekko_research.cli.sweep import render_gates
     from grekko_research.config import compose_config
-    from grekko_research.promote import evaluate_gates, gate_tag
+    from grekko_research.promote import evaluate_gates, gate_rows, gate_tag
     from grekko_research.tracking import (
         download_artifact,
         find_run,
@@ -60,15 +60,8 @@ def promote_command(
         summary = json.loads(download_artifact(run_id, "summary.json", tmp, uri=uri).read_text())
         config_text = download_artifact(run_id, "config.yaml", tmp, uri=uri).read_text()
     gates = evaluate_gates(summary, cfg.promote)
-    table = Table(title=f"promotion gates for run {run_id} ({summary.get('strategy')})")
-    table.add_column("gate")
-    table.add_column("value", justify="right")
-    table.add_column("rule")
-    table.add_column("")
-    for gate in gates:
-        value = "not measured" if gate.value is None else f"{gate.value:.4g}"
-        table.add_row(gate.name, value, gate.rule, "[green]pass[/]" if gate.ok else "[red]FAIL[/]")
-    console.print(table)
+    console.print(f"promotion gates for run {run_id} ({summary.get('strategy')})", highlight=False)
+    render_gates(console, gate_rows(gates), summary)
     failed = [g.name for g in gates if not g.ok]
     if failed:
         err_console.print(
@@ -87,6 +80,9 @@ def promote_command(
     }
     tags = {gate_tag(g.name): "pass" for g in gates}
     tags["gates"] = ", ".join(g.name for g in gates)
+    parity = summary.get("parity") or {}
+    if parity.get("window"):  # what the parity gate replayed, on the model version
+        tags["parity.window"] = f"{parity['window'].get('start')} -> {parity['window'].get('end')}"
     version = register_strategy_model(run_id, name, spec, alias=alias, uri=uri, tags=tags)
     where = f"models:/{name}@{alias}" if alias else f"models:/{name}/{version}"
     console.print(f"registered {name} version {version}: {where}", highlight=False)

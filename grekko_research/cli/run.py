@@ -191,16 +191,15 @@ def run_research(store: ParquetStore, runs_dir: Path, say: Any) -> dict[str, Any
     Returns a JSON-ready summary with the paths and the commands to browse the results.
     """
     from grekko_research.cli._finish import tracking_lock
-    from grekko_research.cli.sweep import track_sweep, write_sweep
+    from grekko_research.cli.sweep import check_sweep_parity, track_sweep, write_sweep
     from grekko_research.config import compose_config
     from grekko_research.optimize import run_sweep
     from grekko_research.promote import evaluate_gates
     from grekko_research.runs import run_backtest, write_run
     from grekko_research.tracking import log_backtest, tracking_uri
 
-    cfg = compose_config(
-        [*RESEARCH_OVERRIDES, f"experiment.output_dir={runs_dir}", f"data.store={store.root}"]
-    )
+    args = [*RESEARCH_OVERRIDES, f"experiment.output_dir={runs_dir}", f"data.store={store.root}"]
+    cfg = compose_config(args)
     uri = tracking_uri(runs_dir)
     say("backtest: sma_cross on BTC/USDT 1h")
     run = run_backtest(cfg, store=store)
@@ -210,6 +209,7 @@ def run_research(store: ParquetStore, runs_dir: Path, say: Any) -> dict[str, Any
         backtest_id = log_backtest(run, folder, uri=uri, reuse=True)
     say(f"walk-forward sweep: {cfg.optimize.n_trials} trials per study, {cfg.optimize.folds} folds")
     result = run_sweep(cfg, store=store)
+    check_sweep_parity(cfg, result, args, say=say)  # grekko-live replays the best params
     sweep_folder = write_sweep(result, runs_dir, reuse=True)
     summary = result.summary()
     sweep_id = track_sweep(cfg, result, summary, sweep_folder, store, reuse=True)

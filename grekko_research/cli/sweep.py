@@ -18,10 +18,14 @@ from grekko_research.cli.render import console, err_console
 __all__ = ["sweep_command", "track_sweep", "write_best", "write_sweep"]
 
 
-def write_sweep(result: Any, root: Path, *, reuse: bool = False) -> Path:
+def write_sweep(
+    result: Any, root: Path, *, reuse: bool = False, gates: list[dict[str, Any]] | None = None
+) -> Path:
     """Write a sweep's folder ``<root>/sweeps/<study>/<UTC time>``; return its path.
 
-    Files: ``summary.json``, ``trials.parquet``, ``oos_equity.parquet`` and the
+    Files: ``summary.json``, ``trials.parquet``, ``oos_equity.parquet``,
+    ``robustness.json`` (the Monte Carlo draws), ``gates.json`` (``gates``: the gate
+    table of :func:`~grekko_research.promote.gate_rows`) and the
     out-of-sample equity chart ``oos_equity.html`` / ``oos_equity.png`` (the page
     shares the runs folder's plotly.js). With ``reuse``, the newest folder of the
     same study holding the same summary from the same code is returned instead
@@ -44,6 +48,15 @@ def write_sweep(result: Any, root: Path, *, reuse: bool = False) -> Path:
             json.dumps({"code_version": _code_version(), "identity": identity}, indent=2) + "\n",
             encoding="utf-8",
         )
+        draws = getattr(result, "robustness_draws", None)
+        if draws:  # the Monte Carlo distributions behind the summary's percentiles
+            (tmp / "robustness.json").write_text(
+                json.dumps(json_strict(draws)) + "\n", encoding="utf-8"
+            )
+        if gates is not None:
+            (tmp / "gates.json").write_text(
+                json.dumps(json_strict(gates), indent=2) + "\n", encoding="utf-8"
+            )
         if result.trials is not None:
             frame = result.trials.copy()
             for col in frame.columns:
@@ -98,9 +111,52 @@ def write_best(cfg: Any, result: Any, folder: Path, store: Any = None) -> tuple[
     best = run_backtest(best_cfg, store=store)
     existing = sorted((folder / best.strategy.name).glob(f"*-{best.config_id}*"))
     run_folder = existing[-1] if existing else write_run(best, folder)
+    if not existing:
+        _gate_tearsheet(cfg, result, best, run_folder, folder)
     if not (folder / "study.html").exists():
         _write_study_figures(cfg, result, folder)
     return best, run_folder
+
+
+def sweep_gates(cfg: Any, summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """The promotion-gate table of a sweep's summary under ``cfg.promote``."""
+    from grekko_research.promote import evaluate_gates, gate_rows
+
+    return gate_rows(evaluate_gates(summary, cfg.promote))
+
+
+def _gate_tearsheet(cfg: Any, result: Any, best: Any, run_folder: Path, folder: Path) -> None:
+    """Rewrite the best run's tearsheet with the sweep's gates, robustness and parity on top."""
+    from grekko_research.config.compose import to_container
+    from grekko_research.reports import write_tearsheet
+    from grekko_research.reports.gates import gate_sections
+    from grekko_research.reports.plotlyjs import shared_plotly_js
+
+    summary = json_strict(result.summary())
+    sections = gate_sections(sweep_gates(cfg, summary), summary.get("robustness"),
+                             summary.get("parity"))  # fmt: skip
+    write_tearsheet(
+        best.result,
+        run_folder / "tearsheet.html",
+        title=f"{best.strategy.name} {'/'.join(best.bars.symbols)} {best.bars.timeframe}"
+        f" — {best.config_id} (best of sweep {result.study_name})",
+        config=to_container(best.config),
+        plotly_js=shared_plotly_js(Path(cfg.experiment.output_dir)),
+        extra_sections=sections,
+    )
+
+
+def check_sweep_parity(cfg: Any, result: Any, overrides: list[str], say: Any = None) -> None:
+    """Run the live-replay parity check of the best parameters (``optimize.parity``) into
+    ``result.parity``: ``grekko-live parity`` on the last out-of-sample window."""
+    from grekko_research.optimize.parity import run_parity_check
+
+    if not cfg.optimize.parity or not result.last_oos:
+        return
+    if say is not None:
+        say(f"live parity: replaying the best parameters from {result.last_oos['start']} "
+            "through grekko-live (runner + paper venue)")  # fmt: skip
+    result.parity = run_parity_check(overrides, result.best_params, result.last_oos)
 
 
 def _write_study_figures(cfg: Any, result: Any, folder: Path) -> None:
@@ -198,10 +254,11 @@ def sweep_command(
             raise typer.Exit(130) from None
         finally:
             signal.signal(signal.SIGINT, previous)
+    check_sweep_parity(cfg, result, args, say=lambda m: out.print(m, highlight=False))
     root = Path(cfg.experiment.output_dir)
-    folder = write_sweep(result, root)
-    best, best_folder = write_best(cfg, result, folder)
     summary = json_strict(result.summary())
+    folder = write_sweep(result, root, gates=sweep_gates(cfg, summary))
+    best, best_folder = write_best(cfg, result, folder)
     run_id = track_sweep(cfg, result, summary, folder, best=(best, best_folder))
     render_sweep(out, cfg, result, summary, folder, best_folder)
     if run_id:
@@ -213,7 +270,8 @@ def sweep_command(
         if promotable(summary, cfg):
             out.print(f"promote: grekko promote {run_id} --name <model name>", highlight=False)
     if as_json:
-        payload = {**summary, "mlflow_run_id": run_id, "folder": str(folder),
+        payload = {**summary, "gates": sweep_gates(cfg, summary), "mlflow_run_id": run_id,
+                   "folder": str(folder),
                    "tearsheet": str(best_folder / "tearsheet.html")}  # fmt: skip
         sys.stdout.write(json.dumps(payload, indent=2) + "\n")
         err_console.print(str(folder), highlight=False, soft_wrap=True)
@@ -302,6 +360,15 @@ def render_sweep(
         out.print("overfitting: " + ", ".join(stats), highlight=False)
     for line in explain_trials(summary, cfg):
         out.print(f"  · {line}", highlight=False)
+    eff = over.get("n_eff")
+    if eff is not None:
+        out.print(
+            f"effective trials: N_eff {fmt_number(eff)} of N {fmt_number(over.get('n_trials'))}; "
+            f"deflated Sharpe {fmt_number(over.get('deflated_sharpe_eff'))} with N_eff "
+            f"(raw N: {fmt_number(over.get('deflated_sharpe'))})",
+            highlight=False,
+        )
+    render_gates(out, sweep_gates(cfg, summary), summary)
     if result.oos_equity is not None and len(result.oos_equity):
         eq = result.oos_equity
         out.print(
@@ -317,6 +384,25 @@ def render_sweep(
         if path is not None and path.exists():
             out.print(f"{label}: {path}", highlight=False, soft_wrap=True)
     out.print(f"studies: optuna-dashboard {result.storage}", highlight=False, soft_wrap=True)
+
+
+def render_gates(out: Any, gates: list[dict[str, Any]], summary: dict[str, Any]) -> None:
+    """The gate table: each gate, its value, threshold, verdict and why it matters."""
+    from grekko_research.cli.render import new_table
+
+    verdict = "every gate passes" if all(g["ok"] for g in gates) else "not promotable"
+    table = new_table(title=f"promotion gates: {verdict}", out=out)
+    for col in ("gate", "value", "threshold", "", "why it matters"):
+        table.add_column(col, justify="right" if col == "value" else "left")
+    for g in gates:
+        value = "not measured" if g["value"] is None else f"{g['value']:.4g}"
+        table.add_row(g["gate"], value, g["rule"], "[green]pass[/]" if g["ok"] else "[red]FAIL[/]",
+                      g["why"])  # fmt: skip
+    out.print(table)
+    parity = summary.get("parity") or {}
+    diff = parity.get("first_difference") or parity.get("error")
+    if parity and diff:
+        out.print(f"live parity: first difference {diff}", highlight=False, soft_wrap=True)
 
 
 def track_sweep(
@@ -373,7 +459,31 @@ def track_sweep(
         log_trials(run_id, result.trials, top_k=10, objective_name=names[0],
                    direction=direction, uri=uri)  # fmt: skip
         log_sweep_summary(run_id, summary, folder, uri=uri)
+        _log_gates(run_id, cfg, summary, uri)
         # The best parameters' full backtest (tearsheet, trades) as a child of the sweep.
         log_backtest(best[0], best[1], parent_run_id=run_id, uri=uri,
                      tags={"role": "best_params"})  # fmt: skip
     return run_id
+
+
+def _log_gates(run_id: str, cfg: Any, summary: dict[str, Any], uri: str) -> None:
+    """Robustness percentiles and the gate table on the sweep's MLflow run.
+
+    Metrics ``robustness.<distribution>.p<q>`` and ``gate.<gate>`` (its value), tags
+    ``gate.<gate>`` = pass | fail, and the table as the artifact ``gates.json``.
+    """
+    from grekko_research.promote import gate_tag
+    from grekko_research.tracking._client import client, finite_metrics, log_batch, translated
+
+    gates = sweep_gates(cfg, summary)
+    metrics = {f"robustness.{k}": v for k, v in (summary.get("robustness") or {}).items()}
+    metrics.update({gate_tag(g["gate"]): g["value"] for g in gates})
+    tags = {gate_tag(g["gate"]): "pass" if g["ok"] else "fail" for g in gates}
+    parity = summary.get("parity")
+    if parity is not None:
+        tags["parity.first_difference"] = str(parity.get("first_difference") or
+                                              parity.get("error") or "none")  # fmt: skip
+    mlc, uri = client(uri)
+    with translated(uri, f"logging the promotion gates on run {run_id}"):
+        log_batch(mlc, run_id, metrics=finite_metrics(metrics), tags=tags)
+        mlc.log_dict(run_id, {"gates": gates, "parity": parity}, "gates.json")

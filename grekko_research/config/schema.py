@@ -360,6 +360,14 @@ class OptimizeConfig:
     study_name: str | None = None  # default: <strategy>-<id of everything but optimize>
     workers: int = 1
     timeout: float | None = None  # seconds per study
+    # Robustness of the out-of-sample result (optimize/robustness.py; docs/promotion.md).
+    robustness: bool = True  # Monte Carlo + random-entry test after the studies
+    mc_draws: int = 1000  # trade shuffles, trade bootstraps, random-entry placements
+    mc_input_draws: int = 20  # engine re-runs per input perturbation (prices, skipped bars)
+    mc_price_noise: float = 0.5  # share of the way to the bar's high/low a price may move
+    mc_skip_fraction: float = 0.02  # share of bars a skipped-bars draw drops
+    mc_cost_stress: float = 2.0  # fee and slippage multiplier of the stress run
+    parity: bool = True  # grekko sweep replays the best params through grekko-live
 
 
 @dataclass(frozen=True)
@@ -367,11 +375,13 @@ class PromoteConfig:
     """Gates a sweep must pass before ``grekko promote`` registers its strategy; null = not checked."""
 
     min_oos_sharpe: float | None = 0.5  # annualised Sharpe of the stitched out-of-sample equity
-    min_deflated_sharpe: float | None = 0.95  # probability the best Sharpe is not luck
+    min_deflated_sharpe: float | None = 0.95  # P(best Sharpe is not luck), effective trials
     max_pbo: float | None = 0.5  # probability of backtest overfitting
     max_drawdown: float | None = 0.35  # deepest out-of-sample drawdown allowed (a fraction)
     min_trades: int | None = 30  # trades of the best parameters in sample
-    require_parity: bool = False  # a passed live-parity check (grekko-live) when available
+    max_random_entry_pvalue: float | None = 0.05  # rule vs random entries, same exposure
+    max_mc_drawdown: float | None = 0.5  # 95th percentile bootstrap drawdown (a fraction)
+    require_parity: bool = True  # a passed live-replay parity check (grekko sweep records it)
 
 
 @dataclass(frozen=True)

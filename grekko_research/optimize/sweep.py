@@ -35,6 +35,7 @@ public names the others took over from it.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -55,6 +56,7 @@ from grekko_research.optimize.evaluate import (
     evaluate_segments,
     evaluate_window,
 )
+from grekko_research.optimize.robustness import RobustnessSettings, Segment, robustness
 from grekko_research.optimize.space import OBJECTIVES as OBJECTIVES
 from grekko_research.optimize.space import (
     _directions,
@@ -114,6 +116,10 @@ class SweepResult:
     overfitting: dict[str, float] = field(default_factory=dict)
     trials: pd.DataFrame | None = None
     trial_counts: dict[str, int] = field(default_factory=dict)
+    robustness: dict[str, float] = field(default_factory=dict)
+    robustness_draws: dict[str, list[float]] = field(default_factory=dict)
+    last_oos: dict[str, Any] = field(default_factory=dict)  # the parity check's window
+    parity: dict[str, Any] | None = None  # set by the parity check (grekko sweep)
 
     def summary(self) -> dict[str, Any]:
         """A JSON-ready summary: the out-of-sample result leads."""
@@ -129,11 +135,15 @@ class SweepResult:
             "in_sample": self.in_sample,
             "n_trials": self.n_trials,
             "trials": self.trial_counts,
+            "robustness": self.robustness,
+            "last_oos": self.last_oos,
+            "parity": self.parity,
+            "parity_passed": None if self.parity is None else float(bool(self.parity["passed"])),
         }
 
 
 def _overfitting(study: Any, best: Any) -> dict[str, float]:
-    """Deflated Sharpe Ratio of the best trial and PBO over the trials' daily returns."""
+    """Deflated Sharpe Ratios (raw and effective trials) of the best trial and PBO."""
     from optuna.trial import TrialState
 
     trials = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
@@ -142,29 +152,53 @@ def _overfitting(study: Any, best: Any) -> dict[str, float]:
     if len(trials) < 2 or "daily_returns" not in best.user_attrs.get("result", {}):
         return out
     matrix = np.column_stack([_unpack(t.user_attrs["result"]["daily_returns"]) for t in trials])
-    keep = np.isfinite(matrix).all(axis=1)
-    matrix = matrix[keep]
+    numbers = [t.number for t in trials]
+    if best.number not in numbers:
+        return out
+    return {**out, **trial_statistics(matrix, numbers.index(best.number))}
+
+
+def trial_statistics(matrix: np.ndarray, best: int) -> dict[str, float]:
+    """Overfitting statistics of a study from its trials' daily returns (one column each).
+
+    ``best`` is the selected trial's column. ``deflated_sharpe`` deflates its Sharpe
+    ratio by every trial (``n_trials``, ``sharpe_variance``); ``deflated_sharpe_eff``
+    deflates its cluster's by the effective number of independent trials ``n_eff``
+    and their representatives' variance ``sharpe_variance_eff``
+    (:mod:`~grekko_research.optimize.effective`). ``pbo``: the probability of
+    backtest overfitting by CSCV.
+    """
+    from grekko_research.metrics.overfitting import (
+        deflated_sharpe_ratio,
+        probability_of_backtest_overfitting,
+    )
+    from grekko_research.optimize.effective import cluster_trials, effective_dsr
+
+    out: dict[str, float] = {"n_trials": float(matrix.shape[1])}
+    r = matrix[:, best]
+    r = r[np.isfinite(r)]
+    matrix = matrix[np.isfinite(matrix).all(axis=1)]
     std = matrix.std(axis=0, ddof=1)
     sharpes = np.where(std > 0, matrix.mean(axis=0) / np.where(std > 0, std, 1.0), 0.0)
-    try:
-        from grekko_research.metrics.overfitting import (
-            deflated_sharpe_ratio,
-            probability_of_backtest_overfitting,
-        )
-    except ImportError:  # the statistics module is not there yet
-        return out
-    r = _unpack(best.user_attrs["result"]["daily_returns"])
-    r = r[np.isfinite(r)]
     if len(r) > 3 and r.std(ddof=1) > 0:
         sr = r.mean() / r.std(ddof=1)
         z = (r - r.mean()) / r.std(ddof=0)
         out["sharpe_daily"] = float(sr)
+        out["sharpe_variance"] = float(np.var(sharpes, ddof=1))
         out["deflated_sharpe"] = float(
             deflated_sharpe_ratio(
                 sr, len(r), float(np.mean(z**3)), float(np.mean(z**4)),
-                len(trials), float(np.var(sharpes, ddof=1)),
+                matrix.shape[1], float(np.var(sharpes, ddof=1)),
             )
         )  # fmt: skip
+        if matrix.shape[0] >= 4:
+            clusters = cluster_trials(matrix)
+            out["n_eff"] = float(clusters.n_clusters)
+            out["cluster_quality"] = float(min(clusters.quality, 1e6))
+            out["sharpe_variance_eff"] = clusters.sharpe_variance
+            out["sharpe_daily_eff"] = float(clusters.representative_sharpes[clusters.labels[best]])
+            with contextlib.suppress(ConfigError):  # a flat cluster: nothing to deflate
+                out["deflated_sharpe_eff"] = effective_dsr(clusters, best)
     splits = 16 if matrix.shape[0] >= 64 else 8
     if matrix.shape[0] >= splits * 2:
         pbo = probability_of_backtest_overfitting(matrix, n_splits=splits)
@@ -226,6 +260,7 @@ def run_sweep(
     oos = None
     folds_out: list[dict[str, Any]] = []
     oos_curve = None
+    segments: list[Segment] = []
     if cfg.optimize.validation == "walk_forward":
         o = cfg.optimize
         pieces = []
@@ -242,6 +277,7 @@ def run_sweep(
                 strategy, chosen, bars, engine, fold.is_end, fold.oos_end
             )
             growth = equity[1:] / equity[:-1]
+            segments.append(Segment(chosen, fold.is_end, fold.oos_end))
             pieces.append(pd.Series(growth, index=bars.datetime_index[fold.is_end : fold.oos_end]))
             folds_out.append(
                 {
@@ -261,12 +297,14 @@ def run_sweep(
         oos = {k: v for k, v in oos.items() if k in METRIC_NAMES[:10]}
         oos["final_equity"] = float(stitched[-1])
     elif cfg.optimize.validation in ("purged_kfold", "cpcv"):
-        oos, folds_out, oos_curve = _cross_validate(cfg, base, root, (strategy, bars, engine), warm, names, on_trial, say)  # fmt: skip
+        oos, folds_out, oos_curve, segments = _cross_validate(cfg, base, root, (strategy, bars, engine), warm, names, on_trial, say)  # fmt: skip
     elif cfg.optimize.validation != "none":
         raise ConfigError(
             f"optimize.validation {cfg.optimize.validation!r} is not one of none, walk_forward, "
             "purged_kfold, cpcv"
         )
+    segments, robust = _robustness(cfg, (strategy, bars, engine), segments, params, warm, say)
+    last = segments[-1]
     return SweepResult(
         study_name=base,
         storage=storage_label(cfg),
@@ -281,7 +319,50 @@ def run_sweep(
         overfitting=_overfitting(study, best),
         trials=frame,
         trial_counts=counts,
+        robustness={} if robust is None else robust.summary,
+        robustness_draws={} if robust is None else robust.distributions,
+        last_oos={
+            "start": _iso(bars, last.start),
+            "end": _iso(bars, last.end - 1),
+            "start_ms": int(bars.index[last.start]),
+            "end_ms": int(bars.index[last.end - 1]),
+            "bars": last.end - last.start,
+        },
     )
+
+
+def _robustness(
+    cfg: GrekkoConfig,
+    loaded: tuple[Strategy, Bars, EngineConfig],
+    segments: list[Segment],
+    params: Any,
+    warm: int,
+    say: Callable[[str], None],
+) -> tuple[list[Segment], Any]:
+    """The out-of-sample segments (a stand-in without a split) and their robustness result."""
+    strategy, bars, engine = loaded
+    if not segments:
+        # No out-of-sample split (validation=none): the best parameters on the window the
+        # last walk-forward fold would test, in sample here; it bounds the robustness re-runs
+        # and the parity replay as a walk-forward sweep's last window does.
+        o = cfg.optimize
+        try:
+            tail = walk_forward_folds(bars.n_bars, warm, o.folds, o.oos_fraction, o.anchored)[-1]
+            segments = [Segment(params, tail.is_end, tail.oos_end)]
+        except ConfigError:  # too few bars for folds: the whole sample
+            segments = [Segment(params, warm, bars.n_bars)]
+    if not cfg.optimize.robustness:
+        return segments, None
+    say("robustness: Monte Carlo over the out-of-sample trades and input")
+    return segments, robustness(strategy, bars, engine, segments, robustness_settings(cfg))
+
+
+def robustness_settings(cfg: GrekkoConfig) -> RobustnessSettings:
+    """The Monte Carlo settings of ``cfg.optimize`` (seeded by ``optimize.seed``)."""
+    o = cfg.optimize
+    return RobustnessSettings(draws=o.mc_draws, input_draws=o.mc_input_draws,
+                              price_noise=o.mc_price_noise, skip_fraction=o.mc_skip_fraction,
+                              cost_stress=o.mc_cost_stress, seed=o.seed)  # fmt: skip
 
 
 def _cross_validate(
@@ -293,7 +374,7 @@ def _cross_validate(
     names: list[str],
     on_trial: TrialHook | None,
     say: Callable[[str], None],
-) -> tuple[dict[str, float], list[dict[str, Any]], pd.Series]:
+) -> tuple[dict[str, float], list[dict[str, Any]], pd.Series, list[Segment]]:
     """Purged k-fold or CPCV: a study per split, then the out-of-sample paths.
 
     Every split's best parameters are scored on its test blocks. A path
@@ -301,7 +382,8 @@ def _cross_validate(
     ``j``-th such split for path ``j``), so CPCV yields
     ``C(N, k) * k / N`` full-length out-of-sample paths (purged k-fold: one).
     The summary reports the first path's metrics and every path's Sharpe
-    ratio and total return.
+    ratio and total return; the first path's blocks, each with the parameters
+    that traded it, are the out-of-sample segments.
     """
     strategy, bars, engine = loaded
     o = cfg.optimize
@@ -311,6 +393,7 @@ def _cross_validate(
     splits = cv_splits(bars.n_bars, warm, o.folds, k_test, purge, embargo)
     blocks = _blocks(bars.n_bars, warm, o.folds)
     per_block: dict[int, list[np.ndarray]] = {g: [] for g in range(o.folds)}
+    first: dict[int, Segment] = {}
     out: list[dict[str, Any]] = []
     tag = f"{'pkf' if k_test == 1 else 'cpcv'}{o.folds}x{k_test}p{purge}e{embargo}"
     for i, (test, train) in enumerate(splits):
@@ -324,6 +407,7 @@ def _cross_validate(
         for g in test:
             _, test_metrics, equity = evaluate_window(strategy, chosen, bars, engine, *blocks[g])
             per_block[g].append(equity[1:] / equity[:-1])
+            first.setdefault(g, Segment(chosen, *blocks[g]))
             record[f"oos_{names[0]}[{g}]"] = _finite(test_metrics.get(names[0], float("nan")))
         out.append(record)
     n_paths = len(per_block[0])
@@ -342,7 +426,7 @@ def _cross_validate(
     oos["path_sharpe_min"] = float(np.nanmin(sharpes))
     index = bars.datetime_index[blocks[0][0] : blocks[-1][1]]
     curve = pd.Series(paths[0][1:], index=index)
-    return oos, out, curve
+    return oos, out, curve, [first[g] for g in range(o.folds)]
 
 
 def trial_counts(study: Any) -> dict[str, int]:

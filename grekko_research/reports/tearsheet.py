@@ -164,11 +164,14 @@ def render_html(
     max_points: int = DEFAULT_MAX_POINTS,
     max_trades: int = F.DEFAULT_MAX_TRADES,
     shared_plotly: bool = False,
+    extra_sections: Sequence[tuple[str, str, str]] = (),
 ) -> str:
     """Return the tearsheet page as text (what :func:`write_tearsheet` writes).
 
     ``shared_plotly``: load ``plotly.min.js`` from the page's folder instead of
-    embedding plotly.js.
+    embedding plotly.js. ``extra_sections``: ``(id, title, html)`` sections shown
+    after the metrics (a sweep's promotion gates and robustness, see
+    :mod:`grekko_research.reports.gates`); their HTML is trusted as given.
     """
     metrics = metric_rows(data.metrics, timeframe=data.timeframe, currency=data.currency)
     parts = [
@@ -180,6 +183,11 @@ def render_html(
             + "</div>",
         )
     ]
+    for key, heading, body in extra_sections:
+        parts.append(
+            f'<section id="{_e(key)}">\n<h2>{_e(heading)}</h2>\n'
+            f'<div class="panel-body">{body}</div>\n</section>'
+        )
     figures = tearsheet_figures(data, max_points=max_points, max_trades=max_trades)
     for i, key in enumerate(_FIGURE_ORDER):
         fig = figures[key]
@@ -229,6 +237,7 @@ def write_tearsheet(
     max_points: int = DEFAULT_MAX_POINTS,
     max_trades: int = F.DEFAULT_MAX_TRADES,
     plotly_js: str | os.PathLike[str] | None = None,
+    extra_sections: Sequence[tuple[str, str, str]] = (),
 ) -> TearsheetPaths:
     """Write the HTML tearsheet of ``result`` (and, optionally, a PNG of its main panels).
 
@@ -262,6 +271,8 @@ def write_tearsheet(
         A shared plotly.js (:func:`~grekko_research.reports.plotlyjs.shared_plotly_js`):
         the page's folder gets ``plotly.min.js`` as a hard link to it and the page loads
         that. Default: plotly.js embedded in the page.
+    extra_sections
+        ``(id, title, html)`` sections shown after the metrics (see :func:`render_html`).
 
     Returns
     -------
@@ -284,6 +295,7 @@ def write_tearsheet(
         max_points=max_points,
         max_trades=max_trades,
         shared_plotly=plotly_js is not None,
+        extra_sections=extra_sections,
     )
     if plotly_js is not None:
         Path(path_html).parent.mkdir(parents=True, exist_ok=True)

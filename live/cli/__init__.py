@@ -26,6 +26,7 @@ from live.cli._inspect import (
     status_command,
     verify_command,
 )
+from live.cli._parity import parity_command  # issue 29: the promotion parity gate
 from live.cli._serve import alerts_command, api_command, sim_command
 from live.cli._sniper import sniper_app  # `grekko-live sniper run|replay|analyze` (issue 20)
 from live.cli._trade import replay_command, run_command
@@ -36,6 +37,7 @@ __all__ = ["app", "main"]
 _COMMANDS = (
     ("run", run_command),
     ("replay", replay_command),
+    ("parity", parity_command),
     ("status", status_command),
     ("orders", orders_command),
     ("positions", positions_command),

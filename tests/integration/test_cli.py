@@ -140,7 +140,8 @@ def test_main_job_offline_uses_sample_then_store(shared_data: Path, tmp_path: Pa
     research = doc["research"]
     assert Path(tmp_path / research["backtest"]["tearsheet"]).is_file()
     assert research["verdict"] in ("promotable", "not promotable")
-    assert len(research["gates"]) == 5 and research["sweep"]["out_of_sample"]["final_equity"] > 0
+    # issue 29: 8 gates (+ random-entry p-value, Monte Carlo drawdown, live parity check)
+    assert len(research["gates"]) == 8 and research["sweep"]["out_of_sample"]["final_equity"] > 0
     assert (tmp_path / "runs" / "mlruns.db").is_file()
     # hints run as printed (the venv's scripts by path); promote only when every gate passes
     assert Path(research["commands"]["mlflow"].split()[0]).is_file()

@@ -15,6 +15,7 @@ from grekko_research.data.files import import_file
 from grekko_research.data.store import ParquetStore
 from tests.integration.test_live_binance_sim import sim  # noqa: F401  (a fixture)
 
+ROOT = Path(__file__).resolve().parents[2]
 N = 6000
 START = 1_609_459_200_000  # 2021-01-01
 
@@ -53,7 +54,8 @@ def _sweep(root: Path, symbol: str, out: Path) -> dict:
         app,
         ["sweep", "--json", f"data.symbol={symbol}/USDT", "optimize=quick", "optimize.n_trials=40",
          f"experiment.output_dir={out}"],
-        env={"GREKKO_DATA_DIR": str(root / "store")},
+        # PYTHONPATH: the sweep's parity check runs grekko-live from this checkout
+        env={"GREKKO_DATA_DIR": str(root / "store"), "PYTHONPATH": str(ROOT)},
         catch_exceptions=False,
     )  # fmt: skip
     assert result.exit_code == 0, result.stderr
@@ -69,10 +71,14 @@ def _promote(out: Path, run_id: str, name: str, *extra: str):
 
 def test_overfit_sweep_on_noise_is_refused(synthetic: Path, tmp_path: Path) -> None:
     summary = _sweep(synthetic, "NOISE", tmp_path)
+    over = summary["overfitting"]
+    assert over["n_eff"] < over["n_trials"] and over["deflated_sharpe_eff"] < 0.95
     result = _promote(tmp_path, summary["mlflow_run_id"], "noise_cross")
     assert result.exit_code == 1
     assert "refused" in result.stderr
     assert "FAIL" in result.stdout
+    failed = {g["gate"] for g in summary["gates"] if not g["ok"]}
+    assert "deflated Sharpe (effective trials)" in failed
 
 
 def test_real_edge_is_registered_and_reproduces_its_signals(
@@ -89,6 +95,14 @@ def test_real_edge_is_registered_and_reproduces_its_signals(
     summary = _sweep(synthetic, "WAVE", tmp_path)
     assert summary["out_of_sample"]["sharpe_ratio"] > 2 and summary["overfitting"]["pbo"] < 0.2
     assert summary["overfitting"]["deflated_sharpe"] > 0.95
+    # issue 29: effective trials, robustness and parity, all in the summary and the gate table
+    over, robust = summary["overfitting"], summary["robustness"]
+    assert 1 <= over["n_eff"] < over["n_trials"] and over["deflated_sharpe_eff"] > 0.95
+    assert robust["pvalue_random_entries"] <= 0.05 and robust["draws"] == 1000
+    assert robust["bootstrap.final_equity.p5"] < robust["bootstrap.final_equity.p95"]
+    assert summary["parity"]["passed"] is True and summary["parity"]["first_difference"] is None
+    assert summary["parity"]["window"]["start"] == summary["last_oos"]["start"]
+    assert all(g["ok"] and g["why"] for g in summary["gates"]) and len(summary["gates"]) == 8
     result = _promote(tmp_path, summary["mlflow_run_id"], "wave_cross")  # the default gates
     assert result.exit_code == 0, result.stdout + result.stderr
     assert "registered wave_cross version 1" in result.stdout
@@ -121,6 +135,17 @@ def test_real_edge_is_registered_and_reproduces_its_signals(
     assert len(children) == 1
     files = {a.path for a in client.list_artifacts(children[0].info.run_id)}
     assert "tearsheet.html" in files and children[0].data.tags["config_id"]
+    # the gate table and the robustness distributions on the sweep's run and its tearsheet
+    assert "gates.json" in names
+    run = client.get_run(parent)
+    assert run.data.tags["gate.live_parity_check"] == "pass"
+    assert run.data.metrics["robustness.bootstrap.max_drawdown.p5"] < 0
+    assert run.data.metrics["gate.random_entry_p_value"] <= 0.05
+    sweep_files = {a.path for a in client.list_artifacts(parent, "sweep")}
+    assert {"sweep/robustness.json", "sweep/gates.json"} <= sweep_files
+    page = next(Path(summary["folder"]).glob("sma_cross/*/tearsheet.html")).read_text()
+    assert "Promotion gates: every gate passes" in page and "Live-replay parity" in page
+    assert "random entries, same exposure" in page
     # The promoted model trades under grekko-live, paper mode, on the simulator's feed: exactly
     # its strategy and parameters, recorded with the model version in the run's log.
     _deploy_promoted_and_refuse_unpromoted(tmp_path, spec, summary, sim)
@@ -177,5 +202,18 @@ def _deploy_promoted_and_refuse_unpromoted(
         assert result.exit_code != 0
         message = str(result.exception)
         assert "has not passed the promotion gate(s)" in message
-        assert "'deflated Sharpe (probability)'" in message
-        assert "'probability of backtest" in message
+        assert "'deflated Sharpe (effective trials)'" in message
+        assert "'probability of backtest" in message and "'live parity check'" in message
+
+    # Every statistical gate passed but no parity check recorded: refused, naming only parity.
+    from grekko_research.config import compose_config
+    from grekko_research.promote import evaluate_gates, gate_tag
+
+    tags = {gate_tag(g.name): "pass" for g in evaluate_gates({}, compose_config([]).promote)
+            if g.name != "live parity check"}  # fmt: skip
+    register_strategy_model(summary["mlflow_run_id"], "wave_noparity", spec, alias="live",
+                            uri=tracking_uri(out), tags=tags)  # fmt: skip
+    result = live("run", "--venue", "paper", "--strategy", "models:/wave_noparity@live")
+    assert result.exit_code != 0
+    message = str(result.exception)
+    assert "has not passed the promotion gate(s) 'live parity check':" in message

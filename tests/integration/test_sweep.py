@@ -92,7 +92,9 @@ def _sweep_cmd(storage: Path, out: Path, n: int, *extra: str) -> list[str]:
     return [
         sys.executable, "-m", "grekko_research.cli", "sweep",
         "optimize.validation=none", "optimize.pruner=none", f"optimize.n_trials={n}",
-        f"optimize.storage={storage}", f"experiment.output_dir={out}", *extra,
+        f"optimize.storage={storage}", f"experiment.output_dir={out}",
+        "optimize.parity=false",  # the live replay: tested with promotion (test_promote.py)
+        *extra,
     ]  # fmt: skip
 
 

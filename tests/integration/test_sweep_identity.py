@@ -35,7 +35,9 @@ def _sweep(tmp_path: Path, store: Path, *extra: str) -> dict[str, object]:
         sys.executable, "-m", "grekko_research.cli", "sweep", "--json",
         "optimize.validation=none", "optimize.pruner=none", "optimize.n_trials=5",
         "optimize.sampler=random", f"optimize.storage={tmp_path / 'optuna.log'}",
-        f"experiment.output_dir={tmp_path / 'runs'}", "experiment.track=false", *extra,
+        f"experiment.output_dir={tmp_path / 'runs'}", "experiment.track=false",
+        "optimize.parity=false",  # the live replay: tested with promotion (test_promote.py)
+        *extra,
     ]  # fmt: skip
     env = {**os.environ, "GREKKO_DATA_DIR": str(store)}
     done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
