@@ -120,15 +120,25 @@ def _spec(
 
 
 def _window_extras(cfg: GrekkoConfig, strategies: Sequence[Strategy]) -> Any:
-    """The window hook adding the alternative-data features the strategies require (computed
-    from the store ``data.store`` names, as the backtest's loader does), or None."""
-    requires = [name for s in strategies for name in s.requires]
-    if not any(name.startswith("alpha.") for name in requires):
-        return None
-    from grekko_research.alpha.features import AlphaLoader
+    """The window hook adding the alternative-data and analysis features the strategies
+    require (computed from the store ``data.store`` names as the backtest's loader does, or,
+    for analysis features while trading, from the venue's market feed), or None."""
     from grekko_research.data.store import default_data_dir
 
-    return AlphaLoader.for_requires(cfg.data.store or str(default_data_dir()), requires)
+    requires = [name for s in strategies for name in s.requires]
+    root = cfg.data.store or str(default_data_dir())
+    alpha = None
+    if any(name.startswith("alpha.") for name in requires):
+        from grekko_research.alpha.features import AlphaLoader
+
+        alpha = AlphaLoader.for_requires(root, requires)
+    if not any(name.startswith("analysis.") for name in requires):
+        return alpha
+    from live.analysis_window import analysis_window
+
+    # the order-book and trade features: the live feed's while trading, the stored ticks' on a replay
+    d = cfg.data
+    return analysis_window(requires, _symbols(cfg), root, d.exchange, d.market, alpha)
 
 
 def _url_meta(cfg: GrekkoConfig, replay: bool) -> dict[str, Any]:
@@ -388,9 +398,12 @@ def run_plan(
     events = open_store(plan)
 
     async def main() -> RunSummary:
+        from live.analysis_window import feeding
+
         v = venue or make_plan_venue(plan, store=store)
         try:
-            return await Runner(plan.spec, v, events, hook=hook, accept_log=accept_log).run()
+            async with feeding(plan, v):  # the analysis features' tables, when required
+                return await Runner(plan.spec, v, events, hook=hook, accept_log=accept_log).run()
         finally:
             await v.close()
 

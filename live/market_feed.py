@@ -11,15 +11,30 @@ kernels, so what a strategy reads live is what it read in the backtest:
 * :meth:`sources` gives the ``book:``, ``spoofs:`` and ``trades:<symbol>`` tables the research
   features read (``FEATURES["book"]``, ``FEATURES["trade_flow"]``): a runner computes them on
   its bar window with the same code as the backtest;
+* with ``record=True``, a recording of every message it used (trades, depth diffs, the REST
+  snapshots; kept in memory until written), which
+  :meth:`write_recording` merges into a :class:`~grekko_research.data.ticks.TickStore`: a
+  backtest on it (``runs.load_run_bars(..., ticks=...)``) computes the features the run read;
 * Prometheus gauges and counters (``grekko_book_*``, ``grekko_trade*``, ``grekko_spoof*``, the
   per-message processing time ``grekko_analysis_message_seconds``) in a registry the caller
   serves.
 
-    feed = MarketAnalysisFeed(client, ["BTC/USDT"])
+    feed = MarketAnalysisFeed(client, ["BTC/USDT"], record=True)
     await feed.start()          # subscribes (watch_order_book / watch_trades) and taps
     ...
     feed.sources()              # point-in-time tables for the features
     await feed.stop()
+    feed.write_recording(TickStore(root), "binance", "spot")
+
+Each message is stamped with when it became known: by default the local clock (``clock_ns``)
+at receipt; with ``stamp="event"`` the venue's event time (a trade's time ``T``, a depth
+event's ``E``: the clock the bars' closes are on; a REST snapshot, which has none, takes the
+previous stamp) — what a runner uses, so that
+the features line up with its bars whatever the local clock says (a simulator's market clock
+runs at its own rate). Stamps are made strictly increasing, so the recording keeps the arrival
+order. Once a window's features are
+computed for a bar (:meth:`extras`), nothing received later is stamped at or before that bar's
+close: what the strategy read at a close is what the recording holds up to it.
 """
 
 from __future__ import annotations
@@ -32,17 +47,21 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
+import pandas as pd
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from grekko_research.analysis.book_nb import STATUS_GAP
-from grekko_research.analysis.features import Sources, with_features
+from grekko_research.analysis.features import Sources, bar_closes, with_features
 from grekko_research.analysis.stream import FeatureRecorder, StreamingBook
 from grekko_research.data.bars import Bars
+from grekko_research.data.ticks import TickKey, TickStore
+from grekko_research.errors import ConfigError
+from live.unified_book import UnifiedDepth
 
-__all__ = ["FEED_METRICS", "FeedStats", "MarketAnalysisFeed"]
+__all__ = ["FEED_METRICS", "FeedStats", "MarketAnalysisFeed", "Recording"]
 
 log = logging.getLogger("live.market_feed")
 
@@ -131,6 +150,45 @@ class FeedStats:
 
 
 @dataclass
+class Recording:
+    """The messages one symbol's analysis used, as the tick store's rows (see
+    :mod:`grekko_research.data.ticks`): trades, and depth (diff events and REST snapshots)."""
+
+    trades: list[tuple[int, int, int, float, float, bool]] = field(default_factory=list)
+    depth: list[tuple[int, int, int, int, np.ndarray, np.ndarray, int]] = field(
+        default_factory=list
+    )  # (local ns, U, u, pu, bids, asks, snapshot)
+
+    def frames(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """``(trades, depth)`` frames with the store's columns."""
+        t = pd.DataFrame(
+            self.trades,
+            columns=["timestamp", "local_ts", "trade_id", "price", "qty", "buyer_maker"],
+        )
+        parts = []
+        for local, first, last, prev, bids, asks, snap in self.depth:
+            n_b, n = len(bids), len(bids) + len(asks)
+            rows = np.concatenate([bids, asks]) if n else np.empty((0, 2))
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "timestamp": local // 1_000_000,
+                        "local_ts": local,
+                        "first_update_id": first,
+                        "last_update_id": last,
+                        "prev_update_id": prev,
+                        "side": np.r_[np.zeros(n_b, np.int8), np.ones(n - n_b, np.int8)],
+                        "price": rows[:, 0],
+                        "qty": rows[:, 1],
+                        "snapshot": snap,
+                    }
+                )
+            )
+        d = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+        return t, d
+
+
+@dataclass
 class _Book:
     tick: float
     book: StreamingBook | None = None  # built at the first snapshot (its prices size the grid)
@@ -157,7 +215,13 @@ class MarketAnalysisFeed:
         depth_k: int = 10,
         snapshot_limit: int = 1000,
         clock_ns: Callable[[], int] = time.time_ns,
+        record: bool = False,
+        stamp: Literal["receive", "event"] = "receive",
+        protocol: Literal["binance", "unified"] | None = None,
+        unified_limit: int = 100,
     ) -> None:
+        if stamp not in ("receive", "event"):
+            raise ConfigError(f"MarketAnalysisFeed: stamp must be receive or event, got {stamp!r}")
         self.client = client
         self.symbols = tuple(symbols)
         self.registry = registry or CollectorRegistry()
@@ -167,6 +231,20 @@ class MarketAnalysisFeed:
         self._depth_k = depth_k
         self._limit = snapshot_limit
         self._clock = clock_ns
+        self._by_event = stamp == "event"
+        # Binance's raw depth messages (update ids), or ccxt's unified book (any other venue)
+        # (no client: messages are handed to on_message, as a benchmark or a test does)
+        binance = client is None or str(client.id) in ("binance", "binanceusdm")
+        self.protocol = protocol or ("binance" if binance else "unified")
+        if self.protocol not in ("binance", "unified"):
+            raise ConfigError(f"MarketAnalysisFeed: unknown protocol {self.protocol!r}")
+        self._unified: dict[str, UnifiedDepth] = {}
+        self._unified_limit = unified_limit
+        self._trade_ids: dict[str, deque[str]] = {}  # recent unified trade ids (dedupe)
+        self._last_ns = 0  # the last receive time given (strictly increasing)
+        self._floor_ns = 0  # nothing is stamped before: the close a decision has read, + 1 ms
+        self.record = record
+        self.recordings: dict[str, Recording] = {}
         self._books: dict[str, _Book] = {}
         self._m: dict[str, _SymbolMetrics] = {}
         self._seconds = {
@@ -176,7 +254,8 @@ class MarketAnalysisFeed:
         self.last: dict[str, np.void] = {}  # each symbol's last applied event (EVENT_DTYPE)
         self._ids: dict[str, str] = {}  # exchange id (BTCUSDT) -> symbol
         self._tasks: list[asyncio.Task[None]] = []
-        self._handle: Callable[[Any, Any], Any] | None = None
+        self._handle: Callable[[Any, Any], Any] | None = None  # the client's own handler
+        self._tapping = False
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -186,7 +265,13 @@ class MarketAnalysisFeed:
         for sym in self.symbols:
             m = self.client.market(sym)
             self.add_symbol(sym, m["id"], float(m["precision"]["price"]))
+        if self.protocol == "unified":
+            for sym in self.symbols:
+                self._tasks.append(asyncio.create_task(self._watch_unified(sym, book=True)))
+                self._tasks.append(asyncio.create_task(self._watch_unified(sym, book=False)))
+            return
         self._handle = self.client.handle_message
+        self._tapping = True
         self.client.handle_message = self._tap
         for sym in self.symbols:
             self._tasks.append(asyncio.create_task(self._watch(self.client.watch_order_book, sym)))
@@ -196,6 +281,9 @@ class MarketAnalysisFeed:
         """Follow ``symbol`` (``market_id`` as the venue's messages name it; its price tick)."""
         self._ids[market_id] = symbol
         self._books[symbol] = _Book(tick_size)
+        self._unified[symbol] = UnifiedDepth(self._unified_limit)
+        self._trade_ids[symbol] = deque(maxlen=10_000)
+        self.recordings[symbol] = Recording()
         self._m[symbol] = _SymbolMetrics(self.metrics, symbol)
 
     async def stop(self) -> None:
@@ -206,9 +294,10 @@ class MarketAnalysisFeed:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
         self._tasks.clear()
-        if self._handle is not None:
+        if self._tapping:
+            # connections opened meanwhile keep calling the tap: it passes them on untouched
             self.client.handle_message = self._handle
-            self._handle = None
+            self._tapping = False
 
     async def _watch(self, watch: Callable[..., Any], symbol: str) -> None:
         """Keep a subscription alive (what ccxt returns is not needed: the tap saw it)."""
@@ -221,11 +310,34 @@ class MarketAnalysisFeed:
                 log.warning("%s %s: %s", getattr(watch, "__name__", "watch"), symbol, exc)
                 await asyncio.sleep(0.5)
 
+    async def _watch_unified(self, symbol: str, *, book: bool) -> None:
+        """Follow ccxt's unified book (or trades) of ``symbol``: each result is analysed."""
+        watch = self.client.watch_order_book if book else self.client.watch_trades
+        while True:
+            try:
+                got = await watch(symbol)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # ccxt resubscribes on the next call: snapshot again
+                log.warning("%s %s: %s", watch.__name__, symbol, exc)
+                if book:
+                    self._unified[symbol].reset()
+                await asyncio.sleep(0.5)
+                continue
+            try:
+                if book:
+                    self.on_unified_book(symbol, got)
+                else:
+                    self.on_unified_trades(symbol, got)
+            except Exception:  # the analysis never stops the subscription
+                log.exception("market analysis failed on a unified update of %s", symbol)
+
     def _tap(self, conn: Any, message: Any) -> Any:
-        try:
-            self.on_message(message)
-        except Exception:  # the analysis never breaks the client's own handling
-            log.exception("market analysis failed on a message; the client goes on")
+        if self._tapping:
+            try:
+                self.on_message(message)
+            except Exception:  # the analysis never breaks the client's own handling
+                log.exception("market analysis failed on a message; the client goes on")
         assert self._handle is not None
         return self._handle(conn, message)
 
@@ -243,7 +355,8 @@ class MarketAnalysisFeed:
         if sym is None:
             return
         t0 = time.perf_counter_ns()
-        now = self._clock()
+        # event time: a trade's own time (a replaying venue may publish late), a depth event's E
+        now = self._stamp(data.get("T") if kind == "trade" else data.get("E"))
         if kind == "depthUpdate":
             self._depth(sym, data, now)
         else:
@@ -252,16 +365,75 @@ class MarketAnalysisFeed:
         self.stats.latency_ns.append(took)
         self._seconds[kind].observe(took / 1e9)
 
+    def _now(self, at_ns: int) -> int:
+        """This message's stamp: ``at_ns``, strictly after the previous one and after every
+        close a decision has read (see the module)."""
+        self._last_ns = max(at_ns, self._last_ns + 1, self._floor_ns)
+        return self._last_ns
+
+    def seal(self, close_ms: int) -> None:
+        """A decision reads the tables as of ``close_ms``: stamp what arrives later after it."""
+        self._floor_ns = max(self._floor_ns, (int(close_ms) + 1) * 1_000_000)
+
+    def _stamp(self, event_ms: Any) -> int:
+        """A stamp for a message with the venue's event time ``event_ms`` (may be None)."""
+        if self._by_event:
+            return self._now(int(event_ms) * 1_000_000 if event_ms else 0)
+        return self._now(self._clock())
+
+    def on_unified_book(self, sym: str, book: Mapping[str, Any]) -> None:
+        """Process ccxt's unified book of ``sym`` after an update (see :mod:`live.unified_book`)."""
+        t0 = time.perf_counter_ns()
+        now = self._stamp(book.get("timestamp"))
+        st = self._unified[sym].step(book)
+        if st.kind == "none":
+            return
+        self.stats.depth_events += 1
+        if st.kind == "snapshot":
+            if st.resync:
+                self.stats.gaps += 1
+                self._m[sym].gaps.inc()
+            self.load_snapshot(sym, st.first, st.bids, st.asks, arrived_ns=now)
+        else:
+            self._apply_depth(sym, (st.first, st.last, -1, st.bids, st.asks, now))
+        took = time.perf_counter_ns() - t0
+        self.stats.latency_ns.append(took)
+        self._seconds["depthUpdate"].observe(took / 1e9)
+
+    def on_unified_trades(self, sym: str, trades: Sequence[Mapping[str, Any]]) -> None:
+        """Process the new trades ccxt's ``watch_trades`` returned (each once, by its id)."""
+        seen = self._trade_ids[sym]
+        for t in trades:
+            tid = str(t.get("id"))
+            if t.get("id") is not None and tid in seen:
+                continue
+            seen.append(tid)
+            t0 = time.perf_counter_ns()
+            now = self._stamp(t.get("timestamp"))
+            ident = int(tid) if tid.isdigit() else -1
+            at = int(t.get("timestamp") or now // 1_000_000)
+            maker = t.get("side") == "sell"  # the taker sold: the buyer was the maker
+            self._trade_values(sym, now, at, float(t["price"]), float(t["amount"]), maker, ident)
+            took = time.perf_counter_ns() - t0
+            self.stats.latency_ns.append(took)
+            self._seconds["trade"].observe(took / 1e9)
+
     def _trade(self, sym: str, data: dict[str, Any], now: int) -> None:
-        qty, maker = float(data["q"]), bool(data["m"])
-        self.recorder.on_trade(sym, now, int(data["T"]), float(data["p"]), qty, maker)
+        qty, maker, price, at = float(data["q"]), bool(data["m"]), float(data["p"]), int(data["T"])
+        self._trade_values(sym, now, at, price, qty, maker, int(data.get("t", -1)))
+
+    def _trade_values(
+        self, sym: str, now: int, at: int, price: float, qty: float, maker: bool, ident: int
+    ) -> None:
+        self.recorder.on_trade(sym, now, at, price, qty, maker)
+        if self.record:
+            self.recordings[sym].trades.append((at, now, ident, price, qty, maker))
         self.stats.trades += 1
         m = self._m[sym]
         m.trades.inc()
         (m.sell if maker else m.buy).inc(qty)
 
     def _depth(self, sym: str, data: dict[str, Any], now: int) -> None:
-        b = self._books[sym]
         ev = (
             int(data["U"]),
             int(data["u"]),
@@ -271,6 +443,16 @@ class MarketAnalysisFeed:
             now,
         )
         self.stats.depth_events += 1
+        self._apply_depth(sym, ev)
+
+    def _apply_depth(self, sym: str, ev: tuple[int, int, int, np.ndarray, np.ndarray, int]) -> None:
+        """Apply (or buffer until a snapshot) one depth event ``(U, u, pu, bids, asks, t)``."""
+        b = self._books[sym]
+        if self.record:
+            self.recordings[sym].depth.append((ev[5], *ev[:5], 0))
+        if self.protocol == "unified" and (b.book is None or not b.book.synced):
+            self._unified[sym].reset()  # ccxt's next book is the snapshot
+            return
         if b.book is None or not b.book.synced:
             b.buffer.append(ev)
             if not b.fetching:
@@ -283,6 +465,11 @@ class MarketAnalysisFeed:
             self.stats.gaps += 1
             self._m[sym].gaps.inc()
             self._m[sym].synced.set(0)
+            # The gapped event applies to the resync snapshot by its ids (as the replay does).
+            b.buffer.append(ev)
+            if not b.fetching:
+                b.fetching = True
+                self._tasks.append(asyncio.get_running_loop().create_task(self._resync(sym)))
 
     def _record(self, sym: str, b: _Book, rec: np.void) -> None:
         assert b.book is not None
@@ -314,12 +501,14 @@ class MarketAnalysisFeed:
         finally:
             b.fetching = False
 
-    def load_snapshot(self, sym: str, nonce: int, bids: Any, asks: Any) -> None:
+    def load_snapshot(
+        self, sym: str, nonce: int, bids: Any, asks: Any, *, arrived_ns: int | None = None
+    ) -> None:
         """Load a REST snapshot (``[price, quantity, ...]`` levels) of ``sym``, then apply the
         events buffered meanwhile by their ids (known only now: applied, not recorded, as the
         replay reports them unsynced)."""
         b = self._books[sym]
-        arrived = self._clock()
+        arrived = arrived_ns or self._now(0 if self._by_event else self._clock())
         bid = np.array([lv[:2] for lv in bids], dtype=np.float64).reshape(-1, 2)
         ask = np.array([lv[:2] for lv in asks], dtype=np.float64).reshape(-1, 2)
         if b.book is None:  # room for 20x the highest price quoted
@@ -328,6 +517,8 @@ class MarketAnalysisFeed:
                 b.tick, max_price=max(20.0 * top, 1e4 * b.tick), depth_k=self._depth_k
             )
         b.book.load_snapshot(nonce, bid, ask, arrived)
+        if self.record:
+            self.recordings[sym].depth.append((arrived, nonce, nonce, -1, bid, ask, 1))
         self.stats.snapshots += 1
         buffered, b.buffer = b.buffer, []
         for ev in buffered:
@@ -344,8 +535,66 @@ class MarketAnalysisFeed:
     def extras(self, bars: Bars, specs: Mapping[str, tuple[str, Any]]) -> Bars:
         """The runner's window ``bars`` with the requested features as ``Bars.extras``
         (``{name: (feature, params)}``, see :func:`~grekko_research.analysis.features.with_features`),
-        computed on what the feed has received so far."""
+        computed on what the feed has received so far; from now on nothing is stamped at or
+        before the last bar's close (:meth:`seal`)."""
+        if bars.n_bars:
+            self.seal(int(bar_closes(bars)[-1]))
         return with_features(bars, specs, self.sources())
+
+    def write_recording(self, store: TickStore, exchange: str, market: str) -> dict[str, int]:
+        """Merge what was recorded since the last call into ``store``'s ``trades`` and
+        ``depth`` series of ``exchange``/``market`` (the depth with the market's tick), then
+        forget it; return the rows added per series label."""
+        out: dict[str, int] = {}
+        for sym, rec in self.recordings.items():
+            trades, depth = rec.frames()
+            for kind, frame in (("trades", trades), ("depth", depth)):
+                if len(frame):
+                    key = TickKey.make(kind, exchange, sym, market)
+                    meta = {"tick_size": repr(self._books[sym].tick)} if kind == "depth" else {}
+                    out[key.label()] = store.write(key, frame, metadata=meta)
+            self.recordings[sym] = Recording()
+        return out
+
+    def summary(self) -> dict[str, Any]:
+        """What the feed has seen: per symbol its book (synced, top, features of the last
+        applied event), trades and spoofing candidates; overall the counts and the processing
+        time per message (p50/p99 µs) — what ``grekko-live feed`` prints."""
+        lat = np.fromiter(self.stats.latency_ns, dtype=np.int64)
+        per: dict[str, dict[str, Any]] = {}
+        tables = self.sources().tables
+        for sym in self.symbols or tuple(self._books):
+            last = self.last.get(sym)
+            top = (
+                {k: float(last[k]) for k in ("bid_px", "bid_qty", "ask_px", "ask_qty")}
+                if last is not None
+                else {}
+            )
+            book = tables.get(f"book:{sym}")
+            cols = (
+                {k: float(book.columns[k][-1]) for k in ("imbalance", "spread_bps")}
+                if book is not None and len(book.known_ms)
+                else {}
+            )
+            trades = tables.get(f"trades:{sym}")
+            spoofs = tables.get(f"spoofs:{sym}")
+            per[sym] = {
+                "synced": self.synced(sym),
+                **top,
+                **cols,
+                "book_events": 0 if book is None else len(book.known_ms),
+                "trades": 0 if trades is None else len(trades.known_ms),
+                "spoof_candidates": 0 if spoofs is None else len(spoofs.known_ms),
+            }
+        return {
+            "symbols": per,
+            "depth_events": self.stats.depth_events,
+            "trades": self.stats.trades,
+            "gaps": self.stats.gaps,
+            "snapshots": self.stats.snapshots,
+            "p50_us": float(np.percentile(lat, 50)) / 1e3 if len(lat) else None,
+            "p99_us": float(np.percentile(lat, 99)) / 1e3 if len(lat) else None,
+        }
 
     def synced(self, symbol: str) -> bool:
         """Whether ``symbol``'s book is in sequence."""

@@ -9,7 +9,7 @@ comes from its Swap events' active liquidity (:func:`pool_liquidity_scan`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -230,7 +230,11 @@ def pool_depth(
 
 
 def pool_liquidity_scan(
-    pools: Sequence[Any], *, pct: float = 0.02, decimals: tuple[int, int] = (6, 18)
+    pools: Sequence[Any],
+    *,
+    pct: float = 0.02,
+    decimals: tuple[int, int] = (6, 18),
+    tvl: Mapping[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Rank DEX pools (:class:`~grekko_research.analysis.mev.Swaps`) by their depth within
     ±``pct`` at their last swap, deepest first.
@@ -238,8 +242,13 @@ def pool_liquidity_scan(
     Per pool: swaps, volume in token0, token1's price in token0, the active liquidity, the
     depth each way (token0 to push the price down, token1 to push it up, and their sum valued
     in token0), the median depth over the swaps, and Amihud's illiquidity per million token0
-    (mean |log price change| / token0 volume of a swap). From Swap events alone: the pools'
-    TVL needs Mint/Burn events (the DEX package's decoder).
+    (mean |log price change| / token0 volume of a swap).
+
+    ``tvl``: pool → :class:`~grekko_research.analysis.pool_tvl.PoolTvl` (from the decoder's
+    Swap/Mint/Burn events, :func:`~grekko_research.analysis.pool_tvl.pool_tvl`) adds the value
+    locked across the ranges (``tvl0``, ``tvl1``, ``tvl_value0`` at the last price;
+    ``tvl_complete``: the whole pool, else the traded span only) and the window's LP flows
+    (``lp_net0``, ``lp_net1``: minted less burned).
     """
     rows = []
     for sw in pools:
@@ -263,6 +272,22 @@ def pool_liquidity_scan(
                 "depth_value0": float(both[-1]),
                 "median_depth_value0": float(np.nanmedian(both)),
                 "amihud": float(np.mean(moves / np.maximum(vol0[1:], 1e-12)) * 1e6),
+                **_tvl_columns((tvl or {}).get(sw.pool), float(price[-1]), decimals),
             }
         )
     return pd.DataFrame(rows).sort_values("depth_value0", ascending=False).reset_index(drop=True)
+
+
+def _tvl_columns(t: Any, price: float, decimals: tuple[int, int]) -> dict[str, Any]:
+    """The scanner's TVL columns of one pool (none without its events' PoolTvl)."""
+    if t is None:
+        return {}
+    d0, d1 = 10.0 ** decimals[0], 10.0 ** decimals[1]
+    return {
+        "tvl0": t.amount0 / d0,
+        "tvl1": t.amount1 / d1,
+        "tvl_value0": t.value0(price, decimals),
+        "tvl_complete": t.complete,
+        "lp_net0": (t.minted[0] - t.burned[0]) / d0,
+        "lp_net1": (t.minted[1] - t.burned[1]) / d1,
+    }

@@ -38,6 +38,7 @@ __all__ = [
     "ParquetStore",
     "SeriesKey",
     "default_data_dir",
+    "read_series_file",
 ]
 
 OHLCV_COLUMNS = ("timestamp", "open", "high", "low", "close", "volume")
@@ -164,6 +165,39 @@ class SeriesKey:
         return f"{self.exchange} {self.market} {self.symbol}{tf}{kind}"
 
 
+def read_series_file(
+    path: Path,
+    columns: tuple[str, ...],
+    *,
+    start_ms: int | None = None,
+    end_ms: int | None = None,
+    missing: str,
+    hint: str,
+) -> pd.DataFrame:
+    """Read one series file's ``columns``, rows with ``start_ms <= timestamp < end_ms`` (the
+    filter pushed down to Parquet), in stored order: the read path of every kind in the store
+    (candles and funding here, trades and depth in :mod:`~grekko_research.data.ticks`).
+
+    Raises DataNotFoundError (``missing``, the expected path, ``hint``) when there is no file
+    and DataError when it cannot be read or lacks a column.
+    """
+    if not path.is_file():
+        raise DataNotFoundError(f"{missing} (expected {path}); {hint}")
+    filters = []
+    if start_ms is not None:
+        filters.append(("timestamp", ">=", int(start_ms)))
+    if end_ms is not None:
+        filters.append(("timestamp", "<", int(end_ms)))
+    try:
+        frame = pq.read_table(path, filters=filters or None).to_pandas()
+    except (OSError, pa.ArrowException) as exc:
+        raise DataError(f"cannot read {path}: {exc}") from exc
+    lacking = [c for c in columns if c not in frame.columns]
+    if lacking:
+        raise DataError(f"{path}: missing columns {lacking}")
+    return frame.loc[:, list(columns)].reset_index(drop=True)
+
+
 class ParquetStore:
     """A folder of Parquet series, one file per :class:`SeriesKey`.
 
@@ -199,26 +233,14 @@ class ParquetStore:
         DataNotFoundError
             If the store has no such series.
         """
-        path = self.path(key)
-        if not path.is_file():
-            raise DataNotFoundError(
-                f"no data for {key.label()} in {self.root} (expected {path}); "
-                "run 'grekko data download' or 'grekko data import' first"
-            )
-        filters = []
-        if start_ms is not None:
-            filters.append(("timestamp", ">=", int(start_ms)))
-        if end_ms is not None:
-            filters.append(("timestamp", "<", int(end_ms)))
-        try:
-            table = pq.read_table(path, filters=filters or None)
-        except (OSError, pa.ArrowException) as exc:
-            raise DataError(f"cannot read {path}: {exc}") from exc
-        frame = table.to_pandas()
-        missing = [c for c in key.columns if c not in frame.columns]
-        if missing:
-            raise DataError(f"{path}: missing columns {missing}")
-        return frame.loc[:, list(key.columns)].reset_index(drop=True)
+        return read_series_file(
+            self.path(key),
+            key.columns,
+            start_ms=start_ms,
+            end_ms=end_ms,
+            missing=f"no data for {key.label()} in {self.root}",
+            hint="run 'grekko data download' or 'grekko data import' first",
+        )
 
     def span(self, key: SeriesKey) -> tuple[int, int, int] | None:
         """Return ``(first_ms, last_ms, rows)`` of a series, or None when absent or empty.

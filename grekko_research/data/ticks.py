@@ -24,6 +24,7 @@ named, and nothing is written.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,9 +33,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from grekko_research._atomic import atomic_path
-from grekko_research.data.store import MARKETS, default_data_dir, normalize_symbol
-from grekko_research.errors import ConfigError, DataError, DataNotFoundError
+from grekko_research._atomic import atomic_path, folder_lock
+from grekko_research.data.store import (
+    MARKETS,
+    default_data_dir,
+    normalize_symbol,
+    read_series_file,
+)
+from grekko_research.errors import ConfigError, DataError
 
 __all__ = ["DEPTH_COLUMNS", "TICK_KINDS", "TRADE_COLUMNS", "TickKey", "TickStore"]
 
@@ -131,32 +137,43 @@ class TickStore:
         self, key: TickKey, *, start_ms: int | None = None, end_ms: int | None = None
     ) -> pd.DataFrame:
         """The rows with ``start_ms <= timestamp < end_ms``, in stored (arrival) order."""
+        return read_series_file(
+            self.path(key),
+            key.columns,
+            start_ms=start_ms,
+            end_ms=end_ms,
+            missing=f"no {key.label()} in {self.root}",
+            hint="import it with 'grekko data import' first",
+        )
+
+    def write(
+        self,
+        key: TickKey,
+        frame: pd.DataFrame,
+        *,
+        replace: bool = False,
+        metadata: Mapping[str, str] | None = None,
+    ) -> int:
+        """Merge ``frame`` into the series (or replace it) atomically; return the rows added.
+        ``metadata`` (e.g. ``{"tick_size": "0.01"}``) goes into the file's footer as
+        ``grekko.<key>`` (see :meth:`metadata`)."""
+        with folder_lock(self.path(key).parent):  # a live recorder and an import, say
+            merged, added = self.plan(key, frame, replace=replace)
+            if merged is not None:
+                self.commit(key, merged, metadata)
+        return added
+
+    def metadata(self, key: TickKey) -> dict[str, str]:
+        """The ``grekko.*`` footer fields of a stored series (empty when there is none)."""
         path = self.path(key)
         if not path.is_file():
-            raise DataNotFoundError(
-                f"no {key.label()} in {self.root} (expected {path}); import it with "
-                "'grekko data import' first"
-            )
-        filters = []
-        if start_ms is not None:
-            filters.append(("timestamp", ">=", int(start_ms)))
-        if end_ms is not None:
-            filters.append(("timestamp", "<", int(end_ms)))
-        try:
-            frame = pq.read_table(path, filters=filters or None).to_pandas()
-        except (OSError, pa.ArrowException) as exc:
-            raise DataError(f"cannot read {path}: {exc}") from exc
-        missing = [c for c in key.columns if c not in frame.columns]
-        if missing:
-            raise DataError(f"{path}: missing columns {missing}")
-        return frame.loc[:, list(key.columns)].reset_index(drop=True)
-
-    def write(self, key: TickKey, frame: pd.DataFrame, *, replace: bool = False) -> int:
-        """Merge ``frame`` into the series (or replace it) atomically; return the rows added."""
-        merged, added = self.plan(key, frame, replace=replace)
-        if merged is not None:
-            self.commit(key, merged)
-        return added
+            return {}
+        meta = pq.read_schema(path).metadata or {}
+        return {
+            k.decode()[len("grekko.") :]: v.decode()
+            for k, v in meta.items()
+            if k.startswith(b"grekko.")
+        }
 
     def plan(
         self, key: TickKey, frame: pd.DataFrame, *, replace: bool = False
@@ -170,11 +187,15 @@ class TickStore:
         merged, added = _merge(key, old, new)
         return (merged if added else None), added
 
-    def commit(self, key: TickKey, merged: pd.DataFrame) -> None:
-        """Write a planned series atomically (temporary file, fsync, rename)."""
+    def commit(
+        self, key: TickKey, merged: pd.DataFrame, metadata: Mapping[str, str] | None = None
+    ) -> None:
+        """Write a planned series atomically (temporary file, fsync, rename), keeping the
+        footer fields of the stored file that ``metadata`` does not set."""
         table = pa.Table.from_pandas(merged, preserve_index=False)
         meta = dict(table.schema.metadata or {})
-        meta.update({b"grekko.kind": key.kind.encode(), b"grekko.symbol": key.symbol.encode()})
+        fields = {**self.metadata(key), **(metadata or {}), "kind": key.kind, "symbol": key.symbol}
+        meta.update({f"grekko.{k}".encode(): str(v).encode() for k, v in fields.items()})
         with atomic_path(self.path(key)) as tmp:
             pq.write_table(table.replace_schema_metadata(meta), tmp, compression="zstd")
 

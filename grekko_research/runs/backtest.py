@@ -34,6 +34,7 @@ from grekko_research.config import GrekkoConfig, config_id, engine_config, to_co
 from grekko_research.data.bars import Bars
 from grekko_research.data.load import load_bars, load_frame
 from grekko_research.data.store import ParquetStore, SeriesKey
+from grekko_research.data.ticks import TickStore
 from grekko_research.data.timeframes import iso, to_ms
 from grekko_research.engine import BacktestResult, backtest
 from grekko_research.errors import ConfigError, DataNotFoundError
@@ -91,8 +92,17 @@ def _hint(key: SeriesKey) -> str:
     )
 
 
-def load_run_bars(cfg: GrekkoConfig, strategy: Strategy, store: ParquetStore | None = None) -> Bars:
-    """Load the bars ``cfg.data`` names, with funding rates when asked or required."""
+def load_run_bars(
+    cfg: GrekkoConfig,
+    strategy: Strategy,
+    store: ParquetStore | None = None,
+    *,
+    ticks: TickStore | None = None,
+) -> Bars:
+    """Load the bars ``cfg.data`` names, with funding rates when asked or required, and the
+    ``analysis.*`` features the strategy requires (docs/analysis.md) computed on the trades and
+    depth of ``ticks`` — by default the store's own; a live run's recording
+    (``<state dir>/ticks``) to backtest on what the run read."""
     d = cfg.data
     if d.pool:  # a pool's bars come with the pool state its fills need: load_pool_bars
         raise ConfigError(
@@ -139,6 +149,12 @@ def load_run_bars(cfg: GrekkoConfig, strategy: Strategy, store: ParquetStore | N
         # alternative data beside the market data, aligned point-in-time (docs/alpha.md)
         loader = AlphaLoader.for_requires(str(store.root), strategy.requires)
         bars = loader(bars) if loader is not None else bars
+    if any(name.startswith("analysis.") for name in strategy.requires):
+        from grekko_research.analysis.extras import with_analysis
+
+        # order book and trade features from the tick series, as the live feed computes them
+        ticks = ticks or TickStore(store.root)
+        bars = with_analysis(bars, strategy.requires, ticks, d.exchange, d.market)
     missing = [name for name in strategy.requires if name not in bars.extras]
     if missing:
         raise ConfigError(f"strategy {strategy.name!r} needs {missing}, which the data lacks")
@@ -174,15 +190,19 @@ def load_pool_bars(cfg: GrekkoConfig) -> tuple[Bars, dict[str, PoolSeries]]:
     return bars, {d.symbol: series}
 
 
-def run_backtest(cfg: GrekkoConfig, *, store: ParquetStore | None = None) -> BacktestRun:
-    """Compose nothing, load the data, compute the signals, backtest; return the run."""
+def run_backtest(
+    cfg: GrekkoConfig, *, store: ParquetStore | None = None, ticks: TickStore | None = None
+) -> BacktestRun:
+    """Compose nothing, load the data, compute the signals, backtest; return the run
+    (``ticks``: where the ``analysis.*`` features' trades and depth come from, see
+    :func:`load_run_bars`)."""
     strategy = get_strategy(cfg.strategy.name)
     params = strategy.params(dict(cfg.strategy.params))
     pools = None
     if cfg.data.pool:
         bars, pools = load_pool_bars(cfg)
     else:
-        bars = load_run_bars(cfg, strategy, store)
+        bars = load_run_bars(cfg, strategy, store, ticks=ticks)
     warm = strategy.warmup(params)
     if bars.n_bars <= warm:
         raise DataNotFoundError(

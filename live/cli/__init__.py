@@ -19,6 +19,7 @@ from __future__ import annotations
 from live.chain.cli import contracts_app
 from live.cli._app import app, main, register
 from live.cli._control import kill_command, reconcile_command, resume_command
+from live.cli._feed import feed_command  # the market-analysis feed on its own (issue 21)
 from live.cli._inspect import (
     orders_command,
     positions_command,
@@ -49,6 +50,7 @@ _COMMANDS = (
     ("api", api_command),
     ("alerts", alerts_command),
     ("sim", sim_command),
+    ("feed", feed_command),
 )
 for _name, _command in _COMMANDS:
     register(_name, _command)

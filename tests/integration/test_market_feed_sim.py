@@ -140,3 +140,75 @@ def test_feed_follows_the_simulated_market(candles: pd.DataFrame, prints: pd.Dat
     assert f'grekko_trades_total{{symbol="BTC/USDT"}} {float(len(expected))}' in text
     lat = np.array(feed.stats.latency_ns)
     assert len(lat) == feed.stats.depth_events + feed.stats.trades
+
+
+def test_unified_book_mode_follows_ccxts_book(candles: pd.DataFrame, prints: pd.DataFrame) -> None:
+    """The mode other venues use (ccxt's unified ``watch_order_book`` / ``watch_trades``
+    results, ccxt doing the venue's sequencing), run here on the Binance simulator: the
+    builder's book is ccxt's book and the venue's, every print is recorded once."""
+    seen: dict[str, Any] = {}
+
+    async def scenario(sim: Simulator, ex: Any) -> None:
+        feed = MarketAnalysisFeed(ex, ["BTC/USDT"], protocol="unified")
+        assert feed.protocol == "unified"
+        await feed.start()
+        await sim.wait_subscribed("btcusdt@trade")
+        await sim.wait_subscribed("btcusdt@depth")
+        now = START
+        for _ in range(60):
+            now += 500
+            sim.advance_to(now)
+            await asyncio.sleep(0.01)
+        expected = prints[prints.timestamp <= now]
+        snap = sim.feed.depth_snapshot("BTCUSDT", 1000)
+        await eventually(lambda: feed.stats.trades >= len(expected) and feed.synced("BTC/USDT"))
+        book = ex.orderbooks["BTC/USDT"]
+        best = (float(snap["bids"][0][0]), float(snap["bids"][0][1]))
+
+        def at_best() -> bool:
+            last = feed.last.get("BTC/USDT")
+            return (
+                last is not None
+                and abs(float(last["bid_px"]) - best[0]) < 1e-6  # the grid's price: tick × level
+                and float(last["bid_qty"]) == best[1]
+            )
+
+        await eventually(at_best)
+        seen.update(feed=feed, snap=snap, expected=expected, book=book)
+        await feed.stop()
+
+    drive(
+        lambda: start_simulator(
+            candles={"BTCUSDT": candles},
+            api_key=KEY,
+            api_secret=SECRET,
+            start_ms=START,
+            trades={"BTCUSDT": prints},
+        ),
+        lambda sim: ccxt_client(
+            __import__("ccxt.pro", fromlist=["binance"]).binance,
+            sim.url,
+            apiKey=KEY,
+            secret=SECRET,
+            timeout=3000,
+            options=spot_options(),
+        ),
+        scenario,
+        ready=lambda ex: ex.load_markets(),
+    )
+    feed: MarketAnalysisFeed = seen["feed"]
+    snap, book = seen["snap"], seen["book"]
+    last = feed.last["BTC/USDT"]
+    bids = [(float(p), float(q)) for p, q in snap["bids"]]
+    asks = [(float(p), float(q)) for p, q in snap["asks"]]
+    assert bids[0] == tuple(book["bids"][0][:2]) and asks[0] == tuple(book["asks"][0][:2])
+    assert (last["bid_px"], last["bid_qty"]) == (pytest.approx(bids[0][0], rel=1e-12), bids[0][1])
+    assert (last["ask_px"], last["ask_qty"]) == (pytest.approx(asks[0][0], rel=1e-12), asks[0][1])
+    assert last["bid_depth"] == pytest.approx(sum(q for _, q in bids[:10]), rel=1e-12)
+    assert last["ask_depth"] == pytest.approx(sum(q for _, q in asks[:10]), rel=1e-12)
+    assert feed.stats.snapshots == 1 and feed.stats.gaps == 0 and feed.stats.depth_events > 10
+    trades = feed.sources().table("trades:BTC/USDT")
+    expected = seen["expected"]
+    assert len(trades.known_ms) == len(expected)  # each once, though ccxt hands out lists
+    np.testing.assert_array_equal(trades.columns["trade_ms"], expected.timestamp.to_numpy())
+    np.testing.assert_array_equal(trades.columns["buyer_maker"], expected.is_buyer_maker.to_numpy())

@@ -412,6 +412,9 @@ def test_every_live_command_masks_the_canaries(
         text = cli("reconcile wrong secret", "reconcile", "--events", events,
                    extra={"GREKKO_BINANCE_API_SECRET": WRONG}, ok=False)  # fmt: skip
         assert "Signature" in text
+        # the market-analysis feed: public data, its ccxt client verbose too
+        cli("feed", "feed", "BTC/USDT", "--venue", "binance", "--venue-url", url, "--seconds",
+            "3", "--no-metrics")  # fmt: skip
     outputs["sim"] = (tmp_path / "sim.out").read_text()
     for name in ("status", "orders", "positions"):  # (--json: the in-process test above)
         cli(name, name, "--events", events)
