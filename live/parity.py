@@ -13,6 +13,7 @@ imports ``live``) and records the result as the promotion gate "live parity chec
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,10 +21,12 @@ from grekko_research.config import GrekkoConfig
 from grekko_research.data.store import ParquetStore
 from grekko_research.engine.layout import ORDER_FIELDS, TRADE_FIELDS
 
-__all__ = ["ParityReport", "check_parity"]
+__all__ = ["Fill", "ParityReport", "backtest_fills", "check_parity", "live_fills"]
 
 _O = {n: i for i, n in enumerate(ORDER_FIELDS)}
 _T = {n: i for i, n in enumerate(TRADE_FIELDS)}
+Fill = tuple[int, str, str, float, float]
+"""(execution time in ms, symbol, side, quantity, price) of one fill."""
 _TRADE_KEYS = ("entry_bar", "exit_bar", "entry_price", "exit_price", "size", "pnl", "fees")
 
 
@@ -46,7 +49,8 @@ class ParityReport:
         }  # fmt: skip
 
 
-def _backtest_fills(run: Any) -> list[tuple[int, str, str, float, float]]:
+def backtest_fills(run: Any) -> list[Fill]:
+    """Every filled order of a backtest run (``grekko_research.runs``) as a :data:`Fill`."""
     rec = run.result.order_records
     rows = rec[rec[:, _O["status"]] == 0]
     return [
@@ -56,11 +60,12 @@ def _backtest_fills(run: Any) -> list[tuple[int, str, str, float, float]]:
     ]  # fmt: skip
 
 
-def _live_fills(events: list[Any]) -> list[tuple[int, str, str, float, float]]:
+def live_fills(events: Iterable[Any]) -> list[Fill]:
+    """Every fill the order manager folds from a live run's events, as a :data:`Fill`."""
     from live.orders import OrderManager
 
     om = OrderManager.replay(events)
-    out: list[tuple[int, str, str, float, float]] = []
+    out: list[Fill] = []
     for f in om.fills():
         order = om.order(f.client_id)
         out.append((f.ts_ms, order.symbol, order.side, float(f.qty), float(f.price)))
@@ -96,7 +101,7 @@ def check_parity(cfg: GrekkoConfig, *, store: ParquetStore | None = None) -> Par
     summary = run_plan(plan, store=store)
     with EventStore.open(plan.events) as log:
         events = list(log.read())
-    want, got = _backtest_fills(backtest), _live_fills(events)
+    want, got = backtest_fills(backtest), live_fills(events)
     diff = _first_difference("fills", want, got, ("time_ms", "symbol", "side", "qty", "price"))
     rec = backtest.result.trade_records
     closed = rec[rec[:, _T["is_open"]] == 0]
