@@ -40,6 +40,10 @@ from live.orders._errors import (
 from live.orders._ids import BINANCE_CLIENT_ID_RE, COINBASE_CLIENT_ID_RE, client_order_id
 from live.orders._manager import DEFAULT_GRACE_MS, Event, OrderManager
 from live.orders._model import (
+    LIMIT_TYPES,
+    ORDER_TYPES,
+    TIME_IN_FORCE_VALUES,
+    TRIGGERED_TYPES,
     Ack,
     Anomaly,
     Cancelled,
@@ -55,14 +59,20 @@ from live.orders._model import (
     Report,
     Timeout,
 )
+from live.orders._policy import STOP_POLICY_MODES, StopPlacement, StopPolicy
 from live.orders._states import TERMINAL, TRANSITIONS, OrderState
 
 __all__ = [
     "BINANCE_CLIENT_ID_RE",
     "COINBASE_CLIENT_ID_RE",
     "DEFAULT_GRACE_MS",
+    "LIMIT_TYPES",
+    "ORDER_TYPES",
+    "STOP_POLICY_MODES",
     "TERMINAL",
+    "TIME_IN_FORCE_VALUES",
     "TRANSITIONS",
+    "TRIGGERED_TYPES",
     "Ack",
     "Anomaly",
     "Cancelled",
@@ -87,6 +97,8 @@ __all__ = [
     "Rejected",
     "ReplayError",
     "Report",
+    "StopPlacement",
+    "StopPolicy",
     "Timeout",
     "UnknownOrderError",
     "client_order_id",

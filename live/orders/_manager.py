@@ -214,6 +214,7 @@ class OrderManager:
                     "venue_filled_qty": str(o.venue_filled_qty),
                     "not_found_since_ms": o.not_found_since_ms,
                     "reason": o.reason,
+                    **_execution_snapshot(o),
                 }
                 for cid, o in self._orders.items()
             },
@@ -251,6 +252,8 @@ class OrderManager:
             raise IntentConflictError(
                 f"intent {intent} maps to client id {cid!r} of a different order {existing}"
             )
+        if intent.group is not None:
+            self._check_group(intent)
         payload = {
             "run_id": intent.run_id,
             "symbol": intent.symbol,
@@ -263,6 +266,42 @@ class OrderManager:
         }
         payload.update(_exit_fields(intent))
         return self._emit("order_created", cid, payload, now_ms)
+
+    def group(self, group: str) -> list[Order]:
+        """The orders of an OCO group, in creation order."""
+        return [o for o in self._orders.values() if o.group == group]
+
+    def group_cancels(self) -> list[str]:
+        """Client ids of the open orders an OCO group must cancel now, in creation order.
+
+        A group is one unit: once one of its orders has filled (even partly) or ended
+        (cancelled, expired, rejected), every other open order of the group is to be cancelled
+        (a NEW one withdrawn). A venue with native OCO does it itself and reports the
+        cancellations (then this is empty); for any other venue the runner cancels these.
+        """
+        out: list[str] = []
+        groups: dict[str, list[Order]] = {}
+        for o in self._orders.values():
+            if o.group is not None:
+                groups.setdefault(o.group, []).append(o)
+        for members in groups.values():
+            done = [o for o in members if o.state in TERMINAL or o.effective_filled_qty > 0]
+            if done:
+                out += [o.client_id for o in members if o not in done and o.state not in TERMINAL]
+        return out
+
+    def _check_group(self, intent: Intent) -> None:
+        members = self.group(str(intent.group))
+        for o in members:
+            if (o.symbol, o.side) != (intent.symbol, intent.side):
+                raise IntentConflictError(
+                    f"OCO group {intent.group!r} holds {o.side} {o.symbol} orders; "
+                    f"{intent.client_id} is a {intent.side} {intent.symbol} order"
+                )
+        if any(o.state in TERMINAL or o.effective_filled_qty > 0 for o in members):
+            raise IntentConflictError(
+                f"OCO group {intent.group!r} has already been triggered or ended; start a new group"
+            )
 
     def mark_submitted(self, client_id: str, now_ms: int) -> list[Event]:
         """Record that the create request of a NEW order is being sent (NEW -> SUBMITTED).
@@ -581,6 +620,11 @@ class OrderManager:
             tag=p.get("tag"),
             trigger_price=p.get("trigger_price"),
             trigger_ts_ms=p.get("trigger_ts_ms"),
+            stop_price=p.get("stop_price"),
+            time_in_force=p.get("time_in_force"),
+            post_only=bool(p.get("post_only", False)),
+            group=p.get("group"),
+            trailing_pct=p.get("trailing_pct"),
         )
         cid = intent.client_id
         if cid != stream:
@@ -601,7 +645,28 @@ class OrderManager:
             tag=intent.tag,
             trigger_price=intent.trigger_price,
             trigger_ts_ms=intent.trigger_ts_ms,
+            stop_price=intent.stop_price,
+            time_in_force=intent.time_in_force,
+            post_only=intent.post_only,
+            group=intent.group,
+            trailing_pct=intent.trailing_pct,
         )
+
+
+def _execution_snapshot(o: Order) -> dict[str, Any]:
+    """The snapshot fields of an order's type extras (absent for plain orders)."""
+    out: dict[str, Any] = {}
+    if o.stop_price is not None:
+        out["stop_price"] = str(o.stop_price)
+    if o.time_in_force is not None:
+        out["time_in_force"] = o.time_in_force
+    if o.post_only:
+        out["post_only"] = True
+    if o.group is not None:
+        out["group"] = o.group
+    if o.trailing_pct is not None:
+        out["trailing_pct"] = str(o.trailing_pct)
+    return out
 
 
 def _exit_fields(intent: Intent) -> dict[str, Any]:
@@ -616,6 +681,16 @@ def _exit_fields(intent: Intent) -> dict[str, Any]:
         out["trigger_price"] = str(intent.trigger_price)
     if intent.trigger_ts_ms is not None:
         out["trigger_ts_ms"] = intent.trigger_ts_ms
+    if intent.stop_price is not None:
+        out["stop_price"] = str(intent.stop_price)
+    if intent.time_in_force is not None:
+        out["time_in_force"] = intent.time_in_force
+    if intent.post_only:
+        out["post_only"] = True
+    if intent.group is not None:
+        out["group"] = intent.group
+    if intent.trailing_pct is not None:
+        out["trailing_pct"] = str(intent.trailing_pct)
     return out
 
 

@@ -11,6 +11,10 @@ from live.orders._ids import client_order_id
 from live.orders._states import OrderState
 
 __all__ = [
+    "LIMIT_TYPES",
+    "ORDER_TYPES",
+    "TIME_IN_FORCE_VALUES",
+    "TRIGGERED_TYPES",
     "Ack",
     "Anomaly",
     "Cancelled",
@@ -29,7 +33,37 @@ __all__ = [
 ]
 
 Side = Literal["buy", "sell"]
-OrderType = Literal["market", "limit"]
+OrderType = Literal[
+    "market",
+    "limit",
+    "stop_market",
+    "stop_limit",
+    "take_profit_market",
+    "take_profit_limit",
+    "trailing_stop_market",
+]
+TimeInForce = Literal["GTC", "IOC", "FOK", "GTX"]
+
+ORDER_TYPES: tuple[str, ...] = (
+    "market",
+    "limit",
+    "stop_market",
+    "stop_limit",
+    "take_profit_market",
+    "take_profit_limit",
+    "trailing_stop_market",
+)
+"""Order types the manager holds. ``stop_*`` and ``take_profit_*`` rest untriggered until the
+market trades at ``stop_price`` (a stop: through it against the position; a take-profit: in
+its favour), then become a market or a limit order at ``limit_price``. A
+``trailing_stop_market`` follows the best price since its activation (``stop_price``, optional:
+at once) and triggers ``trailing_pct`` percent behind it."""
+TRIGGERED_TYPES = frozenset(ORDER_TYPES[2:6])
+"""The types that need a ``stop_price``."""
+LIMIT_TYPES = frozenset({"limit", "stop_limit", "take_profit_limit"})
+"""The types that carry a ``limit_price`` (and may carry a time in force)."""
+TIME_IN_FORCE_VALUES: tuple[str, ...] = ("GTC", "IOC", "FOK", "GTX")
+"""Good till cancelled, immediate or cancel, fill or kill, good till crossing (post only)."""
 
 
 def to_decimal(
@@ -75,6 +109,17 @@ class Intent:
     """An emulated stop's exit: the market price that fired it (a replay venue fills there)."""
     trigger_ts_ms: int | None = None
     """An emulated stop's exit: the open time of the bar whose price fired it."""
+    stop_price: Decimal | None = None
+    """The trigger of a ``stop_*`` / ``take_profit_*`` order (the venue's stop price)."""
+    time_in_force: TimeInForce | None = None
+    """A limit-priced order's time in force; ``None``: the venue's default (GTC)."""
+    post_only: bool = False
+    """A limit that must rest (maker only); the venue refuses it if it would take."""
+    group: str | None = None
+    """An OCO group: the orders sharing it are one unit (see :meth:`OrderManager.group_cancels`)."""
+    trailing_pct: Decimal | None = None
+    """A ``trailing_stop_market``'s distance behind the best price, in percent (Binance's
+    ``callbackRate``)."""
 
     def __post_init__(self) -> None:
         self.client_id  # noqa: B018  (validates run_id, symbol, decision_ts_ms and seq)
@@ -83,25 +128,80 @@ class Intent:
             object.__setattr__(self, "trigger_price", price)
         if self.side not in ("buy", "sell"):
             raise InvalidIntentError(f"intent side must be 'buy' or 'sell', got {self.side!r}")
-        if self.order_type not in ("market", "limit"):
+        if self.order_type not in ORDER_TYPES:
             raise InvalidIntentError(
-                f"intent order_type must be 'market' or 'limit', got {self.order_type!r}"
+                f"intent order_type must be one of {', '.join(ORDER_TYPES)}, "
+                f"got {self.order_type!r}"
             )
         object.__setattr__(self, "qty", to_decimal(self.qty, "intent qty", InvalidIntentError))
-        if self.order_type == "limit":
-            if self.limit_price is None:
-                raise InvalidIntentError("a limit intent needs a limit_price")
-            price = to_decimal(self.limit_price, "intent limit_price", InvalidIntentError)
-            object.__setattr__(self, "limit_price", price)
-        elif self.limit_price is not None:
-            raise InvalidIntentError(
-                f"a market intent takes no limit_price, got {self.limit_price!r}"
-            )
+        _check_prices(self)
+        _check_execution(self.order_type, self.time_in_force, self.post_only, self.group)
 
     @property
     def client_id(self) -> str:
         """The intent's client order id, see :func:`client_order_id`."""
         return client_order_id(self.run_id, self.symbol, self.decision_ts_ms, self.seq)
+
+
+def _check_prices(intent: Intent) -> None:
+    """Check and store as decimals the limit, stop and trailing fields the type needs (and
+    refuse those it takes none of)."""
+    kind = intent.order_type
+    if kind in LIMIT_TYPES:
+        if intent.limit_price is None:
+            raise InvalidIntentError(f"a {kind} intent needs a limit_price")
+        price = to_decimal(intent.limit_price, "intent limit_price", InvalidIntentError)
+        object.__setattr__(intent, "limit_price", price)
+    elif intent.limit_price is not None:
+        raise InvalidIntentError(
+            f"a {kind} intent takes no limit_price, got {intent.limit_price!r}"
+        )
+    if kind in TRIGGERED_TYPES:
+        if intent.stop_price is None:
+            raise InvalidIntentError(f"a {kind} intent needs a stop_price")
+        price = to_decimal(intent.stop_price, "intent stop_price", InvalidIntentError)
+        object.__setattr__(intent, "stop_price", price)
+    elif kind == "trailing_stop_market":
+        if intent.stop_price is not None:  # the activation price
+            price = to_decimal(intent.stop_price, "intent stop_price", InvalidIntentError)
+            object.__setattr__(intent, "stop_price", price)
+    elif intent.stop_price is not None:
+        raise InvalidIntentError(f"a {kind} intent takes no stop_price, got {intent.stop_price!r}")
+    if kind == "trailing_stop_market":
+        if intent.trailing_pct is None:
+            raise InvalidIntentError("a trailing_stop_market intent needs a trailing_pct")
+        pct = to_decimal(intent.trailing_pct, "intent trailing_pct", InvalidIntentError)
+        object.__setattr__(intent, "trailing_pct", pct)
+    elif intent.trailing_pct is not None:
+        raise InvalidIntentError(f"a {kind} intent takes no trailing_pct")
+
+
+def _check_execution(
+    kind: str, time_in_force: str | None, post_only: bool, group: str | None
+) -> None:
+    """Refuse a time in force, post-only flag or group the order type cannot carry."""
+    if time_in_force is not None:
+        if time_in_force not in TIME_IN_FORCE_VALUES:
+            raise InvalidIntentError(
+                f"intent time_in_force must be one of {', '.join(TIME_IN_FORCE_VALUES)}, "
+                f"got {time_in_force!r}"
+            )
+        if kind not in LIMIT_TYPES:
+            raise InvalidIntentError(
+                f"a {kind} intent takes no time_in_force (only limit-priced orders rest), "
+                f"got {time_in_force!r}"
+            )
+    if not isinstance(post_only, bool):
+        raise InvalidIntentError(f"intent post_only must be a bool, got {post_only!r}")
+    if post_only:
+        if kind != "limit":
+            raise InvalidIntentError(f"post_only applies to a limit intent, not a {kind} one")
+        if time_in_force in ("IOC", "FOK"):
+            raise InvalidIntentError(
+                f"a post-only limit must rest: time_in_force {time_in_force} contradicts it"
+            )
+    if group is not None and (not isinstance(group, str) or not 0 < len(group) <= 64):
+        raise InvalidIntentError(f"intent group must be a string of 1 to 64 characters: {group!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +249,11 @@ class Order:
     tag: str | None = None
     trigger_price: Decimal | None = None
     trigger_ts_ms: int | None = None
+    stop_price: Decimal | None = None
+    time_in_force: TimeInForce | None = None
+    post_only: bool = False
+    group: str | None = None
+    trailing_pct: Decimal | None = None
 
     @property
     def effective_filled_qty(self) -> Decimal:
@@ -185,6 +290,11 @@ class Order:
             self.tag,
             self.trigger_price,
             self.trigger_ts_ms,
+            self.stop_price,
+            self.time_in_force,
+            self.post_only,
+            self.group,
+            self.trailing_pct,
         ) == (
             intent.run_id,
             intent.symbol,
@@ -198,6 +308,11 @@ class Order:
             intent.tag,
             intent.trigger_price,
             intent.trigger_ts_ms,
+            intent.stop_price,
+            intent.time_in_force,
+            intent.post_only,
+            intent.group,
+            intent.trailing_pct,
         )
 
 

@@ -233,7 +233,9 @@ class RunnerBase:
         request = OrderRequest(
             cid, order.symbol, order.side, order.qty, order.order_type, order.limit_price,
             reduce_only=order.reduce_only, trigger_price=order.trigger_price,
-            trigger_ts_ms=order.trigger_ts_ms,
+            trigger_ts_ms=order.trigger_ts_ms, stop_price=order.stop_price,
+            time_in_force=order.time_in_force, post_only=order.post_only,
+            trailing_pct=order.trailing_pct,
         )  # fmt: skip
         try:
             reports: list[Report] = list(await self.venue.submit(request))

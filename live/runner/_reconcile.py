@@ -135,7 +135,8 @@ class Reconciliation(RunnerBase):
                 seq += 1
             intent = Intent(
                 o.run_id, o.symbol, o.side, o.qty, o.decision_ts_ms, seq=seq,
-                order_type=o.order_type, limit_price=o.limit_price,
+                order_type=o.order_type, limit_price=o.limit_price, stop_price=o.stop_price,
+                time_in_force=o.time_in_force, post_only=o.post_only, trailing_pct=o.trailing_pct,
             )  # fmt: skip
             new = self.om.create(intent, self.clock())
             events += new

@@ -49,10 +49,11 @@ from live.runner.spec import lot_qty
 
 __all__ = ["STOP_CRASH_POINTS", "STOP_SEQ", "EmulatedStops", "has_stops"]
 
-STOP_CRASH_POINTS = ("after_fill", "stop_created")
+STOP_CRASH_POINTS = ("after_fill", "stop_created", "stop_held")
 """Crash points of runs with stops (besides :data:`~live.runner.spec.CRASH_POINTS`): after a
 fill is persisted (its stops armed in the book, not yet in a snapshot); after a stop's exit
-is persisted, before it is sent."""
+is persisted, before it is sent; after a bar's snapshot is persisted while a position holds
+armed stops (the restart re-arms them from that snapshot alone)."""
 
 STOP_SEQ = 30_000
 """Exits of emulated stops take seq ``STOP_SEQ + 10 * asset`` (``+ 1`` for a gap at the open)."""
@@ -201,6 +202,11 @@ class EmulatedStops(Safety):
             return level
         steps = (level / tick).to_integral_value(ROUND_FLOOR if side == "sell" else ROUND_CEILING)
         return (steps * tick).normalize()
+
+    def _hook_holding(self) -> None:
+        """The ``stop_held`` crash point: a bar's snapshot is persisted with a position open."""
+        if self._stops_on and self.book is not None and self.book.stop_levels():
+            self.hook("stop_held")
 
     def _stops_payload(self) -> list[dict[str, Any]]:
         """The armed stops of the open positions (logged at start: what a restart re-armed)."""

@@ -275,6 +275,7 @@ class Runner(EmulatedStops):
                 *risk_events,
             ]
         )
+        self._hook_holding()
         self.last_closed_ts = ts
         self.summary.bars += 1
         await self._breaker_kill()

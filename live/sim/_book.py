@@ -35,6 +35,16 @@ import numpy as np
 import pandas as pd
 
 from live.sim._candles import bar_at, candle_arrays, dec
+from live.sim._spot_types import (
+    LIMIT_PRICED,
+    STOP_TYPES,
+    Placement,
+    Refused,
+    immediate_refusal,
+    limit_fills_at,
+    parse_placement,
+    trigger_price,
+)
 
 __all__ = [
     "ApiError",
@@ -43,9 +53,7 @@ __all__ = [
     "Order",
     "OrderEvent",
     "Symbol",
-    "account_position",
     "cancel_client_id",
-    "execution_report",
     "filter_trades",
     "find_open_order",
     "find_order",
@@ -56,11 +64,10 @@ __all__ = [
     "missing",
     "number_param",
     "open_price",
-    "order_json",
     "split_symbol",
-    "trade_json",
 ]
 
+_MARKET_STOPS = ("STOP_LOSS", "TAKE_PROFIT")  # market orders once triggered
 QUOTES = ("FDUSD", "USDT", "USDC", "BUSD", "BTC", "ETH")  # FDUSD before its suffix USD
 STEP = Decimal("0.00001")  # LOT_SIZE stepSize and minQty
 MIN_NOTIONAL = Decimal("5")
@@ -182,6 +189,9 @@ class Order:
     quote_executed: Decimal = Decimal(0)
     locked: Decimal = Decimal(0)  # what the order still holds of its paying asset
     partial_next: list[float] = field(default_factory=list)  # fractions for the next fills
+    stop_price: Decimal = Decimal(0)  # the trigger of a STOP_LOSS* / TAKE_PROFIT* order
+    triggered_bar: int = -1  # index of the bar that triggered it (-1: not yet)
+    list_id: int = -1  # its OCO order list, if any
 
     @property
     def remaining(self) -> Decimal:
@@ -190,6 +200,16 @@ class Order:
     @property
     def is_open(self) -> bool:
         return self.status in ("NEW", "PARTIALLY_FILLED")
+
+    @property
+    def waiting_trigger(self) -> bool:
+        """An open stop its trigger has not reached yet."""
+        return self.is_open and self.type in STOP_TYPES and self.triggered_bar < 0
+
+    @property
+    def working(self) -> bool:
+        """Whether Binance reports it as working (in the book): ``isWorking``."""
+        return self.is_open and not self.waiting_trigger
 
 
 @dataclass(frozen=True)
@@ -201,7 +221,7 @@ class OrderEvent:
     is the id the cancel request carried (``newClientOrderId``) for ``CANCELED``.
     """
 
-    kind: Literal["NEW", "TRADE", "CANCELED"]
+    kind: Literal["NEW", "TRADE", "CANCELED", "EXPIRED"]
     order: Order
     fill: Fill | None = None
     cancel_client_id: str = ""
@@ -267,6 +287,7 @@ class Book:
         self.order_listeners: list[Callable[[OrderEvent], None]] = []
         self.clock_listeners: list[Callable[[int, int], None]] = []
         self._next_order_id, self._next_trade_id = 1_000_001, 5_000_001
+        self._next_list_id = 7_000_001
 
     # -- clock and prices -------------------------------------------------------------------
 
@@ -302,12 +323,55 @@ class Book:
 
     def _match_bar(self, sym: Symbol, i: int) -> None:
         t = int(sym.opens[i]) + sym.interval_ms - 1  # the bar's close time
-        for order in limits_through(self.orders, sym, i, t):
-            self._fill(order, order.price, t, maker=True)
+        high, low = dec(sym.ohlcv[i, 1]), dec(sym.ohlcv[i, 2])
+        for order in list(self.orders):
+            if order.symbol != sym.id or not order.is_open or order.time > t:
+                continue
+            resting = order.type in ("LIMIT", "LIMIT_MAKER") or (
+                order.type in LIMIT_PRICED and 0 <= order.triggered_bar < i
+            )
+            through = low < order.price if order.side == "BUY" else high > order.price
+            if resting and through:
+                self._fill(order, order.price, t, maker=True)
+        self._trigger_stops(sym, i, t)
+
+    def _trigger_stops(self, sym: Symbol, i: int, t: int) -> None:
+        """Trigger the stops bar ``i`` reaches (see :mod:`live.sim._spot_types`)."""
+        bar = (float(sym.ohlcv[i, 0]), float(sym.ohlcv[i, 1]), float(sym.ohlcv[i, 2]))
+        for order in list(self.orders):
+            if order.symbol != sym.id or not order.waiting_trigger or order.time > t:
+                continue
+            placed = sym.index_at(order.time)
+            at = trigger_price(order.type, order.side, order.stop_price, bar, gap=i > placed)
+            if at is None:
+                continue
+            order.triggered_bar, order.update_time = i, t
+            self._end_siblings(order, "EXPIRED")
+            if order.type not in LIMIT_PRICED or limit_fills_at(order.side, order.price, at):
+                self._fill(order, at, t, maker=False)
+            # else: a limit its trigger price does not reach rests from the next bar on.
+
+    def _end_siblings(self, order: Order, status: Literal["EXPIRED", "CANCELED"]) -> None:
+        """End the other open legs of ``order``'s OCO list; their hold moves to ``order``."""
+        if order.list_id < 0:
+            return
+        for other in self.orders:
+            if other.list_id != order.list_id or other is order or not other.is_open:
+                continue
+            order.locked += other.locked
+            other.locked = Decimal(0)
+            other.status, other.update_time = status, self.now
+            self._notify(OrderEvent(status, other))
 
     def _fill_market_rests(self, sym: Symbol) -> None:
         """Fill what partial fills left of MARKET orders at the new current bar's open."""
-        rests = [o for o in self.orders if o.symbol == sym.id and o.is_open and o.type == "MARKET"]
+        rests = [
+            o
+            for o in self.orders
+            if o.symbol == sym.id
+            and o.is_open
+            and (o.type == "MARKET" or (o.type in _MARKET_STOPS and o.triggered_bar >= 0))
+        ]
         if not rests or sym.index_at(self.now) < 0:  # nothing to fill, or no price past the data
             return
         price = self.price(sym.id)
@@ -328,40 +392,56 @@ class Book:
     def new_order(self, p: Mapping[str, str]) -> Order:
         """Book an order from ``POST /api/v3/order`` params; fill what is marketable now."""
         sym = self.symbol(p.get("symbol"))
-        side, kind = p.get("side", ""), p.get("type", "")
+        side = p.get("side", "")
         if side not in ("BUY", "SELL"):
             raise missing("side")
-        if kind not in ("MARKET", "LIMIT"):
-            raise ApiError(-1116, "Invalid orderType.")
+        placement = _placement(p)
         qty = _decimal(p, "quantity")
-        price = _decimal(p, "price") if kind == "LIMIT" else Decimal(0)
-        if kind == "LIMIT" and p.get("timeInForce") != "GTC":
-            raise missing("timeInForce")
         client_id = p.get("newClientOrderId") or f"sim{self._next_order_id}"
+        self._check_client_id(sym, client_id)
+        order = self._book_order(sym, side, qty, placement, client_id)
+        self._notify(OrderEvent("NEW", order))
+        self._execute_new(order)
+        return order
+
+    def _check_client_id(self, sym: Symbol, client_id: str) -> None:
         for o in self.orders:
             same = o.symbol == sym.id and o.client_order_id == client_id
             if same and (self.duplicate_scope == "all" or o.is_open):
                 raise ApiError(-2010, "Duplicate order sent.")
+
+    def _book_order(
+        self,
+        sym: Symbol,
+        side: str,
+        qty: Decimal,
+        placement: Placement,
+        client_id: str,
+        *,
+        hold: bool = True,
+    ) -> Order:
+        """Check filters, the immediate-trigger rules and the balance; hold the funds (unless
+        ``hold`` is false: an OCO leg after the first shares its hold) and list the order."""
         market = self.price(sym.id)
-        notional = qty * (price or market)
+        price = placement.price
+        notional = qty * (price or placement.stop_price or market)
         self._check_filters(sym, qty, price, notional)
+        if placement.stop_price and placement.stop_price % sym.tick != 0:
+            raise ApiError(-1013, "Filter failure: PRICE_FILTER")
+        refusal = immediate_refusal(placement, side, market)
+        if refusal is not None:
+            raise ApiError(*refusal)
         pay, need = (
             (sym.quote, notional * (1 + self.fee_rate)) if side == "BUY" else (sym.base, qty)
         )
+        if not hold:
+            need = Decimal(0)
         if self.free.get(pay, Decimal(0)) < need:
             raise ApiError(-2010, "Account has insufficient balance for requested action.")
         order = Order(
-            self._next_order_id,
-            client_id,
-            sym.id,
-            side,
-            kind,
-            qty,
-            price,
-            "GTC",
-            self.now,
-            self.now,
-        )
+            self._next_order_id, client_id, sym.id, side, placement.kind, qty, price,
+            placement.time_in_force, self.now, self.now, stop_price=placement.stop_price,
+        )  # fmt: skip
         self._next_order_id += 1
         if self.partial_fractions:
             order.partial_next.append(self.partial_fractions.pop(0))
@@ -369,14 +449,78 @@ class Book:
         self.locked[pay] += need
         order.locked = need
         self.orders.append(order)
-        self._notify(OrderEvent("NEW", order))
-        marketable = kind == "MARKET" or (price >= market if side == "BUY" else price <= market)
-        if marketable:
-            self._fill(order, market, self.now, maker=False)
         return order
+
+    def _execute_new(self, order: Order) -> None:
+        """Fill a new order as far as it is marketable now; expire an IOC/FOK remainder."""
+        if order.type in STOP_TYPES:
+            return  # waits for its trigger
+        market = self.price(order.symbol)
+        marketable = order.type == "MARKET" or limit_fills_at(order.side, order.price, market)
+        if marketable:
+            if order.time_in_force == "FOK":
+                order.partial_next.clear()  # all or nothing
+            self._fill(order, market, self.now, maker=False)
+        if order.is_open and order.time_in_force in ("IOC", "FOK"):
+            self._release(order)
+            order.status, order.update_time = "EXPIRED", self.now
+            self._notify(OrderEvent("EXPIRED", order))
+
+    def _release(self, order: Order) -> None:
+        sym = self.symbols[order.symbol]
+        pay = sym.quote if order.side == "BUY" else sym.base
+        self.locked[pay] -= order.locked
+        self.free[pay] += order.locked
+        order.locked = Decimal(0)
+
+    def new_oco(self, p: Mapping[str, str]) -> tuple[int, list[Order]]:
+        """Book an OCO list from ``POST /api/v3/orderList/oco`` params: the ``above`` and
+        ``below`` legs, one hold for both; return the list id and the legs (above first)."""
+        sym = self.symbol(p.get("symbol"))
+        side = p.get("side", "")
+        if side not in ("BUY", "SELL"):
+            raise missing("side")
+        qty = _decimal(p, "quantity")
+        legs = []
+        for where in ("above", "below"):
+            leg = {
+                "type": p.get(f"{where}Type", ""),
+                "price": p.get(f"{where}Price", ""),
+                "stopPrice": p.get(f"{where}StopPrice", ""),
+                "timeInForce": p.get(f"{where}TimeInForce", ""),
+            }
+            legs.append(_placement({k: v for k, v in leg.items() if v}))
+        take = ("LIMIT_MAKER", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT")
+        stop = ("STOP_LOSS", "STOP_LOSS_LIMIT")
+        above_ok, below_ok = (take, stop) if side == "SELL" else (stop, take)
+        if legs[0].kind not in above_ok or legs[1].kind not in below_ok:
+            raise ApiError(-1158, "Order type not supported in OCO.")
+        ids = [p.get("aboveClientOrderId"), p.get("belowClientOrderId")]
+        for cid in ids:
+            if cid:
+                self._check_client_id(sym, cid)
+        for placement in legs:  # refuse the list before booking any leg
+            refusal = immediate_refusal(placement, side, self.price(sym.id))
+            if refusal is not None:
+                raise ApiError(*refusal)
+        list_id, self._next_list_id = self._next_list_id, self._next_list_id + 1
+        orders = []
+        for n, (placement, cid) in enumerate(zip(legs, ids, strict=True)):
+            order = self._book_order(
+                sym, side, qty, placement, cid or f"sim{self._next_order_id}", hold=n == 0
+            )
+            order.list_id = list_id
+            orders.append(order)
+        for order in orders:
+            self._notify(OrderEvent("NEW", order))
+        for order in orders:
+            if order.is_open:
+                self._execute_new(order)
+        return list_id, orders
 
     def _fill(self, order: Order, price: Decimal, t: int, *, maker: bool) -> None:
         sym = self.symbols[order.symbol]
+        self._end_siblings(order, "EXPIRED")  # an OCO leg trading ends the other
         qty = order.remaining
         if order.partial_next:
             qty = max(
@@ -421,11 +565,8 @@ class Book:
     def cancel(self, p: Mapping[str, str]) -> Order:
         """Cancel an open order and release what it holds; -2011 if it is not open."""
         order = find_open_order(self.orders, self.symbol(p.get("symbol")).id, p)
-        sym = self.symbols[order.symbol]
-        pay = sym.quote if order.side == "BUY" else sym.base
-        self.locked[pay] -= order.locked
-        self.free[pay] += order.locked
-        order.locked = Decimal(0)
+        self._end_siblings(order, "CANCELED")  # cancelling one leg cancels the list
+        self._release(order)
         order.status, order.update_time = "CANCELED", self.now
         self._notify(OrderEvent("CANCELED", order, cancel_client_id=cancel_client_id(order, p)))
         return order
@@ -445,6 +586,13 @@ class Book:
 def cancel_client_id(order: Order, p: Mapping[str, str]) -> str:
     """The client id of a cancel request: its ``newClientOrderId``, else ``cancel<orderId>``."""
     return p.get("newClientOrderId") or f"cancel{order.order_id}"
+
+
+def _placement(p: Mapping[str, str]) -> Placement:
+    try:
+        return parse_placement(p)
+    except Refused as e:
+        raise ApiError(e.code, e.msg) from None
 
 
 def _decimal(p: Mapping[str, str], name: str) -> Decimal:
@@ -581,130 +729,3 @@ def kline_rows(
             break
         rows.append([t, *(f"{x:.8f}" for x in (o, h, low, c, v)), close_t, "0", 0, "0", "0", "0"])
     return rows[:limit] if "startTime" in p else rows[-limit:]
-
-
-def order_json(
-    order: Order, *, full: bool = False, fills: list[Fill] | None = None
-) -> dict[str, Any]:
-    """An order as ``GET /api/v3/order`` (or, with ``full``, ``POST`` FULL) reports it."""
-    body: dict[str, Any] = {
-        "symbol": order.symbol,
-        "orderId": order.order_id,
-        "orderListId": -1,
-        "clientOrderId": order.client_order_id,
-        "price": fmt(order.price),
-        "origQty": fmt(order.qty),
-        "executedQty": fmt(order.executed),
-        "cummulativeQuoteQty": fmt(order.quote_executed),
-        "status": order.status,
-        "timeInForce": order.time_in_force,
-        "type": order.type,
-        "side": order.side,
-        "workingTime": order.time,
-        "selfTradePreventionMode": "EXPIRE_MAKER",
-    }
-    if full:
-        body["transactTime"] = order.update_time
-        body["fills"] = [
-            {
-                "price": fmt(f.price),
-                "qty": fmt(f.qty),
-                "commission": fmt(f.commission),
-                "commissionAsset": f.commission_asset,
-                "tradeId": f.trade_id,
-            }
-            for f in fills or []
-        ]
-    else:
-        body |= {
-            "stopPrice": fmt(Decimal(0)),
-            "icebergQty": fmt(Decimal(0)),
-            "time": order.time,
-            "updateTime": order.update_time,
-            "isWorking": True,
-            "origQuoteOrderQty": fmt(Decimal(0)),
-        }
-    return body
-
-
-def trade_json(f: Fill) -> dict[str, Any]:
-    """A ``myTrades`` row."""
-    return {
-        "symbol": f.symbol,
-        "id": f.trade_id,
-        "orderId": f.order_id,
-        "orderListId": -1,
-        "price": fmt(f.price),
-        "qty": fmt(f.qty),
-        "quoteQty": fmt(f.quote_qty),
-        "commission": fmt(f.commission),
-        "commissionAsset": f.commission_asset,
-        "time": f.time,
-        "isBuyer": f.side == "BUY",
-        "isMaker": f.is_maker,
-        "isBestMatch": True,
-    }
-
-
-def execution_report(event: OrderEvent, now: int) -> dict[str, Any]:
-    """The user-data ``executionReport`` of ``event`` (read while the order is in that state).
-
-    As on Binance, a ``CANCELED`` report carries the cancel request's id in ``c`` and the
-    order's own client id in ``C``; every other report has the order's client id in ``c``.
-    """
-    order, fill = event.order, event.fill
-    canceled = event.kind == "CANCELED"
-    zero = Decimal(0)
-    return {
-        "e": "executionReport",
-        "E": now,
-        "s": order.symbol,
-        "c": event.cancel_client_id if canceled else order.client_order_id,
-        "S": order.side,
-        "o": order.type,
-        "f": order.time_in_force,
-        "q": fmt(order.qty),
-        "p": fmt(order.price),
-        "P": fmt(zero),
-        "F": fmt(zero),
-        "g": -1,
-        "C": order.client_order_id if canceled else "",
-        "x": event.kind,
-        "X": order.status,
-        "r": "NONE",
-        "i": order.order_id,
-        "l": fmt(fill.qty if fill else zero),
-        "z": fmt(order.executed),
-        "L": fmt(fill.price if fill else zero),
-        "n": fmt(fill.commission if fill else zero),
-        "N": fill.commission_asset if fill else None,
-        "T": fill.time if fill else order.update_time,
-        "t": fill.trade_id if fill else -1,
-        "I": 0,
-        "w": order.is_open and order.type == "LIMIT",
-        "m": fill.is_maker if fill else False,
-        "M": fill is not None,
-        "O": order.time,
-        "Z": fmt(order.quote_executed),
-        "Y": fmt(fill.quote_qty if fill else zero),
-        "Q": fmt(zero),
-        "W": order.time,
-        "V": "EXPIRE_MAKER",
-    }
-
-
-def account_position(book: Book, assets: list[str], now: int) -> dict[str, Any]:
-    """The user-data ``outboundAccountPosition`` event: free and locked of ``assets``."""
-    return {
-        "e": "outboundAccountPosition",
-        "E": now,
-        "u": now,
-        "B": [
-            {
-                "a": a,
-                "f": fmt(book.free.get(a, Decimal(0))),
-                "l": fmt(book.locked.get(a, Decimal(0))),
-            }
-            for a in assets
-        ],
-    }

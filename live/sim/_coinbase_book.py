@@ -17,6 +17,14 @@ Model (also in ``live/sim/coinbase.py``):
   ``size`` of the base (sell).
 - Fees are charged in the quote currency: ``maker_fee_rate`` / ``taker_fee_rate`` of the
   fill's value, unrounded.
+- ``stop_limit_stop_limit_gtc`` (``stop_price``, ``stop_direction``, ``limit_price``) rests
+  untriggered (``trigger_status`` ``STOP_PENDING``) until the last trade price reaches its stop
+  (``STOP_DIRECTION_STOP_DOWN``: at or below, ``..._STOP_UP``: at or above; a bar after the
+  placement one whose open is past the stop triggers at the open), then is a limit order:
+  filled at the trigger price when its limit allows, else resting from the next bar on (a
+  stop-limit that triggers in a gap and does not fill). A stop the last price has already
+  reached is refused (``INVALID_STOP_PRICE``, preview ``PREVIEW_STOP_PRICE_ABOVE_LAST_TRADE_PRICE``
+  for a stop-down, ``..._BELOW_...`` for a stop-up). It holds funds like a limit order.
 - A ``client_order_id`` already used returns the order created with it, whatever the new body
   says (Coinbase: "If the ID provided is not unique, the order will not be created and the
   order corresponding with that ID will be returned instead").
@@ -114,6 +122,13 @@ class CbOrder:
     hold: Decimal = _ZERO
     last_fill_time: int | None = None
     request: dict[str, Any] = field(default_factory=dict)  # the order_configuration sent
+    stop_price: Decimal | None = None
+    stop_down: bool = False  # STOP_DIRECTION_STOP_DOWN (else STOP_UP)
+    triggered_bar: int = -1  # the bar that triggered the stop (-1: not yet)
+
+    @property
+    def waiting_trigger(self) -> bool:
+        return self.is_open and self.stop_price is not None and self.triggered_bar < 0
 
     @property
     def is_open(self) -> bool:
@@ -244,15 +259,40 @@ class CoinbaseBook:
             while p.matched < len(p.opens) and p.opens[p.matched] + p.interval_ms <= ts_ms:
                 high, low = dec(p.ohlcv[p.matched, 1]), dec(p.ohlcv[p.matched, 2])
                 t = int(p.opens[p.matched]) + p.interval_ms - 1  # the bar's close time
+                i = p.matched
                 for o in self.orders:
                     if o.product_id != p.id or not o.is_open or o.limit_price is None:
                         continue
+                    if o.stop_price is not None and not 0 <= o.triggered_bar < i:
+                        continue  # untriggered, or triggered in this bar: from the next one
                     through = low < o.limit_price if o.side == "BUY" else high > o.limit_price
                     if through and o.created <= t:
                         assert o.base_size is not None
                         self._fill(o, o.limit_price, o.base_size, t, maker=True)
+                self._trigger_stops(p, i, t)
                 p.matched += 1
         return self.ledger[before:]
+
+    def _trigger_stops(self, p: Product, i: int, t: int) -> None:
+        o_, high, low = (dec(x) for x in p.ohlcv[i, :3])
+        for o in self.orders:
+            if o.product_id != p.id or not o.waiting_trigger or o.created > t:
+                continue
+            assert o.stop_price is not None
+            assert o.limit_price is not None
+            gap = i > bar_at(p.opens, p.interval_ms, o.created)
+            stop = o.stop_price
+            if o.stop_down:
+                at = o_ if gap and o_ <= stop else (stop if low <= stop else None)
+            else:
+                at = o_ if gap and o_ >= stop else (stop if high >= stop else None)
+            if at is None:
+                continue
+            o.triggered_bar = i
+            fills = at >= o.limit_price if o.side == "SELL" else at <= o.limit_price
+            if fills:
+                assert o.base_size is not None
+                self._fill(o, at, o.base_size, t, maker=False)
 
     # -- orders -------------------------------------------------------------------------------
 
@@ -283,6 +323,9 @@ class CoinbaseBook:
             spend = quote_size / (1 + self.taker_fee_rate) if side == "BUY" else quote_size
             base_size = (spend / price).quantize(p.spec.base_increment, ROUND_DOWN)
         self._check(p, base_size, limit_price, quote_size or base_size * price)
+        stop_price, stop_down = _stop_terms(kind, config, market)
+        if stop_price is not None:
+            marketable = False  # waits for its trigger
         if marketable and post_only:
             raise OrderRejected(
                 "INVALID_LIMIT_PRICE_POST_ONLY",
@@ -303,7 +346,8 @@ class CoinbaseBook:
         order = CbOrder(
             self.new_id("order"), client_id, p.id, side, kind, base_size,
             quote_size if kind == "market_market_ioc" else None, limit_price, post_only,
-            self.now, hold=need, request={kind: dict(config)},
+            self.now, hold=need, request={kind: dict(config)}, stop_price=stop_price,
+            stop_down=stop_down,
         )  # fmt: skip
         self.available[pay] -= need
         self.holds[pay] += need
@@ -387,6 +431,32 @@ class CoinbaseBook:
         return None
 
 
+_CONFIGS = ("market_market_ioc", "limit_limit_gtc", "stop_limit_stop_limit_gtc")
+_DIRECTIONS = ("STOP_DIRECTION_STOP_UP", "STOP_DIRECTION_STOP_DOWN")
+
+
+def _stop_terms(
+    kind: str, config: Mapping[str, Any], market: Decimal
+) -> tuple[Decimal | None, bool]:
+    """``(stop_price, stop_down)`` of a stop-limit configuration (``(None, False)`` for the
+    others), refused as Coinbase does when the last trade price has already reached it."""
+    if kind != "stop_limit_stop_limit_gtc":
+        return None, False
+    stop = _positive(config, "stop_price")
+    direction = config.get("stop_direction")
+    if stop is None or direction not in _DIRECTIONS:
+        raise CoinbaseApiError(400, "INVALID_ARGUMENT", "invalid stop_price or stop_direction")
+    down = direction == "STOP_DIRECTION_STOP_DOWN"
+    if (market <= stop) if down else (market >= stop):
+        side = "ABOVE" if down else "BELOW"
+        raise OrderRejected(
+            "INVALID_STOP_PRICE",
+            f"Stop price is {side.lower()} the last trade price",
+            f"PREVIEW_STOP_PRICE_{side}_LAST_TRADE_PRICE",
+        )
+    return stop, down
+
+
 def _order_terms(
     body: Mapping[str, Any],
 ) -> tuple[str, str, dict[str, Any], Decimal | None, Decimal | None, Decimal | None]:
@@ -399,14 +469,14 @@ def _order_terms(
     if not isinstance(configs, dict) or len(configs) != 1:
         raise CoinbaseApiError(400, "INVALID_ARGUMENT", "order_configuration needs one entry")
     (kind, config), = configs.items()  # fmt: skip
-    if kind not in ("market_market_ioc", "limit_limit_gtc") or not isinstance(config, dict):
+    if kind not in _CONFIGS or not isinstance(config, dict):
         raise OrderRejected(
             "UNSUPPORTED_ORDER_CONFIGURATION",
             f"the simulator does not support {kind}",
             "PREVIEW_INVALID_ORDER_CONFIG",
         )
     base_size, quote_size = _positive(config, "base_size"), _positive(config, "quote_size")
-    limit_price = _positive(config, "limit_price") if kind == "limit_limit_gtc" else None
+    limit_price = _positive(config, "limit_price") if kind != "market_market_ioc" else None
     if kind == "market_market_ioc":
         ok = (base_size is None) != (quote_size is None)
     else:

@@ -42,6 +42,7 @@ from live.sim._book import (
     open_price,
 )
 from live.sim._candles import candle_arrays
+from live.sim._usdm_algo import AlgoOrder, algo_terms, algo_trigger
 
 __all__ = [
     "DEFAULT_SPECS",
@@ -210,6 +211,8 @@ class UsdmBook:
         self.orders: list[FuturesOrder] = []
         self.ledger: list[FuturesFill] = []
         self._next_order_id, self._next_trade_id = 8_000_001, 9_000_001
+        self.algo_orders: list[AlgoOrder] = []
+        self._next_algo_id = 6_000_001
 
     # -- clock and prices -------------------------------------------------------------------
 
@@ -239,6 +242,73 @@ class UsdmBook:
                 order.status, order.update_time = "EXPIRED", t
                 continue
             self._fill(order, order.price, t, maker=True)
+        bar = (float(c.ohlcv[i, 0]), float(c.ohlcv[i, 1]), float(c.ohlcv[i, 2]))
+        for algo in [a for a in self.algo_orders if a.symbol == c.id and a.is_open]:
+            if algo.time <= t and (at := algo_trigger(algo, bar, i, c.spec.tick)) is not None:
+                self._trigger(algo, at, t)
+
+    def _trigger(self, algo: AlgoOrder, price: Decimal, t: int) -> None:
+        """An algo order triggered at ``price``: its MARKET order fills there."""
+        amount = self.positions[algo.symbol].amount
+        qty = abs(amount) if algo.close_position else algo.qty
+        reduce_only = algo.reduce_only or algo.close_position
+        order = FuturesOrder(
+            self._next_order_id, algo.client_algo_id, algo.symbol, algo.side, "MARKET", qty,
+            _ZERO, "GTC", reduce_only, t, t,
+        )  # fmt: skip
+        self._next_order_id += 1
+        self.orders.append(order)
+        algo.actual_order_id, algo.update_time = order.order_id, t
+        if qty <= 0 or (reduce_only and not self._reduces(algo.symbol, algo.side, qty)):
+            order.status = algo.status = "EXPIRED"
+            return
+        algo.status = "FINISHED"
+        self._fill(order, price, t, maker=False)
+
+    def new_algo(self, p: Mapping[str, str]) -> AlgoOrder:
+        """Book a conditional order from ``POST /fapi/v1/algoOrder`` params (see
+        :mod:`live.sim._usdm_algo`); it rests until its trigger."""
+        c = self.contract(p.get("symbol"))
+        terms = algo_terms(p, self.mark(c.id), c.spec.tick)
+        qty = terms["qty"]
+        assert isinstance(qty, Decimal)
+        if qty % c.spec.step:
+            raise ApiError(-1111, "Precision is over the maximum defined for this asset.")
+        cid = p.get("clientAlgoId") or f"algo{self._next_algo_id}"
+        if any(a.symbol == c.id and a.client_algo_id == cid for a in self.algo_orders):
+            raise ApiError(-4116, "ClientOrderId is duplicated.")
+        algo = AlgoOrder(
+            self._next_algo_id, cid, c.id, time=self.now, update_time=self.now,
+            placed_bar=max(c.opens.searchsorted(self.now, "right") - 1, 0), **terms,  # type: ignore[arg-type]
+        )  # fmt: skip
+        self._next_algo_id += 1
+        self.algo_orders.append(algo)
+        return algo
+
+    def find_algo(self, p: Mapping[str, str]) -> AlgoOrder:
+        """The algo order named by ``algoId`` or ``clientAlgoId``; -2013 if none."""
+        aid, cid = p.get("algoId"), p.get("clientAlgoId")
+        if not aid and not cid:
+            raise ApiError(
+                -1102, "Param 'clientAlgoId' or 'algoId' must be sent, but both were empty/null!"
+            )
+        for a in reversed(self.algo_orders):
+            if (aid and str(a.algo_id) == aid) or (not aid and a.client_algo_id == cid):
+                return a
+        raise ApiError(-2013, "Order does not exist.")
+
+    def cancel_algo(self, p: Mapping[str, str]) -> AlgoOrder:
+        """Cancel an open algo order; -2011 if it is unknown or no longer open."""
+        try:
+            algo = self.find_algo(p)
+        except ApiError as exc:
+            if exc.code == -2013:
+                raise ApiError(-2011, "Unknown order sent.") from None
+            raise
+        if not algo.is_open:
+            raise ApiError(-2011, "Unknown order sent.")
+        algo.status, algo.update_time = "CANCELED", self.now
+        return algo
 
     # -- margin -------------------------------------------------------------------------------
 
@@ -325,11 +395,19 @@ class UsdmBook:
             self._next_order_id, client_id, c.id, side, kind, qty, price, tif, reduce_only,
             self.now, self.now, margin=margin,
         )  # fmt: skip
+        marketable = kind == "MARKET" or (price >= mark if side == "BUY" else price <= mark)
+        if marketable and tif == "GTX":
+            raise ApiError(
+                -5022,
+                "Due to the order could not be executed as maker, the Post Only order will be "
+                "rejected. The order will not be recorded in the order history",
+            )
         self._next_order_id += 1
         self.orders.append(order)
-        marketable = kind == "MARKET" or (price >= mark if side == "BUY" else price <= mark)
         if marketable:
             self._fill(order, mark, self.now, maker=False)
+        elif tif in ("IOC", "FOK"):
+            order.status, order.margin = "EXPIRED", _ZERO
         return order
 
     def _fill(self, order: FuturesOrder, price: Decimal, t: int, *, maker: bool) -> None:
@@ -412,7 +490,7 @@ def _order_terms(c: Contract, p: Mapping[str, str]) -> tuple[str, str, Decimal, 
         price, tif = number_param(p, "price"), p.get("timeInForce", "")
         if not tif:
             raise missing("timeInForce")
-        if tif != "GTC":
+        if tif not in ("GTC", "IOC", "FOK", "GTX"):
             raise ApiError(-1115, "Invalid timeInForce.")
         if price <= 0 or price % c.spec.tick:
             raise ApiError(-4014, "Price not increased by tick size.")

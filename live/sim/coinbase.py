@@ -579,8 +579,8 @@ class CoinbaseSimulator(HttpPeer):
             "total_fees": _s(o.total_fees),
             "size_inclusive_of_fees": o.quote_size is not None and buy,
             "total_value_after_fees": _s(after_fees),
-            "trigger_status": "INVALID_ORDER_TYPE",
-            "order_type": "MARKET" if o.configuration == "market_market_ioc" else "LIMIT",
+            "trigger_status": _trigger_status(o),
+            "order_type": _ORDER_TYPES[o.configuration],
             "reject_reason": "REJECT_REASON_UNSPECIFIED",
             "settled": done,
             "product_type": "SPOT",
@@ -669,3 +669,16 @@ async def start_coinbase_simulator(
     sim = CoinbaseSimulator(book, api_key=api_key, api_secret=api_secret, clock=clock)
     await sim._start(host, port)
     return sim
+
+
+_ORDER_TYPES = {
+    "market_market_ioc": "MARKET",
+    "limit_limit_gtc": "LIMIT",
+    "stop_limit_stop_limit_gtc": "STOP_LIMIT",
+}
+
+
+def _trigger_status(o: CbOrder) -> str:
+    if o.stop_price is None:
+        return "INVALID_ORDER_TYPE"
+    return "STOP_PENDING" if o.triggered_bar < 0 else "STOP_TRIGGERED"

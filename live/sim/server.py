@@ -5,7 +5,9 @@ Public: ``GET /api/v3/ping``, ``time``, ``exchangeInfo``, ``klines``, ``depth``,
 (``X-MBX-APIKEY``): ``POST|PUT|DELETE /api/v3/userDataStream`` (listenKeys). Signed (the key
 plus an HMAC-SHA256 ``signature`` of the query string concatenated with the body, and a
 ``timestamp`` within ``recvWindow`` of the server clock): ``GET /api/v3/account``,
-``POST|GET|DELETE /api/v3/order``, ``GET /api/v3/openOrders``, ``GET /api/v3/myTrades``.
+``POST|GET|DELETE /api/v3/order`` (MARKET, LIMIT, LIMIT_MAKER, STOP_LOSS(_LIMIT),
+TAKE_PROFIT(_LIMIT); GTC/IOC/FOK: see :mod:`live.sim._spot_types`), ``POST
+/api/v3/orderList/oco``, ``GET /api/v3/openOrders``, ``GET /api/v3/myTrades``.
 Websockets (market streams, user-data stream, websocket API): see :mod:`live.sim._ws`.
 
 Two clocks: the *server clock* (``clock``, wall time by default) checks request timestamps and
@@ -34,16 +36,14 @@ from live.sim._book import (
     Fill,
     Order,
     OrderEvent,
-    account_position,
     cancel_client_id,
-    execution_report,
     fmt,
     kline_rows,
-    order_json,
-    trade_json,
 )
 from live.sim._http import HttpPeer, Request, json_response
 from live.sim._market import MarketFeed
+from live.sim._spot_json import account_position, execution_report, order_json, trade_json
+from live.sim._spot_types import SPOT_ORDER_TYPES
 from live.sim._ticker import Tickers
 from live.sim._ws import USER, WsHub
 
@@ -135,6 +135,7 @@ class Simulator(HttpPeer):
             signed={
                 ("GET", "account"): self._account,
                 ("POST", "order"): self._new_order,
+                ("POST", "orderList/oco"): self._new_oco,
                 ("GET", "order"): lambda p: order_json(self.book.find(p)),
                 ("DELETE", "order"): self._cancel,
                 ("GET", "openOrders"): self._open_orders,
@@ -456,9 +457,9 @@ class Simulator(HttpPeer):
                 "quoteAssetPrecision": 8,
                 "baseCommissionPrecision": 8,
                 "quoteCommissionPrecision": 8,
-                "orderTypes": ["LIMIT", "MARKET"],
+                "orderTypes": list(SPOT_ORDER_TYPES),
                 "icebergAllowed": False,
-                "ocoAllowed": False,
+                "ocoAllowed": True,
                 "quoteOrderQtyMarketAllowed": False,
                 "allowTrailingStop": False,
                 "cancelReplaceAllowed": False,
@@ -562,6 +563,30 @@ class Simulator(HttpPeer):
             }
         fills = [f for f in self.book.ledger[before:] if f.trade_id not in self.book.withheld]
         return order_json(order, full=True, fills=fills if kind == "FULL" else [])
+
+    def _new_oco(self, p: Mapping[str, str]) -> dict[str, Any]:
+        """``POST /api/v3/orderList/oco``: the list, its legs and their reports (FULL)."""
+        before = len(self.book.ledger)
+        list_id, orders = self.book.new_oco(p)
+        fills = [f for f in self.book.ledger[before:] if f.trade_id not in self.book.withheld]
+        done = any(not o.is_open for o in orders)
+        return {
+            "orderListId": list_id,
+            "contingencyType": "OCO",
+            "listStatusType": "ALL_DONE" if done else "EXEC_STARTED",
+            "listOrderStatus": "ALL_DONE" if done else "EXECUTING",
+            "listClientOrderId": p.get("listClientOrderId") or f"list{list_id}",
+            "transactionTime": self.book.now,
+            "symbol": orders[0].symbol,
+            "orders": [
+                {"symbol": o.symbol, "orderId": o.order_id, "clientOrderId": o.client_order_id}
+                for o in orders
+            ],
+            "orderReports": [
+                order_json(o, full=True, fills=[f for f in fills if f.order_id == o.order_id])
+                for o in orders
+            ],
+        }
 
     def _cancel(self, p: Mapping[str, str]) -> dict[str, Any]:
         order = self.book.cancel(p)

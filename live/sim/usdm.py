@@ -13,7 +13,10 @@ Endpoints. Public: ``GET /fapi/v1/ping``, ``time``, ``exchangeInfo`` (PRICE_FILT
 MARKET_LOT_SIZE, MIN_NOTIONAL filters), ``klines``. Signed (``X-MBX-APIKEY`` plus an
 HMAC-SHA256 ``signature`` of the query string followed by the body, and a ``timestamp``
 within ``recvWindow`` ≤ 60 s of the server clock): ``POST|GET|DELETE /fapi/v1/order``
-(query and cancel by ``orderId`` or ``origClientOrderId``), ``GET /fapi/v1/openOrders``,
+(query and cancel by ``orderId`` or ``origClientOrderId``; LIMIT with GTC, IOC, FOK or GTX —
+``-5022`` when a GTX order would take), ``POST|GET|DELETE /fapi/v1/algoOrder`` and ``GET
+/fapi/v1/openAlgoOrders`` (conditional orders: :mod:`live.sim._usdm_algo`),
+``GET /fapi/v1/openOrders``,
 ``GET /fapi/v1/userTrades``, ``POST /fapi/v1/leverage``, ``GET /fapi/v1/leverageBracket``,
 ``GET /fapi/v2|v3/account``, ``GET /fapi/v2|v3/balance``, ``GET /fapi/v2|v3/positionRisk``.
 
@@ -65,6 +68,7 @@ from aiohttp import web
 from live.sim._binance_auth import BinanceAuth, Endpoints, error_response
 from live.sim._book import ApiError, fmt, kline_rows
 from live.sim._http import HttpPeer, Request, json_response
+from live.sim._usdm_algo import ALGO_TYPES, AlgoOrder, algo_json
 from live.sim._usdm_book import (
     Contract,
     ContractSpec,
@@ -146,6 +150,14 @@ class UsdmSimulator(HttpPeer):
                 ("DELETE", "v1/order"): lambda p: self._order_json(self.book.cancel(p)),
                 ("GET", "v1/openOrders"): lambda p: [
                     self._order_json(o, query=True) for o in self.book.open_orders(p.get("symbol"))
+                ],
+                ("POST", "v1/algoOrder"): lambda p: self._algo_json(self.book.new_algo(p)),
+                ("GET", "v1/algoOrder"): lambda p: self._algo_json(self.book.find_algo(p)),
+                ("DELETE", "v1/algoOrder"): lambda p: self._algo_json(self.book.cancel_algo(p)),
+                ("GET", "v1/openAlgoOrders"): lambda p: [
+                    self._algo_json(a)
+                    for a in self.book.algo_orders
+                    if a.is_open and p.get("symbol") in (None, "", a.symbol)
                 ],
                 ("GET", "v1/userTrades"): lambda p: [
                     self._trade_json(f) for f in self.book.trades(p)
@@ -249,8 +261,8 @@ class UsdmSimulator(HttpPeer):
                         {"filterType": "MAX_NUM_ORDERS", "limit": 200},
                         {"filterType": "MIN_NOTIONAL", "notional": f"{s.min_notional:f}"},
                     ],
-                    "orderTypes": ["LIMIT", "MARKET"],
-                    "timeInForce": ["GTC"],
+                    "orderTypes": ["LIMIT", "MARKET", *ALGO_TYPES],
+                    "timeInForce": ["GTC", "IOC", "FOK", "GTX"],
                 }
             )
         return {
@@ -312,6 +324,10 @@ class UsdmSimulator(HttpPeer):
         if query:
             body["time"] = o.time
         return body
+
+    def _algo_json(self, a: AlgoOrder) -> dict[str, Any]:
+        spec = self.book.contracts[a.symbol].spec
+        return algo_json(a, _fixed(a.qty, spec.step), _fixed(a.trigger, spec.tick))
 
     def _trade_json(self, f: FuturesFill) -> dict[str, Any]:
         spec = self.book.contracts[f.symbol].spec

@@ -26,6 +26,7 @@ from decimal import Decimal
 from typing import Literal, NamedTuple, Protocol, runtime_checkable
 
 from live.orders import OrderState, Report
+from live.orders._model import OrderType, TimeInForce
 
 __all__ = [
     "OPTIONAL_CAPABILITIES",
@@ -34,6 +35,7 @@ __all__ = [
     "Bar",
     "FailedCall",
     "MarketInfo",
+    "OcoVenue",
     "OrderRequest",
     "Venue",
     "VenueCapabilities",
@@ -95,7 +97,7 @@ class OrderRequest:
     symbol: str
     side: Literal["buy", "sell"]
     qty: Decimal
-    order_type: Literal["market", "limit"] = "market"
+    order_type: OrderType = "market"
     limit_price: Decimal | None = None
     reduce_only: bool = False
     trigger_price: Decimal | None = None
@@ -103,6 +105,16 @@ class OrderRequest:
     fills the order now); a replayed venue, whose clock is past the trigger, fills there."""
     trigger_ts_ms: int | None = None
     """With ``trigger_price``: the open time of the bar the trigger happened in."""
+    stop_price: Decimal | None = None
+    """The venue-side trigger of a ``stop_*`` / ``take_profit_*`` order (its stop price)."""
+    time_in_force: TimeInForce | None = None
+    """``None``: the venue's default (GTC) for a limit-priced order."""
+    post_only: bool = False
+    trailing_pct: Decimal | None = None
+    """A ``trailing_stop_market``'s distance behind the best price, in percent."""
+    close_position: bool = False
+    """A derivative stop that closes the whole position whatever its size (Binance USD-M
+    ``closePosition``); ``qty`` is then informative."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,8 +161,8 @@ class VenueCapabilities:
     """What one venue adapter can do through :class:`Venue` (declared, never probed).
 
     A flag says what the *adapter* implements on this venue, not what the exchange offers
-    beyond it: ``stop_orders`` is ``False`` on Binance because :class:`OrderRequest` cannot
-    express a stop yet, although Binance has them. :data:`REQUIRED_CAPABILITIES` must all be
+    beyond it: ``stop_orders`` is ``False`` on the generic ccxt adapter, which cannot know how
+    an arbitrary exchange names its stops, although most have them. :data:`REQUIRED_CAPABILITIES` must all be
     ``True`` for a run to start; the others are optional features a caller checks first.
 
     Attributes
@@ -158,7 +170,11 @@ class VenueCapabilities:
     fetch_ohlcv
         Closed bars over REST (or from a replay): :meth:`Venue.history`, :meth:`Venue.bars`.
     market_orders, limit_orders, stop_orders, stop_limit_orders
-        Order types :meth:`Venue.submit` sends (``OrderRequest.order_type``).
+        Order types :meth:`Venue.submit` sends (``OrderRequest.order_type``): ``stop_orders``
+        covers ``stop_market`` and ``take_profit_market``, ``stop_limit_orders`` covers
+        ``stop_limit`` and ``take_profit_limit`` (held by the venue until triggered).
+    trailing_stop_orders
+        ``trailing_stop_market`` orders (a venue-side trailing stop, in percent).
     query_orders
         An order is found by its client id (:meth:`Venue.query`), directly or by listing.
     cancel_orders
@@ -183,7 +199,7 @@ class VenueCapabilities:
     time_in_force
         Time-in-force values a limit order can carry (subset of :data:`TIME_IN_FORCE`).
     oco
-        One-cancels-the-other order pairs.
+        One-cancels-the-other order pairs sent as one venue list (:class:`OcoVenue`).
     cancel_all
         Every open order of a symbol cancelled in one call.
     execution_bar
@@ -208,6 +224,7 @@ class VenueCapabilities:
     limit_orders: bool = False
     stop_orders: bool = False
     stop_limit_orders: bool = False
+    trailing_stop_orders: bool = False
     stream_bars: bool = False
     stream_orders: bool = False
     stream_trades: bool = False
@@ -279,11 +296,36 @@ def missing_capabilities(
 
 def unsupported_request(request: OrderRequest, capabilities: VenueCapabilities) -> str | None:
     """Why ``request`` asks for something the venue's adapter does not declare, or ``None``."""
-    if request.order_type == "market" and not capabilities.market_orders:
-        return "this venue's adapter sends no market orders"
-    if request.order_type == "limit" and not capabilities.limit_orders:
-        return "this venue's adapter sends no limit orders"
+    kind = request.order_type
+    sends = {
+        "market": capabilities.market_orders,
+        "limit": capabilities.limit_orders,
+        "stop_market": capabilities.stop_orders,
+        "take_profit_market": capabilities.stop_orders,
+        "stop_limit": capabilities.stop_limit_orders,
+        "take_profit_limit": capabilities.stop_limit_orders,
+        "trailing_stop_market": capabilities.trailing_stop_orders,
+    }
+    if not sends.get(kind, False):
+        return f"this venue's adapter sends no {kind} orders"
+    if request.post_only and not capabilities.post_only:
+        return "this venue's adapter sends no post-only orders"
+    tif = request.time_in_force
+    if tif is not None and tif not in capabilities.time_in_force:
+        return f"this venue's adapter offers no time in force {tif}"
+    if request.close_position and not (capabilities.reduce_only and capabilities.stop_orders):
+        return "this venue's adapter sends no close-position stops"
     return None
+
+
+@runtime_checkable
+class OcoVenue(Protocol):
+    """A venue whose adapter sends a one-cancels-the-other pair as one venue order list
+    (``capabilities.oco``): the venue itself ends the other leg when one triggers or fills."""
+
+    async def submit_oco(self, requests: Sequence[OrderRequest]) -> list[Report]:
+        """Send two exits of one symbol and side as one list; the reports of both legs."""
+        ...
 
 
 class FailedCall(NamedTuple):

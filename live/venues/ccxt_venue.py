@@ -54,7 +54,15 @@ from typing import Any, ClassVar
 import ccxt
 
 from grekko_research.calendar import bar_ms
-from live.orders import Cancelled, NotFound, OrderState, Rejected, Report
+from live.orders import (
+    LIMIT_TYPES,
+    TRIGGERED_TYPES,
+    Cancelled,
+    NotFound,
+    OrderState,
+    Rejected,
+    Report,
+)
 from live.venues._ccxt_bars import BarStream, bar_of
 from live.venues._ccxt_orders import OrderTracker, created_reports, order_state, query_result
 from live.venues._ccxt_stream import UserStream
@@ -86,6 +94,7 @@ from live.venues.errors import (
     OutcomeUnknown,
     RetryLater,
     VenueError,
+    refusal_kind,
     translating,
 )
 
@@ -176,9 +185,11 @@ class CcxtVenue:
         """What this adapter does on this venue: its own features where the client offers them
         (``client.has``), then the class's :attr:`capability_overrides`.
 
-        Orders are sent as market or limit (no stop, stop-limit, OCO or post-only: the order
-        path cannot express them yet); a limit order rests with the venue's default time in
-        force, good till cancelled; ``reduceOnly`` is sent on contract markets only.
+        The generic adapter declares market and limit orders with the venue's default time in
+        force (GTC) only: how an arbitrary exchange names its stops, post-only flag and time in
+        force is not known, so the dedicated adapters declare those (their
+        :attr:`capability_overrides`; the params are ccxt's unified ones, see
+        :meth:`_create_params`); ``reduceOnly`` is sent on contract markets only.
         """
         has = self.client.has
 
@@ -384,9 +395,26 @@ class CcxtVenue:
     # -- orders --------------------------------------------------------------------------------
 
     def _create_params(self, request: OrderRequest, market: dict[str, Any]) -> dict[str, Any]:
+        """ccxt's unified create params of ``request``: the client id, ``reduceOnly``
+        (contracts), the trigger (``triggerPrice`` for a stop, ``takeProfitPrice`` for a
+        take-profit), ``postOnly`` (also for GTX), ``timeInForce``, ``closePosition``."""
         params: dict[str, Any] = {self.client_id_param: request.client_id}
         if request.reduce_only and market.get("contract"):
             params["reduceOnly"] = True
+        if request.order_type == "trailing_stop_market":
+            params["trailingPercent"] = float(request.trailing_pct or 0)
+            if request.stop_price is not None:
+                params["trailingTriggerPrice"] = float(request.stop_price)
+        elif request.stop_price is not None:
+            take = request.order_type.startswith("take_profit")
+            params["takeProfitPrice" if take else "triggerPrice"] = float(request.stop_price)
+        tif = request.time_in_force
+        if request.post_only or tif == "GTX":
+            params["postOnly"] = True
+        elif tif is not None:
+            params["timeInForce"] = tif
+        if request.close_position:
+            params["closePosition"] = True
         return params
 
     def _is_duplicate(self, exc: BaseException | None) -> bool:
@@ -413,10 +441,13 @@ class CcxtVenue:
         if info.lot and request.qty % info.lot:
             return f"qty {request.qty} is not a multiple of the lot {info.lot}"
         price = request.limit_price
-        if request.order_type == "limit" and price is None:
-            return "a limit order needs a limit_price"
-        if price is not None and info.tick and price % info.tick:
-            return f"limit price {price} is not a multiple of the tick {info.tick}"
+        if request.order_type in LIMIT_TYPES and price is None:
+            return f"a {request.order_type} order needs a limit_price"
+        if request.order_type in TRIGGERED_TYPES and request.stop_price is None:
+            return f"a {request.order_type} order needs a stop_price"
+        for name, value in (("limit price", price), ("stop price", request.stop_price)):
+            if value is not None and info.tick and value % info.tick:
+                return f"{name} {value} is not a multiple of the tick {info.tick}"
         return None
 
     async def submit(self, request: OrderRequest) -> list[Report]:
@@ -445,7 +476,7 @@ class CcxtVenue:
             ):
                 order = await self.client.create_order(
                     request.symbol,
-                    request.order_type,
+                    "limit" if request.order_type in LIMIT_TYPES else "market",
                     request.side,
                     float(request.qty),
                     price,
@@ -463,7 +494,8 @@ class CcxtVenue:
                 ) from err.__cause__
             self.tracker.forget(cid)
             if self._is_refusal(err.__cause__):
-                return [Rejected(cid, reason=f"{err.source}: {err.detail}")]
+                kind = refusal_kind(err.__cause__)
+                return [Rejected(cid, reason=f"{kind}: {err.source}: {err.detail}")]
             raise
         except RetryLater:
             self.tracker.forget(cid)  # refused before acting: the caller may resend

@@ -55,6 +55,7 @@ __all__ = [
     "VenueError",
     "parse_retry_after",
     "raise_translated",
+    "refusal_kind",
     "scrub",
     "translate",
     "translating",
@@ -148,6 +149,49 @@ class OrderMissing(VenueError, LookupError):
     """The venue does not know the order; apply the order manager's not-found grace rule."""
 
     action = "order not found"
+
+
+REFUSAL_KINDS = (
+    "would_trigger",
+    "would_take",
+    "insufficient_funds",
+    "invalid_order",
+    "refused",
+)
+"""Why a venue refused an order for good, as :func:`refusal_kind` names it."""
+
+
+def refusal_kind(exc: BaseException | None) -> str:
+    """The kind of an order refusal (the first word of a ``Rejected`` reason):
+
+    - ``would_trigger``: a stop the market has already reached (Binance spot ``-2010 "Stop
+      price would trigger immediately."``, USD-M ``-2021 "Order would immediately trigger."``);
+    - ``would_take``: a post-only order that would take (spot ``-2010 "Order would immediately
+      match and take."``, USD-M GTX ``-5022``, Coinbase ``INVALID_LIMIT_PRICE_POST_ONLY``);
+    - ``insufficient_funds``; ``invalid_order`` (filters, precision, parameters); ``refused``.
+    """
+    text = str(exc) if exc is not None else ""
+    # Matched on the text too: ccxt picks Binance's futures error table by host, so against
+    # another host (a simulator, a proxy) these codes come as a plain ExchangeError.
+    takes = ("match and take", '"code":-5022,', "Post Only order will be rejected")
+    if any(t in text for t in takes) or "POST_ONLY" in text.upper():
+        return "would_take"
+    triggers = (
+        '"code":-2021,',
+        "immediately trigger",
+        "trigger immediately",
+        "INVALID_STOP_PRICE",
+        "_LAST_TRADE_PRICE",
+    )
+    if isinstance(exc, ccxt.OrderImmediatelyFillable) or any(t in text for t in triggers):
+        return "would_trigger"
+    if isinstance(exc, ccxt.OrderNotFillable):
+        return "would_take"
+    if isinstance(exc, ccxt.InsufficientFunds):
+        return "insufficient_funds"
+    if isinstance(exc, ccxt.InvalidOrder | ccxt.BadRequest):
+        return "invalid_order"
+    return "refused"
 
 
 def scrub(text: str, secrets: Iterable[str] = ()) -> str:

@@ -37,7 +37,7 @@ def _limit(btc: pd.DataFrame, cid: str) -> OrderRequest:
 
 def test_declared_limit_orders_reach_the_venue(btc: pd.DataFrame, eth: pd.DataFrame) -> None:
     async def scenario(sim: Simulator, venue: CcxtVenue, bars: pd.DataFrame) -> None:
-        assert venue.capabilities.limit_orders and venue.capabilities.time_in_force == {"GTC"}
+        assert venue.capabilities.limit_orders and "GTC" in venue.capabilities.time_in_force
         (ack,) = await venue.submit(_limit(bars, "lim-1"))
         assert isinstance(ack, Ack) and [o.client_order_id for o in sim.orders] == ["lim-1"]
         assert sim.orders[0].time_in_force == "GTC"  # the declared (venue default) time in force

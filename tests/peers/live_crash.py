@@ -66,8 +66,10 @@ def _parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--stops",
         action="store_true",
-        help="position stops: 0.2 %% stop-loss and take-profit, held by the runner (emulated)",
+        help="position stops (--stop-loss, --take-profit), held by the runner (emulated)",
     )
+    parser.add_argument("--stop-loss", type=float, default=0.002, help="with --stops")
+    parser.add_argument("--take-profit", type=float, default=0.002, help="with --stops")
     parser.add_argument(
         "--portfolio",
         action="store_true",
@@ -106,7 +108,9 @@ def _spec(args: argparse.Namespace, bars: Bars) -> RunnerSpec:
 
         from grekko_research.engine import Stops
 
-        engine = replaced(engine, stops=Stops(stop_loss=0.002, take_profit=0.002))
+        engine = replaced(
+            engine, stops=Stops(stop_loss=args.stop_loss, take_profit=args.take_profit)
+        )
     spec = RunnerSpec(
         "crash-" + args.point, strategy, params, engine, bars.symbols, "1h",
         grace_ms=300, reconcile_every_ms=10**12,

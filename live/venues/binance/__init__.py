@@ -16,15 +16,32 @@
 - Position: spot has none; the base asset's total balance stands for it.
 - Stream: ``watch_orders``/``watch_my_trades`` over the WebSocket API user-data subscription
   (``userDataStream.subscribe.signature``); stream trades carry the client id (``c``).
+- Order types, through ccxt's unified params: ``stop_limit`` → ``STOP_LOSS_LIMIT``
+  (``triggerPrice``), ``take_profit_limit`` → ``TAKE_PROFIT_LIMIT`` (``takeProfitPrice``),
+  ``stop_market`` / ``take_profit_market`` → ``STOP_LOSS`` / ``TAKE_PROFIT``, a post-only
+  limit → ``LIMIT_MAKER`` (``postOnly``), ``timeInForce`` GTC/IOC/FOK. A stop the market has
+  already reached (``-2010 "Stop price would trigger immediately."``) and a post-only limit
+  that would take (``-2010 "Order would immediately match and take."``) are ``Rejected``
+  (reasons ``would_trigger`` / ``would_take``, see :func:`live.venues.errors.refusal_kind`).
+- OCO (:meth:`BinanceVenue.submit_oco`): ccxt has no unified OCO for Binance spot, so the
+  pair goes to ``POST /api/v3/orderList/oco`` through ccxt's implicit API
+  (``private_post_orderlist_oco``), each leg with its own client id
+  (``aboveClientOrderId``/``belowClientOrderId``); Binance expires the other leg when one
+  triggers or fills.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any, ClassVar
 
+from live.orders import Rejected, Report
+from live.venues._ccxt_orders import created_reports
 from live.venues._ccxt_util import trade_key
+from live.venues.base import OrderRequest, unsupported_request
 from live.venues.ccxt_venue import CcxtVenue, not_cancellable
+from live.venues.errors import GiveUp, OutcomeUnknown, refusal_kind
 
 __all__ = ["DEFAULT_OPTIONS", "BinanceVenue"]
 
@@ -52,7 +69,68 @@ class BinanceVenue(CcxtVenue):
         "reduce_only": False,  # spot: no reduce-only orders (a sell cannot exceed the balance)
         "funding": False,
         "contract_positions": False,
+        "stop_orders": True,
+        "stop_limit_orders": True,
+        "post_only": True,
+        "time_in_force": frozenset({"GTC", "IOC", "FOK"}),
+        "oco": True,
     }
+
+    async def submit_oco(self, requests: Sequence[OrderRequest]) -> list[Report]:
+        """Send two exits of one symbol and side as one Binance OCO list.
+
+        The leg with the higher trigger (or limit) is Binance's ``above`` leg. A post-only
+        limit goes as ``LIMIT_MAKER``; ``stop_*`` as ``STOP_LOSS(_LIMIT)``, ``take_profit_*`` as
+        ``TAKE_PROFIT(_LIMIT)``. Refusals (the list as a whole) are ``Rejected`` for both legs.
+        """
+        await self.start()
+        if len(requests) != 2 or len({(r.symbol, r.side, r.qty) for r in requests}) != 1:
+            raise GiveUp(
+                "an OCO is two exits of one symbol, side and quantity",
+                venue=self.name, operation="create_oco", state_changing=False, source="BadOco",
+            )  # fmt: skip
+        for r in requests:
+            if self.tracker.was_sent(r.client_id):
+                raise OutcomeUnknown(
+                    "this client id was already sent by this adapter; query it, do not resend",
+                    venue=self.name, operation="create_oco", state_changing=True,
+                    source="AlreadySent", client_id=r.client_id,
+                )  # fmt: skip
+        why = next((w for r in requests if (w := _oco_refusal(r, self)) is not None), None)
+        if why is not None:
+            return [Rejected(r.client_id, reason=f"not sent: {why}") for r in requests]
+        above, below = sorted(requests, key=_leg_level, reverse=True)
+        market = self._market(above.symbol)
+        params: dict[str, Any] = {
+            "symbol": market["id"],
+            "side": above.side.upper(),
+            "quantity": self.client.amount_to_precision(above.symbol, float(above.qty)),
+            "listClientOrderId": f"l{above.client_id}"[:36],
+            "newOrderRespType": "FULL",
+        }
+        for where, leg in (("above", above), ("below", below)):
+            params |= _oco_leg(where, leg, self.client, above.symbol)
+        for r in requests:
+            self.tracker.sending(r.client_id, r.symbol, self.now_ms())
+        try:
+            with self.calling(
+                "create_oco", state_changing=True, client_id=above.client_id,
+                normal=self._answered,
+            ):  # fmt: skip
+                answer = await self.client.private_post_orderlist_oco(params)
+        except GiveUp as err:
+            for r in requests:
+                self.tracker.forget(r.client_id)
+            if self._is_refusal(err.__cause__):
+                reason = f"{refusal_kind(err.__cause__)}: {err.source}: {err.detail}"
+                return [Rejected(r.client_id, reason=reason) for r in requests]
+            raise
+        reports: list[Report] = []
+        for raw in answer.get("orderReports") or []:
+            order = self.client.parse_order(raw, market)
+            cid = str(raw.get("clientOrderId"))
+            reports += created_reports(self.tracker, cid, above.symbol, order)
+        return reports
 
     async def _fetch_by_client_id(self, symbol: str, client_id: str) -> dict[str, Any] | None:
         with self.calling("fetch_order", client_id=client_id):
@@ -115,3 +193,37 @@ class BinanceVenue(CcxtVenue):
         # The user-data subscription is confirmed by the WebSocket API before updates flow.
         with self.calling("authenticate"):
             await client.authenticate()
+
+
+_OCO_TYPES = {
+    "stop_market": "STOP_LOSS",
+    "stop_limit": "STOP_LOSS_LIMIT",
+    "take_profit_market": "TAKE_PROFIT",
+    "take_profit_limit": "TAKE_PROFIT_LIMIT",
+}
+
+
+def _leg_level(request: OrderRequest) -> Decimal:
+    level = request.stop_price if request.stop_price is not None else request.limit_price
+    return level if level is not None else Decimal(0)
+
+
+def _oco_refusal(request: OrderRequest, venue: BinanceVenue) -> str | None:
+    if request.order_type == "limit" and not request.post_only:
+        return "an OCO's limit leg must be post-only (Binance: LIMIT_MAKER)"
+    if request.order_type == "market":
+        return "an OCO takes no market leg"
+    return unsupported_request(request, venue.capabilities)
+
+
+def _oco_leg(where: str, leg: OrderRequest, client: Any, symbol: str) -> dict[str, Any]:
+    """One leg's ``above*`` / ``below*`` params of ``orderList/oco``."""
+    kind = "LIMIT_MAKER" if leg.order_type == "limit" else _OCO_TYPES[leg.order_type]
+    out: dict[str, Any] = {f"{where}Type": kind, f"{where}ClientOrderId": leg.client_id}
+    if leg.limit_price is not None:
+        out[f"{where}Price"] = client.price_to_precision(symbol, float(leg.limit_price))
+    if leg.stop_price is not None:
+        out[f"{where}StopPrice"] = client.price_to_precision(symbol, float(leg.stop_price))
+    if kind.endswith("_LIMIT"):
+        out[f"{where}TimeInForce"] = leg.time_in_force or "GTC"
+    return out

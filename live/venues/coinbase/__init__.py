@@ -31,6 +31,12 @@ What it does, and what Coinbase (or ccxt's client for it) cannot:
   not trades, and no candles: :meth:`reports` yields order states (``QueryResult`` with the
   cumulative quantity, so the runner fetches the fills), :meth:`bars` polls REST.
 - Positions: spot only (the base balance); Coinbase's derivatives are not covered.
+- Stops: ``stop_limit`` and ``take_profit_limit`` go as ``stop_limit_stop_limit_gtc`` with an
+  explicit ``stop_direction`` (a sell stop-loss triggers on the way down, a sell take-profit on
+  the way up; ccxt's own default for a bare ``stopPrice`` is the opposite, an entry stop).
+  Coinbase has no stop-market order. A stop the last trade price has already reached is
+  refused (``INVALID_STOP_PRICE``) → ``Rejected`` (``would_trigger``); a post-only limit that
+  would take (``INVALID_LIMIT_PRICE_POST_ONLY``) → ``Rejected`` (``would_take``).
 """
 
 from __future__ import annotations
@@ -80,6 +86,8 @@ class CoinbaseVenue(CcxtVenue):
         "reduce_only": False,
         "funding": False,
         "contract_positions": False,
+        "stop_limit_orders": True,  # stop_limit_stop_limit_gtc
+        "post_only": True,  # limit_limit_gtc.post_only
     }
 
     def __init__(self, client: Any, **kwargs: Any) -> None:
@@ -89,6 +97,14 @@ class CoinbaseVenue(CcxtVenue):
 
     def _create_params(self, request: OrderRequest, market: dict[str, Any]) -> dict[str, Any]:
         params = super()._create_params(request, market)
+        if request.order_type in ("stop_limit", "take_profit_limit"):
+            params.pop("triggerPrice", None)
+            params.pop("takeProfitPrice", None)
+            params["stopPrice"] = float(request.stop_price or 0)
+            falls = (request.order_type == "stop_limit") == (request.side == "sell")
+            params["stop_direction"] = (
+                "STOP_DIRECTION_STOP_DOWN" if falls else "STOP_DIRECTION_STOP_UP"
+            )
         if (
             self.market_buy_in_base
             and request.order_type == "market"

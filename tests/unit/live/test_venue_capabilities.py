@@ -121,11 +121,19 @@ def test_what_each_adapter_declares() -> None:
     assert (usdm.reduce_only, usdm.funding, usdm.contract_positions) == (True, True, True)
     # Coinbase: ccxt streams its order updates, neither candles nor the account's trades
     assert (cb.stream_orders, cb.stream_bars, cb.stream_trades) == (True, False, False)
+    # Binance spot: its native stops, take-profits, LIMIT_MAKER, IOC/FOK and OCO lists.
+    assert (spot.stop_orders, spot.stop_limit_orders, spot.post_only, spot.oco) == (True,) * 4
+    assert spot.time_in_force == {"GTC", "IOC", "FOK"}
     for caps in (spot, usdm, cb):
-        assert caps.market_orders and caps.limit_orders and caps.time_in_force == {"GTC"}
-        # the order path cannot express these yet: declared off, whatever the exchange offers
-        assert not (caps.stop_orders or caps.stop_limit_orders or caps.oco or caps.post_only)
+        assert caps.market_orders and caps.limit_orders and "GTC" in caps.time_in_force
         assert not caps.execution_bar
+    # Binance USD-M: STOP_MARKET / TAKE_PROFIT_MARKET / TRAILING_STOP_MARKET (algo orders), GTX.
+    assert (usdm.stop_orders, usdm.trailing_stop_orders, usdm.post_only) == (True,) * 3
+    assert usdm.time_in_force == {"GTC", "IOC", "FOK", "GTX"}
+    assert not (usdm.stop_limit_orders or usdm.oco)
+    # Coinbase: stop_limit_stop_limit_gtc and post-only limits; no stop-market order exists.
+    assert (cb.stop_limit_orders, cb.post_only) == (True, True)
+    assert not (cb.stop_orders or cb.oco) and cb.time_in_force == {"GTC"}
     replay, fed = v["paper on a replay"].capabilities, v["paper on binance's feed"].capabilities
     assert replay.execution_bar and not replay.limit_orders and not replay.stream_bars
     assert not fed.execution_bar and fed.stream_bars and fed.ticker
