@@ -125,6 +125,8 @@ class Reconciliation(RunnerBase):
                 continue
             if any(link["of"] == o.client_id for link in self._links):
                 continue  # already re-issued
+            if o.group is not None:
+                continue  # an OCO leg: the refusal ended its group, a lone leg is no exit pair
             # Re-issues counted in this process: a create the venue keeps refusing gives up
             # here; one lost to our own crash is re-issued again after the restart.
             n = self._retries.get(o.client_id, 0)
@@ -137,6 +139,8 @@ class Reconciliation(RunnerBase):
                 o.run_id, o.symbol, o.side, o.qty, o.decision_ts_ms, seq=seq,
                 order_type=o.order_type, limit_price=o.limit_price, stop_price=o.stop_price,
                 time_in_force=o.time_in_force, post_only=o.post_only, trailing_pct=o.trailing_pct,
+                reduce_only=o.reduce_only, tag=o.tag, trigger_price=o.trigger_price,
+                trigger_ts_ms=o.trigger_ts_ms,
             )  # fmt: skip
             new = self.om.create(intent, self.clock())
             events += new

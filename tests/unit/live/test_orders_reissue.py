@@ -52,3 +52,41 @@ def test_a_lost_stop_limit_is_reissued_with_its_trigger() -> None:
         "stop_limit", Decimal("29000"), Decimal("28900"), "GTC", 1,
     )  # fmt: skip
     assert [r[0] for r in probe.store.rows] == ["order_created", "retry_created"]
+
+
+def test_a_lost_stop_exit_is_reissued_as_the_same_exit() -> None:
+    """An emulated stop's exit keeps reduce-only, its tag and the price and bar that fired it
+    (re-issued as a plain market order it would be booked as a strategy order)."""
+    om = OrderManager()
+    lost = Intent(
+        "run-1", "BTC/USDT", "sell", "0.5", 1_000, 0, reduce_only=True, tag="stop_loss",
+        trigger_price="28950", trigger_ts_ms=3_600_000,
+    )  # fmt: skip
+    om.create(lost, 1)
+    om.mark_submitted(lost.client_id, 1)
+    om.apply(Rejected(lost.client_id, "not accepted: rate limited"), 2)
+    probe = _Probe(om)
+    asyncio.run(probe._reissue_lost())
+    (again,) = probe.sent
+    o = om.order(again)
+    assert (o.reduce_only, o.tag, o.trigger_price, o.trigger_ts_ms, o.order_type) == (
+        True, "stop_loss", Decimal("28950"), 3_600_000, "market",
+    )  # fmt: skip
+
+
+def test_a_lost_oco_leg_is_not_reissued_alone() -> None:
+    om = OrderManager()
+    legs = [
+        Intent("run-1", "BTC/USDT", "sell", "0.5", 1_000, 0, order_type="stop_market",
+               stop_price="29000", group="exit-1"),
+        Intent("run-1", "BTC/USDT", "sell", "0.5", 1_000, 1, order_type="limit",
+               limit_price="31000", group="exit-1"),
+    ]  # fmt: skip
+    for leg in legs:
+        om.create(leg, 1)
+        om.mark_submitted(leg.client_id, 1)
+    om.apply(Rejected(legs[0].client_id, "not accepted: rate limited"), 2)
+    probe = _Probe(om)
+    asyncio.run(probe._reissue_lost())
+    assert probe.sent == []
+    assert om.group_cancels() == [legs[1].client_id]
