@@ -40,6 +40,7 @@ if TYPE_CHECKING:
         find_run,
         runs_table_url,
     )
+    from grekko_research.tracking._listing import list_tracked_runs
     from grekko_research.tracking._model import (
         load_strategy,
         log_sweep_summary,
@@ -63,6 +64,7 @@ _LAZY = {
     "download_artifact": "_client",
     "find_run": "_client",
     "runs_table_url": "_client",
+    "list_tracked_runs": "_listing",
     "load_strategy": "_model",
     "log_sweep_summary": "_model",
     "model_version": "_model",
@@ -88,6 +90,7 @@ __all__ = [
     "download_artifact",
     "find_run",
     "git_commit",
+    "list_tracked_runs",
     "load_strategy",
     "log_backtest",
     "log_sweep_summary",

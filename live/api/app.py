@@ -18,6 +18,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from decimal import Decimal
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Security, WebSocket
@@ -32,6 +33,7 @@ from starlette.types import Scope as AsgiScope
 from starlette.websockets import WebSocketDisconnect
 
 from live.api._console import CONSOLE_ASSETS, add_console_routes
+from live.api._research import FRAME_PREFIX, add_research_routes
 from live.api.auth import ApiTokens, Scope, bearer_token
 from live.api.control import Control
 from live.api.hub import TOPICS, LogHub, Subscription, event_message
@@ -207,7 +209,9 @@ class ResumeRequest(BaseModel):
 # -- the app ----------------------------------------------------------------------------------
 
 
-def create_app(hub: LogHub, control: Control, tokens: ApiTokens) -> FastAPI:
+def create_app(
+    hub: LogHub, control: Control, tokens: ApiTokens, *, runs_dir: Path | None = None
+) -> FastAPI:
     """Build the API over ``hub``; the app starts and stops the hub's polling with itself.
 
     Parameters
@@ -248,11 +252,13 @@ def create_app(hub: LogHub, control: Control, tokens: ApiTokens) -> FastAPI:
         _TokenGate,
         tokens=tokens,
         public=frozenset(public),
-        public_prefix=(DOCS_ASSETS + "/", CONSOLE_ASSETS + "/"),
+        # framed reports: a frame ticket in their path is their key (see live.api._research)
+        public_prefix=(DOCS_ASSETS + "/", CONSOLE_ASSETS + "/", FRAME_PREFIX + "/"),
     )
 
     read = [Depends(_needs(tokens, "read"))]
     add_console_routes(app, hub, tokens, read, _AUTH_ERRORS)  # / is the web console
+    add_research_routes(app, read, _AUTH_ERRORS, runs_dir)  # its research pages
 
     @app.get("/health", response_model=Health, responses={503: {"model": Health}})
     async def health() -> JSONResponse:

@@ -86,10 +86,14 @@ class PageLog:
         page.on("websocket", lambda ws: self.urls.append(ws.url))
 
 
-def serve(events: Path, read: str, control: str, *, stale_bars: float = 2.0) -> Iterator[Served]:
-    """Serve the status API of ``events`` (port 0: a free one) until the generator closes."""
+def serve(
+    events: Path, read: str, control: str, *, stale_bars: float = 2.0, runs_dir: Path | None = None
+) -> Iterator[Served]:
+    """Serve the status API of ``events`` (port 0: a free one) until the generator closes
+    (``runs_dir``: the research pages' runs folder)."""
     hub = LogHub(events, poll_s=0.05, stale_bars=stale_bars)
-    app = create_app(hub, FlagFileControl(events.parent), ApiTokens.of([read], [control]))
+    tokens = ApiTokens.of([read], [control])
+    app = create_app(hub, FlagFileControl(events.parent), tokens, runs_dir=runs_dir)
     server = api_server(app, "127.0.0.1", 0, log_level="warning")
     thread = threading.Thread(target=server.run, daemon=True, name="console-test-api")
     thread.start()
@@ -116,3 +120,72 @@ def wait_until(what: str, check: Any, timeout: float = 120.0, every: float = 0.1
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
         time.sleep(every)
+
+
+# -- a runs folder for the research pages ------------------------------------------------------
+
+RESEARCH_DATA = ["data=btc_1h", "data.start=2021-01-01", "data.end=2021-03-01"]
+
+
+@dataclass
+class ResearchFolder:
+    """A runs folder written by real backtests: two runs (sma_cross fast 12 and 10; b also in
+    the folder's MLflow store) and a sweep folder (``sweeps/<study>/<time>``) holding its best
+    run, summary.json and gates.json."""
+
+    root: Path
+    a: str
+    b: str
+    sweep: str
+    best: str
+    summary: dict[str, Any]
+    gates: list[dict[str, Any]]
+    mlflow: str  # the MLflow run id of b
+
+
+@pytest.fixture(scope="session")
+def research_folder(research_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    import json
+
+    from grekko_research.config import compose_config
+    from grekko_research.data.store import ParquetStore
+    from grekko_research.promote import evaluate_gates, gate_rows
+    from grekko_research.runs import run_backtest, write_run
+    from grekko_research.tracking import log_backtest
+
+    root = tmp_path_factory.mktemp("research-runs")
+    store = ParquetStore(research_store)
+    made = {}
+    for fast in (12, 10):
+        cfg = compose_config(["strategy=sma_cross", f"strategy.params.fast={fast}", *RESEARCH_DATA])
+        run = run_backtest(cfg, store=store)
+        made[fast] = write_run(run, root)
+    # run b is also tracked, as `grekko backtest --track` does, in the runs folder's own store
+    mlflow_id = log_backtest(run, made[10], uri=f"sqlite:///{(root / 'mlruns.db').as_posix()}")
+    # A sweep folder as `grekko sweep` lays it out, its best run written by the library; the
+    # summary's numbers are made up, its gates evaluated by grekko_research.promote.
+    sweep = root / "sweeps" / "sma_cross-test-sharpe_ratio" / "20260101T000000"
+    sweep.mkdir(parents=True)
+    cfg = compose_config(["strategy=sma_cross", "strategy.params.fast=8", *RESEARCH_DATA])
+    best = write_run(run_backtest(cfg, store=store), sweep)
+    summary = {
+        "study": "sma_cross-test-sharpe_ratio",
+        "storage": "sqlite:///optuna.db",
+        "strategy": "sma_cross",
+        "objective": "sharpe_ratio",
+        "out_of_sample": {"sharpe_ratio": 1.4, "max_drawdown": -0.12, "total_return": 0.31},
+        "overfitting": {"deflated_sharpe_eff": 0.97, "pbo": 0.62},
+        "in_sample": {"trade_count": 40},
+        "best_params": {"fast": 8, "slow": 30},
+        "n_trials": 20,
+        "robustness": {"pvalue_random_entries": 0.01},
+        "parity": None,
+        "parity_passed": None,
+    }
+    gates = gate_rows(evaluate_gates(summary, cfg.promote))
+    (sweep / "summary.json").write_text(json.dumps(summary))
+    (sweep / "gates.json").write_text(json.dumps(gates))
+    rel = lambda p: p.relative_to(root).as_posix()  # noqa: E731
+    return ResearchFolder(
+        root, rel(made[12]), rel(made[10]), rel(sweep), rel(best), summary, gates, mlflow_id
+    )

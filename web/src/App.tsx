@@ -7,16 +7,46 @@ import { Login } from "./components/Login";
 import { useRun } from "./hooks/useRun";
 import { RunPage } from "./pages/RunPage";
 import { RunsPage } from "./pages/RunsPage";
+import { DiffPage } from "./pages/research/DiffPage";
+import { ResearchPage } from "./pages/research/ResearchPage";
+import { ResearchRunPage } from "./pages/research/ResearchRunPage";
+import { SweepPage } from "./pages/research/SweepPage";
 import { forget, keep, savedToken, type Session } from "./session";
 
-/** The pages, by the fragment's first part. Research and market pages plug in here (see
- * docs/console.md): a page is a title and a component over the API client and the session. */
-type Route = { page: "runs" } | { page: "run"; id: string };
+/** The pages, by the fragment's first part. Market pages plug in here (see docs/console.md):
+ * a page is a component over the API client and the session. */
+type Route =
+  | { page: "runs" }
+  | { page: "run"; id: string }
+  | { page: "research" }
+  | { page: "research-run"; id: string }
+  | { page: "research-sweep"; id: string }
+  | { page: "research-diff"; a: string; b: string };
 
 function parse(hash: string): Route {
-  const parts = hash.replace(/^#\/?/, "").split("/");
-  if (parts[0] === "run") return { page: "run", id: decodeURIComponent(parts[1] ?? "") };
+  // Each id is one encoded part (research ids are paths inside the runs folder).
+  const parts = hash.replace(/^#\/?/, "").split("/").map((p) => decodeURIComponent(p));
+  if (parts[0] === "run") return { page: "run", id: parts[1] ?? "" };
+  if (parts[0] === "research") {
+    if (parts[1] === "run" && parts[2]) return { page: "research-run", id: parts[2] };
+    if (parts[1] === "sweep" && parts[2]) return { page: "research-sweep", id: parts[2] };
+    if (parts[1] === "diff" && parts[2] && parts[3]) return { page: "research-diff", a: parts[2], b: parts[3] };
+    return { page: "research" };
+  }
   return { page: "runs" };
+}
+
+function Page({ route, api, go }: { route: Route; api: Api; go: (hash: string) => void }) {
+  switch (route.page) {
+    case "research-run":
+      return <ResearchRunPage api={api} id={route.id} />;
+    case "research-sweep":
+      return <SweepPage api={api} id={route.id} />;
+    case "research-diff":
+      return <DiffPage api={api} a={route.a} b={route.b} />;
+    default:
+      return <ResearchPage api={api} go={go} />;
+  }
 }
 
 function Console({ session, onLogout }: { session: Session; onLogout: () => void }) {
@@ -48,6 +78,13 @@ function Console({ session, onLogout }: { session: Session; onLogout: () => void
         >
           Run
         </a>
+        <a
+          href="#/research"
+          className={route.page.startsWith("research") ? "active" : undefined}
+          data-testid="nav-research"
+        >
+          Research
+        </a>
         <a href="/docs" target="_blank" rel="noreferrer">
           API docs
         </a>
@@ -62,8 +99,10 @@ function Console({ session, onLogout }: { session: Session; onLogout: () => void
       <main>
         {route.page === "runs" ? (
           <RunsPage snapshot={view.snapshot} onOpen={(id) => go(`#/run/${encodeURIComponent(id)}`)} />
-        ) : (
+        ) : route.page === "run" ? (
           <RunPage api={api} scope={session.scope} view={view} />
+        ) : (
+          <Page route={route} api={api} go={go} />
         )}
       </main>
     </div>

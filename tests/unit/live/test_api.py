@@ -56,20 +56,38 @@ def _sample_body(op: dict[str, Any], doc: dict[str, Any]) -> dict[str, Any] | No
     }
 
 
-def _sample_query(op: dict[str, Any], doc: dict[str, Any]) -> str:
-    """The required query parameters of ``op`` with a valid value (an enum's first)."""
+def _sample_query(op: dict[str, Any], doc: dict[str, Any], values: dict[str, str]) -> str:
+    """The required query parameters of ``op`` with a valid value (``values``, else an enum's
+    first)."""
     pairs = []
     for param in op.get("parameters", []):
         if param.get("in") == "query" and param.get("required"):
             schema = _resolve(param["schema"], doc)
-            pairs.append(f"{param['name']}={schema.get('enum', ['1'])[0]}")
+            value = values.get(param["name"], schema.get("enum", ["1"])[0])
+            pairs.append(f"{param['name']}={value}")
     return "?" + "&".join(pairs) if pairs else ""
 
 
-def test_every_route_of_the_openapi_document_needs_the_right_token(api: Api) -> None:
+def _runs_folder(root: Path) -> dict[str, str]:
+    """A runs folder with one run (the files the research routes read) for the research
+    routes' samples: the query values naming it."""
+    run = root / "sma_cross" / "20260101T000000-abc"
+    run.mkdir(parents=True)
+    (run / "metrics.json").write_text('{"strategy": "sma_cross", "metrics": {"sharpe_ratio": 1}}')
+    (run / "config.yaml").write_text("strategy:\n  name: sma_cross\n")
+    (run / "tearsheet.html").write_text("<!doctype html><p>tearsheet</p>")
+    rid = "sma_cross/20260101T000000-abc"
+    return {"run": rid, "a": rid, "b": rid, "id": rid}
+
+
+def test_every_route_of_the_openapi_document_needs_the_right_token(
+    api: Api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GREKKO_RUNS_DIR", str(tmp_path / "runs"))  # the research routes' folder
+    values = _runs_folder(tmp_path / "runs")
     doc = api.client.get("/openapi.json").json()
     routes = [
-        (method, path + _sample_query(op, doc), _sample_body(op, doc))
+        (method, path + _sample_query(op, doc, values), _sample_body(op, doc))
         for path, ops in doc["paths"].items()
         for method, op in ops.items()
         if path != "/health"
@@ -85,7 +103,9 @@ def test_every_route_of_the_openapi_document_needs_the_right_token(api: Api) -> 
     assert {
         ("get", p)
         for p in ("/strategies", "/positions", "/orders", "/fills", "/pnl", "/risk", "/metrics",
-                  "/whoami", "/events", "/equity", "/status", "/runs")  # the console's: last 5
+                  "/whoami", "/events", "/equity", "/status", "/runs",  # the console's
+                  "/research/runs", "/research/run", "/research/diff", "/research/sweeps",
+                  "/research/links", "/research/frame_url", "/research/mlflow")  # research
     } <= listed  # fmt: skip
     assert {m for m, _ in listed - CONTROL_ROUTES} == {"get"}, "a mutating route is not control"
     seen: list[Any] = []
@@ -264,6 +284,10 @@ def test_the_console_page_and_its_assets_are_public_and_nothing_else(api: Api) -
         "/console/assets/%2e%2e/index.html",
         "/console/assets/missing.js",
         "/console/assets/",
+        # framed reports open by a ticket from /research/frame_url (read token) only
+        "/research/frame/no-such-ticket/tearsheet.html",
+        "/research/frame/x/../../orders",
+        "/research/frame/",
     ):
         assert api.client.get(path).status_code in (401, 404), path
     for path in ("/console", "/console/index.html", "/index.html", "/whoami", "/events", "/equity"):

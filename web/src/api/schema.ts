@@ -187,6 +187,148 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/research/diff": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Research Diff
+         * @description What differs in the configs of two runs (``grekko compare``'s diff).
+         */
+        get: operations["research_diff_research_diff_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/research/frame_url": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Research Frame Url
+         * @description A same-origin address that frames one report page for a few minutes (an iframe
+         *     cannot send the token): the page and its plotly.js, nothing else.
+         */
+        get: operations["research_frame_url_research_frame_url_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/research/links": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Research Links
+         * @description Where the runs folder is, and where MLflow's UI and optuna-dashboard are served.
+         */
+        get: operations["research_links_research_links_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/research/mlflow": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Research Mlflow
+         * @description The top-level runs of the MLflow store of the runs folder (backtests and sweeps),
+         *     newest first, each with the run folder it was logged from and its MLflow address.
+         */
+        get: operations["research_mlflow_research_mlflow_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/research/run": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Research Run
+         * @description One run: its metrics and its resolved config, flattened.
+         */
+        get: operations["research_run_research_run_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/research/runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Research Runs
+         * @description The backtest runs of the runs folder (and each sweep's best run), newest first.
+         */
+        get: operations["research_runs_research_runs_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/research/sweeps": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Research Sweeps
+         * @description The sweeps of the runs folder with their promotion gates, newest first.
+         */
+        get: operations["research_sweeps_research_sweeps_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/resume": {
         parameters: {
             query?: never;
@@ -314,6 +456,37 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** ConfigDiff */
+        ConfigDiff: {
+            /** A */
+            a: string;
+            /** B */
+            b: string;
+            /**
+             * Equal
+             * @description How many keys both runs share with the same value
+             */
+            equal: number;
+            /**
+             * Rows
+             * @description The config keys whose values differ
+             */
+            rows: components["schemas"]["DiffRow"][];
+            /**
+             * Unshared
+             * @description How many keys only one run has (not compared)
+             */
+            unshared: number;
+        };
+        /** DiffRow */
+        DiffRow: {
+            /** A */
+            a: string;
+            /** B */
+            b: string;
+            /** Key */
+            key: string;
+        };
         /** EquityCurve */
         EquityCurve: {
             /** Equity Start */
@@ -388,6 +561,34 @@ export interface components {
             trade_id: string;
             /** Ts Ms */
             ts_ms: number;
+        };
+        /** FrameUrl */
+        FrameUrl: {
+            /** Expires S */
+            expires_s: number;
+            /**
+             * Url
+             * @description Open this in an iframe (same origin; no token needed)
+             */
+            url: string;
+        };
+        /** GateRow */
+        GateRow: {
+            /** Gate */
+            gate: string;
+            /**
+             * Ok
+             * @description pass, fail, or null: not measured
+             */
+            ok: boolean | null;
+            /** Rule */
+            rule: string;
+            /** Source */
+            source: string;
+            /** Value */
+            value: number | null;
+            /** Why */
+            why: string;
         };
         /** HTTPValidationError */
         HTTPValidationError: {
@@ -556,6 +757,177 @@ export interface components {
             /** Positions */
             positions: components["schemas"]["Position"][];
         };
+        /** ResearchLinks */
+        ResearchLinks: {
+            /**
+             * Mlflow Ui
+             * @description MLflow's UI (GREKKO_MLFLOW_UI_URL, else mlflow ui's default)
+             */
+            mlflow_ui: string;
+            /**
+             * Optuna Dashboard
+             * @description optuna-dashboard (GREKKO_OPTUNA_DASHBOARD_URL, else its default)
+             */
+            optuna_dashboard: string;
+            /** Runs Dir */
+            runs_dir: string;
+        };
+        /**
+         * ResearchRun
+         * @description A backtest run folder (``<strategy>/<time>-<config_id>``, or the best run of a sweep).
+         */
+        ResearchRun: {
+            /** Bars */
+            bars: string;
+            /** Config Id */
+            config_id: string;
+            /**
+             * Created
+             * @description The UTC time in its folder name (YYYYMMDDTHHMMSS)
+             */
+            created: string;
+            /** End */
+            end: string;
+            /**
+             * Id
+             * @description Its path inside the runs folder (how the other routes name it)
+             */
+            id: string;
+            /** Metrics */
+            metrics: {
+                [key: string]: number | null;
+            };
+            /** Start */
+            start: string;
+            /** Strategy */
+            strategy: string;
+            /**
+             * Sweep
+             * @description The sweep folder it is the best run of, if any
+             */
+            sweep: string | null;
+            /** Symbols */
+            symbols: string;
+            /**
+             * Tearsheet
+             * @description Whether it has a tearsheet.html
+             */
+            tearsheet: boolean;
+            /** Timeframe */
+            timeframe: string;
+        };
+        /** ResearchRunDetail */
+        ResearchRunDetail: {
+            /** Bars */
+            bars: string;
+            /**
+             * Config
+             * @description The resolved config, flattened (key → value)
+             */
+            config: {
+                [key: string]: string;
+            };
+            /** Config Id */
+            config_id: string;
+            /**
+             * Created
+             * @description The UTC time in its folder name (YYYYMMDDTHHMMSS)
+             */
+            created: string;
+            /** End */
+            end: string;
+            /**
+             * Id
+             * @description Its path inside the runs folder (how the other routes name it)
+             */
+            id: string;
+            /** Metrics */
+            metrics: {
+                [key: string]: number | null;
+            };
+            /** Start */
+            start: string;
+            /** Strategy */
+            strategy: string;
+            /**
+             * Sweep
+             * @description The sweep folder it is the best run of, if any
+             */
+            sweep: string | null;
+            /** Symbols */
+            symbols: string;
+            /**
+             * Tearsheet
+             * @description Whether it has a tearsheet.html
+             */
+            tearsheet: boolean;
+            /** Timeframe */
+            timeframe: string;
+        };
+        /**
+         * ResearchSweep
+         * @description A sweep folder (``sweeps/<study>/<time>``) and its promotion gates.
+         */
+        ResearchSweep: {
+            /** Best Params */
+            best_params?: {
+                [key: string]: unknown;
+            };
+            /**
+             * Best Run
+             * @description The id of its best run's folder
+             */
+            best_run?: string | null;
+            /** Created */
+            created: string;
+            /**
+             * Error
+             * @description Why its files cannot be read (then no more)
+             */
+            error?: string | null;
+            /**
+             * Gates
+             * @description gates.json; null: written without gates
+             */
+            gates?: components["schemas"]["GateRow"][] | null;
+            /**
+             * Gates Passed
+             * @description All gates pass (null: no gate table)
+             */
+            gates_passed?: boolean | null;
+            /** Id */
+            id: string;
+            /** N Trials */
+            n_trials?: number | null;
+            /** Objective */
+            objective?: string | null;
+            /** Out Of Sample */
+            out_of_sample?: {
+                [key: string]: number | null;
+            };
+            /**
+             * Pages
+             * @description Its report pages (framed through /research/frame_url)
+             */
+            pages?: string[];
+            /** Parity */
+            parity?: {
+                [key: string]: unknown;
+            } | null;
+            /** Robustness */
+            robustness?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Storage
+             * @description The Optuna storage (what optuna-dashboard opens)
+             */
+            storage?: string | null;
+            /** Strategy */
+            strategy?: string | null;
+            /** Study */
+            study: string;
+        };
         /** ResumeRequest */
         ResumeRequest: {
             /** Reason */
@@ -716,6 +1088,40 @@ export interface components {
             timeframe: string | null;
             /** Venue */
             venue: string | null;
+        };
+        /**
+         * TrackedRun
+         * @description A top-level run of the MLflow store beside the runs folder (a backtest or a sweep).
+         */
+        TrackedRun: {
+            /** Config Id */
+            config_id: string | null;
+            /** Experiment */
+            experiment: string;
+            /**
+             * Folder
+             * @description The id of the run folder it was logged from, if here
+             */
+            folder: string | null;
+            /** Metrics */
+            metrics: {
+                [key: string]: number;
+            };
+            /** Name */
+            name: string | null;
+            /** Run Id */
+            run_id: string;
+            /** Start Ms */
+            start_ms: number | null;
+            /** Status */
+            status: string;
+            /** Strategy */
+            strategy: string | null;
+            /**
+             * Url
+             * @description The run in MLflow's UI
+             */
+            url: string;
         };
         /** ValidationError */
         ValidationError: {
@@ -1090,6 +1496,324 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Positions"];
+                };
+            };
+            /** @description No token, or not a configured one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A read token on a control route */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    research_diff_research_diff_get: {
+        parameters: {
+            query: {
+                /** @description A run's id */
+                a: string;
+                /** @description Another run's id */
+                b: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConfigDiff"];
+                };
+            };
+            /** @description No token, or not a configured one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A read token on a control route */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such run or sweep in the runs folder */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    research_frame_url_research_frame_url_get: {
+        parameters: {
+            query: {
+                /** @description A run's or a sweep's id */
+                id: string;
+                kind?: "run" | "sweep";
+                /** @description tearsheet.html; a sweep's: its pages */
+                page?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FrameUrl"];
+                };
+            };
+            /** @description No token, or not a configured one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A read token on a control route */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such run or sweep in the runs folder */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    research_links_research_links_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ResearchLinks"];
+                };
+            };
+            /** @description No token, or not a configured one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A read token on a control route */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    research_mlflow_research_mlflow_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TrackedRun"][];
+                };
+            };
+            /** @description No token, or not a configured one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A read token on a control route */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The MLflow store cannot be read */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    research_run_research_run_get: {
+        parameters: {
+            query: {
+                /** @description A run's id (from /research/runs) */
+                run: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ResearchRunDetail"];
+                };
+            };
+            /** @description No token, or not a configured one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A read token on a control route */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such run or sweep in the runs folder */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    research_runs_research_runs_get: {
+        parameters: {
+            query?: {
+                strategy?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ResearchRun"][];
+                };
+            };
+            /** @description No token, or not a configured one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A read token on a control route */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    research_sweeps_research_sweeps_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ResearchSweep"][];
                 };
             };
             /** @description No token, or not a configured one */
