@@ -348,6 +348,10 @@ def open_store(plan: LivePlan) -> EventStore:
 
 def make_plan_venue(plan: LivePlan, *, store: ParquetStore | None = None) -> Venue:
     """The venue of a plan: paper on replayed history or on a public feed, or a real venue."""
+    from live.venues.dex_plan import is_dex_plan, make_dex_venue
+
+    if is_dex_plan(plan):  # paper on replayed pool state, or a chain (live.venue=dex:<name>)
+        return make_dex_venue(plan)
     live = plan.cfg.live
     if plan.venue_name == "paper" or plan.mode == "paper":
         if plan.feed == "replay":

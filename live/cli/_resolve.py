@@ -11,7 +11,7 @@ from live.cli._app import err_console
 __all__ = ["find_log", "load_state", "make_plan", "state_folder", "to_overrides"]
 
 # --venue values that are live config groups (conf/live/<name>.yaml); any other is a ccxt id.
-_VENUE_GROUPS = ("binance", "binanceusdm", "coinbase", "paper")
+_VENUE_GROUPS = ("binance", "binanceusdm", "coinbase", "paper", "dex_paper", "dex")
 
 
 def to_overrides(
@@ -46,6 +46,10 @@ def _venue(venue: str | None) -> list[str]:
         return []
     if venue in _VENUE_GROUPS:
         return [f"live={venue}"]
+    if venue == "dex-paper":  # the DEX paper venue's name is its group's
+        return ["live=dex_paper"]
+    if venue.startswith("dex:"):  # a chain: conf/exchange/dex/<name>.yaml (its feed: the group's)
+        return ["live=dex", f"live.venue={venue}"]
     return [f"live.venue={venue}", f"live.feed={venue}"]
 
 

@@ -196,8 +196,12 @@ class DexVenue:
             raise GiveUp("; ".join(problems), venue=self.name, operation="start",
                          state_changing=False, source="preflight")  # fmt: skip
         await self.sender.recover()
+        if self.feed is not None and not isinstance(self.feed, ReplayFeed):
+            await self.feed.start()  # another venue's public klines: after the chain checks
 
     async def close(self) -> None:
+        if self.feed is not None and not isinstance(self.feed, ReplayFeed):
+            await self.feed.close()
         await self.w3.provider.disconnect()
         if self.sender.private is not None:
             await self.sender.private.close()
