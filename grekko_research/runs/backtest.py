@@ -106,8 +106,8 @@ def load_run_bars(
     d = cfg.data
     if d.pool:  # a pool's bars come with the pool state its fills need: load_pool_bars
         raise ConfigError(
-            f"data.pool={d.pool}: DEX pools run through grekko backtest only (sweeps, "
-            "strategy samples and live runs do not quote pools yet)"
+            f"data.pool={d.pool}: DEX pools run through grekko backtest and grekko-live's DEX "
+            "paper venue (sweeps and strategy samples do not quote pools yet)"
         )
     store = store or (ParquetStore(d.store) if d.store else ParquetStore())
     symbols = list(d.symbols) or [d.symbol]
