@@ -433,6 +433,9 @@ def test_every_live_command_masks_the_canaries(
     range_ = ["data.start=2021-01-04", "data.end=2021-01-12"]
     cli("replay", "replay", "--strategy", "sma_cross", "--state-dir", str(tmp_path / "replay"),
         *range_)  # fmt: skip
+    # the promotion gate's parity check: a backtest and a replay of the same window
+    cli("parity", "parity", "--strategy", "sma_cross", "--state-dir", str(tmp_path / "parity"),
+        *range_)  # fmt: skip
     outputs["api"] = _serve_briefly(
         ["api", "--events", events, "--port", str(port := free_port())], env,
         lambda: _api_requests(port),
