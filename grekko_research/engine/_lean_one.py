@@ -379,25 +379,15 @@ def _quiet_end(
 
 
 @njit_inline
-def signal_rows_nb(
-    entries: np.ndarray, exits: np.ndarray, rows: np.ndarray
-) -> tuple[int, int, int]:
-    """Write the rows of ``(n,)`` ``entries``/``exits`` holding a signal into ``rows``, ascending.
-
-    Return (rows written, entries, exits); ``rows`` needs room for ``n``.
-    """
+def signal_rows_nb(entries: np.ndarray, exits: np.ndarray, rows: np.ndarray) -> int:
+    """Write the rows of ``(n,)`` ``entries``/``exits`` holding a signal into ``rows``, ascending;
+    return how many (``rows`` needs room for the entries plus the exits)."""
     c = 0
-    n_entries = 0
-    n_exits = 0
     for r in range(entries.shape[0]):
-        e = entries[r]
-        x = exits[r]
-        if e or x:
+        if entries[r] or exits[r]:
             rows[c] = r
             c += 1
-            n_entries += e
-            n_exits += x
-    return c, n_entries, n_exits
+    return c
 
 
 @njit_inline

@@ -678,13 +678,14 @@ def _lean_backtest(
 
     Return None when the run left the lean kernel's scope (a refused sale).
     """
+    counts = (int(np.count_nonzero(entries)), int(np.count_nonzero(exits)))
     market = Market(bars.index, bars.open, bars.high, bars.low, bars.close, bars.volume,
                     bars.filled, _EMPTY_F)  # fmt: skip
     dec = Decisions(entries, exits, _EMPTY_B, _EMPTY_B, _EMPTY_F, _EMPTY_I, _EMPTY_F, _EMPTY_F,
                     _EMPTY_F, _EMPTY_F, _EMPTY_F)  # fmt: skip
     n, k = bars.n_bars, bars.n_assets
     rules = make_rules(cfg, np.full(N_LIMITS, np.nan), np.zeros(k), np.zeros(k), np.zeros(k))
-    orders, trades, final = simulate_simple_nb(market, dec, rules, _EMPTY_1D, False)
+    orders, trades, final = simulate_simple_nb(market, dec, rules, _EMPTY_1D, False, counts)
     if np.isnan(final):  # a sale the cash cannot pay: only the general kernel refuses it
         return None
     trades["mae"] = np.nan  # not tracked in this pass: the replay fills them
@@ -692,7 +693,7 @@ def _lean_backtest(
 
     def complete() -> tuple[np.ndarray, np.ndarray]:
         equity = np.empty(n)
-        _, full_trades, _ = simulate_simple_nb(market, dec, rules, equity, True)
+        _, full_trades, _ = simulate_simple_nb(market, dec, rules, equity, True, counts)
         return equity, full_trades
 
     return BacktestResult(

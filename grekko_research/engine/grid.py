@@ -69,7 +69,8 @@ def _lean_combination_nb(
     compiles, loads or keeps the general kernel's code (compile time and
     memory of a fresh process).
     """
-    orders, trades, final = simulate_simple_nb(market, dec, rules, equity, False)
+    counts = (int(np.count_nonzero(dec.entries)), int(np.count_nonzero(dec.exits)))
+    orders, trades, final = simulate_simple_nb(market, dec, rules, equity, False, counts)
     if final != final:
         return False
     _write_row(row, equity, orders, trades, final, market, periods_per_year, curve)

@@ -89,13 +89,16 @@ def simulate_simple_nb(
     rules: Rules,
     equity_out: np.ndarray,
     excursions: bool,
+    counts: tuple[int, int],
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """Run a long-only signal backtest; return order and trade records like ``simulate_nb``.
 
     Reads the ``(n, k)`` open/high/low/close of ``market``, the entries and
     exits of ``dec`` and the configuration vector of ``rules``; every bar
-    must have a market. The record buffers hold at most one order per signal
-    and one stop exit per entry.
+    must have a market. ``counts`` = (entry signals, exit signals) size the
+    record buffers (at most one order per signal and one stop exit per entry)
+    and the list of signal rows (numpy's ``count_nonzero`` is the fastest way
+    to get them; a bars-sized buffer instead cost more than it saved).
 
     A sale whose fees exceed its proceeds by more than the cash (a large fixed
     fee on a small position) is refused by the general kernel; this kernel
@@ -112,26 +115,22 @@ def simulate_simple_nb(
     """
     # Borrowed views (see _state.borrowed): the caller holds the inputs for the whole run.
     market, dec, rules = borrowed(market), borrowed(dec), borrowed(rules)
-    n, k = market.close.shape
+    k = market.close.shape[1]
     st = np.zeros((k, _N_STATE))
     st[:, _SL] = np.nan
     st[:, _TP] = np.nan
     st[:, _FILL_BAR] = -1.0
     st[:, _STOP_BAR] = -1.0
+    n_entries, n_exits = counts
     if k == 1:
         signals = (dec.entries[:, 0], dec.exits[:, 0])
         # The signal rows, once: the loop walks them instead of scanning every bar, and
-        # prefetches the fill price of the signal a few ahead (see _prefetch). Pages of
-        # this buffer past the rows are never touched.
-        rows = np.empty(n, dtype=np.int64)
-        n_rows, n_entries, n_exits = signal_rows_nb(signals[0], signals[1], rows)
+        # prefetches the fill price of the signal a few ahead (see _prefetch).
+        rows = np.empty(n_entries + n_exits, dtype=np.int64)
+        n_rows = signal_rows_nb(signals[0], signals[1], rows)
     else:
         rows = np.empty(0, dtype=np.int64)
-        n_rows, n_entries, n_exits = (
-            0,
-            int(np.count_nonzero(dec.entries)),
-            int(np.count_nonzero(dec.exits)),
-        )
+        n_rows = 0
     orders = np.empty(2 * n_entries + n_exits + k + 1, dtype=ORDER_DTYPE)
     trades = np.empty(n_entries + k + 1, dtype=TRADE_DTYPE)
     lb = _Lean(st, orders, trades)
