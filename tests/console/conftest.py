@@ -30,6 +30,15 @@ def artifacts_dir() -> Path:
     return folder
 
 
+@pytest.fixture(autouse=True)
+def _no_tracking_override(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The research pages read the runs folder's own MLflow store unless MLFLOW_TRACKING_URI is
+    set. ``mlflow.set_tracking_uri`` (called in-process by model registration in other tests
+    of the same worker) writes that variable into the process environment, and the pages then
+    listed another store's runs: these tests run without it."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+
+
 @pytest.fixture(scope="session")
 def artifacts() -> Path:
     return artifacts_dir()
