@@ -653,8 +653,8 @@ class OrderManager:
         )
 
 
-def _execution_snapshot(o: Order) -> dict[str, Any]:
-    """The snapshot fields of an order's type extras (absent for plain orders)."""
+def _execution_snapshot(o: Order | Intent) -> dict[str, Any]:
+    """The fields of an order's type extras, set ones only (absent for plain orders)."""
     out: dict[str, Any] = {}
     if o.stop_price is not None:
         out["stop_price"] = str(o.stop_price)
@@ -670,8 +670,8 @@ def _execution_snapshot(o: Order) -> dict[str, Any]:
 
 
 def _exit_fields(intent: Intent) -> dict[str, Any]:
-    """The ``order_created`` fields of a runner-made exit (absent for a strategy's order, so
-    those events read as before)."""
+    """The ``order_created`` fields of a runner-made exit and of the order's type extras
+    (absent for a strategy's plain order, so those events read as before)."""
     out: dict[str, Any] = {}
     if intent.reduce_only:
         out["reduce_only"] = True
@@ -681,16 +681,7 @@ def _exit_fields(intent: Intent) -> dict[str, Any]:
         out["trigger_price"] = str(intent.trigger_price)
     if intent.trigger_ts_ms is not None:
         out["trigger_ts_ms"] = intent.trigger_ts_ms
-    if intent.stop_price is not None:
-        out["stop_price"] = str(intent.stop_price)
-    if intent.time_in_force is not None:
-        out["time_in_force"] = intent.time_in_force
-    if intent.post_only:
-        out["post_only"] = True
-    if intent.group is not None:
-        out["group"] = intent.group
-    if intent.trailing_pct is not None:
-        out["trailing_pct"] = str(intent.trailing_pct)
+    out.update(_execution_snapshot(intent))
     return out
 
 
