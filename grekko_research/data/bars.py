@@ -17,9 +17,12 @@ from grekko_research.errors import ConfigError, DataError
 if TYPE_CHECKING:  # pandas loads when a frame is asked for (the engine never needs it)
     import pandas as pd
 
-__all__ = ["FIELDS", "Bars"]
+__all__ = ["FIELDS", "RANGE_BLOCK", "Bars"]
 
 FIELDS = ("open", "high", "low", "close", "volume")
+
+RANGE_BLOCK = 8
+"""Bars per block of :attr:`Bars.block_range` (one 64-byte cache line of float64 prices)."""
 
 
 def _frozen(values: np.ndarray, dtype: type, name: str, shape: tuple[int, ...]) -> np.ndarray:
@@ -122,6 +125,32 @@ class Bars:
     def has_filled(self) -> bool:
         """True when some bar of some symbol is synthesised (see ``filled``)."""
         return bool(self.filled.any())
+
+    @cached_property
+    def block_range(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per block of :data:`RANGE_BLOCK` bars: ``(lowest, highest)`` price, ``(n_blocks, k)``.
+
+        The lowest of the opens and lows and the highest of the opens and
+        highs of each block (the last one may be short); a block holding a NaN
+        price gets ``-inf`` / ``+inf``, so it never looks quiet. Computed on
+        first use and kept (the prices are read-only): the engine's one-asset
+        stop scan checks a block at a time, so a position held for hundreds
+        of bars reads an eighth of the prices (see ``engine/_lean_one``).
+        """
+        n, k = self.open.shape
+        pad = -n % RANGE_BLOCK
+        lowest = np.minimum(self.open, self.low)
+        highest = np.maximum(self.open, self.high)
+        if pad:
+            lowest = np.concatenate([lowest, np.repeat(lowest[-1:], pad, axis=0)])
+            highest = np.concatenate([highest, np.repeat(highest[-1:], pad, axis=0)])
+        lo = lowest.reshape(-1, RANGE_BLOCK, k).min(axis=1)  # NaN propagates
+        hi = highest.reshape(-1, RANGE_BLOCK, k).max(axis=1)
+        lo[np.isnan(lo)] = -np.inf
+        hi[np.isnan(hi)] = np.inf
+        lo.setflags(write=False)
+        hi.setflags(write=False)
+        return lo, hi
 
     # -- shape -----------------------------------------------------------------------
 

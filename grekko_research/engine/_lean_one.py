@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from grekko_research.data.bars import RANGE_BLOCK
 from grekko_research.engine._fills import fee_nb, stop_touch_nb
 from grekko_research.engine._orders import (
     _buying_power,
@@ -136,11 +137,13 @@ class _Opts(NamedTuple):
 
 class _One(NamedTuple):
     """One asset's run: ``(n,)`` open, high, low, close; entries, exits; the rows with a
-    signal (ascending); options; buffers."""
+    signal (ascending); the price range per block of bars (``Bars.block_range``, or two
+    empty arrays); options; buffers."""
 
     prices: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
     signals: tuple[np.ndarray, np.ndarray]
     rows: np.ndarray
+    blocks: tuple[np.ndarray, np.ndarray]
     cfg: np.ndarray
     opts: _Opts
     lb: _Lean
@@ -196,8 +199,7 @@ def _simulate_one_nb(run: _One, equity_out: np.ndarray) -> tuple[int, int, float
         if equity_out.shape[0] > 0:
             equity_out[t] = cash + pos * close[t] if pos != 0.0 else cash
         # Fast-forward through the bars that decide and fill nothing.
-        end, signal = _quiet_end(run.prices, run.rows, run.cfg, t, signal,
-                                 (pos, tr[9], tr[10]))  # fmt: skip
+        end, signal = _quiet_end(run, t, signal, (pos, tr[9], tr[10]))
         if end > t + 1:
             max_high, min_low = _hold_one(run.prices, (t + 1, end), (cash, pos), equity_out,
                                           run.excursions, (tr[8], tr[7]))  # fmt: skip
@@ -333,22 +335,18 @@ def _one_trade(
 
 @njit_inline
 def _quiet_end(
-    prices: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
-    rows: np.ndarray,
-    cfg: np.ndarray,
-    t: int,
-    signal: tuple[int, int],
-    held: tuple[float, float, float],
+    run: _One, t: int, signal: tuple[int, int], held: tuple[float, float, float]
 ) -> tuple[int, tuple[int, int]]:
     """One asset: return (end of the quiet bars after ``t``, exclusive; next signal).
 
     Quiet bars decide nothing and, with ``held`` = (position, stop-loss,
     take-profit), no stop can fire in them. ``signal`` = (the first signal row
     at or after the next row to decide when already known, its index in
-    ``rows``), returned updated. Moving to a new signal prefetches the price
+    ``run.rows``), returned updated. Moving to a new signal prefetches the price
     the signal :data:`_AHEAD` rows later will fill at (see ``_prefetch``).
     """
-    open_, high, low, close = prices
+    open_, _, _, close = run.prices
+    rows, cfg = run.rows, run.cfg
     n = open_.shape[0]
     exec_close = cfg[CFG_EXEC_CLOSE] > 0.0
     pos, sl, tp = held
@@ -366,16 +364,48 @@ def _quiet_end(
                 prefetch_nb(open_, rows[i + _AHEAD] + 1)
     end = min(next_signal if exec_close else next_signal + 1, n)
     if (cfg[CFG_SL_KIND] != 0 or cfg[CFG_TP_KIND] != 0) and pos != 0.0:
-        b = t + 1  # up to the first bar a stop may fire in
-        while b < end:
-            o = open_[b]
-            if (sl == sl and (o <= sl or low[b] <= sl)) or (
-                tp == tp and (o >= tp or high[b] >= tp)
-            ):
-                break
-            b += 1
-        end = b
+        end = _stop_bar(run, t + 1, end, sl, tp)  # up to the first bar a stop may fire in
     return end, (next_signal, i)
+
+
+@njit_inline
+def _stop_bar(run: _One, b: int, end: int, sl: float, tp: float) -> int:
+    """The first bar of ``[b, end)`` whose open or range reaches ``sl`` or ``tp``, else ``end``.
+
+    With the per-block ranges a block whose lowest and highest prices reach
+    neither level is passed over in one check (a held position reads an
+    eighth of the prices); only a block that may hold the bar is read bar by bar.
+    """
+    lo, hi = run.blocks
+    if lo.shape[0] == 0:
+        return _stop_bar_scan(run.prices, b, end, sl, tp)
+    while b < end:
+        k = b // RANGE_BLOCK
+        stop = min((k + 1) * RANGE_BLOCK, end)
+        if lo[k] <= sl or hi[k] >= tp:  # False for a NaN level
+            hit = _stop_bar_scan(run.prices, b, stop, sl, tp)
+            if hit < stop:
+                return hit
+        b = stop
+    return end
+
+
+@njit_inline
+def _stop_bar_scan(
+    prices: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    b: int,
+    end: int,
+    sl: float,
+    tp: float,
+) -> int:
+    """:func:`_stop_bar` bar by bar."""
+    open_, high, low, _ = prices
+    while b < end:
+        o = open_[b]
+        if (sl == sl and (o <= sl or low[b] <= sl)) or (tp == tp and (o >= tp or high[b] >= tp)):
+            return b
+        b += 1
+    return end
 
 
 @njit_inline

@@ -685,7 +685,8 @@ def _lean_backtest(
                     _EMPTY_F, _EMPTY_F, _EMPTY_F)  # fmt: skip
     n, k = bars.n_bars, bars.n_assets
     rules = make_rules(cfg, np.full(N_LIMITS, np.nan), np.zeros(k), np.zeros(k), np.zeros(k))
-    orders, trades, final = simulate_simple_nb(market, dec, rules, _EMPTY_1D, False, counts)
+    blocks = _stop_blocks(bars, cfg)
+    orders, trades, final = simulate_simple_nb(market, dec, rules, _EMPTY_1D, False, counts, blocks)
     if np.isnan(final):  # a sale the cash cannot pay: only the general kernel refuses it
         return None
     trades["mae"] = np.nan  # not tracked in this pass: the replay fills them
@@ -693,7 +694,7 @@ def _lean_backtest(
 
     def complete() -> tuple[np.ndarray, np.ndarray]:
         equity = np.empty(n)
-        _, full_trades, _ = simulate_simple_nb(market, dec, rules, equity, True, counts)
+        _, full_trades, _ = simulate_simple_nb(market, dec, rules, equity, True, counts, blocks)
         return equity, full_trades
 
     return BacktestResult(
@@ -707,6 +708,14 @@ def _lean_backtest(
         complete=complete,
         kernel="lean",
     )
+
+
+def _stop_blocks(bars: Bars, cfg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``Bars.block_range`` for the lean kernel's one-asset stop scan, or two empty tables
+    (several assets, or no position stops: nothing would read them)."""
+    if bars.n_assets != 1 or (cfg[L.CFG_SL_KIND] == 0 and cfg[L.CFG_TP_KIND] == 0):
+        return bars.close[:0], bars.close[:0]  # read-only like the ranges: one compiled type
+    return bars.block_range
 
 
 _LEAN_SCOPE = (

@@ -70,7 +70,8 @@ def _lean_combination_nb(
     memory of a fresh process).
     """
     counts = (int(np.count_nonzero(dec.entries)), int(np.count_nonzero(dec.exits)))
-    orders, trades, final = simulate_simple_nb(market, dec, rules, equity, False, counts)
+    no_blocks = (market.close[:0], market.close[:0])  # the stop scan reads every held bar
+    orders, trades, final = simulate_simple_nb(market, dec, rules, equity, False, counts, no_blocks)
     if final != final:
         return False
     _write_row(row, equity, orders, trades, final, market, periods_per_year, curve)

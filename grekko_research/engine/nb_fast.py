@@ -90,6 +90,7 @@ def simulate_simple_nb(
     equity_out: np.ndarray,
     excursions: bool,
     counts: tuple[int, int],
+    blocks: tuple[np.ndarray, np.ndarray],
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """Run a long-only signal backtest; return order and trade records like ``simulate_nb``.
 
@@ -99,6 +100,9 @@ def simulate_simple_nb(
     record buffers (at most one order per signal and one stop exit per entry)
     and the list of signal rows (numpy's ``count_nonzero`` is the fastest way
     to get them; a bars-sized buffer instead cost more than it saved).
+    ``blocks`` = ``Bars.block_range`` (the ``(n_blocks, 1)`` lowest and
+    highest prices per block of bars) for the one-asset stop scan, or two
+    empty tables (it then reads every held bar); several assets ignore it.
 
     A sale whose fees exceed its proceeds by more than the cash (a large fixed
     fee on a small position) is refused by the general kernel; this kernel
@@ -136,7 +140,9 @@ def simulate_simple_nb(
     lb = _Lean(st, orders, trades)
     if k == 1:
         prices = (market.open[:, 0], market.high[:, 0], market.low[:, 0], market.close[:, 0])
-        run = _One(prices, signals, rows[:n_rows], rules.cfg, _opts(rules.cfg), lb, excursions)
+        ranges = (blocks[0][:, 0], blocks[1][:, 0])
+        run = _One(prices, signals, rows[:n_rows], ranges, rules.cfg, _opts(rules.cfg), lb,
+                   excursions)  # fmt: skip
         n_ord, n_tr, final = _simulate_one_nb(run, equity_out)
     else:
         n_ord, n_tr, final = _simulate_many_nb(market, dec, rules.cfg, equity_out, excursions, lb)
