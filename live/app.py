@@ -399,6 +399,9 @@ def run_plan(
 
     A log that fails verification is refused unless ``accept_log`` gives the operator's reason
     to run on it anyway (see :class:`~live.runner.Runner`)."""
+    from live.compliance.policy import check_plan
+
+    check_plan(plan)  # the deployment's venue/jurisdiction policy (conf/compliance/policy.yaml)
     events = open_store(plan)
 
     async def main() -> RunSummary:

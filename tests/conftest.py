@@ -37,6 +37,28 @@ os.environ.setdefault(
 )
 
 
+def _fresh_sanctions_list() -> str:
+    """A current sanctions list (the fixture's parties, published today) in a temporary folder:
+    on-chain senders refuse everything without one (fail closed; tests/compliance tests that)."""
+    import dataclasses
+    import time
+    from datetime import UTC, datetime
+
+    from grekko_research.compliance.sanctions import build_list, save_list
+
+    folder = Path(tempfile.mkdtemp(prefix="grekko-test-compliance-"))
+    now_ms = int(time.time() * 1000)
+    with (REPO / "tests" / "compliance" / "fixtures" / "sdn_advanced_small.xml").open("rb") as f:
+        sanctions = build_list(f, source="tests/compliance/fixtures", now_ms=now_ms)
+    today = datetime.fromtimestamp(now_ms / 1000, UTC).date().isoformat()
+    save_list(folder, dataclasses.replace(sanctions, publish_date=today))
+    return str(folder)
+
+
+if "GREKKO_COMPLIANCE_DIR" not in os.environ:
+    os.environ["GREKKO_COMPLIANCE_DIR"] = _fresh_sanctions_list()
+
+
 def shared_data_dir() -> Path:
     """Return the folder of real market data (``$GREKKO_SHARED_DATA`` or ``../shared/data``)."""
     return Path(os.environ.get("GREKKO_SHARED_DATA") or REPO.parent / "shared" / "data").resolve()

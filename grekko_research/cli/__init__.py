@@ -80,6 +80,16 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
         "Alternative data: download news, social, developer, trends, DeFi and on-chain series;"
         " list, show, score sentiment, report yields.",
     ),
+    "compliance": (
+        "grekko_research.cli.compliance",
+        "app",
+        "Sanctions screening: refresh the OFAC list, show its status, check addresses.",
+    ),
+    "report": (
+        "grekko_research.cli.report",
+        "app",
+        "Trade ledger, realised P&L (FIFO/LIFO/HIFO) and tax exports of a run.",
+    ),
     "analyze": (
         "grekko_research.cli.analyze",
         "app",

@@ -126,6 +126,8 @@ def alerts_for(event: Event, context: AlertContext) -> list[Alert]:
     ``order_fill``      notional ≥ ``big_fill_notional``           info
     ``order_rejected``  always                                     warning
     ``error``           always                                     warning
+    ``compliance_       always (a send refused before signing:     critical
+    refused``           sanctioned address, list stale/missing)
     ``reconciled``      ``ok`` is false                            critical
     ``log_verified``    always (each start: the checkpoint of the  info; critical when the
                         log it checked, ``seq`` and head hash)     log failed and was accepted
@@ -160,6 +162,10 @@ def alerts_for(event: Event, context: AlertContext) -> list[Alert]:
         ]
         return [_alert(event, context, f"order_rejected:{symbol}", "warning",
                        f"Order rejected: {symbol}", lines)]  # fmt: skip
+    if kind == "compliance_refused":  # sanctions screening refused to sign (live/compliance)
+        lines = [_text(p.get("message", "-")), f"Addresses: {_text(p.get('addresses', []))}"]
+        return [_alert(event, context, f"compliance:{p.get('reason', '?')}", "critical",
+                       "On-chain send refused by compliance screening", lines)]  # fmt: skip
     if kind == "error":
         where = str(p.get("where", event.stream))
         lines = [f"Error in {where}:", _text(p.get("message", "-"))]

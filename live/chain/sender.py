@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from grekko_research.errors import GrekkoError
 from live.chain.fees import MIN_REPLACEMENT_BUMP, Fees
 from live.chain.nonces import NonceConflict, NonceManager, TxRecord
+from live.compliance.screen import ComplianceRefused, Screener, default_screener
 
 if TYPE_CHECKING:
     from web3 import AsyncWeb3
@@ -125,6 +126,7 @@ class TxSender:
         bump: float = 0.125,
         private: PrivateSubmitter | None = None,
         poll_s: float = 0.05,
+        screener: Screener | None = None,
     ) -> None:
         if bump < MIN_REPLACEMENT_BUMP:
             raise ValueError(f"replacement bump {bump} < {MIN_REPLACEMENT_BUMP}")
@@ -136,6 +138,8 @@ class TxSender:
         self.bump = bump
         self.private = private
         self.poll_s = poll_s
+        # Sanctions screening before every signature (fail closed: live/compliance/screen.py)
+        self.screener = screener if screener is not None else default_screener()
         self._lock = asyncio.Lock()
         # Test hook: called with a step name after that step ("nonce": chosen, nothing signed;
         # "signed", "sent", "mined": logged); the crash tests SIGKILL the process there.
@@ -177,6 +181,11 @@ class TxSender:
         self, tx: dict[str, Any], fees: Fees, *, gas: int, nonce: int, purpose: str,
         client_id: str | None, replaces: str | None,
     ) -> TxRecord:  # fmt: skip
+        try:  # sanctions screening refuses (and logs, alerts) before anything is signed
+            self.screener.before_signing_evm(tx, chain_id=self.chain_id, purpose=purpose,
+                                             store=self.nonces.store)  # fmt: skip
+        except ComplianceRefused as e:
+            raise SendFailed(str(e)) from e
         full = {
             "to": tx["to"], "data": tx.get("data", "0x"), "value": int(tx.get("value", 0)),
             "gas": gas, "nonce": nonce, "chainId": self.chain_id, **fees.tx_fields(),

@@ -18,6 +18,7 @@ from __future__ import annotations
 # `grekko-live contracts build|check|deploy` (issue 17) lives in live/chain/cli.py (typer and rich only).
 from live.chain.cli import contracts_app
 from live.cli._app import app, main, register
+from live.cli._audit import audit_app, report_app  # compliance records (issue 25)
 from live.cli._control import kill_command, reconcile_command, resume_command
 from live.cli._feed import feed_command  # the market-analysis feed on its own (issue 21)
 from live.cli._inspect import (
@@ -56,3 +57,5 @@ for _name, _command in _COMMANDS:
     register(_name, _command)
 app.add_typer(contracts_app, name="contracts")
 app.add_typer(sniper_app, name="sniper")
+app.add_typer(audit_app, name="audit")  # issue 25: audit bundles, retention
+app.add_typer(report_app, name="report")  # issue 25: trade ledger, P&L, tax exports

@@ -217,6 +217,10 @@ def run_command(
 
     folder = state_dir / run_id  # nothing is written before the config and the key are good
     spec, mode = _spec(rpc_url, ws_url, config, sets, live, confirm_live, folder, run_id)
+    if spec.buyer.mode == "live":  # the deployment's venue/jurisdiction policy
+        from live.compliance.policy import check_run
+
+        check_run(venue="solana", symbols=(), chain="solana")
     wallet = load_keypair(required=spec.buyer.mode == "live")
     check_observability(api_port, alerts)
     store, folder = _open(state_dir, run_id)

@@ -36,6 +36,7 @@ from solders.pubkey import Pubkey
 from solders.transaction import VersionedTransaction
 
 from grekko_research.errors import ConfigError
+from live.compliance.screen import Screener, default_screener
 from live.solana.accounts import ATA_PROGRAM, PUMP_PROGRAM_KEY, associated_token_address
 from live.solana.curve import DEFAULT_FEE_BPS, CurveState, fee
 from live.solana.parse import BUY_IX, SELL_IX, TOKEN_PROGRAM, Launch
@@ -117,6 +118,7 @@ class Wallet:
     pubkey: Pubkey
     _keypair: Keypair
     throwaway: bool = False
+    screener: Screener | None = None  # None: the environment's (live/compliance/screen.py)
 
     def __repr__(self) -> str:
         return f"Wallet({self.pubkey}{', throwaway' if self.throwaway else ''})"
@@ -124,6 +126,8 @@ class Wallet:
     __str__ = __repr__
 
     def sign(self, message: Message) -> VersionedTransaction:
+        # Sanctions screening of every account the message touches, before the signature
+        (self.screener or default_screener()).before_signing_solana(map(str, message.account_keys))
         return VersionedTransaction(message, [self._keypair])
 
 

@@ -36,6 +36,7 @@ from typing import Any
 from solders.pubkey import Pubkey
 
 from grekko_research.risk.spec import RiskSpec
+from live.compliance.screen import ComplianceRefused
 from live.events import EventStore
 from live.risk import MarketView, PortfolioView, ProposedOrder, RiskEngine
 from live.solana.accounts import associated_token_address, decode_token_account
@@ -215,6 +216,10 @@ class Sniper:
             if r.code in RPC_FAILURE_CODES:
                 self._rpc_error(mint, f"analysis:{r.code}", r.detail)
 
+    def _compliance(self, mint: str, error: ComplianceRefused) -> None:
+        self._record("compliance_refused", "compliance", {**error.record, "mint": mint})
+        self._decision(mint, "reject", "compliance", str(error))
+
     def _decision(self, mint: str, action: str, rule: str, reason: str, **extra: Any) -> None:
         self._record(
             "sniper_decision",
@@ -309,6 +314,9 @@ class Sniper:
         cfg = self.spec.buyer
         try:
             tx = build_buy(launch, plan, self.wallet, await self._blockhash(), cfg)
+        except ComplianceRefused as e:  # sanctions screening: nothing was signed
+            self._compliance(launch.mint, e)
+            return None
         except Exception as e:
             self._rpc_error(launch.mint, "blockhash", f"{type(e).__name__}: {e}")
             self._decision(launch.mint, "reject", "blockhash", f"{type(e).__name__}: {e}")
@@ -439,6 +447,9 @@ class Sniper:
         mint, live = position.launch.mint, cfg.mode == "live"
         try:
             tx = build_sell(position.launch, plan, self.wallet, await self._blockhash(), cfg)
+        except ComplianceRefused as e:  # held, nothing signed: the next round screens again
+            self._compliance(mint, e)
+            return
         except Exception as e:  # held: the next round tries again
             self._rpc_error(mint, "blockhash", f"{type(e).__name__}: {e}")
             self._decision(
