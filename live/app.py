@@ -375,7 +375,10 @@ def make_plan_venue(plan: LivePlan, *, store: ParquetStore | None = None) -> Ven
 
             # a public data feed: only its bars are used (the paper account trades)
             source = make_venue(
-                plan.feed, urls=live.venue_url, credentials=None, require=("fetch_ohlcv",)
+                plan.feed,
+                urls=live.feed_url or live.venue_url,
+                credentials=None,
+                require=("fetch_ohlcv",),
             )
         return PaperVenue(
             plan.spec.engine, plan.spec.symbols, source, state_path=plan.state_dir / "paper.json"

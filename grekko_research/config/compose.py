@@ -166,6 +166,12 @@ def config_id(cfg: GrekkoConfig) -> str:
         # keeps the id it had before pools existed (the pinned baselines name them).
         for key in _POOL_KEYS:
             tree["data"].pop(key, None)
+        # nor the DEX swap bounds (risk.dex): a candle backtest has no swap to bound
+        tree["risk"] = {k: v for k, v in tree["risk"].items() if not k.startswith("dex.")}
+    else:
+        # The price-impact limit where it was hashed before risk.dex (a pool run keeps its id)
+        tree["data"]["amm"]["max_price_impact"] = cfg.risk.spec.dex.max_price_impact
+        tree["risk"].pop("dex.max_price_impact", None)
     canonical = json.dumps(tree, sort_keys=True, separators=(",", ":"), allow_nan=False)
     return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 

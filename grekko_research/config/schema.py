@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from grekko_research.risk.spec import (
+    DexRisk,
     MarketRisk,
     OpsRisk,
     OrderRisk,
@@ -57,9 +58,11 @@ _ENGINE = {"typed_by": "engine_overrides"}  # EngineSection keys
 
 @dataclass(frozen=True)
 class AmmSection:
-    """How a DEX pool's asset fills (``grekko_research.dex.fill.AmmFillRule``, docs/dex.md)."""
+    """How a DEX pool's asset fills (``grekko_research.dex.fill.AmmFillRule``, docs/dex.md);
+    its price-impact limit is ``risk.dex.max_price_impact`` (live DEX runs use it too)."""
 
-    max_price_impact: float = 0.01  # fraction of the price, LP fee included
+    # deprecated (one release): the limit is risk.dex.max_price_impact, the one risk spec's
+    max_price_impact: float | None = None
     refuse: bool = False  # True: refuse an order over the limit; False: shrink it to the limit
     mev_haircut_bps: float = 0.0  # taken off each swap's output
     gas_quote: float = 0.0  # gas per swap, in the quote currency
@@ -233,6 +236,7 @@ class RiskSection:
     portfolio: PortfolioRisk = field(default_factory=PortfolioRisk)
     market: MarketRisk = field(default_factory=MarketRisk)
     ops: OpsRisk = field(default_factory=OpsRisk)
+    dex: DexRisk = field(default_factory=DexRisk)
     # deprecated: risk.order.max_position, risk.order.max_leverage,
     # risk.portfolio.drawdown.flatten_at, risk.portfolio.daily_loss.limit,
     # risk.order.max_orders_per_day
@@ -292,7 +296,7 @@ def _risk_spec(section: RiskSection) -> RiskSpec:
     live = section.live.given()
     check_live_keys(live)  # names risk.live.<key>
     top = {k: getattr(section, k) for k in TOP_KEYS if getattr(section, k) is not None}
-    base = RiskSpec(section.order, section.portfolio, section.market, section.ops)
+    base = RiskSpec(section.order, section.portfolio, section.market, section.ops, section.dex)
     return spec_from_section(base, top, live) if top or live else base
 
 
@@ -395,7 +399,9 @@ class LiveConfig:
     on the command line and at least one configured risk limit. ``feed`` is where a paper
     venue gets its bars: ``replay`` (the local data store, as fast as possible) or an exchange
     name (its public kline feed). ``venue_url`` points the exchange client at a local peer
-    (the simulator). Symbols and timeframe default to the ``data`` group's.
+    (the simulator); ``feed_url`` points the feed's client (default ``venue_url`` on a paper
+    run; a DEX run's ``venue_url`` is its chain's RPC). Symbols and timeframe default to the
+    ``data`` group's.
     """
 
     venue: str = "paper"
@@ -409,6 +415,7 @@ class LiveConfig:
         None  # path or postgresql:// URL; default <state_dir>/<run_id>/events.db
     )
     venue_url: str | None = None
+    feed_url: str | None = None  # where live.feed's exchange is reached (default: its own host)
     grace_ms: int = 10_000  # "order not found" tolerated this long after submission
     reconcile_every_s: float = 60.0
     max_bars: int | None = None  # stop after this many closed bars (rehearsals, tests)
@@ -475,3 +482,33 @@ class GrekkoConfig:
     promote: PromoteConfig = field(default_factory=PromoteConfig)
     live: LiveConfig = field(default_factory=LiveConfig)
     portfolio: PortfolioConfig = field(default_factory=PortfolioConfig)
+
+    def __post_init__(self) -> None:
+        """Fold the deprecated ``data.amm.max_price_impact`` into ``risk.dex`` (one limit)."""
+        old = self.data.amm.max_price_impact
+        if old is not None:
+            object.__setattr__(self, "risk", _moved_impact(self.risk, old))
+            amm = replace(self.data.amm, max_price_impact=None)
+            object.__setattr__(self, "data", replace(self.data, amm=amm))
+
+
+def _moved_impact(risk: RiskSection, value: float) -> RiskSection:
+    import warnings
+
+    from grekko_research.errors import ConfigError
+    from grekko_research.risk.spec import RiskConfigDeprecationWarning
+
+    current = risk.dex.max_price_impact
+    if current != DexRisk.max_price_impact and current != value:
+        raise ConfigError(
+            f"data.amm.max_price_impact={value!r} and risk.dex.max_price_impact={current!r} "
+            "contradict each other: set risk.dex.max_price_impact only (one limit for the "
+            "backtest on pools and the DEX venue)"
+        )
+    warnings.warn(
+        "data.amm.max_price_impact is deprecated and will be removed in the next release: use "
+        "risk.dex.max_price_impact (the one risk spec; the DEX venue applies it too)",
+        RiskConfigDeprecationWarning,
+        stacklevel=4,
+    )
+    return risk.with_overrides({"dex": {"max_price_impact": value}})

@@ -1,6 +1,6 @@
 """One declarative risk spec for backtests and live runs, composed from ``conf/risk/``.
 
-``null`` switches a limit off — the only meaning of "off". The spec has four parts:
+``null`` switches a limit off — the only meaning of "off". The spec has five parts:
 
 =================  ===========================================================================
 ``order``          per-order checks: notional, notional per UTC day, position, exposure,
@@ -12,6 +12,8 @@
                    no new entries for ``cooldown_s``)
 ``ops``            operational checks, **live only** (a backtest has no websocket, error rate,
                    clock skew or stale feed): data age, websocket down, error rate, clock skew
+``dex``            DEX swap bounds: price impact (the AMM fill rule, backtest and live), gas
+                   over notional, slippage, deadline, pending swaps (live)
 =================  ===========================================================================
 
 Each part is a frozen dataclass whose bounds are checked on construction, with a
@@ -44,6 +46,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ACTIONS",
     "DailyLossBreaker",
+    "DexRisk",
     "DrawdownBreaker",
     "MarketRisk",
     "OpsRisk",
@@ -301,6 +304,50 @@ class OpsRisk:
         _action(self, self.KEY)
 
 
+@dataclass(frozen=True)
+class DexRisk:
+    """Bounds of every DEX swap (``risk.dex``), in a backtest on pools and on a chain.
+
+    Unlike the other parts these are on by default: a swap cannot go out without a slippage
+    bound and a deadline, and the AMM fill model without a price-impact limit.
+
+    ``max_price_impact`` is the AMM fill rule's limit (:class:`~grekko_research.dex.fill.AmmFillRule`):
+    a backtest on pools shrinks (or, ``data.amm.refuse``, refuses) a larger order, the DEX venue
+    refuses it. ``max_gas_to_notional`` bounds the worst-case gas cost over the swap's notional
+    (live; the backtest's gas is ``data.amm.gas_quote``). ``slippage_bps`` sets a swap's
+    ``minOut`` below the exact quote, ``deadline_s`` its deadline after the latest block: the age
+    at which a pending swap of ours is void on chain. ``max_pending_swaps`` caps our own swaps
+    sent and not yet final (a new one is refused); ``pending_swap_impact`` refuses to trade into a
+    pending swap of someone else (the mempool monitor) moving the pool's price more than that.
+    """
+
+    KEY: ClassVar[str] = "risk.dex"
+
+    max_price_impact: float = 0.01  # fraction of the price, LP fee included
+    max_gas_to_notional: float | None = 0.05
+    slippage_bps: float = 30.0
+    deadline_s: int = 120
+    max_pending_swaps: int | None = None
+    pending_swap_impact: float | None = None
+
+    def __post_init__(self) -> None:
+        key = self.KEY
+        if not (_number(self.max_price_impact) and 0 < self.max_price_impact < 1):
+            raise ConfigError(
+                f"{key}.max_price_impact is a fraction in (0, 1), got {self.max_price_impact!r}"
+            )
+        _positive(self, key, "max_gas_to_notional")
+        _fraction(self, key, "pending_swap_impact")
+        if not (_number(self.slippage_bps) and 0 < self.slippage_bps < 5000):
+            raise ConfigError(f"{key}.slippage_bps must be in (0, 5000), got {self.slippage_bps!r}")
+        _window(self, key, "deadline_s", 1)
+        value = self.max_pending_swaps
+        if value is not None and not (_integer(value) and value >= 1):
+            raise ConfigError(
+                f"{key}.max_pending_swaps must be an integer of at least 1 or null, got {value!r}"
+            )
+
+
 class OrderLimits(NamedTuple):
     """The order checks as numbers for the pure decision (NaN = off); see
     :func:`grekko_research.risk.evaluate.decide_order`."""
@@ -325,12 +372,14 @@ def _nan(value: float | None) -> float:
 @dataclass(frozen=True)
 class RiskSpec:
     """The whole risk configuration of a run: order checks, portfolio and market breakers,
-    operational checks. ``RiskSpec()`` switches everything off."""
+    operational checks, DEX swap bounds. ``RiskSpec()`` switches everything off but the DEX
+    swap bounds (:class:`DexRisk`: a swap needs them)."""
 
     order: OrderRisk = field(default_factory=OrderRisk)
     portfolio: PortfolioRisk = field(default_factory=PortfolioRisk)
     market: MarketRisk = field(default_factory=MarketRisk)
     ops: OpsRisk = field(default_factory=OpsRisk)
+    dex: DexRisk = field(default_factory=DexRisk)
 
     def engine_limits(self) -> RiskLimits:
         """The engine's own two rules (``portfolio.drawdown.flatten_at`` and

@@ -182,7 +182,9 @@ def load_pool_bars(cfg: GrekkoConfig) -> tuple[Bars, dict[str, PoolSeries]]:
     if len(frame) == 0:
         raise DataNotFoundError(f"no pool state of {key.label()} between {d.start} and {d.end}")
     a = d.amm
-    rule = AmmFillRule(a.max_price_impact, a.refuse, a.mev_haircut_bps, a.gas_quote)
+    # the price-impact limit is the run's risk spec's (the DEX venue refuses by the same number)
+    impact = cfg.risk.spec.dex.max_price_impact
+    rule = AmmFillRule(impact, a.refuse, a.mev_haircut_bps, a.gas_quote)
     bars, series = poolstate_bars(
         frame, d.symbol, base=d.base, decimals0=d.decimals0, decimals1=d.decimals1,
         fee_pips=d.fee_pips, timeframe=d.timeframe, rule=rule, exchange=d.exchange,

@@ -87,8 +87,6 @@ class DexVenueConfig:
     poa: bool = False
     eip1559: bool = True
     confirmations: int = 1
-    slippage_bps: float = 30.0
-    deadline_s: int = 120
     urgency: str = "normal"
     replacement_bump: float = 0.125  # >= 0.10: a replacement's fee increase over the original
     infinite_approvals: bool = False
@@ -183,7 +181,7 @@ def _market(item: Any, where: str, tokens: Mapping[str, Token]) -> DexMarket:
 _KNOWN = {
     "name", "kind", "chain", "chain_id", "rpc_url", "rpc_url_env", "private_rpc_url_env",
     "private_max_blocks", "poa", "eip1559", "confirmations", "executor", "key_env",
-    "keyring_user", "slippage_bps", "deadline_s", "urgency", "replacement_bump", "approvals",
+    "keyring_user", "urgency", "replacement_bump", "approvals",
     "markets", "wrapped_native", "native_symbol",
 }  # fmt: skip
 
@@ -201,14 +199,16 @@ def _rpc(raw: Mapping[str, Any], path: Path, env: Mapping[str, str]) -> str:
     return url
 
 
+# Swap limits that were venue keys: they are the run's risk spec now (one copy of each limit).
+_MOVED = {
+    "slippage_bps": "risk.dex.slippage_bps",
+    "deadline_s": "risk.dex.deadline_s",
+    "max_price_impact": "risk.dex.max_price_impact",
+    "max_gas_to_notional": "risk.dex.max_gas_to_notional",
+}
+
+
 def _settings(raw: Mapping[str, Any], path: Path) -> dict[str, Any]:
-    slippage = raw.get("slippage_bps", 30)
-    if (
-        isinstance(slippage, bool)
-        or not isinstance(slippage, int | float)
-        or not 0 < slippage < 5000
-    ):
-        raise ConfigError(f"{path}: slippage_bps: {slippage!r} must be in (0, 5000)")
     urgency = raw.get("urgency", "normal")
     if urgency not in URGENCY:
         raise ConfigError(f"{path}: urgency: {urgency!r} must be one of {list(URGENCY)}")
@@ -221,11 +221,9 @@ def _settings(raw: Mapping[str, Any], path: Path) -> dict[str, Any]:
     if approvals not in ("exact", "infinite"):
         raise ConfigError(f"{path}: approvals: {approvals!r} must be exact or infinite")
     return {
-        "slippage_bps": float(slippage),
         "urgency": urgency,
         "replacement_bump": float(bump),
         "infinite_approvals": approvals == "infinite",
-        "deadline_s": _int(raw, "deadline_s", path, 1, 120),
         "confirmations": _int(raw, "confirmations", path, 1, 1),
         "private_max_blocks": _int(raw, "private_max_blocks", path, 1, 25),
         "poa": _bool(raw, "poa", path, False),
@@ -257,6 +255,13 @@ def load_dex_venue(
     raw = {**_read(path), **(overrides or {})}
     if raw.get("kind") != "dex":
         raise ConfigError(f"{path}: kind: {raw.get('kind')!r}; a DEX venue says kind: dex")
+    moved = sorted(k for k in raw if k in _MOVED)
+    if moved:
+        raise ConfigError(
+            f"{path}: {', '.join(moved)}: the swap limits are the run's risk spec now; set "
+            f"{', '.join(_MOVED[k] for k in moved)} (conf/risk, or on the command line) and "
+            "remove them here"
+        )
     unknown = sorted(set(raw) - _KNOWN)
     if unknown:
         raise ConfigError(f"{path}: unknown keys {unknown} (known: {sorted(_KNOWN)})")

@@ -9,6 +9,7 @@ import math
 import time
 from collections.abc import Mapping
 from dataclasses import replace
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -125,12 +126,23 @@ class Safety(Reconciliation):
         self._apply_reports(reports)
 
     async def _flatten_all(self, reason: str) -> list[str]:
-        """Close every position with market orders (the only orders a kill lets through)."""
+        """Close every position with market orders (the only orders a kill lets through).
+
+        A market order still open after the cancels (sent, its outcome not known yet: a swap
+        mined but not final cannot be cancelled) counts as filled: flattening around it would
+        trade its quantity twice once it lands."""
         ts = self.last_closed_ts or 0
         taken = {(o.symbol, o.decision_ts_ms, o.seq) for o in self.om.orders()}
+        in_flight: dict[str, Decimal] = {}
+        for o in self.om.open_orders():
+            if o.order_type == "market":
+                left = o.qty - o.filled_qty
+                in_flight[o.symbol] = in_flight.get(o.symbol, Decimal(0)) + (
+                    left if o.side == "buy" else -left
+                )
         events: list[Mapping[str, Any]] = []
         for symbol in self.spec.symbols:
-            pos = self.om.position(symbol)
+            pos = self.om.position(symbol) + in_flight.get(symbol, Decimal(0))
             if pos == 0:
                 continue
             seq = KILL_SEQ

@@ -22,20 +22,22 @@ logged transaction is pushed again byte for byte, so it lands at most once.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import replace
 from decimal import Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from eth_utils import keccak
 
+from grekko_research.risk.spec import RiskSpec
 from live.chain.contracts import load_artifact
 from live.chain.dex_conf import DexMarket, DexVenueConfig
 from live.chain.fees import Fees, suggest_fees
 from live.chain.nonces import NonceManager, TxRecord
 from live.chain.pools import PoolSnapshot, read_pool, selector
 from live.chain.sender import PrivateSubmitter, SendFailed, TxSender, hexstr
+from live.events import EventStore
 from live.orders import (
     Ack,
     Cancelled,
@@ -56,17 +58,15 @@ from live.venues.base import (
     VenueHealth,
     VenueOrder,
 )
-from live.venues.dex_gate import DexLimits, GateRefusal, SwapPlan, check_gas, mid_price, plan_swap
+from live.venues.dex_gate import GateRefusal, SwapPlan, check_gas, mid_price, plan_swap
 from live.venues.errors import GiveUp, OutcomeUnknown, RetryLater
 from live.venues.paper import ReplayFeed
 
 if TYPE_CHECKING:
     from web3 import AsyncWeb3
 
-    from grekko_research.risk.spec import RiskSpec
     from live.chain.keys import LocalSigner
     from live.chain.mempool import MempoolMonitor
-    from live.events import EventStore
 
 __all__ = ["CAPABILITIES", "DexVenue", "SwapFill", "connect_async"]
 
@@ -130,10 +130,9 @@ class DexVenue:
         self,
         config: DexVenueConfig,
         signer: LocalSigner,
-        store: EventStore,
+        store: EventStore | Path,
         *,
         clock: Callable[[], int],
-        limits: DexLimits | None = None,
         risk: RiskSpec | None = None,
         wait_s: float = 60.0,
         w3: AsyncWeb3[Any] | None = None,
@@ -148,25 +147,33 @@ class DexVenue:
         self.capabilities = replace(CAPABILITIES, fetch_ohlcv=feed is not None)
         self.config = config
         self.signer = signer
-        self.limits = limits or DexLimits(
-            slippage_bps=config.slippage_bps, deadline_s=config.deadline_s
-        )
-        self.risk = risk
+        # The one risk spec: its ``dex`` part bounds every swap (impact, gas, slippage, pending)
+        self.risk = risk if risk is not None else RiskSpec()
+        self.limits = self.risk.dex
         self.wait_s = wait_s
         self._clock = clock
         self.w3 = w3 or connect_async(config.rpc_url, poa=config.poa)
         if private is None and config.private_rpc_url:
             private = PrivateSubmitter(config.private_rpc_url, max_blocks=config.private_max_blocks)
-        self.nonces = NonceManager(store, config.chain_id, signer.address, clock)
-        self.sender = TxSender(self.w3, signer, self.nonces, chain_id=config.chain_id,
-                               confirmations=config.confirmations, bump=config.replacement_bump,
-                               private=private)  # fmt: skip
         self.monitor = monitor
         abi = load_artifact("GrekkoTradeExecutor").abi
         self._executor = self.w3.eth.contract(
             address=self.w3.to_checksum_address(config.executor), abi=abi
         )
         self._errors = _error_selectors(abi)
+        # A path: the venue opens the nonce log (last: nothing fails after) and closes it in
+        # close(); an open store stays the caller's.
+        self._own_store = not isinstance(store, EventStore)
+        self.store = store if isinstance(store, EventStore) else EventStore.open(store)
+        try:
+            self.nonces = NonceManager(self.store, config.chain_id, signer.address, clock)
+        except BaseException:
+            if self._own_store:
+                self.store.close()
+            raise
+        self.sender = TxSender(self.w3, signer, self.nonces, chain_id=config.chain_id,
+                               confirmations=config.confirmations, bump=config.replacement_bump,
+                               private=private)  # fmt: skip
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -200,11 +207,19 @@ class DexVenue:
             await self.feed.start()  # another venue's public klines: after the chain checks
 
     async def close(self) -> None:
-        if self.feed is not None and not isinstance(self.feed, ReplayFeed):
-            await self.feed.close()
-        await self.w3.provider.disconnect()
-        if self.sender.private is not None:
-            await self.sender.private.close()
+        """Close the feed, the node and private endpoint connections, and the nonce log when the
+        venue opened it (each step runs even when an earlier one fails)."""
+        try:
+            if self.feed is not None and not isinstance(self.feed, ReplayFeed):
+                await self.feed.close()
+        finally:
+            try:
+                await self.w3.provider.disconnect()
+                if self.sender.private is not None:
+                    await self.sender.private.close()
+            finally:
+                if self._own_store:
+                    self.store.close()
 
     def now_ms(self) -> int:
         return self.feed.now_ms() if isinstance(self.feed, ReplayFeed) else self._clock()
@@ -241,7 +256,15 @@ class DexVenue:
     async def plan(self, request: OrderRequest) -> SwapPlan | GateRefusal:
         """The swap an order would send now (read-only: pool, limits, risk spec)."""
         m = self._market(request.symbol)
-        if self.monitor is not None and self.limits.refuse_into_pending_swap:
+        cap = self.limits.max_pending_swaps
+        pending = [r for r in self.nonces.unsettled() if r.purpose == "swap"]
+        if cap is not None and len({r.client_id for r in pending}) >= cap:
+            return GateRefusal(
+                "pending_swaps",
+                f"{len({r.client_id for r in pending})} swaps of ours are not final "
+                f"(risk.dex.max_pending_swaps {cap})",
+            )
+        if self.monitor is not None and self.limits.pending_swap_impact is not None:
             await self.monitor.poll()
         block = await self.w3.eth.get_block("latest")
         snap = await self.snapshot(request.symbol, int(block["number"]))
@@ -257,15 +280,16 @@ class DexVenue:
         self, m: DexMarket, snap: PoolSnapshot, request: OrderRequest, ts: int
     ) -> SwapPlan | GateRefusal:
         plan = plan_swap(m, snap.state, side=request.side, qty=request.qty, block=snap.block,
-                         block_time=ts, limits=self.limits, risk=self.risk)  # fmt: skip
-        if (
-            isinstance(plan, SwapPlan)
-            and self.limits.refuse_into_pending_swap
-            and self.monitor is not None
-        ):
+                         block_time=ts, risk=self.risk)  # fmt: skip
+        limit = self.limits.pending_swap_impact
+        if isinstance(plan, SwapPlan) and limit is not None and self.monitor is not None:
             seen = self.monitor.impact(m.pool)
-            if seen >= self.limits.pending_swap_min_impact:
-                return GateRefusal("pending_swap", f"a pending swap moves {m.pool} by {seen:.4%}")
+            if seen >= limit:
+                return GateRefusal(
+                    "pending_swap",
+                    f"a pending swap moves {m.pool} by {seen:.4%} "
+                    f"(risk.dex.pending_swap_impact {limit:.4%})",
+                )
         return plan
 
     def _swap_tx(self, plan: SwapPlan) -> dict[str, Any]:
@@ -491,13 +515,17 @@ class DexVenue:
     # -- account -------------------------------------------------------------------------------
 
     async def balances(self) -> dict[str, Decimal]:
-        """The executor's balance of every configured token (what the venue trades with)."""
+        """The executor's balance of every configured token (what the venue trades with), as
+        of the newest block with ``confirmations`` (a swap mined but not final is not a fill
+        yet: counting it would make reconciliation see a position the log cannot have)."""
         tokens = {t.symbol: t for m in self.config.markets for t in (m.base, m.quote)}
         out = {}
         holder = self._executor.address[2:].lower().rjust(64, "0")
+        head = int(await self.w3.eth.block_number)
+        final = max(head - (self.config.confirmations - 1), 0)
         for sym, t in sorted(tokens.items()):
             raw = await self.w3.eth.call({"to": self.w3.to_checksum_address(t.address),
-                                          "data": _BALANCE_OF + holder})  # type: ignore[typeddict-item]  # fmt: skip
+                                          "data": _BALANCE_OF + holder}, final)  # type: ignore[typeddict-item]  # fmt: skip
             out[sym] = Decimal(int(bytes(raw).hex() or "0", 16)).scaleb(-t.decimals)
         return out
 
@@ -523,7 +551,7 @@ class DexVenue:
             async for bar in self.feed.bars(symbols, timeframe, since_ms):
                 yield bar
             return
-        for bar in _replay(self.feed, symbols, timeframe, since_ms):
+        for bar in self.feed.replay(symbols, timeframe, since_ms):  # the paper venue's replay
             yield bar
 
     async def health(self) -> VenueHealth:
@@ -531,24 +559,6 @@ class DexVenue:
 
     def execution_bar(self, symbol: str) -> Bar | None:
         return None
-
-
-def _replay(
-    feed: ReplayFeed, symbols: Sequence[str], timeframe: str, since_ms: int | None
-) -> Iterator[Bar]:
-    """Stored bars in time order, moving the feed's clock as the paper venue's replay does."""
-    b = feed.bars
-    if b.timeframe != timeframe:
-        raise GiveUp(f"replay bars are {b.timeframe}, the run asks for {timeframe}", venue="dex",
-                     operation="bars", state_changing=False, source="config")  # fmt: skip
-    cols = [b.symbols.index(s) for s in symbols]
-    start = 0 if since_ms is None else int(np.searchsorted(b.index, since_ms, "left"))
-    for t in range(start, b.n_bars):
-        feed.t = t
-        for s, j in zip(symbols, cols, strict=True):
-            yield Bar(s, int(b.index[t]), float(b.open[t, j]), float(b.high[t, j]),
-                      float(b.low[t, j]), float(b.close[t, j]), float(b.volume[t, j]),
-                      bool(b.filled[t, j]))  # fmt: skip
 
 
 async def _nothing() -> AsyncIterator[Report]:

@@ -1,20 +1,26 @@
 """The DEX venue's pre-trade gate: an order becomes an exact-input swap plan, or a refusal.
 
-Pure (no I/O): the pool snapshot, the fees and the gas estimate come in, a :class:`SwapPlan`
-or a :class:`GateRefusal` naming the rule comes out. The rules, in order:
+Pure (no I/O): the pool snapshot, the fees, the gas estimate and the run's one
+:class:`~grekko_research.risk.spec.RiskSpec` come in (its ``dex`` part,
+:class:`~grekko_research.risk.spec.DexRisk`, holds the DEX limits), a :class:`SwapPlan` or a
+:class:`GateRefusal` naming the rule comes out. The rules, in order:
 
 ``price_impact``   the library's AMM fill rule (:func:`~grekko_research.dex.fill.amm_fill`,
-                   the backtest's rule): the exact quote's impact, LP fee included, must stay
-                   within ``max_price_impact`` (live refuses rather than shrinking the order)
+                   the backtest's rule, with the same ``risk.dex.max_price_impact``): the exact
+                   quote's impact, LP fee included, must stay within it (live refuses rather
+                   than shrinking the order)
 ``max_notional``   the run's :class:`~grekko_research.risk.spec.RiskSpec` ``order.max_notional``
                    checked on the exact quote's notional (the one risk spec; the runner checked
                    its reference price before)
 ``gas_to_notional`` the transaction's worst-case gas cost (limit x max fee) over the notional,
-                   both in the quote token, at most ``max_gas_to_notional``
-``pending_swap``   a large pending swap on the same pool seen by the mempool monitor (opt-in)
+                   both in the quote token, at most ``risk.dex.max_gas_to_notional``
+``pending_swaps``  our own swaps sent and not final, at most ``risk.dex.max_pending_swaps``
+                   (the venue checks it: it holds the nonce log)
+``pending_swap``   a pending swap of someone else on the same pool, seen by the mempool
+                   monitor, moving its price more than ``risk.dex.pending_swap_impact``
 
-``minOut`` is the exact quote less ``slippage_bps``; the deadline is the node's latest block
-time plus ``deadline_s``.
+``minOut`` is the exact quote less ``risk.dex.slippage_bps``; the deadline is the node's latest
+block time plus ``risk.dex.deadline_s``.
 """
 
 from __future__ import annotations
@@ -25,36 +31,11 @@ from decimal import Decimal
 from grekko_research.dex.fill import AmmFillRule, amm_fill
 from grekko_research.dex.pool import PoolState
 from grekko_research.dex.v2 import V2Pair, amount_in
-from grekko_research.errors import ConfigError
 from grekko_research.risk.checks import check_max_notional
-from grekko_research.risk.spec import RiskSpec
+from grekko_research.risk.spec import DexRisk, RiskSpec
 from live.chain.dex_conf import DexMarket
 
-__all__ = ["DexLimits", "GateRefusal", "SwapPlan", "exact_out_input", "mid_price", "plan_swap"]
-
-
-@dataclass(frozen=True)
-class DexLimits:
-    """DEX-specific limits beside the run's risk spec (null = off where allowed)."""
-
-    max_price_impact: float = 0.01
-    max_gas_to_notional: float | None = 0.05
-    slippage_bps: float = 30.0
-    deadline_s: int = 120
-    refuse_into_pending_swap: bool = False
-    pending_swap_min_impact: float = 0.002  # a pending swap moving the price more is "large"
-
-    def __post_init__(self) -> None:
-        if not 0.0 < self.max_price_impact < 1.0:
-            raise ConfigError(f"max_price_impact {self.max_price_impact}: expected in (0, 1)")
-        if self.max_gas_to_notional is not None and not self.max_gas_to_notional > 0:
-            raise ConfigError(
-                f"max_gas_to_notional {self.max_gas_to_notional}: must be > 0 or null"
-            )
-        if not 0.0 < self.slippage_bps < 5000.0:
-            raise ConfigError(f"slippage_bps {self.slippage_bps}: expected in (0, 5000)")
-        if self.deadline_s < 1:
-            raise ConfigError(f"deadline_s {self.deadline_s}: must be >= 1")
+__all__ = ["GateRefusal", "SwapPlan", "exact_out_input", "mid_price", "plan_swap"]
 
 
 @dataclass(frozen=True)
@@ -119,14 +100,15 @@ def plan_swap(
     qty: Decimal,
     block: int,
     block_time: int,
-    limits: DexLimits,
-    risk: RiskSpec | None = None,
+    risk: RiskSpec,
 ) -> SwapPlan | GateRefusal:
-    """Turn "buy/sell ``qty`` base" into an exact-input swap on ``state``, or refuse it.
+    """Turn "buy/sell ``qty`` base" into an exact-input swap on ``state``, or refuse it by the
+    run's risk spec (``risk.dex`` and ``risk.order.max_notional``).
 
     A sell pays exactly ``qty`` base; a buy pays the exact-output quote's input for ``qty``
     base (then receives at least ``qty`` less slippage).
     """
+    limits = risk.dex
     base, quote = market.base, market.quote
     base_raw = int((qty * Decimal(10) ** base.decimals).to_integral_value(rounding="ROUND_DOWN"))
     if base_raw <= 0:
@@ -144,11 +126,12 @@ def plan_swap(
     if fill.refused:
         impact = amm_fill(state, paid, zero_for_one, AmmFillRule(0.999999)).price_impact
         return GateRefusal(
-            "price_impact", f"{impact:.4%} over max_price_impact {limits.max_price_impact:.4%}"
+            "price_impact",
+            f"{impact:.4%} over risk.dex.max_price_impact {limits.max_price_impact:.4%}",
         )
     quote_raw = fill.amount_out if sell else paid
     notional = _units(quote_raw, quote.decimals)
-    if risk is not None and risk.order.max_notional is not None:
+    if risk.order.max_notional is not None:
         v = check_max_notional(float(qty), float(notional / qty), risk.order.max_notional)
         if not v.ok:
             return GateRefusal(
@@ -168,7 +151,7 @@ def plan_swap(
 
 
 def check_gas(
-    plan: SwapPlan, gas_cost_quote: Decimal | None, limits: DexLimits
+    plan: SwapPlan, gas_cost_quote: Decimal | None, limits: DexRisk
 ) -> GateRefusal | None:
     """The gas-to-notional rule; ``gas_cost_quote`` None: the cost could not be priced in the
     quote token (refused when the rule is on: fail closed)."""
@@ -181,6 +164,6 @@ def check_gas(
         return GateRefusal(
             "gas_to_notional",
             f"gas {gas_cost_quote:.6g} is {ratio:.4%} of notional {plan.notional:.6g} "
-            f"(max {limits.max_gas_to_notional:.4%})",
+            f"(risk.dex.max_gas_to_notional {limits.max_gas_to_notional:.4%})",
         )
     return None

@@ -8,9 +8,11 @@
   (:func:`grekko_research.runs.backtest.load_pool_bars`), and :class:`~live.venues.dex_paper.DexPaperVenue`
   fills by the engine's AMM fill. Nothing touches a chain.
 * **live on a chain** — ``live.venue=dex:<name>`` with ``live.mode=live`` (confirmed on the command
-  line, as for any live venue): ``conf/exchange/dex/<name>.yaml`` (chain, RPC from its environment
-  variable or ``live.venue_url``, executor, markets), the hot key from the environment or keyring,
-  the nonce log beside the run's log, bars from ``live.feed`` (an exchange's public klines).
+  line, as for any live venue): ``conf/exchange/dex/<name>.yaml`` (or the same path under a
+  ``GREKKO_CONF_DIR`` folder; chain, RPC from its environment variable or ``live.venue_url``,
+  executor, markets), the hot key from the environment or keyring, the nonce log beside the
+  run's log, the swap limits from the run's risk spec (``risk.dex``), bars from ``live.feed``
+  (an exchange's public klines, reached at ``live.feed_url``).
 """
 
 from __future__ import annotations
@@ -98,6 +100,21 @@ def _paper_venue(plan: LivePlan) -> Venue:
     )
 
 
+def _conf_dirs(name: str) -> tuple[Path, Path]:
+    """Where ``<name>.yaml`` and its chain's token list are: the first folder of
+    ``GREKKO_CONF_DIR`` holding ``exchange/dex/<name>.yaml`` (with its own ``tokens/`` if it has
+    one), else the framework's ``conf/``."""
+    from grekko_research.config._search import conf_folders
+    from live.chain.dex_conf import EXCHANGE_DIR, TOKENS_DIR
+
+    primary, extra = conf_folders()
+    for folder in (*extra, primary):
+        if (folder / "exchange" / "dex" / f"{name}.yaml").is_file():
+            tokens = folder / "tokens"
+            return folder / "exchange" / "dex", tokens if tokens.is_dir() else TOKENS_DIR
+    return EXCHANGE_DIR, TOKENS_DIR
+
+
 def _chain_venue(
     plan: LivePlan, name: str, clock: Any, conf_dirs: tuple[Path, Path] | None
 ) -> Venue:
@@ -105,16 +122,12 @@ def _chain_venue(
 
     from live.chain.dex_conf import load_dex_venue
     from live.chain.keys import load_signer
-    from live.events import EventStore
     from live.venues.dex import DexVenue
 
     live = plan.cfg.live
     overrides = {"rpc_url": live.venue_url} if live.venue_url else None
-    if conf_dirs is None:
-        config = load_dex_venue(name, overrides=overrides)
-    else:
-        exchange, tokens = conf_dirs
-        config = load_dex_venue(name, overrides=overrides, conf_dir=exchange, tokens_dir=tokens)
+    exchange, tokens = conf_dirs or _conf_dirs(name)
+    config = load_dex_venue(name, overrides=overrides, conf_dir=exchange, tokens_dir=tokens)
     missing = [s for s in plan.spec.symbols if s not in {m.symbol for m in config.markets}]
     if missing:
         raise ConfigError(f"conf/exchange/dex/{name}.yaml has no market for {missing}")
@@ -125,10 +138,12 @@ def _chain_venue(
         )
     from live.venues.registry import make_venue
 
-    feed = make_venue(live.feed, urls=None, credentials=None, require=("fetch_ohlcv",))
+    # the feed's own URL (live.feed_url): live.venue_url is the chain's RPC on a DEX run
+    feed = make_venue(live.feed, urls=live.feed_url, credentials=None, require=("fetch_ohlcv",))
     signer = load_signer(key_env=config.key_env, keyring_user=config.keyring_user,
                          what=f"DEX hot key of {name}")  # fmt: skip
     Path(plan.state_dir).mkdir(parents=True, exist_ok=True)
-    nonces = EventStore.open(Path(plan.state_dir) / f"{name}-nonces.sqlite")
+    # a path: the venue opens its nonce log and closes it with itself
+    nonces = Path(plan.state_dir) / f"{name}-nonces.sqlite"
     return DexVenue(config, signer, nonces, risk=plan.spec.risk, feed=feed,
                     clock=clock or (lambda: int(time.time() * 1000)))  # fmt: skip

@@ -54,8 +54,6 @@ rpc_url: {url}
 executor: '{world["executor"].address}'
 key_env: GREKKO_TEST_DEX_KEY
 confirmations: 2
-slippage_bps: 50
-deadline_s: 600
 urgency: normal
 wrapped_native: B
 markets:

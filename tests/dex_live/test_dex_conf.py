@@ -60,7 +60,9 @@ def _copy(tmp_path: Path, name: str, **changes: object) -> Path:
     ({"sandbox": True}, "unknown keys ['sandbox']"),
     ({"executor": "0x1234"}, "executor: '0x1234' is not a 0x-prefixed"),
     ({"replacement_bump": 0.05}, "replacement_bump"),
-    ({"slippage_bps": 0}, "slippage_bps"),
+    ({"slippage_bps": 50}, "slippage_bps: the swap limits are the run's risk spec now; set "
+     "risk.dex.slippage_bps"),
+    ({"deadline_s": 60}, "risk.dex.deadline_s"),
     ({"urgency": "asap"}, "urgency"),
     ({"approvals": "unlimited"}, "approvals"),
     ({"confirmations": 0}, "confirmations"),

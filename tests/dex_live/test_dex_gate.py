@@ -10,9 +10,9 @@ from grekko_research.dex.fill import AmmFillRule, amm_fill
 from grekko_research.dex.pool import PoolState
 from grekko_research.dex.v2 import FORKS, V2Pair, amount_in, amount_out
 from grekko_research.dex.v3.ticks import TickMap
-from grekko_research.risk.spec import OrderRisk, RiskSpec
+from grekko_research.risk.spec import DexRisk, OrderRisk, RiskSpec
 from live.chain.dex_conf import DexMarket, Token
-from live.venues.dex_gate import DexLimits, GateRefusal, SwapPlan, mid_price, plan_swap
+from live.venues.dex_gate import GateRefusal, SwapPlan, mid_price, plan_swap
 
 E18 = 10**18
 USDC = Token("USDC", "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48", 6)  # token0 (lower address)
@@ -55,18 +55,14 @@ def test_v2_shrink_and_refuse_follow_the_rule() -> None:
 
 
 def test_plans_for_buys_and_sells() -> None:
-    limits = DexLimits(slippage_bps=30, deadline_s=60)
+    risk = RiskSpec(dex=DexRisk(slippage_bps=30, deadline_s=60))
     assert mid_price(V2M, PAIR) == Decimal(3000)
-    sell = plan_swap(
-        V2M, PAIR, side="sell", qty=Decimal("2"), block=7, block_time=1000, limits=limits
-    )
+    sell = plan_swap(V2M, PAIR, side="sell", qty=Decimal("2"), block=7, block_time=1000, risk=risk)
     assert isinstance(sell, SwapPlan)
     assert sell.token_in == WETH.address and not sell.zero_for_one and sell.amount_in == 2 * E18
     assert sell.quote_out == amount_out(2 * E18, PAIR.reserve1, PAIR.reserve0)
     assert sell.min_out == sell.quote_out * 9970 // 10000 and sell.deadline == 1060
-    buy = plan_swap(
-        V2M, PAIR, side="buy", qty=Decimal("2"), block=7, block_time=1000, limits=limits
-    )
+    buy = plan_swap(V2M, PAIR, side="buy", qty=Decimal("2"), block=7, block_time=1000, risk=risk)
     assert isinstance(buy, SwapPlan)
     assert buy.token_in == USDC.address and buy.zero_for_one
     assert buy.amount_in == amount_in(2 * E18, PAIR.reserve0, PAIR.reserve1)
@@ -77,7 +73,7 @@ def test_plans_for_buys_and_sells() -> None:
 @pytest.mark.parametrize(("kw", "rule"), [
     ({"qty": Decimal("1e-30")}, "qty"),
     ({"qty": Decimal(5000)}, "liquidity"),  # more WETH than the pair holds
-    ({"qty": Decimal(100), "limits": DexLimits(max_price_impact=0.01)}, "price_impact"),
+    ({"qty": Decimal(100), "risk": RiskSpec(dex=DexRisk(max_price_impact=0.01))}, "price_impact"),
     ({"qty": Decimal(2), "risk": RiskSpec(order=OrderRisk(max_notional=5000.0))}, "max_notional"),
 ])  # fmt: skip
 def test_refusals_name_the_rule(kw: dict[str, object], rule: str) -> None:
@@ -85,7 +81,7 @@ def test_refusals_name_the_rule(kw: dict[str, object], rule: str) -> None:
         "side": "buy",
         "block": 1,
         "block_time": 0,
-        "limits": DexLimits(),
+        "risk": RiskSpec(),
         **kw,
     }
     out = plan_swap(V2M, PAIR, **args)  # type: ignore[arg-type]

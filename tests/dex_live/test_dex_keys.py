@@ -16,13 +16,13 @@ import pytest
 from eth_account import Account
 
 from grekko_research.errors import ConfigError
+from grekko_research.risk.spec import DexRisk, RiskSpec
 from live.chain.keys import load_signer
 from live.events import EventStore
 from live.orders import FillReport, Rejected
 from live.secrets import install_redaction, uninstall_redaction
 from live.venues.base import OrderRequest
 from live.venues.dex import DexVenue
-from live.venues.dex_gate import DexLimits
 from tests.dex_live.conftest import DexWorld
 
 ENV = "GREKKO_TEST_DEX_KEY"
@@ -52,7 +52,7 @@ def _flows(dex: DexWorld, tmp_path: Path, key: str) -> dict[str, str]:
     async def go() -> list[Any]:
         v = DexVenue(dex.config(confirmations=1), signer, store, clock=lambda: 0)
         tight = DexVenue(dex.config(confirmations=1), signer, store, clock=lambda: 0,
-                         limits=DexLimits(max_price_impact=1e-6))  # fmt: skip
+                         risk=RiskSpec(dex=DexRisk(max_price_impact=1e-6)))  # fmt: skip
         await v.start()
         try:
             out = [await v.submit(OrderRequest("k1", "A/B", "sell", Decimal(1)))]

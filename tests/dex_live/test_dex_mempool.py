@@ -9,6 +9,7 @@ from typing import Any
 
 from eth_abi import encode
 
+from grekko_research.risk.spec import DexRisk, RiskSpec
 from live.chain.dex_conf import DexMarket
 from live.chain.mempool import MempoolMonitor, decode_swap
 from live.chain.pools import selector
@@ -16,7 +17,6 @@ from live.events import EventStore
 from live.orders import FillReport, Rejected
 from live.venues.base import OrderRequest
 from live.venues.dex import DexVenue, connect_async
-from live.venues.dex_gate import DexLimits
 from tests.dex_live.conftest import DexWorld
 
 E18 = 10**18
@@ -37,9 +37,9 @@ def test_the_gate_refuses_to_trade_into_a_large_pending_swap(dex: DexWorld, tmp_
     config = dex.config(confirmations=1)
     w3 = connect_async(dex.anvil.url)
     monitor = MempoolMonitor(w3, list(config.markets), [dex.world["mover"].address])
-    limits = DexLimits(slippage_bps=50, refuse_into_pending_swap=True, pending_swap_min_impact=0.01)
+    risk = RiskSpec(dex=DexRisk(slippage_bps=50, pending_swap_impact=0.01))
     venue = DexVenue(config, dex.signer, EventStore.open(tmp_path / "l.sqlite"), clock=lambda: 0,
-                     limits=limits, w3=w3, monitor=monitor)  # fmt: skip
+                     risk=risk, w3=w3, monitor=monitor)  # fmt: skip
 
     async def go() -> dict[str, Any]:
         await venue.start()

@@ -11,12 +11,12 @@ from typing import Any, TypeVar
 
 import pytest
 
-from grekko_research.risk.spec import OrderRisk, RiskSpec
+from grekko_research.risk.spec import DexRisk, OrderRisk, RiskSpec
 from live.events import EventStore
 from live.orders import Ack, FillReport, OrderState, QueryResult, Rejected
 from live.venues.base import OrderRequest, Venue
 from live.venues.dex import DexVenue
-from live.venues.dex_gate import DexLimits, SwapPlan
+from live.venues.dex_gate import SwapPlan
 from live.venues.errors import GiveUp
 from tests.dex_live.conftest import DexWorld
 
@@ -36,6 +36,7 @@ def clock() -> int:
 def make_venue(dex: DexWorld, tmp_path: Path, name: str = "anvil_dex", **kw: Any) -> DexVenue:
     overrides = kw.pop("overrides", {"confirmations": 1})
     store = kw.pop("store", None) or EventStore.open(tmp_path / f"log-{next(_ids)}.sqlite")
+    kw.setdefault("risk", RiskSpec(dex=DexRisk(slippage_bps=50, deadline_s=600)))
     return DexVenue(dex.config(name, **overrides), dex.signer, store, clock=clock, **kw)
 
 
@@ -127,15 +128,15 @@ def test_a_retried_create_never_sends_a_second_swap(dex: DexWorld, tmp_path: Pat
     assert again[0].venue_order_id == first[1].trade_id
 
 
-@pytest.mark.parametrize(("limits", "risk", "rule"), [
-    (DexLimits(max_price_impact=0.004, slippage_bps=50), None, "price_impact"),
-    (DexLimits(max_gas_to_notional=1e-12, slippage_bps=50), None, "gas_to_notional"),
-    (DexLimits(slippage_bps=50), RiskSpec(order=OrderRisk(max_notional=1.0)), "max_notional"),
+@pytest.mark.parametrize(("risk", "rule"), [
+    (RiskSpec(dex=DexRisk(max_price_impact=0.004, slippage_bps=50)), "price_impact"),
+    (RiskSpec(dex=DexRisk(max_gas_to_notional=1e-12, slippage_bps=50)), "gas_to_notional"),
+    (RiskSpec(OrderRisk(max_notional=1.0), dex=DexRisk(slippage_bps=50)), "max_notional"),
 ])  # fmt: skip
 def test_pre_trade_limits_refuse_before_anything_is_signed(
-    dex: DexWorld, tmp_path: Path, limits: DexLimits, risk: RiskSpec | None, rule: str
+    dex: DexWorld, tmp_path: Path, risk: RiskSpec, rule: str
 ) -> None:
-    venue = make_venue(dex, tmp_path, limits=limits, risk=risk)
+    venue = make_venue(dex, tmp_path, risk=risk)
     nonce = dex.world.w3.eth.get_transaction_count(dex.signer.address)
 
     async def go(v: DexVenue) -> list[Any]:

@@ -79,7 +79,7 @@ def test_backtest_a_pool_from_its_stored_pool_state(
         assert tr["exit_price"] < ref  # impact, LP fee and gas: below the pool's price
     # a tighter price-impact limit on a large account shrinks the entries
     big = grekko("backtest", *common, "engine.init_cash=20000000",
-                 "data.amm.max_price_impact=0.002", *out)  # fmt: skip
+                 "risk.dex.max_price_impact=0.002", *out)  # fmt: skip
     assert big.returncode == 0, big.stderr
     big_trades = pd.read_parquet(Path(big.stderr.strip().splitlines()[-1]) / "trades.parquet")
     entry_value = big_trades["size"] * big_trades["entry_price"]

@@ -10,6 +10,11 @@ runs' state directories (the SQLite event logs byte for byte) is searched: the c
 0 times. A deliberately leaky variant (a log line, a print, a file and an exception carrying
 the key with the redaction uninstalled) proves the same search finds them.
 
+The DEX venue too: a fresh private key in the environment signs real swaps through the
+executor on anvil in ``grekko-live run --venue dex:<name> --mode live`` (its bars from the
+simulator's feed), killed with --flatten on the way; the key occurs in no output, log record or
+file (the run's event log and the nonce log with every signed transaction included).
+
 The simulator's own process (a test peer, given the canaries to check signatures) is not
 searched. :func:`live.secrets.install_redaction` is called here as the CLI entry point and the
 runner will call it.
@@ -41,6 +46,7 @@ from live.secrets import Redactor, install_redaction, uninstall_redaction
 from live.sim import Simulator, start_simulator
 from live.venues import CcxtVenue, GiveUp, OutcomeUnknown, RetryLater, load_credentials, make_venue
 from live.venues.base import OrderRequest
+from tests.dex_live.conftest import DexWorld, dex_world  # noqa: F401  (the session's anvil)
 from tests.peers.frames import SPOT_BTC_1H, SPOT_ETH_1H, real_candles
 from tests.peers.sim_cli import free_port, sim_process
 from tests.peers.sim_clients import drive
@@ -49,7 +55,10 @@ KEY = "cnryKEY" + secrets.token_hex(16)
 SECRET = "cnrySEC" + secrets.token_hex(16)
 WRONG = "cnryBAD" + secrets.token_hex(16)  # a wrong secret is a secret too
 TOKEN = "cnryTOK" + secrets.token_hex(16)
-CANARIES = (KEY, SECRET, WRONG, TOKEN)
+# The DEX venue's hot key: a fresh account's private key (it must sign on anvil), searched as
+# hex in either case, with or without 0x (an 0x-prefixed hit contains the bare one).
+DEX_KEY = secrets.token_hex(32)
+CANARIES = (KEY, SECRET, WRONG, TOKEN, DEX_KEY, DEX_KEY.upper())
 ENV = {
     "GREKKO_BINANCE_API_KEY": KEY,
     "GREKKO_BINANCE_API_SECRET": SECRET,
@@ -540,3 +549,138 @@ def test_the_simulator_banner_never_shows_the_key(shared_data: Path) -> None:
     assert any("REST http" in line for line in lines)
     assert any("accepts the API key and secret of the test's canaries" in line for line in lines)
     assert find_canaries({f"banner {i}": line for i, line in enumerate(lines)}) == []
+
+
+# -- the DEX venue: a live run on anvil, its hot key a canary -------------------------------
+
+DEX_SYMBOLS = "BTC/USDT,ETH/USDT"  # the simulator's feed; on chain: tokens A, C priced in B
+
+
+def _dex_conf(root: Path, dex: DexWorld) -> Path:
+    """A GREKKO_CONF_DIR folder: the chain's token list and the DEX venue (BTC/USDT on the V3
+    pool, ETH/USDT on the V2 pair; the names are the feed's, the addresses anvil's)."""
+    w = dex.world
+    (root / "tokens").mkdir(parents=True)
+    (root / "exchange" / "dex").mkdir(parents=True)
+    tokens = {"BTC": w["A"].address, "USDT": w["B"].address, "ETH": w["C"].address}
+    (root / "tokens" / "canarychain.yaml").write_text(
+        "chain: canarychain\ntokens:\n"
+        + "".join(f"  - {{symbol: {s}, address: '{a}', decimals: 18}}\n" for s, a in tokens.items())
+    )
+    (root / "exchange" / "dex" / "canary_dex.yaml").write_text(
+        f"""kind: dex
+chain: canarychain
+chain_id: 31337
+rpc_url: {dex.anvil.url}
+executor: '{w["executor"].address}'
+key_env: GREKKO_CANARY_DEX_KEY
+confirmations: 1
+wrapped_native: USDT
+markets:
+  - {{symbol: BTC/USDT, pool: '{w["v3AB"].address}', kind: v3, fee: 3000}}
+  - {{symbol: ETH/USDT, pool: '{w["uniBC"].address}', kind: v2, fee: 997000}}
+"""
+    )
+    return root
+
+
+def _wait_for(events: Path, kind: str, proc: subprocess.Popen[str], out: Path) -> list[Any]:
+    from live.events import EventStore
+
+    deadline = time.monotonic() + 240
+    while True:
+        if events.is_file():
+            with EventStore.open(events) as store:
+                found = [e.payload for e in store.read(kinds=[kind])]
+            if found:
+                return found
+        assert proc.poll() is None, out.read_text()[-4000:]
+        assert time.monotonic() < deadline, f"no {kind}: " + out.read_text()[-4000:]
+        time.sleep(0.5)
+
+
+@pytest.fixture
+def dex(dex_world: DexWorld) -> Iterator[DexWorld]:  # noqa: F811
+    """The session's anvil world, reverted after the test."""
+    snap = dex_world.rpc("evm_snapshot")
+    try:
+        yield dex_world
+    finally:
+        dex_world.rpc("evm_setAutomine", True)
+        assert dex_world.rpc("evm_revert", snap), "evm_revert failed"
+
+
+def test_a_live_dex_run_never_shows_the_hot_key(
+    dex: DexWorld, shared_data: Path, tmp_path: Path
+) -> None:
+    """``grekko-live run --venue dex:<name> --mode live`` on anvil, end to end: bars from the
+    simulator (``live.feed_url``), swaps through our executor on a real V3 pool and V2 pair,
+    the kill switch (``grekko-live kill --flatten``) on the way, the run to its last bar; every
+    fill in the log is a ``Swapped`` of the executor on chain, and the key is nowhere."""
+    from eth_account import Account
+
+    from live.events import EventStore
+
+    key = "0x" + DEX_KEY
+    hot = Account.from_key(key).address
+    w = dex.world
+    w.send(w["executor"].functions.setExecutor(hot, True))
+    dex.rpc("anvil_setBalance", hot, hex(10**20))
+    conf = _dex_conf(tmp_path / "conf", dex)
+    start = {t: w.balance(t, w["executor"].address) for t in ("A", "C")}
+    env = {**ENV, "GREKKO_CONF_DIR": str(conf), "GREKKO_CANARY_DEX_KEY": key}
+    state = tmp_path / "state"
+    events = state / "dexcanary" / "events.db"
+    outputs: dict[str, str] = {}
+    with sim_process(shared_data, ENV, symbols=DEX_SYMBOLS, start="2021-01-12") as url:
+        args = ["--verbose", "run", "--venue", "dex:canary_dex", "--mode", "live",
+                "--confirm-live", "dex:canary_dex", "--strategy", "sma_cross", "--params",
+                "fast=2", "--params", "slow=5", "--symbols", DEX_SYMBOLS, "--timeframe", "1h",
+                "--state-dir", str(state), "--run-id", "dexcanary", "--max-bars", "16",
+                f"live.feed_url={url}", "engine.sizing=units", "engine.sizing_value=1.5",
+                "engine.taker_fee=0", "engine.init_cash=10000000", "risk.order.max_orders=50",
+                "risk.dex.max_pending_swaps=2"]  # fmt: skip
+        out = tmp_path / "run.out"
+        with out.open("w") as sink:
+            proc = subprocess.Popen(
+                [sys.executable, "-c", LIVE_MAIN, *args], env={**os.environ, **env}, cwd=ROOT,
+                stdout=sink, stderr=subprocess.STDOUT, text=True,
+            )  # fmt: skip
+            try:
+                _wait_for(events, "order_fill", proc, out)  # a swap landed: now the kill switch
+                killed = CliRunner().invoke(
+                    app, ["kill", "--reason", "canary", "--flatten", "--events", str(events)],
+                    env=env,
+                )  # fmt: skip
+                assert killed.exit_code == 0, killed.output
+                outputs["kill"] = killed.output
+                done = _wait_for(events, "kill_switch_done", proc, out)
+                code = proc.wait(timeout=300)  # the run goes on to its last bar, halted
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+    outputs["run"] = out.read_text()
+    assert code == 0, outputs["run"][-4000:]
+    with EventStore.open(events) as store:
+        store.verify().raise_if_broken()
+        log = list(store.read())
+    kinds = [e.kind for e in log]
+    assert kinds.count("bar_closed") == 16
+    fills = [e.payload for e in log if e.kind == "order_fill"]
+    killed_at = kinds.index("kill_switch")
+    after = [e for e in log[killed_at:] if e.kind == "order_submitted"]
+    assert len(done[0]["flattened"]) == 2  # both positions sold by the kill switch
+    assert len(after) == 2  # after the switch: the flattening only
+    # Every fill is a swap of the executor, signed by the hot key, on chain.
+    swaps = w["executor"].events.Swapped().get_logs(from_block=0)
+    ours = {"0x" + e["transactionHash"].hex().removeprefix("0x") for e in swaps
+            if e["args"]["executor"] == hot}  # fmt: skip
+    assert fills and {f["trade_id"] for f in fills} == ours
+    # Flat again: what the run bought it sold (a buy's rounding surplus aside).
+    end = {t: w.balance(t, w["executor"].address) for t in ("A", "C")}
+    assert all(abs(end[t] - start[t]) <= 100 for t in start), (start, end)
+    # The search had something to find: web3's requests logged, the swaps' raw transactions.
+    assert "eth_sendRawTransaction" in outputs["run"]
+    assert list(state.rglob("*-nonces.sqlite"))
+    assert find_canaries(outputs, [tmp_path]) == []

@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -77,6 +77,23 @@ class ReplayFeed:
         if self.t + 1 < self.bars.n_bars:
             return int(self.bars.index[self.t + 1])
         return int(self.bars.index[self.t]) + tf
+
+    def replay(self, symbols: Sequence[str], timeframe: str, since_ms: int | None) -> Iterator[Bar]:
+        """The stored bars of ``symbols`` from ``since_ms`` in time order, moving the market
+        clock bar by bar (every venue replaying stored bars: paper, DEX)."""
+        b = self.bars
+        if b.timeframe != timeframe:
+            raise ConfigError(f"replay bars are {b.timeframe}, the run asks for {timeframe}")
+        cols = [b.symbols.index(s) for s in symbols]
+        start = 0 if since_ms is None else int(np.searchsorted(b.index, since_ms, "left"))
+        for t in range(start, b.n_bars):
+            self.t = t
+            for s, j in zip(symbols, cols, strict=True):
+                yield Bar(
+                    s, int(b.index[t]), float(b.open[t, j]), float(b.high[t, j]),
+                    float(b.low[t, j]), float(b.close[t, j]), float(b.volume[t, j]),
+                    bool(b.filled[t, j]),
+                )  # fmt: skip
 
 
 @dataclass
@@ -270,20 +287,8 @@ class PaperVenue(Venue):
                 self._last[bar.symbol] = bar.close
                 yield bar
             return
-        feed = self.feed
-        b = feed.bars
-        if b.timeframe != timeframe:
-            raise ConfigError(f"replay bars are {b.timeframe}, the run asks for {timeframe}")
-        cols = [b.symbols.index(s) for s in symbols]
-        start = 0 if since_ms is None else int(np.searchsorted(b.index, since_ms, "left"))
-        for t in range(start, b.n_bars):
-            feed.t = t
-            for s, j in zip(symbols, cols, strict=True):
-                yield Bar(
-                    s, int(b.index[t]), float(b.open[t, j]), float(b.high[t, j]),
-                    float(b.low[t, j]), float(b.close[t, j]), float(b.volume[t, j]),
-                    bool(b.filled[t, j]),
-                )  # fmt: skip
+        for bar in self.feed.replay(symbols, timeframe, since_ms):
+            yield bar
 
     def reports(self) -> AsyncIterator[Report]:
         return _nothing()
