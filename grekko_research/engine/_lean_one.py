@@ -343,7 +343,9 @@ def _quiet_end(
     take-profit), no stop can fire in them. ``signal`` = (the first signal row
     at or after the next row to decide when already known, its index in
     ``run.rows``), returned updated. Moving to a new signal prefetches the price
-    the signal :data:`_AHEAD` rows later will fill at (see ``_prefetch``).
+    the signal :data:`_AHEAD` rows later will fill at (see ``_prefetch``) and,
+    with position stops, that bar's high and low and its block's range, which
+    the stop checks there read (W4: 3.9 -> 2.5 ms a run after a cache flush).
     """
     open_, _, _, close = run.prices
     rows, cfg = run.rows, run.cfg
@@ -358,10 +360,16 @@ def _quiet_end(
             i += 1
         next_signal = rows[i] if i < m else n
         if i + _AHEAD < m:
-            if exec_close:
-                prefetch_nb(close, rows[i + _AHEAD])
-            elif rows[i + _AHEAD] + 1 < n:
-                prefetch_nb(open_, rows[i + _AHEAD] + 1)
+            ahead = rows[i + _AHEAD] + (0 if exec_close else 1)
+            if ahead < n:
+                prefetch_nb(close if exec_close else open_, ahead)
+                if run.opts.has_stops:  # the stop checks of that fill's bar and its block
+                    prefetch_nb(run.prices[1], ahead)
+                    prefetch_nb(run.prices[2], ahead)
+                    lo, hi = run.blocks
+                    if lo.shape[0] > 0:
+                        prefetch_nb(lo, ahead // RANGE_BLOCK)
+                        prefetch_nb(hi, ahead // RANGE_BLOCK)
     end = min(next_signal if exec_close else next_signal + 1, n)
     if (cfg[CFG_SL_KIND] != 0 or cfg[CFG_TP_KIND] != 0) and pos != 0.0:
         end = _stop_bar(run, t + 1, end, sl, tp)  # up to the first bar a stop may fire in
