@@ -101,6 +101,7 @@ def _spec(
 ) -> RunnerSpec:
     """The runner spec of a plan: ``what`` says what it trades (a strategy and its parameters,
     or sleeves and a coordinator) and its ``meta``; the rest comes from ``cfg.live``."""
+    from live.orders import StopPolicy
     from live.risk import risk_spec
 
     live = cfg.live
@@ -115,6 +116,7 @@ def _spec(
         max_bars=live.max_bars,
         kill_file=state_dir / KILL_FILE,
         risk=risk_spec(cfg),
+        stop_policy=StopPolicy.from_config(asdict(live.stop_policy), "live.stop_policy"),
         **what,
     )
 

@@ -45,6 +45,7 @@ __all__ = [
     "PortfolioStrategyConfig",
     "PromoteConfig",
     "RiskSection",
+    "StopPolicyConfig",
     "StrategyConfig",
     "TokenConfig",
     "TokensConfig",
@@ -389,6 +390,20 @@ class PromoteConfig:
 
 
 @dataclass(frozen=True)
+class StopPolicyConfig:
+    """Where a live run's position stops live (``live.stop_policy``; ``live.orders.StopPolicy``
+    checks and applies it): ``emulated`` (the runner fires them from the bars: the default, and
+    what paper and replay runs always do), ``auto`` (native venue orders where the adapter sends
+    that type, OCO where it has one; emulated otherwise, and after a venue refuses one) or
+    ``native`` (a stop the venue cannot hold refuses the start; a refusal flattens and halts).
+    ``stop_limit_offset``: a stop-loss sent as a stop-limit (Coinbase) limits this fraction
+    beyond its trigger."""
+
+    mode: str = "emulated"  # emulated | auto | native
+    stop_limit_offset: float = 0.005
+
+
+@dataclass(frozen=True)
 class LiveConfig:
     """How ``grekko-live`` runs a strategy (the ``live/`` group); never a credential.
 
@@ -421,6 +436,7 @@ class LiveConfig:
     max_bars: int | None = None  # stop after this many closed bars (rehearsals, tests)
     model: str | None = None  # models:/NAME@ALIAS: trade a promoted model (strategy + params)
     allow_code_drift: bool = False  # trade a model promoted from another code version
+    stop_policy: StopPolicyConfig = field(default_factory=StopPolicyConfig)
 
 
 @dataclass(frozen=True)

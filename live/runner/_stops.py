@@ -148,6 +148,8 @@ class EmulatedStops(Safety):
         for po in exits:
             if po.status != "filled" or po.kind not in STOP_KINDS:
                 continue
+            if not self._emulates(po.asset, po.kind):
+                continue  # a native venue order holds it (see live.runner._native)
             qty = lot_qty(abs(po.size), self._lots[po.asset])
             if qty <= 0:
                 continue
@@ -192,6 +194,13 @@ class EmulatedStops(Safety):
             await self._send(intent.client_id, force=True)
         if any(self.om.order(i.client_id).state is not OrderState.FILLED for i in intents):
             await self.resolve(wait=True)  # the book must hold the exit before anyone decides
+
+    async def _sync_native(self) -> None:
+        """Native stops (see :mod:`live.runner._native`): none here."""
+
+    def _emulates(self, asset: int, kind: str) -> bool:
+        """Whether the runner fires this stop (else a native venue order holds it)."""
+        return True
 
     def _limit_on_tick(self, j: int, level: Decimal, side: str) -> Decimal:
         """A take-profit's limit on the venue's tick grid, on the side that keeps it marketable

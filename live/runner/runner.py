@@ -67,7 +67,7 @@ from live.risk import (
     MarketView,
 )
 from live.runner._decision import check_planned, close_book, plan_row, strategy_row
-from live.runner._stops import EmulatedStops
+from live.runner._native import NativeStops
 from live.runner.payloads import json_floats, planned_payload, signal_payload
 from live.runner.sleeves import CoordinatorSpec
 from live.runner.spec import (
@@ -82,7 +82,7 @@ from live.venues.base import Bar
 __all__ = ["CRASH_POINTS", "RunSummary", "Runner", "RunnerSpec"]
 
 
-class Runner(EmulatedStops):
+class Runner(NativeStops):
     """Runs one strategy on one venue, recording everything in ``store`` (see the module doc).
 
     Parameters
@@ -239,6 +239,7 @@ class Runner(EmulatedStops):
             if ts > (self.window.rows[-1][0] if self.window.rows else -1):
                 self.window.push(ts, ohlcv, filled)  # history the run already closed
             return
+        await self._sync_native()  # a fill that came after the last decision armed stops
         t_received = time.perf_counter()
         self.window.push(ts, ohlcv, filled)
         self._note_bar(ohlcv)
@@ -517,6 +518,7 @@ class Runner(EmulatedStops):
             self._pending_decision = self.last_closed_ts
         else:
             await self._execute_pending()
+        await self._sync_native()  # found by client id, or placed: before the strategy runs
 
     async def run(self) -> RunSummary:
         """Start, then process closed bars until the feed ends or ``max_bars`` is reached."""

@@ -16,6 +16,7 @@ from grekko_research.data.bars import Bars
 from grekko_research.engine.config import EngineConfig
 from grekko_research.errors import ConfigError
 from grekko_research.strategy import Strategy
+from live.orders import StopPolicy
 from live.risk import RiskSpec
 from live.risk.config import as_spec
 
@@ -66,6 +67,9 @@ class RunnerSpec:
     # Adds the strategies' non-price series (alternative data, issue 23) to each window's bars,
     # computed from the bars' own index exactly as the backtest's loader does (parity).
     extras: Callable[[Bars], Bars] | None = None
+    # Where position stops live (``live.stop_policy``): emulated by the runner (the default),
+    # or native venue orders where the adapter sends them (``auto``; ``native``: or refuse).
+    stop_policy: StopPolicy = field(default_factory=lambda: StopPolicy(mode="emulated"))
 
     def __post_init__(self) -> None:
         # A deprecated LiveRiskConfig is converted (with a warning): the run holds a spec.

@@ -58,6 +58,7 @@ FAULT_KINDS = (
     "duplicate_trades",  # the next fill is listed twice by myTrades
     "ws_silent_drop",  # seconds=None, path=None: websockets stay open but send nothing
     "late_fill",  # seconds=1.0: the next fill reaches the user stream and myTrades late
+    "refuse",  # code=-2010, msg=, status=400: refuse matching requests (nothing booked)
 )
 _AFTER_ACCEPT = ("timeout_after_accept", "error_after_accept")
 _TOO_MANY = "Too many requests; current limit of IP(127.0.0.1) is 6000 requests per minute."
@@ -336,6 +337,10 @@ class Simulator(HttpPeer):
             retry = int(limit.params.get("retry_after", 1))
             self._banned_until = time.monotonic() + retry
             return error_response(429, -1003, _TOO_MANY, {"Retry-After": str(retry)})
+        if refuse := self._take("refuse", method, path):
+            p = refuse.params
+            msg = str(p.get("msg", "Stop price would trigger immediately."))
+            return error_response(int(p.get("status", 400)), int(p.get("code", -2010)), msg)
         body = await request.text()
         try:
             result = self._api.call(self._auth, request, body)

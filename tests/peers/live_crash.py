@@ -68,6 +68,14 @@ def _parse_args() -> argparse.Namespace:
         action="store_true",
         help="position stops (--stop-loss, --take-profit), held by the runner (emulated)",
     )
+    parser.add_argument(
+        "--stop-policy",
+        default="emulated",
+        help="with --stops: live.stop_policy.mode (auto: native stops on the venue)",
+    )
+    parser.add_argument(
+        "--allow-halt", action="store_true", help="a run that ends halted is not a failure"
+    )
     parser.add_argument("--stop-loss", type=float, default=0.002, help="with --stops")
     parser.add_argument("--take-profit", type=float, default=0.002, help="with --stops")
     parser.add_argument(
@@ -111,9 +119,12 @@ def _spec(args: argparse.Namespace, bars: Bars) -> RunnerSpec:
         engine = replaced(
             engine, stops=Stops(stop_loss=args.stop_loss, take_profit=args.take_profit)
         )
+    from live.orders import StopPolicy
+
     spec = RunnerSpec(
         "crash-" + args.point, strategy, params, engine, bars.symbols, "1h",
         grace_ms=300, reconcile_every_ms=10**12,
+        stop_policy=StopPolicy(mode=args.stop_policy),
     )  # fmt: skip
     if args.portfolio:
         from dataclasses import replace as replaced
@@ -215,7 +226,7 @@ def _child(args: argparse.Namespace, spec: RunnerSpec, bars: Bars, n_kill: int) 
             while runner.om.open_orders() and time.monotonic() < deadline:
                 await asyncio.sleep(0.25)
                 await runner.reconcile()
-            if summary.halted:
+            if summary.halted and not args.allow_halt:
                 raise RuntimeError(f"runner halted: {summary.halted}")
         finally:
             await venue.exchange.close()
@@ -254,9 +265,9 @@ def main() -> None:
         importlib.import_module(module)
     import numpy as np
 
-    from live.runner import CRASH_POINTS, STOP_CRASH_POINTS
+    from live.runner import CRASH_POINTS, NATIVE_CRASH_POINTS, STOP_CRASH_POINTS
 
-    points = CRASH_POINTS + STOP_CRASH_POINTS
+    points = CRASH_POINTS + STOP_CRASH_POINTS + NATIVE_CRASH_POINTS
     if args.point not in points:
         raise SystemExit(f"unknown crash point {args.point!r}; one of {points}")
     bars = _bars(args)
