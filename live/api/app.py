@@ -33,6 +33,7 @@ from starlette.types import Scope as AsgiScope
 from starlette.websockets import WebSocketDisconnect
 
 from live.api._console import CONSOLE_ASSETS, add_console_routes
+from live.api._market import add_market_routes
 from live.api._research import FRAME_PREFIX, add_research_routes
 from live.api.auth import ApiTokens, Scope, bearer_token
 from live.api.control import Control
@@ -210,7 +211,13 @@ class ResumeRequest(BaseModel):
 
 
 def create_app(
-    hub: LogHub, control: Control, tokens: ApiTokens, *, runs_dir: Path | None = None
+    hub: LogHub,
+    control: Control,
+    tokens: ApiTokens,
+    *,
+    runs_dir: Path | None = None,
+    data_dir: Path | None = None,
+    shared_dir: Path | None = None,
 ) -> FastAPI:
     """Build the API over ``hub``; the app starts and stops the hub's polling with itself.
 
@@ -223,6 +230,10 @@ def create_app(
     tokens
         The accepted tokens (:meth:`ApiTokens.from_env`). With none configured, every
         protected route answers 401.
+    runs_dir, data_dir, shared_dir
+        The research pages' runs folder, the market pages' store and shared data folder
+        (default: ``GREKKO_RUNS_DIR``, ``GREKKO_DATA_DIR``, ``GREKKO_SHARED_DATA``, read on
+        each request).
     """
 
     @asynccontextmanager
@@ -259,6 +270,7 @@ def create_app(
     read = [Depends(_needs(tokens, "read"))]
     add_console_routes(app, hub, tokens, read, _AUTH_ERRORS)  # / is the web console
     add_research_routes(app, read, _AUTH_ERRORS, runs_dir)  # its research pages
+    add_market_routes(app, hub, read, _AUTH_ERRORS, data_dir=data_dir, shared_dir=shared_dir)
 
     @app.get("/health", response_model=Health, responses={503: {"model": Health}})
     async def health() -> JSONResponse:

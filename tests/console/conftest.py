@@ -96,13 +96,28 @@ class PageLog:
 
 
 def serve(
-    events: Path, read: str, control: str, *, stale_bars: float = 2.0, runs_dir: Path | None = None
+    events: Path,
+    read: str,
+    control: str,
+    *,
+    stale_bars: float = 2.0,
+    runs_dir: Path | None = None,
+    data_dir: Path | None = None,
+    shared_dir: Path | None = None,
 ) -> Iterator[Served]:
     """Serve the status API of ``events`` (port 0: a free one) until the generator closes
-    (``runs_dir``: the research pages' runs folder)."""
+    (``runs_dir``: the research pages' runs folder; ``data_dir``, ``shared_dir``: the market
+    pages' store and shared data folder)."""
     hub = LogHub(events, poll_s=0.05, stale_bars=stale_bars)
     tokens = ApiTokens.of([read], [control])
-    app = create_app(hub, FlagFileControl(events.parent), tokens, runs_dir=runs_dir)
+    app = create_app(
+        hub,
+        FlagFileControl(events.parent),
+        tokens,
+        runs_dir=runs_dir,
+        data_dir=data_dir,
+        shared_dir=shared_dir,
+    )
     server = api_server(app, "127.0.0.1", 0, log_level="warning")
     thread = threading.Thread(target=server.run, daemon=True, name="console-test-api")
     thread.start()
@@ -198,3 +213,57 @@ def research_folder(research_store: Path, tmp_path_factory: pytest.TempPathFacto
     return ResearchFolder(
         root, rel(made[12]), rel(made[10]), rel(sweep), rel(best), summary, gates, mlflow_id
     )
+
+
+# -- a replayed run and real market data for the market pages ---------------------------------
+
+REPLAY_BARS = "ohlcv/binance-spot_BTC-USDT_1h__nfi.csv.gz"
+REPLAY_WINDOW = ("2021-01-04", "2021-01-08")
+DAILY_BTC = "ohlcv/binance-spot_BTC-USDT_1d__sky1241.csv.gz"
+ETH_CAPTURE = "binance-spot_ETH-USDT_20240808T2354Z-20240809T0000Z__hftbacktest"
+
+
+@pytest.fixture(scope="session")
+def replayed_log(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from typer.testing import CliRunner
+
+    from grekko_research.data.files import import_file
+    from grekko_research.data.store import ParquetStore
+    from live.cli import app
+
+    store = tmp_path_factory.mktemp("console-store")
+    import_file(shared_data / REPLAY_BARS, store=ParquetStore(store))
+    state = tmp_path_factory.mktemp("console-state")
+    result = CliRunner().invoke(
+        app,
+        ["replay", "--strategy", "sma_cross", "--params", "fast=2", "--params", "slow=5",
+         "--state-dir", str(state), f"data.start={REPLAY_WINDOW[0]}", f"data.end={REPLAY_WINDOW[1]}",
+         "risk=conservative"],
+        env={"GREKKO_DATA_DIR": str(store)},
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return Path(result.stdout.strip().splitlines()[-1])
+
+
+def market_folder(shared: Path, root: Path, broken: bool = False) -> Path:
+    """A shared data folder of links to a few real files (the daily and hourly BTC candles, the
+    ETH/USDT depth capture and its trades), so the market routes list a handful, not the whole folder;
+    ``broken``: with a candle file whose row 3 has its high below its low."""
+    for rel in (
+        DAILY_BTC,
+        REPLAY_BARS,
+        f"orderbook/{ETH_CAPTURE}_depth_snapshot.csv",
+        f"orderbook/{ETH_CAPTURE}_depth_diffs.csv.gz",
+        f"orderbook/{ETH_CAPTURE}_bbo.csv.gz",
+        f"trades/{ETH_CAPTURE}_trades.csv",
+    ):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).symlink_to(shared / rel)
+    if broken:
+        (root / "ohlcv" / "binance-spot_ETH-USDT_1d__broken.csv").write_text(
+            "timestamp,open,high,low,close,volume\n"
+            "1600000000000,10,11,9,10,1\n"
+            "1600086400000,10,11,9,10,1\n"
+            "1600172800000,10,8,9,10,1\n"
+        )
+    return root

@@ -8,8 +8,6 @@ import re
 import warnings
 from pathlib import Path
 
-import pytest
-
 from live.api import ApiTokens, FlagFileControl, LogHub, create_app
 from live.api._console import CONSOLE_DIR, source_hash
 from live.api._recent import EQUITY_POINTS, Recent
@@ -84,30 +82,6 @@ def test_recent_keeps_the_latest_events_and_a_thinned_equity_curve() -> None:
     # A bar without a number for equity adds nothing.
     recent.observe(_event(10 + n, "bar_closed", {"ts": n * 60_000, "equity": None}), ())
     assert recent.curve()[-1][0] == (n - 1) * 60_000
-
-
-@pytest.fixture(scope="module")
-def replayed_log(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from typer.testing import CliRunner
-
-    from grekko_research.data.files import import_file
-    from grekko_research.data.store import ParquetStore
-    from live.cli import app
-
-    store = tmp_path_factory.mktemp("console-store")
-    import_file(
-        shared_data / "ohlcv/binance-spot_BTC-USDT_1h__nfi.csv.gz", store=ParquetStore(store)
-    )
-    state = tmp_path_factory.mktemp("console-state")
-    result = CliRunner().invoke(
-        app,
-        ["replay", "--strategy", "sma_cross", "--params", "fast=2", "--params", "slow=5",
-         "--state-dir", str(state), "data.start=2021-01-04", "data.end=2021-01-08",
-         "risk=conservative"],
-        env={"GREKKO_DATA_DIR": str(store)},
-    )  # fmt: skip
-    assert result.exit_code == 0, result.output
-    return Path(result.stdout.strip().splitlines()[-1])
 
 
 def test_events_and_equity_agree_with_the_log(replayed_log: Path) -> None:

@@ -7,21 +7,27 @@ import { Login } from "./components/Login";
 import { useRun } from "./hooks/useRun";
 import { RunPage } from "./pages/RunPage";
 import { RunsPage } from "./pages/RunsPage";
+import { BookPage } from "./pages/market/BookPage";
+import { ChartPage } from "./pages/market/ChartPage";
+import { MarketPage } from "./pages/market/MarketPage";
 import { DiffPage } from "./pages/research/DiffPage";
 import { ResearchPage } from "./pages/research/ResearchPage";
 import { ResearchRunPage } from "./pages/research/ResearchRunPage";
 import { SweepPage } from "./pages/research/SweepPage";
 import { forget, keep, savedToken, type Session } from "./session";
 
-/** The pages, by the fragment's first part. Market pages plug in here (see docs/console.md):
- * a page is a component over the API client and the session. */
+/** The pages, by the fragment's first part (see docs/console.md): a page is a component over
+ * the API client and the session. */
 type Route =
   | { page: "runs" }
   | { page: "run"; id: string }
   | { page: "research" }
   | { page: "research-run"; id: string }
   | { page: "research-sweep"; id: string }
-  | { page: "research-diff"; a: string; b: string };
+  | { page: "research-diff"; a: string; b: string }
+  | { page: "market" }
+  | { page: "market-chart"; id: string; regime: "wyckoff" | "hmm" }
+  | { page: "market-book"; id: string };
 
 function parse(hash: string): Route {
   // Each id is one encoded part (research ids are paths inside the runs folder).
@@ -32,6 +38,13 @@ function parse(hash: string): Route {
     if (parts[1] === "sweep" && parts[2]) return { page: "research-sweep", id: parts[2] };
     if (parts[1] === "diff" && parts[2] && parts[3]) return { page: "research-diff", a: parts[2], b: parts[3] };
     return { page: "research" };
+  }
+  if (parts[0] === "market") {
+    if (parts[1] === "chart" && parts[2]) {
+      return { page: "market-chart", id: parts[2], regime: parts[3] === "hmm" ? "hmm" : "wyckoff" };
+    }
+    if (parts[1] === "book" && parts[2]) return { page: "market-book", id: parts[2] };
+    return { page: "market" };
   }
   return { page: "runs" };
 }
@@ -44,6 +57,12 @@ function Page({ route, api, go }: { route: Route; api: Api; go: (hash: string) =
       return <SweepPage api={api} id={route.id} />;
     case "research-diff":
       return <DiffPage api={api} a={route.a} b={route.b} />;
+    case "market":
+      return <MarketPage api={api} />;
+    case "market-chart":
+      return <ChartPage key={route.id} api={api} id={route.id} regime={route.regime} />; // a new series: a new window
+    case "market-book":
+      return <BookPage api={api} id={route.id} />;
     default:
       return <ResearchPage api={api} go={go} />;
   }
@@ -84,6 +103,13 @@ function Console({ session, onLogout }: { session: Session; onLogout: () => void
           data-testid="nav-research"
         >
           Research
+        </a>
+        <a
+          href="#/market"
+          className={route.page.startsWith("market") ? "active" : undefined}
+          data-testid="nav-market"
+        >
+          Market
         </a>
         <a href="/docs" target="_blank" rel="noreferrer">
           API docs

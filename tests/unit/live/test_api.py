@@ -80,11 +80,24 @@ def _runs_folder(root: Path) -> dict[str, str]:
     return {"run": rid, "a": rid, "b": rid, "id": rid}
 
 
+def _market_folder(root: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """An empty store and a shared folder linking one real candle file and the ETH/USDT depth
+    capture, for the market routes' samples: the query values naming them."""
+    from tests.conftest import shared_data_dir
+    from tests.console.conftest import ETH_CAPTURE, market_folder
+
+    monkeypatch.setenv("GREKKO_DATA_DIR", str(root / "store"))
+    shared = market_folder(shared_data_dir(), root / "shared")
+    monkeypatch.setenv("GREKKO_SHARED_DATA", str(shared))
+    return {"series": "shared/binance-spot_BTC-USDT_1h__nfi.csv.gz", "capture": ETH_CAPTURE}
+
+
 def test_every_route_of_the_openapi_document_needs_the_right_token(
     api: Api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("GREKKO_RUNS_DIR", str(tmp_path / "runs"))  # the research routes' folder
     values = _runs_folder(tmp_path / "runs")
+    values.update(_market_folder(tmp_path, monkeypatch))  # the market routes' data
     doc = api.client.get("/openapi.json").json()
     routes = [
         (method, path + _sample_query(op, doc, values), _sample_body(op, doc))
@@ -105,7 +118,8 @@ def test_every_route_of_the_openapi_document_needs_the_right_token(
         for p in ("/strategies", "/positions", "/orders", "/fills", "/pnl", "/risk", "/metrics",
                   "/whoami", "/events", "/equity", "/status", "/runs",  # the console's
                   "/research/runs", "/research/run", "/research/diff", "/research/sweeps",
-                  "/research/links", "/research/frame_url", "/research/mlflow")  # research
+                  "/research/links", "/research/frame_url", "/research/mlflow",  # research
+                  "/market/series", "/market/chart", "/market/captures", "/market/book")  # market
     } <= listed  # fmt: skip
     assert {m for m, _ in listed - CONTROL_ROUTES} == {"get"}, "a mutating route is not control"
     seen: list[Any] = []

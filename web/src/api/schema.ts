@@ -107,6 +107,89 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/market/book": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Market Book
+         * @description Depth over time of a capture's rebuilt book, with the traded price and the spoofing
+         *     candidates.
+         */
+        get: operations["market_book_market_book_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/market/captures": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Market Captures
+         * @description The L2 depth captures of the shared data folder (snapshot + diffs).
+         */
+        get: operations["market_captures_market_captures_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/market/chart": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Market Chart Route
+         * @description Price of one series with its regimes as bands and the detected events (capitulations,
+         *     bull traps, Wyckoff climaxes, springs and upthrusts, volatility breakouts).
+         */
+        get: operations["market_chart_route_market_chart_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/market/series": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Market Series
+         * @description The candle series the price chart can draw: the store's, the shared data's, the
+         *     served run's.
+         */
+        get: operations["market_series_market_series_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/metrics": {
         parameters: {
             query?: never;
@@ -456,6 +539,70 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** BookHeatMap */
+        BookHeatMap: {
+            /** Best Ask */
+            best_ask: (number | null)[];
+            /** Best Bid */
+            best_bid: (number | null)[];
+            /** Buy Qty */
+            buy_qty: number[];
+            /** Capture */
+            capture: string;
+            /**
+             * Checked
+             * @description Applied events whose top of book was cross-checked
+             */
+            checked: number;
+            /** Events */
+            events: number;
+            /** Gaps */
+            gaps: number;
+            /** Max Qty */
+            max_qty: number;
+            /**
+             * Mismatches
+             * @description Of those, where the map's book differed (0 expected)
+             */
+            mismatches: number;
+            /**
+             * Price Edges
+             * @description Bin i holds [edges[i], edges[i+1])
+             */
+            price_edges: number[];
+            /**
+             * Qty
+             * @description Resting base quantity, one row per price bin (lowest first), one value per column; null where the book was not known
+             */
+            qty: (number | null)[][];
+            /** Sell Qty */
+            sell_qty: number[];
+            /**
+             * Spoofs
+             * @description Spoofing candidates, the largest first
+             */
+            spoofs: components["schemas"]["SpoofMark"][];
+            /** Spoofs Total */
+            spoofs_total: number;
+            /** Tick Size */
+            tick_size: number;
+            /**
+             * Times
+             * @description Each column's end (local receive time, ms)
+             */
+            times: number[];
+            /** Trade High */
+            trade_high: (number | null)[];
+            /** Trade Low */
+            trade_low: (number | null)[];
+            /**
+             * Trade Vwap
+             * @description Traded price per column (null: none)
+             */
+            trade_vwap: (number | null)[];
+            /** Trades */
+            trades: number;
+        };
         /** ConfigDiff */
         ConfigDiff: {
             /** A */
@@ -477,6 +624,27 @@ export interface components {
              * @description How many keys only one run has (not compared)
              */
             unshared: number;
+        };
+        /** DepthCapture */
+        DepthCapture: {
+            /** Exchange */
+            exchange: string;
+            /**
+             * Id
+             * @description What /market/book takes as capture
+             */
+            id: string;
+            /** Market */
+            market: string;
+            /** Symbol */
+            symbol: string;
+            /**
+             * Trades
+             * @description Whether a trades capture of the same window exists
+             */
+            trades: boolean;
+            /** Window */
+            window: string;
         };
         /** DiffRow */
         DiffRow: {
@@ -662,6 +830,119 @@ export interface components {
             /** Ts Ms */
             ts_ms: number | null;
         };
+        /** MarketChart */
+        MarketChart: {
+            /** Bands */
+            bands: components["schemas"]["RegimeBand"][];
+            /**
+             * Bands Coarsened
+             * @description Bands follow the drawn points, not every bar
+             */
+            bands_coarsened: boolean;
+            /** Bar Ms */
+            bar_ms: number;
+            /**
+             * Bars Per Point
+             * @description Bars per drawn OHLCV point
+             */
+            bars_per_point: number;
+            /**
+             * Bars Total
+             * @description Bars analysed (the whole window)
+             */
+            bars_total: number;
+            /** C */
+            c: number[];
+            /**
+             * Event Counts
+             * @description Every event of the window, by kind
+             */
+            event_counts: {
+                [key: string]: number;
+            };
+            /**
+             * Events
+             * @description The latest max_events, oldest first
+             */
+            events: components["schemas"]["MarketEvent"][];
+            /** H */
+            h: number[];
+            /** L */
+            l: number[];
+            /** Label */
+            label: string;
+            /** O */
+            o: number[];
+            /**
+             * Regime
+             * @enum {string}
+             */
+            regime: "wyckoff" | "hmm";
+            /**
+             * Regimes
+             * @description The band labels, in code order
+             */
+            regimes: string[];
+            /** Series */
+            series: string;
+            /**
+             * T
+             * @description Each point's first bar open, ms
+             */
+            t: number[];
+            /** Timeframe */
+            timeframe: string | null;
+            /** V */
+            v: number[];
+        };
+        /** MarketEvent */
+        MarketEvent: {
+            /**
+             * Confirmed Ts
+             * @description The bar it became knowable on, if later
+             */
+            confirmed_ts: number | null;
+            /** Detail */
+            detail: string;
+            /**
+             * Kind
+             * @description capitulation, bull_trap, selling_climax, buying_climax, spring, upthrust, breakout_up, breakout_down
+             */
+            kind: string;
+            /**
+             * Price
+             * @description Where it is drawn (the bar's close; a trap's breakout)
+             */
+            price: number;
+            /**
+             * Ts
+             * @description The bar it was detected on (open time, ms)
+             */
+            ts: number;
+        };
+        /** MarketSeries */
+        MarketSeries: {
+            /** Exchange */
+            exchange: string | null;
+            /**
+             * Id
+             * @description What /market/chart takes as series
+             */
+            id: string;
+            /** Label */
+            label: string;
+            /** Market */
+            market: string | null;
+            /**
+             * Source
+             * @enum {string}
+             */
+            source: "store" | "shared" | "run";
+            /** Symbol */
+            symbol: string;
+            /** Timeframe */
+            timeframe: string | null;
+        };
         /** OrderOut */
         OrderOut: {
             /** Avg Price */
@@ -756,6 +1037,21 @@ export interface components {
             last_bar_ts: number | null;
             /** Positions */
             positions: components["schemas"]["Position"][];
+        };
+        /** RegimeBand */
+        RegimeBand: {
+            /**
+             * End
+             * @description The next band's start (or the last bar's close), ms
+             */
+            end: number;
+            /** Label */
+            label: string;
+            /**
+             * Start
+             * @description First bar's open, ms
+             */
+            start: number;
         };
         /** ResearchLinks */
         ResearchLinks: {
@@ -1050,6 +1346,29 @@ export interface components {
             };
             /** Weight */
             weight: number | null;
+        };
+        /** SpoofMark */
+        SpoofMark: {
+            /** Life S */
+            life_s: number;
+            /** Notional */
+            notional: number;
+            /** Price */
+            price: number;
+            /** Pulled Ts */
+            pulled_ts: number;
+            /** Qty */
+            qty: number;
+            /**
+             * Side
+             * @enum {string}
+             */
+            side: "bid" | "ask";
+            /**
+             * Ts
+             * @description When it was placed (local receive time, ms)
+             */
+            ts: number;
         };
         /** StrategyRun */
         StrategyRun: {
@@ -1360,6 +1679,192 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
                 };
+            };
+        };
+    };
+    market_book_market_book_get: {
+        parameters: {
+            query: {
+                /** @description An id of /market/captures */
+                capture: string;
+                /** @description Time columns */
+                times?: number;
+                /** @description Price bins */
+                prices?: number;
+                /** @description Reach beyond the mid's range, basis points */
+                span_bps?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BookHeatMap"];
+                };
+            };
+            /** @description No token, or not a configured one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A read token on a control route */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such series or capture (see the listings) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A parameter is invalid, or the data cannot be read */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    market_captures_market_captures_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DepthCapture"][];
+                };
+            };
+            /** @description No token, or not a configured one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A read token on a control route */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    market_chart_route_market_chart_get: {
+        parameters: {
+            query: {
+                /** @description An id of /market/series */
+                series: string;
+                /** @description Bands: Wyckoff phases, or walk-forward HMM states (≤ 3000 bars) */
+                regime?: "wyckoff" | "hmm";
+                /** @description From (date, ISO time or ms; inclusive) */
+                start?: string | null;
+                /** @description To (exclusive) */
+                end?: string | null;
+                /** @description Most OHLCV points drawn */
+                points?: number;
+                /** @description Most events returned */
+                max_events?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MarketChart"];
+                };
+            };
+            /** @description No token, or not a configured one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A read token on a control route */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such series or capture (see the listings) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A parameter is invalid, or the data cannot be read */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    market_series_market_series_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MarketSeries"][];
+                };
+            };
+            /** @description No token, or not a configured one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A read token on a control route */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };

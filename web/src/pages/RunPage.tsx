@@ -188,6 +188,15 @@ export function RunPage({
             {run?.mode}
             {run?.feed && run.feed !== run.venue ? `, feed ${run.feed}` : ""}) · {run?.symbols.join(", ")}{" "}
             {run?.timeframe}
+            {run?.symbols.map((s) => (
+              <span key={s}>
+                {" "}
+                ·{" "}
+                <a href={`#/market/chart/${encodeURIComponent(`run/${s.replace("/", "-")}`)}/wyckoff`} data-testid="run-market">
+                  {s} regimes and events
+                </a>
+              </span>
+            ))}
           </p>
         </div>
         <div className="badges">
