@@ -17,6 +17,7 @@ alpha.authors            distinct authors among them (breadth of the community p
 alpha.exchange_netflow   token amount into labelled exchanges minus amount out of them
 alpha.whale_volume       token amount moved in large transfers
 alpha.tv_target          the last TradingView alert's signed target in the bar (NaN: none)
+alpha.llm_vote           the LLM adviser's last signed vote in the bar (NaN: none or abstained)
 ======================== ====================================================================
 """
 
@@ -66,12 +67,15 @@ FEATURES: dict[str, tuple[str, Callable[[pd.DataFrame], np.ndarray], str]] = {
     "alpha.exchange_netflow": ("onchain", _netflow, "sum"),
     "alpha.whale_volume": ("onchain", _whale, "sum"),
     "alpha.tv_target": ("tradingview", _tv_target, "last"),
+    # the LLM adviser's signed vote (grekko_research.ml.llm.record_vote); NaN: abstained
+    "alpha.llm_vote": ("llm", lambda r: r["vote"].to_numpy(np.float64), "last"),
 }
 
 
 _HINTS = {
     "sentiment": "run 'grekko alpha score' after downloading news/social sources",
     "tradingview": "alerts arrive through the grekko-live API's TradingView webhook",
+    "llm": "votes are stored by grekko_research.ml.llm.record_vote (docs/ml_rl.md)",
 }
 
 
