@@ -420,6 +420,7 @@ def test_every_live_command_masks_the_canaries(
         cli(name, name, "--events", events)
     cli("runs", "runs", "--state-dir", str(live_dir))
     cli("verify", "verify", "--events", events)
+    cli("export", "export", "--events", events, "--out", str(tmp_path / "events.jsonl"))
     cli("kill", "kill", "--reason", "canary", "--events", events)
     cli("resume", "resume", "--events", events, "--reason", "canary")
     # (the deploy key's masking is tested in tests/contracts/test_deploy_cli.py)
