@@ -20,7 +20,19 @@ Printed:
   does per bar what the engine does for all bars in one call);
 - a portfolio of ``--sleeves`` strategies (sma_cross 3/8, 5/20, 10/30, … merged by ``sum``) on the
   same bars: its bar → intent p50 / p99 and their ratio to the single strategy's, measured in the
-  same run (each sleeve decides, plans, risk-checks and books on its own book every bar).
+  same run (each sleeve decides, plans, risk-checks and books on its own book every bar);
+- the event store's append path with group commit (:class:`live.events.GroupCommit`):
+  ``--store-events`` order events appended durably by ``--producers`` threads, one event per
+  submission, each waiting for its events to be committed (at most 2,048 in flight per thread), on
+  SQLite (WAL, ``synchronous=FULL``) and, with ``--postgres URL``, on PostgreSQL; beside the
+  reference of the same run: one transaction per append (the store's plain ``append``), and the
+  replay's events/s above (target: 50,000 events/s); also per CPU second of the process, which a
+  shared machine's load does not change;
+- orders per minute through the runner's order path against the exchange simulator
+  (``grekko-live sim`` in its own process, the real ccxt adapter over HTTP): ``--sim-orders``
+  market orders, each created by the order manager, made durable in the log before it is sent
+  (``Runner._send``: ``order_submitted``, the request, the acknowledgement and the fill, each
+  persisted), one after another (target: 1,000 orders/min).
 """
 
 from __future__ import annotations
@@ -64,6 +76,10 @@ def main() -> None:
     parser.add_argument("--bars", type=int, default=5000)
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--sleeves", type=int, default=3, help="strategies in the portfolio run")
+    parser.add_argument("--store-events", type=int, default=200_000)
+    parser.add_argument("--producers", type=int, default=4)
+    parser.add_argument("--postgres", default=None, help="also measure group commit on this URL")
+    parser.add_argument("--sim-orders", type=int, default=300)
     args = parser.parse_args()
 
     from grekko_research.engine import EngineConfig, Fees, Slippage, backtest
@@ -155,10 +171,164 @@ def main() -> None:
             float(np.percentile(p_lat, 50) / np.percentile(lat, 50)), 2
         ),
     }
+    result |= _scaling(args, result["events_per_s"])
     for key, value in result.items():
-        print(f"{key:>28}: {value}")
+        print(f"{key:>34}: {value}")
     if args.json is not None:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
+
+
+_PAYLOAD = {"symbol": "BTC/USDT", "side": "buy", "qty": "0.001", "price": 30123.5,
+            "client_id": "sma_cross-1-0", "type": "market"}  # fmt: skip
+
+
+def _scaling(args: argparse.Namespace, replay_events_per_s: float) -> dict[str, float]:
+    """Issue 24's throughput figures: group commit on SQLite (and PostgreSQL), sim orders/min."""
+    out = _store_throughput(args.store_events, args.producers, None)
+    if args.postgres:
+        pg = _store_throughput(args.store_events, args.producers, args.postgres)
+        out |= {k.replace("sqlite", "postgres"): v for k, v in pg.items()}
+    out["group_commit_over_replay_events"] = round(
+        out["group_commit_sqlite_events_per_s"] / replay_events_per_s, 1
+    )
+    return out | _sim_orders(args.sim_orders)
+
+
+def _store_throughput(n: int, producers: int, url: str | None) -> dict[str, float]:
+    """Group commit vs one transaction per append, on SQLite (``url`` None) or PostgreSQL."""
+    import threading
+
+    from live.events import EventStore, GroupCommit
+
+    with tempfile.TemporaryDirectory() as tmp:
+        if url is None:
+            target: str = str(Path(tmp) / "group.db")
+            ref_target, cps, ref_cps = str(Path(tmp) / "plain.db"), "group.cp", "ref.cp"
+        else:  # one log in the database: the reference's appends and the group's, one chain
+            target = ref_target = url
+            cps = ref_cps = "log.cp"
+        with EventStore.open(ref_target, checkpoints=Path(tmp) / ref_cps) as ref:
+            k = 500
+            t = time.perf_counter()
+            for i in range(k):
+                ref.append("order_created", f"ref-{i}", _PAYLOAD, ts_ms=i)
+            plain = k / (time.perf_counter() - t)
+        with GroupCommit.open(target, checkpoints=Path(tmp) / cps) as group:
+            per = n // producers
+
+            errors: list[BaseException] = []
+
+            def produce(p: int) -> None:
+                try:
+                    _produce(p)
+                except BaseException as e:  # re-raised by the caller
+                    errors.append(e)
+
+            def _produce(p: int) -> None:
+                pending = []
+                for i in range(per):
+                    pending.append(group.submit([("order_created", f"c{p}-{i}", _PAYLOAD, i)]))
+                    if len(pending) >= 2048:  # a bounded window: each waits for durability
+                        pending.pop(0).result()
+                for ticket in pending:
+                    ticket.result()
+
+            threads = [threading.Thread(target=produce, args=(p,)) for p in range(producers)]
+            t, cpu = time.perf_counter(), time.process_time()
+            for th in threads:
+                th.start()
+            for th in threads:
+                th.join()
+            wall = time.perf_counter() - t
+            cpu = time.process_time() - cpu  # every thread of this process
+            batches, events = group.batches, group.events
+        if errors:
+            raise errors[0]
+        with EventStore.open(target, checkpoints=Path(tmp) / cps) as check:
+            assert check.verify(incremental=True).ok  # the chain the batches wrote holds
+    return {
+        "plain_append_sqlite_events_per_s": round(plain, 1),
+        "group_commit_sqlite_events_per_s": round(events / wall, 1),
+        # On a shared machine the wall rate follows the load; per CPU second it does not.
+        "group_commit_sqlite_events_per_cpu_s": round(events / cpu, 1),
+        "group_commit_sqlite_mean_batch": round(events / max(batches, 1), 1),
+        "group_over_plain_sqlite": round(events / wall / plain, 1),
+    }
+
+
+def _sim_orders(n: int) -> dict[str, float]:
+    """Orders per minute through the runner's order path against ``grekko-live sim``."""
+    import os
+    import socket
+    import subprocess
+    from decimal import Decimal
+
+    from live.app import make_plan_venue, open_store
+    from live.cli._resolve import make_plan, to_overrides
+    from live.orders import Intent
+    from live.runner import Runner
+
+    key, secret = "bench-key-0123456789", "bench-secret-abcdefghij"
+    env = {"GREKKO_BINANCE_API_KEY": key, "GREKKO_BINANCE_API_SECRET": secret}
+    os.environ.update(env)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from live.cli import main; main()", "sim", "--symbols",
+         "BTC/USDT", "--timeframe", "1h", "--start", "2021-01-10", "--port", str(port)],
+        env={**os.environ, "PYTHONPATH": str(ROOT), "GREKKO_SHARED_DATA": str(DATA)},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        url = None
+        while url is None:
+            line = proc.stdout.readline()
+            if not line:
+                raise RuntimeError("grekko-live sim did not start")
+            if "REST http" in line:
+                url = line.split("REST ")[1].split()[0]
+        with tempfile.TemporaryDirectory() as tmp:
+            overrides = ["risk=conservative", "risk.ops.max_clock_skew_ms=null"]
+            plan = make_plan(to_overrides(
+                overrides, strategy="sma_cross", venue="binance", venue_url=url, mode="live",
+                state_dir=Path(tmp),
+            ))  # fmt: skip
+
+            async def orders() -> tuple[float, int]:
+                venue = make_plan_venue(plan)
+                store = open_store(plan)
+                runner = Runner(plan.spec, venue, store)
+                try:
+                    await runner.start()
+                    t = time.perf_counter()
+                    for i in range(n):
+                        side = "buy" if i % 2 == 0 else "sell"
+                        intent = Intent(plan.spec.run_id, "BTC/USDT", side, Decimal("0.001"),
+                                        1_000_000 + i)  # fmt: skip
+                        created = runner.om.create(intent, runner.clock())
+                        # The intent is durable before it is sent, as in a decision.
+                        store.append_many(
+                            [(e["kind"], e["stream"], e["payload"], e["ts_ms"]) for e in created]
+                        )
+                        await runner._send(intent.client_id)
+                    wall = time.perf_counter() - t
+                    filled = sum(o.state.name == "FILLED" for o in runner.om.orders())
+                    return wall, filled
+                finally:
+                    await venue.close()
+                    store.close()
+
+            wall, filled = asyncio.run(orders())
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    return {
+        "sim_orders": n,
+        "sim_orders_filled": filled,
+        "sim_orders_per_min": round(n / wall * 60, 1),
+    }
 
 
 if __name__ == "__main__":

@@ -33,6 +33,10 @@ Example::
         for event in store.read(stream="cid-42"):
             ...
         store.verify().raise_if_broken()
+
+Group commit (:class:`GroupCommit`, :mod:`live.events._group`): one writer thread commits the
+appends of many threads or tasks in shared transactions (one fsync per batch); an append that
+is waited for is as durable as :meth:`EventStore.append`.
 """
 
 from live.events._codec import GENESIS_HASH, Draft, Event, canonical_json, event_hash
@@ -42,6 +46,7 @@ from live.events._errors import (
     InvalidEventError,
     TamperedError,
 )
+from live.events._group import GroupCommit, Ticket
 from live.events._seal import KEY_ENV, KEY_FILE_ENV, LogKey, default_key_file, load_log_key
 from live.events._verify import Reason, VerifyReport
 from live.events.store import EventStore, default_checkpoints, fold, open_run_log, verify
@@ -55,10 +60,12 @@ __all__ = [
     "Event",
     "EventStore",
     "EventStoreError",
+    "GroupCommit",
     "InvalidEventError",
     "LogKey",
     "Reason",
     "TamperedError",
+    "Ticket",
     "VerifyReport",
     "canonical_json",
     "default_checkpoints",

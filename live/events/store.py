@@ -18,7 +18,8 @@ from live.events._codec import (
     check_ts,
     decode_payload,
     encode_payload,
-    event_hash,
+    event_hash_text,
+    flat_payload,
     row_to_event,
 )
 from live.events._errors import (
@@ -193,13 +194,15 @@ class EventStore:
                             cps.append(Checkpoint(0, GENESIS_HASH), self._key)
                         seq, prev = (head[0], head[6]) if head else (0, GENESIS_HASH)
                         rows: list[Row] = []
+                        events: list[Event] = []
                         for kind, stream, payload, text, ts_ms in prepared:
                             seq += 1
-                            digest = event_hash(seq, ts_ms, kind, stream, payload, prev)
+                            digest = event_hash_text(seq, ts_ms, kind, stream, text, prev)
                             row: Row = (seq, ts_ms, kind, stream, text, prev, digest, None)
                             if self._key is not None:
                                 row = (*row[:7], self._key.mac(row))
                             rows.append(row)
+                            events.append(Event(seq, ts_ms, kind, stream, payload, prev, digest))
                             prev = digest
                         tx.insert(rows)
                 except Conflict:
@@ -208,7 +211,7 @@ class EventStore:
                     self._checkpoint(cps, seq, prev, accepting)
                 elif accepting:
                     self._accepted = seq
-                return [row_to_event(r) for r in rows]
+                return events
         raise ChainConflictError(
             f"event log {self.target}: other writers took the next seq {self._retries} times in a row"
         )
@@ -232,8 +235,11 @@ class EventStore:
             if self._clock is None:
                 raise InvalidEventError("append without ts_ms needs a store opened with clock=")
             ts_ms = self._clock()
-        # Hash the payload as it will read back (tuples become lists), not as given.
-        return kind, stream, decode_payload(text), text, check_ts(ts_ms)
+        # The payload as it will read back (tuples become lists), not as given: a flat object
+        # of plain scalars reads back equal to a shallow copy, without parsing the text again.
+        payload = draft.payload
+        readback = dict(payload) if flat_payload(payload) else decode_payload(text)
+        return kind, stream, readback, text, check_ts(ts_ms)
 
     # ------------------------------------------------------------------ reading
 

@@ -432,6 +432,7 @@ def test_every_live_command_masks_the_canaries(
     # compliance records (issue 25): the audit bundle and the trade/tax reports of the log
     cli("audit", "audit", "export", "--events", events, "--out", str(tmp_path / "audit"))
     cli("report", "report", "tax", "--events", events, "--out", str(tmp_path / "report"))
+    cli("export", "export", "--events", events, "--out", str(tmp_path / "events.jsonl"))
     cli("kill", "kill", "--reason", "canary", "--events", events)
     cli("resume", "resume", "--events", events, "--reason", "canary")
     # (the deploy key's masking is tested in tests/contracts/test_deploy_cli.py)
