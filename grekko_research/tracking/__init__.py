@@ -41,6 +41,7 @@ if TYPE_CHECKING:
         runs_table_url,
     )
     from grekko_research.tracking._listing import list_tracked_runs
+    from grekko_research.tracking._ml import fluent_uri, log_window_models
     from grekko_research.tracking._model import (
         load_strategy,
         log_sweep_summary,
@@ -65,6 +66,8 @@ _LAZY = {
     "find_run": "_client",
     "runs_table_url": "_client",
     "list_tracked_runs": "_listing",
+    "fluent_uri": "_ml",
+    "log_window_models": "_ml",
     "load_strategy": "_model",
     "log_sweep_summary": "_model",
     "model_version": "_model",
@@ -89,12 +92,14 @@ __all__ = [
     "data_hash",
     "download_artifact",
     "find_run",
+    "fluent_uri",
     "git_commit",
     "list_tracked_runs",
     "load_strategy",
     "log_backtest",
     "log_sweep_summary",
     "log_trials",
+    "log_window_models",
     "model_version",
     "register_strategy_model",
     "runs_table_url",

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from grekko_research.tracking import _client as mc
+from grekko_research.tracking._ml import fluent_uri
 
 __all__ = ["load_strategy", "log_sweep_summary", "register_strategy_model"]
 
@@ -108,13 +109,12 @@ def register_strategy_model(
     import mlflow.pyfunc
 
     mlc, uri = mc.client(uri)
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
     with tempfile.TemporaryDirectory(prefix="grekko-model-") as tmp:
         spec_path = Path(tmp) / _SPEC
         spec_path.write_text(json.dumps(dict(spec), indent=2, sort_keys=True))
         with (
             mc.translated(uri, f"logging the strategy model on run {run_id}"),
+            fluent_uri(uri),  # not mlflow.set_tracking_uri: it leaks into os.environ
             mlflow.start_run(run_id=run_id),
         ):
             info = mlflow.pyfunc.log_model(
@@ -123,7 +123,7 @@ def register_strategy_model(
                 artifacts={"spec": str(spec_path)},
                 pip_requirements=[],
             )
-    with mc.translated(uri, f"registering model {name!r}"):
+    with mc.translated(uri, f"registering model {name!r}"), fluent_uri(uri):
         version = mlflow.register_model(info.model_uri, name)
         if alias:
             mlc.set_registered_model_alias(name, alias, version.version)
@@ -164,9 +164,7 @@ def load_strategy(model_uri: str, *, uri: str | None = None) -> tuple[Any, Any, 
     from grekko_research.strategy import get_strategy, params_from_mapping
 
     _, uri = mc.client(uri)
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    with mc.translated(uri, f"loading {model_uri}"):
+    with mc.translated(uri, f"loading {model_uri}"), fluent_uri(uri):
         model = mlflow.pyfunc.load_model(model_uri)
     spec: dict[str, Any] = model.unwrap_python_model().spec
     strategy = get_strategy(spec["strategy"])
