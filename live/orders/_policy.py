@@ -16,9 +16,10 @@ held:
 - ``native``: like ``auto``, but a stop that cannot be native is a configuration error (fail
   closed: the run does not start) rather than silently emulated.
 
-When both a stop-loss and a take-profit are native they form one OCO group: a native OCO list
-where the adapter sends one (``capabilities.oco``, Binance spot), else two orders the runner ties
-together (:meth:`~live.orders.OrderManager.group_cancels`).
+When both a stop-loss and a take-profit are native they form one OCO group: one venue unit
+where the adapter sends one (``capabilities.oco``: a Binance spot OCO list, a Coinbase
+``trigger_bracket_gtc`` bracket order), else two orders the runner ties together
+(:meth:`~live.orders.OrderManager.group_cancels`). The plan says which (``why``).
 """
 
 from __future__ import annotations
@@ -106,6 +107,12 @@ class StopPolicy:
                     f"({measure}) natively: {placement.why}; use mode auto or emulated"
                 )
             out.append(placement)
+        native = {p.kind for p in out if p.how == "native"}
+        if {"stop_loss", "take_profit"} <= native and capabilities.oco:
+            # One venue unit (Binance spot OCO list, Coinbase bracket): the venue ends the other.
+            pair = ("stop_loss", "take_profit")
+            out = [p._replace(why=f"{p.why}, paired in one venue OCO/bracket order")
+                   if p.kind in pair else p for p in out]  # fmt: skip
         return out
 
     def _one(self, kind: str, value: float, measure: str, caps: Any) -> StopPlacement:

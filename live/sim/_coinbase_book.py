@@ -25,6 +25,23 @@ Model (also in ``live/sim/coinbase.py``):
   stop-limit that triggers in a gap and does not fill). A stop the last price has already
   reached is refused (``INVALID_STOP_PRICE``, preview ``PREVIEW_STOP_PRICE_ABOVE_LAST_TRADE_PRICE``
   for a stop-down, ``..._BELOW_...`` for a stop-up). It holds funds like a limit order.
+- ``trigger_bracket_gtc`` (``limit_price``, ``stop_trigger_price``; ``base_size`` only) is an
+  exit pair in one order: a SELL's limit above the last price and its stop trigger below it (a
+  BUY's the other way round). The limit leg rests like a limit order (filled at its price,
+  maker, when a bar trades through it); the stop leg triggers as a stop-limit's stop does (a
+  SELL at or below, a gapped open at the open) and then is a limit order 5 % beyond the
+  trigger (lower for a SELL, higher for a BUY, on the price grid), as Coinbase places it:
+  filled at the trigger price when that limit allows, else resting from the next bar. When one
+  bar reaches both, the stop wins (the engine's both-touch pessimism: the order of the high and
+  the low within a bar is unknown). Refusals (``error``, ``preview_failure_reason``): a limit
+  at or through the last price ``INVALID_LIMIT_PRICE`` / ``PREVIEW_INVALID_BRACKET_LIMIT_PRICE``;
+  a trigger already reached ``INVALID_STOP_PRICE`` /
+  ``PREVIEW_INVALID_BRACKET_STOP_TRIGGER_PRICE``; a trigger not on the stop side of the limit
+  ``INVALID_LIMIT_PRICE`` / ``PREVIEW_INVALID_BRACKET_PRICES``; off-grid prices
+  ``INVALID_PRICE_PRECISION`` / ``PREVIEW_INVALID_BRACKET_LIMIT_PRICE_PRECISION`` or
+  ``..._STOP_TRIGGER_PRICE_PRECISION``; a ``quote_size`` ``INVALID_ORDER_CONFIGURATION`` /
+  ``PREVIEW_QUOTE_SIZE_NOT_ALLOWED_FOR_BRACKET``. A BUY bracket holds its size at the stop
+  leg's limit (the dearer leg) plus the taker fee.
 - A ``client_order_id`` already used returns the order created with it, whatever the new body
   says (Coinbase: "If the ID provided is not unique, the order will not be created and the
   order corresponding with that ID will be returned instead").
@@ -35,7 +52,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import ROUND_DOWN, Decimal
+from decimal import ROUND_DOWN, ROUND_UP, Decimal
 from typing import Any
 
 import numpy as np
@@ -125,6 +142,7 @@ class CbOrder:
     stop_price: Decimal | None = None
     stop_down: bool = False  # STOP_DIRECTION_STOP_DOWN (else STOP_UP)
     triggered_bar: int = -1  # the bar that triggered the stop (-1: not yet)
+    bracket: bool = False  # trigger_bracket_gtc: limit_price rests until the stop triggers
 
     @property
     def waiting_trigger(self) -> bool:
@@ -287,8 +305,15 @@ class CoinbaseBook:
             else:
                 at = o_ if gap and o_ >= stop else (stop if high >= stop else None)
             if at is None:
+                if o.bracket:  # the limit leg, once the stop has not fired in this bar
+                    through = high > o.limit_price if o.side == "SELL" else low < o.limit_price
+                    if through:
+                        assert o.base_size is not None
+                        self._fill(o, o.limit_price, o.base_size, t, maker=True)
                 continue
             o.triggered_bar = i
+            if o.bracket:  # the stop leg is now a limit 5 % beyond its trigger
+                o.limit_price = _bracket_stop_limit(o.side, stop, p.spec.price_increment)
             fills = at >= o.limit_price if o.side == "SELL" else at <= o.limit_price
             if fills:
                 assert o.base_size is not None
@@ -313,6 +338,10 @@ class CoinbaseBook:
         side, kind, config, base_size, quote_size, limit_price = _order_terms(body)
         post_only = bool(config.get("post_only", False))
         market = self.price(p.id)
+        if kind == "trigger_bracket_gtc":
+            assert base_size is not None
+            assert limit_price is not None
+            return self._new_bracket(p, client_id, side, config, base_size, limit_price), True
         price = limit_price or market
         if limit_price is None:
             marketable = True
@@ -355,6 +384,74 @@ class CoinbaseBook:
         if marketable:
             self._fill(order, market, base_size, self.now, maker=False)
         return order, True
+
+    def _new_bracket(
+        self,
+        p: Product,
+        client_id: str,
+        side: str,
+        config: Mapping[str, Any],
+        base_size: Decimal,
+        limit: Decimal,
+    ) -> CbOrder:
+        """Book a ``trigger_bracket_gtc`` exit pair (see the module docstring)."""
+        stop = _positive(config, "stop_trigger_price")
+        if stop is None:
+            raise CoinbaseApiError(400, "INVALID_ARGUMENT", "invalid stop_trigger_price")
+        tick = p.spec.price_increment
+        if limit % tick:
+            raise OrderRejected(
+                "INVALID_PRICE_PRECISION",
+                "Too many decimals in order price",
+                "PREVIEW_INVALID_BRACKET_LIMIT_PRICE_PRECISION",
+            )
+        if stop % tick:
+            raise OrderRejected(
+                "INVALID_PRICE_PRECISION",
+                "Too many decimals in stop trigger price",
+                "PREVIEW_INVALID_STOP_TRIGGER_PRICE_PRECISION",
+            )
+        market = self.price(p.id)
+        sell = side == "SELL"
+        if (stop >= limit) if sell else (stop <= limit):
+            raise OrderRejected(
+                "INVALID_LIMIT_PRICE",
+                f"Stop trigger price must be {'below' if sell else 'above'} the limit price",
+                "PREVIEW_INVALID_BRACKET_PRICES",
+            )
+        if (limit <= market) if sell else (limit >= market):
+            raise OrderRejected(
+                "INVALID_LIMIT_PRICE",
+                f"Bracket limit price must be {'above' if sell else 'below'} the last trade price",
+                "PREVIEW_INVALID_BRACKET_LIMIT_PRICE",
+            )
+        if (stop >= market) if sell else (stop <= market):
+            raise OrderRejected(
+                "INVALID_STOP_PRICE",
+                f"Stop trigger price must be {'below' if sell else 'above'} the last trade price",
+                "PREVIEW_INVALID_BRACKET_STOP_TRIGGER_PRICE",
+            )
+        self._check(p, base_size, limit, base_size * limit)
+        if sell:
+            need, pay = base_size, p.base
+        else:
+            worst = _bracket_stop_limit(side, stop, tick)
+            need, pay = base_size * worst * (1 + self.taker_fee_rate), p.quote
+        if self.available.get(pay, _ZERO) < need:
+            raise OrderRejected(
+                "INSUFFICIENT_FUND",
+                "Insufficient balance in source account",
+                "PREVIEW_INSUFFICIENT_FUND",
+            )
+        order = CbOrder(
+            self.new_id("order"), client_id, p.id, side, "trigger_bracket_gtc", base_size, None,
+            limit, False, self.now, hold=need, request={"trigger_bracket_gtc": dict(config)},
+            stop_price=stop, stop_down=sell, bracket=True,
+        )  # fmt: skip
+        self.available[pay] -= need
+        self.holds[pay] += need
+        self.orders.append(order)
+        return order
 
     def _check(
         self, p: Product, base_size: Decimal, limit_price: Decimal | None, value: Decimal
@@ -431,7 +528,24 @@ class CoinbaseBook:
         return None
 
 
-_CONFIGS = ("market_market_ioc", "limit_limit_gtc", "stop_limit_stop_limit_gtc")
+_CONFIGS = (
+    "market_market_ioc",
+    "limit_limit_gtc",
+    "stop_limit_stop_limit_gtc",
+    "trigger_bracket_gtc",
+)
+BRACKET_STOP_SLIP = Decimal("0.05")
+"""A triggered bracket's stop leg is a limit this fraction beyond the trigger (Coinbase: 5 %)."""
+
+
+def _bracket_stop_limit(side: str, stop: Decimal, tick: Decimal) -> Decimal:
+    """The limit of a bracket's triggered stop leg, on the price grid (towards the market's
+    far side: down for a SELL, up for a BUY)."""
+    if side == "SELL":
+        return (stop * (1 - BRACKET_STOP_SLIP) / tick).to_integral_value(ROUND_DOWN) * tick
+    return (stop * (1 + BRACKET_STOP_SLIP) / tick).to_integral_value(ROUND_UP) * tick
+
+
 _DIRECTIONS = ("STOP_DIRECTION_STOP_UP", "STOP_DIRECTION_STOP_DOWN")
 
 
@@ -476,6 +590,12 @@ def _order_terms(
             "PREVIEW_INVALID_ORDER_CONFIG",
         )
     base_size, quote_size = _positive(config, "base_size"), _positive(config, "quote_size")
+    if kind == "trigger_bracket_gtc" and quote_size is not None:
+        raise OrderRejected(
+            "INVALID_ORDER_CONFIGURATION",
+            "quote_size is not allowed for a bracket order",
+            "PREVIEW_QUOTE_SIZE_NOT_ALLOWED_FOR_BRACKET",
+        )
     limit_price = _positive(config, "limit_price") if kind != "market_market_ioc" else None
     if kind == "market_market_ioc":
         ok = (base_size is None) != (quote_size is None)

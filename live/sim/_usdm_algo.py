@@ -1,10 +1,12 @@
-"""USD-M conditional (algo) orders in the simulator: STOP_MARKET, TAKE_PROFIT_MARKET and
-TRAILING_STOP_MARKET, as Binance's algo order API (``/fapi/v1/algoOrder``) has them.
+"""USD-M conditional (algo) orders in the simulator: STOP_MARKET, TAKE_PROFIT_MARKET,
+TRAILING_STOP_MARKET and the limit-priced STOP / TAKE_PROFIT, as Binance's algo order API
+(``/fapi/v1/algoOrder``) has them (ccxt 4.5 sends every USD-M conditional order there).
 
 Rules (what the simulated book does, and Binance's codes where it refuses):
 
-- ``algoType=CONDITIONAL``; ``type`` one of the three above (else ``-1116``). ``triggerPrice``
-  is mandatory on the stop and take-profit (``-1102``), ``callbackRate`` (0.1 to 10, percent)
+- ``algoType=CONDITIONAL``; ``type`` one of the five above (else ``-1116``). ``triggerPrice``
+  is mandatory on the stops and take-profits (``-1102``), ``price`` on STOP / TAKE_PROFIT
+  (``-1102``; off the tick grid ``-4014``), ``callbackRate`` (0.1 to 10, percent)
   on the trailing stop (``-2007 "Invalid callBack rate."`` out of range); ``activatePrice`` is
   optional (default: the mark price at placement).
 - ``closePosition=true`` closes the whole position at the trigger and takes no ``quantity``
@@ -20,6 +22,10 @@ Rules (what the simulated book does, and Binance's codes where it refuses):
 - Once triggered, the algo order is ``FINISHED`` and a MARKET order (``actualOrderId``; its
   ``clientOrderId`` is the algo's ``clientAlgoId`` in this simulator) fills at the trigger
   price; a reduce-only one that would not reduce the position ends ``EXPIRED`` instead.
+  STOP / TAKE_PROFIT place a LIMIT order at ``price`` instead: filled at the trigger price
+  (taker) when its limit allows it there, else resting (GTC) and filled at its price from the
+  next bar on, when a bar trades through it — a stop-limit that triggers in a gap and does not
+  fill, as on spot and Coinbase.
 """
 
 from __future__ import annotations
@@ -32,9 +38,10 @@ from live.sim._book import ApiError, missing, number_param
 from live.sim._candles import dec
 from live.sim._spot_types import trigger_price
 
-__all__ = ["ALGO_TYPES", "AlgoOrder", "algo_json", "algo_terms", "algo_trigger"]
+__all__ = ["ALGO_TYPES", "LIMIT_ALGO_TYPES", "AlgoOrder", "algo_json", "algo_terms", "algo_trigger"]
 
-ALGO_TYPES = ("STOP_MARKET", "TAKE_PROFIT_MARKET", "TRAILING_STOP_MARKET")
+ALGO_TYPES = ("STOP_MARKET", "TAKE_PROFIT_MARKET", "TRAILING_STOP_MARKET", "STOP", "TAKE_PROFIT")
+LIMIT_ALGO_TYPES = ("STOP", "TAKE_PROFIT")  # a LIMIT order at ``price`` once triggered
 _ZERO = Decimal(0)
 
 
@@ -60,6 +67,7 @@ class AlgoOrder:
     actual_order_id: int = 0
     peak: Decimal = _ZERO  # trailing: the best price since activation
     active: bool = False  # trailing: activation price reached
+    price: Decimal = _ZERO  # STOP / TAKE_PROFIT: the limit placed at the trigger
 
     @property
     def is_open(self) -> bool:
@@ -78,16 +86,8 @@ def algo_terms(p: Mapping[str, str], mark: Decimal, tick: Decimal) -> dict[str, 
         raise ApiError(-1117, "Invalid side.") if side else missing("side")
     if kind not in ALGO_TYPES:
         raise ApiError(-1116, "Invalid orderType.")
-    close = p.get("closePosition", "false").lower() == "true"
-    reduce_only = p.get("reduceOnly", "false").lower() == "true"
-    if close and reduce_only:
-        raise ApiError(-1106, "Parameter 'reduceOnly' sent when not required.")
-    if close and p.get("quantity"):
-        raise ApiError(-1106, "Parameter 'quantity' sent when not required.")
-    qty = _ZERO if close else number_param(p, "quantity")
-    if not close and qty <= 0:
-        raise ApiError(-4003, "Quantity less than or equal to zero.")
-    trigger, rate, activate = _ZERO, _ZERO, mark
+    close, reduce_only, qty = _size_terms(p, kind)
+    trigger, rate, activate, price = _ZERO, _ZERO, mark, _ZERO
     if kind == "TRAILING_STOP_MARKET":
         rate = number_param(p, "callbackRate")
         if not Decimal("0.1") <= rate <= 10:
@@ -95,16 +95,42 @@ def algo_terms(p: Mapping[str, str], mark: Decimal, tick: Decimal) -> dict[str, 
         if p.get("activatePrice"):
             activate = number_param(p, "activatePrice")
     else:
-        trigger = number_param(p, "triggerPrice")
-        if trigger <= 0 or trigger % tick:
-            raise ApiError(-4014, "Price not increased by tick size.")
-        falls = (kind == "STOP_MARKET") == (side == "SELL")
+        trigger = _on_tick(p, "triggerPrice", tick)
+        if kind in LIMIT_ALGO_TYPES:
+            price = _on_tick(p, "price", tick)
+        elif p.get("price"):
+            raise ApiError(-1106, "Parameter 'price' sent when not required.")
+        falls = kind.startswith("STOP") == (side == "SELL")
         if (mark <= trigger) if falls else (mark >= trigger):
             raise ApiError(-2021, "Order would immediately trigger.")
     return {
         "side": side, "type": kind, "qty": qty, "trigger": trigger, "reduce_only": reduce_only,
-        "close_position": close, "callback_rate": rate, "activate": activate,
+        "close_position": close, "callback_rate": rate, "activate": activate, "price": price,
     }  # fmt: skip
+
+
+def _size_terms(p: Mapping[str, str], kind: str) -> tuple[bool, bool, Decimal]:
+    """``(closePosition, reduceOnly, quantity)`` of an algo order, refused as Binance does."""
+    close = p.get("closePosition", "false").lower() == "true"
+    reduce_only = p.get("reduceOnly", "false").lower() == "true"
+    if close and reduce_only:
+        raise ApiError(-1106, "Parameter 'reduceOnly' sent when not required.")
+    if close and kind in LIMIT_ALGO_TYPES:
+        raise ApiError(-1106, "Parameter 'closePosition' sent when not required.")
+    if close and p.get("quantity"):
+        raise ApiError(-1106, "Parameter 'quantity' sent when not required.")
+    qty = _ZERO if close else number_param(p, "quantity")
+    if not close and qty <= 0:
+        raise ApiError(-4003, "Quantity less than or equal to zero.")
+    return close, reduce_only, qty
+
+
+def _on_tick(p: Mapping[str, str], name: str, tick: Decimal) -> Decimal:
+    """The price parameter ``name``: -1102 if absent, -4014 if not a positive tick multiple."""
+    price = number_param(p, name)
+    if price <= 0 or price % tick:
+        raise ApiError(-4014, "Price not increased by tick size.")
+    return price
 
 
 def algo_trigger(
@@ -115,7 +141,7 @@ def algo_trigger(
     the ``tick`` grid at or beyond ``callbackRate`` from the peak)."""
     gap = i > order.placed_bar
     if order.type != "TRAILING_STOP_MARKET":
-        kind = "STOP_LOSS" if order.type == "STOP_MARKET" else "TAKE_PROFIT"
+        kind = "STOP_LOSS" if order.type.startswith("STOP") else "TAKE_PROFIT"
         return trigger_price(kind, order.side, order.trigger, bar, gap=gap)
     o, high, low = (dec(x) for x in bar)
     sell = order.side == "SELL"
@@ -138,7 +164,9 @@ def algo_trigger(
     return hit
 
 
-def algo_json(a: AlgoOrder, qty_text: str, price_text: str) -> dict[str, object]:
+def algo_json(
+    a: AlgoOrder, qty_text: str, price_text: str, limit_text: str = "0"
+) -> dict[str, object]:
     """An algo order as ``/fapi/v1/algoOrder`` reports it."""
     return {
         "algoId": a.algo_id,
@@ -153,7 +181,7 @@ def algo_json(a: AlgoOrder, qty_text: str, price_text: str) -> dict[str, object]
         "algoStatus": a.status,
         "actualOrderId": str(a.actual_order_id) if a.actual_order_id else "",
         "triggerPrice": price_text,
-        "price": "0",
+        "price": limit_text,
         "workingType": "CONTRACT_PRICE",
         "priceProtect": False,
         "closePosition": a.close_position,

@@ -42,7 +42,8 @@ from live.sim._book import (
     open_price,
 )
 from live.sim._candles import candle_arrays
-from live.sim._usdm_algo import AlgoOrder, algo_terms, algo_trigger
+from live.sim._spot_types import limit_fills_at
+from live.sim._usdm_algo import LIMIT_ALGO_TYPES, AlgoOrder, algo_terms, algo_trigger
 
 __all__ = [
     "DEFAULT_SPECS",
@@ -248,13 +249,16 @@ class UsdmBook:
                 self._trigger(algo, at, t)
 
     def _trigger(self, algo: AlgoOrder, price: Decimal, t: int) -> None:
-        """An algo order triggered at ``price``: its MARKET order fills there."""
+        """An algo order triggered at ``price``: its MARKET order fills there; a STOP /
+        TAKE_PROFIT's LIMIT order fills there when its limit allows, else rests."""
         amount = self.positions[algo.symbol].amount
         qty = abs(amount) if algo.close_position else algo.qty
         reduce_only = algo.reduce_only or algo.close_position
+        limit = algo.type in LIMIT_ALGO_TYPES
         order = FuturesOrder(
-            self._next_order_id, algo.client_algo_id, algo.symbol, algo.side, "MARKET", qty,
-            _ZERO, "GTC", reduce_only, t, t,
+            self._next_order_id, algo.client_algo_id, algo.symbol, algo.side,
+            "LIMIT" if limit else "MARKET", qty, algo.price if limit else _ZERO, "GTC",
+            reduce_only, t, t,
         )  # fmt: skip
         self._next_order_id += 1
         self.orders.append(order)
@@ -263,7 +267,12 @@ class UsdmBook:
             order.status = algo.status = "EXPIRED"
             return
         algo.status = "FINISHED"
-        self._fill(order, price, t, maker=False)
+        if not limit or limit_fills_at(algo.side, algo.price, price):
+            self._fill(order, price, t, maker=False)
+            return
+        # Rests from the next bar on (limits_through checks orders placed by a bar's close).
+        c = self.contracts[algo.symbol]
+        order.margin = self._growing_qty(c.id, algo.side, qty) * algo.price / c.leverage
 
     def new_algo(self, p: Mapping[str, str]) -> AlgoOrder:
         """Book a conditional order from ``POST /fapi/v1/algoOrder`` params (see

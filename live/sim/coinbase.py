@@ -54,8 +54,12 @@ that matches); a cancel that cannot happen answers ``success: false`` with
 (``ccxt.BadRequest``); an unknown product answers 404 ``NOT_FOUND`` ("ProductID is
 invalid"); malformed requests answer 400 ``INVALID_ARGUMENT``.
 
-Simplifications: spot only, one portfolio; no partial fills, GTD/IOC/FOK/stop/bracket
-configurations, edits, previews, websockets or rate limits; ``/v2`` currencies and rates are
+Stop-limit (``stop_limit_stop_limit_gtc``) and bracket (``trigger_bracket_gtc``, ``order_type``
+``BRACKET``; ccxt 4.5 does not build it: pass ``params={"order_configuration":
+{"trigger_bracket_gtc": {...}}}``, which replaces the one ccxt built) orders follow the trigger
+rules of :mod:`live.sim._coinbase_book`.
+
+Simplifications: spot only, one portfolio; no partial fills, GTD/IOC/FOK configurations, edits, previews, websockets or rate limits; ``/v2`` currencies and rates are
 minimal (names = codes, rates from the current bar's open, fiat = USD, EUR, GBP); the
 in-progress candle is not served (the real API includes it); ``user_id`` and portfolio ids are
 constants; ids are deterministic UUIDs.
@@ -675,6 +679,7 @@ _ORDER_TYPES = {
     "market_market_ioc": "MARKET",
     "limit_limit_gtc": "LIMIT",
     "stop_limit_stop_limit_gtc": "STOP_LIMIT",
+    "trigger_bracket_gtc": "BRACKET",
 }
 
 

@@ -327,7 +327,9 @@ class UsdmSimulator(HttpPeer):
 
     def _algo_json(self, a: AlgoOrder) -> dict[str, Any]:
         spec = self.book.contracts[a.symbol].spec
-        return algo_json(a, _fixed(a.qty, spec.step), _fixed(a.trigger, spec.tick))
+        return algo_json(
+            a, _fixed(a.qty, spec.step), _fixed(a.trigger, spec.tick), _fixed(a.price, spec.tick)
+        )
 
     def _trade_json(self, f: FuturesFill) -> dict[str, Any]:
         spec = self.book.contracts[f.symbol].spec

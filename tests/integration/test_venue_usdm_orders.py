@@ -225,3 +225,104 @@ def test_refusals_would_trigger_and_would_take(btc: pd.DataFrame) -> None:
         assert sim.book.algo_orders == []
 
     run(btc, scenario)
+
+
+# -- STOP / TAKE_PROFIT with a limit price (issue 16 item 3) ------------------------------------
+
+
+def test_stop_limit_triggers_and_fills_at_its_trigger_when_the_limit_allows(
+    btc: pd.DataFrame,
+) -> None:
+    stop = level(btc, "-0.01")
+    limit = stop - 50  # a sell's limit below the stop: marketable at the trigger
+    hit = first(btc, lambda i: dec(btc.low[i]) <= stop)
+
+    async def scenario(sim: UsdmSimulator, venue: CcxtVenue) -> None:
+        await go_long(venue)
+        req = OrderRequest(
+            "sl", PERP, "sell", Decimal("0.01"), "stop_limit", limit, stop_price=stop,
+            reduce_only=True,
+        )  # fmt: skip
+        (ack,) = await venue.submit(req)
+        assert isinstance(ack, Ack)
+        (algo,) = sim.book.algo_orders  # ccxt sent it to /fapi/v1/algoOrder as a STOP
+        assert (algo.type, algo.trigger, algo.price, algo.reduce_only) == (
+            "STOP", stop, limit, True,
+        )  # fmt: skip
+        assert [o.client_id for o in await venue.open_orders([PERP])] == ["sl"]
+        sim.advance_to(int(btc.timestamp[hit]))
+        q = await venue.query(PERP, "sl")
+        assert isinstance(q, QueryResult) and q.status is OrderState.ACKNOWLEDGED
+        sim.advance_to(int(btc.timestamp[hit + 1]))
+        q = await venue.query(PERP, "sl")
+        assert isinstance(q, QueryResult) and q.status is OrderState.FILLED
+        (fill,) = await venue.order_fills(PERP, "sl", None)
+        assert (fill.price, fill.qty) == (stop, Decimal("0.01"))  # at the trigger, not the limit
+        (actual,) = [o for o in sim.orders if o.order_id == algo.actual_order_id]
+        assert (actual.type, actual.price) == ("LIMIT", limit)
+        assert await venue.positions([PERP]) == {PERP: Decimal(0)}
+
+    run(btc, scenario)
+
+
+def test_take_profit_limit_triggers_rests_then_fills_or_is_cancelled(btc: pd.DataFrame) -> None:
+    tp = level(btc, "0.01")
+    limit = tp + 100  # a sell's limit above its trigger: it rests once triggered
+    hit = first(btc, lambda i: dec(btc.high[i]) >= tp)
+    through = next(i for i in range(hit + 1, BARS) if dec(btc.high[i]) > limit)
+
+    async def scenario(sim: UsdmSimulator, venue: CcxtVenue) -> None:
+        await go_long(venue, "0.02")
+        for cid in ("tp1", "tp2"):
+            req = OrderRequest(
+                cid, PERP, "sell", Decimal("0.01"), "take_profit_limit", limit, stop_price=tp,
+                reduce_only=True,
+            )  # fmt: skip
+            assert isinstance((await venue.submit(req))[0], Ack)
+        assert [a.type for a in sim.book.algo_orders] == ["TAKE_PROFIT", "TAKE_PROFIT"]
+        sim.advance_to(int(btc.timestamp[hit + 1]))
+        assert [a.status for a in sim.book.algo_orders] == ["FINISHED", "FINISHED"]
+        for cid in ("tp1", "tp2"):  # triggered, its limit resting: still open, nothing filled
+            q = await venue.query(PERP, cid)
+            assert isinstance(q, QueryResult) and q.status is OrderState.ACKNOWLEDGED
+            assert q.filled_qty == 0
+        # The finished algo order cannot be cancelled: its resting limit order is.
+        assert await venue.cancel(PERP, "tp2") == [Cancelled("tp2")]
+        assert [o.status for o in sim.orders if o.client_order_id == "tp2"] == ["CANCELED"]
+        if through > hit + 1:
+            assert (await venue.query(PERP, "tp1")).status is OrderState.ACKNOWLEDGED
+        sim.advance_to(int(btc.timestamp[through + 1]))
+        (fill,) = await venue.order_fills(PERP, "tp1", None)
+        assert (fill.price, fill.qty) == (limit, Decimal("0.01"))  # maker, at its limit
+        assert await venue.positions([PERP]) == {PERP: Decimal("0.01")}
+        q = await venue.query(PERP, "tp2")
+        assert isinstance(q, QueryResult) and q.status is OrderState.CANCELLED
+
+    run(btc, scenario)
+
+
+def test_stop_limit_refusals_carry_binance_codes(btc: pd.DataFrame) -> None:
+    mark = dec(btc.open[10])
+
+    async def scenario(sim: UsdmSimulator, venue: CcxtVenue) -> None:
+        await go_long(venue)
+        above = (mark / TICK).to_integral_value() * TICK + 100
+        (r,) = await venue.submit(
+            OrderRequest("now", PERP, "sell", Decimal("0.01"), "stop_limit", above - 200,
+                         stop_price=above, reduce_only=True)
+        )  # fmt: skip
+        assert isinstance(r, Rejected) and r.reason.startswith("would_trigger: ")
+        assert "-2021" in r.reason
+        (r,) = await venue.submit(
+            OrderRequest("tpnow", PERP, "sell", Decimal("0.01"), "take_profit_limit", above,
+                         stop_price=above - 200, reduce_only=True)
+        )  # fmt: skip
+        assert isinstance(r, Rejected) and "-2021" in r.reason
+        (r,) = await venue.submit(
+            OrderRequest("close", PERP, "sell", Decimal("0.01"), "stop_limit", above - 300,
+                         stop_price=above - 200, close_position=True)
+        )  # fmt: skip
+        assert isinstance(r, Rejected) and "-1106" in r.reason and "closePosition" in r.reason
+        assert sim.book.algo_orders == []
+
+    run(btc, scenario)

@@ -15,12 +15,15 @@ The Binance spot adapter with these differences:
 - Stream: ccxt's listen-key user-data stream (``POST /fapi/v1/listenKey``).
 - Conditional orders (``stop_market`` → ``STOP_MARKET``, ``take_profit_market`` →
   ``TAKE_PROFIT_MARKET``, ``trailing_stop_market`` → ``TRAILING_STOP_MARKET`` with
-  ``callbackRate``), with ``reduceOnly`` or ``closePosition``: ccxt sends them to Binance's
+  ``callbackRate``, ``stop_limit`` → ``STOP`` and ``take_profit_limit`` → ``TAKE_PROFIT``
+  with a limit ``price``), with ``reduceOnly`` or ``closePosition``: ccxt sends them to Binance's
   algo order API (``/fapi/v1/algoOrder``, ``algoType=CONDITIONAL``, client id
   ``clientAlgoId``). The adapter remembers which client ids are algo orders (and, for one it
   does not know — a restart — looks among the algo orders when the plain order lookup says
   "not found"); a triggered algo order (``FINISHED``) is reported through its actual MARKET
-  order (``actualOrderId``): its state, its filled quantity and its trades.
+  order (``actualOrderId``): its state, its filled quantity and its trades. A triggered STOP /
+  TAKE_PROFIT whose LIMIT order rests is cancelled through that order (the algo order has
+  finished and cannot be cancelled any more).
 - ``GTX`` (post only) limits that would take are refused ``-5022`` → ``Rejected``
   (``would_take``); a stop the last price has already reached, ``-2021 "Order would
   immediately trigger."`` → ``Rejected`` (``would_trigger``).
@@ -67,7 +70,7 @@ class BinanceUsdmVenue(BinanceVenue):
         "funding": True,  # perpetuals: funding is settled into the wallet every 8 h
         "contract_positions": True,
         "stop_orders": True,  # STOP_MARKET / TAKE_PROFIT_MARKET (algo orders)
-        "stop_limit_orders": False,  # STOP / TAKE_PROFIT (limit): not wired
+        "stop_limit_orders": True,  # STOP / TAKE_PROFIT with a limit price (algo orders)
         "trailing_stop_orders": True,
         "post_only": True,  # GTX
         "time_in_force": frozenset({"GTC", "IOC", "FOK", "GTX"}),
@@ -119,10 +122,15 @@ class BinanceUsdmVenue(BinanceVenue):
                 except OrderMissing:
                     raise err from None
                 self._algo.add(client_id)
+        algo = await self._algo_order(symbol, client_id)
+        actual = (algo.get("info") or {}).get("actualOrderId")
         with self.calling(
             "cancel_order", state_changing=True, client_id=client_id, normal=not_cancellable
         ):
-            order: dict[str, Any] = await self.client.cancel_order(
+            if actual:  # triggered: what is left to cancel is its (resting) limit order
+                order: dict[str, Any] = await self.client.cancel_order(str(actual), symbol)
+                return {**order, "clientOrderId": client_id}
+            order = await self.client.cancel_order(
                 None, symbol, {"clientAlgoId": client_id, "trigger": True}
             )
         return order

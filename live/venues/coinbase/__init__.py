@@ -37,19 +37,54 @@ What it does, and what Coinbase (or ccxt's client for it) cannot:
   Coinbase has no stop-market order. A stop the last trade price has already reached is
   refused (``INVALID_STOP_PRICE``) → ``Rejected`` (``would_trigger``); a post-only limit that
   would take (``INVALID_LIMIT_PRICE_POST_ONLY``) → ``Rejected`` (``would_take``).
+- Brackets (``capabilities.oco``, :meth:`CoinbaseVenue.submit_oco`): a stop-loss and a
+  take-profit of one position go as **one** ``trigger_bracket_gtc`` order (the take-profit's
+  ``limit_price``, the stop's ``stop_trigger_price``; ccxt 4.5 does not build it, so the
+  adapter passes the ``order_configuration`` itself, which replaces the one ccxt built). It
+  carries the stop leg's client id; the take-profit leg's id is remembered by the adapter
+  (:mod:`live.venues.coinbase._bracket`): queries, cancels, fills, open orders and streamed
+  updates of either leg are read off the bracket. Coinbase places a triggered stop leg as a
+  limit 5 % beyond the trigger (the stop leg's own ``limit_price`` is not sent). After a
+  restart the take-profit leg's id is unknown to the venue: it reads ``NotFound`` (after the
+  order manager's grace period the leg is ``CANCELLED``; the runner's stop sync then finds
+  the pair incomplete, cancels the bracket by the stop leg's id and places a new one).
+  Bracket refusals (``PREVIEW_INVALID_BRACKET_*``, ``INVALID_STOP_PRICE`` for a trigger the
+  last price has reached → ``would_trigger``) → ``Rejected`` for both legs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+from collections.abc import AsyncIterator, Mapping, Sequence
+from decimal import Decimal
 from typing import Any, ClassVar
 
 import ccxt
 
+from live.orders import (
+    Ack,
+    Cancelled,
+    FillReport,
+    NotFound,
+    OrderState,
+    QueryResult,
+    Rejected,
+    Report,
+)
+from live.venues._ccxt_orders import ENDED, created_reports
 from live.venues._ccxt_util import trade_key
-from live.venues.base import OrderRequest
+from live.venues.base import OrderRequest, VenueFill, VenueOrder
 from live.venues.ccxt_venue import CcxtVenue
-from live.venues.errors import GiveUp, VenueError
+from live.venues.coinbase._bracket import (
+    BRACKET,
+    BracketLegs,
+    bracket_legs,
+    leg_result,
+    normalised,
+    owner,
+    take_price,
+)
+from live.venues.errors import GiveUp, OrderMissing, OutcomeUnknown, VenueError, refusal_kind
 
 __all__ = ["DEFAULT_OPTIONS", "CoinbaseVenue"]
 
@@ -88,12 +123,138 @@ class CoinbaseVenue(CcxtVenue):
         "contract_positions": False,
         "stop_limit_orders": True,  # stop_limit_stop_limit_gtc
         "post_only": True,  # limit_limit_gtc.post_only
+        "oco": True,  # an exit pair as one trigger_bracket_gtc order
     }
 
     def __init__(self, client: Any, **kwargs: Any) -> None:
         super().__init__(client, **kwargs)
         # A create refused with HTTP 200 and "success": false is recognised by its body.
         client.enableLastJsonResponse = True
+        self._brackets: dict[str, BracketLegs] = {}  # either leg's client id -> both
+
+    # -- brackets ----------------------------------------------------------------------------
+
+    async def submit_oco(self, requests: Sequence[OrderRequest]) -> list[Report]:
+        """Send a stop-loss and a take-profit of one position as one bracket order (see the
+        module docstring); a refusal is ``Rejected`` for both legs."""
+        await self.start()
+        pair = bracket_legs(requests)
+        if isinstance(pair, str):
+            return [Rejected(r.client_id, reason=f"not sent: {pair}") for r in requests]
+        stop, take = pair
+        for r in requests:
+            if self.tracker.was_sent(r.client_id):
+                raise OutcomeUnknown(
+                    "this client id was already sent by this adapter; query it, do not resend",
+                    venue=self.name, operation="create_bracket", state_changing=True,
+                    source="AlreadySent", client_id=r.client_id,
+                )  # fmt: skip
+        info = await self.market(stop.symbol)
+        why = next((w for r in requests if (w := self._local_refusal(r, info)) is not None), None)
+        if why is not None:
+            return [Rejected(r.client_id, reason=f"not sent: {why}") for r in requests]
+        c, symbol = self.client, stop.symbol
+        limit = take_price(take)
+        assert stop.stop_price is not None
+        params = {
+            self.client_id_param: stop.client_id,
+            "order_configuration": {BRACKET: {
+                "base_size": c.amount_to_precision(symbol, float(stop.qty)),
+                "limit_price": c.price_to_precision(symbol, float(limit)),
+                "stop_trigger_price": c.price_to_precision(symbol, float(stop.stop_price)),
+            }},
+        }  # fmt: skip
+        legs = BracketLegs(stop.client_id, take.client_id)
+        for r in requests:
+            self.tracker.sending(r.client_id, symbol, self.now_ms())
+        try:
+            with self.calling(
+                "create_order", state_changing=True, client_id=stop.client_id,
+                normal=self._answered,
+            ):  # fmt: skip
+                order = await c.create_order(
+                    symbol, "limit", stop.side, float(stop.qty), float(limit), params
+                )
+        except GiveUp as err:
+            for r in requests:
+                self.tracker.forget(r.client_id)
+            if self._is_refusal(err.__cause__):
+                reason = f"{refusal_kind(err.__cause__)}: {err.source}: {err.detail}"
+                return [Rejected(r.client_id, reason=reason) for r in requests]
+            raise
+        self._brackets[stop.client_id] = self._brackets[take.client_id] = legs
+        reports = created_reports(self.tracker, stop.client_id, symbol, order)
+        oid = self.tracker.venue_order_id(stop.client_id)
+        return [*reports, Ack(take.client_id, oid)]
+
+    async def query(self, symbol: str, client_id: str) -> Report:
+        legs = self._brackets.get(client_id)
+        if legs is None:
+            return await super().query(symbol, client_id)
+        await self.start()
+        try:
+            order = await self._fetch_by_client_id(symbol, legs.stop)
+        except OrderMissing:
+            order = None
+        if order is None:
+            return NotFound(client_id)
+        result = leg_result(client_id, legs, order)
+        done = result.status in ENDED
+        mine = owner(order, legs)  # the venue order id (its trades) maps to this leg
+        for leg in sorted(legs, key=lambda c: c == mine):
+            self.tracker.track(
+                leg, symbol, result.venue_order_id if leg == mine else None, done=done
+            )
+        return result
+
+    async def cancel(self, symbol: str, client_id: str) -> list[Report]:
+        legs = self._brackets.get(client_id)
+        if legs is None:
+            return await super().cancel(symbol, client_id)
+        reports = await super().cancel(symbol, legs.stop)  # the one order of both legs
+        if any(isinstance(r, Cancelled) for r in reports):
+            for leg in legs:
+                self.tracker.track(leg, symbol, done=True)
+            return [Cancelled(client_id)]
+        return [await self.query(symbol, client_id)]
+
+    async def order_fills(
+        self, symbol: str, client_id: str, venue_order_id: str | None
+    ) -> list[VenueFill]:
+        legs = self._brackets.get(client_id)
+        if legs is None:
+            return await super().order_fills(symbol, client_id, venue_order_id)
+        result = await self.query(symbol, client_id)
+        if not isinstance(result, QueryResult) or Decimal(str(result.filled_qty)) <= 0:
+            return []  # the sibling of the leg that fired: no fills of its own
+        return await super().order_fills(symbol, client_id, result.venue_order_id)
+
+    def _venue_order(self, order: Mapping[str, Any]) -> VenueOrder:
+        return super()._venue_order(normalised(order))
+
+    async def open_orders(self, symbols: Sequence[str]) -> list[VenueOrder]:
+        out = await super().open_orders(symbols)
+        aliases = [  # an open bracket is also its take-profit leg
+            dataclasses.replace(o, client_id=legs.take)
+            for o in out
+            if o.client_id is not None
+            and (legs := self._brackets.get(o.client_id)) is not None
+            and o.client_id == legs.stop
+        ]
+        return out + aliases
+
+    def reports(self) -> AsyncIterator[Report]:
+        return self._leg_reports()
+
+    async def _leg_reports(self) -> AsyncIterator[Report]:
+        """The stream's reports, a bracket's update turned into each leg's state."""
+        async for report in super().reports():
+            legs = self._brackets.get(report.client_id)
+            if legs is None or isinstance(report, Ack | FillReport):
+                yield report
+                continue
+            for leg in legs:
+                yield await self.query(self.tracker.symbol(legs.stop), leg)
 
     def _create_params(self, request: OrderRequest, market: dict[str, Any]) -> dict[str, Any]:
         params = super()._create_params(request, market)

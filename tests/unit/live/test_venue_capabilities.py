@@ -130,10 +130,12 @@ def test_what_each_adapter_declares() -> None:
     # Binance USD-M: STOP_MARKET / TAKE_PROFIT_MARKET / TRAILING_STOP_MARKET (algo orders), GTX.
     assert (usdm.stop_orders, usdm.trailing_stop_orders, usdm.post_only) == (True,) * 3
     assert usdm.time_in_force == {"GTC", "IOC", "FOK", "GTX"}
-    assert not (usdm.stop_limit_orders or usdm.oco)
-    # Coinbase: stop_limit_stop_limit_gtc and post-only limits; no stop-market order exists.
-    assert (cb.stop_limit_orders, cb.post_only) == (True, True)
-    assert not (cb.stop_orders or cb.oco) and cb.time_in_force == {"GTC"}
+    # ... and STOP / TAKE_PROFIT with a limit price (algo orders too); no OCO list.
+    assert usdm.stop_limit_orders and not usdm.oco
+    # Coinbase: stop_limit_stop_limit_gtc, post-only limits and an exit pair as one
+    # trigger_bracket_gtc order; no stop-market order exists.
+    assert (cb.stop_limit_orders, cb.post_only, cb.oco) == (True, True, True)
+    assert not cb.stop_orders and cb.time_in_force == {"GTC"}
     replay, fed = v["paper on a replay"].capabilities, v["paper on binance's feed"].capabilities
     assert replay.execution_bar and not replay.limit_orders and not replay.stream_bars
     assert not fed.execution_bar and fed.stream_bars and fed.ticker
