@@ -198,6 +198,18 @@ def sweep_command(
         int | None,
         typer.Option("--workers", help="Processes sharing the study [optimize.workers]."),
     ] = None,
+    backend: Annotated[
+        str | None,
+        typer.Option(
+            "--backend",
+            help="local (worker processes) or ray (trials as Ray tasks; needs "
+            "optimize.storage=<database URL>) [optimize.backend].",
+        ),
+    ] = None,
+    address: Annotated[
+        str | None,
+        typer.Option("--address", help="The Ray cluster's head, host:port [optimize.ray_address]."),
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the summary as JSON on standard output.")
     ] = False,
@@ -213,6 +225,10 @@ def sweep_command(
     args = list(overrides or [])
     if workers is not None:
         args.append(f"optimize.workers={workers}")
+    if backend is not None:
+        args.append(f"optimize.backend={backend}")
+    if address is not None:
+        args.append(f"optimize.ray_address={address}")
     cfg = compose_config(args)
     out = err_console if as_json else console
     bars: dict[str, Any] = {}

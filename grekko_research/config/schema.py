@@ -365,6 +365,10 @@ class OptimizeConfig:
     study_name: str | None = None  # default: <strategy>-<id of everything but optimize>
     workers: int = 1
     timeout: float | None = None  # seconds per study
+    # local: worker processes on this machine; ray: trials as Ray tasks on a cluster
+    # (grekko_research/distributed; pip install grekko[ray]; needs an RDB storage URL).
+    backend: str = "local"
+    ray_address: str | None = None  # e.g. 10.0.0.5:6379; None: $RAY_ADDRESS or a local Ray
     # Robustness of the out-of-sample result (optimize/robustness.py; docs/promotion.md).
     robustness: bool = True  # Monte Carlo + random-entry test after the studies
     mc_draws: int = 1000  # trade shuffles, trade bootstraps, random-entry placements

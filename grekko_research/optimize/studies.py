@@ -31,9 +31,9 @@ from grekko_research.errors import ConfigError, GrekkoError
 from grekko_research.optimize.evaluate import (
     _daily_returns,
     _finite,
-    _pack,
     evaluate_segments,
 )
+from grekko_research.optimize.series import open_series, series_url
 from grekko_research.optimize.space import (
     _directions,
     _objective_fn,
@@ -236,9 +236,15 @@ def _objective(
             for name in ("sharpe_ratio", "total_return", "max_drawdown", "trade_count")
         }
         if job.record_returns and len(job.segments) == 1:
+            # The series goes to its own table (optimize/series.py), not into the study:
+            # studies of 100,000 trials would otherwise carry every series in every read.
             start, end = job.segments[0]
             index = bars.index[max(start - 1, 0) : end]
-            record["daily_returns"] = _pack(_daily_returns(index, equity))
+            series = open_series(
+                series_url(job.cfg.optimize.storage, job.cfg.experiment.output_dir)
+            )
+            series.put(job.study_name, trial.number, _daily_returns(index, equity))
+            record["series"] = True
         trial.set_user_attr("result", record)
         values = [_finite(fn(result, metrics)) for fn in fns]
         if any(v != v for v in values):  # e.g. no trade, flat equity: nothing to score
@@ -309,6 +315,12 @@ def _run_study(
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # no "A new study created" chatter
+    if job.cfg.optimize.backend == "ray":
+        from grekko_research.distributed.sweep import check_ray_storage
+
+        check_ray_storage(job.cfg)  # before the study exists: nothing half-made
+    elif job.cfg.optimize.backend != "local":
+        raise ConfigError(f"optimize.backend {job.cfg.optimize.backend!r} is not local or ray")
     strategy = loaded[0]
     names, directions = _directions(job.cfg)
     pruner = (
@@ -338,7 +350,11 @@ def _run_study(
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             study.set_metric_names(names)
     extra = max(job.cfg.optimize.workers, 1) - 1
-    if extra:
+    if job.cfg.optimize.backend == "ray":  # trials as Ray tasks (grekko_research/distributed)
+        from grekko_research.distributed.sweep import run_study_on_ray
+
+        run_study_on_ray(job, loaded, on_trial)
+    elif extra:
         ctx = multiprocessing.get_context("spawn")
         procs = [ctx.Process(target=_worker, args=(job, i + 1)) for i in range(extra)]
         for p in procs:

@@ -57,6 +57,7 @@ from grekko_research.optimize.evaluate import (
     evaluate_window,
 )
 from grekko_research.optimize.robustness import RobustnessSettings, Segment, robustness
+from grekko_research.optimize.series import TrialSeriesStore, open_series, series_url
 from grekko_research.optimize.space import OBJECTIVES as OBJECTIVES
 from grekko_research.optimize.space import (
     _directions,
@@ -142,18 +143,25 @@ class SweepResult:
         }
 
 
-def _overfitting(study: Any, best: Any) -> dict[str, float]:
-    """Deflated Sharpe Ratios (raw and effective trials) of the best trial and PBO."""
+def _overfitting(study: Any, best: Any, series: TrialSeriesStore | None = None) -> dict[str, float]:
+    """Deflated Sharpe Ratios (raw and effective trials) of the best trial and PBO.
+
+    The complete trials' daily returns come from ``series`` (optimize/series.py); studies
+    written before the series moved out of Optuna keep them in the trials' user attributes.
+    """
     from optuna.trial import TrialState
 
     trials = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-              if "daily_returns" in t.user_attrs.get("result", {})]  # fmt: skip
+              if t.user_attrs.get("result", {}).keys() & {"series", "daily_returns"}]  # fmt: skip
     out: dict[str, float] = {"n_trials": float(len(trials))}
-    if len(trials) < 2 or "daily_returns" not in best.user_attrs.get("result", {}):
-        return out
-    matrix = np.column_stack([_unpack(t.user_attrs["result"]["daily_returns"]) for t in trials])
     numbers = [t.number for t in trials]
-    if best.number not in numbers:
+    if len(trials) < 2 or best.number not in numbers:
+        return out
+    if all("daily_returns" in t.user_attrs["result"] for t in trials):
+        matrix = np.column_stack([_unpack(t.user_attrs["result"]["daily_returns"]) for t in trials])
+    elif series is not None:
+        matrix = series.matrix(study.study_name, numbers)
+    else:
         return out
     return {**out, **trial_statistics(matrix, numbers.index(best.number))}
 
@@ -244,7 +252,7 @@ def run_sweep(
     if "user_attrs_result" in frame.columns:
         measured = pd.DataFrame(
             [
-                {k: v for k, v in (r or {}).items() if k != "daily_returns"}
+                {k: v for k, v in (r or {}).items() if k not in ("daily_returns", "series")}
                 if isinstance(r, dict)
                 else {}
                 for r in frame["user_attrs_result"]
@@ -316,7 +324,9 @@ def run_sweep(
         oos=None if oos is None else {k: _finite(v) for k, v in oos.items()},
         folds=folds_out,
         oos_equity=oos_curve,
-        overfitting=_overfitting(study, best),
+        overfitting=_overfitting(
+            study, best, open_series(series_url(cfg.optimize.storage, cfg.experiment.output_dir))
+        ),
         trials=frame,
         trial_counts=counts,
         robustness={} if robust is None else robust.summary,
