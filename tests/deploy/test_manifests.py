@@ -235,8 +235,6 @@ def test_the_dockerfile_provides_what_the_project_image_runs() -> None:
     assert base is not None and re.fullmatch(r"python:3\.11\.\d+-slim-\w+", base.group(1))
     assert "kafka" in installed
     missing = wanted - installed
-    if missing == {"ray"}:  # the Ray backend's extra (issue 24 item 1) lands separately
-        pytest.xfail("pyproject.toml has no `ray` extra yet: the image would lack `ray`")
     assert not missing, f"extras the image installs but pyproject.toml lacks: {missing}"
     assert commands <= provided, f"not installed in the image: {commands - provided}"
 
