@@ -66,7 +66,6 @@ from live.orders import (
     Cancelled,
     FillReport,
     NotFound,
-    OrderState,
     QueryResult,
     Rejected,
     Report,
