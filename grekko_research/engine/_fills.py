@@ -310,6 +310,51 @@ def stop_touch_nb(
     return 0, np.nan
 
 
+@njit_inline
+def _venue_level(level: float, tick: float, up: bool) -> float:
+    """A stop level on the venue's tick grid, as the runner sends it (towards the market)."""
+    if tick <= 0.0 or level != level:
+        return level
+    steps = level / tick
+    steps = np.ceil(steps - 1e-9) if up else np.floor(steps + 1e-9)  # float noise of exact ticks
+    return float(steps * tick)
+
+
+@njit(cache=True, nogil=True)
+def venue_stop_hit_nb(
+    S: np.ndarray, j: int, o: float, h: float, lo: float, gap: bool, tick: float
+) -> tuple[int, float]:
+    """Return (kind, exit price) of a position's stops held by the venue on one bar, else (0, nan).
+
+    The Binance spot simulator's rules for the runner's OCO list (``live/sim/_spot_types.py``):
+    the levels sit on the tick grid towards the market; the list's leg above the market is
+    checked first (a long's take-profit, a short's stop-loss), then the other; a leg triggers
+    at the open when ``gap`` (the list was on the venue before this bar) and the open is past
+    it, else at its level when the range reaches it; a stop-market fills at that price.
+    """
+    pos = S[j, S_POS]
+    if pos == 0.0:
+        return 0, np.nan
+    long = pos > 0.0
+    sl = _venue_level(S[j, S_SL], tick, long)
+    tp = _venue_level(S[j, S_TP], tick, not long)
+    first, first_kind, second, second_kind = tp, KIND_TAKE_PROFIT, sl, KIND_STOP_LOSS
+    if not long:
+        first, first_kind, second, second_kind = sl, KIND_STOP_LOSS, tp, KIND_TAKE_PROFIT
+    # The leg above the market triggers when the price rises to it; the one below, falls.
+    if first == first:
+        if gap and o >= first:
+            return first_kind, o
+        if h >= first:
+            return first_kind, first
+    if second == second:
+        if gap and o <= second:
+            return second_kind, o
+        if lo <= second:
+            return second_kind, second
+    return 0, np.nan
+
+
 @njit(cache=True, nogil=True)
 def _stop_hit(
     S: np.ndarray, j: int, o: float, h: float, lo: float, at_open: bool, both: int

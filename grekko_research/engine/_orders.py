@@ -44,6 +44,7 @@ from grekko_research.engine.layout import (
     CFG_SIZE_VALUE,
     CFG_SL_KIND,
     CFG_SL_VALUE,
+    CFG_STOP_TRIGGER,
     CFG_TP_KIND,
     CFG_TP_VALUE,
     CFG_TRAIL_KIND,
@@ -573,9 +574,11 @@ def _cancel_pending(bk: Book, j: int, t: int) -> None:
 def _stop_exit(
     bk: Book, rules: Rules, market: Market, t: int, j: int, kind: int, price: float, atr: float
 ) -> None:
-    """Close the asset's position at a stop level (stop and trailing exits pay slippage)."""
+    """Close the asset's position at a stop level (stop and trailing exits pay slippage, except
+    under the venue's rules: its stop-market fills at the trigger price)."""
     pos = bk.S[j, S_POS]
-    fill, size = fill_nb(rules, market, t, j, -pos, price, kind != KIND_TAKE_PROFIT)
+    slips = kind != KIND_TAKE_PROFIT and rules.cfg[CFG_STOP_TRIGGER] == 0.0
+    fill, size = fill_nb(rules, market, t, j, -pos, price, slips)
     bk.S[j, S_STOP_BAR] = t
     _submit(bk, rules, t, Order(j, size, fill, kind, False, fill - price, atr))
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from grekko_research.engine._fills import _round_tick_nearest, _stop_hit
+from grekko_research.engine._fills import _round_tick_nearest, _stop_hit, venue_stop_hit_nb
 from grekko_research.engine._orders import (
     _cancel_pending,
     _check_liquidation,
@@ -58,6 +58,7 @@ from grekko_research.engine.layout import (
     CFG_SIGNAL_MODE,
     CFG_SKIP_SIGNALS_ON_STOP,
     CFG_SL_KIND,
+    CFG_STOP_TRIGGER,
     CFG_STOPS_ON_ENTRY_BAR,
     CFG_TARGET_KIND,
     CFG_TP_KIND,
@@ -415,7 +416,9 @@ def open_phase(
         _flatten(bk, rules, market, t, KIND_RISK_FLATTEN)
         A[A_FLATTEN_DUE] = 0.0
     filled, atr = market.filled, dec.atr
-    if n_open > 0 and has_stops:
+    # Stops held by the venue are checked inside the bar only, after the open's decisions
+    # (the runner cancels them before its own exit at the open).
+    if n_open > 0 and has_stops and cfg[CFG_STOP_TRIGGER] == 0.0:
         _open_stops(bk, rules, market, atr, t, both)
     if active and not exec_close:
         execute_decisions(bk, rules, market, dec, t - 1, t, valid_to)
@@ -464,6 +467,8 @@ def intrabar_phase(
     has_stops = _has_stops(cfg)
     both = int(cfg[CFG_BOTH_TOUCH])
     fresh_ok = cfg[CFG_STOPS_ON_ENTRY_BAR] > 0.0 and not cfg[CFG_EXEC_CLOSE] > 0.0
+    venue = has_stops and cfg[CFG_STOP_TRIGGER] > 0.0
+    tick = rules.tick
     filled, open_, high, low, atr = market.filled, market.open, market.high, market.low, dec.atr
     for j in range(S.shape[0]):
         if filled[t, j]:
@@ -474,7 +479,12 @@ def intrabar_phase(
         if (has_stops and pos != 0.0) or S[j, S_P_KIND] != 0.0:
             a = _atr_before(atr, t, j)
             # A position opened at this bar's open is checked here only with on_entry_bar.
-            if has_stops and pos != 0.0 and (S[j, S_ENTRY_FILL_BAR] != t or fresh_ok):
+            fresh = S[j, S_ENTRY_FILL_BAR] == t
+            if venue and pos != 0.0:  # on the venue from the entry's fill: its bar too
+                kind, price = venue_stop_hit_nb(S, j, open_[t, j], h, lo, not fresh, tick[j])
+                if kind != 0:
+                    _stop_exit(bk, rules, market, t, j, kind, price, a)
+            elif has_stops and pos != 0.0 and (not fresh or fresh_ok):
                 kind, price = _stop_hit(S, j, open_[t, j], h, lo, False, both)
                 if kind != 0:
                     _stop_exit(bk, rules, market, t, j, kind, price, a)

@@ -720,7 +720,8 @@ def _stop_blocks(bars: Bars, cfg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 _LEAN_SCOPE = (
     "in the lean kernel's scope (signals, long only, no leverage, slippage, market rules, "
-    "risk limits, trailing or ATR stops, funding, DEX assets or bars without a market)"
+    "risk limits, trailing, ATR or venue-held stops, funding, DEX assets or bars without a "
+    "market)"
 )
 
 
@@ -743,6 +744,7 @@ def _lean_config_scope(
             f"{config.sizing.kind} sizing",
         ),
         (st.trailing is not None, "a trailing stop"),
+        (st.trigger != "bar", "stops held by the venue (Stops.trigger)"),
         ("atr" in (st.stop_loss_kind, st.take_profit_kind), "ATR stops"),
         (any(np.any(a) for a in market_rules), "market rules"),
         (risk_rules(config.risk).on or not np.isnan(config.risk.to_array()).all(), "risk rules"),

@@ -230,7 +230,11 @@ class Stops:
     ``"optimistic"``. ``on_entry_bar``: a position opened at a bar's open is
     checked inside that bar. ``skip_signals_on_exit_bar``: a stop exit drops
     the asset's signals decided on the same bar (one order per asset and
-    bar, as vectorbt does).
+    bar, as vectorbt does). ``trigger``: ``"bar"`` (the default, the engine's
+    bar model) or ``"venue"``: the stops are held as a venue holds native stop
+    orders (the Binance spot simulator's rules for the runner's OCO list;
+    docs/engine.md, "Stops held by the venue"), so a backtest equals a live run
+    with ``live.stop_policy.mode=native``.
     """
 
     stop_loss: float | None = None
@@ -243,6 +247,7 @@ class Stops:
     both_touch: Literal["pessimistic", "optimistic"] = "pessimistic"
     on_entry_bar: bool = True
     skip_signals_on_exit_bar: bool = False
+    trigger: Literal["bar", "venue"] = "bar"
 
     def __post_init__(self) -> None:
         for name in ("stop_loss", "take_profit", "trailing"):
@@ -258,6 +263,13 @@ class Stops:
             raise ConfigError("Stops.both_touch must be pessimistic or optimistic")
         if self.atr_window < 1:
             raise ConfigError("Stops.atr_window must be at least 1")
+        if self.trigger not in ("bar", "venue"):
+            raise ConfigError(f"Stops.trigger must be bar or venue, got {self.trigger!r}")
+        if self.trigger == "venue" and self.trailing is not None:
+            raise ConfigError(
+                "Stops.trigger='venue' models the venue's stop-loss / take-profit OCO list; "
+                "a trailing stop is not modelled there yet: use trigger='bar'"
+            )
 
     @property
     def needs_atr(self) -> bool:
@@ -371,6 +383,11 @@ class EngineConfig:
             raise ConfigError("EngineConfig.maintenance_margin must be in [0, 1)")
         if self.order_valid_bars < 0:
             raise ConfigError("EngineConfig.order_valid_bars must be 0 (GTC) or positive")
+        if self.stops.trigger == "venue" and self.execution != "next_open":
+            raise ConfigError(
+                "Stops.trigger='venue' needs EngineConfig.execution='next_open' (the runner "
+                "places a position's native stops in the bar its entry fills at the open)"
+            )
 
     def to_array(self, mode: int, target_kind: int = L.TARGET_PERCENT) -> np.ndarray:
         """Return the kernel's configuration vector for a signal ``mode``."""
@@ -405,6 +422,7 @@ class EngineConfig:
         cfg[L.CFG_BOTH_TOUCH] = 0.0 if st.both_touch == "pessimistic" else 1.0
         cfg[L.CFG_STOPS_ON_ENTRY_BAR] = 1.0 if st.on_entry_bar else 0.0
         cfg[L.CFG_SKIP_SIGNALS_ON_STOP] = 1.0 if st.skip_signals_on_exit_bar else 0.0
+        cfg[L.CFG_STOP_TRIGGER] = 1.0 if st.trigger == "venue" else 0.0
         cfg[L.CFG_VALID_BARS] = self.order_valid_bars
         cfg[L.CFG_SIGNAL_MODE] = mode
         cfg[L.CFG_TARGET_KIND] = target_kind

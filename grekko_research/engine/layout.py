@@ -46,7 +46,8 @@ CFG_KELLY_PAYOFF = 25  # given payoff ratio, NaN = estimate
 CFG_KELLY_CAP = 26  # largest fraction of equity
 CFG_KELLY_MIN_TRADES = 27  # closed trades needed before estimating
 CFG_KELLY_WARMUP = 28  # fraction of equity per entry until then
-N_CFG = 29
+CFG_STOP_TRIGGER = 29  # 0: the bar model; 1: the venue's native stop rules (Stops.trigger)
+N_CFG = 30
 
 # fill models (engine/_fills.py): one id per asset in Rules.fill_model
 FILL_OHLC = 0

@@ -60,6 +60,7 @@ from grekko_research.engine.layout import (
     CFG_INIT_CASH,
     CFG_LEVERAGE,
     CFG_SIGNAL_MODE,
+    CFG_STOP_TRIGGER,
     CFG_TRAIL_KIND,
     CFG_VALID_BARS,
     EVENT_DTYPE,
@@ -193,6 +194,7 @@ def _run_bars(
         and not days_matter
         and not (cfg[CFG_ALLOW_SHORT] > 0.0 or cfg[CFG_LEVERAGE] > 1.0)
         and cfg[CFG_TRAIL_KIND] == STOP_OFF
+        and cfg[CFG_STOP_TRIGGER] == 0.0  # venue levels sit on the tick grid (_quiet_span: raw)
         and not rules.risk.bars_on
     )
     lag = 0 if exec_close else 1
