@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
 
+from grekko_research.calendar import YEAR_MS
 from grekko_research.compliance.ledger import LedgerEntry
 from grekko_research.errors import DataError
 
@@ -30,7 +31,6 @@ __all__ = ["METHODS", "Disposal", "Method", "PnlSummary", "realise"]
 Method = Literal["fifo", "lifo", "hifo"]
 METHODS: tuple[Method, ...] = ("fifo", "lifo", "hifo")
 ZERO = Decimal(0)
-YEAR_MS = 365 * 86_400_000
 
 
 @dataclass

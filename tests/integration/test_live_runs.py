@@ -153,7 +153,7 @@ def test_reconcile_reaches_the_venue_where_the_run_did(sim: str, tmp_path: Path)
 # a key of the spec beside them.
 OLD_SHAPE = ["risk.max_drawdown=0.3", "risk.live.max_orders=40",
              "risk.live.breaker_cooldown_s=120", "risk.order.price_band=0.05"]  # fmt: skip
-SPEC_PARTS = {"order", "portfolio", "market", "ops"}
+SPEC_PARTS = {"order", "portfolio", "market", "ops", "dex"}
 
 
 def _replanned(info: RunInfo) -> LivePlan:

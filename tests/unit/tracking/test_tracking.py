@@ -172,7 +172,7 @@ def _check_risk_params(params: dict[str, str]) -> None:
     assert params["risk.market.price_move.cooldown_s"] == "3600.0"
     assert not [v for v in params.values() if v.startswith(("{", "["))]  # no dict strings
     # Nothing of the deprecated shape, nor the live-only operational checks.
-    assert not [k for k in params if k.split(".")[1] not in ("order", "portfolio", "market")]
+    assert not [k for k in params if k.split(".")[1] not in ("order", "portfolio", "market", "dex")]
     assert all(len(k) <= 250 and len(v) <= 6000 for k, v in params.items())  # MLflow's limits
 
 
