@@ -258,6 +258,9 @@ def test_export_follow_streams_new_events_until_sigterm(kafka: str, tmp_path: Pa
     topic = topic_for("run-f")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("GREKKO_EVENTS_KEY", None)
+    # No key anywhere for the export either: the log is written without one, and a key file
+    # another test's `grekko-live run` left where GREKKO_EVENTS_KEY_FILE points makes it keyed.
+    env["GREKKO_EVENTS_KEY_FILE"] = str(tmp_path / "no-events.key")
     proc = subprocess.Popen(
         [sys.executable, "-c", "from live.cli import main; main()", "export", "--events",
          str(path), "--kafka", kafka, "--topic", topic, "--follow"],
