@@ -7,12 +7,9 @@ from pathlib import Path
 
 from grekko_research.config import compose_config
 from grekko_research.data.store import ParquetStore
-from grekko_research.runs import run_backtest
 from grekko_research.strategy import register_strategy
-from live.app import plan_run, run_plan
-from live.events import EventStore
 from strategies.regime_flow import RegimeFlow
-from tests.peers.replay_fills import backtest_fills, live_fills
+from tests.peers.replay_fills import assert_replay_matches_backtest
 
 
 def test_regime_flow_replay_matches_backtest(research_store: Path, tmp_path: Path) -> None:
@@ -32,13 +29,4 @@ def test_regime_flow_replay_matches_backtest(research_store: Path, tmp_path: Pat
             f"live.state_dir={tmp_path}",
         ]
     )
-    store = ParquetStore(research_store)
-    backtest = run_backtest(cfg, store=store)
-    expected = backtest_fills(backtest)
-    assert len(expected) >= 4, "the case must trade to prove anything"
-    plan = plan_run(cfg, replay=True)
-    summary = run_plan(plan, store=store)
-    assert summary.halted is None
-    with EventStore.open(plan.events) as log:
-        log.verify().raise_if_broken()
-        assert live_fills(list(log.read())) == expected
+    assert_replay_matches_backtest(cfg, ParquetStore(research_store), 4)

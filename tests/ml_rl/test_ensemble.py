@@ -16,13 +16,10 @@ from grekko_research.engine import Signals, TargetPositions
 from grekko_research.errors import ConfigError
 from grekko_research.ml.ensemble import bar_gains, hedge_weights, member_exposure, regime_labels
 from grekko_research.ml.ensemble_strategy import EnsembleStrategy
-from grekko_research.runs import run_backtest
 from grekko_research.strategy import Strategy, check_strategy, param, register_strategy
-from live.app import plan_run, run_plan
-from live.events import EventStore
 from strategies.ensemble_hedge import EnsembleHedge
 from tests.peers.frames import real_bars
-from tests.peers.replay_fills import backtest_fills, live_fills
+from tests.peers.replay_fills import assert_replay_matches_backtest
 
 
 def test_hedge_weights_by_hand() -> None:
@@ -158,13 +155,4 @@ def test_ensemble_replay_matches_backtest(research_store: Path, tmp_path: Path) 
             f"live.state_dir={tmp_path}",
         ]
     )
-    store = ParquetStore(research_store)
-    backtest = run_backtest(cfg, store=store)
-    expected = backtest_fills(backtest)
-    assert len(expected) >= 10, "the case must trade to prove anything"
-    plan = plan_run(cfg, replay=True)
-    summary = run_plan(plan, store=store)
-    assert summary.halted is None
-    with EventStore.open(plan.events) as log:
-        log.verify().raise_if_broken()
-        assert live_fills(list(log.read())) == expected
+    assert_replay_matches_backtest(cfg, ParquetStore(research_store), 10)
