@@ -14,35 +14,7 @@ from grekko_research.engine import EngineConfig, Signals, Slippage, Stops, backt
 from grekko_research.engine.grid import CURVE_METRICS, GRID_COLUMNS, run_grid
 from grekko_research.errors import ConfigError
 from grekko_research.metrics import performance_summary
-
-
-@njit(cache=True, nogil=True)
-def sma_cross_kernel(
-    open_, high, low, close, volume, params, entries, exits, short_entries, short_exits
-):
-    fast = int(params[0])
-    slow = int(params[1])
-    n, k = close.shape
-    for j in range(k):
-        sf = 0.0
-        ss = 0.0
-        prev_f = np.nan
-        prev_s = np.nan
-        for t in range(n):
-            sf += close[t, j]
-            ss += close[t, j]
-            if t >= fast:
-                sf -= close[t - fast, j]
-            if t >= slow:
-                ss -= close[t - slow, j]
-            if t >= slow - 1:
-                f = sf / fast
-                s = ss / slow
-                if prev_f == prev_f:
-                    entries[t, j] = f > s and prev_f <= prev_s
-                    exits[t, j] = f < s and prev_f >= prev_s
-                prev_f = f
-                prev_s = s
+from tests.peers.grid_kernels import sma_cross_kernel
 
 
 @pytest.fixture(scope="module")
