@@ -12,6 +12,11 @@ acquired instead. Which open lot a disposal takes:
   unit proceeds (likewise the smallest gain); ties by age.
 
 Funding and gas are not disposals: they are income or cost entries, summed beside the gains.
+
+Arithmetic runs in a context of its own (60 significant digits), never the caller's, and every
+total is snapped to 1e-30: a unit cost such as 100/3 re-multiplied leaves an error far below
+that, so a total that is exactly on a half cent stays there and rounds the same on every
+machine and in every program (the caller's decimal precision used to decide that cent).
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
 from typing import Literal
 
 from grekko_research.calendar import YEAR_MS
@@ -31,6 +36,14 @@ __all__ = ["METHODS", "Disposal", "Method", "PnlSummary", "realise"]
 Method = Literal["fifo", "lifo", "hifo"]
 METHODS: tuple[Method, ...] = ("fifo", "lifo", "hifo")
 ZERO = Decimal(0)
+_CONTEXT = Context(prec=60, rounding=ROUND_HALF_EVEN)
+_SNAP = Decimal("1e-30")
+
+
+def _total(values: Iterable[Decimal]) -> Decimal:
+    """An exact-enough sum, snapped to 1e-30 (see the module doc)."""
+    with localcontext(_CONTEXT):
+        return sum(values, ZERO).quantize(_SNAP)
 
 
 @dataclass
@@ -58,7 +71,8 @@ class Disposal:
 
     @property
     def gain(self) -> Decimal:
-        return self.proceeds - self.cost
+        with localcontext(_CONTEXT):
+            return self.proceeds - self.cost
 
     @property
     def long_term(self) -> bool:
@@ -80,17 +94,18 @@ class PnlSummary:
 
     @property
     def gains(self) -> Decimal:
-        return sum((d.gain for d in self.disposals), ZERO)
+        return _total(d.proceeds - d.cost for d in self.disposals)
 
     @property
     def net(self) -> Decimal:
-        return self.gains + self.funding + self.gas
+        return _total((self.gains, self.funding, self.gas))
 
     def by_asset(self) -> dict[str, Decimal]:
-        out: dict[str, Decimal] = defaultdict(lambda: ZERO)
-        for d in self.disposals:
-            out[d.asset] += d.gain
-        return dict(sorted(out.items()))
+        out: dict[str, list[Decimal]] = defaultdict(list)
+        with localcontext(_CONTEXT):
+            for d in self.disposals:
+                out[d.asset].append(d.proceeds - d.cost)
+        return {asset: _total(gains) for asset, gains in sorted(out.items())}
 
 
 def _pick(lots: list[_Lot], method: Method, long: bool) -> int:
@@ -108,6 +123,11 @@ def realise(entries: Iterable[LedgerEntry], method: Method, *, currency: str) ->
     """Match the ledger's fills into disposals under ``method`` (see the module doc)."""
     if method not in METHODS:
         raise DataError(f"cost-basis method {method!r}: one of {', '.join(METHODS)}")
+    with localcontext(_CONTEXT):
+        return _realise(entries, method, currency)
+
+
+def _realise(entries: Iterable[LedgerEntry], method: Method, currency: str) -> PnlSummary:
     out = PnlSummary(method, currency)
     longs: dict[tuple[str, str], list[_Lot]] = defaultdict(list)
     shorts: dict[tuple[str, str], list[_Lot]] = defaultdict(list)

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import random
 from collections import defaultdict, deque
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, localcontext
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -209,7 +211,13 @@ def test_fifo_lifo_hifo_by_hand() -> None:
         realise([_entry(1, "sell", "1", "1")], "fifo", currency="USDT")
 
 
-def _brute_pick(method: str, lots: list[list[Decimal]]) -> int:
+def _exact_cents(x: Fraction) -> Decimal:
+    """Half-up (away from zero) to the cent, in exact rational arithmetic."""
+    n = math.floor(abs(x) * 100 + Fraction(1, 2))
+    return (Decimal(n if x >= 0 else -n) / 100).quantize(CENT)
+
+
+def _brute_pick(method: str, lots: list[list[Fraction]]) -> int:
     if method == "fifo":
         return 0
     if method == "lifo":
@@ -222,7 +230,8 @@ def _brute_pick(method: str, lots: list[list[Decimal]]) -> int:
 
 
 def test_methods_match_a_brute_force_lot_matcher() -> None:
-    """Random long-only ledgers: every method against a plain re-implementation."""
+    """Random long-only ledgers: every method against a plain re-implementation in exact
+    rational arithmetic, to the cent; the caller's decimal precision changes nothing."""
     rng = random.Random(25)
     for _ in range(40):
         ledger, held = [], Decimal(0)
@@ -237,19 +246,41 @@ def test_methods_match_a_brute_force_lot_matcher() -> None:
                 held += qty
                 ledger.append(_entry(t, "buy", str(qty), str(price), str(rng.randint(0, 3))))
         for method in ("fifo", "lifo", "hifo"):
-            lots: list[list[Decimal]] = []  # [qty, unit cost] in acquisition order
-            gains = Decimal(0)
+            lots: list[list[Fraction]] = []  # [qty, unit cost] in acquisition order
+            gains = Fraction(0)
             for e in ledger:
+                q, p, f = Fraction(e.qty), Fraction(e.price), Fraction(e.fee)
                 if e.side == "buy":
-                    lots.append([e.qty, (e.qty * e.price + e.fee) / e.qty])
+                    lots.append([q, (q * p + f) / q])
                     continue
-                qty, unit = e.qty, (e.qty * e.price - e.fee) / e.qty
-                while qty > 0:
+                unit = (q * p - f) / q
+                while q > 0:
                     i = _brute_pick(method, lots)
-                    take = min(qty, lots[i][0])
+                    take = min(q, lots[i][0])
                     gains += take * (unit - lots[i][1])
                     lots[i][0] -= take
-                    qty -= take
+                    q -= take
                     if lots[i][0] == 0:
                         del lots[i]
-            assert cents(realise(ledger, method, currency="USDT").gains) == cents(gains), method
+            want = _exact_cents(gains)
+            for prec in (12, 28, 60):
+                with localcontext() as ctx:
+                    ctx.prec = prec
+                    got = realise(ledger, method, currency="USDT").gains
+                    assert cents(got) == want, (method, prec)
+                    assert abs(Fraction(got) - gains) < Fraction(1, 10**20), (method, prec)
+
+
+def test_a_total_on_a_half_cent_rounds_the_same_under_any_precision() -> None:
+    """A lot bought for 302 (a unit cost of 100.666..., rounded up at any precision) sold in
+    thirds for 302.005: the gain is exactly half a cent and rounds up to a cent whatever decimal
+    precision the caller runs at (at 28 digits it used to come out 0.00499...9, a cent less)."""
+    ledger = [_entry(0, "buy", "3", "100", "2"), _entry(1, "sell", "1", "100.668"),
+              _entry(2, "sell", "1", "100.668"), _entry(3, "sell", "1", "100.669")]  # fmt: skip
+    for prec in (10, 28, 60):
+        with localcontext() as ctx:
+            ctx.prec = prec
+            summary = realise(ledger, "fifo", currency="USDT")
+            assert summary.gains == Decimal("0.005"), prec
+            assert cents(summary.gains) == CENT, prec
+            assert summary.by_asset() == {"BTC": Decimal("0.005")}, prec

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, getcontext
+from decimal import Decimal, localcontext
 
 import pytest
 from hypothesis import assume, given, settings
@@ -34,11 +34,12 @@ def test_tick_domain_ends_are_the_published_constants() -> None:
 
 
 def test_price_at_tick_tracks_the_definition() -> None:
-    getcontext().prec = 60
-    for t in (-500_000, -199_032, -1, 1, 10, 199_032, 500_000):
-        exact = Decimal("1.0001") ** t
-        got = Decimal(sqrt_ratio_at_tick(t)) / 2**96
-        assert abs(got * got / exact - 1) < Decimal("1e-15"), t
+    with localcontext() as ctx:  # never the process-wide context: other tests share it
+        ctx.prec = 60
+        for t in (-500_000, -199_032, -1, 1, 10, 199_032, 500_000):
+            exact = Decimal("1.0001") ** t
+            got = Decimal(sqrt_ratio_at_tick(t)) / 2**96
+            assert abs(got * got / exact - 1) < Decimal("1e-15"), t
 
 
 @SETTINGS
