@@ -128,3 +128,27 @@ def eth(shared_data: Path) -> Any:
     from tests.peers.frames import SPOT_ETH_1H, real_candles
 
     return real_candles(shared_data, SPOT_ETH_1H, 300)
+
+
+# The longest files go first. `make test` runs `--dist loadfile --no-loadscope-reorder`, so
+# xdist hands whole files to the two workers in this order; the README walkthrough (about ten
+# minutes) started last used to run alone at the end, adding five minutes to the suite.
+LONG_POLES = (
+    "tests/integration/test_readme_walkthrough.py",
+    "notebooks/",
+    "tests/integration/test_live_crash.py",
+    "tests/integration/test_live_stops_crash.py",
+    "tests/integration/test_live_rehearsal.py",
+    "tests/integration/test_cli_output.py",
+    "tests/console/test_console_browser.py",
+    "tests/integration/test_secret_canary.py",
+)
+
+
+def _long_pole_rank(item: pytest.Item) -> int:
+    path = item.nodeid.split("::", 1)[0]
+    return next((i for i, p in enumerate(LONG_POLES) if path.startswith(p)), len(LONG_POLES))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=_long_pole_rank)  # stable: every file keeps its own order
