@@ -134,8 +134,9 @@ def test_down_until_every_lost_stream_is_back(btc: pd.DataFrame, eth: pd.DataFra
             sim.set_fault("ws_silent_drop", path="/ws-api")  # the user-data stream: until cleared
             user_down = await health_when(venue, lambda h: h.ws_down_since_ms is not None)
             sim.set_fault("ws_silent_drop", seconds=1.0, path="/ws")  # the kline stream
+            # (No count of reconnections while it is silent: the first test has that, and here
+            # a loaded machine may already be past the second.)
             await asyncio.sleep(1.2)
-            assert (await venue.health()).reconnects == 0
             sim.advance_to(int(bars.timestamp[11]))  # klines flow again
             # The kline stream was lost, and is back: one reconnection; but the user-data
             # stream is still down, since it was lost.
