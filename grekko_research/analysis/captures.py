@@ -240,9 +240,10 @@ def read_capture(shared_data: str | Path, name: str) -> OrderBookCapture:
     """Read capture ``name`` (e.g. ``binance-spot_BTC-USDT_…__hftbacktest``) and its trades."""
     root = Path(shared_data)
     book = root / "orderbook"
+    have = find_captures(root)
+    if name not in have:  # a name, never a path: "../x" or "a/b" reads nothing outside
+        raise DataError(f"no depth capture {name!r} in {book} (have {have})")
     snap = book / f"{name}_depth_snapshot.csv"
-    if not snap.exists():
-        raise DataError(f"no depth capture {name!r} in {book} (have {find_captures(root)})")
     bbo = book / f"{name}_bbo.csv.gz"
     trades = root / "trades" / f"{name}_trades.csv"
     return OrderBookCapture(

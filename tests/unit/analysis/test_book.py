@@ -18,6 +18,7 @@ from grekko_research.analysis.captures import (
     DepthSnapshots,
     OrderBookCapture,
     Trades,
+    read_capture,
     read_depth_diffs,
 )
 from grekko_research.errors import DataError
@@ -216,6 +217,17 @@ def test_bad_rows_are_named(tmp_path) -> None:  # type: ignore[no-untyped-def]
     snaps = snapshots((0, 100, BOOK))
     with pytest.raises(DataError, match=r"off the 0\.5 grid"):
         rebuild_book(capture(snaps, diffs([(1, 101, 101, -1, "bid", 100.25, 1.0)])), tick_size=0.5)
+
+
+def test_a_capture_is_read_by_name_never_by_path(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A name that walks out of ``orderbook/`` reads nothing there, even if the files exist."""
+    header = "local_ts_ns,event_ts_ms,last_update_id,side,price,qty\n"
+    (tmp_path / "orderbook").mkdir()
+    (tmp_path / "outside_depth_snapshot.csv").write_text(header)
+    (tmp_path / "outside_depth_diffs.csv.gz").write_bytes(b"")
+    for name in ("../outside", str(tmp_path / "outside"), "nothing"):
+        with pytest.raises(DataError, match="no depth capture"):
+            read_capture(tmp_path, name)
 
 
 def trades(rows: list[tuple[int, float, float]]) -> Trades:
