@@ -40,17 +40,15 @@ def export_command(
     """Write the run's audit bundle: log copy, checkpoints, events as JSONL, config, code
     version and a manifest of hashes; `grekko-live audit verify` checks it offline."""
     from live.compliance.audit import export_bundle, verify_bundle
-    from live.events import load_log_key
+    from live.events import EventStore, load_log_key
 
-    path = Path(find_log(overrides, events, venue, run, state_dir))
+    target, run_dir = _log_and_folder(overrides, events, venue, run, state_dir)
     key = load_log_key()
     if out is None:
-        from live.events import EventStore
-
-        with EventStore.open(path, checkpoints=False) as store:
+        with EventStore.open(target, checkpoints=False) as store:
             head = store.head()
-        out = path.parent / f"audit-{head.seq if head else 0}"
-    export_bundle(path, out, key=key)
+        out = _folder_for(target, run_dir, "--out") / f"audit-{head.seq if head else 0}"
+    export_bundle(target, out, key=key, run_dir=run_dir)
     report = verify_bundle(out, key=key)
     console.print(report.describe(), soft_wrap=True)
     console.print(f"Wrote {out}", soft_wrap=True)
@@ -117,10 +115,12 @@ def _report(kind: str) -> Callable[..., None]:
         from live.compliance.ledger import ledger_from_events
         from live.events import EventStore
 
-        path = Path(find_log(overrides, events, venue, run, state_dir))
-        with EventStore.open(path, checkpoints=False) as store:
+        target, run_dir = _log_and_folder(overrides, events, venue, run, state_dir)
+        with EventStore.open(target, checkpoints=False) as store:
             entries = ledger_from_events(store.read())
-        render(kind, entries, {"events": str(path)}, out or path.parent / "report",
+            source = store.target  # a database URL without its password
+        folder = out or _folder_for(target, run_dir, "--out") / "report"
+        render(kind, entries, {"events": source}, folder,
                currency=currency, rate=rate, rates=rates, method=method)  # fmt: skip
 
     return command
@@ -132,3 +132,43 @@ for _kind, _help in {
     "tax": "Tax report under --method: disposals, Koinly and CoinTracking CSV exports.",
 }.items():
     report_app.command(_kind, help=_help)(_report(_kind))
+
+
+def _is_url(target: str) -> bool:
+    return "://" in target and not target.lower().startswith("sqlite:///")
+
+
+def _log_and_folder(
+    overrides: list[str] | None,
+    events: str | None,
+    venue: str | None,
+    run: str | None,
+    state_dir: Path | None,
+) -> tuple[str, Path | None]:
+    """The run's log (a file or a database URL) and its run folder: a SQLite log's own folder;
+    for a database log, ``<state dir>/<--run>`` when --run names it, else none."""
+    from grekko_research.errors import ConfigError
+    from live.cli._resolve import state_folder
+
+    target = find_log(overrides, events, venue, run, state_dir)
+    if not _is_url(target):
+        return target, Path(target.removeprefix("sqlite:///")).parent
+    if run is None:
+        return target, None
+    folder = state_folder(state_dir, overrides) / run
+    if not folder.is_dir():
+        raise ConfigError(f"no run folder {folder} (--run {run} names the log's run folder)")
+    return target, folder
+
+
+def _folder_for(target: str, run_dir: Path | None, option: str) -> Path:
+    """Where a command writes by default: the run folder; a database log without --run has
+    none, so the command needs ``option``."""
+    from grekko_research.errors import ConfigError
+
+    if run_dir is None:
+        raise ConfigError(
+            f"the log {target.split('://', 1)[0]}://… has no run folder: give {option} "
+            "(or --run with the run's id, for its folder under the state folder)"
+        )
+    return run_dir

@@ -70,31 +70,50 @@ def code_info() -> dict[str, Any]:
     return {"grekko_version": __version__, "code_version": code_version()}
 
 
-def export_bundle(events_path: str | Path, out: Path, *, key: Any = None) -> Path:
-    """Write the audit bundle of the SQLite log at ``events_path`` into the new folder ``out``
-    (complete when it appears). Raises :class:`ConfigError` if ``out`` exists."""
+def export_bundle(
+    events: str | Path,
+    out: Path,
+    *,
+    key: Any = None,
+    run_dir: Path | None = None,
+    checkpoints: Path | None = None,
+) -> Path:
+    """Write the audit bundle of the log ``events`` into the new folder ``out`` (complete when
+    it appears). Raises :class:`ConfigError` if ``out`` exists or there is no such log.
+
+    ``events`` is a SQLite file (or ``sqlite:///`` URL), whose run folder is its own folder and
+    whose checkpoints sit beside it; or a PostgreSQL URL, whose events up to the head at the
+    start are copied, with their MACs, into the bundle's ``events.db`` (the same chain, so the
+    bundle verifies the same way). A PostgreSQL log has no folder of its own: ``run_dir`` names
+    the run folder (its files and ``events.checkpoints``), ``checkpoints`` another checkpoint
+    file. The manifest names the source without its password.
+    """
     from live.events import EventStore, verify
 
-    src = Path(events_path)
-    if not src.is_file():
-        raise ConfigError(f"no event log at {src} (audit export needs a SQLite log file)")
+    text = str(events)
+    url = "://" in text and not text.lower().startswith("sqlite:///")
+    src = None if url else Path(text.removeprefix("sqlite:///"))
+    if src is not None and not src.is_file():
+        raise ConfigError(f"no event log at {src}")
     if out.exists():
         raise ConfigError(f"{out} exists: an audit bundle is written once, into a new folder")
+    if src is not None:
+        run_dir = src.parent if run_dir is None else run_dir
+        checkpoints = Path(f"{src}.checkpoints") if checkpoints is None else checkpoints
+    elif checkpoints is None and run_dir is not None:
+        checkpoints = run_dir / "events.checkpoints"
     with atomic_dir(out) as tmp:
         db = tmp / "events.db"
-        source = sqlite3.connect(f"file:{src}?mode=ro", uri=True)
-        try:
-            target = sqlite3.connect(db)
-            with target:
-                source.backup(target)
-            target.close()
-        finally:
-            source.close()
-        checkpoints = Path(f"{src}.checkpoints")
-        if checkpoints.is_file():
-            shutil.copy2(checkpoints, tmp / "events.db.checkpoints")
-        report = verify(db, key=key, checkpoints=tmp / "events.db.checkpoints"
-                        if checkpoints.is_file() else False)  # fmt: skip
+        if src is not None:
+            _copy_sqlite(src, db)
+            source = str(src.resolve())
+        else:
+            source = _copy_rows(text, db)
+        copied: Path | bool = False  # the checkpoints' copy, when there are any
+        if checkpoints is not None and checkpoints.is_file():
+            copied = tmp / "events.db.checkpoints"
+            shutil.copy2(checkpoints, copied)
+        report = verify(db, key=key, checkpoints=copied)
         config: dict[str, Any] = {}
         count, head, first_ts = 0, None, None
         with (
@@ -109,16 +128,17 @@ def export_bundle(events_path: str | Path, out: Path, *, key: Any = None) -> Pat
                     config = e.payload
                 count, head = count + 1, e
                 first_ts = e.ts_ms if first_ts is None else first_ts
-        for p in sorted(src.parent.iterdir()):  # the run folder's own files
-            if p.is_file() and p.name not in _SKIP and not p.name.startswith(f"{src.name}"):
+        own = (src.name,) if src is not None else ("events.checkpoints",)
+        for p in sorted(run_dir.iterdir()) if run_dir is not None else ():  # the run's files
+            if p.is_file() and p.name not in _SKIP and not p.name.startswith(own):
                 (tmp / "run").mkdir(exist_ok=True)
                 shutil.copy2(p, tmp / "run" / p.name)
         (tmp / "config.json").write_text(json.dumps(config, indent=1, sort_keys=True) + "\n")
         (tmp / "code.json").write_text(json.dumps(code_info(), indent=1) + "\n")
         manifest = {
             "format": FORMAT,
-            "run": src.parent.name,
-            "source": str(src.resolve()),
+            "run": run_dir.name if run_dir is not None else config.get("run_id"),
+            "source": source,
             "events": count,
             "head": {"seq": head.seq, "hash": head.hash} if head else None,
             "first_ts_ms": first_ts,
@@ -132,6 +152,42 @@ def export_bundle(events_path: str | Path, out: Path, *, key: Any = None) -> Pat
             hashlib.sha256(text.encode()).hexdigest() + "  manifest.json\n"
         )
     return out
+
+
+def _copy_sqlite(src: Path, db: Path) -> None:
+    """A consistent copy of a SQLite log (the backup API: writers may go on meanwhile)."""
+    source = sqlite3.connect(f"file:{src}?mode=ro", uri=True)
+    try:
+        target = sqlite3.connect(db)
+        with target:
+            source.backup(target)
+        target.close()
+    finally:
+        source.close()
+
+
+def _copy_rows(url: str, db: Path, page: int = 5000) -> str:
+    """Copy a database log's rows (MACs included) up to its head at the start into a new
+    SQLite log at ``db`` (writers appending meanwhile do not make the copy end mid-chain);
+    return the source's name without its password."""
+    from live.events._backends import SQLiteBackend, open_backend
+
+    source, target = open_backend(url), SQLiteBackend(db)
+    try:
+        head = source.head()
+        last, end = 0, head[0] if head is not None else 0
+        while last < end:
+            rows = [r for r in source.rows(last, None, None, page) if r[0] <= end]
+            if not rows:
+                raise ConfigError(f"event log {source.target}: no events after seq {last} "
+                                  f"below its head {end}")  # fmt: skip
+            with target.write() as writer:
+                writer.insert(rows)
+            last = rows[-1][0]
+        return source.target
+    finally:
+        source.close()
+        target.close()
 
 
 @dataclass

@@ -31,6 +31,7 @@ from live.events import (
     InvalidEventError,
     TamperedError,
     fold,
+    open_run_log,
     verify,
 )
 
@@ -459,6 +460,48 @@ def test_postgres_round_trip_and_verify(pg: str) -> None:
         conn.execute("""UPDATE events SET payload = '{"i":1,"note":"é","px":1.0}' WHERE seq = 2""")
     report = verify(pg)
     assert (report.ok, report.first_bad_seq, report.reason) == (False, 2, "content_altered")
+
+
+def test_a_postgres_log_exports_an_audit_bundle_and_reports(pg: str, tmp_path: Path) -> None:
+    """A run whose log is on PostgreSQL: its audit bundle (the rows with their MACs copied into
+    the bundle's log, the run folder's checkpoints and files) verifies offline as a SQLite
+    run's does, and the trade report reads it; the database URL was taken for a file path."""
+    from typer.testing import CliRunner
+
+    from live.cli import app
+
+    folder = tmp_path / "state" / "run-pg"
+    folder.mkdir(parents=True)
+    (folder / "paper.json").write_text('{"cash": "10000"}')
+    with open_run_log(pg, create_key=True, checkpoints=folder / "events.checkpoints") as store:
+        store.append("run_started", "runner", {"run_id": "run-pg", "venue": "paper"}, 1)
+        bars = [
+            ("bar_closed", "runner", {"i": i, "equity": "10000.5"}, 2 + i) for i in range(5_010)
+        ]
+        written = store.append_many(bars)  # more than one page of rows
+        source = store.target
+
+    def cli(*args: str) -> tuple[int, str]:
+        res = CliRunner().invoke(app, list(args))
+        return res.exit_code, res.output + ("" if res.exception is None else str(res.exception))
+
+    code, text = cli("audit", "export", "--events", pg)  # no run folder to write into
+    assert code != 0 and "give --out" in text, text
+    base = ("--events", pg, "--run", "run-pg", "--state-dir", str(tmp_path / "state"))
+    code, text = cli("audit", "export", *base)
+    assert code == 0, text
+    bundle = folder / f"audit-{len(written) + 1}"
+    assert f"OK — {len(written) + 1} events" in text and bundle.is_dir(), text
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    assert (manifest["run"], manifest["source"], manifest["events"]) == (
+        "run-pg", source, len(written) + 1)  # fmt: skip
+    assert manifest["verified_at_export"]["ok"]
+    assert (bundle / "events.db.checkpoints").is_file() and (bundle / "run/paper.json").is_file()
+    with EventStore.open(bundle / "events.db", checkpoints=False) as copy:
+        assert list(copy.read())[1:] == written
+    assert cli("audit", "verify", str(bundle))[0] == 0
+    code, text = cli("report", "trades", "--events", pg, "--out", str(tmp_path / "report"))
+    assert code == 0, text
 
 
 def test_postgres_primary_key_refuses_a_fork(pg: str, monkeypatch: pytest.MonkeyPatch) -> None:
