@@ -134,10 +134,6 @@ for _kind, _help in {
     report_app.command(_kind, help=_help)(_report(_kind))
 
 
-def _is_url(target: str) -> bool:
-    return "://" in target and not target.lower().startswith("sqlite:///")
-
-
 def _log_and_folder(
     overrides: list[str] | None,
     events: str | None,
@@ -145,30 +141,23 @@ def _log_and_folder(
     run: str | None,
     state_dir: Path | None,
 ) -> tuple[str, Path | None]:
-    """The run's log (a file or a database URL) and its run folder: a SQLite log's own folder;
-    for a database log, ``<state dir>/<--run>`` when --run names it, else none."""
-    from grekko_research.errors import ConfigError
-    from live.cli._resolve import state_folder
+    """The run's log (a file or a database URL) and its run folder (``None``: a database log
+    whose run has no folder here)."""
+    from live.cli._resolve import run_folder
 
     target = find_log(overrides, events, venue, run, state_dir)
-    if not _is_url(target):
-        return target, Path(target.removeprefix("sqlite:///")).parent
-    if run is None:
-        return target, None
-    folder = state_folder(state_dir, overrides) / run
-    if not folder.is_dir():
-        raise ConfigError(f"no run folder {folder} (--run {run} names the log's run folder)")
-    return target, folder
+    folder = run_folder(target, state_dir, overrides)
+    return target, folder if folder.is_dir() else None
 
 
 def _folder_for(target: str, run_dir: Path | None, option: str) -> Path:
-    """Where a command writes by default: the run folder; a database log without --run has
-    none, so the command needs ``option``."""
+    """Where a command writes by default: the run folder; a database log whose run has no
+    folder under the state folder needs ``option``."""
     from grekko_research.errors import ConfigError
 
     if run_dir is None:
         raise ConfigError(
-            f"the log {target.split('://', 1)[0]}://… has no run folder: give {option} "
-            "(or --run with the run's id, for its folder under the state folder)"
+            f"the log {target.split('://', 1)[0]}://… has no run folder under the state folder "
+            f"(--state-dir): give {option}"
         )
     return run_dir

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -20,7 +19,7 @@ from live.cli._options import (
     StateDirOpt,
     VenueOpt,
 )
-from live.cli._resolve import find_log, load_state, make_plan, state_folder, to_overrides
+from live.cli._resolve import find_log, load_state, make_plan, run_folder, to_overrides
 
 __all__ = ["kill_command", "reconcile_command", "resume_command"]
 
@@ -120,10 +119,7 @@ def kill_command(
 
     path = find_log(overrides, events, venue, run, state_dir)
     info = read_run(path)
-    folder = (
-        Path(path).parent if "://" not in path else state_folder(state_dir, overrides) / info.run_id
-    )
-    flag = folder / KILL_FILE
+    flag = run_folder(path, state_dir, overrides) / KILL_FILE
     flag.parent.mkdir(parents=True, exist_ok=True)
     body = {"reason": reason, "flatten": flatten, "ts_ms": int(time.time() * 1000)}
     atomic_write_text(flag, json.dumps(body))
@@ -147,8 +143,8 @@ def resume_command(
     from live.events import open_run_log
 
     path = find_log(overrides, events, venue, run, state_dir)
-    flag = Path(path).parent / KILL_FILE
-    removed = "://" not in path and flag.exists()
+    flag = run_folder(path, state_dir, overrides) / KILL_FILE  # where kill put it
+    removed = flag.exists()
     if removed:
         flag.unlink()
     state = load_state(path)

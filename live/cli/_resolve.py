@@ -93,6 +93,17 @@ def state_folder(state_dir: Path | None, overrides: list[str] | None) -> Path:
     return Path(compose_config(list(overrides or [])).live.state_dir)
 
 
+def run_folder(target: str, state_dir: Path | None, overrides: list[str] | None) -> Path:
+    """The folder of the run whose log is ``target``: a SQLite log's own folder; a database
+    log's is ``<state folder>/<run id>`` (the id its ``run_started`` recorded), as the runner
+    keeps it (kill flag, paper account, checkpoints)."""
+    if "://" not in target or target.lower().startswith("sqlite:///"):
+        return Path(target.removeprefix("sqlite:///")).parent
+    from live.runs import read_run
+
+    return state_folder(state_dir, overrides) / read_run(target).run_id
+
+
 def find_log(
     overrides: list[str] | None,
     events: str | None,

@@ -3,14 +3,13 @@ exchange ``sim``ulator."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from grekko_research.errors import ConfigError
 from live.cli._options import EventsOpt, Overrides, RunOpt, StateDirOpt, VenueOpt
-from live.cli._resolve import find_log
+from live.cli._resolve import find_log, run_folder
 
 __all__ = ["alerts_command", "api_command", "sim_command"]
 
@@ -34,7 +33,8 @@ def api_command(
     from live.api.server import serve
 
     path = find_log(overrides, events, venue, run, state_dir)
-    serve(path, Path(path).parent, host=host, port=port, stale_bars=stale_bars)
+    serve(path, run_folder(path, state_dir, overrides), host=host, port=port,
+          stale_bars=stale_bars)  # fmt: skip
 
 
 def alerts_command(

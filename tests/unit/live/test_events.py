@@ -465,7 +465,8 @@ def test_postgres_round_trip_and_verify(pg: str) -> None:
 def test_a_postgres_log_exports_an_audit_bundle_and_reports(pg: str, tmp_path: Path) -> None:
     """A run whose log is on PostgreSQL: its audit bundle (the rows with their MACs copied into
     the bundle's log, the run folder's checkpoints and files) verifies offline as a SQLite
-    run's does, and the trade report reads it; the database URL was taken for a file path."""
+    run's does, the trade report reads it, and resume lifts the kill flag where kill put it
+    (the database URL was taken for a file path)."""
     from typer.testing import CliRunner
 
     from live.cli import app
@@ -475,9 +476,7 @@ def test_a_postgres_log_exports_an_audit_bundle_and_reports(pg: str, tmp_path: P
     (folder / "paper.json").write_text('{"cash": "10000"}')
     with open_run_log(pg, create_key=True, checkpoints=folder / "events.checkpoints") as store:
         store.append("run_started", "runner", {"run_id": "run-pg", "venue": "paper"}, 1)
-        bars = [
-            ("bar_closed", "runner", {"i": i, "equity": "10000.5"}, 2 + i) for i in range(5_010)
-        ]
+        bars = [("heartbeat", "runner", {"i": i, "equity": "10000.5"}, 2 + i) for i in range(5_010)]
         written = store.append_many(bars)  # more than one page of rows
         source = store.target
 
@@ -487,7 +486,7 @@ def test_a_postgres_log_exports_an_audit_bundle_and_reports(pg: str, tmp_path: P
 
     code, text = cli("audit", "export", "--events", pg)  # no run folder to write into
     assert code != 0 and "give --out" in text, text
-    base = ("--events", pg, "--run", "run-pg", "--state-dir", str(tmp_path / "state"))
+    base = ("--events", pg, "--state-dir", str(tmp_path / "state"))  # run folder: run-pg
     code, text = cli("audit", "export", *base)
     assert code == 0, text
     bundle = folder / f"audit-{len(written) + 1}"
@@ -502,6 +501,11 @@ def test_a_postgres_log_exports_an_audit_bundle_and_reports(pg: str, tmp_path: P
     assert cli("audit", "verify", str(bundle))[0] == 0
     code, text = cli("report", "trades", "--events", pg, "--out", str(tmp_path / "report"))
     assert code == 0, text
+    # kill puts its flag in the run folder, and resume lifts it from there
+    assert cli("kill", "--reason", "audit", *base)[0] == 0
+    assert (folder / "KILL").is_file()
+    code, text = cli("resume", "--reason", "checked", *base)
+    assert code == 0 and not (folder / "KILL").exists(), text
 
 
 def test_postgres_primary_key_refuses_a_fork(pg: str, monkeypatch: pytest.MonkeyPatch) -> None:
