@@ -32,6 +32,11 @@ series and deflate by the clusters:
    matters is between clusters; within one, the luckiest copy is no better.
 
 The raw-``N`` DSR stays reported beside it.
+
+Step 2 costs ``O(N^2)`` memory and about ``O(N^3)`` time, so :func:`cluster_trials_streamed`
+(what the sweep calls) runs it exactly up to ``EXACT_UP_TO`` (1,000) trials and, for larger
+studies, on an evenly spaced sample of that many trials, assigning the others to the nearest
+cluster centroid a chunk at a time (CLARA; see its docstring).
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ __all__ = ["TrialClusters", "cluster_trials", "cluster_trials_streamed", "effect
 
 EXACT_UP_TO = 1000
 """Studies with at most this many scored trials are clustered exactly (:func:`cluster_trials`)."""
+_SLICE = 256  # trials assigned at a time: bounds the (trials, sample) distance temporaries
 
 
 @dataclass(frozen=True)
@@ -203,15 +209,14 @@ def cluster_trials_streamed(
             col = lo + int(np.argwhere(~np.isfinite(x))[0, 1])
             raise ConfigError(f"returns must be finite: trial column {col} is not")
         width = x.shape[1]
-        if k == 1:
-            lab = np.zeros(width, dtype=np.int64)
-        else:
-            z, flat = _standardised(x)
-            rho = np.clip(z.T @ zs / n_obs, -1.0, 1.0)  # (width, m)
+        lab = np.zeros(width, dtype=np.int64)
+        for a in range(0, width if k > 1 else 0, _SLICE):  # (slice, m) temporaries only
+            z, flat = _standardised(x[:, a : a + _SLICE])
+            rho = np.clip(z.T @ zs / n_obs, -1.0, 1.0)  # (slice, m)
             rho[np.ix_(flat, flat_s)] = 1.0  # trials without dispersion: as _correlation
             f = np.sqrt(np.clip((1.0 - rho) / 2.0, 0.0, None))
             d2 = (f * f).sum(axis=1)[:, None] - 2.0 * (f @ centroids.T) + c_sq[None, :]
-            lab = np.argmin(d2, axis=1).astype(np.int64)
+            lab[a : a + _SLICE] = np.argmin(d2, axis=1)
         cols = np.arange(lo, lo + width)
         at = np.searchsorted(sample, cols)
         mine = (at < sample.size) & (sample[np.minimum(at, sample.size - 1)] == cols)
