@@ -4,7 +4,7 @@ A sweep runs
 
 * one **full-sample study**: ``n_trials`` parameter sets, each backtested on
   all the bars. Its trials give the best in-sample parameters and, through
-  each trial's daily returns (stored with the trial), the overfitting
+  each trial's daily returns (in the trial series table), the overfitting
   statistics: the Deflated Sharpe Ratio of the best trial given how many
   were tried, and the Probability of Backtest Overfitting by combinatorially
   symmetric cross-validation;
