@@ -660,6 +660,18 @@ def probability_of_backtest_overfitting(
     n_rows, n_trials = m.shape
     s, n_comb = _splits_checked(n_splits, n_rows, n_trials)
     code, name = _metric_code(metric)
+    bounds, counts = _blocks_checked(n_rows, s, code)
+    in_sample, out = _in_sample_sets(s), _cscv_out(n_comb)
+    if code >= 0:
+        _cscv_nb(code, _block_aggregates(m, bounds, counts, code), in_sample, *out)
+    else:
+        fn: MetricFunction = metric  # type: ignore[assignment]  # callable(metric) above
+        _cscv_callable(fn, name, m, bounds, in_sample, out)
+    return _pbo_result(out, s, n_trials, name)
+
+
+def _blocks_checked(n_rows: int, s: int, code: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return the block bounds and row counts; refuse halves too short for the metric."""
     bounds = _block_bounds(n_rows, s)
     counts = np.diff(bounds).astype(np.float64)
     if code == 0 and int(np.sort(counts)[: s // 2].sum()) < 2:
@@ -667,20 +679,27 @@ def probability_of_backtest_overfitting(
             f"metric 'sharpe' needs at least 2 rows per half; {n_rows} rows in {s} blocks "
             "leave fewer"
         )
+    return bounds, counts
 
-    in_sample = np.zeros((n_comb, s), dtype=np.bool_)
+
+def _in_sample_sets(s: int) -> np.ndarray:
+    """``(C(S, S/2), S)`` bool: True where block ``b`` is in-sample in combination ``c``."""
+    in_sample = np.zeros((math.comb(s, s // 2), s), dtype=np.bool_)
     for k, chosen in enumerate(itertools.combinations(range(s), s // 2)):
         in_sample[k, list(chosen)] = True
-    out = _CscvOut(
+    return in_sample
+
+
+def _cscv_out(n_comb: int) -> _CscvOut:
+    return _CscvOut(
         np.empty(n_comb, dtype=np.int64), np.empty(n_comb), np.empty(n_comb), np.empty(n_comb)
     )
-    if code >= 0:
-        _cscv_nb(code, _block_aggregates(m, bounds, counts, code), in_sample, *out)
-    else:
-        fn: MetricFunction = metric  # type: ignore[assignment]  # callable(metric) above
-        _cscv_callable(fn, name, m, bounds, in_sample, out)
-    selected, rank, is_metric, oos_metric = out
 
+
+def _pbo_result(out: _CscvOut, s: int, n_trials: int, name: str) -> PBOResult:
+    """The :class:`PBOResult` of the CSCV records ``out``."""
+    selected, rank, is_metric, oos_metric = out
+    n_comb = selected.shape[0]
     logits = np.log(rank / (n_trials + 1.0 - rank))
     return PBOResult(
         pbo=float(np.count_nonzero(logits <= 0.0)) / n_comb,

@@ -32,6 +32,11 @@ series and deflate by the clusters:
    matters is between clusters; within one, the luckiest copy is no better.
 
 The raw-``N`` DSR stays reported beside it.
+
+Step 2 costs ``O(N^2)`` memory and about ``O(N^3)`` time, so :func:`cluster_trials_streamed`
+(what the sweep calls) runs it exactly up to ``EXACT_UP_TO`` (1,000) trials and, for larger
+studies, on an evenly spaced sample of that many trials, assigning the others to the nearest
+cluster centroid a chunk at a time (CLARA; see its docstring).
 """
 
 from __future__ import annotations
@@ -42,8 +47,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from grekko_research.errors import ConfigError
+from grekko_research.optimize.columns import ColumnSource
 
-__all__ = ["TrialClusters", "cluster_trials", "effective_dsr"]
+__all__ = ["TrialClusters", "cluster_trials", "cluster_trials_streamed", "effective_dsr"]
+
+EXACT_UP_TO = 1000
+"""Studies with at most this many scored trials are clustered exactly (:func:`cluster_trials`)."""
+_SLICE = 256  # trials assigned at a time: bounds the (trials, sample) distance temporaries
 
 
 @dataclass(frozen=True)
@@ -137,17 +147,121 @@ def cluster_trials(
     ConfigError
         When ``returns`` is not 2-D with at least 2 rows and 2 columns of finite numbers.
     """
+    x = _checked(returns)
+    labels, quality, _ = _onc_base(x, max_clusters, same_above)
+    return TrialClusters(labels, quality, _representatives(x, labels, int(labels.max()) + 1))
+
+
+def cluster_trials_streamed(
+    source: ColumnSource,
+    *,
+    exact_up_to: int = EXACT_UP_TO,
+    chunk: int = 2000,
+    max_clusters: int | None = None,
+    same_above: float = 0.99,
+) -> TrialClusters:
+    """Cluster a study of any size in bounded memory: exact up to ``exact_up_to`` trials.
+
+    ``N <= exact_up_to``: :func:`cluster_trials` on the whole matrix (the same result).
+    Larger studies (the ONC base needs ``O(N^2)`` memory and about ``O(N^3)`` time) are
+    clustered the CLARA way (Kaufman & Rousseeuw, 1990, ch. 3): the ONC base step runs on
+    ``exact_up_to`` trials evenly spaced in trial order (deterministic, no seed: a sampler's
+    early exploration and late exploitation are both represented), which fixes ``N_eff``,
+    the quality and the sampled trials' clusters; every other trial joins the cluster whose
+    centroid is nearest in the space the Ward tree was grown in (each trial described by its
+    correlation distances to the ``m`` sampled trials). The representatives are accumulated
+    chunk by chunk. Memory: ``O(m^2 + chunk * m + T * k)`` plus the ``N`` labels; time
+    ``O(N * m * T)`` for the assignment. When the sample is one cluster (every sampled pair
+    correlates above ``same_above``) every trial joins it.
+
+    Parameters
+    ----------
+    source : ColumnSource, shape (n_obs, n_trials)
+        Per-period returns, finite, ``n_trials >= 2``.
+    exact_up_to
+        Sample size ``m`` (``>= 2``) and the largest study clustered exactly.
+    chunk
+        Trials read at a time.
+
+    Raises
+    ------
+    ConfigError
+        As :func:`cluster_trials`; naming the first trial (column) with a non-finite return.
+    """
+    n_obs, n = source.shape
+    if exact_up_to < 2 or chunk < 1:
+        raise ConfigError(f"exact_up_to must be >= 2 and chunk >= 1, got {exact_up_to}, {chunk}")
+    if n <= exact_up_to:
+        return cluster_trials(source.take(range(n)), max_clusters=max_clusters,
+                              same_above=same_above)  # fmt: skip
+    sample = np.unique(np.linspace(0, n - 1, exact_up_to).round().astype(np.int64))
+    xs = _checked(source.take(sample.tolist()))
+    sample_labels, quality, dist = _onc_base(xs, max_clusters, same_above)
+    k = int(sample_labels.max()) + 1
+    zs, flat_s = _standardised(xs)
+    centroids = np.stack([dist[sample_labels == c].mean(axis=0) for c in range(k)])  # (k, m)
+    c_sq = (centroids * centroids).sum(axis=1)
+    labels = np.empty(n, dtype=np.int64)
+    weighted, plain = np.zeros((n_obs, k)), np.zeros((n_obs, k))
+    weight, count = np.zeros(k), np.zeros(k)
+    for lo, x in source.chunks(chunk):
+        if not np.isfinite(x).all():
+            col = lo + int(np.argwhere(~np.isfinite(x))[0, 1])
+            raise ConfigError(f"returns must be finite: trial column {col} is not")
+        width = x.shape[1]
+        lab = np.zeros(width, dtype=np.int64)
+        for a in range(0, width if k > 1 else 0, _SLICE):  # (slice, m) temporaries only
+            z, flat = _standardised(x[:, a : a + _SLICE])
+            rho = np.clip(z.T @ zs / n_obs, -1.0, 1.0)  # (slice, m)
+            rho[np.ix_(flat, flat_s)] = 1.0  # trials without dispersion: as _correlation
+            f = np.sqrt(np.clip((1.0 - rho) / 2.0, 0.0, None))
+            d2 = (f * f).sum(axis=1)[:, None] - 2.0 * (f @ centroids.T) + c_sq[None, :]
+            lab[a : a + _SLICE] = np.argmin(d2, axis=1)
+        cols = np.arange(lo, lo + width)
+        at = np.searchsorted(sample, cols)
+        mine = (at < sample.size) & (sample[np.minimum(at, sample.size - 1)] == cols)
+        lab[mine] = sample_labels[at[mine]]  # a sampled trial keeps its tree's cluster
+        labels[lo : lo + width] = lab
+        var = x.var(axis=0, ddof=1)
+        w = np.where(var > 0, 1.0 / np.where(var > 0, var, 1.0), 0.0)
+        onehot = np.zeros((width, k))
+        onehot[np.arange(width), lab] = 1.0
+        weighted += x @ (onehot * w[:, None])
+        plain += x @ onehot
+        weight += w @ onehot
+        count += onehot.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        reps = np.where(weight > 0, weighted / np.where(weight > 0, weight, 1.0), plain / count)
+    return TrialClusters(labels, quality, reps)
+
+
+def _standardised(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Columns scaled to mean 0 and (population) std 1, so ``z_i . z_j / T = rho_ij``;
+    columns without dispersion are 0 (and flagged)."""
+    std = x.std(axis=0)
+    flat = std <= 0
+    return (x - x.mean(axis=0)) / np.where(flat, 1.0, std), flat
+
+
+def _checked(returns: np.ndarray) -> np.ndarray:
     x = np.asarray(returns, dtype=np.float64)
     if x.ndim != 2 or x.shape[0] < 2 or x.shape[1] < 2:
         raise ConfigError(f"returns must be (n_obs >= 2, n_trials >= 2), got shape {x.shape}")
     if not np.isfinite(x).all():
         raise ConfigError("returns must be finite (drop the rows of a missing day first)")
+    return x
+
+
+def _onc_base(
+    x: np.ndarray, max_clusters: int | None, same_above: float
+) -> tuple[np.ndarray, float, np.ndarray]:
+    """Labels ``0 .. k-1`` (first appearance order), quality, and the distance matrix."""
     n = x.shape[1]
     corr = _correlation(x)
-    if corr[~np.eye(n, dtype=bool)].min() > same_above:
-        labels = np.zeros(n, dtype=np.int64)
-        return TrialClusters(labels, float("inf"), _representatives(x, labels, 1))
     dist = np.sqrt(np.clip((1.0 - corr) / 2.0, 0.0, None))
+    one = np.zeros(n, dtype=np.int64)
+    if corr[~np.eye(n, dtype=bool)].min() > same_above:
+        return one, float("inf"), dist
     distinct = len(np.unique(np.round(dist, 12), axis=0))
     top = min(n - 1, n if max_clusters is None else max_clusters, max(distinct - 1, 2))
     best: tuple[float, np.ndarray] | None = None
@@ -170,15 +284,12 @@ def cluster_trials(
         if best is None or quality > best[0]:
             best = (quality, labels)
     if best is None:  # every partition collapsed: the trials are one strategy
-        labels = np.zeros(n, dtype=np.int64)
-        return TrialClusters(labels, float("inf"), _representatives(x, labels, 1))
+        return one, float("inf"), dist
     _, raw = best
     # Number the clusters 0..k-1 in order of first appearance (stable across equal runs).
     _, first, inverse = np.unique(raw, return_index=True, return_inverse=True)
     order = np.argsort(np.argsort(first))
-    labels = order[inverse].astype(np.int64)
-    k = int(labels.max()) + 1
-    return TrialClusters(labels, best[0], _representatives(x, labels, k))
+    return order[inverse].astype(np.int64), best[0], dist
 
 
 def effective_dsr(clusters: TrialClusters, selected: int) -> float:

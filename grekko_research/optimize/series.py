@@ -18,12 +18,13 @@ reader asks for the numbers of complete trials only).
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["TrialSeriesStore", "open_series", "series_url"]
+__all__ = ["StoredColumns", "TrialSeriesStore", "open_series", "series_url"]
 
 TABLE = "grekko_trial_series"
 _PAGE = 2000  # series fetched per query: bounded memory while the matrix is filled
@@ -105,8 +106,27 @@ class TrialSeriesStore:
         KeyError
             When a trial has no series, or the series differ in length.
         """
+        return self._fill(study, trials, None)
+
+    def columns(self, study: str, trials: Sequence[int]) -> StoredColumns:
+        """Those trials' series as a column source read a page at a time (bounded memory).
+
+        Raises
+        ------
+        KeyError
+            When the first trial has no series (the others: when their chunk is read).
+        """
+        t = self._table
+        first = self._sa.select(t.c.n).where(t.c.study == study, t.c.trial == int(trials[0]))
+        with self._engine.connect() as conn:
+            n = conn.execute(first).scalar()
+        if n is None:
+            raise KeyError(f"trial {trials[0]} of {study!r} has no series")
+        return StoredColumns(self, study, tuple(int(x) for x in trials), int(n))
+
+    def _fill(self, study: str, trials: Sequence[int], days: int | None) -> np.ndarray:
         order = {int(n): i for i, n in enumerate(trials)}
-        out: np.ndarray | None = None
+        out = None if days is None else np.empty((days, len(order)), dtype=np.float64)
         seen = 0
         t = self._table
         wanted = sorted(order)
@@ -129,6 +149,27 @@ class TrialSeriesStore:
 
     def close(self) -> None:
         self._engine.dispose()
+
+
+@dataclass(frozen=True)
+class StoredColumns:
+    """Trials' series in the table as a :class:`~grekko_research.optimize.columns.ColumnSource`."""
+
+    store: TrialSeriesStore
+    study: str
+    trials: tuple[int, ...]
+    days: int
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.days, len(self.trials)
+
+    def chunks(self, size: int) -> Iterator[tuple[int, np.ndarray]]:
+        for lo in range(0, len(self.trials), size):
+            yield lo, self.store._fill(self.study, self.trials[lo : lo + size], self.days)
+
+    def take(self, columns: Sequence[int]) -> np.ndarray:
+        return self.store._fill(self.study, [self.trials[i] for i in columns], self.days)
 
 
 @functools.lru_cache(maxsize=8)

@@ -4,7 +4,7 @@ A sweep runs
 
 * one **full-sample study**: ``n_trials`` parameter sets, each backtested on
   all the bars. Its trials give the best in-sample parameters and, through
-  each trial's daily returns (stored with the trial), the overfitting
+  each trial's daily returns (in the trial series table), the overfitting
   statistics: the Deflated Sharpe Ratio of the best trial given how many
   were tried, and the Probability of Backtest Overfitting by combinatorially
   symmetric cross-validation;
@@ -35,7 +35,6 @@ public names the others took over from it.
 
 from __future__ import annotations
 
-import contextlib
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -50,6 +49,7 @@ from grekko_research.data.store import ParquetStore
 from grekko_research.engine import EngineConfig
 from grekko_research.errors import ConfigError
 from grekko_research.metrics import METRIC_NAMES, performance_summary, periods_per_year
+from grekko_research.optimize.columns import ColumnSource
 from grekko_research.optimize.evaluate import (
     _finite,
     _unpack,
@@ -78,6 +78,7 @@ from grekko_research.optimize.studies import (
     storage_label,
     walk_forward_study_name,
 )
+from grekko_research.optimize.trial_stats import trial_statistics as trial_statistics
 from grekko_research.strategy import (
     Strategy,
     get_strategy,
@@ -146,8 +147,9 @@ class SweepResult:
 def _overfitting(study: Any, best: Any, series: TrialSeriesStore | None = None) -> dict[str, float]:
     """Deflated Sharpe Ratios (raw and effective trials) of the best trial and PBO.
 
-    The complete trials' daily returns come from ``series`` (optimize/series.py); studies
-    written before the series moved out of Optuna keep them in the trials' user attributes.
+    The complete trials' daily returns come from ``series`` (optimize/series.py), read a
+    chunk of trials at a time (:func:`trial_statistics`); studies written before the series
+    moved out of Optuna keep them in the trials' user attributes.
     """
     from optuna.trial import TrialState
 
@@ -157,62 +159,14 @@ def _overfitting(study: Any, best: Any, series: TrialSeriesStore | None = None) 
     numbers = [t.number for t in trials]
     if len(trials) < 2 or best.number not in numbers:
         return out
+    source: np.ndarray | ColumnSource
     if all("daily_returns" in t.user_attrs["result"] for t in trials):
-        matrix = np.column_stack([_unpack(t.user_attrs["result"]["daily_returns"]) for t in trials])
+        source = np.column_stack([_unpack(t.user_attrs["result"]["daily_returns"]) for t in trials])
     elif series is not None:
-        matrix = series.matrix(study.study_name, numbers)
+        source = series.columns(study.study_name, numbers)
     else:
         return out
-    return {**out, **trial_statistics(matrix, numbers.index(best.number))}
-
-
-def trial_statistics(matrix: np.ndarray, best: int) -> dict[str, float]:
-    """Overfitting statistics of a study from its trials' daily returns (one column each).
-
-    ``best`` is the selected trial's column. ``deflated_sharpe`` deflates its Sharpe
-    ratio by every trial (``n_trials``, ``sharpe_variance``); ``deflated_sharpe_eff``
-    deflates its cluster's by the effective number of independent trials ``n_eff``
-    and their representatives' variance ``sharpe_variance_eff``
-    (:mod:`~grekko_research.optimize.effective`). ``pbo``: the probability of
-    backtest overfitting by CSCV.
-    """
-    from grekko_research.metrics.overfitting import (
-        deflated_sharpe_ratio,
-        probability_of_backtest_overfitting,
-    )
-    from grekko_research.optimize.effective import cluster_trials, effective_dsr
-
-    out: dict[str, float] = {"n_trials": float(matrix.shape[1])}
-    r = matrix[:, best]
-    r = r[np.isfinite(r)]
-    matrix = matrix[np.isfinite(matrix).all(axis=1)]
-    std = matrix.std(axis=0, ddof=1)
-    sharpes = np.where(std > 0, matrix.mean(axis=0) / np.where(std > 0, std, 1.0), 0.0)
-    if len(r) > 3 and r.std(ddof=1) > 0:
-        sr = r.mean() / r.std(ddof=1)
-        z = (r - r.mean()) / r.std(ddof=0)
-        out["sharpe_daily"] = float(sr)
-        out["sharpe_variance"] = float(np.var(sharpes, ddof=1))
-        out["deflated_sharpe"] = float(
-            deflated_sharpe_ratio(
-                sr, len(r), float(np.mean(z**3)), float(np.mean(z**4)),
-                matrix.shape[1], float(np.var(sharpes, ddof=1)),
-            )
-        )  # fmt: skip
-        if matrix.shape[0] >= 4:
-            clusters = cluster_trials(matrix)
-            out["n_eff"] = float(clusters.n_clusters)
-            out["cluster_quality"] = float(min(clusters.quality, 1e6))
-            out["sharpe_variance_eff"] = clusters.sharpe_variance
-            out["sharpe_daily_eff"] = float(clusters.representative_sharpes[clusters.labels[best]])
-            with contextlib.suppress(ConfigError):  # a flat cluster: nothing to deflate
-                out["deflated_sharpe_eff"] = effective_dsr(clusters, best)
-    splits = 16 if matrix.shape[0] >= 64 else 8
-    if matrix.shape[0] >= splits * 2:
-        pbo = probability_of_backtest_overfitting(matrix, n_splits=splits)
-        out["pbo"] = float(pbo.pbo)
-        out["pbo_splits"] = float(splits)
-    return out
+    return {**out, **trial_statistics(source, numbers.index(best.number))}
 
 
 def run_sweep(

@@ -51,7 +51,9 @@ def test_a_sweep_keeps_the_series_out_of_the_study(research_store: Path, tmp_pat
     assert store.trials(name) == sorted(numbers)
     best = max(scored, key=lambda t: t.value)
     expected = trial_statistics(store.matrix(name, numbers), numbers.index(best.number))
-    assert result.overfitting == {"n_trials": float(len(scored)), **expected}
+    # read in chunks from the table vs from one matrix: the same numbers up to summation order
+    assert result.overfitting == pytest.approx({"n_trials": float(len(scored)), **expected},
+                                               rel=1e-12)  # fmt: skip
     assert "deflated_sharpe" in result.overfitting
     assert not any("series" in c or "daily_returns" in c for c in result.trials.columns)
 
