@@ -147,9 +147,11 @@ class NativeStops(EmulatedStops):
 
     def _resting_exit(self, have: list[Order], legs: list[dict[str, Any]]) -> bool:
         """Whether ``have`` is one stop-limit leg of an OCO list whose other leg the venue
-        ended unfilled (Binance expires it when this one triggers) for the position the book
-        still holds: triggered, it rests at its limit until the market comes back (a gap past
-        the limit). Replacing it would sell at once what the stop-limit was told not to."""
+        ended unfilled (Binance expires it when this one triggers), at the book's levels and
+        for what the position still holds (a part may have filled): triggered, it rests at its
+        limit until the market comes back (a gap past the limit). A new list would be refused
+        (its stop already passed) and, in native mode, flatten at market what the stop-limit
+        was told not to sell beyond its limit."""
         if len(have) != 1 or not self.venue.capabilities.oco:
             return False
         o = have[0]
@@ -160,7 +162,11 @@ class NativeStops(EmulatedStops):
             x.state in (OrderState.EXPIRED, OrderState.CANCELLED) and x.effective_filled_qty == 0
             for x in others
         )
-        return ended and any(_same(o, leg) for leg in legs)
+        return ended and any(
+            (leg["tag"], leg["side"], leg.get("stop_price"), leg.get("limit_price"), leg["qty"])
+            == (o.tag, o.side, o.stop_price, o.limit_price, o.remaining_qty)
+            for leg in legs
+        )
 
     def _wanted(self) -> dict[str, list[dict[str, Any]]]:
         """The native stop orders each open position should have (``Intent`` fields)."""
