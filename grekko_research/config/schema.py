@@ -401,10 +401,12 @@ class StopPolicyConfig:
     that type, OCO where it has one; emulated otherwise, and after a venue refuses one) or
     ``native`` (a stop the venue cannot hold refuses the start; a refusal flattens and halts).
     ``stop_limit_offset``: a stop-loss sent as a stop-limit (Coinbase) limits this fraction
-    beyond its trigger."""
+    beyond its trigger; ``stop_limit: true`` sends it so where the venue has stop-market orders
+    too (Binance spot ``STOP_LOSS_LIMIT``; backtest it with ``Stops.stop_limit_offset``)."""
 
     mode: str = "emulated"  # emulated | auto | native
     stop_limit_offset: float = 0.005
+    stop_limit: bool = False  # a native stop-loss as a stop-limit even beside stop-market
 
 
 @dataclass(frozen=True)

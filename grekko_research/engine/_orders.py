@@ -18,7 +18,13 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-from grekko_research.engine._fills import _pending_fill_price, fee_nb, fill_nb
+from grekko_research.engine._fills import (
+    _pending_fill_price,
+    _venue_level,
+    fee_nb,
+    fill_nb,
+    venue_stop_hit_nb,
+)
 from grekko_research.engine._risk import record_event_nb, risk_gate_nb
 from grekko_research.engine._state import Book, Market, Order, Rules, njit_inline
 from grekko_research.engine.layout import (
@@ -44,6 +50,7 @@ from grekko_research.engine.layout import (
     CFG_SIZE_VALUE,
     CFG_SL_KIND,
     CFG_SL_VALUE,
+    CFG_STOP_LIMIT_OFFSET,
     CFG_STOP_TRIGGER,
     CFG_TP_KIND,
     CFG_TP_VALUE,
@@ -63,6 +70,7 @@ from grekko_research.engine.layout import (
     S_P_SIZE,
     S_POS,
     S_SL,
+    S_SL_REST,
     S_STOP_BAR,
     S_TP,
     S_TR_DIR,
@@ -340,7 +348,9 @@ def _apply_fill(bk: Book, cfg: np.ndarray, t: int, o: Order, fee_rate: float, ru
             S[j, S_SL] = np.nan
             S[j, S_TP] = np.nan
             S[j, S_TRAIL_D] = np.nan
+            S[j, S_SL_REST] = np.nan
     if opening > 0.0:
+        S[j, S_SL_REST] = np.nan  # the runner places a new stop list for the new position
         direction = 1.0 if size > 0.0 else -1.0
         if S[j, S_TR_OPEN] == 0.0:
             _start_trade(S, j, t, direction, price)
@@ -581,6 +591,47 @@ def _stop_exit(
     fill, size = fill_nb(rules, market, t, j, -pos, price, slips)
     bk.S[j, S_STOP_BAR] = t
     _submit(bk, rules, t, Order(j, size, fill, kind, False, fill - price, atr))
+
+
+@njit(cache=True, nogil=True)
+def _venue_stops(
+    bk: Book, rules: Rules, market: Market, t: int, j: int, gap: bool, atr: float
+) -> None:
+    """The asset's position stops as the venue holds them on bar ``t`` (``Stops(trigger=
+    "venue")``; the Binance spot simulator's rules, ``live/sim/_spot_types.py``).
+
+    A stop-limit that triggered earlier and rests at its limit (``S_SL_REST``; the list's other
+    leg expired at the trigger) fills there, as a maker, on a bar that trades *through* it (a
+    sell's high above it, a buy's low below). Otherwise the OCO list
+    (:func:`~grekko_research.engine._fills.venue_stop_hit_nb`) is checked; a stop-loss sent as a
+    stop-limit (``CFG_STOP_LIMIT_OFFSET``, its limit that fraction beyond the stop on the tick
+    grid, as the runner sends it) fills at its trigger price when the limit allows, else rests
+    from the next bar on: the stop-limit a gap triggers and does not fill.
+    """
+    S = bk.S
+    pos = S[j, S_POS]
+    long = pos > 0.0
+    h = market.high[t, j]
+    lo = market.low[t, j]
+    rest = S[j, S_SL_REST]
+    if rest == rest:
+        if (long and h > rest) or (not long and lo < rest):
+            fill, size = fill_nb(rules, market, t, j, -pos, rest, False)
+            S[j, S_STOP_BAR] = t
+            _submit(bk, rules, t, Order(j, size, fill, KIND_STOP_LOSS, True, fill - rest, atr))
+        return
+    tick = rules.tick[j]
+    kind, price = venue_stop_hit_nb(S, j, market.open[t, j], h, lo, gap, tick)
+    if kind == 0:
+        return
+    off = rules.cfg[CFG_STOP_LIMIT_OFFSET]
+    if kind == KIND_STOP_LOSS and off == off:
+        stop = _venue_level(S[j, S_SL], tick, long)
+        limit = _venue_level(stop * (1.0 - off) if long else stop * (1.0 + off), tick, not long)
+        if (long and price < limit) or (not long and price > limit):
+            S[j, S_SL_REST] = limit
+            return
+    _stop_exit(bk, rules, market, t, j, kind, price, atr)
 
 
 @njit(cache=True, nogil=True)

@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from grekko_research.engine._fills import _round_tick_nearest, _stop_hit, venue_stop_hit_nb
+from grekko_research.engine._fills import _round_tick_nearest, _stop_hit
 from grekko_research.engine._orders import (
     _cancel_pending,
     _check_liquidation,
@@ -39,6 +39,7 @@ from grekko_research.engine._orders import (
     _stop_exit,
     _try_pending,
     _valuation,
+    _venue_stops,
 )
 from grekko_research.engine._state import Book, Decisions, Market, Rules, njit_inline
 from grekko_research.engine.layout import (
@@ -468,7 +469,6 @@ def intrabar_phase(
     both = int(cfg[CFG_BOTH_TOUCH])
     fresh_ok = cfg[CFG_STOPS_ON_ENTRY_BAR] > 0.0 and not cfg[CFG_EXEC_CLOSE] > 0.0
     venue = has_stops and cfg[CFG_STOP_TRIGGER] > 0.0
-    tick = rules.tick
     filled, open_, high, low, atr = market.filled, market.open, market.high, market.low, dec.atr
     for j in range(S.shape[0]):
         if filled[t, j]:
@@ -481,9 +481,7 @@ def intrabar_phase(
             # A position opened at this bar's open is checked here only with on_entry_bar.
             fresh = S[j, S_ENTRY_FILL_BAR] == t
             if venue and pos != 0.0:  # on the venue from the entry's fill: its bar too
-                kind, price = venue_stop_hit_nb(S, j, open_[t, j], h, lo, not fresh, tick[j])
-                if kind != 0:
-                    _stop_exit(bk, rules, market, t, j, kind, price, a)
+                _venue_stops(bk, rules, market, t, j, not fresh, a)
             elif has_stops and pos != 0.0 and (not fresh or fresh_ok):
                 kind, price = _stop_hit(S, j, open_[t, j], h, lo, False, both)
                 if kind != 0:

@@ -62,6 +62,7 @@ from grekko_research.engine.layout import (
     ORDER_FIELDS,
     S_POS,
     S_SL,
+    S_SL_REST,
     S_STOP_BAR,
     S_TP,
     S_TRAIL_D,
@@ -453,6 +454,9 @@ class EngineBook:
         """Load a :meth:`snapshot` (same symbols and configuration)."""
         S = np.array(snap["S"], dtype=np.float64)  # None → NaN
         A = np.array(snap["A"], dtype=np.float64)
+        if S.ndim == 2 and S.shape[1] == S_SL_REST and S.shape[0] == self.S.shape[0]:
+            # a snapshot from before the resting stop-limit column (its last): none rests
+            S = np.hstack([S, np.full((S.shape[0], 1), np.nan)])
         if S.shape != self.S.shape or A.shape != self.A.shape:
             raise ConfigError(
                 f"book snapshot has state shapes {S.shape}/{A.shape}, expected "

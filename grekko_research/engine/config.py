@@ -234,7 +234,11 @@ class Stops:
     bar model) or ``"venue"``: the stops are held as a venue holds native stop
     orders (the Binance spot simulator's rules for the runner's OCO list;
     docs/engine.md, "Stops held by the venue"), so a backtest equals a live run
-    with ``live.stop_policy.mode=native``.
+    with ``live.stop_policy.mode=native``. ``stop_limit_offset`` (with ``trigger="venue"``):
+    the venue holds the stop-loss as a stop-limit order whose limit lies this fraction beyond
+    the stop (``live.stop_policy.stop_limit``): triggered by a gap past its limit it rests at
+    the limit and fills only when a later bar trades through it; ``None`` (the default): a
+    stop-market.
     """
 
     stop_loss: float | None = None
@@ -248,6 +252,7 @@ class Stops:
     on_entry_bar: bool = True
     skip_signals_on_exit_bar: bool = False
     trigger: Literal["bar", "venue"] = "bar"
+    stop_limit_offset: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("stop_loss", "take_profit", "trailing"):
@@ -270,6 +275,17 @@ class Stops:
                 "Stops.trigger='venue' models the venue's stop-loss / take-profit OCO list; "
                 "a trailing stop is not modelled there yet: use trigger='bar'"
             )
+        off = self.stop_limit_offset
+        if off is not None:
+            if self.trigger != "venue":
+                raise ConfigError(
+                    "Stops.stop_limit_offset models the venue's stop-limit order: it needs "
+                    "trigger='venue'"
+                )
+            if isinstance(off, bool) or not (isinstance(off, int | float) and 0 <= off < 1):
+                raise ConfigError(
+                    f"Stops.stop_limit_offset must be a fraction in [0, 1), got {off!r}"
+                )
 
     @property
     def needs_atr(self) -> bool:
@@ -423,6 +439,8 @@ class EngineConfig:
         cfg[L.CFG_STOPS_ON_ENTRY_BAR] = 1.0 if st.on_entry_bar else 0.0
         cfg[L.CFG_SKIP_SIGNALS_ON_STOP] = 1.0 if st.skip_signals_on_exit_bar else 0.0
         cfg[L.CFG_STOP_TRIGGER] = 1.0 if st.trigger == "venue" else 0.0
+        off = st.stop_limit_offset
+        cfg[L.CFG_STOP_LIMIT_OFFSET] = np.nan if off is None else float(off)
         cfg[L.CFG_VALID_BARS] = self.order_valid_bars
         cfg[L.CFG_SIGNAL_MODE] = mode
         cfg[L.CFG_TARGET_KIND] = target_kind

@@ -47,7 +47,8 @@ CFG_KELLY_CAP = 26  # largest fraction of equity
 CFG_KELLY_MIN_TRADES = 27  # closed trades needed before estimating
 CFG_KELLY_WARMUP = 28  # fraction of equity per entry until then
 CFG_STOP_TRIGGER = 29  # 0: the bar model; 1: the venue's native stop rules (Stops.trigger)
-N_CFG = 30
+CFG_STOP_LIMIT_OFFSET = 30  # venue rules: a stop-loss sent as a stop-limit this far beyond
+N_CFG = 31
 
 # fill models (engine/_fills.py): one id per asset in Rules.fill_model
 FILL_OHLC = 0
@@ -279,8 +280,9 @@ FUNDING_DTYPE = np.dtype([("bar", _I8), ("asset", _I8), ("rate", _F8), ("amount"
     S_P_TRIG,
     S_ENTRY_FILL_BAR,
     S_STOP_BAR,
-) = range(28)
-N_STATE = 28
+    S_SL_REST,  # venue rules: a triggered stop-limit's resting limit price (NaN: none)
+) = range(29)
+N_STATE = 29
 
 # -- account vector (kernel-private) ----------------------------------------------
 (

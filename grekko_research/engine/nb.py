@@ -71,6 +71,7 @@ from grekko_research.engine.layout import (
     S_LAST,
     S_POS,
     S_SL,
+    S_SL_REST,
     S_STOP_BAR,
     S_TP,
     S_TRAIL_D,
@@ -92,6 +93,7 @@ def init_state_nb(k: int, cfg: np.ndarray, day: int) -> tuple[np.ndarray, np.nda
         S[j, S_TRAIL_D] = np.nan
         S[j, S_LAST] = np.nan
         S[j, S_STOP_BAR] = -1.0
+        S[j, S_SL_REST] = np.nan
     A = np.zeros(N_ACCOUNT)
     A[A_CASH] = cfg[CFG_INIT_CASH]
     A[A_PEAK] = cfg[CFG_INIT_CASH]

@@ -9,7 +9,9 @@ held:
   at the bar's open and close); what the paper venue and a replay always do.
 - ``auto`` (the default): native where the adapter sends that order type, emulated otherwise.
   A stop-loss goes as ``stop_market`` (or ``stop_limit`` at ``stop_limit_offset`` beyond the
-  stop, when the venue has no stop-market order: Coinbase); a take-profit as
+  stop, when the venue has no stop-market order: Coinbase, or when ``stop_limit`` asks for it:
+  Binance spot ``STOP_LOSS_LIMIT``; a gap past its limit leaves it resting there, see
+  ``Stops.stop_limit_offset`` for the backtest of it); a take-profit as
   ``take_profit_market`` (or ``take_profit_limit`` at its level); a trailing stop natively only
   as a percentage within the venue's range (Binance USD-M ``callbackRate`` 0.1 to 10 %). ATR
   and absolute trailing stops are always emulated (no venue trails by those).
@@ -57,10 +59,14 @@ class StopPolicy:
     stop_limit_offset
         A native stop-loss sent as a stop-limit: its limit lies this fraction beyond the stop
         (a sell's below, a buy's above), so a fast market still fills it.
+    stop_limit
+        Send a native stop-loss as a stop-limit even where the venue has stop-market orders
+        (a venue without stop-limit orders then cannot hold it natively).
     """
 
     mode: Literal["auto", "native", "emulated"] = "auto"
     stop_limit_offset: float = 0.005
+    stop_limit: bool = False
 
     def __post_init__(self) -> None:
         if self.mode not in STOP_POLICY_MODES:
@@ -72,6 +78,10 @@ class StopPolicy:
             raise ConfigError(
                 f"stop_policy.stop_limit_offset must be a fraction in [0, 1), got {offset!r}"
             )
+        if not isinstance(self.stop_limit, bool):
+            raise ConfigError(
+                f"stop_policy.stop_limit must be true or false, got {self.stop_limit!r}"
+            )
 
     @classmethod
     def from_config(cls, raw: Mapping[str, Any] | None, where: str = "stop_policy") -> StopPolicy:
@@ -81,9 +91,10 @@ class StopPolicy:
             return cls()
         if not isinstance(raw, Mapping):
             raise ConfigError(f"{where} must be a mapping, got {raw!r}")
-        unknown = sorted(set(raw) - {"mode", "stop_limit_offset"})
+        known = ("mode", "stop_limit_offset", "stop_limit")
+        unknown = sorted(set(raw) - set(known))
         if unknown:
-            raise ConfigError(f"{where}: unknown keys {unknown} (known: mode, stop_limit_offset)")
+            raise ConfigError(f"{where}: unknown keys {unknown} (known: {', '.join(known)})")
         return cls(**dict(raw))
 
     def plan(self, stops: Any, capabilities: Any, venue: str = "venue") -> list[StopPlacement]:
@@ -129,6 +140,10 @@ class StopPolicy:
                 return StopPlacement(kind, "emulated", None, why)
             return StopPlacement(kind, "native", "trailing_stop_market", "venue trailing stop")
         prefix = "stop" if kind == "stop_loss" else "take_profit"
+        if kind == "stop_loss" and self.stop_limit:
+            if caps.stop_limit_orders:
+                return StopPlacement(kind, "native", "stop_limit", "venue stop-limit order")
+            return StopPlacement(kind, "emulated", None, "the adapter sends no stop-limit order")
         if caps.stop_orders:
             return StopPlacement(kind, "native", f"{prefix}_market", "venue stop-market order")
         if caps.stop_limit_orders:

@@ -12,6 +12,9 @@ reconciliation, before the strategy runs), before each bar's close and after eac
   of one group (the runner cancels the sibling, :meth:`~live.orders.OrderManager.group_cancels`);
 - a position whose size or levels changed gets them replaced (cancel, then create); a flat
   symbol gets its stops cancelled;
+- a stop-limit leg that triggered (its list's other leg expired) but rests at its limit, for the
+  position it was placed for, is left working: it is the exit (``Stops.stop_limit_offset``
+  backtests it);
 - an order of the runner's own on the stops' side (the strategy's exit, an emulated stop's
   exit, a flatten) cancels that symbol's native stops first: on spot they lock the balance the
   exit sells.
@@ -130,6 +133,8 @@ class NativeStops(EmulatedStops):
         for symbol in self.spec.symbols:
             have = [o for o in self.om.open_orders() if is_native(o) and o.symbol == symbol]
             legs = wanted.get(symbol, [])
+            if self._resting_exit(have, legs):
+                continue  # a triggered stop-limit works as the position's exit: left alone
             if _same_set(have, legs):
                 for o in have:
                     if o.state is OrderState.NEW:  # persisted, never sent (a crash)
@@ -139,6 +144,29 @@ class NativeStops(EmulatedStops):
             left = [o for o in self.om.open_orders() if is_native(o) and o.symbol == symbol]
             if legs and not left:  # a cancel that failed: never a second set beside it
                 await self._place(symbol, legs)
+
+    def _resting_exit(self, have: list[Order], legs: list[dict[str, Any]]) -> bool:
+        """Whether ``have`` is one stop-limit leg of an OCO list whose other leg the venue
+        ended unfilled (Binance expires it when this one triggers), at the book's levels and
+        for what the position still holds (a part may have filled): triggered, it rests at its
+        limit until the market comes back (a gap past the limit). A new list would be refused
+        (its stop already passed) and, in native mode, flatten at market what the stop-limit
+        was told not to sell beyond its limit."""
+        if len(have) != 1 or not self.venue.capabilities.oco:
+            return False
+        o = have[0]
+        if o.order_type != "stop_limit" or o.group is None or o.state not in _OPEN_SENT:
+            return False
+        others = [x for x in self.om.group(o.group) if x.client_id != o.client_id]
+        ended = bool(others) and all(
+            x.state in (OrderState.EXPIRED, OrderState.CANCELLED) and x.effective_filled_qty == 0
+            for x in others
+        )
+        return ended and any(
+            (leg["tag"], leg["side"], leg.get("stop_price"), leg.get("limit_price"), leg["qty"])
+            == (o.tag, o.side, o.stop_price, o.limit_price, o.remaining_qty)
+            for leg in legs
+        )
 
     def _wanted(self) -> dict[str, list[dict[str, Any]]]:
         """The native stop orders each open position should have (``Intent`` fields)."""

@@ -27,7 +27,7 @@ import pytest
 from grekko_research.data.bars import Bars
 from grekko_research.engine import EngineConfig, Fees, MarketRules, backtest
 from live.events import EventStore
-from live.orders import OrderManager, StopPolicy
+from live.orders import TERMINAL, OrderManager, OrderState, StopPolicy
 from live.runner import Runner, RunnerSpec
 from live.runner._native import is_native
 from live.sim import start_simulator
@@ -46,13 +46,18 @@ RULES = MarketRules(lot_size=1e-5, tick_size=0.01, min_notional=5.0)  # the simu
 Fill = tuple[int, str, float, float]  # (bar open ms, side, size, price)
 
 
-def engine_config(trigger: str) -> EngineConfig:
-    """The run's engine configuration, the strategy's stops with ``trigger``."""
+def engine_config(
+    trigger: str, params: dict[str, Any] = PARAMS, stop_limit_offset: float | None = None
+) -> EngineConfig:
+    """The run's engine configuration, the strategy's stops with ``trigger`` (and, under the
+    venue's rules, the stop-loss as a stop-limit ``stop_limit_offset`` beyond the stop). Maker
+    and taker fees alike: the simulator charges one rate."""
     strategy = AtrStopTrend()
     cfg = strategy.configure(
-        EngineConfig(fees=Fees(taker=0.001), market=RULES), strategy.params(PARAMS)
+        EngineConfig(fees=Fees(taker=0.001, maker=0.001), market=RULES), strategy.params(params)
     )
-    return replace(cfg, stops=replace(cfg.stops, trigger=trigger))
+    stops = replace(cfg.stops, trigger=trigger, stop_limit_offset=stop_limit_offset)
+    return replace(cfg, stops=stops)
 
 
 class LockStepVenue:
@@ -87,14 +92,24 @@ class LockStepVenue:
                       float(b.low[t, 0]), float(b.close[t, 0]), float(b.volume[t, 0]))  # fmt: skip
 
     async def _runner_knows_every_fill(self) -> None:
-        """Wait until the runner has booked every fill the venue made (a stop the bar just
-        triggered reaches it over the user stream), as it would before a live bar's close."""
+        """Wait until the runner has booked every fill the venue made and knows every order the
+        venue ended (a stop the bar just triggered, the OCO leg it expired: they reach it over
+        the user stream), as it would before a live bar's close."""
         assert self.runner is not None
         deadline = asyncio.get_running_loop().time() + 60
-        while len(self.runner.om.fills()) < len(self.sim.ledger):
+        while len(self.runner.om.fills()) < len(self.sim.ledger) or self._unseen_ends():
             if asyncio.get_running_loop().time() > deadline:
                 raise AssertionError("the runner never learned of a venue fill")
             await asyncio.sleep(0.005)
+
+    def _unseen_ends(self) -> bool:
+        assert self.runner is not None
+        om = self.runner.om
+        known = {o.client_id: o.state for o in om.orders()}
+        return any(
+            not o.is_open and known.get(o.client_order_id, OrderState.NEW) not in TERMINAL
+            for o in self.sim.orders
+        )
 
 
 def candle_bars(frame: pd.DataFrame) -> Bars:
@@ -118,13 +133,20 @@ def native_run(
 ) -> tuple[list[Any], list[Any]]:
     """The events of the live run whose stops the simulator holds, and the simulator's fills
     (client id, bar, side, quantity, price)."""
+    return run_native(frame, tmp_path_factory.mktemp("native"), PARAMS, StopPolicy("native"))
+
+
+def run_native(
+    frame: pd.DataFrame, state: Path, params: dict[str, Any], policy: StopPolicy
+) -> tuple[list[Any], list[Any]]:
+    """Run the strategy live over ``frame``'s first ``BARS`` bars against the simulator with
+    ``policy``; return the run's events and the simulator's fills."""
     ledger: list[Any] = []
-    state = tmp_path_factory.mktemp("native")
     bars = candle_bars(frame.head(BARS))
     strategy = AtrStopTrend()
     spec = RunnerSpec(
-        "native-parity", strategy, strategy.params(PARAMS), engine_config("bar"), bars.symbols,
-        "1h", grace_ms=300, reconcile_every_ms=10**12, stop_policy=StopPolicy(mode="native"),
+        "native-parity", strategy, strategy.params(params), engine_config("bar", params),
+        bars.symbols, "1h", grace_ms=300, reconcile_every_ms=10**12, stop_policy=policy,
     )  # fmt: skip
 
     async def run() -> None:
@@ -167,10 +189,12 @@ def venue_fills(events: list[Any], ledger: list[Any], end_ms: int) -> tuple[list
     return fills, fired
 
 
-def backtest_fills(bars: Bars, trigger: str) -> tuple[list[Fill], list[str]]:
+def backtest_fills(
+    bars: Bars, trigger: str, params: dict[str, Any] = PARAMS, offset: float | None = None
+) -> tuple[list[Fill], list[str]]:
     strategy = AtrStopTrend()
-    sig = strategy.signals(bars, strategy.params(PARAMS))
-    res = backtest(bars, sig, engine_config(trigger))
+    sig = strategy.signals(bars, strategy.params(params))
+    res = backtest(bars, sig, engine_config(trigger, params, offset))
     o = res.orders[res.orders["status"] == "filled"]
     fills = [(int(bars.index[int(b)]), "buy" if s > 0 else "sell", float(z), float(p))
              for b, s, z, p in zip(o.bar, o.side, o["size"], o.price, strict=True)]  # fmt: skip
@@ -207,3 +231,71 @@ def test_backtest_with_venue_triggers_makes_the_native_runs_fills(
         f"{len(bar)} fills, stops {Counter(bar_kinds)}, first difference at fill {first}: "
         f"{bar[first] if first is not None else None} vs {got[first] if first is not None else None}"
     )
+
+
+# -- the stop-loss as a stop-limit (Binance spot STOP_LOSS_LIMIT in the OCO list) ------------
+
+GAP_START, GAP_EVERY = 4440, 3  # rows of the candle file; one bar of every three hours
+GAP_PARAMS = PARAMS | {"stop": 0.01, "take_profit": 0.02}
+OFFSET = 0.002  # the stop-limit's limit lies 0.2 % beyond its stop
+
+
+@pytest.fixture(scope="module")
+def gap_frame(shared_data: Path) -> pd.DataFrame:
+    """Real hourly BTC/USDT bars of one hour in three, stamped as consecutive hours: each open
+    gaps from the previous close by two real hours' move, as a market that trades one hour in
+    three would (gaps are where a stop-limit and a stop-market part)."""
+    whole = load_candles("BTC/USDT", "1h", shared_data)
+    rows = whole.iloc[GAP_START : GAP_START + GAP_EVERY * (BARS + 2) : GAP_EVERY]
+    out = rows.reset_index(drop=True)
+    out["timestamp"] = int(out.timestamp[0]) + np.arange(len(out), dtype=np.int64) * HOUR
+    return out
+
+
+@pytest.fixture(scope="module")
+def stop_limit_run(
+    gap_frame: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[list[Any], list[Any]]:
+    policy = StopPolicy("native", stop_limit_offset=OFFSET, stop_limit=True)
+    return run_native(gap_frame, tmp_path_factory.mktemp("stop-limit"), GAP_PARAMS, policy)
+
+
+def test_a_gapped_stop_limit_rests_in_backtest_as_on_the_venue(
+    stop_limit_run: tuple[list[Any], list[Any]], gap_frame: pd.DataFrame
+) -> None:
+    """The venue holds the stop-loss as a stop-limit: a gap past its limit triggers it without
+    a fill; it rests at its limit and fills when a later bar trades back through it, or is
+    cancelled by the strategy's own exit. ``Stops(trigger="venue", stop_limit_offset=...)``
+    makes the same fills; the venue's stop-market model (no offset) does not."""
+    events, ledger = stop_limit_run
+    bars = candle_bars(gap_frame.head(BARS))
+    got, fired = venue_fills(events, ledger, int(bars.index[-1]) + HOUR)
+    assert not [e for e in events if e.kind in ("stop_triggered", "stop_fallback", "halted")]
+    om = OrderManager.replay(events)
+    stops = [o for o in om.orders() if is_native(o) and o.tag == "stop_loss"]
+    assert stops and all(o.order_type == "stop_limit" for o in stops)
+    triggered = [  # its list's take-profit expired: the stop-limit triggered
+        o for o in stops
+        if any(x.state is OrderState.EXPIRED for x in om.group(str(o.group)) if x is not o)
+    ]  # fmt: skip
+    rested_filled = [o for o in triggered if o.filled_qty > 0 and _at_limit(o, ledger)]
+    never_filled = [o for o in triggered if o.filled_qty == 0]
+    assert rested_filled, "a gapped stop-limit must rest and fill at its limit later"
+    assert never_filled, "a gapped stop-limit must rest and never fill (the strategy exits)"
+    assert all(o.state is OrderState.CANCELLED for o in never_filled)
+    venue, venue_kinds = backtest_fills(bars, "venue", GAP_PARAMS, OFFSET)
+    assert same(venue, got), (venue, got)
+    assert venue_kinds == fired
+    market, _ = backtest_fills(bars, "venue", GAP_PARAMS)
+    assert not same(market, got), "the stop-market model must differ here"
+    print(
+        f"\nstop-limit parity: {len(got)} fills, stops fired {Counter(fired)}; gapped stop-limits"
+        f" resting then filled {len(rested_filled)}, never filled {len(never_filled)}"
+    )
+
+
+def _at_limit(order: Any, ledger: list[Any]) -> bool:
+    """Whether the order's fills are at its limit price (a rest filled; a stop-limit filled at
+    its trigger fills at the stop or the gapped open, beyond the limit)."""
+    prices = {p for cid, _, _, _, p in ledger if cid == order.client_id}
+    return prices == {order.limit_price}

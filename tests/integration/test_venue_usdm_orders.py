@@ -326,3 +326,43 @@ def test_stop_limit_refusals_carry_binance_codes(btc: pd.DataFrame) -> None:
         assert sim.book.algo_orders == []
 
     run(btc, scenario)
+
+
+def test_a_bar_reaching_both_exits_triggers_them_in_placement_order(btc: pd.DataFrame) -> None:
+    """USD-M has no OCO: the runner's stop-loss and take-profit are two reduce-only algo orders,
+    and a bar whose range reaches both triggers them in the order they were placed; the second
+    finds no position to reduce and expires. The runner places the stop-loss first, so on
+    USD-M the stop wins such a bar (the engine's bar model with ``both_touch="pessimistic"``),
+    where the spot OCO list's upper leg wins (``Stops(trigger="venue")``)."""
+    # Placed at the open of a bar whose range reaches below and above: the levels half way.
+    i = first(btc, lambda i: i > 10 and dec(btc.high[i]) - dec(btc.open[i]) > 4 * TICK
+              and dec(btc.open[i]) - dec(btc.low[i]) > 4 * TICK)  # fmt: skip
+    o, lo, hi = dec(btc.open[i]), dec(btc.low[i]), dec(btc.high[i])
+    sl = ((o + lo) / 2 / TICK).to_integral_value() * TICK
+    tp = ((o + hi) / 2 / TICK).to_integral_value() * TICK
+    assert lo <= sl < o < tp <= hi
+
+    def legs(first_kind: str) -> list[OrderRequest]:
+        stop = OrderRequest("sl", PERP, "sell", Decimal("0.01"), "stop_market", stop_price=sl,
+                            reduce_only=True)  # fmt: skip
+        take = OrderRequest("tp", PERP, "sell", Decimal("0.01"), "take_profit_market",
+                            stop_price=tp, reduce_only=True)  # fmt: skip
+        return [stop, take] if first_kind == "sl" else [take, stop]
+
+    for placed_first in ("sl", "tp"):
+
+        async def scenario(sim: UsdmSimulator, venue: CcxtVenue, who: str = placed_first) -> None:
+            sim.advance_to(int(btc.timestamp[i]))
+            await go_long(venue)
+            for req in legs(who):
+                assert isinstance((await venue.submit(req))[0], Ack)
+            sim.advance_to(int(btc.timestamp[i + 1]))
+            assert await venue.positions([PERP]) == {PERP: Decimal(0)}
+            other = "tp" if who == "sl" else "sl"
+            (fill,) = await venue.order_fills(PERP, who, None)
+            assert fill.price == (sl if who == "sl" else tp)
+            assert await venue.order_fills(PERP, other, None) == []
+            q = await venue.query(PERP, other)
+            assert isinstance(q, QueryResult) and q.status is OrderState.EXPIRED
+
+        run(btc, scenario)

@@ -70,3 +70,21 @@ def test_bad_settings_name_the_key() -> None:
         StopPolicy.from_config({"moed": "auto"}, "live.stop_policy")
     assert StopPolicy.from_config(None) == StopPolicy()
     assert StopPolicy.from_config({"mode": "native"}).mode == "native"
+
+
+def test_stop_limit_sends_the_stop_loss_as_a_stop_limit_where_the_venue_has_one() -> None:
+    sl_tp = Stops(stop_loss=0.02, take_profit=0.04)
+    limit = StopPolicy(stop_limit=True)
+    assert plan(limit, sl_tp, "binance") == {
+        "stop_loss": ("native", "stop_limit"),  # STOP_LOSS_LIMIT in the OCO list
+        "take_profit": ("native", "take_profit_market"),
+    }
+    # A venue with stop-market orders but no stop-limit: not natively (native mode refuses).
+    only_market = VenueCapabilities(
+        **dict.fromkeys(REQUIRED_CAPABILITIES, True), stop_orders=True, stop_limit_orders=False
+    )
+    assert next(p.how for p in limit.plan(sl_tp, only_market)) == "emulated"
+    with pytest.raises(ConfigError, match=r"cannot hold the stop_loss .*no stop-limit order"):
+        StopPolicy("native", stop_limit=True).plan(sl_tp, only_market, "v")
+    with pytest.raises(ConfigError, match="stop_limit must be true or false, got 'yes'"):
+        StopPolicy(stop_limit="yes")  # type: ignore[arg-type]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from grekko_research.config import compose_config
+from grekko_research.config import compose_config, config_id
 from grekko_research.engine import Stops
 from grekko_research.errors import ConfigError
 from live.app import plan_run
@@ -27,8 +27,19 @@ def test_the_stop_policy_is_composed_into_the_run() -> None:
         replay=True,
     )
     assert plan.spec.stop_policy == StopPolicy("auto", 0.01)
+    limit = plan_run(compose_config(["live.stop_policy.stop_limit=true"]), replay=True)
+    assert limit.spec.stop_policy == StopPolicy("emulated", stop_limit=True)
     with pytest.raises(ConfigError, match=r"stop_policy\.mode must be one of auto, native"):
         plan_run(compose_config(["live.stop_policy.mode=sometimes"]), replay=True)
+
+
+def test_the_stop_policy_changes_no_config_id() -> None:
+    """How a run's stops live on a venue is not what its backtest computes: the pinned
+    experiments' ids stay."""
+    base = config_id(compose_config([]))
+    for override in ("live.stop_policy.mode=native", "live.stop_policy.stop_limit=true",
+                     "live.stop_policy.stop_limit_offset=0.01"):  # fmt: skip
+        assert config_id(compose_config([override])) == base, override
 
 
 def test_native_mode_refuses_a_venue_without_stop_orders(tmp_path: Path) -> None:
