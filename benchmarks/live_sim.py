@@ -10,7 +10,8 @@ more than the runner takes, so the figure is the runner's and not the market's p
 client over HTTP and websockets, ccxt's request throttle on: Binance's request-weight budget,
 the event log in a SQLite file with WAL and ``synchronous=FULL``), with a strategy that trades
 every bar: its target is 25 % of equity on even hours and 50 % on odd ones, so each bar sends one
-market order (``risk=none`` plus ``max_position``, so that no limit refuses them).
+market order per symbol (``--symbols``, default BTC/USDT; ``risk=none`` plus ``max_position``,
+so that no limit refuses them).
 
 Printed: bars and orders of the run, orders per minute and bars per second over the bar loop
 (from the first bar taken in to the last bar's orders answered: the start's reconciliation and
@@ -60,7 +61,8 @@ class EveryBarParams:
 
 
 class EveryBar(Strategy):
-    """25 % of equity long on even hours, 50 % on odd ones: one market order every bar."""
+    """25 % of equity long on even hours, 50 % on odd ones (split between the symbols): one
+    market order per symbol every bar."""
 
     name = "every_bar"
     Params = EveryBarParams
@@ -71,7 +73,8 @@ class EveryBar(Strategy):
 
     def signals(self, bars: Any, params: EveryBarParams) -> TargetPositions:
         odd = (np.asarray(bars.index) // HOUR_MS) % 2 == 1
-        target = np.where(odd, 0.5, 0.25)[:, None] * np.ones((1, bars.n_assets))
+        k = bars.n_assets  # each symbol its share: never more than the cash buys
+        target = np.where(odd, 0.5, 0.25)[:, None] * np.full((1, k), 1.0 / k)
         return TargetPositions(target)
 
 
@@ -140,8 +143,10 @@ class Timings:
         ]
 
 
-def run(bars: int, speed: float, *, profile: bool = False) -> dict[str, Any]:
-    """One run of ``bars`` bars against a simulator at ``speed``; its figures."""
+def run(
+    bars: int, speed: float, symbols: tuple[str, ...] = ("BTC/USDT",), *, profile: bool = False
+) -> dict[str, Any]:
+    """One run of ``bars`` bars of ``symbols`` against a simulator at ``speed``; its figures."""
     from grekko_research.config import compose_config
     from live.app import plan_run, run_plan
     from live.events import EventStore
@@ -158,10 +163,14 @@ def run(bars: int, speed: float, *, profile: bool = False) -> dict[str, Any]:
 
     timings = Timings()
     prof = cProfile.Profile() if profile else None
-    with tempfile.TemporaryDirectory() as tmp, sim_process(DATA, ENV, speed=speed) as url:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        sim_process(DATA, ENV, speed=speed, symbols=",".join(symbols)) as url,
+    ):
         cfg = compose_config(
             ["live=binance", "live.mode=live", f"live.venue_url={url}", "risk=none",
-             "risk.order.max_position=1.0", f"live.state_dir={tmp}", f"live.max_bars={bars}"]
+             "risk.order.max_position=1.0", f"live.state_dir={tmp}", f"live.max_bars={bars}",
+             f"live.symbols=[{','.join(symbols)}]"]
         )  # fmt: skip
         plan = plan_run(cfg)
         strategy, params = EveryBar(), EveryBarParams()
@@ -193,6 +202,7 @@ def run(bars: int, speed: float, *, profile: bool = False) -> dict[str, Any]:
     wall = end - marks[0]
     sent = kinds["order_submitted"]
     out: dict[str, Any] = {
+        "symbols": ",".join(symbols),
         "sim_speed": speed,
         "sim_bars_per_s": round(speed / HOUR_MS * 1000, 1),
         "run_bars": summary.bars,
@@ -222,10 +232,12 @@ def main(argv: list[str] | None = None, *, echo: Callable[[str], None] = print) 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bars", type=int, default=300)
     parser.add_argument("--speed", type=float, default=144_000.0, help="market ms per wall ms")
+    parser.add_argument("--symbols", default="BTC/USDT", help="comma-separated: an order each")
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
-    result = run(args.bars, args.speed, profile=args.profile)
+    symbols = tuple(s.strip() for s in args.symbols.split(",") if s.strip())
+    result = run(args.bars, args.speed, symbols, profile=args.profile)
     for key, value in result.items():
         if isinstance(value, list):
             echo(f"{key}:")
