@@ -502,9 +502,9 @@ def test_postgres_primary_key_refuses_a_fork(pg: str, monkeypatch: pytest.Monkey
         original = b._backend.write
 
         @contextmanager
-        def racing_write() -> Iterator[Any]:
+        def racing_write(*, durable: bool = True) -> Iterator[Any]:
             # Inside b's transaction, right after b has read the head, a appends seq 2.
-            with original() as tx:
+            with original(durable=durable) as tx:
                 head = tx.head
 
                 def head_then_race() -> Any:
