@@ -32,7 +32,9 @@ Printed:
   (``grekko-live sim`` in its own process, the real ccxt adapter over HTTP): ``--sim-orders``
   market orders, each created by the order manager, made durable in the log before it is sent
   (``Runner._send``: ``order_submitted``, the request, the acknowledgement and the fill, each
-  persisted), one after another (target: 1,000 orders/min).
+  persisted), one after another (target: 1,000 orders/min);
+- orders per minute of a whole run against the simulator (``benchmarks/live_sim.py``: bars in,
+  a decision and an order every bar, ``--sim-bars`` bars).
 """
 
 from __future__ import annotations
@@ -80,6 +82,7 @@ def main() -> None:
     parser.add_argument("--producers", type=int, default=4)
     parser.add_argument("--postgres", default=None, help="also measure group commit on this URL")
     parser.add_argument("--sim-orders", type=int, default=300)
+    parser.add_argument("--sim-bars", type=int, default=300, help="bars of the run on the sim")
     args = parser.parse_args()
 
     from grekko_research.engine import EngineConfig, Fees, Slippage, backtest
@@ -191,7 +194,11 @@ def _scaling(args: argparse.Namespace, replay_events_per_s: float) -> dict[str, 
     out["group_commit_over_replay_events"] = round(
         out["group_commit_sqlite_events_per_s"] / replay_events_per_s, 1
     )
-    return out | _sim_orders(args.sim_orders)
+    from benchmarks.live_sim import run as sim_run
+
+    picked = ("run_orders_per_min", "run_bars_per_s", "run_orders_sent", "run_orders_filled")
+    whole = sim_run(args.sim_bars, 144_000.0)
+    return out | _sim_orders(args.sim_orders) | {k: whole[k] for k in picked}
 
 
 def _store_throughput(n: int, producers: int, url: str | None) -> dict[str, float]:

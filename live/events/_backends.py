@@ -43,7 +43,7 @@ class Backend(Protocol):
 
     target: str
 
-    def write(self) -> AbstractContextManager[Writer]: ...
+    def write(self, *, durable: bool = True) -> AbstractContextManager[Writer]: ...
 
     def head(self) -> Row | None: ...
 
@@ -87,7 +87,12 @@ class _SQLiteWriter:
 
 
 class SQLiteBackend:
-    """A file in WAL mode with ``synchronous=FULL``: a returned append is on disk."""
+    """A file in WAL mode with ``synchronous=FULL``: a returned append is on disk.
+
+    A write that is not ``durable`` runs at ``synchronous=NORMAL``: committed (readers see it,
+    a killed process keeps it) but not synced; the WAL is one file written in order, so the next
+    durable commit's sync puts it on disk too, and a power cut can only lose a tail of such
+    writes after the last durable one."""
 
     def __init__(self, path: Path, *, busy_timeout_s: float = 30.0) -> None:
         self.target = str(path)
@@ -149,12 +154,15 @@ class SQLiteBackend:
             raise
 
     @contextmanager
-    def write(self) -> Iterator[Writer]:
+    def write(self, *, durable: bool = True) -> Iterator[Writer]:
         # BEGIN IMMEDIATE takes the write lock before the head is read, so SQLite writers
         # (threads or processes) queue instead of conflicting.
         try:
+            if not durable:  # WAL + NORMAL: committed, synced with the next FULL commit
+                self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as e:
+            self._full()
             raise EventStoreError(f"event log {self.target}: cannot start a write: {e}") from e
         try:
             yield _SQLiteWriter(self._conn)
@@ -167,6 +175,14 @@ class SQLiteBackend:
             if isinstance(e, sqlite3.Error):
                 raise EventStoreError(f"event log {self.target}: write failed: {e}") from e
             raise
+        finally:
+            if not durable:
+                self._full()
+
+    def _full(self) -> None:
+        """Back to ``synchronous=FULL`` (outside a transaction, where the pragma applies)."""
+        if not self._conn.in_transaction:
+            self._conn.execute("PRAGMA synchronous=FULL")
 
     def head(self) -> Row | None:
         try:
@@ -246,10 +262,12 @@ class PostgresBackend:
             raise EventStoreError(f"cannot open event log {self.target}: {e}") from e
 
     @contextmanager
-    def write(self) -> Iterator[Writer]:
+    def write(self, *, durable: bool = True) -> Iterator[Writer]:
         psycopg = self._psycopg
         try:
             with self._conn.transaction():
+                if not durable:  # this transaction only: flushed with the next synchronous one
+                    self._conn.execute("SET LOCAL synchronous_commit TO off")
                 yield _PGWriter(self._conn)
         except psycopg.errors.UniqueViolation as e:
             raise Conflict(str(e)) from e

@@ -162,16 +162,29 @@ class EventStore:
         """
         return self.append_many([Draft(kind, stream, payload, ts_ms)])[0]
 
-    def append_many(self, drafts: Iterable[Draft | tuple[Any, ...]]) -> list[Event]:
+    def append_many(
+        self, drafts: Iterable[Draft | tuple[Any, ...]], *, durable: bool = True
+    ) -> list[Event]:
         """Append events atomically, in order, in one transaction: all are stored or none.
 
         Each draft is a :class:`Draft` or a tuple ``(kind, stream, payload[, ts_ms])``. Every
         draft is validated before anything is written.
+
+        ``durable=False`` returns once the transaction is committed, without waiting for the
+        disk: readers see the events and a killed process keeps them, and they reach the disk
+        with the next durable append (both databases write their log in order, so a power cut
+        loses at most the non-durable events after the last durable one, never a gap). For
+        events nothing outside the process acts on before a durable append follows: never an
+        order intent, which must be on disk before it is sent.
         """
-        return self._append([self._prepare(Draft(*d)) for d in drafts])
+        return self._append([self._prepare(Draft(*d)) for d in drafts], durable=durable)
 
     def _append(
-        self, prepared: list[tuple[str, str, dict[str, Any], str, int]], *, accepting: bool = False
+        self,
+        prepared: list[tuple[str, str, dict[str, Any], str, int]],
+        *,
+        accepting: bool = False,
+        durable: bool = True,
     ) -> list[Event]:
         if not prepared:
             return []
@@ -188,7 +201,7 @@ class EventStore:
         with lock as cps:
             for _ in range(self._retries):
                 try:
-                    with self._backend.write() as tx:
+                    with self._backend.write(durable=durable) as tx:
                         head = tx.head()
                         if head is None and cps is not None and cps.last() is None:
                             cps.append(Checkpoint(0, GENESIS_HASH), self._key)

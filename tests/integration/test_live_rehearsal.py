@@ -80,15 +80,22 @@ def _check_clean(events: list, *, fills: int = 2) -> None:
 
 def test_the_readme_rehearsal_trades_without_halting(shared_data: Path, tmp_path: Path) -> None:
     with sim_process(shared_data, ENV, speed=3600) as url:
+        started = time.monotonic()
         out = _grekko_live(
             [*README_RUN, "--venue-url", url, *TRADING, "--state-dir", str(tmp_path),
              "live.max_bars=40"],
             shared_data, timeout=240,
         )  # fmt: skip
+        wall_s = time.monotonic() - started
     with EventStore.open(out.strip().splitlines()[-1]) as log:
         events = list(log.read())
     assert sum(e.kind == "bar_closed" for e in events) == 40
     _check_clean(events)
+    # Reconciliations spend the venue's request budget, which is wall time: every 60 wall
+    # seconds (reconcile_every_s), not every 60 market seconds — each bar at 3600x, which
+    # spent ~0.45 s of ccxt's throttle per bar. The start's, then at most one a minute.
+    reconciled = sum(e.kind == "reconciled" for e in events)
+    assert 1 <= reconciled <= 2 + wall_s / 60, (reconciled, wall_s)
 
 
 def test_clock_re_reads_on_an_accelerated_simulator_trip_nothing(

@@ -150,6 +150,25 @@ def test_sqlite_is_wal_with_full_sync(db: Path) -> None:
         assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
 
 
+def test_a_non_durable_write_skips_the_sync_of_its_own_transaction_only(db: Path) -> None:
+    """``durable=False`` runs its transaction at ``synchronous=NORMAL`` (committed, synced
+    with the next FULL commit of the same WAL) and puts FULL back for the next one."""
+    with EventStore.open(db) as store:
+        backend = store._backend  # type: ignore[attr-defined]
+        conn = backend._conn
+        with backend.write(durable=False):
+            assert conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+        assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL again
+        with backend.write():
+            assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2
+        lazy = store.append_many([("bar_closed", "runner", {"ts": 1}, 1)], durable=False)
+        assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2
+        durable = store.append("decision", "runner", {"ts": 1}, 2)
+        assert durable.prev_hash == lazy[0].hash  # one chain, in order
+        assert list(store.read()) == [*lazy, durable]
+        assert store.verify().ok
+
+
 def test_clock_is_injected_and_only_used_without_ts(db: Path) -> None:
     ticks = iter([1000, 2000])
     with EventStore.open(db, clock=lambda: next(ticks)) as store:
@@ -355,8 +374,9 @@ with EventStore.open(sys.argv[1]) as store:
         if n % 4 == 0:  # a batch of 3, all-or-nothing
             batch = [Draft("batch", "child", {"batch": n, "k": k, "pad": "x" * 300}, n) for k in range(3)]
             seq = store.append_many(batch)[-1].seq
-        else:
-            seq = store.append("tick", "child", {"n": n, "pad": "y" * 300}, n).seq
+        else:  # every other one committed without waiting for the disk: a kill keeps it too
+            tick = ("tick", "child", {"n": n, "pad": "y" * 300}, n)
+            seq = store.append_many([tick], durable=n % 2 == 0)[-1].seq
         print(seq, flush=True)
 """
 
@@ -508,15 +528,30 @@ def test_a_postgres_log_exports_an_audit_bundle_and_reports(pg: str, tmp_path: P
     assert code == 0 and not (folder / "KILL").exists(), text
 
 
+def test_postgres_non_durable_write_is_asynchronous_commit_for_its_transaction(pg: str) -> None:
+    with EventStore.open(pg) as store:
+        backend = store._backend  # type: ignore[attr-defined]
+        show = lambda: backend._conn.execute("SHOW synchronous_commit").fetchone()[0]  # noqa: E731
+        with backend.write(durable=False):
+            assert show() == "off"
+        assert show() == "on"
+        with backend.write():
+            assert show() == "on"
+        lazy = store.append_many([("bar_closed", "runner", {"ts": 1}, 1)], durable=False)
+        durable = store.append("decision", "runner", {"ts": 1}, 2)
+        assert durable.prev_hash == lazy[0].hash
+        assert show() == "on"
+
+
 def test_postgres_primary_key_refuses_a_fork(pg: str, monkeypatch: pytest.MonkeyPatch) -> None:
     with EventStore.open(pg) as a, EventStore.open(pg, retries=1) as b:
         a.append("x", "s", {}, 1)
         original = b._backend.write
 
         @contextmanager
-        def racing_write() -> Iterator[Any]:
+        def racing_write(*, durable: bool = True) -> Iterator[Any]:
             # Inside b's transaction, right after b has read the head, a appends seq 2.
-            with original() as tx:
+            with original(durable=durable) as tx:
                 head = tx.head
 
                 def head_then_race() -> Any:

@@ -24,14 +24,14 @@ KEY = LogKey(b"c" * 40, "test")
 
 
 def _after_commit(
-    write: Callable[[], AbstractContextManager[Any]], action: Callable[[], None]
-) -> Callable[[], AbstractContextManager[Any]]:
+    write: Callable[..., AbstractContextManager[Any]], action: Callable[[], None]
+) -> Callable[..., AbstractContextManager[Any]]:
     """Wrap a backend's ``write`` to run ``action`` once each write has committed, before the
     store writes that write's checkpoint."""
 
     @contextmanager
-    def wrapped() -> Iterator[Any]:
-        with write() as tx:
+    def wrapped(*, durable: bool = True) -> Iterator[Any]:
+        with write(durable=durable) as tx:
             yield tx
         action()
 
