@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from live.events import Draft, EventStore, GroupCommit, InvalidEventError, LogKey, event_hash
@@ -193,6 +193,8 @@ _json = st.recursive(
     seq=st.integers(1, 2**53),
     ts=st.integers(0, 2**53),
 )
+# keys the encoder sorts: the types are compared key by key (a list in insertion order was not)
+@example(payload={"0": False, "": None}, kind="k", stream="s", seq=1, ts=0)
 def test_hash_of_the_stored_text_is_event_hash(
     payload: dict, kind: str, stream: str, seq: int, ts: int
 ) -> None:
@@ -208,4 +210,4 @@ def test_hash_of_the_stored_text_is_event_hash(
     if flat_payload(payload):
         back = decode_payload(text)
         assert dict(payload) == back
-        assert [type(v) for v in payload.values()] == [type(v) for v in back.values()]
+        assert {k: type(v) for k, v in payload.items()} == {k: type(v) for k, v in back.items()}
