@@ -144,7 +144,13 @@ class WalkForwardModelStrategy(Strategy):
         self, bars: Bars, params: Any, models: Mapping[str, Mapping[int, Any]] | None = None
     ) -> np.ndarray:
         """Out-of-sample P(label = 1) per bar and symbol ``(n, k)``; NaN before the first fit."""
-        results: list[WalkForwardResult] = self.walk_forward(bars, params, models=models)[:-1]
+        # without models, the call a subclass overriding walk_forward (the leak controls) knows
+        found = (
+            self.walk_forward(bars, params)
+            if models is None
+            else self.walk_forward(bars, params, models=models)
+        )
+        results: list[WalkForwardResult] = found[:-1]
         return np.stack([r.score for r in results], axis=1)
 
     def signals(self, bars: Bars, params: Any) -> Signals:

@@ -184,3 +184,56 @@ def test_trials_too_short_for_their_warm_up_are_pruned_by_name(tiny: Path, tmp_p
     with pytest.raises(WarmupError, match=r"has no scored trial \(2 pruned: 2 too short\)"):
         run_sweep(compose_config([*base[:2], "data.end=2021-01-09", *base[3:]]),
                   store=ParquetStore(tiny))  # fmt: skip
+
+
+# rl_ppo: the sweep only picks the exposure scale of the shipped policy (its training is not a
+# trial: too slow, and its data window must precede the sweep's), on bars after that window;
+# ensemble_hedge: the sweep searches the Hedge weighting (learning rate, look-back, replay).
+OTHERS = {
+    "rl_ppo": ["data.start=2021-06-01", "data.end=2021-07-01"],
+    "ensemble_hedge": ["data.start=2021-01-01", "data.end=2021-05-01"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(OTHERS))
+def test_policy_and_ensemble_sweep_pass_parity_and_promote(
+    tiny: Path, tmp_path: Path, name: str
+) -> None:
+    from grekko_research._atomic import json_strict
+    from grekko_research.cli.sweep import check_sweep_parity
+    from grekko_research.optimize.sweep import run_sweep
+    from grekko_research.runs import load_run_bars
+    from grekko_research.strategy import get_strategy
+    from grekko_research.tracking import (
+        load_strategy,
+        log_sweep_summary,
+        start_study_run,
+        tracking_uri,
+    )
+
+    overrides = [f"strategy={name}", *OTHERS[name], "optimize=quick", "optimize.n_trials=2",
+                 "optimize.pruner=none", "optimize.robustness=false", "engine.taker_fee=0.001",
+                 f"experiment.output_dir={tmp_path}"]  # fmt: skip
+    cfg = compose_config(overrides)
+    result = run_sweep(cfg, store=ParquetStore(tiny))
+    check_sweep_parity(cfg, result, overrides)
+    strategy = get_strategy(name)
+    window, parity = result.last_oos, result.parity
+    assert window["warmup_bars"] == strategy.warmup(strategy.params(result.best_params))
+    assert parity is not None and parity["passed"] is True, parity
+    assert parity["fills"] >= 2 and parity["bars"] == window["warmup_bars"] + window["bars"]
+
+    uri = tracking_uri(tmp_path)
+    summary = {**json_strict(result.summary()), "overrides": overrides}
+    with start_study_run(result.study_name, cfg, uri=uri) as run_id:
+        log_sweep_summary(run_id, summary, uri=uri)
+    done = CliRunner().invoke(app, ["promote", run_id, "--name", f"{name}_m", "--alias",
+                                    "staging", "--runs-dir", str(tmp_path), *RELAXED])  # fmt: skip
+    assert done.exit_code == 0, done.stdout + done.stderr
+    assert "window models" not in done.stdout  # nothing fitted on the data to log
+    loaded, chosen, spec = load_strategy(f"models:/{name}_m@staging", uri=uri)
+    assert loaded.name == name and "window_models" not in spec
+    bars = load_run_bars(cfg, loaded, ParquetStore(tiny))
+    got = loaded.signals(bars, chosen)
+    want = strategy.signals(bars, strategy.params(result.best_params))
+    np.testing.assert_array_equal(got.target, want.target)
