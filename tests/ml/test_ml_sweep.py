@@ -188,10 +188,11 @@ def test_trials_too_short_for_their_warm_up_are_pruned_by_name(tiny: Path, tmp_p
 
 # rl_ppo: the sweep only picks the exposure scale of the shipped policy (its training is not a
 # trial: too slow, and its data window must precede the sweep's), on bars after that window;
-# ensemble_hedge: the sweep searches the Hedge weighting (learning rate, look-back, replay).
+# ensemble_hedge (short look-backs: tests/peers/tiny_models.py): the sweep searches the Hedge
+# weighting (learning rate, look-back, grid).
 OTHERS = {
     "rl_ppo": ["data.start=2021-06-01", "data.end=2021-07-01"],
-    "ensemble_hedge": ["data.start=2021-01-01", "data.end=2021-05-01"],
+    "ensemble_hedge_tiny": ["data.start=2021-01-01", "data.end=2021-02-01"],
 }
 
 

@@ -12,11 +12,13 @@ import shlex
 import sys
 from dataclasses import dataclass
 
+from grekko_research.ml.ensemble_strategy import EnsembleParams
 from grekko_research.ml.strategy import ModelParams
 from grekko_research.strategy import param, register_strategy
+from strategies.ensemble_hedge import EnsembleHedge
 from strategies.ml_lgbm import MlLgbm
 
-__all__ = ["LIVE_COMMAND", "MlLgbmTiny", "TinyModelParams", "register"]
+__all__ = ["LIVE_COMMAND", "EnsembleHedgeTiny", "MlLgbmTiny", "TinyModelParams", "register"]
 
 
 @dataclass(frozen=True)
@@ -51,9 +53,30 @@ class MlLgbmTiny(MlLgbm):
     summary = "ml_lgbm with tiny pinned models (tests)"
 
 
+@dataclass(frozen=True)
+class TinyEnsembleParams(EnsembleParams):
+    """ensemble_hedge's parameters with short look-backs: the Hedge rate, look-back and grid
+    searched, the rest pinned (a warm-up of ~150 bars instead of up to ~2,000)."""
+
+    mode: str = param("hedge", choices=("hedge",))
+    window: int = param(48, choices=(24, 48))
+    hold: int = param(48, choices=(48,))
+    trend_window: int = param(96, choices=(96,))
+    vol_window: int = param(24, choices=(24,))
+    cost: float = param(0.001, choices=(0.001,))
+    scale: float = param(1.0, choices=(1.0,))
+
+
+class EnsembleHedgeTiny(EnsembleHedge):
+    name = "ensemble_hedge_tiny"
+    Params = TinyEnsembleParams
+    summary = "ensemble_hedge with short pinned look-backs (tests)"
+
+
 def register() -> None:
     """Register the tiny strategies in this process."""
     register_strategy(MlLgbmTiny)
+    register_strategy(EnsembleHedgeTiny)
 
 
 LIVE_COMMAND = shlex.join(
