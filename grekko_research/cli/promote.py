@@ -112,6 +112,9 @@ def _log_fitted_models(
     from grekko_research.strategy import get_strategy, params_from_mapping
     from grekko_research.tracking import log_fitted_models
 
+    strategy = get_strategy(summary["strategy"])
+    if not strategy.fits_models:  # nothing trained: the spec and the data reproduce it
+        return []
     overrides = summary.get("overrides")
     if overrides is None:  # a sweep from before the overrides were recorded
         console.print("note: the sweep recorded no overrides; no window models logged")
@@ -122,7 +125,6 @@ def _log_fitted_models(
             f"the sweep's overrides now compose to config id {id_of(cfg)}, not the sweep's "
             f"{config_id} (conf/ or the data changed?): its window models cannot be refitted"
         )
-    strategy = get_strategy(summary["strategy"])
     params: Any = params_from_mapping(strategy.Params, summary["best_params"])
     cfg = replace(cfg, strategy=replace(cfg.strategy, params=dict(summary["best_params"])))
     bars = load_run_bars(cfg, strategy, None)

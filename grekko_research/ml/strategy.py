@@ -105,6 +105,7 @@ class WalkForwardModelStrategy(Strategy):
 
     Params = ModelParams
     summary = "walk-forward model: long while P(up) > entry, flat when it falls below exit"
+    fits_models = True
 
     def warmup(self, params: Any) -> int:
         # features, then a full window whose labels end before the first fit, then up to a

@@ -53,6 +53,7 @@ class Strategy:
     summary: ClassVar[str] = ""
     requires: ClassVar[tuple[str, ...]] = ()
     min_assets: ClassVar[int] = 1
+    fits_models: ClassVar[bool] = False  # fitted_models() has models to give (promote logs them)
 
     def warmup(self, params: Any) -> int:
         """Bars of history needed before the first decision can be trusted."""
@@ -69,9 +70,10 @@ class Strategy:
     def fitted_models(self, bars: Bars, params: Any) -> list[FittedModel]:
         """Return the models fitted on ``bars`` that its signals came from (default: none).
 
-        A strategy that learns (a walk-forward model) returns each window's fitted model, so
-        ``grekko promote`` logs them with the registered model and the promoted signals can
-        be reproduced from the registry alone.
+        A strategy that learns (a walk-forward model) sets ``fits_models`` and returns each
+        window's fitted model, so ``grekko promote`` logs them with the registered model and
+        the promoted signals can be reproduced from the registry alone (promote loads the
+        sweep's data for it only when ``fits_models`` is set).
         """
         return []
 
