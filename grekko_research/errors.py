@@ -11,6 +11,7 @@ class                   meaning                                     caller's nex
 ``DataError``           market data is missing, corrupt or unusable fix or replace data
 ``DataValidationError`` a row breaks a data rule (file, row, rule)  fix the file
 ``DataNotFoundError``   the store has no such series                download / import
+``WarmupError``         a window holds fewer bars than the warm-up  more data / less warm-up
 ``GapError``            a series has gaps and the policy is raise   choose a gap policy
 ``ExchangeError``       the exchange refused the request            give up
 ``UnknownSymbolError``  the exchange does not list the symbol       fix the symbol
@@ -34,6 +35,7 @@ __all__ = [
     "RetryableError",
     "UnknownSymbolError",
     "UnknownTimeframeError",
+    "WarmupError",
 ]
 
 
@@ -51,6 +53,11 @@ class DataError(GrekkoError, ValueError):
 
 class DataNotFoundError(DataError, LookupError):
     """The store holds no data for the requested series."""
+
+
+class WarmupError(DataError):
+    """The bars up to a window's end cannot hold a strategy's warm-up and one decision (or the
+    window is empty): nothing in it can be scored."""
 
 
 class DataValidationError(DataError):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -78,11 +78,57 @@ def promote_command(
         "source_run": run_id,
         "config": config_text,
     }
+    fitted = _log_fitted_models(summary, run_tags.get("config_id", ""), run_id, uri)
     tags = {gate_tag(g.name): "pass" for g in gates}
+    if fitted:  # the trained models the signals came from: reproducible from the registry
+        spec["window_models"] = fitted
+        tags["window_models"] = str(len(fitted))
     tags["gates"] = ", ".join(g.name for g in gates)
     parity = summary.get("parity") or {}
     if parity.get("window"):  # what the parity gate replayed, on the model version
         tags["parity.window"] = f"{parity['window'].get('start')} -> {parity['window'].get('end')}"
     version = register_strategy_model(run_id, name, spec, alias=alias, uri=uri, tags=tags)
     where = f"models:/{name}@{alias}" if alias else f"models:/{name}/{version}"
+    if fitted:
+        console.print(f"logged {len(fitted)} window models with it (run {run_id})", highlight=False)
     console.print(f"registered {name} version {version}: {where}", highlight=False)
+
+
+def _log_fitted_models(
+    summary: dict[str, Any], config_id: str, run_id: str, uri: str
+) -> list[dict[str, Any]]:
+    """Refit the best parameters on the sweep's data and log the strategy's fitted window
+    models into the sweep's run (none for a strategy that fits nothing).
+
+    The configuration is recomposed from the sweep's overrides; it must give the sweep's
+    config id, or the models would come from other data (refused, naming both ids).
+    """
+    from dataclasses import replace
+
+    from grekko_research.config import compose_config
+    from grekko_research.config import config_id as id_of
+    from grekko_research.errors import ConfigError
+    from grekko_research.runs import load_run_bars
+    from grekko_research.strategy import get_strategy, params_from_mapping
+    from grekko_research.tracking import log_fitted_models
+
+    strategy = get_strategy(summary["strategy"])
+    if not strategy.fits_models:  # nothing trained: the spec and the data reproduce it
+        return []
+    overrides = summary.get("overrides")
+    if overrides is None:  # a sweep from before the overrides were recorded
+        console.print("note: the sweep recorded no overrides; no window models logged")
+        return []
+    cfg = compose_config(list(overrides))
+    if config_id and id_of(cfg) != config_id:
+        raise ConfigError(
+            f"the sweep's overrides now compose to config id {id_of(cfg)}, not the sweep's "
+            f"{config_id} (conf/ or the data changed?): its window models cannot be refitted"
+        )
+    params: Any = params_from_mapping(strategy.Params, summary["best_params"])
+    cfg = replace(cfg, strategy=replace(cfg.strategy, params=dict(summary["best_params"])))
+    bars = load_run_bars(cfg, strategy, None)
+    fitted = strategy.fitted_models(bars, params)
+    if not fitted:
+        return []
+    return log_fitted_models(run_id, fitted, config_id=config_id, uri=uri)

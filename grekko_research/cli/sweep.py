@@ -154,7 +154,9 @@ def check_sweep_parity(cfg: Any, result: Any, overrides: list[str], say: Any = N
     if not cfg.optimize.parity or not result.last_oos:
         return
     if say is not None:
-        say(f"live parity: replaying the best parameters from {result.last_oos['start']} "
+        w = result.last_oos
+        lead = f" after {w['warmup_bars']} bars of warm-up" if w.get("warmup_bars") else ""
+        say(f"live parity: replaying the best parameters from {w['start']}{lead} "
             "through grekko-live (runner + paper venue)")  # fmt: skip
     result.parity = run_parity_check(overrides, result.best_params, result.last_oos)
 
@@ -272,7 +274,8 @@ def sweep_command(
             signal.signal(signal.SIGINT, previous)
     check_sweep_parity(cfg, result, args, say=lambda m: out.print(m, highlight=False))
     root = Path(cfg.experiment.output_dir)
-    summary = json_strict(result.summary())
+    # the overrides: grekko promote recomposes the configuration to refit the window models
+    summary = {**json_strict(result.summary()), "overrides": args}
     folder = write_sweep(result, root, gates=sweep_gates(cfg, summary))
     best, best_folder = write_best(cfg, result, folder)
     run_id = track_sweep(cfg, result, summary, folder, best=(best, best_folder))
@@ -310,10 +313,9 @@ def explain_trials(summary: dict[str, Any], cfg: Any) -> list[str]:
     if counts:
         parts = [f"{counts.get('scored', 0)} scored"]
         why = {"pruned": "stopped early by the median pruner", "unscored": "no objective value "
-               "(e.g. no trade)", "refused": "parameters the strategy rejects"}  # fmt: skip
-        parts += [
-            f"{counts[k]} {why[k]}" for k in ("pruned", "unscored", "refused") if counts.get(k)
-        ]
+               "(e.g. no trade)", "refused": "parameters the strategy rejects",
+               "too_short": "warm-up longer than the data holds"}  # fmt: skip
+        parts += [f"{counts[k]} {why[k]}" for k in why if counts.get(k)]
         lines.append(
             f"full-sample study: {counts.get('finished', 0)} finished trials ({', '.join(parts)})"
         )

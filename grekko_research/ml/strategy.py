@@ -12,6 +12,7 @@ probability: long above ``entry``, flat below ``exit``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +26,7 @@ from grekko_research.ml.features import FeatureParams, build_features, feature_w
 from grekko_research.ml.labels import LABELS, make_label
 from grekko_research.ml.models import MODELS, ModelSpec
 from grekko_research.ml.walkforward import WalkForward, WalkForwardResult, walk_forward_scores
-from grekko_research.strategy import Strategy, param
+from grekko_research.strategy import FittedModel, Strategy, param
 
 __all__ = ["ModelParams", "WalkForwardModelStrategy", "label_arrays", "model_spec", "schedule"]
 
@@ -104,15 +105,24 @@ class WalkForwardModelStrategy(Strategy):
 
     Params = ModelParams
     summary = "walk-forward model: long while P(up) > entry, flat when it falls below exit"
+    fits_models = True
 
     def warmup(self, params: Any) -> int:
         # features, then a full window whose labels end before the first fit, then up to a
         # step until the first fit on the epoch-aligned schedule
         return feature_warmup(params) + params.train + params.horizon + params.embargo + params.step
 
-    def walk_forward(self, bars: Bars, params: Any, *, keep_models: bool = False) -> list[Any]:
+    def walk_forward(
+        self,
+        bars: Bars,
+        params: Any,
+        *,
+        keep_models: bool = False,
+        models: Mapping[str, Mapping[int, Any]] | None = None,
+    ) -> list[Any]:
         """One :class:`~grekko_research.ml.walkforward.WalkForwardResult` per symbol, plus the
-        feature names as the last element."""
+        feature names as the last element. ``models`` (``{symbol: {fit time ms: model}}``)
+        replaces fitting with the given window models (:meth:`signals_from_models`)."""
         feats = build_features(bars, params)
         bar_ms = parse_timeframe(bars.timeframe).ms
         spec, wf = model_spec(params), schedule(params)
@@ -124,20 +134,55 @@ class WalkForwardModelStrategy(Strategy):
             x = np.where(bars.filled[:, j, None], np.nan, x)
             out.append(
                 walk_forward_scores(
-                    x, y, end, bars.index, bar_ms, wf, spec, start=start, keep_models=keep_models
+                    x, y, end, bars.index, bar_ms, wf, spec, start=start, keep_models=keep_models,
+                    models=None if models is None else _models_of(models, bars.symbols[j]),
                 )
-            )
+            )  # fmt: skip
         out.append(feats.names)
         return out
 
-    def scores(self, bars: Bars, params: Any) -> np.ndarray:
+    def scores(
+        self, bars: Bars, params: Any, models: Mapping[str, Mapping[int, Any]] | None = None
+    ) -> np.ndarray:
         """Out-of-sample P(label = 1) per bar and symbol ``(n, k)``; NaN before the first fit."""
-        results: list[WalkForwardResult] = self.walk_forward(bars, params)[:-1]
+        # without models, the call a subclass overriding walk_forward (the leak controls) knows
+        found = (
+            self.walk_forward(bars, params)
+            if models is None
+            else self.walk_forward(bars, params, models=models)
+        )
+        results: list[WalkForwardResult] = found[:-1]
         return np.stack([r.score for r in results], axis=1)
 
     def signals(self, bars: Bars, params: Any) -> Signals:
-        p = self.scores(bars, params)
+        return self._trade(self.scores(bars, params), params)
+
+    def signals_from_models(
+        self, bars: Bars, params: Any, models: Mapping[str, Mapping[int, Any]]
+    ) -> Signals:
+        """The signals with the given window models instead of fitted ones (``{symbol: {fit
+        bar's open time ms: model}}``, e.g. a promoted model's, :func:`~grekko_research.
+        tracking.load_window_models`): equal to :meth:`signals` when they are the same models."""
+        return self._trade(self.scores(bars, params, models), params)
+
+    def fitted_models(self, bars: Bars, params: Any) -> list[FittedModel]:
+        """Every window's fitted model on ``bars`` (constant one-class windows included)."""
+        out: list[FittedModel] = []
+        for symbol, res in zip(bars.symbols, self.walk_forward(bars, params, keep_models=True),
+                               strict=False):  # fmt: skip
+            for w in res.windows:
+                out.append(FittedModel(symbol, int(bars.index[w.fit_row]), w.model))
+        return out
+
+    @staticmethod
+    def _trade(p: np.ndarray, params: Any) -> Signals:
         known = np.isfinite(p)
         entries = known & (p > params.entry)
         exits = known & (p < params.exit)
         return Signals(entries, exits)
+
+
+def _models_of(models: Mapping[str, Mapping[int, Any]], symbol: str) -> Mapping[int, Any]:
+    if symbol not in models:
+        raise ConfigError(f"no window models given for {symbol} (given: {sorted(models)})")
+    return models[symbol]

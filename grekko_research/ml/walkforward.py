@@ -17,7 +17,7 @@ the conformance warm-up check by design; use them for research, sliding ones to 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -123,6 +123,7 @@ def walk_forward_scores(
     start: int = 0,
     select: Selector = training_rows,
     keep_models: bool = False,
+    models: Mapping[int, Any] | None = None,
 ) -> WalkForwardResult:
     """Fit ``spec`` walk-forward on one symbol's ``x`` ``(n, d)`` and labels ``y``/``end``
     ``(n,)``; return out-of-sample scores for every row after the first fit.
@@ -130,7 +131,8 @@ def walk_forward_scores(
     ``start`` is the first row whose features are defined; ``select`` picks each fit's rows
     (default :func:`training_rows`) and is checked by :func:`check_purged` whatever it is.
     A window with fewer than ``train`` usable rows (a gap in the data) keeps the previous
-    model.
+    model. ``models`` (fitted models by their fit bar's open time, ms: e.g. reloaded from a
+    registered model's logged windows) replaces fitting: every window must be there.
     """
     n = x.shape[0]
     valid_x = np.isfinite(x).all(axis=1)
@@ -149,7 +151,15 @@ def walk_forward_scores(
         rows = select(valid, end, f, wf, start)
         check_purged(end, rows, f, wf.embargo)
         if len(rows) >= need:
-            model = fit_cached(spec, x[rows], y[rows])
+            if models is None:
+                model = fit_cached(spec, x[rows], y[rows])
+            elif int(index[f]) in models:
+                model = models[int(index[f])]
+            else:
+                raise ConfigError(
+                    f"no model given for the window fitted at {int(index[f])} ms (row {f}); "
+                    f"the models given cover {len(models)} window(s)"
+                )
             current = f
             windows.append(
                 FitWindow(

@@ -20,6 +20,7 @@ from grekko_research.data.bars import Bars
 from grekko_research.engine import EngineConfig, Orders, Signals, TargetPositions, backtest
 from grekko_research.engine import layout as L
 from grekko_research.engine.api import BacktestResult
+from grekko_research.errors import WarmupError
 from grekko_research.metrics import performance_summary, periods_per_year
 from grekko_research.strategy import SignalForm, Strategy
 
@@ -66,8 +67,28 @@ def evaluate_window(
 
     Returns the result, the metrics of the window (equity from the bar
     before ``start``, closed trades) and the window's equity.
+
+    Raises
+    ------
+    WarmupError
+        When the window is empty, or the bars up to its end cannot hold the
+        parameters' warm-up and one decision (nothing to score: a sweep
+        prunes such a trial and records why).
     """
-    lo = max(0, start - strategy.warmup(params))
+    warm = strategy.warmup(params)
+    if not 0 <= start < end <= bars.n_bars:
+        raise WarmupError(
+            f"{strategy.name}: no bar to score in rows [{start}, {end}) of {bars.n_bars} bars "
+            f"({bars.timeframe}); the window starts after the longest warm-up the search allows"
+        )
+    if warm >= end:
+        raise WarmupError(
+            f"{strategy.name}: these parameters need {warm} bars of warm-up before their first "
+            f"decision, but the data holds {end} bars up to the end of the window (rows "
+            f"[{start}, {end}) of {bars.n_bars}, {bars.timeframe}): more data or a shorter "
+            "warm-up"
+        )
+    lo = max(0, start - warm)
     part = bars[lo:end]
     offset = start - lo
     cfg = strategy.configure(engine, params)

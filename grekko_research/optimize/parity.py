@@ -1,8 +1,11 @@
 """The live-replay parity check of a sweep, through the ``grekko-live parity`` command.
 
 ``grekko_research`` never imports ``live``: the check runs ``grekko-live parity --json``
-in a subprocess, with the sweep's own Hydra overrides, the best parameters and the
-last out-of-sample window (``data.start``), and a fresh state folder. That command
+in a subprocess, with the sweep's own Hydra overrides, the best parameters, the last
+out-of-sample window and a fresh state folder. The replay starts (``data.start``) the
+strategy's declared warm-up (``Strategy.warmup`` of the best parameters) before the window,
+as the sweep scored the window (``optimize.evaluate``): a strategy whose warm-up is longer
+than the window (a walk-forward model) decides on the window's bars too. That command
 backtests the configuration, replays the same bars through the live runner and the
 paper venue, and compares fills, closed trades and final equity exactly
 (:mod:`live.parity`). Its JSON verdict is what the sweep records; exit status 0 =
@@ -78,15 +81,18 @@ def run_parity_check(
 ) -> dict[str, Any]:
     """Replay ``params`` on ``window`` (the sweep's ``last_oos``) through grekko-live; the verdict.
 
-    Returns ``{"passed", "first_difference", "fills", "trades", "bars", "window",
-    "command"}``; ``passed`` is False with ``error`` when the check could not run.
+    The replay starts at ``window["warmup_start"]`` (the warm-up before the window) when
+    given, else at ``window["start"]``. Returns ``{"passed", "first_difference", "fills",
+    "trades", "bars", "window", "command"}``; ``passed`` is False with ``error`` when the
+    check could not run.
     """
-    start = str(window["start"]).replace(" ", "T")
+    start = str(window.get("warmup_start") or window["start"]).replace(" ", "T")
     with tempfile.TemporaryDirectory(prefix="grekko-parity-") as tmp:
         args = parity_overrides(overrides, params, start, Path(tmp))
         cmd = [*live_command(), "parity", "--json", *args]
         shown = "grekko-live parity " + " ".join(shlex.quote(a) for a in args[:-4])
-        base: dict[str, Any] = {"window": {k: window.get(k) for k in ("start", "end", "bars")},
+        keys = ("start", "end", "bars", "warmup_start", "warmup_bars")
+        base: dict[str, Any] = {"window": {k: window[k] for k in keys if k in window},
                                 "command": shown}  # fmt: skip
         try:
             done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)

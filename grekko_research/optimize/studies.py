@@ -27,7 +27,7 @@ from grekko_research.config import GrekkoConfig, config_id, engine_config
 from grekko_research.data.bars import Bars
 from grekko_research.data.store import ParquetStore
 from grekko_research.engine import EngineConfig
-from grekko_research.errors import ConfigError, GrekkoError
+from grekko_research.errors import ConfigError, GrekkoError, WarmupError
 from grekko_research.optimize.evaluate import (
     _daily_returns,
     _finite,
@@ -220,16 +220,22 @@ def _objective(
     def objective(trial: Any) -> Any:
         trial.set_user_attr("worker_pid", os.getpid())
         params = suggest_params(trial, strategy)
-        if prune:  # the first half of the data first: hopeless parameters stop there
-            result, metrics, _ = evaluate_segments(
-                strategy, params, bars, engine, _first_half(job.segments)
+        try:
+            if prune:  # the first half of the data first: hopeless parameters stop there
+                result, metrics, _ = evaluate_segments(
+                    strategy, params, bars, engine, _first_half(job.segments)
+                )
+                early = _finite(fns[0](result, metrics))
+                if early == early:  # undefined on the first half (no trade yet): no verdict
+                    trial.report(early, step=0)
+                    if trial.should_prune():
+                        raise optuna.TrialPruned()
+            result, metrics, equity = evaluate_segments(
+                strategy, params, bars, engine, job.segments
             )
-            early = _finite(fns[0](result, metrics))
-            if early == early:  # undefined on the first half (no trade yet): no verdict
-                trial.report(early, step=0)
-                if trial.should_prune():
-                    raise optuna.TrialPruned()
-        result, metrics, equity = evaluate_segments(strategy, params, bars, engine, job.segments)
+        except WarmupError as exc:  # the data cannot hold this trial's warm-up: named, pruned
+            trial.set_user_attr("too_short", str(exc))
+            raise optuna.TrialPruned(str(exc)) from None
         # One storage write per trial for everything it measured (each write locks the storage).
         record: dict[str, Any] = {
             name: _finite(metrics[name])
@@ -377,6 +383,22 @@ def _run_study(
 
 
 def _best(study: Any) -> Any:
+    """The best trial (multi-objective: the best first objective among the Pareto front).
+
+    Raises :class:`WarmupError` when no trial was scored and some were too short for their
+    warm-up (:class:`ConfigError` when none was), naming how many of each kind.
+    """
+    from optuna.trial import TrialState
+
+    if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        done = study.get_trials(deepcopy=False, states=(TrialState.PRUNED,))
+        kinds = {k: [t.user_attrs[k] for t in done if k in t.user_attrs]
+                 for k in ("too_short", "refused", "unscored")}  # fmt: skip
+        counts = ", ".join(f"{len(v)} {k.replace('_', ' ')}" for k, v in kinds.items() if v)
+        what = f"study {study.study_name!r} has no scored trial ({len(done)} pruned: {counts})"
+        if kinds["too_short"]:
+            raise WarmupError(f"{what}; too short, the first: {kinds['too_short'][0]}")
+        raise ConfigError(what)
     if len(study.directions) == 1:
         return study.best_trial
     return max(

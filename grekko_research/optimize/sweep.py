@@ -120,7 +120,8 @@ class SweepResult:
     trial_counts: dict[str, int] = field(default_factory=dict)
     robustness: dict[str, float] = field(default_factory=dict)
     robustness_draws: dict[str, list[float]] = field(default_factory=dict)
-    last_oos: dict[str, Any] = field(default_factory=dict)  # the parity check's window
+    # the parity check's window, and where its replay starts (the best parameters' warm-up)
+    last_oos: dict[str, Any] = field(default_factory=dict)
     parity: dict[str, Any] | None = None  # set by the parity check (grekko sweep)
 
     def summary(self) -> dict[str, Any]:
@@ -267,6 +268,10 @@ def run_sweep(
         )
     segments, robust = _robustness(cfg, (strategy, bars, engine), segments, params, warm, say)
     last = segments[-1]
+    # The parity replay starts the best parameters' declared warm-up before the window, as
+    # the window was scored (evaluate_window): a model whose warm-up exceeds the window
+    # could not decide on it otherwise.
+    lead = max(0, last.start - strategy.warmup(params))
     return SweepResult(
         study_name=base,
         storage=storage_label(cfg),
@@ -291,6 +296,9 @@ def run_sweep(
             "start_ms": int(bars.index[last.start]),
             "end_ms": int(bars.index[last.end - 1]),
             "bars": last.end - last.start,
+            "warmup_start": _iso(bars, lead),
+            "warmup_start_ms": int(bars.index[lead]),
+            "warmup_bars": last.start - lead,
         },
     )
 
@@ -396,21 +404,25 @@ def _cross_validate(
 def trial_counts(study: Any) -> dict[str, int]:
     """How the full-sample study's finished trials split: what each number in a summary counts.
 
-    ``finished`` = ``scored`` + ``pruned`` + ``unscored`` + ``refused``: scored
-    trials have an objective value (and, single-window, the daily returns the
-    overfitting statistics use); ``pruned`` stopped early on the first half of
-    the window; ``unscored`` had no defined objective (e.g. no trade);
-    ``refused`` drew parameters the strategy rejects (e.g. fast >= slow).
+    ``finished`` = ``scored`` + ``pruned`` + ``unscored`` + ``refused`` +
+    ``too_short``: scored trials have an objective value (and, single-window,
+    the daily returns the overfitting statistics use); ``pruned`` stopped early
+    on the first half of the window; ``unscored`` had no defined objective
+    (e.g. no trade); ``refused`` drew parameters the strategy rejects (e.g.
+    fast >= slow); ``too_short`` drew parameters whose warm-up the data cannot
+    hold (the trial's ``too_short`` attribute says by how much).
     """
     from optuna.trial import TrialState
 
-    out = {"finished": 0, "scored": 0, "pruned": 0, "unscored": 0, "refused": 0}
+    out = {"finished": 0, "scored": 0, "pruned": 0, "unscored": 0, "refused": 0, "too_short": 0}
     for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)):
         out["finished"] += 1
         if t.state == TrialState.COMPLETE:
             out["scored"] += 1
         elif "refused" in t.user_attrs:
             out["refused"] += 1
+        elif "too_short" in t.user_attrs:
+            out["too_short"] += 1
         elif "unscored" in t.user_attrs:
             out["unscored"] += 1
         else:

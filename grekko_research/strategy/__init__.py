@@ -8,7 +8,7 @@
   no mutation, parameter round trip, search space, runs on real data).
 """
 
-from grekko_research.strategy.base import SignalForm, Strategy
+from grekko_research.strategy.base import FittedModel, SignalForm, Strategy
 from grekko_research.strategy.conformance import (
     Check,
     ConformanceError,
@@ -33,6 +33,7 @@ __all__ = [
     "Check",
     "ConformanceError",
     "ConformanceReport",
+    "FittedModel",
     "ParamSpec",
     "SignalForm",
     "Strategy",

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from grekko_research.data.bars import Bars
 from grekko_research.engine import EngineConfig, Orders, Signals, TargetPositions
 from grekko_research.strategy.params import params_from_mapping, search_space
 
-__all__ = ["SignalForm", "Strategy"]
+__all__ = ["FittedModel", "SignalForm", "Strategy"]
 
 SignalForm = Signals | TargetPositions | Orders
+
+
+class FittedModel(NamedTuple):
+    """One model a strategy fitted on the bars: the symbol, its fit bar's open time (ms), the
+    estimator (see :meth:`Strategy.fitted_models`)."""
+
+    symbol: str
+    fit_ms: int
+    model: Any
 
 
 class Strategy:
@@ -44,6 +53,7 @@ class Strategy:
     summary: ClassVar[str] = ""
     requires: ClassVar[tuple[str, ...]] = ()
     min_assets: ClassVar[int] = 1
+    fits_models: ClassVar[bool] = False  # fitted_models() has models to give (promote logs them)
 
     def warmup(self, params: Any) -> int:
         """Bars of history needed before the first decision can be trusted."""
@@ -56,6 +66,16 @@ class Strategy:
     def configure(self, config: EngineConfig, params: Any) -> EngineConfig:
         """Return the engine configuration this strategy runs under (default: unchanged)."""
         return config
+
+    def fitted_models(self, bars: Bars, params: Any) -> list[FittedModel]:
+        """Return the models fitted on ``bars`` that its signals came from (default: none).
+
+        A strategy that learns (a walk-forward model) sets ``fits_models`` and returns each
+        window's fitted model, so ``grekko promote`` logs them with the registered model and
+        the promoted signals can be reproduced from the registry alone (promote loads the
+        sweep's data for it only when ``fits_models`` is set).
+        """
+        return []
 
     # -- helpers -------------------------------------------------------------------
 

@@ -41,7 +41,12 @@ if TYPE_CHECKING:
         runs_table_url,
     )
     from grekko_research.tracking._listing import list_tracked_runs
-    from grekko_research.tracking._ml import fluent_uri, log_window_models
+    from grekko_research.tracking._ml import (
+        fluent_uri,
+        load_window_models,
+        log_fitted_models,
+        log_window_models,
+    )
     from grekko_research.tracking._model import (
         load_strategy,
         log_sweep_summary,
@@ -68,6 +73,8 @@ _LAZY = {
     "list_tracked_runs": "_listing",
     "fluent_uri": "_ml",
     "log_window_models": "_ml",
+    "log_fitted_models": "_ml",
+    "load_window_models": "_ml",
     "load_strategy": "_model",
     "log_sweep_summary": "_model",
     "model_version": "_model",
@@ -96,7 +103,9 @@ __all__ = [
     "git_commit",
     "list_tracked_runs",
     "load_strategy",
+    "load_window_models",
     "log_backtest",
+    "log_fitted_models",
     "log_sweep_summary",
     "log_trials",
     "log_window_models",

@@ -21,7 +21,13 @@ from typing import Any
 
 from grekko_research.tracking import _client as mc
 
-__all__ = ["DEFAULT_ML_EXPERIMENT", "fluent_uri", "log_window_models"]
+__all__ = [
+    "DEFAULT_ML_EXPERIMENT",
+    "fluent_uri",
+    "load_window_models",
+    "log_fitted_models",
+    "log_window_models",
+]
 
 DEFAULT_ML_EXPERIMENT = "grekko-ml"
 _ENV = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
@@ -100,3 +106,74 @@ def log_window_models(
                 uris.append(info.model_uri)
         mlc.set_terminated(run_id)
     return run_id, uris
+
+
+def log_fitted_models(
+    run_id: str, fitted: Sequence[Any], *, config_id: str, uri: str | None = None
+) -> list[dict[str, Any]]:
+    """Log a strategy's fitted window models (:class:`~grekko_research.strategy.FittedModel`)
+    into the run ``run_id`` in their MLflow flavours; return their index.
+
+    Each entry is ``{"symbol", "fit_ms", "window_end", "model_uri"}`` (``window_end``: the
+    fit bar's UTC time); a one-class window, which learned only its base rate, is not an
+    estimator and is recorded as ``{"constant": value}`` instead of a model URI.
+    :func:`load_window_models` reads the index back into the models.
+    """
+    import mlflow
+    import pandas as pd
+
+    out: list[dict[str, Any]] = []
+    _, uri = mc.client(uri)
+    with (
+        mc.translated(uri, f"logging the window models of run {run_id}"),
+        fluent_uri(uri),
+        mlflow.start_run(run_id=run_id),
+    ):
+        for symbol, fit_ms, model in fitted:
+            end = f"{pd.Timestamp(int(fit_ms), unit='ms'):%Y-%m-%d %H:%M}"
+            entry: dict[str, Any] = {"symbol": symbol, "fit_ms": int(fit_ms), "window_end": end}
+            if not hasattr(model, "predict_proba") and not hasattr(model, "steps"):
+                entry["constant"] = float(model.value)
+                out.append(entry)
+                continue
+            flavour = _flavour(model)
+            safe = "".join(c if c.isalnum() else "-" for c in symbol)
+            name = f"window-{safe}-{pd.Timestamp(int(fit_ms), unit='ms'):%Y%m%dT%H%M}"
+            tags = {"config_id": config_id, "window_end": end, "symbol": symbol}
+            if flavour == "lightgbm":
+                import mlflow.lightgbm
+
+                info = mlflow.lightgbm.log_model(
+                    model, name=name, tags=tags, pip_requirements=["lightgbm"]
+                )
+            else:
+                import mlflow.sklearn
+
+                info = mlflow.sklearn.log_model(
+                    model, name=name, tags=tags, pip_requirements=["scikit-learn"]
+                )
+            out.append({**entry, "flavour": flavour, "model_uri": info.model_uri})
+    return out
+
+
+def load_window_models(
+    index: Sequence[Mapping[str, Any]], *, uri: str | None = None
+) -> dict[str, dict[int, Any]]:
+    """The models of a :func:`log_fitted_models` index, ``{symbol: {fit_ms: model}}``."""
+    import mlflow.lightgbm
+    import mlflow.sklearn
+
+    from grekko_research.ml.models import ConstantModel
+
+    out: dict[str, dict[int, Any]] = {}
+    _, uri = mc.client(uri)
+    with mc.translated(uri, "loading window models"), fluent_uri(uri):
+        for e in index:
+            if "constant" in e:
+                model: Any = ConstantModel(float(e["constant"]))
+            elif e["flavour"] == "lightgbm":
+                model = mlflow.lightgbm.load_model(e["model_uri"])
+            else:
+                model = mlflow.sklearn.load_model(e["model_uri"])
+            out.setdefault(str(e["symbol"]), {})[int(e["fit_ms"])] = model
+    return out

@@ -18,6 +18,7 @@ from grekko_research.data.files import import_file
 from grekko_research.data.load import load_bars
 from grekko_research.data.store import ParquetStore
 from grekko_research.engine import EngineConfig, Fees
+from grekko_research.ml.rl.features import ObservationSpec
 from grekko_research.ml.rl.train import TrainSpec, train_ppo, walk_forward
 
 
@@ -47,10 +48,13 @@ def main(argv: list[str] | None = None) -> None:
         p.add_argument("--reward", default="log_return")
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--taker-fee", type=float, default=0.001)
+        p.add_argument("--position", action="store_true", help="observe the held position")
+        p.add_argument("--anchor", type=int, default=168, help="bars between memory restarts")
     args = ap.parse_args(argv)
     bars = _bars(args.file)
     config = EngineConfig(fees=Fees(taker=args.taker_fee, maker=args.taker_fee))
-    spec = TrainSpec(timesteps=args.timesteps, reward=args.reward, seed=args.seed)
+    obs = ObservationSpec(position=args.position, anchor=args.anchor)
+    spec = TrainSpec(timesteps=args.timesteps, reward=args.reward, seed=args.seed, obs=obs)
     started = time.perf_counter()
     if args.cmd == "train":
         policy = train_ppo(bars[: args.bars] if args.bars else bars, config, spec)

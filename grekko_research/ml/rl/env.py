@@ -30,12 +30,13 @@ import numpy as np
 from gymnasium import spaces
 
 from grekko_research.data.bars import Bars
+from grekko_research.data.timeframes import parse_timeframe
 from grekko_research.engine._risk import risk_rules
 from grekko_research.engine.book import STOP_KINDS, EngineBook, check_live_config, target_row
 from grekko_research.engine.config import EngineConfig
 from grekko_research.errors import ConfigError
 from grekko_research.indicators.volatility import atr_nb
-from grekko_research.ml.rl.features import CLIP, ObservationSpec, observations
+from grekko_research.ml.rl.features import CLIP, ObservationSpec, anchor_rows, observations
 from grekko_research.ml.rl.rewards import Reward, make_reward
 
 __all__ = ["TradingEnv", "default_levels"]
@@ -111,6 +112,12 @@ class TradingEnv(gym.Env[np.ndarray, np.int64]):
         make_reward(reward, **self._reward_options)  # fail now, not at the first reset
         self._obs = observations(bars.close[:, 0], self.spec_obs)
         self._first = self.spec_obs.warmup()
+        self._held = self._flat = int(np.argmin(np.abs(np.asarray(self.levels))))
+        self._anchor = (
+            anchor_rows(bars.index, parse_timeframe(bars.timeframe).ms, self.spec_obs.anchor)
+            if self.spec_obs.position
+            else np.zeros(bars.n_bars, dtype=bool)
+        )
         if bars.n_bars < self._first + 2:
             raise ConfigError(
                 f"TradingEnv needs at least {self._first + 2} bars (observation warm-up "
@@ -160,7 +167,8 @@ class TradingEnv(gym.Env[np.ndarray, np.int64]):
         self.fills = []
         self._reward = make_reward(self._reward_name, **self._reward_options)
         self._reward.reset(self.book.equity)
-        return self._obs[start].copy(), {"bar": start, "equity": self.book.equity}
+        self._held = self._flat
+        return self._observe(start), {"bar": start, "equity": self.book.equity}
 
     def step(self, action: np.int64 | int) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         """Hold ``levels[action]`` from the next bar's open; return that bar's outcome."""
@@ -177,7 +185,16 @@ class TradingEnv(gym.Env[np.ndarray, np.int64]):
         terminated = equity <= 0.0 or self.book.halted
         truncated = not terminated and u >= self._end
         info = {"bar": u, "equity": equity, "position": self.book.position(0)}
-        return self._obs[u].copy(), reward, bool(terminated), bool(truncated), info
+        self._held = a
+        return self._observe(u), reward, bool(terminated), bool(truncated), info
+
+    def _observe(self, t: int) -> np.ndarray:
+        """Bar ``t``'s observation: the market's, then (``obs.position``) the held level, flat
+        at an anchor row — as the strategy sees it (:meth:`Policy.targets`)."""
+        if not self.spec_obs.position:
+            return self._obs[t].copy()
+        held = self._flat if self._anchor[t] else self._held
+        return np.append(self._obs[t], np.float32(self.levels[held])).astype(np.float32)
 
     # -- one bar of the engine ------------------------------------------------------------
 

@@ -5,9 +5,15 @@ on its own (no running sums, no exponential smoothing), so the value at *t* depe
 the last :meth:`ObservationSpec.warmup` bars: a live runner's rolling window and the
 backtest's whole history give bit-identical observations, hence identical policy decisions.
 
-The observation deliberately leaves out the account (position, cash): the trained policy is
-then a pure function of the market window, i.e. an ordinary strategy that the conformance
-checks and the live replay parity apply to. The environment's reward still charges every fee,
+The observation leaves out the account's cash. With ``position=True`` it ends with the
+position the policy holds — its previous decision's target level — so the agent can learn to
+stay put instead of churning. That makes a decision depend on the one before it: to keep the
+policy an ordinary strategy (the conformance checks and the live replay parity apply), the
+memory restarts from flat at every *anchor* row, whose open time is a whole multiple of
+``anchor`` bars since the epoch (:func:`anchor_rows`): a decision then depends only on the
+bars since the last anchor and the market warm-up before it, whatever row the data starts at
+(:meth:`ObservationSpec.decision_warmup`). The environment restarts it at the same rows, so
+the agent trains on what it will see. The environment's reward still charges every fee,
 slippage and stop of the engine, so what the agent learns is net of costs.
 """
 
@@ -21,7 +27,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from grekko_research.errors import ConfigError
 
-__all__ = ["ObservationSpec", "observations", "rolling_mean", "rolling_std"]
+__all__ = ["ObservationSpec", "anchor_rows", "observations", "rolling_mean", "rolling_std"]
 
 CLIP = 5.0  # every feature is a z-like number; the tails carry no extra information
 
@@ -45,8 +51,12 @@ class ObservationSpec:
     vol_window: int = 24
     trend_windows: tuple[int, ...] = (24, 96)
     vol_ratio_window: int = 168
+    position: bool = False  # append the held position (the previous decision's level)
+    anchor: int = 168  # with position: bars between the restarts of that memory from flat
 
     def __post_init__(self) -> None:
+        if self.anchor < 1:
+            raise ConfigError(f"ObservationSpec.anchor must be >= 1, got {self.anchor}")
         if self.lags < 1:
             raise ConfigError(f"ObservationSpec.lags must be >= 1, got {self.lags}")
         if self.vol_window < 2:
@@ -61,14 +71,24 @@ class ObservationSpec:
         object.__setattr__(self, "trend_windows", tuple(int(w) for w in self.trend_windows))
 
     @property
-    def size(self) -> int:
-        """The number of features."""
+    def market_size(self) -> int:
+        """The number of market features (what :func:`observations` returns)."""
         return self.lags + len(self.trend_windows) + (1 if self.vol_ratio_window else 0)
 
+    @property
+    def size(self) -> int:
+        """The number of features the policy takes (the market's, then the position)."""
+        return self.market_size + (1 if self.position else 0)
+
     def warmup(self) -> int:
-        """Bars needed before the first complete observation (its row index)."""
+        """Bars needed before the first complete market observation (its row index)."""
         longest_vol = max(self.vol_window, self.vol_ratio_window)
         return max(longest_vol + 1, self.lags + 1, self.vol_window + 1, *self.trend_windows)
+
+    def decision_warmup(self) -> int:
+        """Bars before a decision that does not depend on where the data starts: the market
+        warm-up, and with ``position`` up to ``anchor`` more bars until the memory's restart."""
+        return self.warmup() + (self.anchor if self.position else 0)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -77,7 +97,7 @@ class ObservationSpec:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ObservationSpec:
-        known = {"lags", "vol_window", "trend_windows", "vol_ratio_window"}
+        known = {"lags", "vol_window", "trend_windows", "vol_ratio_window", "position", "anchor"}
         unknown = sorted(set(data) - known)
         if unknown:
             raise ConfigError(f"unknown observation fields {unknown}; known: {sorted(known)}")
@@ -102,8 +122,14 @@ def rolling_mean(x: np.ndarray, window: int) -> np.ndarray:
     return out
 
 
+def anchor_rows(index: np.ndarray, bar_ms: int, anchor: int) -> np.ndarray:
+    """Rows whose open time is a whole multiple of ``anchor`` bars since the epoch ``(n,)``."""
+    return np.asarray((np.asarray(index, dtype=np.int64) // bar_ms) % anchor == 0)
+
+
 def observations(close: np.ndarray, spec: ObservationSpec) -> np.ndarray:
-    """Return the ``(n, spec.size)`` float32 observations of one symbol's ``(n,)`` closes.
+    """Return the ``(n, spec.market_size)`` float32 market observations of one symbol's
+    ``(n,)`` closes (the position, when the spec has it, is the caller's to append).
 
     Rows before :meth:`ObservationSpec.warmup` are NaN; later rows are finite and clipped
     to ±5. A non-positive or non-finite close raises (it would poison every window it is in).

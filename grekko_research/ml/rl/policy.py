@@ -24,7 +24,7 @@ import numpy as np
 
 from grekko_research._atomic import atomic_path, atomic_write_text
 from grekko_research.errors import ConfigError, DataError
-from grekko_research.ml.rl.features import ObservationSpec, observations
+from grekko_research.ml.rl.features import ObservationSpec, anchor_rows, observations
 
 __all__ = ["Policy", "from_sb3", "load_policy"]
 
@@ -69,17 +69,50 @@ class Policy:
         out: np.ndarray = np.argmax(x, axis=1)
         return out
 
-    def targets(self, close: np.ndarray) -> np.ndarray:
-        """Return the target fraction per bar of one symbol's closes (NaN during warm-up)."""
+    def flat(self) -> int:
+        """The action closest to flat: the position the memory restarts from."""
+        return int(np.argmin(np.abs(np.asarray(self.levels))))
+
+    def targets(
+        self, close: np.ndarray, index: np.ndarray | None = None, bar_ms: int | None = None
+    ) -> np.ndarray:
+        """Return the target fraction per bar of one symbol's closes (NaN during warm-up).
+
+        A policy that observes its position (``obs.position``) needs the bars' open times
+        ``index`` (ms) and ``bar_ms``: its memory restarts from flat at the anchor rows
+        (:func:`~grekko_research.ml.rl.features.anchor_rows`) and its targets start at the
+        first anchor after the market warm-up.
+        """
         obs = observations(close, self.obs)
         out = np.full(obs.shape[0], np.nan)
         ok = ~np.isnan(obs).any(axis=1)
-        if ok.any():
-            out[ok] = np.asarray(self.levels)[self.actions(obs[ok])]
+        levels = np.asarray(self.levels)
+        if not self.obs.position:
+            if ok.any():
+                out[ok] = levels[self.actions(obs[ok])]
+            return out
+        if index is None or bar_ms is None:
+            raise ConfigError("a policy observing its position needs the bars' index and bar_ms")
+        rows = np.flatnonzero(ok)
+        if not len(rows):
+            return out
+        # the action for each row under each held level: the recursion below only looks up
+        table = np.column_stack([
+            self.actions(np.column_stack([obs[rows], np.full(len(rows), lv, np.float32)]))
+            for lv in levels
+        ])  # fmt: skip
+        anchors = anchor_rows(np.asarray(index)[rows], bar_ms, self.obs.anchor)
+        held, started = self.flat(), False
+        for i, row in enumerate(rows):
+            if anchors[i]:
+                held, started = self.flat(), True
+            if started:
+                held = int(table[i, held])
+                out[row] = levels[held]
         return out
 
     def warmup(self) -> int:
-        return self.obs.warmup()
+        return self.obs.decision_warmup()
 
     # -- persistence ------------------------------------------------------------------
 

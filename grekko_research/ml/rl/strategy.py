@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from grekko_research.data.bars import Bars
+from grekko_research.data.timeframes import parse_timeframe
 from grekko_research.engine import EngineConfig, TargetPositions
 from grekko_research.errors import ConfigError
 from grekko_research.ml.rl.policy import Policy, load_policy
@@ -53,7 +54,10 @@ class PolicyStrategy(Strategy):
     def signals(self, bars: Bars, params: Any) -> TargetPositions:
         policy = self.policy(params)
         k = bars.n_assets
-        target = np.column_stack([policy.targets(bars.close[:, j]) for j in range(k)])
+        bar_ms = parse_timeframe(bars.timeframe).ms
+        target = np.column_stack(
+            [policy.targets(bars.close[:, j], bars.index, bar_ms) for j in range(k)]
+        )
         return TargetPositions(np.ascontiguousarray(target * (params.scale / k)), kind="percent")
 
     def configure(self, config: EngineConfig, params: Any) -> EngineConfig:

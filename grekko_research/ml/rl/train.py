@@ -22,6 +22,7 @@ import pandas as pd
 
 from grekko_research.calendar import periods_per_year
 from grekko_research.data.bars import Bars
+from grekko_research.data.timeframes import parse_timeframe
 from grekko_research.engine import EngineConfig, Signals, TargetPositions, backtest
 from grekko_research.errors import ConfigError
 from grekko_research.ml.rl.env import TradingEnv, check_levels, default_levels
@@ -81,6 +82,9 @@ def train_ppo(bars: Bars, config: EngineConfig, spec: TrainSpec | None = None) -
     model.learn(total_timesteps=spec.timesteps)
     seconds = time.perf_counter() - started
     obs = observations(bars.close[:, 0], spec.obs)[spec.obs.warmup() :]
+    if spec.obs.position:  # the export is checked holding each level in turn
+        obs = np.vstack([np.column_stack([obs, np.full(len(obs), lv, np.float32)])
+                         for lv in levels])  # fmt: skip
     meta = {
         "algorithm": "PPO (stable-baselines3)",
         "symbol": bars.symbols[0],
@@ -152,7 +156,8 @@ def evaluate_oos(
     entries[:start], exits[:start] = False, False
     runs["sma_cross"] = Signals(entries, exits)
     if policy is not None:
-        target = policy.targets(bars.close[:, 0]).reshape(n, 1)
+        bar_ms = parse_timeframe(bars.timeframe).ms
+        target = policy.targets(bars.close[:, 0], bars.index, bar_ms).reshape(n, 1)
         target[:start] = 0.0
         runs["ppo"] = TargetPositions(np.nan_to_num(target, nan=0.0), kind="percent")
     for name, form in runs.items():
