@@ -27,7 +27,7 @@ WEB_STAMP := web/node_modules/.installed-$(shell cat web/package-lock.json 2>/de
 WEB_SOURCES := $(shell find web/src -type f 2>/dev/null) web/build.mjs web/package-lock.json
 CONSOLE := live/api/console/SOURCE_HASH
 
-.PHONY: run test lint format install clean contracts console web-check browser
+.PHONY: run test walkthrough lint format install clean contracts console web-check browser
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run 'make PYTHON=/path/to/python3.11'"; exit 1; }
@@ -101,6 +101,12 @@ test: $(STAMP) $(NPM_STAMP) $(WEB_STAMP) browser $(CONSOLE)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder --durations=30
+
+# The README walked as a new user would (a fresh clone outside this checkout, every command of
+# its sections, both notebooks from the clone's root): ten minutes of a core, so not in `make
+# test`'s 30-minute budget; run it before resolving anything user-facing.
+walkthrough: $(STAMP) $(NPM_STAMP) browser
+	$(BIN)/python -m pytest -m walkthrough tests/integration/test_readme_walkthrough.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -131,10 +131,10 @@ def eth(shared_data: Path) -> Any:
 
 
 # The longest files go first. `make test` runs `--dist loadfile --no-loadscope-reorder`, so
-# xdist hands whole files to the two workers in this order; the README walkthrough (about ten
-# minutes) started last used to run alone at the end, adding five minutes to the suite.
+# xdist hands whole files to the two workers in this order, and no long file starts last to
+# run alone at the end (xdist's own order is by test count: small long files came last).
 LONG_POLES = (
-    "tests/integration/test_readme_walkthrough.py",
+    "tests/integration/test_readme_walkthrough.py",  # `make walkthrough` (ten minutes)
     "notebooks/",
     "tests/integration/test_live_crash.py",
     "tests/integration/test_live_stops_crash.py",
@@ -152,3 +152,18 @@ def _long_pole_rank(item: pytest.Item) -> int:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=_long_pole_rank)  # stable: every file keeps its own order
+
+
+@pytest.fixture(autouse=True)
+def _mlflow_environment_restored() -> Any:
+    """Each test sees the MLflow URIs of the environment it started with: MLflow writes them
+    into ``os.environ`` (``mlflow.set_tracking_uri``), and a test that registers a model must
+    not send a later test of the same worker to its store."""
+    keys = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+    saved = {k: os.environ.get(k) for k in keys}
+    yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value

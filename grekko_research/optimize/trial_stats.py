@@ -17,7 +17,7 @@ import contextlib
 import numpy as np
 
 from grekko_research.errors import ConfigError
-from grekko_research.metrics.overfitting import PBOResult
+from grekko_research.metrics.pbo import PBOResult
 from grekko_research.optimize.columns import ColumnSource, MatrixColumns, RowsOf
 from grekko_research.optimize.effective import (
     EXACT_UP_TO,
@@ -93,7 +93,7 @@ def _one_pass(source: ColumnSource, chunk: int) -> tuple[np.ndarray, PBOResult |
     mask of days on which every trial's return is finite; the first two hold only when
     that mask is all True.
     """
-    from grekko_research.metrics.overfitting import (
+    from grekko_research.metrics.pbo import (
         _block_aggregates,
         _BlockAggregates,
         _blocks_checked,

@@ -101,6 +101,7 @@ def _outside_temp_dir(prefix: str) -> Path:
     raise AssertionError(f"no temporary folder outside {REPO.parent}")
 
 
+@pytest.mark.walkthrough  # `make walkthrough`: outside `make test`'s time budget
 @pytest.mark.timeout(2400)
 @pytest.mark.skipif(find_bin("initdb") is None, reason="PostgreSQL is not installed")
 def test_readme_walkthrough(shared_data: Path, binance: BinancePeer, hook_port: int) -> None:
