@@ -55,6 +55,25 @@ def fluent_uri(uri: str) -> Iterator[None]:
                 os.environ[key] = value
 
 
+def _log_model(model: Any, flavour: str, name: str, tags: Mapping[str, str]) -> str:
+    """Log ``model`` in its MLflow flavour under the active run; return its model URI.
+
+    The requirements are explicit: inferring them imports the model in a subprocess."""
+    if flavour == "lightgbm":
+        import mlflow.lightgbm
+
+        info = mlflow.lightgbm.log_model(
+            model, name=name, tags=dict(tags), pip_requirements=["lightgbm"]
+        )
+    else:
+        import mlflow.sklearn
+
+        info = mlflow.sklearn.log_model(
+            model, name=name, tags=dict(tags), pip_requirements=["scikit-learn"]
+        )
+    return str(info.model_uri)
+
+
 def _flavour(model: Any) -> str:
     est = model.steps[-1][1] if hasattr(model, "steps") else model
     return "lightgbm" if type(est).__module__.startswith("lightgbm") else "sklearn"
@@ -90,20 +109,7 @@ def log_window_models(
                 flavour = _flavour(model)
                 name = "window-" + end.replace(":", "").replace("-", "").replace(" ", "T")
                 tags = {"config_id": config_id, "window_end": end}
-                if flavour == "lightgbm":
-                    import mlflow.lightgbm
-
-                    # explicit requirements: inferring them imports the model in a subprocess
-                    info = mlflow.lightgbm.log_model(
-                        model, name=name, tags=tags, pip_requirements=["lightgbm"]
-                    )
-                else:
-                    import mlflow.sklearn
-
-                    info = mlflow.sklearn.log_model(
-                        model, name=name, tags=tags, pip_requirements=["scikit-learn"]
-                    )
-                uris.append(info.model_uri)
+                uris.append(_log_model(model, flavour, name, tags))
         mlc.set_terminated(run_id)
     return run_id, uris
 
@@ -140,19 +146,8 @@ def log_fitted_models(
             safe = "".join(c if c.isalnum() else "-" for c in symbol)
             name = f"window-{safe}-{pd.Timestamp(int(fit_ms), unit='ms'):%Y%m%dT%H%M}"
             tags = {"config_id": config_id, "window_end": end, "symbol": symbol}
-            if flavour == "lightgbm":
-                import mlflow.lightgbm
-
-                info = mlflow.lightgbm.log_model(
-                    model, name=name, tags=tags, pip_requirements=["lightgbm"]
-                )
-            else:
-                import mlflow.sklearn
-
-                info = mlflow.sklearn.log_model(
-                    model, name=name, tags=tags, pip_requirements=["scikit-learn"]
-                )
-            out.append({**entry, "flavour": flavour, "model_uri": info.model_uri})
+            out.append({**entry, "flavour": flavour,
+                        "model_uri": _log_model(model, flavour, name, tags)})  # fmt: skip
     return out
 
 
