@@ -152,6 +152,24 @@ class Bars:
         hi.setflags(write=False)
         return lo, hi
 
+    @cached_property
+    def ohlc_rows(self) -> np.ndarray:
+        """Each symbol's bars with their four prices side by side: ``(k, n, 4)``, read-only.
+
+        ``ohlc_rows[j, t]`` = (open, high, low, close) of symbol ``j`` at bar
+        ``t``: one 64-byte cache line holds two bars. Computed on first use and
+        kept (32 bytes a bar a symbol). The engine's one-asset kernel reads it
+        when position stops are set: it reads prices only on the bars that
+        trade, and a stop check there wants the open, high and low of the same
+        bar, three cache misses in separate arrays but one here (W4 of
+        ``benchmarks/engine.py``, 1M bars: 2.9 -> 1.7 ms a backtest).
+        """
+        rows = np.empty((self.n_assets, self.n_bars, 4))  # C order: a bar's prices adjacent
+        for i, prices in enumerate((self.open, self.high, self.low, self.close)):
+            rows[:, :, i] = prices.T
+        rows.setflags(write=False)
+        return rows
+
     # -- shape -----------------------------------------------------------------------
 
     def __len__(self) -> int:

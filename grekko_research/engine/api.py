@@ -25,7 +25,7 @@ from grekko_research.engine._state import Decisions, Market, make_rules
 from grekko_research.engine.analysis import result_metrics_into
 from grekko_research.engine.config import EngineConfig
 from grekko_research.engine.nb import simulate_nb
-from grekko_research.engine.nb_fast import simulate_simple_nb
+from grekko_research.engine.nb_fast import no_stop_scan, simulate_simple_nb
 from grekko_research.errors import ConfigError, DataError
 from grekko_research.indicators.volatility import atr_nb, rolling_volatility_nb
 from grekko_research.metrics.performance import METRIC_NAMES, N_METRICS
@@ -685,8 +685,8 @@ def _lean_backtest(
                     _EMPTY_F, _EMPTY_F, _EMPTY_F)  # fmt: skip
     n, k = bars.n_bars, bars.n_assets
     rules = make_rules(cfg, np.full(N_LIMITS, np.nan), np.zeros(k), np.zeros(k), np.zeros(k))
-    blocks = _stop_blocks(bars, cfg)
-    orders, trades, final = simulate_simple_nb(market, dec, rules, _EMPTY_1D, False, counts, blocks)
+    scan = _stop_scan(bars, cfg)
+    orders, trades, final = simulate_simple_nb(market, dec, rules, _EMPTY_1D, False, counts, scan)
     if np.isnan(final):  # a sale the cash cannot pay: only the general kernel refuses it
         return None
     trades["mae"] = np.nan  # not tracked in this pass: the replay fills them
@@ -694,7 +694,7 @@ def _lean_backtest(
 
     def complete() -> tuple[np.ndarray, np.ndarray]:
         equity = np.empty(n)
-        _, full_trades, _ = simulate_simple_nb(market, dec, rules, equity, True, counts, blocks)
+        _, full_trades, _ = simulate_simple_nb(market, dec, rules, equity, True, counts, scan)
         return equity, full_trades
 
     return BacktestResult(
@@ -710,12 +710,14 @@ def _lean_backtest(
     )
 
 
-def _stop_blocks(bars: Bars, cfg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``Bars.block_range`` for the lean kernel's one-asset stop scan, or two empty tables
-    (several assets, or no position stops: nothing would read them)."""
+def _stop_scan(bars: Bars, cfg: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The lean kernel's one-asset stop scan: ``Bars.block_range`` and the asset's
+    ``Bars.ohlc_rows``, or three empty tables (several assets, or no position stops:
+    nothing would read them, and the kernel then reads the four price arrays)."""
     if bars.n_assets != 1 or (cfg[L.CFG_SL_KIND] == 0 and cfg[L.CFG_TP_KIND] == 0):
-        return bars.close[:0], bars.close[:0]  # read-only like the ranges: one compiled type
-    return bars.block_range
+        return no_stop_scan(bars.close)
+    lo, hi = bars.block_range
+    return lo, hi, bars.ohlc_rows[0]
 
 
 _LEAN_SCOPE = (

@@ -34,7 +34,7 @@ from grekko_research.engine.analysis import result_metrics_into
 from grekko_research.engine.api import _EMPTY_F, _EMPTY_I, _lean_config, _periods_per_year
 from grekko_research.engine.config import EngineConfig
 from grekko_research.engine.nb import simulate_nb
-from grekko_research.engine.nb_fast import simulate_simple_nb
+from grekko_research.engine.nb_fast import no_stop_scan, simulate_simple_nb
 from grekko_research.errors import ConfigError
 from grekko_research.metrics.performance import METRIC_NAMES, N_METRICS
 
@@ -70,8 +70,8 @@ def _lean_combination_nb(
     memory of a fresh process).
     """
     counts = (int(np.count_nonzero(dec.entries)), int(np.count_nonzero(dec.exits)))
-    no_blocks = (market.close[:0], market.close[:0])  # the stop scan reads every held bar
-    orders, trades, final = simulate_simple_nb(market, dec, rules, equity, False, counts, no_blocks)
+    scan = no_stop_scan(market.close)  # the stop scan reads every held bar
+    orders, trades, final = simulate_simple_nb(market, dec, rules, equity, False, counts, scan)
     if final != final:
         return False
     _write_row(row, equity, orders, trades, final, market, periods_per_year, curve)

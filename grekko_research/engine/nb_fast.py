@@ -62,7 +62,7 @@ from grekko_research.engine.layout import (
     TRADE_DTYPE,
 )
 
-__all__ = ["simulate_simple_nb"]
+__all__ = ["no_stop_scan", "simulate_simple_nb"]
 
 
 # per-asset state columns
@@ -90,7 +90,7 @@ def simulate_simple_nb(
     equity_out: np.ndarray,
     excursions: bool,
     counts: tuple[int, int],
-    blocks: tuple[np.ndarray, np.ndarray],
+    scan: tuple[np.ndarray, np.ndarray, np.ndarray],
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """Run a long-only signal backtest; return order and trade records like ``simulate_nb``.
 
@@ -100,9 +100,11 @@ def simulate_simple_nb(
     record buffers (at most one order per signal and one stop exit per entry)
     and the list of signal rows (numpy's ``count_nonzero`` is the fastest way
     to get them; a bars-sized buffer instead cost more than it saved).
-    ``blocks`` = ``Bars.block_range`` (the ``(n_blocks, 1)`` lowest and
-    highest prices per block of bars) for the one-asset stop scan, or two
-    empty tables (it then reads every held bar); several assets ignore it.
+    ``scan`` = (``Bars.block_range``: the ``(n_blocks, 1)`` lowest and
+    highest prices per block of bars; the asset's ``Bars.ohlc_rows``, ``(n,
+    4)``) for one asset with position stops, or :func:`no_stop_scan`: the
+    stop scan then reads every held bar, and the prices come from ``market``.
+    Several assets ignore it.
 
     A sale whose fees exceed its proceeds by more than the cash (a large fixed
     fee on a small position) is refused by the general kernel; this kernel
@@ -139,8 +141,12 @@ def simulate_simple_nb(
     trades = np.empty(n_entries + k + 1, dtype=TRADE_DTYPE)
     lb = _Lean(st, orders, trades)
     if k == 1:
-        prices = (market.open[:, 0], market.high[:, 0], market.low[:, 0], market.close[:, 0])
-        ranges = (blocks[0][:, 0], blocks[1][:, 0])
+        ohlc = scan[2]
+        if ohlc.shape[0] > 0:  # a bar's four prices in one cache line (see Bars.ohlc_rows)
+            prices = (ohlc[:, 0], ohlc[:, 1], ohlc[:, 2], ohlc[:, 3])
+        else:
+            prices = (market.open[:, 0], market.high[:, 0], market.low[:, 0], market.close[:, 0])
+        ranges = (scan[0][:, 0], scan[1][:, 0])
         run = _One(prices, signals, rows[:n_rows], ranges, rules.cfg, _opts(rules.cfg), lb,
                    excursions)  # fmt: skip
         n_ord, n_tr, final = _simulate_one_nb(run, equity_out)
@@ -148,6 +154,14 @@ def simulate_simple_nb(
         n_ord, n_tr, final = _simulate_many_nb(market, dec, rules.cfg, equity_out, excursions, lb)
     # Views, not copies: the untouched tail of each buffer is never paged in.
     return orders[:n_ord], trades[:n_tr], final
+
+
+@njit_inline
+def no_stop_scan(close: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The ``scan`` argument of :func:`simulate_simple_nb` that reads nothing: three empty
+    tables of ``close``'s type (``(n, k)`` read-only prices: one compiled signature)."""
+    empty = close[:0]
+    return empty, empty, empty
 
 
 # The bar loops below own no memory: no reference counting (_state.njit_no_runtime).

@@ -51,6 +51,20 @@ def test_block_range_is_the_lowest_and_highest_price_of_each_block() -> None:
         lo[0, 0] = 0.0
 
 
+def test_ohlc_rows_hold_each_bars_four_prices_side_by_side() -> None:
+    rng = np.random.default_rng(11)
+    n, k = 2 * RANGE_BLOCK + 3, 3
+    close = 100 + rng.normal(0, 1, (n, k)).cumsum(axis=0)
+    open_, high, low = close + 0.1, close + 1.0, close - 1.0
+    rows = _bars(open_, high, low, close).ohlc_rows
+    assert rows.shape == (k, n, 4)
+    assert rows[0].flags.c_contiguous  # one asset's bars one after another
+    for j, field in enumerate((open_, high, low, close)):
+        np.testing.assert_array_equal(rows[:, :, j], field.T)
+    with pytest.raises(ValueError, match="read-only"):
+        rows[0, 0, 0] = 0.0
+
+
 @pytest.mark.parametrize("execution", ["next_open", "close"])
 @pytest.mark.parametrize("hit", [9, 15, 16, 17, 23, 24, 40, 61])
 def test_a_long_hold_stops_on_the_same_bar_as_the_general_kernel(hit: int, execution: str) -> None:
