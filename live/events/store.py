@@ -14,6 +14,7 @@ from live.events._codec import (
     Draft,
     Event,
     Row,
+    canonical_json,
     check_text,
     check_ts,
     decode_payload,
@@ -242,16 +243,19 @@ class EventStore:
     def _prepare(self, draft: Draft) -> tuple[str, str, dict[str, Any], str, int]:
         kind = check_text("kind", draft.kind)
         stream = check_text("stream", draft.stream)
-        text = encode_payload(draft.payload)
+        payload = draft.payload
+        # A flat object of plain scalars is valid JSON as it is (the common payload: checked
+        # once), and reads back equal to a shallow copy, without parsing the text again;
+        # anything else is walked (naming the bad key) and read back as it will be (tuples
+        # become lists).
+        flat = type(payload) is dict and flat_payload(payload)
+        text = canonical_json(payload) if flat else encode_payload(payload)
         ts_ms = draft.ts_ms
         if ts_ms is None:
             if self._clock is None:
                 raise InvalidEventError("append without ts_ms needs a store opened with clock=")
             ts_ms = self._clock()
-        # The payload as it will read back (tuples become lists), not as given: a flat object
-        # of plain scalars reads back equal to a shallow copy, without parsing the text again.
-        payload = draft.payload
-        readback = dict(payload) if flat_payload(payload) else decode_payload(text)
+        readback = dict(payload) if flat else decode_payload(text)
         return kind, stream, readback, text, check_ts(ts_ms)
 
     # ------------------------------------------------------------------ reading
