@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from grekko_research.errors import ConfigError, GrekkoError
 from grekko_research.tracking._provenance import artifact_location, sqlite_path, tracking_uri
+from grekko_research.tracking._seed import seed_sqlite_store
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
@@ -107,6 +108,7 @@ def client(uri: str | None = None) -> tuple[MlflowClient, str]:
     db = sqlite_path(uri)
     if db is not None:
         db.parent.mkdir(parents=True, exist_ok=True)  # SQLite creates the file, not the folder
+        seed_sqlite_store(db)  # a new store: a copy of the migrated empty one (see _seed)
     from mlflow.tracking import MlflowClient
 
     _quiet_mlflow()
