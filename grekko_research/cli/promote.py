@@ -78,6 +78,8 @@ def promote_command(
         "source_run": run_id,
         "config": config_text,
     }
+    if summary.get("fixed"):  # pinned by the sweep (optimize.fixed): part of params, named
+        spec["fixed"] = summary["fixed"]
     fitted = _log_fitted_models(summary, run_tags.get("config_id", ""), run_id, uri)
     tags = {gate_tag(g.name): "pass" for g in gates}
     if fitted:  # the trained models the signals came from: reproducible from the registry

@@ -369,6 +369,8 @@ def render_sweep(
         )
     out.print(table)
     out.print(f"best params: {fmt_params(summary['best_params'])}", highlight=False)
+    if summary.get("fixed"):
+        out.print(f"fixed (not searched): {fmt_params(summary['fixed'])}", highlight=False)
     over = summary["overfitting"] or {}
     shown = {"deflated_sharpe": "deflated Sharpe", "pbo": "PBO", "n_trials": "trials used"}
     stats = [

@@ -167,6 +167,19 @@ def _check_params(values: Any, name: Any, where: str, seen: dict[str, Any]) -> N
         raise ConfigError(f"{where}: {exc}") from None
 
 
+def _check_fixed(values: Mapping[str, Any], name: Any, seen: dict[str, Any]) -> None:
+    """``optimize.fixed`` against the strategy's search space, one parameter at a time."""
+    if isinstance(name, str) and name.startswith("models:/"):
+        raise ConfigError("optimize.fixed: a promoted model is not swept: drop optimize.fixed")
+    from grekko_research.optimize.space import check_fixed
+    from grekko_research.strategy import get_strategy
+
+    strategy = seen.get(str(name))
+    if strategy is None:
+        strategy = seen[str(name)] = get_strategy(str(name))
+    check_fixed(strategy, values)  # a credential-like key never gets here (_nets)
+
+
 def _typed(
     kind: str, value: Any, parent: Mapping[str, Any], where: str, seen: dict[str, Any]
 ) -> None:
@@ -178,6 +191,9 @@ def _typed(
         _check_section(value, RiskSection, where)
     elif kind == "engine_overrides":
         _check_section(value, EngineSection, where)
+    elif kind == "sweep_fixed":  # names and values checked against the strategy's space
+        if not isinstance(value, Mapping):  # by check_config_tree, which knows the strategy
+            raise ConfigError(f"{where}: expected a mapping of parameters")
     else:  # a schema field naming a type this module does not know: a bug, not bad input
         raise TypeError(f"{where}: unknown typed_by {kind!r} in the schema")
 
@@ -237,7 +253,11 @@ def check_config_tree(tree: Any) -> None:
     if not isinstance(tree, Mapping):
         raise ConfigError(f"the configuration must be a mapping, got {type(tree).__name__}")
     _nets(tree, "")
-    _structure(tree, GrekkoConfig, "", {})
+    seen: dict[str, Any] = {}
+    _structure(tree, GrekkoConfig, "", seen)
+    fixed = (tree.get("optimize") or {}).get("fixed")
+    if fixed:  # optimize.fixed: parameters of the strategy the sweep searches
+        _check_fixed(fixed, (tree.get("strategy") or {}).get("name"), seen)
     tokens = tree.get("tokens") or {}
     for i, token in enumerate(tokens.get("tokens") or []):
         address = token.get("address") if isinstance(token, Mapping) else None

@@ -81,6 +81,7 @@ def compose_config(overrides: Sequence[str] = (), *, conf: Path | None = None) -
     folder, extra = conf_folders(conf)
     # strategy.name=X would run X with the selected option's parameters: checked below
     names, rest = split_name_overrides(list(overrides))  # a syntax error names its override
+    rest = [_fixed_override(o) for o in rest]
     register_strategy_options(rest, [folder, *extra])
     if any(o.split("=", 1)[0].lstrip("+~") == "hydra.searchpath" for o in rest):
         extra = []  # the user's own search path replaces GREKKO_CONF_DIR's extra folders
@@ -113,6 +114,13 @@ def compose_config(overrides: Sequence[str] = (), *, conf: Path | None = None) -
             )
     _check_strategy_params(obj)
     return obj
+
+
+def _fixed_override(override: str) -> str:
+    """``optimize.fixed.<name>=v`` adds (or replaces) a key of the empty-by-default mapping."""
+    if override.startswith("optimize.fixed.") and "=" in override:
+        return "++" + override  # Hydra refuses new keys of a typed mapping without the ++
+    return override
 
 
 def _check_strategy_params(cfg: GrekkoConfig) -> None:

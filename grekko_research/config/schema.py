@@ -55,6 +55,7 @@ __all__ = [
 _PARAMS = {"typed_by": "strategy_params"}  # the Params dataclass of the sibling ``name``
 _RISK = {"typed_by": "risk_overrides"}  # RiskSection keys (``live``: LiveRiskSection keys)
 _ENGINE = {"typed_by": "engine_overrides"}  # EngineSection keys
+_FIXED = {"typed_by": "sweep_fixed"}  # the Params of the top-level ``strategy.name``
 
 
 @dataclass(frozen=True)
@@ -377,6 +378,9 @@ class OptimizeConfig:
     mc_skip_fraction: float = 0.02  # share of bars a skipped-bars draw drops
     mc_cost_stress: float = 2.0  # fee and slippage multiplier of the stress run
     parity: bool = True  # grekko sweep replays the best params through grekko-live
+    # Parameters pinned while the others are searched (optimize.fixed.train=500): each name a
+    # parameter of the strategy, each value inside its declared space; the study records them.
+    fixed: dict[str, Any] = field(default_factory=dict, metadata=_FIXED)
 
 
 @dataclass(frozen=True)

@@ -105,7 +105,7 @@ class _Driver:
         self.study = optuna.load_study(
             study_name=job.study_name,
             storage=self.storage,
-            sampler=make_sampler(cfg.sampler, cfg.seed, self.strategy, multi),
+            sampler=make_sampler(cfg.sampler, cfg.seed, self.strategy, multi, cfg.fixed),
         )
         self.study_id = self.storage.get_study_id_from_name(job.study_name)
         self.slots = cfg.workers if cfg.workers > 1 else cluster_cpus(self.ray)
@@ -136,7 +136,8 @@ class _Driver:
                 warnings.simplefilter("ignore", UserWarning)  # a Ray task's trial has none
                 trial = self.study.ask()
             try:
-                suggest_params(trial, self.strategy)  # drawn here: the driver's seeded sampler
+                # drawn here: the driver's seeded sampler
+                suggest_params(trial, self.strategy, self.job.cfg.optimize.fixed)
             except optuna.TrialPruned:  # parameters the strategy refuses: no task needed
                 self._tell(trial, None, optuna.trial.TrialState.PRUNED)
                 continue

@@ -9,6 +9,12 @@ live runner (the same function on its window, which holds the last retrain) deci
 (the replay parity test), and a restarted process reuses the retrain fit persisted before
 the crash (:func:`grekko_research.ml.models.fit_cached`) instead of refitting.
 
+What a retrain learned is its *initial model* (:func:`retrain_model`: the window's scaler
+moments, the batch fit's coefficients and its training log-loss, as one scikit-learn
+pipeline); everything after it is the update rule (``OnlineSpec``: one SGD step per closed
+bar) replayed over the bars. ``grekko promote`` logs the initial models; given them
+(``models=``), :func:`online_scores` fits nothing and replays the updates.
+
 Safety, as levels of exposure:
 
 * **expiry** — the model is stale when its last successful update is more than ``expiry``
@@ -20,8 +26,9 @@ Safety, as levels of exposure:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 from numba import njit
@@ -37,6 +44,7 @@ __all__ = [
     "SegmentOut",
     "online_scores",
     "online_segment_nb",
+    "retrain_model",
 ]
 
 _EPS = 1e-6
@@ -73,6 +81,7 @@ class OnlineResult:
     drift: np.ndarray
     updates: int
     retrains: int
+    models: tuple[tuple[int, Any], ...] = ()  # (retrain row, initial model) with keep_models
 
 
 @njit(cache=True)
@@ -162,6 +171,37 @@ def _logloss(p: float, y: float) -> float:
     return -np.log(p) if y > 0.5 else -np.log(1 - p)
 
 
+def retrain_model(fitted: Any, mu: np.ndarray, sd: np.ndarray, base: float) -> Any:
+    """A retrain's initial model as one scikit-learn pipeline (MLflow's sklearn flavour logs it).
+
+    ``scale`` holds the training window's moments (``mean_``, ``scale_``), ``model`` the batch
+    fit; ``training_logloss_`` the loss the drift test measures against.
+    """
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    scaler = StandardScaler()
+    scaler.mean_, scaler.scale_, scaler.var_ = mu, sd, sd * sd
+    scaler.n_features_in_, scaler.n_samples_seen_ = len(mu), 0
+    pipe = Pipeline([("scale", scaler), ("model", fitted)])
+    pipe.training_logloss_ = float(base)
+    return pipe
+
+
+def _state(model: Any) -> tuple[np.ndarray, float, np.ndarray, np.ndarray, float]:
+    """``(w, b, mu, sd, base)`` of a :func:`retrain_model` pipeline."""
+    try:
+        scaler, fitted = model.named_steps["scale"], model.named_steps["model"]
+        return (np.asarray(fitted.coef_[0], dtype=np.float64), float(fitted.intercept_[0]),
+                np.asarray(scaler.mean_, dtype=np.float64),
+                np.asarray(scaler.scale_, dtype=np.float64), float(model.training_logloss_))  # fmt: skip
+    except (AttributeError, KeyError, TypeError) as exc:
+        raise ConfigError(
+            f"not an online model's retrain (a scale + model pipeline with "
+            f"training_logloss_): {type(model).__name__}: {exc}"
+        ) from None
+
+
 def online_scores(
     x: np.ndarray,
     y: np.ndarray,
@@ -172,8 +212,15 @@ def online_scores(
     model: ModelSpec,
     *,
     start: int = 0,
+    keep_models: bool = False,
+    models: Mapping[int, Any] | None = None,
 ) -> OnlineResult:
-    """Run the online model over one symbol's ``x`` ``(n, d)``, labels ``y``/``end`` ``(n,)``."""
+    """Run the online model over one symbol's ``x`` ``(n, d)``, labels ``y``/``end`` ``(n,)``.
+
+    ``keep_models`` returns every retrain's initial model (:func:`retrain_model`) with the
+    result; ``models`` (those models by their retrain bar's open time, ms: e.g. reloaded
+    from a registered model) replaces the retrain fits, and every retrain must be there.
+    """
     n = x.shape[0]
     valid_x = np.isfinite(x).all(axis=1)
     valid = valid_x & np.isfinite(y)
@@ -183,6 +230,7 @@ def online_scores(
     drift = np.full(n, np.nan)
     wf = WalkForward(train=max(spec.train, 20), step=spec.cadence)
     fits = []  # (row, w, b, mu, sd, base) of every successful retrain
+    kept: list[tuple[int, Any]] = []
     for t in fit_rows(index, bar_ms, spec.cadence, start + spec.train).tolist():
         rows = training_rows(valid, end, t, wf, start)
         check_purged(end, rows, t, 0)
@@ -190,6 +238,17 @@ def online_scores(
         # depend on where the data starts, and cost a fit per live bar
         if len(rows) < spec.train or len(np.unique(y[rows])) < 2:
             continue  # the previous model carries on (and may go stale)
+        if models is not None:
+            if int(index[t]) not in models:
+                raise ConfigError(
+                    f"no model given for the retrain at {int(index[t])} ms (row {t}); the "
+                    f"models given cover {len(models)} retrain(s)"
+                )
+            given = models[int(index[t])]
+            fits.append((t, *_state(given)))
+            if keep_models:
+                kept.append((t, given))
+            continue
         # scaled by the training window's moments, frozen until the next retrain
         mu, sd = x[rows].mean(axis=0), x[rows].std(axis=0)
         sd = np.where(sd > 0, sd, 1.0)
@@ -199,6 +258,8 @@ def online_scores(
         base = float(np.mean([_logloss(a, b) for a, b in zip(p_in, y[rows], strict=True)]))
         fits.append((t, fitted.coef_[0].astype(np.float64), float(fitted.intercept_[0]), mu, sd,
                      base))  # fmt: skip
+        if keep_models:
+            kept.append((t, retrain_model(fitted, mu, sd, base)))
     updates = 0
     alpha = 1.0 / (model.regularization * spec.train)
     data = SegmentData(x, y, end, valid, valid_x)
@@ -210,4 +271,4 @@ def online_scores(
         updates += online_segment_nb(data, w.copy(), mu, sd, seg, rates, out)
     live = np.isfinite(score) & (age >= 0) & (age <= spec.expiry) & (drift <= spec.drift_halt)
     level[live] = np.where(drift[live] > spec.drift_warn, spec.reduce_to, 1.0)
-    return OnlineResult(score, level, age, drift, updates, len(fits))
+    return OnlineResult(score, level, age, drift, updates, len(fits), tuple(kept))

@@ -39,9 +39,10 @@ from grekko_research.optimize.space import (
     _objective_fn,
     make_sampler,
     suggest_params,
+    swept_space,
 )
 from grekko_research.optimize.splits import _first_half
-from grekko_research.strategy import Strategy, get_strategy, search_space
+from grekko_research.strategy import Strategy, get_strategy
 
 __all__ = [
     "SweepInterrupted",
@@ -115,25 +116,30 @@ def study_identity(cfg: GrekkoConfig, strategy: Strategy | None = None) -> dict[
     """What a study searches and how: everything that makes two studies incomparable.
 
     The objective(s) and their directions, the sampler, the pruner and the
-    strategy's declared search space. Not the sweep's size or speed
+    strategy's declared search space with ``optimize.fixed``'s parameters pinned (one choice
+    each), plus those values under ``fixed`` when there are any. Not the sweep's size or speed
     (``n_trials``, ``workers``, ``timeout``) nor the seed: rerunning with more
     trials or more workers continues the same study. The validation scheme and
     its windows enter the names of the fold studies (:func:`walk_forward_study_name`).
     """
     names, directions = _directions(cfg)
     strategy = strategy or get_strategy(cfg.strategy.name)
+    swept = swept_space(strategy, cfg.optimize.fixed)
     space = {
         name: [spec.kind, spec.low, spec.high, spec.step, spec.log,
                None if spec.choices is None else list(spec.choices)]
-        for name, spec in sorted(search_space(strategy.Params).items())
+        for name, spec in sorted(swept.items())
     }  # fmt: skip
-    return {
+    identity: dict[str, Any] = {
         "objectives": names,
         "directions": directions,
         "sampler": cfg.optimize.sampler,
         "pruner": cfg.optimize.pruner if len(names) == 1 else "none",  # never prunes multi
         "search_space": space,
     }
+    if cfg.optimize.fixed:  # only then: a free sweep keeps the study it had before
+        identity["fixed"] = {k: (swept[k].choices or ())[0] for k in sorted(cfg.optimize.fixed)}
+    return identity
 
 
 def _identity_id(identity: dict[str, Any]) -> str:
@@ -219,7 +225,7 @@ def _objective(
 
     def objective(trial: Any) -> Any:
         trial.set_user_attr("worker_pid", os.getpid())
-        params = suggest_params(trial, strategy)
+        params = suggest_params(trial, strategy, job.cfg.optimize.fixed)
         try:
             if prune:  # the first half of the data first: hopeless parameters stop there
                 result, metrics, _ = evaluate_segments(
@@ -290,9 +296,8 @@ def _optimize(
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     strategy, bars, engine = loaded or _load_bars(job)
     multi = len(_directions(job.cfg)[0]) > 1
-    sampler = make_sampler(
-        job.cfg.optimize.sampler, job.cfg.optimize.seed + worker, strategy, multi
-    )
+    o = job.cfg.optimize
+    sampler = make_sampler(o.sampler, o.seed + worker, strategy, multi, o.fixed)
     study = optuna.load_study(study_name=job.study_name, storage=_storage(job.cfg), sampler=sampler)
     n = job.cfg.optimize.n_trials
     done = (TrialState.COMPLETE, TrialState.PRUNED)
@@ -340,7 +345,11 @@ def _run_study(
         study_name=job.study_name,
         storage=_storage(job.cfg),
         sampler=make_sampler(
-            job.cfg.optimize.sampler, job.cfg.optimize.seed, strategy, len(names) > 1
+            job.cfg.optimize.sampler,
+            job.cfg.optimize.seed,
+            strategy,
+            len(names) > 1,
+            job.cfg.optimize.fixed,
         ),
         pruner=pruner,
         directions=directions,  # type: ignore[arg-type]

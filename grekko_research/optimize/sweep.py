@@ -47,7 +47,7 @@ from grekko_research.config import GrekkoConfig
 from grekko_research.data.bars import Bars
 from grekko_research.data.store import ParquetStore
 from grekko_research.engine import EngineConfig
-from grekko_research.errors import ConfigError
+from grekko_research.errors import ConfigError, WarmupError
 from grekko_research.metrics import METRIC_NAMES, performance_summary, periods_per_year
 from grekko_research.optimize.columns import ColumnSource
 from grekko_research.optimize.evaluate import (
@@ -62,6 +62,7 @@ from grekko_research.optimize.space import OBJECTIVES as OBJECTIVES
 from grekko_research.optimize.space import (
     _directions,
     _upper_params,
+    check_fixed,
     make_sampler,
     suggest_params,
 )
@@ -122,6 +123,8 @@ class SweepResult:
     robustness_draws: dict[str, list[float]] = field(default_factory=dict)
     # the parity check's window, and where its replay starts (the best parameters' warm-up)
     last_oos: dict[str, Any] = field(default_factory=dict)
+    fixed: dict[str, Any] = field(default_factory=dict)  # optimize.fixed: pinned, not searched
+    warmup: int = 0  # the longest warm-up the search space allows: where the windows start
     parity: dict[str, Any] | None = None  # set by the parity check (grekko sweep)
 
     def summary(self) -> dict[str, Any]:
@@ -135,6 +138,8 @@ class SweepResult:
             "folds": self.folds,
             "overfitting": self.overfitting,
             "best_params": self.best_params,
+            "fixed": self.fixed,
+            "warmup": self.warmup,
             "in_sample": self.in_sample,
             "n_trials": self.n_trials,
             "trials": self.trial_counts,
@@ -190,7 +195,7 @@ def run_sweep(
     probe = _Job(cfg, "", (), root, False)
     strategy, bars, engine = _load_bars(probe)
     names, _ = _directions(cfg)
-    warm = max(strategy.warmup(strategy.Params(**_upper_params(strategy))), 1)
+    warm = _longest_warmup(strategy, bars, cfg.optimize.fixed)
     base = base_study_name(cfg, strategy)
 
     say(f"full-sample study {base}/full")
@@ -279,6 +284,8 @@ def run_sweep(
         objective=names,
         n_trials=finished,
         best_params=best_params,
+        fixed=check_fixed(strategy, cfg.optimize.fixed),
+        warmup=warm,
         in_sample={k: _finite(v) for k, v in in_sample.items()},
         oos=None if oos is None else {k: _finite(v) for k, v in oos.items()},
         folds=folds_out,
@@ -301,6 +308,43 @@ def run_sweep(
             "warmup_bars": last.start - lead,
         },
     )
+
+
+def _longest_warmup(strategy: Strategy, bars: Bars, fixed: dict[str, Any]) -> int:
+    """The longest warm-up the search space (``fixed`` pinned) allows: every trial's windows
+    start after it, so each trial is scored with its whole warm-up before it.
+
+    Raises :class:`WarmupError` naming the parameters that need it when the data cannot
+    hold it and a bar to score.
+    """
+    upper = _upper_params(strategy, fixed)
+    params: Any = params_from_mapping(strategy.Params, upper)
+    warm = max(int(strategy.warmup(params)), 1)
+    if warm >= bars.n_bars:
+        raise WarmupError(
+            f"{strategy.name}: its search space allows parameters that need {warm} bars of "
+            f"warm-up ({_culprits(strategy, upper, warm)}), but the data holds {bars.n_bars} bars "
+            f"({bars.timeframe}): more data, or pin parameters with optimize.fixed.<name>=<value>"
+        )
+    return warm
+
+
+def _culprits(strategy: Strategy, upper: dict[str, Any], warm: int) -> str:
+    """The parameters of ``upper`` whose default would shorten its warm-up ``warm``."""
+    defaults = params_to_mapping(strategy.Params())
+    out = []
+    for name, value in upper.items():
+        if value == defaults[name]:
+            continue
+        try:
+            shorter = strategy.warmup(
+                params_from_mapping(strategy.Params, {**upper, name: defaults[name]})
+            )
+        except ConfigError:
+            continue
+        if shorter < warm:
+            out.append(f"{name}={value!r}")
+    return ", ".join(out) or ", ".join(f"{k}={v!r}" for k, v in upper.items())
 
 
 def _robustness(

@@ -18,6 +18,7 @@ from grekko_research.strategy.conformance import (
 from grekko_research.strategy.params import (
     ParamSpec,
     param,
+    param_value,
     params_from_mapping,
     params_to_mapping,
     search_space,
@@ -41,6 +42,7 @@ __all__ = [
     "check_strategy",
     "get_strategy",
     "param",
+    "param_value",
     "params_from_mapping",
     "params_to_mapping",
     "register_strategy",

@@ -27,6 +27,7 @@ from grekko_research.errors import ConfigError
 __all__ = [
     "ParamSpec",
     "param",
+    "param_value",
     "params_from_mapping",
     "params_to_mapping",
     "search_space",
@@ -169,19 +170,61 @@ def validate_params(params: Any) -> None:
     """Check every value of a parameter instance against its declared space; raise ConfigError."""
     cls = type(params)
     for name, spec in search_space(cls).items():
-        value = getattr(params, name)
-        where = f"{cls.__name__}.{name}"
-        if spec.choices is not None:
-            if value not in spec.choices:
-                raise ConfigError(f"{where} is {value!r}; expected one of {list(spec.choices)}")
-            continue
+        _check_value(spec, f"{cls.__name__}.{name}", getattr(params, name))
+
+
+def _check_value(spec: ParamSpec, where: str, value: Any) -> None:
+    """``value`` within ``spec``'s choices or range; ConfigError naming ``where`` otherwise."""
+    if spec.choices is not None:
+        if value not in spec.choices:
+            raise ConfigError(f"{where} is {value!r}; expected one of {list(spec.choices)}")
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"{where} is {value!r}; expected a number")
+    if spec.kind == "int" and not float(value).is_integer():
+        raise ConfigError(f"{where} is {value!r}; expected a whole number")
+    low, high = float(spec.low or 0.0), float(spec.high or 0.0)  # set for ranges
+    if not low <= value <= high:
+        raise ConfigError(f"{where} is {value}; allowed range [{spec.low}, {spec.high}]")
+
+
+def param_value(params_cls: type, name: str, value: Any) -> Any:
+    """Return ``value`` as parameter ``name`` of ``params_cls`` takes it, checked against its space.
+
+    One parameter on its own (``optimize.fixed`` pins some while a sweep searches the others):
+    its type and its declared choices or range, not the checks across parameters that
+    ``params_cls`` itself makes. Raises ConfigError naming the parameter.
+    """
+    space = search_space(params_cls)
+    if name not in space:
+        raise ConfigError(
+            f"{params_cls.__name__} has no parameter {name!r}; known: {sorted(space)}"
+        )
+    where = f"{params_cls.__name__}.{name}"
+    coerced = _coerce(space[name], where, value)
+    _check_value(space[name], where, coerced)
+    return coerced
+
+
+def _coerce(spec: ParamSpec, where: str, value: Any) -> Any:
+    """``value`` converted to the declared type (whole floats for ints, ints for floats)."""
+    declared = type(spec.default)
+    if declared is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where} must be true or false, got {value!r}")
+    elif declared is int:
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"{where} is {value!r}; expected a number")
-        if spec.kind == "int" and not float(value).is_integer():
-            raise ConfigError(f"{where} is {value!r}; expected a whole number")
-        low, high = float(spec.low or 0.0), float(spec.high or 0.0)  # set for ranges
-        if not low <= value <= high:
-            raise ConfigError(f"{where} is {value}; allowed range [{spec.low}, {spec.high}]")
+            raise ConfigError(f"{where} must be an integer, got {value!r}")
+        if not float(value).is_integer():
+            raise ConfigError(f"{where} must be an integer, got {value!r}")
+        value = int(value)
+    elif declared is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{where} must be a number, got {value!r}")
+        value = float(value)
+    elif declared is str and not isinstance(value, str):
+        raise ConfigError(f"{where} must be a string, got {value!r}")
+    return value
 
 
 def params_from_mapping(params_cls: type[P], values: Mapping[str, Any] | None) -> P:
@@ -198,27 +241,10 @@ def params_from_mapping(params_cls: type[P], values: Mapping[str, Any] | None) -
         raise ConfigError(
             f"unknown parameter(s) {unknown} for {params_cls.__name__}; known: {sorted(space)}"
         )
-    kwargs: dict[str, Any] = {}
-    for name, value in values.items():
-        spec = space[name]
-        where = f"{params_cls.__name__}.{name}"
-        declared = type(spec.default)
-        if declared is bool:
-            if not isinstance(value, bool):
-                raise ConfigError(f"{where} must be true or false, got {value!r}")
-        elif declared is int:
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise ConfigError(f"{where} must be an integer, got {value!r}")
-            if not float(value).is_integer():
-                raise ConfigError(f"{where} must be an integer, got {value!r}")
-            value = int(value)
-        elif declared is float:
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise ConfigError(f"{where} must be a number, got {value!r}")
-            value = float(value)
-        elif declared is str and not isinstance(value, str):
-            raise ConfigError(f"{where} must be a string, got {value!r}")
-        kwargs[name] = value
+    kwargs = {
+        name: _coerce(space[name], f"{params_cls.__name__}.{name}", value)
+        for name, value in values.items()
+    }
     params = params_cls(**kwargs)
     validate_params(params)
     return params

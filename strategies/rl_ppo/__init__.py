@@ -18,5 +18,8 @@ class RlPpoParams:
 class RlPpo(PolicyStrategy):
     name = "rl_ppo"
     Params = RlPpoParams
-    summary = "a PPO agent's target (flat or long), decided on 11 volatility-scaled features"
+    summary = (
+        "a PPO agent's target (flat or long), decided on 11 volatility-scaled features and the "
+        "position it holds"
+    )
     policy_root = Path(__file__).parent / "policies"

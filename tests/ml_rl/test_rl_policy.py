@@ -96,7 +96,7 @@ def test_rl_ppo_replay_matches_backtest(research_store: Path, tmp_path: Path) ->
         [
             "strategy=rl_ppo",
             "data.start=2021-05-20",  # after the shipped policy's training window
-            "data.end=2021-06-03",
+            "data.end=2021-06-10",  # its warm-up (337 bars, the position's memory) and a week
             "engine.taker_fee=0.001",
             "engine.slippage=bps",
             "engine.slippage_value=5",
