@@ -101,14 +101,14 @@ class UsdmLockStep:
         b = self.replayed
         for t in range(b.n_bars):
             self.sim.advance_to(int(b.index[t]) + HOUR)
-            yield Bar(PERP, int(b.index[t]), float(b.open[t, 0]), float(b.high[t, 0]),
+            yield Bar(b.symbols[0], int(b.index[t]), float(b.open[t, 0]), float(b.high[t, 0]),
                       float(b.low[t, 0]), float(b.close[t, 0]), float(b.volume[t, 0]))  # fmt: skip
 
 
-def candle_bars(frame: pd.DataFrame) -> Bars:
+def candle_bars(frame: pd.DataFrame, symbol: str = PERP) -> Bars:
     col = lambda c: frame[[c]].to_numpy(np.float64)  # noqa: E731
     return Bars(
-        index=frame.timestamp.to_numpy(np.int64), symbols=(PERP,), timeframe="1h",
+        index=frame.timestamp.to_numpy(np.int64), symbols=(symbol,), timeframe="1h",
         open=col("open"), high=col("high"), low=col("low"), close=col("close"),
         volume=col("volume"),
     )  # fmt: skip
