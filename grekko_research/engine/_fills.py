@@ -433,3 +433,33 @@ def usdm_stop_hit_nb(
         if not long and (o >= level or h >= level):
             return KIND_TRAILING_STOP, max(o, level)
     return 0, np.nan
+
+
+@njit(cache=True, nogil=True)
+def coinbase_stop_hit_nb(
+    S: np.ndarray, j: int, o: float, h: float, lo: float, gap: bool, tick: float
+) -> tuple[int, float]:
+    """Return (kind, price) of a position's Coinbase bracket on one bar, else (0, nan)
+    (``Stops(trigger="coinbase")``, ``live/sim/_coinbase_book.py``).
+
+    One ``trigger_bracket_gtc`` order holds both exits, levels on the tick grid towards the
+    market. Its stop leg is checked first: it triggers at the open when ``gap`` (placed before
+    this bar) and the open is past it, else at its level when the range reaches it (kind
+    stop-loss, the trigger price). Otherwise its limit leg (the take-profit) fills at its
+    price, as a maker, when the bar trades *through* it (a sell's high above it): never on a
+    touch, nor at a gapped open beyond it.
+    """
+    pos = S[j, S_POS]
+    if pos == 0.0:
+        return 0, np.nan
+    long = pos > 0.0
+    sl = _venue_level(S[j, S_SL], tick, long)
+    if sl == sl:
+        if long and ((gap and o <= sl) or lo <= sl):
+            return KIND_STOP_LOSS, min(o, sl) if gap else sl
+        if not long and ((gap and o >= sl) or h >= sl):
+            return KIND_STOP_LOSS, max(o, sl) if gap else sl
+    tp = _venue_level(S[j, S_TP], tick, not long)
+    if tp == tp and ((long and h > tp) or (not long and lo < tp)):
+        return KIND_TAKE_PROFIT, tp
+    return 0, np.nan

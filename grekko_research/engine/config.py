@@ -255,7 +255,7 @@ class Stops:
     both_touch: Literal["pessimistic", "optimistic"] = "pessimistic"
     on_entry_bar: bool = True
     skip_signals_on_exit_bar: bool = False
-    trigger: Literal["bar", "venue", "usdm"] = "bar"
+    trigger: Literal["bar", "venue", "usdm", "coinbase"] = "bar"
     stop_limit_offset: float | None = None
 
     def __post_init__(self) -> None:
@@ -275,8 +275,12 @@ class Stops:
         self._check_trigger()
 
     def _check_trigger(self) -> None:
-        if self.trigger not in ("bar", "venue", "usdm"):
-            raise ConfigError(f"Stops.trigger must be bar, venue or usdm, got {self.trigger!r}")
+        if self.trigger not in ("bar", "venue", "usdm", "coinbase"):
+            raise ConfigError(
+                f"Stops.trigger must be bar, venue, usdm or coinbase, got {self.trigger!r}"
+            )
+        if self.trigger == "coinbase":
+            self._check_coinbase()
         if self.trigger == "venue" and self.trailing is not None:
             raise ConfigError(
                 "Stops.trigger='venue' models Binance spot's stop-loss / take-profit OCO list, "
@@ -305,6 +309,20 @@ class Stops:
                 raise ConfigError(
                     f"Stops.stop_limit_offset must be a fraction in [0, 1), got {off!r}"
                 )
+
+    def _check_coinbase(self) -> None:
+        if self.stop_loss is None or self.take_profit is None or self.trailing is not None:
+            raise ConfigError(
+                "Stops.trigger='coinbase' models Coinbase's trigger_bracket_gtc bracket: it "
+                "needs a stop_loss and a take_profit and no trailing stop (the runner emulates "
+                "a trailing stop; a lone stop goes as a stop-limit: use trigger='venue' with "
+                "stop_limit_offset)"
+            )
+        if self.stop_limit_offset is not None:
+            raise ConfigError(
+                "Stops.stop_limit_offset does not apply to trigger='coinbase': the bracket's "
+                "stop leg limits 5 % beyond its trigger, whatever the policy's offset"
+            )
 
     @property
     def needs_atr(self) -> bool:
@@ -458,7 +476,8 @@ class EngineConfig:
         cfg[L.CFG_STOPS_ON_ENTRY_BAR] = 1.0 if st.on_entry_bar else 0.0
         cfg[L.CFG_SKIP_SIGNALS_ON_STOP] = 1.0 if st.skip_signals_on_exit_bar else 0.0
         cfg[L.CFG_STOP_TRIGGER] = {"bar": 0.0, "venue": L.TRIGGER_BINANCE_OCO,
-                                   "usdm": L.TRIGGER_USDM}[st.trigger]  # fmt: skip
+                                   "usdm": L.TRIGGER_USDM,
+                                   "coinbase": L.TRIGGER_COINBASE}[st.trigger]  # fmt: skip
         off = st.stop_limit_offset
         cfg[L.CFG_STOP_LIMIT_OFFSET] = np.nan if off is None else float(off)
         cfg[L.CFG_VALID_BARS] = self.order_valid_bars
