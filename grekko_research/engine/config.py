@@ -242,7 +242,10 @@ class Stops:
     native orders (``live/sim/_usdm_algo.py``; docs/engine.md, "Stops held by the venue"):
     separate algo orders, no OCO, triggered in placement order (stop-loss, take-profit,
     trailing stop), the trailing stop as ``TRAILING_STOP_MARKET`` (``pct`` only, 0.1 % to
-    10 %: its ``callbackRate``).
+    10 %: its ``callbackRate``). ``trigger="coinbase"``: both held as one Coinbase
+    ``trigger_bracket_gtc`` order (``live/sim/_coinbase_book.py``): the stop leg first, limited
+    5 % beyond its trigger; the take-profit filled at its price, as a maker, when a bar trades
+    through it.
     """
 
     stop_loss: float | None = None
