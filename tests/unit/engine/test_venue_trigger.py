@@ -113,7 +113,7 @@ def test_shorts_check_the_stop_above_first() -> None:
 
 
 def test_validation_and_the_lean_kernel_scope() -> None:
-    with pytest.raises(ConfigError, match=r"Stops\.trigger must be bar, venue or usdm"):
+    with pytest.raises(ConfigError, match=r"Stops\.trigger must be bar, venue, usdm or coinbase"):
         Stops(stop_loss=0.02, trigger="exchange")  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="OCO list, which has no trailing stop"):
         Stops(trailing=0.02, trigger="venue")
