@@ -387,3 +387,79 @@ def _stop_hit(
     if which == 2:
         return KIND_TAKE_PROFIT, price
     return 0, np.nan
+
+
+@njit(cache=True, nogil=True)
+def usdm_stop_hit_nb(
+    S: np.ndarray, j: int, o: float, h: float, lo: float, gap: bool, tick: float, skip_sl: bool
+) -> tuple[int, float]:
+    """Return (kind, exit price) of the first of a position's USD-M algo orders that one bar
+    triggers, else (0, nan) (``Stops(trigger="usdm")``, ``live/sim/_usdm_algo.py``).
+
+    Binance USD-M has no OCO: the runner places the stop-loss, the take-profit and the
+    trailing stop as separate reduce-only algo orders, in that order, and a bar triggers them
+    in placement order (the first fills, the others find nothing to reduce and expire). The
+    stop-loss and take-profit levels sit on the tick grid towards the market and trigger at
+    the open when ``gap`` (placed before this bar) and the open is past them, else at their
+    level when the range reaches it. The trailing stop (``TRAILING_STOP_MARKET``, activated at
+    the mark price of its placement: the entry bar's open) is not checked in its placement
+    bar (``gap`` False); later, its level is ``callbackRate`` behind the peak of the bars
+    before this one (``S_TRAIL_PEAK``), rounded away from the market onto the tick grid, and
+    it triggers at the open past it or at the level. ``skip_sl``: the stop-loss has triggered
+    already (a stop-limit resting at its limit).
+    """
+    pos = S[j, S_POS]
+    if pos == 0.0:
+        return 0, np.nan
+    long = pos > 0.0
+    sl = np.nan if skip_sl else _venue_level(S[j, S_SL], tick, long)
+    if sl == sl:
+        if long and ((gap and o <= sl) or lo <= sl):
+            return KIND_STOP_LOSS, min(o, sl) if gap else sl
+        if not long and ((gap and o >= sl) or h >= sl):
+            return KIND_STOP_LOSS, max(o, sl) if gap else sl
+    tp = _venue_level(S[j, S_TP], tick, not long)
+    if tp == tp:
+        if long and ((gap and o >= tp) or h >= tp):
+            return KIND_TAKE_PROFIT, max(o, tp) if gap else tp
+        if not long and ((gap and o <= tp) or lo <= tp):
+            return KIND_TAKE_PROFIT, min(o, tp) if gap else tp
+    d = S[j, S_TRAIL_D]
+    if gap and d == d and d < 0.0:  # a pct trailing stop (stored negated), from its next bar
+        peak = S[j, S_TRAIL_PEAK]
+        level = _venue_level(peak * (1.0 + d) if long else peak * (1.0 - d), tick, not long)
+        if long and (o <= level or lo <= level):
+            return KIND_TRAILING_STOP, min(o, level)
+        if not long and (o >= level or h >= level):
+            return KIND_TRAILING_STOP, max(o, level)
+    return 0, np.nan
+
+
+@njit(cache=True, nogil=True)
+def coinbase_stop_hit_nb(
+    S: np.ndarray, j: int, o: float, h: float, lo: float, gap: bool, tick: float
+) -> tuple[int, float]:
+    """Return (kind, price) of a position's Coinbase bracket on one bar, else (0, nan)
+    (``Stops(trigger="coinbase")``, ``live/sim/_coinbase_book.py``).
+
+    One ``trigger_bracket_gtc`` order holds both exits, levels on the tick grid towards the
+    market. Its stop leg is checked first: it triggers at the open when ``gap`` (placed before
+    this bar) and the open is past it, else at its level when the range reaches it (kind
+    stop-loss, the trigger price). Otherwise its limit leg (the take-profit) fills at its
+    price, as a maker, when the bar trades *through* it (a sell's high above it): never on a
+    touch, nor at a gapped open beyond it.
+    """
+    pos = S[j, S_POS]
+    if pos == 0.0:
+        return 0, np.nan
+    long = pos > 0.0
+    sl = _venue_level(S[j, S_SL], tick, long)
+    if sl == sl:
+        if long and ((gap and o <= sl) or lo <= sl):
+            return KIND_STOP_LOSS, min(o, sl) if gap else sl
+        if not long and ((gap and o >= sl) or h >= sl):
+            return KIND_STOP_LOSS, max(o, sl) if gap else sl
+    tp = _venue_level(S[j, S_TP], tick, not long)
+    if tp == tp and ((long and h > tp) or (not long and lo < tp)):
+        return KIND_TAKE_PROFIT, tp
+    return 0, np.nan

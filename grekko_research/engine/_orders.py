@@ -21,8 +21,10 @@ from numba import njit
 from grekko_research.engine._fills import (
     _pending_fill_price,
     _venue_level,
+    coinbase_stop_hit_nb,
     fee_nb,
     fill_nb,
+    usdm_stop_hit_nb,
     venue_stop_hit_nb,
 )
 from grekko_research.engine._risk import record_event_nb, risk_gate_nb
@@ -56,6 +58,7 @@ from grekko_research.engine.layout import (
     CFG_TP_VALUE,
     CFG_TRAIL_KIND,
     CFG_TRAIL_VALUE,
+    COINBASE_BRACKET_SLIP,
     DUST,
     EPS,
     KIND_LIQUIDATION,
@@ -103,6 +106,8 @@ from grekko_research.engine.layout import (
     STOP_ABS,
     STOP_ATR,
     STOP_PCT,
+    TRIGGER_COINBASE,
+    TRIGGER_USDM,
 )
 from grekko_research.risk.rules import (
     RULE_LIQUIDATION,
@@ -606,7 +611,10 @@ def _venue_stops(
     (:func:`~grekko_research.engine._fills.venue_stop_hit_nb`) is checked; a stop-loss sent as a
     stop-limit (``CFG_STOP_LIMIT_OFFSET``, its limit that fraction beyond the stop on the tick
     grid, as the runner sends it) fills at its trigger price when the limit allows, else rests
-    from the next bar on: the stop-limit a gap triggers and does not fill.
+    from the next bar on: the stop-limit a gap triggers and does not fill. Under USD-M's rules
+    (``Stops(trigger="usdm")``, :func:`~grekko_research.engine._fills.usdm_stop_hit_nb`) the
+    orders are separate: a resting stop-limit leaves the take-profit and the trailing stop
+    working, in the bar it triggered in too.
     """
     S = bk.S
     pos = S[j, S_POS]
@@ -619,9 +627,19 @@ def _venue_stops(
             fill, size = fill_nb(rules, market, t, j, -pos, rest, False)
             S[j, S_STOP_BAR] = t
             _submit(bk, rules, t, Order(j, size, fill, KIND_STOP_LOSS, True, fill - rest, atr))
-        return
+            return
+        if rules.cfg[CFG_STOP_TRIGGER] != TRIGGER_USDM:
+            return
     tick = rules.tick[j]
-    kind, price = venue_stop_hit_nb(S, j, market.open[t, j], h, lo, gap, tick)
+    o = market.open[t, j]
+    if rules.cfg[CFG_STOP_TRIGGER] == TRIGGER_COINBASE:
+        _coinbase_bracket(bk, rules, market, t, j, gap, atr)
+        return
+    usdm = rules.cfg[CFG_STOP_TRIGGER] == TRIGGER_USDM
+    if usdm:
+        kind, price = usdm_stop_hit_nb(S, j, o, h, lo, gap, tick, rest == rest)
+    else:
+        kind, price = venue_stop_hit_nb(S, j, o, h, lo, gap, tick)
     if kind == 0:
         return
     off = rules.cfg[CFG_STOP_LIMIT_OFFSET]
@@ -630,8 +648,41 @@ def _venue_stops(
         limit = _venue_level(stop * (1.0 - off) if long else stop * (1.0 + off), tick, not long)
         if (long and price < limit) or (not long and price > limit):
             S[j, S_SL_REST] = limit
-            return
+            if not usdm:
+                return  # the OCO's other leg expired with the trigger
+            # USD-M's take-profit and trailing stop are orders of their own: still working.
+            kind, price = usdm_stop_hit_nb(S, j, o, h, lo, gap, tick, True)
+            if kind == 0:
+                return
     _stop_exit(bk, rules, market, t, j, kind, price, atr)
+
+
+@njit(cache=True, nogil=True)
+def _coinbase_bracket(
+    bk: Book, rules: Rules, market: Market, t: int, j: int, gap: bool, atr: float
+) -> None:
+    """The asset's Coinbase bracket on bar ``t`` (no stop resting): its stop leg triggered
+    becomes a limit ``COINBASE_BRACKET_SLIP`` beyond the trigger (on the tick grid, away from
+    the market), filled at the trigger price (taker) when that limit allows, else resting from
+    the next bar on (``S_SL_REST``); its limit leg fills at its price as a maker."""
+    S = bk.S
+    pos = S[j, S_POS]
+    long = pos > 0.0
+    tick = rules.tick[j]
+    h, lo = market.high[t, j], market.low[t, j]
+    kind, price = coinbase_stop_hit_nb(S, j, market.open[t, j], h, lo, gap, tick)
+    if kind == KIND_STOP_LOSS:
+        stop = _venue_level(S[j, S_SL], tick, long)
+        slip = COINBASE_BRACKET_SLIP
+        limit = _venue_level(stop * (1.0 - slip) if long else stop * (1.0 + slip), tick, not long)
+        if (long and price < limit) or (not long and price > limit):
+            S[j, S_SL_REST] = limit
+            return
+        _stop_exit(bk, rules, market, t, j, kind, price, atr)
+    elif kind == KIND_TAKE_PROFIT:
+        fill, size = fill_nb(rules, market, t, j, -pos, price, False)
+        S[j, S_STOP_BAR] = t
+        _submit(bk, rules, t, Order(j, size, fill, KIND_TAKE_PROFIT, True, fill - price, atr))
 
 
 @njit(cache=True, nogil=True)

@@ -238,7 +238,14 @@ class Stops:
     the venue holds the stop-loss as a stop-limit order whose limit lies this fraction beyond
     the stop (``live.stop_policy.stop_limit``): triggered by a gap past its limit it rests at
     the limit and fills only when a later bar trades through it; ``None`` (the default): a
-    stop-market.
+    stop-market. ``trigger="usdm"``: the stops are held as Binance USD-M holds the runner's
+    native orders (``live/sim/_usdm_algo.py``; docs/engine.md, "Stops held by the venue"):
+    separate algo orders, no OCO, triggered in placement order (stop-loss, take-profit,
+    trailing stop), the trailing stop as ``TRAILING_STOP_MARKET`` (``pct`` only, 0.1 % to
+    10 %: its ``callbackRate``). ``trigger="coinbase"``: both held as one Coinbase
+    ``trigger_bracket_gtc`` order (``live/sim/_coinbase_book.py``): the stop leg first, limited
+    5 % beyond its trigger; the take-profit filled at its price, as a maker, when a bar trades
+    through it.
     """
 
     stop_loss: float | None = None
@@ -251,7 +258,7 @@ class Stops:
     both_touch: Literal["pessimistic", "optimistic"] = "pessimistic"
     on_entry_bar: bool = True
     skip_signals_on_exit_bar: bool = False
-    trigger: Literal["bar", "venue"] = "bar"
+    trigger: Literal["bar", "venue", "usdm", "coinbase"] = "bar"
     stop_limit_offset: float | None = None
 
     def __post_init__(self) -> None:
@@ -268,24 +275,57 @@ class Stops:
             raise ConfigError("Stops.both_touch must be pessimistic or optimistic")
         if self.atr_window < 1:
             raise ConfigError("Stops.atr_window must be at least 1")
-        if self.trigger not in ("bar", "venue"):
-            raise ConfigError(f"Stops.trigger must be bar or venue, got {self.trigger!r}")
+        self._check_trigger()
+
+    def _check_trigger(self) -> None:
+        if self.trigger not in ("bar", "venue", "usdm", "coinbase"):
+            raise ConfigError(
+                f"Stops.trigger must be bar, venue, usdm or coinbase, got {self.trigger!r}"
+            )
+        if self.trigger == "coinbase":
+            self._check_coinbase()
         if self.trigger == "venue" and self.trailing is not None:
             raise ConfigError(
-                "Stops.trigger='venue' models the venue's stop-loss / take-profit OCO list; "
-                "a trailing stop is not modelled there yet: use trigger='bar'"
+                "Stops.trigger='venue' models Binance spot's stop-loss / take-profit OCO list, "
+                "which has no trailing stop: use trigger='bar' (the runner emulates it) or "
+                "'usdm' (Binance USD-M's TRAILING_STOP_MARKET)"
+            )
+        trail = self.trailing
+        if (
+            self.trigger == "usdm"
+            and trail is not None
+            and not (self.trailing_kind == "pct" and 0.001 <= trail <= 0.1)
+        ):
+            raise ConfigError(
+                "Stops.trigger='usdm' models USD-M's TRAILING_STOP_MARKET: the trailing "
+                "stop must be pct within 0.001..0.1 (callbackRate 0.1 % to 10 %), got "
+                f"{trail!r} {self.trailing_kind}"
             )
         off = self.stop_limit_offset
         if off is not None:
-            if self.trigger != "venue":
+            if self.trigger == "bar":
                 raise ConfigError(
                     "Stops.stop_limit_offset models the venue's stop-limit order: it needs "
-                    "trigger='venue'"
+                    "trigger='venue' or 'usdm'"
                 )
             if isinstance(off, bool) or not (isinstance(off, int | float) and 0 <= off < 1):
                 raise ConfigError(
                     f"Stops.stop_limit_offset must be a fraction in [0, 1), got {off!r}"
                 )
+
+    def _check_coinbase(self) -> None:
+        if self.stop_loss is None or self.take_profit is None or self.trailing is not None:
+            raise ConfigError(
+                "Stops.trigger='coinbase' models Coinbase's trigger_bracket_gtc bracket: it "
+                "needs a stop_loss and a take_profit and no trailing stop (the runner emulates "
+                "a trailing stop; a lone stop goes as a stop-limit: use trigger='venue' with "
+                "stop_limit_offset)"
+            )
+        if self.stop_limit_offset is not None:
+            raise ConfigError(
+                "Stops.stop_limit_offset does not apply to trigger='coinbase': the bracket's "
+                "stop leg limits 5 % beyond its trigger, whatever the policy's offset"
+            )
 
     @property
     def needs_atr(self) -> bool:
@@ -399,9 +439,9 @@ class EngineConfig:
             raise ConfigError("EngineConfig.maintenance_margin must be in [0, 1)")
         if self.order_valid_bars < 0:
             raise ConfigError("EngineConfig.order_valid_bars must be 0 (GTC) or positive")
-        if self.stops.trigger == "venue" and self.execution != "next_open":
+        if self.stops.trigger != "bar" and self.execution != "next_open":
             raise ConfigError(
-                "Stops.trigger='venue' needs EngineConfig.execution='next_open' (the runner "
+                f"Stops.trigger={self.stops.trigger!r} needs EngineConfig.execution='next_open' (the runner "
                 "places a position's native stops in the bar its entry fills at the open)"
             )
 
@@ -438,7 +478,9 @@ class EngineConfig:
         cfg[L.CFG_BOTH_TOUCH] = 0.0 if st.both_touch == "pessimistic" else 1.0
         cfg[L.CFG_STOPS_ON_ENTRY_BAR] = 1.0 if st.on_entry_bar else 0.0
         cfg[L.CFG_SKIP_SIGNALS_ON_STOP] = 1.0 if st.skip_signals_on_exit_bar else 0.0
-        cfg[L.CFG_STOP_TRIGGER] = 1.0 if st.trigger == "venue" else 0.0
+        cfg[L.CFG_STOP_TRIGGER] = {"bar": 0.0, "venue": L.TRIGGER_BINANCE_OCO,
+                                   "usdm": L.TRIGGER_USDM,
+                                   "coinbase": L.TRIGGER_COINBASE}[st.trigger]  # fmt: skip
         off = st.stop_limit_offset
         cfg[L.CFG_STOP_LIMIT_OFFSET] = np.nan if off is None else float(off)
         cfg[L.CFG_VALID_BARS] = self.order_valid_bars

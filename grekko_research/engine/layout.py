@@ -46,7 +46,11 @@ CFG_KELLY_PAYOFF = 25  # given payoff ratio, NaN = estimate
 CFG_KELLY_CAP = 26  # largest fraction of equity
 CFG_KELLY_MIN_TRADES = 27  # closed trades needed before estimating
 CFG_KELLY_WARMUP = 28  # fraction of equity per entry until then
-CFG_STOP_TRIGGER = 29  # 0: the bar model; 1: the venue's native stop rules (Stops.trigger)
+CFG_STOP_TRIGGER = 29  # 0: the bar model; else a venue's native stop rules (Stops.trigger):
+TRIGGER_BINANCE_OCO = 1.0  # Stops.trigger='venue': Binance spot's OCO list
+TRIGGER_USDM = 2.0  # Stops.trigger='usdm': Binance USD-M's separate algo orders
+TRIGGER_COINBASE = 3.0  # Stops.trigger='coinbase': Coinbase's trigger_bracket_gtc bracket
+COINBASE_BRACKET_SLIP = 0.05  # a triggered bracket's stop leg limits this far beyond its trigger
 CFG_STOP_LIMIT_OFFSET = 30  # venue rules: a stop-loss sent as a stop-limit this far beyond
 N_CFG = 31
 

@@ -332,8 +332,9 @@ def test_a_bar_reaching_both_exits_triggers_them_in_placement_order(btc: pd.Data
     """USD-M has no OCO: the runner's stop-loss and take-profit are two reduce-only algo orders,
     and a bar whose range reaches both triggers them in the order they were placed; the second
     finds no position to reduce and expires. The runner places the stop-loss first, so on
-    USD-M the stop wins such a bar (the engine's bar model with ``both_touch="pessimistic"``),
-    where the spot OCO list's upper leg wins (``Stops(trigger="venue")``)."""
+    USD-M the stop wins such a bar (``Stops(trigger="usdm")``, which also keeps the stop first
+    when the open gapped past the take-profit), where the spot OCO list's upper leg wins
+    (``Stops(trigger="venue")``)."""
     # Placed at the open of a bar whose range reaches below and above: the levels half way.
     i = first(btc, lambda i: i > 10 and dec(btc.high[i]) - dec(btc.open[i]) > 4 * TICK
               and dec(btc.open[i]) - dec(btc.low[i]) > 4 * TICK)  # fmt: skip

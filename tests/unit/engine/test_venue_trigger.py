@@ -113,9 +113,9 @@ def test_shorts_check_the_stop_above_first() -> None:
 
 
 def test_validation_and_the_lean_kernel_scope() -> None:
-    with pytest.raises(ConfigError, match=r"Stops\.trigger must be bar or venue"):
+    with pytest.raises(ConfigError, match=r"Stops\.trigger must be bar, venue, usdm or coinbase"):
         Stops(stop_loss=0.02, trigger="exchange")  # type: ignore[arg-type]
-    with pytest.raises(ConfigError, match="trailing stop is not modelled"):
+    with pytest.raises(ConfigError, match="OCO list, which has no trailing stop"):
         Stops(trailing=0.02, trigger="venue")
     with pytest.raises(ConfigError, match="execution='next_open'"):
         EngineConfig(execution="close", stops=Stops(stop_loss=0.02, trigger="venue"))
