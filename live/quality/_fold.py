@@ -11,8 +11,8 @@ Where each price comes from (see ``docs/execution.md``):
 
 - arrival: the ``decision`` of the order's bar records ``prices`` (the venue's reference price
   per symbol at the decision: its ticker's last price, or the replayed bar's open); a manual
-  order's ``manual_order`` event records its own; any other order without a decision (a kill
-  switch's flatten, a retry whose decision is gone) takes the last close before it;
+  order's ``manual_order`` event records its own; any other order (a kill switch's flatten, a
+  native stop, one whose decision is not in the log) takes the last close before it;
 - model: the open of the bar after the decision's bar (the engine executes a decision of bar
   ``t`` at the open of bar ``t + 1``), from that bar's ``bar_closed``; and the engine book's
   own expected fill price at the decision (``planned[i].price``: the model's slippage
@@ -43,6 +43,9 @@ ORDER_KINDS = tuple(k for _, k in reversed(_SEQ_KINDS))
 flatten, the kill switch's flatten, an emulated stop's exit, a native stop, a manual order."""
 
 _FINAL = {"FILLED", "CANCELLED", "REJECTED", "EXPIRED"}
+# Orders the decision of their bar priced (a stop's exit fires at that bar's prices too); a
+# kill switch's flatten or a native stop's placement comes later, at a price it did not record.
+_DECIDED = ("strategy", "risk_flatten", "stop")
 _KEPT = 50_000  # decisions and bar opens remembered by a follower (older orders: no prices)
 
 
@@ -209,7 +212,7 @@ class QualityFold:
         decision = self._decisions.get(o.decision_ts)
         if o.kind == "manual" and o.client_id in self._manual:
             o.arrival_price, o.arrival_source = self._manual[o.client_id], "manual"
-        elif decision is not None and 0 <= j < len(decision["prices"]):
+        elif decision is not None and o.kind in _DECIDED and 0 <= j < len(decision["prices"]):
             price = decision["prices"][j]
             if price is not None:
                 o.arrival_price, o.arrival_source = float(price), "decision"
