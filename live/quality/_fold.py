@@ -49,12 +49,17 @@ _DECIDED = ("strategy", "risk_flatten", "stop")
 _KEPT = 50_000  # decisions and bar opens remembered by a follower (older orders: no prices)
 
 
-def order_kind(seq: int) -> str:
-    """What placed an order whose intent has ``seq`` (see :data:`ORDER_KINDS`)."""
+def order_kind(seq: int, tag: str | None = None) -> str:
+    """What placed an order whose intent has ``seq`` and exit ``tag`` (a stop's exit kind; see
+    :data:`ORDER_KINDS`). A native stop's seq grows with its revisions: its tag tells it."""
+    if seq < 0:
+        raise ValueError(f"an intent's seq is >= 0, got {seq}")
+    if tag is not None:
+        return "native_stop" if seq >= 40_000 else "stop"
     for start, kind in _SEQ_KINDS:
         if seq >= start:
             return kind
-    raise ValueError(f"an intent's seq is >= 0, got {seq}")
+    return "strategy"
 
 
 @dataclass
@@ -197,7 +202,7 @@ class QualityFold:
             symbol=str(p["symbol"]),
             side=str(p["side"]),
             order_type=str(p.get("order_type") or "market"),
-            kind=order_kind(seq),
+            kind=order_kind(seq, p.get("tag")),
             qty=Decimal(str(p["qty"])),
             limit_price=None if p.get("limit_price") is None else Decimal(str(p["limit_price"])),
             decision_ts=int(p.get("decision_ts_ms", 0)),

@@ -117,7 +117,7 @@ def write_html(table: pd.DataFrame, path: Path, *, title: str) -> Path:
     ]
     sums = "".join(
         f"<h2>By {k}</h2>"
-        + summarize(table, k).to_html(index=False, na_rep="–", float_format="%.4g")
+        + summarize(table, k).to_html(index=False, na_rep="–", float_format="{:.4g}".format)
         for k in ("venue", "symbol", "side", "size_bucket", "hour", "kind")
         if not table.empty
     )
@@ -130,7 +130,7 @@ def write_html(table: pd.DataFrame, path: Path, *, title: str) -> Path:
         + "".join(parts)
         + sums
         + "<h2>Orders</h2>"
-        + table.to_html(index=False, na_rep="–", float_format="%.6g")
+        + table.to_html(index=False, na_rep="–", float_format="{:.6g}".format)
         + f"<h2>Columns</h2><table>{legend}</table>"
     )
     page = (

@@ -217,6 +217,8 @@ def test_kinds_and_buckets() -> None:
     assert [order_kind(s) for s in seqs] == [
         "strategy", "strategy", "risk_flatten", "kill_flatten", "stop", "native_stop", "manual",
     ]  # fmt: skip
+    assert order_kind(30_000, "stop_loss") == "stop"
+    assert order_kind(50_002, "take_profit") == "native_stop"  # a native stop's 3,334th revision
     with pytest.raises(ValueError, match="seq is >= 0"):
         order_kind(-1)
     assert [size_bucket(x) for x in (0, 9.99, 10, 999, 1e6, math.nan)] == [
