@@ -33,7 +33,7 @@ LATENCY_S = 0.04  # what the simulator waits before answering each order
 FEE_BPS = 10  # the simulator's fee rate (0.001), charged in USDT
 BARS = 48
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = pytest.mark.timeout(120)  # a cold numba cache compiles the engine book first
 
 
 def wall_ms() -> int:
