@@ -212,7 +212,7 @@ class ManualOrderRequest(BaseModel):
     """A manual order (freqtrade's forceenter / forceexit): ``enter`` buys or sells ``qty``;
     ``exit`` closes the position (or ``qty`` of it). Checked by the run's risk engine."""
 
-    action: Literal["enter", "exit"]
+    action: Literal["exit", "enter"]
     symbol: str = Field(min_length=1, max_length=64)
     side: Literal["buy", "sell"] | None = None
     qty: Decimal | None = Field(default=None, gt=0)
