@@ -23,6 +23,7 @@ from grekko_research.engine import EngineConfig, MarketRules
 from grekko_research.risk.spec import OrderRisk, RiskSpec
 from grekko_research.strategy import get_strategy
 from live.api import ApiTokens, FlagFileControl, LogHub, api_server, create_app
+from live.api.control import write_manual_request
 from live.events import EventStore
 from live.orders import Intent
 from live.quality import quality_table
@@ -108,6 +109,12 @@ async def _scenario(
     entered = await _answer(log, r.json()["request_id"])
     assert entered["outcome"] == "sent" and entered["source"] == "manual", entered
     await _state_of(log, entered["client_id"], "FILLED")
+    # The same request again (a crash after its answer, before its file went): dropped.
+    again = write_manual_request(log.parent, {**enter, "id": r.json()["request_id"], "ts_ms": 1})
+    deadline = time.monotonic() + 10
+    while again.exists():
+        assert time.monotonic() < deadline, "the repeated request was never taken"
+        await asyncio.sleep(0.02)
     # Below the risk spec's minimum notional: refused, with the rule, nothing sent.
     tiny = await http.post("/orders", json={**enter, "qty": "0.0005"}, headers=control)
     out["tiny"] = await _answer(log, tiny.json()["request_id"])
@@ -202,6 +209,7 @@ def test_manual_orders_through_the_api(shared_data: Path, tmp_path: Path) -> Non
     with EventStore.open(log) as store:
         events = list(store.read())
     manual = [e for e in events if e.kind == "manual_order"]
+    # One answer per request: six (the repeated entry got none).
     assert len(manual) == 6 and {e.payload["source"] for e in manual} == {"manual"}
     # Each refusal is the risk engine's decision, logged beside the request's answer.
     refused = [e for e in events if e.kind == "risk_decision" and e.payload["action"] == "reject"]
