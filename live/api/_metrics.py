@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from live.api._sniper_metrics import SNIPER_METRIC_NAMES, SniperMetrics
 from live.api._staleness import DataAge
 from live.events import Event
+from live.quality import QUALITY_METRIC_NAMES, QualityFold, QualityMetrics
 from live.state import RISK_LEVELS, Rejection, RunFold, reason_class
 
 __all__ = ["LATENCY_BUCKETS", "METRIC_NAMES", "HubMetrics"]
@@ -69,6 +70,7 @@ METRIC_NAMES = (
     "grekko_data_stale_after_seconds",
     "grekko_data_stale",
     "grekko_clock_rate",
+    *QUALITY_METRIC_NAMES,
     *SNIPER_METRIC_NAMES,
 )
 """Every metric family the API exposes (counters as exposed, with ``_total``)."""
@@ -196,6 +198,9 @@ class HubMetrics:
             registry=r,
         )
         self.sniper = SniperMetrics(r)  # a Solana sniper run's (live/solana)
+        # Execution quality (issue 27): each order observed once, when its log says it ended.
+        self.quality = QualityMetrics(r)
+        self._quality = QualityFold(bounded=True)
         self._bar_logged: OrderedDict[int, int] = OrderedDict()  # bar ts -> bar_closed ts_ms
         self._submitted: OrderedDict[str, int] = OrderedDict()  # client id -> submitted ts_ms
 
@@ -215,6 +220,8 @@ class HubMetrics:
         """Update the metrics with one event, already folded into ``fold``."""
         kind, p = e.kind, e.payload
         self.seen(e)
+        for order in self._quality.add(e):
+            self.quality.observe(order)
         for rej in rejections:
             self.rejections.labels(rej.source, rej.rule or reason_class(rej.reason)).inc()
         if kind.startswith("order_"):

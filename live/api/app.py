@@ -2,8 +2,9 @@
 
 Every route but ``/health`` (and the OpenAPI document, ``/docs`` and the web console's page and
 files, which hold no data) needs ``Authorization: Bearer <token>``;
-``/metrics`` too unless the tokens say it is public. ``POST /kill`` and ``POST /resume`` need a
-control token (a read token gets 403). Websockets take the token from the same header, from
+``/metrics`` too unless the tokens say it is public. ``POST /kill``, ``POST /resume`` and the
+manual orders (``POST /orders``, ``POST /orders/{client_id}/cancel``) need a control token (a
+read token gets 403). Websockets take the token from the same header, from
 the subprotocols ``grekko.bearer, <token>`` (the web console's way: browsers cannot set headers
 on a websocket) or from ``?token=``, checked before the handshake is
 accepted: a bad token gets an HTTP 401 refusal (or, on servers without the ASGI denial
@@ -54,7 +55,7 @@ log = logging.getLogger(__name__)
 _bearer = HTTPBearer(
     auto_error=False,
     description="A read token (GREKKO_API_READ_TOKEN) or a control token "
-    "(GREKKO_API_CONTROL_TOKEN, needed by /kill and /resume).",
+    "(GREKKO_API_CONTROL_TOKEN, needed by /kill, /resume and manual orders).",
 )
 _AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "No token, or not a configured one"},
@@ -204,6 +205,21 @@ class KillRequest(BaseModel):
 
 
 class ResumeRequest(BaseModel):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class ManualOrderRequest(BaseModel):
+    """A manual order (freqtrade's forceenter / forceexit): ``enter`` buys or sells ``qty``;
+    ``exit`` closes the position (or ``qty`` of it). Checked by the run's risk engine."""
+
+    action: Literal["exit", "enter"]
+    symbol: str = Field(min_length=1, max_length=64)
+    side: Literal["buy", "sell"] | None = None
+    qty: Decimal | None = Field(default=None, gt=0)
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class CancelRequest(BaseModel):
     reason: str = Field(min_length=1, max_length=500)
 
 
@@ -498,7 +514,7 @@ def _add_account_routes(app: FastAPI, hub: LogHub, read: list[Any]) -> None:
 
 
 def _add_control_routes(app: FastAPI, control: Control, control_auth: list[Any]) -> None:
-    """/kill and /resume (control tokens only): requests the runner acts on."""
+    """/kill, /resume and manual orders (control tokens only): requests the runner acts on."""
 
     @app.post("/kill", status_code=202, dependencies=control_auth, responses=_AUTH_ERRORS)
     async def kill(body: KillRequest) -> dict[str, Any]:
@@ -514,6 +530,31 @@ def _add_control_routes(app: FastAPI, control: Control, control_auth: list[Any])
         """Ask to lift the kill switch."""
         log.warning("resume requested through the API")
         return await control.resume(body.reason)
+
+    @app.post("/orders", status_code=202, dependencies=control_auth, responses=_AUTH_ERRORS)
+    async def manual_order(body: ManualOrderRequest) -> dict[str, Any]:
+        """Ask for a manual order: force an entry or an exit (a market order of the run).
+
+        Accepted, not done: the runner checks it with its risk engine (a refusal is logged
+        with the rule) and logs ``manual_order`` with the returned ``request_id``.
+        """
+        if body.action == "enter" and body.side is None:
+            raise HTTPException(422, "an entry needs side: buy or sell")
+        log.warning("manual %s of %s requested through the API", body.action, body.symbol)
+        request = body.model_dump(mode="json")
+        return await control.manual({**request, "by": "api"})
+
+    @app.post(
+        "/orders/{client_id}/cancel",
+        status_code=202,
+        dependencies=control_auth,
+        responses=_AUTH_ERRORS,
+    )
+    async def manual_cancel(client_id: str, body: CancelRequest) -> dict[str, Any]:
+        """Ask to cancel one of the run's open orders (logged as a manual cancel)."""
+        log.warning("manual cancel requested through the API")
+        request = {"action": "cancel", "client_id": client_id, "reason": body.reason}
+        return await control.manual({**request, "by": "api"})
 
 
 def _unauthorized() -> JSONResponse:

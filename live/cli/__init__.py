@@ -10,8 +10,8 @@ environment (``GREKKO_<VENUE>_API_KEY`` / ``_API_SECRET``) or a keyring, never f
 Layout: ``_app`` (the typer app, its help formatting, ``main``), ``_options`` (options several
 commands share), ``_resolve`` (options to Hydra overrides; finding and reading a run's log), and
 one module per group of commands: ``_trade`` (run, replay), ``_inspect`` (status, orders,
-positions, runs, verify), ``_export`` (export: JSON lines, Kafka), ``_control`` (reconcile, kill,
-resume), ``_serve`` (api, alerts, sim).
+positions, runs, verify), ``_quality`` (quality), ``_export`` (export: JSON lines, Kafka),
+``_control`` (reconcile, kill, resume, order), ``_serve`` (api, alerts, sim).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from __future__ import annotations
 from live.chain.cli import contracts_app
 from live.cli._app import app, main, register
 from live.cli._audit import audit_app, report_app  # compliance records (issue 25)
-from live.cli._control import kill_command, reconcile_command, resume_command
+from live.cli._control import kill_command, order_command, reconcile_command, resume_command
 from live.cli._export import export_command  # issue 24: JSON lines or a Kafka topic
 from live.cli._feed import feed_command  # the market-analysis feed on its own (issue 21)
 from live.cli._inspect import (
@@ -31,6 +31,7 @@ from live.cli._inspect import (
     verify_command,
 )
 from live.cli._parity import parity_command  # issue 29: the promotion parity gate
+from live.cli._quality import quality_command  # issue 27: execution quality of a run
 from live.cli._serve import alerts_command, api_command, sim_command
 from live.cli._sniper import sniper_app  # `grekko-live sniper run|replay|analyze` (issue 20)
 from live.cli._trade import replay_command, run_command
@@ -45,10 +46,12 @@ _COMMANDS = (
     ("status", status_command),
     ("orders", orders_command),
     ("positions", positions_command),
+    ("quality", quality_command),
     ("reconcile", reconcile_command),
     ("runs", runs_command),
     ("kill", kill_command),
     ("resume", resume_command),
+    ("order", order_command),
     ("verify", verify_command),
     ("export", export_command),
     ("api", api_command),

@@ -1,5 +1,5 @@
 """The commands that act on a run: ``reconcile`` it with its venue, ``kill`` it (the kill
-switch), ``resume`` it after a halt."""
+switch), ``resume`` it after a halt, send it a manual ``order``."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from live.cli._options import (
 )
 from live.cli._resolve import find_log, load_state, make_plan, run_folder, to_overrides
 
-__all__ = ["kill_command", "reconcile_command", "resume_command"]
+__all__ = ["kill_command", "order_command", "reconcile_command", "resume_command"]
 
 
 def reconcile_command(
@@ -165,3 +165,75 @@ def resume_command(
     parts = [f"was {risk_state.lower()}: {was}"] if was is not None else []
     parts += [f"strategies {held}"] if held else []
     console.print(f"resumed ({'; '.join(parts)})")
+
+
+def order_command(
+    action: Annotated[str, typer.Argument(metavar="ACTION", help="enter | exit | cancel")],
+    symbol: Annotated[
+        str | None, typer.Argument(metavar="SYMBOL", help="The market (enter, exit)")
+    ] = None,
+    reason: Annotated[str, typer.Option(help="Why (recorded in the log)")] = "manual",
+    side: Annotated[str | None, typer.Option(metavar="SIDE", help="buy | sell (enter)")] = None,
+    qty: Annotated[
+        str | None,
+        typer.Option(metavar="QTY", help="Quantity (enter; exit: default the whole position)"),
+    ] = None,
+    client_id: Annotated[
+        str | None, typer.Option("--client-id", metavar="ID", help="The order to cancel")
+    ] = None,
+    wait: Annotated[
+        float,
+        typer.Option(metavar="SECONDS", help="Wait this long for the run's answer (0: do not)"),
+    ] = 10.0,
+    run: RunOpt = None,
+    events: EventsOpt = None,
+    venue: VenueOpt = None,
+    state_dir: StateDirOpt = None,
+) -> None:
+    """Send a manual order to a running run: force an entry or an exit, or cancel an order.
+
+    The request goes to the running process (like kill), which checks it with its risk
+    engine and logs manual_order with the outcome: sent, or refused with the rule (exit
+    code 3). The status API's POST /orders does the same.
+    """
+    import time
+    import uuid
+
+    from live.api.control import write_manual_request
+    from live.events import EventStore
+
+    if action not in ("enter", "exit", "cancel"):
+        raise typer.BadParameter(f"{action!r}: enter, exit or cancel", param_hint="ACTION")
+    if action == "cancel" and not client_id:
+        raise typer.BadParameter("cancel needs the order's --client-id", param_hint="--client-id")
+    if action != "cancel" and not symbol:
+        raise typer.BadParameter(f"{action} needs a SYMBOL", param_hint="SYMBOL")
+    if action == "enter" and side not in ("buy", "sell"):
+        raise typer.BadParameter("enter needs --side buy or sell", param_hint="--side")
+    path = find_log(None, events, venue, run, state_dir)
+    rid = uuid.uuid4().hex
+    body = {"action": action, "symbol": symbol, "side": side, "qty": qty,
+            "client_id": client_id, "reason": reason, "by": "cli", "id": rid,
+            "ts_ms": int(time.time() * 1000)}  # fmt: skip
+    file = write_manual_request(run_folder(path, state_dir, None), body)
+    console.print(f"manual {action} requested ({rid}): {file}", soft_wrap=True)
+    if wait <= 0:
+        return
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        with EventStore.open(path) as store:
+            answer = next(
+                (e.payload for e in store.read(kinds=["manual_order"])
+                 if e.payload.get("request_id") == rid),
+                None,
+            )  # fmt: skip
+        if answer is not None:
+            outcome = str(answer.get("outcome"))
+            detail = answer.get("refusal") or answer.get("client_id") or ""
+            console.print(f"{outcome}: {detail}", soft_wrap=True)
+            if outcome not in ("sent", "cancel_sent"):
+                raise typer.Exit(3)
+            return
+        time.sleep(0.1)
+    console.print(f"no answer within {wait:g} s: is the run running? (the request waits)")
+    raise typer.Exit(4)

@@ -38,6 +38,7 @@ from live.runner._decision import MANUAL, book_trade, portfolio_view
 from live.runner.sleeves import Sleeve, window_size
 from live.runner.spec import (
     FLATTEN_SEQ,
+    MANUAL_SEQ,
     BarWindow,
     RunnerSpec,
     RunSummary,
@@ -188,7 +189,7 @@ class RunnerBase:
         if order.tag is not None:
             kind = order.tag  # a position stop's exit
         else:
-            kind = "risk_flatten" if order.seq >= FLATTEN_SEQ else "market"
+            kind = "risk_flatten" if FLATTEN_SEQ <= order.seq < MANUAL_SEQ else "market"
         price = float(Decimal(payload["price"]))
         return book_trade(self.book, j, size, price, kind, atr=self._fill_atr(j))
 
@@ -233,7 +234,7 @@ class RunnerBase:
         order = self.om.order(cid)
         if order.state is not OrderState.NEW:
             return
-        if self.halted and not (force or order.seq >= FLATTEN_SEQ):
+        if self.halted and not (force or FLATTEN_SEQ <= order.seq < MANUAL_SEQ):
             return  # stays NEW: sent once trading resumes, or withdrawn by a kill
         self._persist_om(self.om.mark_submitted(cid, self.clock()))
         self.hook("before_send")

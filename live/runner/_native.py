@@ -56,7 +56,7 @@ from live.orders import (
     client_order_id,
 )
 from live.runner._stops import EmulatedStops
-from live.runner.spec import FLATTEN_SEQ, KILL_SEQ, RETRYABLE_REJECT, lot_qty
+from live.runner.spec import FLATTEN_SEQ, KILL_SEQ, MANUAL_SEQ, RETRYABLE_REJECT, lot_qty
 from live.venues.base import OcoVenue, OrderRequest
 from live.venues.errors import GiveUp, OrderMissing, OutcomeUnknown, RetryLater
 
@@ -111,7 +111,7 @@ class NativeStops(EmulatedStops):
                 return
             await super()._send(cid, force=True)  # protective: sent while halted too
             return
-        if self.halted and not (force or order.seq >= FLATTEN_SEQ):
+        if self.halted and not (force or FLATTEN_SEQ <= order.seq < MANUAL_SEQ):
             return  # stays NEW (see RunnerBase._send): its stops stay too
         await self._cancel_native(order.symbol, side=order.side)
         await super()._send(cid, force=force)

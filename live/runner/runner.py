@@ -36,7 +36,7 @@ fill booking.
 The class is built in layers, one concern each: :mod:`live.runner._base` (state, the log,
 sending orders, the risk engine's views), :mod:`live.runner._reconcile` (resolving and
 reconciling with the venue), :mod:`live.runner._safety` (kill switch, resume, operational
-watches) and this module (restart, bars, decisions, the run); :mod:`live.runner.spec` holds
+watches), :mod:`live.runner._manual` (an operator's manual orders) and this module (restart, bars, decisions, the run); :mod:`live.runner.spec` holds
 what a run is, :mod:`live.runner.sleeves` the strategies of a portfolio run.
 """
 
@@ -67,7 +67,7 @@ from live.risk import (
     MarketView,
 )
 from live.runner._decision import check_planned, close_book, plan_row, strategy_row
-from live.runner._native import NativeStops
+from live.runner._manual import ManualOrders
 from live.runner.payloads import json_floats, planned_payload, signal_payload
 from live.runner.sleeves import CoordinatorSpec
 from live.runner.spec import (
@@ -82,7 +82,7 @@ from live.venues.base import Bar
 __all__ = ["CRASH_POINTS", "RunSummary", "Runner", "RunnerSpec"]
 
 
-class Runner(NativeStops):
+class Runner(ManualOrders):
     """Runs one strategy on one venue, recording everything in ``store`` (see the module doc).
 
     Parameters
@@ -531,6 +531,7 @@ class Runner(NativeStops):
         self._stream_task = asyncio.create_task(self._consume_stream())
         self._kill_task = asyncio.create_task(self._watch_kill_file())
         self._ops_task = asyncio.create_task(self._watch_ops())
+        self._manual_task = asyncio.create_task(self._watch_manual())
         try:
             since = None
             if self.last_closed_ts is not None:
@@ -557,7 +558,7 @@ class Runner(NativeStops):
                     await self._close_group(group_ts, group)
             await self.resolve(wait=True)
         finally:
-            for task in (self._stream_task, self._kill_task, self._ops_task):
+            for task in (self._stream_task, self._kill_task, self._ops_task, self._manual_task):
                 if task is not None:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -23,7 +23,16 @@ from live.risk.config import as_spec
 if TYPE_CHECKING:
     from live.runner.sleeves import CoordinatorSpec, SleeveSpec
 
-__all__ = ["CRASH_POINTS", "RESUME_FILE", "BarWindow", "RunSummary", "RunnerSpec", "lot_qty"]
+__all__ = [
+    "CRASH_POINTS",
+    "MANUAL_DIR",
+    "MANUAL_SEQ",
+    "RESUME_FILE",
+    "BarWindow",
+    "RunSummary",
+    "RunnerSpec",
+    "lot_qty",
+]
 
 
 RESUME_FILE = "RESUME"
@@ -39,6 +48,8 @@ RETRYABLE_REJECT = ("not found", "not accepted")
 MAX_RETRIES = 3
 FLATTEN_SEQ = 10_000  # intents of a risk flatten take seq from here (retries add 1 each)
 KILL_SEQ = 20_000  # intents of a kill switch's flatten
+MANUAL_SEQ = 50_000  # manual orders (live.runner._manual): never a flatten, never past a halt
+MANUAL_DIR = "manual"  # the folder of manual-order requests, beside the KILL flag
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from decimal import ROUND_DOWN, Decimal
+from decimal import ROUND_DOWN, ROUND_UP, Decimal
 from typing import Any, Literal, Protocol, TypeVar
 
 import numpy as np
@@ -282,6 +282,7 @@ class Book:
         self.ledger: list[Fill] = []
         self.duplicated_trades: set[int] = set()  # trade ids myTrades lists twice (a fault)
         self.partial_fractions: list[float] = []  # fault: fractions for the next new orders
+        self.slippage_bps: list[Decimal] = []  # fault: the next taker fills' cost, in bps
         self.duplicate_next_fills = 0  # fault: how many next fills myTrades lists twice
         self.withheld: set[int] = set()  # trade ids myTrades does not list yet (a fault)
         self.order_listeners: list[Callable[[OrderEvent], None]] = []
@@ -460,11 +461,22 @@ class Book:
         if marketable:
             if order.time_in_force == "FOK":
                 order.partial_next.clear()  # all or nothing
-            self._fill(order, market, self.now, maker=False)
+            self._fill(order, self._slipped(order, market), self.now, maker=False)
         if order.is_open and order.time_in_force in ("IOC", "FOK"):
             self._release(order)
             order.status, order.update_time = "EXPIRED", self.now
             self._notify(OrderEvent("EXPIRED", order))
+
+    def _slipped(self, order: Order, market: Decimal) -> Decimal:
+        """The taker price of a new order: the market price, moved against the taker by the
+        next ``slippage`` fault's bps (rounded to the tick against the taker) if one waits."""
+        if not self.slippage_bps:
+            return market
+        bps = self.slippage_bps.pop(0)
+        tick = self.symbols[order.symbol].tick
+        buy = order.side == "BUY"
+        moved = market * (1 + (bps if buy else -bps) / 10_000)
+        return (moved / tick).to_integral_value(ROUND_UP if buy else ROUND_DOWN) * tick
 
     def _release(self, order: Order) -> None:
         sym = self.symbols[order.symbol]

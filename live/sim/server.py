@@ -59,6 +59,7 @@ FAULT_KINDS = (
     "ws_silent_drop",  # seconds=None, path=None: websockets stay open but send nothing
     "late_fill",  # seconds=1.0: the next fill reaches the user stream and myTrades late
     "refuse",  # code=-2010, msg=, status=400: refuse matching requests (nothing booked)
+    "slippage",  # bps=: the next taker fills trade that far through the market price
 )
 _AFTER_ACCEPT = ("timeout_after_accept", "error_after_accept")
 _TOO_MANY = "Too many requests; current limit of IP(127.0.0.1) is 6000 requests per minute."
@@ -237,8 +238,8 @@ class Simulator(HttpPeer):
 
         ``path``/``method`` restrict it to some requests; the ``*_after_accept`` kinds default
         to ``POST /api/v3/order``. ``times=None`` keeps it until :meth:`clear_faults`.
-        ``partial_fill``, ``duplicate_trades`` and ``late_fill`` act on the next ``times``
-        orders / fills. ``ws_silent_drop`` ignores ``times``: it lasts ``seconds`` (until
+        ``partial_fill``, ``duplicate_trades``, ``late_fill`` and ``slippage`` act on the next
+        ``times`` orders / fills. ``ws_silent_drop`` ignores ``times``: it lasts ``seconds`` (until
         cleared by default) on the websockets whose path is ``path`` or below it (all if
         ``None``; e.g. ``"/ws-api"`` for the user-data stream only, ``"/ws"`` for market streams).
         """
@@ -260,6 +261,12 @@ class Simulator(HttpPeer):
                 raise ValueError("partial_fill: fraction must be in (0, 1)")
             self.book.partial_fractions.extend([fraction] * (times or 1))
             return
+        if kind == "slippage":
+            bps = Decimal(str(params.get("bps", 10)))
+            if not 0 <= bps < 10_000:
+                raise ValueError("slippage: bps must be in [0, 10000)")
+            self.book.slippage_bps.extend([bps] * (times or 1_000_000))
+            return
         if kind == "duplicate_trades":
             self.book.duplicate_next_fills += times or 1
             return
@@ -271,6 +278,7 @@ class Simulator(HttpPeer):
         """Remove every pending fault and lift any ban."""
         self._faults.clear()
         self.book.partial_fractions.clear()
+        self.book.slippage_bps.clear()
         self.book.duplicate_next_fills = 0
         self._banned_until = 0.0
         self._late.clear()

@@ -433,6 +433,10 @@ def test_every_live_command_masks_the_canaries(
     cli("audit", "audit", "export", "--events", events, "--out", str(tmp_path / "audit"))
     cli("report", "report", "tax", "--events", events, "--out", str(tmp_path / "report"))
     cli("export", "export", "--events", events, "--out", str(tmp_path / "events.jsonl"))
+    cli("quality", "quality", "--events", events)  # execution quality (issue 27)
+    # a manual order's request, left for the run (stopped: --wait 0, no answer awaited)
+    cli("order", "order", "cancel", "--client-id", "canary-order", "--events", events,
+        "--wait", "0")  # fmt: skip
     cli("kill", "kill", "--reason", "canary", "--events", events)
     cli("resume", "resume", "--events", events, "--reason", "canary")
     # (the deploy key's masking is tested in tests/contracts/test_deploy_cli.py)

@@ -31,7 +31,12 @@ from tests.unit.live._api_run import CONTROL, READ, WRONG, Api, events_of
 # A websocket message that never comes must not hang the test; the module fixture that replays
 # the run (a numba compile on a cold cache: minutes on a busy CI machine) is not timed.
 pytestmark = pytest.mark.timeout(30, func_only=True)
-CONTROL_ROUTES = {("post", "/kill"), ("post", "/resume")}
+CONTROL_ROUTES = {
+    ("post", "/kill"),
+    ("post", "/resume"),
+    ("post", "/orders"),  # manual orders (issue 27)
+    ("post", "/orders/{client_id}/cancel"),
+}
 
 
 # -- auth, generated from the OpenAPI document --------------------------------------------------
@@ -49,11 +54,12 @@ def _sample_body(op: dict[str, Any], doc: dict[str, Any]) -> dict[str, Any] | No
         return None
     schema = _resolve(content["schema"], doc)
     samples = {"string": "generated test", "boolean": False, "integer": 0, "number": 0.0}
-    return {
-        name: samples[_resolve(prop, doc).get("type", "string")]
-        for name, prop in schema.get("properties", {}).items()
-        if name in schema.get("required", [])
-    }
+    out = {}
+    for name, prop in schema.get("properties", {}).items():
+        if name in schema.get("required", []):
+            p = _resolve(prop, doc)
+            out[name] = p["enum"][0] if "enum" in p else samples[p.get("type", "string")]
+    return out
 
 
 def _sample_query(op: dict[str, Any], doc: dict[str, Any], values: dict[str, str]) -> str:
@@ -146,11 +152,12 @@ def test_every_route_of_the_openapi_document_needs_the_right_token(
         # A body the route would refuse still gets 401 first: nothing is parsed for strangers.
         if body is not None:
             assert call(method, path, {}, {}).status_code == 401, where
-        before = flag.read_text() if flag.exists() else None
+        requests = api.log.parent / "manual"  # manual-order requests (issue 27)
+        before = (flag.read_text() if flag.exists() else None, sorted(requests.glob("*")))
         as_read = call(method, path, body, {"Authorization": f"Bearer {READ}"})
         if (method, path_only) in CONTROL_ROUTES:
             assert as_read.status_code == 403, where
-            after = flag.read_text() if flag.exists() else None
+            after = (flag.read_text() if flag.exists() else None, sorted(requests.glob("*")))
             assert after == before, f"{where} acted on a read token"
         else:
             assert as_read.status_code == 200, f"{where}: {as_read.text}"

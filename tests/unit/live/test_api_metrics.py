@@ -59,6 +59,19 @@ def test_metrics_match_the_log(api: Api) -> None:
     decided = sum(1 for e in events if e.kind == "decision" and e.payload["intents"])
     assert v("grekko_bar_to_intent_seconds_count") == decided
     assert v("grekko_intent_to_ack_seconds_count") == kinds["order_acknowledged"]
+    # Execution quality (live.quality): every filled order once, per venue and symbol.
+    from live.quality import quality_table
+
+    table = quality_table(events)
+    filled = table[table.filled_qty > 0]
+    where = {"venue": "paper", "symbol": "BTC/USDT"}
+    slips = sum(
+        v("grekko_slippage_arrival_bps_count", **where, side=side) for side in set(filled.side)
+    )
+    assert slips == filled.slip_arrival_bps.notna().sum() > 0
+    assert v("grekko_order_latency_seconds_count", **where, step="submit_to_ack") == (
+        table.submit_to_ack_ms.notna().sum()
+    )
     assert v("grekko_risk_state") == 0 and v("grekko_halted") == 0
     run = dict(
         run_id=state.run["run_id"],

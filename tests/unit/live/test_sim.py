@@ -315,3 +315,25 @@ def test_unknown_fault_kind_is_rejected(btc: pd.DataFrame, eth: pd.DataFrame) ->
             sim.advance_to(0)
 
     run(btc, eth, scenario)
+
+
+def test_slippage_moves_taker_fills_against_the_taker(btc: pd.DataFrame, eth: pd.DataFrame) -> None:
+    """The ``slippage`` fault (what the execution-quality tests inject): the next taker fills
+    trade ``bps`` through the market price, rounded to the tick against the taker; a resting
+    limit order's maker fill keeps its price."""
+
+    async def scenario(sim: Simulator, ex: Any, bars: pd.DataFrame) -> None:
+        with pytest.raises(ValueError, match="bps"):
+            sim.set_fault("slippage", bps=-1)
+        sim.set_fault("slippage", times=2, bps=25)
+        await ex.create_order("BTC/USDT", "market", "buy", 0.01)
+        await ex.create_order("BTC/USDT", "market", "sell", 0.01)
+        await ex.create_order("BTC/USDT", "market", "buy", 0.01)  # the fault is spent
+        market = dec(bars.open[10])
+        tick = Decimal("0.01")
+        up = (market * Decimal("1.0025") / tick).to_integral_value(rounding="ROUND_UP") * tick
+        down = (market * Decimal("0.9975") / tick).to_integral_value(rounding="ROUND_DOWN") * tick
+        assert [f.price for f in sim.ledger] == [up, down, market]
+        assert up > market * Decimal("1.0025") - tick and down < market * Decimal("0.9975") + tick
+
+    run(btc, eth, scenario)

@@ -223,7 +223,34 @@ export interface paths {
          */
         get: operations["orders_orders_get"];
         put?: never;
-        post?: never;
+        /**
+         * Manual Order
+         * @description Ask for a manual order: force an entry or an exit (a market order of the run).
+         *
+         *     Accepted, not done: the runner checks it with its risk engine (a refusal is logged
+         *     with the rule) and logs ``manual_order`` with the returned ``request_id``.
+         */
+        post: operations["manual_order_orders_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/orders/{client_id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Manual Cancel
+         * @description Ask to cancel one of the run's open orders (logged as a manual cancel).
+         */
+        post: operations["manual_cancel_orders__client_id__cancel_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -603,6 +630,11 @@ export interface components {
             /** Trades */
             trades: number;
         };
+        /** CancelRequest */
+        CancelRequest: {
+            /** Reason */
+            reason: string;
+        };
         /** ConfigDiff */
         ConfigDiff: {
             /** A */
@@ -829,6 +861,26 @@ export interface components {
             reason: string | null;
             /** Ts Ms */
             ts_ms: number | null;
+        };
+        /**
+         * ManualOrderRequest
+         * @description A manual order (freqtrade's forceenter / forceexit): ``enter`` buys or sells ``qty``;
+         *     ``exit`` closes the position (or ``qty`` of it). Checked by the run's risk engine.
+         */
+        ManualOrderRequest: {
+            /**
+             * Action
+             * @enum {string}
+             */
+            action: "exit" | "enter";
+            /** Qty */
+            qty?: number | string | null;
+            /** Reason */
+            reason: string;
+            /** Side */
+            side?: ("buy" | "sell") | null;
+            /** Symbol */
+            symbol: string;
         };
         /** MarketChart */
         MarketChart: {
@@ -1924,6 +1976,106 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["OrderOut"][];
+                };
+            };
+            /** @description No token, or not a configured one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A read token on a control route */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    manual_order_orders_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ManualOrderRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No token, or not a configured one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A read token on a control route */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    manual_cancel_orders__client_id__cancel_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                client_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CancelRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
                 };
             };
             /** @description No token, or not a configured one */
