@@ -132,7 +132,7 @@ def simulate_simple_nb(
         signals = (dec.entries[:, 0], dec.exits[:, 0])
         # The signal rows, once: the loop walks them instead of scanning every bar, and
         # prefetches the fill price of the signal a few ahead (see _prefetch).
-        rows = np.empty(n_entries + n_exits, dtype=np.int64)
+        rows = np.empty(n_entries + n_exits + 1, dtype=np.int64)
         n_rows = signal_rows_nb(signals[0], signals[1], rows)
     else:
         rows = np.empty(0, dtype=np.int64)
