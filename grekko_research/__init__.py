@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import functools
 
+from grekko_research._numba_cache import configure as _configure_numba_cache
+
 __all__ = ["__version__"]
+
+_configure_numba_cache()  # before any kernel is compiled or loaded (see _numba_cache)
 
 
 @functools.cache

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -10,25 +9,13 @@ from typing import Any
 
 import pytest
 
+from grekko_research._numba_cache import source_hash
+
 REPO = Path(__file__).resolve().parents[1]
 
-
-def _source_hash() -> str:
-    """Hash the library's sources the way the Makefile does (``find | sort | cat``)."""
-    paths = [
-        p
-        for folder in ("grekko_research", "strategies", "live")
-        for p in (REPO / folder).rglob("*.py")
-    ]
-    digest = hashlib.sha256()
-    for path in sorted(paths, key=lambda p: p.relative_to(REPO).as_posix().encode()):
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:12]
-
-
 # numba's cache notices edits to a kernel's own file only, not to kernels it calls in other
-# files; outside `make test`, key the cache by the sources too so a test never runs stale code.
-os.environ.setdefault("NUMBA_CACHE_DIR", str(REPO / ".cache" / "numba" / _source_hash()))
+# files: the suite's cache is keyed by the sources (as grekko_research does for a checkout).
+os.environ.setdefault("NUMBA_CACHE_DIR", str(REPO / ".cache" / "numba" / source_hash(REPO)))
 # A live run without a configured log key makes one (~/.config/grekko/events.key by default):
 # the suite's live runs keep theirs in a temporary folder, never in the user's home.
 os.environ.setdefault(
