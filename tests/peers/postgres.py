@@ -36,8 +36,11 @@ def _free_port() -> int:
 
 
 @contextmanager
-def postgres_server(user: str = "grekko") -> Iterator[str]:
+def postgres_server(user: str = "grekko", *, fsync: bool = False) -> Iterator[str]:
     """Start a cluster in a fresh temporary folder; yield its SQLAlchemy URL; stop and remove it.
+
+    ``fsync`` False (the tests: nothing they check survives the server) skips the WAL flushes;
+    True keeps PostgreSQL's default, for benchmarks of durable commits.
 
     The folder is made outside pytest's (root-only) temporary tree so that
     the ``postgres`` user can use it when the tests run as root.
@@ -56,7 +59,9 @@ def postgres_server(user: str = "grekko") -> Iterator[str]:
     port = _free_port()
     run = {"check": True, "capture_output": True, "text": True}
     subprocess.run([*prefix, initdb, "-D", str(data), "-A", "trust", "-U", user], **run)  # type: ignore[call-overload]
-    options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off"
+    options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1" + (
+        "" if fsync else " -c fsync=off"
+    )
     log = folder / "server.log"
     subprocess.run(
         [*prefix, pg_ctl, "-D", str(data), "-o", options, "-l", str(log), "-w", "start"], **run
