@@ -146,15 +146,16 @@ def test_the_quality_table_recovers_the_injected_costs(quality_run: Path) -> Non
 
 
 def test_the_quality_command_prints_and_writes_its_reports(
-    quality_run: Path, tmp_path: Path
+    quality_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from live.cli import app
+    from live.cli import _app, app
 
+    # The command line's console took its width from the terminal when live.cli was first
+    # imported (80 columns under pytest, or whatever COLUMNS said): wide enough for the headers.
+    monkeypatch.setattr(_app.console, "_width", 300)
     html, csv = tmp_path / "q.html", tmp_path / "q.csv"
     result = CliRunner().invoke(
-        app,
-        ["quality", str(quality_run), "--html", str(html), "--csv", str(csv)],
-        env={"COLUMNS": "300"},
+        app, ["quality", str(quality_run), "--html", str(html), "--csv", str(csv)]
     )
     assert result.exit_code == 0, result.output
     assert "execution quality of quality" in result.stdout and "by size_bucket" in result.stdout
