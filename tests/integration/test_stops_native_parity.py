@@ -112,10 +112,10 @@ class LockStepVenue:
         )
 
 
-def candle_bars(frame: pd.DataFrame) -> Bars:
+def candle_bars(frame: pd.DataFrame, symbol: str = "BTC/USDT") -> Bars:
     col = lambda c: frame[[c]].to_numpy(np.float64)  # noqa: E731
     return Bars(
-        index=frame.timestamp.to_numpy(np.int64), symbols=("BTC/USDT",), timeframe="1h",
+        index=frame.timestamp.to_numpy(np.int64), symbols=(symbol,), timeframe="1h",
         open=col("open"), high=col("high"), low=col("low"), close=col("close"),
         volume=col("volume"),
     )  # fmt: skip

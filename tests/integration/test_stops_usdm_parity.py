@@ -40,7 +40,8 @@ from live.venues.base import Bar
 from live.venues.credentials import Credentials
 from live.venues.registry import make_venue
 from strategies.atr_stop_trend import AtrStopTrend
-from tests.integration.test_stops_native_parity import Fill, same
+from tests.integration.test_stops_native_parity import Fill, same, venue_fills
+from tests.integration.test_stops_native_parity import candle_bars as spot_candle_bars
 from tests.peers.frames import USDM_BTC_1H
 
 KEY, SECRET = "usdm-parity-key", "usdm-parity-secret"
@@ -106,12 +107,7 @@ class UsdmLockStep:
 
 
 def candle_bars(frame: pd.DataFrame, symbol: str = PERP) -> Bars:
-    col = lambda c: frame[[c]].to_numpy(np.float64)  # noqa: E731
-    return Bars(
-        index=frame.timestamp.to_numpy(np.int64), symbols=(symbol,), timeframe="1h",
-        open=col("open"), high=col("high"), low=col("low"), close=col("close"),
-        volume=col("volume"),
-    )  # fmt: skip
+    return spot_candle_bars(frame, symbol)
 
 
 def run_native(
@@ -152,20 +148,6 @@ def run_native(
     asyncio.run(run())
     with EventStore.open(state / "events.db") as log:
         return list(log.read()), ledger, algos
-
-
-def venue_fills(events: list[Any], ledger: list[Any], end_ms: int) -> tuple[list[Fill], list[str]]:
-    """The venue's fills on the bar each executed in (before ``end_ms``: a decision at the
-    last close fills past the backtest's bars), and the native stops that fired, in order; the
-    run's log holds the same fills."""
-    om = OrderManager.replay(events)
-    logged = sorted((f.client_id, f.qty, f.price) for f in om.fills())
-    assert logged == sorted((cid, qty, price) for cid, _, _, qty, price in ledger)
-    fills = [(bar, side, float(q), float(p)) for _, bar, side, q, p in ledger if bar < end_ms]
-    fired = [
-        str(om.order(c).tag) for c, bar, *_ in ledger if bar < end_ms and is_native(om.order(c))
-    ]
-    return fills, fired
 
 
 def backtest_fills(
