@@ -330,7 +330,7 @@ def _manual_entry(page: Any, served: Served, artifacts: Path) -> None:
     assert page.get_by_test_id("manual-submit").is_disabled()  # an entry needs a quantity
     page.get_by_test_id("manual-qty").fill("0.00001")
     page.get_by_test_id("manual-side").select_option("buy")
-    _shoot(page, artifacts, "08-manual-confirm")
+    _shoot(page, artifacts, "07b-manual-confirm")
     page.get_by_test_id("manual-submit").click()
     assert "risk engine" in _text(page, "manual-result")
     wait_until(
@@ -369,7 +369,7 @@ def test_a_trader_watches_kills_and_resumes_a_live_run(
     sim.stop_clock()
     wait_until("the stale badge", lambda: page.get_by_test_id("stale-badge").count(), WAIT)
     assert "stale" in _text(page, "stale-badge")
-    _shoot(page, artifacts, "09-run-stale")
+    _shoot(page, artifacts, "08-run-stale")
 
     # No console error, and the token never went into a URL or outlived the tab's memory.
     assert not said.errors, said.errors
@@ -417,7 +417,7 @@ def test_a_read_token_sees_the_run_but_cannot_kill(
     page.reload()
     page.get_by_test_id("run-page").wait_for(timeout=WAIT * MS)
     assert json.loads(page.evaluate("() => JSON.stringify(sessionStorage)")) != {}
-    _shoot(page, artifacts, "10-run-read-only")
+    _shoot(page, artifacts, "09-run-read-only")
     page.get_by_test_id("logout").click()
     page.get_by_test_id("login").wait_for(timeout=WAIT * MS)
     assert page.evaluate("() => sessionStorage.length") == 0
