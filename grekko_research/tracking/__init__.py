@@ -33,6 +33,7 @@ from grekko_research._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from grekko_research.tracking._backtest import DEFAULT_BACKTEST_EXPERIMENT, log_backtest
+    from grekko_research.tracking._drift import log_drift_breakdown
     from grekko_research.tracking._client import (
         RunNotFoundError,
         TrackingError,
@@ -71,6 +72,7 @@ _LAZY = {
     "find_run": "_client",
     "runs_table_url": "_client",
     "list_tracked_runs": "_listing",
+    "log_drift_breakdown": "_drift",
     "fluent_uri": "_ml",
     "log_window_models": "_ml",
     "log_fitted_models": "_ml",
@@ -105,6 +107,7 @@ __all__ = [
     "load_strategy",
     "load_window_models",
     "log_backtest",
+    "log_drift_breakdown",
     "log_fitted_models",
     "log_sweep_summary",
     "log_trials",
