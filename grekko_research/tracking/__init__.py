@@ -33,7 +33,6 @@ from grekko_research._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from grekko_research.tracking._backtest import DEFAULT_BACKTEST_EXPERIMENT, log_backtest
-    from grekko_research.tracking._drift import log_drift_breakdown
     from grekko_research.tracking._client import (
         RunNotFoundError,
         TrackingError,
@@ -41,6 +40,7 @@ if TYPE_CHECKING:
         find_run,
         runs_table_url,
     )
+    from grekko_research.tracking._drift import log_drift_breakdown
     from grekko_research.tracking._listing import list_tracked_runs
     from grekko_research.tracking._ml import (
         fluent_uri,

@@ -451,58 +451,61 @@ def _stages(
     s0: list[_Leg] = []
     s1: list[_Leg] = []
     for k, p in enumerate(pairs):
-        sign = _sign(p.side)
         b, o = p.bt, p.live
         if b is not None:
             rate = b.fee / (b.qty * b.price) if b.qty * b.price > 0 else 0.0
-            s0.append(_Leg(k, p.symbol, sign, b.exec_ts, None if p.bt_exit else b.qty,
-                           b.price, rate))  # fmt: skip
-            ratio = b.price / b.model_price if b.model_price > 0 else 1.0
-            price = ref(p.symbol, b.exec_ts, b.model_price) * ratio
-            if o is not None:
-                qty = None if p.live_exit else o.qty
-            elif p.refusal is not None:
-                qty = None if p.bt_exit else p.refusal.qty
-            elif p.bt_exit and abs(_live_position(live, p.symbol, b.exec_ts)) <= _REL * b.qty:
-                qty = None  # an exit of a position the live run did not hold: closes nothing
-            else:
-                continue  # the live strategy did not decide it
-            s1.append(_Leg(k, p.symbol, sign, b.exec_ts, qty, price, rate))
+            s0.append(_Leg(k, p.symbol, _sign(p.side), b.exec_ts,
+                           None if p.bt_exit else b.qty, b.price, rate))  # fmt: skip
+            price = ref(p.symbol, b.exec_ts, b.model_price) * _ratio(b)
+            decided, qty = _decided_qty(p, live)
+            if decided:
+                s1.append(_Leg(k, p.symbol, _sign(p.side), b.exec_ts, qty, price, rate))
         elif o is not None:
             ts = o.decision_ts + seen.tf_ms
             price = ref(p.symbol, ts, _vwap(o) or math.nan)
-            s1.append(_Leg(k, p.symbol, sign, ts, None if p.live_exit else o.qty, price, fee_rate))
+            qty = None if p.live_exit else o.qty
+            s1.append(_Leg(k, p.symbol, _sign(p.side), ts, qty, price, fee_rate))
     # refused: nothing executes of an order refused live (venue or risk engine)
     s2 = [g for g in s1 if not _refused(pairs[g.key])]
     # partial: what was filled of each live order (a backtest-only exit still closes the rest)
-    s3 = [
-        g if pairs[g.key].live is None else replace(g, qty=pairs[g.key].live.filled_qty)  # type: ignore[union-attr]
-        for g in s2
-    ]
+    s3 = [g if (o := pairs[g.key].live) is None else replace(g, qty=o.filled_qty) for g in s2]
     # timing: each fill at the bar it happened in, at that bar's open (the model's price there)
     s4: list[_Leg] = []
     for g in s3:
-        o = pairs[g.key].live
-        if o is None:
-            s4.append(g)
-            continue
-        b = pairs[g.key].bt
-        ratio = b.price / b.model_price if b is not None and b.model_price > 0 else 1.0
-        for i, f in enumerate(o.fills):
-            price = ref(g.symbol, seen.bar_of(f.ts_ms), f.price) * ratio
+        p = pairs[g.key]
+        for i, f in enumerate(p.live.fills if p.live is not None else ()):
+            price = ref(g.symbol, seen.bar_of(f.ts_ms), f.price) * _ratio(p.bt)
             s4.append(replace(g, ts=f.ts_ms, qty=f.qty, price=price, fill=i))
-    # slippage: the fill's own price; fees: the venue's own fee
-    s5, s6 = [], []
-    for g in s4:
-        o = pairs[g.key].live
-        if o is None:
-            s5.append(g)
-            s6.append(g)
-            continue
-        f = o.fills[g.fill]
-        s5.append(replace(g, price=f.price))
-        s6.append(replace(g, price=f.price, fee_rate=None, fee=f.fee))
+        if p.live is None:
+            s4.append(g)
+    # slippage: each fill's own price; fees: the venue's own fee
+    s5 = [g if g.fill < 0 else replace(g, price=_fill(pairs, g).price) for g in s4]
+    s6 = [g if g.fill < 0 else replace(g, fee_rate=None, fee=_fill(pairs, g).fee) for g in s5]
     return [s0, s1, s2, s3, s4, s5, s6, s6]  # funding: the same executions
+
+
+def _decided_qty(p: _Pair, live: Sequence[LiveOrder]) -> tuple[bool, float | None]:
+    """Whether the live run decided a backtest fill's order too, and the size it decided
+    (``None``: an exit, closing what is held)."""
+    assert p.bt is not None
+    if p.live is not None:
+        return True, None if p.live_exit else p.live.qty
+    if p.refusal is not None:
+        return True, None if p.bt_exit else p.refusal.qty
+    if p.bt_exit and abs(_live_position(live, p.symbol, p.bt.exec_ts)) <= _REL * p.bt.qty:
+        return True, None  # an exit of a position the live run did not hold: closes nothing
+    return False, None  # the live strategy did not decide it
+
+
+def _ratio(b: BacktestFill | None) -> float:
+    """The engine's own slippage, as the ratio of its fill to the bar model's price."""
+    return b.price / b.model_price if b is not None and b.model_price > 0 else 1.0
+
+
+def _fill(pairs: Sequence[_Pair], g: _Leg) -> LiveFill:
+    o = pairs[g.key].live
+    assert o is not None
+    return o.fills[g.fill]
 
 
 def _refused(p: _Pair) -> bool:

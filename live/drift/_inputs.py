@@ -13,8 +13,17 @@ import numpy as np
 
 from grekko_research.data.bars import Bars
 from grekko_research.engine.api import BacktestResult
-from grekko_research.engine.layout import F_AMOUNT, F_BAR, O_BAR, O_FEE, O_PRICE, O_SIDE, O_SIZE
-from grekko_research.engine.layout import O_ASSET, O_STATUS
+from grekko_research.engine.layout import (
+    F_AMOUNT,
+    F_BAR,
+    O_ASSET,
+    O_BAR,
+    O_FEE,
+    O_PRICE,
+    O_SIDE,
+    O_SIZE,
+    O_STATUS,
+)
 from grekko_research.errors import ConfigError
 from live.drift._attribute import BacktestFill, LiveFill, LiveOrder, Prices, Refusal
 from live.quality import order_kind
@@ -54,74 +63,98 @@ def read_live(events: Iterable[Any]) -> LiveRun:
     Funding: the sum of ``funding`` events' ``amount`` (quote; negative paid). The runner logs
     no funding settlement yet, so a perpetual run's live funding reads 0 until it does.
     """
-    run = LiveRun()
-    created: dict[str, dict[str, Any]] = {}
-    fills: dict[str, list[LiveFill]] = {}
-    opens: dict[str, dict[int, float]] = {}
-    marks: dict[str, float] = {}
-    first = last = None
-    tf_ms = 0
+    fold = _Fold()
     for e in events:
-        kind, p = e.kind, e.payload
-        if kind == "run_started" and not run.run_id:
-            run.run_id = str(p.get("run_id") or "")
-            run.strategy = str(p.get("strategy") or "")
-            run.params = dict(p.get("params") or {})
-            run.symbols = [str(s) for s in p.get("symbols") or []]
-            run.timeframe = str(p.get("timeframe") or "")
-            run.venue = str(p.get("venue") or "")
-            run.config_id = str(p.get("config_id") or "")
-            run.model = p.get("model")
-            run.model_version = None if p.get("model_version") is None else str(p["model_version"])
-            if run.timeframe:
-                from grekko_research.data.timeframes import parse_timeframe
+        fold.add(e)
+    return fold.result()
 
-                tf_ms = int(parse_timeframe(run.timeframe).ms)
+
+class _Fold:
+    def __init__(self) -> None:
+        self.run = LiveRun()
+        self.created: dict[str, dict[str, Any]] = {}
+        self.fills: dict[str, list[LiveFill]] = {}
+        self.opens: dict[str, dict[int, float]] = {}
+        self.marks: dict[str, float] = {}
+        self.first: int | None = None
+        self.last: int | None = None
+        self.tf_ms = 0
+
+    def add(self, e: Any) -> None:
+        kind, p = e.kind, e.payload
+        if kind == "run_started" and not self.run.run_id:
+            self._started(p)
         elif kind == "bar_closed":
-            ts, bar = int(p["ts"]), p.get("bar") or []
-            if len(bar) < 4:
-                continue
-            gone = list(p.get("filled") or []) + [False] * len(run.symbols)
-            for j, symbol in enumerate(run.symbols):
-                if j < len(bar[0]) and not gone[j] and bar[0][j] is not None:
-                    opens.setdefault(symbol, {})[ts] = float(bar[0][j])
-                if j < len(bar[3]) and bar[3][j] is not None and (not gone[j] or symbol not in marks):
-                    marks[symbol] = float(bar[3][j])
-            first = ts if first is None else first
-            last = ts
+            self._bar(p)
         elif kind == "decision":
             for r in p.get("refused") or []:
                 size = abs(float(r.get("size") or 0))
-                run.refusals.append(
-                    Refusal(str(r["symbol"]), int(p["ts"]), size, str(r.get("reason") or ""))
-                )
+                reason = str(r.get("reason") or "")
+                self.run.refusals.append(Refusal(str(r["symbol"]), int(p["ts"]), size, reason))
         elif kind == "order_created":
-            created[e.stream] = {**p, "state": "NEW", "reason": None}
-            fills[e.stream] = []
-        elif kind.startswith("order_") and e.stream in created:
-            o = created[e.stream]
-            if kind == "order_fill":
-                qty, price = float(Decimal(str(p["qty"]))), float(Decimal(str(p["price"])))
-                fills[e.stream].append(LiveFill(int(e.ts_ms), qty, price, _fee(o, p, price)))
-            if p.get("reason") and kind in ("order_rejected", "order_cancelled", "order_expired"):
-                o["reason"] = str(p["reason"])
-            if p.get("to"):
-                o["state"] = str(p["to"])
+            self.created[e.stream] = {**p, "state": "NEW", "reason": None}
+            self.fills[e.stream] = []
+        elif kind.startswith("order_") and e.stream in self.created:
+            self._order(kind, e.stream, p, int(e.ts_ms))
         elif kind == "funding":
-            run.funding += float(p.get("amount") or 0.0)
-    for cid, o in created.items():
-        seq = int(o.get("seq", 0))
-        run.orders.append(
-            LiveOrder(
-                client_id=cid, symbol=str(o["symbol"]), side=str(o["side"]),
-                qty=float(Decimal(str(o["qty"]))), decision_ts=int(o.get("decision_ts_ms", 0)),
-                state=str(o["state"]), fills=tuple(fills[cid]),
-                modelled=order_kind(seq, o.get("tag")) in _MODELLED, reason=o["reason"],
-            )
-        )  # fmt: skip
-    if first is not None and last is not None and tf_ms > 0:
-        run.prices = Prices(tf_ms, first, last, opens, marks)
-    return run
+            self.run.funding += float(p.get("amount") or 0.0)
+
+    def _started(self, p: dict[str, Any]) -> None:
+        run = self.run
+        run.run_id = str(p.get("run_id") or "")
+        run.strategy = str(p.get("strategy") or "")
+        run.params = dict(p.get("params") or {})
+        run.symbols = [str(s) for s in p.get("symbols") or []]
+        run.timeframe = str(p.get("timeframe") or "")
+        run.venue = str(p.get("venue") or "")
+        run.config_id = str(p.get("config_id") or "")
+        run.model = p.get("model")
+        run.model_version = None if p.get("model_version") is None else str(p["model_version"])
+        if run.timeframe:
+            from grekko_research.data.timeframes import parse_timeframe
+
+            self.tf_ms = int(parse_timeframe(run.timeframe).ms)
+
+    def _bar(self, p: dict[str, Any]) -> None:
+        ts, bar = int(p["ts"]), p.get("bar") or []
+        if len(bar) < 4:
+            return
+        gone = list(p.get("filled") or []) + [False] * len(self.run.symbols)
+        for j, symbol in enumerate(self.run.symbols):
+            if j < len(bar[0]) and not gone[j] and bar[0][j] is not None:
+                self.opens.setdefault(symbol, {})[ts] = float(bar[0][j])
+            close = bar[3][j] if j < len(bar[3]) else None
+            if close is not None and (not gone[j] or symbol not in self.marks):
+                self.marks[symbol] = float(close)
+        self.first = ts if self.first is None else self.first
+        self.last = ts
+
+    def _order(self, kind: str, cid: str, p: dict[str, Any], ts: int) -> None:
+        o = self.created[cid]
+        if kind == "order_fill":
+            qty, price = float(Decimal(str(p["qty"]))), float(Decimal(str(p["price"])))
+            self.fills[cid].append(LiveFill(ts, qty, price, _fee(o, p, price)))
+        if p.get("reason") and kind in ("order_rejected", "order_cancelled", "order_expired"):
+            o["reason"] = str(p["reason"])
+        if p.get("to"):
+            o["state"] = str(p["to"])
+
+    def result(self) -> LiveRun:
+        run = self.run
+        for cid, o in self.created.items():
+            seq = int(o.get("seq", 0))
+            run.orders.append(
+                LiveOrder(
+                    client_id=cid, symbol=str(o["symbol"]), side=str(o["side"]),
+                    qty=float(Decimal(str(o["qty"]))),
+                    decision_ts=int(o.get("decision_ts_ms", 0)), state=str(o["state"]),
+                    fills=tuple(self.fills[cid]),
+                    modelled=order_kind(seq, o.get("tag")) in _MODELLED, reason=o["reason"],
+                )
+            )  # fmt: skip
+        if self.first is not None and self.last is not None and self.tf_ms > 0:
+            run.prices = Prices(self.tf_ms, self.first, self.last, self.opens, self.marks)
+        return run
 
 
 def _fee(order: dict[str, Any], p: dict[str, Any], price: float) -> float:

@@ -118,7 +118,7 @@ def test_a_missed_bar_or_other_data_is_the_signal() -> None:
     assert r.orders[-1]["cause"] == "live only"
     # Different bars: the same fills, a different last close.
     moved = Prices(H, 0, 9 * H, {SYM: OPENS}, {SYM: 111.0})
-    r = attribute(BACKTEST + [bt_fill("buy", 7)], [live("buy", 1), live("sell", 5),
+    r = attribute([*BACKTEST, bt_fill("buy", 7)], [live("buy", 1), live("sell", 5),
                   live("buy", 7)], BARS, moved)  # fmt: skip
     check(r, signal=1.5)
 
