@@ -92,14 +92,15 @@ def drift_command(
     done = 0
     while True:
         report, mlflow_run, alerts = run_drift_job(path, cfg, thresholds=limits)
+        keys = [str(a.key) for a in alerts]
         line = {"run_id": started.run_id, "mlflow_run": mlflow_run, "gap": report.gap,
-                "terms": report.terms, "alerts": [a.key for a in alerts]}  # fmt: skip
+                "terms": report.terms, "alerts": keys}  # fmt: skip
         if as_json:
             typer.echo(json.dumps(line))
         else:
             console.print(
                 f"drift of {started.run_id}: gap {report.gap:+,.4f}, logged to MLflow run "
-                f"{mlflow_run}; alerts: {', '.join(line['alerts']) or 'none'}",
+                f"{mlflow_run}; alerts: {', '.join(keys) or 'none'}",
                 soft_wrap=True,
                 highlight=False,
             )

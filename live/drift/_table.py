@@ -34,10 +34,10 @@ def print_drift(console: Any, report: DriftReport, *, orders: int = 20) -> None:
         terms.add_column(name, justify=justify)  # type: ignore[arg-type]
     for term in TERMS:
         value = report.terms[term]
-        share = f"{value / gap:.0%}" if gap else "–"
+        share = f"{value / gap:.0%}" if abs(gap) > 1e-9 else "–"
         terms.add_row(term, f"{value:+,.4f}", share, _WHAT[term])
     terms.add_section()
-    terms.add_row("gap", f"{gap:+,.4f}", "100%" if gap else "–", "live − backtest")
+    terms.add_row("gap", f"{gap:+,.4f}", "100%" if abs(gap) > 1e-9 else "–", "live − backtest")
     console.print(terms)
     console.print(
         f"live P&L {report.live_pnl:,.4f}, backtest P&L {report.backtest_pnl:,.4f} over "

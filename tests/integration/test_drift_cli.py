@@ -95,6 +95,7 @@ def test_the_scheduled_mode_logs_to_mlflow_and_alerts(
     store = ParquetStore(research_store)
     report, mlflow_run, alerts = _job_beside_model(log, cfg, uri, version, sent, store)
     assert [a.key for a in alerts] == ["drift:funding"] and sent == alerts
+    assert report.meta["model_version"] == version and report.terms["funding"] == -5.0
     assert "funding -5.00" in alerts[0].title
     tags = mlc.get_model_version("drift_model", version).tags
     assert tags["drift_run"] == mlflow_run

@@ -147,8 +147,11 @@ def round_trip(report: DriftReport, t0: int, entry: int) -> dict[str, float]:
 def test_each_injected_fault_lands_in_its_own_term(drift_run: dict[str, Any]) -> None:
     report = report_of(drift_run)
     t0, bt = drift_run["t0"], backtest_fills(drift_run["result"], drift_run["bars"])
-    print("\n" + "\n".join(f"{t:>9} {v:+12.4f}" for t, v in report.terms.items()))
-    print(f"live {report.live_pnl:.4f} backtest {report.backtest_pnl:.4f} gap {report.gap:+.4f}")
+    from rich.console import Console
+
+    from live.drift._table import print_drift
+
+    print_drift(Console(width=140), report, orders=12)  # (pytest -s shows it)
     terms = report.terms
     # Exact sum: the residual is what is left, and it is only rounding here (the engine's
     # equity and the fills' account agree; every order is the strategy's).
