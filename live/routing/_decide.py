@@ -338,7 +338,9 @@ def decide(
             continue
         caps[v.venue] = _capacity(v, side, c, qty, spec.balance_buffer)
         mins[v.venue] = max(_minimum(v, c.top), spec.min_child_notional / c.top)
-        if caps[v.venue] < mins[v.venue]:
+        if qty < mins[v.venue]:
+            excluded[v.venue] = f"the order is below this venue's minimum child {mins[v.venue]:g}"
+        elif caps[v.venue] < mins[v.venue]:
             asset = "base" if side == "sell" else "quote"
             excluded[v.venue] = (
                 f"balance: {asset} balance takes {caps[v.venue]:g}, below the minimum child {mins[v.venue]:g}"

@@ -358,7 +358,10 @@ class SmartRouter:
                 jobs.append(self._send(c["venue"], c["client_id"]))
             elif order.state in (OrderState.SUBMITTED, OrderState.UNKNOWN):
                 jobs.append(self._resolve(c["venue"], c["client_id"]))
-        await asyncio.gather(*jobs)
+        # Every child runs to its end even when another fails; then the first failure is raised.
+        for outcome in await asyncio.gather(*jobs, return_exceptions=True):
+            if isinstance(outcome, BaseException):
+                raise outcome
 
     async def recover(self) -> list[str]:
         """Finish every route of the log (after a restart); return their ids."""

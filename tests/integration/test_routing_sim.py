@@ -29,7 +29,9 @@ from live.venues import CcxtVenue, Credentials, make_venue
 KEY, SECRET = "sim-key-0123456789", "sim-secret-abcdefghijkl"
 BTC = "BTC/USDT"
 RICH = {"USDT": "2000000", "BTC": "50"}
-Scenario = Callable[[dict[str, Simulator], SmartRouter, Callable[..., SmartRouter]], Awaitable[None]]
+Scenario = Callable[
+    [dict[str, Simulator], SmartRouter, Callable[..., SmartRouter]], Awaitable[None]
+]
 
 
 def scaled(frame: pd.DataFrame, factor: float) -> pd.DataFrame:
@@ -160,7 +162,9 @@ def test_fees_flip_the_choice(btc: pd.DataFrame, tmp_path: Path) -> None:
     )  # fmt: skip
     assert venues_of(seen["r"]) == {"b": Decimal("0.01")}
     fill = next(e.payload for e in store.read(kinds=["order_fill"]))
-    assert Decimal(fill["fee"]) / (Decimal(fill["qty"]) * Decimal(fill["price"])) == Decimal("0.0005")
+    assert Decimal(fill["fee"]) / (Decimal(fill["qty"]) * Decimal(fill["price"])) == Decimal(
+        "0.0005"
+    )
     store.close()
 
 
@@ -198,25 +202,70 @@ def test_a_short_balance_routes_to_the_other_venue(btc: pd.DataFrame, tmp_path: 
 def test_a_large_order_splits_and_each_child_passes_the_risk_engine(
     btc: pd.DataFrame, tmp_path: Path
 ) -> None:
-    seen: dict[str, RouteResult] = {}
+    """The same book on both venues: a small order stays whole, 4 BTC splits (the book walk
+    makes it cheaper); each child is checked by the risk engine, which shrinks it to
+    ``order.max_notional``, and is one order on its own venue."""
+    seen: dict[str, Any] = {}
 
     async def scenario(sims: dict[str, Simulator], router: SmartRouter, _: Any) -> None:
         seen["small"] = await buy(router, "0.01", seq=0)
         seen["large"] = await buy(router, "4", seq=1)
-        seen["sims"] = sims  # type: ignore[assignment]
+        seen["booked"] = {n: [o.client_order_id for o in s.book.orders] for n, s in sims.items()}
 
-    store = run(btc, tmp_path, scenario, routing=spec(), risk=RiskSpec(order=OrderRisk(max_notional=60_000)))
-    assert len(seen["small"].children) == 1  # the same books: a small order stays whole
+    limits = RiskSpec(order=OrderRisk(max_notional=30_000))
+    store = run(btc, tmp_path, scenario, routing=spec(), risk=limits)
+    assert len(seen["small"].children) == 1
     large = seen["large"].payload
-    qty = venues_of(seen["large"])
-    assert set(qty) == {"a", "b"} and sum(qty.values()) == Decimal(4)
+    planned = {c["venue"]: c["qty"] for c in large["children"]}
+    assert set(planned) == {"a", "b"} and sum(planned.values()) == pytest.approx(4)
     assert large["saving_bps"] > 0.5 and "split saves" in large["reason"]
-    assert large["single_venue"] in ("a", "b")
-    # Each child: one risk verdict, one order on its own venue's simulator, filled.
     risk = {e.stream: e.payload for e in store.read(kinds=["risk_decision"])}
-    for venue, order in seen["large"].children:
-        assert risk[order.client_id]["action"] == "approve"
+    for child, (venue, order) in zip(large["child_orders"], seen["large"].children, strict=True):
+        verdict = risk[order.client_id]
+        assert (child["risk"], verdict["action"], verdict["rule"]) == ("shrink",) * 2 + (
+            "max_notional",
+        )
+        assert order.qty == Decimal(child["qty"]) < Decimal(child["planned_qty"])
+        assert order.avg_price is not None and order.qty * order.avg_price <= 30_000 * Decimal(
+            "1.001"
+        )
         assert order.state is OrderState.FILLED
-        booked = [o for o in seen["sims"][venue].book.orders if o.client_order_id == order.client_id]  # type: ignore[index]
-        assert len(booked) == 1
+        assert seen["booked"][venue].count(order.client_id) == 1
+    store.close()
+
+
+class Crash(Exception):
+    """The process dies here (the hook's stand-in for a SIGKILL)."""
+
+
+def test_a_crash_after_the_sends_neither_loses_nor_doubles_a_child(
+    btc: pd.DataFrame, tmp_path: Path
+) -> None:
+    """Both children are sent and the process dies before either answer is persisted; the
+    restarted router finds both by client id, sends nothing twice, and the same route asked
+    again is not decided again."""
+    seen: dict[str, Any] = {}
+
+    def die(point: str) -> None:
+        if point == "after_send":
+            raise Crash(point)
+
+    async def scenario(sims: dict[str, Simulator], _: SmartRouter, rebuild: Any) -> None:
+        with pytest.raises(Crash):
+            await buy(rebuild(hook=die), "4")
+        restarted = rebuild()
+        unsettled = [o.state for om in restarted.managers.values() for o in om.orders()]
+        assert unsettled == [OrderState.SUBMITTED, OrderState.SUBMITTED]
+        assert len(await restarted.recover()) == 1
+        seen["again"] = await buy(restarted, "4")  # the same route: resumed, not re-decided
+        seen["booked"] = {n: [o.client_order_id for o in s.book.orders] for n, s in sims.items()}
+
+    store = run(btc, tmp_path, scenario, routing=spec())
+    again = seen["again"]
+    assert {v for v, _ in again.children} == {"a", "b"}
+    for venue, order in again.children:
+        assert order.state is OrderState.FILLED and order.filled_qty == order.qty
+        assert seen["booked"][venue] == [order.client_id]  # one create each, never two
+    assert len(list(store.read(kinds=["route_decision"]))) == 1
+    assert len(list(store.read(kinds=["order_submitted"]))) == 2
     store.close()
