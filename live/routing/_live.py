@@ -67,6 +67,8 @@ ROUTE_SEQ = 60_000
 """Routed children take intent seqs from here (past the manual orders' 50,000)."""
 MAX_VENUES = 16
 """Seqs reserved per routed order: one per venue of ``live.routing.venues``."""
+_OPEN = frozenset({OrderState.SUBMITTED, OrderState.UNKNOWN, OrderState.ACKNOWLEDGED,
+                   OrderState.PARTIALLY_FILLED})  # fmt: skip
 
 
 class RouteResult:
@@ -171,6 +173,10 @@ class SmartRouter:
         step = "market"
         try:
             info = await venue.market(vs)
+            if info.contract:  # a margin account's capacity is not its balance: not routed
+                raise GiveUp(f"{vs} is a derivative; routing takes spot markets only",
+                             venue=name, operation="route", state_changing=False,
+                             source="NotSpot")  # fmt: skip
             step = "quote"
             t0 = self._perf()
             if venue.capabilities.order_book:
@@ -348,20 +354,27 @@ class SmartRouter:
     # -- sending and resolving -------------------------------------------------------------
 
     async def _finish(self, rid: str) -> None:
-        """Send the route's NEW children, resolve the ones whose outcome is not known."""
+        """Send the route's NEW children and resolve the others still open (once each: a
+        venue that answers a create with an ack only, such as Coinbase, is asked again; what
+        is still open after that is the caller's reconciliation, or the next :meth:`recover`)."""
         jobs = []
         for c in self.routes[rid]["child_orders"]:
             if not c.get("sent"):
                 continue
             order = self.managers[c["venue"]].order(c["client_id"])
             if order.state is OrderState.NEW:
-                jobs.append(self._send(c["venue"], c["client_id"]))
-            elif order.state in (OrderState.SUBMITTED, OrderState.UNKNOWN):
+                jobs.append(self._send_then_resolve(c["venue"], c["client_id"]))
+            elif order.state in _OPEN:
                 jobs.append(self._resolve(c["venue"], c["client_id"]))
         # Every child runs to its end even when another fails; then the first failure is raised.
         for outcome in await asyncio.gather(*jobs, return_exceptions=True):
             if isinstance(outcome, BaseException):
                 raise outcome
+
+    async def _send_then_resolve(self, name: str, cid: str) -> None:
+        await self._send(name, cid)
+        if self.managers[name].order(cid).state in _OPEN:
+            await self._resolve(name, cid)
 
     async def recover(self) -> list[str]:
         """Finish every route of the log (after a restart); return their ids."""

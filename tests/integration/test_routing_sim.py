@@ -24,6 +24,7 @@ from live.risk import RiskEngine
 from live.risk.views import PortfolioView
 from live.routing import RouteResult, RoutingSpec, SmartRouter
 from live.sim import Simulator, start_simulator
+from live.sim.coinbase import new_cdp_key, start_coinbase_simulator
 from live.venues import CcxtVenue, Credentials, make_venue
 
 KEY, SECRET = "sim-key-0123456789", "sim-secret-abcdefghijkl"
@@ -269,3 +270,61 @@ def test_a_crash_after_the_sends_neither_loses_nor_doubles_a_child(
     assert len(list(store.read(kinds=["route_decision"]))) == 1
     assert len(list(store.read(kinds=["order_submitted"]))) == 2
     store.close()
+
+
+def test_binance_and_coinbase_side_by_side(btc: pd.DataFrame, tmp_path: Path) -> None:
+    """Two different simulators and adapters: Binance spot (BTC/USDT, 10 bps) and Coinbase
+    (BTC/USD by ``live.routing.symbols``, 120 bps taker, its book 2 % cheaper): Coinbase's all-in
+    price wins despite its fee, its book read through ``/market/product_book``."""
+    log = tmp_path / "events.db"
+    key, secret = new_cdp_key()
+    start = int(btc.timestamp[10])
+    routing = RoutingSpec(
+        venues=("binance", "coinbase"), taker_fee_bps={"binance": 10.0, "coinbase": 120.0},
+        symbols={BTC: {"coinbase": "BTC/USD"}},
+    )  # fmt: skip
+    seen: dict[str, Any] = {}
+
+    async def main() -> None:
+        bn = await start_simulator(
+            candles={"BTCUSDT": btc}, api_key=KEY, api_secret=SECRET, start_ms=start, balances=RICH
+        )
+        cb = await start_coinbase_simulator(
+            candles={"BTC-USD": scaled(btc, 0.98)}, api_key=key, api_secret=secret,
+            start_ms=start, balances={"USD": "100000"},
+        )  # fmt: skip
+        venues = {
+            "binance": make_venue("binance", urls=bn.url, credentials=Credentials(KEY, SECRET),
+                                  rate_limit=False),
+            "coinbase": make_venue("coinbase", urls=cb.url, credentials=Credentials(key, secret),
+                                   rate_limit=False, price_timeframe="1h"),
+        }  # fmt: skip
+        store = EventStore.open(log)
+        try:
+            await asyncio.gather(*(v.start() for v in venues.values()))
+            assert all(v.capabilities.order_book for v in venues.values())
+            router = SmartRouter(
+                routing, venues, store, RiskEngine(), run_id="sor-cb",
+                clock=lambda: int(time.time() * 1000),
+            )  # fmt: skip
+            seen["r"] = await buy(router, "0.01")
+            seen["cb"] = [(o.client_order_id, o.status) for o in cb.orders]
+        finally:
+            store.close()
+            for v in venues.values():
+                await v.close()
+            await bn.close()
+            await cb.close()
+
+    asyncio.run(main())
+    r = seen["r"]
+    (venue, order), *_ = r.children
+    assert (len(r.children), venue, order.symbol) == (1, "coinbase", "BTC/USD")
+    assert order.state is OrderState.FILLED
+    assert [c for c, _ in seen["cb"]] == [order.client_id]
+    cands = {c["venue"]: c for c in r.payload["candidates"]}
+    assert (
+        cands["coinbase"]["quote_source"] == "book"
+        and cands["coinbase"]["quote_balance"] == 100_000
+    )
+    assert cands["coinbase"]["all_in_price"] < cands["binance"]["all_in_price"]
