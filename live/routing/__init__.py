@@ -25,7 +25,7 @@ from live.routing._decide import (
     walk_price,
 )
 from live.routing._live import MAX_VENUES, ROUTE_SEQ, RouteResult, SmartRouter
-from live.routing._spec import RoutingSpec
+from live.routing._spec import RoutingSpec, routing_spec
 
 __all__ = [
     "BAN_ERRORS",
@@ -43,6 +43,7 @@ __all__ = [
     "SmartRouter",
     "VenueInput",
     "decide",
+    "routing_spec",
     "venue_health",
     "walk_price",
 ]

@@ -9,13 +9,10 @@ from typing import Any
 
 from grekko_research.errors import ConfigError
 
-__all__ = ["RoutingSpec"]
+__all__ = ["RoutingSpec", "routing_spec"]
 
 _FIELDS = (
     "venues",
-    "symbols",
-    "taker_fee_bps",
-    "slippage_bps",
     "book_depth",
     "split",
     "split_slices",
@@ -146,17 +143,41 @@ class RoutingSpec:
 
     @classmethod
     def from_config(cls, raw: Mapping[str, Any], where: str = "live.routing") -> RoutingSpec:
-        """Check a config mapping (``asdict`` of the ``live.routing`` section) into a spec."""
+        """Check a config mapping (``asdict`` of the ``live.routing`` section: ``venues`` a list
+        of ``{name, taker_fee_bps, slippage_bps, symbols: [{run, venue}]}``) into a spec."""
         unknown = sorted(set(raw) - set(_FIELDS))
         if unknown:
             raise ConfigError(f"{where}: unknown keys {unknown}; known: {sorted(_FIELDS)}")
-        values = dict(raw)
-        values["venues"] = tuple(values.get("venues") or ())
-        values["taker_fee_bps"] = dict(values.get("taker_fee_bps") or {})
-        values["slippage_bps"] = dict(values.get("slippage_bps") or {})
-        values["symbols"] = {k: dict(v) for k, v in (values.get("symbols") or {}).items()}
-        return cls(**values)
+        values = {k: v for k, v in raw.items() if k != "venues"}
+        names, fees, slips = [], {}, {}
+        symbols: dict[str, dict[str, str]] = {}
+        for i, v in enumerate(raw.get("venues") or ()):
+            here = f"{where}.venues[{i}]"
+            name = v.get("name") if isinstance(v, Mapping) else None
+            if not isinstance(name, str) or not name:
+                raise ConfigError(f"{here}.name must be a venue name, got {name!r}")
+            names.append(name)
+            if v.get("taker_fee_bps") is None:
+                raise ConfigError(
+                    f"{here}.taker_fee_bps is required (the venue's taker fee in bps)"
+                )
+            fees[name] = v["taker_fee_bps"]
+            slips[name] = v.get("slippage_bps") or 0.0
+            for alias in v.get("symbols") or ():
+                run, there = alias.get("run"), alias.get("venue")
+                if not (isinstance(run, str) and run and isinstance(there, str) and there):
+                    raise ConfigError(f"{here}.symbols needs run and venue symbols, got {alias!r}")
+                symbols.setdefault(run, {})[name] = there
+        return cls(venues=tuple(names), taker_fee_bps=fees, slippage_bps=slips, symbols=symbols,
+                   **values)  # fmt: skip
 
 
 def _num(x: Any) -> bool:
     return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(float(x))
+
+
+def routing_spec(raw: Mapping[str, Any], where: str = "live.routing") -> RoutingSpec | None:
+    """The spec of a ``live.routing`` mapping, or ``None`` when it routes nowhere (no venues)."""
+    if not raw.get("venues"):
+        return None
+    return RoutingSpec.from_config(raw, where)

@@ -177,10 +177,38 @@ def test_the_spec_refuses_bad_config_naming_the_key(over: dict[str, Any], messag
 
 
 def test_the_spec_from_config_maps_symbols_and_refuses_unknown_keys() -> None:
-    raw = {"venues": ["binance", "coinbase"], "taker_fee_bps": {"binance": 10, "coinbase": 60},
-           "symbols": {"BTC/USDT": {"coinbase": "BTC/USD"}}}  # fmt: skip
+    raw = {"venues": [{"name": "binance", "taker_fee_bps": 10},
+                      {"name": "coinbase", "taker_fee_bps": 60, "slippage_bps": 2,
+                       "symbols": [{"run": "BTC/USDT", "venue": "BTC/USD"}]}]}  # fmt: skip
     s = RoutingSpec.from_config(raw)
     assert s.symbol_on("BTC/USDT", "coinbase") == "BTC/USD"
     assert s.symbol_on("BTC/USDT", "binance") == "BTC/USDT"
-    with pytest.raises(ConfigError, match="unknown keys \\['fee'\\]"):
+    assert s.slippage_bps == {"binance": 0.0, "coinbase": 2}
+    with pytest.raises(ConfigError, match=r"unknown keys \['fee'\]"):
         RoutingSpec.from_config({**raw, "fee": 1})
+    no_fee = {"venues": [{"name": "binance"}, {"name": "coinbase", "taker_fee_bps": 60}]}
+    with pytest.raises(ConfigError, match=r"live\.routing\.venues\[0\]\.taker_fee_bps is required"):
+        RoutingSpec.from_config(no_fee)
+
+
+def test_the_live_routing_config_section_composes_into_the_spec() -> None:
+    """``live.routing``'s defaults are the spec's; off without venues; on from overrides."""
+    from dataclasses import asdict, fields
+
+    from grekko_research.config.compose import compose_config
+    from live.routing import routing_spec
+
+    cfg = compose_config([])
+    assert routing_spec(asdict(cfg.live.routing)) is None
+    cfg = compose_config([
+        "live.routing.venues=[{name:binance,taker_fee_bps:10},"
+        "{name:coinbase,taker_fee_bps:60,symbols:[{run:BTC/USDT,venue:BTC/USD}]}]"
+    ])  # fmt: skip
+    s = routing_spec(asdict(cfg.live.routing))
+    assert s is not None and s.venues == ("binance", "coinbase")
+    assert s.taker_fee_bps == {"binance": 10.0, "coinbase": 60.0}
+    assert s.symbol_on("BTC/USDT", "coinbase") == "BTC/USD"
+    defaults = RoutingSpec(venues=("a", "b"), taker_fee_bps={"a": 1.0, "b": 1.0})
+    for f in fields(RoutingSpec):
+        if f.name not in ("venues", "taker_fee_bps", "symbols", "slippage_bps"):
+            assert getattr(s, f.name) == getattr(defaults, f.name), f.name
