@@ -8,8 +8,11 @@ doubles one."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -20,8 +23,8 @@ import pytest
 from grekko_research.risk.spec import OrderRisk, RiskSpec
 from live.events import EventStore
 from live.orders import OrderState
-from live.risk import RiskEngine
-from live.risk.views import PortfolioView
+from live.risk import ProposedOrder, RiskEngine
+from live.risk.views import MarketView, PortfolioView
 from live.routing import RouteResult, RoutingSpec, SmartRouter
 from live.sim import Simulator, start_simulator
 from live.sim.coinbase import new_cdp_key, start_coinbase_simulator
@@ -235,6 +238,11 @@ def test_a_large_order_splits_and_each_child_passes_the_risk_engine(
     store.close()
 
 
+def warm_up_the_risk_kernels() -> None:
+    order = ProposedOrder(BTC, "buy", 1.0, 1.0)
+    RiskEngine().check_order(order, PortfolioView(1.0), MarketView(prices={BTC: 1.0}), now_ms=0)
+
+
 class Crash(Exception):
     """The process dies here (the hook's stand-in for a SIGKILL)."""
 
@@ -328,3 +336,88 @@ def test_binance_and_coinbase_side_by_side(btc: pd.DataFrame, tmp_path: Path) ->
         and cands["coinbase"]["quote_balance"] == 100_000
     )
     assert cands["coinbase"]["all_in_price"] < cands["binance"]["all_in_price"]
+
+
+@contextmanager
+def simulators_process(btc: pd.DataFrame) -> Iterator[dict[str, str]]:
+    """Simulators ``a`` and ``b`` served by a forked process (killed on exit); their URLs."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read)
+
+        async def serve() -> None:
+            urls = []
+            for _ in range(2):
+                sim = await start_simulator(candles={"BTCUSDT": btc}, api_key=KEY,
+                                            api_secret=SECRET, start_ms=int(btc.timestamp[10]),
+                                            balances=RICH)  # fmt: skip
+                urls.append(sim.url)
+            os.write(write, (" ".join(urls) + "\n").encode())
+            await asyncio.Event().wait()
+
+        try:
+            asyncio.run(serve())
+        finally:
+            os._exit(0)
+    os.close(write)
+    try:
+        with os.fdopen(read) as pipe:
+            yield dict(zip(("a", "b"), pipe.readline().split(), strict=True))
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+
+
+def test_a_sigkill_between_the_children_loses_and_doubles_nothing(
+    btc: pd.DataFrame, tmp_path: Path
+) -> None:
+    """A router process is SIGKILLed by its own hook once the second child's create has been
+    answered, before that answer is persisted; a new router on the same log finds the child by
+    its client id: both children FILLED, and each simulator lists exactly one fill, of it, and
+    no open order (read through the real client)."""
+    log = tmp_path / "events.db"
+    warm_up_the_risk_kernels()  # here, once: the forked router inherits them compiled
+
+    async def router_run(urls: dict[str, str], hook: Any) -> tuple[RouteResult, Any]:
+        venues = {n: make_venue("binance", urls=u, credentials=Credentials(KEY, SECRET),
+                                rate_limit=False) for n, u in urls.items()}  # fmt: skip
+        store = EventStore.open(log)
+        try:
+            router = SmartRouter(spec(), venues, store, RiskEngine(), run_id="sor-kill",
+                                 clock=lambda: int(time.time() * 1000), hook=hook)  # fmt: skip
+            await router.recover()
+            result = await buy(router, "4")
+            return result, {n: (await v.open_orders([BTC]), await v.fills(BTC))
+                            for n, v in venues.items()}  # fmt: skip
+        finally:
+            store.close()
+            for v in venues.values():
+                await v.close()
+
+    answered = 0
+
+    def kill(point: str) -> None:
+        nonlocal answered
+        answered += point == "after_send"
+        if answered == 2:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    with simulators_process(btc) as urls:
+        pid = os.fork()
+        if pid == 0:  # the router process: killed at the second answered create
+            try:
+                asyncio.run(router_run(urls, kill))
+            finally:
+                os._exit(3)  # not killed: the exit status fails the test
+        _, status = os.waitpid(pid, 0)
+        assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, status
+        result, listed = asyncio.run(router_run(urls, None))
+    assert {v for v, _ in result.children} == {"a", "b"}
+    for venue, order in result.children:
+        assert order.state is OrderState.FILLED
+        open_orders, fills = listed[venue]
+        assert open_orders == [] and [f.client_id for f in fills] == [order.client_id]
+    with EventStore.open(log) as store:
+        assert len(list(store.read(kinds=["route_decision"]))) == 1
+        assert len(list(store.read(kinds=["order_submitted"]))) == 2
