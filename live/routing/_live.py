@@ -80,7 +80,10 @@ class RouteResult:
         self.children = [
             (c["venue"], router.managers[c["venue"]].order(c["client_id"]))
             for c in payload["child_orders"]
+            if c.get("sent")
         ]
+        """``(venue, order)`` of each child sent (a child the risk engine refused is only in
+        the payload's ``child_orders``, with its refusal)."""
 
     def filled(self) -> dict[str, Decimal]:
         """Filled quantity per venue."""

@@ -193,10 +193,17 @@ def test_a_short_balance_routes_to_the_other_venue(btc: pd.DataFrame, tmp_path: 
 
     async def scenario(sims: dict[str, Simulator], router: SmartRouter, _: Any) -> None:
         seen["r"] = await buy(router, "0.01")
+        router.risk.halt("operator", now_ms=int(time.time() * 1000))
+        seen["halted"] = await buy(router, "0.01", seq=1)  # decided, logged, refused, not sent
 
     store = run(
         btc, tmp_path, scenario, routing=spec(), b_factor=1.001, a_sim={"balances": {"USDT": "8"}}
     )
+    halted = seen["halted"]
+    assert halted.children == [] and [c["venue"] for c in halted.payload["child_orders"]] == ["b"]
+    assert halted.payload["child_orders"][0]["sent"] is False
+    assert halted.payload["child_orders"][0]["risk_rule"] == "halted"
+    assert len(list(store.read(kinds=["order_created"]))) == 1  # the first route's child only
     assert venues_of(seen["r"]) == {"b": Decimal("0.01")}  # the dearer one that can pay
     a = next(c for c in seen["r"].payload["candidates"] if c["venue"] == "a")
     assert a["quote_balance"] == 8.0 and a["excluded"].startswith("balance: quote balance takes")
