@@ -14,7 +14,7 @@ its balance pays for (buy: quote asset; sell: base asset). The order is cut into
 ``split_slices`` equal slices and each goes where it adds the least cost (greedy on the
 marginal cost, which is optimal when each venue's cost is convex in size); without ``split``,
 the cheapest venue that can take it all gets it all. A child below a venue's minimum drops that
-venue and the split is redone. Quantities are floored to each venue's lot; what no venue can
+venue and the split is redone; a split dearer per unit than the best venue alone gives way to it. Quantities are floored to each venue's lot; what no venue can
 take is ``unrouted_qty`` (never sent).
 """
 
@@ -355,6 +355,14 @@ def decide(
     ]
     single = min(whole, key=lambda n: costs[n].cost(qty), default=None)
     alloc = _allocate(qty, venues, spec, costs, caps, mins, excluded, single)
+    if single is not None and len(alloc) > 1:
+        # Never dearer than the best venue alone (a venue dropped for a small child can leave
+        # a split that is): the single venue's all-in cost against the split's, for the same qty.
+        lone = _floor(qty, next(v.lot for v in venues if v.venue == single))
+        routed = sum(alloc.values())
+        split_unit = sum(costs[m].cost(q) for m, q in alloc.items()) / routed
+        if lone >= routed * (1 - 1e-12) and costs[single].cost(lone) / lone < split_unit:
+            alloc = {single: lone}
     children = tuple(
         Child(
             venue=v.venue,
