@@ -428,6 +428,33 @@ _GATHER = np.uint64(0x0102040810204080)
 """Multiplying a word of eight 0/1 bytes by this moves byte ``i`` to bit ``56 + i``."""
 
 
+_BYTE_SUM = np.uint64(0x0101010101010101)
+"""Multiplying a word of eight 0/1 bytes by this sums them into its top byte."""
+
+
+@njit_inline
+def signal_counts_nb(entries: np.ndarray, exits: np.ndarray) -> tuple[np.int64, np.int64]:
+    """Count the signals of ``(n,)`` C-contiguous ``entries`` and ``exits``, eight rows a step.
+
+    Sizes the lean kernel's buffers exactly: a buffer for every bar instead cost more than
+    the count, since one that large is mapped fresh from the system by every run and each
+    page it writes faults in.
+    """
+    n = entries.shape[0]
+    nw = n // 8
+    ew = entries[: nw * 8].view(np.uint64)
+    xw = exits[: nw * 8].view(np.uint64)
+    ne = np.uint64(0)
+    nx = np.uint64(0)
+    for w in range(nw):
+        ne += (ew[w] * _BYTE_SUM) >> np.uint64(56)
+        nx += (xw[w] * _BYTE_SUM) >> np.uint64(56)
+    for r in range(nw * 8, n):
+        ne += np.uint64(entries[r])
+        nx += np.uint64(exits[r])
+    return np.int64(ne), np.int64(nx)
+
+
 @njit_inline
 def signal_rows_nb(entries: np.ndarray, exits: np.ndarray, rows: np.ndarray) -> int:
     """Write the rows of ``(n,)`` C-contiguous ``entries``/``exits`` holding a signal into

@@ -26,6 +26,7 @@ from grekko_research.engine._lean_one import (
     _simulate_one_nb,
     _trade_row,
     _wanted_size,
+    signal_counts_nb,
     signal_rows_nb,
 )
 from grekko_research.engine._orders import (
@@ -99,7 +100,7 @@ def simulate_simple_nb(
     must have a market. ``counts`` = (entry signals, exit signals) size the
     record buffers of several assets (at most one order per signal and one stop
     exit per entry; numpy's ``count_nonzero`` is the fastest way to get them);
-    one asset ignores it and sizes them from its signal rows (pass ``(0, 0)``).
+    one asset ignores it and counts its signals itself (pass ``(0, 0)``).
     ``scan`` = (``Bars.block_range``: the ``(n_blocks, 1)`` lowest and
     highest prices per block of bars; the asset's ``Bars.ohlc_rows``, ``(n,
     4)``) for one asset with position stops, or :func:`no_stop_scan`: the
@@ -131,16 +132,14 @@ def simulate_simple_nb(
     if k == 1:
         signals = (dec.entries.reshape(n), dec.exits.reshape(n))
         # The signal rows, once: the loop walks them instead of scanning every bar, and
-        # prefetches the fill price of the signal a few ahead (see _prefetch). The buffer
-        # has room for every bar; only the pages its rows reach are ever touched.
-        rows = np.empty(n + 8, dtype=np.int64)
+        # prefetches the fill price of the signal a few ahead (see _prefetch).
+        n_entries, n_exits = signal_counts_nb(signals[0], signals[1])
+        rows = np.empty(n_entries + n_exits + 8, dtype=np.int64)
         n_rows = signal_rows_nb(signals[0], signals[1], rows)
-        # Each signal row is one entry (itself and its stop exit: two orders) or exit, or both.
-        n_entries, n_exits = n_rows, n_rows
     else:
         rows = np.empty(0, dtype=np.int64)
         n_rows = 0
-        n_entries, n_exits = counts
+        n_entries, n_exits = np.int64(counts[0]), np.int64(counts[1])
     orders = np.empty(2 * n_entries + n_exits + k + 1, dtype=ORDER_DTYPE)
     trades = np.empty(n_entries + k + 1, dtype=TRADE_DTYPE)
     lb = _Lean(st, orders, trades)

@@ -1,11 +1,12 @@
-"""The lean kernel's signal-row scan (eight rows per step) lists exactly the rows that signal."""
+"""The lean kernel's signal count and signal-row scan (eight rows per step): exactly the rows
+that signal, in a buffer sized by the count."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from grekko_research.engine._lean_one import signal_rows_nb
+from grekko_research.engine._lean_one import signal_counts_nb, signal_rows_nb
 
 
 @pytest.mark.parametrize("n", [0, 1, 7, 8, 9, 15, 16, 17, 64, 1003])
@@ -17,7 +18,9 @@ def test_the_rows_are_those_with_an_entry_or_an_exit_in_order(n: int, density: f
     if n > 9:  # a row with both, and signals at the first and last rows (the tail after words)
         entries[3] = exits[3] = True
         entries[0] = exits[n - 1] = True
-    rows = np.full(n + 8, -1, dtype=np.int64)
+    n_entries, n_exits = signal_counts_nb(entries, exits)
+    assert (n_entries, n_exits) == (np.count_nonzero(entries), np.count_nonzero(exits))
+    rows = np.full(n_entries + n_exits + 8, -1, dtype=np.int64)  # the kernel's buffer
     count = signal_rows_nb(entries, exits, rows)
     expected = np.flatnonzero(entries | exits)
     assert count == expected.shape[0]
