@@ -24,7 +24,7 @@ from grekko_research.engine._risk import EV_STATE, EVENT_ACTION_NAMES, EVENT_RUL
 from grekko_research.engine._state import Decisions, Market, make_rules
 from grekko_research.engine.analysis import result_metrics_into
 from grekko_research.engine.config import EngineConfig
-from grekko_research.engine.costs import calibrated_fill_arrays
+from grekko_research.engine.costs import with_cost_models
 from grekko_research.engine.nb import simulate_nb
 from grekko_research.engine.nb_fast import no_stop_scan, simulate_simple_nb
 from grekko_research.errors import ConfigError, DataError
@@ -623,9 +623,7 @@ def backtest(
         model, state, pool = amm
         rules = rules._replace(fill_model=model, fill_state=state)
         market = market._replace(pool=pool)
-    if config.costs:  # calibrated cost models (engine/costs.py) beside any DEX asset
-        model, state = calibrated_fill_arrays(config, bars, rules.fill_model, rules.fill_state)
-        rules = rules._replace(fill_model=model, fill_state=state)
+    rules = with_cost_models(rules, config, bars)  # calibrated costs (engine/costs.py), if any
     orders, trades, events, fundings = simulate_nb(market, dec, rules, equity)
     return BacktestResult(
         bars=bars,

@@ -36,9 +36,10 @@ from grekko_research.errors import ConfigError
 
 if TYPE_CHECKING:
     from grekko_research.data.bars import Bars
+    from grekko_research.engine._state import Rules
     from grekko_research.engine.config import EngineConfig
 
-__all__ = ["COST_MODEL_FORMAT", "CostModel", "calibrated_fill_arrays"]
+__all__ = ["COST_MODEL_FORMAT", "CostModel", "calibrated_fill_arrays", "with_cost_models"]
 
 COST_MODEL_FORMAT = "grekko.cost_model.v1"
 MAX_COST_BPS = 1_000.0  # as Slippage(kind="bps"): a larger cost is a unit error, not a market
@@ -140,9 +141,7 @@ class CostModel:
     def from_dict(cls, doc: dict[str, Any], *, where: str = "cost model") -> CostModel:
         """Read :meth:`to_dict`'s document; a wrong format or key names ``where``."""
         if doc.get("format") != COST_MODEL_FORMAT:
-            raise ConfigError(
-                f"{where}: format {doc.get('format')!r} is not {COST_MODEL_FORMAT!r}"
-            )
+            raise ConfigError(f"{where}: format {doc.get('format')!r} is not {COST_MODEL_FORMAT!r}")
         body = {k: v for k, v in doc.items() if k != "format"}
         known = set(cls.__dataclass_fields__)
         unknown = sorted(set(body) - known)
@@ -185,3 +184,12 @@ def calibrated_fill_arrays(
         state[j] = 0.0
         state[j, : L.N_CAL_STATE] = cost.fill_state()
     return model, state
+
+
+def with_cost_models(rules: Rules, config: EngineConfig, bars: Bars) -> Rules:
+    """Return ``rules`` with ``config.costs``' assets filled by their calibrated model (the
+    same ``rules`` without cost models)."""
+    if not config.costs:
+        return rules
+    model, state = calibrated_fill_arrays(config, bars, rules.fill_model, rules.fill_state)
+    return rules._replace(fill_model=model, fill_state=state)

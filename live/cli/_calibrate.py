@@ -58,10 +58,12 @@ def calibrate_command(
     from live.quality._calibrate import calibration_rows
 
     logs = []
-    for run in runs or [None]:  # type: ignore[list-item]
-        ev = events
-        if run is not None and ev is None and ("/" in run or run.endswith(".db")):
-            ev, run = run, None
+    given_runs: list[str | None] = list(runs) if runs else [None]
+    for given in given_runs:
+        ev: str | None = events
+        run: str | None = given
+        if given is not None and ev is None and ("/" in given or given.endswith(".db")):
+            ev, run = given, None
         logs.append(find_log(None, ev, venue, run, state_dir))
     frames = []
     for path in logs:

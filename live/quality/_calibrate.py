@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -51,9 +51,7 @@ def _bars(events: list[Any]) -> tuple[list[str], dict[str, pd.DataFrame]]:
                 if c is None:
                     continue
                 vol = math.nan if v is None else float(v)
-                rows.setdefault(sym, []).append(
-                    (int(p["ts"]), float(h), float(lo), float(c), vol)
-                )
+                rows.setdefault(sym, []).append((int(p["ts"]), float(h), float(lo), float(c), vol))
     frames = {
         s: pd.DataFrame(r, columns=["ts", "high", "low", "close", "volume"])
         .drop_duplicates("ts", keep="last")
@@ -88,24 +86,26 @@ def calibration_rows(events: Iterable[Any], *, vol_window: int = 20) -> pd.DataF
             b["volume"].to_numpy(float), vol_window,
         )  # fmt: skip
         ts = b["ts"].to_numpy(np.int64)
-        for i, row in enumerate(g.itertuples(index=False)):
+        lows, highs = b["low"].to_numpy(float), b["high"].to_numpy(float)
+        order_rows = cast(list[dict[str, Any]], g.to_dict("records"))
+        for i, row in enumerate(order_rows):
             if not math.isfinite(share[i]):
                 continue
+            buy = row["side"] == "buy"
+            filled = float(row["filled_qty"]) > 0
             through = math.nan
-            limit = limits.get(row.client_id, math.nan)
-            if row.order_type == "limit" and limit > 0:
-                k = int(np.searchsorted(ts, row.decision_ts, side="right"))
+            limit = limits.get(str(row["client_id"]), math.nan)
+            if row["order_type"] == "limit" and limit > 0:
+                k = int(np.searchsorted(ts, int(row["decision_ts"]), side="right"))
                 if k < len(ts):
-                    lvl = b["low"].iat[k] if row.side == "buy" else b["high"].iat[k]
-                    sign = 1.0 if row.side == "buy" else -1.0
-                    through = max(sign * (limit - float(lvl)), 0.0) / limit * 1e4
+                    lvl = float(lows[k] if buy else highs[k])
+                    through = max((limit - lvl) if buy else (lvl - limit), 0.0) / limit * 1e4
             out.append({
-                "run_id": run_id, "client_id": row.client_id, "venue": row.venue,
-                "symbol": row.symbol, "side": row.side, "order_type": row.order_type,
-                "qty": row.qty, "filled_qty": row.filled_qty, "decision_ts": row.decision_ts,
-                "slip_bps": row.slip_model_bps if row.filled_qty > 0 else math.nan,
+                **{c: row[c] for c in ("client_id", "venue", "symbol", "side", "order_type",
+                                       "qty", "filled_qty", "decision_ts")},
+                "run_id": run_id,
+                "slip_bps": row["slip_model_bps"] if filled else math.nan,
                 "share": share[i], "sigma_bps": sigma[i], "through_bps": through,
-                "filled": bool(row.filled_qty > 0),
+                "filled": filled,
             })  # fmt: skip
     return pd.DataFrame(out, columns=list(CALIBRATION_COLUMNS))
-

@@ -111,7 +111,7 @@ def test_the_config_points_at_a_logged_fit(tmp_path: Path) -> None:
     assert config_id(none) == config_id(replace(none, costs=CostsSection(run_id="ignored")))
     with pytest.raises(ConfigError, match="no finished cost-model run named 'nope'"):
         engine_config(replace(cfg, costs=replace(cfg.costs, name="nope")))
-    with pytest.raises(ConfigError, match="costs.run_id"):
+    with pytest.raises(ConfigError, match=r"costs\.run_id"):
         CostsSection(model="calibrated")
     eth = replace(cfg, data=replace(cfg.data, symbol="ETH/USDT"))
     with pytest.raises(ConfigError, match="none of the run's symbols"):

@@ -70,7 +70,9 @@ def test_a_constant_model_is_the_fixed_bps_slippage() -> None:
     down[[12, 30], 0] = True
     flat = CostModel("S0/USDT", a=7.0)
     calibrated = backtest(b, Signals(up, down), dataclasses.replace(CONFIG, costs=(flat,)))
-    fixed = backtest(b, Signals(up, down), dataclasses.replace(CONFIG, slippage=Slippage("bps", 7.0)))
+    fixed = backtest(
+        b, Signals(up, down), dataclasses.replace(CONFIG, slippage=Slippage("bps", 7.0))
+    )
     assert np.array_equal(calibrated.order_records, fixed.order_records)
     assert calibrated.final_equity == fixed.final_equity
 
