@@ -22,7 +22,8 @@ and hands the model its own data (``Rules.fill_state[j]``, one row per asset):
   (:func:`calibrated_fill_nb`, :class:`~grekko_research.engine.costs.CostModel`,
   ``docs/execution.md``): a taker pays ``a + b·sqrt(|size| / volume) + c·σ``
   basis points (volume and σ, the close-to-close volatility in bps per bar,
-  as of the bar before the fill's), capped, on the tick grid, inside the bar;
+  as of the bar before the fill's: ``Market.pool`` rows, ``CAL_BAR_*``),
+  capped, on the tick grid, inside the bar;
   a resting limit fills the expected share ``P(fill)`` of its size, a
   logistic function of how far the bar traded through its price.
 
@@ -54,11 +55,12 @@ from grekko_research.engine.layout import (
     AMM_REFUSE,
     CAL_A,
     CAL_B,
+    CAL_BAR_SIGMA,
+    CAL_BAR_VOLUME,
     CAL_C,
     CAL_FILL_A,
     CAL_FILL_B,
     CAL_MAX_BPS,
-    CAL_VOL_WINDOW,
     CFG_SLIP_KIND,
     CFG_SLIP_VALUE,
     FILL_AMM,
@@ -96,6 +98,7 @@ __all__ = [
     "FILL_CALIBRATED",
     "FILL_OHLC",
     "amm_fill_price_nb",
+    "calibrated_bar_features_nb",
     "calibrated_fill_nb",
     "fee_nb",
     "fill_nb",
@@ -182,8 +185,8 @@ def fill_nb(
     if model == FILL_AMM:
         return amm_fill_price_nb(rules.fill_state[j], market.pool[t, j], size, price)
     if model == FILL_CALIBRATED:
-        return calibrated_fill_nb(rules.fill_state[j], market, t, j, size, price, taker,
-                                  rules.tick[j])  # fmt: skip
+        return calibrated_fill_nb(rules.fill_state[j], market.pool[t, j], size, price, taker,
+                                  rules.tick[j], market.high[t, j], market.low[t, j])  # fmt: skip
     return np.nan, 0.0  # an unknown model fills nothing (refused as a NaN price)
 
 
@@ -210,33 +213,43 @@ def bar_volatility_bps_nb(close: np.ndarray, t: int, j: int, window: int) -> flo
 
 
 @njit(cache=True, nogil=True)
+def calibrated_bar_features_nb(close: np.ndarray, volume: np.ndarray, j: int, window: int,
+                               out: np.ndarray) -> None:  # fmt: skip
+    """Write asset ``j``'s per-bar features of the calibrated model into ``out`` ``(n, k, w)``
+    (``CAL_BAR_*`` columns): for a fill on bar ``t``, the volume of bar ``t − 1`` and the
+    volatility of the closes up to it (:func:`bar_volatility_bps_nb`; bar 0: its own)."""
+    for t in range(close.shape[0]):
+        ref = t - 1 if t > 0 else 0
+        out[t, j, CAL_BAR_VOLUME] = volume[ref, j]
+        out[t, j, CAL_BAR_SIGMA] = bar_volatility_bps_nb(close, ref, j, window)
+
+
+@njit(cache=True, nogil=True)
 def calibrated_fill_nb(
     st: np.ndarray,
-    market: Market,
-    t: int,
-    j: int,
+    row: np.ndarray,
     size: float,
     price: float,
     taker: bool,
     tick: float,
+    high: float,
+    low: float,
 ) -> tuple[float, float]:
     """Return (price, signed quantity) of an order under a calibrated cost model.
 
-    ``st``: the asset's ``CAL_*`` row of ``Rules.fill_state``. A taker fill pays
-    ``min(a + b·sqrt(|size| / volume) + c·σ, max_bps)`` basis points against the trader on
-    ``price`` (then the tick, against the trader, and the bar's low–high), where ``volume``
-    and ``σ`` (:func:`bar_volatility_bps_nb` over ``CAL_VOL_WINDOW`` bars) are those of the
-    bar before ``t`` — the decision's bar for a fill at the open, known when the order is sent
-    (bar ``t`` itself for ``t = 0``). No volume (0 or NaN) counts as a participation of 1.
-    A resting fill (a limit at its level) fills ``P(fill) × size`` at ``price``, with
+    ``st``: the asset's ``CAL_*`` row of ``Rules.fill_state``; ``row``: its ``CAL_BAR_*`` row
+    of ``Market.pool`` for the bar (:func:`calibrated_bar_features_nb`: the volume and the
+    volatility of the bar before — the decision's bar for a fill at the open, known when the
+    order is sent). A taker fill pays ``min(a + b·sqrt(|size| / volume) + c·σ, max_bps)``
+    basis points against the trader on ``price`` (then the tick, against the trader, and the
+    bar's ``low``–``high``); no volume (0 or NaN) counts as a participation of 1. A resting
+    fill (a limit at its level) fills ``P(fill) × size`` at ``price``, with
     ``P(fill) = 1 / (1 + exp(-(fa + fb·x)))`` and ``x`` how far the bar traded through the
     level in bps (a buy's level − low, a sell's high − level); ``fa = +inf``: always in full.
     Nothing fills (NaN price) for a size of ±inf (the cost depends on the size).
     """
     if np.isinf(size):
         return np.nan, 0.0
-    high = market.high[t, j]
-    low = market.low[t, j]
     buy = size > 0.0
     if not taker:
         fa = st[CAL_FILL_A]
@@ -246,11 +259,9 @@ def calibrated_fill_nb(
         x = max(through, 0.0) / price * 1e4
         p = 1.0 / (1.0 + np.exp(-(fa + st[CAL_FILL_B] * x)))
         return price, size * p
-    ref = t - 1 if t > 0 else 0
-    vol = market.volume[ref, j]
+    vol = row[CAL_BAR_VOLUME]
     share = abs(size) / vol if vol > 0.0 else 1.0
-    sigma = bar_volatility_bps_nb(market.close, ref, j, int(st[CAL_VOL_WINDOW]))
-    bps = st[CAL_A] + st[CAL_B] * np.sqrt(share) + st[CAL_C] * sigma
+    bps = st[CAL_A] + st[CAL_B] * np.sqrt(share) + st[CAL_C] * row[CAL_BAR_SIGMA]
     bps = min(max(bps, 0.0), st[CAL_MAX_BPS])
     side = 1.0 if buy else -1.0
     out = _round_tick(price * (1.0 + side * bps * 1e-4), tick, side)

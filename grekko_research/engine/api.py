@@ -623,7 +623,7 @@ def backtest(
         model, state, pool = amm
         rules = rules._replace(fill_model=model, fill_state=state)
         market = market._replace(pool=pool)
-    rules = with_cost_models(rules, config, bars)  # calibrated costs (engine/costs.py), if any
+    rules, market = with_cost_models(rules, market, config, bars)  # engine/costs.py, if any
     orders, trades, events, fundings = simulate_nb(market, dec, rules, equity)
     return BacktestResult(
         bars=bars,

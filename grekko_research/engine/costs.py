@@ -36,7 +36,7 @@ from grekko_research.errors import ConfigError
 
 if TYPE_CHECKING:
     from grekko_research.data.bars import Bars
-    from grekko_research.engine._state import Rules
+    from grekko_research.engine._state import Market, Rules
     from grekko_research.engine.config import EngineConfig
 
 __all__ = ["COST_MODEL_FORMAT", "CostModel", "calibrated_fill_arrays", "with_cost_models"]
@@ -186,10 +186,26 @@ def calibrated_fill_arrays(
     return model, state
 
 
-def with_cost_models(rules: Rules, config: EngineConfig, bars: Bars) -> Rules:
-    """Return ``rules`` with ``config.costs``' assets filled by their calibrated model (the
-    same ``rules`` without cost models)."""
+def with_cost_models(
+    rules: Rules, market: Market, config: EngineConfig, bars: Bars
+) -> tuple[Rules, Market]:
+    """Return ``rules`` and ``market`` with ``config.costs``' assets filled by their calibrated
+    model: their ``fill_state`` rows and their per-bar features in ``market.pool`` (widened
+    beside any DEX pool's rows); the same ``rules`` and ``market`` without cost models."""
     if not config.costs:
-        return rules
+        return rules, market
+    from grekko_research.engine._fills import calibrated_bar_features_nb
+
     model, state = calibrated_fill_arrays(config, bars, rules.fill_model, rules.fill_state)
-    return rules._replace(fill_model=model, fill_state=state)
+    old = market.pool
+    n, k = bars.n_bars, bars.n_assets
+    pool = np.zeros((n, k, max(old.shape[2] if old.shape[0] else 0, L.N_CAL_BAR)))
+    if old.shape[0]:
+        pool[:, :, : old.shape[2]] = old
+    close = np.ascontiguousarray(bars.close, dtype=np.float64)
+    volume = np.ascontiguousarray(bars.volume, dtype=np.float64)
+    for cost in config.costs:
+        j = bars.symbols.index(cost.symbol)
+        pool[:, j, :] = 0.0
+        calibrated_bar_features_nb(close, volume, j, cost.vol_window, pool)
+    return rules._replace(fill_model=model, fill_state=state), market._replace(pool=pool)

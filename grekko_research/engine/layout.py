@@ -76,6 +76,10 @@ CAL_MAX_BPS = 4  # the slippage is capped here (the fit's largest observed cost,
 CAL_FILL_A = 5  # resting limit: P(fill) = 1 / (1 + exp(-(fa + fb * through_bps))); fb = 0 and
 CAL_FILL_B = 6  # fa = inf: always fills (no limit data)
 N_CAL_STATE = 7
+# ... and Market.pool[t, j] columns of a calibrated asset (per bar): its features at bar t's fill
+CAL_BAR_VOLUME = 0  # the volume of the bar before t (bar 0: its own)
+CAL_BAR_SIGMA = 1  # the volatility (bps per bar) of the closes up to the bar before t
+N_CAL_BAR = 2
 # ... and Market.pool[t, j] columns (per bar): the pool as of bar t
 POOL_LIQUIDITY = 0  # in-range liquidity (raw)
 POOL_FEE = 1  # LP fee, fraction of the input
