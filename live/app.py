@@ -262,7 +262,8 @@ def _sleeve(cfg: GrekkoConfig, i: int, total_weight: float) -> SleeveSpec:
             if entry.params:
                 raise ConfigError("a promoted model trades its own parameters: drop params")
             strategy, params, meta = load_promoted_model(
-                replace(cfg, live=replace(cfg.live, model=entry.name))
+                replace(cfg, live=replace(cfg.live, model=entry.name)),
+                symbols=tuple(entry.symbols) or _symbols(cfg),
             )
         else:
             strategy = get_strategy(entry.name)
@@ -290,16 +291,25 @@ def _known(overrides: dict[str, Any], section: type, name: str) -> None:
         raise ConfigError(f"unknown {name} key(s) {unknown}; known: {sorted(names)}")
 
 
-def load_promoted_model(cfg: GrekkoConfig) -> tuple[Strategy, Any, dict[str, Any]]:
+def load_promoted_model(
+    cfg: GrekkoConfig, *, symbols: Sequence[str] | None = None
+) -> tuple[Strategy, Any, dict[str, Any]]:
     """Load ``live.model`` (``models:/NAME@ALIAS``) from the MLflow registry: exactly the
     strategy and parameters that were promoted, after checking that every promotion gate
     configured in ``promote`` is recorded as passed on that model version, and that this code
     is the code it was promoted from (unless ``live.allow_code_drift``).
 
+    A strategy that fits models (``ml_lgbm``, ``ml_online``) comes bound to the window models
+    promoted with it, for ``symbols`` (default: the run's): it trades them and fits none
+    (:mod:`grekko_research.ml.promoted`); ``meta["window_models"]`` lists them for the log.
+
     Raises
     ------
     ConfigError
-        Naming each gate the model version lacks, or the code versions that differ.
+        Naming each gate the model version lacks, or the code versions that differ, or a
+        learning strategy promoted without window models for a traded symbol.
+    TrackingError
+        The registry unreachable, or a window model that cannot be loaded.
     """
     from grekko_research.promote import evaluate_gates, gate_tag
     from grekko_research.tracking import git_commit, load_strategy, model_version, tracking_uri
@@ -330,6 +340,14 @@ def load_promoted_model(cfg: GrekkoConfig) -> tuple[Strategy, Any, dict[str, Any
         "model_code_version": promoted_from,
         "model_source_run": spec.get("source_run"),
     }
+    if strategy.fits_models:  # its trained models, from the registry: never refitted live
+        from grekko_research.ml.promoted import promoted_strategy
+
+        where = f"{model_uri} (version {info['version']}, run {spec.get('source_run')})"
+        strategy, index = promoted_strategy(
+            strategy, spec, where=where, symbols=symbols or _symbols(cfg), uri=uri
+        )
+        meta["window_models"] = index
     return strategy, params, meta
 
 

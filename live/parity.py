@@ -90,13 +90,18 @@ def check_parity(cfg: GrekkoConfig, *, store: ParquetStore | None = None) -> Par
     """Backtest ``cfg`` and replay it through the runner and paper venue; compare exactly.
 
     The replay's log goes under ``cfg.live.state_dir`` (give a fresh folder: a run id
-    that already has a log continues it).
+    that already has a log continues it). With ``live.model``, both sides trade the promoted
+    model (its window models, for a learning strategy).
     """
     from grekko_research.runs import run_backtest
-    from live.app import plan_run, run_plan
+    from live.app import load_promoted_model, plan_run, run_plan
     from live.events import EventStore
 
-    backtest = run_backtest(cfg, store=store)
+    chosen = None
+    if cfg.live.model and not cfg.portfolio.strategies:
+        strategy, params, _ = load_promoted_model(cfg)
+        chosen = (strategy, params)
+    backtest = run_backtest(cfg, store=store, chosen=chosen)
     plan = plan_run(cfg, replay=True)
     summary = run_plan(plan, store=store)
     with EventStore.open(plan.events) as log:

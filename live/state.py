@@ -10,7 +10,7 @@ readers see a live run's log while it writes.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
@@ -26,6 +26,7 @@ __all__ = [
     "SleeveState",
     "dec_text",
     "fold_run",
+    "model_provenance",
     "reason_class",
 ]
 
@@ -202,6 +203,7 @@ class RunFold:
             **(
                 {"strategies": [s.summary() for s in self.sleeves.values()]} if self.sleeves else {}
             ),
+            **({"model": model_provenance(self.run)} if self.run.get("model") else {}),
         }
 
     def exposure(self) -> dict[str, float]:
@@ -427,6 +429,20 @@ def _refused(p: dict[str, Any]) -> bool:
 def dec_text(value: Decimal) -> str:
     """A decimal without exponent noise (``0E-17`` → ``0``)."""
     return "0" if value == 0 else format(value.normalize(), "f")
+
+
+def model_provenance(started: Mapping[str, Any]) -> dict[str, Any]:
+    """What a ``run_started`` payload records of the promoted model a run trades: its URI,
+    version, source run, and its window models (how many, the last window's end)."""
+    windows = started.get("window_models") or []
+    ends = [str(w.get("window_end")) for w in windows if w.get("window_end")]
+    return {
+        "uri": started.get("model"),
+        "version": started.get("model_version"),
+        "source_run": started.get("model_source_run"),
+        "window_models": len(windows),
+        "last_window": max(ends) if ends else None,
+    }
 
 
 def fold_run(events: Iterable[Event]) -> RunFold:

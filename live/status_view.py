@@ -13,7 +13,7 @@ from rich.markup import escape
 from live.console import duration, money, params_text, pct, price_text, qty_text, table, utc
 from live.orders import TERMINAL
 from live.runs import RunInfo
-from live.state import RunFold
+from live.state import RunFold, model_provenance
 
 __all__ = ["print_orders", "print_positions", "print_runs", "print_status"]
 
@@ -30,6 +30,15 @@ def _state(state: str, reason: str | None) -> str:
     return f"[{style}]{state}[/]{why}" if style else f"{state}{why}"
 
 
+def _model_text(run: dict[str, Any]) -> str:
+    """The promoted model a run trades: URI, version, source run, its window models."""
+    m = model_provenance(run)
+    what = f"{m['uri']} version {m['version']}, run {m['source_run']}"
+    if m["window_models"]:
+        what += f"; {m['window_models']} window models, the last fitted {m['last_window']}"
+    return what
+
+
 def print_status(console: Console, fold: RunFold) -> None:
     """The run's state: what it trades, where, how far, its risk state and why, open orders,
     the last refusals."""
@@ -42,6 +51,8 @@ def print_status(console: Console, fold: RunFold) -> None:
         t.add_row("strategies", escape(what))
     else:
         t.add_row("strategy", escape(f"{run.get('strategy')} ({params_text(run.get('params'))})"))
+    if run.get("model"):
+        t.add_row("model", escape(_model_text(run)))
     where = f"{run.get('venue')} ({run.get('mode')})"
     if run.get("feed") and run.get("feed") != run.get("venue"):
         where += f", feed {run.get('feed')}"

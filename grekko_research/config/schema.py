@@ -45,8 +45,11 @@ __all__ = [
     "PortfolioStrategyConfig",
     "PromoteConfig",
     "RiskSection",
+    "RouteVenueConfig",
+    "RoutingConfig",
     "StopPolicyConfig",
     "StrategyConfig",
+    "SymbolAliasConfig",
     "TokenConfig",
     "TokensConfig",
 ]
@@ -414,6 +417,45 @@ class StopPolicyConfig:
 
 
 @dataclass(frozen=True)
+class SymbolAliasConfig:
+    """A run symbol (``run``) as one venue lists it (``venue``): ``BTC/USDT`` → ``BTC/USD``."""
+
+    run: str = ""
+    venue: str = ""
+
+
+@dataclass(frozen=True)
+class RouteVenueConfig:
+    """One venue orders may be routed to: its taker fee (required: an unknown fee never
+    routes), the expected slippage beyond its book walk, and its names of the run's symbols."""
+
+    name: str = ""
+    taker_fee_bps: float | None = None
+    slippage_bps: float = 0.0
+    symbols: list[SymbolAliasConfig] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RoutingConfig:
+    """Smart order routing across venues (``live.routing``; ``live.routing.RoutingSpec`` checks
+    it, ``docs/execution.md`` "Smart order routing"): the ``venues`` (two or more; none: off)
+    and the split and health thresholds."""
+
+    venues: list[RouteVenueConfig] = field(default_factory=list)
+    book_depth: int = 20
+    split: bool = True
+    split_slices: int = 20
+    min_child_notional: float = 10.0
+    balance_buffer: float = 0.01
+    beyond_book_bps: float = 50.0
+    max_errors: int = 3
+    error_window_s: float = 60.0
+    ban_window_s: float = 300.0
+    max_quote_latency_ms: float = 2000.0
+    avoid_stream_down: bool = True
+
+
+@dataclass(frozen=True)
 class LiveConfig:
     """How ``grekko-live`` runs a strategy (the ``live/`` group); never a credential.
 
@@ -447,6 +489,7 @@ class LiveConfig:
     model: str | None = None  # models:/NAME@ALIAS: trade a promoted model (strategy + params)
     allow_code_drift: bool = False  # trade a model promoted from another code version
     stop_policy: StopPolicyConfig = field(default_factory=StopPolicyConfig)
+    routing: RoutingConfig = field(default_factory=RoutingConfig)
 
 
 @dataclass(frozen=True)

@@ -680,12 +680,13 @@ def _lean_backtest(
 
     Return None when the run left the lean kernel's scope (a refused sale).
     """
-    counts = (int(np.count_nonzero(entries)), int(np.count_nonzero(exits)))
+    n, k = bars.n_bars, bars.n_assets
+    # One asset sizes its buffers from its signal rows (see simulate_simple_nb).
+    counts = (0, 0) if k == 1 else (int(np.count_nonzero(entries)), int(np.count_nonzero(exits)))
     market = Market(bars.index, bars.open, bars.high, bars.low, bars.close, bars.volume,
                     bars.filled, _EMPTY_F)  # fmt: skip
     dec = Decisions(entries, exits, _EMPTY_B, _EMPTY_B, _EMPTY_F, _EMPTY_I, _EMPTY_F, _EMPTY_F,
                     _EMPTY_F, _EMPTY_F, _EMPTY_F)  # fmt: skip
-    n, k = bars.n_bars, bars.n_assets
     rules = make_rules(cfg, np.full(N_LIMITS, np.nan), np.zeros(k), np.zeros(k), np.zeros(k))
     scan = _stop_scan(bars, cfg)
     orders, trades, final = simulate_simple_nb(market, dec, rules, _EMPTY_1D, False, counts, scan)

@@ -69,7 +69,10 @@ def _lean_combination_nb(
     compiles, loads or keeps the general kernel's code (compile time and
     memory of a fresh process).
     """
-    counts = (int(np.count_nonzero(dec.entries)), int(np.count_nonzero(dec.exits)))
+    if market.close.shape[1] == 1:  # one asset sizes its buffers from its signal rows
+        counts = (0, 0)
+    else:
+        counts = (int(np.count_nonzero(dec.entries)), int(np.count_nonzero(dec.exits)))
     scan = no_stop_scan(market.close)  # the stop scan reads every held bar
     orders, trades, final = simulate_simple_nb(market, dec, rules, equity, False, counts, scan)
     if final != final:

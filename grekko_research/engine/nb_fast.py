@@ -97,9 +97,9 @@ def simulate_simple_nb(
     Reads the ``(n, k)`` open/high/low/close of ``market``, the entries and
     exits of ``dec`` and the configuration vector of ``rules``; every bar
     must have a market. ``counts`` = (entry signals, exit signals) size the
-    record buffers (at most one order per signal and one stop exit per entry)
-    and the list of signal rows (numpy's ``count_nonzero`` is the fastest way
-    to get them; a bars-sized buffer instead cost more than it saved).
+    record buffers of several assets (at most one order per signal and one stop
+    exit per entry; numpy's ``count_nonzero`` is the fastest way to get them);
+    one asset ignores it and sizes them from its signal rows (pass ``(0, 0)``).
     ``scan`` = (``Bars.block_range``: the ``(n_blocks, 1)`` lowest and
     highest prices per block of bars; the asset's ``Bars.ohlc_rows``, ``(n,
     4)``) for one asset with position stops, or :func:`no_stop_scan`: the
@@ -127,16 +127,20 @@ def simulate_simple_nb(
     st[:, _TP] = np.nan
     st[:, _FILL_BAR] = -1.0
     st[:, _STOP_BAR] = -1.0
-    n_entries, n_exits = counts
+    n = market.close.shape[0]
     if k == 1:
-        signals = (dec.entries[:, 0], dec.exits[:, 0])
+        signals = (dec.entries.reshape(n), dec.exits.reshape(n))
         # The signal rows, once: the loop walks them instead of scanning every bar, and
-        # prefetches the fill price of the signal a few ahead (see _prefetch).
-        rows = np.empty(n_entries + n_exits + 1, dtype=np.int64)
+        # prefetches the fill price of the signal a few ahead (see _prefetch). The buffer
+        # has room for every bar; only the pages its rows reach are ever touched.
+        rows = np.empty(n + 8, dtype=np.int64)
         n_rows = signal_rows_nb(signals[0], signals[1], rows)
+        # Each signal row is one entry (itself and its stop exit: two orders) or exit, or both.
+        n_entries, n_exits = n_rows, n_rows
     else:
         rows = np.empty(0, dtype=np.int64)
         n_rows = 0
+        n_entries, n_exits = counts
     orders = np.empty(2 * n_entries + n_exits + k + 1, dtype=ORDER_DTYPE)
     trades = np.empty(n_entries + k + 1, dtype=TRADE_DTYPE)
     lb = _Lean(st, orders, trades)

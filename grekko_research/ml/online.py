@@ -35,7 +35,14 @@ from numba import njit
 
 from grekko_research.errors import ConfigError
 from grekko_research.ml.models import ModelSpec, fit_cached
-from grekko_research.ml.walkforward import WalkForward, check_purged, fit_rows, training_rows
+from grekko_research.ml.walkforward import (
+    WalkForward,
+    check_purged,
+    fit_rows,
+    given_model,
+    span_text,
+    training_rows,
+)
 
 __all__ = [
     "OnlineResult",
@@ -219,7 +226,10 @@ def online_scores(
 
     ``keep_models`` returns every retrain's initial model (:func:`retrain_model`) with the
     result; ``models`` (those models by their retrain bar's open time, ms: e.g. reloaded
-    from a registered model) replaces the retrain fits, and every retrain must be there.
+    from a registered model) replaces the retrain fits, and every retrain must be there. With
+    :class:`~grekko_research.ml.walkforward.HeldModels` (a promoted model traded live), a
+    retrain after the last of them starts again from the last one: its initial model, then
+    the same per-bar updates until the next retrain (the drift test and the age reset with it).
     """
     n = x.shape[0]
     valid_x = np.isfinite(x).all(axis=1)
@@ -239,12 +249,12 @@ def online_scores(
         if len(rows) < spec.train or len(np.unique(y[rows])) < 2:
             continue  # the previous model carries on (and may go stale)
         if models is not None:
-            if int(index[t]) not in models:
+            given = given_model(models, int(index[t]))
+            if given is None:
                 raise ConfigError(
-                    f"no model given for the retrain at {int(index[t])} ms (row {t}); the "
-                    f"models given cover {len(models)} retrain(s)"
+                    f"no model given for the retrain at {int(index[t])} ms (row {t}); models "
+                    f"given: {span_text(models)}"
                 )
-            given = models[int(index[t])]
             fits.append((t, *_state(given)))
             if keep_models:
                 kept.append((t, given))

@@ -17,7 +17,7 @@ the conformance warm-up check by design; use them for research, sliding ones to 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,11 +28,14 @@ from grekko_research.ml.models import ModelSpec, fit_cached, predict_score
 
 __all__ = [
     "FitWindow",
+    "HeldModels",
     "TrainingLeakError",
     "WalkForward",
     "WalkForwardResult",
     "check_purged",
     "fit_rows",
+    "given_model",
+    "span_text",
     "training_rows",
     "walk_forward_scores",
 ]
@@ -108,6 +111,44 @@ def check_purged(end: np.ndarray, rows: np.ndarray, fit_row: int, embargo: int) 
         )
 
 
+class HeldModels(Mapping[int, Any]):
+    """One symbol's window models ``{fit time ms: model}`` traded after their span (a promoted
+    model's, in ``grekko-live``): a window fitted after the last of them is given the last one,
+    held until a newer promotion; a window inside their span without its model stays an error
+    (:func:`given_model`). A plain mapping gives exactly its windows (research reproduction)."""
+
+    def __init__(self, models: Mapping[int, Any]) -> None:
+        if not models:
+            raise ConfigError("no window models to trade")
+        self._models = {int(t): m for t, m in models.items()}
+        self.first, self.last = min(self._models), max(self._models)
+
+    def __getitem__(self, t: int) -> Any:
+        return self._models[t]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._models)
+
+    def __len__(self) -> int:
+        return len(self._models)
+
+
+def given_model(models: Mapping[int, Any], t: int) -> Any | None:
+    """The model given for the window fitted at ``t`` ms: its own; after the last of
+    :class:`HeldModels`, the last; else ``None`` (the caller names the missing window)."""
+    if t in models:
+        return models[t]
+    if isinstance(models, HeldModels) and t > models.last:
+        return models[models.last]
+    return None
+
+
+def span_text(models: Mapping[int, Any]) -> str:
+    if not models:
+        return "none"
+    return f"{len(models)}, fitted from {min(models)} to {max(models)} ms"
+
+
 Selector = Callable[[np.ndarray, np.ndarray, int, WalkForward, int], np.ndarray]
 
 
@@ -132,7 +173,8 @@ def walk_forward_scores(
     (default :func:`training_rows`) and is checked by :func:`check_purged` whatever it is.
     A window with fewer than ``train`` usable rows (a gap in the data) keeps the previous
     model. ``models`` (fitted models by their fit bar's open time, ms: e.g. reloaded from a
-    registered model's logged windows) replaces fitting: every window must be there.
+    registered model's logged windows) replaces fitting: every window must be there (or,
+    for :class:`HeldModels`, come after the last of them: the last is held).
     """
     n = x.shape[0]
     valid_x = np.isfinite(x).all(axis=1)
@@ -153,13 +195,13 @@ def walk_forward_scores(
         if len(rows) >= need:
             if models is None:
                 model = fit_cached(spec, x[rows], y[rows])
-            elif int(index[f]) in models:
-                model = models[int(index[f])]
             else:
-                raise ConfigError(
-                    f"no model given for the window fitted at {int(index[f])} ms (row {f}); "
-                    f"the models given cover {len(models)} window(s)"
-                )
+                model = given_model(models, int(index[f]))
+                if model is None:
+                    raise ConfigError(
+                        f"no model given for the window fitted at {int(index[f])} ms (row {f}); "
+                        f"models given: {span_text(models)}"
+                    )
             current = f
             windows.append(
                 FitWindow(

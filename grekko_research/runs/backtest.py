@@ -193,13 +193,21 @@ def load_pool_bars(cfg: GrekkoConfig) -> tuple[Bars, dict[str, PoolSeries]]:
 
 
 def run_backtest(
-    cfg: GrekkoConfig, *, store: ParquetStore | None = None, ticks: TickStore | None = None
+    cfg: GrekkoConfig,
+    *,
+    store: ParquetStore | None = None,
+    ticks: TickStore | None = None,
+    chosen: tuple[Strategy, Any] | None = None,
 ) -> BacktestRun:
     """Compose nothing, load the data, compute the signals, backtest; return the run
     (``ticks``: where the ``analysis.*`` features' trades and depth come from, see
-    :func:`load_run_bars`)."""
-    strategy = get_strategy(cfg.strategy.name)
-    params = strategy.params(dict(cfg.strategy.params))
+    :func:`load_run_bars`; ``chosen``: the strategy and parameters to run instead of
+    ``cfg.strategy``'s, e.g. a promoted model's)."""
+    if chosen is not None:
+        strategy, params = chosen
+    else:
+        strategy = get_strategy(cfg.strategy.name)
+        params = strategy.params(dict(cfg.strategy.params))
     pools = None
     if cfg.data.pool:
         bars, pools = load_pool_bars(cfg)

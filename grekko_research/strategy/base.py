@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar, NamedTuple
 
 from grekko_research.data.bars import Bars
@@ -76,6 +77,14 @@ class Strategy:
         sweep's data for it only when ``fits_models`` is set).
         """
         return []
+
+    def signals_from_models(
+        self, bars: Bars, params: Any, models: Mapping[str, Mapping[int, Any]]
+    ) -> SignalForm:
+        """Return the signals with the given window models (``{symbol: {fit time ms: model}}``,
+        as :meth:`fitted_models` gives them) instead of fitting any: a strategy that sets
+        ``fits_models`` implements it, so a promoted model trades its registry's models."""
+        raise NotImplementedError(f"strategy {self.name!r} cannot trade given window models")
 
     # -- helpers -------------------------------------------------------------------
 

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
         find_run,
         runs_table_url,
     )
+    from grekko_research.tracking._drift import log_drift_breakdown
     from grekko_research.tracking._listing import list_tracked_runs
     from grekko_research.tracking._ml import (
         fluent_uri,
@@ -71,6 +72,7 @@ _LAZY = {
     "find_run": "_client",
     "runs_table_url": "_client",
     "list_tracked_runs": "_listing",
+    "log_drift_breakdown": "_drift",
     "fluent_uri": "_ml",
     "log_window_models": "_ml",
     "log_fitted_models": "_ml",
@@ -105,6 +107,7 @@ __all__ = [
     "load_strategy",
     "load_window_models",
     "log_backtest",
+    "log_drift_breakdown",
     "log_fitted_models",
     "log_sweep_summary",
     "log_trials",

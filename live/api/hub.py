@@ -13,7 +13,8 @@ Topics (:data:`TOPICS`):
 orders     every ``order_*`` event
 fills      ``order_fill``
 signals    ``decision``
-risk       ``risk_*``, ``halted``, ``resumed``, ``kill_switch*``, ``reconciled`` with ``ok`` false
+risk       ``risk_*``, ``halted``, ``resumed``, ``kill_switch*``, ``manual_order``, ``reconciled``
+           with ``ok`` false
 =========  =============================================================================
 """
 
@@ -54,7 +55,7 @@ def topics_of(e: Event) -> tuple[str, ...]:
         return ("signals",)
     if (
         kind.startswith(("risk_", "kill_switch"))
-        or kind in ("halted", "resumed")
+        or kind in ("halted", "resumed", "manual_order")
         or (kind == "reconciled" and not e.payload.get("ok", True))
     ):
         return ("risk",)

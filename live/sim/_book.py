@@ -189,6 +189,7 @@ class Order:
     quote_executed: Decimal = Decimal(0)
     locked: Decimal = Decimal(0)  # what the order still holds of its paying asset
     partial_next: list[float] = field(default_factory=list)  # fractions for the next fills
+    expire_rest: bool = False  # a MARKET order's unfilled rest expires (partial_fill, expire)
     stop_price: Decimal = Decimal(0)  # the trigger of a STOP_LOSS* / TAKE_PROFIT* order
     triggered_bar: int = -1  # index of the bar that triggered it (-1: not yet)
     list_id: int = -1  # its OCO order list, if any
@@ -282,6 +283,7 @@ class Book:
         self.ledger: list[Fill] = []
         self.duplicated_trades: set[int] = set()  # trade ids myTrades lists twice (a fault)
         self.partial_fractions: list[float] = []  # fault: fractions for the next new orders
+        self.partial_expires: list[bool] = []  # fault: ... and whether a market rest expires
         self.slippage_bps: list[Decimal] = []  # fault: the next taker fills' cost, in bps
         self.duplicate_next_fills = 0  # fault: how many next fills myTrades lists twice
         self.withheld: set[int] = set()  # trade ids myTrades does not list yet (a fault)
@@ -446,6 +448,7 @@ class Book:
         self._next_order_id += 1
         if self.partial_fractions:
             order.partial_next.append(self.partial_fractions.pop(0))
+            order.expire_rest = bool(self.partial_expires.pop(0)) if self.partial_expires else False
         self.free[pay] -= need
         self.locked[pay] += need
         order.locked = need
@@ -462,7 +465,9 @@ class Book:
             if order.time_in_force == "FOK":
                 order.partial_next.clear()  # all or nothing
             self._fill(order, self._slipped(order, market), self.now, maker=False)
-        if order.is_open and order.time_in_force in ("IOC", "FOK"):
+        # IOC/FOK, or a market order that met too little book (Binance ends it EXPIRED).
+        rest_expires = order.expire_rest and order.type == "MARKET"
+        if order.is_open and (order.time_in_force in ("IOC", "FOK") or rest_expires):
             self._release(order)
             order.status, order.update_time = "EXPIRED", self.now
             self._notify(OrderEvent("EXPIRED", order))

@@ -10,7 +10,8 @@ spot account, so venue adapters run the real ccxt client against a real protocol
     await sim.close()
 
 Endpoints. Public: ``GET /api/v3/brokerage/time``, ``/market/products`` (``product_type=FUTURE``
-answers an empty list), ``/market/products/{id}/candles``, and the Coinbase App (v2) ones
+answers an empty list), ``/market/products/{id}/candles``, ``/market/product_book`` (a synthetic book around the market
+price), and the Coinbase App (v2) ones
 ccxt reads while loading markets: ``GET /v2/currencies``, ``/v2/currencies/crypto``,
 ``/v2/exchange-rates``, ``/v2/time``. Private (``Authorization: Bearer <JWT>``, ES256 or EdDSA,
 verified against the key, two-minute lifetime, URI bound; see ``_coinbase_auth``): ``GET
@@ -72,7 +73,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
 import pandas as pd
@@ -184,6 +185,8 @@ class CoinbaseSimulator(HttpPeer):
     ) -> None:
         super().__init__(clock)
         self.book = book
+        self.book_levels, self.level_notional = 20, Decimal(5_000)
+        """The public book's levels a side and the quote value of its first level."""
         self.requests: list[CoinbaseRequest] = []
         self._verifier = JwtVerifier(api_key, api_secret)
 
@@ -222,6 +225,7 @@ class CoinbaseSimulator(HttpPeer):
             ("GET", f"{bk}/time", lambda r, q, b: self._time(), False),
             ("GET", f"{bk}/market/products", lambda r, q, b: self._products(q), False),
             ("GET", f"{bk}/market/products/{{product_id}}/candles", self._candles, False),
+            ("GET", f"{bk}/market/product_book", lambda r, q, b: self._product_book(q), False),
             ("GET", f"{bk}/products", lambda r, q, b: self._products(q), True),
             ("GET", f"{bk}/products/{{product_id}}/candles", self._candles, True),
             ("GET", f"{bk}/transaction_summary", lambda r, q, b: self._summary(), True),
@@ -375,6 +379,26 @@ class CoinbaseSimulator(HttpPeer):
             "product_venue": "CBE",
             "approximate_quote_24h_volume": "0",
         }
+
+    def _product_book(self, q: Query) -> dict[str, Any]:
+        """``GET /market/product_book``: a synthetic book around the market price (levels ~1 bp
+        apart on the price increment, the first worth ``level_notional``, each next a quarter
+        more); what a market order fills at stays the bar's open (the book only quotes)."""
+        p = self.book.product(q.get("product_id"))
+        mid = self.book.price(p.id)
+        tick = p.spec.price_increment
+        step = max(1, int(mid / 10_000 / tick)) * tick
+        best_bid = (mid / step).to_integral_value(rounding=ROUND_FLOOR) * step
+        if best_bid >= mid:
+            best_bid -= step
+        limit = min(_int(q, "limit", self.book_levels), self.book_levels)
+        bids, asks = [], []
+        for k in range(limit):
+            size = (self.level_notional / mid * Decimal(1 + k / 4)).quantize(p.spec.base_increment)
+            bids.append({"price": _s(best_bid - k * step), "size": _s(size)})
+            asks.append({"price": _s(best_bid + (k + 1) * step), "size": _s(size)})
+        return {"pricebook": {"product_id": p.id, "bids": bids, "asks": asks,
+                              "time": _iso(self.book.now)}}  # fmt: skip
 
     def _candles(self, request: web.Request, q: Query, body: Any) -> dict[str, Any]:
         """Candles that have *closed* by the market clock, newest first."""

@@ -50,11 +50,12 @@ from live.sim._ws import USER, WsHub
 __all__ = ["FAULT_KINDS", "Request", "Simulator", "start_simulator"]
 
 FAULT_KINDS = (
-    "latency",  # seconds=: delay every matching request
+    "latency",  # seconds=, market_ms=0: delay every matching request (the market moving on)
     "timeout_after_accept",  # seconds=: book the order, answer only after `seconds`
     "error_after_accept",  # status=503: book the order, answer with that HTTP status
     "rate_limit",  # retry_after=: answer 429 + Retry-After; calls during the ban get 418
-    "partial_fill",  # fraction=: the next new order fills only that fraction at first
+    "partial_fill",  # fraction=, expire=False: the next new order fills only that fraction
+    # at first (with expire, a market order's rest expires at once instead of resting)
     "duplicate_trades",  # the next fill is listed twice by myTrades
     "ws_silent_drop",  # seconds=None, path=None: websockets stay open but send nothing
     "late_fill",  # seconds=1.0: the next fill reaches the user stream and myTrades late
@@ -260,6 +261,7 @@ class Simulator(HttpPeer):
             if not 0 < fraction < 1:
                 raise ValueError("partial_fill: fraction must be in (0, 1)")
             self.book.partial_fractions.extend([fraction] * (times or 1))
+            self.book.partial_expires.extend([bool(params.get("expire"))] * (times or 1))
             return
         if kind == "slippage":
             bps = Decimal(str(params.get("bps", 10)))
@@ -278,6 +280,7 @@ class Simulator(HttpPeer):
         """Remove every pending fault and lift any ban."""
         self._faults.clear()
         self.book.partial_fractions.clear()
+        self.book.partial_expires.clear()
         self.book.slippage_bps.clear()
         self.book.duplicate_next_fills = 0
         self._banned_until = 0.0
@@ -339,6 +342,9 @@ class Simulator(HttpPeer):
         latency = self._take("latency", method, path)
         if latency and await self._sleep(float(latency.params.get("seconds", 0.1))):
             return web.Response(status=503, text="closing")
+        if latency and int(latency.params.get("market_ms", 0)) > 0:
+            # A replayed market moves only when told: the request took that long in its time.
+            self.advance_to(self.book.now + int(latency.params["market_ms"]))
         if (banned := self._ban_answer()) is not None:
             return banned
         if limit := self._take("rate_limit", method, path):

@@ -33,9 +33,11 @@ __all__ = [
     "REQUIRED_CAPABILITIES",
     "TIME_IN_FORCE",
     "Bar",
+    "BookVenue",
     "FailedCall",
     "MarketInfo",
     "OcoVenue",
+    "OrderBook",
     "OrderRequest",
     "Venue",
     "VenueCapabilities",
@@ -213,6 +215,9 @@ class VenueCapabilities:
         :meth:`Venue.reference_price` reads a ticker (else the last closed bar's close).
     server_time
         The venue tells its clock (offset and rate measured, see :meth:`Venue.health`).
+    order_book
+        :meth:`BookVenue.order_book` reads the venue's order book (best bid and ask and the
+        levels behind them): what smart order routing prices a size with (:mod:`live.routing`).
     """
 
     fetch_ohlcv: bool
@@ -238,6 +243,7 @@ class VenueCapabilities:
     contract_positions: bool = False
     ticker: bool = False
     server_time: bool = False
+    order_book: bool = False
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -325,6 +331,34 @@ class OcoVenue(Protocol):
 
     async def submit_oco(self, requests: Sequence[OrderRequest]) -> list[Report]:
         """Send two exits of one symbol and side as one list; the reports of both legs."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class OrderBook:
+    """A venue's order book of one symbol as read now: ``(price, qty)`` levels, best first
+    (``bids`` falling, ``asks`` rising); ``ts_ms`` on the venue clock."""
+
+    symbol: str
+    bids: tuple[tuple[Decimal, Decimal], ...]
+    asks: tuple[tuple[Decimal, Decimal], ...]
+    ts_ms: int
+
+    @property
+    def best_bid(self) -> Decimal | None:
+        return self.bids[0][0] if self.bids else None
+
+    @property
+    def best_ask(self) -> Decimal | None:
+        return self.asks[0][0] if self.asks else None
+
+
+@runtime_checkable
+class BookVenue(Protocol):
+    """A venue whose adapter reads the order book (``capabilities.order_book``)."""
+
+    async def order_book(self, symbol: str, depth: int = 20) -> OrderBook:
+        """The top ``depth`` levels a side of ``symbol``'s book."""
         ...
 
 

@@ -81,6 +81,7 @@ from live.venues._clock import MARKET_CLOCK_SKEW_MS, VenueClock
 from live.venues.base import (
     Bar,
     MarketInfo,
+    OrderBook,
     OrderRequest,
     VenueCapabilities,
     VenueFill,
@@ -216,6 +217,7 @@ class CcxtVenue:
             contract_positions=contracts and on("fetchPositions"),
             ticker=on("fetchTicker"),
             server_time=on("fetchTime"),
+            order_book=on("fetchOrderBook"),
         )
         return dataclasses.replace(caps, **self.capability_overrides)
 
@@ -391,6 +393,23 @@ class CcxtVenue:
             state_changing=False,
             source="NoPrice",
         )
+
+    async def order_book(self, symbol: str, depth: int = 20) -> OrderBook:
+        """The top ``depth`` levels a side of ``symbol``'s book (``fetch_order_book``; the
+        capability ``order_book``); a level is ``(price, qty)``, best first."""
+        await self.start()
+        with self.calling("fetch_order_book"):
+            book = await self.client.fetch_order_book(symbol, depth)
+
+        def side(rows: Any) -> tuple[tuple[Decimal, Decimal], ...]:
+            levels = ((dec(r[0]), dec(r[1])) for r in (rows or [])[:depth])
+            return tuple((p, q) for p, q in levels if q > 0)
+
+        ts = book.get("timestamp")
+        return OrderBook(
+            symbol, side(book.get("bids")), side(book.get("asks")),
+            int(ts) if ts is not None else self.now_ms(),
+        )  # fmt: skip
 
     # -- orders --------------------------------------------------------------------------------
 

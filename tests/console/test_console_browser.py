@@ -251,6 +251,13 @@ def _watch_an_order(page: Any, sim: SimThread, served: Served, artifacts: Path) 
     assert "shrink" in refusals and "ACTIVE" in refusals and "qty_precision" in refusals
     wait_until("the equity chart", lambda: _svg_drawn(page, "equity-svg"), WAIT)
     assert _svg_drawn(page, "drawdown-svg")
+    # A control token may cancel the open order from its row: a confirmation first (Back does
+    # nothing; the kill below is what cancels it).
+    page.get_by_test_id("cancel-order").click()
+    page.get_by_test_id("confirm-manual-cancel").wait_for(timeout=WAIT * MS)
+    assert page.get_by_test_id("manual-submit").is_disabled()  # a reason is required
+    page.get_by_test_id("manual-back").click()
+    assert page.get_by_test_id("confirm-manual-cancel").count() == 0
     _shoot(page, artifacts, "03-run-open-order")
     return resting
 
@@ -313,6 +320,36 @@ def _resume_then_refuse(page: Any, sim: SimThread, served: Served, artifacts: Pa
     _shoot(page, artifacts, "07-run-refusal")
 
 
+def _manual_entry(page: Any, served: Served, artifacts: Path) -> None:
+    """A manual entry from the page goes through the run's risk engine: too small, it is
+    refused with the rule, and the answer shows in the alerts."""
+    manual = served.events.parent / "manual"
+    page.get_by_test_id("manual-enter").click()
+    page.get_by_test_id("confirm-manual-enter").wait_for(timeout=WAIT * MS)
+    page.get_by_test_id("manual-reason").fill("console e2e: a tiny entry")
+    assert page.get_by_test_id("manual-submit").is_disabled()  # an entry needs a quantity
+    page.get_by_test_id("manual-qty").fill("0.00001")
+    page.get_by_test_id("manual-side").select_option("buy")
+    _shoot(page, artifacts, "07b-manual-confirm")
+    page.get_by_test_id("manual-submit").click()
+    assert "risk engine" in _text(page, "manual-result")
+    wait_until(
+        "the manual entry's answer in the alerts",
+        lambda: "manual enter" in _text(page, "alerts"),
+        WAIT,
+    )
+    alerts = _text(page, "alerts")
+    assert "manual enter buy 0.00001 BTC/USDT (console e2e: a tiny entry)" in alerts, alerts
+    assert "refused by min_notional" in alerts, alerts
+    assert not list(manual.glob("*.json")), "the runner took the request"
+    (answer,) = [
+        e["payload"]
+        for e in _api(served, "/events?topic=risk&limit=500")["events"]
+        if e["kind"] == "manual_order"
+    ]
+    assert (answer["outcome"], answer["rule"], answer["by"]) == ("refused", "min_notional", "api")
+
+
 def test_a_trader_watches_kills_and_resumes_a_live_run(
     world: Any, browser: Any, artifacts: Path
 ) -> None:
@@ -326,6 +363,7 @@ def test_a_trader_watches_kills_and_resumes_a_live_run(
     resting = _watch_an_order(page, sim, served, artifacts)
     _kill(page, served, resting, artifacts)
     _resume_then_refuse(page, sim, served, artifacts)
+    _manual_entry(page, served, artifacts)
 
     # The market stops: the page says its data is stale.
     sim.stop_clock()
@@ -364,6 +402,7 @@ def test_a_read_token_sees_the_run_but_cannot_kill(
     page.goto(served.url + "/#/run/" + RUN_ID)
     page.get_by_test_id("run-page").wait_for(timeout=WAIT * MS)
     assert page.get_by_test_id("kill-button").count() == 0
+    assert page.get_by_test_id("manual-orders").count() == 0
     assert "need a control token" in _text(page, "control-readonly")
     # Straight from the page, with the read token: the API refuses, no flag file appears.
     flag = served.events.parent / KILL_FILE

@@ -452,6 +452,9 @@ def test_every_live_command_masks_the_canaries(
     range_ = ["data.start=2021-01-04", "data.end=2021-01-12"]
     cli("replay", "replay", "--strategy", "sma_cross", "--state-dir", str(tmp_path / "replay"),
         *range_)  # fmt: skip
+    # the replay's drift from its backtest (issue 27): its log, the stored bars, a backtest
+    (replayed,) = (tmp_path / "replay").glob("*/events.db")
+    cli("drift", "drift", str(replayed), *range_)
     # the promotion gate's parity check: a backtest and a replay of the same window
     cli("parity", "parity", "--strategy", "sma_cross", "--state-dir", str(tmp_path / "parity"),
         *range_)  # fmt: skip

@@ -641,7 +641,9 @@ def test_topics() -> None:
     assert topics_of(ev("order_fill")) == ("orders", "fills")
     assert topics_of(ev("order_rejected")) == ("orders",)
     assert topics_of(ev("decision")) == ("signals",)
-    for kind in ("risk_decision", "risk_breach", "risk_state", "halted", "resumed", "kill_switch"):
+    kinds = ("risk_decision", "risk_breach", "risk_state", "halted", "resumed", "kill_switch",
+             "manual_order")  # fmt: skip
+    for kind in kinds:
         assert topics_of(ev(kind)) == ("risk",), kind
     assert topics_of(ev("reconciled", ok=False)) == ("risk",)
     assert topics_of(ev("reconciled", ok=True)) == ()

@@ -67,8 +67,18 @@ export class Api {
     return (await r.json()) as GetResult<P>;
   }
 
-  async post<P extends PostPath>(path: P, body: Body<PostOp<P>>): Promise<Ok<PostOp<P>>> {
-    const r = await fetch(path, {
+  /** POST to ``path``; ``params`` fill its ``{name}`` parts (URL-encoded). */
+  async post<P extends PostPath>(
+    path: P,
+    body: Body<PostOp<P>>,
+    params?: Record<string, string>,
+  ): Promise<Ok<PostOp<P>>> {
+    const url = (path as string).replace(/\{(\w+)\}/g, (_, name: string) => {
+      const value = params?.[name];
+      if (value === undefined) throw new Error(`${path}: no value for {${name}}`);
+      return encodeURIComponent(value);
+    });
+    const r = await fetch(url, {
       method: "POST",
       headers: { ...this.headers(), "Content-Type": "application/json" },
       body: JSON.stringify(body),

@@ -1,5 +1,5 @@
 // One live run: what it trades, its equity and drawdown, positions, open orders, fills,
-// decisions and risk refusals, the risk state and why, alerts, and the kill switch.
+// decisions and risk refusals, the risk state and why, alerts, the kill switch and manual orders.
 import { useMemo } from "react";
 
 import type { Api, Schemas } from "../api/client";
@@ -7,6 +7,7 @@ import type { StreamEvent } from "../api/stream";
 import { LiveBadge, RiskBadge, StaleBadge } from "../components/Badges";
 import { EquityChart } from "../components/EquityChart";
 import { KillSwitch } from "../components/KillSwitch";
+import { CancelOrder, ManualOrders } from "../components/ManualOrders";
 import { Table } from "../components/Table";
 import { age, money, pct, qty, short, signed, text, utc } from "../format";
 import type { RunView } from "../hooks/useRun";
@@ -148,6 +149,12 @@ function alertText(e: StreamEvent): string {
     return `${str(p.cancelled)} open order(s) cancelled, ${still} still open${flat}`;
   }
   if (e.kind === "reconciled") return `reconciliation found differences`;
+  if (e.kind === "manual_order") {
+    const what = [p.action, p.side, p.qty, p.symbol].filter((v) => typeof v === "string" && v !== "");
+    const outcome =
+      p.outcome === "refused" ? `refused by ${str(p.rule)}: ${str(p.refusal)}` : str(p.outcome).replace("_", " ");
+    return `manual ${what.join(" ")} (${str(p.reason)}) → ${outcome}`;
+  }
   return str(p.reason ?? p.rule ?? JSON.stringify(p));
 }
 
@@ -224,6 +231,7 @@ export function RunPage({
         halted={risk.state === "HALTED"}
         onDone={view.refresh}
       />
+      <ManualOrders api={api} scope={scope} symbols={run?.symbols ?? []} onDone={view.refresh} />
 
       <section className="cards">
         <div className="card">
@@ -300,6 +308,18 @@ export function RunPage({
               { title: "limit", cell: (o) => qty(o.limit_price), numeric: true },
               { title: "filled", cell: (o) => qty(o.filled), numeric: true },
               { title: "state", cell: (o) => o.state },
+              {
+                title: "",
+                cell: (o) => (
+                  <CancelOrder
+                    api={api}
+                    scope={scope}
+                    clientId={o.client_id}
+                    label={`${o.side} ${qty(o.qty)} ${o.symbol}`}
+                    onDone={view.refresh}
+                  />
+                ),
+              },
             ]}
           />
         </section>

@@ -1,0 +1,431 @@
+"""The live side of routing: read every venue, decide, record, then send the children.
+
+:class:`SmartRouter` holds the run's venues (adapters by name), its event store, its risk engine
+and one :class:`~live.orders.OrderManager` per venue (each venue is its own account). One
+:meth:`SmartRouter.route` call:
+
+1. reads each venue at once: its market rules, its book (``capabilities.order_book``; else its
+   reference price as a one-level quote), its balances and its health, timing the quote;
+2. decides with :func:`~live.routing.decide` (pure);
+3. checks each child with the risk engine, in turn, against the portfolio the children before
+   it leave (a shrink floors it to the lot, a refusal drops it);
+4. appends in one transaction the ``route_decision`` event (the quotes, fees, slippage
+   estimates, balances, health, the split and each child's client id and risk verdict), the
+   risk engine's events and every child's ``order_created`` — before anything is sent;
+5. sends the children concurrently, each as the runner sends an order (``order_submitted``
+   persisted first; a timeout is UNKNOWN and is resolved by query, never sent again).
+
+A child's client id is ``(run_id, its symbol, decision_ts_ms, ROUTE_SEQ + seq × MAX_VENUES +
+the venue's place in live.routing.venues)``: the same route asks the same ids, so a route the
+log already holds is not decided again — :meth:`SmartRouter.route` resumes it (sends its NEW
+children, resolves the others), and :meth:`SmartRouter.recover` does that for every route after
+a crash (the managers are rebuilt from the log on construction).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import Any, cast
+
+from grekko_research.errors import ConfigError
+from live.events import EventStore
+from live.orders import (
+    FillReport,
+    Intent,
+    NotFound,
+    OrderManager,
+    OrderState,
+    Rejected,
+    Report,
+    Timeout,
+    client_order_id,
+)
+from live.orders._manager import Event as OmEvent
+from live.risk import ProposedOrder, RiskEngine
+from live.risk.views import MarketView, PortfolioView
+from live.routing._decide import (
+    BookWalkSlippage,
+    Levels,
+    RouteDecision,
+    SlippageEstimate,
+    VenueInput,
+    decide,
+    venue_health,
+)
+from live.routing._spec import RoutingSpec
+from live.runner.spec import lot_qty
+from live.venues.base import BookVenue, MarketInfo, OrderRequest, Venue
+from live.venues.errors import GiveUp, OrderMissing, OutcomeUnknown, RetryLater, VenueError
+
+__all__ = ["MAX_VENUES", "ROUTE_SEQ", "RouteResult", "SmartRouter"]
+
+ROUTE_SEQ = 60_000
+"""Routed children take intent seqs from here (past the manual orders' 50,000)."""
+MAX_VENUES = 16
+"""Seqs reserved per routed order: one per venue of ``live.routing.venues``."""
+_OPEN = frozenset({OrderState.SUBMITTED, OrderState.UNKNOWN, OrderState.ACKNOWLEDGED,
+                   OrderState.PARTIALLY_FILLED})  # fmt: skip
+
+
+class RouteResult:
+    """What one route did: its decision payload (as logged) and each child's order now."""
+
+    def __init__(self, route_id: str, payload: Mapping[str, Any], router: SmartRouter) -> None:
+        self.route_id = route_id
+        self.payload = payload
+        self.children = [
+            (c["venue"], router.managers[c["venue"]].order(c["client_id"]))
+            for c in payload["child_orders"]
+            if c.get("sent")
+        ]
+        """``(venue, order)`` of each child sent (a child the risk engine refused is only in
+        the payload's ``child_orders``, with its refusal)."""
+
+    def filled(self) -> dict[str, Decimal]:
+        """Filled quantity per venue."""
+        return {v: o.filled_qty for v, o in self.children}
+
+
+class SmartRouter:
+    """Route orders across ``venues`` (see the module docstring).
+
+    Parameters
+    ----------
+    spec
+        The ``live.routing`` section.
+    venues
+        Adapter by venue name; every venue of ``spec.venues`` must be there.
+    store, risk
+        The run's event log and risk engine.
+    run_id
+        The run's id (the children's client ids).
+    clock
+        The run's clock in ms (event times, risk checks).
+    slippage
+        The expected-slippage model; ``None``: :class:`~live.routing.BookWalkSlippage` over the
+        books read for each decision, with ``spec.slippage_bps``.
+    hook
+        Test hook called with ``"before_send"`` / ``"after_send"`` around each child's create.
+    """
+
+    def __init__(
+        self,
+        spec: RoutingSpec,
+        venues: Mapping[str, Venue],
+        store: EventStore,
+        risk: RiskEngine,
+        *,
+        run_id: str,
+        clock: Callable[[], int],
+        slippage: SlippageEstimate | None = None,
+        grace_ms: int = 10_000,
+        hook: Callable[[str], None] | None = None,
+        perf: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        missing = [v for v in spec.venues if v not in venues]
+        if missing:
+            raise ConfigError(
+                f"live.routing.venues names {missing}, which the run has no adapter for"
+            )
+        if len(spec.venues) > MAX_VENUES:
+            raise ConfigError(f"live.routing.venues: at most {MAX_VENUES} venues")
+        self.spec, self.venues, self.store, self.risk = spec, dict(venues), store, risk
+        self.run_id, self.clock, self.slippage = run_id, clock, slippage
+        self.hook = hook or (lambda point: None)
+        self._perf = perf
+        self.managers = {v: OrderManager(grace_ms=grace_ms) for v in spec.venues}
+        self.routes: dict[str, dict[str, Any]] = {}
+        self._restore()
+
+    # -- the log ---------------------------------------------------------------------------
+
+    def _restore(self) -> None:
+        """Rebuild the routes and each venue's orders from the log."""
+        owner: dict[str, str] = {}
+        for e in self.store.read():
+            if e.kind == "route_decision":
+                self.routes[e.stream] = dict(e.payload)
+                for c in e.payload.get("child_orders", []):
+                    owner[c["client_id"]] = c["venue"]
+            elif e.kind == "resumed":
+                for om in self.managers.values():
+                    om.apply_event(e)
+            elif e.kind.startswith("order_") and e.stream in owner:
+                self.managers[owner[e.stream]].apply_event(e)
+
+    def _persist(self, events: list[OmEvent]) -> None:
+        if events:
+            self.store.append_many(
+                [(e["kind"], e["stream"], e["payload"], e["ts_ms"]) for e in events]
+            )
+
+    # -- reading the venues ----------------------------------------------------------------
+
+    async def _read(self, name: str, symbol: str) -> tuple[VenueInput, MarketInfo | None]:
+        venue, spec = self.venues[name], self.spec
+        vs = spec.symbol_on(symbol, name)
+        bids: Levels = ()
+        asks: Levels = ()
+        source, failure, latency = "none", None, None
+        base = quote = 0.0
+        info: MarketInfo | None = None
+        step = "market"
+        try:
+            info = await venue.market(vs)
+            if info.contract:  # a margin account's capacity is not its balance: not routed
+                raise GiveUp(f"{vs} is a derivative; routing takes spot markets only",
+                             venue=name, operation="route", state_changing=False,
+                             source="NotSpot")  # fmt: skip
+            step = "quote"
+            t0 = self._perf()
+            if venue.capabilities.order_book:
+                book = await cast(BookVenue, venue).order_book(vs, spec.book_depth)
+                bids = tuple((float(p), float(q)) for p, q in book.bids)
+                asks = tuple((float(p), float(q)) for p, q in book.asks)
+                source = "book"
+            else:  # a one-level quote of unknown size: the fixed slippage only
+                ref = float(await venue.reference_price(vs))
+                bids = asks = ((ref, math.inf),)
+                source = "reference"
+            latency = (self._perf() - t0) * 1000
+            step = "balances"
+            held = await venue.balances()
+            base, quote = float(held.get(info.base, 0)), float(held.get(info.quote, 0))
+        except VenueError as e:  # fail closed: the venue is left out, and says why
+            failure = f"{step} failed: {type(e).__name__}: {e}"[:240]
+        health = None
+        try:
+            health = await venue.health()
+        except VenueError as e:
+            failure = failure or f"health failed: {e}"[:240]
+        verdict = venue_health(
+            health, quote_latency_ms=latency, now_ms=venue.now_ms(), spec=spec, failure=failure
+        )
+        return VenueInput(
+            venue=name, symbol=vs, fee_bps=float(spec.taker_fee_bps[name]), bids=bids, asks=asks,
+            quote_source=source, base_balance=base, quote_balance=quote, health=verdict,
+            lot=float(info.lot) if info else 0.0, min_qty=float(info.min_qty) if info else 0.0,
+            min_notional=float(info.min_notional) if info else 0.0,
+        ), info  # fmt: skip
+
+    # -- routing ---------------------------------------------------------------------------
+
+    def route_id(self, symbol: str, decision_ts_ms: int, seq: int) -> str:
+        """The ``route_decision`` stream of one routed order."""
+        return f"route:{client_order_id(self.run_id, symbol, decision_ts_ms, seq)}"
+
+    async def route(
+        self,
+        symbol: str,
+        side: str,
+        qty: float | Decimal,
+        *,
+        decision_ts_ms: int,
+        seq: int = 0,
+        portfolio: PortfolioView,
+        market: MarketView | None = None,
+    ) -> RouteResult:
+        """Route a market order of ``qty`` ``symbol`` on ``side``; decide, record, send.
+
+        ``portfolio`` is the run's account for the risk engine (positions by venue symbol);
+        ``market`` its market view (``None``: one built from the quotes read). A route the log
+        already holds (same symbol, decision bar and ``seq``) is resumed, not decided again.
+        """
+        if side not in ("buy", "sell"):
+            raise ValueError(f"side must be 'buy' or 'sell', got {side!r}")
+        if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
+            raise ValueError(f"seq must be an int >= 0, got {seq!r}")
+        rid = self.route_id(symbol, decision_ts_ms, seq)
+        if rid not in self.routes:
+            await self._decide(
+                rid, symbol, side, float(qty), decision_ts_ms, seq, portfolio, market
+            )
+        await self._finish(rid)
+        return RouteResult(rid, self.routes[rid], self)
+
+    async def _decide(
+        self,
+        rid: str,
+        symbol: str,
+        side: str,
+        qty: float,
+        ts: int,
+        seq: int,
+        portfolio: PortfolioView,
+        market: MarketView | None,
+    ) -> None:
+        read = await asyncio.gather(*(self._read(v, symbol) for v in self.spec.venues))
+        inputs = [r[0] for r in read]
+        infos = {r[0].venue: r[1] for r in read}
+        slippage = self.slippage or BookWalkSlippage(
+            self.spec.slippage_bps,
+            {(v.venue, v.symbol): (v.bids, v.asks) for v in inputs if v.quote_source == "book"},
+            self.spec.beyond_book_bps,
+        )
+        decision = decide(symbol, side, qty, inputs, self.spec, slippage)  # type: ignore[arg-type]
+        market = market or self._market(decision, infos)
+        drafts, om_events, children = self._children(decision, infos, ts, seq, portfolio, market)
+        payload = {
+            "route_id": rid,
+            "requested": {
+                "symbol": symbol,
+                "side": side,
+                "qty": qty,
+                "decision_ts_ms": ts,
+                "seq": seq,
+            },
+            **decision.to_json(),
+            "child_orders": children,
+            "slippage_model": type(slippage).__name__,
+        }
+        now = self.clock()
+        self.store.append_many(
+            [("route_decision", rid, payload, now)]
+            + [(k, s, p, now) for k, s, p in drafts]
+            + [(e["kind"], e["stream"], e["payload"], e["ts_ms"]) for e in om_events]
+        )
+        self.routes[rid] = payload
+
+    def _market(
+        self, decision: RouteDecision, infos: Mapping[str, MarketInfo | None]
+    ) -> MarketView:
+        """A market view for the risk engine from the quotes read (the children's symbols)."""
+        prices, lot, mn = {}, {}, {}
+        for c in decision.candidates:
+            mid = [p for p in (c.best_bid, c.best_ask) if p is not None and math.isfinite(p)]
+            if mid:
+                prices[c.symbol] = sum(mid) / len(mid)
+            info = infos.get(c.venue)
+            if info is not None:
+                lot[c.symbol], mn[c.symbol] = float(info.lot), float(info.min_notional)
+        return MarketView(prices=prices, lot=lot, min_notional=mn)
+
+    def _children(
+        self,
+        decision: RouteDecision,
+        infos: Mapping[str, MarketInfo | None],
+        ts: int,
+        seq: int,
+        portfolio: PortfolioView,
+        market: MarketView,
+    ) -> tuple[list[tuple[str, str, dict[str, Any]]], list[OmEvent], list[dict[str, Any]]]:
+        """Risk-check and create each child; the risk drafts, the managers' events, and what
+        the log records of each child."""
+        drafts: list[tuple[str, str, dict[str, Any]]] = []
+        om_events: list[OmEvent] = []
+        children: list[dict[str, Any]] = []
+        view = portfolio
+        for child in decision.children:
+            info = infos[child.venue]
+            lot = info.lot if info is not None else Decimal(0)
+            qty = lot_qty(child.qty, lot)
+            side = cast(Any, decision.side)
+            k = self.spec.venues.index(child.venue)
+            intent = Intent(
+                self.run_id, child.symbol, side, qty, ts, seq=ROUTE_SEQ + seq * MAX_VENUES + k
+            )
+            fill_price = child.top * (1 + (1 if side == "buy" else -1) * child.slippage_bps / 1e4)
+            verdict = self.risk.check_order(
+                ProposedOrder(child.symbol, side, float(qty), fill_price, client_id=intent.client_id),
+                view, market, now_ms=self.clock(),
+            )  # fmt: skip
+            drafts.extend(verdict.events)
+            record = {"venue": child.venue, "symbol": child.symbol, "client_id": intent.client_id,
+                      "planned_qty": str(qty), "risk": verdict.action, "risk_rule": verdict.rule}  # fmt: skip
+            if verdict.action == "shrink":
+                qty = lot_qty(verdict.qty, lot)
+            if verdict.action == "reject" or qty <= 0:
+                children.append(
+                    {
+                        **record,
+                        "qty": "0",
+                        "sent": False,
+                        "refusal": verdict.reason or "below one lot",
+                    }
+                )
+                continue
+            intent = Intent(self.run_id, child.symbol, side, qty, ts, seq=intent.seq)
+            om_events.extend(self.managers[child.venue].create(intent, self.clock()))
+            children.append({**record, "qty": str(qty), "sent": True})
+            view = view.after(child.symbol, float(qty) if side == "buy" else -float(qty))
+        return drafts, om_events, children
+
+    # -- sending and resolving -------------------------------------------------------------
+
+    async def _finish(self, rid: str) -> None:
+        """Send the route's NEW children and resolve the others still open (once each: a
+        venue that answers a create with an ack only, such as Coinbase, is asked again; what
+        is still open after that is the caller's reconciliation, or the next :meth:`recover`)."""
+        jobs = []
+        for c in self.routes[rid]["child_orders"]:
+            if not c.get("sent"):
+                continue
+            order = self.managers[c["venue"]].order(c["client_id"])
+            if order.state is OrderState.NEW:
+                jobs.append(self._send_then_resolve(c["venue"], c["client_id"]))
+            elif order.state in _OPEN:
+                jobs.append(self._resolve(c["venue"], c["client_id"]))
+        # Every child runs to its end even when another fails; then the first failure is raised.
+        for outcome in await asyncio.gather(*jobs, return_exceptions=True):
+            if isinstance(outcome, BaseException):
+                raise outcome
+
+    async def _send_then_resolve(self, name: str, cid: str) -> None:
+        await self._send(name, cid)
+        if self.managers[name].order(cid).state in _OPEN:
+            await self._resolve(name, cid)
+
+    async def recover(self) -> list[str]:
+        """Finish every route of the log (after a restart); return their ids."""
+        for rid in self.routes:
+            await self._finish(rid)
+        return list(self.routes)
+
+    async def _send(self, name: str, cid: str) -> None:
+        om, venue = self.managers[name], self.venues[name]
+        order = om.order(cid)
+        self._persist(om.mark_submitted(cid, self.clock()))
+        self.hook("before_send")
+        request = OrderRequest(cid, order.symbol, order.side, order.qty, order.order_type)
+        try:
+            reports: list[Report] = list(await venue.submit(request))
+        except OutcomeUnknown as e:
+            self.hook("after_send")
+            self._persist(om.apply(Timeout(cid, str(e)[:200]), self.clock()))
+            return
+        except RetryLater as e:
+            reports = [Rejected(cid, f"not accepted: {str(e)[:200]}")]
+        except GiveUp as e:
+            reports = [Rejected(cid, str(e)[:200])]
+        self.hook("after_send")
+        self._apply(name, reports)
+
+    async def _resolve(self, name: str, cid: str) -> None:
+        """Ask the venue about one child (by client id), then fetch its fills if the answer
+        says more filled than the log holds (as the runner's reconciliation does)."""
+        om, venue = self.managers[name], self.venues[name]
+        order = om.order(cid)
+        try:
+            report: Report = await venue.query(order.symbol, cid)
+        except OrderMissing:
+            report = NotFound(cid)
+        except VenueError:
+            return  # still unknown: the next recover asks again
+        self._apply(name, [report])
+        order = om.order(cid)
+        if order.venue_filled_qty > order.filled_qty:
+            fills = await venue.order_fills(order.symbol, cid, order.venue_order_id)
+            self._apply(name, [
+                FillReport(cid, f.trade_id, f.qty, f.price, source="rest", fee=f.fee,
+                           fee_asset=f.fee_asset)
+                for f in fills
+            ])  # fmt: skip
+
+    def _apply(self, name: str, reports: list[Report]) -> None:
+        om = self.managers[name]
+        for r in reports:
+            self._persist(om.apply(r, self.clock()))
