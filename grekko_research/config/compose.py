@@ -169,6 +169,8 @@ def config_id(cfg: GrekkoConfig) -> str:
     # before the spec existed plus every other key set away from its default.
     tree["risk"] = cfg.risk.spec.engine_identity()
     tree.pop("portfolio", None)  # nor which strategies share the live account
+    if tree.get("costs", {}).get("model") == "none":
+        tree.pop("costs", None)  # the bar model's costs: every run keeps the id it had before
     if tree["data"].get("pool") is None:
         # A candle run: the DEX pool keys (docs/dex.md) do not enter, so every candle run
         # keeps the id it had before pools existed (the pinned baselines name them).
@@ -196,4 +198,26 @@ def engine_config(cfg: GrekkoConfig) -> EngineConfig:
         allow_short=e.allow_short,
         leverage=e.leverage,
         risk=r.spec,  # one source: the run's RiskSpec
+        costs=cost_models(cfg),
     )
+
+
+def cost_models(cfg: GrekkoConfig) -> tuple[Any, ...]:
+    """The calibrated cost models ``cfg.costs`` points at, for the run's symbols (read from
+    MLflow; none for ``costs=none``). A fit with no model for any of the symbols is refused."""
+    c = cfg.costs
+    if c.model == "none":
+        return ()
+    from grekko_research.tracking._costs import load_cost_models
+
+    models, run_id = load_cost_models(
+        c.run_id or c.name, by="id" if c.run_id else "name", uri=c.tracking_uri or None
+    )
+    symbols = list(cfg.data.symbols) or [cfg.data.symbol]
+    chosen = tuple(m for m in models if m.symbol in symbols)
+    if not chosen:
+        raise ConfigError(
+            f"costs: the fit of run {run_id} has models for {[m.symbol for m in models]}, "
+            f"none of the run's symbols {symbols}"
+        )
+    return chosen

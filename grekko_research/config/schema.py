@@ -537,6 +537,33 @@ class PortfolioConfig:
 
 
 @dataclass(frozen=True)
+class CostsSection:
+    """The fill model's costs (``conf/costs``; ``docs/execution.md``, "Calibrated cost models").
+
+    ``model``: ``none`` (the engine's ``slippage`` keys) or ``calibrated``: the cost models of
+    a fit logged to MLflow (``grekko-live calibrate``), found by ``run_id`` or, when that is
+    empty, by ``name`` (the newest finished fit of that name), in ``tracking_uri`` (default:
+    the runs' store). The run's symbols with a model fill by it; the others by the bar model.
+    """
+
+    model: str = "none"  # none | calibrated
+    run_id: str = ""
+    name: str = ""
+    tracking_uri: str = ""
+
+    def __post_init__(self) -> None:
+        from grekko_research.errors import ConfigError
+
+        if self.model not in ("none", "calibrated"):
+            raise ConfigError(f"costs.model must be none or calibrated, got {self.model!r}")
+        if self.model == "calibrated" and not (self.run_id or self.name):
+            raise ConfigError(
+                "costs=calibrated needs costs.run_id=<MLflow run id> or costs.name=<fit name> "
+                "(grekko-live calibrate RUN --name NAME logs one)"
+            )
+
+
+@dataclass(frozen=True)
 class GrekkoConfig:
     """The whole composed configuration."""
 
@@ -551,6 +578,7 @@ class GrekkoConfig:
     promote: PromoteConfig = field(default_factory=PromoteConfig)
     live: LiveConfig = field(default_factory=LiveConfig)
     portfolio: PortfolioConfig = field(default_factory=PortfolioConfig)
+    costs: CostsSection = field(default_factory=CostsSection)
 
     def __post_init__(self) -> None:
         """Fold the deprecated ``data.amm.max_price_impact`` into ``risk.dex`` (one limit)."""

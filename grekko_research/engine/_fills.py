@@ -18,6 +18,15 @@ and hands the model its own data (``Rules.fill_state[j]``, one row per asset):
   at the reference price, by the AMM fill rule of :mod:`grekko_research.dex.fill`
   (price impact limit: shrink or refuse; MEV haircut), gas paid in the price.
 
+* ``FILL_CALIBRATED`` (2): a cost model fitted to our own fills
+  (:func:`calibrated_fill_nb`, :class:`~grekko_research.engine.costs.CostModel`,
+  ``docs/execution.md``): a taker pays ``a + b·sqrt(|size| / volume) + c·σ``
+  basis points (volume and σ, the close-to-close volatility in bps per bar,
+  as of the bar before the fill's: ``Market.pool`` rows, ``CAL_BAR_*``),
+  capped, on the tick grid, inside the bar;
+  a resting limit fills the expected share ``P(fill)`` of its size, a
+  logistic function of how far the bar traded through its price.
+
 A new model — say an L2 book walk (depth, partial fills) — is a new ``FILL_*`` id, one
 scalar function of ``(state row, side, size, reference price, bar)`` returning
 ``(price, quantity)``, and one branch here; its data rides in ``fill_state``
@@ -44,9 +53,18 @@ from grekko_research.engine.layout import (
     AMM_HAIRCUT_BPS,
     AMM_MAX_IMPACT,
     AMM_REFUSE,
+    CAL_A,
+    CAL_B,
+    CAL_BAR_SIGMA,
+    CAL_BAR_VOLUME,
+    CAL_C,
+    CAL_FILL_A,
+    CAL_FILL_B,
+    CAL_MAX_BPS,
     CFG_SLIP_KIND,
     CFG_SLIP_VALUE,
     FILL_AMM,
+    FILL_CALIBRATED,
     FILL_OHLC,
     KIND_LIMIT,
     KIND_MARKET,
@@ -75,7 +93,16 @@ from grekko_research.engine.layout import (
     SLIP_VOLUME,
 )
 
-__all__ = ["FILL_AMM", "FILL_OHLC", "amm_fill_price_nb", "fee_nb", "fill_nb"]
+__all__ = [
+    "FILL_AMM",
+    "FILL_CALIBRATED",
+    "FILL_OHLC",
+    "amm_fill_price_nb",
+    "calibrated_bar_features_nb",
+    "calibrated_fill_nb",
+    "fee_nb",
+    "fill_nb",
+]
 
 
 @njit_inline
@@ -157,7 +184,88 @@ def fill_nb(
         return fill, size
     if model == FILL_AMM:
         return amm_fill_price_nb(rules.fill_state[j], market.pool[t, j], size, price)
+    if model == FILL_CALIBRATED:
+        return calibrated_fill_nb(rules.fill_state[j], market.pool[t, j], size, price, taker,
+                                  rules.tick[j], market.high[t, j], market.low[t, j])  # fmt: skip
     return np.nan, 0.0  # an unknown model fills nothing (refused as a NaN price)
+
+
+@njit(cache=True, nogil=True)
+def bar_volatility_bps_nb(close: np.ndarray, t: int, j: int, window: int) -> float:
+    """Return the standard deviation (ddof 1) of the close-to-close log returns of asset ``j``
+    over the ``window`` bars ending at bar ``t`` (included), in basis points per bar; 0.0 when
+    fewer than two returns are known (NaN closes are skipped). ``close``: ``(n, k)``."""
+    n = 0
+    s = 0.0
+    ss = 0.0
+    for i in range(max(t - window + 1, 1), t + 1):
+        a = close[i - 1, j]
+        b = close[i, j]
+        if a > 0.0 and b > 0.0:
+            r = np.log(b / a)
+            n += 1
+            s += r
+            ss += r * r
+    if n < 2:
+        return 0.0
+    var = (ss - s * s / n) / (n - 1)
+    return float(np.sqrt(max(var, 0.0)) * 1e4)
+
+
+@njit(cache=True, nogil=True)
+def calibrated_bar_features_nb(close: np.ndarray, volume: np.ndarray, j: int, window: int,
+                               out: np.ndarray) -> None:  # fmt: skip
+    """Write asset ``j``'s per-bar features of the calibrated model into ``out`` ``(n, k, w)``
+    (``CAL_BAR_*`` columns): for a fill on bar ``t``, the volume of bar ``t − 1`` and the
+    volatility of the closes up to it (:func:`bar_volatility_bps_nb`; bar 0: its own)."""
+    for t in range(close.shape[0]):
+        ref = t - 1 if t > 0 else 0
+        out[t, j, CAL_BAR_VOLUME] = volume[ref, j]
+        out[t, j, CAL_BAR_SIGMA] = bar_volatility_bps_nb(close, ref, j, window)
+
+
+@njit(cache=True, nogil=True)
+def calibrated_fill_nb(
+    st: np.ndarray,
+    row: np.ndarray,
+    size: float,
+    price: float,
+    taker: bool,
+    tick: float,
+    high: float,
+    low: float,
+) -> tuple[float, float]:
+    """Return (price, signed quantity) of an order under a calibrated cost model.
+
+    ``st``: the asset's ``CAL_*`` row of ``Rules.fill_state``; ``row``: its ``CAL_BAR_*`` row
+    of ``Market.pool`` for the bar (:func:`calibrated_bar_features_nb`: the volume and the
+    volatility of the bar before — the decision's bar for a fill at the open, known when the
+    order is sent). A taker fill pays ``min(a + b·sqrt(|size| / volume) + c·σ, max_bps)``
+    basis points against the trader on ``price`` (then the tick, against the trader, and the
+    bar's ``low``–``high``); no volume (0 or NaN) counts as a participation of 1. A resting
+    fill (a limit at its level) fills ``P(fill) × size`` at ``price``, with
+    ``P(fill) = 1 / (1 + exp(-(fa + fb·x)))`` and ``x`` how far the bar traded through the
+    level in bps (a buy's level − low, a sell's high − level); ``fa = +inf``: always in full.
+    Nothing fills (NaN price) for a size of ±inf (the cost depends on the size).
+    """
+    if np.isinf(size):
+        return np.nan, 0.0
+    buy = size > 0.0
+    if not taker:
+        fa = st[CAL_FILL_A]
+        if np.isinf(fa) and fa > 0.0:
+            return price, size
+        through = (price - low) if buy else (high - price)
+        x = max(through, 0.0) / price * 1e4
+        p = 1.0 / (1.0 + np.exp(-(fa + st[CAL_FILL_B] * x)))
+        return price, size * p
+    vol = row[CAL_BAR_VOLUME]
+    share = abs(size) / vol if vol > 0.0 else 1.0
+    bps = st[CAL_A] + st[CAL_B] * np.sqrt(share) + st[CAL_C] * row[CAL_BAR_SIGMA]
+    bps = min(max(bps, 0.0), st[CAL_MAX_BPS])
+    side = 1.0 if buy else -1.0
+    out = _round_tick(price * (1.0 + side * bps * 1e-4), tick, side)
+    return min(max(out, low), high), size
 
 
 _LOG_TICK = np.log(1.0001)

@@ -7,7 +7,9 @@ Four NamedTuples (numba passes them as one typed argument each, vectorbt's
   ``high``, ``low``, ``close``, ``volume`` ``(n, k)``; ``filled`` ``(n, k)``
   (no market on that bar); ``funding`` ``(n, k)`` rates or ``(0, 0)``;
   ``pool`` ``(n, k, 4 + 3W)`` the pool state per bar of assets filled by a DEX
-  pool's quote (``FILL_AMM``, ``layout.POOL_*`` columns) or ``(0, 0, 0)``.
+  pool's quote (``FILL_AMM``, ``layout.POOL_*`` columns), the features per bar
+  of assets filled by a calibrated cost model (``FILL_CALIBRATED``,
+  ``layout.CAL_BAR_*``), or ``(0, 0, 0)``.
 * :class:`Decisions` — the decision rows (``(n, k)``, or ``(0, 0)`` when the
   signal mode does not use them) and the indicators sizing and stops read as of
   a decision bar (``atr``, ``vol``; ``(0, 0)`` when unused).

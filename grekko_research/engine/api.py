@@ -24,6 +24,7 @@ from grekko_research.engine._risk import EV_STATE, EVENT_ACTION_NAMES, EVENT_RUL
 from grekko_research.engine._state import Decisions, Market, make_rules
 from grekko_research.engine.analysis import result_metrics_into
 from grekko_research.engine.config import EngineConfig
+from grekko_research.engine.costs import with_cost_models
 from grekko_research.engine.nb import simulate_nb
 from grekko_research.engine.nb_fast import no_stop_scan, simulate_simple_nb
 from grekko_research.errors import ConfigError, DataError
@@ -622,6 +623,7 @@ def backtest(
         model, state, pool = amm
         rules = rules._replace(fill_model=model, fill_state=state)
         market = market._replace(pool=pool)
+    rules, market = with_cost_models(rules, market, config, bars)  # engine/costs.py, if any
     orders, trades, events, fundings = simulate_nb(market, dec, rules, equity)
     return BacktestResult(
         bars=bars,
@@ -752,6 +754,7 @@ def _lean_config_scope(
         (any(np.any(a) for a in market_rules), "market rules"),
         (risk_rules(config.risk).on or not np.isnan(config.risk.to_array()).all(), "risk rules"),
         (bars.has_filled, "bars without a market"),
+        (bool(config.costs), "a calibrated cost model"),
     )
     for out, what in checks:
         if out:

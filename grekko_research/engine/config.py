@@ -10,6 +10,7 @@ from typing import Literal
 import numpy as np
 
 from grekko_research.engine import layout as L
+from grekko_research.engine.costs import CostModel
 from grekko_research.errors import ConfigError
 from grekko_research.risk.rules import RiskLimits
 from grekko_research.risk.spec import RiskSpec
@@ -392,6 +393,10 @@ class EngineConfig:
         The run's :class:`~grekko_research.risk.spec.RiskSpec` (``docs/risk.md``): evaluated
         in the backtest as ``grekko-live``'s risk engine does. A deprecated
         :class:`~grekko_research.risk.rules.RiskLimits` is turned into its spec.
+    costs
+        Calibrated cost models (:class:`~grekko_research.engine.costs.CostModel`), one per
+        symbol at most: those symbols fill by the fitted model (``FILL_CALIBRATED``,
+        ``docs/execution.md``) instead of ``slippage``; the general kernel runs them.
     """
 
     init_cash: float = 10_000.0
@@ -406,8 +411,10 @@ class EngineConfig:
     leverage: float = 1.0
     maintenance_margin: float = 0.005
     order_valid_bars: int = 0
+    costs: tuple[CostModel, ...] = ()
 
     def __post_init__(self) -> None:
+        self._check_costs()
         if isinstance(self.risk, RiskLimits):  # the shape before the spec (docs/risk.md)
             object.__setattr__(self, "risk", self.risk.to_spec())
         if not isinstance(self.risk, RiskSpec):
@@ -443,6 +450,22 @@ class EngineConfig:
             raise ConfigError(
                 f"Stops.trigger={self.stops.trigger!r} needs EngineConfig.execution='next_open' (the runner "
                 "places a position's native stops in the bar its entry fills at the open)"
+            )
+
+    def _check_costs(self) -> None:
+        costs = tuple(self.costs)
+        object.__setattr__(self, "costs", costs)
+        bad = [type(m).__name__ for m in costs if not isinstance(m, CostModel)]
+        if bad:
+            raise ConfigError(f"EngineConfig.costs must hold CostModel objects, got {bad}")
+        symbols = [m.symbol for m in costs]
+        if len(set(symbols)) != len(symbols):
+            raise ConfigError(f"EngineConfig.costs has two models for one symbol: {symbols}")
+        if costs and self.sizing.kind == "all":
+            raise ConfigError(
+                "sizing 'all' cannot use a calibrated cost model: its cost depends on the "
+                "order's size, which 'all' leaves to the fill; use sizing percent (1.0 = all "
+                "the equity), cash_percent, notional or units"
             )
 
     def to_array(self, mode: int, target_kind: int = L.TARGET_PERCENT) -> np.ndarray:

@@ -57,6 +57,7 @@ N_CFG = 31
 # fill models (engine/_fills.py): one id per asset in Rules.fill_model
 FILL_OHLC = 0
 FILL_AMM = 1  # a DEX pool's quote (docs/dex.md): Market.pool rows, Rules.fill_state AMM_* columns
+FILL_CALIBRATED = 2  # a fitted cost model (engine/costs.py): Rules.fill_state CAL_* columns
 
 # AMM fill model: Rules.fill_state[j] columns (fixed per asset)
 AMM_BASE_IS_TOKEN0 = 0  # 1: the asset (base) is the pool's token0, 0: token1
@@ -66,6 +67,19 @@ AMM_MAX_IMPACT = 3  # max price impact (fraction, LP fee included)
 AMM_REFUSE = 4  # 1: refuse an order over the limit, 0: shrink it to the limit
 AMM_HAIRCUT_BPS = 5  # MEV/sandwich haircut on the output
 N_AMM_STATE = 6
+# Calibrated cost model (engine/costs.py, docs/execution.md): Rules.fill_state[j] columns
+CAL_A = 0  # slippage bps = a + b * sqrt(|size| / volume) + c * volatility (bps per bar)
+CAL_B = 1
+CAL_C = 2
+CAL_VOL_WINDOW = 3  # bars of close-to-close log returns in the volatility (before the fill bar)
+CAL_MAX_BPS = 4  # the slippage is capped here (the fit's largest observed cost, say)
+CAL_FILL_A = 5  # resting limit: P(fill) = 1 / (1 + exp(-(fa + fb * through_bps))); fb = 0 and
+CAL_FILL_B = 6  # fa = inf: always fills (no limit data)
+N_CAL_STATE = 7
+# ... and Market.pool[t, j] columns of a calibrated asset (per bar): its features at bar t's fill
+CAL_BAR_VOLUME = 0  # the volume of the bar before t (bar 0: its own)
+CAL_BAR_SIGMA = 1  # the volatility (bps per bar) of the closes up to the bar before t
+N_CAL_BAR = 2
 # ... and Market.pool[t, j] columns (per bar): the pool as of bar t
 POOL_LIQUIDITY = 0  # in-range liquidity (raw)
 POOL_FEE = 1  # LP fee, fraction of the input

@@ -10,7 +10,8 @@ environment (``GREKKO_<VENUE>_API_KEY`` / ``_API_SECRET``) or a keyring, never f
 Layout: ``_app`` (the typer app, its help formatting, ``main``), ``_options`` (options several
 commands share), ``_resolve`` (options to Hydra overrides; finding and reading a run's log), and
 one module per group of commands: ``_trade`` (run, replay), ``_inspect`` (status, orders,
-positions, runs, verify), ``_quality`` (quality), ``_drift`` (drift), ``_export`` (export: JSON lines, Kafka),
+positions, runs, verify), ``_quality`` (quality), ``_drift`` (drift), ``_calibrate``
+(calibrate), ``_export`` (export: JSON lines, Kafka),
 ``_control`` (reconcile, kill, resume, order), ``_serve`` (api, alerts, sim).
 """
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 from live.chain.cli import contracts_app
 from live.cli._app import app, main, register
 from live.cli._audit import audit_app, report_app  # compliance records (issue 25)
+from live.cli._calibrate import calibrate_command  # issue 27: cost models from our fills
 from live.cli._control import kill_command, order_command, reconcile_command, resume_command
 from live.cli._drift import drift_command  # issue 27: backtest-vs-live drift, by term
 from live.cli._export import export_command  # issue 24: JSON lines or a Kafka topic
@@ -49,6 +51,7 @@ _COMMANDS = (
     ("positions", positions_command),
     ("quality", quality_command),
     ("drift", drift_command),
+    ("calibrate", calibrate_command),
     ("reconcile", reconcile_command),
     ("runs", runs_command),
     ("kill", kill_command),

@@ -9,6 +9,8 @@ market order) and against the engine's own expected fill, fees, the latency of e
 :class:`QualityFold` is the same fold one event at a time (the API's Prometheus histograms,
 :class:`QualityMetrics`, observe each order when it ends). ``grekko-live quality RUN`` prints
 it, and writes a plotly page (``--html``) and every column (``--csv``).
+:func:`calibration_rows` adds the bar features a cost model is fitted on (``grekko-live
+calibrate``, ``grekko_research.costs``).
 
 The columns are documented in :data:`COLUMNS` and ``docs/execution.md``. Pure functions over
 events: nothing here reads a clock, a venue or a file.
@@ -16,6 +18,7 @@ events: nothing here reads a clock, a venue or a file.
 
 from __future__ import annotations
 
+from live.quality._calibrate import CALIBRATION_COLUMNS, calibration_rows
 from live.quality._fold import ORDER_KINDS, OrderRecord, QualityFold, order_kind
 from live.quality._metrics import QUALITY_METRIC_NAMES, QualityMetrics
 from live.quality._table import (
@@ -29,6 +32,7 @@ from live.quality._table import (
 )
 
 __all__ = [
+    "CALIBRATION_COLUMNS",
     "COLUMNS",
     "GROUPS",
     "ORDER_KINDS",
@@ -37,6 +41,7 @@ __all__ = [
     "OrderRecord",
     "QualityFold",
     "QualityMetrics",
+    "calibration_rows",
     "order_kind",
     "order_row",
     "quality_table",
