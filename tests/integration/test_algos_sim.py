@@ -38,7 +38,7 @@ KILLS = 6
 CANDLES = "ohlcv/binance-spot_BTC-USDT_1h__nfi.csv.gz"
 TF_MS = 3_600_000
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = pytest.mark.timeout(240)  # a cold numba cache compiles the engine book first
 
 
 class FollowingSim(SimProcess):
@@ -65,7 +65,7 @@ def run_algos(shared_data: Path, state: Path, kills: int) -> tuple[dict, list, d
              "--follow", str(follow), "--points", POINTS, "--kills", str(kills),
              "--state", str(state), "--candles", str(candles), "--bars", str(BARS),
              "--key", KEY, "--secret", SECRET],
-            capture_output=True, text=True, timeout=150,
+            capture_output=True, text=True, timeout=200,
         )  # fmt: skip
         assert run.returncode == 0, run.stdout + run.stderr
         result = json.loads(run.stdout.strip().splitlines()[-1])

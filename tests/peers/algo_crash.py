@@ -145,7 +145,7 @@ def _child(args: argparse.Namespace, spec: Any, bars: Any, n_kill: int) -> None:
     import faulthandler
 
     trace = (Path(args.state) / f"stuck-{os.getpid()}.txt").open("w")
-    faulthandler.dump_traceback_later(45, exit=True, file=trace)  # a hung child says where
+    faulthandler.dump_traceback_later(150, exit=True, file=trace)  # a hung child says where
 
     async def run() -> None:
         venue = FollowReplay(args, bars)
@@ -194,7 +194,8 @@ def main() -> None:
             kills += 1
             continue
         if os.waitstatus_to_exitcode(status) != 0:
-            error = (state / "child-error.txt").read_text()
+            found = [state / "child-error.txt", *state.glob("stuck-*.txt")]
+            error = "".join(f.read_text() for f in found if f.exists())
             raise SystemExit(f"runner child failed:\n{error}")
         if n_kill and kills < args.kills:
             raise SystemExit(f"the bars ran out after {kills} kills at {args.points}")
