@@ -66,7 +66,8 @@ class AlgoSpec:
     passive_bars: int = 1
     """chase: bars the passive limit rests before the remainder goes to market."""
     weights: tuple[float, ...] | None = None
-    """vwap: one weight per child (normalised here); twap: none (equal)."""
+    """vwap: one weight per child (normalised here), ``None`` until the parent starts (the
+    runner fills in :func:`volume_profile` and logs it); twap: none (equal)."""
 
     def __post_init__(self) -> None:
         if self.kind not in ALGO_KINDS:
@@ -79,9 +80,9 @@ class AlgoSpec:
             raise ConfigError(f"algo offset_bps must be in [0, 10000), got {self.offset_bps!r}")
         if self.kind == "iceberg" and (self.clip is None or self.clip <= 0):
             raise ConfigError(f"an iceberg needs clip > 0 (the visible quantity), got {self.clip}")
-        if self.kind == "vwap":
+        if self.kind == "vwap" and self.weights is not None:  # None: profiled at the start
             w = self.weights
-            if w is None or len(w) != self.slices:
+            if len(w) != self.slices:
                 raise ConfigError(f"a vwap needs {self.slices} weights (one a slice), got {w}")
             if not all(math.isfinite(x) and x >= 0 for x in w) or sum(w) <= 0:
                 raise ConfigError(f"vwap weights must be >= 0 with a positive sum, got {w}")
@@ -266,6 +267,8 @@ def simulate_parent(p: Parent, open_: np.ndarray, high: np.ndarray, low: np.ndar
     s = p.spec
     out: list[Child] = []
     if s.kind in ("twap", "vwap"):
+        if s.kind == "vwap" and s.weights is None:
+            raise ConfigError("a vwap parent needs its weights (volume_profile at its start)")
         weights = s.weights if s.kind == "vwap" and s.weights else (1.0,) * s.slices
         for i, q in enumerate(child_sizes(p.qty, weights, p.lot)):
             out.append(Child(i, p.start + i * s.every, "market", q))

@@ -1,5 +1,5 @@
 """Execution algorithms against the Binance simulator through the real ccxt client: a TWAP, a
-limit chaser and an iceberg (manual requests) worked by a runner that is SIGKILLed again and
+limit chaser, an iceberg and a VWAP (manual requests) worked by a runner that is SIGKILLed again and
 again mid-schedule (before a decision is persisted, before a child is sent, after the venue
 answered) and restarted (``tests/peers/algo_crash.py``).
 
@@ -165,11 +165,11 @@ def test_sigkill_mid_schedule_loses_and_duplicates_no_child(crashed: tuple) -> N
           f"{len(report['duplicates'])}, "
           f"{result['wall_s']} s")  # fmt: skip
     assert result["kills"] == KILLS
-    assert kinds == ["twap", "chase", "iceberg"]
+    assert kinds == ["twap", "chase", "iceberg", "vwap"]
     assert report["lost"] == [] and report["duplicates"] == []
     assert report["fills_differ"] == set()
     local, venue = report["positions"]
-    assert local == venue == Decimal("0.03")  # 0.04 TWAP + 0.02 chased - 0.03 iceberg
+    assert local == venue == Decimal("0.06")  # 0.04 TWAP + 0.02 chased - 0.03 iceberg + 0.03 VWAP
 
 
 def test_the_backtest_simulates_the_same_schedule(crashed: tuple, shared_data: Path) -> None:
@@ -184,6 +184,9 @@ def test_the_backtest_simulates_the_same_schedule(crashed: tuple, shared_data: P
     kinds = [c.kind for c in parents[1].children]
     assert kinds == ["limit", "market"], kinds
     assert len(parents[2].children) == 3
+    # The VWAP's children follow the run's volume profile (logged with the parent): unequal.
+    vwap = [c.qty for c in parents[3].children]
+    assert sum(vwap) == Decimal("0.03") and len(set(vwap)) > 1, vwap
     live = [(s, Decimal(q), Decimal(p)) for _, s, q, p, _ in ledger["fills"]]
     engine = [("BUY" if r.side > 0 else "SELL", Decimal(repr(abs(r.size))).quantize(Decimal("1e-5")),
                Decimal(repr(r.price)).quantize(Decimal("0.01"))) for r in filled.itertuples()]  # fmt: skip

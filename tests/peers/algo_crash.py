@@ -1,4 +1,4 @@
-"""Execution algorithms under SIGKILL: a runner working a TWAP, a limit chaser and an iceberg
+"""Execution algorithms under SIGKILL: a runner working a TWAP, a limit chaser, an iceberg and a VWAP
 (manual requests, one after the other) is killed at its crash points, again and again, and
 restarted.
 
@@ -42,6 +42,8 @@ REQUESTS: tuple[tuple[int, dict[str, Any]], ...] = (
           "qty": "0.02", "algo": {"kind": "chase", "offset_bps": 100, "passive": "2h"}}),
     (20, {"id": "req-iceberg", "action": "exit", "symbol": "BTC/USDT", "qty": "0.03",
           "algo": {"kind": "iceberg", "clip": "0.01", "offset_bps": 5}}),
+    (28, {"id": "req-vwap", "action": "enter", "symbol": "BTC/USDT", "side": "buy", "qty": "0.03",
+          "algo": {"kind": "vwap", "slices": 3, "over": "3h"}}),
 )  # fmt: skip
 
 

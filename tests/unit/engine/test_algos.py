@@ -60,6 +60,9 @@ def test_parse_algo_names_what_is_wrong() -> None:
         parse_algo({"kind": "iceberg"}, H)
     with pytest.raises(ConfigError, match="algo kind"):
         parse_algo({"kind": "sniper"}, H)
+    assert parse_algo({"kind": "vwap", "slices": 2}, H).weights is None  # profiled at start
+    with pytest.raises(ConfigError, match="needs its weights"):
+        schedule_orders(5, 1, [Parent(0, "buy", Decimal(1), 0, AlgoSpec("vwap", 2))], _bars(5, 1))
     with pytest.raises(ConfigError, match="whole number"):
         parse_algo({"kind": "twap", "every": "30m"}, H)
 
