@@ -27,7 +27,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Send
 from starlette.types import Scope as AsgiScope
@@ -208,6 +208,23 @@ class ResumeRequest(BaseModel):
     reason: str = Field(min_length=1, max_length=500)
 
 
+class AlgoRequest(BaseModel):
+    """An execution algorithm working the order as child orders (``live.runner._algos``):
+    ``twap`` / ``vwap`` (``slices`` children ``over`` a duration or ``every`` bars; vwap weighs
+    them by the volume profile), ``iceberg`` (limit clips of ``clip``), ``chase`` (a passive
+    limit ``offset_bps`` inside the price, at market after ``passive``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["twap", "vwap", "iceberg", "chase"]
+    slices: int | None = Field(default=None, ge=1, le=999)
+    over: str | int | None = None
+    every: str | int | None = None
+    clip: Decimal | None = Field(default=None, gt=0)
+    offset_bps: float | None = Field(default=None, ge=0, lt=10_000)
+    passive: str | int | None = None
+    weights: list[float] | None = None
+
+
 class ManualOrderRequest(BaseModel):
     """A manual order (freqtrade's forceenter / forceexit): ``enter`` buys or sells ``qty``;
     ``exit`` closes the position (or ``qty`` of it). Checked by the run's risk engine."""
@@ -217,6 +234,7 @@ class ManualOrderRequest(BaseModel):
     side: Literal["buy", "sell"] | None = None
     qty: Decimal | None = Field(default=None, gt=0)
     reason: str = Field(min_length=1, max_length=500)
+    algo: AlgoRequest | None = None
 
 
 class CancelRequest(BaseModel):

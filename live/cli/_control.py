@@ -185,12 +185,31 @@ def order_command(
         float,
         typer.Option(metavar="SECONDS", help="Wait this long for the run's answer (0: do not)"),
     ] = 10.0,
+    algo: Annotated[
+        str | None,
+        typer.Option(metavar="KIND", help="Work it as child orders: twap | vwap | iceberg | chase"),
+    ] = None,
+    slices: Annotated[int | None, typer.Option(help="twap/vwap: children")] = None,
+    over: Annotated[
+        str | None, typer.Option(metavar="DURATION", help="twap/vwap: spread over (e.g. 6h)")
+    ] = None,
+    clip: Annotated[str | None, typer.Option(metavar="QTY", help="iceberg: visible qty")] = None,
+    offset_bps: Annotated[
+        float | None, typer.Option(help="iceberg/chase: limit this far inside the price")
+    ] = None,
+    passive: Annotated[
+        str | None, typer.Option(metavar="DURATION", help="chase: rest this long, then market")
+    ] = None,
     run: RunOpt = None,
     events: EventsOpt = None,
     venue: VenueOpt = None,
     state_dir: StateDirOpt = None,
 ) -> None:
     """Send a manual order to a running run: force an entry or an exit, or cancel an order.
+
+    With --algo the entry or exit is a parent order worked as child orders on the bar clock
+    (TWAP, VWAP, iceberg, passive-then-market chaser; docs/execution.md), each child through the
+    risk engine.
 
     The request goes to the running process (like kill), which checks it with its risk
     engine and logs manual_order with the outcome: sent, or refused with the rule (exit
@@ -210,11 +229,21 @@ def order_command(
         raise typer.BadParameter(f"{action} needs a SYMBOL", param_hint="SYMBOL")
     if action == "enter" and side not in ("buy", "sell"):
         raise typer.BadParameter("enter needs --side buy or sell", param_hint="--side")
+    algo_body = None
+    if algo is not None:
+        if action == "cancel":
+            raise typer.BadParameter("a cancel takes no --algo", param_hint="--algo")
+        if algo not in ("twap", "vwap", "iceberg", "chase"):
+            raise typer.BadParameter(f"{algo!r}: twap, vwap, iceberg or chase", param_hint="--algo")
+        given = {"slices": slices, "over": over, "clip": clip, "offset_bps": offset_bps,
+                 "passive": passive}  # fmt: skip
+        algo_body = {"kind": algo, **{k: v for k, v in given.items() if v is not None}}
     path = find_log(None, events, venue, run, state_dir)
     rid = uuid.uuid4().hex
     body = {"action": action, "symbol": symbol, "side": side, "qty": qty,
             "client_id": client_id, "reason": reason, "by": "cli", "id": rid,
-            "ts_ms": int(time.time() * 1000)}  # fmt: skip
+            "ts_ms": int(time.time() * 1000),
+            **({"algo": algo_body} if algo_body is not None else {})}  # fmt: skip
     file = write_manual_request(run_folder(path, state_dir, None), body)
     console.print(f"manual {action} requested ({rid}): {file}", soft_wrap=True)
     if wait <= 0:

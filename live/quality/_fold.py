@@ -31,6 +31,7 @@ __all__ = ["ORDER_KINDS", "OrderRecord", "QualityFold", "order_kind"]
 
 # The seq ranges the runner gives its intents (live.runner.spec, _stops, _native, _manual).
 _SEQ_KINDS = (
+    (60_000, "algo"),
     (50_000, "manual"),
     (40_000, "native_stop"),
     (30_000, "stop"),

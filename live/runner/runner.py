@@ -66,8 +66,8 @@ from live.risk import (
     EventDraft,
     MarketView,
 )
+from live.runner._algos import AlgoOrders
 from live.runner._decision import check_planned, close_book, plan_row, strategy_row
-from live.runner._manual import ManualOrders
 from live.runner.payloads import json_floats, planned_payload, signal_payload
 from live.runner.sleeves import CoordinatorSpec
 from live.runner.spec import (
@@ -82,7 +82,7 @@ from live.venues.base import Bar
 __all__ = ["CRASH_POINTS", "RunSummary", "Runner", "RunnerSpec"]
 
 
-class Runner(ManualOrders):
+class Runner(AlgoOrders):
     """Runs one strategy on one venue, recording everything in ``store`` (see the module doc).
 
     Parameters
@@ -320,6 +320,9 @@ class Runner(ManualOrders):
             risk_events += about.pop("events")
         refused: list[dict[str, Any]] = []
         intents = self._intents(planned, ts, market, risk_events, refused)
+        # Execution algorithms' children due on this bar (live.runner._algos): in this
+        # decision's transaction, after the strategy's orders.
+        intents += await self._algo_children(ts, prices, market, risk_events, refused)
         events: list[Mapping[str, Any]] = []
         try:
             for intent in intents:

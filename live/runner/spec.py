@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from live.runner.sleeves import CoordinatorSpec, SleeveSpec
 
 __all__ = [
+    "ALGO_SEQ",
     "CRASH_POINTS",
     "MANUAL_DIR",
     "MANUAL_SEQ",
@@ -49,6 +50,7 @@ MAX_RETRIES = 3
 FLATTEN_SEQ = 10_000  # intents of a risk flatten take seq from here (retries add 1 each)
 KILL_SEQ = 20_000  # intents of a kill switch's flatten
 MANUAL_SEQ = 50_000  # manual orders (live.runner._manual): never a flatten, never past a halt
+ALGO_SEQ = 60_000  # execution algorithms' children (live.runner._algos): + 100_000 n + 100 i
 MANUAL_DIR = "manual"  # the folder of manual-order requests, beside the KILL flag
 
 

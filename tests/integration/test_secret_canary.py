@@ -439,6 +439,9 @@ def test_every_live_command_masks_the_canaries(
     # a manual order's request, left for the run (stopped: --wait 0, no answer awaited)
     cli("order", "order", "cancel", "--client-id", "canary-order", "--events", events,
         "--wait", "0")  # fmt: skip
+    # ... and one worked by an execution algorithm (a TWAP of 2 children over 2 hours)
+    cli("order-algo", "order", "enter", "BTC/USDT", "--side", "buy", "--qty", "0.01", "--algo",
+        "twap", "--slices", "2", "--over", "2h", "--events", events, "--wait", "0")  # fmt: skip
     cli("kill", "kill", "--reason", "canary", "--events", events)
     cli("resume", "resume", "--events", events, "--reason", "canary")
     # (the deploy key's masking is tested in tests/contracts/test_deploy_cli.py)

@@ -9,6 +9,9 @@ one per line, with one JSON line each:
 - ``fault KIND JSON``: ``Simulator.set_fault(KIND, **params)``;
 - ``requests``: how many requests each ``METHOD path`` got, and with which statuses;
 - ``quit``: stop.
+
+With ``--follow FILE`` the market clock moves to the time (ms) a runner writes into FILE
+(``tests/peers/algo_crash.py``: each replayed bar's next open), acknowledged in ``FILE.at``.
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ async def serve(args: argparse.Namespace) -> None:
     sim.advance_to(int(frame.timestamp[args.bar]))
     if args.speed:
         sim.run_clock(int(frame.timestamp[args.bar]), speed=args.speed)
+    if args.follow:
+        asyncio.get_running_loop().create_task(_follow(sim, Path(args.follow)))
     print(json.dumps({"url": sim.url}), flush=True)
     loop = asyncio.get_running_loop()
     while True:
@@ -71,12 +76,35 @@ async def serve(args: argparse.Namespace) -> None:
     await sim.close()
 
 
+async def _follow(sim: object, path: Path) -> None:
+    """``--follow FILE``: move the market clock to the time a runner writes into FILE, then
+    write that time into FILE.at (the runner waits for it: its decision meets that market)."""
+    import os
+
+    done = path.with_name(path.name + ".at")
+    while True:
+        try:
+            target = int(path.read_text() or 0)
+        except (OSError, ValueError):
+            target = 0
+        now = sim.book.now  # type: ignore[attr-defined]
+        if target > now:
+            sim.advance_to(target)  # type: ignore[attr-defined]
+        at = max(target, now)
+        if not done.exists() or int(done.read_text() or 0) != at:
+            tmp = done.with_name(done.name + ".tmp")
+            tmp.write_text(str(at))
+            os.replace(tmp, done)
+        await asyncio.sleep(0.002)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--candles", required=True)
     parser.add_argument("--bars", type=int, default=2000)
     parser.add_argument("--bar", type=int, default=100, help="market clock at this bar's open")
     parser.add_argument("--speed", type=float, default=0.0, help="run the market clock")
+    parser.add_argument("--follow", default="", help="move the clock to the time in this file")
     parser.add_argument("--key", required=True)
     parser.add_argument("--secret", required=True)
     asyncio.run(serve(parser.parse_args()))

@@ -673,3 +673,18 @@ def test_the_flag_file_is_the_one_the_runner_watches(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "run" / "RESUME").read_text())["reason"] == "fixed"
     assert asyncio.run(control.resume("fixed"))["flag"] == "absent"
     assert not (tmp_path / "run" / KILL_FILE).exists()
+
+
+def test_a_manual_order_may_carry_an_execution_algorithm(api: Api) -> None:
+    """POST /orders passes an ``algo`` to the run (live.runner._algos); an unknown field or
+    kind is refused before it reaches the run."""
+    body = {"action": "enter", "symbol": "BTC/USDT", "side": "buy", "qty": "0.1",
+            "reason": "build", "algo": {"kind": "twap", "slices": 3, "over": "3h"}}  # fmt: skip
+    r = api.client.post("/orders", json=body, headers=_bearer(CONTROL))
+    assert r.status_code == 202, r.text
+    (file,) = (api.log.parent / "manual").glob(f"*{r.json()['request_id']}*.json")
+    sent = json.loads(file.read_text())["algo"]
+    assert (sent["kind"], sent["slices"], sent["over"]) == ("twap", 3, "3h")
+    for algo in ({"kind": "twap", "bogus": 1}, {"kind": "sniper"}, {"kind": "twap", "slices": 0}):
+        bad = api.client.post("/orders", json={**body, "algo": algo}, headers=_bearer(CONTROL))
+        assert bad.status_code == 422, algo

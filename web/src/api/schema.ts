@@ -566,6 +566,34 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * AlgoRequest
+         * @description An execution algorithm working the order as child orders (``live.runner._algos``):
+         *     ``twap`` / ``vwap`` (``slices`` children ``over`` a duration or ``every`` bars; vwap weighs
+         *     them by the volume profile), ``iceberg`` (limit clips of ``clip``), ``chase`` (a passive
+         *     limit ``offset_bps`` inside the price, at market after ``passive``).
+         */
+        AlgoRequest: {
+            /** Clip */
+            clip?: number | string | null;
+            /** Every */
+            every?: string | number | null;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "twap" | "vwap" | "iceberg" | "chase";
+            /** Offset Bps */
+            offset_bps?: number | null;
+            /** Over */
+            over?: string | number | null;
+            /** Passive */
+            passive?: string | number | null;
+            /** Slices */
+            slices?: number | null;
+            /** Weights */
+            weights?: number[] | null;
+        };
         /** BookHeatMap */
         BookHeatMap: {
             /** Best Ask */
@@ -873,6 +901,7 @@ export interface components {
              * @enum {string}
              */
             action: "exit" | "enter";
+            algo?: components["schemas"]["AlgoRequest"] | null;
             /** Qty */
             qty?: number | string | null;
             /** Reason */
