@@ -161,6 +161,19 @@ def _param_table(
     return table, names
 
 
+def _check_grid(config: EngineConfig, metrics: str) -> None:
+    """Refuse what a grid cannot run (rather than run it without)."""
+    if metrics not in ("all", "trades"):
+        raise ConfigError(f"metrics must be 'all' or 'trades', not {metrics!r}")
+    if config.stops.needs_atr or config.sizing.kind == "vol_target":
+        raise ConfigError("grids do not support ATR stops or volatility-target sizing yet")
+    if config.costs:
+        raise ConfigError(
+            "grids do not support calibrated cost models (EngineConfig.costs) yet: run each "
+            "combination with backtest(), or leave costs empty"
+        )
+
+
 def run_grid(
     bars: Bars,
     signal_kernel: Callable[..., None],
@@ -202,10 +215,7 @@ def run_grid(
     """
     config = config or EngineConfig()
     table, names = _param_table(params, param_names)
-    if metrics not in ("all", "trades"):
-        raise ConfigError(f"metrics must be 'all' or 'trades', not {metrics!r}")
-    if config.stops.needs_atr or config.sizing.kind == "vol_target":
-        raise ConfigError("grids do not support ATR stops or volatility-target sizing yet")
+    _check_grid(config, metrics)
     if not getattr(signal_kernel, "targetoptions", {}).get("nogil", False):
         warnings.warn(
             "the grid's signal kernel is not compiled with nogil=True: rows run one at a time",

@@ -32,6 +32,7 @@ __all__ = ["ORDER_KINDS", "OrderRecord", "QualityFold", "order_kind"]
 # The seq ranges the runner gives its intents (live.runner.spec, _stops, _native, _manual).
 _SEQ_KINDS = (
     (60_000, "algo"),
+    (55_000, "routed"),
     (50_000, "manual"),
     (40_000, "native_stop"),
     (30_000, "stop"),
@@ -41,7 +42,8 @@ _SEQ_KINDS = (
 )
 ORDER_KINDS = tuple(k for _, k in reversed(_SEQ_KINDS))
 """What placed an order, from its intent's ``seq``: the strategy's decision, the book's risk
-flatten, the kill switch's flatten, an emulated stop's exit, a native stop, a manual order."""
+flatten, the kill switch's flatten, an emulated stop's exit, a native stop, a manual order, a
+routed order's child (live.routing), an execution algorithm's child."""
 
 _FINAL = {"FILLED", "CANCELLED", "REJECTED", "EXPIRED"}
 # Orders the decision of their bar priced (a stop's exit fires at that bar's prices too); a

@@ -57,16 +57,18 @@ from live.routing._decide import (
     venue_health,
 )
 from live.routing._spec import RoutingSpec
-from live.runner.spec import lot_qty
+from live.runner.spec import ALGO_SEQ, lot_qty
 from live.venues.base import BookVenue, MarketInfo, OrderRequest, Venue
 from live.venues.errors import GiveUp, OrderMissing, OutcomeUnknown, RetryLater, VenueError
 
-__all__ = ["MAX_VENUES", "ROUTE_SEQ", "RouteResult", "SmartRouter"]
+__all__ = ["MAX_ROUTES", "MAX_VENUES", "ROUTE_SEQ", "RouteResult", "SmartRouter"]
 
-ROUTE_SEQ = 60_000
+ROUTE_SEQ = 55_000  # between manual orders (MANUAL_SEQ) and the algorithms' children (ALGO_SEQ)
 """Routed children take intent seqs from here (past the manual orders' 50,000)."""
 MAX_VENUES = 16
 """Seqs reserved per routed order: one per venue of ``live.routing.venues``."""
+MAX_ROUTES = (ALGO_SEQ - ROUTE_SEQ) // MAX_VENUES
+"""Routes per symbol and decision bar (``seq``): their children's seqs stay below ALGO_SEQ."""
 _OPEN = frozenset({OrderState.SUBMITTED, OrderState.UNKNOWN, OrderState.ACKNOWLEDGED,
                    OrderState.PARTIALLY_FILLED})  # fmt: skip
 
@@ -237,8 +239,8 @@ class SmartRouter:
         """
         if side not in ("buy", "sell"):
             raise ValueError(f"side must be 'buy' or 'sell', got {side!r}")
-        if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
-            raise ValueError(f"seq must be an int >= 0, got {seq!r}")
+        if isinstance(seq, bool) or not isinstance(seq, int) or not 0 <= seq < MAX_ROUTES:
+            raise ValueError(f"seq must be an int in [0, {MAX_ROUTES}), got {seq!r}")
         rid = self.route_id(symbol, decision_ts_ms, seq)
         if rid not in self.routes:
             await self._decide(

@@ -10,7 +10,8 @@ import pytest
 from numba import njit
 
 from grekko_research.data.bars import Bars
-from grekko_research.engine import EngineConfig, Signals, Slippage, Stops, backtest
+from grekko_research.engine import EngineConfig, Signals, Sizing, Slippage, Stops, backtest
+from grekko_research.engine.costs import CostModel
 from grekko_research.engine.grid import CURVE_METRICS, GRID_COLUMNS, run_grid
 from grekko_research.errors import ConfigError
 from grekko_research.metrics import performance_summary
@@ -129,3 +130,7 @@ def test_grid_rejects_bad_tables(btc: Bars) -> None:
         run_grid(btc, sma_cross_kernel, np.zeros((0, 2)))
     with pytest.raises(ConfigError, match="param_names"):
         run_grid(btc, sma_cross_kernel, np.ones((2, 2)), param_names=["fast"])
+    # A calibrated cost model would be ignored by the grid's rules: refused, not dropped.
+    costs = EngineConfig(sizing=Sizing("percent", 1.0), costs=(CostModel(btc.symbols[0], a=5.0),))
+    with pytest.raises(ConfigError, match="calibrated cost models"):
+        run_grid(btc, sma_cross_kernel, np.ones((1, 2)), costs)

@@ -219,6 +219,7 @@ def test_kinds_and_buckets() -> None:
     ]  # fmt: skip
     assert order_kind(30_000, "stop_loss") == "stop"
     assert order_kind(60_000) == order_kind(160_100) == "algo"  # execution algorithms' children
+    assert order_kind(55_000) == order_kind(59_999) == "routed"  # a routed order's children
     assert order_kind(50_002, "take_profit") == "native_stop"  # a native stop's 3,334th revision
     with pytest.raises(ValueError, match="seq is >= 0"):
         order_kind(-1)
