@@ -102,6 +102,7 @@ __all__ = [
     "calibrated_fill_nb",
     "fee_nb",
     "fill_nb",
+    "limit_touch_nb",
 ]
 
 
@@ -328,6 +329,26 @@ def amm_fill_price_nb(
     return got / qty, -qty
 
 
+@njit_inline
+def limit_touch_nb(
+    buy: bool, lim: float, o: float, h: float, lo: float, at_open: bool
+) -> tuple[float, bool, bool]:
+    """A resting limit at ``lim``: (price, is_maker, filled) at the bar's open or inside it.
+
+    At the open: filled at the open when the open is at or through the limit (a taker);
+    inside the bar: filled at the limit when the range touches it (a maker). The one rule of
+    the bar model for a resting limit (the pending orders here, the execution algorithms'
+    schedules in :mod:`grekko_research.engine.algos`).
+    """
+    if at_open:
+        if (buy and o <= lim) or (not buy and o >= lim):
+            return o, False, True
+        return np.nan, False, False
+    if (buy and lo <= lim) or (not buy and h >= lim):
+        return lim, True, True
+    return np.nan, False, False
+
+
 @njit(cache=True, nogil=True)
 def _pending_fill_price(
     S: np.ndarray, j: int, o: float, h: float, lo: float, at_open: bool
@@ -343,13 +364,7 @@ def _pending_fill_price(
     if kind == KIND_STOP_LIMIT and S[j, S_P_TRIG] == 0.0:
         return _stop_limit_trigger(S, j, o, h, lo, at_open)
     if kind in (KIND_LIMIT, KIND_STOP_LIMIT):
-        if at_open:
-            if (buy and o <= lim) or (not buy and o >= lim):
-                return o, False, True
-            return np.nan, False, False
-        if (buy and lo <= lim) or (not buy and h >= lim):
-            return lim, True, True
-        return np.nan, False, False
+        return limit_touch_nb(buy, lim, o, h, lo, at_open)
     if kind == KIND_STOP:
         if at_open:
             if (buy and o >= stp) or (not buy and o <= stp):

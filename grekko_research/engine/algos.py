@@ -29,6 +29,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from grekko_research.engine._fills import limit_touch_nb
 from grekko_research.errors import ConfigError
 
 __all__ = [
@@ -248,14 +249,15 @@ def limit_fill_bar(
     side: str, price: float, placed: int, open_: np.ndarray, high: np.ndarray, low: np.ndarray
 ) -> int:
     """The bar a limit decided on bar ``placed`` fills on under the engine's bar model
-    (``_fills._pending_fill_price``: at the next open if the open is at or through the limit,
-    else on the first bar whose range touches it); ``-1``: never in these bars. A differential
-    test holds this to the kernel's own fills."""
+    (``_fills.limit_touch_nb``, the kernel's own rule: at the next open if the open is at or
+    through the limit, else on the first bar whose range touches it); ``-1``: never in these
+    bars. A differential test holds this to the kernel's fills."""
     buy = side == "buy"
     for t in range(placed + 1, len(open_)):
-        if t == placed + 1 and ((buy and open_[t] <= price) or (not buy and open_[t] >= price)):
+        o, h, lo = float(open_[t]), float(high[t]), float(low[t])
+        if t == placed + 1 and limit_touch_nb(buy, price, o, h, lo, True)[2]:
             return t
-        if (buy and low[t] <= price) or (not buy and high[t] >= price):
+        if limit_touch_nb(buy, price, o, h, lo, False)[2]:
             return t
     return -1
 
