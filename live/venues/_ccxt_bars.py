@@ -18,11 +18,11 @@ from typing import Any, Protocol
 import ccxt
 
 from grekko_research.calendar import bar_ms
-from live.venues._ccxt_util import HealthLog, brief
+from live.venues._ccxt_util import HealthLog, brief, dec
 from live.venues.base import Bar, VenueCapabilities
 from live.venues.errors import RetryLater
 
-__all__ = ["FATAL_STREAM", "BarHost", "BarStream", "bar_of"]
+__all__ = ["FATAL_STREAM", "BarHost", "BarStream", "bar_of", "rest_closed_bars", "rest_history"]
 
 log = logging.getLogger("live.venues.ccxt_venue")
 
@@ -36,8 +36,8 @@ class BarHost(Protocol):
     ``capabilities.stream_bars`` says whether to watch klines (else REST is polled);
     ``client`` is the ccxt client (``watch_ohlcv``); ``health_log`` notes each kline
     subscription lost and back; ``calling`` translates an error into the venue error tree and
-    dates it; ``closed_bars`` reads closed candles over REST; ``note_close`` remembers the
-    newest close (the adapter's reference price of last resort).
+    dates it; ``closed_bars`` reads closed candles over REST (``ohlcv_page_limit`` a page);
+    ``note_close`` remembers the newest close (the adapter's reference price of last resort).
     """
 
     name: str
@@ -46,6 +46,9 @@ class BarHost(Protocol):
     reconnect_delays_s: tuple[float, ...]
     health_log: HealthLog
     capabilities: VenueCapabilities
+
+    @property
+    def ohlcv_page_limit(self) -> int: ...
 
     async def start(self) -> None: ...
 
@@ -256,3 +259,39 @@ class BarStream:
 def bar_of(symbol: str, candle: Sequence[Any]) -> Bar:
     ts, o, h, low, c, v = (candle[i] for i in range(6))
     return Bar(symbol, int(ts), float(o), float(h), float(low), float(c), float(v or 0))
+
+
+async def rest_closed_bars(
+    host: BarHost, symbol: str, timeframe: str, since_ms: int | None, limit: int | None
+) -> list[Bar]:
+    """:meth:`CcxtVenue.closed_bars <live.venues.ccxt_venue.CcxtVenue.closed_bars>`: REST pages
+    of candles from ``since_ms`` (the latest ``limit`` if ``None``), the closed ones only."""
+    tf = bar_ms(timeframe)  # the one calendar (ConfigError naming a bad timeframe)
+    page_limit = limit or host.ohlcv_page_limit
+    out: list[Bar] = []
+    since = since_ms
+    while True:
+        with host.calling("fetch_ohlcv"):
+            candles = await host.client.fetch_ohlcv(symbol, timeframe, since, page_limit)
+        candles = [c for c in candles if since is None or c[0] >= since]
+        if not candles:
+            return out
+        now, newest = host.now_ms(), candles[-1][0]
+        out.extend(bar_of(symbol, c) for c in candles if c[0] < newest or c[0] + tf <= now)
+        if out:
+            host.note_close(symbol, dec(out[-1].close))
+        if since is None or len(candles) < page_limit:
+            return out
+        since = int(newest) + 1
+
+
+async def rest_history(
+    host: BarHost, symbols: Sequence[str], timeframe: str, count: int
+) -> list[Bar]:
+    """The last ``count`` closed bars of each symbol over REST, in time order."""
+    await host.start()
+    out: list[Bar] = []
+    for symbol in dict.fromkeys(symbols):
+        out += (await host.closed_bars(symbol, timeframe, None, limit=count + 1))[-count:]
+    out.sort(key=lambda b: (b.ts_ms, list(symbols).index(b.symbol)))
+    return out

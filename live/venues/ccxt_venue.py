@@ -53,7 +53,6 @@ from typing import Any, ClassVar
 
 import ccxt
 
-from grekko_research.calendar import bar_ms
 from live.orders import (
     LIMIT_TYPES,
     TRIGGERED_TYPES,
@@ -63,7 +62,7 @@ from live.orders import (
     Rejected,
     Report,
 )
-from live.venues._ccxt_bars import BarStream, bar_of
+from live.venues._ccxt_bars import BarStream, rest_closed_bars, rest_history
 from live.venues._ccxt_orders import OrderTracker, created_reports, order_state, query_result
 from live.venues._ccxt_stream import UserStream
 from live.venues._ccxt_util import (
@@ -776,32 +775,11 @@ class CcxtVenue:
 
         A candle is closed when its period is over by the venue clock or a later one is listed.
         """
-        tf = bar_ms(timeframe)  # the one calendar (ConfigError naming a bad timeframe)
-        page_limit = limit or self.ohlcv_page_limit
-        out: list[Bar] = []
-        since = since_ms
-        while True:
-            with self.calling("fetch_ohlcv"):
-                candles = await self.client.fetch_ohlcv(symbol, timeframe, since, page_limit)
-            candles = [c for c in candles if since is None or c[0] >= since]
-            if not candles:
-                return out
-            now, newest = self.now_ms(), candles[-1][0]
-            out.extend(bar_of(symbol, c) for c in candles if c[0] < newest or c[0] + tf <= now)
-            if out:
-                self.note_close(symbol, dec(out[-1].close))
-            if since is None or len(candles) < page_limit:
-                return out
-            since = int(newest) + 1
+        return await rest_closed_bars(self, symbol, timeframe, since_ms, limit)
 
     async def history(self, symbols: Sequence[str], timeframe: str, count: int) -> list[Bar]:
         """The last ``count`` closed bars of each symbol over REST, in time order."""
-        await self.start()
-        out: list[Bar] = []
-        for symbol in dict.fromkeys(symbols):
-            out += (await self.closed_bars(symbol, timeframe, None, limit=count + 1))[-count:]
-        out.sort(key=lambda b: (b.ts_ms, list(symbols).index(b.symbol)))
-        return out
+        return await rest_history(self, symbols, timeframe, count)
 
     def bars(
         self, symbols: Sequence[str], timeframe: str, since_ms: int | None
