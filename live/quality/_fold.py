@@ -9,8 +9,10 @@ ends; :meth:`QualityFold.records` gives every order, ended or not.
 
 Where each price comes from (see ``docs/execution.md``):
 
-- arrival: the ``decision`` of the order's bar records ``prices`` (the venue's reference price
-  per symbol at the decision: its ticker's last price, or the replayed bar's open); a manual
+- arrival: the ``decision`` of the order's bar records ``quotes`` (the book's best bid and ask
+  per symbol at the decision, where the venue reads its book: the arrival is their mid) and
+  ``prices`` (the venue's reference price per symbol at the decision: its ticker's last price,
+  or the replayed bar's open; the arrival where no quote was read); a manual
   order's ``manual_order`` event records its own; any other order (a kill switch's flatten, a
   native stop, one whose decision is not in the log) takes the last close before it;
 - model: the open of the bar after the decision's bar (the engine executes a decision of bar
@@ -93,6 +95,7 @@ class OrderRecord:
     fee_unpriced: bool = False  # a fee in an asset that is neither base nor quote
     arrival_price: float = math.nan
     arrival_source: str = "none"
+    spread_bps: float = math.nan  # the book's spread at the decision (arrival "mid")
     plan_price: float = math.nan
     model_price: float = math.nan
     retry_of: str | None = None
@@ -160,7 +163,11 @@ class QualityFold:
             self._remember(
                 self._decisions,
                 int(p["ts"]),
-                {"prices": p.get("prices") or [], "planned": p.get("planned") or []},
+                {
+                    "prices": p.get("prices") or [],
+                    "quotes": p.get("quotes") or [],
+                    "planned": p.get("planned") or [],
+                },
             )
         elif kind == "manual_order" and p.get("client_id") and p.get("arrival_price"):
             self._manual[str(p["client_id"])] = float(p["arrival_price"])
@@ -221,8 +228,13 @@ class QualityFold:
         if o.kind == "manual" and o.client_id in self._manual:
             o.arrival_price, o.arrival_source = self._manual[o.client_id], "manual"
         elif decision is not None and o.kind in _DECIDED and 0 <= j < len(decision["prices"]):
+            quote = decision["quotes"][j] if j < len(decision["quotes"]) else None
             price = decision["prices"][j]
-            if price is not None:
+            if quote:
+                bid, ask = float(quote[0]), float(quote[1])
+                o.arrival_price, o.arrival_source = (bid + ask) / 2, "mid"
+                o.spread_bps = (ask - bid) / o.arrival_price * 1e4
+            elif price is not None:
                 o.arrival_price, o.arrival_source = float(price), "decision"
         if o.arrival_source == "none" and o.symbol in self._last_close:
             o.arrival_price, o.arrival_source = self._last_close[o.symbol], "last_close"

@@ -44,7 +44,9 @@ COLUMNS: dict[str, str] = {
     "decision_ts": "open time of the bar the order was decided on (ms)",
     "created_ms": "when the order was created: the decision (ms, run clock)",
     "arrival_price": "reference price at the decision (see arrival_source)",
-    "arrival_source": "decision (its prices), manual (the request's), last_close, none",
+    "arrival_source": "mid (the book's at the decision), decision (its reference price), manual "
+    "(the request's), last_close, none",
+    "spread_bps": "the book's bid-ask spread at the decision, bps of the mid (arrival_source mid)",
     "fill_price": "volume-weighted average price of the fills",
     "plan_price": "the engine book's expected fill at the decision (its slippage model in)",
     "model_price": "the bar model's fill: the next bar's open (market orders of a decision)",
@@ -133,6 +135,7 @@ def order_row(o: OrderRecord) -> dict[str, Any]:
         "created_ms": o.created_ms,
         "arrival_price": o.arrival_price,
         "arrival_source": o.arrival_source,
+        "spread_bps": o.spread_bps,
         "fill_price": fill,
         "plan_price": o.plan_price,
         "model_price": o.model_price if o.order_type == "market" else math.nan,

@@ -68,6 +68,7 @@ from live.risk import (
 )
 from live.runner._algos import AlgoOrders
 from live.runner._decision import check_planned, close_book, plan_row, strategy_row
+from live.runner._quotes import DecisionQuotes, read_quotes
 from live.runner.payloads import json_floats, planned_payload, signal_payload
 from live.runner.sleeves import CoordinatorSpec
 from live.runner.spec import (
@@ -298,6 +299,25 @@ class Runner(AlgoOrders):
             # outcome or fills are still unknown is resolved first.
             await self.resolve(wait=True)
         await self._cancel_stale_market_orders()
+        quoting = self._start_quotes()
+        try:
+            await self._decide_with(ts, t_received, quoting)
+        finally:
+            if quoting is not None and not quoting.done():
+                quoting.cancel()
+
+    def _start_quotes(self) -> asyncio.Task[DecisionQuotes] | None:
+        """Read the book's top of every symbol beside the decision (``live.runner._quotes``),
+        where the venue reads its book and ``quote_timeout_ms`` is on."""
+        if not self.venue.capabilities.order_book or self.spec.quote_timeout_ms <= 0:
+            return None
+        reading = read_quotes(self.venue, self.spec.symbols, self.spec.quote_timeout_ms)
+        return asyncio.ensure_future(reading)
+
+    async def _decide_with(
+        self, ts: int, t_received: float | None, quoting: asyncio.Task[DecisionQuotes] | None
+    ) -> None:
+        assert self.book is not None
         prices = np.empty(len(self.spec.symbols))
         high = np.full(len(self.spec.symbols), np.inf)
         low = np.full(len(self.spec.symbols), -np.inf)
@@ -341,6 +361,10 @@ class Runner(AlgoOrders):
             "refused": refused,
             "prices": json_floats(prices.tolist()),
         }
+        if quoting is not None:
+            decision["quotes"], errors = await quoting
+            if errors:
+                decision["quote_errors"] = errors
         if intents:
             self.hook("before_intent")
         now = self.clock()

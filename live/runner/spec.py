@@ -73,6 +73,9 @@ class RunnerSpec:
     kill_poll_s: float = 0.05
     ops_every_s: float = 1.0  # operational checks (real-time venues): stream, errors, clock
     tick_every_s: float = 5.0  # drawdown, daily loss and price move between bars (live prices)
+    # The book's top read at each decision (venues with ``order_book``): the arrival mid of
+    # execution quality (live.runner._quotes); 0: not read.
+    quote_timeout_ms: int = 1_000
     risk: RiskSpec | None = None  # the run's risk spec (None: fail-closed only)
     meta: Mapping[str, Any] = field(default_factory=dict)
     sleeves: tuple[SleeveSpec, ...] = ()  # several strategies (``engine``: the account's)

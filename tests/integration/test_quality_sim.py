@@ -113,17 +113,28 @@ def test_the_quality_table_recovers_the_injected_costs(quality_run: Path) -> Non
     with EventStore.open(quality_run) as log:
         table = quality_table(log.read())
     filled = table[table.state == "FILLED"]
-    print("\n" + filled[["side", "qty", "arrival_price", "fill_price", "model_price",
-                         "slip_arrival_bps", "slip_model_bps", "fee_bps", "submit_to_ack_ms",
-                         "decision_to_fill_ms"]].to_string())  # fmt: skip
+    shown = ["side", "state", "qty", "arrival_price", "spread_bps", "fill_price", "model_price",
+             "slip_arrival_bps", "slip_model_bps", "fee_bps", "decision_to_submit_ms",
+             "submit_to_ack_ms", "decision_to_fill_ms"]  # fmt: skip
+    print("\n" + table[shown].to_string() + "\n" + summarize(table, "side").to_string())
     assert len(filled) >= 4, "the run must trade to prove anything"
     assert set(filled.side) == {"buy", "sell"}
     # Price: the tick (0.01 at ~30,000) rounds the injected 7 bps by less than 0.004 bps.
     tick_bps = 0.01 / filled.fill_price.min() * 1e4
-    assert filled.slip_arrival_bps.to_numpy() == pytest.approx(SLIP_BPS, abs=tick_bps)
-    # The simulator fills at the bar's open, the bar model's price: the same cost.
+    # The simulator fills at the bar's open, the bar model's price: 7 bps through it.
     assert filled.slip_model_bps.to_numpy() == pytest.approx(SLIP_BPS, abs=tick_bps)
-    assert (filled.arrival_source == "decision").all()
+    # The arrival is the mid of the book the runner read at each decision: the simulator's
+    # synthetic book, 1 bp levels around that open (so the spread is 1 bp and the mid within
+    # half of it of the open). Against the mid the cost is the 7 bps plus where the open sat
+    # in the spread.
+    assert (filled.arrival_source == "mid").all()
+    assert filled.spread_bps.to_numpy() == pytest.approx(1.0, abs=0.01)
+    side = filled.side.map({"buy": 1.0, "sell": -1.0})
+    open_vs_mid = side * (filled.model_price - filled.arrival_price) / filled.arrival_price * 1e4
+    assert (open_vs_mid.abs() <= 0.5 + 1e-9).all()
+    assert filled.slip_arrival_bps.to_numpy() == pytest.approx(
+        (SLIP_BPS + open_vs_mid).to_numpy(), abs=tick_bps
+    )
     assert filled.fee_bps.to_numpy() == pytest.approx(FEE_BPS, abs=1e-6)
     assert (filled.fill_ratio == 1.0).all() and filled.plan_price.notna().all()
     # Every answer to an order came at least 40 ms after it was sent (the log's clock is the
@@ -138,7 +149,8 @@ def test_the_quality_table_recovers_the_injected_costs(quality_run: Path) -> Non
     # Aggregates: one venue, notional-weighted costs equal to the per-order ones.
     venue = summarize(table, "venue").iloc[0]
     assert venue.venue == "binance" and venue.orders == len(table) and venue.rejects == 1
-    assert venue.slip_arrival_bps == pytest.approx(SLIP_BPS, abs=tick_bps)
+    assert venue.slip_model_bps == pytest.approx(SLIP_BPS, abs=tick_bps)
+    assert venue.slip_arrival_bps == pytest.approx(SLIP_BPS, abs=0.5 + tick_bps)
     assert venue.fee_bps == pytest.approx(FEE_BPS, abs=1e-6)
     assert venue.ack_p50_ms >= LATENCY_S * 1000
     sides = summarize(table, ["side", "size_bucket"])
@@ -163,7 +175,8 @@ def test_the_quality_command_prints_and_writes_its_reports(
     page = html.read_text()
     assert "Plotly.newPlot" in page and "slip_arrival_bps" in page
     frame = pd.read_csv(csv)
-    assert frame.slip_arrival_bps.dropna().round(2).eq(SLIP_BPS).all()
+    assert frame.slip_model_bps.dropna().round(2).eq(SLIP_BPS).all()
+    assert (frame.arrival_source.dropna() == "mid").all()
     result = CliRunner().invoke(app, ["quality", "--events", str(quality_run), "--json",
                                       "--by", "side"])  # fmt: skip
     assert result.exit_code == 0, result.output

@@ -131,6 +131,20 @@ def test_each_column_of_each_order() -> None:
     assert math.isnan(k.fill_price) and math.isnan(k.plan_price) and k.notional == 0.0
 
 
+def test_the_books_mid_at_the_decision_is_the_arrival_where_it_was_read() -> None:
+    # BTC quoted 99.9 / 100.3 (mid 100.1, spread 0.4 / 100.1); ETH's read failed (null): its
+    # arrival stays the decision's reference price.
+    events = run_events()
+    events[2].payload["quotes"] = [[99.9, 100.3], None]
+    t = quality_table(events).set_index("client_id")
+    b, e = t.loc["b"], t.loc["e"]
+    assert (b.arrival_source, b.arrival_price) == ("mid", pytest.approx(100.1))
+    assert b.spread_bps == pytest.approx(0.4 / 100.1 * 1e4)
+    assert b.slip_arrival_bps == pytest.approx((101.5 - 100.1) / 100.1 * 1e4)
+    assert (e.arrival_source, e.arrival_price) == ("decision", 2000.0)
+    assert math.isnan(e.spread_bps)
+
+
 def test_a_filled_limit_order_has_its_time_to_fill() -> None:
     d = T0 + H
     events = [
