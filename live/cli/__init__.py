@@ -10,7 +10,7 @@ environment (``GREKKO_<VENUE>_API_KEY`` / ``_API_SECRET``) or a keyring, never f
 Layout: ``_app`` (the typer app, its help formatting, ``main``), ``_options`` (options several
 commands share), ``_resolve`` (options to Hydra overrides; finding and reading a run's log), and
 one module per group of commands: ``_trade`` (run, replay), ``_inspect`` (status, orders,
-positions, runs, verify), ``_quality`` (quality), ``_drift`` (drift), ``_calibrate``
+positions, runs, verify), ``_quality`` (quality), ``_routes`` (routes), ``_drift`` (drift), ``_calibrate``
 (calibrate), ``_export`` (export: JSON lines, Kafka),
 ``_control`` (reconcile, kill, resume, order), ``_serve`` (api, alerts, sim).
 """
@@ -35,6 +35,7 @@ from live.cli._inspect import (
 )
 from live.cli._parity import parity_command  # issue 29: the promotion parity gate
 from live.cli._quality import quality_command  # issue 27: execution quality of a run
+from live.cli._routes import routes_command  # issue 27: routing decisions, replayed
 from live.cli._serve import alerts_command, api_command, sim_command
 from live.cli._sniper import sniper_app  # `grekko-live sniper run|replay|analyze` (issue 20)
 from live.cli._trade import replay_command, run_command
@@ -50,6 +51,7 @@ _COMMANDS = (
     ("orders", orders_command),
     ("positions", positions_command),
     ("quality", quality_command),
+    ("routes", routes_command),
     ("drift", drift_command),
     ("calibrate", calibrate_command),
     ("reconcile", reconcile_command),

@@ -6,7 +6,8 @@ when the books make that cheaper (issue 27, item 4; ``docs/execution.md``).
 :func:`decide` is the pure decision (unit-tested); :class:`SmartRouter` reads the venues, logs
 the decision with its reasons (``route_decision``) and sends each child through the risk engine
 and its venue's order manager. :class:`SlippageEstimate` is the seam for a calibrated slippage
-model; :class:`BookWalkSlippage` is the default. The config section is ``live.routing``
+model; :class:`BookWalkSlippage` is the default. :func:`replay_route` decides a logged route
+again from the inputs its event records (:func:`route_differences`: parity with the log). The config section is ``live.routing``
 (:class:`RoutingSpec`).
 """
 
@@ -25,6 +26,7 @@ from live.routing._decide import (
     walk_price,
 )
 from live.routing._live import MAX_VENUES, ROUTE_SEQ, RouteResult, SmartRouter
+from live.routing._replay import NotReplayable, replay_route, route_differences
 from live.routing._spec import RoutingSpec, routing_spec
 
 __all__ = [
@@ -36,6 +38,7 @@ __all__ = [
     "Child",
     "Health",
     "Levels",
+    "NotReplayable",
     "RouteDecision",
     "RouteResult",
     "RoutingSpec",
@@ -43,6 +46,8 @@ __all__ = [
     "SmartRouter",
     "VenueInput",
     "decide",
+    "replay_route",
+    "route_differences",
     "routing_spec",
     "venue_health",
     "walk_price",

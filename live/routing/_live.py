@@ -56,6 +56,7 @@ from live.routing._decide import (
     decide,
     venue_health,
 )
+from live.routing._replay import inputs_record, slippage_record, spec_record
 from live.routing._spec import RoutingSpec
 from live.runner.spec import ALGO_SEQ, lot_qty
 from live.venues.base import BookVenue, MarketInfo, OrderRequest, Venue
@@ -283,6 +284,10 @@ class SmartRouter:
             **decision.to_json(),
             "child_orders": children,
             "slippage_model": type(slippage).__name__,
+            # Everything decide() read: the route can be decided again from the log.
+            "inputs": inputs_record(inputs),
+            "routing_spec": spec_record(self.spec),
+            "slippage": slippage_record(slippage),
         }
         now = self.clock()
         self.store.append_many(

@@ -8,6 +8,7 @@ doubles one."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import time
@@ -19,8 +20,10 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
 from grekko_research.risk.spec import OrderRisk, RiskSpec
+from live.cli import app as live_app
 from live.events import EventStore
 from live.orders import OrderState
 from live.risk import ProposedOrder, RiskEngine
@@ -243,6 +246,14 @@ def test_a_large_order_splits_and_each_child_passes_the_risk_engine(
         assert order.state is OrderState.FILLED
         assert seen["booked"][venue].count(order.client_id) == 1
     store.close()
+    # Both routes, decided again from what their events record (the books, balances, health,
+    # spec and slippage model read from the simulators), give the same children.
+    out = CliRunner().invoke(live_app, ["routes", "--events", str(tmp_path / "events.db"),
+                                        "--json"])  # fmt: skip
+    assert out.exit_code == 0, out.output
+    doc = json.loads(out.stdout)
+    assert [r["replay"] for r in doc["routes"]] == ["same", "same"] and doc["differ"] == 0
+    assert {c["venue"]: c["qty"] for c in doc["routes"][1]["children"]} == planned
 
 
 def warm_up_the_risk_kernels() -> None:

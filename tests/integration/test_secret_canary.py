@@ -434,6 +434,7 @@ def test_every_live_command_masks_the_canaries(
     cli("report", "report", "tax", "--events", events, "--out", str(tmp_path / "report"))
     cli("export", "export", "--events", events, "--out", str(tmp_path / "events.jsonl"))
     cli("quality", "quality", "--events", events)  # execution quality (issue 27)
+    cli("routes", "routes", "--events", events)  # routing decisions, replayed (issue 27)
     # cost models from the log's fills (issue 27): too few in 3 bars, refused by name (no MLflow)
     assert "cannot fit" in cli("calibrate", "calibrate", "--events", events, "--no-log", ok=False)
     # a manual order's request, left for the run (stopped: --wait 0, no answer awaited)
