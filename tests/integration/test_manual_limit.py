@@ -21,6 +21,7 @@ from grekko_research.engine import EngineConfig, MarketRules
 from grekko_research.risk.spec import OrderRisk, RiskSpec
 from grekko_research.strategy import get_strategy
 from live.api import ApiTokens, FlagFileControl, LogHub, create_app
+from live.api.control import write_manual_request
 from live.events import EventStore
 from live.quality import quality_table
 from live.runner import Runner, RunnerSpec
@@ -39,6 +40,14 @@ from tests.integration.test_manual_orders import (
 from tests.integration.test_quality_sim import KEY, SECRET, SimReplay, wall_ms
 
 pytestmark = pytest.mark.timeout(60)
+
+# Malformed limit requests and the field each refusal names.
+MALFORMED: list[tuple[dict[str, Any], str]] = [
+    ({}, "limit_price"),
+    ({"limit_price": "-5"}, "limit_price"),
+    ({"limit_price": "Infinity"}, "limit_price"),
+    ({"limit_price": "5", "algo": {"kind": "twap", "slices": 2}}, "algo"),
+]
 
 
 class SteppedReplay(SimReplay):
@@ -68,18 +77,27 @@ async def _scenario(
         await asyncio.sleep(0.02)
     buy = {"action": "enter", "symbol": "BTC/USDT", "side": "buy", "qty": "0.01",
            "order_type": "limit", "reason": "a bid under the market"}  # fmt: skip
-    # Malformed: refused by the API, naming the field.
-    for bad, field in (({}, "limit_price"), ({"limit_price": "-5"}, "limit_price"),
-                       ({"limit_price": "5", "algo": {"kind": "twap", "slices": 2}}, "algo")):  # fmt: skip
+    # Malformed: refused by the API, naming the field ...
+    for bad, field in MALFORMED:
         r = await http.post("/orders", json={**buy, **bad}, headers=control)
         assert r.status_code == 422 and field in r.text, (bad, r.text)
+    # ... and by the run, for a request that did not come through the API (grekko-live order).
+    for n, (bad, field) in enumerate(MALFORMED):
+        write_manual_request(log.parent, {**buy, **bad, "id": f"bad-{n}", "ts_ms": n})
+        answer = await _answer(log, f"bad-{n}")
+        assert answer["outcome"] == "refused" and answer["rule"] == "request", answer
+        assert field in answer["refusal"], answer
     # Far below the market: it rests, an open order, until the cancel action.
     r = await http.post("/orders", json={**buy, "limit_price": "9000.005"}, headers=control)
     out["far"] = far = await _answer(log, r.json()["request_id"])
     assert far["outcome"] == "sent", far
     await _state_of(log, far["client_id"], "ACKNOWLEDGED")
     read = {"Authorization": f"Bearer {READ}"}
-    out["open"] = (await http.get("/orders", params={"open": "true"}, headers=read)).json()
+    deadline = time.monotonic() + 10
+    while not (listed := (await http.get("/orders?open=true", headers=read)).json()):
+        assert time.monotonic() < deadline, "the resting order never showed as open"
+        await asyncio.sleep(0.02)  # the API follows the log
+    out["open"] = listed
     r = await http.post(f"/orders/{far['client_id']}/cancel", json={"reason": "stale"},
                         headers=control)  # fmt: skip
     await _answer(log, r.json()["request_id"])
