@@ -21,10 +21,11 @@ client id ``(run_id, symbol, last closed bar, MANUAL_SEQ + n)``. An entry is ``q
 limit order at ``limit_price`` rounded to the venue's tick away from the market (a buy down, a
 sell up; :func:`~grekko_research.engine.algos.passive_price`), checked by the risk engine at
 that price; it rests at the venue (GTC) until it fills, booked as its fills arrive like any
-order's, or until a cancel. A limit takes no ``algo`` (an algorithm sets its own prices). The risk engine decides as for the
-strategy's orders (no bypass: not protective, so a halted run refuses it; ``grekko-live kill
---flatten`` is the operator's exit while halted). A malformed request is refused with the
-field it got wrong.
+order's, or until a cancel. A limit takes no ``algo`` (an algorithm sets its own prices).
+
+The risk engine decides as for the strategy's orders (no bypass: not protective, so a halted
+run refuses it; ``grekko-live kill --flatten`` is the operator's exit while halted). A
+malformed request is refused with the field it got wrong.
 """
 
 from __future__ import annotations
