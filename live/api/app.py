@@ -27,7 +27,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Send
 from starlette.types import Scope as AsgiScope
@@ -227,14 +227,28 @@ class AlgoRequest(BaseModel):
 
 class ManualOrderRequest(BaseModel):
     """A manual order (freqtrade's forceenter / forceexit): ``enter`` buys or sells ``qty``;
-    ``exit`` closes the position (or ``qty`` of it). Checked by the run's risk engine."""
+    ``exit`` closes the position (or ``qty`` of it). Checked by the run's risk engine.
+    ``order_type: limit`` rests at ``limit_price`` (rounded to the tick away from the market)
+    until it fills or is cancelled; a limit takes no ``algo``."""
 
     action: Literal["exit", "enter"]
     symbol: str = Field(min_length=1, max_length=64)
     side: Literal["buy", "sell"] | None = None
     qty: Decimal | None = Field(default=None, gt=0)
+    order_type: Literal["market", "limit"] = "market"
+    limit_price: Decimal | None = Field(default=None, gt=0, allow_inf_nan=False)
     reason: str = Field(min_length=1, max_length=500)
     algo: AlgoRequest | None = None
+
+    @model_validator(mode="after")
+    def _limit(self) -> ManualOrderRequest:
+        if self.order_type == "limit" and self.limit_price is None:
+            raise ValueError("limit_price: order_type limit needs a limit_price")
+        if self.order_type == "market" and self.limit_price is not None:
+            raise ValueError("limit_price: only order_type limit takes a limit_price")
+        if self.order_type == "limit" and self.algo is not None:
+            raise ValueError("algo: order_type limit takes no algo (it sets its own prices)")
+        return self
 
 
 class CancelRequest(BaseModel):
@@ -551,7 +565,8 @@ def _add_control_routes(app: FastAPI, control: Control, control_auth: list[Any])
 
     @app.post("/orders", status_code=202, dependencies=control_auth, responses=_AUTH_ERRORS)
     async def manual_order(body: ManualOrderRequest) -> dict[str, Any]:
-        """Ask for a manual order: force an entry or an exit (a market order of the run).
+        """Ask for a manual order: force an entry or an exit (a market order of the run, or
+        with ``order_type: limit`` a limit order resting at ``limit_price``).
 
         Accepted, not done: the runner checks it with its risk engine (a refusal is logged
         with the rule) and logs ``manual_order`` with the returned ``request_id``.

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -200,6 +200,10 @@ def order_command(
     passive: Annotated[
         str | None, typer.Option(metavar="DURATION", help="chase: rest this long, then market")
     ] = None,
+    limit: Annotated[
+        str | None,
+        typer.Option(metavar="PRICE", help="A limit order resting at PRICE (enter, exit)"),
+    ] = None,
     run: RunOpt = None,
     events: EventsOpt = None,
     venue: VenueOpt = None,
@@ -209,7 +213,8 @@ def order_command(
 
     With --algo the entry or exit is a parent order worked as child orders on the bar clock
     (TWAP, VWAP, iceberg, passive-then-market chaser; docs/execution.md), each child through the
-    risk engine.
+    risk engine. With --limit it is a limit order at PRICE (rounded to the tick away from the
+    market) resting until it fills or is cancelled; it takes no --algo.
 
     The request goes to the running process (like kill), which checks it with its risk
     engine and logs manual_order with the outcome: sent, or refused with the rule (exit
@@ -229,21 +234,14 @@ def order_command(
         raise typer.BadParameter(f"{action} needs a SYMBOL", param_hint="SYMBOL")
     if action == "enter" and side not in ("buy", "sell"):
         raise typer.BadParameter("enter needs --side buy or sell", param_hint="--side")
-    algo_body = None
-    if algo is not None:
-        if action == "cancel":
-            raise typer.BadParameter("a cancel takes no --algo", param_hint="--algo")
-        if algo not in ("twap", "vwap", "iceberg", "chase"):
-            raise typer.BadParameter(f"{algo!r}: twap, vwap, iceberg or chase", param_hint="--algo")
-        given = {"slices": slices, "over": over, "clip": clip, "offset_bps": offset_bps,
-                 "passive": passive}  # fmt: skip
-        algo_body = {"kind": algo, **{k: v for k, v in given.items() if v is not None}}
+    given = {"slices": slices, "over": over, "clip": clip, "offset_bps": offset_bps,
+             "passive": passive}  # fmt: skip
+    extras = _order_extras(action, algo, given, limit)
     path = find_log(None, events, venue, run, state_dir)
     rid = uuid.uuid4().hex
     body = {"action": action, "symbol": symbol, "side": side, "qty": qty,
             "client_id": client_id, "reason": reason, "by": "cli", "id": rid,
-            "ts_ms": int(time.time() * 1000),
-            **({"algo": algo_body} if algo_body is not None else {})}  # fmt: skip
+            "ts_ms": int(time.time() * 1000), **extras}  # fmt: skip
     file = write_manual_request(run_folder(path, state_dir, None), body)
     console.print(f"manual {action} requested ({rid}): {file}", soft_wrap=True)
     if wait <= 0:
@@ -266,3 +264,31 @@ def order_command(
         time.sleep(0.1)
     console.print(f"no answer within {wait:g} s: is the run running? (the request waits)")
     raise typer.Exit(4)
+
+
+def _order_extras(
+    action: str, algo: str | None, given: dict[str, Any], limit: str | None
+) -> dict[str, Any]:
+    """A request's ``algo`` object or its ``order_type: limit`` with ``limit_price`` (none: a
+    plain market order); a bad combination is refused naming the option."""
+    from decimal import Decimal, InvalidOperation
+
+    if limit is not None:
+        if action == "cancel":
+            raise typer.BadParameter("a cancel takes no --limit", param_hint="--limit")
+        if algo is not None:
+            raise typer.BadParameter("--limit takes no --algo", param_hint="--limit")
+        try:
+            price = Decimal(limit)
+        except InvalidOperation:
+            price = Decimal("NaN")
+        if not (price.is_finite() and price > 0):
+            raise typer.BadParameter(f"{limit!r}: a positive price", param_hint="--limit")
+        return {"order_type": "limit", "limit_price": limit}
+    if algo is None:
+        return {}
+    if action == "cancel":
+        raise typer.BadParameter("a cancel takes no --algo", param_hint="--algo")
+    if algo not in ("twap", "vwap", "iceberg", "chase"):
+        raise typer.BadParameter(f"{algo!r}: twap, vwap, iceberg or chase", param_hint="--algo")
+    return {"algo": {"kind": algo, **{k: v for k, v in given.items() if v is not None}}}

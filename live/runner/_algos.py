@@ -295,11 +295,6 @@ class AlgoOrders(ManualOrders):
             await self._fetch_order_fills(cid)
         return self.om.order(cid).state not in _OPEN
 
-    def _tick_size(self, j: int) -> Decimal | None:
-        rules = self._market_rules or self.spec.engine.market.arrays(len(self.spec.symbols))
-        tick = float(rules[1][j])
-        return Decimal(repr(tick)) if np.isfinite(tick) and tick > 0 else None
-
     def _risk_child(
         self,
         p: ActiveParent,

@@ -6,8 +6,8 @@ atomically by the status API's ``POST /orders`` and ``POST /orders/{client_id}/c
 scope) or by ``grekko-live order``; the running process takes them in name order::
 
     {"id": str, "action": "enter" | "exit" | "cancel", "symbol": str, "side": "buy" | "sell",
-     "qty": str | null, "client_id": str | null, "reason": str, "by": "api" | "cli",
-     "ts_ms": int}
+     "qty": str | null, "order_type": "market" | "limit", "limit_price": str | null,
+     "client_id": str | null, "reason": str, "by": "api" | "cli", "ts_ms": int}
 
 Each request is answered by one ``manual_order`` event (``source: "manual"``, the request, the
 arrival price and the ``outcome``: ``sent``, ``refused`` with the rule and reason, or
@@ -17,10 +17,15 @@ already answered is dropped (a crash between the two), so a request is acted on 
 
 The order: a market order of the run's account, booked in its engine book like the strategy's,
 client id ``(run_id, symbol, last closed bar, MANUAL_SEQ + n)``. An entry is ``qty`` on
-``side``; an exit closes the position (or ``qty`` of it). The risk engine decides as for the
-strategy's orders (no bypass: not protective, so a halted run refuses it; ``grekko-live kill
---flatten`` is the operator's exit while halted). A malformed request is refused with the
-field it got wrong.
+``side``; an exit closes the position (or ``qty`` of it). With ``order_type: "limit"`` it is a
+limit order at ``limit_price`` rounded to the venue's tick away from the market (a buy down, a
+sell up; :func:`~grekko_research.engine.algos.passive_price`), checked by the risk engine at
+that price; it rests at the venue (GTC) until it fills, booked as its fills arrive like any
+order's, or until a cancel. A limit takes no ``algo`` (an algorithm sets its own prices).
+
+The risk engine decides as for the strategy's orders (no bypass: not protective, so a halted
+run refuses it; ``grekko-live kill --flatten`` is the operator's exit while halted). A
+malformed request is refused with the field it got wrong.
 """
 
 from __future__ import annotations
@@ -32,6 +37,9 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
+
+from grekko_research.engine.algos import passive_price
 from grekko_research.errors import GrekkoError
 from live.orders import Intent, NotFound, OrderState
 from live.risk import ProposedOrder
@@ -42,6 +50,7 @@ from live.venues.errors import OrderMissing, VenueError
 __all__ = ["ManualOrders", "manual_folder"]
 
 ACTIONS = ("enter", "exit", "cancel")
+ORDER_TYPES = ("market", "limit")
 
 
 def manual_folder(kill_file: Path) -> Path:
@@ -100,9 +109,12 @@ class ManualOrders(NativeStops):
             "symbol": request.get("symbol"),
             "side": request.get("side"),
             "qty": None if request.get("qty") is None else str(request.get("qty")),
+            "order_type": request.get("order_type") or "market",
+            "limit_price": None if request.get("limit_price") is None
+            else str(request.get("limit_price")),
             "reason": str(request.get("reason") or "")[:300],
             "by": str(request.get("by") or "?")[:40],
-        }
+        }  # fmt: skip
         problem = request.get("error") or self._malformed(request)
         if problem is not None:
             return self._refuse(record, "request", str(problem))
@@ -120,6 +132,9 @@ class ManualOrders(NativeStops):
             return f"symbol must be one of the run's {list(self.spec.symbols)}, got {r.get('symbol')!r}"
         if action == "enter" and r.get("side") not in ("buy", "sell"):
             return f"an entry needs side buy or sell, got {r.get('side')!r}"
+        problem = _malformed_limit(r)
+        if problem is not None:
+            return problem
         if r.get("qty") is None:
             return None if action == "exit" else "an entry needs qty"
         try:
@@ -163,10 +178,21 @@ class ManualOrders(NativeStops):
         taken = {(o.symbol, o.decision_ts_ms, o.seq) for o in self.om.orders()}
         while (symbol, ts, seq) in taken:
             seq += 1
-        intent = Intent(self.spec.run_id, symbol, side, qty, ts, seq=seq)
-        record.update(client_id=intent.client_id, side=side, arrival_price=price)
+        limit = None
+        if r.get("order_type") == "limit":
+            rounded = passive_price(side, Decimal(str(r["limit_price"])), 0.0, self._tick_size(j))
+            limit = Decimal(format(rounded, "f"))  # 19480, not 1.948E+4
+            if limit <= 0:
+                return self._refuse(record, "request", f"limit_price {r['limit_price']} rounds "
+                                    f"to {limit} at the tick ({self._tick_size(j)})")  # fmt: skip
+        kind: Literal["market", "limit"] = "market" if limit is None else "limit"
+        intent = Intent(self.spec.run_id, symbol, side, qty, ts, seq=seq, order_type=kind,
+                        limit_price=limit)  # fmt: skip
+        record.update(client_id=intent.client_id, side=side, arrival_price=price,
+                      limit_price=None if limit is None else str(limit))  # fmt: skip
+        checked = float(limit) if limit is not None else price if math.isfinite(price) else None
         verdict = self.risk.check_order(
-            ProposedOrder(symbol, side, float(qty), price if math.isfinite(price) else None,
+            ProposedOrder(symbol, side, float(qty), checked, order_type=kind,
                           client_id=intent.client_id),
             self._portfolio_view(), self._market_view(), now_ms=self.clock(),
         )  # fmt: skip
@@ -178,7 +204,8 @@ class ManualOrders(NativeStops):
             if qty <= 0:
                 return self._refuse(record, str(verdict.rule), "shrunk below one lot",
                                     list(verdict.events))  # fmt: skip
-            intent = Intent(self.spec.run_id, symbol, side, qty, ts, seq=seq)
+            intent = Intent(self.spec.run_id, symbol, side, qty, ts, seq=seq, order_type=kind,
+                            limit_price=limit)  # fmt: skip
         payload = {**record, "qty": str(qty), "outcome": "sent", "rule": verdict.rule}
         events = self.om.create(intent, self.clock())  # raises while the manager is halted
         now = self.clock()
@@ -189,6 +216,12 @@ class ManualOrders(NativeStops):
         )
         await self._send(intent.client_id)
         return payload
+
+    def _tick_size(self, j: int) -> Decimal | None:
+        """Symbol ``j``'s price tick (the venue's rules, else the engine's); None: none."""
+        rules = self._market_rules or self.spec.engine.market.arrays(len(self.spec.symbols))
+        tick = float(rules[1][j])
+        return Decimal(repr(tick)) if np.isfinite(tick) and tick > 0 else None
 
     async def _manual_cancel(self, record: dict[str, Any], cid: str) -> dict[str, Any]:
         record["client_id"] = cid
@@ -211,3 +244,23 @@ class ManualOrders(NativeStops):
             return failed
         self._apply_reports(reports)
         return {**record, "outcome": "cancel_sent"}
+
+
+def _malformed_limit(r: dict[str, Any]) -> str | None:
+    """What is wrong with a request's ``order_type`` / ``limit_price`` (None: nothing)."""
+    kind = r.get("order_type") or "market"
+    if kind not in ORDER_TYPES:
+        return f"order_type must be one of {list(ORDER_TYPES)}, got {kind!r}"
+    if kind == "market":
+        return None if r.get("limit_price") is None else "limit_price needs order_type limit"
+    if r.get("algo") is not None:
+        return "order_type limit takes no algo (an algorithm sets its own prices)"
+    if r.get("limit_price") is None:
+        return "order_type limit needs limit_price"
+    try:
+        price = Decimal(str(r["limit_price"]))
+    except InvalidOperation:
+        return f"limit_price must be a number, got {r['limit_price']!r}"
+    if not (price.is_finite() and price > 0):
+        return f"limit_price must be > 0 and finite, got {r['limit_price']!r}"
+    return None

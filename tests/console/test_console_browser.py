@@ -321,8 +321,9 @@ def _resume_then_refuse(page: Any, sim: SimThread, served: Served, artifacts: Pa
 
 
 def _manual_entry(page: Any, served: Served, artifacts: Path) -> None:
-    """A manual entry from the page goes through the run's risk engine: too small, it is
-    refused with the rule, and the answer shows in the alerts."""
+    """A manual entry from the page goes through the run's risk engine: a limit far below the
+    market, it is refused with the rule (checked at its price), and the answer shows in the
+    alerts."""
     manual = served.events.parent / "manual"
     page.get_by_test_id("manual-enter").click()
     page.get_by_test_id("confirm-manual-enter").wait_for(timeout=WAIT * MS)
@@ -330,6 +331,17 @@ def _manual_entry(page: Any, served: Served, artifacts: Path) -> None:
     assert page.get_by_test_id("manual-submit").is_disabled()  # an entry needs a quantity
     page.get_by_test_id("manual-qty").fill("0.00001")
     page.get_by_test_id("manual-side").select_option("buy")
+    # An algorithm shows its fields and rules out a limit; a limit needs a positive price.
+    page.get_by_test_id("manual-algo").select_option("iceberg")
+    assert page.get_by_test_id("manual-order-type").is_disabled()
+    assert page.get_by_test_id("manual-submit").is_disabled()  # an iceberg needs its clip
+    page.get_by_test_id("manual-algo-clip").fill("0.00001")
+    assert not page.get_by_test_id("manual-submit").is_disabled()
+    page.get_by_test_id("manual-algo").select_option("")
+    page.get_by_test_id("manual-order-type").select_option("limit")
+    assert page.get_by_test_id("manual-algo").is_disabled()
+    assert page.get_by_test_id("manual-submit").is_disabled()
+    page.get_by_test_id("manual-limit-price").fill("1000.005")
     _shoot(page, artifacts, "07b-manual-confirm")
     page.get_by_test_id("manual-submit").click()
     assert "risk engine" in _text(page, "manual-result")
@@ -340,14 +352,15 @@ def _manual_entry(page: Any, served: Served, artifacts: Path) -> None:
     )
     alerts = _text(page, "alerts")
     assert "manual enter buy 0.00001 BTC/USDT (console e2e: a tiny entry)" in alerts, alerts
-    assert "refused by min_notional" in alerts, alerts
+    assert "refused by price_band" in alerts, alerts
     assert not list(manual.glob("*.json")), "the runner took the request"
     (answer,) = [
         e["payload"]
         for e in _api(served, "/events?topic=risk&limit=500")["events"]
         if e["kind"] == "manual_order"
     ]
-    assert (answer["outcome"], answer["rule"], answer["by"]) == ("refused", "min_notional", "api")
+    assert (answer["outcome"], answer["rule"], answer["by"]) == ("refused", "price_band", "api")
+    assert (answer["order_type"], answer["limit_price"]) == ("limit", "1000")  # to the tick
 
 
 def test_a_trader_watches_kills_and_resumes_a_live_run(

@@ -443,6 +443,13 @@ def test_every_live_command_masks_the_canaries(
     # ... and one worked by an execution algorithm (a TWAP of 2 children over 2 hours)
     cli("order-algo", "order", "enter", "BTC/USDT", "--side", "buy", "--qty", "0.01", "--algo",
         "twap", "--slices", "2", "--over", "2h", "--events", events, "--wait", "0")  # fmt: skip
+    # ... and a limit order (its request carries the type and the price as given)
+    cli("order-limit", "order", "enter", "BTC/USDT", "--side", "buy", "--qty", "0.01", "--limit",
+        "19000.005", "--events", events, "--wait", "0")  # fmt: skip
+    requests = [json.loads(p.read_text()) for p in (live_dir / "canary" / "manual").glob("*")]
+    assert [(r["order_type"], r["limit_price"]) for r in requests if "order_type" in r] == [
+        ("limit", "19000.005")
+    ], requests
     cli("kill", "kill", "--reason", "canary", "--events", events)
     cli("resume", "resume", "--events", events, "--reason", "canary")
     # (the deploy key's masking is tested in tests/contracts/test_deploy_cli.py)

@@ -225,7 +225,8 @@ export interface paths {
         put?: never;
         /**
          * Manual Order
-         * @description Ask for a manual order: force an entry or an exit (a market order of the run).
+         * @description Ask for a manual order: force an entry or an exit (a market order of the run, or
+         *     with ``order_type: limit`` a limit order resting at ``limit_price``).
          *
          *     Accepted, not done: the runner checks it with its risk engine (a refusal is logged
          *     with the rule) and logs ``manual_order`` with the returned ``request_id``.
@@ -894,6 +895,8 @@ export interface components {
          * ManualOrderRequest
          * @description A manual order (freqtrade's forceenter / forceexit): ``enter`` buys or sells ``qty``;
          *     ``exit`` closes the position (or ``qty`` of it). Checked by the run's risk engine.
+         *     ``order_type: limit`` rests at ``limit_price`` (rounded to the tick away from the market)
+         *     until it fills or is cancelled; a limit takes no ``algo``.
          */
         ManualOrderRequest: {
             /**
@@ -902,6 +905,14 @@ export interface components {
              */
             action: "exit" | "enter";
             algo?: components["schemas"]["AlgoRequest"] | null;
+            /** Limit Price */
+            limit_price?: number | string | null;
+            /**
+             * Order Type
+             * @default market
+             * @enum {string}
+             */
+            order_type: "market" | "limit";
             /** Qty */
             qty?: number | string | null;
             /** Reason */
