@@ -35,8 +35,13 @@ def replay_log(research_store: Path, tmp_path_factory: pytest.TempPathFactory) -
 def invoke(store: Path, *args: str, **env: str) -> Any:
     from live.cli import _app, app
 
-    _app.console._width = 200  # (rich took the terminal's width at import)
-    return CliRunner().invoke(app, ["drift", *args], env={"GREKKO_DATA_DIR": str(store), **env})
+    # Wide enough for the tables (rich may have fixed the width at import), and put back after:
+    # a width left at 200 made a later test's 80-column check fail on the same worker.
+    width, _app.console._width = _app.console._width, 200
+    try:
+        return CliRunner().invoke(app, ["drift", *args], env={"GREKKO_DATA_DIR": str(store), **env})
+    finally:
+        _app.console._width = width
 
 
 def test_a_replay_has_no_drift(replay_log: Path, research_store: Path) -> None:
