@@ -119,7 +119,10 @@ def test_the_routes_command_exits_1_when_a_replay_differs(tmp_path: Any) -> None
         store.append_many(
             [("route_decision", "route:1", same, 1), ("route_decision", "route:2", moved, 2)]
         )
-    out = CliRunner().invoke(app, ["routes", "--events", str(path)])
+    out = CliRunner().invoke(app, ["routes", "--events", str(path), "--json"])
     assert out.exit_code == 1, out.output
-    assert "2 routed orders" in out.stdout and "same" in out.stdout and "differs" in out.stdout
-    assert "route:2 children: logged" in " ".join(out.stdout.split())
+    doc = json.loads(out.stdout)
+    assert [r["replay"] for r in doc["routes"]] == ["same", "differs"] and doc["differ"] == 1
+    assert doc["routes"][1]["differences"][0].startswith("children: logged")
+    out = CliRunner().invoke(app, ["routes", "--events", str(path)])  # the table
+    assert out.exit_code == 1 and "route:2" in out.stdout, out.output
