@@ -18,6 +18,9 @@ live run sizes, checks and books its orders exactly as the backtest does:
   bar's open or range reaches, with the kernel's own rule and exit price; the runner holds them
   (emulated stops) and sends the exits.
 
+Calibrated cost models (``config.costs``) price the plan and the stop exits from the volume
+and volatility of the bars the book closed, as the backtest prices its fills.
+
 What the live book does not do (the venue or a later part does): pending limit/stop orders
 (no intrabar simulation), funding, liquidation. :func:`check_live_config` refuses
 configurations that need them. Pure: no I/O, no clock.
@@ -26,6 +29,7 @@ configurations that need them. Pure: no I/O, no clock.
 from __future__ import annotations
 
 import dataclasses
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -47,6 +51,7 @@ from grekko_research.engine._step import (
 )
 from grekko_research.engine.api import Orders, Signals, TargetPositions, _kernel_inputs
 from grekko_research.engine.config import EngineConfig
+from grekko_research.engine.costs import calibrated_fill_arrays, cost_features
 from grekko_research.engine.layout import (
     A_CASH,
     A_EQUITY,
@@ -134,6 +139,20 @@ class PlannedOrder:
     trigger: float = np.nan  # a stop's exit: the level (or gapped open) that fired it
 
 
+def _with_costs(config: EngineConfig, market: Market, costs: Any, k: int) -> Market:
+    """``market`` with the calibrated cost models' features as its ``pool`` row (``(1, k,
+    N_CAL_BAR)``); unchanged without cost models."""
+    if not config.costs:
+        return market
+    if costs is None:
+        raise ConfigError(
+            "a calibrated cost model needs its features at the decision (volume and "
+            "volatility of the decision bar: engine.costs.cost_features of the window)"
+        )
+    pool = np.ascontiguousarray(costs, dtype=np.float64).reshape(1, k, L.N_CAL_BAR)
+    return market._replace(pool=pool)
+
+
 def fill_price(
     config: EngineConfig,
     price: float,
@@ -143,14 +162,27 @@ def fill_price(
     low: float = -np.inf,
     volume: float = np.nan,
     tick: float = 0.0,
+    symbol: str | None = None,
+    costs: np.ndarray | None = None,
 ) -> float:
     """The engine's taker fill price for a market order of ``size`` signed units at ``price``:
     slippage against the trader, rounded to ``tick`` against the trader, kept in [low, high]
-    (the kernels' fill model, :func:`~grekko_research.engine._fills.fill_nb`)."""
+    (the kernels' fill model, :func:`~grekko_research.engine._fills.fill_nb`). Where
+    ``config.costs`` has a model for ``symbol``, that model prices it, with ``costs`` its
+    features as of the decision bar (``(N_CAL_BAR,)``:
+    :func:`~grekko_research.engine.costs.cost_features`)."""
     cfg = config.to_array(L.MODE_SIGNALS, L.TARGET_PERCENT)
     one = np.ones(1)
     rules = make_rules(cfg, config.risk.to_array(), one * 0.0, one * tick, one * 0.0)
     market = _one_bar(one * price, one * high, one * low, one * volume, np.zeros(1, np.bool_))
+    models = [c for c in config.costs if c.symbol == symbol]
+    if models:
+        mine = dataclasses.replace(config, costs=tuple(models))
+        model, state = calibrated_fill_arrays(
+            mine, [models[0].symbol], rules.fill_model, rules.fill_state
+        )
+        rules = rules._replace(fill_model=model, fill_state=state)
+        market = _with_costs(mine, market, costs, 1)
     fill, _ = fill_nb(rules, market, 0, 0, float(size), float(price), True)
     return float(fill)
 
@@ -237,6 +269,10 @@ class EngineBook:
         self._rules_cache: dict[tuple[int, int], Rules] = {}
         self.S, self.A = init_state_nb(k, self.cfg, first_ts_ms // DAY_MS)
         self.bar = 0  # the bar counter t of the kernel: bars closed since the run's first
+        # Calibrated cost models price a fill by the decision bar's volume and volatility: the
+        # closes and volumes of the last bars closed (as many as the longest vol_window needs).
+        keep = max((c.vol_window for c in config.costs), default=-1) + 1
+        self._closes: deque[tuple[np.ndarray, np.ndarray]] = deque(maxlen=max(keep, 1))
 
     def _cfg(self, mode: int, target_kind: int) -> np.ndarray:
         key = (mode, target_kind)
@@ -248,9 +284,26 @@ class EngineBook:
         key = (mode, target_kind)
         if key not in self._rules_cache:
             cfg = self._cfg(mode, target_kind)
-            self._rules_cache[key] = make_rules(cfg, self.limits, self.lot, self.tick,
-                                                self.min_notional)  # fmt: skip
+            rules = make_rules(cfg, self.limits, self.lot, self.tick, self.min_notional)
+            if self.config.costs:  # calibrated cost models fill their symbols, as in backtests
+                model, state = calibrated_fill_arrays(
+                    self.config, self.symbols, rules.fill_model, rules.fill_state
+                )
+                rules = rules._replace(fill_model=model, fill_state=state)
+            self._rules_cache[key] = rules
         return self._rules_cache[key]
+
+    def _costed(self, market: Market, costs: np.ndarray | None) -> Market:
+        """``market`` with the cost models' features of the last closed bar (the decision
+        bar of an order sent now, as the backtest's row of the bar it executes on)."""
+        if not self.config.costs:
+            return market
+        if costs is None:
+            k = len(self.symbols)
+            closes = np.array([c for c, _ in self._closes]).reshape(-1, k)
+            volumes = np.array([v for _, v in self._closes]).reshape(-1, k)
+            costs = cost_features(self.config, self.symbols, closes, volumes)
+        return _with_costs(self.config, market, costs, len(self.symbols))
 
     # -- reading ----------------------------------------------------------------------
 
@@ -303,6 +356,7 @@ class EngineBook:
         low: np.ndarray | None = None,
         volume: np.ndarray | None = None,
         vol: np.ndarray | None = None,
+        costs: np.ndarray | None = None,
     ) -> list[PlannedOrder]:
         """Return the orders the engine would execute now for one decision row.
 
@@ -312,6 +366,9 @@ class EngineBook:
         ``low`` bound the slipped price (the execution bar's range when known; unbounded
         otherwise) and with ``volume`` feed ``range``/``volume`` slippage. ``vol`` is the
         annualised volatility per asset as of the decision bar (``vol_target`` sizing).
+        ``costs`` are the calibrated cost models' features as of the decision bar
+        (:func:`~grekko_research.engine.costs.cost_features`); by default those of the bars
+        the book closed.
         The book itself does not change, except that a planned risk flatten is consumed.
         """
         k = len(self.symbols)
@@ -319,7 +376,7 @@ class EngineBook:
         hi = np.full(k, np.inf) if high is None else high
         lo = np.full(k, -np.inf) if low is None else low
         vo = np.full(k, np.nan) if volume is None else volume
-        market = _one_bar(px, hi, lo, vo, np.isnan(px))
+        market = self._costed(_one_bar(px, hi, lo, vo, np.isnan(px)), costs)
         row = _NO_DECISION if decision is None else decision
         rules = self._rules(int(row["mode"]), int(row["target_kind"]))
         vol_row = _EMPTY_F if vol is None else np.asarray(vol, np.float64).reshape(1, k)
@@ -375,10 +432,21 @@ class EngineBook:
         }
 
     def close_bar(
-        self, high: np.ndarray, low: np.ndarray, close: np.ndarray, filled: np.ndarray
+        self,
+        high: np.ndarray,
+        low: np.ndarray,
+        close: np.ndarray,
+        filled: np.ndarray,
+        volume: np.ndarray | None = None,
     ) -> list[dict[str, Any]]:
-        """Close the current bar (the one the last decision executed on); return risk events."""
+        """Close the current bar (the one the last decision executed on); return risk events.
+        ``volume``: the bar's, which calibrated cost models read (required with them)."""
         k = len(self.symbols)
+        if self.config.costs:
+            if volume is None:
+                raise ConfigError("a calibrated cost model needs each closed bar's volume")
+            c = np.array(close, dtype=np.float64).reshape(k)
+            self._closes.append((c, np.array(volume, dtype=np.float64).reshape(k)))
         market = _one_bar(close, high, low, np.full(k, np.nan), filled)
         rules = self._rules(L.MODE_SIGNALS, L.TARGET_PERCENT)
         erec = record_table(close_bar_nb(self.S, self.A, rules, market))
@@ -414,7 +482,7 @@ class EngineBook:
         k = len(self.symbols)
         o = np.asarray(open_, dtype=np.float64).reshape(k)
         vo = np.full(k, np.nan) if volume is None else volume
-        market = _one_bar(o, high, low, vo, np.isnan(o))
+        market = self._costed(_one_bar(o, high, low, vo, np.isnan(o)), None)
         rules = self._rules(L.MODE_SIGNALS, L.TARGET_PERCENT)
         recs, levels = stops_nb(self.S, self.A, rules, market, self.bar, at_open)
         out = []

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -39,7 +40,13 @@ if TYPE_CHECKING:
     from grekko_research.engine._state import Market, Rules
     from grekko_research.engine.config import EngineConfig
 
-__all__ = ["COST_MODEL_FORMAT", "CostModel", "calibrated_fill_arrays", "with_cost_models"]
+__all__ = [
+    "COST_MODEL_FORMAT",
+    "CostModel",
+    "calibrated_fill_arrays",
+    "cost_features",
+    "with_cost_models",
+]
 
 COST_MODEL_FORMAT = "grekko.cost_model.v1"
 MAX_COST_BPS = 1_000.0  # as Slippage(kind="bps"): a larger cost is a unit error, not a market
@@ -158,23 +165,27 @@ class CostModel:
 
 
 def calibrated_fill_arrays(
-    config: EngineConfig, bars: Bars, fill_model: np.ndarray, fill_state: np.ndarray
+    config: EngineConfig,
+    symbols: Sequence[str],
+    fill_model: np.ndarray,
+    fill_state: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return ``(fill_model (k,), fill_state (k, m))`` with ``config.costs``' symbols set to
     ``FILL_CALIBRATED`` and their ``CAL_*`` rows (``m`` widened as needed; the other assets
-    keep their model and row). A model for a symbol the bars lack, or for a DEX asset, is
-    refused by name."""
+    keep their model and row). A model for a symbol not among ``symbols`` (the bars' or the
+    live run's), or for a DEX asset, is refused by name."""
+    symbols = list(symbols)
     model = np.array(fill_model, dtype=np.int64, copy=True)
     width = max(fill_state.shape[1], L.N_CAL_STATE)
-    state = np.zeros((bars.n_assets, width))
+    state = np.zeros((len(symbols), width))
     state[:, : fill_state.shape[1]] = fill_state
     for cost in config.costs:
-        if cost.symbol not in bars.symbols:
+        if cost.symbol not in symbols:
             raise ConfigError(
                 f"EngineConfig.costs has a model for {cost.symbol!r}, which is not among the "
-                f"bars' symbols {list(bars.symbols)}"
+                f"bars' symbols {symbols}"
             )
-        j = bars.symbols.index(cost.symbol)
+        j = symbols.index(cost.symbol)
         if model[j] != L.FILL_OHLC:
             raise ConfigError(
                 f"{cost.symbol!r} fills at a DEX pool's quote: a calibrated cost model "
@@ -196,7 +207,7 @@ def with_cost_models(
         return rules, market
     from grekko_research.engine._fills import calibrated_bar_features_nb
 
-    model, state = calibrated_fill_arrays(config, bars, rules.fill_model, rules.fill_state)
+    model, state = calibrated_fill_arrays(config, bars.symbols, rules.fill_model, rules.fill_state)
     old = market.pool
     n, k = bars.n_bars, bars.n_assets
     pool = np.zeros((n, k, max(old.shape[2] if old.shape[0] else 0, L.N_CAL_BAR)))
@@ -209,3 +220,29 @@ def with_cost_models(
         pool[:, j, :] = 0.0
         calibrated_bar_features_nb(close, volume, j, cost.vol_window, pool)
     return rules._replace(fill_model=model, fill_state=state), market._replace(pool=pool)
+
+
+def cost_features(
+    config: EngineConfig, symbols: Sequence[str], close: np.ndarray, volume: np.ndarray
+) -> np.ndarray:
+    """The calibrated models' features for an order sent after the last of these bars (a live
+    decision on it): ``(1, k, N_CAL_BAR)``, each model's symbol with the last bar's volume and
+    the volatility of the closes up to it over the model's ``vol_window`` — the row the
+    backtest's :func:`with_cost_models` writes for the bar after them. ``close`` and ``volume``
+    are ``(n, k)`` (the run's window: at least ``vol_window + 1`` bars for the backtest's
+    value); zeros without cost models."""
+    from grekko_research.engine._fills import bar_volatility_bps_nb
+
+    symbols = list(symbols)
+    out = np.zeros((1, len(symbols), L.N_CAL_BAR))
+    c = np.ascontiguousarray(close, dtype=np.float64)
+    v = np.ascontiguousarray(volume, dtype=np.float64)
+    n = c.shape[0]
+    if n == 0:
+        return out
+    for cost in config.costs:
+        if cost.symbol in symbols:
+            j = symbols.index(cost.symbol)
+            out[0, j, L.CAL_BAR_VOLUME] = v[n - 1, j]
+            out[0, j, L.CAL_BAR_SIGMA] = bar_volatility_bps_nb(c, n - 1, j, cost.vol_window)
+    return out

@@ -193,7 +193,7 @@ def close_book(
 ) -> tuple[list[dict[str, Any]], list[EventDraft]]:
     """Close a bar on a book (marks, the engine's drawdown and daily-loss rules) and run the
     risk engine's bar breakers on it; return the book's rule events and the risk events."""
-    rules = book.close_bar(ohlcv[1], ohlcv[2], ohlcv[3], filled)
+    rules = book.close_bar(ohlcv[1], ohlcv[2], ohlcv[3], filled, ohlcv[4])
     drafts = book_drawdown(risk, rules, now_ms, who)
     drafts += risk.on_bar(portfolio_view(book), market, now_ms=now_ms)
     return rules, drafts

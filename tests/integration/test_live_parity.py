@@ -4,6 +4,7 @@ orders and trades of ``grekko backtest`` on the same bars and configuration."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -53,7 +54,12 @@ CASES = {
 def test_replay_through_runner_matches_backtest(
     case: str, research_store: Path, tmp_path: Path
 ) -> None:
-    overrides = [*COMMON, *CASES[case], f"live.state_dir={tmp_path}"]
+    assert_replay_parity([*COMMON, *CASES[case], f"live.state_dir={tmp_path}"], research_store)
+
+
+def assert_replay_parity(overrides: list[str], research_store: Path) -> tuple[Any, list[Any]]:
+    """Replay ``overrides``' run through the runner and the paper venue; assert it makes the
+    backtest's fills, trades and equity exactly; return the backtest and the run's events."""
     cfg = compose_config(overrides)
     store = ParquetStore(research_store)
     backtest = run_backtest(cfg, store=store)
@@ -89,6 +95,33 @@ def test_replay_through_runner_matches_backtest(
     # Equity at the last close.
     last = [e.payload for e in events if e.kind == "bar_closed"][-1]
     assert last["equity"] == pytest.approx(backtest.result.final_equity, rel=0, abs=0)
+    return backtest, events
+
+
+def test_replay_with_a_calibrated_cost_model_matches_backtest(
+    research_store: Path, tmp_path: Path
+) -> None:
+    """The engine book plans and the paper venue fills with the run's calibrated cost model
+    (its slippage from each decision bar's volume and volatility), as the backtest does."""
+    from grekko_research.engine.costs import CostModel
+    from grekko_research.tracking._costs import log_cost_models
+
+    uri = f"sqlite:///{tmp_path / 'mlruns.db'}"
+    model = CostModel("BTC/USDT", venue="paper", a=2.0, b=300.0, c=0.5, vol_window=10)
+    run_id = log_cost_models([model], name="parity", uri=uri)
+    case = [*COMMON, *CASES["sma_cross all-in"], "engine.sizing=percent", "engine.sizing_value=0.5"]
+    costed = [*case, "costs=calibrated", f"costs.run_id={run_id}", f"costs.tracking_uri={uri}"]
+    backtest, events = assert_replay_parity([*costed, f"live.state_dir={tmp_path}"], research_store)
+    # The engine book expected each fill at the price the venue then made (its own features
+    # of the decision bar: the volume and volatility of the bars it closed).
+    planned = [p["price"] for e in events if e.kind == "decision"
+               for p in e.payload.get("planned", []) if p["status"] == "filled"]  # fmt: skip
+    assert planned == [x[4] for x in live_fills(events)]
+    # The model priced every fill: the same orders pay more than at the bar model's 5 bps.
+    plain = backtest_fills(run_backtest(compose_config(case), store=ParquetStore(research_store)))
+    costly = backtest_fills(backtest)
+    assert [x[:3] for x in costly] == [x[:3] for x in plain]
+    assert costly != plain
 
 
 def test_parity_check_is_sharp(research_store: Path, tmp_path: Path) -> None:

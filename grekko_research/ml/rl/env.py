@@ -160,7 +160,9 @@ class TradingEnv(gym.Env[np.ndarray, np.int64]):
         self.book = EngineBook(self.config, b.symbols, int(b.index[start]))
         # the first bar of the run: closed without a decision, as a live run's first bar
         self.book.start_bar(int(b.index[start]))
-        self.book.close_bar(b.high[start], b.low[start], b.close[start], b.filled[start])
+        self.book.close_bar(
+            b.high[start], b.low[start], b.close[start], b.filled[start], b.volume[start]
+        )
         if self.config.stops.needs_atr:  # the decision bar's ATR since the run's first bar
             self._atr = atr_nb(b.high[start:], b.low[start:], b.close[start:],
                                self.config.stops.atr_window)[:, 0]  # fmt: skip
@@ -211,7 +213,7 @@ class TradingEnv(gym.Env[np.ndarray, np.int64]):
                 book.fill(po.asset, po.size, po.price, kind=po.kind, atr=atr)
                 self.fills.append((u, po.size, po.price, po.kind))
         self._stops(opens, u, at_open=False)
-        book.close_bar(b.high[u], b.low[u], b.close[u], b.filled[u])
+        book.close_bar(b.high[u], b.low[u], b.close[u], b.filled[u], b.volume[u])
 
     def _stops(self, opens: np.ndarray, u: int, *, at_open: bool) -> None:
         book, b = self.book, self.bars

@@ -2,8 +2,9 @@
 
 Market orders fill at once, at the price a market order sent now would get from the engine:
 the reference price (the next bar's open when replaying, else the feed's last price) moved by
-the configured slippage (:func:`~grekko_research.engine.book.fill_price`), with the engine's
-taker fee. A limit order fills at once when the reference price reaches its limit (a
+the configured slippage (:func:`~grekko_research.engine.book.fill_price`; a calibrated cost
+model's where the config has one, from the volume and volatility of the bars before the fill,
+as in the backtest), with the engine's taker fee. A limit order fills at once when the reference price reaches its limit (a
 marketable limit: at the reference price, no slippage, taker fee) and is rejected otherwise
 (the paper venue keeps no resting book). The exit of a stop the runner emulates carries the
 price that fired it (``trigger_price``): when replaying, the venue's clock is already past the
@@ -20,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from collections import deque
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -32,6 +34,7 @@ from grekko_research._atomic import atomic_write_text
 from grekko_research.data.bars import Bars
 from grekko_research.engine.book import fill_fee, fill_price
 from grekko_research.engine.config import EngineConfig
+from grekko_research.engine.costs import cost_features
 from grekko_research.errors import ConfigError
 from live.orders import (
     Ack,
@@ -165,6 +168,9 @@ class PaperVenue(Venue):
             self.account = _Account(Decimal(repr(float(engine.init_cash))))
         self._lot, self._tick, self._min_notional = engine.market.arrays(len(self.symbols))
         self._last: dict[str, float] = {}
+        # Closed bars' (close, volume) per symbol, for calibrated cost models (a feed's only).
+        self._keep = max((c.vol_window for c in engine.costs), default=0) + 1
+        self._seen: dict[str, deque[tuple[float, float]]] = {}
         self.capabilities = self._capabilities()
 
     def _capabilities(self) -> VenueCapabilities:
@@ -276,7 +282,7 @@ class PaperVenue(Venue):
             return []  # a replay starts cold, as the backtest does
         bars = await self.feed.history(symbols, timeframe, count)
         for bar in bars:
-            self._last[bar.symbol] = bar.close
+            self._see(bar)
         return bars
 
     async def bars(
@@ -284,7 +290,7 @@ class PaperVenue(Venue):
     ) -> AsyncIterator[Bar]:
         if not isinstance(self.feed, ReplayFeed):
             async for bar in self.feed.bars(symbols, timeframe, since_ms):
-                self._last[bar.symbol] = bar.close
+                self._see(bar)
                 yield bar
             return
         for bar in self.feed.replay(symbols, timeframe, since_ms):
@@ -342,6 +348,8 @@ class PaperVenue(Venue):
                 low=bar.low if bar else -math.inf,
                 volume=bar.volume if bar else math.nan,
                 tick=float(self._tick[j]),
+                symbol=request.symbol,
+                costs=self._cost_row(request.symbol, bar.ts_ms if bar else None),
             )
         fee = fill_fee(self.engine, size, price)  # the engine's fee function, not a copy
         notional = Decimal(repr(price)) * request.qty
@@ -371,6 +379,31 @@ class PaperVenue(Venue):
                 fee_asset=self.quote,
             ),
         ]  # fmt: skip
+
+    def _cost_row(self, symbol: str, ts_ms: int | None) -> np.ndarray | None:
+        """A calibrated cost model's features for a fill of ``symbol`` on the bar opening at
+        ``ts_ms`` (the execution bar; ``None``: the next one): the volume and volatility of the
+        bars before it (``None`` without a model for it)."""
+        if not any(c.symbol == symbol for c in self.engine.costs):
+            return None
+        if isinstance(self.feed, ReplayFeed):
+            b = self.feed.bars
+            t = self.feed.next_index if ts_ms is None else int(np.searchsorted(b.index, ts_ms))
+            j = b.symbols.index(symbol)
+            close, volume = b.close[:t, j : j + 1], b.volume[:t, j : j + 1]
+        else:
+            seen = list(self._seen.get(symbol, ()))
+            close = np.array([c for c, _ in seen], dtype=np.float64).reshape(-1, 1)
+            volume = np.array([v for _, v in seen], dtype=np.float64).reshape(-1, 1)
+        row: np.ndarray = cost_features(self.engine, [symbol], close, volume)[0, 0]
+        return row
+
+    def _see(self, bar: Bar) -> None:
+        self._last[bar.symbol] = bar.close
+        if self.engine.costs:
+            self._seen.setdefault(bar.symbol, deque(maxlen=self._keep)).append(
+                (bar.close, bar.volume)
+            )
 
     def _refused(self, cash: Decimal, new_pos: Decimal, symbol: str, price: float) -> bool:
         """Spot without leverage or shorts: cash and positions may not go below zero."""
