@@ -293,6 +293,14 @@ class EngineBook:
             self._rules_cache[key] = rules
         return self._rules_cache[key]
 
+    def seed_closes(self, close: np.ndarray, volume: np.ndarray) -> None:
+        """Bars closed before the book's first (``(n, k)`` closes and volumes: a live run's
+        history), for the calibrated cost models' volatility; nothing without cost models."""
+        if self.config.costs:
+            k = len(self.symbols)
+            for c, v in zip(np.reshape(close, (-1, k)), np.reshape(volume, (-1, k)), strict=True):
+                self._closes.append((np.array(c, np.float64), np.array(v, np.float64)))
+
     def _costed(self, market: Market, costs: np.ndarray | None) -> Market:
         """``market`` with the cost models' features of the last closed bar (the decision
         bar of an order sent now, as the backtest's row of the bar it executes on)."""

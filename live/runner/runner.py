@@ -247,6 +247,9 @@ class Runner(AlgoOrders):
         if self.book is None:
             self.book = self._new_book(ts)
             self._first_ts = ts
+            if self.spec.engine.costs and len(self.window.rows) > 1:  # the history before it
+                before = np.stack([r[1] for r in list(self.window.rows)[:-1]])
+                self.book.seed_closes(before[:, 3], before[:, 4])
         # Stops inside the bar, before its close is booked (the backtest's intrabar phase).
         o = np.where(filled, np.nan, ohlcv[0])
         await self._fire_stops(ts, (o, ohlcv[1], ohlcv[2], ohlcv[4]), at_open=False)

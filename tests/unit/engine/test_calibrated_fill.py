@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -120,3 +121,39 @@ def test_a_model_survives_its_json_and_a_wrong_document_is_named() -> None:
         CostModel.from_dict({**model.to_dict(), "d": 1.0}, where="run 7")
     with pytest.raises(ConfigError, match="format"):
         CostModel.from_dict({**model.to_dict(), "format": "other"})
+
+
+def test_a_live_book_sees_the_features_the_backtest_gives_each_bar() -> None:
+    """cost_features of the bars before t (what a live decision after bar t - 1 reads), and an
+    EngineBook that closed them (seeded with the first, closing the rest), give the backtest's
+    row of bar t (calibrated_bar_features_nb, the row with_cost_models writes)."""
+    from grekko_research.engine import layout as L
+    from grekko_research.engine._fills import calibrated_bar_features_nb
+    from grekko_research.engine.book import EngineBook
+    from grekko_research.engine.costs import cost_features
+
+    rng = np.random.default_rng(7)
+    n, symbols = 40, ("BTC/USDT", "ETH/USDT")
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, (n, 2)), axis=0))
+    volume = rng.uniform(1, 10, (n, 2))
+    model = CostModel("ETH/USDT", a=1.0, b=20.0, c=0.3, vol_window=6)
+    config = EngineConfig(sizing=Sizing("percent", 1.0), costs=(model,))
+    pool = np.zeros((n, 2, L.N_CAL_BAR))
+    calibrated_bar_features_nb(close, volume, 1, 6, pool)
+    for t in (1, 2, 5, 7, 8, 20, n - 1):
+        got = cost_features(config, symbols, close[:t], volume[:t])[0]
+        np.testing.assert_array_equal(got[1], pool[t, 1])
+        assert not got[0].any()  # no model for BTC/USDT
+        book = EngineBook(config, symbols, 0)
+        book.seed_closes(close[: t // 2], volume[: t // 2])
+        for u in range(t // 2, t):
+            book.close_bar(close[u], close[u], close[u], np.zeros(2, bool), volume[u])
+        one = np.ones(2)
+        market = book._costed(book_market(one), None)
+        np.testing.assert_array_equal(market.pool[0, 1], pool[t, 1])
+
+
+def book_market(price: np.ndarray) -> Any:
+    from grekko_research.engine.book import _one_bar
+
+    return _one_bar(price, price, price, price, np.zeros(len(price), bool))
