@@ -32,7 +32,7 @@ its first decision, recorded in its first child's ``order_created``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -47,16 +47,14 @@ from grekko_research.engine.algos import (
 )
 from grekko_research.errors import ConfigError
 from live.orders import Intent, NotFound, Order, OrderState
+from live.parents import MAX_CHILDREN, ParentBook, child_index, child_seq
 from live.risk import EventDraft, MarketView, ProposedOrder
 from live.runner._manual import ManualOrders
-from live.runner.spec import ALGO_SEQ, lot_qty
+from live.runner.spec import lot_qty
 from live.venues.errors import OrderMissing, VenueError
 
 __all__ = ["ActiveParent", "AlgoOrders"]
 
-MAX_CHILDREN = 999
-CHILD_STRIDE = 100
-PARENT_STRIDE = CHILD_STRIDE * (MAX_CHILDREN + 1)
 _OPEN = (
     OrderState.SUBMITTED,
     OrderState.UNKNOWN,
@@ -76,23 +74,24 @@ class ActiveParent:
     spec: AlgoSpec
     start_ts: int
     n: int
+    raw: dict[str, Any] = field(compare=False, repr=False)
+    """The ``algo_started`` payload."""
 
     @classmethod
     def of(cls, p: dict[str, Any], tf_ms: int) -> ActiveParent:
         return cls(
             str(p["parent_id"]), str(p["symbol"]), p["side"], Decimal(str(p["qty"])),
-            parse_algo(p["spec"], tf_ms), int(p["start_ts"]), int(p["n"]),
+            parse_algo(p["spec"], tf_ms), int(p["start_ts"]), int(p["n"]), dict(p),
         )  # fmt: skip
 
     def seq(self, i: int) -> int:
         """Child ``i``'s seq; the 99 after it are its re-issues' (a create lost before it
         reached the venue is sent again under seq + 1, see ``_reissue_lost``)."""
-        return ALGO_SEQ + PARENT_STRIDE * self.n + CHILD_STRIDE * i
+        return child_seq(self.n, i)
 
     def child_index(self, seq: int) -> int | None:
         """The index of the child an order of ``seq`` is (or re-issues); None: not this one's."""
-        i, rest = divmod(seq - self.seq(0), CHILD_STRIDE)
-        return i if 0 <= i < MAX_CHILDREN and rest >= 0 else None
+        return child_index(self.n, seq)
 
     def intent(self, run_id: str, i: int, qty: Decimal, limit: Decimal | None = None) -> Intent:
         kind: Literal["market", "limit"] = "market" if limit is None else "limit"
@@ -104,6 +103,8 @@ class AlgoOrders(ManualOrders):
     """Parents from manual requests, children at each decision (see the module doc)."""
 
     _parents: list[ActiveParent] | None = None
+    _cancelled: dict[str, int] | None = None
+    _algo_at: int | None = None
 
     def parents(self) -> list[ActiveParent]:
         """Every parent of the run, from the log (read once, then kept)."""
@@ -116,8 +117,27 @@ class AlgoOrders(ManualOrders):
 
     # -- the request ----------------------------------------------------------------------
 
+    def cancelled(self) -> dict[str, int]:
+        """The run's cancelled parents: the bar of the first decision that creates none of
+        their children (``at_ts``), by parent id, from the log (read once, then kept)."""
+        if self._cancelled is None:
+            self._cancelled = {
+                str(e.payload["parent_id"]): int(e.payload["at_ts"])
+                for e in self.store.read(kinds=["algo_cancelled"])
+            }
+        return self._cancelled
+
     async def manual_order(self, request: dict[str, Any]) -> dict[str, Any]:
-        """A request with ``algo`` starts a parent; any other is a plain manual order."""
+        """A request with ``algo`` starts a parent, a cancel with ``parent_id`` cancels one;
+        any other is a plain manual order."""
+        r = request
+        if (
+            r.get("action") == "cancel"
+            and r.get("parent_id")
+            and not r.get("client_id")
+            and not r.get("error")
+        ):
+            return await self._cancel_parent(r)
         if request.get("algo") is None or request.get("error"):
             return await super().manual_order(request)
         record: dict[str, Any] = {
@@ -192,6 +212,50 @@ class AlgoOrders(ManualOrders):
         self.parents().append(ActiveParent.of(payload, self.tf_ms))
         return answer
 
+    async def _cancel_parent(self, r: dict[str, Any]) -> dict[str, Any]:
+        """Cancel a working parent: ``algo_cancelled`` and the answer logged in one
+        transaction before anything is sent, then its resting child cancelled at the venue.
+        Its decisions from ``at_ts`` on create no child (a restart reads it from the log);
+        what filled stays."""
+        pid = str(r["parent_id"])
+        record: dict[str, Any] = {
+            "source": "manual", "request_id": str(r.get("id")), "action": "cancel",
+            "parent_id": pid, "reason": str(r.get("reason") or "")[:300],
+            "by": str(r.get("by") or "?")[:40],
+        }  # fmt: skip
+        p = next((q for q in self.parents() if q.parent_id == pid), None)
+        if p is None:
+            return self._refuse(record, "unknown_parent", f"no parent {pid!r} in this run")
+        record.update(symbol=p.symbol, side=p.side)
+        await self._children(p)  # a resting child's fills first: a done parent is not working
+        book = ParentBook(started={pid: p.raw}, last_decision_ts=self.last_decided_ts)
+        book.cancelled = {q: {} for q in self.cancelled() if q == pid}
+        state = book.state(pid, self.om, self.tf_ms)
+        if state != "working":
+            return self._refuse(record, "not_working", f"parent {pid} is {state}")
+        # The first decision still to begin: later ones create none of its children.
+        assert self.last_closed_ts is not None  # a parent starts after a bar closed
+        at = self.last_closed_ts
+        if at in (self.last_decided_ts, self._algo_at):
+            at += self.tf_ms
+        filled = sum((o.filled_qty for v in book.children(pid, self.om).values() for o in v),
+                     Decimal(0))  # fmt: skip
+        payload = {"parent_id": pid, "request_id": record["request_id"], "at_ts": at,
+                   "filled": str(filled), "reason": record["reason"], "by": record["by"]}  # fmt: skip
+        answer = {**record, "outcome": "cancel_sent", "rule": None, "at_ts": at}
+        self._append([("algo_cancelled", pid, payload), ("manual_order", pid, answer)])
+        self.cancelled()[pid] = at
+        self.hook("after_algo_cancel")
+        await self._cancel_resting(p)
+        return answer
+
+    async def _cancel_resting(self, p: ActiveParent) -> None:
+        """Cancel the parent's children still resting at the venue (an iceberg's clip, the
+        chaser's limit)."""
+        for o in await self._children(p):
+            if o.state in _OPEN:
+                await self._cancel_child(o.client_id)
+
     # -- the children ---------------------------------------------------------------------
 
     async def _algo_children(
@@ -205,8 +269,13 @@ class AlgoOrders(ManualOrders):
         """The children every parent creates at the decision on bar ``ts``, each passed by the
         risk engine (refusals to ``refused``, its events to ``drafts``)."""
         out: list[Intent] = []
+        self._algo_at = ts  # a cancel from now on stops its parent from the next decision
         for p in self.parents():
             if ts < p.start_ts:
+                continue
+            at = self.cancelled().get(p.parent_id)
+            if at is not None and ts >= at:
+                await self._cancel_resting(p)  # after a restart too: none is left resting
                 continue
             for intent in await self._due(p, ts, prices):
                 if intent.client_id in self._known_ids():

@@ -17,6 +17,7 @@ from grekko_research.engine.config import EngineConfig
 from grekko_research.errors import ConfigError
 from grekko_research.strategy import Strategy
 from live.orders import StopPolicy
+from live.parents import ALGO_SEQ  # execution algorithms' children (live.runner._algos)
 from live.risk import RiskSpec
 from live.risk.config import as_spec
 
@@ -50,7 +51,6 @@ MAX_RETRIES = 3
 FLATTEN_SEQ = 10_000  # intents of a risk flatten take seq from here (retries add 1 each)
 KILL_SEQ = 20_000  # intents of a kill switch's flatten
 MANUAL_SEQ = 50_000  # manual orders (live.runner._manual): never a flatten, never past a halt
-ALGO_SEQ = 60_000  # execution algorithms' children (live.runner._algos): + 100_000 n + 100 i
 MANUAL_DIR = "manual"  # the folder of manual-order requests, beside the KILL flag
 
 
