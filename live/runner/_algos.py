@@ -45,7 +45,7 @@ from grekko_research.engine.algos import (
     passive_price,
     volume_profile,
 )
-from grekko_research.errors import ConfigError
+from grekko_research.errors import ConfigError, GrekkoError
 from live.orders import Intent, NotFound, Order, OrderState
 from live.parents import MAX_CHILDREN, ParentBook, child_index, child_seq
 from live.risk import EventDraft, MarketView, ProposedOrder
@@ -194,17 +194,25 @@ class AlgoOrders(ManualOrders):
         start = self.last_closed_ts
         if self.last_decided_ts == start:
             start += self.tf_ms
+        profile: dict[str, Any] | None = None
         if spec.kind == "vwap" and r["algo"].get("weights") is None:
             bars = self.window.bars()
-            weights = volume_profile(
-                bars.index, bars.volume[:, j], self.tf_ms, start, spec.slices, spec.every
-            )
+            index, volume = bars.index, bars.volume[:, j]
+            profile = {"source": "window"}
+            stored = self._stored_volumes(symbol, start)
+            if stored is not None:
+                index, volume = stored
+                profile = {"source": "store"}
+            weights = volume_profile(index, volume, self.tf_ms, start, spec.slices, spec.every)
             spec = AlgoSpec(**{**spec.__dict__, "weights": weights})
+            past = index[index < start]
+            profile.update(bars=len(past), days=len(set((past // 86_400_000).tolist())))
         n = sum(p.start_ts == start for p in self.parents())
         parent_id = f"algo-{start}-{n}"
         payload = {
             "parent_id": parent_id, "request_id": record["request_id"], "symbol": symbol,
             "side": side, "qty": str(qty), "spec": spec.payload(), "start_ts": start, "n": n,
+            **({"profile": profile} if profile is not None else {}),
         }  # fmt: skip
         answer = {**record, "side": side, "qty": str(qty), "outcome": "sent",
                   "parent_id": parent_id, "rule": None}  # fmt: skip
@@ -255,6 +263,24 @@ class AlgoOrders(ManualOrders):
         for o in await self._children(p):
             if o.state in _OPEN:
                 await self._cancel_child(o.client_id)
+
+    def _stored_volumes(self, symbol: str, start: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """The research store's bars (open times, volumes) of the ``days`` before ``start``
+        (``spec.volume_history``); None without one, or when it holds less than a day."""
+        h = self.spec.volume_history
+        if h is None:
+            return None
+        from grekko_research.data.store import ParquetStore, SeriesKey
+
+        day = 86_400_000
+        try:
+            key = SeriesKey.make(h.exchange, symbol, self.spec.timeframe, market=h.market)
+            frame = ParquetStore(h.root).read(key, start_ms=start - h.days * day, end_ms=start)
+        except GrekkoError:  # none stored (or a name the store cannot hold): the window
+            return None
+        if len(frame) < day // self.tf_ms:
+            return None
+        return frame.timestamp.to_numpy(np.int64), frame.volume.to_numpy(np.float64)
 
     # -- the children ---------------------------------------------------------------------
 

@@ -1,7 +1,8 @@
 """Cancelling a parent order through the real HTTP API, on a run against the Binance simulator:
 a chaser's limit rests far under the market, ``POST /orders/parents/{id}/cancel`` logs
 ``algo_cancelled`` and cancels the resting child at the venue; a second cancel and an unknown
-parent are refused by name; ``GET /orders/parents`` lists the parent as cancelled."""
+parent are refused by name; ``GET /orders/parents`` lists the parent as cancelled. A VWAP
+beside it takes its volume profile from the research store (a tiny one in tmp)."""
 
 from __future__ import annotations
 
@@ -12,14 +13,18 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import pandas as pd
 import pytest
 
+from grekko_research.data.store import ParquetStore, SeriesKey
 from grekko_research.engine import EngineConfig, MarketRules
+from grekko_research.engine.algos import volume_profile
 from grekko_research.strategy import get_strategy
 from live.api import ApiTokens, FlagFileControl, LogHub, create_app
 from live.events import EventStore
 from live.runner import Runner, RunnerSpec
+from live.runner.spec import VolumeHistory
 from live.sim import start_simulator
 from live.venues.credentials import Credentials
 from live.venues.registry import make_venue
@@ -28,10 +33,11 @@ from tests.integration.test_manual_orders import BARS, CONTROL, READ, _answer, _
 from tests.integration.test_quality_sim import KEY, SECRET, wall_ms
 
 pytestmark = pytest.mark.timeout(60)
+H = 3_600_000
 
 
 async def _scenario(
-    runner: Runner, venue: SteppedReplay, http: httpx.AsyncClient, log: Path
+    runner: Runner, venue: SteppedReplay, http: httpx.AsyncClient, log: Path, first_ts: int
 ) -> dict[str, Any]:
     control = {"Authorization": f"Bearer {CONTROL}"}
     read = {"Authorization": f"Bearer {READ}"}
@@ -44,14 +50,20 @@ async def _scenario(
     started = await _answer(log, r.json()["request_id"])
     assert started["outcome"] == "sent", started
     pid = started["parent_id"]
+    # a VWAP beside it, profiled from the store's two days before the run's bars
+    vwap = {**chase, "reason": "vwap", "algo": {"kind": "vwap", "slices": 2, "over": "2h"}}
+    r = await http.post("/orders", json=vwap, headers=control)
+    out: dict[str, Any] = {"vwap": await _answer(log, r.json()["request_id"], "algo_started")}
+    # 12 stored bars before this start: under a day, so the window's bars would be used
+    out["short_history"] = runner._stored_volumes("BTC/USDT", first_ts - 36 * H)
     venue.release.set()  # the parent's first decision places its limit, which rests
     deadline = time.monotonic() + 10
     while not (resting := (await http.get("/orders?open=true", headers=read)).json()):
         assert time.monotonic() < deadline, "the chaser's limit never rested"
         await asyncio.sleep(0.02)
-    (child,) = resting
+    (child,) = [o for o in resting if o["order_type"] == "limit"]
     await _state_of(log, child["client_id"], "ACKNOWLEDGED")
-    out: dict[str, Any] = {"child": child}
+    out["child"] = child
     path = f"/orders/parents/{pid}/cancel"
     r = await http.post(path, json={"reason": "changed my mind"}, headers=control)
     assert r.status_code == 202, r.text
@@ -72,6 +84,16 @@ async def _scenario(
     return out
 
 
+def _store(frame: pd.DataFrame, root: Path) -> pd.DataFrame:
+    """Two days of hourly BTC/USDT bars before ``frame`` in a store at ``root``, their volume
+    rising with the hour of the day."""
+    ts = int(frame.timestamp.iloc[0]) - H * np.arange(48, 0, -1)
+    stored = pd.DataFrame({"timestamp": ts, "open": 1.0, "high": 1.0, "low": 1.0, "close": 1.0,
+                           "volume": 1.0 + (ts // H) % 24})  # fmt: skip
+    ParquetStore(root).write(SeriesKey.make("binance", "BTC/USDT", "1h"), stored)
+    return stored
+
+
 async def _trade(frame: pd.DataFrame, folder: Path) -> dict[str, Any]:
     log = folder / "events.db"
     sim = await start_simulator(
@@ -83,6 +105,7 @@ async def _trade(frame: pd.DataFrame, folder: Path) -> dict[str, Any]:
         "parents", strategy, strategy.params({"fast": 2, "slow": 20}),
         EngineConfig(market=MarketRules(lot_size=0.00001, tick_size=0.01)), ("BTC/USDT",), "1h",
         grace_ms=300, reconcile_every_ms=10**12, kill_file=folder / "KILL", kill_poll_s=0.02,
+        volume_history=VolumeHistory(str(folder.parent / "store"), "binance"),
     )  # fmt: skip
     exchange = make_venue(
         "binance", urls=sim.url, credentials=Credentials(KEY, SECRET), rate_limit=False
@@ -99,7 +122,7 @@ async def _trade(frame: pd.DataFrame, folder: Path) -> dict[str, Any]:
     )
     try:
         async with httpx.AsyncClient(base_url=url, timeout=10) as http:
-            return await _scenario(runner, venue, http, log)
+            return await _scenario(runner, venue, http, log, int(frame.timestamp.iloc[0]))
     finally:
         server.should_exit = True
         thread.join(10)
@@ -119,14 +142,21 @@ def test_a_parent_cancel_takes_its_resting_child_off_the_venue(
     frame = pd.read_csv(shared_data / "ohlcv/binance-spot_BTC-USDT_1h__nfi.csv.gz").head(BARS + 3)
     folder = tmp_path / "run"
     folder.mkdir()
+    stored = _store(frame, tmp_path / "store")
     out = asyncio.run(_trade(frame, folder))
+    vwap = out["vwap"]
+    assert vwap["profile"] == {"source": "store", "bars": 48, "days": 2}, vwap["profile"]
+    expected = volume_profile(stored.timestamp.to_numpy(), stored.volume.to_numpy(), H,
+                              vwap["start_ts"], 2, 1)  # fmt: skip
+    assert vwap["spec"]["weights"] == list(expected) and len(set(expected)) == 2
+    assert out["short_history"] is None
     cancel, logged = out["cancel"], out["logged"]
     assert (cancel["outcome"], cancel["by"]) == ("cancel_sent", "api"), cancel
     assert (logged["reason"], logged["by"], logged["filled"]) == ("changed my mind", "api", "0")
     assert (out["again"]["outcome"], out["again"]["rule"]) == ("refused", "not_working")
     assert "cancelled" in out["again"]["refusal"]
     assert (out["unknown"]["outcome"], out["unknown"]["rule"]) == ("refused", "unknown_parent")
-    (row,) = out["rows"]
+    row = out["rows"][0]
     assert (row["kind"], row["children_sent"], row["children_filled"], row["filled"]) == (
         "chase", 1, 0, "0"
     )  # fmt: skip

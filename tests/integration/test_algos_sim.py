@@ -193,6 +193,8 @@ def test_the_backtest_simulates_the_same_schedule(crashed: tuple, shared_data: P
     assert len(parents[2].children) == 3
     # The VWAP's children follow the run's volume profile (logged with the parent): unequal.
     vwap = [c.qty for c in parents[3].children]
+    started = [e.payload for e in events if e.kind == "algo_started"]
+    assert started[3]["profile"]["source"] == "window"  # the run has no research store
     assert sum(vwap) == Decimal("0.03") and len(set(vwap)) > 1, vwap
     live = [(s, Decimal(q), Decimal(p)) for _, s, q, p, _ in ledger["fills"]]
     engine = [("BUY" if r.side > 0 else "SELL", Decimal(repr(abs(r.size))).quantize(Decimal("1e-5")),
