@@ -27,7 +27,18 @@ manager, so a restart computes the same):
   FILLED, it is cancelled (the cancel's answer recorded) and the remainder sent at market.
 
 The limit price of an iceberg or a chase is :func:`passive_price` of the reference price at
-its first decision, recorded in its first child's ``order_created``.
+its first decision, recorded in its first child's ``order_created``. A VWAP's weights are
+:func:`volume_profile` of the research store's bars before its start (``spec.volume_history``),
+or of the window's when the store holds less than a day; ``algo_started`` records them in its
+spec and their ``profile`` (source, bars, days).
+
+A cancel request with ``parent_id`` (``POST /orders/parents/{id}/cancel``, ``grekko-live order
+cancel --parent``) is recorded as ``algo_cancelled`` (``at_ts``: the first decision not yet
+begun, the reason and who) and answered (``cancel_sent``) in one transaction before anything is
+sent; no decision from ``at_ts`` on creates a child of that parent (a restart reads it from the
+log), and its resting children are cancelled at the venue (again at each later decision while
+one rests: a crash between the two leaves none). Its state (:mod:`live.parents`) is listed by
+``GET /orders/parents`` and ``grekko-live orders --parents``.
 """
 
 from __future__ import annotations
