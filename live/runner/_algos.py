@@ -116,6 +116,7 @@ class AlgoOrders(ManualOrders):
     _parents: list[ActiveParent] | None = None
     _cancelled: dict[str, int] | None = None
     _algo_at: int | None = None
+    _settled: frozenset[str] = frozenset()  # cancelled parents with no child resting any more
 
     def parents(self) -> list[ActiveParent]:
         """Every parent of the run, from the log (read once, then kept)."""
@@ -268,12 +269,14 @@ class AlgoOrders(ManualOrders):
         await self._cancel_resting(p)
         return answer
 
-    async def _cancel_resting(self, p: ActiveParent) -> None:
+    async def _cancel_resting(self, p: ActiveParent) -> bool:
         """Cancel the parent's children still resting at the venue (an iceberg's clip, the
-        chaser's limit)."""
+        chaser's limit); True once none rests."""
+        settled = True
         for o in await self._children(p):
             if o.state in _OPEN:
-                await self._cancel_child(o.client_id)
+                settled = await self._cancel_child(o.client_id) and settled
+        return settled
 
     def _stored_volumes(self, symbol: str, start: int) -> tuple[np.ndarray, np.ndarray] | None:
         """The research store's bars (open times, volumes) of the ``days`` before ``start``
@@ -312,7 +315,9 @@ class AlgoOrders(ManualOrders):
                 continue
             at = self.cancelled().get(p.parent_id)
             if at is not None and ts >= at:
-                await self._cancel_resting(p)  # after a restart too: none is left resting
+                # after a restart too: none is left resting
+                if p.parent_id not in self._settled and await self._cancel_resting(p):
+                    self._settled |= {p.parent_id}
                 continue
             for intent in await self._due(p, ts, prices):
                 if intent.client_id in self._known_ids():

@@ -209,7 +209,10 @@ def test_a_cancelled_twap_sends_no_child_after_the_cancel_even_across_a_sigkill(
     runner SIGKILLed right after the cancel is logged (before it acts on it) and restarted: no
     child after the cancel, the parent listed as cancelled with half filled, and the backtest
     of the logged parent (cancelled at the same bar) fills what the venue filled."""
+    from rich.console import Console
+
     from live.state import fold_run
+    from live.status_view import print_parents
 
     bars = 12
     result, events, ledger = run_algos(
@@ -227,6 +230,10 @@ def test_a_cancelled_twap_sends_no_child_after_the_cancel_even_across_a_sigkill(
     assert len(ledger["orders"]) == 3
     (row,) = fold_run(events).parent_rows()
     assert (row["state"], row["filled"], row["children_sent"]) == ("cancelled", "0.03", 3), row
+    console = Console(record=True, width=120)
+    print_parents(console, [row])  # what grekko-live orders --parents prints
+    text = console.export_text()
+    assert row["parent_id"] in text and "3/3 filled" in text and "cancelled (test: test)" in text
     parents, filled = backtest_of(events, pd.read_csv(shared_data / CANDLES), bars)
     index = pd.read_csv(shared_data / CANDLES).timestamp.to_numpy(np.int64)
     simulated = [(int(index[c.bar]), c.kind, c.qty, c.price) for p in parents for c in p.children]
