@@ -22,6 +22,7 @@ from grekko_research.strategy import Strategy, get_strategy
 from live.events import EventStore
 from live.runner import Runner, RunnerSpec, RunSummary
 from live.runner.sleeves import SleeveSpec
+from live.runner.spec import VolumeHistory
 from live.venues.base import Venue
 from live.venues.paper import PaperVenue, ReplayFeed
 
@@ -118,8 +119,17 @@ def _spec(
         kill_file=state_dir / KILL_FILE,
         risk=risk_spec(cfg),
         stop_policy=StopPolicy.from_config(asdict(live.stop_policy), "live.stop_policy"),
+        volume_history=_volume_history(cfg),
         **what,
     )
+
+
+def _volume_history(cfg: GrekkoConfig) -> VolumeHistory:
+    """A VWAP parent's volume profile: the store ``data.store`` names (the backtest's)."""
+    from grekko_research.data.store import default_data_dir
+
+    root = cfg.data.store or str(default_data_dir())
+    return VolumeHistory(root, cfg.data.exchange, cfg.data.market)
 
 
 def _window_extras(cfg: GrekkoConfig, strategies: Sequence[Strategy]) -> Any:

@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from live.events import Event
 from live.orders import TERMINAL, Order, OrderManager, UnknownOrderError
+from live.parents import ParentBook
 
 __all__ = [
     "RISK_LEVELS",
@@ -138,6 +139,8 @@ class RunFold:
     om: OrderManager = field(default_factory=OrderManager)
     sleeves: dict[str, SleeveState] = field(default_factory=dict)
     """A portfolio run's strategies, by id (empty for a single strategy)."""
+    parents: ParentBook = field(default_factory=ParentBook)
+    """The run's execution algorithms' parents (:mod:`live.parents`)."""
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -206,6 +209,14 @@ class RunFold:
             **({"model": model_provenance(self.run)} if self.run.get("model") else {}),
         }
 
+    def parent_rows(self) -> list[dict[str, Any]]:
+        """Each parent order with its progress and state (:meth:`ParentBook.rows`)."""
+        from grekko_research.data.timeframes import parse_timeframe
+
+        if not self.parents.started:
+            return []
+        return self.parents.rows(self.om, parse_timeframe(str(self.run["timeframe"])).ms)
+
     def exposure(self) -> dict[str, float]:
         """Position × last close per symbol with a known close."""
         positions = self.om.positions()
@@ -244,6 +255,8 @@ class RunFold:
     def _apply(self, e: Event) -> list[Rejection]:
         self.last_seq, self.last_ts_ms = e.seq, e.ts_ms
         self.events += 1
+        if e.kind in ("algo_started", "algo_cancelled", "decision"):
+            self.parents.apply(e)
         sleeve = self._sleeve_of(e.stream)
         if sleeve is not None:
             return self._apply_sleeve(sleeve, e)

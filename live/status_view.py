@@ -15,7 +15,7 @@ from live.orders import TERMINAL
 from live.runs import RunInfo
 from live.state import RunFold, model_provenance
 
-__all__ = ["print_orders", "print_positions", "print_runs", "print_status"]
+__all__ = ["print_orders", "print_parents", "print_positions", "print_runs", "print_status"]
 
 _STATE_STYLE = {"ACTIVE": "green", "REDUCING": "yellow", "HALTED": "bold red"}
 
@@ -132,6 +132,27 @@ def print_orders(
             f"{r['side']} {qty_text(r['qty'])} {r['symbol']}",
             filled,
             price_text(r.get("avg_price")),
+            escape(state),
+        )
+    console.print(t)
+
+
+def print_parents(console: Console, rows: Sequence[dict[str, Any]]) -> None:
+    """Parent orders, one a row: id, start bar (UTC), kind, order, filled, children, state."""
+    cols = ("parent", "start (UTC)", "kind", "order", "filled", "children", "state")
+    t = table(console, *cols, title=_n(len(rows), "parent"), right=("filled", "children"),
+              keep=("parent", "order"))  # fmt: skip
+    for r in rows:
+        state = str(r["state"])
+        if r.get("cancel_reason"):
+            state += f" ({r.get('cancelled_by')}: {r['cancel_reason']})"
+        t.add_row(
+            str(r["parent_id"]),
+            utc(r.get("start_ts"), seconds=False).removesuffix("Z"),
+            str(r["kind"]),
+            f"{r['side']} {qty_text(r['qty'])} {r['symbol']}",
+            "all" if r["filled"] == r["qty"] else qty_text(r["filled"]),
+            f"{r['children_filled']}/{r['children_sent']} filled",
             escape(state),
         )
     console.print(t)

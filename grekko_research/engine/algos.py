@@ -41,6 +41,7 @@ __all__ = [
     "limit_fill_bar",
     "parse_algo",
     "passive_price",
+    "resting_at_cancel",
     "schedule_orders",
     "simulate_parent",
     "volume_profile",
@@ -233,7 +234,9 @@ class Child:
 class Parent:
     """A parent order for :func:`schedule_orders`: ``qty`` on ``side`` of asset column
     ``asset``, started at the decision on bar index ``start``; ``limit``: the iceberg's or the
-    chaser's resting price (from :func:`passive_price`)."""
+    chaser's resting price (from :func:`passive_price`); ``cancel``: cancelled before the
+    decision on that bar (index) — no child from it on, a resting one cancelled before the
+    bar trades."""
 
     asset: int
     side: Literal["buy", "sell"]
@@ -243,6 +246,7 @@ class Parent:
     limit: Decimal | None = None
     lot: Decimal | None = None
     children: list[Child] = field(default_factory=list)
+    cancel: int | None = None
 
 
 def limit_fill_bar(
@@ -265,7 +269,24 @@ def limit_fill_bar(
 def simulate_parent(p: Parent, open_: np.ndarray, high: np.ndarray, low: np.ndarray) -> list[Child]:
     """The children of ``p`` on these bars (one asset's ``(n,)`` columns), in placement order:
     the schedule the live runner follows, with the fill-dependent steps (iceberg's next clip,
-    the chaser's market remainder) decided by :func:`limit_fill_bar`."""
+    the chaser's market remainder) decided by :func:`limit_fill_bar`; a cancelled parent's
+    children up to its cancel."""
+    out = _schedule(p, open_, high, low)
+    return out if p.cancel is None else [c for c in out if c.bar < p.cancel]
+
+
+def resting_at_cancel(p: Parent, open_: np.ndarray, high: np.ndarray, low: np.ndarray) -> bool:
+    """Whether a cancelled parent's last child is a limit still resting when the cancel
+    reaches the venue (before bar ``p.cancel`` trades): the cancel takes it off the book."""
+    if p.cancel is None or not p.children or p.children[-1].kind != "limit":
+        return False
+    last = p.children[-1]
+    assert last.price is not None
+    filled = limit_fill_bar(p.side, float(last.price), last.bar, open_, high, low)
+    return filled < 0 or filled >= p.cancel
+
+
+def _schedule(p: Parent, open_: np.ndarray, high: np.ndarray, low: np.ndarray) -> list[Child]:
     s = p.spec
     out: list[Child] = []
     if s.kind in ("twap", "vwap"):
@@ -308,9 +329,15 @@ def schedule_orders(
     price = np.full((n_bars, n_assets), np.nan)
     for p in parents:
         j = p.asset
-        p.children[:] = simulate_parent(p, bars.open[:, j], bars.high[:, j], bars.low[:, j])
+        cols = bars.open[:, j], bars.high[:, j], bars.low[:, j]
+        p.children[:] = simulate_parent(p, *cols)
+        cancel_at = skip = None
+        if p.cancel is not None and resting_at_cancel(p, *cols):
+            cancel_at = p.cancel - 1  # decided at that bar's close: off before the next trades
+            if p.children[-1].bar == cancel_at:  # placed and cancelled before a bar traded
+                cancel_at, skip = None, p.children[-1]
         for c in p.children:
-            if c.bar >= n_bars or c.qty <= 0:
+            if c.bar >= n_bars or c.qty <= 0 or c is skip:
                 continue
             if kind[c.bar, j]:
                 raise ConfigError(
@@ -321,4 +348,9 @@ def schedule_orders(
             size[c.bar, j] = float(c.qty) * (1.0 if p.side == "buy" else -1.0)
             if c.price is not None:
                 price[c.bar, j] = float(c.price)
+        if cancel_at is not None and cancel_at < n_bars:
+            if kind[cancel_at, j]:
+                raise ConfigError(f"two orders on bar {cancel_at} of asset {j}: the cancel of a "
+                                  f"{p.spec.kind} parent and another order")  # fmt: skip
+            kind[cancel_at, j] = "cancel"
     return {"kind": kind, "size": size, "price": price}

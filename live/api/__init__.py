@@ -10,11 +10,13 @@ needs ``Authorization: Bearer <token>``)::
     GET  /strategies    run id, strategy, params, venue, mode, symbols
     GET  /positions     net positions, last close, exposure
     GET  /orders        ?state=FILLED &open=true &symbol= &limit=
+    GET  /orders/parents  execution algorithms' parents: children, filled, state
     GET  /fills         ?symbol= &client_id= &since_ms= &limit=
     GET  /pnl           equity, realised P&L, fees
     GET  /risk          ACTIVE | REDUCING | HALTED + reason, breaches, last reconciliation
     POST /kill          {"reason": str, "flatten": bool}   control token
     POST /resume        {"reason": str}                    control token
+    POST /orders/parents/{parent_id}/cancel  {"reason": str}  control token
     GET  /metrics       Prometheus text (public with GREKKO_API_METRICS_PUBLIC=1)
     WS   /ws/orders /ws/fills /ws/signals /ws/risk          ?after_seq=N to catch up
                         (token: Authorization header, subprotocols grekko.bearer + token, or ?token=)

@@ -3,9 +3,9 @@
 Every route but ``/health`` (and the OpenAPI document, ``/docs`` and the web console's page and
 files, which hold no data) needs ``Authorization: Bearer <token>``;
 ``/metrics`` too unless the tokens say it is public. ``POST /kill``, ``POST /resume`` and the
-manual orders (``POST /orders``, ``POST /orders/{client_id}/cancel``) need a control token (a
-read token gets 403). Websockets take the token from the same header, from
-the subprotocols ``grekko.bearer, <token>`` (the web console's way: browsers cannot set headers
+manual orders (``POST /orders``, ``POST /orders/{client_id}/cancel``,
+``POST /orders/parents/{parent_id}/cancel``) need a control token (a read token gets 403).
+Websockets take the token from the same header, from the subprotocols ``grekko.bearer, <token>`` (the web console's way: browsers cannot set headers
 on a websocket) or from ``?token=``, checked before the handshake is
 accepted: a bad token gets an HTTP 401 refusal (or, on servers without the ASGI denial
 response extension, a close with code 4401). See :mod:`live.api` for the whole surface.
@@ -150,6 +150,27 @@ class OrderOut(BaseModel):
     submitted_ms: int | None
     venue_order_id: str | None
     reason: str | None
+
+
+class ParentOut(BaseModel):
+    """A parent order worked by an execution algorithm (``live.parents``)."""
+
+    parent_id: str
+    symbol: str
+    side: str
+    kind: Literal["twap", "vwap", "iceberg", "chase"]
+    qty: str
+    filled: str = Field(description="Filled by its children (decimal string)")
+    children_sent: int
+    children_filled: int
+    state: Literal["working", "done", "cancelled", "ended unfilled"]
+    start_ts: int = Field(description="The bar of its first decision (ms)")
+    request_id: str | None
+    cancelled_at_ts: int | None = Field(
+        description="Cancelled: its first decision without children"
+    )
+    cancel_reason: str | None
+    cancelled_by: str | None
 
 
 class FillOut(BaseModel):
@@ -459,6 +480,12 @@ def _add_book_routes(app: FastAPI, hub: LogHub, read: list[Any]) -> None:
         ]
         return out[-limit:] if limit else out
 
+    @app.get("/orders/parents", dependencies=read, responses=_AUTH_ERRORS)
+    async def parents() -> list[ParentOut]:
+        """Every parent order of the run (execution algorithms), oldest first: its children
+        sent and filled, and its state (working, done, cancelled, ended unfilled)."""
+        return [ParentOut(**row) for row in fold.parent_rows()]
+
     @app.get("/fills", dependencies=read, responses=_AUTH_ERRORS)
     async def fills(
         symbol: str | None = None,
@@ -587,6 +614,19 @@ def _add_control_routes(app: FastAPI, control: Control, control_auth: list[Any])
         """Ask to cancel one of the run's open orders (logged as a manual cancel)."""
         log.warning("manual cancel requested through the API")
         request = {"action": "cancel", "client_id": client_id, "reason": body.reason}
+        return await control.manual({**request, "by": "api"})
+
+    @app.post(
+        "/orders/parents/{parent_id}/cancel",
+        status_code=202,
+        dependencies=control_auth,
+        responses=_AUTH_ERRORS,
+    )
+    async def parent_cancel(parent_id: str, body: CancelRequest) -> dict[str, Any]:
+        """Ask to cancel a working parent order: no child after it, its resting child
+        cancelled, what filled stays (logged as ``algo_cancelled`` and a manual cancel)."""
+        log.warning("parent cancel requested through the API")
+        request = {"action": "cancel", "parent_id": parent_id, "reason": body.reason}
         return await control.manual({**request, "by": "api"})
 
 

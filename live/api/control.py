@@ -1,8 +1,8 @@
 """Control actions of the status API: the protocol the runner side implements, and the flag file.
 
 The API never trades and never writes the event log: ``POST /kill``, ``POST /resume`` and the
-manual orders (``POST /orders``, ``POST /orders/{client_id}/cancel``) go through a
-:class:`Control`. :class:`FlagFileControl` is the one a separate API process uses: it
+manual orders (``POST /orders``, ``POST /orders/{client_id}/cancel``, a parent's cancel) go
+through a :class:`Control`. :class:`FlagFileControl` is the one a separate API process uses: it
 writes the run's ``KILL`` flag file (what ``grekko-live kill`` writes, and what the runner
 watches), or removes it and writes a ``RESUME`` request (which lifts a halt or kill switch of
 any origin, a breaker's too). The runner records what it then does (``kill_switch``,

@@ -181,6 +181,12 @@ def order_command(
     client_id: Annotated[
         str | None, typer.Option("--client-id", metavar="ID", help="The order to cancel")
     ] = None,
+    parent: Annotated[
+        str | None,
+        typer.Option(
+            "--parent", metavar="ID", help="The parent order to cancel (orders --parents)"
+        ),
+    ] = None,
     wait: Annotated[
         float,
         typer.Option(metavar="SECONDS", help="Wait this long for the run's answer (0: do not)"),
@@ -209,7 +215,9 @@ def order_command(
     venue: VenueOpt = None,
     state_dir: StateDirOpt = None,
 ) -> None:
-    """Send a manual order to a running run: force an entry or an exit, or cancel an order.
+    """Send a manual order to a running run: force an entry or an exit, or cancel an order
+    (--client-id) or a parent order (--parent: no child after it, its resting child cancelled,
+    what filled stays).
 
     With --algo the entry or exit is a parent order worked as child orders on the bar clock
     (TWAP, VWAP, iceberg, passive-then-market chaser; docs/execution.md), each child through the
@@ -228,8 +236,13 @@ def order_command(
 
     if action not in ("enter", "exit", "cancel"):
         raise typer.BadParameter(f"{action!r}: enter, exit or cancel", param_hint="ACTION")
-    if action == "cancel" and not client_id:
-        raise typer.BadParameter("cancel needs the order's --client-id", param_hint="--client-id")
+    if action == "cancel" and bool(client_id) == bool(parent):
+        raise typer.BadParameter(
+            "cancel needs the order's --client-id or a parent's --parent (one of them)",
+            param_hint="--client-id",
+        )
+    if parent and action != "cancel":
+        raise typer.BadParameter(f"{action} takes no --parent", param_hint="--parent")
     if action != "cancel" and not symbol:
         raise typer.BadParameter(f"{action} needs a SYMBOL", param_hint="SYMBOL")
     if action == "enter" and side not in ("buy", "sell"):
@@ -242,6 +255,8 @@ def order_command(
     body = {"action": action, "symbol": symbol, "side": side, "qty": qty,
             "client_id": client_id, "reason": reason, "by": "cli", "id": rid,
             "ts_ms": int(time.time() * 1000), **extras}  # fmt: skip
+    if parent:
+        body["parent_id"] = parent
     file = write_manual_request(run_folder(path, state_dir, None), body)
     console.print(f"manual {action} requested ({rid}): {file}", soft_wrap=True)
     if wait <= 0:
@@ -256,7 +271,8 @@ def order_command(
             )  # fmt: skip
         if answer is not None:
             outcome = str(answer.get("outcome"))
-            detail = answer.get("refusal") or answer.get("client_id") or ""
+            detail = (answer.get("refusal") or answer.get("client_id")
+                      or answer.get("parent_id") or "")  # fmt: skip
             console.print(f"{outcome}: {detail}", soft_wrap=True)
             if outcome not in ("sent", "cancel_sent"):
                 raise typer.Exit(3)

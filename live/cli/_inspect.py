@@ -55,12 +55,27 @@ def orders_command(
     state_dir: StateDirOpt = None,
     as_json: JsonOpt = False,
     open_only: Annotated[bool, typer.Option("--open", help="Only orders not yet final")] = False,
+    parents: Annotated[
+        bool, typer.Option("--parents", help="The execution algorithms' parent orders instead")
+    ] = False,
 ) -> None:
-    """Every order of a run with its state, fills and client id."""
+    """Every order of a run with its state, fills and client id.
+
+    With --parents: every parent order (TWAP, VWAP, iceberg, chase) with its children sent and
+    filled and its state: working, done, cancelled or ended unfilled (cancel one with
+    grekko-live order cancel --parent ID).
+    """
     from live.orders import TERMINAL
-    from live.status_view import order_row, print_orders
+    from live.status_view import order_row, print_orders, print_parents
 
     state = load_state(find_log(overrides, events, venue, run, state_dir))
+    if parents:
+        found = [r for r in state.parent_rows() if not open_only or r["state"] == "working"]
+        if as_json:
+            console.print_json(json.dumps(found))
+        else:
+            print_parents(console, found)
+        return
     rows = [order_row(o) for o in state.orders if not open_only or o.state not in TERMINAL]
     if as_json:
         console.print_json(json.dumps(rows))

@@ -27,12 +27,23 @@ manager, so a restart computes the same):
   FILLED, it is cancelled (the cancel's answer recorded) and the remainder sent at market.
 
 The limit price of an iceberg or a chase is :func:`passive_price` of the reference price at
-its first decision, recorded in its first child's ``order_created``.
+its first decision, recorded in its first child's ``order_created``. A VWAP's weights are
+:func:`volume_profile` of the research store's bars before its start (``spec.volume_history``),
+or of the window's when the store holds less than a day; ``algo_started`` records them in its
+spec and their ``profile`` (source, bars, days).
+
+A cancel request with ``parent_id`` (``POST /orders/parents/{id}/cancel``, ``grekko-live order
+cancel --parent``) is recorded as ``algo_cancelled`` (``at_ts``: the first decision not yet
+begun, the reason and who) and answered (``cancel_sent``) in one transaction before anything is
+sent; no decision from ``at_ts`` on creates a child of that parent (a restart reads it from the
+log), and its resting children are cancelled at the venue (again at each later decision while
+one rests: a crash between the two leaves none). Its state (:mod:`live.parents`) is listed by
+``GET /orders/parents`` and ``grekko-live orders --parents``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -45,18 +56,16 @@ from grekko_research.engine.algos import (
     passive_price,
     volume_profile,
 )
-from grekko_research.errors import ConfigError
+from grekko_research.errors import ConfigError, GrekkoError
 from live.orders import Intent, NotFound, Order, OrderState
+from live.parents import MAX_CHILDREN, ParentBook, child_index, child_seq
 from live.risk import EventDraft, MarketView, ProposedOrder
 from live.runner._manual import ManualOrders
-from live.runner.spec import ALGO_SEQ, lot_qty
+from live.runner.spec import lot_qty
 from live.venues.errors import OrderMissing, VenueError
 
 __all__ = ["ActiveParent", "AlgoOrders"]
 
-MAX_CHILDREN = 999
-CHILD_STRIDE = 100
-PARENT_STRIDE = CHILD_STRIDE * (MAX_CHILDREN + 1)
 _OPEN = (
     OrderState.SUBMITTED,
     OrderState.UNKNOWN,
@@ -76,23 +85,24 @@ class ActiveParent:
     spec: AlgoSpec
     start_ts: int
     n: int
+    raw: dict[str, Any] = field(compare=False, repr=False)
+    """The ``algo_started`` payload."""
 
     @classmethod
     def of(cls, p: dict[str, Any], tf_ms: int) -> ActiveParent:
         return cls(
             str(p["parent_id"]), str(p["symbol"]), p["side"], Decimal(str(p["qty"])),
-            parse_algo(p["spec"], tf_ms), int(p["start_ts"]), int(p["n"]),
+            parse_algo(p["spec"], tf_ms), int(p["start_ts"]), int(p["n"]), dict(p),
         )  # fmt: skip
 
     def seq(self, i: int) -> int:
         """Child ``i``'s seq; the 99 after it are its re-issues' (a create lost before it
         reached the venue is sent again under seq + 1, see ``_reissue_lost``)."""
-        return ALGO_SEQ + PARENT_STRIDE * self.n + CHILD_STRIDE * i
+        return child_seq(self.n, i)
 
     def child_index(self, seq: int) -> int | None:
         """The index of the child an order of ``seq`` is (or re-issues); None: not this one's."""
-        i, rest = divmod(seq - self.seq(0), CHILD_STRIDE)
-        return i if 0 <= i < MAX_CHILDREN and rest >= 0 else None
+        return child_index(self.n, seq)
 
     def intent(self, run_id: str, i: int, qty: Decimal, limit: Decimal | None = None) -> Intent:
         kind: Literal["market", "limit"] = "market" if limit is None else "limit"
@@ -104,6 +114,9 @@ class AlgoOrders(ManualOrders):
     """Parents from manual requests, children at each decision (see the module doc)."""
 
     _parents: list[ActiveParent] | None = None
+    _cancelled: dict[str, int] | None = None
+    _algo_at: int | None = None
+    _settled: frozenset[str] = frozenset()  # cancelled parents with no child resting any more
 
     def parents(self) -> list[ActiveParent]:
         """Every parent of the run, from the log (read once, then kept)."""
@@ -116,8 +129,27 @@ class AlgoOrders(ManualOrders):
 
     # -- the request ----------------------------------------------------------------------
 
+    def cancelled(self) -> dict[str, int]:
+        """The run's cancelled parents: the bar of the first decision that creates none of
+        their children (``at_ts``), by parent id, from the log (read once, then kept)."""
+        if self._cancelled is None:
+            self._cancelled = {
+                str(e.payload["parent_id"]): int(e.payload["at_ts"])
+                for e in self.store.read(kinds=["algo_cancelled"])
+            }
+        return self._cancelled
+
     async def manual_order(self, request: dict[str, Any]) -> dict[str, Any]:
-        """A request with ``algo`` starts a parent; any other is a plain manual order."""
+        """A request with ``algo`` starts a parent, a cancel with ``parent_id`` cancels one;
+        any other is a plain manual order."""
+        r = request
+        if (
+            r.get("action") == "cancel"
+            and r.get("parent_id")
+            and not r.get("client_id")
+            and not r.get("error")
+        ):
+            return await self._cancel_parent(r)
         if request.get("algo") is None or request.get("error"):
             return await super().manual_order(request)
         record: dict[str, Any] = {
@@ -174,23 +206,95 @@ class AlgoOrders(ManualOrders):
         start = self.last_closed_ts
         if self.last_decided_ts == start:
             start += self.tf_ms
+        profile: dict[str, Any] | None = None
         if spec.kind == "vwap" and r["algo"].get("weights") is None:
             bars = self.window.bars()
-            weights = volume_profile(
-                bars.index, bars.volume[:, j], self.tf_ms, start, spec.slices, spec.every
-            )
+            index, volume = bars.index, bars.volume[:, j]
+            profile = {"source": "window"}
+            stored = self._stored_volumes(symbol, start)
+            if stored is not None:
+                index, volume = stored
+                profile = {"source": "store"}
+            weights = volume_profile(index, volume, self.tf_ms, start, spec.slices, spec.every)
             spec = AlgoSpec(**{**spec.__dict__, "weights": weights})
+            past = index[index < start]
+            profile.update(bars=len(past), days=len(set((past // 86_400_000).tolist())))
         n = sum(p.start_ts == start for p in self.parents())
         parent_id = f"algo-{start}-{n}"
         payload = {
             "parent_id": parent_id, "request_id": record["request_id"], "symbol": symbol,
             "side": side, "qty": str(qty), "spec": spec.payload(), "start_ts": start, "n": n,
+            **({"profile": profile} if profile is not None else {}),
         }  # fmt: skip
         answer = {**record, "side": side, "qty": str(qty), "outcome": "sent",
                   "parent_id": parent_id, "rule": None}  # fmt: skip
         self._append([("algo_started", parent_id, payload), ("manual_order", parent_id, answer)])
         self.parents().append(ActiveParent.of(payload, self.tf_ms))
         return answer
+
+    async def _cancel_parent(self, r: dict[str, Any]) -> dict[str, Any]:
+        """Cancel a working parent: ``algo_cancelled`` and the answer logged in one
+        transaction before anything is sent, then its resting child cancelled at the venue.
+        Its decisions from ``at_ts`` on create no child (a restart reads it from the log);
+        what filled stays."""
+        pid = str(r["parent_id"])
+        record: dict[str, Any] = {
+            "source": "manual", "request_id": str(r.get("id")), "action": "cancel",
+            "parent_id": pid, "reason": str(r.get("reason") or "")[:300],
+            "by": str(r.get("by") or "?")[:40],
+        }  # fmt: skip
+        p = next((q for q in self.parents() if q.parent_id == pid), None)
+        if p is None:
+            return self._refuse(record, "unknown_parent", f"no parent {pid!r} in this run")
+        record.update(symbol=p.symbol, side=p.side)
+        await self._children(p)  # a resting child's fills first: a done parent is not working
+        book = ParentBook(started={pid: p.raw}, last_decision_ts=self.last_decided_ts)
+        book.cancelled = {q: {} for q in self.cancelled() if q == pid}
+        state = book.state(pid, self.om, self.tf_ms)
+        if state != "working":
+            return self._refuse(record, "not_working", f"parent {pid} is {state}")
+        # The first decision still to begin: later ones create none of its children.
+        assert self.last_closed_ts is not None  # a parent starts after a bar closed
+        at = self.last_closed_ts
+        if at in (self.last_decided_ts, self._algo_at):
+            at += self.tf_ms
+        filled = sum((o.filled_qty for v in book.children(pid, self.om).values() for o in v),
+                     Decimal(0))  # fmt: skip
+        payload = {"parent_id": pid, "request_id": record["request_id"], "at_ts": at,
+                   "filled": str(filled), "reason": record["reason"], "by": record["by"]}  # fmt: skip
+        answer = {**record, "outcome": "cancel_sent", "rule": None, "at_ts": at}
+        self._append([("algo_cancelled", pid, payload), ("manual_order", pid, answer)])
+        self.cancelled()[pid] = at
+        self.hook("after_algo_cancel")
+        await self._cancel_resting(p)
+        return answer
+
+    async def _cancel_resting(self, p: ActiveParent) -> bool:
+        """Cancel the parent's children still resting at the venue (an iceberg's clip, the
+        chaser's limit); True once none rests."""
+        settled = True
+        for o in await self._children(p):
+            if o.state in _OPEN:
+                settled = await self._cancel_child(o.client_id) and settled
+        return settled
+
+    def _stored_volumes(self, symbol: str, start: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """The research store's bars (open times, volumes) of the ``days`` before ``start``
+        (``spec.volume_history``); None without one, or when it holds less than a day."""
+        h = self.spec.volume_history
+        if h is None:
+            return None
+        from grekko_research.data.store import ParquetStore, SeriesKey
+
+        day = 86_400_000
+        try:
+            key = SeriesKey.make(h.exchange, symbol, self.spec.timeframe, market=h.market)
+            frame = ParquetStore(h.root).read(key, start_ms=start - h.days * day, end_ms=start)
+        except GrekkoError:  # none stored (or a name the store cannot hold): the window
+            return None
+        if len(frame) < day // self.tf_ms:
+            return None
+        return frame.timestamp.to_numpy(np.int64), frame.volume.to_numpy(np.float64)
 
     # -- the children ---------------------------------------------------------------------
 
@@ -205,8 +309,15 @@ class AlgoOrders(ManualOrders):
         """The children every parent creates at the decision on bar ``ts``, each passed by the
         risk engine (refusals to ``refused``, its events to ``drafts``)."""
         out: list[Intent] = []
+        self._algo_at = ts  # a cancel from now on stops its parent from the next decision
         for p in self.parents():
             if ts < p.start_ts:
+                continue
+            at = self.cancelled().get(p.parent_id)
+            if at is not None and ts >= at:
+                # after a restart too: none is left resting
+                if p.parent_id not in self._settled and await self._cancel_resting(p):
+                    self._settled |= {p.parent_id}
                 continue
             for intent in await self._due(p, ts, prices):
                 if intent.client_id in self._known_ids():

@@ -127,7 +127,11 @@ class ManualOrders(NativeStops):
         if action not in ACTIONS:
             return f"action must be one of {list(ACTIONS)}, got {action!r}"
         if action == "cancel":
-            return None if r.get("client_id") else "a cancel needs the order's client_id"
+            if r.get("client_id") and r.get("parent_id"):
+                return "a cancel takes the order's client_id or a parent's parent_id, not both"
+            if r.get("client_id") or r.get("parent_id"):
+                return None
+            return "a cancel needs the order's client_id (or a parent's parent_id)"
         if r.get("symbol") not in self.spec.symbols:
             return f"symbol must be one of the run's {list(self.spec.symbols)}, got {r.get('symbol')!r}"
         if action == "enter" and r.get("side") not in ("buy", "sell"):

@@ -17,6 +17,7 @@ from grekko_research.engine.config import EngineConfig
 from grekko_research.errors import ConfigError
 from grekko_research.strategy import Strategy
 from live.orders import StopPolicy
+from live.parents import ALGO_SEQ  # execution algorithms' children (live.runner._algos)
 from live.risk import RiskSpec
 from live.risk.config import as_spec
 
@@ -32,6 +33,7 @@ __all__ = [
     "BarWindow",
     "RunSummary",
     "RunnerSpec",
+    "VolumeHistory",
     "lot_qty",
 ]
 
@@ -50,8 +52,20 @@ MAX_RETRIES = 3
 FLATTEN_SEQ = 10_000  # intents of a risk flatten take seq from here (retries add 1 each)
 KILL_SEQ = 20_000  # intents of a kill switch's flatten
 MANUAL_SEQ = 50_000  # manual orders (live.runner._manual): never a flatten, never past a halt
-ALGO_SEQ = 60_000  # execution algorithms' children (live.runner._algos): + 100_000 n + 100 i
 MANUAL_DIR = "manual"  # the folder of manual-order requests, beside the KILL flag
+
+
+@dataclass(frozen=True)
+class VolumeHistory:
+    """Where a VWAP parent's volume profile comes from: the research store's candles at
+    ``root`` (:class:`~grekko_research.data.store.ParquetStore`) of ``exchange`` / ``market``,
+    the ``days`` before the parent's start (the runner falls back to its window's bars when
+    the store holds less than a day of them)."""
+
+    root: str
+    exchange: str
+    market: str = "spot"
+    days: int = 30
 
 
 @dataclass(frozen=True)
@@ -86,6 +100,8 @@ class RunnerSpec:
     # Where position stops live (``live.stop_policy``): emulated by the runner (the default),
     # or native venue orders where the adapter sends them (``auto``; ``native``: or refuse).
     stop_policy: StopPolicy = field(default_factory=lambda: StopPolicy(mode="emulated"))
+    # A VWAP parent's volume profile from the research store (None: the window's bars).
+    volume_history: VolumeHistory | None = None
 
     def __post_init__(self) -> None:
         # A deprecated LiveRiskConfig is converted (with a warning): the run holds a spec.

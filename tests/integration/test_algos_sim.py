@@ -44,10 +44,10 @@ pytestmark = pytest.mark.timeout(240)  # a cold numba cache compiles the engine 
 class FollowingSim(SimProcess):
     """The simulator process, its market clock at the first bar, following the runner's replay."""
 
-    def __init__(self, candles: Path, follow: Path) -> None:
+    def __init__(self, candles: Path, follow: Path, bars: int = BARS) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, str(ROOT / "tests/peers/sim_process.py"), "--candles", str(candles),
-             "--key", KEY, "--secret", SECRET, "--bars", str(BARS), "--bar", "0",
+             "--key", KEY, "--secret", SECRET, "--bars", str(bars), "--bar", "0",
              "--follow", str(follow)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
         )  # fmt: skip
@@ -55,16 +55,18 @@ class FollowingSim(SimProcess):
         self.url = json.loads(self.proc.stdout.readline())["url"]
 
 
-def run_algos(shared_data: Path, state: Path, kills: int) -> tuple[dict, list, dict]:
+def run_algos(
+    shared_data: Path, state: Path, kills: int, *extra: str, points: str = POINTS, bars: int = BARS
+) -> tuple[dict, list, dict]:
     candles = shared_data / CANDLES
     follow = state.parent / f"{state.name}.clock"
-    sim = FollowingSim(candles, follow)
+    sim = FollowingSim(candles, follow, bars)
     try:
         run = subprocess.run(
             [sys.executable, str(ROOT / "tests/peers/algo_crash.py"), "--url", sim.url,
-             "--follow", str(follow), "--points", POINTS, "--kills", str(kills),
-             "--state", str(state), "--candles", str(candles), "--bars", str(BARS),
-             "--key", KEY, "--secret", SECRET],
+             "--follow", str(follow), "--points", points, "--kills", str(kills),
+             "--state", str(state), "--candles", str(candles), "--bars", str(bars),
+             "--key", KEY, "--secret", SECRET, *extra],
             capture_output=True, text=True, timeout=200,
         )  # fmt: skip
         assert run.returncode == 0, run.stdout + run.stderr
@@ -106,15 +108,20 @@ def child_audit(events: list[Any], ledger: dict) -> dict[str, Any]:
     }
 
 
-def backtest_of(events: list[Any], frame: pd.DataFrame) -> tuple[list[Parent], pd.DataFrame]:
+def backtest_of(
+    events: list[Any], frame: pd.DataFrame, n_bars: int = BARS
+) -> tuple[list[Parent], pd.DataFrame]:
     """The run's parents (as ``algo_started`` records them; a resting child's limit as its
-    first child's ``order_created``) simulated by the engine on the same bars."""
-    f = frame.head(BARS)
+    first child's ``order_created``; a cancel as ``algo_cancelled``) simulated by the engine on
+    the same bars."""
+    f = frame.head(n_bars)
     col = lambda c: f[[c]].to_numpy(np.float64)  # noqa: E731
     bars = Bars(index=f.timestamp.to_numpy(np.int64), symbols=("BTC/USDT",), timeframe="1h",
                 open=col("open"), high=col("high"), low=col("low"), close=col("close"),
                 volume=col("volume"))  # fmt: skip
     created = {e.stream: e.payload for e in events if e.kind == "order_created"}
+    cancels = {e.payload["parent_id"]: int(np.searchsorted(bars.index, e.payload["at_ts"]))
+               for e in events if e.kind == "algo_cancelled"}  # fmt: skip
     parents = []
     for e in events:
         if e.kind != "algo_started":
@@ -126,7 +133,7 @@ def backtest_of(events: list[Any], frame: pd.DataFrame) -> tuple[list[Parent], p
         parents.append(Parent(
             0, p["side"], Decimal(p["qty"]), int(np.searchsorted(bars.index, p["start_ts"])),
             parse_algo(p["spec"], TF_MS), None if limit is None else Decimal(limit),
-            lot=Decimal("0.00001"),
+            lot=Decimal("0.00001"), cancel=cancels.get(p["parent_id"]),
         ))  # fmt: skip
     arrays = schedule_orders(bars.n_bars, 1, parents, bars)
     config = EngineConfig(fees=Fees(taker=0.001), market=MarketRules(lot_size=0.00001,
@@ -186,7 +193,51 @@ def test_the_backtest_simulates_the_same_schedule(crashed: tuple, shared_data: P
     assert len(parents[2].children) == 3
     # The VWAP's children follow the run's volume profile (logged with the parent): unequal.
     vwap = [c.qty for c in parents[3].children]
+    started = [e.payload for e in events if e.kind == "algo_started"]
+    assert started[3]["profile"]["source"] == "window"  # the run has no research store
     assert sum(vwap) == Decimal("0.03") and len(set(vwap)) > 1, vwap
+    live = [(s, Decimal(q), Decimal(p)) for _, s, q, p, _ in ledger["fills"]]
+    engine = [("BUY" if r.side > 0 else "SELL", Decimal(repr(abs(r.size))).quantize(Decimal("1e-5")),
+               Decimal(repr(r.price)).quantize(Decimal("0.01"))) for r in filled.itertuples()]  # fmt: skip
+    assert live == engine
+
+
+def test_a_cancelled_twap_sends_no_child_after_the_cancel_even_across_a_sigkill(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    """A TWAP of 6 cancelled after its third child (``order cancel --parent``'s request), the
+    runner SIGKILLed right after the cancel is logged (before it acts on it) and restarted: no
+    child after the cancel, the parent listed as cancelled with half filled, and the backtest
+    of the logged parent (cancelled at the same bar) fills what the venue filled."""
+    from rich.console import Console
+
+    from live.state import fold_run
+    from live.status_view import print_parents
+
+    bars = 12
+    result, events, ledger = run_algos(
+        shared_data, tmp_path / "run", 1, "--scenario", "cancel", "--max-nth", "1",
+        points="after_algo_cancel", bars=bars,
+    )  # fmt: skip
+    assert result["kills"] == 1
+    cancels = [e.payload for e in events if e.kind == "algo_cancelled"]
+    assert len(cancels) == 1 and cancels[0]["by"] == "test"
+    at = cancels[0]["at_ts"]
+    report = child_audit(events, ledger)
+    assert report["lost"] == [] and report["duplicates"] == []
+    children = live_children(events)
+    assert len(children) == 3 and all(ts < at for ts, *_ in children), (at, children)
+    assert len(ledger["orders"]) == 3
+    (row,) = fold_run(events).parent_rows()
+    assert (row["state"], row["filled"], row["children_sent"]) == ("cancelled", "0.03", 3), row
+    console = Console(record=True, width=120)
+    print_parents(console, [row])  # what grekko-live orders --parents prints
+    text = console.export_text()
+    assert row["parent_id"] in text and "3/3 filled" in text and "cancelled (test: test)" in text
+    parents, filled = backtest_of(events, pd.read_csv(shared_data / CANDLES), bars)
+    index = pd.read_csv(shared_data / CANDLES).timestamp.to_numpy(np.int64)
+    simulated = [(int(index[c.bar]), c.kind, c.qty, c.price) for p in parents for c in p.children]
+    assert children == simulated
     live = [(s, Decimal(q), Decimal(p)) for _, s, q, p, _ in ledger["fills"]]
     engine = [("BUY" if r.side > 0 else "SELL", Decimal(repr(abs(r.size))).quantize(Decimal("1e-5")),
                Decimal(repr(r.price)).quantize(Decimal("0.01"))) for r in filled.itertuples()]  # fmt: skip

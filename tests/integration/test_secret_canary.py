@@ -425,8 +425,9 @@ def test_every_live_command_masks_the_canaries(
         cli("feed", "feed", "BTC/USDT", "--venue", "binance", "--venue-url", url, "--seconds",
             "3", "--no-metrics")  # fmt: skip
     outputs["sim"] = (tmp_path / "sim.out").read_text()
-    for name in ("status", "orders", "positions"):  # (--json: the in-process test above)
-        cli(name, name, "--events", events)
+    # (--json: the in-process test above; orders --parents: the execution algorithms' parents)
+    for name in ("status", "orders", "positions", "orders --parents"):
+        cli(name, *name.split(), "--events", events)
     cli("runs", "runs", "--state-dir", str(live_dir))
     cli("verify", "verify", "--events", events)
     # compliance records (issue 25): the audit bundle and the trade/tax reports of the log
@@ -437,9 +438,10 @@ def test_every_live_command_masks_the_canaries(
     cli("routes", "routes", "--events", events)  # routing decisions, replayed (issue 27)
     # cost models from the log's fills (issue 27): too few in 3 bars, refused by name (no MLflow)
     assert "cannot fit" in cli("calibrate", "calibrate", "--events", events, "--no-log", ok=False)
-    # a manual order's request, left for the run (stopped: --wait 0, no answer awaited)
-    cli("order", "order", "cancel", "--client-id", "canary-order", "--events", events,
-        "--wait", "0")  # fmt: skip
+    # a manual order's request, left for the run (stopped: --wait 0, no answer awaited), and a
+    # parent order's cancel
+    for name, which in (("order", "--client-id"), ("order cancel --parent", "--parent")):
+        cli(name, "order", "cancel", which, "canary-order", "--events", events, "--wait", "0")
     # ... and one worked by an execution algorithm (a TWAP of 2 children over 2 hours)
     cli("order-algo", "order", "enter", "BTC/USDT", "--side", "buy", "--qty", "0.01", "--algo",
         "twap", "--slices", "2", "--over", "2h", "--events", events, "--wait", "0")  # fmt: skip

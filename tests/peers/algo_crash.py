@@ -3,7 +3,8 @@
 restarted.
 
 Run: ``python tests/peers/algo_crash.py --url SIM_URL --follow FILE --points before_send,after_send
---kills 6 --state DIR --candles FILE --key K --secret S``. Like ``live_crash.py``: this process
+--kills 6 --state DIR --candles FILE --key K --secret S`` (``--scenario cancel``: a TWAP
+cancelled mid-schedule instead). Like ``live_crash.py``: this process
 imports once and forks one runner per incarnation (the real ccxt client against the simulator
 process, which follows the replay's clock through ``--follow``: before bar ``t`` is handed to
 the runner the market is at bar ``t + 1``'s open, as in the backtest). The strategy never
@@ -46,6 +47,14 @@ REQUESTS: tuple[tuple[int, dict[str, Any]], ...] = (
           "algo": {"kind": "vwap", "slices": 3, "over": "3h"}}),
 )  # fmt: skip
 
+# ``--scenario cancel``: a TWAP of 6 children cancelled after its third (the cancel names the
+# run's first parent).
+CANCEL_REQUESTS: tuple[tuple[int, dict[str, Any]], ...] = (
+    (3, {"id": "req-twap", "action": "enter", "symbol": "BTC/USDT", "side": "buy", "qty": "0.06",
+         "algo": {"kind": "twap", "slices": 6, "over": "6h"}}),
+    (6, {"id": "req-cancel", "action": "cancel", "parent_id": "FIRST"}),
+)  # fmt: skip
+
 
 def _parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser()
@@ -55,6 +64,8 @@ def _parse_args() -> argparse.Namespace:
     parser.add_argument("--bars", type=int, default=40)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--timeout-ms", type=int, default=10_000)
+    parser.add_argument("--scenario", choices=("all", "cancel"), default="all")
+    parser.add_argument("--max-nth", type=int, default=2, help="kill at the 1st..Nth point hit")
     return parser.parse_args()
 
 
@@ -67,6 +78,7 @@ class FollowReplay(ReplayOnExchange):
         super().__init__(args, bars)
         self.follow = Path(args.follow)
         self.state = Path(args.state)
+        self.scenario = args.scenario
 
     async def _market_at(self, ts: int) -> None:
         tmp = self.follow.with_name(self.follow.name + ".w")
@@ -84,11 +96,14 @@ class FollowReplay(ReplayOnExchange):
     async def _inject(self, t: int) -> None:
         from live.api.control import write_manual_request
 
-        for at, request in REQUESTS:
+        for at, request in CANCEL_REQUESTS if self.scenario == "cancel" else REQUESTS:
             if at != t:
                 continue
             if self._answered(request["id"]):
                 continue
+            if request.get("parent_id") == "FIRST":
+                first = next(iter(self.runner.store.read(kinds=["algo_started"])))
+                request = {**request, "parent_id": first.payload["parent_id"]}
             folder = self.state / "manual"
             if not any(folder.glob(f"*-{request['id']}.json")):
                 write_manual_request(self.state, {**request, "reason": "test", "by": "test",
@@ -181,7 +196,7 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     t0 = time.perf_counter()
     while True:
-        n_kill = int(rng.integers(1, 3)) if kills < args.kills else 0
+        n_kill = int(rng.integers(1, args.max_nth + 1)) if kills < args.kills else 0
         pid = os.fork()
         if pid == 0:
             try:

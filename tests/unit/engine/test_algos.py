@@ -90,6 +90,31 @@ def test_two_children_on_one_bar_are_refused() -> None:
         schedule_orders(10, 1, parents, bars)
 
 
+def test_a_cancelled_parent_drops_its_later_children_and_its_resting_limit() -> None:
+    """A TWAP cancelled at bar 6 keeps the children decided before it; a chaser cancelled
+    while its limit rests has it cancelled by the engine on bar 5 (off the book before bar 6
+    trades): the fill it would have had on a later bar never happens, no market remainder."""
+    bars = _bars(40, 1)
+    twap = Parent(0, "buy", Decimal(6), 3, AlgoSpec("twap", slices=6), cancel=6)
+    arrays = schedule_orders(40, 1, [twap], bars)
+    assert [c.bar for c in twap.children] == [3, 4, 5]
+    assert list(np.nonzero(arrays["kind"][:, 0])[0]) == [3, 4, 5]
+    cols = bars.open[:, 0], bars.high[:, 0], bars.low[:, 0]
+    # a buy limit placed on bar 3 that the bars first touch after the cancel
+    price = next(Decimal(repr(round(float(bars.low[t, 0]) + 0.001, 3))) for t in range(6, 40)
+                 if limit_fill_bar("buy", float(bars.low[t, 0]) + 0.001, 3, *cols) >= 6)  # fmt: skip
+    chase = Parent(0, "buy", Decimal(1), 3, AlgoSpec("chase", passive_bars=36), limit=price,
+                   cancel=6)  # fmt: skip
+    arrays = schedule_orders(40, 1, [chase], bars)
+    assert [(c.bar, c.kind) for c in chase.children] == [(3, "limit")]
+    assert list(arrays["kind"][:, 0][[3, 5]]) == ["limit", "cancel"]
+    assert np.count_nonzero(arrays["kind"][:, 0]) == 2
+    config = EngineConfig(init_cash=1e6)
+    assert (backtest(bars, Orders(**arrays), config).orders.status == "filled").sum() == 0
+    arrays["kind"][5, 0] = ""  # uncancelled, the limit fills after bar 5
+    assert (backtest(bars, Orders(**arrays), config).orders.status == "filled").sum() == 1
+
+
 @pytest.mark.parametrize("seed", [3, 4])
 def test_limit_fill_bar_is_the_kernels_fill(seed: int) -> None:
     """Each limit the expansion predicts fills (or not) on exactly the bar the kernel fills it:

@@ -31,11 +31,13 @@ from tests.unit.live._api_run import CONTROL, READ, WRONG, Api, events_of
 # A websocket message that never comes must not hang the test; the module fixture that replays
 # the run (a numba compile on a cold cache: minutes on a busy CI machine) is not timed.
 pytestmark = pytest.mark.timeout(30, func_only=True)
+H = 3_600_000
 CONTROL_ROUTES = {
     ("post", "/kill"),
     ("post", "/resume"),
     ("post", "/orders"),  # manual orders (issue 27)
     ("post", "/orders/{client_id}/cancel"),
+    ("post", "/orders/parents/{parent_id}/cancel"),  # an execution algorithm's parent
 }
 
 
@@ -121,7 +123,8 @@ def test_every_route_of_the_openapi_document_needs_the_right_token(
     assert listed >= CONTROL_ROUTES
     assert {
         ("get", p)
-        for p in ("/strategies", "/positions", "/orders", "/fills", "/pnl", "/risk", "/metrics",
+        for p in ("/strategies", "/positions", "/orders", "/orders/parents", "/fills", "/pnl",
+                  "/risk", "/metrics",
                   "/whoami", "/events", "/equity", "/status", "/runs",  # the console's
                   "/research/runs", "/research/run", "/research/diff", "/research/sweeps",
                   "/research/links", "/research/frame_url", "/research/mlflow",  # research
@@ -688,3 +691,48 @@ def test_a_manual_order_may_carry_an_execution_algorithm(api: Api) -> None:
     for algo in ({"kind": "twap", "bogus": 1}, {"kind": "sniper"}, {"kind": "twap", "slices": 0}):
         bad = api.client.post("/orders", json={**body, "algo": algo}, headers=_bearer(CONTROL))
         assert bad.status_code == 422, algo
+
+
+def test_parents_are_listed_and_a_cancel_reaches_the_run(api: Api) -> None:
+    """GET /orders/parents lists each parent with its state from the log (working while its
+    schedule has decisions to come, ended unfilled once over without a fill, cancelled once
+    ``algo_cancelled`` is logged); POST /orders/parents/{id}/cancel leaves the run a cancel
+    request naming the parent (control token only)."""
+    last = api.hub.fold.parents.last_decision_ts
+    assert last is not None
+    spec = {"kind": "twap", "slices": 3, "every": 1, "clip": None, "offset_bps": 0.0,
+            "passive_bars": 1, "weights": None}  # fmt: skip
+    started = [
+        {"parent_id": f"algo-{ts}-0", "request_id": rid, "symbol": "BTC/USDT", "side": "buy",
+         "qty": "0.3", "spec": spec, "start_ts": ts, "n": 0}
+        for ts, rid in ((last - H, "r1"), (last - 10 * H, "r2"))
+    ]  # fmt: skip
+    api.wait(api.append(*[("algo_started", p["parent_id"], p, last) for p in started]))
+    rows = api.get("/orders/parents").json()
+    assert [(r["parent_id"], r["kind"], r["state"], r["filled"], r["children_sent"]) for r in rows] == [
+        (started[0]["parent_id"], "twap", "working", "0", 0),
+        (started[1]["parent_id"], "twap", "ended unfilled", "0", 0),
+    ]  # fmt: skip
+    pid = started[0]["parent_id"]
+    assert api.client.post(f"/orders/parents/{pid}/cancel", json={"reason": "enough"},
+                           headers=_bearer(READ)).status_code == 403  # fmt: skip
+    r = api.client.post(f"/orders/parents/{pid}/cancel", json={"reason": "enough"},
+                        headers=_bearer(CONTROL))  # fmt: skip
+    assert r.status_code == 202, r.text
+    (file,) = (api.log.parent / "manual").glob(f"*{r.json()['request_id']}*.json")
+    sent = json.loads(file.read_text())
+    assert (sent["action"], sent["parent_id"], sent["reason"], sent["by"]) == (
+        "cancel",
+        pid,
+        "enough",
+        "api",
+    )
+    cancel = {"parent_id": pid, "request_id": "x", "at_ts": last + H, "filled": "0",
+              "reason": "enough", "by": "api"}  # fmt: skip
+    api.wait(api.append(("algo_cancelled", pid, cancel, last)))
+    row = api.get("/orders/parents").json()[0]
+    assert (row["state"], row["cancel_reason"], row["cancelled_by"]) == (
+        "cancelled",
+        "enough",
+        "api",
+    )

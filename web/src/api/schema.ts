@@ -238,6 +238,48 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/orders/parents": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Parents
+         * @description Every parent order of the run (execution algorithms), oldest first: its children
+         *     sent and filled, and its state (working, done, cancelled, ended unfilled).
+         */
+        get: operations["parents_orders_parents_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/orders/parents/{parent_id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Parent Cancel
+         * @description Ask to cancel a working parent order: no child after it, its resting child
+         *     cancelled, what filled stays (logged as ``algo_cancelled`` and a manual cancel).
+         */
+        post: operations["parent_cancel_orders_parents__parent_id__cancel_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/orders/{client_id}/cancel": {
         parameters: {
             query?: never;
@@ -1071,6 +1113,55 @@ export interface components {
          * @enum {string}
          */
         OrderState: "NEW" | "SUBMITTED" | "UNKNOWN" | "ACKNOWLEDGED" | "PARTIALLY_FILLED" | "FILLED" | "CANCELLED" | "REJECTED" | "EXPIRED";
+        /**
+         * ParentOut
+         * @description A parent order worked by an execution algorithm (``live.parents``).
+         */
+        ParentOut: {
+            /** Cancel Reason */
+            cancel_reason: string | null;
+            /**
+             * Cancelled At Ts
+             * @description Cancelled: its first decision without children
+             */
+            cancelled_at_ts: number | null;
+            /** Cancelled By */
+            cancelled_by: string | null;
+            /** Children Filled */
+            children_filled: number;
+            /** Children Sent */
+            children_sent: number;
+            /**
+             * Filled
+             * @description Filled by its children (decimal string)
+             */
+            filled: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "twap" | "vwap" | "iceberg" | "chase";
+            /** Parent Id */
+            parent_id: string;
+            /** Qty */
+            qty: string;
+            /** Request Id */
+            request_id: string | null;
+            /** Side */
+            side: string;
+            /**
+             * Start Ts
+             * @description The bar of its first decision (ms)
+             */
+            start_ts: number;
+            /**
+             * State
+             * @enum {string}
+             */
+            state: "working" | "done" | "cancelled" | "ended unfilled";
+            /** Symbol */
+            symbol: string;
+        };
         /** Pnl */
         Pnl: {
             /** Closed Trades */
@@ -2053,6 +2144,91 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["ManualOrderRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No token, or not a configured one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A read token on a control route */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    parents_orders_parents_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ParentOut"][];
+                };
+            };
+            /** @description No token, or not a configured one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A read token on a control route */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    parent_cancel_orders_parents__parent_id__cancel_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                parent_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CancelRequest"];
             };
         };
         responses: {
