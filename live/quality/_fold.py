@@ -50,7 +50,9 @@ routed order's child (live.routing), an execution algorithm's child."""
 _FINAL = {"FILLED", "CANCELLED", "REJECTED", "EXPIRED"}
 # Orders the decision of their bar priced (a stop's exit fires at that bar's prices too); a
 # kill switch's flatten or a native stop's placement comes later, at a price it did not record.
-_DECIDED = ("strategy", "risk_flatten", "stop")
+# An execution algorithm's children carry their parent's first decision (``decision_ts``): its
+# price is their arrival, so their cost against it is the parent's implementation shortfall.
+_DECIDED = ("strategy", "risk_flatten", "stop", "algo")
 _KEPT = 50_000  # decisions and bar opens remembered by a follower (older orders: no prices)
 
 

@@ -10,7 +10,8 @@ scope) or by ``grekko-live order``; the running process takes them in name order
      "client_id": str | null, "reason": str, "by": "api" | "cli", "ts_ms": int}
 
 Each request is answered by one ``manual_order`` event (``source: "manual"``, the request, the
-arrival price and the ``outcome``: ``sent``, ``refused`` with the rule and reason, or
+arrival price — the book's mid where the venue reads its book, its ``quote`` recorded — and the
+``outcome``: ``sent``, ``refused`` with the rule and reason, or
 ``cancel_sent``), appended with the risk engine's events and the order's ``order_created`` in
 one transaction, before anything is sent; the file is removed after. A request whose id the log
 already answered is dropped (a crash between the two), so a request is acted on at most once.
@@ -44,6 +45,7 @@ from grekko_research.errors import GrekkoError
 from live.orders import Intent, NotFound, OrderState
 from live.risk import ProposedOrder
 from live.runner._native import NativeStops
+from live.runner._quotes import read_quotes
 from live.runner.spec import MANUAL_DIR, MANUAL_SEQ, lot_qty
 from live.venues.errors import OrderMissing, VenueError
 
@@ -154,6 +156,18 @@ class ManualOrders(NativeStops):
         self._append([("manual_order", "runner", payload), *(drafts or [])])
         return payload
 
+    async def _arrival(self, symbol: str, record: dict[str, Any]) -> float:
+        """The order's arrival price: the book's mid where the venue reads its book (as for
+        the strategy's orders, ``live.runner._quotes``; recorded as ``quote``), else the
+        venue's reference price (which a quote that fails or is late falls back to)."""
+        price = float(await self.venue.reference_price(symbol))
+        if self.venue.capabilities.order_book and self.spec.quote_timeout_ms > 0:
+            (quote,), _ = await read_quotes(self.venue, [symbol], self.spec.quote_timeout_ms)
+            if quote is not None:
+                record["quote"] = quote
+                price = (quote[0] + quote[1]) / 2
+        return price
+
     async def _manual_trade(self, record: dict[str, Any], r: dict[str, Any]) -> dict[str, Any]:
         symbol = str(r["symbol"])
         j = self.spec.symbols.index(symbol)
@@ -174,7 +188,7 @@ class ManualOrders(NativeStops):
         if qty <= 0:
             return self._refuse(record, "lot", f"{want} is below one lot ({self._lots[j]})")
         try:
-            price = float(await self.venue.reference_price(symbol))
+            price = await self._arrival(symbol, record)
         except VenueError as e:
             return self._refuse(record, "price", f"no price for {symbol}: {e}"[:300])
         ts = self.last_closed_ts or 0

@@ -218,4 +218,10 @@ def test_manual_orders_through_the_api(shared_data: Path, tmp_path: Path) -> Non
     mine = table[table.kind == "manual"]
     assert list(mine.side) == ["buy", "sell"] and (mine.state == "FILLED").all()
     assert (mine.arrival_source == "manual").all() and mine.slip_arrival_bps.notna().all()
+    # Their arrival is the mid of the book the runner read when it took each request.
+    sent = [e.payload for e in manual if e.payload["outcome"] == "sent"]
+    for p in sent:
+        bid, ask = p["quote"]
+        assert bid < ask and p["arrival_price"] == (bid + ask) / 2
+    assert list(mine.arrival_price) == [p["arrival_price"] for p in sent]
     assert not list(folder.joinpath("manual").glob("*.json")), "every request was taken"

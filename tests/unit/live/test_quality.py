@@ -145,6 +145,22 @@ def test_the_books_mid_at_the_decision_is_the_arrival_where_it_was_read() -> Non
     assert math.isnan(e.spread_bps)
 
 
+def test_an_algorithms_children_are_measured_against_the_parents_first_decision() -> None:
+    # A TWAP child created two bars after its parent's first decision (T0, BTC quoted 99.9 /
+    # 100.3) fills at 101: its arrival is that decision's mid, not a later close.
+    events = run_events()
+    events[2].payload["quotes"] = [[99.9, 100.3], None]
+    d = T0 + 3 * H
+    events += [
+        created("c", "BTC/USDT", "buy", "1", 60_000, d, decision=T0),
+        step("order_submitted", "c", d + 1, to="SUBMITTED"),
+        fill("c", d + 2, "1", "101", "FILLED", "0.1", "USDT"),
+    ]
+    c = quality_table(events).set_index("client_id").loc["c"]
+    assert (c.kind, c.arrival_source, c.arrival_price) == ("algo", "mid", pytest.approx(100.1))
+    assert c.slip_arrival_bps == pytest.approx((101 - 100.1) / 100.1 * 1e4)
+
+
 def test_a_filled_limit_order_has_its_time_to_fill() -> None:
     d = T0 + H
     events = [
