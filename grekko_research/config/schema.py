@@ -426,11 +426,14 @@ class SymbolAliasConfig:
 
 @dataclass(frozen=True)
 class RouteVenueConfig:
-    """One venue orders may be routed to: its taker fee (required: an unknown fee never
-    routes), the expected slippage beyond its book walk, and its names of the run's symbols."""
+    """One venue orders may be routed to: its taker fee (``taker_fee_bps``, or
+    ``fee_from_venue`` to read the account's rate from the venue; one is required: an unknown
+    fee never routes), the expected slippage beyond its book walk, and its names of the run's
+    symbols."""
 
     name: str = ""
     taker_fee_bps: float | None = None
+    fee_from_venue: bool = False  # the account's taker fee as the venue reports it (not a guess)
     slippage_bps: float = 0.0
     symbols: list[SymbolAliasConfig] = field(default_factory=list)
 

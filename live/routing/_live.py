@@ -59,11 +59,13 @@ from live.routing._decide import (
 from live.routing._replay import inputs_record, slippage_record, spec_record
 from live.routing._spec import RoutingSpec
 from live.runner.spec import ALGO_SEQ, lot_qty
-from live.venues.base import BookVenue, MarketInfo, OrderRequest, Venue
+from live.venues.base import BookVenue, FeeVenue, MarketInfo, OrderRequest, Venue
 from live.venues.errors import GiveUp, OrderMissing, OutcomeUnknown, RetryLater, VenueError
 
 __all__ = ["MAX_ROUTES", "MAX_VENUES", "ROUTE_SEQ", "RouteResult", "SmartRouter"]
 
+FEE_TTL_S = 3_600.0
+"""How long a fee read from a venue (``fee_from_venue``) is kept before it is read again."""
 ROUTE_SEQ = 55_000  # between manual orders (MANUAL_SEQ) and the algorithms' children (ALGO_SEQ)
 """Routed children take intent seqs from here (past the manual orders' 50,000)."""
 MAX_VENUES = 16
@@ -142,6 +144,7 @@ class SmartRouter:
         self._perf = perf
         self.managers = {v: OrderManager(grace_ms=grace_ms) for v in spec.venues}
         self.routes: dict[str, dict[str, Any]] = {}
+        self._fees: dict[tuple[str, str], tuple[float, float]] = {}  # fee, when read (perf s)
         self._restore()
 
     # -- the log ---------------------------------------------------------------------------
@@ -175,6 +178,7 @@ class SmartRouter:
         asks: Levels = ()
         source, failure, latency = "none", None, None
         base = quote = 0.0
+        fee = spec.taker_fee_bps.get(name, math.nan)  # NaN: read from the venue, not read yet
         info: MarketInfo | None = None
         step = "market"
         try:
@@ -198,6 +202,8 @@ class SmartRouter:
             step = "balances"
             held = await venue.balances()
             base, quote = float(held.get(info.base, 0)), float(held.get(info.quote, 0))
+            step = "fee"
+            fee = await self._fee(name, vs)
         except VenueError as e:  # fail closed: the venue is left out, and says why
             failure = f"{step} failed: {type(e).__name__}: {e}"[:240]
         health = None
@@ -209,11 +215,30 @@ class SmartRouter:
             health, quote_latency_ms=latency, now_ms=venue.now_ms(), spec=spec, failure=failure
         )
         return VenueInput(
-            venue=name, symbol=vs, fee_bps=float(spec.taker_fee_bps[name]), bids=bids, asks=asks,
+            venue=name, symbol=vs, fee_bps=float(fee), bids=bids, asks=asks,
             quote_source=source, base_balance=base, quote_balance=quote, health=verdict,
             lot=float(info.lot) if info else 0.0, min_qty=float(info.min_qty) if info else 0.0,
             min_notional=float(info.min_notional) if info else 0.0,
         ), info  # fmt: skip
+
+    async def _fee(self, name: str, symbol: str) -> float:
+        """``name``'s taker fee for ``symbol`` (bps): configured, or read from the venue
+        (``fee_from_venue``) and kept for :data:`FEE_TTL_S`. A venue that cannot tell it
+        raises (the route leaves it out: an unknown fee never routes)."""
+        if name not in self.spec.fee_from_venue:
+            return float(self.spec.taker_fee_bps[name])
+        venue = self.venues[name]
+        now = self._perf()
+        kept = self._fees.get((name, symbol))
+        if kept is not None and now - kept[1] < FEE_TTL_S:
+            return kept[0]
+        if not venue.capabilities.trading_fees:
+            raise GiveUp("the venue does not report its fee rates (set its taker_fee_bps)",
+                         venue=name, operation="route", state_changing=False,
+                         source="NoFeeCapability")  # fmt: skip
+        fee = await cast(FeeVenue, venue).taker_fee_bps(symbol)
+        self._fees[(name, symbol)] = (fee, now)
+        return fee
 
     # -- routing ---------------------------------------------------------------------------
 

@@ -33,6 +33,7 @@ from live.routing._decide import (
     RouteDecision,
     SlippageEstimate,
     VenueInput,
+    _finite,
     decide,
 )
 from live.routing._spec import RoutingSpec
@@ -68,7 +69,7 @@ def inputs_record(inputs: Sequence[VenueInput]) -> list[dict[str, Any]]:
         doc = asdict(v)
         doc["bids"], doc["asks"] = _levels(v.bids), _levels(v.asks)
         doc["health"] = {**asdict(v.health), "reasons": list(v.health.reasons)}
-        out.append(doc)
+        out.append(_finite(doc))  # a fee not read (the venue failed) is null
     return out
 
 
@@ -79,6 +80,7 @@ def _inputs_back(raw: Sequence[Mapping[str, Any]]) -> list[VenueInput]:
         health = Health(bool(h["ok"]), tuple(h["reasons"]), int(h["errors"]),
                         h.get("quote_latency_ms"))  # fmt: skip
         values = {k: v for k, v in doc.items() if k not in ("bids", "asks", "health")}
+        values["fee_bps"] = math.nan if values["fee_bps"] is None else values["fee_bps"]
         out.append(VenueInput(**values, bids=_levels_back(doc["bids"]),
                               asks=_levels_back(doc["asks"]), health=health))  # fmt: skip
     return out

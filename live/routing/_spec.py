@@ -39,8 +39,12 @@ class RoutingSpec:
         A run symbol → ``{venue: that venue's symbol}`` where a venue lists it under another
         name (``BTC/USDT`` on Binance is ``BTC/USD`` … on another); unlisted: the same name.
     taker_fee_bps
-        The taker fee per venue, in bps of the notional (every venue must have one: an
-        unknown fee never routes an order).
+        The taker fee per venue, in bps of the notional (every venue must have one, or be in
+        ``fee_from_venue``: an unknown fee never routes an order).
+    fee_from_venue
+        Venues whose taker fee is read from the venue (the account's own rate,
+        ``FeeVenue.taker_fee_bps``) instead of configured; a venue that cannot tell it is left
+        out of every route, with the reason.
     slippage_bps
         Expected slippage per venue beyond the book walk, in bps (default 0): the default
         :class:`~live.routing.SlippageEstimate`'s fixed part.
@@ -74,6 +78,7 @@ class RoutingSpec:
     taker_fee_bps: Mapping[str, float]
     symbols: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     slippage_bps: Mapping[str, float] = field(default_factory=dict)
+    fee_from_venue: tuple[str, ...] = ()
     book_depth: int = 20
     split: bool = True
     split_slices: int = 20
@@ -92,21 +97,7 @@ class RoutingSpec:
         if len(venues) < 2 or len(set(venues)) != len(venues):
             raise ConfigError(f"{where}.venues must name two or more distinct venues, got {venues}")
         object.__setattr__(self, "venues", venues)
-        for name, table in (
-            ("taker_fee_bps", self.taker_fee_bps),
-            ("slippage_bps", self.slippage_bps),
-        ):
-            extra = sorted(set(table) - set(venues))
-            if extra:
-                raise ConfigError(f"{where}.{name} names venues not routed to: {extra}")
-            for v, bps in table.items():
-                if not _num(bps) or not 0 <= float(bps) < 1_000:
-                    raise ConfigError(
-                        f"{where}.{name}.{v} must be a number in [0, 1000), got {bps!r}"
-                    )
-        missing = [v for v in venues if v not in self.taker_fee_bps]
-        if missing:
-            raise ConfigError(f"{where}.taker_fee_bps has no fee for {missing}")
+        self._check_fees(where, venues)
         for symbol, names in self.symbols.items():
             if not isinstance(names, Mapping) or not all(
                 isinstance(s, str) and s for s in names.values()
@@ -137,6 +128,35 @@ class RoutingSpec:
             if isinstance(value, bool) or not ok:
                 raise ConfigError(f"{where}.{name} is out of range: {value!r}")
 
+    def _check_fees(self, where: str, venues: tuple[str, ...]) -> None:
+        """Each venue's fee: configured (a number in bps) or read from the venue, not both."""
+        for name, table in (
+            ("taker_fee_bps", self.taker_fee_bps),
+            ("slippage_bps", self.slippage_bps),
+        ):
+            extra = sorted(set(table) - set(venues))
+            if extra:
+                raise ConfigError(f"{where}.{name} names venues not routed to: {extra}")
+            for v, bps in table.items():
+                if not _num(bps) or not 0 <= float(bps) < 1_000:
+                    raise ConfigError(
+                        f"{where}.{name}.{v} must be a number in [0, 1000), got {bps!r}"
+                    )
+        object.__setattr__(self, "fee_from_venue", tuple(self.fee_from_venue))
+        extra = sorted(set(self.fee_from_venue) - set(venues))
+        if extra:
+            raise ConfigError(f"{where}.fee_from_venue names venues not routed to: {extra}")
+        both = sorted(set(self.fee_from_venue) & set(self.taker_fee_bps))
+        if both:
+            raise ConfigError(f"{where}: {both} both set taker_fee_bps and read it from the venue")
+        missing = [
+            v for v in venues if v not in self.taker_fee_bps and v not in self.fee_from_venue
+        ]
+        if missing:
+            raise ConfigError(
+                f"{where}.taker_fee_bps has no fee for {missing} (or set fee_from_venue: true)"
+            )
+
     def symbol_on(self, symbol: str, venue: str) -> str:
         """``symbol`` as ``venue`` lists it."""
         return self.symbols.get(symbol, {}).get(venue, symbol)
@@ -149,7 +169,7 @@ class RoutingSpec:
         if unknown:
             raise ConfigError(f"{where}: unknown keys {unknown}; known: {sorted(_FIELDS)}")
         values = {k: v for k, v in raw.items() if k != "venues"}
-        names, fees, slips = [], {}, {}
+        names, fees, slips, from_venue = [], {}, {}, []
         symbols: dict[str, dict[str, str]] = {}
         for i, v in enumerate(raw.get("venues") or ()):
             here = f"{where}.venues[{i}]"
@@ -157,11 +177,17 @@ class RoutingSpec:
             if not isinstance(name, str) or not name:
                 raise ConfigError(f"{here}.name must be a venue name, got {name!r}")
             names.append(name)
-            if v.get("taker_fee_bps") is None:
+            if v.get("fee_from_venue"):
+                if v.get("taker_fee_bps") is not None:
+                    raise ConfigError(f"{here}: taker_fee_bps or fee_from_venue, not both")
+                from_venue.append(name)
+            elif v.get("taker_fee_bps") is None:
                 raise ConfigError(
-                    f"{here}.taker_fee_bps is required (the venue's taker fee in bps)"
+                    f"{here}.taker_fee_bps is required (the venue's taker fee in bps), or "
+                    "fee_from_venue: true to read the account's rate from the venue"
                 )
-            fees[name] = v["taker_fee_bps"]
+            else:
+                fees[name] = v["taker_fee_bps"]
             slips[name] = v.get("slippage_bps") or 0.0
             for alias in v.get("symbols") or ():
                 run, there = alias.get("run"), alias.get("venue")
@@ -169,7 +195,7 @@ class RoutingSpec:
                     raise ConfigError(f"{here}.symbols needs run and venue symbols, got {alias!r}")
                 symbols.setdefault(run, {})[name] = there
         return cls(venues=tuple(names), taker_fee_bps=fees, slippage_bps=slips, symbols=symbols,
-                   **values)  # fmt: skip
+                   fee_from_venue=tuple(from_venue), **values)  # fmt: skip
 
 
 def _num(x: Any) -> bool:

@@ -7,7 +7,8 @@ plus an HMAC-SHA256 ``signature`` of the query string concatenated with the body
 ``timestamp`` within ``recvWindow`` of the server clock): ``GET /api/v3/account``,
 ``POST|GET|DELETE /api/v3/order`` (MARKET, LIMIT, LIMIT_MAKER, STOP_LOSS(_LIMIT),
 TAKE_PROFIT(_LIMIT); GTC/IOC/FOK: see :mod:`live.sim._spot_types`), ``POST
-/api/v3/orderList/oco``, ``GET /api/v3/openOrders``, ``GET /api/v3/myTrades``.
+/api/v3/orderList/oco``, ``GET /api/v3/openOrders``, ``GET /api/v3/myTrades``, ``GET
+/sapi/v1/asset/tradeFee`` (the account's fee rates).
 Websockets (market streams, user-data stream, websocket API): see :mod:`live.sim._ws`.
 
 Two clocks: the *server clock* (``clock``, wall time by default) checks request timestamps and
@@ -149,6 +150,11 @@ class Simulator(HttpPeer):
                 ("PUT", "userDataStream"): self._keep_listen_key,
                 ("DELETE", "userDataStream"): self._delete_listen_key,
             },
+        )
+
+        # The account's fee rates (ccxt's fetch_trading_fee): the book's, maker and taker alike.
+        self._sapi = Endpoints(
+            "/sapi/v1/", public={}, signed={("GET", "asset/tradeFee"): self._trade_fee}
         )
 
     # -- public surface -----------------------------------------------------------------------
@@ -357,7 +363,8 @@ class Simulator(HttpPeer):
             return error_response(int(p.get("status", 400)), int(p.get("code", -2010)), msg)
         body = await request.text()
         try:
-            result = self._api.call(self._auth, request, body)
+            api = self._sapi if path.startswith("/sapi/") else self._api
+            result = api.call(self._auth, request, body)
         except ApiError as exc:
             return error_response(exc.status, exc.code, exc.msg)
         if path == "/api/v3/order" and method == "POST":  # booked: now the after-accept faults
@@ -534,6 +541,14 @@ class Simulator(HttpPeer):
         """Candles that have *closed* by the market clock (no peeking at the current bar)."""
         sym = self.book.symbol(p.get("symbol"))
         return kline_rows(sym.opens, sym.ohlcv, sym.interval_ms, self.book.now, p, max_limit=1000)
+
+    def _trade_fee(self, p: Mapping[str, str]) -> list[dict[str, str]]:
+        """``GET /sapi/v1/asset/tradeFee``: each symbol's (or ``symbol``'s) fee rates."""
+        ids = [p["symbol"]] if p.get("symbol") else list(self.book.symbols)
+        if any(i not in self.book.symbols for i in ids):
+            raise ApiError(-1121, "Invalid symbol.")
+        rate = fmt(self.book.fee_rate)
+        return [{"symbol": i, "makerCommission": rate, "takerCommission": rate} for i in ids]
 
     def _account(self, p: Mapping[str, str]) -> dict[str, Any]:
         rate = fmt(self.book.fee_rate)

@@ -35,6 +35,7 @@ __all__ = [
     "Bar",
     "BookVenue",
     "FailedCall",
+    "FeeVenue",
     "MarketInfo",
     "OcoVenue",
     "OrderBook",
@@ -218,6 +219,9 @@ class VenueCapabilities:
     order_book
         :meth:`BookVenue.order_book` reads the venue's order book (best bid and ask and the
         levels behind them): what smart order routing prices a size with (:mod:`live.routing`).
+    trading_fees
+        :meth:`FeeVenue.taker_fee_bps` reads the account's own taker fee rate for a symbol
+        (what routing charges a venue whose ``live.routing`` fee says ``fee_from_venue``).
     """
 
     fetch_ohlcv: bool
@@ -244,6 +248,7 @@ class VenueCapabilities:
     ticker: bool = False
     server_time: bool = False
     order_book: bool = False
+    trading_fees: bool = False
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -359,6 +364,15 @@ class BookVenue(Protocol):
 
     async def order_book(self, symbol: str, depth: int = 20) -> OrderBook:
         """The top ``depth`` levels a side of ``symbol``'s book."""
+        ...
+
+
+@runtime_checkable
+class FeeVenue(Protocol):
+    """A venue whose adapter reads the account's fee rates (``capabilities.trading_fees``)."""
+
+    async def taker_fee_bps(self, symbol: str) -> float:
+        """The account's taker fee for ``symbol``, in bps of the notional."""
         ...
 
 

@@ -63,6 +63,7 @@ from live.orders import (
     Report,
 )
 from live.venues._ccxt_bars import BarStream, rest_closed_bars, rest_history
+from live.venues._ccxt_fees import read_taker_fee_bps
 from live.venues._ccxt_orders import OrderTracker, created_reports, order_state, query_result
 from live.venues._ccxt_stream import UserStream
 from live.venues._ccxt_util import (
@@ -217,6 +218,7 @@ class CcxtVenue:
             ticker=on("fetchTicker"),
             server_time=on("fetchTime"),
             order_book=on("fetchOrderBook"),
+            trading_fees=on("fetchTradingFee"),
         )
         return dataclasses.replace(caps, **self.capability_overrides)
 
@@ -385,13 +387,12 @@ class CcxtVenue:
             return dec(bars[-1].close)
         if symbol in self._last_close:
             return self._last_close[symbol]
-        raise GiveUp(
-            f"no ticker and no closed bar for {symbol}",
-            venue=self.name,
-            operation="reference_price",
-            state_changing=False,
-            source="NoPrice",
-        )
+        raise GiveUp(f"no ticker and no closed bar for {symbol}", venue=self.name,
+                     operation="reference_price", state_changing=False, source="NoPrice")  # fmt: skip
+
+    async def taker_fee_bps(self, symbol: str) -> float:
+        """The account's taker fee (bps; capability ``trading_fees``): ``_ccxt_fees``."""
+        return await read_taker_fee_bps(self, symbol)
 
     async def order_book(self, symbol: str, depth: int = 20) -> OrderBook:
         """The top ``depth`` levels a side of ``symbol``'s book (``fetch_order_book``; the

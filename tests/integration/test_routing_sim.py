@@ -175,6 +175,44 @@ def test_fees_flip_the_choice(btc: pd.DataFrame, tmp_path: Path) -> None:
     store.close()
 
 
+def test_fees_read_from_the_venues_route_and_a_venue_that_cannot_tell_is_left_out(
+    btc: pd.DataFrame, tmp_path: Path
+) -> None:
+    """fee_from_venue: each account's taker rate comes from its venue (ccxt's
+    fetch_trading_fee: the simulator's /sapi/v1/asset/tradeFee), read once an hour; b's 5 bps
+    beat a's 20 as in the test above. A venue whose fee read fails is left out (a fee is
+    never guessed), and the logged route replays from what it read."""
+    from live.routing import route_differences
+
+    seen: dict[str, Any] = {}
+
+    async def scenario(sims: dict[str, Simulator], router: SmartRouter, rebuild: Any) -> None:
+        seen["first"] = await buy(router, "0.01", seq=0)
+        seen["second"] = await buy(router, "0.01", seq=1)
+        seen["reads"] = [r.path for r in sims["a"].requests].count("/sapi/v1/asset/tradeFee")
+        sims["b"].set_fault("refuse", path="/sapi/v1/asset/tradeFee", status=400, code=-1121,
+                            msg="Invalid symbol.")  # fmt: skip
+        seen["b down"] = await buy(rebuild(), "0.01", seq=2)
+
+    routing = spec(taker_fee_bps={}, fee_from_venue=("a", "b"))
+    store = run(
+        btc, tmp_path, scenario, routing=routing, b_factor=1.001,
+        a_sim={"fee_rate": "0.002"}, b_sim={"fee_rate": "0.0005"},
+    )  # fmt: skip
+    first = seen["first"].payload
+    fees = {c["venue"]: c["fee_bps"] for c in first["candidates"]}
+    assert fees == {"a": pytest.approx(20.0), "b": pytest.approx(5.0)}
+    assert venues_of(seen["first"]) == {"b": Decimal("0.01")} == venues_of(seen["second"])
+    assert seen["reads"] == 1  # the second route used the fee read for the first
+    down = seen["b down"].payload
+    cands = {c["venue"]: c for c in down["candidates"]}
+    assert "fee failed" in cands["b"]["excluded"] and cands["b"]["fee_bps"] is None
+    assert venues_of(seen["b down"]) == {"a": Decimal("0.01")}
+    for e in store.read(kinds=["route_decision"]):
+        assert route_differences(e.payload) == []
+    store.close()
+
+
 def test_a_rate_limited_venue_is_avoided(btc: pd.DataFrame, tmp_path: Path) -> None:
     seen: dict[str, RouteResult] = {}
 

@@ -168,6 +168,8 @@ def test_venue_health_reads_errors_bans_streams_and_latency() -> None:
         ({"split_slices": 0}, "split_slices is out of range"),
         ({"balance_buffer": 1.0}, "balance_buffer is out of range"),
         ({"symbols": {"BTC/USDT": {"z": "BTC/USD"}}}, "symbols.BTC/USDT names venues not routed"),
+        ({"fee_from_venue": ("a",)}, "['a'] both set taker_fee_bps and read it from the venue"),
+        ({"fee_from_venue": ("z",)}, "fee_from_venue names venues not routed to: ['z']"),
     ],
 )
 def test_the_spec_refuses_bad_config_naming_the_key(over: dict[str, Any], message: str) -> None:
@@ -189,6 +191,13 @@ def test_the_spec_from_config_maps_symbols_and_refuses_unknown_keys() -> None:
     no_fee = {"venues": [{"name": "binance"}, {"name": "coinbase", "taker_fee_bps": 60}]}
     with pytest.raises(ConfigError, match=r"live\.routing\.venues\[0\]\.taker_fee_bps is required"):
         RoutingSpec.from_config(no_fee)
+    read = {"venues": [{"name": "binance", "fee_from_venue": True},
+                       {"name": "coinbase", "taker_fee_bps": 60}]}  # fmt: skip
+    s = RoutingSpec.from_config(read)
+    assert s.fee_from_venue == ("binance",) and s.taker_fee_bps == {"coinbase": 60}
+    read["venues"][0]["taker_fee_bps"] = 10  # type: ignore[index]
+    with pytest.raises(ConfigError, match=r"venues\[0\]: taker_fee_bps or fee_from_venue"):
+        RoutingSpec.from_config(read)
 
 
 def test_the_live_routing_config_section_composes_into_the_spec() -> None:
