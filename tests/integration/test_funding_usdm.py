@@ -27,6 +27,7 @@ import pytest
 from grekko_research.data.bars import Bars
 from grekko_research.engine import EngineConfig, Fees, MarketRules, Signals, Sizing, backtest
 from grekko_research.strategy import Strategy, param
+from live.drift import read_live
 from live.events import EventStore
 from live.runner import Runner, RunnerSpec
 from live.sim.usdm import start_usdm_simulator
@@ -188,3 +189,4 @@ def test_live_funding_is_the_simulators_and_the_backtests(
     assert total == pytest.approx(res.funding_records[:, 3].sum(), abs=1e-7)
     assert equity == pytest.approx(float(res.equity[-1]), abs=1e-6)
     assert abs(total) > 1e-3, "the funding must matter at the tolerance, or this proves nothing"
+    assert read_live(events).funding == pytest.approx(total, abs=1e-12)  # drift's funding term
