@@ -16,14 +16,14 @@ live run sizes, checks and books its orders exactly as the backtest does:
 - :meth:`EngineBook.stop_exits` finds the position stops (stop-loss, take-profit, trailing;
   %, absolute or ATR, armed by :meth:`fill` from the entry price as the kernel arms them) that a
   bar's open or range reaches, with the kernel's own rule and exit price; the runner holds them
-  (emulated stops) and sends the exits.
-
+  (emulated stops) and sends the exits;
 - :meth:`EngineBook.fund` books a funding settlement the venue reported, as the kernel's
   funding phase books one (cash, the open trade's funding).
 
 What the live book does not do (the venue or a later part does): pending limit/stop orders
-(no intrabar simulation), liquidation; it does not compute funding (the venue settles it). :func:`check_live_config` refuses
-configurations that need them. Pure: no I/O, no clock.
+(no intrabar simulation), liquidation; it books funding but does not compute it (the venue
+settles it). :func:`check_live_config` refuses configurations that need them. Pure: no I/O,
+no clock.
 """
 
 from __future__ import annotations
