@@ -31,8 +31,9 @@ from live.drift import read_live
 from live.events import EventStore
 from live.runner import Runner, RunnerSpec
 from live.sim.usdm import start_usdm_simulator
-from live.venues.base import Bar
+from live.venues.base import Bar, FundingPayment
 from live.venues.credentials import Credentials
+from live.venues.errors import RetryLater
 from live.venues.registry import make_venue
 from tests.integration.test_stops_native_parity import candle_bars
 from tests.peers.frames import USDM_BTC_1H
@@ -78,8 +79,9 @@ class LockStep:
 
     name = "binanceusdm"
 
-    def __init__(self, sim: Any, bars: Bars) -> None:
+    def __init__(self, sim: Any, bars: Bars, funding_down: int = 0) -> None:
         self.sim, self.replayed = sim, bars
+        self.funding_down = funding_down  # funding_payments calls that fail first
         self.exchange = make_venue(
             "binanceusdm", urls=sim.url, credentials=Credentials(KEY, SECRET), rate_limit=False
         )
@@ -100,6 +102,13 @@ class LockStep:
     async def history(self, symbols: Any, timeframe: str, count: int) -> list[Bar]:
         return []
 
+    async def funding_payments(self, symbol: str, since_ms: int) -> list[FundingPayment]:
+        if self.funding_down > 0:
+            self.funding_down -= 1
+            raise RetryLater("down", venue=self.name, operation="fetch_funding_history",
+                             state_changing=False, source="NetworkError")  # fmt: skip
+        return await self.exchange.funding_payments(symbol, since_ms)
+
     async def bars(self, symbols: Any, timeframe: str, since_ms: int | None) -> AsyncIterator[Bar]:
         b = self.replayed
         for t in range(b.n_bars):
@@ -118,7 +127,11 @@ def market(shared_data: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def live_run(
-    frame: pd.DataFrame, funding: pd.DataFrame, state: Path, stops: tuple[int | None, ...]
+    frame: pd.DataFrame,
+    funding: pd.DataFrame,
+    state: Path,
+    stops: tuple[int | None, ...],
+    funding_down: int = 0,
 ) -> tuple[list[Any], list[Any], float]:
     """Run :class:`HoldLong` over the bars, stopping after each of ``stops`` bars and restarting
     on the same log; return the events, the simulator's funding incomes and the book's last
@@ -133,7 +146,7 @@ def live_run(
             candles={"BTCUSDT": frame}, api_key=KEY, api_secret=SECRET, fee_rate=FEE,
             start_ms=int(frame.timestamp[0]), funding={"BTCUSDT": funding},
         )  # fmt: skip
-        venue = LockStep(sim, bars)
+        venue = LockStep(sim, bars, funding_down)
         store = EventStore.open(state / "events.db")
         try:
             for n in stops:
@@ -190,3 +203,22 @@ def test_live_funding_is_the_simulators_and_the_backtests(
     assert equity == pytest.approx(float(res.equity[-1]), abs=1e-6)
     assert abs(total) > 1e-3, "the funding must matter at the tolerance, or this proves nothing"
     assert read_live(events).funding == pytest.approx(total, abs=1e-12)  # drift's funding term
+
+
+def test_a_venue_that_does_not_answer_is_asked_again_after_the_next_bar(
+    market: tuple[pd.DataFrame, pd.DataFrame], tmp_path: Path
+) -> None:
+    """The venue's funding list fails for the run's first six bars: the runner logs
+    ``funding_unavailable`` each time and books the first settlement (bar 3's open, read at
+    bar 2's close otherwise) four closes late, when the venue answers; the total is intact."""
+    frame, funding = market
+    events, income, equity = live_run(frame, funding, tmp_path, (None,), funding_down=6)
+    down = [e for e in events if e.kind == "funding_unavailable"]
+    logged = [e for e in events if e.kind == "funding"]
+    assert len(down) == 6 and [p.payload["id"] for p in logged] == [str(r.tran_id) for r in income]
+    bars_before = [
+        e.payload["ts"] for e in events[: events.index(logged[0])] if e.kind == "bar_closed"
+    ]
+    assert bars_before[-1] - (income[0].time - HOUR) == 4 * HOUR
+    res, _ = backtested(frame, funding)
+    assert equity == pytest.approx(float(res.equity[-1]), abs=1e-6)
