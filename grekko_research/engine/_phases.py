@@ -337,23 +337,29 @@ def roll_day_nb(A: np.ndarray, day: int) -> None:
 def funding_phase(bk: Book, market: Market, t: int) -> None:
     """Pay (or receive) each funding rate landing on bar ``t``, priced at the open."""
     S = bk.S
-    A = bk.A
     funding, filled, open_ = market.funding, market.filled, market.open
     for j in range(S.shape[0]):
         rate = funding[t, j]
         pos = S[j, S_POS]
         if rate != 0.0 and pos != 0.0 and rate == rate:
             p = S[j, S_LAST] if filled[t, j] else open_[t, j]
-            pay = pos * p * rate
-            A[A_CASH] -= pay
-            S[j, S_TR_FUND] += pay
-            i = int(A[A_N_FUND])
-            r = bk.frec[i]
-            r.bar = t
-            r.asset = j
-            r.rate = rate
-            r.amount = -pay
-            A[A_N_FUND] = i + 1
+            pay_funding(bk, t, j, rate, pos * p * rate)
+
+
+@njit_inline
+def pay_funding(bk: Book, t: int, j: int, rate: float, pay: float) -> None:
+    """Book ``pay`` (quote; negative: received) of asset ``j``'s funding on bar ``t``: out of
+    the cash, into the open trade's funding, one funding record. The live book books a venue's
+    settlement with it (:meth:`~grekko_research.engine.book.EngineBook.fund`)."""
+    bk.A[A_CASH] -= pay
+    bk.S[j, S_TR_FUND] += pay
+    i = int(bk.A[A_N_FUND])
+    r = bk.frec[i]
+    r.bar = t
+    r.asset = j
+    r.rate = rate
+    r.amount = -pay
+    bk.A[A_N_FUND] = i + 1
 
 
 @njit_inline

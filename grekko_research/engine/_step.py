@@ -7,6 +7,8 @@ the phases the backtest runs (:mod:`grekko_research.engine._phases`) and the ord
 
 * :func:`plan_nb` — a due risk flatten and one decision row (``execute_decisions``), on copies;
 * :func:`book_fill_nb` — one fill the venue reported (``_apply_fill``);
+* :func:`fund_nb` — one funding settlement the venue reported (``pay_funding``, the funding
+  phase's booking);
 * :func:`stops_nb` — the position stops a bar's open or range reaches (the stop steps of
   ``open_phase`` and ``intrabar_phase``: ``_stop_hit`` then ``_stop_exit``), on copies;
 * :func:`close_bar_nb` — excursions, the trailing peak, close prices, mark to market and the
@@ -31,11 +33,13 @@ from grekko_research.engine._phases import (
     excursion_nb,
     execute_decisions,
     mark_phase,
+    pay_funding,
 )
 from grekko_research.engine._state import Decisions, Market, Order, Rules, new_book
 from grekko_research.engine.layout import (
     A_FLATTEN_DUE,
     A_N_EV,
+    A_N_FUND,
     A_N_ORD,
     A_N_TR,
     CFG_BOTH_TOUCH,
@@ -47,7 +51,7 @@ from grekko_research.engine.layout import (
     S_POS,
 )
 
-__all__ = ["book_fill_nb", "close_bar_nb", "open_trades_nb", "plan_nb", "stops_nb"]
+__all__ = ["book_fill_nb", "close_bar_nb", "fund_nb", "open_trades_nb", "plan_nb", "stops_nb"]
 
 
 @njit(cache=True, nogil=True)
@@ -123,6 +127,17 @@ def book_fill_nb(
     A[A_N_ORD] = 0.0
     A[A_N_TR] = 0.0
     return bk.orec[:n_ord].copy(), bk.trec[:n_tr].copy()
+
+
+@njit(cache=True, nogil=True)
+def fund_nb(S: np.ndarray, A: np.ndarray, t: int, j: int, rate: float, pay: float) -> np.ndarray:
+    """Book one funding payment of ``pay`` (negative: received) on the real state; return its
+    funding record."""
+    bk = new_book(S, A, 1)
+    A[A_N_FUND] = 0.0
+    pay_funding(bk, t, j, rate, pay)
+    A[A_N_FUND] = 0.0
+    return bk.frec[:1].copy()
 
 
 @njit(cache=True, nogil=True)

@@ -16,14 +16,17 @@ live run sizes, checks and books its orders exactly as the backtest does:
 - :meth:`EngineBook.stop_exits` finds the position stops (stop-loss, take-profit, trailing;
   %, absolute or ATR, armed by :meth:`fill` from the entry price as the kernel arms them) that a
   bar's open or range reaches, with the kernel's own rule and exit price; the runner holds them
-  (emulated stops) and sends the exits.
+  (emulated stops) and sends the exits;
+- :meth:`EngineBook.fund` books a funding settlement the venue reported, as the kernel's
+  funding phase books one (cash, the open trade's funding).
 
 Calibrated cost models (``config.costs``) price the plan and the stop exits from the volume
 and volatility of the bars the book closed, as the backtest prices its fills.
 
 What the live book does not do (the venue or a later part does): pending limit/stop orders
-(no intrabar simulation), funding, liquidation. :func:`check_live_config` refuses
-configurations that need them. Pure: no I/O, no clock.
+(no intrabar simulation), liquidation; it books funding but does not compute it (the venue
+settles it). :func:`check_live_config` refuses configurations that need them. Pure: no I/O,
+no clock.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from grekko_research.engine._state import Decisions, Market, Order, Rules, make_
 from grekko_research.engine._step import (
     book_fill_nb,
     close_bar_nb,
+    fund_nb,
     open_trades_nb,
     plan_nb,
     stops_nb,
@@ -59,6 +63,7 @@ from grekko_research.engine.layout import (
     A_HALTED,
     A_PEAK,
     EVENT_FIELDS,
+    FUNDING_FIELDS,
     KIND_MARKET,
     KIND_RISK_FLATTEN,
     KIND_STOP_LOSS,
@@ -438,6 +443,15 @@ class EngineBook:
             "order": dict(zip(ORDER_FIELDS, orec[0].tolist(), strict=True)),
             "trade": dict(zip(TRADE_FIELDS, trec[0].tolist(), strict=True)) if len(trec) else None,
         }
+
+    def fund(self, j: int, amount: float, *, rate: float = np.nan) -> dict[str, Any]:
+        """Book a funding settlement of asset ``j``: ``amount`` in quote, received (negative:
+        paid), as the kernel's funding phase books it (out of or into the cash, into the open
+        trade's funding: :func:`~grekko_research.engine._phases.pay_funding`); ``rate`` when
+        known. The equity includes it from the next :meth:`close_bar`. Returns the funding
+        record as a dict."""
+        rec = record_table(fund_nb(self.S, self.A, self.bar, int(j), float(rate), -float(amount)))
+        return dict(zip(FUNDING_FIELDS, rec[0].tolist(), strict=True))
 
     def close_bar(
         self,

@@ -60,8 +60,8 @@ class LiveRun:
 def read_live(events: Iterable[Any]) -> LiveRun:
     """Fold a run's events (log order) into a :class:`LiveRun`.
 
-    Funding: the sum of ``funding`` events' ``amount`` (quote; negative paid). The runner logs
-    no funding settlement yet, so a perpetual run's live funding reads 0 until it does.
+    Funding: the sum of ``funding`` events' ``amount`` (quote; negative paid): the venue's
+    settlements the runner logged (:mod:`live.runner._funding`).
     """
     fold = _Fold()
     for e in events:

@@ -5,6 +5,7 @@ One bar, in order (``ts`` is the bar's open time)::
 
     bar_closed  {ts, t, bar, book}          the engine book closed the bar (marks, drawdown and
                                             daily-loss rules); its snapshot after the close
+    funding × n {symbol, ts_ms, amount, ...} settlements the venue made since (perpetuals)
     decision    {ts, signal, planned, ...}  \
     order_created × n                       / one transaction: the decision and its intents
     order_submitted → venue.submit → order_acknowledged / order_fill / ...   for each intent
@@ -36,8 +37,10 @@ fill booking.
 The class is built in layers, one concern each: :mod:`live.runner._base` (state, the log,
 sending orders, the risk engine's views), :mod:`live.runner._reconcile` (resolving and
 reconciling with the venue), :mod:`live.runner._safety` (kill switch, resume, operational
-watches), :mod:`live.runner._manual` (an operator's manual orders) and this module (restart, bars, decisions, the run); :mod:`live.runner.spec` holds
-what a run is, :mod:`live.runner.sleeves` the strategies of a portfolio run.
+watches), :mod:`live.runner._manual` (an operator's manual orders), :mod:`live.runner._funding`
+(funding settlements of perpetuals) and this module (restart, bars, decisions, the run);
+:mod:`live.runner.spec` holds what a run is, :mod:`live.runner.sleeves` the strategies of a
+portfolio run.
 """
 
 from __future__ import annotations
@@ -68,6 +71,7 @@ from live.risk import (
 )
 from live.runner._algos import AlgoOrders
 from live.runner._decision import check_planned, close_book, plan_row, strategy_row
+from live.runner._funding import FundingSettlements
 from live.runner._quotes import DecisionQuotes, read_quotes
 from live.runner.payloads import json_floats, planned_payload, signal_payload
 from live.runner.sleeves import CoordinatorSpec
@@ -83,7 +87,7 @@ from live.venues.base import Bar
 __all__ = ["CRASH_POINTS", "RunSummary", "Runner", "RunnerSpec"]
 
 
-class Runner(AlgoOrders):
+class Runner(FundingSettlements, AlgoOrders):
     """Runs one strategy on one venue, recording everything in ``store`` (see the module doc).
 
     Parameters
@@ -209,6 +213,8 @@ class Runner(AlgoOrders):
                     sleeve.rebook(e.payload["strategies"][sleeve.id], next_ts)
             elif e.kind == "order_fill":
                 self._book_fill(e.stream, e.payload)  # its trade, if any, is in the log
+            elif e.kind == "funding":
+                self._book_funding(e.payload)
             elif e.kind == "resumed":
                 why = str(e.payload.get("reason", "resumed"))
                 self._lift(why, e.ts_ms, om=False)  # the manager replayed it already
@@ -295,6 +301,7 @@ class Runner(AlgoOrders):
         assert self.book is not None
         if self.last_decided_ts == ts:
             return
+        await self._settle_funding()  # the position carried into the next open pays it first
         if self.om.needs_resolution(self.clock()) or any(
             o.state is OrderState.SUBMITTED for o in self.om.open_orders()
         ):

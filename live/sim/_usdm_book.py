@@ -12,7 +12,8 @@ Model (also in ``live/sim/usdm.py``):
   that trades *through* it (``low < price`` to buy, ``high > price`` to sell), once the clock
   passes that bar's close.
 - Wallet (the margin asset, USDT): realised P&L and fees (``fee_rate`` of each fill's
-  notional, maker and taker alike) settle into it at every fill.
+  notional, maker and taker alike) settle into it at every fill; funding (a schedule per
+  symbol, :mod:`live.sim._usdm_funding`) at each funding time the clock passes.
 - Margin: a position holds ``|amount| × mark / leverage``; an order holds ``notional /
   leverage`` of the part that would grow the position (the reducing part is free) until it
   fills or is cancelled. Available = wallet + unrealised P&L − position margin − order margin;
@@ -44,6 +45,7 @@ from live.sim._book import (
 from live.sim._candles import candle_arrays
 from live.sim._spot_types import limit_fills_at
 from live.sim._usdm_algo import LIMIT_ALGO_TYPES, AlgoOrder, algo_terms, algo_trigger
+from live.sim._usdm_funding import Income, schedules
 
 __all__ = [
     "DEFAULT_SPECS",
@@ -175,6 +177,9 @@ class UsdmBook:
     duplicate_scope
         ``"all"`` refuses a ``newClientOrderId`` already used on the symbol (stricter than
         Binance, whose ids are unique among *open* orders only: ``"open"``).
+    funding
+        Symbol id → funding schedule (``timestamp`` ms, ``funding_rate``), settled as
+        :mod:`live.sim._usdm_funding` says; none by default.
     """
 
     def __init__(
@@ -187,6 +192,7 @@ class UsdmBook:
         start_ms: int | None = None,
         specs: Mapping[str, ContractSpec] | None = None,
         duplicate_scope: Literal["all", "open"] = "all",
+        funding: Mapping[str, pd.DataFrame] | None = None,
     ) -> None:
         if not candles:
             raise ValueError("candles: list at least one symbol")
@@ -214,6 +220,9 @@ class UsdmBook:
         self._next_order_id, self._next_trade_id = 8_000_001, 9_000_001
         self.algo_orders: list[AlgoOrder] = []
         self._next_algo_id = 6_000_001
+        self.funding = schedules(funding, self.contracts, self.now)
+        self.income: list[Income] = []  # funding settled, oldest first
+        self._next_tran_id = 7_000_001
 
     # -- clock and prices -------------------------------------------------------------------
 
@@ -225,16 +234,40 @@ class UsdmBook:
         return open_price(self.contract(symbol_id), self.now)
 
     def advance_to(self, ts_ms: int) -> list[FuturesFill]:
-        """Move the clock forward to ``ts_ms``; match every bar that closed; return new fills."""
+        """Move the clock forward to ``ts_ms``; match every bar that closed and settle every
+        funding time passed, in time order; return new fills."""
         if ts_ms < self.now:
             raise ValueError(f"the clock only moves forward ({ts_ms} < {self.now})")
         self.now = ts_ms
         before = len(self.ledger)
         for c in self.contracts.values():
-            while c.matched < len(c.opens) and c.opens[c.matched] + c.interval_ms <= ts_ms:
-                self._match_bar(c, c.matched)
-                c.matched += 1
+            schedule = self.funding.get(c.id)
+            for ft, rate in schedule.due(ts_ms) if schedule is not None else []:
+                self._match_until(c, ft)  # the bars closed before it: the position carried in
+                self._settle_funding(c, ft, rate)
+            self._match_until(c, ts_ms)
         return self.ledger[before:]
+
+    def _match_until(self, c: Contract, ts_ms: int) -> None:
+        while c.matched < len(c.opens) and c.opens[c.matched] + c.interval_ms <= ts_ms:
+            self._match_bar(c, c.matched)
+            c.matched += 1
+
+    def _settle_funding(self, c: Contract, ft: int, rate: Decimal) -> None:
+        """The position pays ``amount × mark × rate`` at funding time ``ft`` (the mark: the
+        open of the bar containing it); nothing without a position or a bar there."""
+        amount = self.positions[c.id].amount
+        if not amount or not rate:
+            return
+        try:
+            mark = open_price(c, ft)
+        except ApiError:  # no bar at ft: no market to price it
+            return
+        income = (-amount * mark * rate).quantize(_EIGHT)
+        self.wallet[c.quote] += income
+        self.wallet_time = ft
+        self.income.append(Income(self._next_tran_id, c.id, c.quote, income, ft, rate))
+        self._next_tran_id += 1
 
     def _match_bar(self, c: Contract, i: int) -> None:
         t = int(c.opens[i]) + c.interval_ms - 1  # the bar's close time

@@ -17,7 +17,8 @@ within ``recvWindow`` ≤ 60 s of the server clock): ``POST|GET|DELETE /fapi/v1/
 ``-5022`` when a GTX order would take), ``POST|GET|DELETE /fapi/v1/algoOrder`` and ``GET
 /fapi/v1/openAlgoOrders`` (conditional orders: :mod:`live.sim._usdm_algo`),
 ``GET /fapi/v1/openOrders``,
-``GET /fapi/v1/userTrades``, ``POST /fapi/v1/leverage``, ``GET /fapi/v1/leverageBracket``,
+``GET /fapi/v1/userTrades``, ``GET /fapi/v1/income`` (``FUNDING_FEE`` rows only: ccxt's
+``fetch_funding_history``), ``POST /fapi/v1/leverage``, ``GET /fapi/v1/leverageBracket``,
 ``GET /fapi/v2|v3/account``, ``GET /fapi/v2|v3/balance``, ``GET /fapi/v2|v3/positionRisk``.
 
 What ccxt needs: ``load_markets`` calls ``/fapi/v1/exchangeInfo`` and, because
@@ -35,7 +36,10 @@ orders fill at once (at that open) when marketable, else at their price on the f
 trades *through* it (``low < price`` to buy, ``high > price`` to sell), once the clock passes
 that bar's close. ``/fapi/v1/klines`` serves only bars that have closed by the market clock.
 Fees: ``fee_rate`` of each fill's notional, from the wallet. Realised P&L settles into the
-wallet at each reducing fill.
+wallet at each reducing fill. Funding (``funding=``: a rate schedule per symbol): at each
+funding time the clock passes, every open position pays ``amount × mark × rate`` into the
+wallet, the mark being the open of the bar containing that time — the backtest's rule
+(:mod:`live.sim._usdm_funding`).
 
 Errors, as Binance's futures API answers them: -1022 bad signature, -2014/-2015 key, -1021
 timestamp, -1121 symbol, -1116 order type, -1115 time in force, -1111 quantity precision,
@@ -45,7 +49,7 @@ query of an unknown order, -2011 cancel of an unknown or closed order, -4028 bad
 
 Simplifications: one-way mode and cross margin only (``positionSide`` must be BOTH; no
 ``marginType``/``positionSide/dual`` endpoints); MARKET and LIMIT GTC only; no partial
-fills; no liquidation, funding or maintenance-margin checks (one leverage bracket per symbol
+fills; no liquidation or maintenance-margin checks (one leverage bracket per symbol
 with a 0.4 % maintenance ratio, reported only); mark price = last trade price = bar open; a
 resting order's margin is fixed at placement; a reduce-only order must not exceed the
 position (Binance would shrink it) and one that no longer reduces when the bar trades through
@@ -77,6 +81,7 @@ from live.sim._usdm_book import (
     Position,
     UsdmBook,
 )
+from live.sim._usdm_funding import income_json, income_rows
 
 __all__ = [
     "USDM_OPTIONS",
@@ -162,6 +167,9 @@ class UsdmSimulator(HttpPeer):
                 ("GET", "v1/userTrades"): lambda p: [
                     self._trade_json(f) for f in self.book.trades(p)
                 ],
+                ("GET", "v1/income"): lambda p: [
+                    income_json(r) for r in income_rows(self.book.income, p)
+                ],
                 ("POST", "v1/leverage"): self._leverage,
                 ("GET", "v1/leverageBracket"): self._brackets,
                 ("GET", "v2/account"): lambda p: self._account(v2=True),
@@ -190,7 +198,7 @@ class UsdmSimulator(HttpPeer):
         return self.book.open_positions()
 
     def wallet(self, asset: str = "USDT") -> Decimal:
-        """Wallet balance of a margin asset: deposits + realised P&L − fees."""
+        """Wallet balance of a margin asset: deposits + realised P&L − fees + funding."""
         return self.book.wallet.get(asset, Decimal(0))
 
     def available(self, asset: str = "USDT") -> Decimal:
@@ -546,6 +554,7 @@ async def start_usdm_simulator(
     specs: Mapping[str, ContractSpec] | None = None,
     clock: Callable[[], int] | None = None,
     duplicate_scope: Literal["all", "open"] = "all",
+    funding: Mapping[str, pd.DataFrame] | None = None,
 ) -> UsdmSimulator:
     """Serve a simulated Binance USD-M account on ``host:port`` (0: a free port) in this loop.
 
@@ -564,8 +573,9 @@ async def start_usdm_simulator(
         Commission per fill, a fraction of its notional (0.05 %).
     leverage
         Initial leverage of every symbol (20, Binance's default).
-    start_ms, specs, duplicate_scope
-        See :class:`live.sim._usdm_book.UsdmBook`.
+    start_ms, specs, duplicate_scope, funding
+        See :class:`live.sim._usdm_book.UsdmBook` (``funding``: symbol id → frame of
+        ``timestamp`` ms and ``funding_rate``, like the shared funding files).
     clock
         Server clock in ms (wall time by default) for ``/fapi/v1/time`` and timestamp checks.
     """
@@ -577,6 +587,7 @@ async def start_usdm_simulator(
         start_ms=start_ms,
         specs=specs,
         duplicate_scope=duplicate_scope,
+        funding=funding,
     )
     sim = UsdmSimulator(book, api_key=api_key, api_secret=api_secret, clock=clock)
     await sim._start(host, port)

@@ -36,6 +36,8 @@ __all__ = [
     "BookVenue",
     "FailedCall",
     "FeeVenue",
+    "FundingPayment",
+    "FundingVenue",
     "MarketInfo",
     "OcoVenue",
     "OrderBook",
@@ -209,7 +211,8 @@ class VenueCapabilities:
         :meth:`Venue.execution_bar` knows the bar a market order sent now executes on (a
         replay): the runner sizes with that bar's range and volume, as the backtest does.
     funding
-        The venue trades perpetuals whose funding is settled into the account.
+        The venue trades perpetuals whose funding is settled into the account, and the
+        adapter lists those settlements (:class:`FundingVenue`).
     contract_positions
         :meth:`Venue.positions` reads the venue's signed derivative positions.
     ticker
@@ -336,6 +339,27 @@ class OcoVenue(Protocol):
 
     async def submit_oco(self, requests: Sequence[OrderRequest]) -> list[Report]:
         """Send two exits of one symbol and side as one list; the reports of both legs."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class FundingPayment:
+    """One funding settlement of the account: ``amount`` received in ``asset`` (the quote;
+    negative: paid) for its ``symbol``'s position at ``ts_ms``; ``id`` the venue's, unique."""
+
+    symbol: str
+    ts_ms: int
+    amount: Decimal
+    asset: str
+    id: str
+
+
+@runtime_checkable
+class FundingVenue(Protocol):
+    """A venue whose adapter lists the account's funding settlements (``capabilities.funding``)."""
+
+    async def funding_payments(self, symbol: str, since_ms: int) -> list[FundingPayment]:
+        """The settlements of ``symbol`` at or after ``since_ms``, oldest first."""
         ...
 
 

@@ -64,6 +64,7 @@ from live.orders import (
 )
 from live.venues._ccxt_bars import BarStream, rest_closed_bars, rest_history
 from live.venues._ccxt_fees import read_taker_fee_bps
+from live.venues._ccxt_funding import FundingHistory
 from live.venues._ccxt_orders import OrderTracker, created_reports, order_state, query_result
 from live.venues._ccxt_stream import UserStream
 from live.venues._ccxt_util import (
@@ -114,7 +115,7 @@ def not_cancellable(err: VenueError) -> bool:
     return isinstance(err, GiveUp) and isinstance(err.__cause__, _NOT_CANCELLABLE)
 
 
-class CcxtVenue:
+class CcxtVenue(FundingHistory):
     """A venue backed by a ccxt client; see the module docstring for the create decisions.
 
     Parameters
@@ -213,7 +214,7 @@ class CcxtVenue:
             stream_trades="watch_orders" in streams and "watch_my_trades" in streams,
             reduce_only=contracts and on("createReduceOnlyOrder"),
             time_in_force=frozenset({"GTC"}) if ordering else frozenset(),
-            funding=on("swap"),
+            funding=on("swap", "fetchFundingHistory"),
             contract_positions=contracts and on("fetchPositions"),
             ticker=on("fetchTicker"),
             server_time=on("fetchTime"),

@@ -24,12 +24,16 @@ from grekko_research.risk import RiskLimits
 from tests.peers.frames import real_bars
 
 
-def _step(bars: Bars, decisions, config: EngineConfig, *, skip_fill_at: int = -1):
-    """Drive an EngineBook like a live run: decide at a close, fill at the next open."""
+def _step(bars: Bars, decisions, config: EngineConfig, *, skip_fill_at: int = -1, funding=None):
+    """Drive an EngineBook like a live run: decide at a close, fill at the next open; a venue
+    settles ``funding`` (rates per bar) on the position carried into each open."""
     book = EngineBook(config, bars.symbols, int(bars.index[0]))
     fills = []
     for t in range(bars.n_bars):
         book.start_bar(int(bars.index[t]))
+        for j in range(bars.n_assets):
+            if funding is not None and funding[t, j] and book.position(j):
+                book.fund(j, -book.position(j) * bars.open[t, j] * funding[t, j])
         if t > 0:
             row = decision_row(bars[t - 1 : t], decisions(t - 1))
             planned = book.plan(
@@ -113,6 +117,26 @@ def test_stepped_book_reproduces_backtest_targets(shared_data: Path) -> None:
     assert len(fills) > 50
     assert fills == _engine_fills(result)
     assert book.equity == result.final_equity
+
+
+def test_stepped_book_books_funding_as_the_backtest(shared_data: Path) -> None:
+    """Settlements booked with ``fund`` (cash, the open trade's funding) give the backtest's
+    equity and trades, shorts receiving a positive rate."""
+    bars = real_bars(shared_data, ["BTC-USDT"], 600)
+    rng = np.random.default_rng(5)
+    entries, exits, short = (rng.random((bars.n_bars, 1)) < p for p in (0.05, 0.05, 0.03))
+    rates = np.where(
+        rng.random((bars.n_bars, 1)) < 0.125, rng.normal(1e-4, 3e-4, (bars.n_bars, 1)), 0.0
+    )
+    config = EngineConfig(allow_short=True, fees=Fees(taker=0.0005))
+    result = backtest(bars, Signals(entries, exits, short, None), config, funding=rates)
+    decisions = lambda r: Signals(entries[r : r + 1], exits[r : r + 1], short[r : r + 1])  # noqa: E731
+    book, fills = _step(bars, decisions, config, funding=rates)
+    assert len(result.funding_records) > 20
+    assert fills == _engine_fills(result)
+    assert book.equity == result.final_equity
+    unfunded, _ = _step(bars, decisions, config)
+    assert abs(unfunded.equity - result.final_equity) > 1e-3
 
 
 def test_a_missed_fill_breaks_equality(shared_data: Path) -> None:

@@ -306,3 +306,42 @@ def test_authentication_signature_key_and_timestamp(btc: pd.DataFrame, eth: pd.D
         assert [r.status for r in sim.requests[-3:]] == [400, 401, 400]
 
     run(btc, eth, scenario)
+
+
+def test_funding_settles_at_each_funding_time_and_lists_as_income(
+    btc: pd.DataFrame, eth: pd.DataFrame
+) -> None:
+    """A short receives a positive rate and pays a negative one, priced at the open of the bar
+    containing the funding time (a mid-bar one too); a flat account pays nothing; ccxt's
+    ``fetch_funding_history`` reads the settlements."""
+    t = btc.timestamp
+    half = 1_800_000
+    schedule = pd.DataFrame(
+        {"timestamp": [t[5], t[12], t[14] + half, t[20]],  # t[5]: before the start, skipped
+         "funding_rate": [0.01, 0.0003, -0.0001, 0.0002]}
+    )  # fmt: skip
+
+    async def scenario(sim: UsdmSimulator, ex: Any, bars: pd.DataFrame) -> None:
+        await ex.create_order(BTC, "market", "sell", 0.02)
+        sim.advance_to(int(t[15]))
+        received = (Decimal("0.02") * dec(bars.open[12]) * Decimal("0.0003")).quantize(EIGHT)
+        paid = (Decimal("-0.02") * dec(bars.open[14]) * Decimal("0.0001")).quantize(EIGHT)
+        await ex.create_order(BTC, "market", "buy", 0.02, params={"reduceOnly": True})
+        sim.advance_to(int(t[21]))  # flat at t[20]: nothing
+        history = await ex.fetch_funding_history(BTC)
+        assert [(h["timestamp"], h["amount"], h["code"]) for h in history] == [
+            (int(t[12]), float(received), "USDT"), (int(t[14]) + half, float(paid), "USDT")
+        ]  # fmt: skip
+        assert history[0]["info"]["incomeType"] == "FUNDING_FEE" and history[0]["id"]
+        assert len({h["id"] for h in history}) == 2
+        later = await ex.fetch_funding_history(BTC, since=int(t[13]))
+        assert [h["id"] for h in later] == [history[1]["id"]]
+        assert await ex.fetch_funding_history("ETH/USDT:USDT") == []
+        assert await ex.fapiPrivateGetIncome({"incomeType": "COMMISSION"}) == []
+        raw = await ex.fapiPrivateGetIncome({"symbol": "BTCUSDT", "startTime": int(t[13])})
+        assert [str(r["tranId"]) for r in raw] == [history[1]["id"]]  # the server filters too
+        fees = fee("0.02", dec(bars.open[10])) + fee("0.02", dec(bars.open[15]))
+        pnl = Decimal("0.02") * (dec(bars.open[10]) - dec(bars.open[15]))
+        assert sim.wallet() == Decimal(10_000) + pnl - fees + received + paid
+
+    run(btc, eth, scenario, funding={"BTCUSDT": schedule})

@@ -25,6 +25,7 @@ from grekko_research.errors import ConfigError
 from live.venues.base import (
     OPTIONAL_CAPABILITIES,
     REQUIRED_CAPABILITIES,
+    FundingVenue,
     OrderRequest,
     Venue,
     VenueCapabilities,
@@ -119,6 +120,7 @@ def test_what_each_adapter_declares() -> None:
     assert (spot.stream_bars, spot.stream_orders, spot.stream_trades) == (True, True, True)
     assert (spot.reduce_only, spot.funding, spot.contract_positions) == (False, False, False)
     assert (usdm.reduce_only, usdm.funding, usdm.contract_positions) == (True, True, True)
+    assert isinstance(v["binanceusdm"], FundingVenue)  # what capabilities.funding promises
     # Coinbase: ccxt streams its order updates, neither candles nor the account's trades
     assert (cb.stream_orders, cb.stream_bars, cb.stream_trades) == (True, False, False)
     # Binance spot: its native stops, take-profits, LIMIT_MAKER, IOC/FOK and OCO lists.
