@@ -6,6 +6,8 @@
   fill's fee is the gas paid in the chain's native token, which becomes a ``gas`` entry valued
   at the fill's price when the pair holds the native token or its wrapped form (else left at 0
   and named ``unvalued`` in its ref — the operator must value it).
+* Perpetual funding: the runner's ``funding`` events (each settlement the venue reported), one
+  ``funding`` entry each, signed as the venue booked it.
 * Solana sniper runs: ``sniper_fill`` events (SOL per token from the exact lamports, the launch
   program's fee included in them; the network's priority fee is not in the log).
 
@@ -88,5 +90,24 @@ def ledger_from_events(events: Iterable[Any]) -> list[LedgerEntry]:
         out.append(LedgerEntry(e.ts_ms, "fill", where, "spot", symbol, p["side"], tokens,
                                sol / tokens, ZERO, "SOL", ZERO, ZERO, ONE,
                                f"{p.get('signature')}"))  # fmt: skip
+    out += _funding(events, venue)
     out.sort(key=lambda x: x.ts_ms)
+    return out
+
+
+def _funding(events: Iterable[Any], venue: str) -> list[LedgerEntry]:
+    """The run's ``funding`` events (a perpetual's settlements the runner logged, ``amount``
+    in the quote asset: + received, − paid), one ``funding`` entry each."""
+    out: list[LedgerEntry] = []
+    for e in events:
+        if e.kind != "funding":
+            continue
+        p = e.payload
+        symbol = str(p["symbol"])
+        if "/" not in symbol:
+            raise DataError(f"funding {p.get('id')}: symbol {symbol!r} is not BASE/QUOTE")
+        quote = symbol.split("/")[1].split(":")[0]
+        out.append(LedgerEntry(int(p["ts_ms"]), "funding", venue, "perp", symbol, "", ZERO, ZERO,
+                               ZERO, quote, ZERO, Decimal(str(p["amount"])), ONE,
+                               f"funding:{symbol}:{p['id']}"))  # fmt: skip
     return out

@@ -203,6 +203,16 @@ def test_live_funding_is_the_simulators_and_the_backtests(
     assert equity == pytest.approx(float(res.equity[-1]), abs=1e-6)
     assert abs(total) > 1e-3, "the funding must matter at the tolerance, or this proves nothing"
     assert read_live(events).funding == pytest.approx(total, abs=1e-12)  # drift's funding term
+    # The compliance ledger has each settlement, and the tax summary its total.
+    from grekko_research.compliance.costbasis import realise
+    from live.compliance.ledger import ledger_from_events
+
+    ledger = [x for x in ledger_from_events(events) if x.kind == "funding"]
+    assert [(x.ts_ms, x.amount_quote) for x in ledger] == [
+        (p["ts_ms"], Decimal(p["amount"])) for p in logged
+    ]
+    summary = realise(ledger_from_events(events), "fifo", currency="USDT")
+    assert summary.funding == sum(Decimal(p["amount"]) for p in logged)
 
 
 def test_a_venue_that_does_not_answer_is_asked_again_after_the_next_bar(
