@@ -37,6 +37,8 @@ async def _top(venue: BookVenue, symbol: str) -> list[float] | None:
 
 async def read_quotes(venue: Any, symbols: Sequence[str], timeout_ms: int) -> DecisionQuotes:
     """Read each symbol's best bid and ask at once, within ``timeout_ms`` in all."""
+    if not symbols:
+        return [], {}
     tasks = [asyncio.ensure_future(_top(venue, s)) for s in symbols]
     done, pending = await asyncio.wait(tasks, timeout=timeout_ms / 1000)
     for t in pending:

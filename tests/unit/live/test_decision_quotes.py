@@ -46,3 +46,9 @@ def test_each_symbol_gets_its_top_or_the_reason_it_has_none() -> None:
     # The reads ran at once (one timeout in all, not one a symbol), five levels a side.
     assert elapsed < 2
     assert sorted(venue.asked) == sorted((s, 5) for s in symbols)
+
+
+def test_no_symbol_no_read() -> None:
+    venue = Books()
+    assert asyncio.run(read_quotes(venue, [], timeout_ms=200)) == ([], {})
+    assert venue.asked == []
