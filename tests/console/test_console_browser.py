@@ -363,6 +363,38 @@ def _manual_entry(page: Any, served: Served, artifacts: Path) -> None:
     assert (answer["order_type"], answer["limit_price"]) == ("limit", "1000")  # to the tick
 
 
+def _cancel_a_parent(page: Any, served: Served, artifacts: Path) -> None:
+    """A TWAP entry from the page starts a parent (the market is held: no child yet); the
+    working orders panel lists it, and its cancel (confirmed, with a reason) stops it."""
+    page.get_by_test_id("manual-enter").click()
+    page.get_by_test_id("manual-qty").fill("0.0003")
+    page.get_by_test_id("manual-side").select_option("buy")
+    page.get_by_test_id("manual-algo").select_option("twap")
+    page.get_by_test_id("manual-algo-slices").fill("3")
+    page.get_by_test_id("manual-algo-over").fill("3h")
+    page.get_by_test_id("manual-reason").fill("console e2e: a twap")
+    page.get_by_test_id("manual-submit").click()
+    wait_until("the parent on the page", lambda: _rows(page, "parents") == 1, WAIT)
+    row = _text(page, "parents")
+    assert all(s in row for s in ("twap", "buy", "0 / 0.0003 (0%)", "0 / 0", "working")), row
+    panel = page.get_by_test_id("parents")
+    panel.get_by_test_id("cancel-parent").click()
+    assert "Cancel the working parent twap buy 0.0003" in _text(page, "confirm-manual-cancel")
+    assert panel.get_by_test_id("manual-submit").is_disabled()  # a reason is required
+    panel.get_by_test_id("manual-reason").fill("console e2e: stop the twap")
+    panel.get_by_test_id("manual-submit").click()
+    assert "risk engine" in str(panel.get_by_test_id("manual-result").inner_text())
+    wait_until("the parent cancelled", lambda: "cancelled" in _text(page, "parents"), WAIT)
+    assert "cancelled (api: console e2e: stop the twap)" in _text(page, "parents")
+    assert panel.get_by_test_id("cancel-parent").count() == 0  # no longer working
+    wait_until("the answer in the alerts", lambda: "cancel sent" in _text(page, "alerts"), WAIT)
+    alerts = _text(page, "alerts")
+    assert "manual cancel buy BTC/USDT (console e2e: stop the twap) → cancel sent" in alerts, alerts
+    (parent,) = _api(served, "/orders/parents")
+    assert (parent["state"], parent["children_sent"]) == ("cancelled", 0), parent
+    _shoot(page, artifacts, "07c-parent-cancelled")
+
+
 def test_a_trader_watches_kills_and_resumes_a_live_run(
     world: Any, browser: Any, artifacts: Path
 ) -> None:
@@ -377,6 +409,7 @@ def test_a_trader_watches_kills_and_resumes_a_live_run(
     _kill(page, served, resting, artifacts)
     _resume_then_refuse(page, sim, served, artifacts)
     _manual_entry(page, served, artifacts)
+    _cancel_a_parent(page, served, artifacts)
 
     # The market stops: the page says its data is stale.
     sim.stop_clock()
@@ -416,6 +449,8 @@ def test_a_read_token_sees_the_run_but_cannot_kill(
     page.get_by_test_id("run-page").wait_for(timeout=WAIT * MS)
     assert page.get_by_test_id("kill-button").count() == 0
     assert page.get_by_test_id("manual-orders").count() == 0
+    page.get_by_test_id("parents").or_(page.get_by_test_id("parents-empty")).wait_for()
+    assert page.get_by_test_id("cancel-parent").count() == 0
     assert "need a control token" in _text(page, "control-readonly")
     # Straight from the page, with the read token: the API refuses, no flag file appears.
     flag = served.events.parent / KILL_FILE

@@ -3,7 +3,7 @@
 // with its risk engine, logs a manual_order event (sent, or refused with the rule) and the page
 // shows that answer in its alerts, like the kill switch's. An entry or exit is a market order, a
 // limit order resting at its price, or a parent worked by an execution algorithm (the API's
-// AlgoRequest; a limit takes no algorithm).
+// AlgoRequest; a limit takes no algorithm). A cancel names an open order or a working parent.
 import { useState, type FormEvent } from "react";
 
 import { Api, ApiError, type Schemas } from "../api/client";
@@ -36,9 +36,11 @@ const FIELD_LABEL: Record<keyof AlgoFields, string> = {
   offset_bps: "Offset inside the price (bps)",
   passive: "Passive for (e.g. 2h), then market",
 };
+/** What a cancel stops: one open order (its client id) or a working parent (its parent id). */
+export type CancelTarget = { clientId: string } | { parentId: string };
 type Step =
   | { action: "enter" | "exit"; symbol: string }
-  | { action: "cancel"; clientId: string; label: string }
+  | { action: "cancel"; target: CancelTarget; label: string }
   | null;
 
 /** The enter / exit buttons of a run (one form: symbol, side, quantity, reason). */
@@ -80,30 +82,34 @@ export function ManualOrders({
   );
 }
 
-/** A cancel button for one open order (control scope only), with its own confirmation. */
+/** A cancel button for one open order or working parent (control scope only), with its own
+ * confirmation; ``can`` false shows only the answer to an earlier cancel (the parent is no
+ * longer working). */
 export function CancelOrder({
   api,
   scope,
-  clientId,
+  target,
   label,
   onDone,
+  can = true,
 }: {
   api: Api;
   scope: Scope;
-  clientId: string;
+  target: CancelTarget;
   label: string;
   onDone: () => void;
+  can?: boolean;
 }) {
   const form = useManualForm(api, onDone);
   if (scope !== "control") return null;
   return (
     <span className="manual-cancel">
-      {form.step === null && form.requested === null && (
+      {can && form.step === null && form.requested === null && (
         <button
           type="button"
-          data-testid="cancel-order"
+          data-testid={"parentId" in target ? "cancel-parent" : "cancel-order"}
           disabled={form.busy}
-          onClick={() => form.open({ action: "cancel", clientId, label })}
+          onClick={() => form.open({ action: "cancel", target, label })}
         >
           Cancel…
         </button>
@@ -157,11 +163,7 @@ function useManualForm(api: Api, onDone: () => void): FormState {
     try {
       let answer: { request_id?: unknown } & Record<string, unknown>;
       if (step.action === "cancel") {
-        answer = await api.post(
-          "/orders/{client_id}/cancel",
-          { reason: reason.trim() },
-          { client_id: step.clientId },
-        );
+        answer = await cancel(api, step.target, reason.trim());
       } else {
         const body: Request = {
           action: step.action,
@@ -231,6 +233,14 @@ function useManualForm(api: Api, onDone: () => void): FormState {
   };
 }
 
+/** Ask the API to cancel an open order or a working parent. */
+async function cancel(api: Api, target: CancelTarget, reason: string) {
+  if ("parentId" in target) {
+    return api.post("/orders/parents/{parent_id}/cancel", { reason }, { parent_id: target.parentId });
+  }
+  return api.post("/orders/{client_id}/cancel", { reason }, { client_id: target.clientId });
+}
+
 const QTY = /^(\d+(\.\d*)?|\.\d+)$/;
 const positive = (text: string) => QTY.test(text.trim()) && Number(text) > 0;
 
@@ -272,7 +282,10 @@ function ManualForm({ form, symbols }: { form: FormState; symbols: string[] }) {
           <p>
             {step.action === "enter" && "An order of this run, checked by its risk engine."}
             {step.action === "exit" && "Close the position (or the quantity given), checked by the risk engine."}
-            {step.action === "cancel" && `Cancel the open order ${step.label}.`}
+            {step.action === "cancel" &&
+              ("parentId" in step.target
+                ? `Cancel the working parent ${step.label}: no child after it, its resting child cancelled, what filled stays.`
+                : `Cancel the open order ${step.label}.`)}
           </p>
           {step.action !== "cancel" && (
             <label>

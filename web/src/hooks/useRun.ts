@@ -15,6 +15,7 @@ export interface Snapshot {
   strategies: GetResult<"/strategies">;
   positions: GetResult<"/positions">;
   orders: GetResult<"/orders">;
+  parents: GetResult<"/orders/parents">;
   fills: GetResult<"/fills">;
   pnl: GetResult<"/pnl">;
   risk: GetResult<"/risk">;
@@ -35,10 +36,11 @@ export interface RunView {
 }
 
 async function load(api: Api): Promise<Snapshot> {
-  const [strategies, positions, orders, fills, pnl, risk, health, equity, runs] = await Promise.all([
+  const [strategies, positions, orders, parents, fills, pnl, risk, health, equity, runs] = await Promise.all([
     api.get("/strategies"),
     api.get("/positions"),
     api.get("/orders", { limit: 500 }),
+    api.get("/orders/parents"),
     api.get("/fills", { limit: 200 }),
     api.get("/pnl"),
     api.get("/risk", { breaches: 20 }),
@@ -46,7 +48,7 @@ async function load(api: Api): Promise<Snapshot> {
     api.get("/equity"),
     api.get("/runs"),
   ]);
-  return { strategies, positions, orders, fills, pnl, risk, health, equity, runs };
+  return { strategies, positions, orders, parents, fills, pnl, risk, health, equity, runs };
 }
 
 const empty = (): Record<Topic, StreamEvent[]> => ({ orders: [], fills: [], signals: [], risk: [] });

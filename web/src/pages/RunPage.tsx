@@ -1,5 +1,6 @@
 // One live run: what it trades, its equity and drawdown, positions, open orders, fills,
-// decisions and risk refusals, the risk state and why, alerts, the kill switch and manual orders.
+// decisions and risk refusals, the risk state and why, alerts, the kill switch, manual orders and
+// the parents execution algorithms work.
 import { useMemo } from "react";
 
 import type { Api, Schemas } from "../api/client";
@@ -9,6 +10,7 @@ import { EquityChart } from "../components/EquityChart";
 import { KillSwitch } from "../components/KillSwitch";
 import { CancelOrder, ManualOrders } from "../components/ManualOrders";
 import { Table } from "../components/Table";
+import { WorkingOrders } from "../components/WorkingOrders";
 import { age, money, pct, qty, short, signed, text, utc } from "../format";
 import type { RunView } from "../hooks/useRun";
 import type { Scope } from "../session";
@@ -314,7 +316,7 @@ export function RunPage({
                   <CancelOrder
                     api={api}
                     scope={scope}
-                    clientId={o.client_id}
+                    target={{ clientId: o.client_id }}
                     label={`${o.side} ${qty(o.qty)} ${o.symbol}`}
                     onDone={view.refresh}
                   />
@@ -324,6 +326,8 @@ export function RunPage({
           />
         </section>
       </div>
+
+      <WorkingOrders api={api} scope={scope} parents={snapshot.parents} onDone={view.refresh} />
 
       <section>
         <h3>Recent fills ({fills.length})</h3>
