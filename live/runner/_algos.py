@@ -177,24 +177,12 @@ class AlgoOrders(ManualOrders):
     def _start_parent(
         self, record: dict[str, Any], r: dict[str, Any], spec: AlgoSpec
     ) -> dict[str, Any]:
+        sized = self._sized(record, r)
+        if isinstance(sized, dict):
+            return sized
+        side, qty = sized
         symbol = str(r["symbol"])
         j = self.spec.symbols.index(symbol)
-        if self.book is None or self.last_closed_ts is None:
-            return self._refuse(record, "not_ready", "no bar closed yet: the run has no book")
-        held = self.om.position(symbol)
-        want = None if r.get("qty") is None else Decimal(str(r["qty"]))
-        side: Literal["buy", "sell"]
-        if r["action"] == "exit":
-            if held == 0:
-                return self._refuse(record, "no_position", f"no {symbol} position to exit")
-            side = "sell" if held > 0 else "buy"
-            want = abs(held) if want is None else min(want, abs(held))
-        else:
-            side = "buy" if r["side"] == "buy" else "sell"
-        assert want is not None
-        qty = lot_qty(float(want), self._lots[j])
-        if qty <= 0:
-            return self._refuse(record, "lot", f"{want} is below one lot ({self._lots[j]})")
         n_children = spec.slices
         if spec.kind == "iceberg":
             assert spec.clip is not None
@@ -204,6 +192,7 @@ class AlgoOrders(ManualOrders):
         # The first decision still to come: the one on the last closed bar if it is not taken
         # yet (a restart), else the next bar's.
         start = self.last_closed_ts
+        assert start is not None  # _sized refuses a request before the first close
         if self.last_decided_ts == start:
             start += self.tf_ms
         profile: dict[str, Any] | None = None

@@ -156,22 +156,14 @@ class ManualOrders(NativeStops):
         self._append([("manual_order", "runner", payload), *(drafts or [])])
         return payload
 
-    async def _arrival(self, symbol: str, record: dict[str, Any]) -> float:
-        """The order's arrival price: the book's mid where the venue reads its book (as for
-        the strategy's orders, ``live.runner._quotes``; recorded as ``quote``), else the
-        venue's reference price (which a quote that fails or is late falls back to)."""
-        price = float(await self.venue.reference_price(symbol))
-        if self.venue.capabilities.order_book and self.spec.quote_timeout_ms > 0:
-            (quote,), _ = await read_quotes(self.venue, [symbol], self.spec.quote_timeout_ms)
-            if quote is not None:
-                record["quote"] = quote
-                price = (quote[0] + quote[1]) / 2
-        return price
-
-    async def _manual_trade(self, record: dict[str, Any], r: dict[str, Any]) -> dict[str, Any]:
+    def _sized(
+        self, record: dict[str, Any], r: dict[str, Any]
+    ) -> tuple[Literal["buy", "sell"], Decimal] | dict[str, Any]:
+        """The side and lot-floored quantity of an entry or exit request (an exit closes the
+        position, or ``qty`` of it), or the payload of its refusal (logged)."""
         symbol = str(r["symbol"])
         j = self.spec.symbols.index(symbol)
-        if self.book is None:
+        if self.book is None or self.last_closed_ts is None:
             return self._refuse(record, "not_ready", "no bar closed yet: the run has no book")
         held = self.om.position(symbol)
         want = None if r.get("qty") is None else Decimal(str(r["qty"]))
@@ -187,6 +179,27 @@ class ManualOrders(NativeStops):
         qty = lot_qty(float(want), self._lots[j])
         if qty <= 0:
             return self._refuse(record, "lot", f"{want} is below one lot ({self._lots[j]})")
+        return side, qty
+
+    async def _arrival(self, symbol: str, record: dict[str, Any]) -> float:
+        """The order's arrival price: the book's mid where the venue reads its book (as for
+        the strategy's orders, ``live.runner._quotes``; recorded as ``quote``), else the
+        venue's reference price (which a quote that fails or is late falls back to)."""
+        price = float(await self.venue.reference_price(symbol))
+        if self.venue.capabilities.order_book and self.spec.quote_timeout_ms > 0:
+            (quote,), _ = await read_quotes(self.venue, [symbol], self.spec.quote_timeout_ms)
+            if quote is not None:
+                record["quote"] = quote
+                price = (quote[0] + quote[1]) / 2
+        return price
+
+    async def _manual_trade(self, record: dict[str, Any], r: dict[str, Any]) -> dict[str, Any]:
+        sized = self._sized(record, r)
+        if isinstance(sized, dict):
+            return sized
+        side, qty = sized
+        symbol = str(r["symbol"])
+        j = self.spec.symbols.index(symbol)
         try:
             price = await self._arrival(symbol, record)
         except VenueError as e:
