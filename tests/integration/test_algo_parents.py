@@ -7,7 +7,6 @@ beside it takes its volume profile from the research store (a tiny one in tmp)."
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from pathlib import Path
 from typing import Any
@@ -20,17 +19,11 @@ import pytest
 from grekko_research.data.store import ParquetStore, SeriesKey
 from grekko_research.engine import EngineConfig, MarketRules
 from grekko_research.engine.algos import volume_profile
-from grekko_research.strategy import get_strategy
-from live.api import ApiTokens, FlagFileControl, LogHub, create_app
 from live.events import EventStore
-from live.runner import Runner, RunnerSpec
+from live.runner import Runner
 from live.runner.spec import VolumeHistory
-from live.sim import start_simulator
-from live.venues.credentials import Credentials
-from live.venues.registry import make_venue
 from tests.integration.test_manual_limit import SteppedReplay
-from tests.integration.test_manual_orders import BARS, CONTROL, READ, _answer, _serve, _state_of
-from tests.integration.test_quality_sim import KEY, SECRET, wall_ms
+from tests.integration.test_manual_orders import BARS, CONTROL, READ, _answer, _state_of, api_run
 
 pytestmark = pytest.mark.timeout(60)
 H = 3_600_000
@@ -95,45 +88,11 @@ def _store(frame: pd.DataFrame, root: Path) -> pd.DataFrame:
 
 
 async def _trade(frame: pd.DataFrame, folder: Path) -> dict[str, Any]:
-    log = folder / "events.db"
-    sim = await start_simulator(
-        candles={"BTCUSDT": frame}, api_key=KEY, api_secret=SECRET,
-        balances={"USDT": "100000", "BTC": "0"},
-    )  # fmt: skip
-    strategy = get_strategy("sma_cross")
-    spec = RunnerSpec(
-        "parents", strategy, strategy.params({"fast": 2, "slow": 20}),
-        EngineConfig(market=MarketRules(lot_size=0.00001, tick_size=0.01)), ("BTC/USDT",), "1h",
-        grace_ms=300, reconcile_every_ms=10**12, kill_file=folder / "KILL", kill_poll_s=0.02,
-        volume_history=VolumeHistory(str(folder.parent / "store"), "binance"),
-    )  # fmt: skip
-    exchange = make_venue(
-        "binance", urls=sim.url, credentials=Credentials(KEY, SECRET), rate_limit=False
-    )
-    venue = SteppedReplay(exchange, sim, frame)
-    store = EventStore.open(log)
-    runner = Runner(spec, venue, store, clock=wall_ms)
-    task = asyncio.create_task(runner.run())
-    while not log.exists() or runner.summary.bars == 0:
-        await asyncio.sleep(0.02)
-    hub = LogHub(log, poll_s=0.02)
-    server, thread, url = _serve(
-        create_app(hub, FlagFileControl(folder), ApiTokens.of([READ], [CONTROL]))
-    )
-    try:
-        async with httpx.AsyncClient(base_url=url, timeout=10) as http:
-            return await _scenario(runner, venue, http, log, int(frame.timestamp.iloc[0]))
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        hub.close()
-        venue.release.set()
-        venue.done.set()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(task, 20)
-        store.close()
-        await exchange.close()
-        await sim.close()
+    engine = EngineConfig(market=MarketRules(lot_size=0.00001, tick_size=0.01))
+    history = VolumeHistory(str(folder.parent / "store"), "binance")
+    async with api_run(frame, folder, SteppedReplay, "parents", engine=engine, risk=None,
+                       volume_history=history) as (runner, venue, http, log):  # fmt: skip
+        return await _scenario(runner, venue, http, log, int(frame.timestamp.iloc[0]))
 
 
 def test_a_parent_cancel_takes_its_resting_child_off_the_venue(

@@ -6,7 +6,6 @@ refused naming its field."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import AsyncIterator
 from decimal import Decimal
@@ -17,27 +16,20 @@ import httpx
 import pandas as pd
 import pytest
 
-from grekko_research.engine import EngineConfig, MarketRules
-from grekko_research.risk.spec import OrderRisk, RiskSpec
-from grekko_research.strategy import get_strategy
-from live.api import ApiTokens, FlagFileControl, LogHub, create_app
 from live.api.control import write_manual_request
 from live.events import EventStore
 from live.quality import quality_table
-from live.runner import Runner, RunnerSpec
-from live.sim import start_simulator
+from live.runner import Runner
 from live.venues.base import Bar
-from live.venues.credentials import Credentials
-from live.venues.registry import make_venue
 from tests.integration.test_manual_orders import (
     BARS,
     CONTROL,
     READ,
     _answer,
-    _serve,
     _state_of,
+    api_run,
 )
-from tests.integration.test_quality_sim import KEY, SECRET, SimReplay, wall_ms
+from tests.integration.test_quality_sim import SimReplay
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -119,45 +111,8 @@ async def _scenario(
 
 
 async def _trade(frame: pd.DataFrame, folder: Path, dip: Decimal) -> dict[str, Any]:
-    log = folder / "events.db"
-    sim = await start_simulator(
-        candles={"BTCUSDT": frame}, api_key=KEY, api_secret=SECRET,
-        balances={"USDT": "100000", "BTC": "0"},
-    )  # fmt: skip
-    strategy = get_strategy("sma_cross")
-    spec = RunnerSpec(
-        "limit", strategy, strategy.params({"fast": 2, "slow": 20}),
-        EngineConfig(market=MarketRules(lot_size=0.00001)), ("BTC/USDT",), "1h",
-        grace_ms=300, reconcile_every_ms=10**12, kill_file=folder / "KILL",
-        kill_poll_s=0.02, risk=RiskSpec(order=OrderRisk(min_notional=50.0)),
-    )  # fmt: skip
-    exchange = make_venue(
-        "binance", urls=sim.url, credentials=Credentials(KEY, SECRET), rate_limit=False
-    )
-    venue = SteppedReplay(exchange, sim, frame)
-    store = EventStore.open(log)
-    runner = Runner(spec, venue, store, clock=wall_ms)
-    task = asyncio.create_task(runner.run())
-    while not log.exists() or runner.summary.bars == 0:
-        await asyncio.sleep(0.02)
-    hub = LogHub(log, poll_s=0.02)
-    server, thread, url = _serve(
-        create_app(hub, FlagFileControl(folder), ApiTokens.of([READ], [CONTROL]))
-    )
-    try:
-        async with httpx.AsyncClient(base_url=url, timeout=10) as http:
-            return await _scenario(runner, venue, http, log, dip)
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        hub.close()
-        venue.release.set()
-        venue.done.set()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(task, 20)
-        store.close()
-        await exchange.close()
-        await sim.close()
+    async with api_run(frame, folder, SteppedReplay, "limit") as (runner, venue, http, log):
+        return await _scenario(runner, venue, http, log, dip)
 
 
 def test_manual_limit_orders_rest_cancel_and_fill(shared_data: Path, tmp_path: Path) -> None:

@@ -150,26 +150,34 @@ async def _scenario(
     return out
 
 
-async def _trade(frame: pd.DataFrame, folder: Path) -> dict[str, Any]:
-    """The run on the simulator, the API beside it, :func:`_scenario` against the API."""
+@contextlib.asynccontextmanager
+async def api_run(
+    frame: pd.DataFrame, folder: Path, replay: type[SimReplay], run_id: str, **spec: Any
+) -> AsyncIterator[tuple[Runner, Any, httpx.AsyncClient, Path]]:
+    """sma_cross 2/20 run by the runner on the Binance simulator (``replay`` giving its bars),
+    the status API beside it on uvicorn; yields ``(runner, venue, http client, log)``.
+    ``spec``: RunnerSpec keys over the defaults (lot 0.00001, min notional 50)."""
     log = folder / "events.db"
     sim = await start_simulator(
         candles={"BTCUSDT": frame}, api_key=KEY, api_secret=SECRET,
         balances={"USDT": "100000", "BTC": "0"},
     )  # fmt: skip
     strategy = get_strategy("sma_cross")
-    spec = RunnerSpec(
-        "manual", strategy, strategy.params({"fast": 2, "slow": 20}),
-        EngineConfig(market=MarketRules(lot_size=0.00001)), ("BTC/USDT",), "1h",
-        grace_ms=300, reconcile_every_ms=10**12, kill_file=folder / "KILL",
-        kill_poll_s=0.02, risk=RiskSpec(order=OrderRisk(min_notional=50.0)),
-    )  # fmt: skip
+    keys: dict[str, Any] = {
+        "engine": EngineConfig(market=MarketRules(lot_size=0.00001)),
+        "risk": RiskSpec(order=OrderRisk(min_notional=50.0)),
+        "grace_ms": 300, "reconcile_every_ms": 10**12, "kill_file": folder / "KILL",
+        "kill_poll_s": 0.02, **spec,
+    }  # fmt: skip
+    engine = keys.pop("engine")
+    run_spec = RunnerSpec(run_id, strategy, strategy.params({"fast": 2, "slow": 20}), engine,
+                          ("BTC/USDT",), "1h", **keys)  # fmt: skip
     exchange = make_venue(
         "binance", urls=sim.url, credentials=Credentials(KEY, SECRET), rate_limit=False
     )
-    venue = HeldReplay(exchange, sim, frame)
+    venue = replay(exchange, sim, frame)
     store = EventStore.open(log)
-    runner = Runner(spec, venue, store, clock=wall_ms)
+    runner = Runner(run_spec, venue, store, clock=wall_ms)
     task = asyncio.create_task(runner.run())
     while not log.exists() or runner.summary.bars == 0:
         await asyncio.sleep(0.02)
@@ -178,17 +186,25 @@ async def _trade(frame: pd.DataFrame, folder: Path) -> dict[str, Any]:
     server, thread, url = _serve(create_app(hub, FlagFileControl(folder), tokens))
     try:
         async with httpx.AsyncClient(base_url=url, timeout=10) as http:
-            return await _scenario(runner, http, log, frame)
+            yield runner, venue, http, log
     finally:
         server.should_exit = True
         thread.join(10)
         hub.close()
-        venue.release.set()
+        for held in vars(venue).values():  # let the replay end
+            if isinstance(held, asyncio.Event):
+                held.set()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(task, 20)
         store.close()
         await exchange.close()
         await sim.close()
+
+
+async def _trade(frame: pd.DataFrame, folder: Path) -> dict[str, Any]:
+    """The run on the simulator, the API beside it, :func:`_scenario` against the API."""
+    async with api_run(frame, folder, HeldReplay, "manual") as (runner, _, http, log):
+        return await _scenario(runner, http, log, frame)
 
 
 def test_manual_orders_through_the_api(shared_data: Path, tmp_path: Path) -> None:
