@@ -60,7 +60,7 @@ from grekko_research.errors import ConfigError, GrekkoError
 from live.orders import Intent, NotFound, Order, OrderState
 from live.parents import MAX_CHILDREN, ParentBook, child_index, child_seq
 from live.risk import EventDraft, MarketView, ProposedOrder
-from live.runner._manual import ManualOrders
+from live.runner._manual import ManualOrders, request_record
 from live.runner.spec import lot_qty
 from live.venues.errors import OrderMissing, VenueError
 
@@ -152,17 +152,7 @@ class AlgoOrders(ManualOrders):
             return await self._cancel_parent(r)
         if request.get("algo") is None or request.get("error"):
             return await super().manual_order(request)
-        record: dict[str, Any] = {
-            "source": "manual",
-            "request_id": str(request.get("id")),
-            "action": request.get("action"),
-            "symbol": request.get("symbol"),
-            "side": request.get("side"),
-            "qty": None if request.get("qty") is None else str(request.get("qty")),
-            "reason": str(request.get("reason") or "")[:300],
-            "by": str(request.get("by") or "?")[:40],
-            "algo": request.get("algo"),
-        }
+        record = {**request_record(request), "algo": request.get("algo")}
         problem = self._malformed(request)
         if problem is None and request.get("action") == "cancel":
             problem = "a cancel takes no algo"

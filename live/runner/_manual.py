@@ -55,6 +55,23 @@ ACTIONS = ("enter", "exit", "cancel")
 ORDER_TYPES = ("market", "limit")
 
 
+def request_record(request: dict[str, Any]) -> dict[str, Any]:
+    """What a ``manual_order`` event records of a request (bounded text, decimals as strings)."""
+    return {
+        "source": "manual",
+        "request_id": str(request.get("id")),
+        "action": request.get("action"),
+        "symbol": request.get("symbol"),
+        "side": request.get("side"),
+        "qty": None if request.get("qty") is None else str(request.get("qty")),
+        "order_type": request.get("order_type") or "market",
+        "limit_price": None if request.get("limit_price") is None
+        else str(request.get("limit_price")),
+        "reason": str(request.get("reason") or "")[:300],
+        "by": str(request.get("by") or "?")[:40],
+    }  # fmt: skip
+
+
 def manual_folder(kill_file: Path) -> Path:
     """Where a run's manual-order requests wait: ``<state folder>/manual``."""
     return kill_file.parent / MANUAL_DIR
@@ -104,19 +121,7 @@ class ManualOrders(NativeStops):
 
     async def manual_order(self, request: dict[str, Any]) -> dict[str, Any]:
         """Check, record and act on one request; return the ``manual_order`` payload."""
-        record: dict[str, Any] = {
-            "source": "manual",
-            "request_id": str(request.get("id")),
-            "action": request.get("action"),
-            "symbol": request.get("symbol"),
-            "side": request.get("side"),
-            "qty": None if request.get("qty") is None else str(request.get("qty")),
-            "order_type": request.get("order_type") or "market",
-            "limit_price": None if request.get("limit_price") is None
-            else str(request.get("limit_price")),
-            "reason": str(request.get("reason") or "")[:300],
-            "by": str(request.get("by") or "?")[:40],
-        }  # fmt: skip
+        record = request_record(request)
         problem = request.get("error") or self._malformed(request)
         if problem is not None:
             return self._refuse(record, "request", str(problem))
