@@ -13,6 +13,7 @@ __all__ = [
     "JsonOpt",
     "Overrides",
     "PortfolioOpt",
+    "RunArg",
     "RunOpt",
     "ShowOpt",
     "StateDirOpt",
@@ -55,6 +56,13 @@ VenueOpt = Annotated[
 RunOpt = Annotated[
     str | None,
     typer.Option("--run", metavar="ID", help="The run's id (grekko-live runs lists them)"),
+]
+RunArg = Annotated[
+    str | None,
+    typer.Argument(
+        metavar="RUN",
+        help="The run's id (grekko-live runs lists them) or its event log (path or URL)",
+    ),
 ]
 StateDirOpt = Annotated[
     Path | None, typer.Option(metavar="DIR", help="Where run logs are (default: live.state_dir)")

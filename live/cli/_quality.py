@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 
 from live.cli._app import console
-from live.cli._options import EventsOpt, JsonOpt, StateDirOpt, VenueOpt
-from live.cli._resolve import find_log
+from live.cli._options import EventsOpt, JsonOpt, RunArg, StateDirOpt, VenueOpt
+from live.cli._resolve import run_log
 
 __all__ = ["quality_command"]
 
@@ -17,13 +17,7 @@ _BY = ("venue", "symbol", "side", "size_bucket", "hour")
 
 
 def quality_command(
-    run: Annotated[
-        str | None,
-        typer.Argument(
-            metavar="RUN",
-            help="The run's id (grekko-live runs lists them) or its event log (path or URL)",
-        ),
-    ] = None,
+    run: RunArg = None,
     events: EventsOpt = None,
     venue: VenueOpt = None,
     state_dir: StateDirOpt = None,
@@ -57,9 +51,7 @@ def quality_command(
     from live.quality._report import print_quality, write_csv, write_html
     from live.runs import read_run
 
-    if run is not None and events is None and ("/" in run or run.endswith(".db")):
-        events, run = run, None
-    path = find_log(None, events, venue, run, state_dir)
+    path = run_log(run, events, venue, state_dir)
     dims = list(by or _BY)
     bad = [d for d in dims if d not in GROUPS]
     if bad:

@@ -8,7 +8,7 @@ from typing import Any
 from grekko_research.errors import ConfigError
 from live.cli._app import err_console
 
-__all__ = ["find_log", "load_state", "make_plan", "state_folder", "to_overrides"]
+__all__ = ["find_log", "load_state", "make_plan", "run_log", "state_folder", "to_overrides"]
 
 # --venue values that are live config groups (conf/live/<name>.yaml); any other is a ccxt id.
 _VENUE_GROUPS = ("binance", "binanceusdm", "coinbase", "paper", "dex_paper", "dex")
@@ -102,6 +102,14 @@ def run_folder(target: str, state_dir: Path | None, overrides: list[str] | None)
     from live.runs import read_run
 
     return state_folder(state_dir, overrides) / read_run(target).run_id
+
+
+def run_log(run: str | None, events: str | None, venue: str | None, state_dir: Path | None) -> str:
+    """The log a ``RUN`` argument names: a path or URL as itself, an id through
+    :func:`find_log` (with ``--events`` / ``--venue`` / ``--state-dir``)."""
+    if run is not None and events is None and ("/" in run or run.endswith(".db")):
+        events, run = run, None
+    return find_log(None, events, venue, run, state_dir)
 
 
 def find_log(

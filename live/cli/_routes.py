@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 import typer
 
 from live.cli._app import console
-from live.cli._options import EventsOpt, JsonOpt, StateDirOpt, VenueOpt
-from live.cli._resolve import find_log
+from live.cli._options import EventsOpt, JsonOpt, RunArg, StateDirOpt, VenueOpt
+from live.cli._resolve import run_log
 
 __all__ = ["routes_command"]
 
 
 def routes_command(
-    run: Annotated[
-        str | None,
-        typer.Argument(
-            metavar="RUN",
-            help="The run's id (grekko-live runs lists them) or its event log (path or URL)",
-        ),
-    ] = None,
+    run: RunArg = None,
     events: EventsOpt = None,
     venue: VenueOpt = None,
     state_dir: StateDirOpt = None,
@@ -36,9 +30,7 @@ def routes_command(
     from live.events import EventStore
     from live.routing import NotReplayable, route_differences
 
-    if run is not None and events is None and ("/" in run or run.endswith(".db")):
-        events, run = run, None
-    path = find_log(None, events, venue, run, state_dir)
+    path = run_log(run, events, venue, state_dir)
     rows: list[dict[str, Any]] = []
     with EventStore.open(path) as store:
         for e in store.read():
