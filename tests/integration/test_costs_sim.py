@@ -4,11 +4,10 @@ closer to the run's fills and P&L than the default bar model (docs/execution.md)
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
-import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,21 +21,13 @@ from grekko_research.strategy import get_strategy
 from grekko_research.tracking._costs import load_cost_models, log_cost_models
 from live.events import EventStore
 from live.quality import calibration_rows, quality_table
-from live.runner import Runner, RunnerSpec
-from live.sim import start_simulator
-from live.venues.credentials import Credentials
-from live.venues.registry import make_venue
-from tests.integration.test_quality_sim import KEY, SECRET, SimReplay
+from tests.integration.test_quality_sim import sim_run
 
 SLIP_BPS = 12  # what the simulator's taker fills pay through the market price
 BARS = 48
 NOTIONAL = 20_000.0  # each entry's size in USDT (a calibrated model needs a size)
 
 pytestmark = pytest.mark.timeout(180)  # a cold numba cache compiles the general kernel first
-
-
-def wall_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def _config() -> EngineConfig:
@@ -59,29 +50,8 @@ def slipped_run(frame: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -
     folder = tmp_path_factory.mktemp("costs") / "run"
     folder.mkdir()
 
-    async def main() -> None:
-        sim = await start_simulator(
-            candles={"BTCUSDT": frame}, api_key=KEY, api_secret=SECRET,
-            balances={"USDT": "1000000", "BTC": "0"},
-        )  # fmt: skip
-        sim.set_fault("slippage", times=None, bps=SLIP_BPS)
-        strategy = get_strategy("sma_cross")
-        spec = RunnerSpec(
-            "costs", strategy, strategy.params({"fast": 2, "slow": 5}), _config(),
-            ("BTC/USDT",), "1h", grace_ms=300, reconcile_every_ms=10**12,
-        )  # fmt: skip
-        exchange = make_venue(
-            "binance", urls=sim.url, credentials=Credentials(KEY, SECRET), rate_limit=False
-        )
-        with EventStore.open(folder / "events.db") as store:
-            try:
-                await Runner(spec, SimReplay(exchange, sim, frame), store, clock=wall_ms).run()
-            finally:
-                await exchange.close()
-                await sim.close()
-
-    asyncio.run(main())
-    return folder / "events.db"
+    faults: list[tuple[str, dict[str, Any]]] = [("slippage", {"times": None, "bps": SLIP_BPS})]
+    return sim_run(frame, folder / "events.db", "costs", _config(), faults)
 
 
 def _pnl(sides: np.ndarray, qty: np.ndarray, price: np.ndarray, fee: np.ndarray,

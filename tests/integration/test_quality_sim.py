@@ -80,25 +80,43 @@ def quality_run(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     folder = tmp_path_factory.mktemp("quality") / "run"
     folder.mkdir()
 
+    order = {"path": "/api/v3/order", "method": "POST"}
+    faults = [
+        ("latency", {"times": None, "seconds": LATENCY_S, **order}),
+        ("slippage", {"times": None, "bps": SLIP_BPS}),
+        ("refuse", {"times": 1, "code": -2010, "msg": "insufficient balance (injected)", **order}),
+    ]
+    engine = EngineConfig(market=MarketRules(lot_size=0.00001))
+    return sim_run(frame, folder / "events.db", "quality", engine, faults)
+
+
+def sim_run(
+    frame: pd.DataFrame,
+    log: Path,
+    run_id: str,
+    engine: EngineConfig,
+    faults: list[tuple[str, dict[str, Any]]],
+) -> Path:
+    """sma_cross 2/5 over ``frame``'s bars against the Binance simulator (1,000,000 USDT)
+    through ccxt, the runner in this process (:class:`SimReplay`), with ``faults`` set on the
+    simulator first; returns the run's log."""
+
     async def main() -> None:
         sim = await start_simulator(
             candles={"BTCUSDT": frame}, api_key=KEY, api_secret=SECRET,
             balances={"USDT": "1000000", "BTC": "0"},
         )  # fmt: skip
-        order = {"path": "/api/v3/order", "method": "POST"}
-        sim.set_fault("latency", times=None, seconds=LATENCY_S, **order)
-        sim.set_fault("slippage", times=None, bps=SLIP_BPS)
-        sim.set_fault("refuse", times=1, code=-2010, msg="insufficient balance (injected)", **order)
+        for kind, params in faults:
+            sim.set_fault(kind, **params)
         strategy = get_strategy("sma_cross")
         spec = RunnerSpec(
-            "quality", strategy, strategy.params({"fast": 2, "slow": 5}),
-            EngineConfig(market=MarketRules(lot_size=0.00001)), ("BTC/USDT",), "1h",
-            grace_ms=300, reconcile_every_ms=10**12,
+            run_id, strategy, strategy.params({"fast": 2, "slow": 5}), engine, ("BTC/USDT",),
+            "1h", grace_ms=300, reconcile_every_ms=10**12,
         )  # fmt: skip
         exchange = make_venue(
             "binance", urls=sim.url, credentials=Credentials(KEY, SECRET), rate_limit=False
         )
-        with EventStore.open(folder / "events.db") as store:
+        with EventStore.open(log) as store:
             try:
                 await Runner(spec, SimReplay(exchange, sim, frame), store, clock=wall_ms).run()
             finally:
@@ -106,7 +124,7 @@ def quality_run(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> 
                 await sim.close()
 
     asyncio.run(main())
-    return folder / "events.db"
+    return log
 
 
 def test_the_quality_table_recovers_the_injected_costs(quality_run: Path) -> None:
