@@ -390,7 +390,8 @@ class PaperVenue(Venue):
             b = self.feed.bars
             t = self.feed.next_index if ts_ms is None else int(np.searchsorted(b.index, ts_ms))
             j = b.symbols.index(symbol)
-            close, volume = b.close[:t, j : j + 1], b.volume[:t, j : j + 1]
+            lo = max(0, t - self._keep)  # the bars the model's volatility reads, not all before
+            close, volume = b.close[lo:t, j : j + 1], b.volume[lo:t, j : j + 1]
         else:
             seen = list(self._seen.get(symbol, ()))
             close = np.array([c for c, _ in seen], dtype=np.float64).reshape(-1, 1)
