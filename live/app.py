@@ -17,6 +17,7 @@ import numpy as np
 from grekko_research.config.compose import config_id, engine_config, to_container
 from grekko_research.config.schema import EngineSection, GrekkoConfig, RiskSection
 from grekko_research.data.store import ParquetStore
+from grekko_research.data.timeframes import parse_timeframe
 from grekko_research.errors import ConfigError
 from grekko_research.strategy import Strategy, get_strategy
 from live.events import EventStore
@@ -86,8 +87,44 @@ def plan_run(cfg: GrekkoConfig, *, replay: bool = False) -> LivePlan:
     state_dir = Path(live.state_dir) / run_id
     events = live.event_store or str(state_dir / "events.db")
     meta = {"mode": mode, "feed": feed, **_url_meta(cfg, replay), **model}
+    extras = _window_extras(cfg, [strategy])
+    follow = cfg.execution.follow_spec(parse_timeframe(cfg.live.timeframe or cfg.data.timeframe).ms)
+    if follow is not None:
+        what = (strategy, params, engine, model, extras)
+        return _plan_follow(cfg, follow, what, run_id, meta, replay=replay)
     spec = _spec(cfg, run_id, state_dir, symbols, cid, engine, meta=meta, strategy=strategy,
-                 params=params, extras=_window_extras(cfg, [strategy]))  # fmt: skip
+                 params=params, extras=extras)  # fmt: skip
+    return LivePlan(cfg, strategy, params, spec, state_dir, events, venue_name, mode, feed)
+
+
+def _plan_follow(
+    cfg: GrekkoConfig,
+    follow: Any,
+    what: tuple[Strategy, Any, Any, dict[str, Any], Any],
+    run_id: str,
+    meta: dict[str, Any],
+    *,
+    replay: bool,
+) -> LivePlan:
+    """A strategy whose orders an algorithm works (``execution.algo``): the strategy on a
+    sleeve of its own (its book, without the risk rules), the account following it through
+    parents (live.runner._follow), the run's risk engine checking each child. ``what``: the
+    strategy, its parameters, the engine configuration, the promoted model's record, the
+    window's extras."""
+    from grekko_research.engine.follow import check_follow, intent_config
+    from live.runner.sleeves import CoordinatorSpec
+
+    strategy, params, engine, model, extras = what
+    check_follow(engine)
+    venue_name, feed, mode = _where(cfg, replay=replay)
+    state_dir = Path(cfg.live.state_dir) / run_id
+    events = cfg.live.event_store or str(state_dir / "events.db")
+    sleeve = SleeveSpec(id=strategy.name, strategy=strategy, params=params,
+                        engine=intent_config(engine), meta=model)  # fmt: skip
+    spec = _spec(cfg, run_id, state_dir, _symbols(cfg), config_id(cfg), engine,
+                 meta={**meta, "execution": follow.payload()}, strategy=None, params=None,
+                 sleeves=(sleeve,), coordinator=CoordinatorSpec(strategy.name),
+                 extras=extras, follow=follow)  # fmt: skip
     return LivePlan(cfg, strategy, params, spec, state_dir, events, venue_name, mode, feed)
 
 

@@ -169,6 +169,8 @@ def config_id(cfg: GrekkoConfig) -> str:
     # before the spec existed plus every other key set away from its default.
     tree["risk"] = cfg.risk.spec.engine_identity()
     tree.pop("portfolio", None)  # nor which strategies share the live account
+    if tree.get("execution", {}).get("algo") == "none":
+        tree.pop("execution", None)  # orders at once: every run keeps the id it had before
     if tree.get("costs", {}).get("model") == "none":
         tree.pop("costs", None)  # the bar model's costs: every run keeps the id it had before
     if tree["data"].get("pool") is None:

@@ -568,6 +568,55 @@ class CostsSection:
 
 
 @dataclass(frozen=True)
+class ExecutionSection:
+    """How the strategy's orders are worked (``conf/execution``; ``docs/execution.md``,
+    "A strategy's orders through an algorithm").
+
+    ``algo``: ``none`` (each order goes at once, the default) or ``twap`` / ``vwap``: the
+    account follows the strategy's book, each move of it worked as a parent of ``slices``
+    children ``every`` bars apart (or spread evenly ``over`` a duration such as ``4h``); a
+    VWAP's volume profile comes from the ``profile_days`` before each parent's start.
+    """
+
+    algo: str = "none"  # none | twap | vwap
+    slices: int = 1
+    every: int = 1
+    over: str = ""
+    profile_days: int = 30
+
+    def __post_init__(self) -> None:
+        from grekko_research.errors import ConfigError
+
+        if self.algo == "none":
+            return
+        if self.algo not in ("twap", "vwap"):
+            raise ConfigError(
+                f"execution.algo must be none, twap or vwap, got {self.algo!r} (an iceberg or "
+                "a chaser works manual orders: grekko-live order enter --algo)"
+            )
+        if self.over and self.every != 1:
+            raise ConfigError("execution: give every or over, not both")
+        try:
+            self.follow_spec(60_000 if not self.over else None)
+        except ConfigError as exc:
+            raise ConfigError(f"execution: {exc}") from None
+
+    def follow_spec(self, tf_ms: int | None) -> Any:
+        """The :class:`~grekko_research.engine.follow.FollowSpec` (None for ``none``) on bars
+        of ``tf_ms`` (None: checked for shape only, ``over`` on one-minute bars)."""
+        if self.algo == "none":
+            return None
+        from grekko_research.engine.follow import FollowSpec
+
+        raw: dict[str, Any] = {"kind": self.algo, "slices": self.slices}
+        if self.over:
+            raw["over"] = self.over
+        else:
+            raw["every"] = self.every
+        return FollowSpec.parse(raw, tf_ms or 60_000, self.profile_days)
+
+
+@dataclass(frozen=True)
 class GrekkoConfig:
     """The whole composed configuration."""
 
@@ -583,6 +632,7 @@ class GrekkoConfig:
     live: LiveConfig = field(default_factory=LiveConfig)
     portfolio: PortfolioConfig = field(default_factory=PortfolioConfig)
     costs: CostsSection = field(default_factory=CostsSection)
+    execution: ExecutionSection = field(default_factory=ExecutionSection)
 
     def __post_init__(self) -> None:
         """Fold the deprecated ``data.amm.max_price_impact`` into ``risk.dex`` (one limit)."""

@@ -272,6 +272,11 @@ def _objective(
 def _load_bars(job: _Job) -> tuple[Strategy, Bars, EngineConfig]:
     from grekko_research.runs import load_run_bars
 
+    if job.cfg.execution.algo != "none":
+        raise ConfigError(
+            f"execution.algo={job.cfg.execution.algo} is not swept: sweep with execution=none "
+            "(the strategy's own book), then backtest the best parameters with the algorithm"
+        )
     strategy = get_strategy(job.cfg.strategy.name)
     store = ParquetStore(job.store_root) if job.store_root else None
     bars = load_run_bars(job.cfg, strategy, store)

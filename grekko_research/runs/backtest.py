@@ -35,7 +35,7 @@ from grekko_research.data.bars import Bars
 from grekko_research.data.load import load_bars, load_frame
 from grekko_research.data.store import ParquetStore, SeriesKey
 from grekko_research.data.ticks import TickStore
-from grekko_research.data.timeframes import iso, to_ms
+from grekko_research.data.timeframes import iso, parse_timeframe, to_ms
 from grekko_research.engine import BacktestResult, backtest
 from grekko_research.errors import ConfigError, DataNotFoundError
 from grekko_research.strategy import Strategy, get_strategy, params_to_mapping
@@ -65,6 +65,9 @@ class BacktestRun:
     params: Any
     bars: Bars
     result: BacktestResult
+    follow: Any = None
+    """With ``execution.algo``: the :class:`~grekko_research.engine.follow.FollowResult`
+    (the strategy's own book, the parents; ``result`` is the account's)."""
 
     def metrics_document(self) -> dict[str, Any]:
         """Return the content of ``metrics.json`` (NaN and infinities become null)."""
@@ -219,8 +222,44 @@ def run_backtest(
             f"{bars.n_bars} bars are not enough: {strategy.name} needs {warm} bars of warm-up"
         )
     engine = strategy.configure(engine_config(cfg), params)
-    result = backtest(bars, strategy.signals(bars, params), engine, pools=pools)
-    return BacktestRun(cfg, config_id(cfg), strategy, params, bars, result)
+    signals = strategy.signals(bars, params)
+    follow = cfg.execution.follow_spec(parse_timeframe(bars.timeframe).ms)
+    followed = None
+    if follow is None:
+        result = backtest(bars, signals, engine, pools=pools)
+    elif pools is not None:
+        raise ConfigError("execution.algo works orders on candles, not swaps on pools: drop it")
+    else:  # the account follows the strategy's book through parents (docs/execution.md)
+        from grekko_research.engine.follow import follow_backtest
+
+        before = None
+        if follow.algo.kind == "vwap":
+            before = _stored_before(cfg, bars, store, follow.profile_days)
+        followed = follow_backtest(bars, signals, engine, follow, before=before)
+        result = followed.account
+    return BacktestRun(cfg, config_id(cfg), strategy, params, bars, result, followed)
+
+
+def _stored_before(
+    cfg: GrekkoConfig, bars: Bars, store: ParquetStore | None, days: int
+) -> list[tuple[np.ndarray, np.ndarray] | None]:
+    """Per symbol, the store's candles (open times, volumes) of the ``days`` before the first
+    bar: a VWAP parent's profile reads them as the live runner reads the store."""
+    from grekko_research.data.store import default_data_dir
+
+    store = store or ParquetStore(cfg.data.store or default_data_dir())
+    first = int(bars.index[0])
+    out: list[tuple[np.ndarray, np.ndarray] | None] = []
+    for symbol in bars.symbols:
+        key = SeriesKey.make(cfg.data.exchange, symbol, bars.timeframe, market=cfg.data.market)
+        try:
+            frame = store.read(key, start_ms=first - days * 86_400_000, end_ms=first)
+        except DataNotFoundError:
+            out.append(None)
+            continue
+        frame = frame[frame.timestamp < first]
+        out.append((frame.timestamp.to_numpy(np.int64), frame.volume.to_numpy(np.float64)))
+    return out
 
 
 def _series_frame(run: BacktestRun) -> pd.DataFrame:

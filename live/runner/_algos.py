@@ -225,6 +225,10 @@ class AlgoOrders(ManualOrders):
         p = next((q for q in self.parents() if q.parent_id == pid), None)
         if p is None:
             return self._refuse(record, "unknown_parent", f"no parent {pid!r} in this run")
+        if p.raw.get("source") == "strategy":  # live.runner._follow: its strategy cancels it
+            return self._refuse(record, "strategy_parent",
+                                f"parent {pid} works the strategy's orders: only its strategy "
+                                "cancels it (stop the run, or the kill switch, to stop it)")  # fmt: skip
         record.update(symbol=p.symbol, side=p.side)
         await self._children(p)  # a resting child's fills first: a done parent is not working
         book = ParentBook(started={pid: p.raw}, last_decision_ts=self.last_decided_ts)
@@ -257,18 +261,22 @@ class AlgoOrders(ManualOrders):
                 settled = await self._cancel_child(o.client_id) and settled
         return settled
 
-    def _stored_volumes(self, symbol: str, start: int) -> tuple[np.ndarray, np.ndarray] | None:
+    def _stored_volumes(
+        self, symbol: str, start: int, days: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray] | None:
         """The research store's bars (open times, volumes) of the ``days`` before ``start``
-        (``spec.volume_history``); None without one, or when it holds less than a day."""
+        (default ``spec.volume_history.days``); None without a store, or when it holds less
+        than a day."""
         h = self.spec.volume_history
         if h is None:
             return None
+        days = h.days if days is None else days
         from grekko_research.data.store import ParquetStore, SeriesKey
 
         day = 86_400_000
         try:
             key = SeriesKey.make(h.exchange, symbol, self.spec.timeframe, market=h.market)
-            frame = ParquetStore(h.root).read(key, start_ms=start - h.days * day, end_ms=start)
+            frame = ParquetStore(h.root).read(key, start_ms=start - days * day, end_ms=start)
         except GrekkoError:  # none stored (or a name the store cannot hold): the window
             return None
         if len(frame) < day // self.tf_ms:

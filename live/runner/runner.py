@@ -69,8 +69,8 @@ from live.risk import (
     EventDraft,
     MarketView,
 )
-from live.runner._algos import AlgoOrders
 from live.runner._decision import check_planned, close_book, plan_row, strategy_row
+from live.runner._follow import FollowOrders
 from live.runner._funding import FundingSettlements
 from live.runner._quotes import DecisionQuotes, read_quotes
 from live.runner.payloads import json_floats, planned_payload, signal_payload
@@ -87,7 +87,7 @@ from live.venues.base import Bar
 __all__ = ["CRASH_POINTS", "RunSummary", "Runner", "RunnerSpec"]
 
 
-class Runner(FundingSettlements, AlgoOrders):
+class Runner(FundingSettlements, FollowOrders):
     """Runs one strategy on one venue, recording everything in ``store`` (see the module doc).
 
     Parameters
@@ -473,6 +473,7 @@ class Runner(FundingSettlements, AlgoOrders):
         parts: dict[str, Any] = {}
         events: list[tuple[str, str, dict[str, Any]]] = []
         targets = np.zeros((len(self.sleeves), len(symbols)))
+        before = np.array([s.target() for s in self.sleeves])  # before they decide
         for i, sleeve in enumerate(self.sleeves):
             bars = self.window.bars(sleeve.window_size)
             parts[sleeve.id], drafts = sleeve.decide(
@@ -480,6 +481,11 @@ class Runner(FundingSettlements, AlgoOrders):
             )
             events += drafts
             targets[i] = sleeve.target()
+        if self.spec.follow is not None:  # the account follows its one sleeve: parents
+            drafts, moves = self._follow(ts, before[0], targets[0])
+            about = {"strategies": parts, "follow": moves, "planned": [],
+                     "events": events + drafts}  # fmt: skip
+            return [], about
         c = self.spec.coordinator or CoordinatorSpec()
         merged = merge_targets(
             targets,

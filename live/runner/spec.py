@@ -14,6 +14,7 @@ import numpy as np
 
 from grekko_research.data.bars import Bars
 from grekko_research.engine.config import EngineConfig
+from grekko_research.engine.follow import FollowSpec
 from grekko_research.errors import ConfigError
 from grekko_research.strategy import Strategy
 from live.orders import StopPolicy
@@ -102,12 +103,17 @@ class RunnerSpec:
     stop_policy: StopPolicy = field(default_factory=lambda: StopPolicy(mode="emulated"))
     # A VWAP parent's volume profile from the research store (None: the window's bars).
     volume_history: VolumeHistory | None = None
+    # The account follows its one sleeve (the strategy's book) through parents worked by this
+    # algorithm (``execution.algo``, live.runner._follow); None: the account trades the plan.
+    follow: FollowSpec | None = None
 
     def __post_init__(self) -> None:
         # A deprecated LiveRiskConfig is converted (with a warning): the run holds a spec.
         object.__setattr__(self, "risk", as_spec(self.risk, "RunnerSpec.risk"))
         if (self.strategy is None) == (not self.sleeves):
             raise ConfigError("a run trades either one strategy or a portfolio of sleeves")
+        if self.follow is not None and len(self.sleeves) != 1:
+            raise ConfigError("execution.algo works one strategy's orders, not a portfolio's")
         ids = [s.id for s in self.sleeves]
         if len(set(ids)) != len(ids):
             raise ConfigError(f"portfolio strategy ids must be unique, got {ids}")

@@ -212,6 +212,41 @@ def test_a_portfolio_survives_sigkills_with_its_strategies_records_intact(
     assert trades == sleeve_trades(calm)
 
 
+FOLLOW_KILLS = max(KILLS // 3, 5)
+
+
+@pytest.mark.parametrize("point", ["before_intent", "after_send"])
+def test_a_strategy_worked_by_twap_survives_sigkills_mid_schedule(
+    point: str, shared_data: Path, tmp_path: Path
+) -> None:
+    """A strategy's orders worked as TWAP parents (``execution.algo``), killed again and again
+    mid-schedule: no child lost or duplicated at the venue, and the venue's fills are exactly
+    those of a run never killed (the same parents, cancels and children)."""
+    extra = ("--follow", "twap", "--bars", "400")
+    result, events, ledger = crash_run(shared_data, tmp_path / "run", point, FOLLOW_KILLS, *extra)
+    report = audit(events, ledger)
+    print(f"\nfollow crash test {point}: {result['kills']} SIGKILLs, "
+          f"{report['decisions_with_orders']} children, lost {len(report['lost'])}, "
+          f"duplicates {len(report['duplicates'])}")  # fmt: skip
+    assert result["kills"] >= FOLLOW_KILLS
+    assert_clean(report)
+    _, calm, calm_ledger = crash_run(shared_data, tmp_path / "calm", point, 0, *extra)
+
+    def parents(ev: list) -> list:
+        return [(e.kind, e.payload["parent_id"], e.payload.get("qty"), e.payload.get("at_ts"))
+                for e in ev if e.kind in ("algo_started", "algo_cancelled")]  # fmt: skip
+
+    started = [p for p in parents(events) if p[0] == "algo_started"]
+    assert len(started) >= 10
+    assert any(p[0] == "algo_cancelled" for p in parents(events))  # a move mid-schedule
+    assert parents(events) == parents(calm)
+
+    def fills(ledger: dict) -> list:
+        return sorted((side, q, price) for _, side, q, price, _ in ledger["fills"])
+
+    assert fills(ledger) == fills(calm_ledger)
+
+
 def test_audit_catches_a_lost_and_a_duplicate_order() -> None:
     """The audit is sharp: a decision without a venue order is lost, two are a duplicate."""
 

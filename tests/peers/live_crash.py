@@ -83,6 +83,11 @@ def _parse_args() -> argparse.Namespace:
         action="store_true",
         help="two sleeves (sma_cross 2/5 and 3/9, half the capital each) merged by sum",
     )
+    parser.add_argument(
+        "--follow",
+        choices=["twap", "vwap"],
+        help="the strategy's orders worked as parents of 3 children (execution.algo)",
+    )
     return parser.parse_args()
 
 
@@ -138,6 +143,20 @@ def _spec(args: argparse.Namespace, bars: Bars) -> RunnerSpec:
         )
         spec = replaced(spec, strategy=None, params=None, sleeves=sleeves,
                         coordinator=CoordinatorSpec("crash"))  # fmt: skip
+    if args.follow:
+        from dataclasses import replace as replaced
+
+        from grekko_research.engine import Sizing
+        from grekko_research.engine.algos import AlgoSpec
+        from grekko_research.engine.follow import FollowSpec, intent_config
+        from live.runner.sleeves import CoordinatorSpec, SleeveSpec
+
+        # 90 % of the equity: room for the children's prices to move from the decision's
+        engine = replaced(engine, sizing=Sizing("percent", 0.9))
+        sleeve = SleeveSpec("sma_cross", strategy, params, intent_config(engine))
+        spec = replaced(spec, strategy=None, params=None, engine=engine, sleeves=(sleeve,),
+                        coordinator=CoordinatorSpec("sma_cross"),
+                        follow=FollowSpec(AlgoSpec(args.follow, 3)))  # fmt: skip
     return spec
 
 
