@@ -102,6 +102,10 @@ class RunnerSpec:
     stop_policy: StopPolicy = field(default_factory=lambda: StopPolicy(mode="emulated"))
     # A VWAP parent's volume profile from the research store (None: the window's bars).
     volume_history: VolumeHistory | None = None
+    # Perpetual funding times are the multiples of this interval since the epoch (Binance
+    # USD-M: 00:00, 08:00, 16:00 UTC); the venue's settlements are asked for only once one has
+    # passed (live.runner._funding). 0: at every decision.
+    funding_interval_ms: int = 8 * 3_600_000
 
     def __post_init__(self) -> None:
         # A deprecated LiveRiskConfig is converted (with a warning): the run holds a spec.
