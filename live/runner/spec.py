@@ -110,6 +110,11 @@ class RunnerSpec:
     def __post_init__(self) -> None:
         # A deprecated LiveRiskConfig is converted (with a warning): the run holds a spec.
         object.__setattr__(self, "risk", as_spec(self.risk, "RunnerSpec.risk"))
+        if self.funding_interval_ms < 0:
+            raise ConfigError(
+                f"live.funding_interval_h must be >= 0 (0: every bar), got "
+                f"{self.funding_interval_ms / 3_600_000:g}"
+            )
         if (self.strategy is None) == (not self.sleeves):
             raise ConfigError("a run trades either one strategy or a portfolio of sleeves")
         ids = [s.id for s in self.sleeves]
