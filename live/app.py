@@ -151,6 +151,7 @@ def _spec(
         config_id=cid,
         grace_ms=live.grace_ms,
         reconcile_every_ms=int(live.reconcile_every_s * 1000),
+        funding_interval_ms=int(live.funding_interval_h * 3_600_000),
         quote_timeout_ms=live.quote_timeout_ms,
         max_bars=live.max_bars,
         kill_file=state_dir / KILL_FILE,

@@ -488,6 +488,7 @@ class LiveConfig:
     feed_url: str | None = None  # where live.feed's exchange is reached (default: its own host)
     grace_ms: int = 10_000  # "order not found" tolerated this long after submission
     reconcile_every_s: float = 60.0
+    funding_interval_h: float = 8.0  # perpetuals' funding times (UTC multiples); 0: every bar
     quote_timeout_ms: int = 1_000  # book top read at each decision (arrival mid); 0: off
     max_bars: int | None = None  # stop after this many closed bars (rehearsals, tests)
     model: str | None = None  # models:/NAME@ALIAS: trade a promoted model (strategy + params)

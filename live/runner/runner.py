@@ -301,7 +301,8 @@ class Runner(FundingSettlements, FollowOrders):
         assert self.book is not None
         if self.last_decided_ts == ts:
             return
-        await self._settle_funding()  # the position carried into the next open pays it first
+        # The position carried into the next open pays its funding first.
+        await self._settle_funding(ts + self.tf_ms)
         if self.om.needs_resolution(self.clock()) or any(
             o.state is OrderState.SUBMITTED for o in self.om.open_orders()
         ):

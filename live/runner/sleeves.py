@@ -132,6 +132,17 @@ class Sleeve:
         assert self.book is not None
         return np.array([self.book.position(j) for j in range(len(self.book.symbols))])
 
+    def holding(self, symbol: str) -> float:
+        """The sleeve's position in one of the run's symbols (0: none, or not one it trades)."""
+        assert self.book is not None
+        return self.book.position(self.symbols.index(symbol)) if symbol in self.symbols else 0.0
+
+    def fund(self, symbol: str, amount: float) -> None:
+        """Book the sleeve's share of a funding settlement (live.runner._funding): received in
+        the quote, negative paid, as its backtest's funding phase books it."""
+        assert self.book is not None
+        self.book.fund(self.symbols.index(symbol), amount)
+
     # -- a bar's close --------------------------------------------------------------------
 
     def close_bar(

@@ -106,10 +106,19 @@ class RunnerSpec:
     # The account follows its one sleeve (the strategy's book) through parents worked by this
     # algorithm (``execution.algo``, live.runner._follow); None: the account trades the plan.
     follow: FollowSpec | None = None
+    # Perpetual funding times are the multiples of this interval since the epoch (Binance
+    # USD-M: 00:00, 08:00, 16:00 UTC); the venue's settlements are asked for only once one has
+    # passed (live.runner._funding). 0: at every decision.
+    funding_interval_ms: int = 8 * 3_600_000
 
     def __post_init__(self) -> None:
         # A deprecated LiveRiskConfig is converted (with a warning): the run holds a spec.
         object.__setattr__(self, "risk", as_spec(self.risk, "RunnerSpec.risk"))
+        if self.funding_interval_ms < 0:
+            raise ConfigError(
+                f"live.funding_interval_h must be >= 0 (0: every bar), got "
+                f"{self.funding_interval_ms / 3_600_000:g}"
+            )
         if (self.strategy is None) == (not self.sleeves):
             raise ConfigError("a run trades either one strategy or a portfolio of sleeves")
         if self.follow is not None and len(self.sleeves) != 1:

@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -26,19 +25,20 @@ import pytest
 
 from grekko_research.data.bars import Bars
 from grekko_research.engine import EngineConfig, Fees, MarketRules, Signals, Sizing, backtest
+from grekko_research.engine.layout import TRADE_FIELDS
 from grekko_research.strategy import Strategy, param
 from live.drift import read_live
 from live.events import EventStore
 from live.runner import Runner, RunnerSpec
+from live.runner.sleeves import CoordinatorSpec, SleeveSpec
 from live.sim.usdm import start_usdm_simulator
-from live.venues.base import Bar, FundingPayment
 from live.venues.credentials import Credentials
-from live.venues.errors import RetryLater
-from live.venues.registry import make_venue
 from tests.integration.test_stops_native_parity import candle_bars
 from tests.peers.frames import USDM_BTC_1H
+from tests.peers.lockstep import LockStep, income_asks
 
 KEY, SECRET = "funding-key", "funding-secret"
+FUNDED = TRADE_FIELDS.index("funding")
 HOUR = 3_600_000
 PERP = "BTC/USDT:USDT"
 START, BARS = 56, 24  # candle rows 2023-07-06 05:00 to 2023-07-07 04:00 UTC
@@ -72,58 +72,19 @@ class HoldLong(Strategy):
         return Signals(entries, np.zeros_like(entries))
 
 
-class LockStep:
-    """The simulator's clock passes each bar's close before the runner sees it (so the funding
-    at the next open is settled, on the position carried into it, before the decision that
-    executes there); a restart's feed starts over and the clock never moves back."""
-
-    name = "binanceusdm"
-
-    def __init__(self, sim: Any, bars: Bars, funding_down: int = 0) -> None:
-        self.sim, self.replayed = sim, bars
-        self.funding_down = funding_down  # funding_payments calls that fail first
-        self.exchange = make_venue(
-            "binanceusdm", urls=sim.url, credentials=Credentials(KEY, SECRET), rate_limit=False
-        )
-        self.capabilities = replace(
-            self.exchange.capabilities, stream_orders=False, stream_trades=False
-        )
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.exchange, name)
-
-    async def health(self) -> Any:
-        return replace(await self.exchange.health(), realtime=False)
-
-    async def reports(self) -> AsyncIterator[Any]:
-        return
-        yield  # no stream
-
-    async def history(self, symbols: Any, timeframe: str, count: int) -> list[Bar]:
-        return []
-
-    async def funding_payments(self, symbol: str, since_ms: int) -> list[FundingPayment]:
-        if self.funding_down > 0:
-            self.funding_down -= 1
-            raise RetryLater("down", venue=self.name, operation="fetch_funding_history",
-                             state_changing=False, source="NetworkError")  # fmt: skip
-        return await self.exchange.funding_payments(symbol, since_ms)
-
-    async def bars(self, symbols: Any, timeframe: str, since_ms: int | None) -> AsyncIterator[Bar]:
-        b = self.replayed
-        for t in range(b.n_bars):
-            close = int(b.index[t]) + HOUR
-            if close > self.sim.book.now:
-                self.sim.advance_to(close)
-            yield Bar(PERP, int(b.index[t]), float(b.open[t, 0]), float(b.high[t, 0]),
-                      float(b.low[t, 0]), float(b.close[t, 0]), float(b.volume[t, 0]))  # fmt: skip
-
-
 @pytest.fixture(scope="module")
 def market(shared_data: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     whole = pd.read_csv(shared_data / "ohlcv" / USDM_BTC_1H)
     frame = whole.iloc[START : START + BARS + 2].reset_index(drop=True)
     return frame, pd.read_csv(shared_data / "funding" / FUNDING)
+
+
+class LiveRun(NamedTuple):
+    events: list[Any]
+    income: list[Any]  # the simulator's funding incomes
+    equity: float  # the account's book's last equity
+    asks: int  # income requests the simulator answered
+    sleeves: dict[str, tuple[float, float]]  # a portfolio's sleeves: last equity, open funding
 
 
 def live_run(
@@ -132,10 +93,11 @@ def live_run(
     state: Path,
     stops: tuple[int | None, ...],
     funding_down: int = 0,
-) -> tuple[list[Any], list[Any], float]:
-    """Run :class:`HoldLong` over the bars, stopping after each of ``stops`` bars and restarting
-    on the same log; return the events, the simulator's funding incomes and the book's last
-    equity."""
+    funding_late_ms: int = 0,
+    sleeves: tuple[SleeveSpec, ...] = (),
+) -> LiveRun:
+    """Run :class:`HoldLong` (or ``sleeves``, merged by sum) over the bars, stopping after each
+    of ``stops`` bars and restarting on the same log."""
     bars = candle_bars(frame.head(BARS), PERP)
     strategy = HoldLong()
     params = strategy.params(entry_ts=int(frame.timestamp[1]))
@@ -146,7 +108,8 @@ def live_run(
             candles={"BTCUSDT": frame}, api_key=KEY, api_secret=SECRET, fee_rate=FEE,
             start_ms=int(frame.timestamp[0]), funding={"BTCUSDT": funding},
         )  # fmt: skip
-        venue = LockStep(sim, bars, funding_down)
+        venue = LockStep(sim, bars, Credentials(KEY, SECRET), funding_down=funding_down,
+                         funding_late_ms=funding_late_ms)  # fmt: skip
         store = EventStore.open(state / "events.db")
         try:
             for n in stops:
@@ -154,11 +117,17 @@ def live_run(
                     "funding", strategy, params, CONFIG, bars.symbols, "1h",
                     grace_ms=300, reconcile_every_ms=10**12, max_bars=n,
                 )  # fmt: skip
+                if sleeves:
+                    spec = replace(spec, strategy=None, params=None, sleeves=sleeves,
+                                   coordinator=CoordinatorSpec())  # fmt: skip
                 runner = Runner(spec, venue, store)  # type: ignore[arg-type]
                 summary = await runner.run()
                 assert summary.halted is None, summary.halted
             assert runner.book is not None
-            out.update(income=list(sim.book.income), equity=runner.book.equity)
+            out.update(income=list(sim.book.income), equity=runner.book.equity,
+                       asks=income_asks(sim),
+                       sleeves={s.id: (s.book.equity, float(s.book.open_trades()[0, FUNDED]))
+                                for s in runner.sleeves if s.book})  # fmt: skip
         finally:
             await venue.exchange.close()
             store.close()
@@ -166,14 +135,17 @@ def live_run(
 
     asyncio.run(run())
     with EventStore.open(state / "events.db") as log:
-        return list(log.read()), out["income"], out["equity"]
+        return LiveRun(list(log.read()), **out)
 
 
-def backtested(frame: pd.DataFrame, funding: pd.DataFrame) -> tuple[Any, Bars]:
+def backtested(
+    frame: pd.DataFrame, funding: pd.DataFrame, entry: int = 1, config: EngineConfig = CONFIG
+) -> tuple[Any, Bars]:
+    """A backtest of :class:`HoldLong` entering at the close of bar ``entry``."""
     bars = candle_bars(frame.head(BARS), PERP)
     strategy = HoldLong()
-    signals = strategy.signals(bars, strategy.params(entry_ts=int(frame.timestamp[1])))
-    res = backtest(bars, signals, CONFIG, funding={PERP: funding})
+    signals = strategy.signals(bars, strategy.params(entry_ts=int(frame.timestamp[entry])))
+    res = backtest(bars, signals, config, funding={PERP: funding})
     return res, bars
 
 
@@ -182,9 +154,11 @@ def test_live_funding_is_the_simulators_and_the_backtests(
     stops: tuple[int | None, ...], market: tuple[pd.DataFrame, pd.DataFrame], tmp_path: Path
 ) -> None:
     frame, funding = market
-    events, income, equity = live_run(frame, funding, tmp_path, stops)
+    events, income, equity, asks, _ = live_run(frame, funding, tmp_path, stops)
     logged = [e.payload for e in events if e.kind == "funding"]
     assert not [e for e in events if e.kind in ("halted", "funding_unavailable")]
+    # Asked at each start and at the three funding times only, not at each of the 24 bars.
+    assert asks == 1 + 3 + (len(stops) - 1)
     # Three settlements, each logged once, as the simulator made them.
     assert [(p["ts_ms"], Decimal(p["amount"]), p["id"]) for p in logged] == [
         (r.time, r.income, str(r.tran_id)) for r in income
@@ -222,13 +196,72 @@ def test_a_venue_that_does_not_answer_is_asked_again_after_the_next_bar(
     ``funding_unavailable`` each time and books the first settlement (bar 3's open, read at
     bar 2's close otherwise) four closes late, when the venue answers; the total is intact."""
     frame, funding = market
-    events, income, equity = live_run(frame, funding, tmp_path, (None,), funding_down=6)
+    events, income, equity, asks, _ = live_run(frame, funding, tmp_path, (None,), funding_down=6)
     down = [e for e in events if e.kind == "funding_unavailable"]
     logged = [e for e in events if e.kind == "funding"]
     assert len(down) == 6 and [p.payload["id"] for p in logged] == [str(r.tran_id) for r in income]
+    assert asks == 3  # the answer after the failures, then the two other funding times
     bars_before = [
         e.payload["ts"] for e in events[: events.index(logged[0])] if e.kind == "bar_closed"
     ]
     assert bars_before[-1] - (income[0].time - HOUR) == 4 * HOUR
     res, _ = backtested(frame, funding)
     assert equity == pytest.approx(float(res.equity[-1]), abs=1e-6)
+
+
+def test_a_settlement_listed_late_is_asked_for_again_at_the_next_bar(
+    market: tuple[pd.DataFrame, pd.DataFrame], tmp_path: Path
+) -> None:
+    """The venue lists each settlement an hour after its funding time: the ask at the funding
+    time finds nothing while the account holds the position, so the runner asks again at the
+    next bar and books it there, once; two asks a funding time, not one a bar."""
+    frame, funding = market
+    events, income, equity, asks, _ = live_run(frame, funding, tmp_path, (None,),
+                                               funding_late_ms=HOUR)  # fmt: skip
+    logged = [e for e in events if e.kind == "funding"]
+    assert [p.payload["id"] for p in logged] == [str(r.tran_id) for r in income]
+    assert len(logged) == 3
+    closed = {e.seq: e.payload["ts"] for e in events if e.kind == "bar_closed"}
+    for e, r in zip(logged, income, strict=True):  # booked at the close of the funding time's bar
+        assert max(ts for seq, ts in closed.items() if seq < e.seq) == r.time
+    assert asks == 1 + 3 * 2
+    res, _ = backtested(frame, funding)
+    assert equity == pytest.approx(float(res.equity[-1]), abs=1e-6)
+
+
+@pytest.mark.parametrize("stops", [(None,), (11, None)], ids=["one_run", "restarted"])
+def test_each_sleeve_pays_funding_on_its_own_position(
+    stops: tuple[int | None, ...], market: tuple[pd.DataFrame, pd.DataFrame], tmp_path: Path
+) -> None:
+    """Two sleeves hold 0.01 BTC from bar 1 and 0.02 BTC from bar 5: the account holds 0.01
+    at the first funding time and 0.03 at the other two. Each settlement is split by the
+    sleeves' own positions (logged under ``sleeves``), and each sleeve's book pays what its
+    own backtest pays and ends at its equity, in one run or stopped right after the second
+    settlement was logged and restarted (the sleeves' books rebuilt from the log)."""
+    frame, funding = market
+    strategy = HoldLong()
+    late = replace(CONFIG, sizing=Sizing("units", 0.02))
+    sleeves = (
+        SleeveSpec("early", strategy, strategy.params(entry_ts=int(frame.timestamp[1])), CONFIG),
+        SleeveSpec("late", strategy, strategy.params(entry_ts=int(frame.timestamp[5])), late),
+    )
+    run = live_run(frame, funding, tmp_path, stops, sleeves=sleeves)
+    logged = [e.payload for e in run.events if e.kind == "funding"]
+    assert [p["id"] for p in logged] == [str(r.tran_id) for r in run.income]
+    assert len(logged) == 3 and set(logged[0]["sleeves"]) == {"early"}
+    for p in logged:  # here the sleeves' positions add up to the account's
+        assert sum(Decimal(v) for v in p["sleeves"].values()) == pytest.approx(
+            Decimal(p["amount"]), abs=Decimal("1e-10"))  # fmt: skip
+    booked = {k: v["booked"][0] for e in run.events if e.kind == "decision"
+              for k, v in e.payload["strategies"].items() if v["booked"]}  # fmt: skip
+    for sleeve, entry, config in (("early", 1, CONFIG), ("late", 5, late)):
+        res, _ = backtested(frame, funding, entry, config)
+        paid = res.funding_records[:, 3].sum()
+        assert abs(paid) > 1e-3, "the funding must matter at the tolerance, or this proves nothing"
+        equity, funded = run.sleeves[sleeve]
+        assert funded == pytest.approx(-paid, abs=1e-7)  # the open trade's (paid: positive)
+        # A sleeve books its entry at the decision's price (the close), the backtest at the
+        # next open: apart from that, the sleeve's equity is its backtest's, funding included.
+        b, (fill,) = booked[sleeve], res.orders.price
+        gap = b["size"] * (fill - b["price"]) * (1 + float(FEE))
+        assert equity == pytest.approx(float(res.equity[-1]) + gap, abs=1e-7)

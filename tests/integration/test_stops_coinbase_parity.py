@@ -32,11 +32,11 @@ from live.runner._native import is_native
 from live.sim.coinbase import new_cdp_key, start_coinbase_simulator
 from live.venues.base import Bar
 from live.venues.credentials import Credentials
-from live.venues.registry import make_venue
 from strategies.atr_stop_trend import AtrStopTrend
 from tests.integration.test_stops_native_parity import Fill, same
-from tests.integration.test_stops_usdm_parity import HOUR, UsdmLockStep, candle_bars
+from tests.integration.test_stops_usdm_parity import HOUR, candle_bars
 from tests.peers.frames import COINBASE_BTC_1H
+from tests.peers.lockstep import LockStep
 
 PAIR = "BTC/USD"
 START, BARS = 300, 80  # rows of the Coinbase candle file (hourly BTC/USD)
@@ -54,20 +54,14 @@ def engine_config(trigger: str) -> EngineConfig:
     return replace(cfg, stops=replace(cfg.stops, trigger=trigger))
 
 
-class CoinbaseLockStep(UsdmLockStep):
-    """:class:`UsdmLockStep` for the Coinbase simulator (no user stream either: the runner
-    polls its native stops)."""
+class CoinbaseLockStep(LockStep):
+    """:class:`~tests.peers.lockstep.LockStep` for the Coinbase simulator (no user stream
+    either: the runner polls its native stops)."""
 
     name = "coinbase"
 
     def __init__(self, sim: Any, bars: Bars, creds: Credentials) -> None:
-        self.sim, self.replayed = sim, bars
-        self.exchange = make_venue(
-            "coinbase", urls=sim.url, credentials=creds, rate_limit=False, price_timeframe="1h"
-        )
-        self.capabilities = replace(
-            self.exchange.capabilities, stream_orders=False, stream_trades=False
-        )
+        super().__init__(sim, bars, creds, price_timeframe="1h")
         self.last_close = Decimal(0)
 
     async def submit(self, request: Any) -> list[Any]:

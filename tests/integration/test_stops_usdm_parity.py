@@ -5,9 +5,10 @@ against the USD-M simulator on 127.0.0.1 through the real ccxt client: every pos
 stop-loss, take-profit and trailing stop go on the venue as three reduce-only algo orders
 (``STOP_MARKET``, ``TAKE_PROFIT_MARKET``, ``TRAILING_STOP_MARKET``; USD-M has no OCO), which
 the simulator triggers and fills by its own rules (``live/sim/_usdm_algo.py``). The
-simulator's market clock moves in lock-step with the bars the runner closes, so the run is
-the same under any load. A backtest of the same bars with ``Stops(trigger="usdm")`` makes the
-same fills (bar, side, size, price) and the same stop exits; the engine's bar model does not.
+simulator's market clock moves in lock-step with the bars the runner closes
+(:class:`tests.peers.lockstep.LockStep`), so the run is the same under any load. A backtest of
+the same bars with ``Stops(trigger="usdm")`` makes the same fills (bar, side, size, price) and
+the same stop exits; the engine's bar model does not.
 
 The second test sends the stop-loss as a ``STOP`` with a limit price (``live.stop_policy.
 stop_limit``) on bars of one hour in three (each open gaps): a stop-limit a gap triggers past
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -36,13 +36,12 @@ from live.orders import OrderManager, OrderState, StopPolicy
 from live.runner import Runner, RunnerSpec
 from live.runner._native import is_native
 from live.sim.usdm import start_usdm_simulator
-from live.venues.base import Bar
 from live.venues.credentials import Credentials
-from live.venues.registry import make_venue
 from strategies.atr_stop_trend import AtrStopTrend
 from tests.integration.test_stops_native_parity import Fill, same, venue_fills
 from tests.integration.test_stops_native_parity import candle_bars as spot_candle_bars
 from tests.peers.frames import USDM_BTC_1H
+from tests.peers.lockstep import LockStep
 
 KEY, SECRET = "usdm-parity-key", "usdm-parity-secret"
 HOUR = 3_600_000
@@ -65,45 +64,6 @@ def engine_config(
     cfg = strategy.configure(base, strategy.params(params))
     stops = replace(cfg.stops, trigger=trigger, stop_limit_offset=stop_limit_offset)
     return replace(cfg, stops=stops)
-
-
-class UsdmLockStep:
-    """The USD-M simulator through the real ccxt client (``binanceusdm``); the bars come from
-    the candle file, and before the runner sees a bar the simulator's clock passes its close
-    (the venue triggers that bar's algo orders; a decision at the close fills at the next
-    open). The simulator has no user-data stream: the runner polls its native stops (it does
-    before each bar and after each decision)."""
-
-    name = "binanceusdm"
-
-    def __init__(self, sim: Any, bars: Bars) -> None:
-        self.sim, self.replayed = sim, bars
-        self.exchange = make_venue(
-            "binanceusdm", urls=sim.url, credentials=Credentials(KEY, SECRET), rate_limit=False
-        )
-        self.capabilities = replace(
-            self.exchange.capabilities, stream_orders=False, stream_trades=False
-        )
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.exchange, name)
-
-    async def health(self) -> Any:
-        return replace(await self.exchange.health(), realtime=False)
-
-    async def reports(self) -> AsyncIterator[Any]:
-        return
-        yield  # an async generator without updates: no stream
-
-    async def history(self, symbols: Any, timeframe: str, count: int) -> list[Bar]:
-        return []  # the run starts cold at its first bar, as the backtest
-
-    async def bars(self, symbols: Any, timeframe: str, since_ms: int | None) -> AsyncIterator[Bar]:
-        b = self.replayed
-        for t in range(b.n_bars):
-            self.sim.advance_to(int(b.index[t]) + HOUR)
-            yield Bar(b.symbols[0], int(b.index[t]), float(b.open[t, 0]), float(b.high[t, 0]),
-                      float(b.low[t, 0]), float(b.close[t, 0]), float(b.volume[t, 0]))  # fmt: skip
 
 
 def candle_bars(frame: pd.DataFrame, symbol: str = PERP) -> Bars:
@@ -130,7 +90,7 @@ def run_native(
             candles={"BTCUSDT": frame}, api_key=KEY, api_secret=SECRET,
             balances={"USDT": "1000000"}, fee_rate=FEE, start_ms=int(frame.timestamp[0]),
         )  # fmt: skip
-        venue = UsdmLockStep(sim, bars)
+        venue = LockStep(sim, bars, Credentials(KEY, SECRET))
         store = EventStore.open(state / "events.db")
         try:
             summary = await Runner(spec, venue, store).run()  # type: ignore[arg-type]
