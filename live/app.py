@@ -452,11 +452,47 @@ def make_plan_venue(plan: LivePlan, *, store: ParquetStore | None = None) -> Ven
         return PaperVenue(
             plan.spec.engine, plan.spec.symbols, source, state_path=plan.state_dir / "paper.json"
         )
+    from live.routing import routing_spec
     from live.venues.registry import load_credentials, make_venue
 
+    routing = routing_spec(asdict(live.routing))
+    if routing is not None:  # every order routed across the venues (live.venues.routed)
+        return make_routed_venue(plan, routing)
     return make_venue(
         plan.venue_name, urls=live.venue_url, credentials=load_credentials(plan.venue_name)
     )
+
+
+def make_routed_venue(plan: LivePlan, routing: Any) -> Venue:
+    """The run's account over ``live.routing``'s venues: each built from its ``exchange`` and
+    ``url`` with its exchange's credentials, the routes logged in ``routes.db`` beside the
+    run's log (with the run's log key), the children checked by a fail-closed risk engine
+    (the run's own checked each order). ``live.venue`` is the venue whose bars the run follows."""
+    from live.events import open_run_log
+    from live.risk import RiskEngine
+    from live.routing import SmartRouter
+    from live.venues.registry import load_credentials, make_venue
+    from live.venues.routed import RoutedVenue
+
+    names = [v.name for v in plan.cfg.live.routing.venues]
+    if plan.venue_name not in names:
+        raise ConfigError(
+            f"live.venue={plan.venue_name!r} must be one of live.routing.venues {names}: the "
+            "run follows that venue's bars"
+        )
+    venues: dict[str, Venue] = {}
+    for v in plan.cfg.live.routing.venues:
+        exchange = v.exchange or v.name
+        venues[v.name] = make_venue(
+            exchange, urls=v.url or None, credentials=load_credentials(exchange)
+        )
+    plan.state_dir.mkdir(parents=True, exist_ok=True)
+    store = open_run_log(plan.state_dir / "routes.db", create_key=True)
+    router = SmartRouter(
+        routing, venues, store, RiskEngine(None), run_id=plan.spec.run_id,
+        clock=venues[plan.venue_name].now_ms, grace_ms=plan.spec.grace_ms,
+    )  # fmt: skip
+    return RoutedVenue(plan.venue_name, router, owns_store=True)
 
 
 def run_plan(

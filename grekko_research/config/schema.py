@@ -436,6 +436,11 @@ class RouteVenueConfig:
     fee_from_venue: bool = False  # the account's taker fee as the venue reports it (not a guess)
     slippage_bps: float = 0.0
     symbols: list[SymbolAliasConfig] = field(default_factory=list)
+    # Where a run's routed orders reach it (live.venues.routed): the adapter (a Grekko adapter
+    # or ccxt id; default: ``name``) and a base URL (a local simulator, a testnet; default:
+    # the exchange's hosts). Credentials: GREKKO_<EXCHANGE>_API_KEY / _SECRET.
+    exchange: str = ""
+    url: str = ""
 
 
 @dataclass(frozen=True)

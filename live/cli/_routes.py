@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -28,34 +29,16 @@ def routes_command(
     must give the same result. Exits 1 when a replay differs (see docs/execution.md).
     """
     from live.events import EventStore
-    from live.routing import NotReplayable, route_differences
 
     path = run_log(run, events, venue, state_dir)
     rows: list[dict[str, Any]] = []
-    with EventStore.open(path) as store:
-        for e in store.read():
-            if e.kind != "route_decision":
-                continue
-            p = e.payload
-            try:
-                diffs, replay = route_differences(p), "same"
-            except NotReplayable as err:
-                diffs, replay = [], f"not replayable: {err}"
-            if diffs:
-                replay = "differs"
-            rows.append({
-                "route_id": e.stream,
-                "symbol": p["symbol"],
-                "side": p["side"],
-                "qty": p["qty"],
-                "children": [{k: c[k] for k in ("venue", "qty", "expected_price")}
-                             for c in p["children"]],
-                "unrouted_qty": p["unrouted_qty"],
-                "saving_bps": p["saving_bps"],
-                "reason": p["reason"],
-                "replay": replay,
-                "differences": diffs,
-            })  # fmt: skip
+    logs: list[str | Path] = [path]
+    routed = Path(str(path)).parent / "routes.db"  # a routed run's own (live.venues.routed)
+    if "://" not in str(path) and routed.exists() and routed != Path(str(path)):
+        logs.append(routed)
+    for log in logs:
+        with EventStore.open(log) as store:
+            rows += _routes(store)
     differ = sum(r["replay"] == "differs" for r in rows)
     if as_json:
         import json
@@ -65,6 +48,37 @@ def routes_command(
         _print(rows, path)
     if differ:
         raise typer.Exit(1)
+
+
+def _routes(store: Any) -> list[dict[str, Any]]:
+    """Each ``route_decision`` of a log, with its replay's verdict."""
+    from live.routing import NotReplayable, route_differences
+
+    rows: list[dict[str, Any]] = []
+    for e in store.read():
+        if e.kind != "route_decision":
+            continue
+        p = e.payload
+        try:
+            diffs, replay = route_differences(p), "same"
+        except NotReplayable as err:
+            diffs, replay = [], f"not replayable: {err}"
+        if diffs:
+            replay = "differs"
+        rows.append({
+            "route_id": e.stream,
+            "symbol": p["symbol"],
+            "side": p["side"],
+            "qty": p["qty"],
+            "children": [{k: c[k] for k in ("venue", "qty", "expected_price")}
+                         for c in p["children"]],
+            "unrouted_qty": p["unrouted_qty"],
+            "saving_bps": p["saving_bps"],
+            "reason": p["reason"],
+            "replay": replay,
+            "differences": diffs,
+        })  # fmt: skip
+    return rows
 
 
 def _print(rows: list[dict[str, Any]], path: object) -> None:

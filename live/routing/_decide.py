@@ -294,9 +294,11 @@ class _Cost:
 
 
 def _capacity(v: VenueInput, side: Side, cost: _Cost, qty: float, buffer: float) -> float:
-    """The most ``v``'s balance lets it take of the order (floored to its lot)."""
+    """The most ``v``'s balance lets it take of the order (floored to its lot): a sell all of
+    the base held (a spot sell's fee is charged in the quote it receives, so a routed run can
+    close what it bought there), a buy what ``(1 - buffer)`` of the quote buys."""
     if side == "sell":
-        room = v.base_balance * (1 - buffer)
+        room = v.base_balance
     else:
         unit = cost.price(qty)  # the whole order's all-in price: conservative per unit
         room = v.quote_balance * (1 - buffer) / unit if unit > 0 and math.isfinite(unit) else 0.0

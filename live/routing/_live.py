@@ -71,6 +71,8 @@ ROUTE_SEQ = 55_000  # between manual orders (MANUAL_SEQ) and the algorithms' chi
 MAX_VENUES = 16
 """Seqs reserved per routed order: one per venue of ``live.routing.venues``."""
 MAX_ROUTES = (ALGO_SEQ - ROUTE_SEQ) // MAX_VENUES
+MAX_REISSUES = 3
+"""How many times a routed child whose create was lost is created again (a run's orders)."""
 """Routes per symbol and decision bar (``seq``): their children's seqs stay below ALGO_SEQ."""
 _OPEN = frozenset({OrderState.SUBMITTED, OrderState.UNKNOWN, OrderState.ACKNOWLEDGED,
                    OrderState.PARTIALLY_FILLED})  # fmt: skip
@@ -157,6 +159,11 @@ class SmartRouter:
                 self.routes[e.stream] = dict(e.payload)
                 for c in e.payload.get("child_orders", []):
                     owner[c["client_id"]] = c["venue"]
+            elif e.kind == "route_cancelled":  # its order cancelled: nothing more is sent
+                self.routes[e.stream]["cancelled"] = True
+            elif e.kind == "route_reissue":  # a child whose create never reached its venue
+                self.routes[e.stream]["child_orders"].append(dict(e.payload))
+                owner[e.payload["client_id"]] = e.payload["venue"]
             elif e.kind == "resumed":
                 for om in self.managers.values():
                     om.apply_event(e)
@@ -242,8 +249,13 @@ class SmartRouter:
 
     # -- routing ---------------------------------------------------------------------------
 
-    def route_id(self, symbol: str, decision_ts_ms: int, seq: int) -> str:
-        """The ``route_decision`` stream of one routed order."""
+    def route_id(
+        self, symbol: str, decision_ts_ms: int, seq: int, parent: str | None = None
+    ) -> str:
+        """The ``route_decision`` stream of one routed order (of ``parent``: an order of the
+        run's own account routed by :class:`~live.venues.routed.RoutedVenue`)."""
+        if parent is not None:
+            return f"route:{parent}"
         return f"route:{client_order_id(self.run_id, symbol, decision_ts_ms, seq)}"
 
     async def route(
@@ -256,21 +268,25 @@ class SmartRouter:
         seq: int = 0,
         portfolio: PortfolioView,
         market: MarketView | None = None,
+        parent: str | None = None,
     ) -> RouteResult:
         """Route a market order of ``qty`` ``symbol`` on ``side``; decide, record, send.
 
         ``portfolio`` is the run's account for the risk engine (positions by venue symbol);
         ``market`` its market view (``None``: one built from the quotes read). A route the log
-        already holds (same symbol, decision bar and ``seq``) is resumed, not decided again.
+        already holds (same symbol, decision bar and ``seq``; or same ``parent``) is resumed,
+        not decided again. ``parent``: the client id of the run's order this route executes
+        (its children's ids then derive from it: ``(run_id/parent, symbol, 0, ROUTE_SEQ + the
+        venue's place)``).
         """
         if side not in ("buy", "sell"):
             raise ValueError(f"side must be 'buy' or 'sell', got {side!r}")
         if isinstance(seq, bool) or not isinstance(seq, int) or not 0 <= seq < MAX_ROUTES:
             raise ValueError(f"seq must be an int in [0, {MAX_ROUTES}), got {seq!r}")
-        rid = self.route_id(symbol, decision_ts_ms, seq)
+        rid = self.route_id(symbol, decision_ts_ms, seq, parent)
         if rid not in self.routes:
             await self._decide(
-                rid, symbol, side, float(qty), decision_ts_ms, seq, portfolio, market
+                rid, symbol, side, float(qty), decision_ts_ms, seq, portfolio, market, parent=parent
             )
         await self._finish(rid)
         return RouteResult(rid, self.routes[rid], self)
@@ -285,6 +301,8 @@ class SmartRouter:
         seq: int,
         portfolio: PortfolioView,
         market: MarketView | None,
+        *,
+        parent: str | None = None,
     ) -> None:
         read = await asyncio.gather(*(self._read(v, symbol) for v in self.spec.venues))
         inputs = [r[0] for r in read]
@@ -296,7 +314,9 @@ class SmartRouter:
         )
         decision = decide(symbol, side, qty, inputs, self.spec, slippage)  # type: ignore[arg-type]
         market = market or self._market(decision, infos)
-        drafts, om_events, children = self._children(decision, infos, ts, seq, portfolio, market)
+        drafts, om_events, children = self._children(
+            decision, infos, ts, seq, portfolio, market, parent
+        )
         payload = {
             "route_id": rid,
             "requested": {
@@ -305,6 +325,7 @@ class SmartRouter:
                 "qty": qty,
                 "decision_ts_ms": ts,
                 "seq": seq,
+                **({"parent": parent} if parent is not None else {}),
             },
             **decision.to_json(),
             "child_orders": children,
@@ -344,9 +365,11 @@ class SmartRouter:
         seq: int,
         portfolio: PortfolioView,
         market: MarketView,
+        parent: str | None = None,
     ) -> tuple[list[tuple[str, str, dict[str, Any]]], list[OmEvent], list[dict[str, Any]]]:
         """Risk-check and create each child; the risk drafts, the managers' events, and what
         the log records of each child."""
+        run_id = self.run_id if parent is None else f"{self.run_id}/{parent}"
         drafts: list[tuple[str, str, dict[str, Any]]] = []
         om_events: list[OmEvent] = []
         children: list[dict[str, Any]] = []
@@ -357,9 +380,8 @@ class SmartRouter:
             qty = lot_qty(child.qty, lot)
             side = cast(Any, decision.side)
             k = self.spec.venues.index(child.venue)
-            intent = Intent(
-                self.run_id, child.symbol, side, qty, ts, seq=ROUTE_SEQ + seq * MAX_VENUES + k
-            )
+            child_seq = ROUTE_SEQ + (k if parent is not None else seq * MAX_VENUES + k)
+            intent = Intent(run_id, child.symbol, side, qty, ts, seq=child_seq)
             fill_price = child.top * (1 + (1 if side == "buy" else -1) * child.slippage_bps / 1e4)
             verdict = self.risk.check_order(
                 ProposedOrder(child.symbol, side, float(qty), fill_price, client_id=intent.client_id),
@@ -380,7 +402,7 @@ class SmartRouter:
                     }
                 )
                 continue
-            intent = Intent(self.run_id, child.symbol, side, qty, ts, seq=intent.seq)
+            intent = Intent(run_id, child.symbol, side, qty, ts, seq=intent.seq)
             om_events.extend(self.managers[child.venue].create(intent, self.clock()))
             children.append({**record, "qty": str(qty), "sent": True})
             view = view.after(child.symbol, float(qty) if side == "buy" else -float(qty))
@@ -392,19 +414,63 @@ class SmartRouter:
         """Send the route's NEW children and resolve the others still open (once each: a
         venue that answers a create with an ack only, such as Coinbase, is asked again; what
         is still open after that is the caller's reconciliation, or the next :meth:`recover`)."""
-        jobs = []
-        for c in self.routes[rid]["child_orders"]:
-            if not c.get("sent"):
+        route = self.routes[rid]
+
+        async def each(names: list[tuple[str, str]], job: Any) -> None:
+            # Every child runs to its end even when another fails; then the first failure.
+            for outcome in await asyncio.gather(*(job(v, c) for v, c in names),
+                                                return_exceptions=True):  # fmt: skip
+                if isinstance(outcome, BaseException):
+                    raise outcome
+
+        def children(states: frozenset[OrderState]) -> list[tuple[str, str]]:
+            return [(c["venue"], c["client_id"]) for c in route["child_orders"]
+                    if c.get("sent")
+                    and self.managers[c["venue"]].order(c["client_id"]).state in states]  # fmt: skip
+
+        await each(children(_OPEN), self._resolve)
+        if route.get("cancelled"):
+            return  # its order was cancelled: no child is sent any more
+        self._reissue_lost(rid)  # a create found lost just now goes again in this call
+        await each(children(frozenset({OrderState.NEW})), self._send_then_resolve)
+
+    def cancel(self, rid: str) -> None:
+        """Mark a route cancelled (``route_cancelled``, logged first): no child of it is sent
+        or re-issued from now on, after a restart too; the caller cancels the open ones."""
+        if not self.routes[rid].get("cancelled"):
+            self.store.append_many([("route_cancelled", rid, {"route_id": rid}, self.clock())])
+            self.routes[rid]["cancelled"] = True
+
+    def _reissue_lost(self, rid: str) -> None:
+        """Create again, under a new client id, each child of a run's order (a ``parent``
+        route) whose create never reached its venue (REJECTED as not found past the grace: a
+        crash between ``order_submitted`` and the send). The ``route_reissue`` event (the new
+        child, ``of`` the lost one) and its ``order_created`` are logged together; at most
+        :data:`MAX_REISSUES` a child."""
+        route = self.routes[rid]
+        parent = route["requested"].get("parent")
+        if parent is None:
+            return  # a route of its own: its children's seqs leave no room for a re-issue
+        done = {c.get("of") for c in route["child_orders"]}
+        for c in list(route["child_orders"]):
+            if not c.get("sent") or c["client_id"] in done:
                 continue
-            order = self.managers[c["venue"]].order(c["client_id"])
-            if order.state is OrderState.NEW:
-                jobs.append(self._send_then_resolve(c["venue"], c["client_id"]))
-            elif order.state in _OPEN:
-                jobs.append(self._resolve(c["venue"], c["client_id"]))
-        # Every child runs to its end even when another fails; then the first failure is raised.
-        for outcome in await asyncio.gather(*jobs, return_exceptions=True):
-            if isinstance(outcome, BaseException):
-                raise outcome
+            om = self.managers[c["venue"]]
+            o = om.order(c["client_id"])
+            lost = o.state is OrderState.REJECTED and (o.reason or "").startswith("not found")
+            n = int(c.get("reissue", 0)) + 1
+            if not lost or o.filled_qty or n > MAX_REISSUES:
+                continue
+            k = self.spec.venues.index(c["venue"])
+            intent = Intent(f"{self.run_id}/{parent}", o.symbol, o.side, o.qty, o.decision_ts_ms,
+                            seq=ROUTE_SEQ + k + MAX_VENUES * n)  # fmt: skip
+            events = om.create(intent, self.clock())
+            record = {**c, "client_id": intent.client_id, "of": c["client_id"], "reissue": n}
+            self.store.append_many(
+                [("route_reissue", rid, record, self.clock())]
+                + [(e["kind"], e["stream"], e["payload"], e["ts_ms"]) for e in events]
+            )
+            route["child_orders"].append(record)
 
     async def _send_then_resolve(self, name: str, cid: str) -> None:
         await self._send(name, cid)

@@ -60,8 +60,9 @@ class RoutingSpec:
     min_child_notional
         No child smaller than this quote notional (its slices go to the other venues).
     balance_buffer
-        Fraction of a venue's balance kept aside (fees, rounding): a venue takes at most
-        ``(1 - buffer) ×`` what its balance buys or sells.
+        Fraction of a venue's quote balance kept aside (fees, rounding): a venue buys at most
+        what ``(1 - buffer) ×`` its quote balance buys; it sells all the base it holds (the fee
+        of a spot sell is charged in the quote received).
     beyond_book_bps
         A size beyond the levels read is priced at the last level read plus this.
     max_errors, error_window_s

@@ -15,6 +15,7 @@ values of at least 6 characters; never real ones).
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 from collections.abc import Callable, Mapping
 from decimal import Decimal
@@ -119,7 +120,7 @@ def run_sim(
     faults: Mapping[str, Mapping[str, Any]] | None = None,
     data_dir: str | Path | None = None,
     *,
-    echo: Callable[[str], None] = print,
+    echo: Callable[[str], None] | None = None,
     on_ready: Callable[[Simulator], None] | None = None,
     credentials_from: str = "the api_key and api_secret given",
 ) -> None:
@@ -150,6 +151,8 @@ def run_sim(
     credentials_from
         Where the credentials came from, for the banner (which never shows them).
     """
+    if echo is None:  # each line at once, also into a pipe (a script waiting for the URL)
+        echo = functools.partial(print, flush=True)
     folder = Path(data_dir) if data_dir is not None else default_data_dir()
     start_ms = None if start is None else _to_ms(start)
     ids = {symbol: symbol_id(symbol) for symbol in symbols}

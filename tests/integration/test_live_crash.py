@@ -247,6 +247,90 @@ def test_a_strategy_worked_by_twap_survives_sigkills_mid_schedule(
     assert fills(ledger) == fills(calm_ledger)
 
 
+ROUTED_KILLS = max(KILLS // 3, 5)
+
+
+@pytest.mark.parametrize("point", ["before_send", "after_send"])
+def test_a_run_routed_across_two_venues_survives_sigkills_mid_route(
+    point: str, shared_data: Path, tmp_path: Path
+) -> None:
+    """Every order of a run routed across two simulators (live.venues.routed), the runner and
+    its router SIGKILLed again and again between a route's children: every child of every
+    route at its venue exactly once and filled, every order of the run routed once and filled
+    by its children's fills, and the run's position the two venues' together."""
+    candles = shared_data / "ohlcv/binance-spot_BTC-USDT_1h__nfi.csv.gz"
+    state = tmp_path / "run"
+    sims = {"a": SimProcess(candles), "b": SimProcess(candles)}
+    try:
+        run = subprocess.run(
+            [sys.executable, str(ROOT / "tests/peers/live_crash.py"), "--url", sims["a"].url,
+             "--url2", sims["b"].url, "--point", point, "--kills", str(ROUTED_KILLS),
+             "--state", str(state), "--candles", str(candles), "--key", KEY, "--secret", SECRET,
+             "--bars", "300"],
+            capture_output=True, text=True, timeout=900,
+        )  # fmt: skip
+        assert run.returncode == 0, run.stdout + run.stderr
+        result = json.loads(run.stdout.strip().splitlines()[-1])
+        ledgers = {v: sim.ask("ledger") for v, sim in sims.items()}
+    finally:
+        for sim in sims.values():
+            sim.close()
+    key = LogKey(LOG_KEY)
+    with EventStore.open(state / "events.db", key=key) as log:
+        log.verify().raise_if_broken()
+        events = list(log.read())
+    with EventStore.open(state / "routes.db", key=key) as log:
+        log.verify().raise_if_broken()
+        routes = [e.payload for e in log.read(kinds=["route_decision"])]
+        reissues = [e.payload for e in log.read(kinds=["route_reissue"])]
+        cancelled = {e.stream for e in log.read(kinds=["route_cancelled"])}
+    children = {c["client_id"]: c["venue"] for r in routes for c in r["child_orders"]
+                if c["sent"]}  # fmt: skip
+    children |= {c["client_id"]: c["venue"] for c in reissues}
+    at_venue = {v: Counter(cid for cid, *_ in ledgers[v]["orders"]) for v in sims}
+    # A child whose create never left (killed before the send) is created again, once.
+    lost_creates = {c["of"] for c in reissues}
+    # A route whose order the run cancelled (a market order gone stale over a restart) sends
+    # nothing more: a create of it that never left is not lost, it was called off.
+    called_off = {c["client_id"] for r in routes if r["route_id"] in cancelled
+                  for c in r["child_orders"]}  # fmt: skip
+    lost = [cid for cid, v in children.items()
+            if at_venue[v][cid] == 0 and cid not in lost_creates | called_off]  # fmt: skip
+    doubled = [cid for cid, v in children.items() if at_venue[v][cid] > 1]
+    strangers = [cid for v in sims for cid in at_venue[v] if children.get(cid) != v]
+    print(f"\nrouted crash test {point}: {result['kills']} SIGKILLs, {len(routes)} routes, "
+          f"{len(children)} children (a {sum(v == 'a' for v in children.values())}, b "
+          f"{sum(v == 'b' for v in children.values())}), lost {len(lost)}, doubled "
+          f"{len(doubled)}, strangers {len(strangers)}, re-issued {len(reissues)}, routes "
+          f"cancelled {len(cancelled)}")  # fmt: skip
+    assert result["kills"] >= ROUTED_KILLS
+    assert all(at_venue[children[c]][c] == 0 for c in lost_creates)
+    assert lost == [] and doubled == [] and strangers == []
+    assert all(status == "FILLED" for v in sims for _, _, status, _ in ledgers[v]["orders"])
+    om = OrderManager.replay(events)
+    # Each order the run sent was routed once and filled by its children; one a restart found
+    # stale before it was sent (a market order of a past bar) was never sent nor routed.
+    # One whose create never reached the router (killed before its send) was re-issued.
+    retried = {e.payload["of"] for e in events if e.kind == "retry_created"}
+    never_left = {o.client_id for o in om.orders() if o.state is OrderState.REJECTED
+                  and (o.reason or "").startswith("not found")}  # fmt: skip
+    assert never_left <= retried
+    sent = [o for o in om.orders()
+            if o.submitted_ms is not None and o.client_id not in never_left]  # fmt: skip
+    assert len(sent) >= 10
+    assert sorted(r["requested"]["parent"] for r in routes) == sorted(o.client_id for o in sent)
+    by_parent = {r["requested"]["parent"]: r["route_id"] for r in routes}
+    assert all(o.state is OrderState.FILLED or (o.state is OrderState.CANCELLED
+               and by_parent[o.client_id] in cancelled) for o in sent)  # fmt: skip
+    assert all(o.filled_qty == 0 for o in om.orders() if o.submitted_ms is None)
+    venue_position = sum(
+        (Decimal(q) if side == "BUY" else -Decimal(q)
+         for v in sims for _, side, q, _, _ in ledgers[v]["fills"]),
+        Decimal(0),
+    )  # fmt: skip
+    assert om.position("BTC/USDT") == venue_position
+
+
 def test_audit_catches_a_lost_and_a_duplicate_order() -> None:
     """The audit is sharp: a decision without a venue order is lost, two are a duplicate."""
 

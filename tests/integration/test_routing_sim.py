@@ -336,6 +336,54 @@ def test_a_crash_after_the_sends_neither_loses_nor_doubles_a_child(
     store.close()
 
 
+def test_a_childs_create_lost_before_its_send_is_created_again_once(
+    btc: pd.DataFrame, tmp_path: Path
+) -> None:
+    """A route of a run's order (``parent``): the process dies after each child's
+    ``order_submitted`` is logged, before its create leaves. Restarted, the router finds
+    neither at its venue; past the grace each is REJECTED and created again under a new id
+    (``route_reissue``, logged with its ``order_created``), sent once and filled; asked
+    again, nothing more is created. A cancelled route's lost child is not created again."""
+    seen: dict[str, Any] = {}
+
+    def die(point: str) -> None:
+        if point == "before_send":
+            raise Crash(point)
+
+    async def route(router: SmartRouter, parent: str) -> RouteResult:
+        return await router.route(BTC, "buy", Decimal("4"), decision_ts_ms=0, parent=parent,
+                                  portfolio=PortfolioView(1e9))  # fmt: skip
+
+    async def scenario(sims: dict[str, Simulator], _: SmartRouter, rebuild: Any) -> None:
+        for parent in ("parent-1", "parent-2"):
+            with pytest.raises(Crash):
+                await route(rebuild(hook=die), parent)
+        restarted = rebuild(grace_ms=0)
+        restarted.cancel("route:parent-2")  # its order called off: nothing more is sent
+        seen["first"] = await route(restarted, "parent-1")
+        seen["again"] = await route(rebuild(grace_ms=0), "parent-1")
+        seen["cancelled"] = await route(rebuild(grace_ms=0), "parent-2")
+        seen["booked"] = {n: [o.client_order_id for o in s.book.orders] for n, s in sims.items()}
+
+    store = run(btc, tmp_path, scenario, routing=spec())
+    first = seen["first"]
+    sent = [(v, o) for v, o in first.children if o.state is OrderState.FILLED]
+    assert {v for v, _ in sent} == {"a", "b"}
+    assert sum(o.filled_qty for _, o in sent) == Decimal("4")
+    lost = [o for _, o in first.children if o.state is OrderState.REJECTED]
+    assert len(lost) == 2 and all((o.reason or "").startswith("not found") for o in lost)
+    for venue, order in sent:
+        assert seen["booked"][venue] == [order.client_id]  # the re-issue only, once
+    assert [(v, o.state) for v, o in seen["again"].children] == [
+        (v, o.state) for v, o in first.children
+    ]
+    assert all(o.filled_qty == 0 for _, o in seen["cancelled"].children)
+    reissues = [e.payload for e in store.read(kinds=["route_reissue"])]
+    assert sorted(r["of"] for r in reissues) == sorted(o.client_id for o in lost)
+    assert len(list(store.read(kinds=["route_cancelled"]))) == 1
+    store.close()
+
+
 def test_binance_and_coinbase_side_by_side(btc: pd.DataFrame, tmp_path: Path) -> None:
     """Two different simulators and adapters: Binance spot (BTC/USDT, 10 bps) and Coinbase
     (BTC/USD by ``live.routing.symbols``, 120 bps taker, its book 2 % cheaper): Coinbase's all-in

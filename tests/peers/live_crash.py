@@ -21,7 +21,7 @@ import sys
 import time
 import traceback
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from grekko_research.data.bars import Bars
@@ -42,12 +42,17 @@ _CHILD_MODULES = (
     "live.venues.credentials",
     "live.venues.paper",
     "live.venues.registry",
+    "live.venues.routed",
+    "live.routing",
 )
 
 
 def _parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser()
     parser.add_argument("--url", required=True)
+    parser.add_argument(
+        "--url2", help="a second simulator: every order routed across both (live.venues.routed)"
+    )
     parser.add_argument("--point", required=True)
     parser.add_argument("--kills", type=int, default=50)
     parser.add_argument("--state", required=True)
@@ -234,7 +239,9 @@ def _child(args: argparse.Namespace, spec: RunnerSpec, bars: Bars, n_kill: int) 
                 os.kill(os.getpid(), signal.SIGKILL)
 
     async def run() -> None:
-        venue = ReplayOnExchange(args, bars)
+        venue: Any = ReplayOnExchange(args, bars)
+        if args.url2:
+            venue = _routed(args, venue, state, hook)
         # Keyed: every start checks the log from its last checkpoint and every event's
         # MAC, and a kill between a commit and its checkpoint must not look like tampering.
         store = EventStore.open(state / "events.db", key=LogKey(LOG_KEY))
@@ -248,10 +255,33 @@ def _child(args: argparse.Namespace, spec: RunnerSpec, bars: Bars, n_kill: int) 
             if summary.halted and not args.allow_halt:
                 raise RuntimeError(f"runner halted: {summary.halted}")
         finally:
-            await venue.exchange.close()
+            await venue.close()
             store.close()
 
     asyncio.run(run())
+
+
+def _routed(args: argparse.Namespace, primary: Any, state: Path, hook: Any) -> Any:
+    """The run's account over the two simulators (``a``: ``--url``, whose bars the run
+    follows; ``b``: ``--url2``), equal fees, the routes logged in ``routes.db``."""
+    from live.events import EventStore, LogKey
+    from live.risk import RiskEngine
+    from live.routing import RoutingSpec, SmartRouter
+    from live.venues.credentials import Credentials
+    from live.venues.registry import make_venue
+    from live.venues.routed import RoutedVenue
+
+    b = make_venue("binance", urls=args.url2, credentials=Credentials(args.key, args.secret),
+                   timeout_ms=args.timeout_ms, rate_limit=False)  # fmt: skip
+    spec = RoutingSpec(venues=("a", "b"), taker_fee_bps={"a": 10.0, "b": 10.0}, split_slices=10)
+    store = EventStore.open(state / "routes.db", key=LogKey(LOG_KEY))
+    router = SmartRouter(spec, {"a": primary, "b": b}, store, RiskEngine(None),
+                         run_id="crash-" + args.point, clock=primary.now_ms, hook=hook,
+                         grace_ms=2_000)  # fmt: skip
+    # A route sends its children at once: a kill at one child's send may leave a sibling's
+    # create in flight, landing after the restart's first query (a busy machine): it counts as
+    # lost only after the grace, as the run's own orders do after theirs.
+    return RoutedVenue("a", router, owns_store=True)
 
 
 def _incarnation(args: argparse.Namespace, spec: RunnerSpec, bars: Bars, n_kill: int) -> bool:
