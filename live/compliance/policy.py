@@ -62,5 +62,7 @@ def check_plan(plan: LivePlan, *, policy: CompliancePolicy | None = None) -> Non
     """Refuse a live plan its jurisdiction does not allow (paper and replay: not checked)."""
     if plan.mode != "live":
         return
-    check_run(venue=plan.venue_name, symbols=plan.spec.symbols, chain=_chain(plan.venue_name),
-              policy=policy)  # fmt: skip
+    # A routed run (live.routing) trades on each of its venues: each exchange is checked.
+    routed = [v.exchange or v.name for v in plan.cfg.live.routing.venues]
+    for venue in routed or [plan.venue_name]:
+        check_run(venue=venue, symbols=plan.spec.symbols, chain=_chain(venue), policy=policy)

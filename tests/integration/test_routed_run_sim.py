@@ -206,3 +206,12 @@ def test_live_routing_in_the_config_gives_the_run_a_routed_venue(
     bad = replace(cfg, live=replace(cfg.live, mode="live", venue="c"))
     with pytest.raises(Exception, match=r"must be one of live\.routing\.venues"):
         make_plan_venue(plan_run(bad))
+    # The compliance policy checks each routed venue's exchange, not its label.
+    from live.compliance.policy import check_plan
+
+    check_plan(plan)
+    routing = replace(cfg.live.routing, venues=[*cfg.live.routing.venues[:1],
+                      replace(cfg.live.routing.venues[1], exchange="kraken")])  # fmt: skip
+    elsewhere = replace(cfg, live=replace(cfg.live, mode="live", routing=routing))
+    with pytest.raises(Exception, match="venue 'kraken'"):
+        check_plan(plan_run(elsewhere))
