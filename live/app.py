@@ -163,11 +163,13 @@ def _spec(
 
 
 def _volume_history(cfg: GrekkoConfig) -> VolumeHistory:
-    """A VWAP parent's volume profile: the store ``data.store`` names (the backtest's)."""
+    """A VWAP parent's volume profile: the store ``data.store`` names (the backtest's), the
+    ``execution.profile_days`` before its start."""
     from grekko_research.data.store import default_data_dir
 
     root = cfg.data.store or str(default_data_dir())
-    return VolumeHistory(root, cfg.data.exchange, cfg.data.market)
+    days = cfg.execution.profile_days  # the same days a strategy's VWAP parents read
+    return VolumeHistory(root, cfg.data.exchange, cfg.data.market, days=days)
 
 
 def _window_extras(cfg: GrekkoConfig, strategies: Sequence[Strategy]) -> Any:

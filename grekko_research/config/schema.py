@@ -581,7 +581,8 @@ class ExecutionSection:
     ``algo``: ``none`` (each order goes at once, the default) or ``twap`` / ``vwap``: the
     account follows the strategy's book, each move of it worked as a parent of ``slices``
     children ``every`` bars apart (or spread evenly ``over`` a duration such as ``4h``); a
-    VWAP's volume profile comes from the ``profile_days`` before each parent's start.
+    VWAP's volume profile comes from the ``profile_days`` before each parent's start (a
+    manual VWAP's too).
     """
 
     algo: str = "none"  # none | twap | vwap
@@ -593,6 +594,9 @@ class ExecutionSection:
     def __post_init__(self) -> None:
         from grekko_research.errors import ConfigError
 
+        p = self.profile_days  # also a manual VWAP's (live.runner._algos)
+        if isinstance(p, bool) or not isinstance(p, int) or not 1 <= p <= 365:
+            raise ConfigError(f"execution.profile_days must be an integer in [1, 365], got {p!r}")
         if self.algo == "none":
             return
         if self.algo not in ("twap", "vwap"):

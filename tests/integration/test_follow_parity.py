@@ -106,3 +106,12 @@ def test_a_followed_run_refuses_what_it_cannot_follow(research_store: Path) -> N
 
     with pytest.raises(ConfigError, match="not swept"):
         _load_bars(Job())  # type: ignore[arg-type]
+
+
+def test_profile_days_reach_a_manual_vwaps_store_read(tmp_path: Path) -> None:
+    """``execution.profile_days`` is also the days a manual VWAP's profile reads from the
+    store (and is checked)."""
+    cfg = compose_config(["execution.profile_days=7", f"live.state_dir={tmp_path}"])
+    assert plan_run(cfg, replay=True).spec.volume_history.days == 7  # type: ignore[union-attr]
+    with pytest.raises(ConfigError, match=r"execution\.profile_days must be"):
+        compose_config(["execution.profile_days=0"])
