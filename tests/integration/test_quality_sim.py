@@ -45,8 +45,11 @@ class SimReplay:
     the candles, the simulator's market clock moved to the next bar's open as each one closes
     (a decision on bar t meets the market of bar t + 1, as in the backtest)."""
 
-    def __init__(self, exchange: Any, sim: Simulator, frame: pd.DataFrame) -> None:
+    def __init__(
+        self, exchange: Any, sim: Simulator, frame: pd.DataFrame, others: tuple[Any, ...] = ()
+    ) -> None:
         self.exchange, self.sim, self.frame = exchange, sim, frame
+        self.others = others  # more simulators whose clocks move with it (a routed run's)
         self.name = "binance"
 
     def __getattr__(self, name: str) -> Any:
@@ -66,7 +69,8 @@ class SimReplay:
     async def bars(self, symbols: Any, timeframe: str, since_ms: int | None) -> AsyncIterator[Bar]:
         f = self.frame
         for t in range(len(f) - 1):
-            self.sim.advance_to(int(f.timestamp[t + 1]))
+            for sim in (self.sim, *self.others):
+                sim.advance_to(int(f.timestamp[t + 1]))
             yield Bar("BTC/USDT", int(f.timestamp[t]), float(f.open[t]), float(f.high[t]),
                       float(f.low[t]), float(f.close[t]), float(f.volume[t]))  # fmt: skip
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
@@ -30,18 +28,14 @@ from live.quality import quality_table
 from live.risk import RiskEngine
 from live.routing import RoutingSpec, SmartRouter
 from live.runner import Runner, RunnerSpec
-from live.sim import Simulator, start_simulator
+from live.sim import start_simulator
 from live.venues import Credentials, make_venue
-from live.venues.base import Bar
 from live.venues.routed import RoutedVenue
+from tests.integration.test_quality_sim import SimReplay, wall_ms
 
 KEY, SECRET = "routed-key-0123456789", "routed-secret-abcdefghij"
 BARS = 72
 B_FACTOR = 1.002  # b's prices 20 bps above a's: buys are cheaper on a, sells dearer on b
-
-
-def wall_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def scaled(frame: pd.DataFrame, factor: float) -> pd.DataFrame:
@@ -49,35 +43,6 @@ def scaled(frame: pd.DataFrame, factor: float) -> pd.DataFrame:
     for c in ("open", "high", "low", "close"):
         out[c] = (out[c] * factor).round(2)
     return out
-
-
-class PrimaryReplay:
-    """Venue ``a`` through its ccxt adapter, with the run's bars replayed from the candles;
-    both simulators' clocks moved to the next bar's open as each bar closes."""
-
-    def __init__(self, exchange: Any, sims: list[Simulator], frame: pd.DataFrame) -> None:
-        self.exchange, self.sims, self.frame = exchange, sims, frame
-        self.name = "binance"
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.exchange, name)
-
-    def now_ms(self) -> int:
-        return wall_ms()
-
-    async def health(self) -> Any:
-        return replace(await self.exchange.health(), realtime=False)
-
-    async def history(self, symbols: Any, timeframe: str, count: int) -> list[Bar]:
-        return []
-
-    async def bars(self, symbols: Any, timeframe: str, since_ms: int | None) -> AsyncIterator[Bar]:
-        f = self.frame
-        for t in range(len(f) - 1):
-            for sim in self.sims:
-                sim.advance_to(int(f.timestamp[t + 1]))
-            yield Bar("BTC/USDT", int(f.timestamp[t]), float(f.open[t]), float(f.high[t]),
-                      float(f.low[t]), float(f.close[t]), float(f.volume[t]))  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +63,8 @@ def routed_run(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> d
         }  # fmt: skip
         adapters = {n: make_venue("binance", urls=s.url, credentials=Credentials(KEY, SECRET),
                                   rate_limit=False) for n, s in sims.items()}  # fmt: skip
-        venues = {"a": PrimaryReplay(adapters["a"], list(sims.values()), frame),
+        # a's bars replayed; both simulators' clocks moved to the next bar's open
+        venues = {"a": SimReplay(adapters["a"], sims["a"], frame, others=(sims["b"],)),
                   "b": adapters["b"]}  # fmt: skip
         routing = RoutingSpec(venues=("a", "b"), taker_fee_bps={"a": 10.0, "b": 10.0})
         routes = EventStore.open(folder / "routes.db")
