@@ -592,11 +592,14 @@ class ExecutionSection:
     profile_days: int = 30
 
     def __post_init__(self) -> None:
+        from grekko_research.engine.follow import MAX_PROFILE_DAYS
         from grekko_research.errors import ConfigError
 
         p = self.profile_days  # also a manual VWAP's (live.runner._algos)
-        if isinstance(p, bool) or not isinstance(p, int) or not 1 <= p <= 365:
-            raise ConfigError(f"execution.profile_days must be an integer in [1, 365], got {p!r}")
+        if isinstance(p, bool) or not isinstance(p, int) or not 1 <= p <= MAX_PROFILE_DAYS:
+            raise ConfigError(
+                f"execution.profile_days must be an integer in [1, {MAX_PROFILE_DAYS}], got {p!r}"
+            )
         if self.algo == "none":
             return
         if self.algo not in ("twap", "vwap"):

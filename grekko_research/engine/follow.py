@@ -70,6 +70,8 @@ FOLLOW_KINDS: tuple[str, ...] = ("twap", "vwap")
 resting whose fill decides what the next parent carries: not followed yet."""
 
 DAY_MS = 86_400_000
+MAX_PROFILE_DAYS = 400
+"""The most days of bars a VWAP's volume profile reads (``execution.profile_days``)."""
 
 VolumeRows = tuple[np.ndarray, np.ndarray]
 """One asset's bars as (open times in ms, volumes), both ``(m,)``."""
@@ -93,8 +95,10 @@ class FollowSpec:
         if self.algo.weights is not None:
             raise ConfigError("execution.algo takes no weights: a VWAP is profiled at each start")
         p = self.profile_days
-        if isinstance(p, bool) or not isinstance(p, int) or not 1 <= p <= 365:
-            raise ConfigError(f"execution.profile_days must be an integer in [1, 365], got {p!r}")
+        if isinstance(p, bool) or not isinstance(p, int) or not 1 <= p <= MAX_PROFILE_DAYS:
+            raise ConfigError(
+                f"execution.profile_days must be an integer in [1, {MAX_PROFILE_DAYS}], got {p!r}"
+            )
 
     @classmethod
     def parse(cls, raw: Mapping[str, Any], tf_ms: int, profile_days: int = 30) -> FollowSpec:

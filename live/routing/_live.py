@@ -527,3 +527,7 @@ class SmartRouter:
         om = self.managers[name]
         for r in reports:
             self._persist(om.apply(r, self.clock()))
+
+    def apply(self, venue: str, reports: list[Report]) -> None:
+        """Apply a venue's answers about its children (a cancel's, say) and log them."""
+        self._apply(venue, reports)

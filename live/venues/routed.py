@@ -240,8 +240,7 @@ class RoutedVenue:
                     reports = await self.router.venues[venue].cancel(child.symbol, child.client_id)
                 except VenueError:
                     continue  # still open: the next query asks again
-                for r in reports:
-                    self.router._persist(self.router.managers[venue].apply(r, self.now_ms()))
+                self.router.apply(venue, list(reports))
         qty = Decimal(str(route["requested"]["qty"]))
         return self._reports(client_id, qty, final_only=True)[-1:]
 
