@@ -48,6 +48,7 @@ __all__ = [
     "VenueHealth",
     "VenueOrder",
     "missing_capabilities",
+    "no_reports",
     "unsupported_request",
 ]
 
@@ -533,3 +534,10 @@ class Venue(Protocol):
         """Optional (``capabilities.execution_bar``): the bar a market order sent now executes
         on, when the venue knows it (a replay); ``None`` otherwise."""
         ...
+
+
+async def no_reports() -> AsyncIterator[Report]:
+    """:meth:`Venue.reports` of a venue without a user-data stream: it yields nothing (the
+    runner then polls :meth:`Venue.query`)."""
+    return
+    yield  # an async generator that yields nothing

@@ -57,6 +57,7 @@ from live.venues.base import (
     VenueFill,
     VenueHealth,
     VenueOrder,
+    no_reports,
 )
 from live.venues.dex_gate import GateRefusal, SwapPlan, check_gas, mid_price, plan_swap
 from live.venues.errors import GiveUp, OutcomeUnknown, RetryLater
@@ -534,7 +535,7 @@ class DexVenue:
         return {s: bal.get(self._market(s).base.symbol, Decimal(0)) for s in symbols}
 
     def reports(self) -> AsyncIterator[Report]:
-        return _nothing()
+        return no_reports()
 
     async def history(self, symbols: Sequence[str], timeframe: str, count: int) -> list[Bar]:
         if self.feed is None or isinstance(self.feed, ReplayFeed):
@@ -559,11 +560,6 @@ class DexVenue:
 
     def execution_bar(self, symbol: str) -> Bar | None:
         return None
-
-
-async def _nothing() -> AsyncIterator[Report]:
-    return
-    yield  # an async generator that yields nothing
 
 
 def _error_selectors(abi: list[dict[str, Any]]) -> dict[str, tuple[str, list[str]]]:

@@ -55,6 +55,7 @@ from live.venues.base import (
     VenueFill,
     VenueHealth,
     VenueOrder,
+    no_reports,
 )
 from live.venues.errors import GiveUp
 
@@ -297,7 +298,7 @@ class PaperVenue(Venue):
             yield bar
 
     def reports(self) -> AsyncIterator[Report]:
-        return _nothing()
+        return no_reports()
 
     # -- orders ---------------------------------------------------------------------------
 
@@ -488,8 +489,3 @@ def _refused(detail: str, operation: str) -> GiveUp:
         state_changing=operation == "create_order",
         source="paper",
     )
-
-
-async def _nothing() -> AsyncIterator[Report]:
-    return
-    yield  # an async generator that yields nothing
