@@ -63,6 +63,7 @@ __all__ = [
     "intent_config",
     "lot_delta",
     "placed",
+    "stored_volumes",
 ]
 
 FOLLOW_KINDS: tuple[str, ...] = ("twap", "vwap")
@@ -242,6 +243,25 @@ def follow_parents(
             out.append(Parent(j, "buy" if qty > 0 else "sell", abs(qty), t, algo, lot=lots[j]))
             working[j] = len(out) - 1
     return out
+
+
+def stored_volumes(
+    store: Any, exchange: str, market: str, symbol: str, timeframe: str, start: int, days: int
+) -> VolumeRows | None:
+    """The ``days`` of ``symbol``'s candles before ``start`` (ms) in a
+    :class:`~grekko_research.data.store.ParquetStore`, as (open times, volumes); None when it
+    holds none (a VWAP's profile then reads the bars at hand). The backtest and the live
+    runner read a profile's history here."""
+    from grekko_research.data.store import SeriesKey
+    from grekko_research.errors import GrekkoError
+
+    try:
+        key = SeriesKey.make(exchange, symbol, timeframe, market=market)
+        frame = store.read(key, start_ms=start - days * DAY_MS, end_ms=start)
+    except GrekkoError:  # none stored, or a name the store cannot hold
+        return None
+    frame = frame[frame.timestamp < start]
+    return frame.timestamp.to_numpy(np.int64), frame.volume.to_numpy(np.float64)
 
 
 def _profile(

@@ -246,20 +246,13 @@ def _stored_before(
     """Per symbol, the store's candles (open times, volumes) of the ``days`` before the first
     bar: a VWAP parent's profile reads them as the live runner reads the store."""
     from grekko_research.data.store import default_data_dir
+    from grekko_research.engine.follow import stored_volumes
 
     store = store or ParquetStore(cfg.data.store or default_data_dir())
     first = int(bars.index[0])
-    out: list[tuple[np.ndarray, np.ndarray] | None] = []
-    for symbol in bars.symbols:
-        key = SeriesKey.make(cfg.data.exchange, symbol, bars.timeframe, market=cfg.data.market)
-        try:
-            frame = store.read(key, start_ms=first - days * 86_400_000, end_ms=first)
-        except DataNotFoundError:
-            out.append(None)
-            continue
-        frame = frame[frame.timestamp < first]
-        out.append((frame.timestamp.to_numpy(np.int64), frame.volume.to_numpy(np.float64)))
-    return out
+    d = cfg.data
+    return [stored_volumes(store, d.exchange, d.market, s, bars.timeframe, first, days)
+            for s in bars.symbols]  # fmt: skip
 
 
 def _series_frame(run: BacktestRun) -> pd.DataFrame:

@@ -56,7 +56,8 @@ from grekko_research.engine.algos import (
     passive_price,
     volume_profile,
 )
-from grekko_research.errors import ConfigError, GrekkoError
+from grekko_research.engine.follow import stored_volumes
+from grekko_research.errors import ConfigError
 from live.orders import Intent, NotFound, Order, OrderState
 from live.parents import MAX_CHILDREN, ParentBook, child_index, child_seq
 from live.risk import EventDraft, MarketView, ProposedOrder
@@ -187,17 +188,7 @@ class AlgoOrders(ManualOrders):
             start += self.tf_ms
         profile: dict[str, Any] | None = None
         if spec.kind == "vwap" and r["algo"].get("weights") is None:
-            bars = self.window.bars()
-            index, volume = bars.index, bars.volume[:, j]
-            profile = {"source": "window"}
-            stored = self._stored_volumes(symbol, start)
-            if stored is not None:
-                index, volume = stored
-                profile = {"source": "store"}
-            weights = volume_profile(index, volume, self.tf_ms, start, spec.slices, spec.every)
-            spec = AlgoSpec(**{**spec.__dict__, "weights": weights})
-            past = index[index < start]
-            profile.update(bars=len(past), days=len(set((past // 86_400_000).tolist())))
+            spec, profile = self._vwap_profile(symbol, j, start, spec)
         n = sum(p.start_ts == start for p in self.parents())
         parent_id = f"algo-{start}-{n}"
         payload = {
@@ -261,6 +252,28 @@ class AlgoOrders(ManualOrders):
                 settled = await self._cancel_child(o.client_id) and settled
         return settled
 
+    def _vwap_profile(
+        self, symbol: str, j: int, start: int, spec: AlgoSpec, days: int | None = None
+    ) -> tuple[AlgoSpec, dict[str, Any]]:
+        """A VWAP parent starting on bar ``start``: its spec with the weights of
+        :func:`volume_profile`, from the store's ``days`` before it (default
+        ``spec.volume_history.days``; given: only those days of the window's too), else the
+        window's bars; and the profile's record (source, bars, calendar days)."""
+        stored = self._stored_volumes(symbol, start, days)
+        if stored is not None:
+            (index, volume), source = stored, "store"
+        else:
+            bars = self.window.bars()
+            index, volume, source = bars.index, bars.volume[:, j], "window"
+        if days is not None:
+            keep = index >= start - days * 86_400_000
+            index, volume = index[keep], volume[keep]
+        weights = volume_profile(index, volume, self.tf_ms, start, spec.slices, spec.every)
+        past = index[index < start]
+        profile = {"source": source, "bars": len(past),
+                   "days": len(set((past // 86_400_000).tolist()))}  # fmt: skip
+        return AlgoSpec(**{**spec.__dict__, "weights": weights}), profile
+
     def _stored_volumes(
         self, symbol: str, start: int, days: int | None = None
     ) -> tuple[np.ndarray, np.ndarray] | None:
@@ -270,18 +283,13 @@ class AlgoOrders(ManualOrders):
         h = self.spec.volume_history
         if h is None:
             return None
-        days = h.days if days is None else days
-        from grekko_research.data.store import ParquetStore, SeriesKey
+        from grekko_research.data.store import ParquetStore
 
-        day = 86_400_000
-        try:
-            key = SeriesKey.make(h.exchange, symbol, self.spec.timeframe, market=h.market)
-            frame = ParquetStore(h.root).read(key, start_ms=start - days * day, end_ms=start)
-        except GrekkoError:  # none stored (or a name the store cannot hold): the window
+        rows = stored_volumes(ParquetStore(h.root), h.exchange, h.market, symbol,
+                              self.spec.timeframe, start, h.days if days is None else days)  # fmt: skip
+        if rows is None or len(rows[0]) < 86_400_000 // self.tf_ms:
             return None
-        if len(frame) < day // self.tf_ms:
-            return None
-        return frame.timestamp.to_numpy(np.int64), frame.volume.to_numpy(np.float64)
+        return rows
 
     # -- the children ---------------------------------------------------------------------
 

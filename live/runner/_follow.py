@@ -22,7 +22,6 @@ from typing import Any
 
 import numpy as np
 
-from grekko_research.engine.algos import AlgoSpec, volume_profile
 from grekko_research.engine.follow import follow_qty, lot_delta, placed
 from live.risk import EventDraft
 from live.runner._algos import ActiveParent, AlgoOrders
@@ -89,7 +88,7 @@ class FollowOrders(AlgoOrders):
         spec = follow.algo
         profile: dict[str, Any] | None = None
         if spec.kind == "vwap":
-            spec, profile = self._follow_profile(symbol, j, ts, spec, follow.profile_days)
+            spec, profile = self._vwap_profile(symbol, j, ts, spec, follow.profile_days)
         n = sum(p.start_ts == ts for p in self.parents())
         parent_id = f"algo-{ts}-{n}"
         payload = {
@@ -101,22 +100,3 @@ class FollowOrders(AlgoOrders):
         drafts.append(("algo_started", parent_id, payload))
         self.parents().append(ActiveParent.of(payload, self.tf_ms))
         return parent_id
-
-    def _follow_profile(
-        self, symbol: str, j: int, ts: int, spec: AlgoSpec, days: int
-    ) -> tuple[AlgoSpec, dict[str, Any]]:
-        """A VWAP parent's weights: the store's volumes of the ``days`` before its start (the
-        backtest reads the same days of its bars), else the window's."""
-        stored = self._stored_volumes(symbol, ts, days)
-        if stored is not None:
-            index, volume = stored
-            source = "store"
-        else:
-            bars = self.window.bars()
-            index, volume, source = bars.index, bars.volume[:, j], "window"
-        keep = (index >= ts - days * 86_400_000) & (index < ts)
-        index, volume = index[keep], volume[keep]
-        weights = volume_profile(index, volume, self.tf_ms, ts, spec.slices, spec.every)
-        days_seen = len(set((index // 86_400_000).tolist()))
-        spec = AlgoSpec(**{**spec.__dict__, "weights": weights})
-        return spec, {"source": source, "bars": len(index), "days": days_seen}
