@@ -87,45 +87,32 @@ def plan_run(cfg: GrekkoConfig, *, replay: bool = False) -> LivePlan:
     state_dir = Path(live.state_dir) / run_id
     events = live.event_store or str(state_dir / "events.db")
     meta = {"mode": mode, "feed": feed, **_url_meta(cfg, replay), **model}
-    extras = _window_extras(cfg, [strategy])
-    follow = cfg.execution.follow_spec(parse_timeframe(cfg.live.timeframe or cfg.data.timeframe).ms)
-    if follow is not None:
-        what = (strategy, params, engine, model, extras)
-        return _plan_follow(cfg, follow, what, run_id, meta, replay=replay)
-    spec = _spec(cfg, run_id, state_dir, symbols, cid, engine, meta=meta, strategy=strategy,
-                 params=params, extras=extras)  # fmt: skip
+    what = _traded(cfg, strategy, params, engine, model)
+    if "follow" in what:
+        meta["execution"] = what["follow"].payload()
+    spec = _spec(cfg, run_id, state_dir, symbols, cid, engine, meta=meta,
+                 extras=_window_extras(cfg, [strategy]), **what)  # fmt: skip
     return LivePlan(cfg, strategy, params, spec, state_dir, events, venue_name, mode, feed)
 
 
-def _plan_follow(
-    cfg: GrekkoConfig,
-    follow: Any,
-    what: tuple[Strategy, Any, Any, dict[str, Any], Any],
-    run_id: str,
-    meta: dict[str, Any],
-    *,
-    replay: bool,
-) -> LivePlan:
-    """A strategy whose orders an algorithm works (``execution.algo``): the strategy on a
-    sleeve of its own (its book, without the risk rules), the account following it through
-    parents (live.runner._follow), the run's risk engine checking each child. ``what``: the
-    strategy, its parameters, the engine configuration, the promoted model's record, the
-    window's extras."""
+def _traded(
+    cfg: GrekkoConfig, strategy: Strategy, params: Any, engine: Any, model: dict[str, Any]
+) -> dict[str, Any]:
+    """What a one-strategy run trades: the strategy itself; or, with ``execution.algo``, the
+    strategy on a sleeve of its own (its book, without the risk rules) that the account follows
+    through parents (live.runner._follow), the run's risk engine checking each child."""
+    tf_ms = parse_timeframe(cfg.live.timeframe or cfg.data.timeframe).ms
+    follow = cfg.execution.follow_spec(tf_ms)
+    if follow is None:
+        return {"strategy": strategy, "params": params}
     from grekko_research.engine.follow import check_follow, intent_config
     from live.runner.sleeves import CoordinatorSpec
 
-    strategy, params, engine, model, extras = what
     check_follow(engine)
-    venue_name, feed, mode = _where(cfg, replay=replay)
-    state_dir = Path(cfg.live.state_dir) / run_id
-    events = cfg.live.event_store or str(state_dir / "events.db")
     sleeve = SleeveSpec(id=strategy.name, strategy=strategy, params=params,
                         engine=intent_config(engine), meta=model)  # fmt: skip
-    spec = _spec(cfg, run_id, state_dir, _symbols(cfg), config_id(cfg), engine,
-                 meta={**meta, "execution": follow.payload()}, strategy=None, params=None,
-                 sleeves=(sleeve,), coordinator=CoordinatorSpec(strategy.name),
-                 extras=extras, follow=follow)  # fmt: skip
-    return LivePlan(cfg, strategy, params, spec, state_dir, events, venue_name, mode, feed)
+    return {"strategy": None, "params": None, "sleeves": (sleeve,),
+            "coordinator": CoordinatorSpec(strategy.name), "follow": follow}  # fmt: skip
 
 
 def _spec(

@@ -474,7 +474,8 @@ class Runner(FundingSettlements, FollowOrders):
         parts: dict[str, Any] = {}
         events: list[tuple[str, str, dict[str, Any]]] = []
         targets = np.zeros((len(self.sleeves), len(symbols)))
-        before = np.array([s.target() for s in self.sleeves])  # before they decide
+        # the account follows its one sleeve: what it held before deciding
+        before = self.sleeves[0].target() if self.spec.follow is not None else None
         for i, sleeve in enumerate(self.sleeves):
             bars = self.window.bars(sleeve.window_size)
             parts[sleeve.id], drafts = sleeve.decide(
@@ -482,8 +483,8 @@ class Runner(FundingSettlements, FollowOrders):
             )
             events += drafts
             targets[i] = sleeve.target()
-        if self.spec.follow is not None:  # the account follows its one sleeve: parents
-            drafts, moves = self._follow(ts, before[0], targets[0])
+        if before is not None:  # the account follows its one sleeve: parents
+            drafts, moves = self._follow(ts, before, targets[0])
             about = {"strategies": parts, "follow": moves, "planned": [],
                      "events": events + drafts}  # fmt: skip
             return [], about

@@ -57,6 +57,7 @@ from live.venues.base import (
     VenueFill,
     VenueHealth,
     VenueOrder,
+    no_reports,
 )
 from live.venues.errors import GiveUp, VenueError
 
@@ -138,7 +139,7 @@ class RoutedVenue:
         return None
 
     def reports(self) -> AsyncIterator[Report]:
-        return _nothing()
+        return no_reports()
 
     # -- orders: routed ---------------------------------------------------------------------
 
@@ -154,20 +155,15 @@ class RoutedVenue:
 
     async def submit(self, request: OrderRequest) -> list[Report]:
         cid = request.client_id
-        if self._route(cid) is None:
-            if request.order_type != "market" or request.reduce_only or request.post_only:
-                return [Rejected(cid, f"a routed run sends market orders only, not "
-                                      f"{request.order_type} (live.routing)")]  # fmt: skip
-            # The run's risk engine checked the order; the router's checks each child.
-            await self.router.route(
-                request.symbol, request.side, request.qty, decision_ts_ms=self.now_ms(),
-                parent=cid, portfolio=PortfolioView(equity=0.0),
-            )  # fmt: skip
-        else:  # sent again (a lost answer): the same route, resumed
-            await self.router.route(
-                request.symbol, request.side, request.qty, decision_ts_ms=0, parent=cid,
-                portfolio=PortfolioView(equity=0.0),
-            )  # fmt: skip
+        new = self._route(cid) is None  # else sent again (a lost answer): its route resumed
+        if new and (request.order_type != "market" or request.reduce_only or request.post_only):
+            return [Rejected(cid, f"a routed run sends market orders only, not "
+                                  f"{request.order_type} (live.routing)")]  # fmt: skip
+        # The run's risk engine checked the order; the router's checks each child.
+        await self.router.route(
+            request.symbol, request.side, request.qty, decision_ts_ms=self.now_ms(),
+            parent=cid, portfolio=PortfolioView(equity=0.0),
+        )  # fmt: skip
         return self._reports(cid, request.qty, final_only=False)
 
     def _reports(self, cid: str, qty: Decimal, *, final_only: bool) -> list[Report]:
@@ -290,8 +286,3 @@ def _state(
     if filled >= qty:
         return OrderState.FILLED
     return OrderState.CANCELLED if cancelled else OrderState.EXPIRED
-
-
-async def _nothing() -> AsyncIterator[Report]:
-    return
-    yield  # an async generator that yields nothing
